@@ -1,0 +1,44 @@
+# Thin wrapper over CMake. `make demo` and `make test` install what is
+# missing (apt-get, as root), build, and run.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= 2
+
+.PHONY: all deps build build-asan demo test test-release test-asan sim-long soak clean format
+
+all: build
+
+deps:
+	@bash tools/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Asan >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+demo: build
+	@bash tools/demo.sh $(BUILD)
+
+# Every test: unit, simulation and multi-process tests on the release
+# build, then the unit and simulation tests again under ASan+UBSan.
+test: test-release test-asan
+
+test-release: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: build-asan
+	@cd $(ASAN_BUILD) && BFT_SIM_SEEDS_SCALE=0.2 ctest --output-on-failure -j $(JOBS) -E '^e2e_'
+
+# Long simulation sweeps (not part of `make test`).
+sim-long: build
+	@$(BUILD)/bftsim --protocol pbft --nodes 4 --seeds 1:20000
+	@$(BUILD)/bftsim --protocol pbft --nodes 7 --seeds 1:5000
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

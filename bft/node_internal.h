@@ -1,0 +1,96 @@
+/* Private to the replica node (node*.c). */
+#ifndef BFT_NODE_INTERNAL_H
+#define BFT_NODE_INTERNAL_H
+
+#include "bft/bft.h"
+
+/* Exactly-once table (Castro & Liskov §4.1: a replica keeps the last reply
+ * per client). Clients may keep several envelopes outstanding, so instead of
+ * one timestamp we keep a sliding window: every req_no below `low` has been
+ * executed, and `bits` marks executed ones in [low, low + WINDOW). A request
+ * at or above low + WINDOW is refused (the client broke its bound). */
+#define NODE_CLIENT_WINDOW 1024
+#define NODE_REPLY_CACHE 4
+
+struct node_reply {
+    uint64_t first_req_no;
+    uint16_t count;
+    uint32_t len;
+    uint32_t cap;
+    uint8_t *msg; /* encoded signed REPLY */
+};
+
+struct node_client {
+    uint64_t low;
+    uint64_t bits[NODE_CLIENT_WINDOW / 64];
+    struct node_reply replies[NODE_REPLY_CACHE];
+    uint32_t next_reply;
+};
+
+/* Outbox: sends buffered until bft_node_flush (durable before send). One
+ * arena of encoded bytes plus (destination, offset, len) entries; a
+ * broadcast is encoded and signed once and referenced n-1 times. */
+#define NODE_OUTBOX_BYTES (8u << 20)
+#define NODE_OUTBOX_ENTRIES 16384
+#define NODE_DEST_CLIENT 0x80000000u
+
+struct node_out {
+    uint32_t dest; /* replica id, or NODE_DEST_CLIENT | client id */
+    uint32_t off;
+    uint32_t len;
+};
+
+struct bft_node {
+    struct bft_node_config cfg;
+    struct bft_host host;
+    const struct bft_core_ops *ops;
+    struct bft_core *core;
+    void *app;
+    struct crypto_vcache *vcache;
+    struct bft_env env;
+    struct bft_io io;
+    uint8_t null_secret[32];
+    uint64_t rng;
+
+    struct node_client *clients; /* cfg.n_clients entries */
+
+    uint8_t *arena;
+    uint32_t arena_len;
+    struct node_out *out;
+    uint32_t n_out;
+    bool dirty; /* persisted since last flush */
+
+    uint8_t *snap; /* last snapshot handed to the core */
+    size_t snap_len;
+    uint8_t result[BFT_RESULT_MAX];
+
+    struct bft_node_stats stats;
+};
+
+/* node_crypto.c */
+void node_crypto_init(struct bft_node *n);
+void node_sign(struct bft_node *n, uint32_t domain, const uint8_t *region, size_t len,
+               uint8_t sig[BFT_SIG_LEN]);
+bool node_verify_replica(struct bft_node *n, uint32_t signer, uint32_t domain,
+                         const uint8_t *region, size_t len, const uint8_t sig[BFT_SIG_LEN]);
+bool node_verify_request(struct bft_node *n, const struct bft_msg *req);
+
+/* node_out.c */
+/* Encode m as this replica, sign it, and queue it for `dest` (or for every
+ * other replica when broadcast). */
+void node_queue_msg(struct bft_node *n, const struct bft_msg *m, bool broadcast, uint32_t dest);
+/* Queue already encoded bytes (forwarded client request, cached reply). */
+void node_queue_raw(struct bft_node *n, uint32_t dest, const uint8_t *buf, size_t len);
+
+/* node_exec.c */
+void node_execute(struct bft_node *n, uint64_t seq, uint64_t view, const uint8_t *batch,
+                  size_t len, const bft_digest *batch_digest, bft_digest *state);
+/* true if the envelope starting at req_no was executed; resends the cached
+ * reply if it is still held. */
+bool node_already_executed(struct bft_node *n, const struct bft_msg *req);
+void node_table_digest(struct bft_node *n, bft_digest *out);
+int node_snapshot(struct bft_node *n, uint8_t **buf, size_t *len);
+int node_restore(struct bft_node *n, const uint8_t *buf, size_t len);
+void node_clients_free(struct bft_node *n);
+
+#endif

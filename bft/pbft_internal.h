@@ -1,0 +1,380 @@
+/* Private to the PBFT core (pbft*.c). Castro & Liskov, "Practical Byzantine
+ * Fault Tolerance" (OSDI'99) and "... and Proactive Recovery" (TOCS'02).
+ *
+ * The core is pure: it acts only through struct bft_io effects and struct
+ * bft_env services (bft.h). Everything is bounded: the log is a fixed array
+ * of L slots indexed by seq inside the watermark window (h, h+L] (§4.3),
+ * checkpoints are kept in a small ring per replica, view-change messages
+ * one per replica, pending client requests in a fixed table.
+ *
+ * Wire bodies defined by this core (VIEW_CHANGE, NEW_VIEW, STATE_RESP; the
+ * codec treats them as opaque). All integers little-endian. "raw" is an
+ * encoded signed message with payload_len 0 (for a PRE-PREPARE the payload
+ * is stripped: it is not signed, the digest binds it). Own messages that
+ * must appear in a certificate are re-encoded and signed locally with
+ * env->sign (Ed25519 is deterministic, so they equal what the node sent).
+ *
+ * VIEW_CHANGE(v+1) body (§4.4 <VIEW-CHANGE, v+1, n, C, P, i>):
+ *   u64 h | u8[32] h_digest | u8 nproof | nproof x (u16 len | CHECKPOINT raw)
+ *   | u16 ncert | ncert x ( u16 len | PRE-PREPARE raw
+ *                         | u8 nprep | nprep x (u16 len | PREPARE raw)
+ *                         | u32 batch_len | batch )
+ *   batch_len PBFT_BATCH_OMITTED means the batch did not fit in the body.
+ * NEW_VIEW(v+1) body (§4.4 <NEW-VIEW, v+1, V, O>):
+ *   u64 min_s | u8[32] min_s_digest | u64 max_s
+ *   | u8 nref | nref x (u32 sender | u8[32] SHA-256(signed region of the VC))
+ *   | u16 ndig | ndig x u8[32]   (digest for min_s+1 .. max_s, zero = null)
+ *   | u8 nemb | nemb x (u32 len | VIEW_CHANGE raw)
+ *   VCs that do not fit are only referenced; backups use the copy they
+ *   received directly (every replica broadcasts and retransmits its VC).
+ *   The new primary then sends an ordinary PRE-PREPARE(v+1, s, d) with the
+ *   batch for each s in O, so later certificates hold a signed pre-prepare.
+ * STATE_REQ: seq = lowest checkpoint seq wanted; empty body.
+ * STATE_RESP: seq, digest = state digest, payload = snapshot,
+ *   body = u8 k | k x (u16 len | CHECKPOINT raw) (2f+1 proof of (seq, digest)).
+ *
+ * Null request (§4.4): empty batch, all-zero digest, payload_len 0.
+ */
+#ifndef BFT_PBFT_INTERNAL_H
+#define BFT_PBFT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "bft/bft.h"
+
+/* Timer ids (bft_io.set_timer). */
+#define PBFT_TIMER_VIEW_CHANGE 1 /* request timer / new-view wait (§4.4) */
+#define PBFT_TIMER_RETRANSMIT 2  /* resend own messages on lossy links */
+#define PBFT_TIMER_STATE 3       /* state-transfer request rate limit */
+
+/* Bounds. */
+#define PBFT_PENDING_MAX 4096                  /* queued client REQUESTs */
+#define PBFT_PENDING_BUCKETS 8192              /* hash buckets (power of two) */
+#define PBFT_PENDING_BYTES_MAX (64u << 20)     /* bytes held by queued requests */
+#define PBFT_RAW_MAX BFT_MSG_MIN_LEN           /* votes/checkpoints have no body */
+#define PBFT_CKPT_RING 4                       /* checkpoint seqs kept per replica */
+#define PBFT_RETRANSMIT_BURST 16               /* slots resent per firing */
+#define PBFT_HELP_BUDGET 32                    /* replies to a laggard per tick */
+#define PBFT_VC_SHIFT_MAX 6                    /* timeout doubles at most 2^6 */
+#define PBFT_BATCH_OMITTED 0xffffffffu
+#define PBFT_REC_MAX ((size_t)BFT_PAYLOAD_MAX + 8192)
+
+/* WAL record types (first byte). Layouts, after the type byte:
+ * VIEW:   u64 view | u8 in_view_change
+ * PP:     u64 view | u64 seq | digest | u16 len | pre-prepare raw (0 = own)
+ *         | u32 batch_len | batch.  A backup's PP record also stands for its
+ *         own PREPARE (it always prepares what it accepts).
+ * COMMIT: u64 view | u64 seq | digest | u32 voters | u16 len | pp raw
+ *         | u8 k | k x (u8 id | u16 len | PREPARE raw)  (prepared cert + own
+ *         COMMIT; own prepare is regenerated)
+ * CKPT:   u64 seq | digest                 (own checkpoint)
+ * STABLE: u64 seq | digest | u8 k | k x (u16 len | CHECKPOINT raw)
+ * NV:     u64 view | u64 min_s | u64 max_s | (max_s - min_s) x digest */
+enum {
+    PBFT_REC_VIEW = 1,
+    PBFT_REC_PP = 2,
+    PBFT_REC_COMMIT = 3,
+    PBFT_REC_CKPT = 4,
+    PBFT_REC_STABLE = 5,
+    PBFT_REC_NV = 6,
+};
+
+/* ---- little-endian writer / bounded reader (errors are sticky) ---- */
+struct pbft_wr {
+    uint8_t *p;
+    size_t cap, len;
+    bool err;
+};
+struct pbft_rd {
+    const uint8_t *p;
+    size_t len, off;
+    bool err;
+};
+static inline void pbft_put(struct pbft_wr *w, uint64_t v, size_t n)
+{
+    if (w->err || n > w->cap - w->len) {
+        w->err = true;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) w->p[w->len++] = (uint8_t)(v >> (8 * i));
+}
+static inline void pbft_put_bytes(struct pbft_wr *w, const void *src, size_t n)
+{
+    if (w->err || n > w->cap - w->len) {
+        w->err = true;
+        return;
+    }
+    if (n) memcpy(w->p + w->len, src, n);
+    w->len += n;
+}
+static inline uint64_t pbft_get(struct pbft_rd *r, size_t n)
+{
+    if (r->err || n > r->len - r->off) {
+        r->err = true;
+        return 0;
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) v |= (uint64_t)r->p[r->off + i] << (8 * i);
+    r->off += n;
+    return v;
+}
+static inline const uint8_t *pbft_get_ptr(struct pbft_rd *r, size_t n)
+{
+    if (r->err || n > r->len - r->off) {
+        r->err = true;
+        return NULL;
+    }
+    const uint8_t *p = r->p + r->off;
+    r->off += n;
+    return p;
+}
+static inline uint64_t pbft_le(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* ---- the log ---- */
+struct pbft_raw {
+    uint16_t len;
+    uint8_t b[PBFT_RAW_MAX];
+};
+
+/* Prepared certificate (§4.2 prepared(m, v, n, i)): the pre-prepare and 2f
+ * matching prepares, kept across views for the VIEW-CHANGE P set. */
+struct pbft_cert {
+    bool valid;
+    uint64_t view;
+    bft_digest digest;
+    struct pbft_raw pp; /* len 0: our own pre-prepare, regenerated */
+    uint32_t voters;    /* prepares in the certificate */
+    struct pbft_raw prep[BFT_MAX_REPLICAS]; /* len 0 for self: regenerated */
+};
+
+struct pbft_slot {
+    uint64_t seq; /* 0: free */
+    uint64_t view;
+    bool has_pp, sent_prepare, sent_commit, prepared, committed, executed;
+    bft_digest digest;
+    uint8_t *batch; /* batch for `digest` (kept across views) */
+    uint32_t batch_len, batch_cap;
+    bool has_batch;
+    struct pbft_raw pp;
+    uint32_t prep_mask, commit_mask;
+    bft_digest prep_d[BFT_MAX_REPLICAS], commit_d[BFT_MAX_REPLICAS];
+    struct pbft_raw prep_raw[BFT_MAX_REPLICAS];
+    struct pbft_cert cert;
+};
+
+struct pbft_ckpt {
+    uint64_t seq; /* 0: empty */
+    bft_digest digest;
+    struct pbft_raw raw;
+};
+
+/* ---- pending client requests (pbft_pending.c) ---- */
+struct pbft_req {
+    uint32_t client;
+    uint64_t req_no;
+    uint64_t proposed; /* seq of the in-flight batch holding it, 0 if none */
+    uint8_t *raw;
+    uint32_t len, cap;
+    int32_t prev, next; /* FIFO of unproposed requests, or free list */
+    int32_t hnext;
+    bool used;
+};
+struct pbft_pending {
+    struct pbft_req *e;
+    int32_t *bucket;
+    int32_t free_head, head, tail;
+    uint32_t count, unproposed;
+    uint64_t bytes;
+};
+int pbft_pending_init(struct pbft_pending *p);
+void pbft_pending_free(struct pbft_pending *p);
+int32_t pbft_pending_find(const struct pbft_pending *p, uint32_t client, uint64_t req_no);
+/* Returns -1 on success or a BFT_REJECT_* reason. */
+int pbft_pending_add(struct pbft_pending *p, const struct bft_msg *req);
+void pbft_pending_remove(struct pbft_pending *p, int32_t i);
+void pbft_pending_mark(struct pbft_pending *p, int32_t i, uint64_t seq);
+void pbft_pending_unmark_all(struct pbft_pending *p);
+void pbft_pending_clear(struct pbft_pending *p);
+/* Read (client, first req_no) of an encoded REQUEST inside a batch. */
+bool pbft_req_key(const uint8_t *raw, size_t len, uint32_t *client, uint64_t *req_no);
+
+/* ---- view-change store (one per replica, the highest view seen) ---- */
+struct pbft_vc_cert {
+    uint64_t seq, view;
+    bft_digest digest;
+    const uint8_t *batch; /* into the stored raw; NULL if omitted */
+    uint32_t batch_len;
+};
+struct pbft_vc {
+    bool valid;
+    uint64_t view;
+    uint8_t *raw;
+    uint32_t len, cap;
+    bft_digest id; /* SHA-256 of the signed region */
+    uint64_t h;
+    bft_digest h_digest;
+    uint32_t nproof;
+    const uint8_t *proof[BFT_MAX_REPLICAS];
+    uint16_t proof_len[BFT_MAX_REPLICAS];
+    uint32_t ncert;
+    struct pbft_vc_cert *certs; /* L entries */
+};
+
+struct bft_core {
+    struct bft_core_config cfg;
+    struct bft_env env;
+    struct bft_io io;
+    uint32_t n, f, self, L, K;
+    uint64_t retransmit_ms;
+
+    uint64_t view;
+    bool in_vc;
+    uint64_t view_changes;
+
+    /* Watermarks and the stable checkpoint with its proof (§4.3). */
+    uint64_t h;
+    bft_digest h_digest;
+    uint32_t h_proof_mask;
+    struct pbft_raw h_proof[BFT_MAX_REPLICAS];
+
+    uint64_t last_exec;
+    bft_digest last_state;
+    uint64_t next_seq; /* primary: next seq to assign */
+    struct pbft_slot *slots;
+
+    struct pbft_ckpt ck[BFT_MAX_REPLICAS][PBFT_CKPT_RING];
+    struct pbft_pending pend;
+
+    /* View change (§4.4). */
+    uint32_t vc_attempts;   /* view changes since the last progress */
+    bool vc_timer_running;  /* normal-case request timer */
+    bool vc_wait_armed;     /* new-view wait timer (2f+1 VCs seen) */
+    struct pbft_vc vcs[BFT_MAX_REPLICAS];
+    uint8_t *own_vc_body;
+    uint32_t own_vc_len;
+    uint64_t nv_view, nv_min, nv_max; /* O of the last NEW-VIEW entered */
+    bft_digest *nv_dig;                /* L entries: digest of nv_min+1+i */
+    uint8_t *nv_sent; /* the NEW-VIEW body we sent as primary (for resends) */
+    uint32_t nv_sent_len;
+    uint64_t nv_sent_view, nv_sent_seq;
+    uint8_t *nv_pending; /* a NEW-VIEW waiting for VIEW-CHANGEs it references */
+    uint32_t nv_pending_len, nv_pending_cap;
+
+    /* Retransmission. */
+    bool retx_armed, helped;
+    uint32_t help_budget[BFT_MAX_REPLICAS];
+
+    /* State transfer. */
+    bool st_active, st_timer_armed;
+    uint64_t st_seq;
+    bft_digest st_digest;
+    uint32_t st_mask, st_peer;
+    struct pbft_raw st_proof[BFT_MAX_REPLICAS];
+    bool snap_wanted;
+    uint64_t snap_seq;
+    bft_digest snap_digest;
+    uint8_t *snap;
+    size_t snap_len, snap_cap;
+
+    bool post_recover; /* recovered records: re-arm timers at the first event */
+
+    uint8_t *rec;  /* PBFT_REC_MAX: records, batches */
+    uint8_t *body; /* BFT_BODY_MAX: VIEW-CHANGE / NEW-VIEW bodies */
+};
+
+/* ---- helpers (pbft.c) ---- */
+static inline uint32_t pbft_primary(const struct bft_core *c, uint64_t view)
+{
+    return (uint32_t)(view % c->n);
+}
+static inline bool pbft_is_null(const bft_digest *d)
+{
+    static const bft_digest zero;
+    return memcmp(d->b, zero.b, sizeof zero.b) == 0;
+}
+static inline bool pbft_deq(const bft_digest *a, const bft_digest *b)
+{
+    return memcmp(a->b, b->b, sizeof a->b) == 0;
+}
+static inline uint32_t pbft_popcount(uint32_t m) { return (uint32_t)__builtin_popcount(m); }
+static inline bool pbft_in_window(const struct bft_core *c, uint64_t seq)
+{
+    return seq > c->h && seq - c->h <= c->L;
+}
+struct pbft_slot *pbft_slot_get(struct bft_core *c, uint64_t seq); /* NULL if outside */
+struct pbft_slot *pbft_slot_peek(struct bft_core *c, uint64_t seq); /* NULL if not in use */
+void pbft_slot_reset(struct pbft_slot *s);
+bool pbft_slot_set_batch(struct pbft_slot *s, const uint8_t *batch, uint32_t len);
+void pbft_send_simple(struct bft_core *c, int to, uint8_t type, uint64_t view, uint64_t seq,
+                      const bft_digest *d);
+/* Encode and sign one of our own bodiless messages (for certificates). */
+void pbft_sign_own(struct bft_core *c, uint8_t type, uint64_t view, uint64_t seq,
+                   const bft_digest *d, struct pbft_raw *out);
+/* Parse and verify an embedded bodiless message (vote, checkpoint,
+ * stripped pre-prepare). Returns -1 if fine, else a BFT_REJECT_* reason. */
+int pbft_embedded_check(struct bft_core *c, const uint8_t *raw, size_t len, uint8_t type,
+                        struct bft_msg *m);
+void pbft_persist_view(struct bft_core *c);
+void pbft_arm_retransmit(struct bft_core *c);
+uint64_t pbft_timeout_ms(const struct bft_core *c);
+
+/* ---- normal case (pbft_normal.c) ---- */
+void pbft_on_request(struct bft_core *c, const struct bft_msg *req);
+void pbft_on_pre_prepare(struct bft_core *c, const struct bft_msg *m);
+void pbft_on_vote(struct bft_core *c, const struct bft_msg *m);
+void pbft_try_propose(struct bft_core *c);
+void pbft_propose_at(struct bft_core *c, uint64_t seq, const bft_digest *d, const uint8_t *batch,
+                     uint32_t len);
+void pbft_try_execute(struct bft_core *c);
+void pbft_request_timer_update(struct bft_core *c);
+void pbft_on_retransmit(struct bft_core *c);
+void pbft_batch_mark(struct bft_core *c, const uint8_t *batch, uint32_t len, uint64_t seq);
+
+/* ---- checkpoints (pbft_checkpoint.c) ---- */
+void pbft_checkpoint_own(struct bft_core *c, uint64_t seq, const bft_digest *state);
+void pbft_on_checkpoint(struct bft_core *c, const struct bft_msg *m);
+/* Advance the low watermark to seq with its 2f+1 proof; GC the log. */
+void pbft_make_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
+                      const struct pbft_raw *proof, uint32_t mask, bool persist);
+void pbft_ckpt_insert(struct bft_core *c, uint32_t from, uint64_t seq, const bft_digest *d,
+                      const uint8_t *raw, size_t raw_len);
+
+/* ---- view change (pbft_viewchange.c, pbft_newview.c) ---- */
+void pbft_start_view_change(struct bft_core *c, uint64_t view);
+void pbft_on_view_change(struct bft_core *c, const struct bft_msg *m);
+void pbft_on_new_view(struct bft_core *c, const struct bft_msg *m);
+void pbft_on_vc_timer(struct bft_core *c);
+void pbft_resend_own_vc(struct bft_core *c);
+/* Validate a VIEW-CHANGE (m: decoded, outer signature already checked) and
+ * store it as replica m->sender's. Returns -1 or a BFT_REJECT_* reason. */
+int pbft_vc_store(struct bft_core *c, const struct bft_msg *m);
+void pbft_vc_check_progress(struct bft_core *c);
+/* Compute O (§4.4) from a set of VIEW-CHANGEs. dig gets max_s - min_s
+ * entries; src[i] the VC holding the chosen certificate (-1 for null). */
+void pbft_nv_compute(const struct bft_core *c, const int *set, uint32_t nset, uint64_t *min_s,
+                     bft_digest *min_d, int *min_src, uint64_t *max_s, bft_digest *dig,
+                     int *src_vc, uint32_t *src_cert);
+void pbft_try_new_view(struct bft_core *c);
+void pbft_enter_new_view(struct bft_core *c, uint64_t view, const int *set, uint32_t nset);
+void pbft_retry_pending_nv(struct bft_core *c);
+
+/* ---- state transfer and recovery (pbft_state.c, pbft_recover.c) ---- */
+/* A checkpoint above our execution is certified: fetch state if we do not
+ * catch up by ourselves (urgent: it is beyond our window). */
+void pbft_state_note(struct bft_core *c, uint64_t seq, const bft_digest *d,
+                     const struct pbft_raw *proof, uint32_t mask, bool urgent);
+void pbft_on_state_timer(struct bft_core *c);
+void pbft_on_state_req(struct bft_core *c, const struct bft_msg *m);
+void pbft_on_state_resp(struct bft_core *c, const struct bft_msg *m);
+void pbft_state_snapshot_checkpoint(struct bft_core *c, uint64_t seq, const bft_digest *state);
+void pbft_recover(struct bft_core *c, const uint8_t *rec, size_t len);
+void pbft_post_recover(struct bft_core *c);
+
+#endif

@@ -1,0 +1,333 @@
+/* Transport: one nng PULL socket to receive, one PUSH socket per peer to
+ * send, one coalescing buffer per peer (contract in net/net.h).
+ *
+ * Threading: a transport belongs to one thread. Every net_* call on it must
+ * come from that thread (or be serialised by the caller); nng runs its own
+ * I/O threads underneath, which never touch this struct.
+ *
+ * Why this shape (DESIGN.md, "Network"): nng costs ~40 us of CPU per
+ * message whatever its size, so everything bound for one peer in one loop
+ * iteration goes out as one frame; and every send is non-blocking into a
+ * bounded nng queue (NET_PEER_QUEUE frames), so a slow or dead peer costs us
+ * dropped frames, never a stalled replica (bulkhead).
+ */
+#include "net/net.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
+
+#define NET_BUF_INIT 4096     /* first coalescing buffer; doubles up to the cap */
+#define NET_RECV_SLACK 4096   /* frames a little too big still reach the checker */
+#define NET_RECONN_MIN_MS 20  /* redial quickly after a peer restarts */
+#define NET_RECONN_MAX_MS 500 /* but back off for a peer that stays down */
+#define NET_TIMEO_UNSET (-3)  /* below every nng_duration we ever set */
+
+struct net_peer {
+    nng_socket sock; /* PUSH, dialled to the peer, SENDBUF = NET_PEER_QUEUE */
+    uint8_t *buf;    /* coalescing buffer, NULL until the first send */
+    struct net_frame f;
+    bool listed; /* on t->pending */
+    struct net_peer_stats st;
+};
+
+struct net_transport {
+    nng_socket pull;
+    bool listening;
+    nng_duration recv_timeo_ms; /* what NNG_OPT_RECVTIMEO is set to now */
+    struct net_peer *peers[NET_MAX_PEERS];
+    /* Peers with a non-empty frame, so net_flush is O(pending). Each peer is
+     * listed at most once (p->listed), so NET_MAX_PEERS bounds it. */
+    uint32_t pending[NET_MAX_PEERS];
+    size_t npending;
+};
+
+/* A received frame is handed out as the nng_msg body itself (no copy of up
+ * to NET_FRAME_MAX bytes); the nng_msg handle is stored in front of it so
+ * net_frame_free can find it. nng leaves headroom in received messages, so
+ * the insert normally moves nothing. */
+#define NET_RECV_HDR sizeof(nng_msg *)
+
+static void set_err(char *err, size_t errlen, const char *what, const char *url, int rv)
+{
+    if (err && errlen) snprintf(err, errlen, "%s %s: %s", what, url, nng_strerror(rv));
+}
+
+int net_open(struct net_transport **out, const char *listen_url, char *err, size_t errlen)
+{
+    int rv;
+    *out = NULL;
+    struct net_transport *t = calloc(1, sizeof *t);
+    if (!t) {
+        set_err(err, errlen, "open", listen_url ? listen_url : "(send-only)", NNG_ENOMEM);
+        return -1;
+    }
+    t->recv_timeo_ms = NET_TIMEO_UNSET;
+    if (listen_url) {
+        if ((rv = nng_pull0_open(&t->pull)) != 0) {
+            set_err(err, errlen, "open PULL socket for", listen_url, rv);
+            free(t);
+            return -1;
+        }
+        /* nng drops (and disconnects) anything larger before we allocate
+         * it: a peer cannot make us buffer more than this per frame. */
+        rv = nng_socket_set_size(t->pull, NNG_OPT_RECVMAXSZ, NET_FRAME_MAX + NET_RECV_SLACK);
+        if (rv != 0) {
+            set_err(err, errlen, "set receive limit on", listen_url, rv);
+            goto err_close;
+        }
+        if ((rv = nng_listen(t->pull, listen_url, NULL, 0)) != 0) {
+            set_err(err, errlen, "listen on", listen_url, rv);
+            goto err_close;
+        }
+        t->listening = true;
+    }
+    *out = t;
+    return 0;
+
+err_close:
+    nng_close(t->pull);
+    free(t);
+    return -1;
+}
+
+void net_close(struct net_transport *t)
+{
+    if (!t) return;
+    /* Messages not yet flushed, and frames still in nng's queues, are
+     * discarded: reliability is the protocols' business. */
+    for (size_t i = 0; i < NET_MAX_PEERS; i++) {
+        struct net_peer *p = t->peers[i];
+        if (!p) continue;
+        nng_close(p->sock);
+        free(p->buf);
+        free(p);
+    }
+    if (t->listening) nng_close(t->pull);
+    free(t);
+}
+
+static int dial_peer(nng_socket sock, const char *url, char *err, size_t errlen)
+{
+    nng_dialer d;
+    int rv;
+    if ((rv = nng_socket_set_int(sock, NNG_OPT_SENDBUF, NET_PEER_QUEUE)) != 0) {
+        set_err(err, errlen, "set send queue for", url, rv);
+        return -1;
+    }
+    if ((rv = nng_dialer_create(&d, sock, url)) != 0) {
+        set_err(err, errlen, "create dialer for", url, rv);
+        return -1;
+    }
+    if ((rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, NET_RECONN_MIN_MS)) != 0 ||
+        (rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, NET_RECONN_MAX_MS)) != 0) {
+        set_err(err, errlen, "set reconnect times for", url, rv);
+        return -1;
+    }
+    /* NONBLOCK: connect in the background and keep redialling; a peer that
+     * is down now is not an error. */
+    if ((rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
+        set_err(err, errlen, "dial", url, rv);
+        return -1;
+    }
+    return 0;
+}
+
+int net_add_peer(struct net_transport *t, uint32_t id, const char *url, char *err, size_t errlen)
+{
+    if (id >= NET_MAX_PEERS) {
+        if (err && errlen) snprintf(err, errlen, "peer id %u >= %u", id, NET_MAX_PEERS);
+        return -1;
+    }
+    if (t->peers[id]) {
+        if (err && errlen) snprintf(err, errlen, "peer id %u already added", id);
+        return -1;
+    }
+    struct net_peer *p = calloc(1, sizeof *p);
+    if (!p) {
+        set_err(err, errlen, "add peer", url, NNG_ENOMEM);
+        return -1;
+    }
+    int rv = nng_push0_open(&p->sock);
+    if (rv != 0) {
+        set_err(err, errlen, "open PUSH socket for", url, rv);
+        free(p);
+        return -1;
+    }
+    if (dial_peer(p->sock, url, err, errlen) != 0) {
+        nng_close(p->sock);
+        free(p);
+        return -1;
+    }
+    t->peers[id] = p;
+    return 0;
+}
+
+bool net_has_peer(const struct net_transport *t, uint32_t id)
+{
+    return id < NET_MAX_PEERS && t->peers[id] != NULL;
+}
+
+/* Hand the peer's frame to nng without blocking, then start a new one. */
+static void flush_peer(struct net_peer *p)
+{
+    if (!p->buf || p->f.count == 0) return;
+    uint16_t count = p->f.count;
+    size_t len = net_frame_finish(&p->f);
+    net_frame_init(&p->f, p->buf, p->f.cap);
+
+    /* Copy into an exact-size nng_msg: nng may queue NET_PEER_QUEUE of
+     * these, so they must not carry the coalescing buffer's spare room. */
+    nng_msg *m;
+    if (nng_msg_alloc(&m, len) != 0) {
+        p->st.frames_dropped++;
+        return;
+    }
+    memcpy(nng_msg_body(m), p->buf, len);
+    /* NNG_EAGAIN: the queue is full (peer slow or down). Any other error
+     * also loses the frame; either way we move on. */
+    if (nng_sendmsg(p->sock, m, NNG_FLAG_NONBLOCK) != 0) {
+        nng_msg_free(m);
+        p->st.frames_dropped++;
+        return;
+    }
+    p->st.frames_sent++;
+    p->st.msgs_sent += count;
+    p->st.bytes_sent += len;
+}
+
+/* Make room for `need` more bytes, doubling up to NET_FRAME_MAX. */
+static int grow_buf(struct net_peer *p, size_t need)
+{
+    size_t cap = p->buf ? p->f.cap : 0;
+    size_t used = p->buf ? p->f.len : NET_FRAME_HDR_LEN;
+    if (p->buf && need <= cap - used) return 0;
+    size_t ncap = cap ? cap : NET_BUF_INIT;
+    while (ncap - used < need && ncap < NET_FRAME_MAX)
+        ncap *= 2;
+    if (ncap > NET_FRAME_MAX) ncap = NET_FRAME_MAX;
+    assert(need <= ncap - used); /* callers flushed when the cap is reached */
+    uint8_t *nb = realloc(p->buf, ncap);
+    if (!nb) return -1;
+    if (!p->buf) net_frame_init(&p->f, nb, ncap);
+    p->buf = nb;
+    p->f.buf = nb;
+    p->f.cap = ncap;
+    return 0;
+}
+
+int net_send(struct net_transport *t, uint32_t id, const uint8_t *msg, size_t len)
+{
+    if (!net_has_peer(t, id)) return -1;
+    struct net_peer *p = t->peers[id];
+    if (len == 0 || len > NET_MSG_MAX) {
+        p->st.frames_dropped++;
+        return -1;
+    }
+    size_t need = 4 + len; /* u32 length prefix + body */
+    if (p->buf && (p->f.count >= NET_FRAME_MAX_MSGS || need > NET_FRAME_MAX - p->f.len))
+        flush_peer(p); /* the frame is full: send it now, start a new one */
+    if (grow_buf(p, need) != 0) {
+        p->st.frames_dropped++;
+        return -1;
+    }
+    int rv = net_frame_add(&p->f, msg, len);
+    assert(rv == 0); /* room and limits were checked above */
+    (void)rv;
+    if (!p->listed) {
+        assert(t->npending < NET_MAX_PEERS);
+        t->pending[t->npending++] = id;
+        p->listed = true;
+    }
+    return 0;
+}
+
+void net_flush(struct net_transport *t)
+{
+    for (size_t i = 0; i < t->npending; i++) {
+        struct net_peer *p = t->peers[t->pending[i]];
+        assert(p && p->listed);
+        flush_peer(p);
+        p->listed = false;
+    }
+    t->npending = 0;
+}
+
+int net_recv(struct net_transport *t, int timeout_ms, uint8_t **frame, size_t *len)
+{
+    *frame = NULL;
+    *len = 0;
+    if (!t->listening) return -1; /* send-only endpoint: nothing will arrive */
+    nng_msg *m = NULL;
+    int rv;
+    if (timeout_ms == 0) {
+        rv = nng_recvmsg(t->pull, &m, NNG_FLAG_NONBLOCK);
+    } else {
+        nng_duration d = timeout_ms < 0 ? NNG_DURATION_INFINITE : timeout_ms;
+        if (d != t->recv_timeo_ms) {
+            rv = nng_socket_set_ms(t->pull, NNG_OPT_RECVTIMEO, d);
+            if (rv != 0) return rv == NNG_ECLOSED ? -1 : 0;
+            t->recv_timeo_ms = d;
+        }
+        rv = nng_recvmsg(t->pull, &m, 0);
+    }
+    if (rv == NNG_ECLOSED) return -1;
+    if (rv != 0) return 0; /* EAGAIN / ETIMEDOUT, or a transient failure */
+
+    size_t n = nng_msg_len(m);
+    if (nng_msg_insert(m, &m, NET_RECV_HDR) != 0) {
+        nng_msg_free(m); /* out of memory: the frame is lost, like a drop */
+        return 0;
+    }
+    *frame = (uint8_t *)nng_msg_body(m) + NET_RECV_HDR;
+    *len = n;
+    return 1;
+}
+
+void net_frame_free(uint8_t *frame)
+{
+    if (!frame) return;
+    nng_msg *m;
+    memcpy(&m, frame - NET_RECV_HDR, sizeof m);
+    nng_msg_free(m);
+}
+
+void net_peer_stats(const struct net_transport *t, uint32_t id, struct net_peer_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (net_has_peer(t, id)) *out = t->peers[id]->st;
+}
+
+void net_total_stats(const struct net_transport *t, struct net_peer_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < NET_MAX_PEERS; i++) {
+        const struct net_peer *p = t->peers[i];
+        if (!p) continue;
+        out->msgs_sent += p->st.msgs_sent;
+        out->bytes_sent += p->st.bytes_sent;
+        out->frames_sent += p->st.frames_sent;
+        out->frames_dropped += p->st.frames_dropped;
+    }
+}
+
+int net_send_raw(struct net_transport *t, uint32_t id, const uint8_t *bytes, size_t len)
+{
+    if (id >= NET_MAX_PEERS || !t->peers[id] || len == 0 || len > NET_FRAME_MAX) return -1;
+    struct net_peer *p = t->peers[id];
+    nng_msg *m;
+    if (nng_msg_alloc(&m, len) != 0) return -1;
+    memcpy(nng_msg_body(m), bytes, len);
+    if (nng_sendmsg(p->sock, m, NNG_FLAG_NONBLOCK) != 0) {
+        nng_msg_free(m);
+        p->st.frames_dropped++;
+        return -1;
+    }
+    p->st.frames_sent++;
+    p->st.bytes_sent += len;
+    return 0;
+}

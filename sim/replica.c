@@ -1,0 +1,232 @@
+/* sim: one replica's host. Implements the bft_host vtable over the virtual
+ * network, the virtual clock and an in-memory WAL, and crash / restart:
+ * a crash drops the node and every pending event addressed to it (events
+ * carry the incarnation they were queued for); a restart builds a new node
+ * and replays its WAL through bft_node_recover, or starts it empty so it
+ * must catch up by state transfer. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim_internal.h"
+
+static void host_send(void *ctx, uint32_t replica, const uint8_t *msg, size_t len)
+{
+    struct sim_replica *rp = ctx;
+    struct sim *s = rp->sim;
+    if (replica >= s->o.n) {
+        sim_fail(s, "replica %u sent to unknown replica %u", rp->id, replica);
+        return;
+    }
+    rp->sent_window++;
+    sim_net_send(s, (int)rp->id, (int)replica, msg, len);
+}
+
+static void host_send_client(void *ctx, uint32_t client, const uint8_t *msg, size_t len)
+{
+    struct sim_replica *rp = ctx;
+    struct sim *s = rp->sim;
+    if (client >= s->o.clients) return; /* a reply to a client we do not run */
+    sim_net_send(s, (int)rp->id, SIM_EP_CLIENT(client), msg, len);
+}
+
+/* Synchronous: the record is durable before any send of the same step can
+ * be delivered (sends only reach the heap). */
+static void host_persist(void *ctx, const uint8_t *rec, size_t len)
+{
+    struct sim_replica *rp = ctx;
+    struct sim *s = rp->sim;
+    if (rp->wal_bytes + len > SIM_WAL_BYTES_MAX) {
+        sim_fail(s, "replica %u WAL exceeds %u bytes", rp->id, SIM_WAL_BYTES_MAX);
+        return;
+    }
+    if (rp->wal_len == rp->wal_cap) {
+        size_t cap = rp->wal_cap ? rp->wal_cap * 2 : 256;
+        struct sim_wal_rec *w = realloc(rp->wal, cap * sizeof(*w));
+        if (!w) {
+            sim_fail(s, "out of memory for replica %u WAL", rp->id);
+            return;
+        }
+        rp->wal = w;
+        rp->wal_cap = cap;
+    }
+    uint8_t *p = malloc(len ? len : 1);
+    if (!p) {
+        sim_fail(s, "out of memory for replica %u WAL", rp->id);
+        return;
+    }
+    memcpy(p, rec, len);
+    rp->wal[rp->wal_len++] = (struct sim_wal_rec){.p = p, .len = (uint32_t)len};
+    rp->wal_bytes += len;
+}
+
+static void queue_timer(struct sim_replica *rp, uint32_t timer, uint64_t at_us)
+{
+    struct sim *s = rp->sim;
+    struct sim_event e = {.at_us = at_us,
+                          .kind = SIM_EV_TIMER,
+                          .to_ep = (uint8_t)rp->id,
+                          .incarnation = rp->incarnation,
+                          .arg = timer};
+    if (sim_heap_push(&s->heap, &e) != BFT_E_OK) {
+        sim_fail(s, "event heap full (%u events)", SIM_EVENTS_MAX);
+        return;
+    }
+    rp->timers[timer].queued = true;
+    rp->timers[timer].queued_us = at_us;
+}
+
+/* One heap event per timer at a time where possible: re-arming later only
+ * moves the deadline, and the queued event re-queues itself when it fires
+ * early, so a core that re-arms on every message cannot fill the heap. */
+static void host_set_timer(void *ctx, uint32_t timer, uint64_t after_ms)
+{
+    struct sim_replica *rp = ctx;
+    if (timer >= SIM_TIMERS_MAX) {
+        sim_fail(rp->sim, "replica %u timer id %u >= %u", rp->id, timer, SIM_TIMERS_MAX);
+        return;
+    }
+    if (after_ms > UINT64_MAX / 2000) after_ms = UINT64_MAX / 2000;
+    struct sim_timer *t = &rp->timers[timer];
+    t->armed = true;
+    t->deadline_us = rp->sim->now_us + after_ms * 1000;
+    if (!t->queued || t->queued_us > t->deadline_us) queue_timer(rp, timer, t->deadline_us);
+}
+
+static void host_cancel_timer(void *ctx, uint32_t timer)
+{
+    struct sim_replica *rp = ctx;
+    if (timer < SIM_TIMERS_MAX) rp->timers[timer].armed = false;
+}
+
+void sim_replica_timer(struct sim *s, struct sim_event *e)
+{
+    struct sim_replica *rp = &s->rep[e->to_ep];
+    if (!rp->node || rp->incarnation != e->incarnation) return;
+    struct sim_timer *t = &rp->timers[e->arg];
+    if (t->queued && t->queued_us == e->at_us) t->queued = false;
+    if (!t->armed) return;
+    if (t->deadline_us > s->now_us) {
+        if (!t->queued || t->queued_us > t->deadline_us) queue_timer(rp, e->arg, t->deadline_us);
+        return;
+    }
+    t->armed = false;
+    bft_node_timer(rp->node, e->arg);
+}
+
+static void host_on_execute(void *ctx, uint64_t seq, uint64_t view, const bft_digest *batch,
+                            const bft_digest *state)
+{
+    (void)view; /* a seq may commit in different views at different replicas */
+    struct sim_replica *rp = ctx;
+    sim_check_execute(rp->sim, rp->id, seq, batch, state);
+}
+
+static void host_on_apply(void *ctx, uint32_t client, uint64_t req_no, uint64_t seq,
+                          const uint8_t *op, size_t op_len)
+{
+    struct sim_replica *rp = ctx;
+    sim_check_apply(rp->sim, rp->id, client, req_no, seq, op, op_len);
+}
+
+void sim_wal_free(struct sim_replica *rp)
+{
+    for (size_t i = 0; i < rp->wal_len; i++) free(rp->wal[i].p);
+    free(rp->wal);
+    rp->wal = NULL;
+    rp->wal_len = rp->wal_cap = rp->wal_bytes = 0;
+}
+
+int sim_replica_start(struct sim *s, uint32_t r, bool replay_wal)
+{
+    struct sim_replica *rp = &s->rep[r];
+    rp->incarnation++;
+    memset(rp->timers, 0, sizeof(rp->timers));
+    rp->exec_min = 0;
+    rp->apply_min = 0;
+    sim_check_new_incarnation(s, r);
+    rp->host = (struct bft_host){
+        .ctx = rp,
+        .send = host_send,
+        .send_client = host_send_client,
+        .persist = host_persist,
+        .set_timer = host_set_timer,
+        .cancel_timer = host_cancel_timer,
+        .on_execute = host_on_execute,
+        .on_apply = host_on_apply,
+    };
+    struct bft_node_config cfg = s->node_cfg;
+    cfg.core.self = r;
+    cfg.self_key = s->rep_key[r];
+    char err[256] = "";
+    struct bft_node *node = NULL;
+    int rv = bft_node_create(&node, &cfg, &rp->host, err, sizeof(err));
+    if (rv != BFT_E_OK) {
+        sim_fail(s, "replica %u: bft_node_create: %s (%s)", r, bft_strerror(rv), err);
+        return rv;
+    }
+    rp->node = node;
+    if (replay_wal) {
+        /* Replay only what was there at the crash: the node may append
+         * while it recovers. */
+        size_t len = rp->wal_len;
+        rp->recovering = true;
+        for (size_t i = 0; i < len && !s->failed; i++)
+            bft_node_recover(node, rp->wal[i].p, rp->wal[i].len);
+        rp->recovering = false;
+    }
+    return BFT_E_OK;
+}
+
+int sim_crash(struct sim *s, uint32_t r)
+{
+    if (r >= s->o.n || !s->rep[r].node) return BFT_E_INVALID;
+    struct sim_replica *rp = &s->rep[r];
+    bft_node_destroy(rp->node);
+    rp->node = NULL;
+    rp->incarnation++; /* everything queued for the old node is now stale */
+    memset(rp->timers, 0, sizeof(rp->timers));
+    s->st.crashes++;
+    sim_log(s, "crash replica %u", r);
+    return BFT_E_OK;
+}
+
+int sim_restart(struct sim *s, uint32_t r, bool keep_wal)
+{
+    if (r >= s->o.n || s->rep[r].node) return BFT_E_INVALID;
+    if (!keep_wal) sim_wal_free(&s->rep[r]);
+    s->st.restarts++;
+    sim_log(s, "restart replica %u %s", r, keep_wal ? "from its WAL" : "with empty state");
+    return sim_replica_start(s, r, keep_wal);
+}
+
+static void crash_action(struct sim *s, void *ctx) { sim_crash(s, (uint32_t)(uintptr_t)ctx); }
+
+static void restart_action(struct sim *s, void *ctx)
+{
+    uintptr_t v = (uintptr_t)ctx;
+    sim_restart(s, (uint32_t)(v >> 1), (v & 1) != 0);
+}
+
+int sim_schedule_crash(struct sim *s, uint64_t at_us, uint32_t r)
+{
+    if (r >= s->o.n) return BFT_E_INVALID;
+    return sim_at(s, at_us, crash_action, (void *)(uintptr_t)r);
+}
+
+int sim_schedule_restart(struct sim *s, uint64_t at_us, uint32_t r, bool keep_wal)
+{
+    if (r >= s->o.n) return BFT_E_INVALID;
+    return sim_at(s, at_us, restart_action, (void *)(((uintptr_t)r << 1) | (keep_wal ? 1 : 0)));
+}
+
+void sim_set_behaviour(struct sim *s, uint32_t r, const struct sim_behaviour *b)
+{
+    if (r >= s->o.n) return;
+    if (b && b->on_send) {
+        s->rep[r].behaviour = *b;
+        s->rep[r].honest = false;
+    } else {
+        s->rep[r].behaviour = (struct sim_behaviour){0};
+    }
+}

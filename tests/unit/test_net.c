@@ -1,0 +1,555 @@
+/* net/: bounded reader/writer, frame codec, nng transport over tcp and ipc. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+
+#include "net/net.h"
+
+/* ---- reader / writer ---- */
+
+static void test_rw_roundtrip_and_bounds(void **state)
+{
+    (void)state;
+    uint8_t buf[15];
+    struct net_wr w;
+    net_wr_init(&w, buf, sizeof buf);
+    net_put_u8(&w, 0xab);
+    net_put_u16(&w, 0x1234);
+    net_put_u32(&w, 0xdeadbeef);
+    net_put_u64(&w, 0x0102030405060708ull);
+    assert_false(w.err);
+    assert_int_equal(w.len, 15);
+    assert_int_equal(buf[1], 0x34); /* little-endian on the wire */
+    net_put_u8(&w, 1);              /* past cap */
+    assert_true(w.err);
+    assert_int_equal(w.len, 15);
+
+    struct net_rd r;
+    net_rd_init(&r, buf, sizeof buf);
+    assert_int_equal(net_get_u8(&r), 0xab);
+    assert_int_equal(net_get_u16(&r), 0x1234);
+    assert_int_equal(net_get_u32(&r), 0xdeadbeef);
+    assert_int_equal(net_get_u64(&r), 0x0102030405060708ull);
+    assert_false(r.err);
+    assert_int_equal(net_rd_left(&r), 0);
+    assert_int_equal(net_get_u8(&r), 0); /* past the end */
+    assert_true(r.err);
+
+    /* Sticky: a later read that would fit still fails and returns 0. */
+    net_rd_init(&r, buf, sizeof buf);
+    assert_int_equal(net_get_u64(&r), 0x08deadbeef1234abull);
+    assert_int_equal(net_get_u64(&r), 0); /* only 7 bytes left */
+    assert_true(r.err);
+    assert_int_equal(net_get_u8(&r), 0);
+    assert_true(r.err);
+    assert_int_equal(net_rd_left(&r), 0);
+    uint8_t dst[2] = {9, 9};
+    net_get_bytes(&r, dst, 2);
+    assert_int_equal(dst[0], 0);
+    assert_int_equal(dst[1], 0);
+}
+
+/* ---- frames ---- */
+
+static uint8_t *frame_buf(void)
+{
+    uint8_t *b = malloc(NET_FRAME_MAX);
+    assert_non_null(b);
+    return b;
+}
+
+static void test_frame_roundtrip_one(void **state)
+{
+    (void)state;
+    uint8_t *b = frame_buf();
+    struct net_frame f;
+    net_frame_init(&f, b, NET_FRAME_MAX);
+    const uint8_t msg[] = "hello";
+    assert_int_equal(net_frame_add(&f, msg, 5), 0);
+    size_t len = net_frame_finish(&f);
+    assert_int_equal(len, NET_FRAME_HDR_LEN + 4 + 5);
+    assert_int_equal(net_le_load(b, 4), NET_FRAME_MAGIC);
+
+    struct net_frame_iter it;
+    assert_int_equal(net_frame_check(b, len, &it), NET_FRAME_OK);
+    const uint8_t *m;
+    size_t mlen;
+    assert_true(net_frame_next(&it, &m, &mlen));
+    assert_int_equal(mlen, 5);
+    assert_memory_equal(m, msg, 5);
+    assert_false(net_frame_next(&it, &m, &mlen));
+    free(b);
+}
+
+static void test_frame_roundtrip_many(void **state)
+{
+    (void)state;
+    uint8_t *b = frame_buf();
+    struct net_frame f;
+    net_frame_init(&f, b, NET_FRAME_MAX);
+    uint8_t msg[300];
+    for (int i = 0; i < 200; i++) {
+        memset(msg, i, sizeof msg);
+        assert_int_equal(net_frame_add(&f, msg, (size_t)i + 1), 0);
+    }
+    size_t len = net_frame_finish(&f);
+    struct net_frame_iter it;
+    assert_int_equal(net_frame_check(b, len, &it), NET_FRAME_OK);
+    const uint8_t *m;
+    size_t mlen;
+    for (int i = 0; i < 200; i++) {
+        assert_true(net_frame_next(&it, &m, &mlen));
+        assert_int_equal(mlen, (size_t)i + 1);
+        assert_int_equal(m[0], (uint8_t)i);
+        assert_int_equal(m[mlen - 1], (uint8_t)i);
+    }
+    assert_false(net_frame_next(&it, &m, &mlen));
+    free(b);
+}
+
+static void test_frame_builder_limits(void **state)
+{
+    (void)state;
+    uint8_t *b = frame_buf();
+    struct net_frame f;
+    uint8_t one = 7;
+    /* Empty and oversized messages are refused; the frame is unchanged. */
+    net_frame_init(&f, b, NET_FRAME_MAX);
+    assert_int_equal(net_frame_add(&f, &one, 0), -1);
+    assert_int_equal(net_frame_add(&f, b, NET_MSG_MAX + 1), -1);
+    assert_int_equal(f.len, NET_FRAME_HDR_LEN);
+    assert_int_equal(f.count, 0);
+    /* Count cap. */
+    for (int i = 0; i < NET_FRAME_MAX_MSGS; i++)
+        assert_int_equal(net_frame_add(&f, &one, 1), 0);
+    assert_int_equal(net_frame_add(&f, &one, 1), -1);
+    assert_int_equal(f.count, NET_FRAME_MAX_MSGS);
+    struct net_frame_iter it;
+    assert_int_equal(net_frame_check(b, net_frame_finish(&f), &it), NET_FRAME_OK);
+    /* Byte cap: the buffer's cap, then NET_FRAME_MAX. */
+    net_frame_init(&f, b, 30);
+    assert_int_equal(net_frame_add(&f, b, 14), 0); /* 12 + 4 + 14 = 30 */
+    assert_int_equal(net_frame_add(&f, &one, 1), -1);
+    assert_int_equal(f.len, 30);
+    net_frame_init(&f, b, NET_FRAME_MAX);
+    static uint8_t big[NET_MSG_MAX];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(net_frame_add(&f, big, NET_MSG_MAX), 0);
+    assert_int_equal(net_frame_add(&f, big, NET_MSG_MAX), -1);
+    assert_int_equal(net_frame_add(&f, big, NET_MSG_MAX - 28), 0); /* exactly full */
+    assert_int_equal(f.len, NET_FRAME_MAX);
+    assert_int_equal(net_frame_check(b, net_frame_finish(&f), &it), NET_FRAME_OK);
+    free(b);
+}
+
+/* A valid 3-message frame to corrupt. */
+static size_t make_frame(uint8_t *b)
+{
+    struct net_frame f;
+    net_frame_init(&f, b, NET_FRAME_MAX);
+    assert_int_equal(net_frame_add(&f, (const uint8_t *)"abc", 3), 0);
+    assert_int_equal(net_frame_add(&f, (const uint8_t *)"d", 1), 0);
+    assert_int_equal(net_frame_add(&f, (const uint8_t *)"efgh", 4), 0);
+    return net_frame_finish(&f);
+}
+
+static void expect_err(const uint8_t *b, size_t len, enum net_frame_err want)
+{
+    struct net_frame_iter it;
+    enum net_frame_err e = net_frame_check(b, len, &it);
+    assert_int_equal(e, want);
+    assert_non_null(net_frame_strerror(e));
+    const uint8_t *m;
+    size_t mlen;
+    assert_false(net_frame_next(&it, &m, &mlen)); /* nothing from a bad frame */
+}
+
+static void test_frame_truncations_rejected(void **state)
+{
+    (void)state;
+    uint8_t *b = frame_buf();
+    size_t len = make_frame(b);
+    struct net_frame_iter it;
+    assert_int_equal(net_frame_check(b, len, &it), NET_FRAME_OK);
+    for (size_t cut = 0; cut < len; cut++) {
+        struct net_frame_iter it2;
+        enum net_frame_err e = net_frame_check(b, cut, &it2);
+        assert_int_equal(e, cut < NET_FRAME_HDR_LEN ? NET_FRAME_SHORT : NET_FRAME_BAD_LENGTH);
+        /* Also with body_len patched to match: the message walk must catch it. */
+        if (cut >= NET_FRAME_HDR_LEN) {
+            uint8_t *c = malloc(len);
+            assert_non_null(c);
+            memcpy(c, b, len);
+            net_le_store(c + 8, cut - NET_FRAME_HDR_LEN, 4);
+            expect_err(c, cut, NET_FRAME_BAD_LENGTH);
+            free(c);
+        }
+    }
+    free(b);
+}
+
+static void test_frame_bad_fields_rejected(void **state)
+{
+    (void)state;
+    uint8_t *b = frame_buf();
+    size_t len = make_frame(b);
+    uint8_t *c = frame_buf();
+
+#define MUTATE(stmt, want)                                                                         \
+    do {                                                                                           \
+        memcpy(c, b, len);                                                                         \
+        stmt;                                                                                      \
+        expect_err(c, clen, want);                                                                 \
+    } while (0)
+    size_t clen = len;
+    MUTATE(c[0] ^= 1, NET_FRAME_BAD_MAGIC);
+    MUTATE(c[4] = 2, NET_FRAME_BAD_VERSION);
+    MUTATE(c[4] = 0, NET_FRAME_BAD_VERSION);
+    MUTATE(c[5] = 1, NET_FRAME_BAD_FLAGS);
+    MUTATE(net_le_store(c + 6, 0, 2), NET_FRAME_BAD_COUNT);
+    MUTATE(net_le_store(c + 6, NET_FRAME_MAX_MSGS + 1, 2), NET_FRAME_BAD_COUNT);
+    MUTATE(net_le_store(c + 6, 2, 2), NET_FRAME_BAD_LENGTH); /* leaves a message over */
+    MUTATE(net_le_store(c + 6, 4, 2), NET_FRAME_BAD_LENGTH); /* runs past the end */
+    MUTATE(net_le_store(c + 8, len - NET_FRAME_HDR_LEN + 1, 4), NET_FRAME_BAD_LENGTH);
+    MUTATE(net_le_store(c + 8, len - NET_FRAME_HDR_LEN - 1, 4), NET_FRAME_BAD_LENGTH);
+    MUTATE(net_le_store(c + 12, 0, 4), NET_FRAME_BAD_LENGTH);               /* empty message */
+    MUTATE(net_le_store(c + 12, NET_MSG_MAX + 1, 4), NET_FRAME_BAD_LENGTH); /* oversized */
+    MUTATE(net_le_store(c + 12, 0xffffffffu, 4), NET_FRAME_BAD_LENGTH);
+    MUTATE(net_le_store(c + 12, 2, 4), NET_FRAME_BAD_LENGTH); /* misaligns the walk */
+
+    /* Trailing bytes after `count` messages, with body_len covering them. */
+    clen = len + 3;
+    MUTATE(net_le_store(c + 8, clen - NET_FRAME_HDR_LEN, 4), NET_FRAME_BAD_LENGTH);
+
+    /* Larger than NET_FRAME_MAX, otherwise consistent. */
+    clen = NET_FRAME_MAX + 1;
+    memcpy(c, b, len);
+    net_le_store(c + 8, clen - NET_FRAME_HDR_LEN, 4);
+    expect_err(c, clen, NET_FRAME_TOO_BIG);
+#undef MUTATE
+
+    assert_string_equal(net_frame_strerror(NET_FRAME_OK), "ok");
+    assert_string_not_equal(net_frame_strerror(NET_FRAME_BAD_MAGIC),
+                            net_frame_strerror(NET_FRAME_BAD_LENGTH));
+    free(c);
+    free(b);
+}
+
+/* ---- transport ---- */
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Open a listener on a random free tcp port; url receives the address. */
+static struct net_transport *open_tcp(char *url, size_t urllen)
+{
+    char err[256];
+    for (int tries = 0; tries < 50; tries++) {
+        int port = 20000 + rand() % 40000;
+        snprintf(url, urllen, "tcp://127.0.0.1:%d", port);
+        struct net_transport *t;
+        if (net_open(&t, url, err, sizeof err) == 0) return t;
+        assert_non_null(strstr(err, "in use")); /* anything else is a real failure */
+    }
+    fail_msg("no free tcp port");
+    return NULL;
+}
+
+struct pair {
+    struct net_transport *a, *b;
+    char ua[128], ub[128];
+};
+
+static void pair_tcp(struct pair *p)
+{
+    p->a = open_tcp(p->ua, sizeof p->ua);
+    p->b = open_tcp(p->ub, sizeof p->ub);
+}
+
+static void pair_ipc(struct pair *p)
+{
+    char err[256];
+    snprintf(p->ua, sizeof p->ua, "ipc:///tmp/bft_test_net_%d_a.ipc", (int)getpid());
+    snprintf(p->ub, sizeof p->ub, "ipc:///tmp/bft_test_net_%d_b.ipc", (int)getpid());
+    assert_int_equal(net_open(&p->a, p->ua, err, sizeof err), 0);
+    assert_int_equal(net_open(&p->b, p->ub, err, sizeof err), 0);
+}
+
+static void pair_link(struct pair *p)
+{
+    char err[256];
+    assert_int_equal(net_add_peer(p->a, 1, p->ub, err, sizeof err), 0);
+    assert_int_equal(net_add_peer(p->b, 0, p->ua, err, sizeof err), 0);
+    assert_true(net_has_peer(p->a, 1));
+    assert_false(net_has_peer(p->a, 0));
+    assert_int_equal(net_add_peer(p->a, 1, p->ub, err, sizeof err), -1); /* duplicate id */
+    assert_int_equal(net_add_peer(p->a, NET_MAX_PEERS, p->ub, err, sizeof err), -1);
+}
+
+static void pair_close(struct pair *p)
+{
+    net_close(p->a);
+    net_close(p->b);
+}
+
+/* Receive on t until `want` messages arrived or the deadline passes; each
+ * message must carry the next u32 sequence number. Returns frames seen. */
+static size_t recv_in_order(struct net_transport *t, uint32_t *next, uint32_t want,
+                            size_t *total_bytes)
+{
+    uint64_t deadline = now_ms() + 5000;
+    size_t frames = 0;
+    while (*next < want && now_ms() < deadline) {
+        uint8_t *fr;
+        size_t len;
+        int rv = net_recv(t, 100, &fr, &len);
+        assert_int_not_equal(rv, -1);
+        if (rv == 0) continue;
+        frames++;
+        struct net_frame_iter it;
+        assert_int_equal(net_frame_check(fr, len, &it), NET_FRAME_OK);
+        const uint8_t *m;
+        size_t mlen;
+        while (net_frame_next(&it, &m, &mlen)) {
+            assert_true(mlen >= 4);
+            assert_int_equal(net_le_load(m, 4), *next);
+            assert_int_equal(m[mlen - 1], (uint8_t)*next);
+            (*next)++;
+            if (total_bytes) *total_bytes += mlen;
+        }
+        net_frame_free(fr);
+    }
+    return frames;
+}
+
+static size_t msg_size(uint32_t i)
+{
+    return 5 + (i * 37) % 3000;
+}
+
+static void send_seq(struct net_transport *t, uint32_t id, uint32_t i)
+{
+    static uint8_t msg[5 + 3000];
+    size_t n = msg_size(i);
+    net_le_store(msg, i, 4);
+    memset(msg + 4, (uint8_t)i, n - 4);
+    msg[n - 1] = (uint8_t)i;
+    assert_int_equal(net_send(t, id, msg, n), 0);
+}
+
+static void thousand_in_order(struct pair *p)
+{
+    pair_link(p);
+    /* Flush every 50: 20 frames, which nng queues even before the dial
+     * completes (NET_PEER_QUEUE = 64), so nothing may be dropped. */
+    for (uint32_t i = 0; i < 1000; i++) {
+        send_seq(p->a, 1, i);
+        if (i % 50 == 49) net_flush(p->a);
+    }
+    net_flush(p->a);
+    uint32_t next = 0;
+    size_t bytes = 0;
+    size_t frames = recv_in_order(p->b, &next, 1000, &bytes);
+    assert_int_equal(next, 1000);
+    assert_int_equal(frames, 20);
+    struct net_peer_stats st;
+    net_peer_stats(p->a, 1, &st);
+    assert_int_equal(st.msgs_sent, 1000);
+    assert_int_equal(st.frames_sent, 20);
+    assert_int_equal(st.frames_dropped, 0);
+    assert_int_equal(st.bytes_sent, bytes + 1000 * 4 + 20 * NET_FRAME_HDR_LEN);
+    /* Nothing pending: a flush sends nothing. */
+    net_flush(p->a);
+    net_peer_stats(p->a, 1, &st);
+    assert_int_equal(st.frames_sent, 20);
+
+    /* And the other way, proving both directions are wired. */
+    send_seq(p->b, 0, 0);
+    net_flush(p->b);
+    next = 0;
+    recv_in_order(p->a, &next, 1, NULL);
+    assert_int_equal(next, 1);
+}
+
+static void test_tcp_thousand_in_order(void **state)
+{
+    (void)state;
+    struct pair p;
+    pair_tcp(&p);
+    thousand_in_order(&p);
+    pair_close(&p);
+}
+
+static void test_ipc_thousand_in_order(void **state)
+{
+    (void)state;
+    struct pair p;
+    pair_ipc(&p);
+    thousand_in_order(&p);
+    pair_close(&p);
+    unlink(p.ua + strlen("ipc://"));
+    unlink(p.ub + strlen("ipc://"));
+}
+
+static void test_coalescing_and_limits(void **state)
+{
+    (void)state;
+    struct pair p;
+    pair_tcp(&p);
+    pair_link(&p);
+    struct net_peer_stats st;
+
+    for (uint32_t i = 0; i < 100; i++)
+        send_seq(p.a, 1, i);
+    net_flush(p.a);
+    net_peer_stats(p.a, 1, &st);
+    assert_int_equal(st.msgs_sent, 100);
+    assert_int_equal(st.frames_sent, 1);
+
+    /* Unknown peer, empty and oversized messages: -1, oversized counted. */
+    static uint8_t big[NET_MSG_MAX + 1];
+    assert_int_equal(net_send(p.a, 7, big, 10), -1);
+    assert_int_equal(net_send(p.a, NET_MAX_PEERS + 5, big, 10), -1);
+    assert_int_equal(net_send(p.a, 1, big, NET_MSG_MAX + 1), -1);
+    assert_int_equal(net_send(p.a, 1, big, 0), -1);
+    net_peer_stats(p.a, 1, &st);
+    assert_int_equal(st.frames_dropped, 2);
+
+    /* Byte cap: three 1 MiB messages fill a frame, the fourth flushes it. */
+    for (uint32_t i = 100; i < 105; i++) {
+        net_le_store(big, i, 4);
+        big[NET_MSG_MAX - 1] = (uint8_t)i;
+        assert_int_equal(net_send(p.a, 1, big, NET_MSG_MAX), 0);
+        net_peer_stats(p.a, 1, &st);
+        assert_int_equal(st.frames_sent, i < 103 ? 1 : 2);
+    }
+    net_flush(p.a);
+    net_peer_stats(p.a, 1, &st);
+    assert_int_equal(st.frames_sent, 3);
+    assert_int_equal(st.frames_dropped, 2);
+
+    uint32_t next = 0;
+    recv_in_order(p.b, &next, 105, NULL);
+    assert_int_equal(next, 105);
+
+    struct net_peer_stats tot;
+    net_total_stats(p.a, &tot);
+    assert_int_equal(tot.frames_sent, 3);
+    assert_int_equal(tot.msgs_sent, 105);
+    pair_close(&p);
+}
+
+static void test_count_cap_flushes(void **state)
+{
+    (void)state;
+    struct net_transport *a;
+    char err[256];
+    assert_int_equal(net_open(&a, NULL, err, sizeof err), 0); /* send-only */
+    uint8_t *fr;
+    size_t len;
+    assert_int_equal(net_recv(a, 0, &fr, &len), -1);
+    assert_int_equal(net_add_peer(a, 3, "tcp://127.0.0.1:9", err, sizeof err), 0);
+    uint8_t m = 1;
+    for (int i = 0; i < NET_FRAME_MAX_MSGS; i++)
+        assert_int_equal(net_send(a, 3, &m, 1), 0);
+    struct net_peer_stats st;
+    net_peer_stats(a, 3, &st);
+    assert_int_equal(st.frames_sent, 0);
+    assert_int_equal(net_send(a, 3, &m, 1), 0); /* the 4097th starts a new frame */
+    net_peer_stats(a, 3, &st);
+    assert_int_equal(st.frames_sent, 1);
+    assert_int_equal(st.msgs_sent, NET_FRAME_MAX_MSGS);
+    net_flush(a);
+    net_peer_stats(a, 3, &st);
+    assert_int_equal(st.frames_sent, 2);
+    assert_int_equal(st.msgs_sent, NET_FRAME_MAX_MSGS + 1);
+    net_close(a);
+}
+
+static void test_dead_peer_never_blocks(void **state)
+{
+    (void)state;
+    char url[128], err[256];
+    /* Find a port nobody listens on by opening and closing a listener. */
+    struct net_transport *probe = open_tcp(url, sizeof url);
+    net_close(probe);
+    struct net_transport *a;
+    assert_int_equal(net_open(&a, NULL, err, sizeof err), 0);
+    assert_int_equal(net_add_peer(a, 2, url, err, sizeof err), 0);
+
+    uint8_t msg[100] = {1};
+    uint64_t t0 = now_ms();
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(net_send(a, 2, msg, sizeof msg), 0);
+        net_flush(a);
+    }
+    uint64_t took = now_ms() - t0;
+    assert_true(took < 2000);
+    struct net_peer_stats st;
+    net_peer_stats(a, 2, &st);
+    assert_int_equal(st.frames_sent + st.frames_dropped, 1000);
+    /* nng queues at most NET_PEER_QUEUE frames for a peer that is down. */
+    assert_true(st.frames_sent <= NET_PEER_QUEUE);
+    assert_true(st.frames_dropped >= 1000 - NET_PEER_QUEUE);
+    net_close(a);
+}
+
+static void test_listen_address_in_use(void **state)
+{
+    (void)state;
+    char url[128], err[256] = "";
+    struct net_transport *a = open_tcp(url, sizeof url);
+    struct net_transport *c = (struct net_transport *)&c; /* must be reset */
+    assert_int_equal(net_open(&c, url, err, sizeof err), -1);
+    assert_null(c);
+    assert_non_null(strstr(err, url));
+    assert_non_null(strstr(err, "in use"));
+    net_close(a);
+
+    /* A bad URL is reported, not crashed on. */
+    err[0] = '\0';
+    assert_int_equal(net_open(&c, "nosuch://x", err, sizeof err), -1);
+    assert_true(strlen(err) > 0);
+    assert_int_equal(net_open(&c, NULL, err, sizeof err), 0);
+    err[0] = '\0';
+    assert_int_equal(net_add_peer(c, 1, "nosuch://x", err, sizeof err), -1);
+    assert_true(strlen(err) > 0);
+    assert_false(net_has_peer(c, 1));
+    net_close(c);
+}
+
+int main(void)
+{
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rw_roundtrip_and_bounds),
+        cmocka_unit_test(test_frame_roundtrip_one),
+        cmocka_unit_test(test_frame_roundtrip_many),
+        cmocka_unit_test(test_frame_builder_limits),
+        cmocka_unit_test(test_frame_truncations_rejected),
+        cmocka_unit_test(test_frame_bad_fields_rejected),
+        cmocka_unit_test(test_tcp_thousand_in_order),
+        cmocka_unit_test(test_ipc_thousand_in_order),
+        cmocka_unit_test(test_coalescing_and_limits),
+        cmocka_unit_test(test_count_cap_flushes),
+        cmocka_unit_test(test_dead_peer_never_blocks),
+        cmocka_unit_test(test_listen_address_in_use),
+    };
+    int rv = cmocka_run_group_tests(tests, NULL, NULL);
+    nng_fini(); /* release nng's global threads so leak checks see no noise */
+    return rv;
+}

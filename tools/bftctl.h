@@ -1,0 +1,75 @@
+/* Private to bftctl (tools/bftctl*.c, tools/loadgen*.c). */
+#ifndef BFT_TOOLS_BFTCTL_H
+#define BFT_TOOLS_BFTCTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bft/bft.h"
+
+#define CTL_MAX_FAULTS 32
+
+/* Exit codes (DESIGN.md contract). */
+enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2, CTL_UNSAFE = 3, CTL_NO_PROGRESS = 4 };
+
+struct keygen_opts {
+    const char *out_dir;
+    int protocol;
+    uint32_t nodes, clients, f;
+    const char *app;
+    uint32_t batch_max;
+    bool sign;
+    uint16_t base_port;        /* replicas at base_port + i */
+    uint16_t client_port;      /* every client at this port (one load generator) */
+};
+int ctl_keygen(const struct keygen_opts *o, char *err, size_t errlen);
+uint32_t ctl_default_f(int protocol, uint32_t nodes);
+
+struct ctl_fault {
+    uint32_t replica;
+    char behaviour[16];
+    double t0, t1; /* t1 < 0: until the end */
+    double applied_at;
+    bool applied;
+};
+
+struct load_opts {
+    const struct bft_cluster *cl;
+    uint32_t clients;
+    uint32_t envelope;
+    uint32_t outstanding;   /* envelopes in flight per client */
+    uint32_t payload;       /* kv value bytes */
+    double duration_s;
+    bool quiet;
+    /* called about every 10 ms with seconds since start; lets the caller
+     * apply timed faults */
+    void (*on_tick)(void *ctx, double t);
+    void *tick_ctx;
+};
+
+#define LOAD_MAX_SECONDS 3600
+struct load_result {
+    uint64_t completed;      /* operations accepted by the client rule */
+    uint64_t submitted;
+    uint64_t retransmits;
+    uint64_t bad_replies;
+    double elapsed_s;
+    double lat_ms_p50, lat_ms_p90, lat_ms_p99, lat_ms_max;
+    uint64_t per_second[LOAD_MAX_SECONDS]; /* completions in each second */
+    uint32_t seconds;
+    double max_stall_ms;     /* longest gap without any completion after the first */
+    uint64_t max_order_seq;  /* orders app: highest order number seen */
+    uint64_t dup_order_seq;  /* orders app: order numbers seen twice (must be 0) */
+};
+int ctl_load_run(const struct load_opts *o, struct load_result *r, char *err, size_t errlen);
+
+/* Outsider injection: frames of junk, and well-formed messages with bad
+ * signatures, sent to every replica. */
+int ctl_inject(const struct bft_cluster *cl, bool junk, bool badsig, char *err, size_t errlen);
+
+int cmd_keygen(int argc, char **argv);
+int cmd_cluster(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+
+#endif

@@ -1,0 +1,452 @@
+/* bftctl cluster: a local cluster, one bftd process per replica on
+ * 127.0.0.1, a closed-loop order load, timed faults, a clean stop, and a
+ * safety verdict from the replicas' own commit logs. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tools/bftctl_check.h"
+#include "tools/bftctl_run.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: bftctl cluster --protocol pbft|hotstuff|raft --nodes N --duration S [options]\n"
+            "  --clients C         closed-loop clients (default 4)\n"
+            "  --batch B           max requests per batch (default 64)\n"
+            "  --envelope K        requests per client signature (default 1)\n"
+            "  --outstanding W     envelopes in flight per client (default 1)\n"
+            "  --app orders|kv     application (default orders)\n"
+            "  --payload BYTES     kv value size (default 16)\n"
+            "  --sign              raft: sign replica messages too\n"
+            "  --fault ID:BEHAVIOUR[@T0[-T1]]   e.g. 0:crash@3 (repeatable)\n"
+            "  --inject junk,badsig  an outsider sends junk frames and badly signed\n"
+            "                      messages to every replica halfway through the run\n"
+            "  --dir DIR           keep cluster.json, keys, WALs and logs in DIR\n"
+            "  --json OUT.json     write the result as JSON\n"
+            "  --base-port PORT    first replica port (default: a free range)\n"
+            "  --quiet             print only the verdict line\n"
+            "Exit codes: 0 safe and progressed, 2 usage/setup error, 3 safety violated,\n"
+            "4 no progress where progress was possible.\n");
+}
+
+static int num(const char *flag, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = s ? strtod(s, &end) : 0;
+    if (!s || !*s || *end || errno || v < lo || v > hi) {
+        fprintf(stderr, "bftctl cluster: %s needs a number in [%g, %g], got '%s'\n", flag, lo, hi,
+                s ? s : "");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static const char *k_behaviours[] = {"crash", "silent", "slow",    "equivocate", "junk", "badsig",
+                                     "replay", "stale", "flood",  "withhold",   "forge", "twin"};
+
+static int parse_fault(const char *s, struct ctl_fault *f, uint32_t n)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", s);
+    char *colon = strchr(buf, ':');
+    if (!colon) goto bad;
+    *colon = 0;
+    char *end;
+    long id = strtol(buf, &end, 10);
+    if (*end || buf[0] == 0 || id < 0 || (uint32_t)id >= n) {
+        fprintf(stderr, "bftctl cluster: --fault '%s': replica id must be 0..%u\n", s, n - 1);
+        return -1;
+    }
+    char *beh = colon + 1, *at = strchr(beh, '@');
+    f->t0 = 0;
+    f->t1 = -1;
+    if (at) {
+        *at = 0;
+        char *dash = strchr(at + 1, '-');
+        if (dash) *dash = 0;
+        f->t0 = strtod(at + 1, &end);
+        if (*end || at[1] == 0 || f->t0 < 0) goto bad;
+        if (dash) {
+            f->t1 = strtod(dash + 1, &end);
+            if (*end || dash[1] == 0 || f->t1 <= f->t0) goto bad;
+        }
+    }
+    bool known = false;
+    for (size_t i = 0; i < sizeof k_behaviours / sizeof *k_behaviours; i++)
+        if (!strcmp(beh, k_behaviours[i])) known = true;
+    if (!known) {
+        fprintf(stderr, "bftctl cluster: --fault '%s': unknown behaviour '%s'\n", s, beh);
+        return -1;
+    }
+    if (strcmp(beh, "crash") != 0) {
+        fprintf(stderr,
+                "bftctl cluster: --fault '%s': behaviour '%s' is not implemented yet "
+                "(only crash is)\n",
+                s, beh);
+        return -1;
+    }
+    f->replica = (uint32_t)id;
+    snprintf(f->behaviour, sizeof f->behaviour, "%s", beh);
+    return 0;
+bad:
+    fprintf(stderr, "bftctl cluster: --fault '%s': expected ID:BEHAVIOUR[@T0[-T1]]\n", s);
+    return -1;
+}
+
+static bool port_free(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+/* A base port with n replica ports and the client port free. */
+static uint16_t pick_ports(uint32_t n)
+{
+    srand((unsigned)(getpid() ^ time(NULL)));
+    for (int tries = 0; tries < 200; tries++) {
+        uint16_t base = (uint16_t)(20000 + (rand() % 400) * 100);
+        bool ok = port_free((uint16_t)(base + 99));
+        for (uint32_t i = 0; ok && i < n; i++) ok = port_free((uint16_t)(base + i));
+        if (ok) return base;
+    }
+    return 0;
+}
+
+static void self_dir(char *out, size_t cap)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        snprintf(out, cap, ".");
+        return;
+    }
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+    snprintf(out, cap, "%s", exe);
+}
+
+pid_t ctl_spawn_replica(const struct ctl_run *run, uint32_t id, bool fresh)
+{
+    char idbuf[16], cfg[700], logp[700];
+    snprintf(idbuf, sizeof idbuf, "%u", id);
+    snprintf(cfg, sizeof cfg, "%s/cluster.json", run->dir);
+    snprintf(logp, sizeof logp, "%s/replica-%u.log", run->dir, id);
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    FILE *lf = freopen(logp, "a", stderr);
+    (void)lf;
+    if (!freopen("/dev/null", "w", stdout)) _exit(127);
+    execl(run->bftd, "bftd", "--config", cfg, "--id", idbuf, "-v", fresh ? "--fresh" : NULL,
+          (char *)NULL);
+    fprintf(stderr, "exec %s: %s\n", run->bftd, strerror(errno));
+    _exit(127);
+}
+
+static void on_tick(void *ctx, double t)
+{
+    struct ctl_run *run = ctx;
+    for (uint32_t i = 0; i < run->n_faults; i++) {
+        struct ctl_fault *f = &run->faults[i];
+        if (f->applied || t < f->t0) continue;
+        if (!strcmp(f->behaviour, "crash")) {
+            struct ctl_replica *r = &run->reps[f->replica];
+            if (r->pid > 0) kill(r->pid, SIGKILL);
+            r->killed = true;
+        }
+        f->applied = true;
+        f->applied_at = t;
+        if (!run->quiet) printf("  t=%5.2fs  fault applied: replica %u %s\n", t, f->replica, f->behaviour);
+    }
+    if (run->inject_junk || run->inject_badsig) {
+        if (!run->injected && t >= run->duration_s / 2) {
+            char err[256];
+            run->injected = true;
+            if (ctl_inject(&run->cl, run->inject_junk, run->inject_badsig, err, sizeof err) != 0)
+                fprintf(stderr, "bftctl cluster: inject: %s\n", err);
+            else if (!run->quiet)
+                printf("  t=%5.2fs  outsider injected%s%s into every replica\n", t,
+                       run->inject_junk ? " junk frames" : "",
+                       run->inject_badsig ? " badly signed messages" : "");
+        }
+    }
+}
+
+/* After the load stops, let live replicas finish what is in flight so that
+ * their final state digests are comparable. Bounded wait. */
+static void quiesce(struct ctl_run *run)
+{
+    uint64_t prev_top = UINT64_MAX;
+    for (int i = 0; i < 40; i++) {
+        usleep(100000);
+        uint64_t top = 0, low = UINT64_MAX;
+        for (uint32_t r = 0; r < run->cl.n; r++) {
+            struct ctl_replica *rep = &run->reps[r];
+            if (rep->killed) continue;
+            if (ctl_read_stats(run->dir, rep) != 0) continue;
+            if (rep->committed_seq > top) top = rep->committed_seq;
+            if (rep->committed_seq < low) low = rep->committed_seq;
+        }
+        if (top == low && top == prev_top) return;
+        prev_top = top;
+    }
+}
+
+static void stop_all(struct ctl_run *run)
+{
+    for (uint32_t r = 0; r < run->cl.n; r++)
+        if (run->reps[r].pid > 0 && !run->reps[r].killed) kill(run->reps[r].pid, SIGTERM);
+    for (int i = 0; i < 100; i++) {
+        bool any = false;
+        for (uint32_t r = 0; r < run->cl.n; r++) {
+            struct ctl_replica *rep = &run->reps[r];
+            if (rep->pid <= 0) continue;
+            int st;
+            pid_t w = waitpid(rep->pid, &st, WNOHANG);
+            if (w == rep->pid) {
+                rep->exit_status = st;
+                rep->pid = 0;
+            } else {
+                any = true;
+            }
+        }
+        if (!any) return;
+        usleep(50000);
+    }
+    for (uint32_t r = 0; r < run->cl.n; r++) {
+        if (run->reps[r].pid <= 0) continue;
+        fprintf(stderr, "bftctl cluster: replica %u did not stop; killing it\n", r);
+        kill(run->reps[r].pid, SIGKILL);
+        waitpid(run->reps[r].pid, NULL, 0);
+        run->reps[r].pid = 0;
+    }
+}
+
+static int parse_args(struct ctl_run *run, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"protocol", 1, 0, 'p'}, {"nodes", 1, 0, 'n'},     {"duration", 1, 0, 'd'},
+        {"clients", 1, 0, 'c'},  {"batch", 1, 0, 'b'},     {"payload", 1, 0, 'P'},
+        {"sign", 0, 0, 's'},     {"envelope", 1, 0, 'e'},  {"fault", 1, 0, 'f'},
+        {"partition", 1, 0, 'x'}, {"scenario", 1, 0, 'S'}, {"dir", 1, 0, 'D'},
+        {"json", 1, 0, 'j'},     {"app", 1, 0, 'a'},       {"outstanding", 1, 0, 'o'},
+        {"base-port", 1, 0, 'B'}, {"inject", 1, 0, 'i'},   {"quiet", 0, 0, 'q'},
+        {"help", 0, 0, 'h'},     {0, 0, 0, 0}};
+    double v;
+    bool have_p = false, have_n = false, have_d = false;
+    opterr = 0;
+    optind = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'p':
+            run->protocol = bft_protocol_parse(optarg);
+            if (run->protocol < 0) {
+                fprintf(stderr, "bftctl cluster: unknown protocol '%s' (pbft, hotstuff, raft)\n", optarg);
+                return -1;
+            }
+            have_p = true;
+            break;
+        case 'n': if (num("--nodes", optarg, 1, BFT_MAX_REPLICAS, &v)) return -1; run->nodes = (uint32_t)v; have_n = true; break;
+        case 'd': if (num("--duration", optarg, 0.5, LOAD_MAX_SECONDS - 1, &v)) return -1; run->duration_s = v; have_d = true; break;
+        case 'c': if (num("--clients", optarg, 1, 256, &v)) return -1; run->clients = (uint32_t)v; break;
+        case 'b': if (num("--batch", optarg, 1, BFT_BATCH_MAX_ENVELOPES, &v)) return -1; run->batch = (uint32_t)v; break;
+        case 'P': if (num("--payload", optarg, 0, BFT_RESULT_MAX - 1, &v)) return -1; run->payload = (uint32_t)v; break;
+        case 'e': if (num("--envelope", optarg, 1, BFT_ENVELOPE_MAX_OPS, &v)) return -1; run->envelope = (uint32_t)v; break;
+        case 'o': if (num("--outstanding", optarg, 1, 16, &v)) return -1; run->outstanding = (uint32_t)v; break;
+        case 'B': if (num("--base-port", optarg, 1024, 65000, &v)) return -1; run->base_port = (uint16_t)v; break;
+        case 's': run->sign = true; break;
+        case 'q': run->quiet = true; break;
+        case 'f':
+            if (run->n_faults == CTL_MAX_FAULTS) {
+                fprintf(stderr, "bftctl cluster: at most %d --fault flags\n", CTL_MAX_FAULTS);
+                return -1;
+            }
+            run->fault_args[run->n_faults++] = optarg;
+            break;
+        case 'x':
+            fprintf(stderr, "bftctl cluster: --partition is not implemented yet\n");
+            return -1;
+        case 'S':
+            fprintf(stderr, "bftctl cluster: --scenario is not implemented yet\n");
+            return -1;
+        case 'D': run->dir_arg = optarg; break;
+        case 'j': run->json_path = optarg; break;
+        case 'a':
+            if (!bft_app_for(optarg)) {
+                fprintf(stderr, "bftctl cluster: unknown app '%s' (orders, kv)\n", optarg);
+                return -1;
+            }
+            snprintf(run->app, sizeof run->app, "%s", optarg);
+            break;
+        case 'i':
+            for (char *tok = strtok(optarg, ","); tok; tok = strtok(NULL, ",")) {
+                if (!strcmp(tok, "junk")) run->inject_junk = true;
+                else if (!strcmp(tok, "badsig")) run->inject_badsig = true;
+                else {
+                    fprintf(stderr, "bftctl cluster: --inject takes junk and/or badsig, got '%s'\n", tok);
+                    return -1;
+                }
+            }
+            break;
+        case 'h': usage(stdout); exit(0);
+        default:
+            fprintf(stderr, "bftctl cluster: unknown or incomplete option '%s'\n", argv[optind - 1]);
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "bftctl cluster: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (!have_p || !have_n || !have_d) {
+        fprintf(stderr, "bftctl cluster: --protocol, --nodes and --duration are required\n");
+        usage(stderr);
+        return -1;
+    }
+    if (!bft_core_ops_for(run->protocol)) {
+        fprintf(stderr, "bftctl cluster: protocol %s is not built yet\n", bft_protocol_name(run->protocol));
+        return -1;
+    }
+    uint32_t f = ctl_default_f(run->protocol, run->nodes);
+    if (f < 1) {
+        fprintf(stderr, "bftctl cluster: %s needs at least %u nodes\n", bft_protocol_name(run->protocol),
+                run->protocol == BFT_PROTO_RAFT ? 3 : 4);
+        return -1;
+    }
+    for (uint32_t i = 0; i < run->n_faults; i++)
+        if (parse_fault(run->fault_args[i], &run->faults[i], run->nodes) != 0) return -1;
+    return 0;
+}
+
+int cmd_cluster(int argc, char **argv)
+{
+    struct ctl_run *run = calloc(1, sizeof *run);
+    if (!run) return CTL_USAGE;
+    run->clients = 4;
+    run->batch = 64;
+    run->envelope = 1;
+    run->outstanding = 1;
+    run->payload = 16;
+    snprintf(run->app, sizeof run->app, "orders");
+    int rc = CTL_USAGE;
+    char err[512];
+    if (parse_args(run, argc, argv) != 0) goto out;
+
+    /* Directory and keys. */
+    if (run->dir_arg) {
+        snprintf(run->dir, sizeof run->dir, "%s", run->dir_arg);
+        if (mkdir(run->dir, 0700) != 0 && errno != EEXIST) {
+            fprintf(stderr, "bftctl cluster: cannot create %s: %s\n", run->dir, strerror(errno));
+            goto out;
+        }
+    } else {
+        snprintf(run->dir, sizeof run->dir, "/tmp/bft-cluster-XXXXXX");
+        if (!mkdtemp(run->dir)) {
+            fprintf(stderr, "bftctl cluster: mkdtemp: %s\n", strerror(errno));
+            goto out;
+        }
+    }
+    uint16_t base = run->base_port ? run->base_port : pick_ports(run->nodes);
+    if (!base) {
+        fprintf(stderr, "bftctl cluster: no free port range on 127.0.0.1\n");
+        goto out;
+    }
+    struct keygen_opts ko = {.out_dir = run->dir, .protocol = run->protocol, .nodes = run->nodes,
+                             .clients = run->clients, .f = ctl_default_f(run->protocol, run->nodes),
+                             .app = run->app, .batch_max = run->batch, .sign = run->sign,
+                             .base_port = base, .client_port = (uint16_t)(base + 99)};
+    if (ctl_keygen(&ko, err, sizeof err) != 0) {
+        fprintf(stderr, "bftctl cluster: keygen: %s\n", err);
+        goto out;
+    }
+    char cfg[700];
+    snprintf(cfg, sizeof cfg, "%s/cluster.json", run->dir);
+    if (bft_cluster_load(&run->cl, cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "bftctl cluster: %s\n", err);
+        goto out;
+    }
+    char sd[PATH_MAX];
+    self_dir(sd, sizeof sd);
+    const char *env_bftd = getenv("BFTD");
+    snprintf(run->bftd, sizeof run->bftd, "%s", env_bftd ? env_bftd : sd);
+    if (!env_bftd) strncat(run->bftd, "/bftd", sizeof run->bftd - strlen(run->bftd) - 1);
+    if (access(run->bftd, X_OK) != 0) {
+        fprintf(stderr, "bftctl cluster: cannot run %s (set BFTD=path/to/bftd)\n", run->bftd);
+        goto out;
+    }
+
+    run->reps = calloc(run->nodes, sizeof *run->reps);
+    if (!run->reps) goto out;
+    for (uint32_t i = 0; i < run->nodes; i++) {
+        run->reps[i].id = i;
+        run->reps[i].honest = true; /* crash faults are honest */
+        run->reps[i].pid = ctl_spawn_replica(run, i, false);
+        if (run->reps[i].pid < 0) {
+            fprintf(stderr, "bftctl cluster: fork: %s\n", strerror(errno));
+            stop_all(run);
+            goto out;
+        }
+    }
+    if (!run->quiet)
+        printf("bft cluster: %s n=%u f=%u, %u clients, batch %u, envelope %u, %.1f s, dir %s\n",
+               bft_protocol_name(run->protocol), run->nodes, run->cl.f, run->clients, run->batch,
+               run->envelope, run->duration_s, run->dir);
+    usleep(300000); /* let listeners come up; clients retransmit anyway */
+    for (uint32_t i = 0; i < run->nodes; i++) {
+        int st;
+        if (waitpid(run->reps[i].pid, &st, WNOHANG) == run->reps[i].pid) {
+            fprintf(stderr, "bftctl cluster: replica %u exited at start (see %s/replica-%u.log)\n", i,
+                    run->dir, i);
+            run->reps[i].pid = 0;
+            stop_all(run);
+            goto out;
+        }
+    }
+
+    struct load_opts lo = {.cl = &run->cl, .clients = run->clients, .envelope = run->envelope,
+                           .outstanding = run->outstanding, .payload = run->payload,
+                           .duration_s = run->duration_s, .quiet = run->quiet,
+                           .on_tick = on_tick, .tick_ctx = run};
+    run->load = calloc(1, sizeof *run->load);
+    if (!run->load || ctl_load_run(&lo, run->load, err, sizeof err) != 0) {
+        fprintf(stderr, "bftctl cluster: load: %s\n", run->load ? err : "out of memory");
+        stop_all(run);
+        goto out;
+    }
+    quiesce(run);
+    stop_all(run);
+    for (uint32_t i = 0; i < run->nodes; i++) {
+        ctl_read_stats(run->dir, &run->reps[i]);
+        ctl_read_commits(run->dir, &run->reps[i]);
+    }
+    rc = ctl_report(run);
+out:
+    if (run->reps)
+        for (uint32_t i = 0; i < run->nodes; i++) free(run->reps[i].log);
+    free(run->reps);
+    free(run->load);
+    bft_cluster_free(&run->cl);
+    free(run);
+    return rc;
+}

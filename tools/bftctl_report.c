@@ -1,0 +1,195 @@
+/* The result of a `bftctl cluster` run: a readable summary on stdout and
+ * the JSON of the DESIGN.md contract. Every figure printed is measured in
+ * this run; nothing is estimated. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools/bftctl_run.h"
+
+struct totals {
+    uint64_t msgs, bytes, view_changes;
+    double cpu_s;
+};
+
+static void sum(const struct ctl_run *run, struct totals *t)
+{
+    memset(t, 0, sizeof *t);
+    for (uint32_t i = 0; i < run->nodes; i++) {
+        const struct ctl_replica *r = &run->reps[i];
+        t->msgs += r->msgs_sent;
+        t->bytes += r->bytes_sent;
+        t->cpu_s += r->cpu_s;
+        if (r->view_changes > t->view_changes) t->view_changes = r->view_changes;
+    }
+}
+
+static cJSON *replica_json(const struct ctl_replica *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", r->id);
+    cJSON_AddBoolToObject(o, "honest", r->honest);
+    cJSON_AddBoolToObject(o, "crashed", r->killed);
+    cJSON_AddNumberToObject(o, "committed_seq", (double)r->committed_seq);
+    cJSON_AddNumberToObject(o, "view", (double)r->view);
+    cJSON_AddStringToObject(o, "state_digest", r->state_digest);
+    cJSON_AddNumberToObject(o, "requests_executed", (double)r->requests_executed);
+    cJSON_AddNumberToObject(o, "rss_kib", (double)r->rss_kib);
+    cJSON_AddNumberToObject(o, "cpu_s", r->cpu_s);
+    cJSON_AddNumberToObject(o, "msgs_sent", (double)r->msgs_sent);
+    cJSON_AddNumberToObject(o, "bytes_sent", (double)r->bytes_sent);
+    cJSON_AddNumberToObject(o, "signs", (double)r->signs);
+    cJSON_AddNumberToObject(o, "verifies", (double)r->verifies);
+    cJSON *rej = cJSON_AddObjectToObject(o, "rejected");
+    for (int k = 0; k < BFT_REJECT__COUNT; k++)
+        cJSON_AddNumberToObject(rej, bft_reject_name(k), (double)r->rejected[k]);
+    return o;
+}
+
+static int write_json(const struct ctl_run *run, const struct ctl_verdict *v,
+                      const struct totals *t, double per_op_div)
+{
+    const struct load_result *L = run->load;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "protocol", bft_protocol_name(run->protocol));
+    cJSON_AddNumberToObject(o, "nodes", run->nodes);
+    cJSON_AddNumberToObject(o, "f", run->cl.f);
+    cJSON_AddNumberToObject(o, "duration_s", L->elapsed_s);
+    cJSON_AddNumberToObject(o, "clients", run->clients);
+    cJSON_AddNumberToObject(o, "batch", run->batch);
+    cJSON_AddNumberToObject(o, "envelope", run->envelope);
+    cJSON_AddStringToObject(o, "app", run->app);
+    cJSON_AddNumberToObject(o, "committed_ops", (double)L->completed);
+    cJSON_AddNumberToObject(o, "throughput_ops_s", L->elapsed_s > 0 ? L->completed / L->elapsed_s : 0);
+    cJSON *lat = cJSON_AddObjectToObject(o, "latency_ms");
+    cJSON_AddNumberToObject(lat, "p50", L->lat_ms_p50);
+    cJSON_AddNumberToObject(lat, "p90", L->lat_ms_p90);
+    cJSON_AddNumberToObject(lat, "p99", L->lat_ms_p99);
+    cJSON_AddNumberToObject(lat, "max", L->lat_ms_max);
+    cJSON_AddNumberToObject(o, "view_changes", (double)t->view_changes);
+    cJSON_AddStringToObject(o, "safety", v->safe ? "ok" : "violated");
+    if (!v->safe) {
+        cJSON *d = cJSON_AddObjectToObject(o, "divergence");
+        cJSON_AddNumberToObject(d, "seq", (double)v->bad_seq);
+        cJSON_AddStringToObject(d, "what", v->bad_what);
+        cJSON_AddNumberToObject(d, "replica_a", v->bad_a);
+        cJSON_AddNumberToObject(d, "replica_b", v->bad_b);
+        cJSON_AddStringToObject(d, "value_a", v->val_a);
+        cJSON_AddStringToObject(d, "value_b", v->val_b);
+    }
+    cJSON_AddNumberToObject(o, "msgs_per_op", t->msgs / per_op_div);
+    cJSON_AddNumberToObject(o, "bytes_per_op", t->bytes / per_op_div);
+    cJSON_AddNumberToObject(o, "cpu_us_per_op", t->cpu_s * 1e6 / per_op_div);
+    cJSON_AddNumberToObject(o, "max_stall_ms", L->max_stall_ms);
+    cJSON_AddNumberToObject(o, "client_retransmits", (double)L->retransmits);
+    cJSON_AddNumberToObject(o, "client_bad_replies", (double)L->bad_replies);
+    cJSON_AddNumberToObject(o, "max_order_seq", (double)L->max_order_seq);
+    cJSON_AddNumberToObject(o, "duplicate_order_seqs", (double)L->dup_order_seq);
+    cJSON_AddNumberToObject(o, "common_seqs_compared", (double)v->common_seqs);
+    cJSON *tl = cJSON_AddArrayToObject(o, "ops_per_second");
+    for (uint32_t s = 0; s < L->seconds; s++)
+        cJSON_AddItemToArray(tl, cJSON_CreateNumber((double)L->per_second[s]));
+    cJSON *fa = cJSON_AddArrayToObject(o, "faults");
+    for (uint32_t i = 0; i < run->n_faults; i++) {
+        const struct ctl_fault *f = &run->faults[i];
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddNumberToObject(x, "replica", f->replica);
+        cJSON_AddStringToObject(x, "behaviour", f->behaviour);
+        cJSON_AddNumberToObject(x, "t0", f->t0);
+        if (f->t1 >= 0) cJSON_AddNumberToObject(x, "t1", f->t1);
+        else cJSON_AddNullToObject(x, "t1");
+        cJSON_AddBoolToObject(x, "applied", f->applied);
+        if (f->applied) cJSON_AddNumberToObject(x, "applied_at_s", f->applied_at);
+        cJSON_AddItemToArray(fa, x);
+    }
+    if (run->inject_junk || run->inject_badsig) {
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "replica", "outsider");
+        cJSON_AddStringToObject(x, "behaviour", run->inject_junk && run->inject_badsig ? "junk+badsig"
+                                                : run->inject_junk ? "junk" : "badsig");
+        cJSON_AddNumberToObject(x, "t0", run->duration_s / 2);
+        cJSON_AddBoolToObject(x, "applied", run->injected);
+        cJSON_AddItemToArray(fa, x);
+    }
+    cJSON *reps = cJSON_AddArrayToObject(o, "replicas");
+    for (uint32_t i = 0; i < run->nodes; i++) cJSON_AddItemToArray(reps, replica_json(&run->reps[i]));
+    cJSON_AddStringToObject(o, "dir", run->dir);
+    char *txt = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!txt) return -1;
+    FILE *f = fopen(run->json_path, "w");
+    int rv = -1;
+    if (f) {
+        rv = fputs(txt, f) >= 0 && fputc('\n', f) != EOF ? 0 : -1;
+        if (fclose(f) != 0) rv = -1;
+    }
+    free(txt);
+    if (rv != 0) fprintf(stderr, "bftctl cluster: cannot write %s\n", run->json_path);
+    return rv;
+}
+
+int ctl_report(struct ctl_run *run)
+{
+    struct ctl_verdict v;
+    ctl_check_safety(run->reps, run->nodes, &v);
+    struct totals t;
+    sum(run, &t);
+    const struct load_result *L = run->load;
+    double div = L->completed ? (double)L->completed : 1.0;
+    double tput = L->elapsed_s > 0 ? L->completed / L->elapsed_s : 0;
+    if (!run->quiet) {
+        printf("  committed ops   %llu  (%.0f ops/s over %.1f s)\n",
+               (unsigned long long)L->completed, tput, L->elapsed_s);
+        printf("  latency ms      p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", L->lat_ms_p50,
+               L->lat_ms_p90, L->lat_ms_p99, L->lat_ms_max);
+        printf("  per op          %.1f msgs, %.0f bytes, %.0f us replica CPU\n", t.msgs / div,
+               t.bytes / div, t.cpu_s * 1e6 / div);
+        printf("  view changes    %llu   longest stall %.0f ms   client retransmits %llu\n",
+               (unsigned long long)t.view_changes, L->max_stall_ms,
+               (unsigned long long)L->retransmits);
+        if (!strcmp(run->app, "orders"))
+            printf("  orders          highest order number %llu, duplicates seen by clients %llu\n",
+                   (unsigned long long)L->max_order_seq, (unsigned long long)L->dup_order_seq);
+        printf("  replica honest crashed committed_seq view  rss_kib  cpu_s  msgs_sent  state_digest      rejected\n");
+        for (uint32_t i = 0; i < run->nodes; i++) {
+            const struct ctl_replica *r = &run->reps[i];
+            char rej[256] = "";
+            size_t off = 0;
+            for (int k = 0; k < BFT_REJECT__COUNT; k++)
+                if (r->rejected[k] && off < sizeof rej)
+                    off += (size_t)snprintf(rej + off, sizeof rej - off, "%s%s=%llu", off ? "," : "",
+                                            bft_reject_name(k), (unsigned long long)r->rejected[k]);
+            printf("  %-7u %-6s %-7s %13llu %5llu %8ld %6.2f %10llu  %.16s  %s\n", r->id,
+                   r->honest ? "yes" : "no", r->killed ? "yes" : "no",
+                   (unsigned long long)r->committed_seq, (unsigned long long)r->view, r->rss_kib,
+                   r->cpu_s, (unsigned long long)r->msgs_sent,
+                   r->state_digest[0] ? r->state_digest : "-", off ? rej : "-");
+        }
+    }
+    int rc = CTL_OK;
+    if (!v.safe) {
+        if (!strcmp(v.bad_what, "final"))
+            printf("SAFETY VIOLATED: honest replicas at seq %llu hold different state digests\n",
+                   (unsigned long long)v.bad_seq);
+        else
+            printf("SAFETY VIOLATED: first divergence at seq %llu: replica %u %s %.16s... vs "
+                   "replica %u %s %.16s...\n",
+                   (unsigned long long)v.bad_seq, v.bad_a, v.bad_what, v.val_a, v.bad_b,
+                   v.bad_what, v.val_b);
+        rc = CTL_UNSAFE;
+    } else if (L->dup_order_seq) {
+        printf("SAFETY VIOLATED: clients were given %llu order numbers twice\n",
+               (unsigned long long)L->dup_order_seq);
+        rc = CTL_UNSAFE;
+    } else if (L->completed == 0) {
+        printf("NO PROGRESS: no operation committed in %.1f s\n", L->elapsed_s);
+        rc = CTL_NO_PROGRESS;
+    } else {
+        printf("safety: ok (%llu seq comparisons across honest replicas; %u replicas at the top "
+               "seq agree on the state digest); %llu ops, %.0f ops/s, p50 %.2f ms, p99 %.2f ms\n",
+               (unsigned long long)v.common_seqs, v.at_top, (unsigned long long)L->completed, tput,
+               L->lat_ms_p50, L->lat_ms_p99);
+    }
+    if (run->json_path && write_json(run, &v, &t, div) != 0 && rc == CTL_OK) rc = CTL_USAGE;
+    return rc;
+}

@@ -1,0 +1,280 @@
+/* Closed-loop client load for `bftctl cluster`: C clients multiplexed on one
+ * thread and one nng endpoint (every client of the generated cluster.json
+ * shares the load generator's address). Each client keeps `outstanding`
+ * envelopes of `envelope` orders in flight and submits a new one as soon as
+ * one completes under the client rule (f+1 matching signed replies). */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crypto/crypto.h"
+#include "net/net.h"
+#include "tools/bftctl.h"
+
+#define LAT_CAP (8u << 20) /* latency samples kept (bounded) */
+#define SEQ_SEEN_BITS (64u << 20)
+
+struct lg;
+struct lg_client {
+    struct lg *lg;
+    uint32_t id;
+    struct bft_client *c;
+    uint32_t in_flight;
+    uint64_t next_coid;
+    uint64_t *sent_us; /* by req_no % cap */
+    uint32_t cap;
+};
+
+struct lg {
+    const struct load_opts *o;
+    struct load_result *r;
+    struct net_transport *net;
+    struct lg_client *cl;
+    uint32_t *lat_us;
+    uint64_t n_lat;
+    uint8_t *seq_seen;
+    uint64_t t0_us;
+    uint64_t last_done_us;
+    bool submitting;
+    bool is_orders;
+};
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void lg_send(void *ctx, uint32_t replica, const uint8_t *msg, size_t len)
+{
+    struct lg_client *c = ctx;
+    net_send(c->lg->net, replica, msg, len);
+}
+
+static const char *k_symbols[] = {"AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "TSLA", "META", "IBM"};
+
+static void submit_one(struct lg_client *c, uint64_t t_us)
+{
+    struct lg *lg = c->lg;
+    uint8_t op[BFT_OP_MAX];
+    size_t len;
+    if (lg->is_orders) {
+        uint64_t coid = ++c->next_coid;
+        len = bft_order_encode(op, coid, k_symbols[coid % 8], (uint8_t)(1 + coid % 2),
+                               (uint32_t)(1 + coid % 100), (int64_t)(10000 + coid % 500));
+    } else {
+        /* kv put: key "c<id>-<n>", value of --payload bytes */
+        char key[32];
+        int kl = snprintf(key, sizeof key, "c%u-%llu", c->id,
+                          (unsigned long long)(++c->next_coid % 1000));
+        uint32_t vl = lg->o->payload < BFT_RESULT_MAX - 1 ? lg->o->payload : BFT_RESULT_MAX - 1;
+        op[0] = 1;
+        op[1] = (uint8_t)kl;
+        op[2] = 0;
+        memcpy(op + 3, key, (size_t)kl);
+        op[3 + kl] = (uint8_t)vl;
+        op[4 + kl] = (uint8_t)(vl >> 8);
+        memset(op + 5 + kl, 'v', vl);
+        len = 5 + (size_t)kl + vl;
+    }
+    uint64_t req = bft_client_submit(c->c, op, len, t_us / 1000);
+    if (!req) return;
+    c->sent_us[req % c->cap] = t_us;
+    c->in_flight++;
+    lg->r->submitted++;
+}
+
+static void refill(struct lg_client *c, uint64_t t_us)
+{
+    const struct load_opts *o = c->lg->o;
+    if (!c->lg->submitting) return;
+    bool any = false;
+    while (c->in_flight + o->envelope <= o->outstanding * o->envelope) {
+        for (uint32_t k = 0; k < o->envelope; k++) submit_one(c, t_us);
+        any = true;
+    }
+    if (any) bft_client_flush(c->c, t_us / 1000);
+}
+
+static void lg_done(void *ctx, uint64_t req_no, const uint8_t *result, size_t len)
+{
+    struct lg_client *c = ctx;
+    struct lg *lg = c->lg;
+    uint64_t t = now_us();
+    if (c->in_flight) c->in_flight--;
+    uint64_t lat = t - c->sent_us[req_no % c->cap];
+    if (lg->n_lat < LAT_CAP) lg->lat_us[lg->n_lat++] = (uint32_t)(lat > UINT32_MAX ? UINT32_MAX : lat);
+    struct load_result *r = lg->r;
+    r->completed++;
+    double since = (double)(t - lg->t0_us) / 1e6;
+    uint32_t sec = (uint32_t)since;
+    if (sec < LOAD_MAX_SECONDS) r->per_second[sec]++;
+    if (lg->last_done_us) {
+        double gap = (double)(t - lg->last_done_us) / 1000.0;
+        if (gap > r->max_stall_ms) r->max_stall_ms = gap;
+    }
+    lg->last_done_us = t;
+    if (lg->is_orders) {
+        uint8_t status;
+        uint64_t seq;
+        if (bft_order_result_decode(result, len, &status, &seq) == 0 && status == BFT_ORDER_OK) {
+            if (seq > r->max_order_seq) r->max_order_seq = seq;
+            if (seq < SEQ_SEEN_BITS) {
+                if (lg->seq_seen[seq / 8] & (1u << (seq % 8))) r->dup_order_seq++;
+                lg->seq_seen[seq / 8] |= (uint8_t)(1u << (seq % 8));
+            }
+        }
+    }
+    refill(c, t);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(const uint32_t *v, uint64_t n, double p)
+{
+    if (!n) return 0;
+    uint64_t i = (uint64_t)(p * (double)(n - 1) + 0.5);
+    return v[i] / 1000.0;
+}
+
+static void dispatch(struct lg *lg, const uint8_t *frame, size_t len, uint64_t t_ms)
+{
+    struct net_frame_iter it;
+    if (net_frame_check(frame, len, &it) != NET_FRAME_OK) return;
+    const uint8_t *m;
+    size_t ml;
+    while (net_frame_next(&it, &m, &ml)) {
+        if (ml < BFT_HDR_LEN + 4) continue;
+        uint32_t cid = (uint32_t)net_le_load(m + BFT_HDR_LEN, 4);
+        if (cid < lg->o->clients) bft_client_on_reply(lg->cl[cid].c, m, ml, t_ms);
+    }
+}
+
+static int setup(struct lg *lg, char *err, size_t errlen)
+{
+    const struct load_opts *o = lg->o;
+    const struct bft_cluster *cl = o->cl;
+    if (o->clients == 0 || o->clients > cl->n_clients) {
+        snprintf(err, errlen, "need 1..%u clients, asked for %u", cl->n_clients, o->clients);
+        return -1;
+    }
+    if (net_open(&lg->net, cl->clients[0].address, err, errlen) != 0) return -1;
+    for (uint32_t i = 0; i < cl->n; i++)
+        if (net_add_peer(lg->net, i, cl->replicas[i].address, err, errlen) != 0) return -1;
+    lg->cl = calloc(o->clients, sizeof *lg->cl);
+    lg->lat_us = malloc(LAT_CAP * sizeof *lg->lat_us);
+    lg->seq_seen = calloc(SEQ_SEEN_BITS / 8, 1);
+    if (!lg->cl || !lg->lat_us || !lg->seq_seen) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (uint32_t i = 0; i < o->clients; i++) {
+        struct lg_client *c = &lg->cl[i];
+        c->lg = lg;
+        c->id = i;
+        struct bft_client_config cc;
+        memset(&cc, 0, sizeof cc);
+        cc.protocol = cl->protocol;
+        cc.n = cl->n;
+        cc.f = cl->f;
+        cc.id = i;
+        cc.cluster_id = cl->cluster_id;
+        for (uint32_t r = 0; r < cl->n; r++) memcpy(cc.replica_pk[r], cl->replicas[r].pk, 32);
+        char path[700];
+        bft_cluster_client_key_path(cl, i, path, sizeof path);
+        if (crypto_key_read_pem(path, &cc.key, err, errlen) != 0) return -1;
+        cc.retransmit_ms = 500;
+        cc.envelope = o->envelope;
+        cc.max_outstanding = o->outstanding * o->envelope;
+        c->cap = cc.max_outstanding * 2 + 1;
+        c->sent_us = calloc(c->cap, sizeof *c->sent_us);
+        struct bft_client_host h = {.ctx = c, .send = lg_send, .done = lg_done};
+        if (!c->sent_us || bft_client_create(&c->c, &cc, &h) != BFT_E_OK) {
+            snprintf(err, errlen, "cannot create client %u", i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void teardown(struct lg *lg)
+{
+    if (lg->cl) {
+        for (uint32_t i = 0; i < lg->o->clients; i++) {
+            if (lg->cl[i].c) bft_client_destroy(lg->cl[i].c);
+            free(lg->cl[i].sent_us);
+        }
+    }
+    free(lg->cl);
+    free(lg->lat_us);
+    free(lg->seq_seen);
+    if (lg->net) net_close(lg->net);
+}
+
+int ctl_load_run(const struct load_opts *o, struct load_result *r, char *err, size_t errlen)
+{
+    struct lg lg;
+    memset(&lg, 0, sizeof lg);
+    memset(r, 0, sizeof *r);
+    lg.o = o;
+    lg.r = r;
+    lg.is_orders = strcmp(o->cl->app, "kv") != 0;
+    int rv = setup(&lg, err, errlen);
+    if (rv != 0) {
+        teardown(&lg);
+        return rv;
+    }
+    lg.t0_us = now_us();
+    uint64_t end_us = lg.t0_us + (uint64_t)(o->duration_s * 1e6);
+    uint64_t next_tick_us = 0, next_fault_us = 0;
+    lg.submitting = true;
+    for (uint32_t i = 0; i < o->clients; i++) refill(&lg.cl[i], lg.t0_us);
+    net_flush(lg.net);
+    for (;;) {
+        uint64_t t = now_us();
+        if (t >= end_us) break;
+        uint8_t *frame;
+        size_t len;
+        int got = net_recv(lg.net, 2, &frame, &len);
+        for (int k = 0; got == 1 && k < 256; k++) {
+            dispatch(&lg, frame, len, now_us() / 1000);
+            net_frame_free(frame);
+            got = net_recv(lg.net, 0, &frame, &len);
+        }
+        if (got == 1) {
+            dispatch(&lg, frame, len, now_us() / 1000);
+            net_frame_free(frame);
+        }
+        t = now_us();
+        if (t >= next_tick_us) {
+            for (uint32_t i = 0; i < o->clients; i++) bft_client_tick(lg.cl[i].c, t / 1000);
+            next_tick_us = t + 5000;
+        }
+        if (o->on_tick && t >= next_fault_us) {
+            o->on_tick(o->tick_ctx, (double)(t - lg.t0_us) / 1e6);
+            next_fault_us = t + 10000;
+        }
+        net_flush(lg.net);
+    }
+    r->elapsed_s = (double)(now_us() - lg.t0_us) / 1e6;
+    r->seconds = (uint32_t)(r->elapsed_s + 0.999);
+    if (r->seconds > LOAD_MAX_SECONDS) r->seconds = LOAD_MAX_SECONDS;
+    for (uint32_t i = 0; i < o->clients; i++) {
+        struct bft_client_stats cs;
+        bft_client_stats(lg.cl[i].c, &cs);
+        r->retransmits += cs.retransmits;
+        r->bad_replies += cs.bad_replies;
+    }
+    qsort(lg.lat_us, lg.n_lat, sizeof *lg.lat_us, cmp_u32);
+    r->lat_ms_p50 = pct(lg.lat_us, lg.n_lat, 0.50);
+    r->lat_ms_p90 = pct(lg.lat_us, lg.n_lat, 0.90);
+    r->lat_ms_p99 = pct(lg.lat_us, lg.n_lat, 0.99);
+    r->lat_ms_max = lg.n_lat ? lg.lat_us[lg.n_lat - 1] / 1000.0 : 0;
+    teardown(&lg);
+    return 0;
+}

@@ -1,0 +1,376 @@
+/* bftd runtime. Single-threaded loop (nng has its own I/O threads):
+ *   receive a burst of frames -> step the node for each message
+ *   fire due timers
+ *   bft_node_flush: fsync the WAL if this burst persisted anything, then
+ *                   hand the buffered sends to the transport
+ *   net_flush: one coalesced frame per peer
+ * Group commit falls out of the burst: many promises, one fsync. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto/crypto.h"
+#include "net/net.h"
+#include "tools/runtime.h"
+
+#define RT_MAX_TIMERS 64
+#define RT_BURST_FRAMES 64
+#define RT_CLIENT_PEER_BASE BFT_MAX_REPLICAS
+#define RT_STATS_EVERY_MS 200
+
+struct rt {
+    struct bft_cluster cl;
+    uint32_t id;
+    struct net_transport *net;
+    struct bft_node *node;
+    struct bft_wal *wal;
+    bool wal_failed;
+    FILE *commits;
+    char dir[600];
+    uint64_t timer_due[RT_MAX_TIMERS]; /* 0 = not armed */
+    uint64_t start_ms;
+    uint64_t junk_frames;
+};
+
+uint64_t rt_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- host callbacks ---- */
+
+static void h_send(void *ctx, uint32_t replica, const uint8_t *msg, size_t len)
+{
+    struct rt *rt = ctx;
+    net_send(rt->net, replica, msg, len);
+}
+
+static void h_send_client(void *ctx, uint32_t client, const uint8_t *msg, size_t len)
+{
+    struct rt *rt = ctx;
+    if (client >= rt->cl.n_clients) return;
+    uint32_t peer = RT_CLIENT_PEER_BASE + client;
+    if (!net_has_peer(rt->net, peer)) {
+        char err[256];
+        if (net_add_peer(rt->net, peer, rt->cl.clients[client].address, err, sizeof err) != 0) {
+            fprintf(stderr, "bftd %u: client %u: %s\n", rt->id, client, err);
+            return;
+        }
+    }
+    net_send(rt->net, peer, msg, len);
+}
+
+static void h_persist(void *ctx, const uint8_t *rec, size_t len)
+{
+    struct rt *rt = ctx;
+    if (rt->wal_failed) return;
+    if (bft_wal_append(rt->wal, rec, len) != BFT_E_OK) {
+        rt->wal_failed = true;
+        fprintf(stderr, "bftd %u: WAL append failed; no further promises will be sent\n", rt->id);
+    }
+}
+
+static int h_sync(void *ctx)
+{
+    struct rt *rt = ctx;
+    if (rt->wal_failed) return -1;
+    if (bft_wal_sync(rt->wal) != BFT_E_OK) {
+        rt->wal_failed = true;
+        fprintf(stderr, "bftd %u: WAL sync failed (disk full?); no further promises will be sent\n",
+                rt->id);
+        return -1;
+    }
+    return 0;
+}
+
+static void h_set_timer(void *ctx, uint32_t timer, uint64_t after_ms)
+{
+    struct rt *rt = ctx;
+    if (timer >= RT_MAX_TIMERS) abort(); /* a core bug, not input */
+    rt->timer_due[timer] = rt_now_ms() + after_ms;
+    if (rt->timer_due[timer] == 0) rt->timer_due[timer] = 1;
+}
+
+static void h_cancel_timer(void *ctx, uint32_t timer)
+{
+    struct rt *rt = ctx;
+    if (timer < RT_MAX_TIMERS) rt->timer_due[timer] = 0;
+}
+
+static void h_on_execute(void *ctx, uint64_t seq, uint64_t view, const bft_digest *batch,
+                         const bft_digest *state)
+{
+    struct rt *rt = ctx;
+    char b[65], s[65];
+    crypto_to_hex(batch->b, 32, b);
+    crypto_to_hex(state->b, 32, s);
+    fprintf(rt->commits, "%llu %llu %s %s\n", (unsigned long long)seq, (unsigned long long)view, b,
+            s);
+}
+
+/* ---- stats file (read by bftctl) ---- */
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    long v = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld", &v) == 1) break;
+    fclose(f);
+    return v;
+}
+
+static void write_stats(struct rt *rt, bool final)
+{
+    struct bft_node_stats st;
+    bft_node_stats(rt->node, &st);
+    struct net_peer_stats ns;
+    net_total_stats(rt->net, &ns);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    struct crypto_counters cc;
+    crypto_counters_get(&cc);
+    char path[700], tmp[710], dig[65];
+    snprintf(path, sizeof path, "%s/stats.json", rt->dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return;
+    crypto_to_hex(st.state_digest.b, 32, dig);
+    fprintf(f,
+            "{\"id\": %u, \"final\": %s, \"committed_seq\": %llu, \"view\": %llu, "
+            "\"view_changes\": %llu, \"state_digest\": \"%s\", \"requests_executed\": %llu, "
+            "\"batches_executed\": %llu, \"msgs_sent\": %llu, \"bytes_sent\": %llu, "
+            "\"frames_sent\": %llu, \"frames_dropped\": %llu, \"msgs_received\": %llu, "
+            "\"rss_kib\": %ld, \"cpu_s\": %.3f, \"signs\": %llu, \"verifies\": %llu, "
+            "\"verify_cache_hits\": %llu, \"wal_failed\": %s, \"rejected\": {",
+            rt->id, final ? "true" : "false", (unsigned long long)st.last_executed,
+            (unsigned long long)st.view, (unsigned long long)st.view_changes, dig,
+            (unsigned long long)st.requests_executed, (unsigned long long)st.batches_executed,
+            (unsigned long long)ns.msgs_sent, (unsigned long long)ns.bytes_sent,
+            (unsigned long long)ns.frames_sent, (unsigned long long)ns.frames_dropped,
+            (unsigned long long)st.msgs_received, rss_kib(), cpu, (unsigned long long)cc.signs,
+            (unsigned long long)cc.verifies, (unsigned long long)cc.cache_hits,
+            rt->wal_failed ? "true" : "false");
+    for (int r = 0; r < BFT_REJECT__COUNT; r++)
+        fprintf(f, "%s\"%s\": %llu", r ? ", " : "", bft_reject_name(r),
+                (unsigned long long)st.rejected[r]);
+    fprintf(f, "}}\n");
+    if (fclose(f) == 0) rename(tmp, path);
+}
+
+/* ---- setup ---- */
+
+static void replay_cb(void *ctx, const uint8_t *rec, size_t len)
+{
+    bft_node_recover(ctx, rec, len);
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(tmp, 0700) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return mkdir(tmp, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int setup(struct rt *rt, const struct rt_options *opt)
+{
+    char err[512];
+    if (bft_cluster_load(&rt->cl, opt->config_path, err, sizeof err) != BFT_E_OK) {
+        fprintf(stderr, "bftd: %s\n", err);
+        return 2;
+    }
+    if (opt->id >= rt->cl.n) {
+        fprintf(stderr, "bftd: --id %u is not a replica of this cluster (n=%u)\n", opt->id,
+                rt->cl.n);
+        return 2;
+    }
+    rt->id = opt->id;
+    struct bft_node_config nc;
+    memset(&nc, 0, sizeof nc);
+    char keypath[700];
+    bft_cluster_replica_key_path(&rt->cl, opt->id, keypath, sizeof keypath);
+    if (crypto_key_read_pem(keypath, &nc.self_key, err, sizeof err) != 0) {
+        fprintf(stderr, "bftd: replica %u key: %s\n", opt->id, err);
+        return 2;
+    }
+    if (memcmp(nc.self_key.pk, rt->cl.replicas[opt->id].pk, CRYPTO_PK_LEN) != 0) {
+        fprintf(stderr, "bftd: key %s does not match replica %u's public_key in %s\n", keypath,
+                opt->id, opt->config_path);
+        return 2;
+    }
+    if (opt->data_dir)
+        snprintf(rt->dir, sizeof rt->dir, "%s", opt->data_dir);
+    else
+        snprintf(rt->dir, sizeof rt->dir, "%s/replica-%u", rt->cl.dir, opt->id);
+    if (mkdir_p(rt->dir) != 0) {
+        fprintf(stderr, "bftd: cannot create %s: %s\n", rt->dir, strerror(errno));
+        return 2;
+    }
+
+    bft_core_config_defaults(&nc.core, rt->cl.protocol, rt->cl.n, opt->id);
+    nc.core.f = rt->cl.f;
+    nc.core.cluster_id = rt->cl.cluster_id;
+    if (rt->cl.batch_max) nc.core.batch_max = rt->cl.batch_max;
+    nc.app = bft_app_for(rt->cl.app);
+    if (!nc.app) {
+        fprintf(stderr, "bftd: unknown app '%s'\n", rt->cl.app);
+        return 2;
+    }
+    for (uint32_t i = 0; i < rt->cl.n; i++) memcpy(nc.replica_pk[i], rt->cl.replicas[i].pk, 32);
+    uint8_t(*cpk)[CRYPTO_PK_LEN] = calloc(rt->cl.n_clients ? rt->cl.n_clients : 1, CRYPTO_PK_LEN);
+    if (!cpk) return 2;
+    for (uint32_t i = 0; i < rt->cl.n_clients; i++) memcpy(cpk[i], rt->cl.clients[i].pk, 32);
+    nc.n_clients = rt->cl.n_clients;
+    nc.client_pk = (const uint8_t(*)[CRYPTO_PK_LEN])cpk; /* lives as long as the process */
+    nc.sign_replica_msgs = rt->cl.sign;
+
+    struct bft_host host = {.ctx = rt,
+                            .send = h_send,
+                            .send_client = h_send_client,
+                            .persist = h_persist,
+                            .sync = h_sync,
+                            .set_timer = h_set_timer,
+                            .cancel_timer = h_cancel_timer,
+                            .on_execute = h_on_execute};
+    if (bft_node_create(&rt->node, &nc, &host, err, sizeof err) != BFT_E_OK) {
+        fprintf(stderr, "bftd: %s\n", err);
+        return 2;
+    }
+    char walpath[700];
+    snprintf(walpath, sizeof walpath, "%s/wal", rt->dir);
+    if (opt->fresh) unlink(walpath);
+    long n = bft_wal_replay(walpath, replay_cb, rt->node, err, sizeof err);
+    if (n < 0) {
+        fprintf(stderr, "bftd: WAL %s: %s\n", walpath, err);
+        return 2;
+    }
+    if (bft_wal_open(&rt->wal, walpath, err, sizeof err) != BFT_E_OK) {
+        fprintf(stderr, "bftd: WAL %s: %s\n", walpath, err);
+        return 2;
+    }
+    char cpath[700];
+    snprintf(cpath, sizeof cpath, "%s/commits.log", rt->dir);
+    rt->commits = fopen(cpath, n > 0 ? "a" : "w");
+    if (!rt->commits) {
+        fprintf(stderr, "bftd: cannot open %s: %s\n", cpath, strerror(errno));
+        return 2;
+    }
+    if (net_open(&rt->net, rt->cl.replicas[opt->id].address, err, sizeof err) != 0) {
+        fprintf(stderr, "bftd %u: %s\n", opt->id, err);
+        return 2;
+    }
+    for (uint32_t i = 0; i < rt->cl.n; i++) {
+        if (i == opt->id) continue;
+        if (net_add_peer(rt->net, i, rt->cl.replicas[i].address, err, sizeof err) != 0) {
+            fprintf(stderr, "bftd %u: peer %u: %s\n", opt->id, i, err);
+            return 2;
+        }
+    }
+    if (opt->verbose)
+        fprintf(stderr, "bftd %u: %s n=%u f=%u listening on %s, %ld WAL records replayed\n",
+                opt->id, bft_protocol_name(rt->cl.protocol), rt->cl.n, rt->cl.f,
+                rt->cl.replicas[opt->id].address, n);
+    return 0;
+}
+
+/* ---- loop ---- */
+
+static void handle_frame(struct rt *rt, const uint8_t *frame, size_t len)
+{
+    struct net_frame_iter it;
+    if (net_frame_check(frame, len, &it) != NET_FRAME_OK) {
+        /* Junk on the wire: counted and dropped whole. */
+        bft_node_reject(rt->node, BFT_REJECT_MALFORMED);
+        return;
+    }
+    const uint8_t *msg;
+    size_t mlen;
+    while (net_frame_next(&it, &msg, &mlen)) bft_node_receive(rt->node, msg, mlen);
+}
+
+static void fire_timers(struct rt *rt, uint64_t now)
+{
+    for (uint32_t t = 0; t < RT_MAX_TIMERS; t++) {
+        if (rt->timer_due[t] && rt->timer_due[t] <= now) {
+            rt->timer_due[t] = 0;
+            bft_node_timer(rt->node, t);
+        }
+    }
+}
+
+static int next_wait_ms(const struct rt *rt, uint64_t now)
+{
+    uint64_t wait = 50;
+    for (uint32_t t = 0; t < RT_MAX_TIMERS; t++) {
+        if (!rt->timer_due[t]) continue;
+        uint64_t d = rt->timer_due[t] > now ? rt->timer_due[t] - now : 0;
+        if (d < wait) wait = d;
+    }
+    return (int)wait;
+}
+
+int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
+{
+    struct rt *rt = calloc(1, sizeof *rt);
+    if (!rt) return 2;
+    int rv = setup(rt, opt);
+    if (rv != 0) goto out;
+    rt->start_ms = rt_now_ms();
+    uint64_t last_stats = 0;
+    while (!*stop) {
+        uint64_t now = rt_now_ms();
+        uint8_t *frame;
+        size_t len;
+        int got = net_recv(rt->net, next_wait_ms(rt, now), &frame, &len);
+        for (int i = 0; got == 1 && i < RT_BURST_FRAMES; i++) {
+            handle_frame(rt, frame, len);
+            net_frame_free(frame);
+            got = net_recv(rt->net, 0, &frame, &len);
+        }
+        if (got == 1) { /* burst limit reached: keep it for the next round */
+            handle_frame(rt, frame, len);
+            net_frame_free(frame);
+        }
+        if (got < 0) break;
+        now = rt_now_ms();
+        fire_timers(rt, now);
+        bft_node_flush(rt->node);
+        net_flush(rt->net);
+        if (now - last_stats >= RT_STATS_EVERY_MS) {
+            fflush(rt->commits);
+            write_stats(rt, false);
+            last_stats = now;
+        }
+    }
+    bft_node_flush(rt->node);
+    net_flush(rt->net);
+    fflush(rt->commits);
+    write_stats(rt, true);
+out:
+    if (rt->commits) fclose(rt->commits);
+    if (rt->wal) bft_wal_close(rt->wal);
+    if (rt->node) bft_node_destroy(rt->node);
+    if (rt->net) net_close(rt->net);
+    bft_cluster_free(&rt->cl);
+    free(rt);
+    return rv;
+}
