@@ -223,6 +223,10 @@ struct bft_io {
     int (*restore)(void *ctx, uint64_t seq, const uint8_t *buf, size_t len, bft_digest *state);
     /* A reject counted by the core (stale view, out of window, ...). */
     void (*reject)(void *ctx, int reason);
+    /* Answer a read-only REQUEST (raw encoded bytes, as given to on_read)
+     * from the local state now: the core has established it is safe (Raft
+     * lease or ReadIndex). */
+    void (*read_ready)(void *ctx, const uint8_t *req, size_t len);
 };
 
 struct bft_core_config {
@@ -245,6 +249,7 @@ struct bft_core_status {
     uint64_t view_changes;    /* completed view changes / elections won by others */
     uint32_t pending_requests;
     bool in_view_change;
+    bool is_leader;
 };
 
 struct bft_core;
@@ -262,9 +267,16 @@ struct bft_core_ops {
     void (*on_request)(struct bft_core *c, const struct bft_msg *req);
     void (*on_timer)(struct bft_core *c, uint32_t timer);
     void (*status)(const struct bft_core *c, struct bft_core_status *out);
+    /* A verified read-only REQUEST. NULL for BFT cores: the node answers at
+     * once and the client needs 2f+1 matching replies (PBFT §5.1.3). A Raft
+     * core answers through io->read_ready when its lease or a ReadIndex
+     * round allows, copying what it keeps (bounded). */
+    void (*on_read)(struct bft_core *c, const struct bft_msg *req);
 };
 const struct bft_core_ops *bft_core_ops_for(int protocol); /* NULL if not built */
 extern const struct bft_core_ops bft_pbft_ops;
+extern const struct bft_core_ops bft_hotstuff_ops;
+extern const struct bft_core_ops bft_raft_ops;
 
 /* ------------------------------------------------------------------ */
 /* Applications: deterministic state machines.                         */

@@ -108,6 +108,13 @@ static void io_reject(void *ctx, int reason)
     bft_node_reject(ctx, reason);
 }
 
+static void io_read_ready(void *ctx, const uint8_t *req, size_t len)
+{
+    struct bft_msg m;
+    if (bft_msg_decode(req, len, &m) != BFT_E_OK || m.type != BFT_MSG_REQUEST) return;
+    node_answer_read(ctx, &m);
+}
+
 /* ---- lifecycle ---- */
 
 int bft_node_create(struct bft_node **out, const struct bft_node_config *cfg,
@@ -156,7 +163,8 @@ int bft_node_create(struct bft_node **out, const struct bft_node_config *cfg,
                             .cancel_timer = io_cancel_timer,
                             .snapshot = io_snapshot,
                             .restore = io_restore,
-                            .reject = io_reject};
+                            .reject = io_reject,
+                            .read_ready = io_read_ready};
     int rv = ops->create(&n->core, &n->cfg.core, &n->env, &n->io);
     if (rv != BFT_E_OK) {
         snprintf(err, errlen, "cannot create %s core: %s", ops->name, bft_strerror(rv));
@@ -208,9 +216,20 @@ static void receive_request(struct bft_node *n, const struct bft_msg *m)
         return;
     }
     if (bft_req_flags(m) & BFT_REQ_READONLY) {
-        /* Read-only optimisation (Castro & Liskov §5.1.3): answered from
-         * the current state without ordering; the client needs 2f+1
-         * matching replies, so a lying replica cannot pass a stale read. */
+        if (n->ops->on_read) n->ops->on_read(n->core, m);
+        else node_answer_read(n, m);
+        return;
+    }
+    if (node_already_executed(n, m)) return; /* cached reply re-sent */
+    n->ops->on_request(n->core, m);
+}
+
+/* Read-only optimisation (Castro & Liskov §5.1.3): answered from the
+ * current state without ordering; a BFT client needs 2f+1 matching replies,
+ * so a lying replica cannot pass off a stale read. */
+void node_answer_read(struct bft_node *n, const struct bft_msg *m)
+{
+    {
         struct bft_core_status st;
         n->ops->status(n->core, &st);
         uint8_t body[4 + 8 + 2 + BFT_ENVELOPE_MAX_OPS * (2 + BFT_RESULT_MAX)];
@@ -232,10 +251,7 @@ static void receive_request(struct bft_node *n, const struct bft_msg *m)
         struct bft_msg rep = {.type = BFT_MSG_REPLY, .view = st.view, .seq = st.last_executed,
                               .body = body, .body_len = (uint32_t)w.len};
         node_queue_msg(n, &rep, false, NODE_DEST_CLIENT | m->sender);
-        return;
     }
-    if (node_already_executed(n, m)) return; /* cached reply re-sent */
-    n->ops->on_request(n->core, m);
 }
 
 /* A batch-carrying message: the digest must bind the payload, and every

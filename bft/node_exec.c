@@ -109,8 +109,16 @@ static void exec_envelope(struct bft_node *n, uint64_t seq, uint64_t view, const
     node_queue_msg(n, &rep, false, NODE_DEST_CLIENT | req->sender);
     /* node_queue_msg always leaves our reply as the last entry (it aborts
      * rather than return without queueing). */
-    const struct node_out *o = &n->out[n->n_out - 1];
+    struct node_out *o = &n->out[n->n_out - 1];
     cache_reply(c, req->seq, count, n->arena + o->off, o->len);
+    /* Raft (crash-fault): the client takes one reply, from the leader; the
+     * followers' replies would only be traffic. They stay cached, so a
+     * follower that becomes leader answers a retry. */
+    if (n->cfg.core.protocol == BFT_PROTO_RAFT) {
+        struct bft_core_status st;
+        n->ops->status(n->core, &st);
+        if (!st.is_leader) n->n_out--;
+    }
 }
 
 void node_execute(struct bft_node *n, uint64_t seq, uint64_t view, const uint8_t *batch,

@@ -82,6 +82,9 @@ void node_queue_msg(struct bft_node *n, const struct bft_msg *m, bool broadcast,
 /* Queue already encoded bytes (forwarded client request, cached reply). */
 void node_queue_raw(struct bft_node *n, uint32_t dest, const uint8_t *buf, size_t len);
 
+/* node.c */
+void node_answer_read(struct bft_node *n, const struct bft_msg *req);
+
 /* node_exec.c */
 void node_execute(struct bft_node *n, uint64_t seq, uint64_t view, const uint8_t *batch,
                   size_t len, const bft_digest *batch_digest, bft_digest *state);

@@ -320,7 +320,7 @@ void pbft_sign_own(struct bft_core *c, uint8_t type, uint64_t view, uint64_t seq
 /* Parse and verify an embedded bodiless message (vote, checkpoint,
  * stripped pre-prepare). Returns -1 if fine, else a BFT_REJECT_* reason. */
 int pbft_embedded_check(struct bft_core *c, const uint8_t *raw, size_t len, uint8_t type,
-                        struct bft_msg *m);
+                        struct bft_msg *m, bool verify);
 void pbft_persist_view(struct bft_core *c);
 void pbft_arm_retransmit(struct bft_core *c);
 uint64_t pbft_timeout_ms(const struct bft_core *c);

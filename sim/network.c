@@ -15,10 +15,21 @@
  * rules work on any message, even one the codec would refuse. */
 uint8_t sim_msg_type(const uint8_t *msg, size_t len) { return len > 5 ? msg[5] : 0; }
 
+/* The header's view (or term), offset 24 (bft.h), little-endian. */
+static uint64_t msg_view(const uint8_t *msg, size_t len)
+{
+    uint64_t v = 0;
+    if (len < 32) return UINT64_MAX;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | msg[24 + i];
+    return v;
+}
+
 static bool ep_is_replica(int ep) { return ep >= 0 && ep < BFT_MAX_REPLICAS; }
 
-static struct sim_rule_slot *match_rule(struct sim *s, int from_ep, int to_ep, uint8_t type)
+static struct sim_rule_slot *match_rule(struct sim *s, int from_ep, int to_ep, const uint8_t *msg,
+                                        size_t len)
 {
+    uint8_t type = sim_msg_type(msg, len);
     for (int i = 0; i < SIM_RULES_MAX; i++) {
         struct sim_rule_slot *sl = &s->rules[i];
         const struct sim_rule *r = &sl->r;
@@ -27,6 +38,10 @@ static struct sim_rule_slot *match_rule(struct sim *s, int from_ep, int to_ep, u
         if (!(r->from_mask & SIM_MASK(from_ep)) || !(r->to_mask & SIM_MASK(to_ep))) continue;
         if (s->now_us < r->after_us || (r->until_us && s->now_us >= r->until_us)) continue;
         if (r->count && sl->hits >= r->count) continue;
+        if (r->match_view) {
+            uint64_t v = msg_view(msg, len);
+            if (v < r->view_lo || v > r->view_hi) continue;
+        }
         sl->hits++;
         return sl;
     }
@@ -78,6 +93,7 @@ void sim_net_send(struct sim *s, int from_ep, int to_ep, const uint8_t *msg, siz
 {
     if (s->failed) return;
     s->st.msgs_sent++;
+    if (s->tap) s->tap(s->tap_ctx, s, from_ep, to_ep, msg, len);
     uint8_t *owned = NULL;
     if (ep_is_replica(from_ep) && s->rep[from_ep].behaviour.on_send) {
         /* The behaviour rewrites a private copy with room to grow. */
@@ -95,7 +111,7 @@ void sim_net_send(struct sim *s, int from_ep, int to_ep, const uint8_t *msg, siz
         msg = owned;
     }
     bool dup = false;
-    struct sim_rule_slot *rule = match_rule(s, from_ep, to_ep, sim_msg_type(msg, len));
+    struct sim_rule_slot *rule = match_rule(s, from_ep, to_ep, msg, len);
     if (rule && rule->r.action == SIM_RULE_DROP) {
         s->st.dropped_rule++;
         goto out;
@@ -147,6 +163,7 @@ void sim_net_deliver(struct sim *s, struct sim_event *e)
         }
         s->st.msgs_delivered++;
         bft_node_receive(rp->node, e->data, e->len);
+        bft_node_flush(rp->node);
         return;
     }
     uint32_t c = (uint32_t)(to - SIM_EP_CLIENT_BASE);

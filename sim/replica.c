@@ -60,6 +60,13 @@ static void host_persist(void *ctx, const uint8_t *rec, size_t len)
     rp->wal_bytes += len;
 }
 
+/* persist is synchronous here, so every record is already durable. */
+static int host_sync(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
 static void queue_timer(struct sim_replica *rp, uint32_t timer, uint64_t at_us)
 {
     struct sim *s = rp->sim;
@@ -112,6 +119,7 @@ void sim_replica_timer(struct sim *s, struct sim_event *e)
     }
     t->armed = false;
     bft_node_timer(rp->node, e->arg);
+    bft_node_flush(rp->node);
 }
 
 static void host_on_execute(void *ctx, uint64_t seq, uint64_t view, const bft_digest *batch,
@@ -150,6 +158,7 @@ int sim_replica_start(struct sim *s, uint32_t r, bool replay_wal)
         .send = host_send,
         .send_client = host_send_client,
         .persist = host_persist,
+        .sync = host_sync,
         .set_timer = host_set_timer,
         .cancel_timer = host_cancel_timer,
         .on_execute = host_on_execute,
@@ -175,6 +184,7 @@ int sim_replica_start(struct sim *s, uint32_t r, bool replay_wal)
             bft_node_recover(node, rp->wal[i].p, rp->wal[i].len);
         rp->recovering = false;
     }
+    bft_node_flush(node);
     return BFT_E_OK;
 }
 

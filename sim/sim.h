@@ -153,6 +153,9 @@ struct sim_rule {
     uint64_t from_mask, to_mask;
     uint64_t after_us, until_us; /* active in [after, until); until 0 = forever */
     uint32_t count;
+    /* Only messages whose header view (or term) is in [view_lo, view_hi]. */
+    bool match_view;
+    uint64_t view_lo, view_hi;
 };
 int sim_rule_add(struct sim *s, const struct sim_rule *r); /* id >= 0, or -1 if full */
 void sim_rule_remove(struct sim *s, int id);
@@ -170,6 +173,15 @@ struct sim_behaviour {
                    size_t cap);
 };
 void sim_set_behaviour(struct sim *s, uint32_t r, const struct sim_behaviour *b);
+/* Re-sign an encoded replica message in place as replica r (which must be
+ * up): a Byzantine replica keeps its real key, so what it sends verifies
+ * (DESIGN.md "Behaviours"). BFT_E_INVALID if r is down or msg too short. */
+int sim_sign_as(struct sim *s, uint32_t r, uint8_t *msg, size_t len);
+/* Observe every message put on the network (before behaviours, rules and
+ * faults): tracing and scripted tests. fn may be NULL to remove it. */
+typedef void (*sim_tap_fn)(void *ctx, struct sim *s, int from_ep, int to_ep, const uint8_t *msg,
+                           size_t len);
+void sim_set_tap(struct sim *s, sim_tap_fn fn, void *ctx);
 /* Put raw bytes on the wire from one endpoint to another (copied). */
 int sim_inject(struct sim *s, int from_ep, int to_ep, const uint8_t *msg, size_t len,
                uint64_t delay_us);

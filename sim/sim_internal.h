@@ -137,6 +137,8 @@ struct sim {
     struct sim_net_params net;
     uint32_t cut[BFT_MAX_REPLICAS]; /* cut[from] bit to: link from -> to dropped */
     struct sim_rule_slot rules[SIM_RULES_MAX];
+    sim_tap_fn tap;
+    void *tap_ctx;
     uint64_t inflight;
     struct sim_replica rep[BFT_MAX_REPLICAS];
     struct sim_client cli[SIM_MAX_CLIENTS];

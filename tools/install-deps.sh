@@ -3,7 +3,7 @@
 # (or with sudo available). Used by `make demo` and `make test`.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libsodium-dev libssl-dev libnng-dev libcmocka-dev
-      libcjson-dev gnuplot-nox clang-format)
+      libcjson-dev gnuplot-nox clang-format jq)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

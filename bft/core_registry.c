@@ -1,0 +1,37 @@
+/* Protocol cores by name. Each core is a `struct bft_core_ops`; the node,
+ * bftd and the simulator only ever see this table. CMake defines
+ * BFT_HAVE_<CORE> for each core whose source is present, so a tree without
+ * one still builds (the command line then says "not built"). */
+#include <stddef.h>
+
+#include "bft/bft.h"
+
+const struct bft_core_ops *bft_core_ops_for(int protocol)
+{
+    switch (protocol) {
+#ifdef BFT_HAVE_PBFT
+    case BFT_PROTO_PBFT: return &bft_pbft_ops;
+#endif
+#ifdef BFT_HAVE_HOTSTUFF
+    case BFT_PROTO_HOTSTUFF: return &bft_hotstuff_ops;
+#endif
+#ifdef BFT_HAVE_RAFT
+    case BFT_PROTO_RAFT: return &bft_raft_ops;
+#endif
+    default: return NULL;
+    }
+}
+
+void bft_core_config_defaults(struct bft_core_config *c, int protocol, uint32_t n, uint32_t self)
+{
+    c->protocol = protocol;
+    c->n = n;
+    c->self = self;
+    c->f = protocol == BFT_PROTO_RAFT ? (n ? (n - 1) / 2 : 0) : (n ? (n - 1) / 3 : 0);
+    c->cluster_id = 0;
+    c->batch_max = 64;
+    c->pipeline_max = 8;
+    c->window = 256;
+    c->checkpoint_interval = 64;
+    c->request_timeout_ms = 1000;
+}

@@ -1,0 +1,133 @@
+/* Checkpoints, watermarks and garbage collection (Castro & Liskov OSDI'99
+ * §4.3, TOCS'02 §4.3): every K executed seqs a replica multicasts
+ * <CHECKPOINT, n, d, i>; 2f+1 matching ones make the checkpoint stable, the
+ * low watermark h moves to n and the log up to n is discarded. The 2f+1
+ * messages are kept: they prove the checkpoint in VIEW-CHANGE and
+ * STATE-RESP messages. */
+#include <assert.h>
+#include <string.h>
+
+#include "bft/pbft_internal.h"
+
+static void persist_stable(struct bft_core *c)
+{
+    struct pbft_wr w = {.p = c->rec, .cap = PBFT_REC_MAX};
+    pbft_put(&w, PBFT_REC_STABLE, 1);
+    pbft_put(&w, c->h, 8);
+    pbft_put_bytes(&w, c->h_digest.b, 32);
+    pbft_put(&w, pbft_popcount(c->h_proof_mask), 1);
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (!(c->h_proof_mask & (1u << i))) continue;
+        pbft_put(&w, c->h_proof[i].len, 2);
+        pbft_put_bytes(&w, c->h_proof[i].b, c->h_proof[i].len);
+    }
+    assert(!w.err);
+    c->io.persist(c->io.ctx, c->rec, w.len);
+}
+
+void pbft_make_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
+                      const struct pbft_raw *proof, uint32_t mask, bool persist)
+{
+    if (seq <= c->h) return;
+    uint64_t old_h = c->h;
+    c->h = seq;
+    c->h_digest = *d;
+    c->h_proof_mask = mask;
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (mask & (1u << i))
+            c->h_proof[i] = proof[i];
+        else
+            c->h_proof[i].len = 0;
+    }
+    if (persist) persist_stable(c);
+    /* GC: slots at or below the new h are free (their seq no longer maps
+     * into the window), everything above stays. */
+    for (uint64_t s = old_h + 1; s <= seq && s - old_h <= c->L; s++) {
+        struct pbft_slot *sl = &c->slots[s % c->L];
+        if (sl->seq && sl->seq <= seq) pbft_slot_reset(sl);
+    }
+    if (seq - old_h > c->L)
+        for (uint32_t i = 0; i < c->L; i++)
+            if (c->slots[i].seq && c->slots[i].seq <= seq) pbft_slot_reset(&c->slots[i]);
+    pbft_try_propose(c); /* the window moved */
+}
+
+/* Count senders with (seq, d); on 2f+1 the checkpoint is stable. */
+static void check_stable(struct bft_core *c, uint64_t seq, const bft_digest *d)
+{
+    struct pbft_raw proof[BFT_MAX_REPLICAS];
+    uint32_t mask = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        for (uint32_t j = 0; j < PBFT_CKPT_RING; j++) {
+            const struct pbft_ckpt *k = &c->ck[i][j];
+            if (k->seq == seq && pbft_deq(&k->digest, d)) {
+                mask |= 1u << i;
+                proof[i] = k->raw;
+            }
+        }
+    }
+    if (pbft_popcount(mask) < 2 * c->f + 1 || seq <= c->h) return;
+    if (c->last_exec >= seq) {
+        pbft_make_stable(c, seq, d, proof, mask, true);
+        return;
+    }
+    /* Certified state we have not reached: maybe we just lag by a few
+     * batches, maybe we fell out of the window (§4.3, state transfer). */
+    pbft_state_note(c, seq, d, proof, mask, seq > c->h + c->L);
+}
+
+void pbft_ckpt_insert(struct bft_core *c, uint32_t from, uint64_t seq, const bft_digest *d,
+                      const uint8_t *raw, size_t raw_len)
+{
+    struct pbft_ckpt *ring = c->ck[from];
+    struct pbft_ckpt *victim = NULL;
+    for (uint32_t j = 0; j < PBFT_CKPT_RING; j++) {
+        struct pbft_ckpt *k = &ring[j];
+        if (k->seq == 0 || k->seq <= c->h) {
+            victim = k;
+            break;
+        }
+        if (!victim || k->seq < victim->seq) victim = k;
+    }
+    if (victim->seq > seq) return; /* keep the higher ones (bounded ring) */
+    victim->seq = seq;
+    victim->digest = *d;
+    victim->raw.len = (uint16_t)raw_len;
+    memcpy(victim->raw.b, raw, raw_len);
+}
+
+void pbft_checkpoint_own(struct bft_core *c, uint64_t seq, const bft_digest *state)
+{
+    uint8_t rec[41];
+    struct pbft_wr w = {.p = rec, .cap = sizeof rec};
+    pbft_put(&w, PBFT_REC_CKPT, 1);
+    pbft_put(&w, seq, 8);
+    pbft_put_bytes(&w, state->b, 32);
+    assert(!w.err);
+    c->io.persist(c->io.ctx, rec, w.len);
+    pbft_send_simple(c, -1, BFT_MSG_CHECKPOINT, c->view, seq, state);
+    struct pbft_raw own;
+    pbft_sign_own(c, BFT_MSG_CHECKPOINT, c->view, seq, state, &own);
+    pbft_ckpt_insert(c, c->self, seq, state, own.b, own.len);
+    pbft_state_snapshot_checkpoint(c, seq, state);
+    check_stable(c, seq, state);
+}
+
+void pbft_on_checkpoint(struct bft_core *c, const struct bft_msg *m)
+{
+    if (m->seq == 0 || m->seq % c->K != 0 || m->body_len != 0 || m->payload_len != 0 || !m->raw ||
+        m->raw_len != PBFT_RAW_MAX) {
+        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+        return;
+    }
+    if (m->seq <= c->h) return; /* below the low watermark: already stable */
+    const struct pbft_ckpt *ring = c->ck[m->sender];
+    for (uint32_t j = 0; j < PBFT_CKPT_RING; j++) {
+        if (ring[j].seq != m->seq) continue;
+        c->io.reject(c->io.ctx, pbft_deq(&ring[j].digest, &m->digest) ? BFT_REJECT_DUPLICATE
+                                                                       : BFT_REJECT_EQUIVOCATION);
+        return;
+    }
+    pbft_ckpt_insert(c, m->sender, m->seq, &m->digest, m->raw, m->raw_len);
+    check_stable(c, m->seq, &m->digest);
+}

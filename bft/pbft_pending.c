@@ -1,0 +1,148 @@
+/* Pending client requests: a fixed table of PBFT_PENDING_MAX entries with a
+ * hash on (client, first req_no) and a FIFO of requests not yet in any
+ * in-flight batch. Buffers are kept when an entry is freed and reused, so
+ * after warm-up queuing a request does not allocate. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bft/pbft_internal.h"
+
+static uint32_t bucket_of(uint32_t client, uint64_t req_no)
+{
+    uint64_t x = ((uint64_t)client << 40) ^ req_no;
+    x *= 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(x >> 40) & (PBFT_PENDING_BUCKETS - 1);
+}
+
+int pbft_pending_init(struct pbft_pending *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->e = calloc(PBFT_PENDING_MAX, sizeof(*p->e));
+    p->bucket = malloc(PBFT_PENDING_BUCKETS * sizeof(*p->bucket));
+    if (!p->e || !p->bucket) return BFT_E_NOMEM;
+    for (uint32_t i = 0; i < PBFT_PENDING_BUCKETS; i++) p->bucket[i] = -1;
+    for (int32_t i = 0; i < PBFT_PENDING_MAX; i++) p->e[i].next = i + 1 < PBFT_PENDING_MAX ? i + 1 : -1;
+    p->free_head = 0;
+    p->head = p->tail = -1;
+    return BFT_E_OK;
+}
+
+void pbft_pending_free(struct pbft_pending *p)
+{
+    if (p->e)
+        for (uint32_t i = 0; i < PBFT_PENDING_MAX; i++) free(p->e[i].raw);
+    free(p->e);
+    free(p->bucket);
+    memset(p, 0, sizeof(*p));
+}
+
+int32_t pbft_pending_find(const struct pbft_pending *p, uint32_t client, uint64_t req_no)
+{
+    for (int32_t i = p->bucket[bucket_of(client, req_no)]; i >= 0; i = p->e[i].hnext)
+        if (p->e[i].client == client && p->e[i].req_no == req_no) return i;
+    return -1;
+}
+
+static void fifo_append(struct pbft_pending *p, int32_t i)
+{
+    p->e[i].prev = p->tail;
+    p->e[i].next = -1;
+    if (p->tail >= 0)
+        p->e[p->tail].next = i;
+    else
+        p->head = i;
+    p->tail = i;
+    p->unproposed++;
+}
+
+static void fifo_unlink(struct pbft_pending *p, int32_t i)
+{
+    struct pbft_req *r = &p->e[i];
+    if (r->prev >= 0)
+        p->e[r->prev].next = r->next;
+    else
+        p->head = r->next;
+    if (r->next >= 0)
+        p->e[r->next].prev = r->prev;
+    else
+        p->tail = r->prev;
+    r->prev = r->next = -1;
+    p->unproposed--;
+}
+
+int pbft_pending_add(struct pbft_pending *p, const struct bft_msg *req)
+{
+    if (pbft_pending_find(p, req->sender, req->seq) >= 0) return BFT_REJECT_DUPLICATE;
+    if (p->free_head < 0 || p->bytes + req->raw_len > PBFT_PENDING_BYTES_MAX)
+        return BFT_REJECT_OVERLOAD;
+    int32_t i = p->free_head;
+    struct pbft_req *r = &p->e[i];
+    if (r->cap < req->raw_len) {
+        uint8_t *b = realloc(r->raw, req->raw_len);
+        if (!b) return BFT_REJECT_OVERLOAD;
+        r->raw = b;
+        r->cap = req->raw_len;
+    }
+    p->free_head = r->next;
+    memcpy(r->raw, req->raw, req->raw_len);
+    r->len = req->raw_len;
+    r->client = req->sender;
+    r->req_no = req->seq;
+    r->proposed = 0;
+    r->used = true;
+    uint32_t b = bucket_of(r->client, r->req_no);
+    r->hnext = p->bucket[b];
+    p->bucket[b] = i;
+    fifo_append(p, i);
+    p->count++;
+    p->bytes += r->len;
+    return -1;
+}
+
+void pbft_pending_remove(struct pbft_pending *p, int32_t i)
+{
+    struct pbft_req *r = &p->e[i];
+    if (!r->used) return;
+    if (!r->proposed) fifo_unlink(p, i);
+    int32_t *link = &p->bucket[bucket_of(r->client, r->req_no)];
+    while (*link != i) link = &p->e[*link].hnext;
+    *link = r->hnext;
+    r->used = false;
+    p->count--;
+    p->bytes -= r->len;
+    r->next = p->free_head;
+    p->free_head = i;
+}
+
+void pbft_pending_mark(struct pbft_pending *p, int32_t i, uint64_t seq)
+{
+    struct pbft_req *r = &p->e[i];
+    if (!r->used || r->proposed) return;
+    fifo_unlink(p, i);
+    r->proposed = seq;
+}
+
+void pbft_pending_unmark_all(struct pbft_pending *p)
+{
+    for (int32_t i = 0; i < PBFT_PENDING_MAX; i++) {
+        struct pbft_req *r = &p->e[i];
+        if (r->used && r->proposed) {
+            r->proposed = 0;
+            fifo_append(p, i);
+        }
+    }
+}
+
+void pbft_pending_clear(struct pbft_pending *p)
+{
+    for (int32_t i = 0; i < PBFT_PENDING_MAX; i++)
+        if (p->e[i].used) pbft_pending_remove(p, i);
+}
+
+bool pbft_req_key(const uint8_t *raw, size_t len, uint32_t *client, uint64_t *req_no)
+{
+    if (len < BFT_MSG_MIN_LEN || raw[5] != BFT_MSG_REQUEST) return false;
+    *client = (uint32_t)pbft_le(raw + 8, 4);
+    *req_no = pbft_le(raw + 32, 8);
+    return true;
+}

@@ -1,0 +1,219 @@
+/* sim: the invariant checker, after TigerBeetle's state_checker (every
+ * replica commits the same checksum chain) and canonical/raft's fixture
+ * (election safety checked after every step). Only honest replicas are
+ * checked; a replica given a Byzantine behaviour is ignored.
+ *
+ *  agreement     every honest replica that executed seq executed the same
+ *                batch digest and reached the same state digest (PBFT
+ *                TOCS'02 4.1 safety: committed logs are prefixes of one
+ *                another);
+ *  validity      every applied (client, req_no, op) was submitted by that
+ *                client with exactly those op bytes;
+ *  exactly-once  a (client, req_no) is applied at one seq on every replica,
+ *                and at most once per replica incarnation;
+ *  order         within one incarnation executed seqs strictly increase.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim_internal.h"
+
+#define EMPTY UINT32_MAX
+
+static uint64_t fnv1a(const uint8_t *p, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static size_t slot_of(size_t cap, uint32_t client, uint64_t req_no)
+{
+    uint64_t k = (req_no * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)client * 0xc2b2ae3d27d4eb4full);
+    return (size_t)(k ^ (k >> 29)) & (cap - 1);
+}
+
+static struct sim_req_rec *find(const struct sim_checker *c, uint32_t client, uint64_t req_no)
+{
+    if (!c->req_cap) return NULL;
+    for (size_t i = slot_of(c->req_cap, client, req_no);; i = (i + 1) & (c->req_cap - 1)) {
+        struct sim_req_rec *r = &c->reqs[i];
+        if (r->client == EMPTY) return NULL;
+        if (r->client == client && r->req_no == req_no) return r;
+    }
+}
+
+static int grow_reqs(struct sim_checker *c)
+{
+    size_t cap = c->req_cap ? c->req_cap * 2 : 4096;
+    if (cap > SIM_SEQ_MAX) return BFT_E_FULL;
+    struct sim_req_rec *t = malloc(cap * sizeof(*t));
+    if (!t) return BFT_E_NOMEM;
+    for (size_t i = 0; i < cap; i++) t[i].client = EMPTY;
+    for (size_t i = 0; i < c->req_cap; i++) {
+        struct sim_req_rec *r = &c->reqs[i];
+        if (r->client == EMPTY) continue;
+        size_t j = slot_of(cap, r->client, r->req_no);
+        while (t[j].client != EMPTY) j = (j + 1) & (cap - 1);
+        t[j] = *r;
+    }
+    free(c->reqs);
+    c->reqs = t;
+    c->req_cap = cap;
+    return BFT_E_OK;
+}
+
+void sim_checker_free(struct sim_checker *c)
+{
+    free(c->reqs);
+    free(c->seqs);
+    memset(c, 0, sizeof(*c));
+}
+
+int sim_check_submitted(struct sim *s, uint32_t client, uint64_t req_no, const uint8_t *op,
+                        size_t len)
+{
+    struct sim_checker *c = &s->chk;
+    if (find(c, client, req_no)) {
+        sim_fail(s, "client %u reused req_no %llu", client, (unsigned long long)req_no);
+        return BFT_E_INVALID;
+    }
+    if ((c->req_len + 1) * 2 > c->req_cap && grow_reqs(c) != BFT_E_OK) {
+        sim_fail(s, "checker request table full");
+        return BFT_E_FULL;
+    }
+    size_t i = slot_of(c->req_cap, client, req_no);
+    while (c->reqs[i].client != EMPTY) i = (i + 1) & (c->req_cap - 1);
+    c->reqs[i] = (struct sim_req_rec){.client = client,
+                                      .req_no = req_no,
+                                      .op_hash = fnv1a(op, len),
+                                      .op_len = (uint32_t)len};
+    c->req_len++;
+    return BFT_E_OK;
+}
+
+void sim_check_apply(struct sim *s, uint32_t r, uint32_t client, uint64_t req_no, uint64_t seq,
+                     const uint8_t *op, size_t len)
+{
+    struct sim_replica *rp = &s->rep[r];
+    if (!rp->honest) return;
+    struct sim_req_rec *rec = find(&s->chk, client, req_no);
+    if (!rec) {
+        sim_fail(s, "validity: replica %u applied client %u req %llu at seq %llu, never submitted",
+                 r, client, (unsigned long long)req_no, (unsigned long long)seq);
+        return;
+    }
+    if (rec->op_len != len || rec->op_hash != fnv1a(op, len)) {
+        sim_fail(s, "validity: replica %u applied client %u req %llu with other op bytes", r,
+                 client, (unsigned long long)req_no);
+        return;
+    }
+    if (rec->seq == 0) {
+        rec->seq = seq;
+    } else if (rec->seq != seq) {
+        sim_fail(s, "exactly-once: client %u req %llu applied at seq %llu and at seq %llu (replica %u)",
+                 client, (unsigned long long)req_no, (unsigned long long)rec->seq,
+                 (unsigned long long)seq, r);
+        return;
+    }
+    if (rec->applied_mask & (1u << r)) {
+        sim_fail(s, "exactly-once: replica %u applied client %u req %llu twice", r, client,
+                 (unsigned long long)req_no);
+        return;
+    }
+    rec->applied_mask |= 1u << r;
+    if (seq < rp->apply_min) {
+        sim_fail(s, "order: replica %u applied at seq %llu after seq %llu", r,
+                 (unsigned long long)seq, (unsigned long long)rp->apply_min);
+        return;
+    }
+    rp->apply_min = seq;
+}
+
+static void hex8(const bft_digest *d, char out[17])
+{
+    static const char hx[] = "0123456789abcdef";
+    for (int i = 0; i < 8; i++) {
+        out[2 * i] = hx[d->b[i] >> 4];
+        out[2 * i + 1] = hx[d->b[i] & 15];
+    }
+    out[16] = 0;
+}
+
+void sim_check_execute(struct sim *s, uint32_t r, uint64_t seq, const bft_digest *batch,
+                       const bft_digest *state)
+{
+    struct sim_replica *rp = &s->rep[r];
+    if (!rp->honest) return;
+    struct sim_checker *c = &s->chk;
+    if (seq < rp->exec_min) {
+        sim_fail(s, "order: replica %u executed seq %llu after seq %llu", r,
+                 (unsigned long long)seq, (unsigned long long)(rp->exec_min - 1));
+        return;
+    }
+    rp->exec_min = seq + 1;
+    if (seq >= SIM_SEQ_MAX) {
+        sim_fail(s, "seq %llu beyond the checker's bound", (unsigned long long)seq);
+        return;
+    }
+    if (seq >= c->seq_cap) {
+        size_t cap = c->seq_cap ? c->seq_cap : 4096;
+        while (cap <= seq) cap *= 2;
+        struct sim_seq_rec *t = realloc(c->seqs, cap * sizeof(*t));
+        if (!t) {
+            sim_fail(s, "out of memory in the checker");
+            return;
+        }
+        memset(t + c->seq_cap, 0, (cap - c->seq_cap) * sizeof(*t));
+        c->seqs = t;
+        c->seq_cap = cap;
+    }
+    struct sim_seq_rec *rec = &c->seqs[seq];
+    if (!rec->set) {
+        rec->set = true;
+        rec->batch = batch ? *batch : (bft_digest){{0}};
+        rec->state = state ? *state : (bft_digest){{0}};
+        if (seq > c->max_seq) c->max_seq = seq;
+        return;
+    }
+    char a[17], b[17];
+    if (batch && memcmp(batch, &rec->batch, sizeof(*batch)) != 0) {
+        hex8(&rec->batch, a);
+        hex8(batch, b);
+        sim_fail(s, "agreement: replica %u executed batch %s.. at seq %llu, another replica %s..",
+                 r, b, (unsigned long long)seq, a);
+        return;
+    }
+    if (state && memcmp(state, &rec->state, sizeof(*state)) != 0) {
+        hex8(&rec->state, a);
+        hex8(state, b);
+        sim_fail(s, "agreement: replica %u state digest %s.. after seq %llu, another replica %s..",
+                 r, b, (unsigned long long)seq, a);
+    }
+}
+
+void sim_check_new_incarnation(struct sim *s, uint32_t r)
+{
+    struct sim_checker *c = &s->chk;
+    for (size_t i = 0; i < c->req_cap; i++)
+        if (c->reqs[i].client != EMPTY) c->reqs[i].applied_mask &= ~(1u << r);
+}
+
+uint64_t sim_applied_seq(const struct sim *s, uint32_t client, uint64_t req_no)
+{
+    const struct sim_req_rec *rec = find(&s->chk, client, req_no);
+    return rec ? rec->seq : 0;
+}
+
+uint64_t sim_max_executed(const struct sim *s) { return s->chk.max_seq; }
+
+bool sim_executed_at(const struct sim *s, uint64_t seq, bft_digest *batch, bft_digest *state)
+{
+    if (seq >= s->chk.seq_cap || !s->chk.seqs[seq].set) return false;
+    if (batch) *batch = s->chk.seqs[seq].batch;
+    if (state) *state = s->chk.seqs[seq].state;
+    return true;
+}

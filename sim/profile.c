@@ -1,0 +1,286 @@
+/* sim: fault profiles and whole runs from one seed (TigerBeetle VOPR).
+ *
+ * sim_run_seed() turns a seed into options (fault phase length, clients,
+ * latency), a fault schedule and a client schedule, then runs
+ *   1. the safety phase: faults from the profile, never more than f
+ *      replicas faulty at once (crashed, restarted with empty state, or cut
+ *      off by a partition); the checker runs on every step;
+ *   2. the liveness phase: heal everything (restart crashed replicas from
+ *      their WAL, remove partitions, stop loss) and require, within a
+ *      bounded virtual time, that every client completes its outstanding
+ *      requests plus some new ones and that at least 2f+1 replicas (the
+ *      core) execute up to the same highest seq.
+ * The profile only ever looks at replicas through sim.h, so it is the same
+ * for every protocol. */
+#include <stdio.h>
+#include <string.h>
+
+#include "sim/sim_internal.h"
+
+const char *sim_profile_name(int profile)
+{
+#define SIM_PROFILE_STR(name, str) [SIM_FAULTS_##name] = str,
+    static const char *const names[SIM_FAULTS__COUNT] = {SIM_PROFILE_MAP(SIM_PROFILE_STR)};
+#undef SIM_PROFILE_STR
+    if (profile < 0 || profile >= SIM_FAULTS__COUNT) return "unknown";
+    return names[profile];
+}
+
+int sim_profile_parse(const char *s)
+{
+    for (int i = 0; s && i < SIM_FAULTS__COUNT; i++)
+        if (strcmp(s, sim_profile_name(i)) == 0) return i;
+    return -1;
+}
+
+struct fault_run {
+    struct sim_rng rng;
+    int profile;
+    uint64_t end_us;
+    uint32_t part_mask; /* replicas counted faulty because of a partition */
+    struct sim_net_params base;
+};
+
+static bool is_faulty(struct sim *s, struct fault_run *fr, uint32_t r)
+{
+    return !s->rep[r].node || s->rep[r].amnesiac || (fr->part_mask >> r & 1);
+}
+
+static uint32_t faulty_count(struct sim *s, struct fault_run *fr)
+{
+    uint32_t k = 0;
+    for (uint32_t r = 0; r < s->o.n; r++) k += is_faulty(s, fr, r);
+    return k;
+}
+
+/* A random healthy replica; half the time the busiest sender since the last
+ * tick, which is the leader in every protocol we run (it broadcasts the
+ * batches), so "crash the primary" needs no protocol knowledge. */
+static int pick_healthy(struct sim *s, struct fault_run *fr)
+{
+    uint32_t healthy[BFT_MAX_REPLICAS], k = 0;
+    int busiest = -1;
+    for (uint32_t r = 0; r < s->o.n; r++) {
+        if (is_faulty(s, fr, r)) continue;
+        healthy[k++] = r;
+        if (busiest < 0 || s->rep[r].sent_window > s->rep[busiest].sent_window) busiest = (int)r;
+    }
+    if (k == 0) return -1;
+    if (sim_rng_below(&fr->rng, 2) == 0) return busiest;
+    return (int)healthy[sim_rng_below(&fr->rng, k)];
+}
+
+static void step_lossy(struct sim *s, struct fault_run *fr)
+{
+    struct sim_net_params p = fr->base;
+    if (sim_rng_below(&fr->rng, 4) == 0) { /* calm spell */
+        sim_net_set(s, &p);
+        sim_log(s, "network calm");
+        return;
+    }
+    p.latency_max_us = p.latency_max_us * sim_rng_range(&fr->rng, 1, 5);
+    p.loss_ppm = (uint32_t)sim_rng_range(&fr->rng, 0, 150000);
+    p.dup_ppm = (uint32_t)sim_rng_range(&fr->rng, 0, 50000);
+    p.reorder_ppm = (uint32_t)sim_rng_range(&fr->rng, 0, 200000);
+    p.reorder_us = sim_rng_range(&fr->rng, 1000, 50000);
+    sim_net_set(s, &p);
+    sim_log(s, "network loss %u ppm dup %u ppm reorder %u ppm (+%llu us) latency <= %llu us",
+            p.loss_ppm, p.dup_ppm, p.reorder_ppm, (unsigned long long)p.reorder_us,
+            (unsigned long long)p.latency_max_us);
+}
+
+static void step_crash(struct sim *s, struct fault_run *fr)
+{
+    uint32_t down[BFT_MAX_REPLICAS], k = 0;
+    for (uint32_t r = 0; r < s->o.n; r++)
+        if (!s->rep[r].node) down[k++] = r;
+    bool full = faulty_count(s, fr) >= s->f;
+    if (k > 0 && (full || sim_rng_below(&fr->rng, 2) == 0)) {
+        uint32_t r = down[sim_rng_below(&fr->rng, k)];
+        /* Losing the disk is amnesia: the replica may now contradict what it
+         * promised, so it stays counted against f for the rest of the phase. */
+        bool keep_wal = sim_rng_below(&fr->rng, 100) >= 15;
+        s->rep[r].amnesiac = s->rep[r].amnesiac || !keep_wal;
+        sim_restart(s, r, keep_wal);
+        return;
+    }
+    if (full) return;
+    int r = pick_healthy(s, fr);
+    if (r >= 0) sim_crash(s, (uint32_t)r);
+}
+
+static void step_partition(struct sim *s, struct fault_run *fr)
+{
+    if (fr->part_mask && sim_rng_below(&fr->rng, 2) == 0) {
+        sim_heal_links(s);
+        fr->part_mask = 0;
+        sim_log(s, "partition healed");
+        return;
+    }
+    if (fr->part_mask) return;
+    uint32_t budget = s->f > faulty_count(s, fr) ? s->f - faulty_count(s, fr) : 0;
+    if (budget == 0) return;
+    uint32_t all = (uint32_t)((1ull << s->o.n) - 1);
+    if (sim_rng_below(&fr->rng, 2) == 0) {
+        /* Symmetric: isolate a minority group of at most `budget`. */
+        uint32_t size = (uint32_t)sim_rng_range(&fr->rng, 1, budget), group = 0;
+        for (uint32_t i = 0; i < size; i++) {
+            int r = pick_healthy(s, fr);
+            if (r < 0) break;
+            group |= 1u << r;
+            fr->part_mask |= 1u << r; /* so pick_healthy skips it next */
+        }
+        if (!group) return;
+        sim_partition(s, group, all & ~group);
+        sim_log(s, "partition: group 0x%x cut from 0x%x", group, all & ~group);
+        return;
+    }
+    /* Asymmetric: one replica cannot send to (or cannot hear from) some
+     * others; a leader that cannot send is the "silent primary". */
+    int a = pick_healthy(s, fr);
+    if (a < 0) return;
+    uint32_t others = all & ~(1u << a);
+    uint32_t to = (uint32_t)sim_rng_range(&fr->rng, 1, (1ull << s->o.n) - 1) & others;
+    if (!to) to = others;
+    bool outgoing = sim_rng_below(&fr->rng, 2) == 0;
+    if (outgoing)
+        sim_partition_asym(s, 1u << a, to);
+    else
+        sim_partition_asym(s, to, 1u << a);
+    fr->part_mask = 1u << a;
+    sim_log(s, "partition: %u %s 0x%x", (unsigned)a, outgoing ? "cannot send to" : "cannot hear",
+            to);
+}
+
+static void fault_tick(struct sim *s, void *ctx)
+{
+    struct fault_run *fr = ctx;
+    if (s->now_us >= fr->end_us) return;
+    int p = fr->profile;
+    if (p == SIM_FAULTS_DEFAULT) {
+        static const int mix[] = {SIM_FAULTS_LOSSY, SIM_FAULTS_CRASH, SIM_FAULTS_PARTITION};
+        p = mix[sim_rng_below(&fr->rng, 3)];
+    }
+    if (p == SIM_FAULTS_LOSSY) step_lossy(s, fr);
+    if (p == SIM_FAULTS_CRASH) step_crash(s, fr);
+    if (p == SIM_FAULTS_PARTITION) step_partition(s, fr);
+    for (uint32_t r = 0; r < s->o.n; r++) s->rep[r].sent_window = 0;
+    sim_at(s, s->now_us + sim_rng_range(&fr->rng, 100000, 1500000), fault_tick, fr);
+}
+
+/* Heal: the liveness phase runs on a healthy, fully connected cluster. */
+static void heal(struct sim *s, struct fault_run *fr)
+{
+    sim_heal_links(s);
+    fr->part_mask = 0;
+    sim_net_set(s, &fr->base);
+    for (uint32_t r = 0; r < s->o.n; r++) {
+        s->rep[r].amnesiac = false;
+        if (!s->rep[r].node) sim_restart(s, r, true);
+    }
+    sim_log(s, "healed: liveness phase begins");
+}
+
+struct live_goal {
+    uint64_t want[SIM_MAX_CLIENTS];
+};
+
+static bool enough_ops(struct sim *s, void *ctx)
+{
+    struct live_goal *g = ctx;
+    for (uint32_t c = 0; c < s->o.clients; c++)
+        if (s->cli[c].completed < g->want[c]) return false;
+    return true;
+}
+
+static bool settled(struct sim *s, void *ctx)
+{
+    (void)ctx;
+    return sim_clients_idle(s) && sim_converged(s) >= 2 * s->f + 1;
+}
+
+static void describe_stall(struct sim *s, char *out, size_t cap)
+{
+    size_t off = 0;
+    off += (size_t)snprintf(out + off, cap - off, "max seq %llu;",
+                            (unsigned long long)sim_max_executed(s));
+    for (uint32_t r = 0; r < s->o.n && off < cap; r++) {
+        struct sim_replica_status st;
+        sim_replica_status(s, r, &st);
+        off += (size_t)snprintf(out + off, cap - off, " r%u v%llu@%llu", r,
+                                (unsigned long long)st.view, (unsigned long long)st.last_executed);
+    }
+    for (uint32_t c = 0; c < s->o.clients && off < cap; c++)
+        if (s->cli[c].n_pending)
+            off += (size_t)snprintf(out + off, cap - off, " c%u:%u pending", c,
+                                    s->cli[c].n_pending);
+}
+
+static void fill_result(struct sim *s, struct sim_result *res)
+{
+    const char *reason = NULL;
+    res->passed = !sim_failed(s, &reason);
+    if (reason) snprintf(res->reason, sizeof(res->reason), "%s", reason);
+    res->virtual_us = s->now_us;
+    res->max_executed = sim_max_executed(s);
+    for (uint32_t r = 0; r < s->o.n; r++) {
+        struct sim_replica_status st;
+        sim_replica_status(s, r, &st);
+        if (st.view > res->max_view) res->max_view = st.view;
+    }
+    sim_stats(s, &res->stats);
+}
+
+int sim_run_seed(const struct sim_options *o, uint64_t seed, struct sim_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->seed = seed;
+    struct fault_run fr = {.profile = o->faults};
+    sim_rng_seed(&fr.rng, seed, 3);
+    /* The seed picks the options within the profile. */
+    struct sim_options ro = *o;
+    ro.clients = (uint32_t)sim_rng_range(&fr.rng, o->clients > 1 ? 2 : 1, o->clients);
+    ro.outstanding = (uint32_t)sim_rng_range(&fr.rng, 1, o->outstanding);
+    ro.latency_max_us = sim_rng_range(&fr.rng, o->latency_min_us, o->latency_max_us);
+    res->fault_phase_us = sim_rng_range(&fr.rng, o->fault_phase_min_us, o->fault_phase_max_us);
+    fr.end_us = res->fault_phase_us;
+
+    struct sim *s = NULL;
+    char err[SIM_REASON_LEN];
+    int rv = sim_create(&s, &ro, seed, err, sizeof(err));
+    if (rv != BFT_E_OK) {
+        snprintf(res->reason, sizeof(res->reason), "%s", err);
+        return rv;
+    }
+    sim_net_get(s, &fr.base);
+    sim_log(s, "seed %llu: %s n=%u f=%u clients=%u outstanding=%u faults=%s for %llu us",
+            (unsigned long long)seed, bft_protocol_name(o->protocol), ro.n, s->f, ro.clients,
+            ro.outstanding, sim_profile_name(o->faults), (unsigned long long)fr.end_us);
+    if (o->faults != SIM_FAULTS_NONE)
+        sim_at(s, sim_rng_range(&fr.rng, 50000, 1000000), fault_tick, &fr);
+
+    /* 1. Safety phase. */
+    sim_run_until(s, fr.end_us, NULL, NULL);
+    /* 2. Liveness phase. */
+    if (!s->failed) {
+        heal(s, &fr);
+        uint64_t deadline = s->now_us + o->liveness_us;
+        struct live_goal g;
+        for (uint32_t c = 0; c < ro.clients; c++)
+            g.want[c] = s->cli[c].completed + s->cli[c].n_pending + o->liveness_ops;
+        bool ok = sim_run_until(s, deadline, enough_ops, &g);
+        if (ok) {
+            sim_clients_load(s, false);
+            ok = sim_run_until(s, deadline, settled, NULL);
+        }
+        if (!ok && !s->failed) {
+            char why[200];
+            describe_stall(s, why, sizeof(why));
+            sim_fail(s, "liveness: not settled %llu ms after healing (%s)",
+                     (unsigned long long)(o->liveness_us / 1000), why);
+        }
+    }
+    fill_result(s, res);
+    sim_destroy(s);
+    return BFT_E_OK;
+}
