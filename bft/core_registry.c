@@ -30,7 +30,7 @@ void bft_core_config_defaults(struct bft_core_config *c, int protocol, uint32_t 
     c->f = protocol == BFT_PROTO_RAFT ? (n ? (n - 1) / 2 : 0) : (n ? (n - 1) / 3 : 0);
     c->cluster_id = 0;
     c->batch_max = 64;
-    c->pipeline_max = 8;
+    c->pipeline_max = 2;
     c->window = 256;
     c->checkpoint_interval = 64;
     c->request_timeout_ms = 1000;

@@ -142,7 +142,7 @@ int bft_node_create(struct bft_node **out, const struct bft_node_config *cfg,
     n->ops = ops;
     node_crypto_init(n);
     n->rng = cfg->core.cluster_id ^ ((uint64_t)cfg->core.self << 32);
-    n->clients = calloc(cfg->n_clients ? cfg->n_clients : 1, sizeof *n->clients);
+    n->clients = node_clients_new(cfg->n_clients);
     n->arena = malloc(NODE_OUTBOX_BYTES);
     n->out = malloc(NODE_OUTBOX_ENTRIES * sizeof *n->out);
     n->vcache = cfg->null_crypto ? NULL : crypto_vcache_new(1u << 16);

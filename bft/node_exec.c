@@ -10,6 +10,19 @@
 #include "bft/node_internal.h"
 #include "net/net.h"
 
+/* Request numbers start at 1, so a fresh window starts there. */
+struct node_client *node_clients_new(uint32_t count)
+{
+    struct node_client *c = calloc(count ? count : 1, sizeof *c);
+    for (uint32_t i = 0; c && i < count; i++) c[i].low = 1;
+    return c;
+}
+
+static bool client_untouched(const struct node_client *c)
+{
+    return c->low == 1 && c->bits[0] == 0;
+}
+
 static bool table_test(const struct node_client *c, uint64_t req_no)
 {
     if (req_no < c->low) return true;
@@ -156,7 +169,7 @@ void node_table_digest(struct bft_node *n, bft_digest *out)
     uint8_t buf[32 + 4 + 8 + NODE_CLIENT_WINDOW / 8];
     for (uint32_t i = 0; i < n->cfg.n_clients; i++) {
         const struct node_client *c = &n->clients[i];
-        if (c->low == 0 && c->bits[0] == 0) continue; /* untouched */
+        if (client_untouched(c)) continue;
         memcpy(buf, acc, 32);
         net_le_store(buf + 32, i, 4);
         net_le_store(buf + 36, c->low, 8);
@@ -195,7 +208,7 @@ int node_snapshot(struct bft_node *n, uint8_t **buf, size_t *len)
     net_put_u32(&w, n->cfg.n_clients);
     for (uint32_t i = 0; i < n->cfg.n_clients; i++) {
         const struct node_client *c = &n->clients[i];
-        if (c->low == 0 && c->bits[0] == 0) continue;
+        if (client_untouched(c)) continue;
         net_put_u32(&w, i);
         net_put_u64(&w, c->low);
         for (size_t k = 0; k < NODE_CLIENT_WINDOW / 64; k++) net_put_u64(&w, c->bits[k]);
@@ -218,7 +231,7 @@ int node_restore(struct bft_node *n, const uint8_t *buf, size_t len)
     struct net_rd r;
     net_rd_init(&r, buf, len);
     if (net_get_u32(&r) != n->cfg.n_clients) return BFT_E_MALFORMED;
-    struct node_client *fresh = calloc(n->cfg.n_clients, sizeof *fresh);
+    struct node_client *fresh = node_clients_new(n->cfg.n_clients);
     if (!fresh) return BFT_E_NOMEM;
     for (;;) {
         uint32_t id = net_get_u32(&r);

@@ -94,6 +94,7 @@ bool node_already_executed(struct bft_node *n, const struct bft_msg *req);
 void node_table_digest(struct bft_node *n, bft_digest *out);
 int node_snapshot(struct bft_node *n, uint8_t **buf, size_t *len);
 int node_restore(struct bft_node *n, const uint8_t *buf, size_t len);
+struct node_client *node_clients_new(uint32_t count);
 void node_clients_free(struct bft_node *n);
 
 #endif

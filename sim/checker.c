@@ -52,12 +52,14 @@ static int grow_reqs(struct sim_checker *c)
     if (cap > SIM_SEQ_MAX) return BFT_E_FULL;
     struct sim_req_rec *t = malloc(cap * sizeof(*t));
     if (!t) return BFT_E_NOMEM;
-    for (size_t i = 0; i < cap; i++) t[i].client = EMPTY;
+    for (size_t i = 0; i < cap; i++)
+        t[i].client = EMPTY;
     for (size_t i = 0; i < c->req_cap; i++) {
         struct sim_req_rec *r = &c->reqs[i];
         if (r->client == EMPTY) continue;
         size_t j = slot_of(cap, r->client, r->req_no);
-        while (t[j].client != EMPTY) j = (j + 1) & (cap - 1);
+        while (t[j].client != EMPTY)
+            j = (j + 1) & (cap - 1);
         t[j] = *r;
     }
     free(c->reqs);
@@ -86,11 +88,10 @@ int sim_check_submitted(struct sim *s, uint32_t client, uint64_t req_no, const u
         return BFT_E_FULL;
     }
     size_t i = slot_of(c->req_cap, client, req_no);
-    while (c->reqs[i].client != EMPTY) i = (i + 1) & (c->req_cap - 1);
-    c->reqs[i] = (struct sim_req_rec){.client = client,
-                                      .req_no = req_no,
-                                      .op_hash = fnv1a(op, len),
-                                      .op_len = (uint32_t)len};
+    while (c->reqs[i].client != EMPTY)
+        i = (i + 1) & (c->req_cap - 1);
+    c->reqs[i] = (struct sim_req_rec){
+        .client = client, .req_no = req_no, .op_hash = fnv1a(op, len), .op_len = (uint32_t)len};
     c->req_len++;
     return BFT_E_OK;
 }
@@ -114,9 +115,10 @@ void sim_check_apply(struct sim *s, uint32_t r, uint32_t client, uint64_t req_no
     if (rec->seq == 0) {
         rec->seq = seq;
     } else if (rec->seq != seq) {
-        sim_fail(s, "exactly-once: client %u req %llu applied at seq %llu and at seq %llu (replica %u)",
-                 client, (unsigned long long)req_no, (unsigned long long)rec->seq,
-                 (unsigned long long)seq, r);
+        sim_fail(
+            s, "exactly-once: client %u req %llu applied at seq %llu and at seq %llu (replica %u)",
+            client, (unsigned long long)req_no, (unsigned long long)rec->seq,
+            (unsigned long long)seq, r);
         return;
     }
     if (rec->applied_mask & (1u << r)) {
@@ -161,7 +163,8 @@ void sim_check_execute(struct sim *s, uint32_t r, uint64_t seq, const bft_digest
     }
     if (seq >= c->seq_cap) {
         size_t cap = c->seq_cap ? c->seq_cap : 4096;
-        while (cap <= seq) cap *= 2;
+        while (cap <= seq)
+            cap *= 2;
         struct sim_seq_rec *t = realloc(c->seqs, cap * sizeof(*t));
         if (!t) {
             sim_fail(s, "out of memory in the checker");
@@ -208,7 +211,10 @@ uint64_t sim_applied_seq(const struct sim *s, uint32_t client, uint64_t req_no)
     return rec ? rec->seq : 0;
 }
 
-uint64_t sim_max_executed(const struct sim *s) { return s->chk.max_seq; }
+uint64_t sim_max_executed(const struct sim *s)
+{
+    return s->chk.max_seq;
+}
 
 bool sim_executed_at(const struct sim *s, uint64_t seq, bft_digest *batch, bft_digest *state)
 {

@@ -9,11 +9,15 @@
 
 #include "sim/sim_internal.h"
 
-static uint64_t now_ms(const struct sim *s) { return s->now_us / 1000; }
+static uint64_t now_ms(const struct sim *s)
+{
+    return s->now_us / 1000;
+}
 
 static void queue_client_event(struct sim *s, uint32_t c, int kind, uint64_t at_us)
 {
-    struct sim_event e = {.at_us = at_us, .kind = (uint8_t)kind, .to_ep = (uint8_t)SIM_EP_CLIENT(c)};
+    struct sim_event e = {
+        .at_us = at_us, .kind = (uint8_t)kind, .to_ep = (uint8_t)SIM_EP_CLIENT(c)};
     if (sim_heap_push(&s->heap, &e) != BFT_E_OK)
         sim_fail(s, "event heap full (%u events)", SIM_EVENTS_MAX);
 }
@@ -46,7 +50,8 @@ static bool mark_order_seq(struct sim *s, uint64_t order_seq)
     if (order_seq >= SIM_SEQ_MAX) return true; /* beyond what we track */
     if (order_seq >= s->order_seen_bits) {
         size_t bits = s->order_seen_bits ? s->order_seen_bits : 4096;
-        while (bits <= order_seq) bits *= 2;
+        while (bits <= order_seq)
+            bits *= 2;
         uint8_t *p = realloc(s->order_seen, bits / 8);
         if (!p) return true;
         memset(p + s->order_seen_bits / 8, 0, (bits - s->order_seen_bits) / 8);
@@ -154,10 +159,9 @@ static uint64_t submit(struct sim *s, struct sim_client *cl, uint64_t order_id)
     if (cl->n_pending >= SIM_CLIENT_PENDING_MAX) return 0;
     uint8_t op[BFT_ORDER_OP_LEN];
     struct sim_rng *rng = &s->client_rng;
-    size_t len = bft_order_encode(op, order_id, symbols[sim_rng_below(rng, 4)],
-                                  (uint8_t)sim_rng_range(rng, 1, 2),
-                                  (uint32_t)sim_rng_range(rng, 1, 1000),
-                                  (int64_t)sim_rng_range(rng, 100, 100000));
+    size_t len = bft_order_encode(
+        op, order_id, symbols[sim_rng_below(rng, 4)], (uint8_t)sim_rng_range(rng, 1, 2),
+        (uint32_t)sim_rng_range(rng, 1, 1000), (int64_t)sim_rng_range(rng, 100, 100000));
     uint64_t req_no = bft_client_submit(cl->cl, op, len, now_ms(s));
     if (req_no == 0) return 0;
     if (sim_check_submitted(s, cl->id, req_no, op, len) != BFT_E_OK) return 0;
@@ -215,7 +219,8 @@ void sim_clients_load(struct sim *s, bool on)
 {
     s->load_on = on;
     if (!on) return;
-    for (uint32_t c = 0; c < s->o.clients; c++) schedule_load(s, &s->cli[c], 0);
+    for (uint32_t c = 0; c < s->o.clients; c++)
+        schedule_load(s, &s->cli[c], 0);
 }
 
 uint64_t sim_client_submit_order(struct sim *s, uint32_t c, uint64_t client_order_id)

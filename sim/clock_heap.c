@@ -14,7 +14,8 @@ static bool before(const struct sim_event *a, const struct sim_event *b)
 
 void sim_heap_free(struct sim_heap *h)
 {
-    for (size_t i = 0; i < h->len; i++) free(h->ev[i].data);
+    for (size_t i = 0; i < h->len; i++)
+        free(h->ev[i].data);
     free(h->ev);
     h->ev = NULL;
     h->len = h->cap = 0;

@@ -172,14 +172,22 @@ void sim_destroy(struct sim *s)
     free(s);
 }
 
-uint32_t sim_f(const struct sim *s) { return s->f; }
-uint64_t sim_now_us(const struct sim *s) { return s->now_us; }
+uint32_t sim_f(const struct sim *s)
+{
+    return s->f;
+}
+uint64_t sim_now_us(const struct sim *s)
+{
+    return s->now_us;
+}
 
 int sim_at(struct sim *s, uint64_t at_us, sim_action_fn fn, void *ctx)
 {
     if (!fn) return BFT_E_INVALID;
-    struct sim_event e = {
-        .at_us = at_us < s->now_us ? s->now_us : at_us, .kind = SIM_EV_ACTION, .fn = fn, .ctx = ctx};
+    struct sim_event e = {.at_us = at_us < s->now_us ? s->now_us : at_us,
+                          .kind = SIM_EV_ACTION,
+                          .fn = fn,
+                          .ctx = ctx};
     return sim_heap_push(&s->heap, &e);
 }
 
@@ -258,4 +266,7 @@ uint32_t sim_converged(const struct sim *s)
     return count;
 }
 
-void sim_stats(const struct sim *s, struct sim_stats *out) { *out = s->st; }
+void sim_stats(const struct sim *s, struct sim_stats *out)
+{
+    *out = s->st;
+}

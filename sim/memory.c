@@ -8,7 +8,10 @@
 
 #if defined(__SANITIZE_ADDRESS__)
 size_t __sanitizer_get_current_allocated_bytes(void);
-size_t sim_heap_bytes(void) { return __sanitizer_get_current_allocated_bytes(); }
+size_t sim_heap_bytes(void)
+{
+    return __sanitizer_get_current_allocated_bytes();
+}
 #else
 size_t sim_heap_bytes(void)
 {

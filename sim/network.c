@@ -13,18 +13,25 @@
 
 /* The type byte of the fixed header (bft.h: offset 5). Read directly so
  * rules work on any message, even one the codec would refuse. */
-uint8_t sim_msg_type(const uint8_t *msg, size_t len) { return len > 5 ? msg[5] : 0; }
+uint8_t sim_msg_type(const uint8_t *msg, size_t len)
+{
+    return len > 5 ? msg[5] : 0;
+}
 
 /* The header's view (or term), offset 24 (bft.h), little-endian. */
 static uint64_t msg_view(const uint8_t *msg, size_t len)
 {
     uint64_t v = 0;
     if (len < 32) return UINT64_MAX;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | msg[24 + i];
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | msg[24 + i];
     return v;
 }
 
-static bool ep_is_replica(int ep) { return ep >= 0 && ep < BFT_MAX_REPLICAS; }
+static bool ep_is_replica(int ep)
+{
+    return ep >= 0 && ep < BFT_MAX_REPLICAS;
+}
 
 static struct sim_rule_slot *match_rule(struct sim *s, int from_ep, int to_ep, const uint8_t *msg,
                                         size_t len)
@@ -121,8 +128,7 @@ void sim_net_send(struct sim *s, int from_ep, int to_ep, const uint8_t *msg, siz
         put_on_wire(s, from_ep, to_ep, msg, len, 0);
         goto out;
     }
-    if (ep_is_replica(from_ep) && ep_is_replica(to_ep) &&
-        (s->cut[from_ep] & (1u << to_ep))) {
+    if (ep_is_replica(from_ep) && ep_is_replica(to_ep) && (s->cut[from_ep] & (1u << to_ep))) {
         s->st.dropped_partition++;
         goto out;
     }
@@ -184,7 +190,10 @@ void sim_net_set(struct sim *s, const struct sim_net_params *p)
         s->net.latency_max_us = s->net.latency_min_us;
 }
 
-void sim_net_get(const struct sim *s, struct sim_net_params *p) { *p = s->net; }
+void sim_net_get(const struct sim *s, struct sim_net_params *p)
+{
+    *p = s->net;
+}
 
 void sim_link_cut(struct sim *s, uint32_t from, uint32_t to, bool cut)
 {
@@ -208,7 +217,10 @@ void sim_partition(struct sim *s, uint32_t a_mask, uint32_t b_mask)
     sim_partition_asym(s, b_mask, a_mask);
 }
 
-void sim_heal_links(struct sim *s) { memset(s->cut, 0, sizeof(s->cut)); }
+void sim_heal_links(struct sim *s)
+{
+    memset(s->cut, 0, sizeof(s->cut));
+}
 
 int sim_rule_add(struct sim *s, const struct sim_rule *r)
 {
@@ -228,7 +240,8 @@ void sim_rule_remove(struct sim *s, int id)
 
 void sim_rules_clear(struct sim *s)
 {
-    for (int i = 0; i < SIM_RULES_MAX; i++) s->rules[i].used = false;
+    for (int i = 0; i < SIM_RULES_MAX; i++)
+        s->rules[i].used = false;
 }
 
 uint64_t sim_rule_hits(const struct sim *s, int id)

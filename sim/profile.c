@@ -8,8 +8,10 @@
  *   2. the liveness phase: heal everything (restart crashed replicas from
  *      their WAL, remove partitions, stop loss) and require, within a
  *      bounded virtual time, that every client completes its outstanding
- *      requests plus some new ones and that at least 2f+1 replicas (the
- *      core) execute up to the same highest seq.
+ *      requests plus some new ones, that the log grows by two checkpoint
+ *      intervals (so a replica left behind can catch up by state transfer),
+ *      and that once the load stops at least 2f+1 replicas (the core)
+ *      execute up to the same highest seq.
  * The profile only ever looks at replicas through sim.h, so it is the same
  * for every protocol. */
 #include <stdio.h>
@@ -49,7 +51,8 @@ static bool is_faulty(struct sim *s, struct fault_run *fr, uint32_t r)
 static uint32_t faulty_count(struct sim *s, struct fault_run *fr)
 {
     uint32_t k = 0;
-    for (uint32_t r = 0; r < s->o.n; r++) k += is_faulty(s, fr, r);
+    for (uint32_t r = 0; r < s->o.n; r++)
+        k += is_faulty(s, fr, r);
     return k;
 }
 
@@ -164,7 +167,8 @@ static void fault_tick(struct sim *s, void *ctx)
     if (p == SIM_FAULTS_LOSSY) step_lossy(s, fr);
     if (p == SIM_FAULTS_CRASH) step_crash(s, fr);
     if (p == SIM_FAULTS_PARTITION) step_partition(s, fr);
-    for (uint32_t r = 0; r < s->o.n; r++) s->rep[r].sent_window = 0;
+    for (uint32_t r = 0; r < s->o.n; r++)
+        s->rep[r].sent_window = 0;
     sim_at(s, s->now_us + sim_rng_range(&fr->rng, 100000, 1500000), fault_tick, fr);
 }
 
@@ -183,11 +187,13 @@ static void heal(struct sim *s, struct fault_run *fr)
 
 struct live_goal {
     uint64_t want[SIM_MAX_CLIENTS];
+    uint64_t seq;
 };
 
 static bool enough_ops(struct sim *s, void *ctx)
 {
     struct live_goal *g = ctx;
+    if (sim_max_executed(s) < g->seq) return false;
     for (uint32_t c = 0; c < s->o.clients; c++)
         if (s->cli[c].completed < g->want[c]) return false;
     return true;
@@ -212,8 +218,8 @@ static void describe_stall(struct sim *s, char *out, size_t cap)
     }
     for (uint32_t c = 0; c < s->o.clients && off < cap; c++)
         if (s->cli[c].n_pending)
-            off += (size_t)snprintf(out + off, cap - off, " c%u:%u pending", c,
-                                    s->cli[c].n_pending);
+            off +=
+                (size_t)snprintf(out + off, cap - off, " c%u:%u pending", c, s->cli[c].n_pending);
 }
 
 static void fill_result(struct sim *s, struct sim_result *res)
@@ -265,7 +271,11 @@ int sim_run_seed(const struct sim_options *o, uint64_t seed, struct sim_result *
     if (!s->failed) {
         heal(s, &fr);
         uint64_t deadline = s->now_us + o->liveness_us;
-        struct live_goal g;
+        /* Enough new work that replicas which fell behind during the faults
+         * see two more checkpoints and can fetch state (PBFT catches a
+         * lagging replica up at a stable checkpoint, TOCS §5.3.2). */
+        uint32_t k = s->node_cfg.core.checkpoint_interval;
+        struct live_goal g = {.seq = sim_max_executed(s) + (k && k < 256 ? 2 * k + 2 : 512)};
         for (uint32_t c = 0; c < ro.clients; c++)
             g.want[c] = s->cli[c].completed + s->cli[c].n_pending + o->liveness_ops;
         bool ok = sim_run_until(s, deadline, enough_ops, &g);

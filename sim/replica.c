@@ -139,7 +139,8 @@ static void host_on_apply(void *ctx, uint32_t client, uint64_t req_no, uint64_t 
 
 void sim_wal_free(struct sim_replica *rp)
 {
-    for (size_t i = 0; i < rp->wal_len; i++) free(rp->wal[i].p);
+    for (size_t i = 0; i < rp->wal_len; i++)
+        free(rp->wal[i].p);
     free(rp->wal);
     rp->wal = NULL;
     rp->wal_len = rp->wal_cap = rp->wal_bytes = 0;
@@ -210,7 +211,10 @@ int sim_restart(struct sim *s, uint32_t r, bool keep_wal)
     return sim_replica_start(s, r, keep_wal);
 }
 
-static void crash_action(struct sim *s, void *ctx) { sim_crash(s, (uint32_t)(uintptr_t)ctx); }
+static void crash_action(struct sim *s, void *ctx)
+{
+    sim_crash(s, (uint32_t)(uintptr_t)ctx);
+}
 
 static void restart_action(struct sim *s, void *ctx)
 {

@@ -50,32 +50,32 @@
 
 /* Fault profiles (bftsim --faults). */
 #define SIM_PROFILE_MAP(X)                                                                         \
-    X(NONE, "none")             /* perfect network, no crashes */                                 \
-    X(LOSSY, "lossy")           /* loss, duplication, reordering */                               \
-    X(CRASH, "crash")           /* crash/restart up to f replicas, incl. the primary */           \
-    X(PARTITION, "partition")   /* symmetric and asymmetric partitions */                         \
-    X(DEFAULT, "default")       /* a mix of all of the above */
+    X(NONE, "none")           /* perfect network, no crashes */                                    \
+    X(LOSSY, "lossy")         /* loss, duplication, reordering */                                  \
+    X(CRASH, "crash")         /* crash/restart up to f replicas, incl. the primary */              \
+    X(PARTITION, "partition") /* symmetric and asymmetric partitions */                            \
+    X(DEFAULT, "default")     /* a mix of all of the above */
 #define SIM_PROFILE_ENUM(name, str) SIM_FAULTS_##name,
 enum sim_profile { SIM_PROFILE_MAP(SIM_PROFILE_ENUM) SIM_FAULTS__COUNT };
 const char *sim_profile_name(int profile);
 int sim_profile_parse(const char *s); /* -1 if unknown */
 
 struct sim_options {
-    int protocol;               /* BFT_PROTO_* */
-    uint32_t n;                 /* replicas */
-    uint32_t clients;           /* closed-loop clients, <= SIM_MAX_CLIENTS */
-    uint32_t outstanding;       /* requests each client keeps in flight */
-    uint32_t retry_pct;         /* % of new orders reusing an earlier client_order_id */
-    int faults;                 /* profile (sim_run_seed) */
+    int protocol;         /* BFT_PROTO_* */
+    uint32_t n;           /* replicas */
+    uint32_t clients;     /* closed-loop clients, <= SIM_MAX_CLIENTS */
+    uint32_t outstanding; /* requests each client keeps in flight */
+    uint32_t retry_pct;   /* % of new orders reusing an earlier client_order_id */
+    int faults;           /* profile (sim_run_seed) */
     uint64_t fault_phase_min_us, fault_phase_max_us; /* the seed picks within */
-    uint64_t liveness_us;       /* bound on the healed phase */
-    uint32_t liveness_ops;      /* ops each client completes after healing */
+    uint64_t liveness_us;                            /* bound on the healed phase */
+    uint32_t liveness_ops;                           /* ops each client completes after healing */
     uint64_t latency_min_us, latency_max_us;         /* base one-way latency */
     uint32_t inflight_max;
     /* Core tuning; 0 keeps bft_core_config_defaults(). */
     uint32_t batch_max, window, checkpoint_interval, request_timeout_ms;
     uint32_t client_retransmit_ms;
-    bool verbose;               /* narrate faults and phases on stderr */
+    bool verbose; /* narrate faults and phases on stderr */
 };
 void sim_options_default(struct sim_options *o, int protocol, uint32_t n);
 
@@ -149,7 +149,7 @@ void sim_heal_links(struct sim *s);
 enum sim_rule_action { SIM_RULE_DROP = 1, SIM_RULE_DUPLICATE = 2 };
 struct sim_rule {
     int action;
-    uint8_t type;      /* BFT_MSG_* or 0 for any */
+    uint8_t type; /* BFT_MSG_* or 0 for any */
     uint64_t from_mask, to_mask;
     uint64_t after_us, until_us; /* active in [after, until); until 0 = forever */
     uint32_t count;

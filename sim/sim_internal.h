@@ -13,9 +13,9 @@ struct sim_rng {
 };
 void sim_rng_seed(struct sim_rng *r, uint64_t seed, uint64_t stream);
 uint64_t sim_rng_next(struct sim_rng *r);
-uint64_t sim_rng_below(struct sim_rng *r, uint64_t bound); /* [0, bound), bound > 0 */
+uint64_t sim_rng_below(struct sim_rng *r, uint64_t bound);           /* [0, bound), bound > 0 */
 uint64_t sim_rng_range(struct sim_rng *r, uint64_t lo, uint64_t hi); /* [lo, hi] */
-bool sim_rng_ppm(struct sim_rng *r, uint32_t ppm);                  /* true with ppm/1e6 */
+bool sim_rng_ppm(struct sim_rng *r, uint32_t ppm);                   /* true with ppm/1e6 */
 
 /* ---- Event heap: earliest (at_us, order) first. ---- */
 enum sim_ev_kind {
@@ -52,7 +52,7 @@ bool sim_heap_pop(struct sim_heap *h, struct sim_event *out);
 struct sim_timer {
     bool armed;
     uint64_t deadline_us;
-    bool queued;         /* a heap event for it is pending at queued_us */
+    bool queued; /* a heap event for it is pending at queued_us */
     uint64_t queued_us;
 };
 
@@ -74,9 +74,9 @@ struct sim_replica {
     struct sim_timer timers[SIM_TIMERS_MAX];
     struct sim_wal_rec *wal;
     size_t wal_len, wal_cap, wal_bytes;
-    uint64_t exec_min;  /* checker: lowest seq this incarnation may execute next */
-    uint64_t apply_min; /* checker: lowest seq this incarnation may apply next */
-    uint64_t sent_window;    /* messages sent since the last profile tick */
+    uint64_t exec_min;    /* checker: lowest seq this incarnation may execute next */
+    uint64_t apply_min;   /* checker: lowest seq this incarnation may apply next */
+    uint64_t sent_window; /* messages sent since the last profile tick */
 };
 
 #define SIM_CLIENT_PENDING_MAX 64
@@ -88,7 +88,7 @@ struct sim_client {
     uint64_t next_order_id;
     struct {
         uint64_t order_id, order_seq; /* order_seq 0 = no result yet */
-    } recent[8]; /* earlier orders: deliberate retries reuse their ids */
+    } recent[8];                      /* earlier orders: deliberate retries reuse their ids */
     uint32_t n_recent, recent_next;
     struct {
         uint64_t req_no, order_id;
@@ -108,8 +108,8 @@ struct sim_seq_rec {
 struct sim_req_rec {
     uint32_t client; /* UINT32_MAX = empty slot */
     uint64_t req_no;
-    uint64_t seq;       /* applied at (0 = not yet) */
-    uint64_t op_hash;   /* FNV-1a over the op bytes */
+    uint64_t seq;     /* applied at (0 = not yet) */
+    uint64_t op_hash; /* FNV-1a over the op bytes */
     uint32_t op_len;
     uint32_t applied_mask; /* replicas that applied it in this incarnation */
 };
@@ -171,8 +171,7 @@ int sim_clients_create(struct sim *s);
 void sim_clients_destroy(struct sim *s);
 void sim_client_event(struct sim *s, struct sim_event *e);
 void sim_client_receive(struct sim *s, uint32_t c, const uint8_t *msg, size_t len);
-int sim_client_register(struct sim *s, uint32_t c, uint64_t req_no, const uint8_t *op,
-                        size_t len);
+int sim_client_register(struct sim *s, uint32_t c, uint64_t req_no, const uint8_t *op, size_t len);
 
 /* checker.c */
 void sim_checker_free(struct sim_checker *c);

@@ -71,5 +71,6 @@ int ctl_inject(const struct bft_cluster *cl, bool junk, bool badsig, char *err, 
 int cmd_keygen(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

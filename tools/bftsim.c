@@ -19,12 +19,11 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: bftsim --protocol pbft|hotstuff|raft --nodes N --seeds A:B\n"
-            "              [--faults none|lossy|crash|partition|default] [--verbose]\n"
-            "  --seeds A:B   run every seed from A to B inclusive (S alone = S:S)\n"
-            "  --faults      fault profile for the safety phase (default: default)\n"
-            "  --verbose     narrate each run on stderr and print passing seeds\n");
+    fprintf(out, "usage: bftsim --protocol pbft|hotstuff|raft --nodes N --seeds A:B\n"
+                 "              [--faults none|lossy|crash|partition|default] [--verbose]\n"
+                 "  --seeds A:B   run every seed from A to B inclusive (S alone = S:S)\n"
+                 "  --faults      fault profile for the safety phase (default: default)\n"
+                 "  --verbose     narrate each run on stderr and print passing seeds\n");
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -56,11 +55,13 @@ static int parse_seeds(const char *arg, uint64_t *a, uint64_t *b)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"protocol", required_argument, NULL, 'p'}, {"nodes", required_argument, NULL, 'n'},
-        {"seeds", required_argument, NULL, 's'},    {"faults", required_argument, NULL, 'f'},
-        {"verbose", no_argument, NULL, 'v'},        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"protocol", required_argument, NULL, 'p'},
+                                             {"nodes", required_argument, NULL, 'n'},
+                                             {"seeds", required_argument, NULL, 's'},
+                                             {"faults", required_argument, NULL, 'f'},
+                                             {"verbose", no_argument, NULL, 'v'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     const char *proto_arg = NULL, *faults_arg = "default";
     uint64_t nodes = 0, seed_a = 0, seed_b = 0;
     bool have_seeds = false, verbose = false;

@@ -88,7 +88,10 @@ static int drop(struct sim *s, uint8_t type, uint64_t from, uint64_t to)
     return id;
 }
 
-static uint64_t replicas_mask(uint32_t bits) { return (uint64_t)bits; }
+static uint64_t replicas_mask(uint32_t bits)
+{
+    return (uint64_t)bits;
+}
 
 /* ---- seed sweeps ---- */
 
@@ -194,7 +197,8 @@ static void test_primary_crash_view_change_progress_resumes(void **state)
     assert_int_equal(sim_crash(s, 0), BFT_E_OK);
     uint64_t r2 = submit_and_wait(s, 1, 30 * SEC);
     assert_true(sim_applied_seq(s, 1, r2) > sim_applied_seq(s, 0, r1));
-    for (uint32_t r = 1; r < 4; r++) assert_true(status(s, r).view >= 1);
+    for (uint32_t r = 1; r < 4; r++)
+        assert_true(status(s, r).view >= 1);
     submit_and_wait(s, 0, 5 * SEC); /* and keeps going in the new view */
     assert_not_failed(s);
     sim_destroy(s);
@@ -210,7 +214,8 @@ static void test_primary_silent_view_change(void **state)
     drop(s, 0, SIM_MASK(0), SIM_MASK_ALL);
     uint64_t r = submit_and_wait(s, 0, 30 * SEC);
     assert_true(sim_applied_seq(s, 0, r) > 0);
-    for (uint32_t i = 1; i < 4; i++) assert_true(status(s, i).view >= 1);
+    for (uint32_t i = 1; i < 4; i++)
+        assert_true(status(s, i).view >= 1);
     assert_not_failed(s);
     sim_destroy(s);
 }
@@ -244,8 +249,7 @@ static void tap_pre_prepares(void *ctx, struct sim *s, int from, int to, const u
 static uint64_t first_pp_seq(const struct pp_log *l, uint32_t from, uint64_t view, uint64_t above)
 {
     for (uint32_t i = 0; i < l->n; i++)
-        if (l->e[i].from == from && l->e[i].view == view && l->e[i].seq > above)
-            return l->e[i].seq;
+        if (l->e[i].from == from && l->e[i].view == view && l->e[i].seq > above) return l->e[i].seq;
     return 0;
 }
 
@@ -505,7 +509,8 @@ static void test_two_view_changes_in_a_row(void **state)
     assert_int_equal(sim_crash(s, 1), BFT_E_OK);
     uint64_t r = submit_and_wait(s, 0, 60 * SEC);
     assert_true(sim_applied_seq(s, 0, r) > 0);
-    for (uint32_t i = 2; i < 7; i++) assert_true(status(s, i).view >= 2);
+    for (uint32_t i = 2; i < 7; i++)
+        assert_true(status(s, i).view >= 2);
     assert_not_failed(s);
     sim_destroy(s);
 }

@@ -77,24 +77,24 @@ struct fx {
 };
 
 /* ---- env ---- */
-static void fx_sign(void *ctx, uint32_t domain, const uint8_t *region, size_t len,
+static inline void fx_sign(void *ctx, uint32_t domain, const uint8_t *region, size_t len,
                     uint8_t sig[BFT_SIG_LEN])
 {
     (void)ctx, (void)domain, (void)region, (void)len;
     memset(sig, 0, BFT_SIG_LEN);
 }
-static bool fx_verify(void *ctx, uint32_t signer, uint32_t domain, const uint8_t *region,
+static inline bool fx_verify(void *ctx, uint32_t signer, uint32_t domain, const uint8_t *region,
                       size_t len, const uint8_t sig[BFT_SIG_LEN])
 {
     (void)ctx, (void)signer, (void)domain, (void)region, (void)len;
     return sig[0] != FX_BAD_SIG;
 }
-static bool fx_verify_req(void *ctx, const struct bft_msg *req)
+static inline bool fx_verify_req(void *ctx, const struct bft_msg *req)
 {
     (void)ctx, (void)req;
     return true;
 }
-static uint64_t fx_random(void *ctx)
+static inline uint64_t fx_random(void *ctx)
 {
     (void)ctx;
     return 4;
@@ -103,7 +103,7 @@ static uint64_t fx_random(void *ctx)
 /* ---- decoding, with the null PRE-PREPARE the core needs (see report:
  * wire.c must accept a PRE-PREPARE with an empty payload and a zero
  * digest) ---- */
-static int fx_decode(const uint8_t *buf, size_t len, struct bft_msg *m)
+static inline int fx_decode(const uint8_t *buf, size_t len, struct bft_msg *m)
 {
     if (bft_msg_decode(buf, len, m) == BFT_E_OK) return 0;
     if (len == BFT_MSG_MIN_LEN && buf[5] == BFT_MSG_PRE_PREPARE) {
@@ -148,7 +148,7 @@ static struct fx_effect *fx_push(struct fx_node *nd, int kind)
     return e;
 }
 
-static void fx_record_msg(struct fx_effect *e, const struct bft_msg *m)
+static inline void fx_record_msg(struct fx_effect *e, const struct bft_msg *m)
 {
     e->type = m->type;
     e->view = m->view;
@@ -166,7 +166,7 @@ static void fx_record_msg(struct fx_effect *e, const struct bft_msg *m)
     }
 }
 
-static void fx_enqueue(struct fx *fx, uint32_t from, uint32_t to, const uint8_t *buf, uint32_t len)
+static inline void fx_enqueue(struct fx *fx, uint32_t from, uint32_t to, const uint8_t *buf, uint32_t len)
 {
     assert_true(fx->qtail < FX_QUEUE_MAX);
     struct fx_pkt *p = &fx->q[fx->qtail++];
@@ -177,7 +177,7 @@ static void fx_enqueue(struct fx *fx, uint32_t from, uint32_t to, const uint8_t 
     p->len = len;
 }
 
-static void fx_io_send(void *ctx, uint32_t to, const struct bft_msg *m)
+static inline void fx_io_send(void *ctx, uint32_t to, const struct bft_msg *m)
 {
     struct fx_node *nd = ctx;
     struct fx_effect *e = fx_push(nd, FX_SEND);
@@ -193,7 +193,7 @@ static void fx_io_send(void *ctx, uint32_t to, const struct bft_msg *m)
     free(buf);
 }
 
-static void fx_io_broadcast(void *ctx, const struct bft_msg *m)
+static inline void fx_io_broadcast(void *ctx, const struct bft_msg *m)
 {
     struct fx_node *nd = ctx;
     struct fx_effect *e = fx_push(nd, FX_BCAST);
@@ -205,7 +205,7 @@ static void fx_io_broadcast(void *ctx, const struct bft_msg *m)
     free(buf);
 }
 
-static void fx_io_persist(void *ctx, const uint8_t *rec, size_t len)
+static inline void fx_io_persist(void *ctx, const uint8_t *rec, size_t len)
 {
     struct fx_node *nd = ctx;
     struct fx_effect *e = fx_push(nd, FX_PERSIST);
@@ -215,7 +215,7 @@ static void fx_io_persist(void *ctx, const uint8_t *rec, size_t len)
     e->payload_len = (uint32_t)len;
 }
 
-static void fx_io_execute(void *ctx, uint64_t seq, uint64_t view, const uint8_t *batch, size_t len,
+static inline void fx_io_execute(void *ctx, uint64_t seq, uint64_t view, const uint8_t *batch, size_t len,
                           const bft_digest *bd, bft_digest *state)
 {
     struct fx_node *nd = ctx;
@@ -234,7 +234,7 @@ static void fx_io_execute(void *ctx, uint64_t seq, uint64_t view, const uint8_t 
     if (state) *state = nd->state;
 }
 
-static void fx_io_set_timer(void *ctx, uint32_t timer, uint64_t ms)
+static inline void fx_io_set_timer(void *ctx, uint32_t timer, uint64_t ms)
 {
     struct fx_node *nd = ctx;
     struct fx_effect *e = fx_push(nd, FX_SET_TIMER);
@@ -245,7 +245,7 @@ static void fx_io_set_timer(void *ctx, uint32_t timer, uint64_t ms)
     nd->timer_ms[timer] = ms;
 }
 
-static void fx_io_cancel_timer(void *ctx, uint32_t timer)
+static inline void fx_io_cancel_timer(void *ctx, uint32_t timer)
 {
     struct fx_node *nd = ctx;
     struct fx_effect *e = fx_push(nd, FX_CANCEL);
@@ -254,7 +254,7 @@ static void fx_io_cancel_timer(void *ctx, uint32_t timer)
     nd->timer_armed[timer] = false;
 }
 
-static int fx_io_snapshot(void *ctx, const uint8_t **buf, size_t *len)
+static inline int fx_io_snapshot(void *ctx, const uint8_t **buf, size_t *len)
 {
     struct fx_node *nd = ctx;
     memcpy(nd->snap, nd->state.b, 32);
@@ -264,7 +264,7 @@ static int fx_io_snapshot(void *ctx, const uint8_t **buf, size_t *len)
     return BFT_E_OK;
 }
 
-static int fx_io_restore(void *ctx, uint64_t seq, const uint8_t *buf, size_t len,
+static inline int fx_io_restore(void *ctx, uint64_t seq, const uint8_t *buf, size_t len,
                          bft_digest *state)
 {
     struct fx_node *nd = ctx;
@@ -276,7 +276,7 @@ static int fx_io_restore(void *ctx, uint64_t seq, const uint8_t *buf, size_t len
     return BFT_E_OK;
 }
 
-static void fx_io_reject(void *ctx, int reason)
+static inline void fx_io_reject(void *ctx, int reason)
 {
     struct fx_node *nd = ctx;
     struct fx_effect *e = fx_push(nd, FX_REJECT);
@@ -286,7 +286,7 @@ static void fx_io_reject(void *ctx, int reason)
 }
 
 /* ---- setup ---- */
-static void fx_init_cfg(struct fx *fx, uint32_t n, const struct bft_core_config *tmpl)
+static inline void fx_init_cfg(struct fx *fx, uint32_t n, const struct bft_core_config *tmpl)
 {
     memset(fx, 0, sizeof(*fx));
     fx->n = n;
@@ -303,6 +303,7 @@ static void fx_init_cfg(struct fx *fx, uint32_t n, const struct bft_core_config 
             nd->cfg.self = i;
         } else {
             bft_core_config_defaults(&nd->cfg, BFT_PROTO_PBFT, n, i);
+            nd->cfg.pipeline_max = 8; /* tests script pipelining explicitly */
         }
         nd->cfg.cluster_id = FX_CLUSTER;
         struct bft_env env = {nd, fx_sign, fx_verify, fx_verify_req, fx_random};
@@ -320,9 +321,9 @@ static void fx_init_cfg(struct fx *fx, uint32_t n, const struct bft_core_config 
     }
 }
 
-static void fx_init(struct fx *fx, uint32_t n) { fx_init_cfg(fx, n, NULL); }
+static inline void fx_init(struct fx *fx, uint32_t n) { fx_init_cfg(fx, n, NULL); }
 
-static void fx_clear_effects(struct fx_node *nd)
+static inline void fx_clear_effects(struct fx_node *nd)
 {
     for (uint32_t i = 0; i < nd->neff; i++) {
         free(nd->eff[i].body);
@@ -331,13 +332,13 @@ static void fx_clear_effects(struct fx_node *nd)
     nd->neff = 0;
 }
 
-static void fx_drop_queue(struct fx *fx)
+static inline void fx_drop_queue(struct fx *fx)
 {
     for (uint32_t i = fx->qhead; i < fx->qtail; i++) free(fx->q[i].buf);
     fx->qhead = fx->qtail = 0;
 }
 
-static void fx_free(struct fx *fx)
+static inline void fx_free(struct fx *fx)
 {
     fx_drop_queue(fx);
     free(fx->q);
@@ -349,7 +350,7 @@ static void fx_free(struct fx *fx)
 }
 
 /* ---- driving ---- */
-static void fx_deliver_buf(struct fx *fx, uint32_t to, const uint8_t *buf, uint32_t len)
+static inline void fx_deliver_buf(struct fx *fx, uint32_t to, const uint8_t *buf, uint32_t len)
 {
     struct fx_node *nd = &fx->node[to];
     struct bft_msg m;
@@ -361,7 +362,7 @@ static void fx_deliver_buf(struct fx *fx, uint32_t to, const uint8_t *buf, uint3
 }
 
 /* Encode msg as coming from `from` and hand it to replica `to`. */
-static void fx_inject(struct fx *fx, uint32_t from, uint32_t to, const struct bft_msg *m)
+static inline void fx_inject(struct fx *fx, uint32_t from, uint32_t to, const struct bft_msg *m)
 {
     uint32_t len;
     uint8_t *buf = fx_encode(from, m, &len);
@@ -370,7 +371,7 @@ static void fx_inject(struct fx *fx, uint32_t from, uint32_t to, const struct bf
 }
 
 /* Deliver queued packets until the network is quiet (bounded). */
-static uint32_t fx_run(struct fx *fx)
+static inline uint32_t fx_run(struct fx *fx)
 {
     uint32_t delivered = 0;
     while (fx->qhead < fx->qtail && delivered < 200000) {
@@ -391,7 +392,7 @@ static uint32_t fx_run(struct fx *fx)
     return delivered;
 }
 
-static void fx_fire(struct fx *fx, uint32_t id, uint32_t timer)
+static inline void fx_fire(struct fx *fx, uint32_t id, uint32_t timer)
 {
     fx->node[id].timer_armed[timer] = false;
     bft_pbft_ops.on_timer(fx->node[id].core, timer);
@@ -411,7 +412,7 @@ static uint8_t *fx_request(uint32_t client, uint64_t req_no, uint32_t *len)
 }
 
 /* Hand a client request to replica `to` (as the node would). */
-static void fx_submit(struct fx *fx, uint32_t to, uint32_t client, uint64_t req_no)
+static inline void fx_submit(struct fx *fx, uint32_t to, uint32_t client, uint64_t req_no)
 {
     uint32_t len;
     uint8_t *buf = fx_request(client, req_no, &len);
@@ -420,7 +421,7 @@ static void fx_submit(struct fx *fx, uint32_t to, uint32_t client, uint64_t req_
 }
 
 /* A batch of `count` requests (client, first_req_no + i). */
-static uint32_t fx_batch(uint8_t *out, size_t cap, uint32_t client, uint64_t first, uint32_t count)
+static inline uint32_t fx_batch(uint8_t *out, size_t cap, uint32_t client, uint64_t first, uint32_t count)
 {
     struct pbft_wr w = {.p = out, .cap = cap};
     pbft_put(&w, count, 2);
@@ -435,7 +436,7 @@ static uint32_t fx_batch(uint8_t *out, size_t cap, uint32_t client, uint64_t fir
     return (uint32_t)w.len;
 }
 
-static struct bft_msg fx_vote(uint8_t type, uint64_t view, uint64_t seq, const bft_digest *d)
+static inline struct bft_msg fx_vote(uint8_t type, uint64_t view, uint64_t seq, const bft_digest *d)
 {
     struct bft_msg m = {.type = type, .view = view, .seq = seq};
     if (d) m.digest = *d;
@@ -443,14 +444,14 @@ static struct bft_msg fx_vote(uint8_t type, uint64_t view, uint64_t seq, const b
 }
 
 /* Index of the first effect matching (kind, type) at or after `from`, or -1. */
-static int fx_find(const struct fx_node *nd, int kind, int type, uint32_t from)
+static inline int fx_find(const struct fx_node *nd, int kind, int type, uint32_t from)
 {
     for (uint32_t i = from; i < nd->neff; i++)
         if (nd->eff[i].kind == kind && (type < 0 || nd->eff[i].type == type)) return (int)i;
     return -1;
 }
 
-static uint32_t fx_count(const struct fx_node *nd, int kind, int type)
+static inline uint32_t fx_count(const struct fx_node *nd, int kind, int type)
 {
     uint32_t k = 0;
     for (uint32_t i = 0; i < nd->neff; i++)
@@ -458,7 +459,7 @@ static uint32_t fx_count(const struct fx_node *nd, int kind, int type)
     return k;
 }
 
-static struct bft_core_status fx_status(const struct fx_node *nd)
+static inline struct bft_core_status fx_status(const struct fx_node *nd)
 {
     struct bft_core_status st;
     bft_pbft_ops.status(nd->core, &st);

@@ -1,0 +1,148 @@
+/* Raft durable state (Fig. 2 "Persistent state on all servers": currentTerm,
+ * votedFor, log[]) as WAL records, and recovery from them. The node makes a
+ * step's records durable before any of the step's sends leave, so a vote or
+ * an AppendEntries ack never outruns the state it promises.
+ *
+ * Executed state lives in memory only. Recovery therefore rebuilds the log
+ * and re-executes the committed prefix while it replays: COMMIT records are
+ * hints of how far the log was known committed (a commit index is never
+ * wrong once known, §5.4), so entries up to a hint are executed in order as
+ * soon as the hint is replayed, which also keeps the in-memory log bounded
+ * however long the WAL is. If the log was replaced by a snapshot from a
+ * peer (SNAP record), the state before it cannot be rebuilt locally and
+ * comes back by state transfer (raft_snapshot.c). */
+#include <assert.h>
+#include <string.h>
+
+#include "bft/raft_internal.h"
+#include "net/net.h"
+
+void raft_persist_entry(struct bft_core *c, uint64_t index)
+{
+    const struct raft_entry *e = raft_log_at(&c->log, index);
+    assert(e);
+    struct net_wr w;
+    net_wr_init(&w, c->rec, RAFT_REC_MAX);
+    net_put_u8(&w, RAFT_REC_ENTRY);
+    net_put_u64(&w, index);
+    net_put_u64(&w, e->term);
+    net_put_u32(&w, e->len);
+    net_put_bytes(&w, e->batch, e->len);
+    assert(!w.err);
+    c->io.persist(c->io.ctx, c->rec, w.len);
+}
+
+void raft_persist_commit(struct bft_core *c)
+{
+    uint8_t rec[9];
+    rec[0] = RAFT_REC_COMMIT;
+    net_le_store(rec + 1, c->commit, 8);
+    c->io.persist(c->io.ctx, rec, sizeof rec);
+    c->commit_hint = c->commit;
+}
+
+void raft_persist_snap(struct bft_core *c, uint64_t index, uint64_t term)
+{
+    uint8_t rec[17];
+    rec[0] = RAFT_REC_SNAP;
+    net_le_store(rec + 1, index, 8);
+    net_le_store(rec + 9, term, 8);
+    c->io.persist(c->io.ctx, rec, sizeof rec);
+}
+
+/* Room for one more entry while replaying: drop executed entries (they are
+ * in the state), or, when the state itself must come by transfer anyway,
+ * committed ones (that only raises the snapshot index we need). */
+static bool replay_room(struct bft_core *c)
+{
+    if (!raft_log_full(&c->log)) return true;
+    raft_maybe_compact(c, true);
+    if (!raft_log_full(&c->log)) return true;
+    if (raft_need_state(c) && c->commit >= c->log.start) {
+        uint64_t upto = c->log.start + RAFT_LOG_CAP / 8;
+        if (upto > c->commit) upto = c->commit;
+        raft_log_compact(&c->log, upto);
+    }
+    return !raft_log_full(&c->log);
+}
+
+static void recover_entry(struct bft_core *c, struct net_rd *r)
+{
+    uint64_t index = net_get_u64(r);
+    uint64_t term = net_get_u64(r);
+    uint32_t len = net_get_u32(r);
+    const uint8_t *batch = len ? net_get_ptr(r, len) : NULL;
+    if (r->err || net_rd_left(r) != 0 || index == 0 || len > RAFT_ENTRY_MAX) goto bad;
+    if (index < c->log.start) return; /* under a snapshot already */
+    if (index > c->log.last + 1) goto bad;
+    if (index <= c->log.last) {
+        if (index <= c->applied) return; /* executed entries never change */
+        raft_log_truncate(&c->log, index);
+        if (c->commit >= index) c->commit = index - 1;
+    }
+    if (!replay_room(c)) goto bad;
+    if (!raft_log_append(&c->log, term, batch, len)) goto bad;
+    return;
+bad:
+    c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+}
+
+static void recover_snap(struct bft_core *c, uint64_t index, uint64_t term)
+{
+    if (index <= c->applied) return; /* re-execution already got there */
+    uint64_t t;
+    if (index <= c->log.last && raft_log_term(&c->log, index, &t) && t == term && index >= c->log.start)
+        raft_log_compact(&c->log, index);
+    else
+        raft_log_reset(&c->log, index, term);
+    if (c->commit < index) c->commit = index;
+    if (c->snap_index < index) {
+        /* Our copy of that state is gone with the process. */
+        c->snap_len = 0;
+        c->snap_index = 0;
+    }
+}
+
+void raft_recover(struct bft_core *c, const uint8_t *rec, size_t len)
+{
+    struct net_rd r;
+    net_rd_init(&r, rec, len);
+    uint8_t type = net_get_u8(&r);
+    switch (type) {
+    case RAFT_REC_HARD: {
+        uint64_t term = net_get_u64(&r);
+        uint32_t voted = net_get_u32(&r);
+        uint64_t floor = net_get_u64(&r);
+        uint8_t anchored = net_get_u8(&r);
+        if (r.err || net_rd_left(&r) != 0 || anchored > 1 || (voted != RAFT_NONE && voted >= c->n))
+            break;
+        c->term = term;
+        c->voted_for = voted;
+        c->vote_floor = floor;
+        c->anchored = anchored == 1;
+        return;
+    }
+    case RAFT_REC_ENTRY:
+        recover_entry(c, &r);
+        return;
+    case RAFT_REC_COMMIT: {
+        uint64_t idx = net_get_u64(&r);
+        if (r.err || net_rd_left(&r) != 0) break;
+        c->commit_hint = idx;
+        if (idx > c->log.last) idx = c->log.last;
+        if (idx > c->commit) c->commit = idx;
+        raft_apply(c);
+        return;
+    }
+    case RAFT_REC_SNAP: {
+        uint64_t idx = net_get_u64(&r);
+        uint64_t term = net_get_u64(&r);
+        if (r.err || net_rd_left(&r) != 0 || idx == 0) break;
+        recover_snap(c, idx, term);
+        return;
+    }
+    default:
+        break;
+    }
+    c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+}
