@@ -40,6 +40,12 @@ void pbft_make_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
             c->h_proof[i].len = 0;
     }
     if (persist) persist_stable(c);
+    if (c->snap_len && c->snap_seq == seq && pbft_deq(&c->snap_digest, d)) {
+        /* Our kept snapshot is now certified: it can serve state transfer. */
+        c->snap_mask = mask;
+        for (uint32_t i = 0; i < c->n; i++)
+            if (mask & (1u << i)) c->snap_proof[i] = proof[i];
+    }
     /* GC: slots at or below the new h are free (their seq no longer maps
      * into the window), everything above stays. */
     for (uint64_t s = old_h + 1; s <= seq && s - old_h <= c->L; s++) {

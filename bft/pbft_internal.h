@@ -30,8 +30,13 @@
  *   The new primary then sends an ordinary PRE-PREPARE(v+1, s, d) with the
  *   batch for each s in O, so later certificates hold a signed pre-prepare.
  * STATE_REQ: seq = lowest checkpoint seq wanted; empty body.
- * STATE_RESP: seq, digest = state digest, payload = snapshot,
- *   body = u8 k | k x (u16 len | CHECKPOINT raw) (2f+1 proof of (seq, digest)).
+ *   Log fetch: body = u8 1; seq = the committed seq wanted.
+ * STATE_RESP: body starts with u8 kind.
+ *   kind 0 (state): seq, digest = state digest, payload = snapshot,
+ *     body = u8 0 | u8 k | k x (u16 len | CHECKPOINT raw) (2f+1 proof).
+ *   kind 1 (log entry): seq, digest = batch digest, payload = batch,
+ *     body = u8 1 | u64 responder's last executed | u8 k |
+ *     k x (u16 len | COMMIT raw) (2f+1 COMMITs: committed(m, v, n), §4.2).
  *
  * Null request (§4.4): empty batch, all-zero digest, payload_len 0.
  */
@@ -162,10 +167,14 @@ struct pbft_slot {
     uint8_t *batch; /* batch for `digest` (kept across views) */
     uint32_t batch_len, batch_cap;
     bool has_batch;
+    uint8_t retx_age; /* retransmit ticks seen while outstanding */
     struct pbft_raw pp;
     uint32_t prep_mask, commit_mask;
     bft_digest prep_d[BFT_MAX_REPLICAS], commit_d[BFT_MAX_REPLICAS];
     struct pbft_raw prep_raw[BFT_MAX_REPLICAS];
+    struct pbft_raw commit_raw[BFT_MAX_REPLICAS]; /* frozen once executed */
+    uint32_t proof_mask; /* the 2f+1 COMMITs that committed it (own: regenerated) */
+    uint64_t proof_view;
     struct pbft_cert cert;
 };
 
@@ -280,10 +289,14 @@ struct bft_core {
     bool snap_wanted;
     uint64_t snap_seq;
     bft_digest snap_digest;
+    uint32_t snap_mask; /* 2f+1 proof of (snap_seq, snap_digest) once stable */
+    struct pbft_raw snap_proof[BFT_MAX_REPLICAS];
     uint8_t *snap;
     size_t snap_len, snap_cap;
 
     bool post_recover; /* recovered records: re-arm timers at the first event */
+    bool probed;         /* request timer fired once: asked peers before a VC */
+    uint64_t probe_exec; /* last_exec when we probed */
 
     uint8_t *rec;  /* PBFT_REC_MAX: records, batches */
     uint8_t *body; /* BFT_BODY_MAX: VIEW-CHANGE / NEW-VIEW bodies */
@@ -375,6 +388,11 @@ void pbft_on_state_req(struct bft_core *c, const struct bft_msg *m);
 void pbft_on_state_resp(struct bft_core *c, const struct bft_msg *m);
 void pbft_state_snapshot_checkpoint(struct bft_core *c, uint64_t seq, const bft_digest *state);
 void pbft_recover(struct bft_core *c, const uint8_t *rec, size_t len);
+/* Log fetch (pbft_fetch.c): a replica that missed committed seqs pulls them
+ * with their COMMIT proof instead of waiting for the next checkpoint. */
+void pbft_fetch_request(struct bft_core *c, int to);
+void pbft_on_fetch_req(struct bft_core *c, const struct bft_msg *m);
+void pbft_on_fetch_resp(struct bft_core *c, const struct bft_msg *m);
 void pbft_post_recover(struct bft_core *c);
 
 #endif

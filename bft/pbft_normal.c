@@ -228,12 +228,19 @@ static void check_progress(struct bft_core *c, struct pbft_slot *s)
         s->sent_commit = true;
         s->commit_mask |= 1u << c->self;
         s->commit_d[c->self] = s->digest;
+        s->commit_raw[c->self].len = 0; /* regenerated when needed */
         pbft_send_simple(c, -1, BFT_MSG_COMMIT, s->view, s->seq, &s->digest);
         pbft_arm_retransmit(c);
     }
     if (s->prepared && !s->committed &&
         count_votes(c, s->commit_mask, s->commit_d, &s->digest, UINT32_MAX) >= 2 * c->f + 1) {
         s->committed = true;
+        /* Keep the 2f+1 COMMITs: they let a laggard execute this seq. */
+        s->proof_view = s->view;
+        s->proof_mask = 0;
+        for (uint32_t i = 0; i < c->n && pbft_popcount(s->proof_mask) < 2 * c->f + 1; i++)
+            if ((s->commit_mask & (1u << i)) && pbft_deq(&s->commit_d[i], &s->digest))
+                s->proof_mask |= 1u << i;
         pbft_try_execute(c);
     }
 }
@@ -350,9 +357,11 @@ void pbft_on_vote(struct bft_core *c, const struct bft_msg *m)
     }
     *mask |= bit;
     dv[m->sender] = m->digest;
-    if (prepare) {
-        memcpy(s->prep_raw[m->sender].b, m->raw, PBFT_RAW_MAX);
-        s->prep_raw[m->sender].len = PBFT_RAW_MAX;
+    struct pbft_raw *keep = prepare ? &s->prep_raw[m->sender]
+                                    : (s->executed ? NULL : &s->commit_raw[m->sender]);
+    if (keep) {
+        memcpy(keep->b, m->raw, PBFT_RAW_MAX);
+        keep->len = PBFT_RAW_MAX;
     }
     check_progress(c, s);
 }
@@ -404,6 +413,11 @@ void pbft_on_retransmit(struct bft_core *c)
         for (uint64_t seq = c->last_exec + 1; seq <= c->h + c->L; seq++) {
             struct pbft_slot *s = pbft_slot_peek(c, seq);
             if (!s || s->executed || s->view != c->view) continue;
+            if (!(s->has_pp && s->pp.len == 0) && !s->sent_prepare && !s->sent_commit) continue;
+            /* Give every message one full tick before resending it: under
+             * load most slots complete well within it. */
+            again = true;
+            if (s->retx_age++ == 0) continue;
             bool mine = false;
             if (s->has_pp && s->pp.len == 0 && pbft_primary(c, s->view) == c->self) {
                 send_pre_prepare(c, s);

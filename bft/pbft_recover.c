@@ -58,7 +58,8 @@ static void recover_commit(struct bft_core *c, struct pbft_rd *r)
     if (!dp || !get_raw(r, &ct.pp)) return;
     memcpy(ct.digest.b, dp, 32);
     ct.view = view;
-    ct.voters = voters;
+    ct.voters = voters & ((1u << c->n) - 1);
+    if (pbft_popcount(ct.voters) > 2 * c->f) return; /* never written by us */
     uint32_t k = (uint32_t)pbft_get(r, 1);
     for (uint32_t i = 0; i < k && !r->err; i++) {
         uint32_t id = (uint32_t)pbft_get(r, 1);

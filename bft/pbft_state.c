@@ -79,6 +79,11 @@ static bool keep_snapshot(struct bft_core *c, uint64_t seq, const bft_digest *st
     c->snap_len = len;
     c->snap_seq = seq;
     c->snap_digest = *state;
+    c->snap_mask = 0;
+    if (seq == c->h && pbft_deq(state, &c->h_digest)) {
+        c->snap_mask = c->h_proof_mask;
+        for (uint32_t i = 0; i < c->n; i++) c->snap_proof[i] = c->h_proof[i];
+    }
     return true;
 }
 
@@ -93,11 +98,12 @@ void pbft_state_snapshot_checkpoint(struct bft_core *c, uint64_t seq, const bft_
 static void send_state_resp(struct bft_core *c, uint32_t to)
 {
     struct pbft_wr w = {.p = c->body, .cap = BFT_BODY_MAX};
-    pbft_put(&w, pbft_popcount(c->h_proof_mask), 1);
+    pbft_put(&w, 0, 1); /* kind: state */
+    pbft_put(&w, pbft_popcount(c->snap_mask), 1);
     for (uint32_t i = 0; i < c->n; i++) {
-        if (!(c->h_proof_mask & (1u << i))) continue;
-        pbft_put(&w, c->h_proof[i].len, 2);
-        pbft_put_bytes(&w, c->h_proof[i].b, c->h_proof[i].len);
+        if (!(c->snap_mask & (1u << i))) continue;
+        pbft_put(&w, c->snap_proof[i].len, 2);
+        pbft_put_bytes(&w, c->snap_proof[i].b, c->snap_proof[i].len);
     }
     assert(!w.err);
     struct bft_msg m = {.type = BFT_MSG_STATE_RESP, .view = c->view, .seq = c->snap_seq};
@@ -111,6 +117,10 @@ static void send_state_resp(struct bft_core *c, uint32_t to)
 
 void pbft_on_state_req(struct bft_core *c, const struct bft_msg *m)
 {
+    if (m->body_len == 1 && m->body[0] == 1) {
+        pbft_on_fetch_req(c, m);
+        return;
+    }
     if (m->body_len != 0) {
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         return;
@@ -120,16 +130,17 @@ void pbft_on_state_req(struct bft_core *c, const struct bft_msg *m)
         c->io.reject(c->io.ctx, BFT_REJECT_OVERLOAD);
         return;
     }
-    /* Our snapshot must be at our stable checkpoint: that is the state the
-     * 2f+1 proof we hold certifies. */
-    if (!(c->snap_len && c->snap_seq == c->h)) {
+    /* Serve a snapshot taken at a checkpoint whose 2f+1 proof we hold. */
+    if (!(c->snap_len && c->snap_mask && c->snap_seq >= m->seq)) {
         if (c->last_exec == c->h && pbft_deq(&c->last_state, &c->h_digest)) {
             if (!keep_snapshot(c, c->h, &c->last_state)) return;
         } else {
-            c->snap_wanted = true; /* next checkpoint; the asker retries */
+            /* Take one at our next checkpoint; the asker retries. */
+            c->snap_wanted = true;
             return;
         }
     }
+    if (c->snap_seq < c->h) c->snap_wanted = true; /* refresh for the next asker */
     c->help_budget[m->sender] = 0; /* one snapshot per tick per asker */
     c->helped = true;
     pbft_arm_retransmit(c);
@@ -138,11 +149,19 @@ void pbft_on_state_req(struct bft_core *c, const struct bft_msg *m)
 
 void pbft_on_state_resp(struct bft_core *c, const struct bft_msg *m)
 {
+    if (m->body_len >= 1 && m->body[0] == 1) {
+        pbft_on_fetch_resp(c, m);
+        return;
+    }
+    if (m->body_len < 1 || m->body[0] != 0) {
+        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+        return;
+    }
     if (m->seq <= c->last_exec || m->seq < c->h || m->seq % c->K != 0) {
         c->io.reject(c->io.ctx, BFT_REJECT_DUPLICATE);
         return;
     }
-    struct pbft_rd r = {.p = m->body, .len = m->body_len};
+    struct pbft_rd r = {.p = m->body, .len = m->body_len, .off = 1};
     uint32_t k = (uint32_t)pbft_get(&r, 1);
     struct pbft_raw proof[BFT_MAX_REPLICAS];
     uint32_t mask = 0;
@@ -194,4 +213,6 @@ void pbft_on_state_resp(struct bft_core *c, const struct bft_msg *m)
     pbft_try_execute(c);
     pbft_request_timer_update(c);
     pbft_try_propose(c);
+    /* The responder is ahead: pull what it executed after the checkpoint. */
+    pbft_fetch_request(c, (int)m->sender);
 }

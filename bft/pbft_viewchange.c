@@ -148,6 +148,17 @@ void pbft_on_vc_timer(struct bft_core *c)
     /* Request timer expired, or no NEW-VIEW in time: try the next view,
      * waiting twice as long this time (§4.5.2). */
     if (!c->in_vc && pbft_primary(c, c->view) == c->self) return;
+    if (!c->in_vc && (!c->probed || c->probe_exec != c->last_exec)) {
+        /* Before suspecting the primary, ask whether the others executed
+         * past us (we may have missed their messages): a short probe. */
+        c->probed = true;
+        c->probe_exec = c->last_exec;
+        pbft_fetch_request(c, -1);
+        c->io.set_timer(c->io.ctx, PBFT_TIMER_VIEW_CHANGE, c->retransmit_ms);
+        c->vc_timer_running = true;
+        return;
+    }
+    c->probed = false;
     c->vc_attempts++;
     pbft_start_view_change(c, c->view + 1);
 }

@@ -116,7 +116,7 @@ struct raft_seen {
 };
 struct raft_read {
     uint8_t *raw;
-    uint32_t len;
+    uint32_t len, cap;
     uint64_t index; /* serve once applied >= index ... */
     uint64_t round; /* ... and this heartbeat round is confirmed */
 };
@@ -190,7 +190,8 @@ struct bft_core {
     uint8_t *in_snap;
     size_t in_len, in_total;
     uint64_t in_index, in_term;
-    uint32_t state_peer; /* next replica asked for state */
+    uint32_t state_peer; /* last replica asked for state */
+    uint32_t state_tries;
 
     uint8_t *buf; /* BFT_BODY_MAX scratch for bodies */
     uint8_t *rec; /* RAFT_REC_MAX scratch for records */

@@ -10,8 +10,9 @@
  *      bounded virtual time, that every client completes its outstanding
  *      requests plus some new ones, that the log grows by two checkpoint
  *      intervals (so a replica left behind can catch up by state transfer),
- *      and that once the load stops at least 2f+1 replicas (the core)
- *      execute up to the same highest seq.
+ *      and that once the load stops at least n - f replicas (the core: 2f+1
+ *      for BFT at n = 3f+1, a majority for Raft) execute up to the same
+ *      highest seq.
  * The profile only ever looks at replicas through sim.h, so it is the same
  * for every protocol. */
 #include <stdio.h>
@@ -92,6 +93,14 @@ static void step_lossy(struct sim *s, struct fault_run *fr)
             (unsigned long long)p.latency_max_us);
 }
 
+/* A BFT protocol tolerates any behaviour of f replicas, amnesia included; a
+ * crash-fault protocol (Raft) assumes stable storage, so a lost disk is
+ * outside its model and the profile never injects one there. */
+static bool amnesia_tolerated(const struct sim *s)
+{
+    return s->o.protocol != BFT_PROTO_RAFT;
+}
+
 static void step_crash(struct sim *s, struct fault_run *fr)
 {
     uint32_t down[BFT_MAX_REPLICAS], k = 0;
@@ -102,7 +111,7 @@ static void step_crash(struct sim *s, struct fault_run *fr)
         uint32_t r = down[sim_rng_below(&fr->rng, k)];
         /* Losing the disk is amnesia: the replica may now contradict what it
          * promised, so it stays counted against f for the rest of the phase. */
-        bool keep_wal = sim_rng_below(&fr->rng, 100) >= 15;
+        bool keep_wal = sim_rng_below(&fr->rng, 100) >= 15 || !amnesia_tolerated(s);
         s->rep[r].amnesiac = s->rep[r].amnesiac || !keep_wal;
         sim_restart(s, r, keep_wal);
         return;
@@ -202,7 +211,7 @@ static bool enough_ops(struct sim *s, void *ctx)
 static bool settled(struct sim *s, void *ctx)
 {
     (void)ctx;
-    return sim_clients_idle(s) && sim_converged(s) >= 2 * s->f + 1;
+    return sim_clients_idle(s) && sim_converged(s) >= s->o.n - s->f;
 }
 
 static void describe_stall(struct sim *s, char *out, size_t cap)

@@ -32,6 +32,7 @@ struct ctl_fault {
     double t0, t1; /* t1 < 0: until the end */
     double applied_at;
     bool applied;
+    bool ended; /* T1 reached: restarted / behaviour stopped */
 };
 
 struct load_opts {

@@ -18,7 +18,8 @@ struct ctl_replica {
     uint32_t id;
     pid_t pid;
     bool honest;   /* false for Byzantine behaviours (crash is honest) */
-    bool killed;   /* a crash fault killed it */
+    bool killed;   /* a crash fault killed it (and it is down now) */
+    bool restarted;
     int exit_status;
     /* stats.json */
     bool have_stats;

@@ -53,8 +53,9 @@ static int num(const char *flag, const char *s, double lo, double hi, double *ou
     return 0;
 }
 
-static const char *k_behaviours[] = {"crash", "silent", "slow",    "equivocate", "junk", "badsig",
-                                     "replay", "stale", "flood",  "withhold",   "forge", "twin"};
+static const char *k_behaviours[] = {"crash",  "silent", "slow",  "equivocate", "junk",
+                                     "badsig", "replay", "stale", "flood",      "withhold",
+                                     "forge",  "twin",   "wipe"};
 
 static int parse_fault(const char *s, struct ctl_fault *f, uint32_t n)
 {
@@ -90,13 +91,16 @@ static int parse_fault(const char *s, struct ctl_fault *f, uint32_t n)
         fprintf(stderr, "bftctl cluster: --fault '%s': unknown behaviour '%s'\n", s, beh);
         return -1;
     }
-    if (strcmp(beh, "crash") != 0) {
+    if (strcmp(beh, "crash") != 0 && strcmp(beh, "wipe") != 0) {
         fprintf(stderr,
                 "bftctl cluster: --fault '%s': behaviour '%s' is not implemented yet "
-                "(only crash is)\n",
+                "(crash and wipe are)\n",
                 s, beh);
         return -1;
     }
+    /* wipe: killed at T0, restarted at T1 with empty state (no WAL), so it
+     * must catch up by state transfer. Default T1 = T0 + 2 s. */
+    if (!strcmp(beh, "wipe") && f->t1 < 0) f->t1 = f->t0 + 2;
     f->replica = (uint32_t)id;
     snprintf(f->behaviour, sizeof f->behaviour, "%s", beh);
     return 0;
@@ -167,15 +171,32 @@ static void on_tick(void *ctx, double t)
     struct ctl_run *run = ctx;
     for (uint32_t i = 0; i < run->n_faults; i++) {
         struct ctl_fault *f = &run->faults[i];
-        if (f->applied || t < f->t0) continue;
-        if (!strcmp(f->behaviour, "crash")) {
-            struct ctl_replica *r = &run->reps[f->replica];
-            if (r->pid > 0) kill(r->pid, SIGKILL);
-            r->killed = true;
+        struct ctl_replica *r = &run->reps[f->replica];
+        bool kills = !strcmp(f->behaviour, "crash") || !strcmp(f->behaviour, "wipe");
+        if (!f->applied && t >= f->t0) {
+            if (kills) {
+                if (r->pid > 0) {
+                    kill(r->pid, SIGKILL);
+                    waitpid(r->pid, NULL, 0);
+                    r->pid = 0;
+                }
+                r->killed = true;
+            }
+            f->applied = true;
+            f->applied_at = t;
+            if (!run->quiet)
+                printf("  t=%5.2fs  fault applied: replica %u %s\n", t, f->replica, f->behaviour);
         }
-        f->applied = true;
-        f->applied_at = t;
-        if (!run->quiet) printf("  t=%5.2fs  fault applied: replica %u %s\n", t, f->replica, f->behaviour);
+        if (kills && f->applied && !f->ended && f->t1 >= 0 && t >= f->t1) {
+            bool fresh = !strcmp(f->behaviour, "wipe");
+            r->pid = ctl_spawn_replica(run, f->replica, fresh);
+            r->killed = false;
+            r->restarted = true;
+            f->ended = true;
+            if (!run->quiet)
+                printf("  t=%5.2fs  replica %u restarted %s\n", t, f->replica,
+                       fresh ? "with empty state" : "from its WAL");
+        }
     }
     if (run->inject_junk || run->inject_badsig) {
         if (!run->injected && t >= run->duration_s / 2) {

@@ -30,6 +30,7 @@ static cJSON *replica_json(const struct ctl_replica *r)
     cJSON_AddNumberToObject(o, "id", r->id);
     cJSON_AddBoolToObject(o, "honest", r->honest);
     cJSON_AddBoolToObject(o, "crashed", r->killed);
+    cJSON_AddBoolToObject(o, "restarted", r->restarted);
     cJSON_AddNumberToObject(o, "committed_seq", (double)r->committed_seq);
     cJSON_AddNumberToObject(o, "view", (double)r->view);
     cJSON_AddStringToObject(o, "state_digest", r->state_digest);

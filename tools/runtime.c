@@ -269,7 +269,9 @@ static int setup(struct rt *rt, const struct rt_options *opt)
     }
     char cpath[700];
     snprintf(cpath, sizeof cpath, "%s/commits.log", rt->dir);
-    rt->commits = fopen(cpath, n > 0 ? "a" : "w");
+    /* Append: a restarted replica's new executions are checked against
+     * what its earlier incarnation executed. */
+    rt->commits = fopen(cpath, "a");
     if (!rt->commits) {
         fprintf(stderr, "bftd: cannot open %s: %s\n", cpath, strerror(errno));
         return 2;

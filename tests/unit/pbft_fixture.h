@@ -22,7 +22,8 @@
 #define FX_CLUSTER 0x5eed
 #define FX_BAD_SIG 0xBA
 #define FX_MAX_EFFECTS 8192
-#define FX_QUEUE_MAX 16384
+#define FX_QUEUE_MAX 65536
+#define FX_REQS 4096
 
 enum { FX_SEND = 1, FX_BCAST, FX_PERSIST, FX_EXEC, FX_SET_TIMER, FX_CANCEL, FX_REJECT };
 
@@ -52,9 +53,13 @@ struct fx_node {
     uint32_t exec_len[1024];
     uint32_t nexec;
     uint64_t timer_ms[4];
+    uint64_t deadline[4];
     bool timer_armed[4];
+    /* The node's exactly-once table (client ignored, req_no < FX_REQS):
+     * part of the replicated state, so it travels in snapshots. */
+    bool done[FX_REQS];
     uint64_t rejects[BFT_REJECT__COUNT];
-    uint8_t snap[40];
+    uint8_t snap[32 + FX_REQS];
     bool down;
     uint32_t restores;
 };
@@ -74,6 +79,8 @@ struct fx {
     uint32_t qhead, qtail;
     fx_filter drop; /* optional: return true to drop a packet */
     void *arg;
+    uint64_t now_ms; /* virtual clock for timers */
+    uint64_t rng;
 };
 
 /* ---- env ---- */
@@ -232,6 +239,15 @@ static inline void fx_io_execute(void *ctx, uint64_t seq, uint64_t view, const u
     nd->nexec++;
     crypto_sha256_2(nd->state.b, 32, bd->b, 32, nd->state.b);
     if (state) *state = nd->state;
+    struct bft_batch_iter it;
+    if (len && bft_batch_iter_init(&it, batch, len) == BFT_E_OK) {
+        const uint8_t *raw;
+        size_t rlen;
+        while (bft_batch_iter_next(&it, &raw, &rlen)) {
+            uint64_t req_no = pbft_le(raw + 32, 8);
+            if (req_no < FX_REQS) nd->done[req_no] = true;
+        }
+    }
 }
 
 static inline void fx_io_set_timer(void *ctx, uint32_t timer, uint64_t ms)
@@ -243,6 +259,7 @@ static inline void fx_io_set_timer(void *ctx, uint32_t timer, uint64_t ms)
     assert_true(timer < 4);
     nd->timer_armed[timer] = true;
     nd->timer_ms[timer] = ms;
+    nd->deadline[timer] = nd->fx->now_ms + ms;
 }
 
 static inline void fx_io_cancel_timer(void *ctx, uint32_t timer)
@@ -258,7 +275,7 @@ static inline int fx_io_snapshot(void *ctx, const uint8_t **buf, size_t *len)
 {
     struct fx_node *nd = ctx;
     memcpy(nd->snap, nd->state.b, 32);
-    memset(nd->snap + 32, 0xAB, 8);
+    for (uint32_t i = 0; i < FX_REQS; i++) nd->snap[32 + i] = nd->done[i];
     *buf = nd->snap;
     *len = sizeof nd->snap;
     return BFT_E_OK;
@@ -269,8 +286,9 @@ static inline int fx_io_restore(void *ctx, uint64_t seq, const uint8_t *buf, siz
 {
     struct fx_node *nd = ctx;
     (void)seq;
-    if (len != 40) return BFT_E_MALFORMED;
+    if (len != sizeof nd->snap) return BFT_E_MALFORMED;
     memcpy(nd->state.b, buf, 32);
+    for (uint32_t i = 0; i < FX_REQS; i++) nd->done[i] = buf[32 + i] != 0;
     *state = nd->state;
     nd->restores++;
     return BFT_E_OK;
@@ -398,6 +416,27 @@ static inline void fx_fire(struct fx *fx, uint32_t id, uint32_t timer)
     bft_pbft_ops.on_timer(fx->node[id].core, timer);
 }
 
+/* Advance the virtual clock, firing due timers of live replicas (in id and
+ * timer order) and delivering what they send. */
+static inline void fx_advance(struct fx *fx, uint64_t ms)
+{
+    fx->now_ms += ms;
+    for (uint32_t i = 0; i < fx->n; i++) {
+        struct fx_node *nd = &fx->node[i];
+        for (uint32_t t = 1; t < 4; t++)
+            if (!nd->down && nd->timer_armed[t] && nd->deadline[t] <= fx->now_ms) fx_fire(fx, i, t);
+    }
+    fx_run(fx);
+}
+
+static inline uint64_t fx_rand(struct fx *fx)
+{
+    fx->rng ^= fx->rng << 13;
+    fx->rng ^= fx->rng >> 7;
+    fx->rng ^= fx->rng << 17;
+    return fx->rng;
+}
+
 /* A client REQUEST envelope with one op, encoded (client-signed: zeros). */
 static uint8_t *fx_request(uint32_t client, uint64_t req_no, uint32_t *len)
 {
@@ -411,9 +450,11 @@ static uint8_t *fx_request(uint32_t client, uint64_t req_no, uint32_t *len)
     return fx_encode(client, &m, len);
 }
 
-/* Hand a client request to replica `to` (as the node would). */
+/* Hand a client request to replica `to` (as the node would: requests it
+ * executed already are answered from its table, not given to the core). */
 static inline void fx_submit(struct fx *fx, uint32_t to, uint32_t client, uint64_t req_no)
 {
+    if (req_no < FX_REQS && fx->node[to].done[req_no]) return;
     uint32_t len;
     uint8_t *buf = fx_request(client, req_no, &len);
     fx_deliver_buf(fx, to, buf, len);

@@ -323,6 +323,9 @@ static void test_4_2_retransmit_own_messages(void **state)
     struct bft_msg pp = make_pp(0, 1, 1, 1, &d);
     fx_inject(&fx, 0, 1, &pp);
     assert_true(b->timer_armed[PBFT_TIMER_RETRANSMIT]);
+    fx_fire(&fx, 1, PBFT_TIMER_RETRANSMIT); /* one tick of grace first */
+    assert_int_equal(fx_count(b, FX_BCAST, BFT_MSG_PREPARE), 1);
+    assert_true(b->timer_armed[PBFT_TIMER_RETRANSMIT]);
     fx_fire(&fx, 1, PBFT_TIMER_RETRANSMIT);
     assert_int_equal(fx_count(b, FX_BCAST, BFT_MSG_PREPARE), 2);
     send_vote(&fx, 2, 1, BFT_MSG_PREPARE, 1, &d);
@@ -388,8 +391,9 @@ static void test_4_3_checkpoint_stable_at_2f_plus_1_and_gc(void **state)
     assert_true(resp >= 0);
     assert_int_equal(b->eff[resp].to, 3);
     assert_int_equal(b->eff[resp].seq, 4);
-    assert_int_equal(b->eff[resp].payload_len, 40);
-    assert_int_equal(b->eff[resp].body[0], 3);
+    assert_int_equal(b->eff[resp].payload_len, 32 + FX_REQS);
+    assert_int_equal(b->eff[resp].body[0], 0); /* kind: state */
+    assert_int_equal(b->eff[resp].body[1], 3); /* 2f+1 proof */
     fx_free(&fx);
 }
 
@@ -424,9 +428,9 @@ static void test_4_3_state_transfer_when_behind(void **state)
     struct fx fx;
     fx_init_cfg(&fx, 4, &cfg);
     struct fx_node *b = &fx.node[3];
-    uint8_t snap[40];
+    uint8_t snap[32 + FX_REQS];
     memset(snap, 0x42, 32);
-    memset(snap + 32, 0, 8);
+    memset(snap + 32, 0, FX_REQS);
     bft_digest st;
     memcpy(st.b, snap, 32);
     uint8_t *raws[3];
@@ -443,8 +447,9 @@ static void test_4_3_state_transfer_when_behind(void **state)
     assert_int_equal(fx_status(b).stable_checkpoint, 16);
     assert_true(b->timer_armed[PBFT_TIMER_STATE]);
 
-    uint8_t body[1 + 3 * (2 + BFT_MSG_MIN_LEN)];
+    uint8_t body[2 + 3 * (2 + BFT_MSG_MIN_LEN)];
     struct pbft_wr w = {.p = body, .cap = sizeof body};
+    pbft_put(&w, 0, 1);
     pbft_put(&w, 2, 1); /* only 2f proofs: refused */
     for (uint32_t i = 0; i < 2; i++) {
         pbft_put(&w, rlen[i], 2);
@@ -460,6 +465,7 @@ static void test_4_3_state_transfer_when_behind(void **state)
     assert_int_equal(b->rejects[BFT_REJECT_MALFORMED], 1);
 
     w.len = 0;
+    pbft_put(&w, 0, 1);
     pbft_put(&w, 3, 1);
     for (uint32_t i = 0; i < 3; i++) {
         pbft_put(&w, rlen[i], 2);

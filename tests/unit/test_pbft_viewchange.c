@@ -21,6 +21,14 @@ static bool drop_new_view(struct fx *fx, uint32_t from, uint32_t to, const struc
     return m->type == BFT_MSG_NEW_VIEW && (fx->arg == NULL || to == 3);
 }
 
+/* The request timer expires at `id`. The first expiry only probes the
+ * others for entries we missed; the second suspects the primary. */
+static void suspect(struct fx *fx, uint32_t id)
+{
+    fx_fire(fx, id, PBFT_TIMER_VIEW_CHANGE);
+    if (!fx_status(&fx->node[id]).in_view_change) fx_fire(fx, id, PBFT_TIMER_VIEW_CHANGE);
+}
+
 /* Every replica in `ids` has executed the same seqs with the same batches. */
 static void assert_same_log(struct fx *fx, const uint32_t *ids, uint32_t k, uint32_t nexec)
 {
@@ -66,7 +74,13 @@ static void test_4_4_timer_expiry_sends_view_change_with_certificate(void **stat
     struct fx_node *b = &fx.node[2];
     assert_true(b->timer_armed[PBFT_TIMER_VIEW_CHANGE]);
     uint32_t mark = b->neff;
-    fx_fire(&fx, 2, PBFT_TIMER_VIEW_CHANGE);
+    fx_fire(&fx, 2, PBFT_TIMER_VIEW_CHANGE); /* first: probe the others */
+    int probe = fx_find(b, FX_BCAST, BFT_MSG_STATE_REQ, mark);
+    assert_true(probe >= 0);
+    assert_int_equal(b->eff[probe].seq, 1);
+    assert_false(fx_status(b).in_view_change);
+    assert_true(b->timer_armed[PBFT_TIMER_VIEW_CHANGE]);
+    fx_fire(&fx, 2, PBFT_TIMER_VIEW_CHANGE); /* nobody is ahead: suspect */
     int rec = fx_find(b, FX_PERSIST, PBFT_REC_VIEW, mark);
     int vc = fx_find(b, FX_BCAST, BFT_MSG_VIEW_CHANGE, mark);
     assert_true(rec >= 0 && vc > rec);
@@ -121,7 +135,7 @@ static void test_4_4_new_view_reproposes_prepared_value(void **state)
     fx_submit(&fx, 2, 7, 2);
     fx_submit(&fx, 3, 7, 2);
     fx_run(&fx);
-    for (uint32_t i = 1; i < 4; i++) fx_fire(&fx, i, PBFT_TIMER_VIEW_CHANGE);
+    for (uint32_t i = 1; i < 4; i++) suspect(&fx, i);
     fx_run(&fx);
     int nv = fx_find(&fx.node[1], FX_BCAST, BFT_MSG_NEW_VIEW, 0);
     assert_true(nv >= 0);
@@ -157,7 +171,7 @@ static void test_4_4_new_view_fills_gaps_with_null_requests(void **state)
     fx_run(&fx);
     fx.drop = NULL;
     fx.node[0].down = true;
-    for (uint32_t i = 1; i < 4; i++) fx_fire(&fx, i, PBFT_TIMER_VIEW_CHANGE);
+    for (uint32_t i = 1; i < 4; i++) suspect(&fx, i);
     fx_run(&fx);
     const uint32_t live[] = {1, 2, 3};
     assert_same_log(&fx, live, 3, 4);
@@ -181,7 +195,7 @@ static void test_4_4_backup_rejects_new_view_dropping_prepared_value(void **stat
     fx.node[0].down = true;
     fx.drop = drop_new_view;
     fx.arg = &fx; /* only replica 3 misses the NEW-VIEW */
-    for (uint32_t i = 1; i < 4; i++) fx_fire(&fx, i, PBFT_TIMER_VIEW_CHANGE);
+    for (uint32_t i = 1; i < 4; i++) suspect(&fx, i);
     fx_run(&fx);
     fx.drop = NULL;
     struct fx_node *b = &fx.node[3];
@@ -218,9 +232,11 @@ static void test_4_4_backup_rejects_new_view_dropping_prepared_value(void **stat
     fx_inject(&fx, 1, 3, &forged);
     assert_false(fx_status(b).in_view_change);
     assert_int_equal(fx_status(b).view, 1);
-    fx_fire(&fx, 1, PBFT_TIMER_RETRANSMIT);
-    fx_fire(&fx, 2, PBFT_TIMER_RETRANSMIT);
-    fx_run(&fx);
+    for (int tick = 0; tick < 2; tick++) { /* resent after one tick of grace */
+        fx_fire(&fx, 1, PBFT_TIMER_RETRANSMIT);
+        fx_fire(&fx, 2, PBFT_TIMER_RETRANSMIT);
+        fx_run(&fx);
+    }
     const uint32_t live[] = {1, 2, 3};
     assert_same_log(&fx, live, 3, 1);
     free(body);
@@ -234,12 +250,12 @@ static void test_4_5_2_f_plus_1_view_changes_make_replica_join(void **state)
     (void)state;
     struct fx fx;
     fx_init(&fx, 4);
-    fx_fire(&fx, 1, PBFT_TIMER_VIEW_CHANGE);
+    suspect(&fx, 1);
     fx_run(&fx);
     assert_false(fx_status(&fx.node[3]).in_view_change);
     assert_int_equal(fx_status(&fx.node[3]).view, 0);
     assert_int_equal(fx_count(&fx.node[3], FX_BCAST, BFT_MSG_VIEW_CHANGE), 0);
-    fx_fire(&fx, 2, PBFT_TIMER_VIEW_CHANGE);
+    suspect(&fx, 2);
     fx_run(&fx);
     assert_int_equal(fx_count(&fx.node[3], FX_BCAST, BFT_MSG_VIEW_CHANGE), 1);
     for (uint32_t i = 0; i < 4; i++) {
@@ -257,19 +273,19 @@ static void test_4_5_2_timeouts_double(void **state)
     fx_init(&fx, 4);
     fx.drop = drop_new_view; /* arg NULL: every NEW-VIEW is lost */
     uint64_t T = fx.node[3].cfg.request_timeout_ms;
-    for (uint32_t i = 0; i < 4; i++) fx_fire(&fx, i, PBFT_TIMER_VIEW_CHANGE);
+    for (uint32_t i = 0; i < 4; i++) suspect(&fx, i);
     fx_run(&fx);
     assert_int_equal(fx_status(&fx.node[3]).view, 1);
     assert_true(fx.node[3].timer_armed[PBFT_TIMER_VIEW_CHANGE]);
     assert_int_equal(fx.node[3].timer_ms[PBFT_TIMER_VIEW_CHANGE], T);
     for (uint32_t i = 0; i < 4; i++)
-        if (fx_status(&fx.node[i]).in_view_change) fx_fire(&fx, i, PBFT_TIMER_VIEW_CHANGE);
+        if (fx_status(&fx.node[i]).in_view_change) suspect(&fx, i);
     fx_run(&fx);
     assert_int_equal(fx_status(&fx.node[3]).view, 2);
     assert_true(fx_status(&fx.node[3]).in_view_change);
     assert_int_equal(fx.node[3].timer_ms[PBFT_TIMER_VIEW_CHANGE], 2 * T);
     for (uint32_t i = 0; i < 4; i++)
-        if (fx_status(&fx.node[i]).in_view_change) fx_fire(&fx, i, PBFT_TIMER_VIEW_CHANGE);
+        if (fx_status(&fx.node[i]).in_view_change) suspect(&fx, i);
     fx_run(&fx);
     assert_int_equal(fx_status(&fx.node[1]).view, 3);
     assert_true(fx_status(&fx.node[1]).in_view_change);
@@ -278,7 +294,7 @@ static void test_4_5_2_timeouts_double(void **state)
     /* Once NEW-VIEWs get through and a request executes, back to T. */
     fx.drop = NULL;
     for (uint32_t i = 0; i < 4; i++)
-        if (fx_status(&fx.node[i]).in_view_change) fx_fire(&fx, i, PBFT_TIMER_VIEW_CHANGE);
+        if (fx_status(&fx.node[i]).in_view_change) suspect(&fx, i);
     fx_run(&fx);
     assert_int_equal(fx_status(&fx.node[1]).view, 4);
     assert_false(fx_status(&fx.node[1]).in_view_change);
@@ -297,7 +313,7 @@ static void test_4_4_view_change_with_bad_embedded_signature_rejected(void **sta
     struct fx fx;
     fx_init(&fx, 4);
     prepare_without_commit(&fx);
-    fx_fire(&fx, 1, PBFT_TIMER_VIEW_CHANGE);
+    suspect(&fx, 1);
     int vc = fx_find(&fx.node[1], FX_BCAST, BFT_MSG_VIEW_CHANGE, 0);
     assert_true(vc >= 0);
     fx_drop_queue(&fx);
@@ -350,7 +366,7 @@ static void test_4_4_view_change_after_checkpoint(void **state)
     fx.node[0].down = true;
     submit_all(&fx, 6);
     fx_run(&fx);
-    for (uint32_t i = 1; i < 4; i++) fx_fire(&fx, i, PBFT_TIMER_VIEW_CHANGE);
+    for (uint32_t i = 1; i < 4; i++) suspect(&fx, i);
     fx_run(&fx);
     const uint32_t live[] = {1, 2, 3};
     assert_same_log(&fx, live, 3, 6);
