@@ -25,7 +25,7 @@
 #define BFT_RESULT_MAX 256          /* bytes in one operation's result */
 #define BFT_ENVELOPE_MAX_OPS 256    /* requests under one client signature */
 #define BFT_BODY_MAX (256u << 10)   /* signed body of one message */
-#define BFT_PAYLOAD_MAX (1u << 20)  /* unsigned, digest-bound attachment */
+#define BFT_PAYLOAD_MAX (512u << 10) /* unsigned, digest-bound attachment */
 #define BFT_BATCH_MAX_ENVELOPES 1024
 
 /* ------------------------------------------------------------------ */
@@ -377,6 +377,10 @@ struct bft_node_stats {
     uint64_t last_executed;
     uint64_t view;
     uint64_t view_changes;
+    uint64_t stable_checkpoint;
+    uint32_t leader;
+    bool in_view_change;
+    bool is_leader;
     bft_digest state_digest;
 };
 
@@ -396,6 +400,10 @@ void bft_node_timer(struct bft_node *n, uint32_t timer);
  * fills. If sync fails the buffered sends are dropped: a replica never
  * promises what is not on disk. */
 void bft_node_flush(struct bft_node *n);
+/* Re-sign an encoded replica message in place as this replica (the key it
+ * really holds): fault injection rewrites messages of Byzantine replicas.
+ * Returns BFT_E_OK or BFT_E_INVALID if `msg` is not a complete message. */
+int bft_node_sign_encoded(struct bft_node *n, uint8_t *msg, size_t len);
 /* Full replicated-state digest: SHA-256(app digest || client table digest). */
 void bft_node_state_digest(struct bft_node *n, bft_digest *out);
 void bft_node_stats(const struct bft_node *n, struct bft_node_stats *out);

@@ -344,5 +344,22 @@ void bft_node_stats(const struct bft_node *n, struct bft_node_stats *out)
     out->view = st.view;
     out->view_changes = st.view_changes;
     out->last_executed = st.last_executed;
+    out->stable_checkpoint = st.stable_checkpoint;
+    out->leader = st.leader;
+    out->in_view_change = st.in_view_change;
+    out->is_leader = st.is_leader;
     bft_node_state_digest((struct bft_node *)n, &out->state_digest);
+}
+
+int bft_node_sign_encoded(struct bft_node *n, uint8_t *msg, size_t len)
+{
+    struct bft_msg m;
+    if (bft_msg_decode(msg, len, &m) != BFT_E_OK) return BFT_E_INVALID;
+    const uint8_t *region;
+    size_t rlen;
+    bft_msg_signed_region(msg, &region, &rlen);
+    uint8_t sig[BFT_SIG_LEN];
+    node_sign(n, m.type, region, rlen, sig);
+    bft_msg_set_sig(msg, sig);
+    return BFT_E_OK;
 }

@@ -10,7 +10,10 @@
  * executed, and `bits` marks executed ones in [low, low + WINDOW). A request
  * at or above low + WINDOW is refused (the client broke its bound). */
 #define NODE_CLIENT_WINDOW 1024
-#define NODE_REPLY_CACHE 4
+/* Replies kept per client: one per envelope a client may have outstanding
+ * (the client library and bftctl cap clients at 16), so a retransmission of
+ * any executed envelope still finds its reply. */
+#define NODE_REPLY_CACHE 16
 
 struct node_reply {
     uint64_t first_req_no;

@@ -123,7 +123,7 @@ static inline uint64_t net_le_load(const uint8_t *p, size_t n)
 #define NET_FRAME_HDR_LEN 12
 #define NET_FRAME_MAX (4u << 20)   /* largest frame accepted or built */
 #define NET_FRAME_MAX_MSGS 4096    /* most messages in one frame */
-#define NET_MSG_MAX (2u << 20)     /* largest single message (> largest bft message) */
+#define NET_MSG_MAX (1u << 20)     /* largest single message (> largest bft message) */
 
 /* Frame builder over a caller-owned buffer of NET_FRAME_MAX bytes. */
 struct net_frame {

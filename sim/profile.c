@@ -225,10 +225,21 @@ static void describe_stall(struct sim *s, char *out, size_t cap)
         off += (size_t)snprintf(out + off, cap - off, " r%u v%llu@%llu", r,
                                 (unsigned long long)st.view, (unsigned long long)st.last_executed);
     }
-    for (uint32_t c = 0; c < s->o.clients && off < cap; c++)
-        if (s->cli[c].n_pending)
-            off +=
-                (size_t)snprintf(out + off, cap - off, " c%u:%u pending", c, s->cli[c].n_pending);
+    for (uint32_t c = 0; c < s->o.clients && off < cap; c++) {
+        if (!s->cli[c].n_pending) continue;
+        struct bft_client_stats cs;
+        bft_client_stats(s->cli[c].cl, &cs);
+        /* Whether the oldest pending request was ordered tells a lost
+         * reply from a request that never committed. */
+        uint64_t req = s->cli[c].pending[0].req_no;
+        for (uint32_t i = 1; i < s->cli[c].n_pending; i++)
+            if (s->cli[c].pending[i].req_no < req) req = s->cli[c].pending[i].req_no;
+        off += (size_t)snprintf(out + off, cap - off,
+                                " c%u:%u pending (req %llu applied at seq %llu, %llu retransmits)",
+                                c, s->cli[c].n_pending, (unsigned long long)req,
+                                (unsigned long long)sim_applied_seq(s, c, req),
+                                (unsigned long long)cs.retransmits);
+    }
 }
 
 static void fill_result(struct sim *s, struct sim_result *res)
@@ -293,7 +304,7 @@ int sim_run_seed(const struct sim_options *o, uint64_t seed, struct sim_result *
             ok = sim_run_until(s, deadline, settled, NULL);
         }
         if (!ok && !s->failed) {
-            char why[200];
+            char why[SIM_REASON_LEN - 64];
             describe_stall(s, why, sizeof(why));
             sim_fail(s, "liveness: not settled %llu ms after healing (%s)",
                      (unsigned long long)(o->liveness_us / 1000), why);

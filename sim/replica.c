@@ -180,10 +180,8 @@ int sim_replica_start(struct sim *s, uint32_t r, bool replay_wal)
         /* Replay only what was there at the crash: the node may append
          * while it recovers. */
         size_t len = rp->wal_len;
-        rp->recovering = true;
         for (size_t i = 0; i < len && !s->failed; i++)
             bft_node_recover(node, rp->wal[i].p, rp->wal[i].len);
-        rp->recovering = false;
     }
     bft_node_flush(node);
     return BFT_E_OK;

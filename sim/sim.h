@@ -37,7 +37,7 @@
 #define SIM_RULES_MAX 32
 #define SIM_WAL_BYTES_MAX (256u << 20) /* per replica */
 #define SIM_SEQ_MAX (1u << 22)         /* highest seq the checker tracks */
-#define SIM_REASON_LEN 256
+#define SIM_REASON_LEN 512
 
 /* Endpoints: replica i is endpoint i, client c is SIM_EP_CLIENT(c). A mask
  * has bit e set for endpoint e. */

@@ -68,7 +68,6 @@ struct sim_replica {
     uint32_t incarnation;
     bool honest;
     bool amnesiac; /* restarted with empty state during the fault phase */
-    bool recovering;
     struct sim_behaviour behaviour;
     struct bft_host host;
     struct sim_timer timers[SIM_TIMERS_MAX];

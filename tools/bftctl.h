@@ -73,5 +73,6 @@ int cmd_keygen(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_inject(int argc, char **argv);
 
 #endif

@@ -200,10 +200,25 @@ static void on_tick(void *ctx, double t)
     }
     if (run->inject_junk || run->inject_badsig) {
         if (!run->injected && t >= run->duration_s / 2) {
-            char err[256];
             run->injected = true;
-            if (ctl_inject(&run->cl, run->inject_junk, run->inject_badsig, err, sizeof err) != 0)
-                fprintf(stderr, "bftctl cluster: inject: %s\n", err);
+            /* The outsider is its own process (`bftctl inject`), like a
+             * real attacker, so the load generator is not held up. It is
+             * exec'd, not just forked: nng is not fork-safe. */
+            char self[PATH_MAX], cfgp[700];
+            ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+            self[sl > 0 ? sl : 0] = 0;
+            snprintf(cfgp, sizeof cfgp, "%s/cluster.json", run->dir);
+            const char *what = run->inject_junk && run->inject_badsig ? "junk,badsig"
+                               : run->inject_junk                     ? "junk"
+                                                                      : "badsig";
+            pid_t pid = fork();
+            if (pid == 0) {
+                execl(self, "bftctl", "inject", "--config", cfgp, "--what", what, (char *)NULL);
+                _exit(127);
+            }
+            run->inject_pid = pid;
+            if (pid < 0)
+                fprintf(stderr, "bftctl cluster: inject: fork: %s\n", strerror(errno));
             else if (!run->quiet)
                 printf("  t=%5.2fs  outsider injected%s%s into every replica\n", t,
                        run->inject_junk ? " junk frames" : "",
@@ -455,6 +470,7 @@ int cmd_cluster(int argc, char **argv)
         stop_all(run);
         goto out;
     }
+    if (run->inject_pid > 0) waitpid(run->inject_pid, NULL, 0);
     quiesce(run);
     stop_all(run);
     for (uint32_t i = 0; i < run->nodes; i++) {

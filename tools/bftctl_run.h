@@ -11,6 +11,7 @@ struct ctl_run {
     uint32_t nodes, clients, batch, envelope, outstanding, payload;
     double duration_s;
     bool sign, quiet, inject_junk, inject_badsig, injected;
+    pid_t inject_pid;
     uint16_t base_port;
     char app[16];
     const char *dir_arg, *json_path;

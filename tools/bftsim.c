@@ -2,6 +2,7 @@
  *
  *   bftsim --protocol pbft|hotstuff|raft --nodes N --seeds A:B
  *          [--faults none|lossy|crash|partition|default] [--verbose]
+ *          [--fault-phase-ms MIN:MAX]
  *
  * Each seed is one whole run (sim_run_seed: options, faults and schedule
  * all come from the seed). A failing seed prints one line with the command
@@ -21,8 +22,11 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: bftsim --protocol pbft|hotstuff|raft --nodes N --seeds A:B\n"
                  "              [--faults none|lossy|crash|partition|default] [--verbose]\n"
+                 "              [--fault-phase-ms MIN:MAX]\n"
                  "  --seeds A:B   run every seed from A to B inclusive (S alone = S:S)\n"
                  "  --faults      fault profile for the safety phase (default: default)\n"
+                 "  --fault-phase-ms MIN:MAX  the seed picks the fault phase length in this\n"
+                 "                range of virtual milliseconds (default 5000:20000)\n"
                  "  --verbose     narrate each run on stderr and print passing seeds\n");
 }
 
@@ -37,7 +41,8 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
-static int parse_seeds(const char *arg, uint64_t *a, uint64_t *b)
+/* "A:B" with A <= B, or "S" alone meaning S:S. */
+static int parse_range(const char *arg, uint64_t *a, uint64_t *b)
 {
     char buf[64];
     if (!arg || strlen(arg) >= sizeof(buf)) return -1;
@@ -61,10 +66,12 @@ int main(int argc, char **argv)
                                              {"faults", required_argument, NULL, 'f'},
                                              {"verbose", no_argument, NULL, 'v'},
                                              {"help", no_argument, NULL, 'h'},
+                                             {"fault-phase-ms", required_argument, NULL, 'F'},
                                              {NULL, 0, NULL, 0}};
     const char *proto_arg = NULL, *faults_arg = "default";
     uint64_t nodes = 0, seed_a = 0, seed_b = 0;
-    bool have_seeds = false, verbose = false;
+    bool have_seeds = false, verbose = false, phase_set = false;
+    uint64_t phase_min_ms = 0, phase_max_ms = 0;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -80,7 +87,7 @@ int main(int argc, char **argv)
             }
             break;
         case 's':
-            if (parse_seeds(optarg, &seed_a, &seed_b)) {
+            if (parse_range(optarg, &seed_a, &seed_b)) {
                 fprintf(stderr, "bftsim: --seeds wants A:B with A <= B\n");
                 usage(stderr);
                 return 2;
@@ -92,6 +99,14 @@ int main(int argc, char **argv)
             break;
         case 'v':
             verbose = true;
+            break;
+        case 'F':
+            if (parse_range(optarg, &phase_min_ms, &phase_max_ms) || phase_max_ms > 3600000) {
+                fprintf(stderr, "bftsim: --fault-phase-ms wants MIN:MAX (ms, at most 3600000)\n");
+                usage(stderr);
+                return 2;
+            }
+            phase_set = true;
             break;
         case 'h':
             usage(stdout);
@@ -133,6 +148,13 @@ int main(int argc, char **argv)
     sim_options_default(&o, proto, (uint32_t)nodes);
     o.faults = profile;
     o.verbose = verbose;
+    char phase_arg[64] = "";
+    if (phase_set) {
+        o.fault_phase_min_us = phase_min_ms * 1000;
+        o.fault_phase_max_us = phase_max_ms * 1000;
+        snprintf(phase_arg, sizeof(phase_arg), " --fault-phase-ms %" PRIu64 ":%" PRIu64,
+                 phase_min_ms, phase_max_ms);
+    }
     uint64_t passed = 0, failed = 0;
     for (uint64_t seed = seed_a;; seed++) {
         struct sim_result res;
@@ -151,9 +173,9 @@ int main(int argc, char **argv)
         } else {
             failed++;
             printf("FAIL seed=%" PRIu64 ": %s; replay: bftsim --protocol %s --nodes %u --seeds "
-                   "%" PRIu64 ":%" PRIu64 " --faults %s\n",
+                   "%" PRIu64 ":%" PRIu64 " --faults %s%s\n",
                    seed, res.reason, proto_arg, (unsigned)nodes, seed, seed,
-                   sim_profile_name(profile));
+                   sim_profile_name(profile), phase_arg);
         }
         fflush(stdout);
         if (seed == seed_b) break;

@@ -371,7 +371,9 @@ out:
     if (rt->commits) fclose(rt->commits);
     if (rt->wal) bft_wal_close(rt->wal);
     if (rt->node) bft_node_destroy(rt->node);
-    if (rt->net) net_close(rt->net);
+    /* No net_close: nng 1.5.2's nng_close can hang with frames in flight
+     * (nanomsg/nng#1543); bftd exits right after and the kernel reclaims
+     * the sockets. Everything worth keeping is already written. */
     bft_cluster_free(&rt->cl);
     free(rt);
     return rv;
