@@ -116,6 +116,20 @@ static bool parse_new(const uint8_t *op, size_t len, uint32_t client, struct ord
     return order_valid(o);
 }
 
+int bft_order_decode(const uint8_t *op, size_t len, uint64_t *client_order_id, char symbol[9],
+                     uint8_t *side, uint32_t *qty, int64_t *price)
+{
+    struct order o;
+    if (!op || !parse_new(op, len, 0, &o)) return -1;
+    *client_order_id = o.coid;
+    memcpy(symbol, o.symbol, 8);
+    symbol[8] = 0;
+    *side = o.side;
+    *qty = o.qty;
+    *price = o.price;
+    return 0;
+}
+
 /* The record is both the chain link and the snapshot entry. */
 static void record_put(uint8_t *p, uint64_t seq, const struct order *o)
 {

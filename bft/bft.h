@@ -321,6 +321,35 @@ size_t bft_order_encode(uint8_t *op, uint64_t client_order_id, const char *symbo
                         uint32_t qty, int64_t price);
 int bft_order_result_decode(const uint8_t *res, size_t len, uint8_t *status, uint64_t *order_seq);
 
+/* Decode a NEW order op; 0 or -1. symbol gets up to 8 chars + NUL. */
+int bft_order_decode(const uint8_t *op, size_t len, uint64_t *client_order_id, char symbol[9],
+                     uint8_t *side, uint32_t *qty, int64_t *price);
+
+/* The orders audit log: one line per accepted order, hash-chained
+ * (DESIGN.md "Applications"): each line carries the previous line's hash
+ * and its own, SHA-256(prev || the line's fields), so a changed, dropped or
+ * reordered order breaks the chain. `bftctl audit` verifies it. */
+struct bft_audit_entry {
+    uint64_t order_seq; /* the order's unique, gap-free number */
+    uint64_t seq;       /* consensus sequence number that committed it */
+    uint64_t view;
+    uint32_t client;
+    uint64_t client_order_id;
+    char symbol[9];
+    uint8_t side;
+    uint32_t qty;
+    int64_t price;
+    uint8_t prev[32];
+    uint8_t hash[32];
+};
+#define BFT_AUDIT_LINE_MAX 320
+/* Compute e->hash from e->prev and the fields, and format the line
+ * (newline-terminated). Returns the length. */
+size_t bft_audit_format(struct bft_audit_entry *e, char *line, size_t cap);
+/* Parse one line and check its own hash; 0, or -1 if malformed or the
+ * hash does not match its fields. */
+int bft_audit_parse(const char *line, struct bft_audit_entry *e);
+
 /* kv: op u8 kind (1 put, 2 get, 3 delete) | u16 klen | key | u16 vlen | value
  *     res u8 status (0 ok, 1 not found, 2 invalid, 3 full) | value */
 #define BFT_KV_MAX_KEYS (1u << 20)
@@ -350,6 +379,10 @@ struct bft_host {
                        const bft_digest *state_digest);
     void (*on_apply)(void *ctx, uint32_t client, uint64_t req_no, uint64_t seq, const uint8_t *op,
                      size_t op_len);
+    /* Also optional: the result the application gave (bftd writes the
+     * orders audit log from it). */
+    void (*on_result)(void *ctx, uint32_t client, uint64_t req_no, uint64_t seq, uint64_t view,
+                      const uint8_t *op, size_t op_len, const uint8_t *result, size_t result_len);
 };
 
 struct bft_node_config {

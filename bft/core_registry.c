@@ -10,15 +10,19 @@ const struct bft_core_ops *bft_core_ops_for(int protocol)
 {
     switch (protocol) {
 #ifdef BFT_HAVE_PBFT
-    case BFT_PROTO_PBFT: return &bft_pbft_ops;
+    case BFT_PROTO_PBFT:
+        return &bft_pbft_ops;
 #endif
 #ifdef BFT_HAVE_HOTSTUFF
-    case BFT_PROTO_HOTSTUFF: return &bft_hotstuff_ops;
+    case BFT_PROTO_HOTSTUFF:
+        return &bft_hotstuff_ops;
 #endif
 #ifdef BFT_HAVE_RAFT
-    case BFT_PROTO_RAFT: return &bft_raft_ops;
+    case BFT_PROTO_RAFT:
+        return &bft_raft_ops;
 #endif
-    default: return NULL;
+    default:
+        return NULL;
     }
 }
 

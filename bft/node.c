@@ -216,8 +216,10 @@ static void receive_request(struct bft_node *n, const struct bft_msg *m)
         return;
     }
     if (bft_req_flags(m) & BFT_REQ_READONLY) {
-        if (n->ops->on_read) n->ops->on_read(n->core, m);
-        else node_answer_read(n, m);
+        if (n->ops->on_read)
+            n->ops->on_read(n->core, m);
+        else
+            node_answer_read(n, m);
         return;
     }
     if (node_already_executed(n, m)) return; /* cached reply re-sent */
@@ -248,8 +250,11 @@ void node_answer_read(struct bft_node *n, const struct bft_msg *m)
             net_put_u16(&w, (uint16_t)rl);
             net_put_bytes(&w, n->result, rl);
         }
-        struct bft_msg rep = {.type = BFT_MSG_REPLY, .view = st.view, .seq = st.last_executed,
-                              .body = body, .body_len = (uint32_t)w.len};
+        struct bft_msg rep = {.type = BFT_MSG_REPLY,
+                              .view = st.view,
+                              .seq = st.last_executed,
+                              .body = body,
+                              .body_len = (uint32_t)w.len};
         node_queue_msg(n, &rep, false, NODE_DEST_CLIENT | m->sender);
     }
 }

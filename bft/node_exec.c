@@ -14,7 +14,8 @@
 struct node_client *node_clients_new(uint32_t count)
 {
     struct node_client *c = calloc(count ? count : 1, sizeof *c);
-    for (uint32_t i = 0; c && i < count; i++) c[i].low = 1;
+    for (uint32_t i = 0; c && i < count; i++)
+        c[i].low = 1;
     return c;
 }
 
@@ -83,7 +84,8 @@ bool node_already_executed(struct bft_node *n, const struct bft_msg *req)
 }
 
 /* Apply one envelope and queue its signed reply. */
-static void exec_envelope(struct bft_node *n, uint64_t seq, uint64_t view, const struct bft_msg *req)
+static void exec_envelope(struct bft_node *n, uint64_t seq, uint64_t view,
+                          const struct bft_msg *req)
 {
     struct node_client *c = &n->clients[req->sender];
     uint16_t count = bft_req_count(req);
@@ -110,6 +112,9 @@ static void exec_envelope(struct bft_node *n, uint64_t seq, uint64_t view, const
         table_set(c, req_no);
         n->stats.requests_executed++;
         if (n->host.on_apply) n->host.on_apply(n->host.ctx, req->sender, req_no, seq, op, op_len);
+        if (n->host.on_result)
+            n->host.on_result(n->host.ctx, req->sender, req_no, seq, view, op, op_len, n->result,
+                              rl);
         net_put_u16(&w, (uint16_t)rl);
         net_put_bytes(&w, n->result, rl);
     }
@@ -134,8 +139,8 @@ static void exec_envelope(struct bft_node *n, uint64_t seq, uint64_t view, const
     }
 }
 
-void node_execute(struct bft_node *n, uint64_t seq, uint64_t view, const uint8_t *batch,
-                  size_t len, const bft_digest *batch_digest, bft_digest *state)
+void node_execute(struct bft_node *n, uint64_t seq, uint64_t view, const uint8_t *batch, size_t len,
+                  const bft_digest *batch_digest, bft_digest *state)
 {
     if (batch && len) {
         struct bft_batch_iter it;
@@ -211,7 +216,8 @@ int node_snapshot(struct bft_node *n, uint8_t **buf, size_t *len)
         if (client_untouched(c)) continue;
         net_put_u32(&w, i);
         net_put_u64(&w, c->low);
-        for (size_t k = 0; k < NODE_CLIENT_WINDOW / 64; k++) net_put_u64(&w, c->bits[k]);
+        for (size_t k = 0; k < NODE_CLIENT_WINDOW / 64; k++)
+            net_put_u64(&w, c->bits[k]);
     }
     net_put_u32(&w, 0xffffffffu);
     net_put_u32(&w, (uint32_t)app_len);
@@ -239,7 +245,8 @@ int node_restore(struct bft_node *n, const uint8_t *buf, size_t len)
         if (id == 0xffffffffu) break;
         if (id >= n->cfg.n_clients) goto bad;
         fresh[id].low = net_get_u64(&r);
-        for (size_t k = 0; k < NODE_CLIENT_WINDOW / 64; k++) fresh[id].bits[k] = net_get_u64(&r);
+        for (size_t k = 0; k < NODE_CLIENT_WINDOW / 64; k++)
+            fresh[id].bits[k] = net_get_u64(&r);
     }
     uint32_t app_len = net_get_u32(&r);
     const uint8_t *app = net_get_ptr(&r, app_len);
@@ -257,7 +264,8 @@ void node_clients_free(struct bft_node *n)
 {
     if (!n->clients) return;
     for (uint32_t i = 0; i < n->cfg.n_clients; i++)
-        for (uint32_t k = 0; k < NODE_REPLY_CACHE; k++) free(n->clients[i].replies[k].msg);
+        for (uint32_t k = 0; k < NODE_REPLY_CACHE; k++)
+            free(n->clients[i].replies[k].msg);
     free(n->clients);
     n->clients = NULL;
 }

@@ -91,7 +91,8 @@ void bft_node_flush(struct bft_node *n)
         const struct node_out *o = &n->out[i];
         const uint8_t *p = n->arena + o->off;
         if (o->dest & NODE_DEST_CLIENT) {
-            if (n->host.send_client) n->host.send_client(n->host.ctx, o->dest & ~NODE_DEST_CLIENT, p, o->len);
+            if (n->host.send_client)
+                n->host.send_client(n->host.ctx, o->dest & ~NODE_DEST_CLIENT, p, o->len);
         } else {
             n->host.send(n->host.ctx, o->dest, p, o->len);
         }

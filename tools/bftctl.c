@@ -21,6 +21,9 @@ static void usage(FILE *f)
             "           show each replica's last reported state\n"
             "  bench    [--protocols pbft,hotstuff,raft] [--nodes 4,7] [--duration S] [--out DIR]\n"
             "           one cluster run per protocol and size; JSON, CSV and PNG results\n"
+            "  audit    --dir DIR\n"
+            "           verify the orders audit logs: intact hash chains, replicas agree,\n"
+            "           order numbers gap-free and unique\n"
             "  inject   --config DIR/cluster.json [--what junk,badsig]\n"
             "           an outsider sends junk frames and badly signed messages to every replica\n"
             "\n"
@@ -48,6 +51,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "status")) return cmd_status(argc - 1, argv + 1);
     if (!strcmp(argv[1], "bench")) return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(argv[1], "inject")) return cmd_inject(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "audit")) return cmd_audit(argc - 1, argv + 1);
     fprintf(stderr, "bftctl: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return CTL_USAGE;

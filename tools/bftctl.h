@@ -20,8 +20,8 @@ struct keygen_opts {
     const char *app;
     uint32_t batch_max;
     bool sign;
-    uint16_t base_port;        /* replicas at base_port + i */
-    uint16_t client_port;      /* every client at this port (one load generator) */
+    uint16_t base_port;   /* replicas at base_port + i */
+    uint16_t client_port; /* every client at this port (one load generator) */
 };
 int ctl_keygen(const struct keygen_opts *o, char *err, size_t errlen);
 uint32_t ctl_default_f(int protocol, uint32_t nodes);
@@ -39,8 +39,8 @@ struct load_opts {
     const struct bft_cluster *cl;
     uint32_t clients;
     uint32_t envelope;
-    uint32_t outstanding;   /* envelopes in flight per client */
-    uint32_t payload;       /* kv value bytes */
+    uint32_t outstanding; /* envelopes in flight per client */
+    uint32_t payload;     /* kv value bytes */
     double duration_s;
     bool quiet;
     /* called about every 10 ms with seconds since start; lets the caller
@@ -51,7 +51,7 @@ struct load_opts {
 
 #define LOAD_MAX_SECONDS 3600
 struct load_result {
-    uint64_t completed;      /* operations accepted by the client rule */
+    uint64_t completed; /* operations accepted by the client rule */
     uint64_t submitted;
     uint64_t retransmits;
     uint64_t bad_replies;
@@ -59,9 +59,9 @@ struct load_result {
     double lat_ms_p50, lat_ms_p90, lat_ms_p99, lat_ms_max;
     uint64_t per_second[LOAD_MAX_SECONDS]; /* completions in each second */
     uint32_t seconds;
-    double max_stall_ms;     /* longest gap without any completion after the first */
-    uint64_t max_order_seq;  /* orders app: highest order number seen */
-    uint64_t dup_order_seq;  /* orders app: order numbers seen twice (must be 0) */
+    double max_stall_ms;    /* longest gap without any completion after the first */
+    uint64_t max_order_seq; /* orders app: highest order number seen */
+    uint64_t dup_order_seq; /* orders app: order numbers seen twice (must be 0) */
 };
 int ctl_load_run(const struct load_opts *o, struct load_result *r, char *err, size_t errlen);
 
@@ -74,5 +74,6 @@ int cmd_cluster(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_inject(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 #endif

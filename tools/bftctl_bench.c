@@ -18,11 +18,12 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: bftctl bench [--protocols pbft,hotstuff,raft] [--nodes 4,7] [--duration S]\n"
-               "                    [--clients C] [--envelope K] [--outstanding W] [--sign-raft]\n"
-               "                    [--out DIR]\n"
-               "Runs one cluster per protocol and node count (raft uses 2f+1 nodes for the\n"
-               "same f unless --raft-equal-n), then writes DIR/bench.json, bench.csv, bench.png.\n");
+    fprintf(f,
+            "usage: bftctl bench [--protocols pbft,hotstuff,raft] [--nodes 4,7] [--duration S]\n"
+            "                    [--clients C] [--envelope K] [--outstanding W] [--sign-raft]\n"
+            "                    [--out DIR]\n"
+            "Runs one cluster per protocol and node count (raft uses 2f+1 nodes for the\n"
+            "same f unless --raft-equal-n), then writes DIR/bench.json, bench.csv, bench.png.\n");
 }
 
 struct row {
@@ -39,7 +40,8 @@ static int run_one(const char *self, const char *out, struct row *r, double dur,
                    uint32_t envelope, uint32_t outstanding)
 {
     char json[PATH_MAX], nodes[16], d[32], c[16], e[16], w[16];
-    snprintf(json, sizeof json, "%s/%s-n%u%s.json", out, r->protocol, r->nodes, r->sign ? "-sign" : "");
+    snprintf(json, sizeof json, "%s/%s-n%u%s.json", out, r->protocol, r->nodes,
+             r->sign ? "-sign" : "");
     snprintf(nodes, sizeof nodes, "%u", r->nodes);
     snprintf(d, sizeof d, "%g", dur);
     snprintf(c, sizeof c, "%u", clients);
@@ -66,7 +68,8 @@ static int run_one(const char *self, const char *out, struct row *r, double dur,
     cJSON *o = cJSON_Parse(buf);
     free(buf);
     if (!o) return -1;
-#define NUM(k) (cJSON_IsNumber(cJSON_GetObjectItem(o, k)) ? cJSON_GetObjectItem(o, k)->valuedouble : 0)
+#define NUM(k)                                                                                     \
+    (cJSON_IsNumber(cJSON_GetObjectItem(o, k)) ? cJSON_GetObjectItem(o, k)->valuedouble : 0)
     r->ops_s = NUM("throughput_ops_s");
     r->msgs_op = NUM("msgs_per_op");
     r->bytes_op = NUM("bytes_per_op");
@@ -88,23 +91,30 @@ static void plot(const char *out)
         return;
     }
     char cmd[PATH_MAX * 3];
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && gnuplot -e \"set terminal png size 1000,450; set output 'bench.png'; "
-             "set datafile separator ','; set style data histograms; set style fill solid; "
-             "set multiplot layout 1,2; set xtics rotate by -30; set title 'throughput (ops/s)'; "
-             "plot 'bench.csv' using 4:xtic(1) notitle; set title 'latency p50 / p99 (ms)'; "
-             "plot 'bench.csv' using 5:xtic(1) title 'p50', '' using 6 title 'p99'; unset multiplot\"",
-             out);
+    snprintf(
+        cmd, sizeof cmd,
+        "cd '%s' && gnuplot -e \"set terminal png size 1000,450; set output 'bench.png'; "
+        "set datafile separator ','; set style data histograms; set style fill solid; "
+        "set multiplot layout 1,2; set xtics rotate by -30; set title 'throughput (ops/s)'; "
+        "plot 'bench.csv' using 4:xtic(1) notitle; set title 'latency p50 / p99 (ms)'; "
+        "plot 'bench.csv' using 5:xtic(1) title 'p50', '' using 6 title 'p99'; unset multiplot\"",
+        out);
     if (system(cmd) != 0) fprintf(stderr, "bftctl bench: gnuplot failed\n");
 }
 
 int cmd_bench(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"protocols", 1, 0, 'p'}, {"nodes", 1, 0, 'n'},    {"duration", 1, 0, 'd'},
-        {"out", 1, 0, 'o'},       {"clients", 1, 0, 'c'},  {"envelope", 1, 0, 'e'},
-        {"outstanding", 1, 0, 'w'}, {"sign-raft", 0, 0, 's'}, {"raft-equal-n", 0, 0, 'E'},
-        {"help", 0, 0, 'h'},      {0, 0, 0, 0}};
+    static const struct option lo[] = {{"protocols", 1, 0, 'p'},
+                                       {"nodes", 1, 0, 'n'},
+                                       {"duration", 1, 0, 'd'},
+                                       {"out", 1, 0, 'o'},
+                                       {"clients", 1, 0, 'c'},
+                                       {"envelope", 1, 0, 'e'},
+                                       {"outstanding", 1, 0, 'w'},
+                                       {"sign-raft", 0, 0, 's'},
+                                       {"raft-equal-n", 0, 0, 'E'},
+                                       {"help", 0, 0, 'h'},
+                                       {0, 0, 0, 0}};
     char protos[128] = "pbft,hotstuff,raft", nodes[64] = "4,7";
     const char *out = "bench-out";
     double dur = 10;
@@ -116,11 +126,21 @@ int cmd_bench(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         char *end;
         switch (ch) {
-        case 'p': snprintf(protos, sizeof protos, "%s", optarg); break;
-        case 'n': snprintf(nodes, sizeof nodes, "%s", optarg); break;
-        case 'o': out = optarg; break;
-        case 's': sign_raft = true; break;
-        case 'E': equal_n = true; break;
+        case 'p':
+            snprintf(protos, sizeof protos, "%s", optarg);
+            break;
+        case 'n':
+            snprintf(nodes, sizeof nodes, "%s", optarg);
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 's':
+            sign_raft = true;
+            break;
+        case 'E':
+            equal_n = true;
+            break;
         case 'd':
             dur = strtod(optarg, &end);
             if (*end || dur < 1 || dur > 600) {
@@ -128,18 +148,25 @@ int cmd_bench(int argc, char **argv)
                 return CTL_USAGE;
             }
             break;
-        case 'c': case 'e': case 'w': {
+        case 'c':
+        case 'e':
+        case 'w': {
             long v = strtol(optarg, &end, 10);
             if (*end || v < 1 || v > 256) {
                 fprintf(stderr, "bftctl bench: %s needs 1..256\n", argv[optind - 1]);
                 return CTL_USAGE;
             }
-            if (ch == 'c') clients = (uint32_t)v;
-            else if (ch == 'e') envelope = (uint32_t)v;
-            else outstanding = (uint32_t)v;
+            if (ch == 'c')
+                clients = (uint32_t)v;
+            else if (ch == 'e')
+                envelope = (uint32_t)v;
+            else
+                outstanding = (uint32_t)v;
             break;
         }
-        case 'h': usage(stdout); return CTL_OK;
+        case 'h':
+            usage(stdout);
+            return CTL_OK;
         default:
             fprintf(stderr, "bftctl bench: unknown or incomplete option '%s'\n", argv[optind - 1]);
             usage(stderr);

@@ -51,7 +51,8 @@ int ctl_read_stats(const char *dir, struct ctl_replica *r)
     snprintf(r->state_digest, sizeof r->state_digest, "%s",
              cJSON_IsString(d) ? d->valuestring : "");
     const cJSON *rej = cJSON_GetObjectItemCaseSensitive(o, "rejected");
-    for (int i = 0; i < BFT_REJECT__COUNT; i++) r->rejected[i] = jnum(rej, bft_reject_name(i));
+    for (int i = 0; i < BFT_REJECT__COUNT; i++)
+        r->rejected[i] = jnum(rej, bft_reject_name(i));
     cJSON_Delete(o);
     return 0;
 }
@@ -168,8 +169,10 @@ void ctl_check_safety(struct ctl_replica *reps, uint32_t n, struct ctl_verdict *
     for (uint32_t a = 0; a < n; a++) {
         if (!reps[a].honest || !reps[a].have_stats || reps[a].committed_seq != top) continue;
         v->at_top++;
-        if (!ref) ref = reps[a].state_digest;
-        else if (strcmp(ref, reps[a].state_digest) != 0) v->digests_equal = false;
+        if (!ref)
+            ref = reps[a].state_digest;
+        else if (strcmp(ref, reps[a].state_digest) != 0)
+            v->digests_equal = false;
     }
     if (!v->digests_equal && v->safe) {
         v->safe = false;

@@ -64,10 +64,13 @@ int cmd_inject(int argc, char **argv)
             cfg = optarg;
         } else if (ch == 'w') {
             for (char *t = strtok(optarg, ","); t; t = strtok(NULL, ",")) {
-                if (!strcmp(t, "junk")) junk = true;
-                else if (!strcmp(t, "badsig")) badsig = true;
+                if (!strcmp(t, "junk"))
+                    junk = true;
+                else if (!strcmp(t, "badsig"))
+                    badsig = true;
                 else {
-                    fprintf(stderr, "bftctl inject: --what takes junk and/or badsig, got '%s'\n", t);
+                    fprintf(stderr, "bftctl inject: --what takes junk and/or badsig, got '%s'\n",
+                            t);
                     return CTL_USAGE;
                 }
             }

@@ -41,7 +41,8 @@ int ctl_keygen(const struct keygen_opts *o, char *err, size_t errlen)
         return -1;
     }
     memcpy(rnd, kp.pk, 8); /* random cluster id from fresh key material */
-    for (int i = 0; i < 8; i++) c.cluster_id = (c.cluster_id << 8) | rnd[i];
+    for (int i = 0; i < 8; i++)
+        c.cluster_id = (c.cluster_id << 8) | rnd[i];
     c.protocol = o->protocol;
     c.n = o->nodes;
     c.f = o->f;
@@ -84,11 +85,13 @@ out:
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: bftctl keygen --nodes N [--clients C] --out DIR [--protocol pbft|hotstuff|raft]\n"
-               "                     [--f F] [--app orders|kv] [--base-port PORT] [--client-port PORT]\n"
-               "Writes DIR/cluster.json and DIR/keys/{replica,client}-ID.pem.\n"
-               "Replicas listen on tcp://127.0.0.1:PORT+i (default PORT 7000); clients on\n"
-               "--client-port (default PORT+100). Edit the addresses to spread replicas over hosts.\n");
+    fprintf(
+        f,
+        "usage: bftctl keygen --nodes N [--clients C] --out DIR [--protocol pbft|hotstuff|raft]\n"
+        "                     [--f F] [--app orders|kv] [--base-port PORT] [--client-port PORT]\n"
+        "Writes DIR/cluster.json and DIR/keys/{replica,client}-ID.pem.\n"
+        "Replicas listen on tcp://127.0.0.1:PORT+i (default PORT 7000); clients on\n"
+        "--client-port (default PORT+100). Edit the addresses to spread replicas over hosts.\n");
 }
 
 static int parse_num(const char *flag, const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
@@ -110,11 +113,11 @@ int cmd_keygen(int argc, char **argv)
     struct keygen_opts o = {.protocol = BFT_PROTO_PBFT, .clients = 4, .app = "orders"};
     uint32_t base = 7000, cport = 0, f = UINT32_MAX;
     bool have_nodes = false;
-    static const struct option lo[] = {
-        {"nodes", 1, 0, 'n'},     {"clients", 1, 0, 'c'}, {"out", 1, 0, 'o'},
-        {"protocol", 1, 0, 'p'},  {"f", 1, 0, 'f'},       {"app", 1, 0, 'a'},
-        {"base-port", 1, 0, 'b'}, {"client-port", 1, 0, 'C'}, {"help", 0, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option lo[] = {{"nodes", 1, 0, 'n'},     {"clients", 1, 0, 'c'},
+                                       {"out", 1, 0, 'o'},       {"protocol", 1, 0, 'p'},
+                                       {"f", 1, 0, 'f'},         {"app", 1, 0, 'a'},
+                                       {"base-port", 1, 0, 'b'}, {"client-port", 1, 0, 'C'},
+                                       {"help", 0, 0, 'h'},      {0, 0, 0, 0}};
     opterr = 0;
     optind = 1;
     int ch;
@@ -127,7 +130,9 @@ int cmd_keygen(int argc, char **argv)
         case 'c':
             if (parse_num("--clients", optarg, 0, BFT_MAX_CLIENTS, &o.clients)) return CTL_USAGE;
             break;
-        case 'o': o.out_dir = optarg; break;
+        case 'o':
+            o.out_dir = optarg;
+            break;
         case 'p':
             o.protocol = bft_protocol_parse(optarg);
             if (o.protocol < 0) {
@@ -152,7 +157,9 @@ int cmd_keygen(int argc, char **argv)
         case 'C':
             if (parse_num("--client-port", optarg, 1024, 65535, &cport)) return CTL_USAGE;
             break;
-        case 'h': usage(stdout); return CTL_OK;
+        case 'h':
+            usage(stdout);
+            return CTL_OK;
         default:
             fprintf(stderr, "bftctl keygen: unknown or incomplete option '%s'\n", argv[optind - 1]);
             usage(stderr);

@@ -15,7 +15,8 @@ int cmd_status(int argc, char **argv)
     optind = 1;
     int ch;
     while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        if (ch == 'c') cfg = optarg;
+        if (ch == 'c')
+            cfg = optarg;
         else if (ch == 'h') {
             printf("usage: bftctl status --config DIR/cluster.json\n");
             return CTL_OK;

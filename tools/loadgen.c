@@ -91,7 +91,8 @@ static void refill(struct lg_client *c, uint64_t t_us)
     if (!c->lg->submitting) return;
     bool any = false;
     while (c->in_flight + o->envelope <= o->outstanding * o->envelope) {
-        for (uint32_t k = 0; k < o->envelope; k++) submit_one(c, t_us);
+        for (uint32_t k = 0; k < o->envelope; k++)
+            submit_one(c, t_us);
         any = true;
     }
     if (any) bft_client_flush(c->c, t_us / 1000);
@@ -104,7 +105,8 @@ static void lg_done(void *ctx, uint64_t req_no, const uint8_t *result, size_t le
     uint64_t t = now_us();
     if (c->in_flight) c->in_flight--;
     uint64_t lat = t - c->sent_us[req_no % c->cap];
-    if (lg->n_lat < LAT_CAP) lg->lat_us[lg->n_lat++] = (uint32_t)(lat > UINT32_MAX ? UINT32_MAX : lat);
+    if (lg->n_lat < LAT_CAP)
+        lg->lat_us[lg->n_lat++] = (uint32_t)(lat > UINT32_MAX ? UINT32_MAX : lat);
     struct load_result *r = lg->r;
     r->completed++;
     double since = (double)(t - lg->t0_us) / 1e6;
@@ -184,7 +186,8 @@ static int setup(struct lg *lg, char *err, size_t errlen)
         cc.f = cl->f;
         cc.id = i;
         cc.cluster_id = cl->cluster_id;
-        for (uint32_t r = 0; r < cl->n; r++) memcpy(cc.replica_pk[r], cl->replicas[r].pk, 32);
+        for (uint32_t r = 0; r < cl->n; r++)
+            memcpy(cc.replica_pk[r], cl->replicas[r].pk, 32);
         char path[700];
         bft_cluster_client_key_path(cl, i, path, sizeof path);
         if (crypto_key_read_pem(path, &cc.key, err, errlen) != 0) return -1;
@@ -236,7 +239,8 @@ int ctl_load_run(const struct load_opts *o, struct load_result *r, char *err, si
     uint64_t end_us = lg.t0_us + (uint64_t)(o->duration_s * 1e6);
     uint64_t next_tick_us = 0, next_fault_us = 0;
     lg.submitting = true;
-    for (uint32_t i = 0; i < o->clients; i++) refill(&lg.cl[i], lg.t0_us);
+    for (uint32_t i = 0; i < o->clients; i++)
+        refill(&lg.cl[i], lg.t0_us);
     net_flush(lg.net);
     for (;;) {
         uint64_t t = now_us();
@@ -255,7 +259,8 @@ int ctl_load_run(const struct load_opts *o, struct load_result *r, char *err, si
         }
         t = now_us();
         if (t >= next_tick_us) {
-            for (uint32_t i = 0; i < o->clients; i++) bft_client_tick(lg.cl[i].c, t / 1000);
+            for (uint32_t i = 0; i < o->clients; i++)
+                bft_client_tick(lg.cl[i].c, t / 1000);
             next_tick_us = t + 5000;
         }
         if (o->on_tick && t >= next_fault_us) {
