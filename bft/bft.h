@@ -466,7 +466,7 @@ struct bft_client_config {
 };
 
 struct bft_client_stats {
-    uint64_t submitted, completed, retransmits, replies, bad_replies;
+    uint64_t submitted, completed, retransmits, replies, bad_replies, read_fallbacks;
 };
 
 struct bft_client;
@@ -478,6 +478,12 @@ void bft_client_destroy(struct bft_client *c);
  * envelope fills or on bft_client_flush. */
 uint64_t bft_client_submit(struct bft_client *c, const uint8_t *op, size_t len, uint64_t now_ms);
 void bft_client_flush(struct bft_client *c, uint64_t now_ms);
+/* A read-only request (not ordered): sent to every replica, accepted on
+ * 2f+1 matching replies for BFT (the leader's for Raft); if that cannot
+ * happen, re-issued as an ordered request. Completes through host->done
+ * with the returned id (never equal to an ordered request number); 0 if
+ * the op is invalid or 16 reads are already outstanding. */
+uint64_t bft_client_read(struct bft_client *c, const uint8_t *op, size_t len, uint64_t now_ms);
 void bft_client_on_reply(struct bft_client *c, const uint8_t *msg, size_t len, uint64_t now_ms);
 /* Retransmit overdue requests to all replicas. Returns the ms until the
  * next deadline (or UINT32_MAX if idle). */

@@ -30,7 +30,11 @@
 #include "bft/bft.h"
 #include "net/net.h"
 
-#define CLIENT_CAP 4096u      /* most outstanding requests */
+#define CLIENT_CAP 4096u /* most outstanding requests */
+#define CLIENT_READS 16u /* most outstanding read-only requests */
+/* Read ids live in their own number space (bit 62 set): replicas never put
+ * reads in their exactly-once table, so reads need no ordered number. */
+#define CLIENT_READ_BIT (1ull << 62)
 #define CLIENT_BACKOFF_MAX 8u /* retransmission interval cap, x retransmit_ms */
 
 struct client_slot {
@@ -46,8 +50,26 @@ struct client_slot {
     uint8_t sig[BFT_SIG_LEN];
 };
 
+/* A read-only request (PBFT §5.1.3): sent to every replica, answered from
+ * their current state without ordering, accepted on 2f+1 matching replies
+ * (so the result reflects a state a quorum holds). If that cannot happen
+ * (conflicting replies, or a timeout), the read is re-issued as an ordered
+ * request and completes like any other. */
+struct client_read {
+    uint64_t id;       /* 0: free */
+    uint64_t fallback; /* ordered req_no once fallen back, else 0 */
+    uint64_t deadline_ms;
+    uint32_t replied;
+    uint16_t op_len;
+    uint8_t op[BFT_OP_MAX];
+    uint8_t hash[BFT_MAX_REPLICAS][CRYPTO_DIGEST_LEN];
+    uint8_t sig[BFT_SIG_LEN];
+};
+
 struct bft_client {
     struct bft_client_config cfg;
+    struct client_read reads[CLIENT_READS];
+    uint64_t next_read;
     struct bft_client_host host;
     uint32_t cap;     /* slots */
     uint32_t env_ops; /* ops per envelope: min(envelope, cap) */
@@ -309,12 +331,110 @@ static void record_result(struct bft_client *c, struct client_slot *s, uint32_t 
     /* Free slots before the callback so a closed-loop caller can submit
      * its next request from inside done(). */
     advance_window(c);
+    for (uint32_t i = 0; i < CLIENT_READS; i++) {
+        struct client_read *rd = &c->reads[i];
+        if (rd->id && rd->fallback == req_no) { /* a read that fell back */
+            uint64_t id = rd->id;
+            rd->id = 0;
+            c->host.done(c->host.ctx, id, res, res_len);
+            return;
+        }
+    }
     c->host.done(c->host.ctx, req_no, res, res_len);
+}
+
+/* ---- read-only requests ---- */
+
+static size_t encode_read(struct bft_client *c, const struct client_read *rd)
+{
+    struct net_wr w;
+    net_wr_init(&w, c->body, c->body_max);
+    net_put_u16(&w, 1);
+    net_put_u8(&w, BFT_REQ_READONLY);
+    net_put_u8(&w, 0);
+    net_put_u16(&w, rd->op_len);
+    net_put_bytes(&w, rd->op, rd->op_len);
+    struct bft_msg m = {.type = BFT_MSG_REQUEST,
+                        .sender = c->cfg.id,
+                        .cluster_id = c->cfg.cluster_id,
+                        .seq = rd->id,
+                        .body = c->body,
+                        .body_len = (uint32_t)w.len};
+    memcpy(m.sig, rd->sig, BFT_SIG_LEN);
+    return bft_msg_encode(&m, c->msg, c->msg_cap);
+}
+
+uint64_t bft_client_read(struct bft_client *c, const uint8_t *op, size_t len, uint64_t now_ms)
+{
+    if (!op || len == 0 || len > BFT_OP_MAX || c->body_max < 6 + len) return 0;
+    struct client_read *rd = NULL;
+    for (uint32_t i = 0; i < CLIENT_READS && !rd; i++)
+        if (!c->reads[i].id) rd = &c->reads[i];
+    if (!rd) return 0; /* bounded */
+    memset(rd, 0, sizeof *rd);
+    rd->id = CLIENT_READ_BIT | ++c->next_read;
+    rd->op_len = (uint16_t)len;
+    memcpy(rd->op, op, len);
+    rd->deadline_ms = now_ms + c->cfg.retransmit_ms;
+    size_t mlen = encode_read(c, rd);
+    if (!c->cfg.null_crypto) {
+        const uint8_t *region;
+        size_t rl;
+        bft_msg_signed_region(c->msg, &region, &rl);
+        crypto_sign_msg(&c->cfg.key, BFT_MSG_REQUEST, c->cfg.cluster_id, region, rl, rd->sig);
+        bft_msg_set_sig(c->msg, rd->sig);
+    }
+    if (is_bft(c))
+        send_all(c, mlen);
+    else
+        c->host.send(c->host.ctx, c->leader, c->msg, mlen);
+    return rd->id;
+}
+
+static void read_fall_back(struct bft_client *c, struct client_read *rd, uint64_t now_ms)
+{
+    uint64_t req = bft_client_submit(c, rd->op, rd->op_len, now_ms);
+    if (!req) return; /* window full: try again at the next tick */
+    rd->fallback = req;
+    c->stats.read_fallbacks++;
+    send_unsent(c, now_ms);
+}
+
+static uint32_t read_matches(const struct client_read *rd, uint32_t n, uint32_t r)
+{
+    uint32_t match = 0;
+    for (uint32_t k = 0; k < n; k++)
+        if ((rd->replied & (1u << k)) && !memcmp(rd->hash[r], rd->hash[k], CRYPTO_DIGEST_LEN))
+            match++;
+    return match;
+}
+
+static void read_reply(struct bft_client *c, struct client_read *rd, uint32_t r, const uint8_t *res,
+                       size_t res_len, uint64_t now_ms)
+{
+    rd->replied |= 1u << r;
+    crypto_sha256(res, res_len, rd->hash[r]);
+    uint32_t need = is_bft(c) ? 2 * c->cfg.f + 1 : 1;
+    if (read_matches(rd, c->cfg.n, r) >= need) {
+        uint64_t id = rd->id;
+        rd->id = 0;
+        c->stats.completed++;
+        c->host.done(c->host.ctx, id, res, res_len);
+        return;
+    }
+    /* If 2f+1 matching replies can no longer happen, order it instead. */
+    uint32_t best = 0, answered = 0;
+    for (uint32_t i = 0; i < c->cfg.n; i++) {
+        if (!(rd->replied & (1u << i))) continue;
+        answered++;
+        uint32_t m = read_matches(rd, c->cfg.n, i);
+        if (m > best) best = m;
+    }
+    if (best + (c->cfg.n - answered) < need) read_fall_back(c, rd, now_ms);
 }
 
 void bft_client_on_reply(struct bft_client *c, const uint8_t *msg, size_t len, uint64_t now_ms)
 {
-    (void)now_ms;
     c->stats.replies++;
     struct bft_msg m;
     if (bft_msg_decode(msg, len, &m) != BFT_E_OK || m.type != BFT_MSG_REPLY ||
@@ -323,18 +443,24 @@ void bft_client_on_reply(struct bft_client *c, const uint8_t *msg, size_t len, u
         return;
     }
     /* The decoder checked the layout; read it again with bounds anyway. */
-    struct net_rd rd;
-    net_rd_init(&rd, m.body, m.body_len);
-    uint32_t client = net_get_u32(&rd);
-    uint64_t first = net_get_u64(&rd);
-    uint16_t count = net_get_u16(&rd);
-    if (rd.err || client != c->cfg.id || count == 0 || first > UINT64_MAX - count) {
+    struct net_rd body;
+    net_rd_init(&body, m.body, m.body_len);
+    uint32_t client = net_get_u32(&body);
+    uint64_t first = net_get_u64(&body);
+    uint16_t count = net_get_u16(&body);
+    if (body.err || client != c->cfg.id || count == 0 || first > UINT64_MAX - count) {
         c->stats.bad_replies++;
         return;
     }
+    struct client_read *rd = NULL;
+    if (first & CLIENT_READ_BIT) {
+        for (uint32_t i = 0; i < CLIENT_READS && !rd; i++)
+            if (c->reads[i].id == first && !c->reads[i].fallback) rd = &c->reads[i];
+        if (!rd || count != 1 || (rd->replied & (1u << m.sender))) return;
+    }
     /* Cheap relevance check before the expensive signature check: replies
      * to completed or unknown requests are dropped unverified. */
-    bool useful = false;
+    bool useful = rd != NULL;
     for (uint64_t r = first; r < first + count && !useful; r++) {
         const struct client_slot *s = pending(c, r);
         useful = s && !(s->replied & (1u << m.sender));
@@ -350,15 +476,25 @@ void bft_client_on_reply(struct bft_client *c, const uint8_t *msg, size_t len, u
             return;
         }
     }
+    if (rd) { /* a read: one result, answered from the replica's state */
+        uint16_t res_len = net_get_u16(&body);
+        const uint8_t *res = res_len ? net_get_ptr(&body, res_len) : NULL;
+        if (body.err || res_len > BFT_RESULT_MAX) {
+            c->stats.bad_replies++;
+            return;
+        }
+        read_reply(c, rd, m.sender, res ? res : (const uint8_t *)"", res_len, now_ms);
+        return;
+    }
     if (is_bft(c))
         learn_view(c, m.sender, m.view);
     else
         c->leader = m.sender; /* only the Raft leader replies */
 
     for (uint16_t i = 0; i < count; i++) {
-        uint16_t res_len = net_get_u16(&rd);
-        const uint8_t *res = res_len ? net_get_ptr(&rd, res_len) : NULL;
-        if (rd.err || res_len > BFT_RESULT_MAX) {
+        uint16_t res_len = net_get_u16(&body);
+        const uint8_t *res = res_len ? net_get_ptr(&body, res_len) : NULL;
+        if (body.err || res_len > BFT_RESULT_MAX) {
             c->stats.bad_replies++;
             return;
         }
@@ -372,6 +508,14 @@ void bft_client_on_reply(struct bft_client *c, const uint8_t *msg, size_t len, u
 uint32_t bft_client_tick(struct bft_client *c, uint64_t now_ms)
 {
     uint64_t next = UINT64_MAX;
+    for (uint32_t i = 0; i < CLIENT_READS; i++) {
+        struct client_read *rd = &c->reads[i];
+        if (!rd->id || rd->fallback) continue;
+        if (rd->deadline_ms <= now_ms)
+            read_fall_back(c, rd, now_ms);
+        else if (rd->deadline_ms < next)
+            next = rd->deadline_ms;
+    }
     bool rotated = false;
     uint64_t r = c->oldest;
     while (r < c->unsent) {

@@ -460,6 +460,62 @@ static void test_submit_from_done_callback(void **state)
     bft_client_destroy(loop_client);
 }
 
+/* PBFT §5.1.3: a read-only request goes to every replica, unordered, and
+ * is accepted on 2f+1 matching replies; when that becomes impossible it is
+ * re-issued as an ordered request, whose f+1 rule then completes it. */
+static void test_read_quorum_and_fallback(void **state)
+{
+    struct fake *fk = *state;
+    struct bft_client *c = make_client(fk, BFT_PROTO_PBFT, 1, 16, false);
+    uint64_t id = bft_client_read(c, (const uint8_t *)"get", 3, 0);
+    assert_true(id != 0);
+    assert_int_equal(fk->n_sent, N); /* to every replica */
+    struct bft_msg m;
+    assert_int_equal(bft_msg_decode(fk->sent[0].msg, fk->sent[0].len, &m), BFT_E_OK);
+    assert_int_equal(bft_req_flags(&m), BFT_REQ_READONLY);
+    assert_int_equal(m.seq, id);
+    reply1(fk, c, 0, 0, id, "v1");
+    reply1(fk, c, 1, 0, id, "v1");
+    assert_int_equal(fk->n_done, 0); /* f+1 is not enough for a read */
+    reply1(fk, c, 2, 0, id, "v1");
+    assert_int_equal(fk->n_done, 1); /* 2f+1 = 3 */
+    assert_int_equal(fk->done[0].req_no, id);
+    assert_memory_equal(fk->done[0].res, "v1", 2);
+
+    /* Conflicting replies: 2 say v1, 2 say v2; 2f+1 matching is impossible,
+     * so the client orders the read. */
+    fk->n_sent = 0;
+    uint64_t id2 = bft_client_read(c, (const uint8_t *)"get", 3, 0);
+    reply1(fk, c, 0, 0, id2, "v1");
+    reply1(fk, c, 1, 0, id2, "v2");
+    reply1(fk, c, 2, 0, id2, "v1");
+    assert_int_equal(fk->n_done, 1);
+    reply1(fk, c, 3, 0, id2, "v2");
+    assert_int_equal(fk->n_done, 1);
+    struct bft_client_stats st;
+    bft_client_stats(c, &st);
+    assert_int_equal(st.read_fallbacks, 1);
+    /* The ordered request went out (to the primary) with request number 1. */
+    struct bft_msg o;
+    assert_int_equal(bft_msg_decode(fk->sent[fk->n_sent - 1].msg, fk->sent[fk->n_sent - 1].len, &o),
+                     BFT_E_OK);
+    assert_int_equal(o.seq, 1);
+    assert_int_equal(bft_req_flags(&o), 0);
+    reply1(fk, c, 0, 0, 1, "v2");
+    reply1(fk, c, 3, 0, 1, "v2");
+    assert_int_equal(fk->n_done, 2);
+    assert_int_equal(fk->done[1].req_no, id2); /* completes under the read's id */
+    assert_memory_equal(fk->done[1].res, "v2", 2);
+
+    /* A read nobody answers falls back at its timeout. */
+    uint64_t id3 = bft_client_read(c, (const uint8_t *)"get", 3, 0);
+    assert_true(id3 != 0);
+    bft_client_tick(c, 1000);
+    bft_client_stats(c, &st);
+    assert_int_equal(st.read_fallbacks, 2);
+    bft_client_destroy(c);
+}
+
 static void test_invalid_config(void **state)
 {
     struct fake *fk = *state;
@@ -549,6 +605,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_raft_follows_leader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_null_crypto, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_from_done_callback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_quorum_and_fallback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_body_limit_splits_envelope, setup, teardown),
     };
