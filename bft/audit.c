@@ -45,7 +45,7 @@ int bft_audit_parse(const char *line, struct bft_audit_entry *e)
         e->side = 2;
     else
         return -1;
-    snprintf(e->symbol, sizeof e->symbol, "%s", strcmp(sym, "-") ? sym : "");
+    if (strcmp(sym, "-") != 0) memcpy(e->symbol, sym, strlen(sym) + 1); /* <= 8 + NUL */
     uint8_t want[32];
     if (crypto_from_hex(prev, e->prev, 32) != 0 || crypto_from_hex(hash, want, 32) != 0) return -1;
     char f[200];
