@@ -61,12 +61,25 @@ static inline void net_put_le(struct net_wr *w, uint64_t v, size_t n)
 {
     uint8_t *p = net_wr_reserve(w, n);
     if (!p) return;
-    for (size_t i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
-static inline void net_put_u8(struct net_wr *w, uint8_t v) { net_put_le(w, v, 1); }
-static inline void net_put_u16(struct net_wr *w, uint16_t v) { net_put_le(w, v, 2); }
-static inline void net_put_u32(struct net_wr *w, uint32_t v) { net_put_le(w, v, 4); }
-static inline void net_put_u64(struct net_wr *w, uint64_t v) { net_put_le(w, v, 8); }
+static inline void net_put_u8(struct net_wr *w, uint8_t v)
+{
+    net_put_le(w, v, 1);
+}
+static inline void net_put_u16(struct net_wr *w, uint16_t v)
+{
+    net_put_le(w, v, 2);
+}
+static inline void net_put_u32(struct net_wr *w, uint32_t v)
+{
+    net_put_le(w, v, 4);
+}
+static inline void net_put_u64(struct net_wr *w, uint64_t v)
+{
+    net_put_le(w, v, 8);
+}
 
 static inline void net_rd_init(struct net_rd *r, const uint8_t *p, size_t len)
 {
@@ -75,7 +88,10 @@ static inline void net_rd_init(struct net_rd *r, const uint8_t *p, size_t len)
     r->off = 0;
     r->err = false;
 }
-static inline size_t net_rd_left(const struct net_rd *r) { return r->err ? 0 : r->len - r->off; }
+static inline size_t net_rd_left(const struct net_rd *r)
+{
+    return r->err ? 0 : r->len - r->off;
+}
 static inline const uint8_t *net_get_ptr(struct net_rd *r, size_t n)
 {
     if (r->err || n > r->len - r->off) {
@@ -91,28 +107,45 @@ static inline uint64_t net_get_le(struct net_rd *r, size_t n)
     const uint8_t *p = net_get_ptr(r, n);
     uint64_t v = 0;
     if (!p) return 0;
-    for (size_t i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
     return v;
 }
-static inline uint8_t net_get_u8(struct net_rd *r) { return (uint8_t)net_get_le(r, 1); }
-static inline uint16_t net_get_u16(struct net_rd *r) { return (uint16_t)net_get_le(r, 2); }
-static inline uint32_t net_get_u32(struct net_rd *r) { return (uint32_t)net_get_le(r, 4); }
-static inline uint64_t net_get_u64(struct net_rd *r) { return net_get_le(r, 8); }
+static inline uint8_t net_get_u8(struct net_rd *r)
+{
+    return (uint8_t)net_get_le(r, 1);
+}
+static inline uint16_t net_get_u16(struct net_rd *r)
+{
+    return (uint16_t)net_get_le(r, 2);
+}
+static inline uint32_t net_get_u32(struct net_rd *r)
+{
+    return (uint32_t)net_get_le(r, 4);
+}
+static inline uint64_t net_get_u64(struct net_rd *r)
+{
+    return net_get_le(r, 8);
+}
 static inline void net_get_bytes(struct net_rd *r, void *dst, size_t n)
 {
     const uint8_t *p = net_get_ptr(r, n);
-    if (p && n) memcpy(dst, p, n);
-    else if (n) memset(dst, 0, n);
+    if (p && n)
+        memcpy(dst, p, n);
+    else if (n)
+        memset(dst, 0, n);
 }
 
 static inline void net_le_store(uint8_t *p, uint64_t v, size_t n)
 {
-    for (size_t i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 static inline uint64_t net_le_load(const uint8_t *p, size_t n)
 {
     uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
     return v;
 }
 
@@ -121,9 +154,9 @@ static inline uint64_t net_le_load(const uint8_t *p, size_t n)
 #define NET_FRAME_MAGIC 0x46544642u /* "BFTF" little-endian */
 #define NET_FRAME_VERSION 1
 #define NET_FRAME_HDR_LEN 12
-#define NET_FRAME_MAX (4u << 20)   /* largest frame accepted or built */
-#define NET_FRAME_MAX_MSGS 4096    /* most messages in one frame */
-#define NET_MSG_MAX (1u << 20)     /* largest single message (> largest bft message) */
+#define NET_FRAME_MAX (4u << 20) /* largest frame accepted or built */
+#define NET_FRAME_MAX_MSGS 4096  /* most messages in one frame */
+#define NET_MSG_MAX (1u << 20)   /* largest single message (> largest bft message) */
 
 /* Frame builder over a caller-owned buffer of NET_FRAME_MAX bytes. */
 struct net_frame {
@@ -188,6 +221,10 @@ struct net_peer_stats {
 /* listen_url may be NULL for a send-only endpoint. Returns 0 or -1 with err. */
 int net_open(struct net_transport **out, const char *listen_url, char *err, size_t errlen);
 void net_close(struct net_transport *t);
+/* For a process about to exit: free our memory but leave the nng sockets to
+ * the kernel. nng 1.5.2's nng_close can hang while frames are in flight
+ * (nanomsg/nng#1543, fixed after 1.5.2). */
+void net_abandon(struct net_transport *t);
 /* Register peer `id` (any small integer chosen by the caller, < NET_MAX_PEERS)
  * at `url`. Dialling is asynchronous; sends before the connection is up are
  * queued (bounded) by nng. Returns 0 or -1 with err. */

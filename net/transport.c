@@ -95,7 +95,7 @@ err_close:
     return -1;
 }
 
-void net_close(struct net_transport *t)
+static void release(struct net_transport *t, bool close_sockets)
 {
     if (!t) return;
     /* Messages not yet flushed, and frames still in nng's queues, are
@@ -103,12 +103,22 @@ void net_close(struct net_transport *t)
     for (size_t i = 0; i < NET_MAX_PEERS; i++) {
         struct net_peer *p = t->peers[i];
         if (!p) continue;
-        nng_close(p->sock);
+        if (close_sockets) nng_close(p->sock);
         free(p->buf);
         free(p);
     }
-    if (t->listening) nng_close(t->pull);
+    if (t->listening && close_sockets) nng_close(t->pull);
     free(t);
+}
+
+void net_close(struct net_transport *t)
+{
+    release(t, true);
+}
+
+void net_abandon(struct net_transport *t)
+{
+    release(t, false);
 }
 
 static int dial_peer(nng_socket sock, const char *url, char *err, size_t errlen)

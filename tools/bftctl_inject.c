@@ -18,7 +18,7 @@ int ctl_inject(const struct bft_cluster *cl, bool junk, bool badsig, char *err, 
     if (net_open(&t, NULL, err, errlen) != 0) return -1;
     for (uint32_t i = 0; i < cl->n; i++)
         if (net_add_peer(t, i, cl->replicas[i].address, err, errlen) != 0) {
-            net_close(t);
+            net_abandon(t);
             return -1;
         }
     usleep(100000); /* let the dialers connect */
@@ -44,8 +44,7 @@ int ctl_inject(const struct bft_cluster *cl, bool junk, bool badsig, char *err, 
     }
     net_flush(t);
     usleep(200000); /* nng sends in the background */
-    /* No net_close: it can hang in nng 1.5.2 (nanomsg/nng#1543); this
-     * process exits next. */
+    net_abandon(t); /* this process exits next: see net_abandon */
     return 0;
 }
 

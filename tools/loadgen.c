@@ -216,10 +216,8 @@ static void teardown(struct lg *lg)
     free(lg->cl);
     free(lg->lat_us);
     free(lg->seq_seen);
-    /* No net_close: nng 1.5.2's nng_close can hang with frames in flight
-     * (nanomsg/nng#1543, fixed after 1.5.2); the process exits soon and the
-     * kernel reclaims the sockets. */
-    (void)lg->net;
+    /* The process exits soon: see net_abandon. */
+    net_abandon(lg->net);
 }
 
 int ctl_load_run(const struct load_opts *o, struct load_result *r, char *err, size_t errlen)
