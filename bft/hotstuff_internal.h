@@ -1,0 +1,381 @@
+/* Private to the chained HotStuff core (hotstuff*.c). Yin, Malkhi, Reiter,
+ * Gueta, Abraham, "HotStuff: BFT Consensus with Linearity and
+ * Responsiveness", PODC'19: §5 chained HotStuff, Algorithm 3; the pacemaker
+ * (left abstract in §4.4/§5) follows the timeout-certificate design of
+ * LibraBFT/DiemBFT. docs/hotstuff.md explains the rules.
+ *
+ * The core is pure: it acts only through struct bft_io effects and struct
+ * bft_env services (bft.h). Everything is bounded: a block store of
+ * HS_BLOCKS_MAX blocks, HS_VOTE_SLOTS vote collectors, one timeout per
+ * replica, HS_FETCH_MAX outstanding block fetches, HS_PENDING_MAX queued
+ * client requests.
+ *
+ * Blocks. The leader of view v is v mod n. A block is (view, height, parent,
+ * batch digest, justify QC); parent is always justify's block (Algorithm 3
+ * createLeaf(qc_high.node, ...)), so height = justify.height + 1. Genesis
+ * is height 0, view 0, digest all-zero, certified by the genesis QC (view
+ * 0, no signatures). Block digest = SHA-256(view | height | parent | batch
+ * digest | justify.view | justify.height | justify.block), u64 LE.
+ * Every committed block gets execution seq = its height.
+ *
+ * Wire (all integers little-endian; the codec treats HS bodies as opaque):
+ *   QC  = u64 view | u64 height | u8[32] block | u8 k | k x (u8 signer | sig64)
+ *         signer's HS_VOTE header (sender = signer, body_len 0, cluster,
+ *         view, seq = height, digest = block) signed under domain HS_VOTE.
+ *   TC  = u64 view | u8 k | k x (u8 signer | u64 hqc_view | sig64)
+ *         sig over "HSTO" | u64 view | u64 hqc_view, domain HS_DOM_TIMEOUT.
+ *   HS_PROPOSAL   view, seq = height, digest = batch digest (zero if empty);
+ *                 body = parent | QC justify | u8 has_tc | [TC]; payload =
+ * batch HS_VOTE       view, seq = height, digest = block digest; no body
+ *   HS_TIMEOUT    view = view timed out; body = QC high | sig64 statement
+ *                 | u8 has_vote [u64 view | u64 height | block | sig64]
+ *                 | u8 has_tc [TC]   (our highest TC, if above our QC)
+ *   HS_BLOCK_REQ  digest = wanted block, seq = most blocks wanted (its
+ *                 ancestors follow, newest first); no body
+ *   HS_BLOCK_RESP as HS_PROPOSAL with has_tc 0
+ *   STATE_REQ     seq = our last executed seq; no body
+ *   STATE_RESP    seq = snapshot seq, digest = state digest after it (both 0
+ *                 with no snapshot); body = u8[32] block at seq | u8 k |
+ *                 k x (u64 seq | state | block) recent claims; payload =
+ *                 snapshot
+ */
+#ifndef BFT_HOTSTUFF_INTERNAL_H
+#define BFT_HOTSTUFF_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "bft/bft.h"
+#include "net/net.h"
+
+/* Timer ids. */
+#define HS_TIMER_VIEW 1  /* pacemaker: view timeout, then timeout resends */
+#define HS_TIMER_FETCH 2 /* block fetch retries */
+#define HS_TIMER_STATE 3 /* state transfer retries */
+
+/* Bounds. */
+#define HS_BLOCKS_MAX 1024
+#define HS_BUCKETS 2048    /* power of two */
+#define HS_HISTORY_MIN 256 /* committed blocks kept for laggards */
+#define HS_VOTE_SLOTS 8
+#define HS_SEEN_MAX 8 /* proposals remembered per view for equivocation */
+#define HS_QC_CACHE 8 /* recently verified QCs */
+#define HS_FETCH_MAX 16
+#define HS_SYNC_BATCH 32   /* blocks answered per HS_BLOCK_REQ */
+#define HS_SYNC_BUDGET 512 /* blocks sent to one peer between refills */
+#define HS_PENDING_MAX 4096
+#define HS_PENDING_BUCKETS 8192 /* power of two */
+#define HS_PENDING_BYTES_MAX (64u << 20)
+#define HS_BACKOFF_MAX 3 /* a view waits at most 8x the base timeout */
+#define HS_CLAIMS 8
+#define HS_DOM_TIMEOUT 0x48530001u /* "HS" timeout statements */
+#define HS_QC_WIRE_MAX (8 + 8 + 32 + 1 + BFT_MAX_REPLICAS * (1 + BFT_SIG_LEN))
+#define HS_TC_WIRE_MAX (8 + 1 + BFT_MAX_REPLICAS * (1 + 8 + BFT_SIG_LEN))
+#define HS_REC_MAX (1 + HS_QC_WIRE_MAX + 64)
+
+/* WAL records (first byte):
+ * VOTE:   u64 view | u64 height | block  (last voted view; a zero block
+ *         marks a view we proposed in without voting)
+ * LOCK:   QC (the locked QC)
+ * COMMIT: u64 view | u64 height | parent | batch digest | QC justify
+ *         | u32 batch_len | batch   (a committed block, in commit order)
+ * SNAP:   u64 seq | block | state | u32 len | snapshot  (state restored
+ *         by state transfer) */
+enum { HS_REC_VOTE = 1, HS_REC_LOCK = 2, HS_REC_COMMIT = 3, HS_REC_SNAP = 4 };
+#define HS_REC_BIG ((size_t)BFT_PAYLOAD_MAX + 4096)
+
+struct hs_qc {
+    uint64_t view, height;
+    bft_digest block;
+    uint8_t k;
+    uint8_t signer[BFT_MAX_REPLICAS];
+    uint8_t sig[BFT_MAX_REPLICAS][BFT_SIG_LEN];
+};
+
+struct hs_tc {
+    uint64_t view; /* 0: none */
+    uint8_t k;
+    uint8_t signer[BFT_MAX_REPLICAS];
+    uint64_t hqc_view[BFT_MAX_REPLICAS];
+    uint8_t sig[BFT_MAX_REPLICAS][BFT_SIG_LEN];
+};
+
+struct hs_block {
+    bool used, connected, committed;
+    bool proposal; /* arrived as its view's proposal: eligible for a vote */
+    bool spec;     /* an ancestor sent unasked: trusted once a trusted child
+                      names it as parent */
+    uint64_t view, height;
+    bft_digest digest, parent, batch_digest;
+    struct hs_qc justify;
+    uint8_t *batch; /* kept across reuse of the slot */
+    uint32_t batch_len, batch_cap;
+    uint32_t from; /* who sent it: first peer to ask for its ancestors */
+    int32_t hnext;
+};
+
+/* A block as parsed from a proposal or a block response. */
+struct hs_wire_block {
+    uint64_t view, height;
+    bft_digest parent, batch_digest, digest;
+    struct hs_qc justify;
+    bool has_tc;
+    struct hs_tc tc;
+    const uint8_t *batch;
+    uint32_t batch_len;
+};
+
+struct hs_vote_slot {
+    bool used, done;
+    uint64_t view, height;
+    bft_digest block;
+    uint32_t mask;
+    uint8_t sig[BFT_MAX_REPLICAS][BFT_SIG_LEN];
+};
+
+struct hs_timeout_rec {
+    bool valid;
+    uint64_t view, hqc_view;
+    uint8_t sig[BFT_SIG_LEN];
+};
+
+struct hs_fetch {
+    bool used;
+    bft_digest digest;
+    uint32_t peer; /* next peer to ask */
+    uint32_t tries;
+};
+
+struct hs_claim {
+    uint64_t seq;
+    bft_digest state, block;
+};
+
+struct hs_req {
+    bool used;
+    uint32_t client;
+    uint64_t req_no;
+    uint64_t gen; /* == pending.gen: in an uncommitted ancestor */
+    uint8_t *raw;
+    uint32_t len, cap;
+    int32_t prev, next, hnext;
+};
+
+struct hs_pending {
+    struct hs_req *e;
+    int32_t *bucket;
+    int32_t free_head, head, tail;
+    uint32_t count;
+    uint64_t bytes, gen;
+};
+
+/* State transfer: what one peer offered. */
+struct hs_offer {
+    uint32_t nclaims;
+    struct hs_claim claims[HS_CLAIMS];
+    struct hs_claim snap; /* seq 0: none */
+    uint8_t *snap_buf;
+    uint32_t snap_len, snap_cap;
+};
+
+struct bft_core {
+    struct bft_core_config cfg;
+    struct bft_env env;
+    struct bft_io io;
+    uint32_t n, f, quorum, self;
+    uint64_t history; /* committed blocks kept below the root */
+
+    /* Pacemaker and voting state (Algorithm 3 vheight/b_lock/qc_high). */
+    uint64_t view;
+    uint64_t last_voted_view; /* persisted */
+    struct hs_qc high_qc;
+    struct hs_qc locked_qc; /* persisted */
+    struct hs_tc high_tc;
+    uint64_t proposed_view;
+    bool timed_out; /* sent HS_TIMEOUT for `view` */
+    bool view_timer_armed;
+    uint32_t backoff;
+    uint64_t view_changes; /* views entered through timeouts */
+    struct {
+        bool valid;
+        uint64_t view, height;
+        bft_digest block;
+    } my_vote;
+
+    /* The last committed (and executed) block: the root of the tree. */
+    uint64_t root_height, root_view;
+    bft_digest root;
+
+    struct {
+        uint64_t view;
+        bft_digest digest;
+    } seen[HS_SEEN_MAX];
+    struct {
+        uint64_t view, height;
+        bft_digest block;
+    } qc_cache[HS_QC_CACHE];
+    uint32_t qc_cache_next;
+
+    struct hs_block *blocks;
+    int32_t *bucket;
+    uint32_t n_blocks, n_unconnected;
+    uint32_t gc_tick;
+
+    struct hs_vote_slot votes[HS_VOTE_SLOTS];
+    struct hs_timeout_rec to[BFT_MAX_REPLICAS];
+
+    struct hs_fetch fetch[HS_FETCH_MAX];
+    bool fetch_timer_armed;
+    uint32_t sync_budget[BFT_MAX_REPLICAS];
+
+    struct hs_pending pend;
+
+    /* State transfer (hotstuff_state.c). */
+    bool st_active, st_timer_armed, exec_blocked;
+    struct hs_offer offers[BFT_MAX_REPLICAS];
+    struct hs_claim claims[HS_CLAIMS]; /* own recent checkpoint claims */
+    uint32_t claims_next;
+    bft_digest last_state;
+    bool snap_wanted;
+    uint64_t snap_wanted_at;
+    struct hs_claim snap;
+    uint8_t *snap_buf;
+    size_t snap_len, snap_cap;
+
+    bool post_recover;
+    uint8_t *body;  /* BFT_BODY_MAX scratch */
+    uint8_t *batch; /* BFT_PAYLOAD_MAX scratch for proposals */
+    uint8_t *rec;   /* HS_REC_BIG scratch for COMMIT / SNAP records */
+};
+
+/* ---- helpers (hotstuff.c) ---- */
+static inline uint32_t hs_leader(const struct bft_core *c, uint64_t view)
+{
+    return (uint32_t)(view % c->n);
+}
+static inline bool hs_deq(const bft_digest *a, const bft_digest *b)
+{
+    return memcmp(a->b, b->b, sizeof a->b) == 0;
+}
+static inline bool hs_is_zero(const bft_digest *d)
+{
+    static const bft_digest zero;
+    return hs_deq(d, &zero);
+}
+static inline void hs_reject(struct bft_core *c, int reason)
+{
+    c->io.reject(c->io.ctx, reason);
+}
+bool hs_has_work(struct bft_core *c);
+
+/* ---- block store (hotstuff_block.c) ---- */
+int hs_store_init(struct bft_core *c);
+void hs_store_free(struct bft_core *c);
+struct hs_block *hs_block_get(struct bft_core *c, const bft_digest *d);
+/* Insert a parsed block (copies the batch); NULL if the store is full of
+ * blocks it must keep. */
+struct hs_block *hs_block_insert(struct bft_core *c, const struct hs_wire_block *w, uint32_t from);
+void hs_block_digest(uint64_t view, uint64_t height, const bft_digest *parent,
+                     const bft_digest *batch_digest, const struct hs_qc *justify, bft_digest *out);
+/* A block is connected when its parent chain reaches the root. Marks b and
+ * every stored descendant that now connects, and processes them in height
+ * order (hs_on_connected). */
+void hs_block_try_connect(struct bft_core *c, struct hs_block *b);
+void hs_store_reconnect(struct bft_core *c);
+/* Drop dead forks and committed blocks older than the kept history. */
+void hs_store_gc(struct bft_core *c);
+/* Is `b` a descendant of (or equal to) the block `anc` at height h? */
+bool hs_extends(struct bft_core *c, const struct hs_block *b, const bft_digest *anc, uint64_t h);
+
+/* ---- QCs, TCs, votes (hotstuff_qc.c) ---- */
+void hs_qc_genesis(struct hs_qc *q);
+bool hs_qc_read(struct net_rd *r, uint32_t n, struct hs_qc *q);
+void hs_qc_write(struct net_wr *w, const struct hs_qc *q);
+/* -1 if valid, else a BFT_REJECT_* reason. */
+int hs_qc_verify(struct bft_core *c, const struct hs_qc *q);
+bool hs_tc_read(struct net_rd *r, uint32_t n, struct hs_tc *t);
+void hs_tc_write(struct net_wr *w, const struct hs_tc *t);
+int hs_tc_verify(struct bft_core *c, const struct hs_tc *t);
+uint64_t hs_tc_max_hqc(const struct hs_tc *t);
+/* Region a voter signs: its HS_VOTE header from version on (68 bytes). */
+void hs_vote_region(const struct bft_core *c, uint32_t signer, uint64_t view, uint64_t height,
+                    const bft_digest *block, uint8_t region[BFT_HDR_LEN - BFT_SIGNED_OFF]);
+void hs_timeout_region(uint64_t view, uint64_t hqc_view, uint8_t region[20]);
+/* Count a verified vote; forms a QC at 2f+1 (then hs_on_qc). */
+void hs_vote_add(struct bft_core *c, uint32_t from, uint64_t view, uint64_t height,
+                 const bft_digest *block, const uint8_t sig[BFT_SIG_LEN]);
+void hs_on_vote(struct bft_core *c, const struct bft_msg *m);
+
+/* ---- safety and commit (hotstuff_safety.c) ---- */
+/* A verified QC: raise qc_high and enter view qc.view + 1. */
+void hs_on_qc(struct bft_core *c, const struct hs_qc *q);
+void hs_on_proposal(struct bft_core *c, const struct bft_msg *m);
+/* Parse and check a block body; -1 if fine, else a BFT_REJECT_* reason. */
+int hs_block_parse(struct bft_core *c, const struct bft_msg *m, bool allow_tc, bool check_batch,
+                   struct hs_wire_block *w);
+/* b just became connected: Algorithm 3 update(b), then vote if it is the
+ * current view's proposal. */
+void hs_on_connected(struct bft_core *c, struct hs_block *b);
+void hs_try_propose(struct bft_core *c);
+/* A block entered the store: connect it, or fetch its missing ancestors. */
+void hs_block_arrived(struct bft_core *c, struct hs_block *b, uint32_t from, bool send_now);
+/* Commit b and its uncommitted ancestors in height order. */
+void hs_commit(struct bft_core *c, struct hs_block *b);
+/* Execute one block whose parent is the root; it becomes the root. */
+void hs_execute_block(struct bft_core *c, struct hs_block *b);
+
+/* ---- pacemaker (hotstuff_pacemaker.c) ---- */
+void hs_advance_view(struct bft_core *c, uint64_t view, bool by_timeout);
+void hs_timer_update(struct bft_core *c);
+uint64_t hs_timeout_ms(const struct bft_core *c);
+void hs_on_view_timer(struct bft_core *c);
+void hs_on_timeout_msg(struct bft_core *c, const struct bft_msg *m);
+void hs_on_tc(struct bft_core *c, const struct hs_tc *t);
+
+/* ---- block sync (hotstuff_sync.c) ---- */
+void hs_fetch_want(struct bft_core *c, const bft_digest *d, uint64_t height, uint32_t from,
+                   bool send_now);
+bool hs_fetch_wanted(const struct bft_core *c, const bft_digest *d);
+void hs_fetch_done(struct bft_core *c, const bft_digest *d);
+void hs_on_fetch_timer(struct bft_core *c);
+void hs_on_block_req(struct bft_core *c, const struct bft_msg *m);
+void hs_on_block_resp(struct bft_core *c, const struct bft_msg *m);
+/* A certified height we are far below: fetch state instead of blocks. */
+void hs_note_height(struct bft_core *c, uint64_t height);
+
+/* ---- state transfer (hotstuff_state.c) ---- */
+void hs_state_start(struct bft_core *c);
+void hs_on_state_timer(struct bft_core *c);
+void hs_on_state_req(struct bft_core *c, const struct bft_msg *m);
+void hs_on_state_resp(struct bft_core *c, const struct bft_msg *m);
+void hs_state_executed(struct bft_core *c, uint64_t seq, const bft_digest *block,
+                       const bft_digest *state);
+void hs_state_free(struct bft_core *c);
+
+/* ---- pending client requests (hotstuff_pending.c) ---- */
+int hs_pending_init(struct hs_pending *p);
+void hs_pending_free(struct hs_pending *p);
+/* -1 on success (or already queued), else a BFT_REJECT_* reason. */
+int hs_pending_add(struct hs_pending *p, const struct bft_msg *req);
+void hs_pending_clear(struct hs_pending *p);
+/* Remove every request of a committed batch. */
+void hs_pending_remove_batch(struct hs_pending *p, const uint8_t *batch, uint32_t len);
+/* Mark the requests of an uncommitted ancestor batch as in flight for the
+ * proposal being built (generation `p->gen`). */
+void hs_pending_mark_batch(struct hs_pending *p, const uint8_t *batch, uint32_t len);
+/* Build a batch of up to max requests not marked in flight; returns its
+ * length (0: nothing to propose). */
+uint32_t hs_pending_build(struct hs_pending *p, uint32_t max, uint8_t *out, uint32_t cap);
+uint32_t hs_pending_unmarked(const struct hs_pending *p);
+
+/* ---- WAL (hotstuff_wal.c) ---- */
+void hs_persist_vote(struct bft_core *c, uint64_t view, uint64_t height, const bft_digest *block);
+void hs_persist_lock(struct bft_core *c);
+void hs_persist_commit(struct bft_core *c, const struct hs_block *b);
+void hs_persist_snapshot(struct bft_core *c, const struct hs_claim *k, const uint8_t *snap,
+                         uint32_t len);
+void hs_recover(struct bft_core *c, const uint8_t *rec, size_t len);
+void hs_post_recover(struct bft_core *c);
+
+#endif

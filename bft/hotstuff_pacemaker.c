@@ -1,0 +1,228 @@
+/* The pacemaker (HotStuff §4.4 and §5 leave it abstract; this is the
+ * timeout-certificate design of LibraBFT/DiemBFT).
+ *
+ * Views advance only on evidence: a QC for view v or a TC for view v moves a
+ * replica to v+1 (catch-up from any message carrying one), and voting in v
+ * moves the voter on to v+1 (Algorithm 3: vote to leader(v+1)). When the
+ * view timer fires while there is work (pending requests or uncommitted
+ * blocks carrying requests) a replica broadcasts a signed HS_TIMEOUT(v)
+ * with its highest QC, its last vote and the TC that let it into v, and
+ * stops voting in v. 2f+1 timeouts for v form TC(v), which moves everyone
+ * to v+1; that view's leader extends the highest QC the timeouts reported
+ * and forwards TC(v) in its proposal. The votes riding in the timeouts let
+ * any replica assemble the QC the silent leader was to form, so a crashed
+ * leader costs one timeout and the 3-chain over the views before it still
+ * commits.
+ *
+ * One replica alone cannot move anyone: a TC needs 2f+1 signers, and a
+ * replica joins a view other replicas time out only on f+1 timeouts for it
+ * (at least one honest replica), like PBFT's f+1 view-change rule (§4.5.2).
+ * A replica that can send but not receive just times out its own view
+ * with growing intervals. Timeouts back off exponentially until a commit.
+ */
+#include <assert.h>
+#include <string.h>
+
+#include "bft/hotstuff_internal.h"
+
+uint64_t hs_timeout_ms(const struct bft_core *c)
+{
+    uint32_t shift = c->backoff < HS_BACKOFF_MAX ? c->backoff : HS_BACKOFF_MAX;
+    return (uint64_t)c->cfg.request_timeout_ms << shift;
+}
+
+void hs_timer_update(struct bft_core *c)
+{
+    if (hs_has_work(c)) {
+        if (!c->view_timer_armed) {
+            c->view_timer_armed = true;
+            c->io.set_timer(c->io.ctx, HS_TIMER_VIEW, hs_timeout_ms(c));
+        }
+    } else if (c->view_timer_armed) {
+        c->view_timer_armed = false;
+        c->io.cancel_timer(c->io.ctx, HS_TIMER_VIEW);
+    }
+}
+
+void hs_advance_view(struct bft_core *c, uint64_t view, bool by_timeout)
+{
+    if (view <= c->view) return;
+    c->view = view;
+    c->timed_out = false;
+    if (by_timeout) c->view_changes++;
+    /* A fresh view gets a fresh timer. */
+    if (c->view_timer_armed) c->io.cancel_timer(c->io.ctx, HS_TIMER_VIEW);
+    c->view_timer_armed = false;
+    hs_timer_update(c);
+    hs_try_propose(c);
+}
+
+static uint32_t count_timeouts(const struct bft_core *c, uint64_t view, bool others_only)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < c->n; i++)
+        if (c->to[i].valid && c->to[i].view == view && !(others_only && i == c->self)) k++;
+    return k;
+}
+
+static void send_timeout(struct bft_core *c)
+{
+    c->timed_out = true;
+    uint8_t region[20];
+    hs_timeout_region(c->view, c->high_qc.view, region);
+    struct hs_timeout_rec *own = &c->to[c->self];
+    own->valid = true;
+    own->view = c->view;
+    own->hqc_view = c->high_qc.view;
+    c->env.sign(c->env.ctx, HS_DOM_TIMEOUT, region, sizeof region, own->sig);
+    struct net_wr w;
+    net_wr_init(&w, c->body, BFT_BODY_MAX);
+    hs_qc_write(&w, &c->high_qc);
+    net_put_bytes(&w, own->sig, BFT_SIG_LEN);
+    bool with_vote =
+        c->my_vote.valid && c->my_vote.view + 1 >= c->view && c->my_vote.view > c->high_qc.view;
+    net_put_u8(&w, with_vote ? 1 : 0);
+    if (with_vote) {
+        uint8_t vr[BFT_HDR_LEN - BFT_SIGNED_OFF], sig[BFT_SIG_LEN];
+        hs_vote_region(c, c->self, c->my_vote.view, c->my_vote.height, &c->my_vote.block, vr);
+        c->env.sign(c->env.ctx, BFT_MSG_HS_VOTE, vr, sizeof vr, sig);
+        net_put_u64(&w, c->my_vote.view);
+        net_put_u64(&w, c->my_vote.height);
+        net_put_bytes(&w, c->my_vote.block.b, 32);
+        net_put_bytes(&w, sig, BFT_SIG_LEN);
+    }
+    /* Our highest TC whenever it says more than our QC: a replica left
+     * behind in an older view catches up on it (view synchronisation). */
+    bool with_tc = c->high_tc.view && c->high_tc.view >= c->high_qc.view;
+    net_put_u8(&w, with_tc ? 1 : 0);
+    if (with_tc) hs_tc_write(&w, &c->high_tc);
+    assert(!w.err);
+    struct bft_msg m = {
+        .type = BFT_MSG_HS_TIMEOUT, .view = c->view, .body = c->body, .body_len = (uint32_t)w.len};
+    c->io.broadcast(c->io.ctx, &m);
+    if (with_vote) {
+        /* Our vote counts toward the QC the timeouts may assemble. */
+        uint8_t vr[BFT_HDR_LEN - BFT_SIGNED_OFF], sig[BFT_SIG_LEN];
+        hs_vote_region(c, c->self, c->my_vote.view, c->my_vote.height, &c->my_vote.block, vr);
+        c->env.sign(c->env.ctx, BFT_MSG_HS_VOTE, vr, sizeof vr, sig);
+        hs_vote_add(c, c->self, c->my_vote.view, c->my_vote.height, &c->my_vote.block, sig);
+    }
+}
+
+/* 2f+1 timeouts for `view` form TC(view) and move us to view + 1. */
+static void check_tc(struct bft_core *c, uint64_t view)
+{
+    if (view < c->view || count_timeouts(c, view, false) < c->quorum) return;
+    struct hs_tc t = {.view = view};
+    for (uint32_t i = 0; i < c->n && t.k < c->quorum; i++) {
+        if (!c->to[i].valid || c->to[i].view != view) continue;
+        t.signer[t.k] = (uint8_t)i;
+        t.hqc_view[t.k] = c->to[i].hqc_view;
+        memcpy(t.sig[t.k], c->to[i].sig, BFT_SIG_LEN);
+        t.k++;
+    }
+    hs_on_tc(c, &t);
+}
+
+void hs_on_tc(struct bft_core *c, const struct hs_tc *t)
+{
+    if (t->view > c->high_tc.view) c->high_tc = *t;
+    if (t->view + 1 > c->view)
+        hs_advance_view(c, t->view + 1, true);
+    else
+        hs_try_propose(c);
+}
+
+void hs_on_view_timer(struct bft_core *c)
+{
+    c->view_timer_armed = false;
+    for (uint32_t i = 0; i < c->n; i++)
+        c->sync_budget[i] = HS_SYNC_BUDGET;
+    if (!hs_has_work(c)) return;
+    /* Each view given up without a commit since makes the next one wait
+     * longer (§4.4: eventually longer than the real delay). */
+    if (!c->timed_out && c->backoff < HS_BACKOFF_MAX) c->backoff++;
+    /* Resent every base interval: timeouts may be lost like anything
+     * else, and a view split must not wait for the backed-off timer. */
+    send_timeout(c);
+    check_tc(c, c->view);
+    if (!c->view_timer_armed) {
+        c->view_timer_armed = true;
+        c->io.set_timer(c->io.ctx, HS_TIMER_VIEW, c->cfg.request_timeout_ms);
+    }
+}
+
+void hs_on_timeout_msg(struct bft_core *c, const struct bft_msg *m)
+{
+    /* Only the view just before ours can still teach us something (the
+     * QC and vote a next leader needs); older timeouts are stale. */
+    if (m->view == 0 || m->payload_len != 0) {
+        hs_reject(c, BFT_REJECT_MALFORMED);
+        return;
+    }
+    if (m->view + 1 < c->view) {
+        hs_reject(c, BFT_REJECT_STALE_VIEW);
+        return;
+    }
+    struct hs_qc hqc;
+    struct hs_tc tc;
+    uint8_t sig[BFT_SIG_LEN], vsig[BFT_SIG_LEN];
+    uint64_t vview = 0, vheight = 0;
+    bft_digest vblock;
+    struct net_rd r;
+    net_rd_init(&r, m->body, m->body_len);
+    bool ok = hs_qc_read(&r, c->n, &hqc);
+    net_get_bytes(&r, sig, BFT_SIG_LEN);
+    uint8_t has_vote = net_get_u8(&r);
+    if (has_vote == 1) {
+        vview = net_get_u64(&r);
+        vheight = net_get_u64(&r);
+        net_get_bytes(&r, vblock.b, 32);
+        net_get_bytes(&r, vsig, BFT_SIG_LEN);
+    }
+    uint8_t has_tc = net_get_u8(&r);
+    if (has_tc == 1) ok = ok && hs_tc_read(&r, c->n, &tc);
+    if (!ok || r.err || has_vote > 1 || has_tc > 1 || net_rd_left(&r) != 0 || hqc.view >= m->view ||
+        (has_tc && tc.view >= m->view) ||
+        (has_vote && (vview == 0 || vheight == 0 || vview >= m->view))) {
+        hs_reject(c, BFT_REJECT_MALFORMED);
+        return;
+    }
+    uint8_t region[20];
+    hs_timeout_region(m->view, hqc.view, region);
+    if (!c->env.verify(c->env.ctx, m->sender, HS_DOM_TIMEOUT, region, sizeof region, sig)) {
+        hs_reject(c, BFT_REJECT_BAD_SIGNATURE);
+        return;
+    }
+    int why = hs_qc_verify(c, &hqc);
+    if (why < 0 && has_tc) why = hs_tc_verify(c, &tc);
+    if (why >= 0) {
+        hs_reject(c, why);
+        return;
+    }
+    /* Catch up on the certificates it carries. */
+    if (has_tc) hs_on_tc(c, &tc);
+    hs_on_qc(c, &hqc);
+    if (has_vote && vview > c->high_qc.view) {
+        uint8_t vr[BFT_HDR_LEN - BFT_SIGNED_OFF];
+        hs_vote_region(c, m->sender, vview, vheight, &vblock, vr);
+        if (c->env.verify(c->env.ctx, m->sender, BFT_MSG_HS_VOTE, vr, sizeof vr, vsig))
+            hs_vote_add(c, m->sender, vview, vheight, &vblock, vsig);
+        else
+            hs_reject(c, BFT_REJECT_BAD_SIGNATURE);
+    }
+    if (m->view < c->view) return; /* used what it carried; view is over */
+    struct hs_timeout_rec *t = &c->to[m->sender];
+    if (t->valid && t->view >= m->view) return; /* a resend, or older than its last */
+    t->valid = true;
+    t->view = m->view;
+    t->hqc_view = hqc.view;
+    memcpy(t->sig, sig, BFT_SIG_LEN);
+    /* f+1 timeouts for a view (one of them honest): join it, so the
+     * honest replicas reach 2f+1 together (PBFT §4.5.2's f+1 rule). */
+    if ((m->view > c->view || !c->timed_out) && count_timeouts(c, m->view, true) >= c->f + 1) {
+        hs_advance_view(c, m->view, false);
+        if (c->view == m->view && !c->timed_out) send_timeout(c);
+    }
+    check_tc(c, m->view);
+}

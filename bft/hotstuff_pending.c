@@ -1,0 +1,183 @@
+/* Pending client requests. The client library sends HotStuff requests to
+ * every replica because leaders rotate each view, so every replica queues
+ * them: a fixed table of HS_PENDING_MAX entries, hashed on (client, first
+ * req_no), in arrival (FIFO) order. A request leaves the queue when a block
+ * holding it commits. While a proposal is built, requests already inside an
+ * uncommitted ancestor are marked with the builder's generation number and
+ * skipped, so a leader does not propose what is already in flight.
+ * Buffers stay with their entry, so after warm-up queuing does not
+ * allocate. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bft/hotstuff_internal.h"
+
+static uint32_t bucket_of(uint32_t client, uint64_t req_no)
+{
+    uint64_t x = ((uint64_t)client << 40) ^ req_no;
+    x *= 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(x >> 40) & (HS_PENDING_BUCKETS - 1);
+}
+
+int hs_pending_init(struct hs_pending *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->e = calloc(HS_PENDING_MAX, sizeof(*p->e));
+    p->bucket = malloc(HS_PENDING_BUCKETS * sizeof(*p->bucket));
+    if (!p->e || !p->bucket) return BFT_E_NOMEM;
+    for (uint32_t i = 0; i < HS_PENDING_BUCKETS; i++)
+        p->bucket[i] = -1;
+    for (int32_t i = 0; i < HS_PENDING_MAX; i++)
+        p->e[i].next = i + 1 < HS_PENDING_MAX ? i + 1 : -1;
+    p->free_head = 0;
+    p->head = p->tail = -1;
+    return BFT_E_OK;
+}
+
+void hs_pending_free(struct hs_pending *p)
+{
+    if (p->e)
+        for (uint32_t i = 0; i < HS_PENDING_MAX; i++)
+            free(p->e[i].raw);
+    free(p->e);
+    free(p->bucket);
+    memset(p, 0, sizeof(*p));
+}
+
+static int32_t find(const struct hs_pending *p, uint32_t client, uint64_t req_no)
+{
+    for (int32_t i = p->bucket[bucket_of(client, req_no)]; i >= 0; i = p->e[i].hnext)
+        if (p->e[i].client == client && p->e[i].req_no == req_no) return i;
+    return -1;
+}
+
+int hs_pending_add(struct hs_pending *p, const struct bft_msg *req)
+{
+    if (find(p, req->sender, req->seq) >= 0) return -1; /* a client retransmission */
+    if (p->free_head < 0 || p->bytes + req->raw_len > HS_PENDING_BYTES_MAX)
+        return BFT_REJECT_OVERLOAD;
+    int32_t i = p->free_head;
+    struct hs_req *r = &p->e[i];
+    if (r->cap < req->raw_len) {
+        uint8_t *b = realloc(r->raw, req->raw_len);
+        if (!b) return BFT_REJECT_OVERLOAD;
+        r->raw = b;
+        r->cap = req->raw_len;
+    }
+    p->free_head = r->next;
+    memcpy(r->raw, req->raw, req->raw_len);
+    r->len = req->raw_len;
+    r->client = req->sender;
+    r->req_no = req->seq;
+    r->gen = 0;
+    r->used = true;
+    uint32_t b = bucket_of(r->client, r->req_no);
+    r->hnext = p->bucket[b];
+    p->bucket[b] = i;
+    r->prev = p->tail;
+    r->next = -1;
+    if (p->tail >= 0)
+        p->e[p->tail].next = i;
+    else
+        p->head = i;
+    p->tail = i;
+    p->count++;
+    p->bytes += r->len;
+    return -1;
+}
+
+static void remove_at(struct hs_pending *p, int32_t i)
+{
+    struct hs_req *r = &p->e[i];
+    if (!r->used) return;
+    if (r->prev >= 0)
+        p->e[r->prev].next = r->next;
+    else
+        p->head = r->next;
+    if (r->next >= 0)
+        p->e[r->next].prev = r->prev;
+    else
+        p->tail = r->prev;
+    int32_t *link = &p->bucket[bucket_of(r->client, r->req_no)];
+    while (*link != i)
+        link = &p->e[*link].hnext;
+    *link = r->hnext;
+    r->used = false;
+    p->count--;
+    p->bytes -= r->len;
+    r->prev = -1;
+    r->next = p->free_head;
+    p->free_head = i;
+}
+
+void hs_pending_clear(struct hs_pending *p)
+{
+    while (p->head >= 0)
+        remove_at(p, p->head);
+}
+
+/* (client, first req_no) of an encoded REQUEST inside a batch. */
+static bool req_key(const uint8_t *raw, size_t len, uint32_t *client, uint64_t *req_no)
+{
+    if (len < BFT_MSG_MIN_LEN || raw[5] != BFT_MSG_REQUEST) return false;
+    *client = (uint32_t)net_le_load(raw + 8, 4);
+    *req_no = net_le_load(raw + 32, 8);
+    return true;
+}
+
+void hs_pending_remove_batch(struct hs_pending *p, const uint8_t *batch, uint32_t len)
+{
+    struct bft_batch_iter it;
+    if (!len || bft_batch_iter_init(&it, batch, len) != BFT_E_OK) return;
+    const uint8_t *raw;
+    size_t rlen;
+    while (bft_batch_iter_next(&it, &raw, &rlen)) {
+        uint32_t client;
+        uint64_t req_no;
+        if (!req_key(raw, rlen, &client, &req_no)) continue;
+        int32_t i = find(p, client, req_no);
+        if (i >= 0) remove_at(p, i);
+    }
+}
+
+void hs_pending_mark_batch(struct hs_pending *p, const uint8_t *batch, uint32_t len)
+{
+    struct bft_batch_iter it;
+    if (!len || bft_batch_iter_init(&it, batch, len) != BFT_E_OK) return;
+    const uint8_t *raw;
+    size_t rlen;
+    while (bft_batch_iter_next(&it, &raw, &rlen)) {
+        uint32_t client;
+        uint64_t req_no;
+        if (!req_key(raw, rlen, &client, &req_no)) continue;
+        int32_t i = find(p, client, req_no);
+        if (i >= 0) p->e[i].gen = p->gen;
+    }
+}
+
+uint32_t hs_pending_unmarked(const struct hs_pending *p)
+{
+    uint32_t k = 0;
+    for (int32_t i = p->head; i >= 0; i = p->e[i].next)
+        k += p->e[i].gen != p->gen;
+    return k;
+}
+
+uint32_t hs_pending_build(struct hs_pending *p, uint32_t max, uint8_t *out, uint32_t cap)
+{
+    struct net_wr w;
+    net_wr_init(&w, out, cap);
+    net_put_u16(&w, 0); /* count, patched below */
+    uint32_t k = 0;
+    for (int32_t i = p->head; i >= 0 && k < max && k < BFT_BATCH_MAX_ENVELOPES; i = p->e[i].next) {
+        const struct hs_req *r = &p->e[i];
+        if (r->gen == p->gen) continue;
+        if (4 + (size_t)r->len > w.cap - w.len) break; /* batch full */
+        net_put_u32(&w, r->len);
+        net_put_bytes(&w, r->raw, r->len);
+        k++;
+    }
+    if (k == 0 || w.err) return 0;
+    net_le_store(out, k, 2);
+    return (uint32_t)w.len;
+}

@@ -1,0 +1,261 @@
+/* Quorum and timeout certificates, and vote collection.
+ *
+ * A QC is 2f+1 votes on (view, height, block) from distinct replicas
+ * (§4.2 "a quorum certificate ... collection of (n - f) votes", §5
+ * Algorithm 3). Each vote is the voter's own HS_VOTE message, whose signed
+ * region is its 68-byte header from the version byte on; a QC carries only
+ * (signer, signature) pairs and the verifier rebuilds each header, so the
+ * signatures the leader collected are checked as they were made. Every
+ * check is done in full: signer < n, no repeated signer, at least 2f+1 of
+ * them, every signature valid. A QC is verified once: recently verified QC
+ * identities are cached (and the node caches each signature as well).
+ *
+ * A TC is 2f+1 signed timeout statements (view, hqc_view) from distinct
+ * replicas (the LibraBFT/DiemBFT pacemaker; HotStuff §4.4 leaves the
+ * pacemaker abstract).
+ */
+#include <assert.h>
+#include <string.h>
+
+#include "bft/hotstuff_internal.h"
+
+void hs_qc_genesis(struct hs_qc *q)
+{
+    memset(q, 0, sizeof(*q));
+}
+
+bool hs_qc_read(struct net_rd *r, uint32_t n, struct hs_qc *q)
+{
+    q->view = net_get_u64(r);
+    q->height = net_get_u64(r);
+    net_get_bytes(r, q->block.b, 32);
+    q->k = net_get_u8(r);
+    if (r->err || q->k > n) return false;
+    for (uint32_t i = 0; i < q->k; i++) {
+        q->signer[i] = net_get_u8(r);
+        net_get_bytes(r, q->sig[i], BFT_SIG_LEN);
+    }
+    return !r->err;
+}
+
+void hs_qc_write(struct net_wr *w, const struct hs_qc *q)
+{
+    net_put_u64(w, q->view);
+    net_put_u64(w, q->height);
+    net_put_bytes(w, q->block.b, 32);
+    net_put_u8(w, q->k);
+    for (uint32_t i = 0; i < q->k; i++) {
+        net_put_u8(w, q->signer[i]);
+        net_put_bytes(w, q->sig[i], BFT_SIG_LEN);
+    }
+}
+
+void hs_vote_region(const struct bft_core *c, uint32_t signer, uint64_t view, uint64_t height,
+                    const bft_digest *block, uint8_t region[BFT_HDR_LEN - BFT_SIGNED_OFF])
+{
+    struct bft_msg m = {.type = BFT_MSG_HS_VOTE,
+                        .sender = signer,
+                        .cluster_id = c->cfg.cluster_id,
+                        .view = view,
+                        .seq = height,
+                        .digest = *block};
+    uint8_t buf[BFT_MSG_MIN_LEN];
+    size_t len = bft_msg_encode(&m, buf, sizeof buf);
+    assert(len == BFT_MSG_MIN_LEN);
+    memcpy(region, buf + BFT_SIGNED_OFF, BFT_HDR_LEN - BFT_SIGNED_OFF);
+}
+
+static bool qc_cached(const struct bft_core *c, const struct hs_qc *q)
+{
+    if (q->view == c->high_qc.view && q->height == c->high_qc.height &&
+        hs_deq(&q->block, &c->high_qc.block))
+        return true;
+    for (uint32_t i = 0; i < HS_QC_CACHE; i++)
+        if (c->qc_cache[i].view == q->view && c->qc_cache[i].height == q->height &&
+            hs_deq(&c->qc_cache[i].block, &q->block) && q->view != 0)
+            return true;
+    return false;
+}
+
+int hs_qc_verify(struct bft_core *c, const struct hs_qc *q)
+{
+    if (q->view == 0) {
+        /* The genesis QC is the only one without signatures. */
+        if (q->height != 0 || q->k != 0 || !hs_is_zero(&q->block)) return BFT_REJECT_MALFORMED;
+        return -1;
+    }
+    if (q->height == 0) return BFT_REJECT_MALFORMED;
+    if (q->k < c->quorum || q->k > c->n) return BFT_REJECT_MALFORMED;
+    uint32_t mask = 0;
+    for (uint32_t i = 0; i < q->k; i++) {
+        if (q->signer[i] >= c->n) return BFT_REJECT_UNKNOWN_SENDER;
+        if (mask & (1u << q->signer[i])) return BFT_REJECT_DUPLICATE;
+        mask |= 1u << q->signer[i];
+    }
+    if (qc_cached(c, q)) return -1;
+    for (uint32_t i = 0; i < q->k; i++) {
+        uint8_t region[BFT_HDR_LEN - BFT_SIGNED_OFF];
+        hs_vote_region(c, q->signer[i], q->view, q->height, &q->block, region);
+        if (!c->env.verify(c->env.ctx, q->signer[i], BFT_MSG_HS_VOTE, region, sizeof region,
+                           q->sig[i]))
+            return BFT_REJECT_BAD_SIGNATURE;
+    }
+    uint32_t at = c->qc_cache_next++ % HS_QC_CACHE;
+    c->qc_cache[at].view = q->view;
+    c->qc_cache[at].height = q->height;
+    c->qc_cache[at].block = q->block;
+    return -1;
+}
+
+/* ---- timeout certificates ---- */
+
+void hs_timeout_region(uint64_t view, uint64_t hqc_view, uint8_t region[20])
+{
+    memcpy(region, "HSTO", 4);
+    net_le_store(region + 4, view, 8);
+    net_le_store(region + 12, hqc_view, 8);
+}
+
+bool hs_tc_read(struct net_rd *r, uint32_t n, struct hs_tc *t)
+{
+    t->view = net_get_u64(r);
+    t->k = net_get_u8(r);
+    if (r->err || t->k > n) return false;
+    for (uint32_t i = 0; i < t->k; i++) {
+        t->signer[i] = net_get_u8(r);
+        t->hqc_view[i] = net_get_u64(r);
+        net_get_bytes(r, t->sig[i], BFT_SIG_LEN);
+    }
+    return !r->err;
+}
+
+void hs_tc_write(struct net_wr *w, const struct hs_tc *t)
+{
+    net_put_u64(w, t->view);
+    net_put_u8(w, t->k);
+    for (uint32_t i = 0; i < t->k; i++) {
+        net_put_u8(w, t->signer[i]);
+        net_put_u64(w, t->hqc_view[i]);
+        net_put_bytes(w, t->sig[i], BFT_SIG_LEN);
+    }
+}
+
+uint64_t hs_tc_max_hqc(const struct hs_tc *t)
+{
+    uint64_t m = 0;
+    for (uint32_t i = 0; i < t->k; i++)
+        if (t->hqc_view[i] > m) m = t->hqc_view[i];
+    return m;
+}
+
+int hs_tc_verify(struct bft_core *c, const struct hs_tc *t)
+{
+    if (t->view == 0 || t->k < c->quorum || t->k > c->n) return BFT_REJECT_MALFORMED;
+    /* Verified once: a TC for a view we already hold one for adds nothing. */
+    if (t->view <= c->high_tc.view) return -1;
+    uint32_t mask = 0;
+    for (uint32_t i = 0; i < t->k; i++) {
+        if (t->signer[i] >= c->n) return BFT_REJECT_UNKNOWN_SENDER;
+        if (mask & (1u << t->signer[i])) return BFT_REJECT_DUPLICATE;
+        mask |= 1u << t->signer[i];
+        if (t->hqc_view[i] >= t->view) return BFT_REJECT_MALFORMED;
+    }
+    for (uint32_t i = 0; i < t->k; i++) {
+        uint8_t region[20];
+        hs_timeout_region(t->view, t->hqc_view[i], region);
+        if (!c->env.verify(c->env.ctx, t->signer[i], HS_DOM_TIMEOUT, region, sizeof region,
+                           t->sig[i]))
+            return BFT_REJECT_BAD_SIGNATURE;
+    }
+    return -1;
+}
+
+/* ---- vote collection (at the next view's leader, and from timeouts) ---- */
+
+static void form_qc(struct bft_core *c, struct hs_vote_slot *s)
+{
+    struct hs_qc q = {.view = s->view, .height = s->height, .block = s->block};
+    for (uint32_t i = 0; i < c->n && q.k < c->quorum; i++) {
+        if (!(s->mask & (1u << i))) continue;
+        q.signer[q.k] = (uint8_t)i;
+        memcpy(q.sig[q.k], s->sig[i], BFT_SIG_LEN);
+        q.k++;
+    }
+    s->done = true;
+    uint32_t at = c->qc_cache_next++ % HS_QC_CACHE;
+    c->qc_cache[at].view = q.view;
+    c->qc_cache[at].height = q.height;
+    c->qc_cache[at].block = q.block;
+    hs_on_qc(c, &q);
+}
+
+void hs_vote_add(struct bft_core *c, uint32_t from, uint64_t view, uint64_t height,
+                 const bft_digest *block, const uint8_t sig[BFT_SIG_LEN])
+{
+    /* Votes are kept only around the current view: older ones can no
+     * longer make a useful QC, and far-future ones cannot be genuine. */
+    /* The n - 2f - 1 votes arriving after the QC formed are expected:
+     * dropped without counting a reject. */
+    if (view <= c->high_qc.view) return;
+    if (view + 2 < c->view) {
+        hs_reject(c, BFT_REJECT_STALE_VIEW);
+        return;
+    }
+    if (view > c->view + 2) {
+        hs_reject(c, BFT_REJECT_OUT_OF_WINDOW);
+        return;
+    }
+    struct hs_vote_slot *slot = NULL, *free_slot = NULL, *lowest = NULL;
+    for (uint32_t i = 0; i < HS_VOTE_SLOTS; i++) {
+        struct hs_vote_slot *s = &c->votes[i];
+        if (!s->used) {
+            if (!free_slot) free_slot = s;
+            continue;
+        }
+        bool same = s->view == view && s->height == height && hs_deq(&s->block, block);
+        if (s->view == view && !same && (s->mask & (1u << from))) {
+            /* One vote per replica per view (§4.2: a replica votes once). */
+            hs_reject(c, BFT_REJECT_EQUIVOCATION);
+            return;
+        }
+        if (same) slot = s;
+        if (!lowest || s->view < lowest->view) lowest = s;
+    }
+    if (!slot) {
+        slot = free_slot;
+        if (!slot) {
+            if (lowest->view >= view) {
+                hs_reject(c, BFT_REJECT_OVERLOAD);
+                return;
+            }
+            slot = lowest;
+        }
+        memset(slot, 0, sizeof(*slot));
+        slot->used = true;
+        slot->view = view;
+        slot->height = height;
+        slot->block = *block;
+    }
+    if (slot->mask & (1u << from)) {
+        hs_reject(c, BFT_REJECT_DUPLICATE);
+        return;
+    }
+    slot->mask |= 1u << from;
+    memcpy(slot->sig[from], sig, BFT_SIG_LEN);
+    if (!slot->done && (uint32_t)__builtin_popcount(slot->mask) >= c->quorum) form_qc(c, slot);
+}
+
+/* HS_VOTE: "send vote to leader(curView + 1)" (Algorithm 3). The node has
+ * verified the vote's signature, which is exactly the QC entry. */
+void hs_on_vote(struct bft_core *c, const struct bft_msg *m)
+{
+    if (m->body_len != 0 || m->payload_len != 0 || m->view == 0 || m->seq == 0) {
+        hs_reject(c, BFT_REJECT_MALFORMED);
+        return;
+    }
+    if (hs_leader(c, m->view + 1) != c->self) {
+        hs_reject(c, BFT_REJECT_MALFORMED); /* votes go to the next leader only */
+        return;
+    }
+    hs_vote_add(c, m->sender, m->view, m->seq, &m->digest, m->sig);
+}

@@ -1,0 +1,257 @@
+/* State transfer, for a replica further behind than the block history the
+ * others keep (or restarted with an empty application): it asks everyone
+ * (STATE_REQ) and restores a snapshot once f+1 replicas, so at least one
+ * honest, claim the same (seq, state digest, committed block). Replicas
+ * record such a claim at every checkpoint seq (a multiple of
+ * checkpoint_interval) and take a snapshot only when asked: at the next
+ * checkpoint, or at once if nothing executed since the last request (an
+ * idle cluster reaches no checkpoint, but then all honest replicas sit at
+ * the same seq). After the restore the committed block becomes the root of
+ * the block tree and block sync fetches what lies above it. PBFT's state
+ * transfer (OSDI'99 §4.3) proves the digest with 2f+1 checkpoint messages;
+ * here f+1 matching signed responses are the proof. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bft/hotstuff_internal.h"
+
+static void send_req(struct bft_core *c)
+{
+    struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = c->view, .seq = c->root_height};
+    c->io.broadcast(c->io.ctx, &m);
+}
+
+static void clear_offers(struct bft_core *c)
+{
+    for (uint32_t i = 0; i < BFT_MAX_REPLICAS; i++) {
+        struct hs_offer *o = &c->offers[i];
+        o->nclaims = 0;
+        memset(&o->snap, 0, sizeof o->snap);
+        o->snap_len = 0;
+    }
+}
+
+void hs_state_start(struct bft_core *c)
+{
+    if (c->st_active) return;
+    c->st_active = true;
+    clear_offers(c);
+    send_req(c);
+    if (!c->st_timer_armed) {
+        c->st_timer_armed = true;
+        c->io.set_timer(c->io.ctx, HS_TIMER_STATE, c->cfg.request_timeout_ms);
+    }
+}
+
+void hs_on_state_timer(struct bft_core *c)
+{
+    c->st_timer_armed = false;
+    if (!c->st_active) return;
+    send_req(c);
+    c->st_timer_armed = true;
+    c->io.set_timer(c->io.ctx, HS_TIMER_STATE, c->cfg.request_timeout_ms);
+}
+
+void hs_state_free(struct bft_core *c)
+{
+    for (uint32_t i = 0; i < BFT_MAX_REPLICAS; i++)
+        free(c->offers[i].snap_buf);
+    free(c->snap_buf);
+}
+
+static void add_claim(struct bft_core *c, uint64_t seq, const bft_digest *block,
+                      const bft_digest *state)
+{
+    uint32_t last = (c->claims_next + HS_CLAIMS - 1) % HS_CLAIMS;
+    if (c->claims[last].seq == seq) return;
+    struct hs_claim *k = &c->claims[c->claims_next++ % HS_CLAIMS];
+    k->seq = seq;
+    k->block = *block;
+    k->state = *state;
+}
+
+static void take_snapshot(struct bft_core *c, uint64_t seq, const bft_digest *block,
+                          const bft_digest *state)
+{
+    const uint8_t *buf;
+    size_t len;
+    if (c->io.snapshot(c->io.ctx, &buf, &len) != BFT_E_OK || len > BFT_PAYLOAD_MAX) return;
+    if (len > c->snap_cap) {
+        uint8_t *p = realloc(c->snap_buf, len);
+        if (!p) return;
+        c->snap_buf = p;
+        c->snap_cap = len;
+    }
+    if (len) memcpy(c->snap_buf, buf, len);
+    c->snap_len = len;
+    c->snap.seq = seq;
+    c->snap.block = *block;
+    c->snap.state = *state;
+    c->snap_wanted = false;
+    add_claim(c, seq, block, state);
+}
+
+void hs_state_executed(struct bft_core *c, uint64_t seq, const bft_digest *block,
+                       const bft_digest *state)
+{
+    c->last_state = *state;
+    if (seq % c->cfg.checkpoint_interval != 0) return;
+    add_claim(c, seq, block, state);
+    if (c->snap_wanted) take_snapshot(c, seq, block, state);
+}
+
+static void send_resp(struct bft_core *c, uint32_t to, uint64_t above)
+{
+    bool with = c->snap.seq > above;
+    struct net_wr w;
+    net_wr_init(&w, c->body, BFT_BODY_MAX);
+    static const bft_digest zero;
+    net_put_bytes(&w, with ? c->snap.block.b : zero.b, 32);
+    uint8_t k = 0;
+    for (uint32_t i = 0; i < HS_CLAIMS; i++)
+        k += c->claims[i].seq != 0;
+    net_put_u8(&w, k);
+    for (uint32_t i = 0; i < HS_CLAIMS; i++) {
+        if (c->claims[i].seq == 0) continue;
+        net_put_u64(&w, c->claims[i].seq);
+        net_put_bytes(&w, c->claims[i].state.b, 32);
+        net_put_bytes(&w, c->claims[i].block.b, 32);
+    }
+    if (w.err) return;
+    struct bft_msg m = {.type = BFT_MSG_STATE_RESP,
+                        .view = c->view,
+                        .seq = with ? c->snap.seq : 0,
+                        .body = c->body,
+                        .body_len = (uint32_t)w.len};
+    if (with) {
+        m.digest = c->snap.state;
+        m.payload = c->snap_len ? c->snap_buf : NULL;
+        m.payload_len = (uint32_t)c->snap_len;
+    }
+    c->io.send(c->io.ctx, to, &m);
+}
+
+void hs_on_state_req(struct bft_core *c, const struct bft_msg *m)
+{
+    if (m->body_len != 0 || m->payload_len != 0) {
+        hs_reject(c, BFT_REJECT_MALFORMED);
+        return;
+    }
+    if (c->root_height <= m->seq || c->exec_blocked) return; /* nothing newer to give */
+    /* A snapshot costs a whole copy of the state: rate-limited per peer. */
+    if (c->sync_budget[m->sender] < HS_SYNC_BATCH) {
+        hs_reject(c, BFT_REJECT_OVERLOAD);
+        return;
+    }
+    c->sync_budget[m->sender] -= HS_SYNC_BATCH;
+    /* Want a snapshot if ours is useless to the asker, or older than our
+     * last checkpoint: taken at the next checkpoint, which the replicas
+     * asked at the same time share; or now, if nothing executed since the
+     * last request (idle: no checkpoint comes, all sit at one seq). */
+    uint64_t last_ckpt = c->claims[(c->claims_next + HS_CLAIMS - 1) % HS_CLAIMS].seq;
+    if (c->snap.seq <= m->seq || c->snap.seq < last_ckpt) {
+        if (!c->snap_wanted) {
+            c->snap_wanted = true;
+            c->snap_wanted_at = c->root_height;
+        } else if (c->snap_wanted_at == c->root_height && c->snap.seq <= m->seq) {
+            take_snapshot(c, c->root_height, &c->root, &c->last_state);
+        }
+    }
+    send_resp(c, m->sender, m->seq);
+}
+
+static bool claim_eq(const struct hs_claim *a, const struct hs_claim *b)
+{
+    return a->seq == b->seq && hs_deq(&a->state, &b->state) && hs_deq(&a->block, &b->block);
+}
+
+static bool claimed(const struct hs_offer *o, const struct hs_claim *k)
+{
+    if (o->snap.seq && claim_eq(&o->snap, k)) return true;
+    for (uint32_t i = 0; i < o->nclaims; i++)
+        if (claim_eq(&o->claims[i], k)) return true;
+    return false;
+}
+
+static void restored(struct bft_core *c, const struct hs_claim *k, const bft_digest *state)
+{
+    c->exec_blocked = false;
+    c->root = k->block;
+    c->root_height = k->seq;
+    c->root_view = 0;
+    c->last_state = *state;
+    c->st_active = false;
+    if (c->st_timer_armed) c->io.cancel_timer(c->io.ctx, HS_TIMER_STATE);
+    c->st_timer_armed = false;
+    clear_offers(c);
+    add_claim(c, k->seq, &k->block, state);
+    /* Requests executed inside the state would stay pending forever;
+     * clients retransmit what is still outstanding. */
+    hs_pending_clear(&c->pend);
+    hs_store_reconnect(c);
+}
+
+static void try_restore(struct bft_core *c)
+{
+    for (uint32_t j = 0; j < c->n; j++) {
+        struct hs_offer *o = &c->offers[j];
+        if (o->snap.seq <= c->root_height) continue;
+        uint32_t support = 0;
+        for (uint32_t i = 0; i < c->n; i++)
+            support += claimed(&c->offers[i], &o->snap);
+        if (support < c->f + 1) continue;
+        bft_digest state = {{0}};
+        int rv = c->io.restore(c->io.ctx, o->snap.seq, o->snap_len ? o->snap_buf : NULL,
+                               o->snap_len, &state);
+        if (rv == BFT_E_OK && hs_deq(&state, &o->snap.state)) {
+            struct hs_claim k = o->snap;
+            hs_persist_snapshot(c, &k, o->snap_buf, o->snap_len);
+            restored(c, &k, &state);
+            return;
+        }
+        /* A lying snapshot: our application state is now unknown, so
+         * nothing executes until a good one is restored. */
+        c->exec_blocked = true;
+        o->snap.seq = 0;
+        hs_reject(c, BFT_REJECT_MALFORMED);
+    }
+}
+
+void hs_on_state_resp(struct bft_core *c, const struct bft_msg *m)
+{
+    struct net_rd r;
+    net_rd_init(&r, m->body, m->body_len);
+    struct hs_claim snap = {.seq = m->seq, .state = m->digest};
+    net_get_bytes(&r, snap.block.b, 32);
+    uint8_t k = net_get_u8(&r);
+    struct hs_claim claims[HS_CLAIMS];
+    if (k > HS_CLAIMS) r.err = true;
+    for (uint32_t i = 0; i < k && !r.err; i++) {
+        claims[i].seq = net_get_u64(&r);
+        net_get_bytes(&r, claims[i].state.b, 32);
+        net_get_bytes(&r, claims[i].block.b, 32);
+    }
+    if (r.err || net_rd_left(&r) != 0 || (m->seq == 0 && m->payload_len != 0)) {
+        hs_reject(c, BFT_REJECT_MALFORMED);
+        return;
+    }
+    if (!c->st_active) {
+        hs_reject(c, BFT_REJECT_DUPLICATE);
+        return;
+    }
+    struct hs_offer *o = &c->offers[m->sender];
+    o->nclaims = k;
+    memcpy(o->claims, claims, k * sizeof(claims[0]));
+    if (m->seq > c->root_height) {
+        if (m->payload_len > o->snap_cap) {
+            uint8_t *p = realloc(o->snap_buf, m->payload_len);
+            if (!p) return;
+            o->snap_buf = p;
+            o->snap_cap = m->payload_len;
+        }
+        if (m->payload_len) memcpy(o->snap_buf, m->payload, m->payload_len);
+        o->snap_len = m->payload_len;
+        o->snap = snap;
+    }
+    try_restore(c);
+}

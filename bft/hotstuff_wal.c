@@ -1,0 +1,164 @@
+/* The WAL. What a HotStuff replica promises it persists before it says
+ * it: the last voted view (vheight, Algorithm 3: never vote twice in a
+ * view, and a leader never proposes twice in one) and the locked QC
+ * (b_lock). Both are io->persist records of the step that makes the
+ * promise, and the node makes them durable before any of that step's sends
+ * leave. Committed blocks are logged too (and a snapshot restored by state
+ * transfer), because the application restarts empty: recover() re-executes
+ * them, so a restarted replica is back where it was without needing
+ * others to still hold the state. Uncommitted blocks are not logged; they
+ * are fetched again by block sync. Records replay in order before any
+ * other event. */
+#include <assert.h>
+#include <string.h>
+
+#include "bft/hotstuff_internal.h"
+
+static void recover_commit(struct bft_core *c, struct net_rd *r);
+static void recover_snap(struct bft_core *c, struct net_rd *r);
+
+void hs_persist_vote(struct bft_core *c, uint64_t view, uint64_t height, const bft_digest *block)
+{
+    uint8_t rec[1 + 8 + 8 + 32];
+    struct net_wr w;
+    net_wr_init(&w, rec, sizeof rec);
+    net_put_u8(&w, HS_REC_VOTE);
+    net_put_u64(&w, view);
+    net_put_u64(&w, height);
+    net_put_bytes(&w, block->b, 32);
+    assert(!w.err && w.len == sizeof rec);
+    c->io.persist(c->io.ctx, rec, w.len);
+}
+
+void hs_persist_lock(struct bft_core *c)
+{
+    uint8_t rec[HS_REC_MAX];
+    struct net_wr w;
+    net_wr_init(&w, rec, sizeof rec);
+    net_put_u8(&w, HS_REC_LOCK);
+    hs_qc_write(&w, &c->locked_qc);
+    assert(!w.err);
+    c->io.persist(c->io.ctx, rec, w.len);
+}
+
+/* Our own records: still parsed with the bounded reader, and a damaged one
+ * is skipped rather than trusted. */
+void hs_recover(struct bft_core *c, const uint8_t *rec, size_t len)
+{
+    struct net_rd r;
+    net_rd_init(&r, rec, len);
+    uint8_t type = net_get_u8(&r);
+    c->post_recover = true;
+    if (type == HS_REC_VOTE) {
+        uint64_t view = net_get_u64(&r), height = net_get_u64(&r);
+        bft_digest block;
+        net_get_bytes(&r, block.b, 32);
+        if (r.err || net_rd_left(&r) != 0) return;
+        if (view > c->last_voted_view) c->last_voted_view = view;
+        if (!hs_is_zero(&block) && (!c->my_vote.valid || view > c->my_vote.view)) {
+            c->my_vote.valid = true;
+            c->my_vote.view = view;
+            c->my_vote.height = height;
+            c->my_vote.block = block;
+        }
+        return;
+    }
+    if (type == HS_REC_LOCK) {
+        struct hs_qc q;
+        if (!hs_qc_read(&r, c->n, &q) || net_rd_left(&r) != 0) return;
+        if (q.view > c->locked_qc.view) c->locked_qc = q;
+        if (q.view > c->high_qc.view) c->high_qc = q;
+        return;
+    }
+    if (type == HS_REC_COMMIT) recover_commit(c, &r);
+    if (type == HS_REC_SNAP) recover_snap(c, &r);
+}
+
+/* First event after recovery: resume in the view after the last vote. */
+void hs_post_recover(struct bft_core *c)
+{
+    c->post_recover = false;
+    uint64_t v = c->last_voted_view + 1;
+    if (c->high_qc.view + 1 > v) v = c->high_qc.view + 1;
+    if (v > c->view) c->view = v;
+    c->proposed_view = c->last_voted_view;
+    hs_timer_update(c);
+}
+
+void hs_persist_commit(struct bft_core *c, const struct hs_block *b)
+{
+    struct net_wr w;
+    net_wr_init(&w, c->rec, HS_REC_BIG);
+    net_put_u8(&w, HS_REC_COMMIT);
+    net_put_u64(&w, b->view);
+    net_put_u64(&w, b->height);
+    net_put_bytes(&w, b->parent.b, 32);
+    net_put_bytes(&w, b->batch_digest.b, 32);
+    hs_qc_write(&w, &b->justify);
+    net_put_u32(&w, b->batch_len);
+    net_put_bytes(&w, b->batch, b->batch_len);
+    assert(!w.err);
+    c->io.persist(c->io.ctx, c->rec, w.len);
+}
+
+void hs_persist_snapshot(struct bft_core *c, const struct hs_claim *k, const uint8_t *snap,
+                         uint32_t len)
+{
+    struct net_wr w;
+    net_wr_init(&w, c->rec, HS_REC_BIG);
+    net_put_u8(&w, HS_REC_SNAP);
+    net_put_u64(&w, k->seq);
+    net_put_bytes(&w, k->block.b, 32);
+    net_put_bytes(&w, k->state.b, 32);
+    net_put_u32(&w, len);
+    net_put_bytes(&w, snap, len);
+    assert(!w.err);
+    c->io.persist(c->io.ctx, c->rec, w.len);
+}
+
+/* A committed block: re-execute it if it extends what we rebuilt so far. */
+static void recover_commit(struct bft_core *c, struct net_rd *r)
+{
+    struct hs_wire_block w;
+    memset(&w, 0, sizeof w);
+    w.view = net_get_u64(r);
+    w.height = net_get_u64(r);
+    net_get_bytes(r, w.parent.b, 32);
+    net_get_bytes(r, w.batch_digest.b, 32);
+    if (!hs_qc_read(r, c->n, &w.justify)) return;
+    w.batch_len = net_get_u32(r);
+    w.batch = net_get_ptr(r, w.batch_len);
+    if (r->err || net_rd_left(r) != 0 || w.batch_len > BFT_PAYLOAD_MAX) return;
+    if (c->exec_blocked || w.height != c->root_height + 1 || !hs_deq(&w.parent, &c->root)) return;
+    hs_block_digest(w.view, w.height, &w.parent, &w.batch_digest, &w.justify, &w.digest);
+    struct hs_block *b = hs_block_insert(c, &w, c->self);
+    if (!b) return;
+    if (!b->connected) {
+        b->connected = true;
+        c->n_unconnected--;
+    }
+    if (w.justify.view > c->high_qc.view) c->high_qc = w.justify;
+    hs_execute_block(c, b);
+}
+
+static void recover_snap(struct bft_core *c, struct net_rd *r)
+{
+    struct hs_claim k;
+    k.seq = net_get_u64(r);
+    net_get_bytes(r, k.block.b, 32);
+    net_get_bytes(r, k.state.b, 32);
+    uint32_t len = net_get_u32(r);
+    const uint8_t *snap = net_get_ptr(r, len);
+    if (r->err || net_rd_left(r) != 0 || k.seq <= c->root_height) return;
+    bft_digest state = {{0}};
+    if (c->io.restore(c->io.ctx, k.seq, len ? snap : NULL, len, &state) != BFT_E_OK ||
+        !hs_deq(&state, &k.state)) {
+        c->exec_blocked = true; /* cannot happen unless the WAL lies */
+        return;
+    }
+    c->exec_blocked = false;
+    c->root = k.block;
+    c->root_height = k.seq;
+    c->root_view = 0;
+    c->last_state = state;
+}
