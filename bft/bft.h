@@ -398,6 +398,10 @@ struct bft_node_config {
     bool null_crypto;
     /* Raft only: sign replica messages (--sign). BFT always signs. */
     bool sign_replica_msgs;
+    /* Seed of env->random. 0: derived from cluster and replica id (the
+     * simulator, reproducible). bftd passes fresh entropy, so a restarted
+     * incarnation does not repeat its predecessor's choices. */
+    uint64_t random_seed;
 };
 
 struct bft_node_stats {

@@ -141,7 +141,8 @@ int bft_node_create(struct bft_node **out, const struct bft_node_config *cfg,
     n->host = *host;
     n->ops = ops;
     node_crypto_init(n);
-    n->rng = cfg->core.cluster_id ^ ((uint64_t)cfg->core.self << 32);
+    n->rng = cfg->random_seed ? cfg->random_seed
+                              : cfg->core.cluster_id ^ ((uint64_t)cfg->core.self << 32);
     n->clients = node_clients_new(cfg->n_clients);
     n->arena = malloc(NODE_OUTBOX_BYTES);
     n->out = malloc(NODE_OUTBOX_ENTRIES * sizeof *n->out);

@@ -10,10 +10,15 @@
  * executed, and `bits` marks executed ones in [low, low + WINDOW). A request
  * at or above low + WINDOW is refused (the client broke its bound). */
 #define NODE_CLIENT_WINDOW 1024
-/* Replies kept per client: one per envelope a client may have outstanding
- * (the client library and bftctl cap clients at 16), so a retransmission of
- * any executed envelope still finds its reply. */
-#define NODE_REPLY_CACHE 16
+/* Replies kept per client. A client may have up to 64 envelopes in
+ * flight (the simulator's clients do; bftctl's at most 16): if the reply to
+ * its oldest is lost, the replies to everything newer must not push the old
+ * one out before the client's retransmission arrives, or that request is
+ * stuck forever (found by bftsim: pbft seeds 21, 316, 330; raft lossy; only
+ * Raft's leader replies, so one loss is enough there). 128 covers a full
+ * window twice. Memory: at most clients x 128 replies, each bounded by
+ * BFT_BODY_MAX, allocated only as clients use them. */
+#define NODE_REPLY_CACHE 128
 
 struct node_reply {
     uint64_t first_req_no;
@@ -89,8 +94,8 @@ void node_queue_raw(struct bft_node *n, uint32_t dest, const uint8_t *buf, size_
 void node_answer_read(struct bft_node *n, const struct bft_msg *req);
 
 /* node_exec.c */
-void node_execute(struct bft_node *n, uint64_t seq, uint64_t view, const uint8_t *batch,
-                  size_t len, const bft_digest *batch_digest, bft_digest *state);
+void node_execute(struct bft_node *n, uint64_t seq, uint64_t view, const uint8_t *batch, size_t len,
+                  const bft_digest *batch_digest, bft_digest *state);
 /* true if the envelope starting at req_no was executed; resends the cached
  * reply if it is still held. */
 bool node_already_executed(struct bft_node *n, const struct bft_msg *req);

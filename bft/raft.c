@@ -15,9 +15,12 @@ void raft_persist_hard(struct bft_core *c)
     uint8_t rec[1 + 8 + 4 + 8 + 1];
     rec[0] = RAFT_REC_HARD;
     uint8_t *p = rec + 1;
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(c->term >> (8 * i));
-    for (int i = 0; i < 4; i++) p[8 + i] = (uint8_t)(c->voted_for >> (8 * i));
-    for (int i = 0; i < 8; i++) p[12 + i] = (uint8_t)(c->vote_floor >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(c->term >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        p[8 + i] = (uint8_t)(c->voted_for >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        p[12 + i] = (uint8_t)(c->vote_floor >> (8 * i));
     p[20] = c->anchored ? 1 : 0;
     c->io.persist(c->io.ctx, rec, sizeof rec);
 }
@@ -109,7 +112,7 @@ static int raft_create(struct bft_core **out, const struct bft_core_config *cfg,
     /* Lease = T minus the drift bound (docs/raft.md "Lease"). */
     c->lease_ms = c->elect_ms - c->elect_ms / 8;
     uint64_t k = cfg->checkpoint_interval ? cfg->checkpoint_interval : 64;
-    c->compact_every = k * 16 < RAFT_LOG_CAP / 4 ? k * 16 : RAFT_LOG_CAP / 4;
+    c->compact_every = k * 16 < 2048 ? k * 16 : 2048;
     c->voted_for = RAFT_NONE;
     c->leader = RAFT_NONE;
     c->buf = malloc(BFT_BODY_MAX);
@@ -150,6 +153,12 @@ static void raft_on_message(struct bft_core *c, const struct bft_msg *m)
     }
     if (m->cluster_id != c->cfg.cluster_id) {
         c->io.reject(c->io.ctx, BFT_REJECT_WRONG_CLUSTER);
+        return;
+    }
+    /* Terms grow by one per election: one near 2^64 is garbage, and
+     * adopting it would wrap our next term. */
+    if (m->view >= RAFT_TERM_MAX) {
+        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         return;
     }
     switch (m->type) {

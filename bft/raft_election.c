@@ -25,13 +25,18 @@
  * term 0 (no leader ever existed: nothing was ever acknowledged), or a
  * leader's anchor handshake brought its log up to that leader's last index
  * as seen after the restart (raft_replication.c), so it again holds every
- * entry that may be committed. Both facts then hold forever (WAL). */
+ * entry that may be committed. Both facts then hold forever (WAL). Until
+ * then it probes again at every election timeout; vote replies carry
+ * max(term, floor) so candidates learn to campaign above the floor. */
 #include <string.h>
 
 #include "bft/raft_internal.h"
 #include "net/net.h"
 
-static uint32_t popcount(uint32_t m) { return (uint32_t)__builtin_popcount(m); }
+static uint32_t popcount(uint32_t m)
+{
+    return (uint32_t)__builtin_popcount(m);
+}
 
 static void send_vote(struct bft_core *c, uint8_t kind, uint64_t term, uint64_t nonce)
 {
@@ -47,6 +52,9 @@ static void send_vote(struct bft_core *c, uint8_t kind, uint64_t term, uint64_t 
     c->io.broadcast(c->io.ctx, &m);
 }
 
+/* A vote reply carries max(term, vote floor): a candidate refused because
+ * of our floor learns a term to go above. A probe reply carries the plain
+ * current term (the prober computes its own floor from it). */
 static void send_vote_resp(struct bft_core *c, uint32_t to, uint8_t kind, bool granted,
                            uint64_t asked, uint64_t nonce)
 {
@@ -55,8 +63,10 @@ static void send_vote_resp(struct bft_core *c, uint32_t to, uint8_t kind, bool g
     body[1] = granted ? 1 : 0;
     net_le_store(body + 2, asked, 8);
     net_le_store(body + 10, nonce, 8);
+    uint64_t view = c->term;
+    if (kind != RAFT_VOTE_PROBE && c->vote_floor > view) view = c->vote_floor;
     struct bft_msg m = {
-        .type = BFT_MSG_RAFT_VOTE_RESP, .view = c->term, .body = body, .body_len = sizeof body};
+        .type = BFT_MSG_RAFT_VOTE_RESP, .view = view, .body = body, .body_len = sizeof body};
     c->io.send(c->io.ctx, to, &m);
 }
 
@@ -73,12 +83,19 @@ void raft_anchor_check(struct bft_core *c)
     if (c->probe_done) anchor(c);
 }
 
+/* One probe round; an un-anchored replica starts a new one at every
+ * election timeout until it is anchored. Each round stands alone (fresh
+ * nonce, fresh answers), so a round in which n - maj + 1 others all report
+ * term 0 proves no leader ever existed, whatever earlier rounds said. */
 static void probe(struct bft_core *c)
 {
-    if (c->probe_done) return;
-    /* The nonce is this incarnation's boot id: any answer carrying it was
-     * produced after we restarted. */
-    c->probe_nonce = c->boot_id;
+    if (c->anchored) return;
+    /* The nonce derives from this incarnation's boot id: answers carrying
+     * it were produced after we restarted. */
+    c->probe_round++;
+    c->probe_nonce = c->boot_id + c->probe_round;
+    c->probe_mask = 0;
+    c->probe_max = 0;
     send_vote(c, RAFT_VOTE_PROBE, c->term, c->probe_nonce);
 }
 
@@ -153,7 +170,7 @@ void raft_on_vote(struct bft_core *c, const struct bft_msg *m)
     uint64_t last_term = net_get_u64(&r);
     uint64_t nonce = net_get_u64(&r);
     if (r.err || net_rd_left(&r) != 0 || kind < RAFT_VOTE_REAL || kind > RAFT_VOTE_PROBE ||
-        (kind != RAFT_VOTE_PROBE && nonce != 0) || m->view == 0) {
+        (kind != RAFT_VOTE_PROBE && (nonce != 0 || m->view == 0))) {
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         return;
     }
@@ -208,11 +225,12 @@ void raft_on_vote_resp(struct bft_core *c, const struct bft_msg *m)
     }
     uint32_t bit = 1u << m->sender;
     if (kind == RAFT_VOTE_PROBE) {
-        if (c->probe_done || nonce != c->probe_nonce || nonce == 0) return;
+        if (c->anchored || nonce != c->probe_nonce || nonce == 0) return;
         c->probe_mask |= bit;
         if (m->view > c->probe_max) c->probe_max = m->view;
         if (popcount(c->probe_mask) < c->n - c->maj + 1) return;
         c->probe_done = true;
+        c->probe_nonce = 0; /* this round is complete */
         if (c->probe_max > c->vote_floor) c->vote_floor = c->probe_max;
         if (c->probe_max == 0 || c->leader_anchor_ok)
             anchor(c);

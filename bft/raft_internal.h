@@ -61,20 +61,20 @@
 #define RAFT_LEASE_RING 32 /* one lease timer per heartbeat round in flight */
 
 /* ---- bounds ---- */
-#define RAFT_LOG_CAP 8192u                 /* entries in memory (power of two) */
-#define RAFT_LOG_BYTES_MAX (512ull << 20)  /* batch bytes in memory */
-#define RAFT_APPEND_HDR 64                 /* bytes before the entries */
-#define RAFT_ENTRY_HDR 12                  /* term + len */
+#define RAFT_LOG_CAP 65536u               /* entries in memory (power of two) */
+#define RAFT_LOG_BYTES_MAX (256ull << 20) /* batch bytes in memory */
+#define RAFT_APPEND_HDR 64                /* bytes before the entries */
+#define RAFT_ENTRY_HDR 12                 /* term + len */
 #define RAFT_ENTRY_MAX (BFT_BODY_MAX - RAFT_APPEND_HDR - RAFT_ENTRY_HDR)
-#define RAFT_APPEND_ENTRIES_MAX 256        /* entries in one AppendEntries */
-#define RAFT_INFLIGHT_MAX 512              /* entries sent, unacked, per follower */
-#define RAFT_PENDING_MAX 4096              /* client requests queued at the leader */
+#define RAFT_APPEND_ENTRIES_MAX 256 /* entries in one AppendEntries */
+#define RAFT_INFLIGHT_MAX 512       /* entries sent, unacked, per follower */
+#define RAFT_PENDING_MAX 4096       /* client requests queued at the leader */
 #define RAFT_PENDING_BYTES_MAX (64u << 20)
-#define RAFT_SEEN_SLOTS 8192               /* dedup cache (power of two) */
-#define RAFT_READS_MAX 1024                /* pending ReadIndex reads */
+#define RAFT_SEEN_SLOTS 8192 /* dedup cache (power of two) */
+#define RAFT_READS_MAX 1024  /* pending ReadIndex reads */
 #define RAFT_READS_BYTES_MAX (16u << 20)
-#define RAFT_SNAP_MAX (256u << 20)         /* largest snapshot accepted */
-#define RAFT_CHUNK_MAX (512u << 10)        /* snapshot bytes per STATE_RESP */
+#define RAFT_SNAP_MAX (256u << 20)  /* largest snapshot accepted */
+#define RAFT_CHUNK_MAX (512u << 10) /* snapshot bytes per STATE_RESP */
 #define RAFT_REC_MAX (RAFT_ENTRY_MAX + 64)
 
 /* ---- wire constants ---- */
@@ -85,6 +85,7 @@ enum { RAFT_VOTE_REAL = 1, RAFT_VOTE_PRE = 2, RAFT_VOTE_PROBE = 3 };
 enum { RAFT_REC_HARD = 1, RAFT_REC_ENTRY = 2, RAFT_REC_COMMIT = 3, RAFT_REC_SNAP = 4 };
 
 #define RAFT_NONE UINT32_MAX
+#define RAFT_TERM_MAX (1ull << 62) /* larger terms in messages are malformed */
 enum raft_role { RAFT_FOLLOWER = 0, RAFT_PRECANDIDATE, RAFT_CANDIDATE, RAFT_LEADER };
 /* Per-follower replication state (etcd's Progress): PROBE sends one
  * append at a time until the follower's log matches; REPLICATE pipelines. */
@@ -147,7 +148,6 @@ struct bft_core {
     uint64_t view_changes;
     bool started;
     bool sticky; /* heard from a current leader within T (diss. §4.2.3) */
-    uint64_t rounds_heard; /* follower: appends seen (tests) */
 
     /* Elections. */
     uint32_t votes; /* bitmask of granted votes / pre-votes */
@@ -155,7 +155,7 @@ struct bft_core {
 
     /* Disk-loss guard (raft_election.c). */
     uint64_t boot_id, probe_nonce, probe_max;
-    uint32_t probe_mask;
+    uint32_t probe_mask, probe_round;
     bool probe_done, leader_anchor_ok;
 
     /* Leader. */
@@ -166,13 +166,13 @@ struct bft_core {
     uint64_t acked_round[BFT_MAX_REPLICAS];
     uint64_t anchor_boot[BFT_MAX_REPLICAS], anchor_idx[BFT_MAX_REPLICAS];
     bool snap_pushed[BFT_MAX_REPLICAS];
-    uint32_t heard; /* followers heard since the last check-quorum */
-    uint64_t term_first; /* index of this term's no-op */
-    uint64_t round;           /* heartbeat rounds started (monotonic) */
-    uint64_t term_round;      /* first round of this leadership */
-    uint64_t confirmed_round; /* highest round acked by a majority */
+    uint32_t heard;                       /* followers heard since the last check-quorum */
+    uint64_t term_first;                  /* index of this term's no-op */
+    uint64_t round;                       /* heartbeat rounds started (monotonic) */
+    uint64_t term_round;                  /* first round of this leadership */
+    uint64_t confirmed_round;             /* highest round acked by a majority */
     uint64_t lease_slot[RAFT_LEASE_RING]; /* round whose lease timer is armed */
-    uint64_t lease_expired;   /* highest round whose lease timer fired */
+    uint64_t lease_expired;               /* highest round whose lease timer fired */
 
     /* Pending client requests (leader). */
     struct raft_req *pend;
@@ -203,7 +203,10 @@ void raft_become_follower(struct bft_core *c, uint64_t term, uint32_t leader);
 void raft_reset_election_timer(struct bft_core *c);
 void raft_note_leader(struct bft_core *c, uint32_t leader);
 bool raft_need_state(const struct bft_core *c);
-static inline bool raft_is_leader(const struct bft_core *c) { return c->role == RAFT_LEADER; }
+static inline bool raft_is_leader(const struct bft_core *c)
+{
+    return c->role == RAFT_LEADER;
+}
 
 /* ---- raft_log.c ---- */
 int raft_log_init(struct raft_log *l);
@@ -220,6 +223,9 @@ void raft_log_truncate(struct raft_log *l, uint64_t i);
 void raft_log_compact(struct raft_log *l, uint64_t i);
 /* Empty the log and restart it after index i of term t. */
 void raft_log_reset(struct raft_log *l, uint64_t i, uint64_t t);
+/* A snapshot at index i of term t now covers the log (diss. §5.1): keep
+ * the entries after it if entry i matches, else drop the whole log. */
+void raft_log_install(struct raft_log *l, uint64_t i, uint64_t t);
 /* First index of the run of entries with the term of entry i (back-off). */
 uint64_t raft_log_term_start(const struct raft_log *l, uint64_t i);
 /* Last index holding `term`, 0 if none. */
@@ -250,6 +256,10 @@ void raft_become_leader(struct bft_core *c);
 void raft_send_append(struct bft_core *c, uint32_t p, bool tick);
 void raft_broadcast_append(struct bft_core *c);
 void raft_on_append(struct bft_core *c, const struct bft_msg *m);
+/* AppendEntries reply (also after InstallSnapshot): match index on success,
+ * else the conflict hint; carries FRESH while the disk-loss guard holds. */
+void raft_send_append_resp(struct bft_core *c, uint32_t to, bool ok, uint64_t match, uint64_t round,
+                           uint64_t cterm, uint64_t cindex);
 void raft_on_append_resp(struct bft_core *c, const struct bft_msg *m);
 void raft_on_heartbeat_timer(struct bft_core *c);
 void raft_on_quorum_timer(struct bft_core *c);

@@ -2,8 +2,8 @@
  * indices [start, last]. Everything before `start` is covered by a snapshot
  * (diss. §5.1: "each server compacts its log independently"); `base_term`
  * remembers the term of entry start - 1 so the AppendEntries consistency
- * check (§5.3) still works right after compaction. Slots keep their batch
- * buffers when reused, so steady-state appends do not allocate. */
+ * check (§5.3) still works right after compaction. A slot's batch buffer
+ * lives while its entry does (truncated slots keep theirs for reuse). */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +25,8 @@ int raft_log_init(struct raft_log *l)
 void raft_log_free(struct raft_log *l)
 {
     if (l->e)
-        for (uint32_t i = 0; i < RAFT_LOG_CAP; i++) free(l->e[i].batch);
+        for (uint32_t i = 0; i < RAFT_LOG_CAP; i++)
+            free(l->e[i].batch);
     free(l->e);
     l->e = NULL;
 }
@@ -93,12 +94,11 @@ void raft_log_compact(struct raft_log *l, uint64_t i)
         l->base_term = e->term;
         l->bytes -= e->len;
         e->len = 0;
-        /* Give back unusually large buffers; keep ordinary ones. */
-        if (e->cap > (64u << 10)) {
-            free(e->batch);
-            e->batch = NULL;
-            e->cap = 0;
-        }
+        /* Memory follows the live entries: a compacted slot gives its
+         * buffer back (one allocation per entry, never per request). */
+        free(e->batch);
+        e->batch = NULL;
+        e->cap = 0;
         l->start++;
     }
 }
@@ -120,7 +120,8 @@ uint64_t raft_log_term_start(const struct raft_log *l, uint64_t i)
 {
     uint64_t t;
     if (!raft_log_term(l, i, &t)) return l->start;
-    while (i > l->start && slot(l, i - 1)->term == t) i--;
+    while (i > l->start && slot(l, i - 1)->term == t)
+        i--;
     return i;
 }
 
@@ -133,4 +134,15 @@ uint64_t raft_log_last_of_term(const struct raft_log *l, uint64_t term)
     }
     if (l->start > 1 && l->base_term == term) return l->start - 1;
     return 0;
+}
+
+void raft_log_install(struct raft_log *l, uint64_t i, uint64_t t)
+{
+    uint64_t have;
+    if (i + 1 < l->start) return; /* already compacted past it */
+    if (raft_log_term(l, i, &have) && have == t) {
+        if (i >= l->start) raft_log_compact(l, i);
+        return;
+    }
+    raft_log_reset(l, i, t);
 }

@@ -23,9 +23,11 @@ int raft_pending_init(struct bft_core *c)
 void raft_pending_free(struct bft_core *c)
 {
     if (c->pend)
-        for (uint32_t i = 0; i < RAFT_PENDING_MAX; i++) free(c->pend[i].raw);
+        for (uint32_t i = 0; i < RAFT_PENDING_MAX; i++)
+            free(c->pend[i].raw);
     if (c->reads)
-        for (uint32_t i = 0; i < RAFT_READS_MAX; i++) free(c->reads[i].raw);
+        for (uint32_t i = 0; i < RAFT_READS_MAX; i++)
+            free(c->reads[i].raw);
     free(c->pend);
     free(c->seen);
     free(c->reads);

@@ -23,7 +23,10 @@
 
 enum { SEND_NEW = 0, SEND_ALWAYS = 1, SEND_HEARTBEAT = 2 };
 
-static uint32_t popcount(uint32_t m) { return (uint32_t)__builtin_popcount(m); }
+static uint32_t popcount(uint32_t m)
+{
+    return (uint32_t)__builtin_popcount(m);
+}
 
 static void send_entries(struct bft_core *c, uint32_t p, int mode)
 {
@@ -165,8 +168,8 @@ void raft_on_quorum_timer(struct bft_core *c)
     c->io.set_timer(c->io.ctx, RAFT_TIMER_QUORUM, c->elect_ms);
 }
 
-static void send_resp(struct bft_core *c, uint32_t to, bool ok, uint64_t match, uint64_t round,
-                      uint64_t cterm, uint64_t cindex)
+void raft_send_append_resp(struct bft_core *c, uint32_t to, bool ok, uint64_t match, uint64_t round,
+                           uint64_t cterm, uint64_t cindex)
 {
     uint8_t body[1 + 8 * 4];
     struct net_wr w;
@@ -254,7 +257,7 @@ void raft_on_append(struct bft_core *c, const struct bft_msg *m)
     if (m->view < c->term) {
         /* A deposed leader's late append: the term is the fencing token. */
         c->io.reject(c->io.ctx, BFT_REJECT_STALE_VIEW);
-        send_resp(c, m->sender, false, 0, a.round, 0, c->log.last + 1);
+        raft_send_append_resp(c, m->sender, false, 0, a.round, 0, c->log.last + 1);
         return;
     }
     if (m->view == c->term && raft_is_leader(c)) {
@@ -267,7 +270,6 @@ void raft_on_append(struct bft_core *c, const struct bft_msg *m)
         raft_reset_election_timer(c);
     c->sticky = true;
     c->io.set_timer(c->io.ctx, RAFT_TIMER_STICKY, c->elect_ms);
-    c->rounds_heard++;
 
     uint64_t prev = a.prev, prev_term = a.prev_term;
     struct net_rd r = a.entries;
@@ -282,12 +284,12 @@ void raft_on_append(struct bft_core *c, const struct bft_msg *m)
         left--;
     }
     if (prev + 1 < c->log.start) {
-        send_resp(c, m->sender, true, prev, a.round, 0, 0);
+        raft_send_append_resp(c, m->sender, true, prev, a.round, 0, 0);
         return;
     }
     uint64_t have;
     if (prev > c->log.last) {
-        send_resp(c, m->sender, false, 0, a.round, 0, c->log.last + 1);
+        raft_send_append_resp(c, m->sender, false, 0, a.round, 0, c->log.last + 1);
         return;
     }
     raft_log_term(&c->log, prev, &have);
@@ -297,7 +299,8 @@ void raft_on_append(struct bft_core *c, const struct bft_msg *m)
             c->io.reject(c->io.ctx, BFT_REJECT_EQUIVOCATION);
             return;
         }
-        send_resp(c, m->sender, false, 0, a.round, have, raft_log_term_start(&c->log, prev));
+        raft_send_append_resp(c, m->sender, false, 0, a.round, have,
+                              raft_log_term_start(&c->log, prev));
         return;
     }
     uint64_t i = prev;
@@ -331,7 +334,7 @@ void raft_on_append(struct bft_core *c, const struct bft_msg *m)
     }
     if ((a.flags & RAFT_AE_ANCHOR) && a.boot == c->boot_id && !c->anchored && i >= a.anchor)
         raft_anchor_check(c);
-    send_resp(c, m->sender, true, i, a.round, 0, 0);
+    raft_send_append_resp(c, m->sender, true, i, a.round, 0, 0);
 }
 
 void raft_on_append_resp(struct bft_core *c, const struct bft_msg *m)
@@ -362,13 +365,13 @@ void raft_on_append_resp(struct bft_core *c, const struct bft_msg *m)
     }
     bool anchor_new = false;
     if (flags & RAFT_AR_FRESH) {
-        /* Disk-loss guard: its anchor is our last index now, after it
-         * restarted (raft_election.c). */
-        if (c->anchor_boot[p] != boot) {
-            c->anchor_boot[p] = boot;
-            c->anchor_idx[p] = c->log.last;
-            anchor_new = true;
-        }
+        /* Disk-loss guard (raft_election.c): its anchor is our last index
+         * as of now, which is after it restarted. Refreshed on every such
+         * ack, so an anchor from an earlier incarnation never lingers;
+         * resent only when it moved, so this cannot ping-pong. */
+        anchor_new = c->anchor_boot[p] != boot || c->anchor_idx[p] != c->log.last;
+        c->anchor_boot[p] = boot;
+        c->anchor_idx[p] = c->log.last;
     } else {
         c->anchor_boot[p] = 0;
     }
@@ -393,7 +396,14 @@ void raft_on_append_resp(struct bft_core *c, const struct bft_msg *m)
         if (li) nn = li + 1;
     }
     if (nn > c->log.last + 1) nn = c->log.last + 1;
-    if (nn <= c->match[p]) nn = c->match[p] + 1;
+    if (nn <= c->match[p]) {
+        /* matchIndex only moves back for a replica that lost its disk
+         * (its acks are void); for others this is a reordered reject. */
+        if (flags & RAFT_AR_FRESH)
+            c->match[p] = nn - 1;
+        else
+            nn = c->match[p] + 1;
+    }
     if (c->pstate[p] == RAFT_REPLICATE && nn >= c->next[p]) return; /* stale reject */
     c->next[p] = nn;
     c->pstate[p] = RAFT_PROBE;
@@ -411,7 +421,8 @@ void raft_advance_commit(struct bft_core *c)
 {
     if (!raft_is_leader(c)) return;
     uint64_t v[BFT_MAX_REPLICAS];
-    for (uint32_t p = 0; p < c->n; p++) v[p] = p == c->self ? c->log.last : c->match[p];
+    for (uint32_t p = 0; p < c->n; p++)
+        v[p] = p == c->self ? c->log.last : c->match[p];
     qsort(v, c->n, sizeof v[0], cmp_desc);
     uint64_t nidx = v[c->maj - 1], t = 0;
     /* §5.4.2: only entries of the current term commit by counting. */

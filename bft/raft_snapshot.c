@@ -136,13 +136,10 @@ static void install(struct bft_core *c, uint32_t from, uint64_t from_term)
     }
     /* diss. §5.1: keep the entries after the snapshot if our log has its
      * last entry; otherwise the whole log is superseded. */
-    uint64_t t;
-    if (idx >= c->log.start && idx <= c->log.last && raft_log_term(&c->log, idx, &t) && t == term)
-        raft_log_compact(&c->log, idx);
-    else if (!(idx + 1 == c->log.start && c->log.base_term == term))
-        raft_log_reset(&c->log, idx, term);
+    raft_log_install(&c->log, idx, term);
     c->applied = idx;
     if (c->commit < idx) c->commit = idx;
+    if (c->commit > c->log.last) c->commit = c->log.last;
     /* The received buffer becomes the snapshot we serve. */
     uint8_t *old = c->snap;
     c->snap = c->in_snap;
@@ -156,16 +153,11 @@ static void install(struct bft_core *c, uint32_t from, uint64_t from_term)
     raft_persist_snap(c, idx, term);
     c->io.cancel_timer(c->io.ctx, RAFT_TIMER_STATE);
     raft_apply(c);
-    if (from == c->leader && from_term == c->term && !raft_is_leader(c)) {
-        /* Tell the leader where our log now matches (an AppendEntries ack). */
-        uint8_t body[25] = {RAFT_AR_SUCCESS};
-        struct bft_msg m = {.type = BFT_MSG_RAFT_APPEND_RESP,
-                            .view = c->term,
-                            .seq = idx,
-                            .body = body,
-                            .body_len = sizeof body};
-        if (c->anchored) c->io.send(c->io.ctx, from, &m);
-    }
+    /* Tell the sender where our log now matches (an AppendEntries ack; a
+     * sender that is not the leader of our term ignores it). We may not
+     * know the leader yet: it only pushed snapshots. */
+    if (from_term == c->term && !raft_is_leader(c))
+        raft_send_append_resp(c, from, true, idx, 0, 0, 0);
 }
 
 void raft_on_state_resp(struct bft_core *c, const struct bft_msg *m)
@@ -175,13 +167,22 @@ void raft_on_state_resp(struct bft_core *c, const struct bft_msg *m)
     uint64_t term = net_get_u64(&r);
     uint64_t total = net_get_u64(&r);
     uint64_t offset = net_get_u64(&r);
-    if (r.err || net_rd_left(&r) != 0 || m->seq == 0 || total > RAFT_SNAP_MAX ||
-        offset > total || m->payload_len > total - offset || term > m->view) {
+    if (r.err || net_rd_left(&r) != 0 || m->seq == 0 || total > RAFT_SNAP_MAX || offset > total ||
+        m->payload_len > total - offset || term > m->view) {
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         return;
     }
-    /* Useless unless it moves our state forward and joins our log. */
-    if (m->seq <= c->applied || m->seq + 1 < c->log.start) return;
+    /* Useless unless it moves our state forward and joins our log (a
+     * leader holds every committed entry, §5.4.3: never past its log). */
+    if (m->seq <= c->applied || m->seq + 1 < c->log.start) {
+        /* A push we do not need (say our ack was lost): tell the leader
+         * how far our committed prefix, identical to its own, goes. */
+        if (offset == 0 && m->view == c->term && !raft_is_leader(c) && c->applied &&
+            !raft_need_state(c))
+            raft_send_append_resp(c, m->sender, true, c->applied, 0, 0, 0);
+        return;
+    }
+    if (raft_is_leader(c) && m->seq > c->log.last) return;
     if (m->seq != c->in_index) {
         if (offset != 0) return;
         c->in_index = m->seq;
@@ -189,7 +190,13 @@ void raft_on_state_resp(struct bft_core *c, const struct bft_msg *m)
         c->in_total = total;
         c->in_len = 0;
     }
-    if (offset != c->in_len || total != c->in_total || term != c->in_term) return;
+    if (total != c->in_total || term != c->in_term) return;
+    if (offset != c->in_len) {
+        /* A chunk was lost (or this is a repeated push): ask the sender
+         * for the one we need. */
+        send_state_req(c, m->sender, m->seq);
+        return;
+    }
     if (!c->in_snap || offset == 0) {
         uint8_t *p = realloc(c->in_snap, total ? total : 1);
         if (!p) {

@@ -3,14 +3,15 @@
  * step's records durable before any of the step's sends leave, so a vote or
  * an AppendEntries ack never outruns the state it promises.
  *
- * Executed state lives in memory only. Recovery therefore rebuilds the log
- * and re-executes the committed prefix while it replays: COMMIT records are
- * hints of how far the log was known committed (a commit index is never
- * wrong once known, §5.4), so entries up to a hint are executed in order as
- * soon as the hint is replayed, which also keeps the in-memory log bounded
- * however long the WAL is. If the log was replaced by a snapshot from a
- * peer (SNAP record), the state before it cannot be rebuilt locally and
- * comes back by state transfer (raft_snapshot.c). */
+ * Executed state lives in memory only. Recovery rebuilds term, vote and the
+ * log; COMMIT records are hints of how far the log was known committed (a
+ * commit index is never wrong once known, §5.4), so at the first event after
+ * replay (raft_start) the replica re-executes its committed prefix from the
+ * start of its in-memory log before it hears from anyone. Replay itself has
+ * no effects. If the prefix is not all in memory (the WAL outgrew the
+ * in-memory bound, or a SNAP record says a snapshot from a peer replaced
+ * the log), the state up to the log's start comes back by state transfer
+ * (raft_snapshot.c). */
 #include <assert.h>
 #include <string.h>
 
@@ -50,18 +51,19 @@ void raft_persist_snap(struct bft_core *c, uint64_t index, uint64_t term)
     c->io.persist(c->io.ctx, rec, sizeof rec);
 }
 
-/* Room for one more entry while replaying: drop executed entries (they are
- * in the state), or, when the state itself must come by transfer anyway,
- * committed ones (that only raises the snapshot index we need). */
+/* Room for one more entry while replaying. Nothing executes during replay
+ * (the host is not ready for effects yet; raft_start re-executes), so when
+ * the WAL holds more than the in-memory bound the oldest committed entries
+ * are dropped: the state up to them then comes by state transfer. */
 static bool replay_room(struct bft_core *c)
 {
     if (!raft_log_full(&c->log)) return true;
-    raft_maybe_compact(c, true);
-    if (!raft_log_full(&c->log)) return true;
-    if (raft_need_state(c) && c->commit >= c->log.start) {
+    if (c->commit >= c->log.start) {
         uint64_t upto = c->log.start + RAFT_LOG_CAP / 8;
         if (upto > c->commit) upto = c->commit;
         raft_log_compact(&c->log, upto);
+        c->snap_len = 0; /* a snapshot we held is gone with the process */
+        c->snap_index = 0;
     }
     return !raft_log_full(&c->log);
 }
@@ -76,9 +78,8 @@ static void recover_entry(struct bft_core *c, struct net_rd *r)
     if (index < c->log.start) return; /* under a snapshot already */
     if (index > c->log.last + 1) goto bad;
     if (index <= c->log.last) {
-        if (index <= c->applied) return; /* executed entries never change */
+        if (index <= c->commit) return; /* committed entries never change */
         raft_log_truncate(&c->log, index);
-        if (c->commit >= index) c->commit = index - 1;
     }
     if (!replay_room(c)) goto bad;
     if (!raft_log_append(&c->log, term, batch, len)) goto bad;
@@ -89,18 +90,14 @@ bad:
 
 static void recover_snap(struct bft_core *c, uint64_t index, uint64_t term)
 {
-    if (index <= c->applied) return; /* re-execution already got there */
     uint64_t t;
-    if (index <= c->log.last && raft_log_term(&c->log, index, &t) && t == term && index >= c->log.start)
-        raft_log_compact(&c->log, index);
-    else
-        raft_log_reset(&c->log, index, term);
-    if (c->commit < index) c->commit = index;
-    if (c->snap_index < index) {
-        /* Our copy of that state is gone with the process. */
-        c->snap_len = 0;
-        c->snap_index = 0;
+    if (c->log.start == 1 && raft_log_term(&c->log, index, &t) && t == term) {
+        /* The whole prefix is in the WAL after all: re-execute it. */
+    } else {
+        raft_log_install(&c->log, index, term);
     }
+    if (c->commit < index) c->commit = index;
+    if (c->commit > c->log.last) c->commit = c->log.last;
 }
 
 void raft_recover(struct bft_core *c, const uint8_t *rec, size_t len)
@@ -131,7 +128,6 @@ void raft_recover(struct bft_core *c, const uint8_t *rec, size_t len)
         c->commit_hint = idx;
         if (idx > c->log.last) idx = c->log.last;
         if (idx > c->commit) c->commit = idx;
-        raft_apply(c);
         return;
     }
     case RAFT_REC_SNAP: {
