@@ -121,6 +121,8 @@ int sim_create(struct sim **out, const struct sim_options *o, uint64_t seed, cha
     s->net = (struct sim_net_params){.latency_min_us = o->latency_min_us,
                                      .latency_max_us = o->latency_max_us};
     s->load_on = true;
+    for (uint32_t i = 0; i < BFT_MAX_REPLICAS; i++)
+        s->twin_ep[i] = -1;
 
     struct bft_node_config *nc = &s->node_cfg;
     bft_core_config_defaults(&nc->core, o->protocol, o->n, 0);
@@ -146,6 +148,7 @@ int sim_create(struct sim **out, const struct sim_options *o, uint64_t seed, cha
     for (uint32_t i = 0; i < o->n; i++) {
         s->rep[i].sim = s;
         s->rep[i].id = i;
+        s->rep[i].ep = i;
         s->rep[i].honest = true;
         if (sim_replica_start(s, i, false) != BFT_E_OK) goto fail;
     }
@@ -162,6 +165,7 @@ void sim_destroy(struct sim *s)
 {
     if (!s) return;
     sim_clients_destroy(s);
+    sim_byz_free(s);
     for (uint32_t i = 0; i < BFT_MAX_REPLICAS; i++) {
         if (s->rep[i].node) bft_node_destroy(s->rep[i].node);
         sim_wal_free(&s->rep[i]);

@@ -96,11 +96,70 @@ static uint64_t draw_latency(struct sim *s)
 
 #define SIM_BEHAVIOUR_SLACK 4096
 
-void sim_net_send(struct sim *s, int from_ep, int to_ep, const uint8_t *msg, size_t len)
+/* One copy from endpoint to endpoint: rules, partitions (the simulator's
+ * own cuts, twin splits and Twins rounds, the plan's network filter), then
+ * loss, duplication and latency. Fault-actor output comes through here
+ * too, so a Byzantine replica cannot jump a partition. */
+void sim_net_wire(struct sim *s, int from_ep, int to_ep, const uint8_t *msg, size_t len,
+                  uint64_t extra_us)
+{
+    bool dup = false;
+    struct sim_rule_slot *rule = match_rule(s, from_ep, to_ep, msg, len);
+    if (rule && rule->r.action == SIM_RULE_DROP) {
+        s->st.dropped_rule++;
+        return;
+    }
+    if (rule && rule->r.action == SIM_RULE_DUPLICATE) dup = true;
+    if (from_ep == to_ep) { /* loopback: no network in between */
+        put_on_wire(s, from_ep, to_ep, msg, len, extra_us);
+        return;
+    }
+    bool replicas = ep_is_replica(from_ep) && ep_is_replica(to_ep);
+    uint32_t from_id = sim_ep_replica(s, from_ep), to_id = sim_ep_replica(s, to_ep);
+    if (replicas && (s->cut[from_id] & (1u << to_id))) {
+        s->st.dropped_partition++;
+        return;
+    }
+    if (replicas && !sim_byz_can_talk(s, from_ep, to_ep)) {
+        s->st.dropped_partition++;
+        s->twin_cut++;
+        return;
+    }
+    struct fault_net_verdict v = {.copies = 1};
+    if (s->faults_on && s->fnet) {
+        uint64_t now_ms = (s->now_us - s->plan_t0_us) / 1000;
+        fault_net_decide(s->fnet, from_id, to_id, now_ms, &v);
+        if (v.copies == 0) {
+            if (v.reason == FAULT_NET_DROP_LOSS)
+                s->st.dropped_loss++;
+            else
+                s->st.dropped_partition++;
+            return;
+        }
+    }
+    for (uint32_t k = 0; k < v.copies; k++) {
+        if (sim_rng_ppm(&s->net_rng, s->net.loss_ppm)) {
+            s->st.dropped_loss++;
+            continue;
+        }
+        if (k == 1) s->st.duplicated++;
+        uint64_t d = draw_latency(s) + extra_us + v.delay_ms[k] * 1000;
+        put_on_wire(s, from_ep, to_ep, msg, len, d);
+        if (dup || sim_rng_ppm(&s->net_rng, s->net.dup_ppm)) {
+            s->st.duplicated++;
+            put_on_wire(s, from_ep, to_ep, msg, len, d + 1 + draw_latency(s));
+            dup = false;
+        }
+    }
+}
+
+/* `to` is a replica id (delivered to every running instance of it) or a
+ * client endpoint. */
+void sim_net_send(struct sim *s, int from_ep, int to, const uint8_t *msg, size_t len)
 {
     if (s->failed) return;
     s->st.msgs_sent++;
-    if (s->tap) s->tap(s->tap_ctx, s, from_ep, to_ep, msg, len);
+    if (s->tap) s->tap(s->tap_ctx, s, from_ep, to, msg, len);
     uint8_t *owned = NULL;
     if (ep_is_replica(from_ep) && s->rep[from_ep].behaviour.on_send) {
         /* The behaviour rewrites a private copy with room to grow. */
@@ -109,7 +168,8 @@ void sim_net_send(struct sim *s, int from_ep, int to_ep, const uint8_t *msg, siz
         if (!owned) return;
         memcpy(owned, msg, len);
         const struct sim_behaviour *b = &s->rep[from_ep].behaviour;
-        if (b->on_send(b->ctx, s, (uint32_t)from_ep, to_ep, owned, &len, cap) == SIM_SEND_DROP ||
+        if (b->on_send(b->ctx, s, sim_ep_replica(s, from_ep), to, owned, &len, cap) ==
+                SIM_SEND_DROP ||
             len > cap) {
             free(owned);
             s->st.dropped_rule++;
@@ -117,33 +177,7 @@ void sim_net_send(struct sim *s, int from_ep, int to_ep, const uint8_t *msg, siz
         }
         msg = owned;
     }
-    bool dup = false;
-    struct sim_rule_slot *rule = match_rule(s, from_ep, to_ep, msg, len);
-    if (rule && rule->r.action == SIM_RULE_DROP) {
-        s->st.dropped_rule++;
-        goto out;
-    }
-    if (rule && rule->r.action == SIM_RULE_DUPLICATE) dup = true;
-    if (from_ep == to_ep) { /* loopback: no network in between */
-        put_on_wire(s, from_ep, to_ep, msg, len, 0);
-        goto out;
-    }
-    if (ep_is_replica(from_ep) && ep_is_replica(to_ep) && (s->cut[from_ep] & (1u << to_ep))) {
-        s->st.dropped_partition++;
-        goto out;
-    }
-    if (sim_rng_ppm(&s->net_rng, s->net.loss_ppm)) {
-        s->st.dropped_loss++;
-        goto out;
-    }
-    if (sim_rng_ppm(&s->net_rng, s->net.dup_ppm)) dup = true;
-    uint64_t d = draw_latency(s);
-    put_on_wire(s, from_ep, to_ep, msg, len, d);
-    if (dup) {
-        s->st.duplicated++;
-        put_on_wire(s, from_ep, to_ep, msg, len, d + 1 + draw_latency(s));
-    }
-out:
+    sim_byz_send(s, from_ep, to, msg, len);
     free(owned);
 }
 
@@ -163,7 +197,7 @@ void sim_net_deliver(struct sim *s, struct sim_event *e)
     int to = e->to_ep;
     if (ep_is_replica(to)) {
         struct sim_replica *rp = &s->rep[to];
-        if (to >= (int)s->o.n || !rp->node || rp->incarnation != e->incarnation) {
+        if (!rp->node || rp->incarnation != e->incarnation) {
             s->st.dropped_down++;
             return;
         }

@@ -184,6 +184,7 @@ static void fault_tick(struct sim *s, void *ctx)
 /* Heal: the liveness phase runs on a healthy, fully connected cluster. */
 static void heal(struct sim *s, struct fault_run *fr)
 {
+    sim_faults_stop(s);
     sim_heal_links(s);
     fr->part_mask = 0;
     sim_net_set(s, &fr->base);
@@ -255,6 +256,7 @@ static void fill_result(struct sim *s, struct sim_result *res)
         if (st.view > res->max_view) res->max_view = st.view;
     }
     sim_stats(s, &res->stats);
+    sim_fault_stats(s, &res->faults);
 }
 
 int sim_run_seed(const struct sim_options *o, uint64_t seed, struct sim_result *res)
@@ -282,8 +284,13 @@ int sim_run_seed(const struct sim_options *o, uint64_t seed, struct sim_result *
     sim_log(s, "seed %llu: %s n=%u f=%u clients=%u outstanding=%u faults=%s for %llu us",
             (unsigned long long)seed, bft_protocol_name(o->protocol), ro.n, s->f, ro.clients,
             ro.outstanding, sim_profile_name(o->faults), (unsigned long long)fr.end_us);
-    if (o->faults != SIM_FAULTS_NONE)
+    if (o->faults <= SIM_FAULTS_DEFAULT && o->faults != SIM_FAULTS_NONE)
         sim_at(s, sim_rng_range(&fr.rng, 50000, 1000000), fault_tick, &fr);
+    if (sim_byz_profile_setup(s, o, seed, fr.end_us, err, sizeof(err)) != BFT_E_OK) {
+        snprintf(res->reason, sizeof(res->reason), "fault setup: %.480s", err);
+        sim_destroy(s);
+        return BFT_E_INVALID;
+    }
 
     /* 1. Safety phase. */
     sim_run_until(s, fr.end_us, NULL, NULL);

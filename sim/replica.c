@@ -19,7 +19,7 @@ static void host_send(void *ctx, uint32_t replica, const uint8_t *msg, size_t le
         return;
     }
     rp->sent_window++;
-    sim_net_send(s, (int)rp->id, (int)replica, msg, len);
+    sim_net_send(s, (int)rp->ep, (int)replica, msg, len);
 }
 
 static void host_send_client(void *ctx, uint32_t client, const uint8_t *msg, size_t len)
@@ -27,7 +27,7 @@ static void host_send_client(void *ctx, uint32_t client, const uint8_t *msg, siz
     struct sim_replica *rp = ctx;
     struct sim *s = rp->sim;
     if (client >= s->o.clients) return; /* a reply to a client we do not run */
-    sim_net_send(s, (int)rp->id, SIM_EP_CLIENT(client), msg, len);
+    sim_net_send(s, (int)rp->ep, SIM_EP_CLIENT(client), msg, len);
 }
 
 /* Synchronous: the record is durable before any send of the same step can
@@ -72,7 +72,7 @@ static void queue_timer(struct sim_replica *rp, uint32_t timer, uint64_t at_us)
     struct sim *s = rp->sim;
     struct sim_event e = {.at_us = at_us,
                           .kind = SIM_EV_TIMER,
-                          .to_ep = (uint8_t)rp->id,
+                          .to_ep = (uint8_t)rp->ep,
                           .incarnation = rp->incarnation,
                           .arg = timer};
     if (sim_heap_push(&s->heap, &e) != BFT_E_OK) {
@@ -166,8 +166,8 @@ int sim_replica_start(struct sim *s, uint32_t r, bool replay_wal)
         .on_apply = host_on_apply,
     };
     struct bft_node_config cfg = s->node_cfg;
-    cfg.core.self = r;
-    cfg.self_key = s->rep_key[r];
+    cfg.core.self = rp->id; /* a twin instance runs its twin's id and key */
+    cfg.self_key = s->rep_key[rp->id];
     char err[256] = "";
     struct bft_node *node = NULL;
     int rv = bft_node_create(&node, &cfg, &rp->host, err, sizeof(err));

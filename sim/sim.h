@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "bft/bft.h"
+#include "faults/faults.h"
 
 #define SIM_MAX_CLIENTS 16
 #define SIM_TIMERS_MAX 64          /* distinct timer ids per replica */
@@ -54,7 +55,10 @@
     X(LOSSY, "lossy")         /* loss, duplication, reordering */                                  \
     X(CRASH, "crash")         /* crash/restart up to f replicas, incl. the primary */              \
     X(PARTITION, "partition") /* symmetric and asymmetric partitions */                            \
-    X(DEFAULT, "default")     /* a mix of all of the above */
+    X(DEFAULT, "default")     /* a mix of all of the above */                                      \
+    X(BYZANTINE, "byzantine") /* up to f replicas with random Byzantine behaviours */              \
+    X(TWINS, "twins")         /* Twins generator scenarios (index = seed) */                       \
+    X(BYZZFUZZ, "byzzfuzz")   /* ByzzFuzz mutation schedules (from the seed) */
 #define SIM_PROFILE_ENUM(name, str) SIM_FAULTS_##name,
 enum sim_profile { SIM_PROFILE_MAP(SIM_PROFILE_ENUM) SIM_FAULTS__COUNT };
 const char *sim_profile_name(int profile);
@@ -76,6 +80,12 @@ struct sim_options {
     uint32_t batch_max, window, checkpoint_interval, request_timeout_ms;
     uint32_t client_retransmit_ms;
     bool verbose; /* narrate faults and phases on stderr */
+    /* Byzantine faults (sim_run_seed). plan: applied at the start of the
+     * fault phase on top of the profile (windows relative to the run start,
+     * everything stopped when the fault phase ends); borrowed. */
+    const struct fault_plan *plan;
+    uint32_t twins_rounds;    /* twins profile: rounds per scenario (default 4) */
+    uint32_t byzzfuzz_rounds; /* byzzfuzz profile: rounds (default 10) */
 };
 void sim_options_default(struct sim_options *o, int protocol, uint32_t n);
 
@@ -186,6 +196,32 @@ void sim_set_tap(struct sim *s, sim_tap_fn fn, void *ctx);
 int sim_inject(struct sim *s, int from_ep, int to_ep, const uint8_t *msg, size_t len,
                uint64_t delay_us);
 
+/* Byzantine replicas through faults/ (emit-based: the fault actor turns one
+ * outgoing message into 0..k, with delays, plus tick traffic; everything
+ * it emits still meets the rules, partitions, the plan's network filter
+ * and the simulator's loss). Windows count from the call. Every replica
+ * the plan makes Byzantine (fault_plan_byzantine) stops being honest for
+ * the checker; crash entries crash and restart (from the WAL) at their
+ * window edges; twin entries start a second node with the same id and key
+ * (fresh state), instance 0 talking to side 0 and instance 1 to side 1
+ * (fault_twin_split). bz: the ByzzFuzz schedule for a byzzfuzz entry (NULL
+ * otherwise). One plan per run. */
+int sim_apply_plan(struct sim *s, const struct fault_plan *p, const struct byzzfuzz_schedule *bz,
+                   char *err, size_t errlen);
+/* A Twins scenario (Bano et al. §4): a second instance of ts->twin as
+ * identity n, and every replica-replica message between identities cut
+ * unless twins_can_talk in the round in force. */
+int sim_apply_twins(struct sim *s, const struct twins_scenario *ts, char *err, size_t errlen);
+/* Stop every Byzantine behaviour: actors pass everything through, twin
+ * instances stop, the plan's partitions and rates end, Twins rounds end.
+ * Faulty replicas stay dishonest for the checker. */
+void sim_faults_stop(struct sim *s);
+struct sim_fault_stats {
+    struct fault_actor_stats actor; /* summed over actors */
+    uint64_t twin_cut;              /* messages a twin split or Twins round cut */
+};
+void sim_fault_stats(const struct sim *s, struct sim_fault_stats *out);
+
 /* ---- Clients. ---- */
 /* Load on: each client keeps `outstanding` orders in flight. Off: no new
  * orders; outstanding ones still complete. */
@@ -225,6 +261,7 @@ struct sim_result {
     uint64_t seed;
     uint64_t fault_phase_us, virtual_us, max_executed, max_view;
     struct sim_stats stats;
+    struct sim_fault_stats faults;
 };
 /* One whole run from one seed: derive the fault schedule from the profile,
  * run the fault phase (safety), heal, run the liveness phase. Returns

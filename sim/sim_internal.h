@@ -63,7 +63,8 @@ struct sim_wal_rec {
 
 struct sim_replica {
     struct sim *sim;
-    uint32_t id;
+    uint32_t id;           /* replica id (a twin instance shares its twin's id) */
+    uint32_t ep;           /* endpoint: index in sim.rep (id, or n + k for twin instance k) */
     struct bft_node *node; /* NULL while crashed */
     uint32_t incarnation;
     bool honest;
@@ -149,6 +150,18 @@ struct sim {
     uint8_t *order_seen; /* bitmap of order_seqs returned with status OK */
     size_t order_seen_bits;
     struct sim_stats st;
+    /* Byzantine faults (byzantine.c). */
+    bool faults_on;
+    uint64_t plan_t0_us;
+    bool have_plan;
+    struct fault_plan plan;
+    struct fault_net *fnet;
+    struct fault_actor *actor[BFT_MAX_REPLICAS]; /* by replica id */
+    int twin_ep[BFT_MAX_REPLICAS];               /* second instance's endpoint, or -1 */
+    uint32_t n_twin_slots;                       /* slots n .. n + n_twin_slots - 1 used */
+    bool twins_mode;                             /* Twins generator scenario */
+    struct twins_scenario twins;
+    uint64_t twin_cut;
     bool failed;
     char reason[SIM_REASON_LEN];
 };
@@ -159,6 +172,21 @@ void sim_log(const struct sim *s, const char *fmt, ...) __attribute__((format(pr
 void sim_net_send(struct sim *s, int from_ep, int to_ep, const uint8_t *msg, size_t len);
 void sim_net_deliver(struct sim *s, struct sim_event *e);
 uint8_t sim_msg_type(const uint8_t *msg, size_t len); /* 0 if too short */
+
+/* byzantine.c */
+/* A message from endpoint from_ep to a replica id or client endpoint:
+ * through the sender's fault actor, then routed to every instance. */
+void sim_byz_send(struct sim *s, int from_ep, int to, const uint8_t *msg, size_t len);
+void sim_byz_free(struct sim *s);
+/* profile_byz.c: the plan / Twins / ByzzFuzz schedule of a seed. */
+int sim_byz_profile_setup(struct sim *s, const struct sim_options *o, uint64_t seed,
+                          uint64_t phase_us, char *err, size_t errlen);
+uint32_t sim_ep_replica(const struct sim *s, int ep);
+/* Twin/Twins filter: may endpoint a send to endpoint b now? */
+bool sim_byz_can_talk(struct sim *s, int from_ep, int to_ep);
+/* network.c: one copy onto the wire after every filter, extra delay added. */
+void sim_net_wire(struct sim *s, int from_ep, int to_ep, const uint8_t *msg, size_t len,
+                  uint64_t extra_us);
 
 /* replica.c */
 int sim_replica_start(struct sim *s, uint32_t r, bool replay_wal);

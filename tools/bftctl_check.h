@@ -17,8 +17,8 @@ struct ctl_entry {
 struct ctl_replica {
     uint32_t id;
     pid_t pid;
-    bool honest;   /* false for Byzantine behaviours (crash is honest) */
-    bool killed;   /* a crash fault killed it (and it is down now) */
+    bool honest; /* false for Byzantine behaviours (crash is honest) */
+    bool killed; /* a crash fault killed it (and it is down now) */
     bool restarted;
     int exit_status;
     /* stats.json */
@@ -36,14 +36,14 @@ struct ctl_replica {
 
 struct ctl_verdict {
     bool safe;
-    uint64_t common_seqs;     /* seq comparisons made */
+    uint64_t common_seqs; /* seq comparisons made */
     /* first divergence, if any */
     uint64_t bad_seq;
     uint32_t bad_a, bad_b;
-    char bad_what[16];        /* "batch" or "state" */
+    char bad_what[16]; /* "batch" or "state" */
     char val_a[65], val_b[65];
-    bool digests_equal;       /* honest replicas at the top seq agree */
-    uint32_t at_top;          /* how many honest replicas reached the top seq */
+    bool digests_equal; /* honest replicas at the top seq agree */
+    uint32_t at_top;    /* how many honest replicas reached the top seq */
 };
 
 int ctl_read_stats(const char *dir, struct ctl_replica *r);

@@ -28,7 +28,16 @@ static void usage(FILE *f)
             "  --app orders|kv     application (default orders)\n"
             "  --payload BYTES     kv value size (default 16)\n"
             "  --sign              raft: sign replica messages too\n"
-            "  --fault ID:BEHAVIOUR[@T0[-T1]]   e.g. 0:crash@3 (repeatable)\n"
+            "  --fault ID:BEHAVIOUR[@T0[-T1]]   e.g. 0:crash@3 (repeatable); behaviours:\n"
+            "                      crash wipe silent slow equivocate junk badsig replay stale\n"
+            "                      flood withhold forge twin byzzfuzz (docs/faults.md)\n"
+            "  --partition 'A,B|C,D[@T0-T1]'  symmetric; 'A>B,C[@T0-T1]' asymmetric (repeatable;\n"
+            "                      clients are never partitioned)\n"
+            "  --net drop=P,duplicate=P,reorder=P,reorder_ms=MS,delay_ms=MS,jitter_ms=MS[@T0-T1]\n"
+            "  --drop P --duplicate P --reorder P --delay-ms MS   the same, one rate each\n"
+            "  --scenario FILE.json  run a scenario (scenarios/*.json): its faults, nodes and\n"
+            "                      duration (--duration compresses its timeline); exit 0 iff\n"
+            "                      the outcome matches its expectation\n"
             "  --inject junk,badsig  an outsider sends junk frames and badly signed\n"
             "                      messages to every replica halfway through the run\n"
             "  --dir DIR           keep cluster.json, keys, WALs and logs in DIR\n"
@@ -36,7 +45,8 @@ static void usage(FILE *f)
             "  --base-port PORT    first replica port (default: a free range)\n"
             "  --quiet             print only the verdict line\n"
             "Exit codes: 0 safe and progressed, 2 usage/setup error, 3 safety violated,\n"
-            "4 no progress where progress was possible.\n");
+            "4 no progress where progress was possible. With --scenario: 0 outcome as\n"
+            "expected, 3 safety other than expected, 4 progress other than expected.\n");
 }
 
 static int num(const char *flag, const char *s, double lo, double hi, double *out)
@@ -91,13 +101,6 @@ static int parse_fault(const char *s, struct ctl_fault *f, uint32_t n)
         fprintf(stderr, "bftctl cluster: --fault '%s': unknown behaviour '%s'\n", s, beh);
         return -1;
     }
-    if (strcmp(beh, "crash") != 0 && strcmp(beh, "wipe") != 0) {
-        fprintf(stderr,
-                "bftctl cluster: --fault '%s': behaviour '%s' is not implemented yet "
-                "(crash and wipe are)\n",
-                s, beh);
-        return -1;
-    }
     /* wipe: killed at T0, restarted at T1 with empty state (no WAL), so it
      * must catch up by state transfer. Default T1 = T0 + 2 s. */
     if (!strcmp(beh, "wipe") && f->t1 < 0) f->t1 = f->t0 + 2;
@@ -129,7 +132,8 @@ static uint16_t pick_ports(uint32_t n)
     for (int tries = 0; tries < 200; tries++) {
         uint16_t base = (uint16_t)(20000 + (rand() % 400) * 100);
         bool ok = port_free((uint16_t)(base + 99));
-        for (uint32_t i = 0; ok && i < n; i++) ok = port_free((uint16_t)(base + i));
+        for (uint32_t i = 0; ok && i < n; i++)
+            ok = port_free((uint16_t)(base + i));
         if (ok) return base;
     }
     return 0;
@@ -151,142 +155,58 @@ static void self_dir(char *out, size_t cap)
 
 pid_t ctl_spawn_replica(const struct ctl_run *run, uint32_t id, bool fresh)
 {
-    char idbuf[16], cfg[700], logp[700];
+    char idbuf[16], cfg[700], logp[700], buf[CTL_PLAN_ARGS][700];
+    const char *argv[CTL_PLAN_ARGV + 8];
     snprintf(idbuf, sizeof idbuf, "%u", id);
     snprintf(cfg, sizeof cfg, "%s/cluster.json", run->dir);
     snprintf(logp, sizeof logp, "%s/replica-%u.log", run->dir, id);
+    fflush(stdout); /* or the child prints our buffer again */
     pid_t pid = fork();
     if (pid != 0) return pid;
     FILE *lf = freopen(logp, "a", stderr);
     (void)lf;
     if (!freopen("/dev/null", "w", stdout)) _exit(127);
-    execl(run->bftd, "bftd", "--config", cfg, "--id", idbuf, "-v", fresh ? "--fresh" : NULL,
-          (char *)NULL);
+    int a = 0;
+    argv[a++] = "bftd";
+    argv[a++] = "--config";
+    argv[a++] = cfg;
+    argv[a++] = "--id";
+    argv[a++] = idbuf;
+    argv[a++] = "-v";
+    if (fresh) argv[a++] = "--fresh";
+    ctl_plan_args(run, id, 0, argv + a, buf);
+    execv(run->bftd, (char *const *)argv);
     fprintf(stderr, "exec %s: %s\n", run->bftd, strerror(errno));
     _exit(127);
 }
 
-static void on_tick(void *ctx, double t)
-{
-    struct ctl_run *run = ctx;
-    for (uint32_t i = 0; i < run->n_faults; i++) {
-        struct ctl_fault *f = &run->faults[i];
-        struct ctl_replica *r = &run->reps[f->replica];
-        bool kills = !strcmp(f->behaviour, "crash") || !strcmp(f->behaviour, "wipe");
-        if (!f->applied && t >= f->t0) {
-            if (kills) {
-                if (r->pid > 0) {
-                    kill(r->pid, SIGKILL);
-                    waitpid(r->pid, NULL, 0);
-                    r->pid = 0;
-                }
-                r->killed = true;
-            }
-            f->applied = true;
-            f->applied_at = t;
-            if (!run->quiet)
-                printf("  t=%5.2fs  fault applied: replica %u %s\n", t, f->replica, f->behaviour);
-        }
-        if (kills && f->applied && !f->ended && f->t1 >= 0 && t >= f->t1) {
-            bool fresh = !strcmp(f->behaviour, "wipe");
-            r->pid = ctl_spawn_replica(run, f->replica, fresh);
-            r->killed = false;
-            r->restarted = true;
-            f->ended = true;
-            if (!run->quiet)
-                printf("  t=%5.2fs  replica %u restarted %s\n", t, f->replica,
-                       fresh ? "with empty state" : "from its WAL");
-        }
-    }
-    if (run->inject_junk || run->inject_badsig) {
-        if (!run->injected && t >= run->duration_s / 2) {
-            run->injected = true;
-            /* The outsider is its own process (`bftctl inject`), like a
-             * real attacker, so the load generator is not held up. It is
-             * exec'd, not just forked: nng is not fork-safe. */
-            char self[PATH_MAX], cfgp[700];
-            ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
-            self[sl > 0 ? sl : 0] = 0;
-            snprintf(cfgp, sizeof cfgp, "%s/cluster.json", run->dir);
-            const char *what = run->inject_junk && run->inject_badsig ? "junk,badsig"
-                               : run->inject_junk                     ? "junk"
-                                                                      : "badsig";
-            pid_t pid = fork();
-            if (pid == 0) {
-                execl(self, "bftctl", "inject", "--config", cfgp, "--what", what, (char *)NULL);
-                _exit(127);
-            }
-            run->inject_pid = pid;
-            if (pid < 0)
-                fprintf(stderr, "bftctl cluster: inject: fork: %s\n", strerror(errno));
-            else if (!run->quiet)
-                printf("  t=%5.2fs  outsider injected%s%s into every replica\n", t,
-                       run->inject_junk ? " junk frames" : "",
-                       run->inject_badsig ? " badly signed messages" : "");
-        }
-    }
-}
-
-/* After the load stops, let live replicas finish what is in flight so that
- * their final state digests are comparable. Bounded wait. */
-static void quiesce(struct ctl_run *run)
-{
-    uint64_t prev_top = UINT64_MAX;
-    for (int i = 0; i < 40; i++) {
-        usleep(100000);
-        uint64_t top = 0, low = UINT64_MAX;
-        for (uint32_t r = 0; r < run->cl.n; r++) {
-            struct ctl_replica *rep = &run->reps[r];
-            if (rep->killed) continue;
-            if (ctl_read_stats(run->dir, rep) != 0) continue;
-            if (rep->committed_seq > top) top = rep->committed_seq;
-            if (rep->committed_seq < low) low = rep->committed_seq;
-        }
-        if (top == low && top == prev_top) return;
-        prev_top = top;
-    }
-}
-
-static void stop_all(struct ctl_run *run)
-{
-    for (uint32_t r = 0; r < run->cl.n; r++)
-        if (run->reps[r].pid > 0 && !run->reps[r].killed) kill(run->reps[r].pid, SIGTERM);
-    for (int i = 0; i < 100; i++) {
-        bool any = false;
-        for (uint32_t r = 0; r < run->cl.n; r++) {
-            struct ctl_replica *rep = &run->reps[r];
-            if (rep->pid <= 0) continue;
-            int st;
-            pid_t w = waitpid(rep->pid, &st, WNOHANG);
-            if (w == rep->pid) {
-                rep->exit_status = st;
-                rep->pid = 0;
-            } else {
-                any = true;
-            }
-        }
-        if (!any) return;
-        usleep(50000);
-    }
-    for (uint32_t r = 0; r < run->cl.n; r++) {
-        if (run->reps[r].pid <= 0) continue;
-        fprintf(stderr, "bftctl cluster: replica %u did not stop; killing it\n", r);
-        kill(run->reps[r].pid, SIGKILL);
-        waitpid(run->reps[r].pid, NULL, 0);
-        run->reps[r].pid = 0;
-    }
-}
-
 static int parse_args(struct ctl_run *run, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"protocol", 1, 0, 'p'}, {"nodes", 1, 0, 'n'},     {"duration", 1, 0, 'd'},
-        {"clients", 1, 0, 'c'},  {"batch", 1, 0, 'b'},     {"payload", 1, 0, 'P'},
-        {"sign", 0, 0, 's'},     {"envelope", 1, 0, 'e'},  {"fault", 1, 0, 'f'},
-        {"partition", 1, 0, 'x'}, {"scenario", 1, 0, 'S'}, {"dir", 1, 0, 'D'},
-        {"json", 1, 0, 'j'},     {"app", 1, 0, 'a'},       {"outstanding", 1, 0, 'o'},
-        {"base-port", 1, 0, 'B'}, {"inject", 1, 0, 'i'},   {"quiet", 0, 0, 'q'},
-        {"help", 0, 0, 'h'},     {0, 0, 0, 0}};
+    static const struct option lo[] = {{"protocol", 1, 0, 'p'},
+                                       {"nodes", 1, 0, 'n'},
+                                       {"duration", 1, 0, 'd'},
+                                       {"clients", 1, 0, 'c'},
+                                       {"batch", 1, 0, 'b'},
+                                       {"payload", 1, 0, 'P'},
+                                       {"sign", 0, 0, 's'},
+                                       {"envelope", 1, 0, 'e'},
+                                       {"fault", 1, 0, 'f'},
+                                       {"partition", 1, 0, 'x'},
+                                       {"scenario", 1, 0, 'S'},
+                                       {"dir", 1, 0, 'D'},
+                                       {"json", 1, 0, 'j'},
+                                       {"app", 1, 0, 'a'},
+                                       {"outstanding", 1, 0, 'o'},
+                                       {"base-port", 1, 0, 'B'},
+                                       {"inject", 1, 0, 'i'},
+                                       {"quiet", 0, 0, 'q'},
+                                       {"net", 1, 0, 'N'},
+                                       {"drop", 1, 0, 'r'},
+                                       {"duplicate", 1, 0, 'u'},
+                                       {"reorder", 1, 0, 'R'},
+                                       {"delay-ms", 1, 0, 'y'},
+                                       {"help", 0, 0, 'h'},
+                                       {0, 0, 0, 0}};
     double v;
     bool have_p = false, have_n = false, have_d = false;
     opterr = 0;
@@ -297,21 +217,71 @@ static int parse_args(struct ctl_run *run, int argc, char **argv)
         case 'p':
             run->protocol = bft_protocol_parse(optarg);
             if (run->protocol < 0) {
-                fprintf(stderr, "bftctl cluster: unknown protocol '%s' (pbft, hotstuff, raft)\n", optarg);
+                fprintf(stderr, "bftctl cluster: unknown protocol '%s' (pbft, hotstuff, raft)\n",
+                        optarg);
                 return -1;
             }
             have_p = true;
             break;
-        case 'n': if (num("--nodes", optarg, 1, BFT_MAX_REPLICAS, &v)) return -1; run->nodes = (uint32_t)v; have_n = true; break;
-        case 'd': if (num("--duration", optarg, 0.5, LOAD_MAX_SECONDS - 1, &v)) return -1; run->duration_s = v; have_d = true; break;
-        case 'c': if (num("--clients", optarg, 1, 256, &v)) return -1; run->clients = (uint32_t)v; break;
-        case 'b': if (num("--batch", optarg, 1, BFT_BATCH_MAX_ENVELOPES, &v)) return -1; run->batch = (uint32_t)v; break;
-        case 'P': if (num("--payload", optarg, 0, BFT_RESULT_MAX - 1, &v)) return -1; run->payload = (uint32_t)v; break;
-        case 'e': if (num("--envelope", optarg, 1, BFT_ENVELOPE_MAX_OPS, &v)) return -1; run->envelope = (uint32_t)v; break;
-        case 'o': if (num("--outstanding", optarg, 1, 16, &v)) return -1; run->outstanding = (uint32_t)v; break;
-        case 'B': if (num("--base-port", optarg, 1024, 65000, &v)) return -1; run->base_port = (uint16_t)v; break;
-        case 's': run->sign = true; break;
-        case 'q': run->quiet = true; break;
+        case 'n':
+            if (num("--nodes", optarg, 1, BFT_MAX_REPLICAS, &v)) return -1;
+            run->nodes = (uint32_t)v;
+            have_n = run->nodes_set = true;
+            break;
+        case 'd':
+            if (num("--duration", optarg, 0.5, LOAD_MAX_SECONDS - 1, &v)) return -1;
+            run->duration_s = v;
+            have_d = run->duration_set = true;
+            break;
+        case 'r':
+            if (num("--drop", optarg, 0, 1, &v)) return -1;
+            run->drop = v;
+            break;
+        case 'u':
+            if (num("--duplicate", optarg, 0, 1, &v)) return -1;
+            run->duplicate = v;
+            break;
+        case 'R':
+            if (num("--reorder", optarg, 0, 1, &v)) return -1;
+            run->reorder = v;
+            break;
+        case 'y':
+            if (num("--delay-ms", optarg, 0, 60000, &v)) return -1;
+            run->delay_ms = v;
+            break;
+        case 'N':
+            run->net_arg = optarg;
+            break;
+        case 'c':
+            if (num("--clients", optarg, 1, 256, &v)) return -1;
+            run->clients = (uint32_t)v;
+            break;
+        case 'b':
+            if (num("--batch", optarg, 1, BFT_BATCH_MAX_ENVELOPES, &v)) return -1;
+            run->batch = (uint32_t)v;
+            break;
+        case 'P':
+            if (num("--payload", optarg, 0, BFT_RESULT_MAX - 1, &v)) return -1;
+            run->payload = (uint32_t)v;
+            break;
+        case 'e':
+            if (num("--envelope", optarg, 1, BFT_ENVELOPE_MAX_OPS, &v)) return -1;
+            run->envelope = (uint32_t)v;
+            break;
+        case 'o':
+            if (num("--outstanding", optarg, 1, 16, &v)) return -1;
+            run->outstanding = (uint32_t)v;
+            break;
+        case 'B':
+            if (num("--base-port", optarg, 1024, 65000, &v)) return -1;
+            run->base_port = (uint16_t)v;
+            break;
+        case 's':
+            run->sign = true;
+            break;
+        case 'q':
+            run->quiet = true;
+            break;
         case 'f':
             if (run->n_faults == CTL_MAX_FAULTS) {
                 fprintf(stderr, "bftctl cluster: at most %d --fault flags\n", CTL_MAX_FAULTS);
@@ -320,13 +290,22 @@ static int parse_args(struct ctl_run *run, int argc, char **argv)
             run->fault_args[run->n_faults++] = optarg;
             break;
         case 'x':
-            fprintf(stderr, "bftctl cluster: --partition is not implemented yet\n");
-            return -1;
+            if (run->n_partitions == FAULT_MAX_PARTITIONS) {
+                fprintf(stderr, "bftctl cluster: at most %d --partition flags\n",
+                        FAULT_MAX_PARTITIONS);
+                return -1;
+            }
+            run->partition_args[run->n_partitions++] = optarg;
+            break;
         case 'S':
-            fprintf(stderr, "bftctl cluster: --scenario is not implemented yet\n");
-            return -1;
-        case 'D': run->dir_arg = optarg; break;
-        case 'j': run->json_path = optarg; break;
+            run->scenario_path = optarg;
+            break;
+        case 'D':
+            run->dir_arg = optarg;
+            break;
+        case 'j':
+            run->json_path = optarg;
+            break;
         case 'a':
             if (!bft_app_for(optarg)) {
                 fprintf(stderr, "bftctl cluster: unknown app '%s' (orders, kv)\n", optarg);
@@ -336,17 +315,23 @@ static int parse_args(struct ctl_run *run, int argc, char **argv)
             break;
         case 'i':
             for (char *tok = strtok(optarg, ","); tok; tok = strtok(NULL, ",")) {
-                if (!strcmp(tok, "junk")) run->inject_junk = true;
-                else if (!strcmp(tok, "badsig")) run->inject_badsig = true;
+                if (!strcmp(tok, "junk"))
+                    run->inject_junk = true;
+                else if (!strcmp(tok, "badsig"))
+                    run->inject_badsig = true;
                 else {
-                    fprintf(stderr, "bftctl cluster: --inject takes junk and/or badsig, got '%s'\n", tok);
+                    fprintf(stderr, "bftctl cluster: --inject takes junk and/or badsig, got '%s'\n",
+                            tok);
                     return -1;
                 }
             }
             break;
-        case 'h': usage(stdout); exit(0);
+        case 'h':
+            usage(stdout);
+            exit(0);
         default:
-            fprintf(stderr, "bftctl cluster: unknown or incomplete option '%s'\n", argv[optind - 1]);
+            fprintf(stderr, "bftctl cluster: unknown or incomplete option '%s'\n",
+                    argv[optind - 1]);
             usage(stderr);
             return -1;
         }
@@ -355,24 +340,48 @@ static int parse_args(struct ctl_run *run, int argc, char **argv)
         fprintf(stderr, "bftctl cluster: unexpected argument '%s'\n", argv[optind]);
         return -1;
     }
-    if (!have_p || !have_n || !have_d) {
-        fprintf(stderr, "bftctl cluster: --protocol, --nodes and --duration are required\n");
+    if (!have_p || ((!have_n || !have_d) && !run->scenario_path)) {
+        fprintf(stderr, "bftctl cluster: --protocol, --nodes and --duration are required "
+                        "(--nodes and --duration default to the scenario's with --scenario)\n");
         usage(stderr);
         return -1;
     }
     if (!bft_core_ops_for(run->protocol)) {
-        fprintf(stderr, "bftctl cluster: protocol %s is not built yet\n", bft_protocol_name(run->protocol));
+        fprintf(stderr, "bftctl cluster: protocol %s is not built yet\n",
+                bft_protocol_name(run->protocol));
         return -1;
     }
+    /* --fault: crash and wipe are bftctl's (kill / restart); every other
+     * behaviour goes into the plan each bftd carries out. */
+    for (uint32_t i = 0; i < run->n_faults; i++) {
+        if (parse_fault(run->fault_args[i], &run->faults[i],
+                        run->nodes_set ? run->nodes : BFT_MAX_REPLICAS) != 0)
+            return -1;
+        if (!strcmp(run->faults[i].behaviour, "crash") || !strcmp(run->faults[i].behaviour, "wipe"))
+            continue;
+        run->plan_fault_args[run->n_fault_args_plan++] = run->fault_args[i];
+    }
+    if (ctl_build_plan(run) != 0) return -1;
+    for (uint32_t i = 0; i < run->n_faults; i++)
+        if (run->faults[i].replica >= run->nodes) {
+            fprintf(stderr, "bftctl cluster: fault on replica %u: nodes are 0..%u\n",
+                    run->faults[i].replica, run->nodes - 1);
+            return -1;
+        }
     uint32_t f = ctl_default_f(run->protocol, run->nodes);
     if (f < 1) {
-        fprintf(stderr, "bftctl cluster: %s needs at least %u nodes\n", bft_protocol_name(run->protocol),
-                run->protocol == BFT_PROTO_RAFT ? 3 : 4);
+        fprintf(stderr, "bftctl cluster: %s needs at least %u nodes\n",
+                bft_protocol_name(run->protocol), run->protocol == BFT_PROTO_RAFT ? 3 : 4);
         return -1;
     }
-    for (uint32_t i = 0; i < run->n_faults; i++)
-        if (parse_fault(run->fault_args[i], &run->faults[i], run->nodes) != 0) return -1;
     return 0;
+}
+
+static uint64_t realtime_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 int cmd_cluster(int argc, char **argv)
@@ -384,6 +393,7 @@ int cmd_cluster(int argc, char **argv)
     run->envelope = 1;
     run->outstanding = 1;
     run->payload = 16;
+    run->drop = run->duplicate = run->reorder = run->delay_ms = -1;
     snprintf(run->app, sizeof run->app, "orders");
     int rc = CTL_USAGE;
     char err[512];
@@ -408,10 +418,16 @@ int cmd_cluster(int argc, char **argv)
         fprintf(stderr, "bftctl cluster: no free port range on 127.0.0.1\n");
         goto out;
     }
-    struct keygen_opts ko = {.out_dir = run->dir, .protocol = run->protocol, .nodes = run->nodes,
-                             .clients = run->clients, .f = ctl_default_f(run->protocol, run->nodes),
-                             .app = run->app, .batch_max = run->batch, .sign = run->sign,
-                             .base_port = base, .client_port = (uint16_t)(base + 99)};
+    struct keygen_opts ko = {.out_dir = run->dir,
+                             .protocol = run->protocol,
+                             .nodes = run->nodes,
+                             .clients = run->clients,
+                             .f = ctl_default_f(run->protocol, run->nodes),
+                             .app = run->app,
+                             .batch_max = run->batch,
+                             .sign = run->sign,
+                             .base_port = base,
+                             .client_port = (uint16_t)(base + 99)};
     if (ctl_keygen(&ko, err, sizeof err) != 0) {
         fprintf(stderr, "bftctl cluster: keygen: %s\n", err);
         goto out;
@@ -434,45 +450,86 @@ int cmd_cluster(int argc, char **argv)
 
     run->reps = calloc(run->nodes, sizeof *run->reps);
     if (!run->reps) goto out;
-    for (uint32_t i = 0; i < run->nodes; i++) {
+    for (uint32_t i = 0; i < run->nodes; i++)
+        run->twin_port[i] = (uint16_t)(base + 50 + i);
+    /* Raft: a crash-fault protocol is only broken from the leader's seat.
+     * The liar starts first and the others ~0.9 s later, so its election
+     * timer (randomised in [T, 2T)) tends to fire first; then, before T=0,
+     * any other leader is restarted until the liar leads
+     * (ctl_settle_leader). */
+    uint64_t head_ms = run->head_start >= 0 ? 900 : 0;
+    uint64_t settle_ms = run->head_start >= 0 ? 9000 : 0;
+    run->plan_start_ms = realtime_ms() + head_ms + settle_ms + 300;
+    if (ctl_write_plan(run) != 0) goto out;
+    for (uint32_t k = 0; k < run->nodes; k++) {
+        uint32_t i = run->head_start >= 0 ? (k + (uint32_t)run->head_start) % run->nodes : k;
         run->reps[i].id = i;
-        run->reps[i].honest = true; /* crash faults are honest */
+        /* crash faults are honest; a Byzantine replica may lie in its logs */
+        run->reps[i].honest = !run->have_plan || !fault_plan_byzantine(&run->plan, i);
+        if (k == 1 && head_ms) usleep((useconds_t)head_ms * 1000);
         run->reps[i].pid = ctl_spawn_replica(run, i, false);
+
         if (run->reps[i].pid < 0) {
             fprintf(stderr, "bftctl cluster: fork: %s\n", strerror(errno));
-            stop_all(run);
+            ctl_stop_all(run);
             goto out;
         }
     }
-    if (!run->quiet)
+    if (!run->quiet) {
         printf("bft cluster: %s n=%u f=%u, %u clients, batch %u, envelope %u, %.1f s, dir %s\n",
                bft_protocol_name(run->protocol), run->nodes, run->cl.f, run->clients, run->batch,
                run->envelope, run->duration_s, run->dir);
+        for (uint32_t i = 0; i < run->plan.n_partitions && run->have_plan; i++) {
+            char spec[FAULT_SPEC_MAX];
+            fault_partition_format(&run->plan.partition[i], spec, sizeof spec);
+            printf("  partition %s\n", spec);
+        }
+        if (run->head_start >= 0)
+            printf("  raft: replica %d started 0.9 s ahead so that it leads\n", run->head_start);
+        for (uint32_t i = 0; i < run->nodes; i++)
+            if (run->twin[i])
+                printf("  twin: a second bftd runs replica %u (same id and key) on port %u\n", i,
+                       (unsigned)run->twin_port[i]);
+    }
+    if (run->head_start >= 0) {
+        ctl_settle_leader(run);
+        if (!run->quiet)
+            printf("  raft: liar %d %s before T=0 (%u leader restarts)\n", run->head_start,
+                   run->liar_leads ? "leads" : "does NOT lead", run->leader_bounces);
+        uint64_t now = realtime_ms();
+        if (now + 300 < run->plan_start_ms)
+            usleep((useconds_t)(run->plan_start_ms - now - 300) * 1000);
+    }
     usleep(300000); /* let listeners come up; clients retransmit anyway */
     for (uint32_t i = 0; i < run->nodes; i++) {
         int st;
         if (waitpid(run->reps[i].pid, &st, WNOHANG) == run->reps[i].pid) {
-            fprintf(stderr, "bftctl cluster: replica %u exited at start (see %s/replica-%u.log)\n", i,
-                    run->dir, i);
+            fprintf(stderr, "bftctl cluster: replica %u exited at start (see %s/replica-%u.log)\n",
+                    i, run->dir, i);
             run->reps[i].pid = 0;
-            stop_all(run);
+            ctl_stop_all(run);
             goto out;
         }
     }
 
-    struct load_opts lo = {.cl = &run->cl, .clients = run->clients, .envelope = run->envelope,
-                           .outstanding = run->outstanding, .payload = run->payload,
-                           .duration_s = run->duration_s, .quiet = run->quiet,
-                           .on_tick = on_tick, .tick_ctx = run};
+    struct load_opts lo = {.cl = &run->cl,
+                           .clients = run->clients,
+                           .envelope = run->envelope,
+                           .outstanding = run->outstanding,
+                           .payload = run->payload,
+                           .duration_s = run->duration_s,
+                           .quiet = run->quiet,
+                           .on_tick = ctl_on_tick,
+                           .tick_ctx = run};
     run->load = calloc(1, sizeof *run->load);
     if (!run->load || ctl_load_run(&lo, run->load, err, sizeof err) != 0) {
         fprintf(stderr, "bftctl cluster: load: %s\n", run->load ? err : "out of memory");
-        stop_all(run);
+        ctl_stop_all(run);
         goto out;
     }
     if (run->inject_pid > 0) waitpid(run->inject_pid, NULL, 0);
-    quiesce(run);
-    stop_all(run);
+    ctl_quiesce(run);
+    ctl_stop_all(run);
     for (uint32_t i = 0; i < run->nodes; i++) {
         ctl_read_stats(run->dir, &run->reps[i]);
         ctl_read_commits(run->dir, &run->reps[i]);
@@ -480,7 +537,8 @@ int cmd_cluster(int argc, char **argv)
     rc = ctl_report(run);
 out:
     if (run->reps)
-        for (uint32_t i = 0; i < run->nodes; i++) free(run->reps[i].log);
+        for (uint32_t i = 0; i < run->nodes; i++)
+            free(run->reps[i].log);
     free(run->reps);
     free(run->load);
     bft_cluster_free(&run->cl);

@@ -61,7 +61,8 @@ static int write_json(const struct ctl_run *run, const struct ctl_verdict *v,
     cJSON_AddNumberToObject(o, "envelope", run->envelope);
     cJSON_AddStringToObject(o, "app", run->app);
     cJSON_AddNumberToObject(o, "committed_ops", (double)L->completed);
-    cJSON_AddNumberToObject(o, "throughput_ops_s", L->elapsed_s > 0 ? L->completed / L->elapsed_s : 0);
+    cJSON_AddNumberToObject(o, "throughput_ops_s",
+                            L->elapsed_s > 0 ? L->completed / L->elapsed_s : 0);
     cJSON *lat = cJSON_AddObjectToObject(o, "latency_ms");
     cJSON_AddNumberToObject(lat, "p50", L->lat_ms_p50);
     cJSON_AddNumberToObject(lat, "p90", L->lat_ms_p90);
@@ -97,23 +98,72 @@ static int write_json(const struct ctl_run *run, const struct ctl_verdict *v,
         cJSON_AddNumberToObject(x, "replica", f->replica);
         cJSON_AddStringToObject(x, "behaviour", f->behaviour);
         cJSON_AddNumberToObject(x, "t0", f->t0);
-        if (f->t1 >= 0) cJSON_AddNumberToObject(x, "t1", f->t1);
-        else cJSON_AddNullToObject(x, "t1");
+        if (f->t1 >= 0)
+            cJSON_AddNumberToObject(x, "t1", f->t1);
+        else
+            cJSON_AddNullToObject(x, "t1");
         cJSON_AddBoolToObject(x, "applied", f->applied);
         if (f->applied) cJSON_AddNumberToObject(x, "applied_at_s", f->applied_at);
         cJSON_AddItemToArray(fa, x);
     }
+    for (uint32_t i = 0; run->have_plan && i < run->plan.n_partitions; i++) {
+        const struct fault_partition *pt = &run->plan.partition[i];
+        char spec[FAULT_SPEC_MAX];
+        fault_partition_format(pt, spec, sizeof spec);
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "partition", spec);
+        cJSON_AddNumberToObject(x, "t0", pt->win.from_ms / 1000.0);
+        if (pt->win.until_ms != FAULT_FOREVER)
+            cJSON_AddNumberToObject(x, "t1", pt->win.until_ms / 1000.0);
+        else
+            cJSON_AddNullToObject(x, "t1");
+        cJSON_AddBoolToObject(x, "applied", L->elapsed_s * 1000.0 >= (double)pt->win.from_ms);
+        cJSON_AddItemToArray(fa, x);
+    }
+    const struct fault_net_rates *nr = &run->plan.net;
+    if (run->have_plan &&
+        (nr->drop_ppm || nr->duplicate_ppm || nr->reorder_ppm || nr->delay_ms || nr->jitter_ms)) {
+        char spec[FAULT_SPEC_MAX];
+        fault_net_format(nr, spec, sizeof spec);
+        cJSON *x = cJSON_CreateObject();
+        cJSON_AddStringToObject(x, "network", spec);
+        cJSON_AddNumberToObject(x, "t0", nr->win.from_ms / 1000.0);
+        if (nr->win.until_ms != FAULT_FOREVER)
+            cJSON_AddNumberToObject(x, "t1", nr->win.until_ms / 1000.0);
+        else
+            cJSON_AddNullToObject(x, "t1");
+        cJSON_AddBoolToObject(x, "applied", L->elapsed_s * 1000.0 >= (double)nr->win.from_ms);
+        cJSON_AddItemToArray(fa, x);
+    }
+    if (run->have_expect) {
+        cJSON *sc = cJSON_AddObjectToObject(o, "scenario");
+        cJSON_AddStringToObject(sc, "name", run->scenario_name);
+        cJSON *ex = cJSON_AddObjectToObject(sc, "expected");
+        cJSON_AddStringToObject(ex, "safety",
+                                run->expect.safety == FAULT_SAFETY_OK ? "ok" : "violated");
+        cJSON_AddBoolToObject(ex, "progress", run->expect.progress);
+        cJSON_AddNumberToObject(ex, "progress_after_s", run->expect.progress_after_ms / 1000.0);
+    }
+    if (run->head_start >= 0) {
+        cJSON *h = cJSON_AddObjectToObject(o, "raft_liar");
+        cJSON_AddNumberToObject(h, "replica", run->head_start);
+        cJSON_AddBoolToObject(h, "led_at_t0", run->liar_leads);
+        cJSON_AddNumberToObject(h, "leader_restarts", run->leader_bounces);
+    }
     if (run->inject_junk || run->inject_badsig) {
         cJSON *x = cJSON_CreateObject();
         cJSON_AddStringToObject(x, "replica", "outsider");
-        cJSON_AddStringToObject(x, "behaviour", run->inject_junk && run->inject_badsig ? "junk+badsig"
-                                                : run->inject_junk ? "junk" : "badsig");
+        cJSON_AddStringToObject(x, "behaviour",
+                                run->inject_junk && run->inject_badsig ? "junk+badsig"
+                                : run->inject_junk                     ? "junk"
+                                                                       : "badsig");
         cJSON_AddNumberToObject(x, "t0", run->duration_s / 2);
         cJSON_AddBoolToObject(x, "applied", run->injected);
         cJSON_AddItemToArray(fa, x);
     }
     cJSON *reps = cJSON_AddArrayToObject(o, "replicas");
-    for (uint32_t i = 0; i < run->nodes; i++) cJSON_AddItemToArray(reps, replica_json(&run->reps[i]));
+    for (uint32_t i = 0; i < run->nodes; i++)
+        cJSON_AddItemToArray(reps, replica_json(&run->reps[i]));
     cJSON_AddStringToObject(o, "dir", run->dir);
     char *txt = cJSON_Print(o);
     cJSON_Delete(o);
@@ -151,15 +201,17 @@ int ctl_report(struct ctl_run *run)
         if (!strcmp(run->app, "orders"))
             printf("  orders          highest order number %llu, duplicates seen by clients %llu\n",
                    (unsigned long long)L->max_order_seq, (unsigned long long)L->dup_order_seq);
-        printf("  replica honest crashed committed_seq view  rss_kib  cpu_s  msgs_sent  state_digest      rejected\n");
+        printf("  replica honest crashed committed_seq view  rss_kib  cpu_s  msgs_sent  "
+               "state_digest      rejected\n");
         for (uint32_t i = 0; i < run->nodes; i++) {
             const struct ctl_replica *r = &run->reps[i];
             char rej[256] = "";
             size_t off = 0;
             for (int k = 0; k < BFT_REJECT__COUNT; k++)
                 if (r->rejected[k] && off < sizeof rej)
-                    off += (size_t)snprintf(rej + off, sizeof rej - off, "%s%s=%llu", off ? "," : "",
-                                            bft_reject_name(k), (unsigned long long)r->rejected[k]);
+                    off +=
+                        (size_t)snprintf(rej + off, sizeof rej - off, "%s%s=%llu", off ? "," : "",
+                                         bft_reject_name(k), (unsigned long long)r->rejected[k]);
             printf("  %-7u %-6s %-7s %13llu %5llu %8ld %6.2f %10llu  %.16s  %s\n", r->id,
                    r->honest ? "yes" : "no", r->killed ? "yes" : "no",
                    (unsigned long long)r->committed_seq, (unsigned long long)r->view, r->rss_kib,
@@ -175,8 +227,8 @@ int ctl_report(struct ctl_run *run)
         else
             printf("SAFETY VIOLATED: first divergence at seq %llu: replica %u %s %.16s... vs "
                    "replica %u %s %.16s...\n",
-                   (unsigned long long)v.bad_seq, v.bad_a, v.bad_what, v.val_a, v.bad_b,
-                   v.bad_what, v.val_b);
+                   (unsigned long long)v.bad_seq, v.bad_a, v.bad_what, v.val_a, v.bad_b, v.bad_what,
+                   v.val_b);
         rc = CTL_UNSAFE;
     } else if (L->dup_order_seq) {
         printf("SAFETY VIOLATED: clients were given %llu order numbers twice\n",
@@ -191,6 +243,7 @@ int ctl_report(struct ctl_run *run)
                (unsigned long long)v.common_seqs, v.at_top, (unsigned long long)L->completed, tput,
                L->lat_ms_p50, L->lat_ms_p99);
     }
+    if (run->have_expect) rc = ctl_scenario_verdict(run, v.safe && !L->dup_order_seq, rc);
     if (run->json_path && write_json(run, &v, &t, div) != 0 && rc == CTL_OK) rc = CTL_USAGE;
     return rc;
 }

@@ -4,6 +4,7 @@
 
 #include <limits.h>
 
+#include "faults/faults.h"
 #include "tools/bftctl_check.h"
 
 struct ctl_run {
@@ -23,7 +24,58 @@ struct ctl_run {
     struct bft_cluster cl;
     struct ctl_replica *reps;
     struct load_result *load;
+    /* Fault plan handed to every bftd (bftctl_scenario.c). */
+    struct fault_plan plan;
+    bool have_plan;
+    uint64_t plan_start_ms; /* CLOCK_REALTIME ms of T=0, shared by every bftd */
+    const char *plan_fault_args[CTL_MAX_FAULTS]; /* --fault specs bftd carries out */
+    uint32_t n_fault_args_plan;
+    const char *partition_args[FAULT_MAX_PARTITIONS];
+    uint32_t n_partitions;
+    const char *net_arg;
+    double drop, duplicate, reorder, delay_ms; /* --drop etc.; <0 unset */
+    /* Twins: a second bftd per twin replica (on twin_port[id]). */
+    bool twin[BFT_MAX_REPLICAS];
+    pid_t twin_pid[BFT_MAX_REPLICAS];
+    uint16_t twin_port[BFT_MAX_REPLICAS];
+    /* Raft: the replica given a head start so that it leads (-1: none). */
+    int head_start;
+    uint32_t leader_bounces;
+    bool liar_leads;
+    /* --scenario */
+    const char *scenario_path;
+    bool have_expect;
+    char scenario_name[FAULT_SCENARIO_NAME_MAX];
+    struct fault_expect expect;
+    bool nodes_set, duration_set;
 };
+
+/* bftctl_timeline.c */
+void ctl_on_tick(void *ctx, double t); /* load generator tick: timed faults */
+void ctl_quiesce(struct ctl_run *run);
+void ctl_stop_all(struct ctl_run *run);
+
+/* bftctl_scenario.c */
+#define CTL_PLAN_ARGS 24 /* strings */
+#define CTL_PLAN_ARGV 48 /* argv entries */
+/* Fold --fault/--partition/--net/--scenario into run->plan and the
+ * expectation; 0 or -1 (message printed). */
+int ctl_build_plan(struct ctl_run *run);
+/* Write DIR/plan.json; 0 or -1. */
+int ctl_write_plan(struct ctl_run *run);
+/* Extra bftd arguments for replica id (instance 0/1), NULL-terminated into
+ * argv (at most CTL_PLAN_ARGV entries, strings in buf). */
+void ctl_plan_args(const struct ctl_run *run, uint32_t id, int instance, const char **argv,
+                   char buf[CTL_PLAN_ARGS][700]);
+/* With --scenario: compare the outcome with the expectation, print both,
+ * return the exit code (0 matched, 3 safety, 4 progress). */
+int ctl_scenario_verdict(const struct ctl_run *run, bool safe, int rc);
+/* Raft with a liar that must lead: before T=0, bounce (kill and restart
+ * from its WAL) whichever other replica leads until the liar does, within
+ * the time left before T=0. */
+void ctl_settle_leader(struct ctl_run *run);
+/* Spawn / stop a twin's second instance. */
+pid_t ctl_spawn_twin(const struct ctl_run *run, uint32_t id);
 
 pid_t ctl_spawn_replica(const struct ctl_run *run, uint32_t id, bool fresh);
 /* Print the summary, write --json, return the exit code. */

@@ -2,7 +2,13 @@
  *
  *   bftsim --protocol pbft|hotstuff|raft --nodes N --seeds A:B
  *          [--faults none|lossy|crash|partition|default] [--verbose]
- *          [--fault-phase-ms MIN:MAX]
+ *          [--fault-phase-ms MIN:MAX] [--byzantine ID:BEHAVIOUR[@T0[-T1]]]...
+ *          [--partition SPEC]... [--net RATES]
+ *
+ * --faults byzantine|twins|byzzfuzz draw Byzantine replicas, Twins
+ * scenarios or ByzzFuzz schedules from the seed (docs/simulator.md);
+ * --byzantine / --partition / --net give an explicit faults/ plan applied
+ * during the fault phase (combine with --faults none for only that).
  *
  * Each seed is one whole run (sim_run_seed: options, faults and schedule
  * all come from the seed). A failing seed prints one line with the command
@@ -22,9 +28,16 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: bftsim --protocol pbft|hotstuff|raft --nodes N --seeds A:B\n"
                  "              [--faults none|lossy|crash|partition|default] [--verbose]\n"
-                 "              [--fault-phase-ms MIN:MAX]\n"
+                 "              [--fault-phase-ms MIN:MAX] [--byzantine ID:BEHAVIOUR[@T0[-T1]]]\n"
+                 "              [--partition SPEC] [--net RATES]\n"
                  "  --seeds A:B   run every seed from A to B inclusive (S alone = S:S)\n"
-                 "  --faults      fault profile for the safety phase (default: default)\n"
+                 "  --faults      fault profile for the safety phase (default: default):\n"
+                 "                none lossy crash partition default byzantine twins byzzfuzz\n"
+                 "  --byzantine ID:BEHAVIOUR[@T0[-T1]]  a faulty replica for the fault phase\n"
+                 "                (silent slow equivocate junk badsig replay stale flood\n"
+                 "                withhold forge twin crash); repeatable\n"
+                 "  --partition 'A,B|C,D[@T0-T1]' or 'A>B,C[@T0-T1]'  repeatable\n"
+                 "  --net drop=P,duplicate=P,reorder=P,delay_ms=MS,jitter_ms=MS[@T0-T1]\n"
                  "  --fault-phase-ms MIN:MAX  the seed picks the fault phase length in this\n"
                  "                range of virtual milliseconds (default 5000:20000)\n"
                  "  --verbose     narrate each run on stderr and print passing seeds\n");
@@ -67,11 +80,18 @@ int main(int argc, char **argv)
                                              {"verbose", no_argument, NULL, 'v'},
                                              {"help", no_argument, NULL, 'h'},
                                              {"fault-phase-ms", required_argument, NULL, 'F'},
+                                             {"byzantine", required_argument, NULL, 'b'},
+                                             {"partition", required_argument, NULL, 'x'},
+                                             {"net", required_argument, NULL, 'N'},
                                              {NULL, 0, NULL, 0}};
     const char *proto_arg = NULL, *faults_arg = "default";
     uint64_t nodes = 0, seed_a = 0, seed_b = 0;
     bool have_seeds = false, verbose = false, phase_set = false;
     uint64_t phase_min_ms = 0, phase_max_ms = 0;
+    /* Plan specs are checked once nodes is known; kept for the replay line. */
+    const char *specs[3 * FAULT_MAX_FAULTS];
+    char kinds[3 * FAULT_MAX_FAULTS];
+    uint32_t n_specs = 0;
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -99,6 +119,16 @@ int main(int argc, char **argv)
             break;
         case 'v':
             verbose = true;
+            break;
+        case 'b':
+        case 'x':
+        case 'N':
+            if (n_specs == 3 * FAULT_MAX_FAULTS) {
+                fprintf(stderr, "bftsim: too many fault specs\n");
+                return 2;
+            }
+            kinds[n_specs] = (char)c;
+            specs[n_specs++] = optarg;
             break;
         case 'F':
             if (parse_range(optarg, &phase_min_ms, &phase_max_ms) || phase_max_ms > 3600000) {
@@ -155,6 +185,29 @@ int main(int argc, char **argv)
         snprintf(phase_arg, sizeof(phase_arg), " --fault-phase-ms %" PRIu64 ":%" PRIu64,
                  phase_min_ms, phase_max_ms);
     }
+    static struct fault_plan plan;
+    char plan_arg[1024] = "";
+    if (n_specs) {
+        fault_plan_init(&plan, (uint32_t)nodes, 1);
+        size_t off = 0;
+        for (uint32_t i = 0; i < n_specs; i++) {
+            char err[256];
+            int rv = kinds[i] == 'b'   ? fault_plan_add_fault(&plan, specs[i], err, sizeof(err))
+                     : kinds[i] == 'x' ? fault_plan_add_partition(&plan, specs[i], err, sizeof(err))
+                                       : fault_plan_set_net(&plan, specs[i], err, sizeof(err));
+            if (rv != BFT_E_OK) {
+                fprintf(stderr, "bftsim: %s\n", err);
+                return 2;
+            }
+            const char *flag = kinds[i] == 'b'   ? "byzantine"
+                               : kinds[i] == 'x' ? "partition"
+                                                 : "net";
+            if (off < sizeof(plan_arg))
+                off += (size_t)snprintf(plan_arg + off, sizeof(plan_arg) - off, " --%s '%s'", flag,
+                                        specs[i]);
+        }
+        o.plan = &plan;
+    }
     uint64_t passed = 0, failed = 0;
     for (uint64_t seed = seed_a;; seed++) {
         struct sim_result res;
@@ -167,15 +220,19 @@ int main(int argc, char **argv)
             passed++;
             if (verbose)
                 printf("PASS seed=%" PRIu64 ": %" PRIu64 " ops, seq %" PRIu64 ", view %" PRIu64
-                       ", %" PRIu64 " msgs, %.3f s virtual\n",
+                       ", %" PRIu64 " msgs, %.3f s virtual; faulty sent %" PRIu64
+                       " rewritten %" PRIu64 " equivocated %" PRIu64 " injected %" PRIu64
+                       " dropped %" PRIu64 ", twin cut %" PRIu64 "\n",
                        seed, res.stats.ops_completed, res.max_executed, res.max_view,
-                       res.stats.msgs_sent, (double)res.virtual_us / 1e6);
+                       res.stats.msgs_sent, (double)res.virtual_us / 1e6, res.faults.actor.seen,
+                       res.faults.actor.rewritten, res.faults.actor.equivocated,
+                       res.faults.actor.injected, res.faults.actor.dropped, res.faults.twin_cut);
         } else {
             failed++;
             printf("FAIL seed=%" PRIu64 ": %s; replay: bftsim --protocol %s --nodes %u --seeds "
-                   "%" PRIu64 ":%" PRIu64 " --faults %s%s\n",
+                   "%" PRIu64 ":%" PRIu64 " --faults %s%s%s\n",
                    seed, res.reason, proto_arg, (unsigned)nodes, seed, seed,
-                   sim_profile_name(profile), phase_arg);
+                   sim_profile_name(profile), phase_arg, plan_arg);
         }
         fflush(stdout);
         if (seed == seed_b) break;

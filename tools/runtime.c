@@ -19,11 +19,13 @@
 #include "crypto/crypto.h"
 #include "net/net.h"
 #include "tools/runtime.h"
+#include "tools/runtime_faults.h"
 
 #define RT_MAX_TIMERS 64
 #define RT_BURST_FRAMES 64
 #define RT_CLIENT_PEER_BASE BFT_MAX_REPLICAS
 #define RT_STATS_EVERY_MS 200
+#define RT_TWIN_PEER_BASE (NET_MAX_PEERS - BFT_MAX_REPLICAS) /* a twin's second instance */
 
 struct rt {
     struct bft_cluster cl;
@@ -37,6 +39,8 @@ struct rt {
     uint64_t timer_due[RT_MAX_TIMERS]; /* 0 = not armed */
     uint64_t start_ms;
     uint64_t junk_frames;
+    struct rt_faults *faults; /* NULL: no plan */
+    bool twin_peer[BFT_MAX_REPLICAS];
 };
 
 uint64_t rt_now_ms(void)
@@ -48,15 +52,8 @@ uint64_t rt_now_ms(void)
 
 /* ---- host callbacks ---- */
 
-static void h_send(void *ctx, uint32_t replica, const uint8_t *msg, size_t len)
+static void send_client(struct rt *rt, uint32_t client, const uint8_t *msg, size_t len)
 {
-    struct rt *rt = ctx;
-    net_send(rt->net, replica, msg, len);
-}
-
-static void h_send_client(void *ctx, uint32_t client, const uint8_t *msg, size_t len)
-{
-    struct rt *rt = ctx;
     if (client >= rt->cl.n_clients) return;
     uint32_t peer = RT_CLIENT_PEER_BASE + client;
     if (!net_has_peer(rt->net, peer)) {
@@ -67,6 +64,40 @@ static void h_send_client(void *ctx, uint32_t client, const uint8_t *msg, size_t
         }
     }
     net_send(rt->net, peer, msg, len);
+}
+
+/* What leaves the process, after the fault plan (if any). */
+static void xmit(void *ctx, uint32_t dest, const uint8_t *msg, size_t len)
+{
+    struct rt *rt = ctx;
+    uint32_t id = FAULT_DEST_ID(dest);
+    if (dest & FAULT_CLIENT) {
+        send_client(rt, id, msg, len);
+    } else if (id < rt->cl.n && id != rt->id) {
+        if (rt->twin_peer[id] && rt_faults_twin_active(rt->faults, id)) id += RT_TWIN_PEER_BASE;
+        if (dest & FAULT_RAW_FRAME)
+            net_send_raw(rt->net, id, msg, len);
+        else
+            net_send(rt->net, id, msg, len);
+    }
+}
+
+static void h_send(void *ctx, uint32_t replica, const uint8_t *msg, size_t len)
+{
+    struct rt *rt = ctx;
+    if (rt->faults)
+        rt_faults_send(rt->faults, replica, msg, len);
+    else
+        net_send(rt->net, replica, msg, len);
+}
+
+static void h_send_client(void *ctx, uint32_t client, const uint8_t *msg, size_t len)
+{
+    struct rt *rt = ctx;
+    if (rt->faults)
+        rt_faults_send(rt->faults, FAULT_CLIENT | client, msg, len);
+    else
+        send_client(rt, client, msg, len);
 }
 
 static void h_persist(void *ctx, const uint8_t *rec, size_t len)
@@ -167,7 +198,9 @@ static void write_stats(struct rt *rt, bool final)
     for (int r = 0; r < BFT_REJECT__COUNT; r++)
         fprintf(f, "%s\"%s\": %llu", r ? ", " : "", bft_reject_name(r),
                 (unsigned long long)st.rejected[r]);
-    fprintf(f, "}}\n");
+    fprintf(f, "}, \"is_leader\": %s", st.is_leader ? "true" : "false");
+    if (rt->faults) rt_faults_stats_json(rt->faults, f);
+    fprintf(f, "}\n");
     if (fclose(f) == 0) rename(tmp, path);
 }
 
@@ -235,10 +268,12 @@ static int setup(struct rt *rt, const struct rt_options *opt)
         fprintf(stderr, "bftd: unknown app '%s'\n", rt->cl.app);
         return 2;
     }
-    for (uint32_t i = 0; i < rt->cl.n; i++) memcpy(nc.replica_pk[i], rt->cl.replicas[i].pk, 32);
+    for (uint32_t i = 0; i < rt->cl.n; i++)
+        memcpy(nc.replica_pk[i], rt->cl.replicas[i].pk, 32);
     uint8_t(*cpk)[CRYPTO_PK_LEN] = calloc(rt->cl.n_clients ? rt->cl.n_clients : 1, CRYPTO_PK_LEN);
     if (!cpk) return 2;
-    for (uint32_t i = 0; i < rt->cl.n_clients; i++) memcpy(cpk[i], rt->cl.clients[i].pk, 32);
+    for (uint32_t i = 0; i < rt->cl.n_clients; i++)
+        memcpy(cpk[i], rt->cl.clients[i].pk, 32);
     nc.n_clients = rt->cl.n_clients;
     nc.client_pk = (const uint8_t(*)[CRYPTO_PK_LEN])cpk; /* lives as long as the process */
     nc.sign_replica_msgs = rt->cl.sign;
@@ -276,21 +311,52 @@ static int setup(struct rt *rt, const struct rt_options *opt)
         fprintf(stderr, "bftd: cannot open %s: %s\n", cpath, strerror(errno));
         return 2;
     }
-    if (net_open(&rt->net, rt->cl.replicas[opt->id].address, err, sizeof err) != 0) {
+    if (opt->plan_path) {
+        struct rt_faults_config fc = {.plan_path = opt->plan_path,
+                                      .start_realtime_ms = opt->plan_start_ms,
+                                      .twin_instance = opt->twin_instance,
+                                      .protocol = rt->cl.protocol,
+                                      .n = rt->cl.n,
+                                      .f = rt->cl.f,
+                                      .self = opt->id,
+                                      .cluster_id = rt->cl.cluster_id,
+                                      .request_timeout_ms = nc.core.request_timeout_ms,
+                                      .key = nc.self_key,
+                                      .xmit = xmit,
+                                      .ctx = rt};
+        if (rt_faults_open(&rt->faults, &fc, err, sizeof err) != BFT_E_OK) {
+            fprintf(stderr, "bftd: fault plan: %s\n", err);
+            return 2;
+        }
+    }
+    const char *listen = opt->listen ? opt->listen : rt->cl.replicas[opt->id].address;
+    if (net_open(&rt->net, listen, err, sizeof err) != 0) {
         fprintf(stderr, "bftd %u: %s\n", opt->id, err);
         return 2;
     }
     for (uint32_t i = 0; i < rt->cl.n; i++) {
         if (i == opt->id) continue;
-        if (net_add_peer(rt->net, i, rt->cl.replicas[i].address, err, sizeof err) != 0) {
+        const char *url = rt->cl.replicas[i].address;
+        for (uint32_t k = 0; k < opt->n_peer_overrides; k++)
+            if (opt->peer_override[k].id == i) url = opt->peer_override[k].url;
+        if (net_add_peer(rt->net, i, url, err, sizeof err) != 0) {
             fprintf(stderr, "bftd %u: peer %u: %s\n", opt->id, i, err);
             return 2;
         }
     }
+    for (uint32_t k = 0; k < opt->n_twin_peers; k++) {
+        uint32_t i = opt->twin_peer[k].id;
+        if (i >= rt->cl.n || i == opt->id || !rt->faults) continue;
+        if (net_add_peer(rt->net, RT_TWIN_PEER_BASE + i, opt->twin_peer[k].url, err, sizeof err) !=
+            0) {
+            fprintf(stderr, "bftd %u: twin of %u: %s\n", opt->id, i, err);
+            return 2;
+        }
+        rt->twin_peer[i] = true;
+    }
     if (opt->verbose)
         fprintf(stderr, "bftd %u: %s n=%u f=%u listening on %s, %ld WAL records replayed\n",
-                opt->id, bft_protocol_name(rt->cl.protocol), rt->cl.n, rt->cl.f,
-                rt->cl.replicas[opt->id].address, n);
+                opt->id, bft_protocol_name(rt->cl.protocol), rt->cl.n, rt->cl.f, listen, n);
     return 0;
 }
 
@@ -306,7 +372,8 @@ static void handle_frame(struct rt *rt, const uint8_t *frame, size_t len)
     }
     const uint8_t *msg;
     size_t mlen;
-    while (net_frame_next(&it, &msg, &mlen)) bft_node_receive(rt->node, msg, mlen);
+    while (net_frame_next(&it, &msg, &mlen))
+        bft_node_receive(rt->node, msg, mlen);
 }
 
 static void fire_timers(struct rt *rt, uint64_t now)
@@ -321,7 +388,7 @@ static void fire_timers(struct rt *rt, uint64_t now)
 
 static int next_wait_ms(const struct rt *rt, uint64_t now)
 {
-    uint64_t wait = 50;
+    uint64_t wait = rt->faults ? (uint64_t)rt_faults_wait_ms(rt->faults) : 50;
     for (uint32_t t = 0; t < RT_MAX_TIMERS; t++) {
         if (!rt->timer_due[t]) continue;
         uint64_t d = rt->timer_due[t] > now ? rt->timer_due[t] - now : 0;
@@ -356,6 +423,7 @@ int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
         now = rt_now_ms();
         fire_timers(rt, now);
         bft_node_flush(rt->node);
+        if (rt->faults) rt_faults_poll(rt->faults);
         net_flush(rt->net);
         if (now - last_stats >= RT_STATS_EVERY_MS) {
             fflush(rt->commits);
@@ -371,6 +439,7 @@ out:
     if (rt->commits) fclose(rt->commits);
     if (rt->wal) bft_wal_close(rt->wal);
     if (rt->node) bft_node_destroy(rt->node);
+    rt_faults_close(rt->faults);
     /* No net_close: nng 1.5.2's nng_close can hang with frames in flight
      * (nanomsg/nng#1543); bftd exits right after and the kernel reclaims
      * the sockets. Everything worth keeping is already written. */

@@ -11,9 +11,29 @@
 struct rt_options {
     const char *config_path;
     uint32_t id;
-    const char *data_dir;   /* default: <cluster dir>/replica-<id> */
-    bool fresh;             /* ignore any existing WAL (start empty) */
+    const char *data_dir; /* default: <cluster dir>/replica-<id> */
+    bool fresh;           /* ignore any existing WAL (start empty) */
     int verbose;
+    /* Fault injection (docs/faults.md): the plan file, the run's T=0 in
+     * CLOCK_REALTIME ms, which instance of a twin this is (-1: none), an
+     * own listen address instead of cluster.json's (a twin's second
+     * instance), and peer addresses to dial instead of cluster.json's. */
+    const char *plan_path;
+    uint64_t plan_start_ms;
+    int twin_instance;
+    const char *listen;
+    uint32_t n_peer_overrides;
+    struct {
+        uint32_t id;
+        const char *url;
+    } peer_override[BFT_MAX_REPLICAS];
+    /* A twin's second instance: while the plan's twin window for that
+     * replica is open, sends to it go to this address instead. */
+    uint32_t n_twin_peers;
+    struct {
+        uint32_t id;
+        const char *url;
+    } twin_peer[BFT_MAX_REPLICAS];
 };
 
 /* Run until *stop becomes non-zero. Returns 0 on a clean stop, 2 on a setup

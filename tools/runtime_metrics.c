@@ -77,8 +77,9 @@ size_t rt_metrics_render(char *buf, size_t cap, uint32_t id, const char *protoco
     EMIT("# TYPE bft_view gauge\nbft_view{%s=\"%u\"} %llu\n", l, id, (unsigned long long)st->view);
     EMIT("# TYPE bft_view_changes_total counter\nbft_view_changes_total{%s=\"%u\"} %llu\n", l, id,
          (unsigned long long)st->view_changes);
-    EMIT("# TYPE bft_requests_executed_total counter\nbft_requests_executed_total{%s=\"%u\"} %llu\n",
-         l, id, (unsigned long long)st->requests_executed);
+    EMIT(
+        "# TYPE bft_requests_executed_total counter\nbft_requests_executed_total{%s=\"%u\"} %llu\n",
+        l, id, (unsigned long long)st->requests_executed);
     EMIT("# TYPE bft_messages_sent_total counter\nbft_messages_sent_total{%s=\"%u\"} %llu\n", l, id,
          (unsigned long long)ns->msgs_sent);
     EMIT("# TYPE bft_bytes_sent_total counter\nbft_bytes_sent_total{%s=\"%u\"} %llu\n", l, id,
