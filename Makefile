@@ -34,8 +34,22 @@ test-asan: build-asan
 
 # Long simulation sweeps (not part of `make test`).
 sim-long: build
-	@$(BUILD)/bftsim --protocol pbft --nodes 4 --seeds 1:20000
-	@$(BUILD)/bftsim --protocol pbft --nodes 7 --seeds 1:5000
+	$(BUILD)/bftsim --protocol pbft --nodes 4 --seeds 1:20000
+	$(BUILD)/bftsim --protocol pbft --nodes 7 --seeds 1:5000
+	$(BUILD)/bftsim --protocol hotstuff --nodes 4 --seeds 1:10000
+	$(BUILD)/bftsim --protocol hotstuff --nodes 7 --seeds 1:2000
+	$(BUILD)/bftsim --protocol raft --nodes 3 --seeds 1:10000
+	$(BUILD)/bftsim --protocol raft --nodes 5 --seeds 1:2000
+	$(BUILD)/bftsim --protocol pbft --nodes 4 --seeds 1:10000 --faults twins --fault-phase-ms 1000:2000
+	$(BUILD)/bftsim --protocol hotstuff --nodes 4 --seeds 1:10000 --faults twins --fault-phase-ms 1000:2000
+	$(BUILD)/bftsim --protocol pbft --nodes 4 --seeds 1:2000 --faults byzzfuzz --fault-phase-ms 1000:2000
+	$(BUILD)/bftsim --protocol hotstuff --nodes 4 --seeds 1:2000 --faults byzzfuzz --fault-phase-ms 1000:2000
+	$(BUILD)/bftsim --protocol pbft --nodes 7 --seeds 1:1000 --faults byzantine --fault-phase-ms 1000:3000
+	$(BUILD)/bftsim --protocol hotstuff --nodes 7 --seeds 1:1000 --faults byzantine --fault-phase-ms 1000:3000
+
+# Longer multi-process runs of every scenario file for every protocol.
+soak: build
+	SCEN_SET=all bash tests/e2e/scenarios.sh $(BUILD)
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -27,6 +27,9 @@ struct crypto_keypair {
 /* Call once per process before any other function; returns 0 or -1. */
 int crypto_init(void);
 
+/* Fill buf with random bytes from the OS CSPRNG (libsodium). 0 or -1. */
+int crypto_random_bytes(void *buf, size_t len);
+
 /* Fresh random key pair. */
 int crypto_keypair_generate(struct crypto_keypair *kp);
 /* Deterministic key pair from a 32-byte seed (simulator, tests). */
@@ -62,8 +65,8 @@ bool crypto_verify_msg(const uint8_t pk[CRYPTO_PK_LEN], uint32_t domain, uint64_
 struct crypto_vcache;
 struct crypto_vcache *crypto_vcache_new(size_t entries);
 void crypto_vcache_free(struct crypto_vcache *c);
-bool crypto_vcache_verify(struct crypto_vcache *c, const uint8_t pk[CRYPTO_PK_LEN],
-                          uint32_t domain, uint64_t cluster_id, const uint8_t *msg, size_t len,
+bool crypto_vcache_verify(struct crypto_vcache *c, const uint8_t pk[CRYPTO_PK_LEN], uint32_t domain,
+                          uint64_t cluster_id, const uint8_t *msg, size_t len,
                           const uint8_t sig[CRYPTO_SIG_LEN]);
 
 /* Process-wide counters (atomic), for msgs_per_op-style figures. */

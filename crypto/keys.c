@@ -53,3 +53,9 @@ int crypto_from_hex(const char *hex, uint8_t *out, size_t len)
         out[i] = (uint8_t)(hex_value(hex[2 * i]) << 4 | hex_value(hex[2 * i + 1]));
     return 0;
 }
+
+int crypto_random_bytes(void *buf, size_t len)
+{
+    randombytes_buf(buf, len);
+    return 0;
+}

@@ -78,6 +78,7 @@ int cmd_audit(int argc, char **argv)
         char line[BFT_AUDIT_LINE_MAX + 8];
         uint8_t prev[32] = {0};
         uint64_t lines = 0, last = 0, skipped = 0;
+        int before = violations;
         bool first = true;
         while (fgets(line, sizeof line, f)) {
             struct bft_audit_entry e;
@@ -139,7 +140,7 @@ int cmd_audit(int argc, char **argv)
         }
         fclose(f);
         printf("replica %u: %" PRIu64 " orders, chain %s%s", r, lines,
-               violations ? "checked" : "intact", skipped ? "" : "\n");
+               violations > before ? "BROKEN" : "intact", skipped ? "" : "\n");
         if (skipped)
             printf(", %" PRIu64 " orders not in this log (received by state transfer)\n", skipped);
     }

@@ -19,6 +19,8 @@
 #include "crypto/crypto.h"
 #include "net/net.h"
 #include "tools/runtime.h"
+#include "tools/runtime_audit.h"
+#include "tools/runtime_metrics.h"
 #include "tools/runtime_faults.h"
 
 #define RT_MAX_TIMERS 64
@@ -39,7 +41,10 @@ struct rt {
     uint64_t timer_due[RT_MAX_TIMERS]; /* 0 = not armed */
     uint64_t start_ms;
     uint64_t junk_frames;
-    struct rt_faults *faults; /* NULL: no plan */
+    struct rt_faults *faults;   /* NULL: no plan */
+    struct rt_audit audit;      /* orders app only */
+    struct rt_metrics *metrics; /* NULL: not configured */
+    uint8_t (*client_pk)[CRYPTO_PK_LEN];
     bool twin_peer[BFT_MAX_REPLICAS];
 };
 
@@ -148,6 +153,14 @@ static void h_on_execute(void *ctx, uint64_t seq, uint64_t view, const bft_diges
             s);
 }
 
+static void h_on_result(void *ctx, uint32_t client, uint64_t req_no, uint64_t seq, uint64_t view,
+                        const uint8_t *op, size_t op_len, const uint8_t *res, size_t res_len)
+{
+    struct rt *rt = ctx;
+    (void)req_no;
+    rt_audit_result(&rt->audit, client, seq, view, op, op_len, res, res_len);
+}
+
 /* ---- stats file (read by bftctl) ---- */
 
 static long rss_kib(void)
@@ -186,7 +199,8 @@ static void write_stats(struct rt *rt, bool final)
             "\"batches_executed\": %llu, \"msgs_sent\": %llu, \"bytes_sent\": %llu, "
             "\"frames_sent\": %llu, \"frames_dropped\": %llu, \"msgs_received\": %llu, "
             "\"rss_kib\": %ld, \"cpu_s\": %.3f, \"signs\": %llu, \"verifies\": %llu, "
-            "\"verify_cache_hits\": %llu, \"wal_failed\": %s, \"rejected\": {",
+            "\"verify_cache_hits\": %llu, \"wal_failed\": %s, \"leader\": %d, "
+            "\"is_leader\": %s, \"rejected\": {",
             rt->id, final ? "true" : "false", (unsigned long long)st.last_executed,
             (unsigned long long)st.view, (unsigned long long)st.view_changes, dig,
             (unsigned long long)st.requests_executed, (unsigned long long)st.batches_executed,
@@ -194,7 +208,8 @@ static void write_stats(struct rt *rt, bool final)
             (unsigned long long)ns.frames_sent, (unsigned long long)ns.frames_dropped,
             (unsigned long long)st.msgs_received, rss_kib(), cpu, (unsigned long long)cc.signs,
             (unsigned long long)cc.verifies, (unsigned long long)cc.cache_hits,
-            rt->wal_failed ? "true" : "false");
+            rt->wal_failed ? "true" : "false", st.leader < rt->cl.n ? (int)st.leader : -1,
+            st.is_leader ? "true" : "false");
     for (int r = 0; r < BFT_REJECT__COUNT; r++)
         fprintf(f, "%s\"%s\": %llu", r ? ", " : "", bft_reject_name(r),
                 (unsigned long long)st.rejected[r]);
@@ -202,6 +217,9 @@ static void write_stats(struct rt *rt, bool final)
     if (rt->faults) rt_faults_stats_json(rt->faults, f);
     fprintf(f, "}\n");
     if (fclose(f) == 0) rename(tmp, path);
+    if (rt->metrics)
+        rt_metrics_publish(rt->metrics, rt->id, bft_protocol_name(rt->cl.protocol), &st, &ns, cpu,
+                           rss_kib());
 }
 
 /* ---- setup ---- */
@@ -272,11 +290,16 @@ static int setup(struct rt *rt, const struct rt_options *opt)
         memcpy(nc.replica_pk[i], rt->cl.replicas[i].pk, 32);
     uint8_t(*cpk)[CRYPTO_PK_LEN] = calloc(rt->cl.n_clients ? rt->cl.n_clients : 1, CRYPTO_PK_LEN);
     if (!cpk) return 2;
+    rt->client_pk = cpk;
     for (uint32_t i = 0; i < rt->cl.n_clients; i++)
         memcpy(cpk[i], rt->cl.clients[i].pk, 32);
     nc.n_clients = rt->cl.n_clients;
-    nc.client_pk = (const uint8_t(*)[CRYPTO_PK_LEN])cpk; /* lives as long as the process */
+    nc.client_pk = (const uint8_t(*)[CRYPTO_PK_LEN])cpk; /* freed after the node */
     nc.sign_replica_msgs = rt->cl.sign;
+    /* Fresh entropy per process: a restarted incarnation must not repeat
+     * its predecessor's random choices (Raft election timeouts). */
+    if (crypto_random_bytes(&nc.random_seed, sizeof nc.random_seed) != 0 || nc.random_seed == 0)
+        nc.random_seed = rt_now_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
 
     struct bft_host host = {.ctx = rt,
                             .send = h_send,
@@ -285,7 +308,8 @@ static int setup(struct rt *rt, const struct rt_options *opt)
                             .sync = h_sync,
                             .set_timer = h_set_timer,
                             .cancel_timer = h_cancel_timer,
-                            .on_execute = h_on_execute};
+                            .on_execute = h_on_execute,
+                            .on_result = strcmp(rt->cl.app, "orders") == 0 ? h_on_result : NULL};
     if (bft_node_create(&rt->node, &nc, &host, err, sizeof err) != BFT_E_OK) {
         fprintf(stderr, "bftd: %s\n", err);
         return 2;
@@ -301,6 +325,26 @@ static int setup(struct rt *rt, const struct rt_options *opt)
     if (bft_wal_open(&rt->wal, walpath, err, sizeof err) != BFT_E_OK) {
         fprintf(stderr, "bftd: WAL %s: %s\n", walpath, err);
         return 2;
+    }
+    if (!strcmp(rt->cl.app, "orders") && rt_audit_open(&rt->audit, rt->dir) != 0) {
+        fprintf(stderr, "bftd: cannot open %s/audit.log: %s\n", rt->dir, strerror(errno));
+        return 2;
+    }
+    if (rt->cl.metrics_base[0]) {
+        /* metrics_base "http://HOST:PORT": replica i serves PORT + i. */
+        char url[128];
+        const char *colon = strrchr(rt->cl.metrics_base, ':');
+        long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+        if (!colon || port <= 0 || port + opt->id > 65535) {
+            fprintf(stderr, "bftd: metrics_base '%s' needs a port\n", rt->cl.metrics_base);
+            return 2;
+        }
+        snprintf(url, sizeof url, "%.*s:%ld", (int)(colon - rt->cl.metrics_base),
+                 rt->cl.metrics_base, port + (long)opt->id);
+        if (rt_metrics_start(&rt->metrics, url, err, sizeof err) != 0) {
+            fprintf(stderr, "bftd %u: %s\n", opt->id, err);
+            return 2;
+        }
     }
     char cpath[700];
     snprintf(cpath, sizeof cpath, "%s/commits.log", rt->dir);
@@ -427,6 +471,7 @@ int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
         net_flush(rt->net);
         if (now - last_stats >= RT_STATS_EVERY_MS) {
             fflush(rt->commits);
+            rt_audit_flush(&rt->audit);
             write_stats(rt, false);
             last_stats = now;
         }
@@ -434,15 +479,18 @@ int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
     bft_node_flush(rt->node);
     net_flush(rt->net);
     fflush(rt->commits);
+    rt_audit_flush(&rt->audit);
     write_stats(rt, true);
 out:
     if (rt->commits) fclose(rt->commits);
+    rt_audit_close(&rt->audit);
     if (rt->wal) bft_wal_close(rt->wal);
     if (rt->node) bft_node_destroy(rt->node);
     rt_faults_close(rt->faults);
-    /* No net_close: nng 1.5.2's nng_close can hang with frames in flight
-     * (nanomsg/nng#1543); bftd exits right after and the kernel reclaims
-     * the sockets. Everything worth keeping is already written. */
+    /* bftd exits right after; see net_abandon (nng_close can hang in
+     * nng 1.5.2). Everything worth keeping is already written. */
+    net_abandon(rt->net);
+    free(rt->client_pk);
     bft_cluster_free(&rt->cl);
     free(rt);
     return rv;

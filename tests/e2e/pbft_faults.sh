@@ -24,15 +24,16 @@ j() { jq -r "$2" "$out/$1.json"; }
 run crash4 --nodes 4 --duration 8 --fault 0:crash@2
 [ "$(j crash4 .safety)" = ok ] || fail "crash4 safety"
 [ "$(j crash4 '.view_changes >= 1')" = true ] || fail "crash4: no view change"
-# Orders keep committing after the crash (the last 3 seconds are not empty).
-[ "$(j crash4 '.ops_per_second[-3:] | all(. > 0)')" = true ] || fail "crash4: no progress after crash"
+# Orders keep committing after the crash: the last full seconds are not
+# empty (the final bucket may hold only a fraction of a second).
+[ "$(j crash4 '.ops_per_second[:-1][-3:] | all(. > 0)')" = true ] || fail "crash4: no progress after crash"
 [ "$(j crash4 '[.replicas[] | select(.crashed | not) | .state_digest] | unique | length')" = 1 ] \
   || fail "crash4: survivors disagree"
 
 run crash7 --nodes 7 --duration 10 --fault 0:crash@2 --fault 1:crash@2
 [ "$(j crash7 .safety)" = ok ] || fail "crash7 safety"
 [ "$(j crash7 '.view_changes >= 1')" = true ] || fail "crash7: no view change"
-[ "$(j crash7 '.ops_per_second[-3:] | all(. > 0)')" = true ] || fail "crash7: no progress"
+[ "$(j crash7 '.ops_per_second[:-1][-3:] | all(. > 0)')" = true ] || fail "crash7: no progress"
 [ "$(j crash7 '[.replicas[] | select(.crashed | not) | .state_digest] | unique | length')" = 1 ] \
   || fail "crash7: survivors disagree"
 
