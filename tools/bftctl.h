@@ -32,7 +32,8 @@ struct ctl_fault {
     double t0, t1; /* t1 < 0: until the end */
     double applied_at;
     bool applied;
-    bool ended; /* T1 reached: restarted / behaviour stopped */
+    bool ended;     /* T1 reached: restarted / behaviour stopped */
+    bool by_leader; /* replica resolved at T0: the one that leads then */
 };
 
 struct load_opts {

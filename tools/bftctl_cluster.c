@@ -75,7 +75,11 @@ static int parse_fault(const char *s, struct ctl_fault *f, uint32_t n)
     if (!colon) goto bad;
     *colon = 0;
     char *end;
-    long id = strtol(buf, &end, 10);
+    /* "leader": whichever replica leads when the fault fires (crash and
+     * wipe only), e.g. to kill the Raft leader wherever the election put it. */
+    f->by_leader = !strcmp(buf, "leader");
+    long id = f->by_leader ? 0 : strtol(buf, &end, 10);
+    if (f->by_leader) end = buf + strlen(buf);
     if (*end || buf[0] == 0 || id < 0 || (uint32_t)id >= n) {
         fprintf(stderr, "bftctl cluster: --fault '%s': replica id must be 0..%u\n", s, n - 1);
         return -1;
@@ -99,6 +103,11 @@ static int parse_fault(const char *s, struct ctl_fault *f, uint32_t n)
         if (!strcmp(beh, k_behaviours[i])) known = true;
     if (!known) {
         fprintf(stderr, "bftctl cluster: --fault '%s': unknown behaviour '%s'\n", s, beh);
+        return -1;
+    }
+    if (f->by_leader && strcmp(beh, "crash") != 0 && strcmp(beh, "wipe") != 0) {
+        fprintf(stderr, "bftctl cluster: --fault '%s': 'leader' works with crash and wipe only\n",
+                s);
         return -1;
     }
     /* wipe: killed at T0, restarted at T1 with empty state (no WAL), so it

@@ -77,6 +77,8 @@ void ctl_settle_leader(struct ctl_run *run);
 /* Spawn / stop a twin's second instance. */
 pid_t ctl_spawn_twin(const struct ctl_run *run, uint32_t id);
 
+/* The live replica that reports it leads (its stats.json), or -1. */
+int ctl_current_leader(const struct ctl_run *run);
 pid_t ctl_spawn_replica(const struct ctl_run *run, uint32_t id, bool fresh);
 /* Print the summary, write --json, return the exit code. */
 int ctl_report(struct ctl_run *run);

@@ -318,6 +318,13 @@ static bool reports_leader(const struct ctl_run *run, uint32_t id)
     return yes;
 }
 
+int ctl_current_leader(const struct ctl_run *run)
+{
+    for (uint32_t i = 0; i < run->nodes; i++)
+        if (run->reps[i].pid > 0 && reports_leader(run, i)) return (int)i;
+    return -1;
+}
+
 void ctl_settle_leader(struct ctl_run *run)
 {
     uint32_t liar = (uint32_t)run->head_start;

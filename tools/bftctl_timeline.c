@@ -15,6 +15,11 @@ void ctl_on_tick(void *ctx, double t)
     struct ctl_run *run = ctx;
     for (uint32_t i = 0; i < run->n_faults; i++) {
         struct ctl_fault *f = &run->faults[i];
+        if (f->by_leader && !f->applied && t >= f->t0) {
+            int l = ctl_current_leader(run);
+            if (l < 0) continue; /* no leader known yet: try at the next tick */
+            f->replica = (uint32_t)l;
+        }
         struct ctl_replica *r = &run->reps[f->replica];
         bool kills = !strcmp(f->behaviour, "crash") || !strcmp(f->behaviour, "wipe");
         if (!f->applied && t >= f->t0) {
