@@ -149,11 +149,14 @@ static void pbft_destroy(struct bft_core *c)
 {
     if (!c) return;
     if (c->slots)
-        for (uint32_t i = 0; i < c->L; i++) free(c->slots[i].batch);
+        for (uint32_t i = 0; i < c->L; i++)
+            free(c->slots[i].batch);
     free(c->slots);
     for (uint32_t i = 0; i < BFT_MAX_REPLICAS; i++) {
         free(c->vcs[i].raw);
         free(c->vcs[i].certs);
+        free(c->nvvcs[i].raw);
+        free(c->nvvcs[i].certs);
     }
     pbft_pending_free(&c->pend);
     free(c->own_vc_body);
@@ -161,6 +164,8 @@ static void pbft_destroy(struct bft_core *c)
     free(c->nv_sent);
     free(c->nv_pending);
     free(c->snap);
+    free(c->next);
+    free(c->x_buf);
     free(c->rec);
     free(c->body);
     free(c);
@@ -193,7 +198,8 @@ static int pbft_create(struct bft_core **out, const struct bft_core_config *cfg,
      * L (deterministically, to a multiple of K) for large n. */
     size_t cert = 2 + PBFT_RAW_MAX + 1 + (size_t)2 * cfg->f * (2 + PBFT_RAW_MAX) + 4;
     size_t fixed = 8 + 32 + 1 + (size_t)cfg->n * (2 + PBFT_RAW_MAX) + 2;
-    while (c->L > c->K && fixed + c->L * cert > BFT_BODY_MAX) c->L -= c->K;
+    while (c->L > c->K && fixed + c->L * cert > BFT_BODY_MAX)
+        c->L -= c->K;
     if (fixed + c->L * cert > BFT_BODY_MAX) {
         free(c);
         return BFT_E_INVALID;
@@ -202,6 +208,7 @@ static int pbft_create(struct bft_core **out, const struct bft_core_config *cfg,
      * resends fit in one timeout before anyone suspects the primary. */
     c->retransmit_ms = cfg->request_timeout_ms / 5 ? cfg->request_timeout_ms / 5 : 1;
     c->next_seq = 1;
+    c->st_chunk = PBFT_STATE_CHUNK;
     c->slots = calloc(c->L, sizeof(*c->slots));
     c->own_vc_body = malloc(BFT_BODY_MAX);
     c->nv_dig = calloc(c->L, sizeof(bft_digest));
@@ -210,13 +217,17 @@ static int pbft_create(struct bft_core **out, const struct bft_core_config *cfg,
     bool ok = c->slots && c->own_vc_body && c->nv_dig && c->rec && c->body;
     for (uint32_t i = 0; ok && i < c->n; i++) {
         c->vcs[i].certs = calloc(c->L, sizeof(struct pbft_vc_cert));
-        ok = c->vcs[i].certs != NULL;
+        c->nvvcs[i].certs = calloc(c->L, sizeof(struct pbft_vc_cert));
+        ok = c->vcs[i].certs != NULL && c->nvvcs[i].certs != NULL;
     }
     if (!ok || pbft_pending_init(&c->pend) != BFT_E_OK) {
         pbft_destroy(c);
         return BFT_E_NOMEM;
     }
-    for (uint32_t i = 0; i < c->n; i++) c->help_budget[i] = PBFT_HELP_BUDGET;
+    for (uint32_t i = 0; i < c->n; i++) {
+        c->help_budget[i] = PBFT_HELP_BUDGET;
+        c->snap_budget[i] = PBFT_STATE_BYTES_TICK;
+    }
     *out = c;
     return BFT_E_OK;
 }

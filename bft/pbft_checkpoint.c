@@ -40,12 +40,7 @@ void pbft_make_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
             c->h_proof[i].len = 0;
     }
     if (persist) persist_stable(c);
-    if (c->snap_len && c->snap_seq == seq && pbft_deq(&c->snap_digest, d)) {
-        /* Our kept snapshot is now certified: it can serve state transfer. */
-        c->snap_mask = mask;
-        for (uint32_t i = 0; i < c->n; i++)
-            if (mask & (1u << i)) c->snap_proof[i] = proof[i];
-    }
+    pbft_state_on_stable(c, seq, d, proof, mask);
     /* GC: slots at or below the new h are free (their seq no longer maps
      * into the window), everything above stays. */
     for (uint64_t s = old_h + 1; s <= seq && s - old_h <= c->L; s++) {
@@ -116,7 +111,20 @@ void pbft_checkpoint_own(struct bft_core *c, uint64_t seq, const bft_digest *sta
     pbft_sign_own(c, BFT_MSG_CHECKPOINT, c->view, seq, state, &own);
     pbft_ckpt_insert(c, c->self, seq, state, own.b, own.len);
     pbft_state_snapshot_checkpoint(c, seq, state);
+    pbft_arm_retransmit(c);
     check_stable(c, seq, state);
+}
+
+bool pbft_checkpoint_retransmit(struct bft_core *c)
+{
+    const struct pbft_ckpt *best = NULL;
+    for (uint32_t j = 0; j < PBFT_CKPT_RING; j++) {
+        const struct pbft_ckpt *k = &c->ck[c->self][j];
+        if (k->seq > c->h && (!best || k->seq > best->seq)) best = k;
+    }
+    if (!best) return false;
+    pbft_send_simple(c, -1, BFT_MSG_CHECKPOINT, c->view, best->seq, &best->digest);
+    return true;
 }
 
 void pbft_on_checkpoint(struct bft_core *c, const struct bft_msg *m)
@@ -126,14 +134,42 @@ void pbft_on_checkpoint(struct bft_core *c, const struct bft_msg *m)
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         return;
     }
-    if (m->seq <= c->h) return; /* below the low watermark: already stable */
+    if (m->seq <= c->h) {
+        /* Already stable here. A repeated one means its sender has not seen
+         * 2f+1 yet (CHECKPOINTs get lost too): hand it our proof. */
+        if (c->help_budget[m->sender] && pbft_popcount(c->h_proof_mask) >= 2 * c->f + 1) {
+            c->help_budget[m->sender]--;
+            c->helped = true;
+            pbft_arm_retransmit(c);
+            pbft_send_checkpoint_proof(c, m->sender);
+        }
+        return;
+    }
     const struct pbft_ckpt *ring = c->ck[m->sender];
     for (uint32_t j = 0; j < PBFT_CKPT_RING; j++) {
         if (ring[j].seq != m->seq) continue;
         c->io.reject(c->io.ctx, pbft_deq(&ring[j].digest, &m->digest) ? BFT_REJECT_DUPLICATE
-                                                                       : BFT_REJECT_EQUIVOCATION);
+                                                                      : BFT_REJECT_EQUIVOCATION);
         return;
     }
     pbft_ckpt_insert(c, m->sender, m->seq, &m->digest, m->raw, m->raw_len);
     check_stable(c, m->seq, &m->digest);
+    if (pbft_behind(c)) pbft_arm_retransmit(c); /* fetch on the next tick */
+}
+
+/* f+1 replicas report checkpoints above what we executed: at least one
+ * correct replica got there, so we are behind even if no checkpoint is
+ * stable yet (an idle cluster sends nothing else that would tell us). */
+bool pbft_behind(const struct bft_core *c)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (i == c->self) continue;
+        for (uint32_t j = 0; j < PBFT_CKPT_RING; j++)
+            if (c->ck[i][j].seq > c->last_exec) {
+                k++;
+                break;
+            }
+    }
+    return k >= c->f + 1;
 }

@@ -11,30 +11,59 @@
 
 #include "bft/pbft_internal.h"
 
-void pbft_fetch_request(struct bft_core *c, int to)
+void pbft_fetch_request(struct bft_core *c, int to, uint16_t count)
 {
-    static const uint8_t kind = 1;
+    uint8_t body[3] = {1, (uint8_t)count, (uint8_t)(count >> 8)};
     struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = c->view, .seq = c->last_exec + 1};
-    m.body = &kind;
-    m.body_len = 1;
+    m.body = body;
+    m.body_len = sizeof body;
+    /* The end of the range asked for last: once executed, the next range is
+     * asked for (a stale higher mark would stall a catch-up to one entry
+     * per probe). */
+    c->fetch_hi = c->last_exec + count;
     if (to < 0)
         c->io.broadcast(c->io.ctx, &m);
     else
         c->io.send(c->io.ctx, (uint32_t)to, &m);
 }
 
-void pbft_on_fetch_req(struct bft_core *c, const struct bft_msg *m)
+static bool spend_budget(struct bft_core *c, uint32_t to)
 {
-    struct pbft_slot *s = pbft_slot_peek(c, m->seq);
-    if (!s || !s->executed || !s->has_batch || pbft_popcount(s->proof_mask) < 2 * c->f + 1)
-        return; /* nothing to give (collected, or not executed here) */
-    if (c->help_budget[m->sender] == 0) {
+    if (c->help_budget[to] == 0) {
         c->io.reject(c->io.ctx, BFT_REJECT_OVERLOAD);
-        return;
+        return false;
     }
-    c->help_budget[m->sender]--;
+    c->help_budget[to]--;
     c->helped = true;
     pbft_arm_retransmit(c);
+    return true;
+}
+
+/* The entry was collected here: tell the asker about our stable checkpoint
+ * (with its 2f+1 proof) so it fetches state instead. CHECKPOINT messages
+ * are never retransmitted, so a replica that lost them learns it here. */
+void pbft_send_checkpoint_proof(struct bft_core *c, uint32_t to)
+{
+    uint8_t body[2 + BFT_MAX_REPLICAS * (2 + PBFT_RAW_MAX)];
+    struct pbft_wr w = {.p = body, .cap = sizeof body};
+    pbft_put(&w, 2, 1);
+    pbft_put(&w, pbft_popcount(c->h_proof_mask), 1);
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (!(c->h_proof_mask & (1u << i))) continue;
+        pbft_put(&w, c->h_proof[i].len, 2);
+        pbft_put_bytes(&w, c->h_proof[i].b, c->h_proof[i].len);
+    }
+    assert(!w.err);
+    struct bft_msg out = {.type = BFT_MSG_STATE_RESP, .view = c->view, .seq = c->h};
+    out.digest = c->h_digest;
+    out.body = body;
+    out.body_len = (uint32_t)w.len;
+    c->io.send(c->io.ctx, to, &out);
+}
+
+/* One committed entry with the 2f+1 COMMITs that prove it. */
+static void send_entry(struct bft_core *c, uint32_t to, const struct pbft_slot *s)
+{
     uint8_t body[1 + 8 + 1 + BFT_MAX_REPLICAS * (2 + PBFT_RAW_MAX)];
     struct pbft_wr w = {.p = body, .cap = sizeof body};
     pbft_put(&w, 1, 1);
@@ -58,12 +87,31 @@ void pbft_on_fetch_req(struct bft_core *c, const struct bft_msg *m)
     out.body_len = (uint32_t)w.len;
     out.payload = s->batch_len ? s->batch : NULL;
     out.payload_len = s->batch_len;
-    c->io.send(c->io.ctx, m->sender, &out);
+    c->io.send(c->io.ctx, to, &out);
+}
+
+void pbft_on_fetch_req(struct bft_core *c, const struct bft_msg *m)
+{
+    if (m->seq <= c->h) {
+        if (pbft_popcount(c->h_proof_mask) >= 2 * c->f + 1 && spend_budget(c, m->sender))
+            pbft_send_checkpoint_proof(c, m->sender);
+        return;
+    }
+    uint32_t count = (uint32_t)pbft_le(m->body + 1, 2);
+    if (count > PBFT_FETCH_RANGE) count = PBFT_FETCH_RANGE;
+    for (uint64_t seq = m->seq; seq - m->seq < count; seq++) {
+        const struct pbft_slot *s = pbft_slot_peek(c, seq);
+        if (!s || !s->executed || !s->has_batch || pbft_popcount(s->proof_mask) < 2 * c->f + 1)
+            return; /* nothing (more) to give */
+        if (!spend_budget(c, m->sender)) return;
+        send_entry(c, m->sender, s);
+    }
 }
 
 void pbft_on_fetch_resp(struct bft_core *c, const struct bft_msg *m)
 {
-    if (m->seq != c->last_exec + 1) {
+    struct pbft_slot *have = pbft_slot_peek(c, m->seq);
+    if (m->seq <= c->last_exec || (have && have->committed)) {
         c->io.reject(c->io.ctx, BFT_REJECT_DUPLICATE);
         return;
     }
@@ -85,8 +133,8 @@ void pbft_on_fetch_resp(struct bft_core *c, const struct bft_msg *m)
         uint16_t len = (uint16_t)pbft_get(&r, 2);
         const uint8_t *p = pbft_get_ptr(&r, len);
         struct bft_msg e;
-        int why = p ? pbft_embedded_check(c, p, len, BFT_MSG_COMMIT, &e, true)
-                    : BFT_REJECT_MALFORMED;
+        int why =
+            p ? pbft_embedded_check(c, p, len, BFT_MSG_COMMIT, &e, true) : BFT_REJECT_MALFORMED;
         if (why < 0 && i == 0) view = e.view;
         if (why < 0 && (e.seq != m->seq || e.view != view || !pbft_deq(&e.digest, &m->digest) ||
                         (mask & (1u << e.sender))))
@@ -122,5 +170,46 @@ void pbft_on_fetch_resp(struct bft_core *c, const struct bft_msg *m)
     for (uint32_t i = 0; i < c->n; i++)
         if (mask & (1u << i)) s->commit_raw[i] = raws[i];
     pbft_try_execute(c);
-    if (their_exec > c->last_exec) pbft_fetch_request(c, (int)m->sender);
+    /* Ask for the next range once we executed what we asked for. */
+    if (their_exec > c->last_exec && c->last_exec >= c->fetch_hi)
+        pbft_fetch_request(c, (int)m->sender, PBFT_FETCH_RANGE);
+}
+
+void pbft_on_fetch_ckpt(struct bft_core *c, const struct bft_msg *m)
+{
+    if (m->seq <= c->h || m->seq % c->K != 0) {
+        c->io.reject(c->io.ctx, BFT_REJECT_DUPLICATE);
+        return;
+    }
+    struct pbft_rd r = {.p = m->body, .len = m->body_len, .off = 1};
+    uint32_t k = (uint32_t)pbft_get(&r, 1);
+    struct pbft_raw proof[BFT_MAX_REPLICAS];
+    uint32_t mask = 0;
+    if (r.err || k > c->n) r.err = true;
+    for (uint32_t i = 0; i < k && !r.err; i++) {
+        uint16_t len = (uint16_t)pbft_get(&r, 2);
+        const uint8_t *p = pbft_get_ptr(&r, len);
+        struct bft_msg e;
+        int why =
+            p ? pbft_embedded_check(c, p, len, BFT_MSG_CHECKPOINT, &e, true) : BFT_REJECT_MALFORMED;
+        if (why >= 0) {
+            c->io.reject(c->io.ctx, why);
+            return;
+        }
+        if (e.seq != m->seq || !pbft_deq(&e.digest, &m->digest) || (mask & (1u << e.sender))) {
+            r.err = true;
+            break;
+        }
+        mask |= 1u << e.sender;
+        proof[e.sender].len = len;
+        memcpy(proof[e.sender].b, p, len);
+    }
+    if (r.err || r.off != r.len || pbft_popcount(mask) < 2 * c->f + 1) {
+        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+        return;
+    }
+    if (m->seq <= c->last_exec)
+        pbft_make_stable(c, m->seq, &m->digest, proof, mask, true); /* we lost the votes */
+    else
+        pbft_state_note(c, m->seq, &m->digest, proof, mask, true);
 }

@@ -29,16 +29,30 @@
  *   received directly (every replica broadcasts and retransmits its VC).
  *   The new primary then sends an ordinary PRE-PREPARE(v+1, s, d) with the
  *   batch for each s in O, so later certificates hold a signed pre-prepare.
- * STATE_REQ: seq = lowest checkpoint seq wanted; empty body.
- *   Log fetch: body = u8 1; seq = the committed seq wanted.
+ * STATE_REQ: seq = lowest checkpoint seq wanted; empty body (first chunk),
+ *   or body = u8 2 | u32 offset: the next chunk of the snapshot at seq.
+ *   Log fetch: body = u8 1 | u16 count; seq = the first committed seq
+ *   wanted; the responder sends up to count entries (one STATE_RESP each).
  * STATE_RESP: body starts with u8 kind.
- *   kind 0 (state): seq, digest = state digest, payload = snapshot,
- *     body = u8 0 | u8 k | k x (u16 len | CHECKPOINT raw) (2f+1 proof).
+ *   kind 0 (state chunk): seq, digest = state digest, payload = snapshot
+ *     bytes [offset, offset + PBFT_STATE_CHUNK), body = u8 0 | u32 total
+ *     | u32 offset | u8[32] SHA-256(snapshot) | u8 k | k x (u16 len |
+ *     CHECKPOINT raw) (the 2f+1 proof; k = 0 on chunks after the first).
  *   kind 1 (log entry): seq, digest = batch digest, payload = batch,
  *     body = u8 1 | u64 responder's last executed | u8 k |
  *     k x (u16 len | COMMIT raw) (2f+1 COMMITs: committed(m, v, n), §4.2).
+ *   kind 2 (answer to a log fetch below our h): seq = h, digest = state
+ *     digest, body = u8 2 | u8 k | k x (u16 len | CHECKPOINT raw).
  *
  * Null request (§4.4): empty batch, all-zero digest, payload_len 0.
+ *
+ * Liveness rules found with bftsim (docs/pbft.md has the whole protocol):
+ * a commit certificate (2f+1 COMMITs of one view) is a fact about a seq:
+ * it survives view changes, its messages stay frozen, and no proposal may
+ * replace its batch; a replica in an older view joins the view f+1 others
+ * send normal-case messages in (seen_view); a replica alone in a higher
+ * view never goes back, it fetches committed entries instead; snapshots
+ * travel in chunks and a replica serves the snapshot it restored.
  */
 #ifndef BFT_PBFT_INTERNAL_H
 #define BFT_PBFT_INTERNAL_H
@@ -49,20 +63,41 @@
 
 #include "bft/bft.h"
 
+/* Build with -DPBFT_TRACE to narrate view changes and state transfer on
+ * stderr (for replaying a bftsim seed); compiled out otherwise. */
+#ifdef PBFT_TRACE
+#include <stdio.h>
+#define PTRACE(c, ...)                                                                             \
+    do {                                                                                           \
+        fprintf(stderr, "  r%u v%llu%s e%llu h%llu: ", (c)->self, (unsigned long long)(c)->view,   \
+                (c)->in_vc ? "vc" : "", (unsigned long long)(c)->last_exec,                        \
+                (unsigned long long)(c)->h);                                                       \
+        fprintf(stderr, __VA_ARGS__);                                                              \
+        fputc('\n', stderr);                                                                       \
+    } while (0)
+#else
+#define PTRACE(c, ...) ((void)0)
+#endif
+
 /* Timer ids (bft_io.set_timer). */
 #define PBFT_TIMER_VIEW_CHANGE 1 /* request timer / new-view wait (§4.4) */
 #define PBFT_TIMER_RETRANSMIT 2  /* resend own messages on lossy links */
 #define PBFT_TIMER_STATE 3       /* state-transfer request rate limit */
 
 /* Bounds. */
-#define PBFT_PENDING_MAX 4096                  /* queued client REQUESTs */
-#define PBFT_PENDING_BUCKETS 8192              /* hash buckets (power of two) */
-#define PBFT_PENDING_BYTES_MAX (64u << 20)     /* bytes held by queued requests */
-#define PBFT_RAW_MAX BFT_MSG_MIN_LEN           /* votes/checkpoints have no body */
-#define PBFT_CKPT_RING 4                       /* checkpoint seqs kept per replica */
-#define PBFT_RETRANSMIT_BURST 16               /* slots resent per firing */
-#define PBFT_HELP_BUDGET 32                    /* replies to a laggard per tick */
-#define PBFT_VC_SHIFT_MAX 6                    /* timeout doubles at most 2^6 */
+#define PBFT_PENDING_MAX 4096              /* queued client REQUESTs */
+#define PBFT_PENDING_BUCKETS 8192          /* hash buckets (power of two) */
+#define PBFT_PENDING_BYTES_MAX (64u << 20) /* bytes held by queued requests */
+#define PBFT_RAW_MAX BFT_MSG_MIN_LEN       /* votes/checkpoints have no body */
+#define PBFT_CKPT_RING 4                   /* checkpoint seqs kept per replica */
+#define PBFT_RETRANSMIT_BURST 16           /* slots resent per firing */
+#define PBFT_HELP_BUDGET 256               /* replies to a laggard per tick */
+#define PBFT_FETCH_RANGE 64                /* log entries asked for at once */
+#define PBFT_VC_SHIFT_MAX 6                /* timeout doubles at most 2^6 */
+#define PBFT_PROBES 2                      /* log-fetch probes before suspecting the primary */
+#define PBFT_STATE_CHUNK (256u << 10)      /* snapshot bytes per STATE-RESP */
+#define PBFT_SNAP_MAX (64u << 20)          /* largest snapshot we assemble */
+#define PBFT_STATE_BYTES_TICK (4u << 20)   /* snapshot bytes per asker per tick */
 #define PBFT_BATCH_OMITTED 0xffffffffu
 #define PBFT_REC_MAX ((size_t)BFT_PAYLOAD_MAX + 8192)
 
@@ -103,7 +138,8 @@ static inline void pbft_put(struct pbft_wr *w, uint64_t v, size_t n)
         w->err = true;
         return;
     }
-    for (size_t i = 0; i < n; i++) w->p[w->len++] = (uint8_t)(v >> (8 * i));
+    for (size_t i = 0; i < n; i++)
+        w->p[w->len++] = (uint8_t)(v >> (8 * i));
 }
 static inline void pbft_put_bytes(struct pbft_wr *w, const void *src, size_t n)
 {
@@ -121,7 +157,8 @@ static inline uint64_t pbft_get(struct pbft_rd *r, size_t n)
         return 0;
     }
     uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) v |= (uint64_t)r->p[r->off + i] << (8 * i);
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)r->p[r->off + i] << (8 * i);
     r->off += n;
     return v;
 }
@@ -138,7 +175,8 @@ static inline const uint8_t *pbft_get_ptr(struct pbft_rd *r, size_t n)
 static inline uint64_t pbft_le(const uint8_t *p, size_t n)
 {
     uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
     return v;
 }
 
@@ -154,8 +192,8 @@ struct pbft_cert {
     bool valid;
     uint64_t view;
     bft_digest digest;
-    struct pbft_raw pp; /* len 0: our own pre-prepare, regenerated */
-    uint32_t voters;    /* prepares in the certificate */
+    struct pbft_raw pp;                     /* len 0: our own pre-prepare, regenerated */
+    uint32_t voters;                        /* prepares in the certificate */
     struct pbft_raw prep[BFT_MAX_REPLICAS]; /* len 0 for self: regenerated */
 };
 
@@ -262,15 +300,19 @@ struct bft_core {
     struct pbft_pending pend;
 
     /* View change (§4.4). */
-    uint32_t vc_attempts;   /* view changes since the last progress */
-    bool vc_timer_running;  /* normal-case request timer */
-    bool vc_wait_armed;     /* new-view wait timer (2f+1 VCs seen) */
+    uint32_t vc_attempts;  /* view changes since the last progress */
+    bool vc_timer_running; /* normal-case request timer */
+    bool vc_wait_armed;    /* new-view wait timer (2f+1 VCs seen) */
     struct pbft_vc vcs[BFT_MAX_REPLICAS];
+    uint64_t seen_view[BFT_MAX_REPLICAS];   /* highest view of a replica's
+                                                normal-case messages */
+    struct pbft_vc nvvcs[BFT_MAX_REPLICAS]; /* VCs carried by a NEW-VIEW whose
+                                                sender moved past that view */
     uint8_t *own_vc_body;
     uint32_t own_vc_len;
     uint64_t nv_view, nv_min, nv_max; /* O of the last NEW-VIEW entered */
-    bft_digest *nv_dig;                /* L entries: digest of nv_min+1+i */
-    uint8_t *nv_sent; /* the NEW-VIEW body we sent as primary (for resends) */
+    bft_digest *nv_dig;               /* L entries: digest of nv_min+1+i */
+    uint8_t *nv_sent;                 /* the NEW-VIEW body we sent as primary (for resends) */
     uint32_t nv_sent_len;
     uint64_t nv_sent_view, nv_sent_seq;
     uint8_t *nv_pending; /* a NEW-VIEW waiting for VIEW-CHANGEs it references */
@@ -279,6 +321,8 @@ struct bft_core {
     /* Retransmission. */
     bool retx_armed, helped;
     uint32_t help_budget[BFT_MAX_REPLICAS];
+    uint32_t snap_budget[BFT_MAX_REPLICAS]; /* snapshot bytes per asker per tick */
+    uint64_t fetch_hi;                      /* highest log entry asked for */
 
     /* State transfer. */
     bool st_active, st_timer_armed;
@@ -286,16 +330,31 @@ struct bft_core {
     bft_digest st_digest;
     uint32_t st_mask, st_peer;
     struct pbft_raw st_proof[BFT_MAX_REPLICAS];
-    bool snap_wanted;
-    uint64_t snap_seq;
-    bft_digest snap_digest;
-    uint32_t snap_mask; /* 2f+1 proof of (snap_seq, snap_digest) once stable */
+    /* The snapshot being assembled chunk by chunk from one peer. */
+    uint32_t st_chunk; /* PBFT_STATE_CHUNK (tests shrink it) */
+    bool x_active;
+    uint32_t x_from, x_mask, x_stall;
+    uint64_t x_seq;
+    bft_digest x_digest, x_sha;
+    size_t x_total, x_off, x_cap;
+    uint8_t *x_buf;
+    struct pbft_raw x_proof[BFT_MAX_REPLICAS];
+    /* A restore whose digest did not match left the application state
+     * unknown: execute nothing until a good snapshot replaces it. */
+    bool st_dirty;
+    /* Snapshots: `snap` is served (its checkpoint is stable, proof held);
+     * `next` was taken at our latest checkpoint and waits for stability. */
+    bool snap_too_big;
+    uint64_t snap_seq, next_seq_snap;
+    bft_digest snap_digest, next_digest;
+    bft_digest snap_sha, next_sha; /* SHA-256 of the snapshot bytes */
+    uint32_t snap_mask;
     struct pbft_raw snap_proof[BFT_MAX_REPLICAS];
-    uint8_t *snap;
-    size_t snap_len, snap_cap;
+    uint8_t *snap, *next;
+    size_t snap_len, snap_cap, next_len, next_cap;
 
-    bool post_recover; /* recovered records: re-arm timers at the first event */
-    bool probed;         /* request timer fired once: asked peers before a VC */
+    bool post_recover;   /* recovered records: re-arm timers at the first event */
+    uint32_t probes;     /* request timer expiries spent asking peers first */
     uint64_t probe_exec; /* last_exec when we probed */
 
     uint8_t *rec;  /* PBFT_REC_MAX: records, batches */
@@ -316,12 +375,23 @@ static inline bool pbft_deq(const bft_digest *a, const bft_digest *b)
 {
     return memcmp(a->b, b->b, sizeof a->b) == 0;
 }
-static inline uint32_t pbft_popcount(uint32_t m) { return (uint32_t)__builtin_popcount(m); }
+static inline uint32_t pbft_popcount(uint32_t m)
+{
+    return (uint32_t)__builtin_popcount(m);
+}
+/* The slot holds 2f+1 COMMITs for its digest from one view (committed(m,
+ * v, n), §4.2). That is a fact about the seq, not about a view: it survives
+ * view changes, and its messages are frozen (a fetch serves them as one
+ * certificate, so they must stay from the same view). */
+static inline bool pbft_has_proof(const struct bft_core *c, const struct pbft_slot *s)
+{
+    return (uint32_t)__builtin_popcount(s->proof_mask) >= 2 * c->f + 1;
+}
 static inline bool pbft_in_window(const struct bft_core *c, uint64_t seq)
 {
     return seq > c->h && seq - c->h <= c->L;
 }
-struct pbft_slot *pbft_slot_get(struct bft_core *c, uint64_t seq); /* NULL if outside */
+struct pbft_slot *pbft_slot_get(struct bft_core *c, uint64_t seq);  /* NULL if outside */
 struct pbft_slot *pbft_slot_peek(struct bft_core *c, uint64_t seq); /* NULL if not in use */
 void pbft_slot_reset(struct pbft_slot *s);
 bool pbft_slot_set_batch(struct pbft_slot *s, const uint8_t *batch, uint32_t len);
@@ -368,14 +438,21 @@ void pbft_resend_own_vc(struct bft_core *c);
 /* Validate a VIEW-CHANGE (m: decoded, outer signature already checked) and
  * store it as replica m->sender's. Returns -1 or a BFT_REJECT_* reason. */
 int pbft_vc_store(struct bft_core *c, const struct bft_msg *m);
+/* Validate m and load it into v (no view ordering checks). */
+int pbft_vc_load(struct bft_core *c, const struct bft_msg *m, struct pbft_vc *v);
 void pbft_vc_check_progress(struct bft_core *c);
-/* Compute O (§4.4) from a set of VIEW-CHANGEs. dig gets max_s - min_s
- * entries; src[i] the VC holding the chosen certificate (-1 for null). */
-void pbft_nv_compute(const struct bft_core *c, const int *set, uint32_t nset, uint64_t *min_s,
-                     bft_digest *min_d, int *min_src, uint64_t *max_s, bft_digest *dig,
-                     int *src_vc, uint32_t *src_cert);
+/* A normal-case message of a view above ours: join it once f+1 replicas
+ * are seen working there. */
+void pbft_note_view(struct bft_core *c, uint32_t from, uint64_t view);
+/* Compute O (§4.4) from a set of VIEW-CHANGEs (ascending sender order).
+ * dig gets max_s - min_s entries; src_vc[i] is the index in `set` of the
+ * VC holding the chosen certificate (-1 for null), src_cert[i] its cert. */
+typedef const struct pbft_vc *pbft_vc_set[BFT_MAX_REPLICAS];
+void pbft_nv_compute(const struct bft_core *c, const pbft_vc_set set, uint32_t nset,
+                     uint64_t *min_s, bft_digest *min_d, int *min_src, uint64_t *max_s,
+                     bft_digest *dig, int *src_vc, uint32_t *src_cert);
 void pbft_try_new_view(struct bft_core *c);
-void pbft_enter_new_view(struct bft_core *c, uint64_t view, const int *set, uint32_t nset);
+void pbft_enter_new_view(struct bft_core *c, uint64_t view, const pbft_vc_set set, uint32_t nset);
 void pbft_retry_pending_nv(struct bft_core *c);
 
 /* ---- state transfer and recovery (pbft_state.c, pbft_recover.c) ---- */
@@ -387,12 +464,21 @@ void pbft_on_state_timer(struct bft_core *c);
 void pbft_on_state_req(struct bft_core *c, const struct bft_msg *m);
 void pbft_on_state_resp(struct bft_core *c, const struct bft_msg *m);
 void pbft_state_snapshot_checkpoint(struct bft_core *c, uint64_t seq, const bft_digest *state);
+/* The checkpoint (seq, d) became stable with this proof. */
+void pbft_state_on_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
+                          const struct pbft_raw *proof, uint32_t mask);
 void pbft_recover(struct bft_core *c, const uint8_t *rec, size_t len);
 /* Log fetch (pbft_fetch.c): a replica that missed committed seqs pulls them
  * with their COMMIT proof instead of waiting for the next checkpoint. */
-void pbft_fetch_request(struct bft_core *c, int to);
+void pbft_fetch_request(struct bft_core *c, int to, uint16_t count);
 void pbft_on_fetch_req(struct bft_core *c, const struct bft_msg *m);
 void pbft_on_fetch_resp(struct bft_core *c, const struct bft_msg *m);
+void pbft_on_fetch_ckpt(struct bft_core *c, const struct bft_msg *m);
+/* Send our stable checkpoint with its 2f+1 proof (STATE-RESP kind 2). */
+void pbft_send_checkpoint_proof(struct bft_core *c, uint32_t to);
+/* Retransmit tick: resend our latest checkpoint while it is not stable. */
+bool pbft_checkpoint_retransmit(struct bft_core *c);
+bool pbft_behind(const struct bft_core *c);
 void pbft_post_recover(struct bft_core *c);
 
 #endif

@@ -8,28 +8,31 @@
 
 #include "bft/pbft_internal.h"
 
-static void reject(struct bft_core *c, int why) { c->io.reject(c->io.ctx, why); }
+static void reject(struct bft_core *c, int why)
+{
+    c->io.reject(c->io.ctx, why);
+}
 
 /* min-s = the latest stable checkpoint in V; max-s = the highest prepared
  * seq in V; for each n in (min-s, max-s]: the digest of the certificate
  * with the highest view, or null (§4.4). `set` is in ascending replica
  * order, so the result is the same at every replica. */
-void pbft_nv_compute(const struct bft_core *c, const int *set, uint32_t nset, uint64_t *min_s,
-                     bft_digest *min_d, int *min_src, uint64_t *max_s, bft_digest *dig,
-                     int *src_vc, uint32_t *src_cert)
+void pbft_nv_compute(const struct bft_core *c, const pbft_vc_set set, uint32_t nset,
+                     uint64_t *min_s, bft_digest *min_d, int *min_src, uint64_t *max_s,
+                     bft_digest *dig, int *src_vc, uint32_t *src_cert)
 {
     uint64_t lo = 0, hi = 0;
-    int lo_src = set[0];
+    int lo_src = 0;
     for (uint32_t i = 0; i < nset; i++) {
-        const struct pbft_vc *v = &c->vcs[set[i]];
+        const struct pbft_vc *v = set[i];
         if (v->h > lo || i == 0) {
             lo = v->h;
-            lo_src = set[i];
+            lo_src = (int)i;
         }
     }
     hi = lo;
     for (uint32_t i = 0; i < nset; i++) {
-        const struct pbft_vc *v = &c->vcs[set[i]];
+        const struct pbft_vc *v = set[i];
         for (uint32_t j = 0; j < v->ncert; j++)
             if (v->certs[j].seq > hi) hi = v->certs[j].seq;
     }
@@ -40,19 +43,19 @@ void pbft_nv_compute(const struct bft_core *c, const int *set, uint32_t nset, ui
         memset(dig[k].b, 0, sizeof dig[k].b);
     }
     for (uint32_t i = 0; i < nset; i++) {
-        const struct pbft_vc *v = &c->vcs[set[i]];
+        const struct pbft_vc *v = set[i];
         for (uint32_t j = 0; j < v->ncert; j++) {
             const struct pbft_vc_cert *ct = &v->certs[j];
             if (ct->seq <= lo) continue;
             uint64_t k = ct->seq - lo - 1;
-            if (src_vc[k] >= 0 && c->vcs[src_vc[k]].certs[src_cert[k]].view >= ct->view) continue;
-            src_vc[k] = set[i];
+            if (src_vc[k] >= 0 && set[src_vc[k]]->certs[src_cert[k]].view >= ct->view) continue;
+            src_vc[k] = (int)i;
             src_cert[k] = j;
             dig[k] = ct->digest;
         }
     }
     *min_s = lo;
-    *min_d = c->vcs[lo_src].h_digest;
+    *min_d = set[lo_src]->h_digest;
     *min_src = lo_src;
     *max_s = hi;
 }
@@ -64,12 +67,13 @@ static void persist_nv(struct bft_core *c)
     pbft_put(&w, c->nv_view, 8);
     pbft_put(&w, c->nv_min, 8);
     pbft_put(&w, c->nv_max, 8);
-    for (uint64_t k = 0; k < c->nv_max - c->nv_min; k++) pbft_put_bytes(&w, c->nv_dig[k].b, 32);
+    for (uint64_t k = 0; k < c->nv_max - c->nv_min; k++)
+        pbft_put_bytes(&w, c->nv_dig[k].b, 32);
     assert(!w.err);
     c->io.persist(c->io.ctx, c->rec, w.len);
 }
 
-void pbft_enter_new_view(struct bft_core *c, uint64_t view, const int *set, uint32_t nset)
+void pbft_enter_new_view(struct bft_core *c, uint64_t view, const pbft_vc_set set, uint32_t nset)
 {
     int *srcv = malloc(c->L * sizeof(int));
     uint32_t *srcc = malloc(c->L * sizeof(uint32_t));
@@ -84,6 +88,8 @@ void pbft_enter_new_view(struct bft_core *c, uint64_t view, const int *set, uint
     pbft_nv_compute(c, set, nset, &min_s, &min_d, &min_src, &max_s, c->nv_dig, srcv, srcc);
 
     c->view = view;
+    PTRACE(c, "enter new view %llu min %llu max %llu", (unsigned long long)view,
+           (unsigned long long)min_s, (unsigned long long)max_s);
     c->in_vc = false;
     c->vc_wait_armed = false;
     c->io.cancel_timer(c->io.ctx, PBFT_TIMER_VIEW_CHANGE);
@@ -98,7 +104,7 @@ void pbft_enter_new_view(struct bft_core *c, uint64_t view, const int *set, uint
 
     /* Adopt the checkpoint proven in V if it is newer than ours. */
     if (min_s > c->h) {
-        const struct pbft_vc *v = &c->vcs[min_src];
+        const struct pbft_vc *v = set[min_src];
         struct pbft_raw proof[BFT_MAX_REPLICAS];
         uint32_t mask = 0;
         for (uint32_t i = 0; i < v->nproof; i++) {
@@ -116,7 +122,8 @@ void pbft_enter_new_view(struct bft_core *c, uint64_t view, const int *set, uint
         struct pbft_slot *s = &c->slots[i];
         if (!s->seq) continue;
         s->view = view;
-        s->has_pp = s->sent_prepare = s->sent_commit = s->prepared = s->committed = false;
+        s->has_pp = s->sent_prepare = s->sent_commit = s->prepared = false;
+        s->committed = pbft_has_proof(c, s); /* a certificate outlives its view */
         s->prep_mask = s->commit_mask = 0;
         s->pp.len = 0;
     }
@@ -133,9 +140,9 @@ void pbft_enter_new_view(struct bft_core *c, uint64_t view, const int *set, uint
                 if (s && s->has_batch && s->batch_len && pbft_deq(&s->digest, d)) {
                     batch = s->batch;
                     len = s->batch_len;
-                } else if (srcv[k] >= 0 && c->vcs[srcv[k]].certs[srcc[k]].batch) {
-                    batch = c->vcs[srcv[k]].certs[srcc[k]].batch;
-                    len = c->vcs[srcv[k]].certs[srcc[k]].batch_len;
+                } else if (srcv[k] >= 0 && set[srcv[k]]->certs[srcc[k]].batch) {
+                    batch = set[srcv[k]]->certs[srcc[k]].batch;
+                    len = set[srcv[k]]->certs[srcc[k]].batch_len;
                 } else {
                     continue; /* nobody sent us the batch: cannot re-propose */
                 }
@@ -155,18 +162,18 @@ void pbft_enter_new_view(struct bft_core *c, uint64_t view, const int *set, uint
 }
 
 /* Pick 2f+1 VIEW-CHANGEs for our view, ours included, ascending ids. */
-static uint32_t pick_set(const struct bft_core *c, int *set)
+static uint32_t pick_set(const struct bft_core *c, pbft_vc_set set, uint32_t *ids)
 {
     uint32_t k = 0;
-    set[k++] = (int)c->self;
-    for (uint32_t i = 0; i < c->n && k < 2 * c->f + 1; i++)
-        if (i != c->self && c->vcs[i].valid && c->vcs[i].view == c->view) set[k++] = (int)i;
-    for (uint32_t i = 1; i < k; i++)
-        for (uint32_t j = i; j > 0 && set[j] < set[j - 1]; j--) {
-            int t = set[j];
-            set[j] = set[j - 1];
-            set[j - 1] = t;
-        }
+    uint32_t others = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        bool mine = i == c->self;
+        if (!c->vcs[i].valid || c->vcs[i].view != c->view) continue;
+        if (!mine && others == 2 * c->f) continue; /* leave room for ours */
+        if (!mine) others++;
+        ids[k] = i;
+        set[k++] = &c->vcs[i];
+    }
     return k;
 }
 
@@ -174,8 +181,9 @@ void pbft_try_new_view(struct bft_core *c)
 {
     if (!c->in_vc || pbft_primary(c, c->view) != c->self || c->nv_sent_view == c->view) return;
     if (!c->vcs[c->self].valid || c->vcs[c->self].view != c->view) return;
-    int set[BFT_MAX_REPLICAS];
-    uint32_t nset = pick_set(c, set);
+    pbft_vc_set set;
+    uint32_t ids[BFT_MAX_REPLICAS];
+    uint32_t nset = pick_set(c, set, ids);
     if (nset < 2 * c->f + 1) return;
     int *srcv = malloc(c->L * sizeof(int));
     uint32_t *srcc = malloc(c->L * sizeof(uint32_t));
@@ -196,17 +204,18 @@ void pbft_try_new_view(struct bft_core *c)
     pbft_put(&w, max_s, 8);
     pbft_put(&w, nset, 1);
     for (uint32_t i = 0; i < nset; i++) {
-        pbft_put(&w, (uint32_t)set[i], 4);
-        pbft_put_bytes(&w, c->vcs[set[i]].id.b, 32);
+        pbft_put(&w, ids[i], 4);
+        pbft_put_bytes(&w, set[i]->id.b, 32);
     }
     pbft_put(&w, max_s - min_s, 2);
-    for (uint64_t k = 0; k < max_s - min_s; k++) pbft_put_bytes(&w, c->nv_dig[k].b, 32);
+    for (uint64_t k = 0; k < max_s - min_s; k++)
+        pbft_put_bytes(&w, c->nv_dig[k].b, 32);
     size_t epos = w.len;
     pbft_put(&w, 0, 1);
     assert(!w.err);
     uint8_t nemb = 0;
     for (uint32_t i = 0; i < nset; i++) {
-        const struct pbft_vc *v = &c->vcs[set[i]];
+        const struct pbft_vc *v = set[i];
         if (w.len + 4 + v->len > w.cap) continue; /* referenced only */
         pbft_put(&w, v->len, 4);
         pbft_put_bytes(&w, v->raw, v->len);
@@ -254,16 +263,16 @@ void pbft_on_new_view(struct bft_core *c, const struct bft_msg *m)
         reject(c, BFT_REJECT_MALFORMED);
         return;
     }
-    int set[BFT_MAX_REPLICAS];
+    uint32_t from_ids[BFT_MAX_REPLICAS];
     const uint8_t *ids[BFT_MAX_REPLICAS];
     for (uint32_t i = 0; i < nref; i++) {
         uint32_t from = (uint32_t)pbft_get(&r, 4);
         ids[i] = pbft_get_ptr(&r, 32);
-        if (r.err || from >= c->n || (i > 0 && (int)from <= set[i - 1])) {
+        if (r.err || from >= c->n || (i > 0 && from <= from_ids[i - 1])) {
             reject(c, BFT_REJECT_MALFORMED);
             return;
         }
-        set[i] = (int)from;
+        from_ids[i] = from;
     }
     uint32_t ndig = (uint32_t)pbft_get(&r, 2);
     const uint8_t *digs = pbft_get_ptr(&r, (size_t)ndig * 32);
@@ -294,7 +303,9 @@ void pbft_on_new_view(struct bft_core *c, const struct bft_msg *m)
             return;
         }
         int why = pbft_vc_store(c, &v);
-        if (why >= 0 && why != BFT_REJECT_DUPLICATE && why != BFT_REJECT_STALE_VIEW) {
+        if (why == BFT_REJECT_STALE_VIEW) /* its sender moved on: keep it aside */
+            why = pbft_vc_load(c, &v, &c->nvvcs[v.sender]);
+        if (why >= 0 && why != BFT_REJECT_DUPLICATE) {
             reject(c, why);
             return;
         }
@@ -303,9 +314,15 @@ void pbft_on_new_view(struct bft_core *c, const struct bft_msg *m)
         reject(c, BFT_REJECT_MALFORMED);
         return;
     }
+    pbft_vc_set set;
     for (uint32_t i = 0; i < nref; i++) {
-        const struct pbft_vc *v = &c->vcs[set[i]];
-        if (!v->valid || v->view != m->view || memcmp(v->id.b, ids[i], 32) != 0) {
+        const struct pbft_vc *cand[2] = {&c->vcs[from_ids[i]], &c->nvvcs[from_ids[i]]};
+        set[i] = NULL;
+        for (int j = 0; j < 2 && !set[i]; j++)
+            if (cand[j]->valid && cand[j]->view == m->view &&
+                memcmp(cand[j]->id.b, ids[i], 32) == 0)
+                set[i] = cand[j];
+        if (!set[i]) {
             keep_pending(c, m); /* wait for the VIEW-CHANGEs it names */
             return;
         }
@@ -326,6 +343,7 @@ void pbft_on_new_view(struct bft_core *c, const struct bft_msg *m)
     free(srcv);
     free(srcc);
     free(mine);
+    PTRACE(c, "new view %llu from %u same %d", (unsigned long long)m->view, m->sender, same);
     if (!same) {
         reject(c, BFT_REJECT_EQUIVOCATION);
         return;

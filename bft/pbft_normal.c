@@ -6,9 +6,15 @@
 
 #include "bft/pbft_internal.h"
 
-static void reject(struct bft_core *c, int why) { c->io.reject(c->io.ctx, why); }
+static void reject(struct bft_core *c, int why)
+{
+    c->io.reject(c->io.ctx, why);
+}
 
-static bool is_primary(const struct bft_core *c) { return pbft_primary(c, c->view) == c->self; }
+static bool is_primary(const struct bft_core *c)
+{
+    return pbft_primary(c, c->view) == c->self;
+}
 
 /* Mark (seq != 0) the queued requests found in a batch as proposed, or
  * (seq == 0) remove them: their batch executed. */
@@ -105,6 +111,8 @@ void pbft_propose_at(struct bft_core *c, uint64_t seq, const bft_digest *d, cons
 {
     struct pbft_slot *s = pbft_slot_get(c, seq);
     if (!s) return;
+    /* A committed seq keeps its batch: O (§4.4) always carries it. */
+    if (pbft_has_proof(c, s) && !pbft_deq(&s->digest, d)) return;
     if (s->batch != batch && !pbft_slot_set_batch(s, batch, len)) return;
     s->has_batch = true;
     s->view = c->view;
@@ -113,7 +121,8 @@ void pbft_propose_at(struct bft_core *c, uint64_t seq, const bft_digest *d, cons
     s->has_pp = true;
     s->pp.len = 0; /* our own: regenerated for certificates */
     s->prep_mask = s->commit_mask = 0;
-    s->sent_prepare = s->sent_commit = s->prepared = s->committed = false;
+    s->sent_prepare = s->sent_commit = s->prepared = false;
+    s->committed = pbft_has_proof(c, s);
     persist_pp(c, s);
     send_pre_prepare(c, s);
     pbft_arm_retransmit(c);
@@ -133,6 +142,13 @@ void pbft_try_propose(struct bft_core *c)
         uint64_t seq = c->next_seq;
         struct pbft_slot *s = pbft_slot_get(c, seq);
         assert(s);
+        if (s->executed || pbft_has_proof(c, s)) {
+            /* Committed already (fetched with its certificate, e.g. from a
+             * later view while we still think we lead this one): its batch
+             * is final, never overwrite it with a new proposal. */
+            c->next_seq++;
+            continue;
+        }
         /* Build the batch in the slot's buffer: u16 count | (u32 len | raw)*. */
         struct pbft_wr w = {.p = c->rec, .cap = BFT_PAYLOAD_MAX};
         pbft_put(&w, 0, 2);
@@ -232,7 +248,7 @@ static void check_progress(struct bft_core *c, struct pbft_slot *s)
         pbft_send_simple(c, -1, BFT_MSG_COMMIT, s->view, s->seq, &s->digest);
         pbft_arm_retransmit(c);
     }
-    if (s->prepared && !s->committed &&
+    if (s->prepared && !s->committed && !pbft_has_proof(c, s) &&
         count_votes(c, s->commit_mask, s->commit_d, &s->digest, UINT32_MAX) >= 2 * c->f + 1) {
         s->committed = true;
         /* Keep the 2f+1 COMMITs: they let a laggard execute this seq. */
@@ -251,6 +267,8 @@ static void check_progress(struct bft_core *c, struct pbft_slot *s)
 void pbft_on_pre_prepare(struct bft_core *c, const struct bft_msg *m)
 {
     if (m->view != c->view || c->in_vc) {
+        if (m->view > c->view && m->sender == pbft_primary(c, m->view))
+            pbft_note_view(c, m->sender, m->view);
         reject(c, BFT_REJECT_STALE_VIEW);
         return;
     }
@@ -281,15 +299,16 @@ void pbft_on_pre_prepare(struct bft_core *c, const struct bft_msg *m)
     if (s->view != c->view) {
         /* Left over from an older view: its votes are void now. */
         s->view = c->view;
-        s->has_pp = s->sent_prepare = s->sent_commit = s->prepared = s->committed = false;
+        s->has_pp = s->sent_prepare = s->sent_commit = s->prepared = false;
+        s->committed = pbft_has_proof(c, s);
         s->prep_mask = s->commit_mask = 0;
     }
     if (s->has_pp) {
-        reject(c, pbft_deq(&s->digest, &m->digest) ? BFT_REJECT_DUPLICATE
-                                                    : BFT_REJECT_EQUIVOCATION);
+        reject(c,
+               pbft_deq(&s->digest, &m->digest) ? BFT_REJECT_DUPLICATE : BFT_REJECT_EQUIVOCATION);
         return;
     }
-    if (s->executed && !pbft_deq(&s->digest, &m->digest)) {
+    if ((s->executed || s->committed) && !pbft_deq(&s->digest, &m->digest)) {
         reject(c, BFT_REJECT_EQUIVOCATION);
         return;
     }
@@ -328,6 +347,7 @@ void pbft_on_vote(struct bft_core *c, const struct bft_msg *m)
 {
     bool prepare = m->type == BFT_MSG_PREPARE;
     if (m->view != c->view || c->in_vc) {
+        if (m->view > c->view) pbft_note_view(c, m->sender, m->view);
         reject(c, BFT_REJECT_STALE_VIEW);
         return;
     }
@@ -343,7 +363,8 @@ void pbft_on_vote(struct bft_core *c, const struct bft_msg *m)
     struct pbft_slot *s = pbft_slot_get(c, m->seq);
     if (s->view != c->view) {
         s->view = c->view;
-        s->has_pp = s->sent_prepare = s->sent_commit = s->prepared = s->committed = false;
+        s->has_pp = s->sent_prepare = s->sent_commit = s->prepared = false;
+        s->committed = pbft_has_proof(c, s);
         s->prep_mask = s->commit_mask = 0;
     }
     uint32_t bit = 1u << m->sender;
@@ -358,7 +379,7 @@ void pbft_on_vote(struct bft_core *c, const struct bft_msg *m)
     *mask |= bit;
     dv[m->sender] = m->digest;
     struct pbft_raw *keep = prepare ? &s->prep_raw[m->sender]
-                                    : (s->executed ? NULL : &s->commit_raw[m->sender]);
+                                    : (pbft_has_proof(c, s) ? NULL : &s->commit_raw[m->sender]);
     if (keep) {
         memcpy(keep->b, m->raw, PBFT_RAW_MAX);
         keep->len = PBFT_RAW_MAX;
@@ -372,7 +393,7 @@ void pbft_on_vote(struct bft_core *c, const struct bft_msg *m)
 void pbft_try_execute(struct bft_core *c)
 {
     bool progressed = false;
-    for (;;) {
+    while (!c->st_dirty) {
         struct pbft_slot *s = pbft_slot_peek(c, c->last_exec + 1);
         if (!s || !s->committed || s->executed || !s->has_batch) break;
         bft_digest state = {{0}};
@@ -404,10 +425,19 @@ void pbft_on_retransmit(struct bft_core *c)
     c->retx_armed = false;
     bool again = c->helped;
     c->helped = false;
-    for (uint32_t i = 0; i < c->n; i++) c->help_budget[i] = PBFT_HELP_BUDGET;
+    for (uint32_t i = 0; i < c->n; i++) {
+        c->help_budget[i] = PBFT_HELP_BUDGET;
+        c->snap_budget[i] = PBFT_STATE_BYTES_TICK;
+    }
+    if (pbft_checkpoint_retransmit(c)) again = true;
+    if (c->in_vc || pbft_behind(c)) {
+        /* Pull committed entries we missed (their proof does not depend on
+         * the view, so this also works during a view change). */
+        pbft_fetch_request(c, -1, 1);
+        again = true;
+    }
     if (c->in_vc) {
         pbft_resend_own_vc(c);
-        again = true;
     } else {
         uint32_t sent = 0;
         for (uint64_t seq = c->last_exec + 1; seq <= c->h + c->L; seq++) {

@@ -20,8 +20,10 @@ int pbft_pending_init(struct pbft_pending *p)
     p->e = calloc(PBFT_PENDING_MAX, sizeof(*p->e));
     p->bucket = malloc(PBFT_PENDING_BUCKETS * sizeof(*p->bucket));
     if (!p->e || !p->bucket) return BFT_E_NOMEM;
-    for (uint32_t i = 0; i < PBFT_PENDING_BUCKETS; i++) p->bucket[i] = -1;
-    for (int32_t i = 0; i < PBFT_PENDING_MAX; i++) p->e[i].next = i + 1 < PBFT_PENDING_MAX ? i + 1 : -1;
+    for (uint32_t i = 0; i < PBFT_PENDING_BUCKETS; i++)
+        p->bucket[i] = -1;
+    for (int32_t i = 0; i < PBFT_PENDING_MAX; i++)
+        p->e[i].next = i + 1 < PBFT_PENDING_MAX ? i + 1 : -1;
     p->free_head = 0;
     p->head = p->tail = -1;
     return BFT_E_OK;
@@ -30,7 +32,8 @@ int pbft_pending_init(struct pbft_pending *p)
 void pbft_pending_free(struct pbft_pending *p)
 {
     if (p->e)
-        for (uint32_t i = 0; i < PBFT_PENDING_MAX; i++) free(p->e[i].raw);
+        for (uint32_t i = 0; i < PBFT_PENDING_MAX; i++)
+            free(p->e[i].raw);
     free(p->e);
     free(p->bucket);
     memset(p, 0, sizeof(*p));
@@ -105,7 +108,8 @@ void pbft_pending_remove(struct pbft_pending *p, int32_t i)
     if (!r->used) return;
     if (!r->proposed) fifo_unlink(p, i);
     int32_t *link = &p->bucket[bucket_of(r->client, r->req_no)];
-    while (*link != i) link = &p->e[*link].hnext;
+    while (*link != i)
+        link = &p->e[*link].hnext;
     *link = r->hnext;
     r->used = false;
     p->count--;

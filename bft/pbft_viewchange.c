@@ -8,7 +8,10 @@
 
 #include "bft/pbft_internal.h"
 
-static void reject(struct bft_core *c, int why) { c->io.reject(c->io.ctx, why); }
+static void reject(struct bft_core *c, int why)
+{
+    c->io.reject(c->io.ctx, why);
+}
 
 /* ---- building our VIEW-CHANGE ---- */
 
@@ -118,7 +121,7 @@ static void store_own_vc(struct bft_core *c)
     assert(rv == BFT_E_OK);
     (void)rv;
     rv = pbft_vc_store(c, &d);
-    assert(rv < 0);
+    assert(rv < 0 || rv == BFT_REJECT_DUPLICATE);
 }
 
 /* §4.4: move to view v+1, stop accepting normal-case messages, multicast
@@ -127,6 +130,7 @@ static void store_own_vc(struct bft_core *c)
 void pbft_start_view_change(struct bft_core *c, uint64_t view)
 {
     if (view < c->view || (view == c->view && c->in_vc)) return;
+    PTRACE(c, "start view change -> %llu", (unsigned long long)view);
     c->view = view;
     c->in_vc = true;
     c->vc_wait_armed = false;
@@ -148,17 +152,21 @@ void pbft_on_vc_timer(struct bft_core *c)
     /* Request timer expired, or no NEW-VIEW in time: try the next view,
      * waiting twice as long this time (§4.5.2). */
     if (!c->in_vc && pbft_primary(c, c->view) == c->self) return;
-    if (!c->in_vc && (!c->probed || c->probe_exec != c->last_exec)) {
+    if (!c->in_vc && c->probe_exec != c->last_exec) c->probes = 0;
+    /* Fetching state means we are behind and cannot judge the primary;
+     * still, a transfer that never completes delays suspicion only boundedly. */
+    bool catching_up = c->st_active && c->probes < 4 * PBFT_PROBES;
+    if (!c->in_vc && (catching_up || c->probes < PBFT_PROBES)) {
         /* Before suspecting the primary, ask whether the others executed
          * past us (we may have missed their messages): a short probe. */
-        c->probed = true;
+        c->probes++;
         c->probe_exec = c->last_exec;
-        pbft_fetch_request(c, -1);
+        pbft_fetch_request(c, -1, 1);
         c->io.set_timer(c->io.ctx, PBFT_TIMER_VIEW_CHANGE, c->retransmit_ms);
         c->vc_timer_running = true;
         return;
     }
-    c->probed = false;
+    c->probes = 0;
     c->vc_attempts++;
     pbft_start_view_change(c, c->view + 1);
 }
@@ -245,8 +253,7 @@ static int vc_parse(struct bft_core *c, const struct bft_msg *m, struct pbft_vc 
                 struct bft_batch_iter it;
                 bft_digest bd;
                 bft_batch_digest(batch, blen, &bd);
-                if (!pbft_deq(&bd, &pp.digest) ||
-                    bft_batch_iter_init(&it, batch, blen) != BFT_E_OK)
+                if (!pbft_deq(&bd, &pp.digest) || bft_batch_iter_init(&it, batch, blen) != BFT_E_OK)
                     return BFT_REJECT_MALFORMED;
             }
         }
@@ -269,18 +276,15 @@ static int vc_parse(struct bft_core *c, const struct bft_msg *m, struct pbft_vc 
     return -1;
 }
 
-int pbft_vc_store(struct bft_core *c, const struct bft_msg *m)
+int pbft_vc_load(struct bft_core *c, const struct bft_msg *m, struct pbft_vc *v)
 {
     if (m->type != BFT_MSG_VIEW_CHANGE || m->payload_len != 0 || !m->raw || m->sender >= c->n)
         return BFT_REJECT_MALFORMED;
-    struct pbft_vc *v = &c->vcs[m->sender];
     const uint8_t *region;
     size_t rlen;
     bft_msg_signed_region(m->raw, &region, &rlen);
     bft_digest id;
     crypto_sha256(region, rlen, id.b);
-    if (v->valid && v->view > m->view) return BFT_REJECT_STALE_VIEW;
-    if (v->valid && v->view == m->view && pbft_deq(&v->id, &id)) return BFT_REJECT_DUPLICATE;
     int why = vc_parse(c, m, NULL, true);
     if (why >= 0) return why;
     /* Valid: keep a copy and re-parse it so pointers refer to our copy. */
@@ -305,6 +309,22 @@ int pbft_vc_store(struct bft_core *c, const struct bft_msg *m)
     return -1;
 }
 
+int pbft_vc_store(struct bft_core *c, const struct bft_msg *m)
+{
+    if (m->sender >= c->n) return BFT_REJECT_MALFORMED;
+    struct pbft_vc *v = &c->vcs[m->sender];
+    if (v->valid && v->view > m->view) return BFT_REJECT_STALE_VIEW;
+    if (v->valid && v->view == m->view && m->raw) {
+        const uint8_t *region;
+        size_t rlen;
+        bft_msg_signed_region(m->raw, &region, &rlen);
+        bft_digest id;
+        crypto_sha256(region, rlen, id.b);
+        if (pbft_deq(&v->id, &id)) return BFT_REJECT_DUPLICATE;
+    }
+    return pbft_vc_load(c, m, v);
+}
+
 /* §4.5.2: f+1 VIEW-CHANGEs for views above ours mean at least one correct
  * replica timed out; join the highest view that f+1 of them reached. */
 static void maybe_join(struct bft_core *c)
@@ -312,7 +332,8 @@ static void maybe_join(struct bft_core *c)
     uint64_t views[BFT_MAX_REPLICAS];
     uint32_t k = 0;
     for (uint32_t i = 0; i < c->n; i++)
-        if (i != c->self && c->vcs[i].valid && c->vcs[i].view > c->view) views[k++] = c->vcs[i].view;
+        if (i != c->self && c->vcs[i].valid && c->vcs[i].view > c->view)
+            views[k++] = c->vcs[i].view;
     if (k < c->f + 1) return;
     for (uint32_t i = 1; i < k; i++) /* sort descending (k <= 16) */
         for (uint32_t j = i; j > 0 && views[j] > views[j - 1]; j--) {
@@ -321,6 +342,33 @@ static void maybe_join(struct bft_core *c)
             views[j - 1] = t;
         }
     c->vc_attempts++;
+    pbft_start_view_change(c, views[c->f]);
+}
+
+/* Liveness for a replica left in an older view (it missed the VIEW-CHANGEs
+ * and the NEW-VIEW, e.g. behind a partition, and a primary never times
+ * out): f+1 replicas sending PRE-PREPAREs, PREPAREs or COMMITs in view v
+ * include a correct one, so v was entered with a valid NEW-VIEW. Moving
+ * up is always safe (§4.4: a VIEW-CHANGE only promises to leave older
+ * views); our VIEW-CHANGE for v makes its primary resend the NEW-VIEW,
+ * which we validate as usual. A single (possibly faulty) replica cannot
+ * move us: it takes f+1. One u64 per replica, so bounded. */
+void pbft_note_view(struct bft_core *c, uint32_t from, uint64_t view)
+{
+    if (from >= c->n || view <= c->seen_view[from]) return;
+    c->seen_view[from] = view;
+    uint64_t views[BFT_MAX_REPLICAS];
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < c->n; i++)
+        if (i != c->self && c->seen_view[i] > c->view) views[k++] = c->seen_view[i];
+    if (k < c->f + 1) return;
+    for (uint32_t i = 1; i < k; i++) /* sort descending (k <= 16) */
+        for (uint32_t j = i; j > 0 && views[j] > views[j - 1]; j--) {
+            uint64_t t = views[j];
+            views[j] = views[j - 1];
+            views[j - 1] = t;
+        }
+    PTRACE(c, "f+1 replicas work in view %llu: join it", (unsigned long long)views[c->f]);
     pbft_start_view_change(c, views[c->f]);
 }
 
@@ -341,7 +389,8 @@ void pbft_on_view_change(struct bft_core *c, const struct bft_msg *m)
     if (m->view < c->view || (m->view == c->view && !c->in_vc)) {
         /* A replica still asking for the view we already run missed the
          * NEW-VIEW: the primary sends it again. */
-        if (m->view == c->view && pbft_primary(c, c->view) == c->self) resend_new_view(c, m->sender);
+        if (m->view == c->view && pbft_primary(c, c->view) == c->self)
+            resend_new_view(c, m->sender);
         reject(c, BFT_REJECT_STALE_VIEW);
         return;
     }

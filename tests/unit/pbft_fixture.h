@@ -85,13 +85,13 @@ struct fx {
 
 /* ---- env ---- */
 static inline void fx_sign(void *ctx, uint32_t domain, const uint8_t *region, size_t len,
-                    uint8_t sig[BFT_SIG_LEN])
+                           uint8_t sig[BFT_SIG_LEN])
 {
     (void)ctx, (void)domain, (void)region, (void)len;
     memset(sig, 0, BFT_SIG_LEN);
 }
 static inline bool fx_verify(void *ctx, uint32_t signer, uint32_t domain, const uint8_t *region,
-                      size_t len, const uint8_t sig[BFT_SIG_LEN])
+                             size_t len, const uint8_t sig[BFT_SIG_LEN])
 {
     (void)ctx, (void)signer, (void)domain, (void)region, (void)len;
     return sig[0] != FX_BAD_SIG;
@@ -146,9 +146,11 @@ static uint8_t *fx_encode(uint32_t sender, const struct bft_msg *in, uint32_t *l
 }
 
 /* ---- io ---- */
+static inline void fx_clear_effects(struct fx_node *nd);
+
 static struct fx_effect *fx_push(struct fx_node *nd, int kind)
 {
-    assert_true(nd->neff < FX_MAX_EFFECTS);
+    if (nd->neff == FX_MAX_EFFECTS) fx_clear_effects(nd); /* long runs: keep the tail */
     struct fx_effect *e = &nd->eff[nd->neff++];
     memset(e, 0, sizeof(*e));
     e->kind = kind;
@@ -173,7 +175,8 @@ static inline void fx_record_msg(struct fx_effect *e, const struct bft_msg *m)
     }
 }
 
-static inline void fx_enqueue(struct fx *fx, uint32_t from, uint32_t to, const uint8_t *buf, uint32_t len)
+static inline void fx_enqueue(struct fx *fx, uint32_t from, uint32_t to, const uint8_t *buf,
+                              uint32_t len)
 {
     assert_true(fx->qtail < FX_QUEUE_MAX);
     struct fx_pkt *p = &fx->q[fx->qtail++];
@@ -222,8 +225,8 @@ static inline void fx_io_persist(void *ctx, const uint8_t *rec, size_t len)
     e->payload_len = (uint32_t)len;
 }
 
-static inline void fx_io_execute(void *ctx, uint64_t seq, uint64_t view, const uint8_t *batch, size_t len,
-                          const bft_digest *bd, bft_digest *state)
+static inline void fx_io_execute(void *ctx, uint64_t seq, uint64_t view, const uint8_t *batch,
+                                 size_t len, const bft_digest *bd, bft_digest *state)
 {
     struct fx_node *nd = ctx;
     struct fx_effect *e = fx_push(nd, FX_EXEC);
@@ -275,20 +278,22 @@ static inline int fx_io_snapshot(void *ctx, const uint8_t **buf, size_t *len)
 {
     struct fx_node *nd = ctx;
     memcpy(nd->snap, nd->state.b, 32);
-    for (uint32_t i = 0; i < FX_REQS; i++) nd->snap[32 + i] = nd->done[i];
+    for (uint32_t i = 0; i < FX_REQS; i++)
+        nd->snap[32 + i] = nd->done[i];
     *buf = nd->snap;
     *len = sizeof nd->snap;
     return BFT_E_OK;
 }
 
 static inline int fx_io_restore(void *ctx, uint64_t seq, const uint8_t *buf, size_t len,
-                         bft_digest *state)
+                                bft_digest *state)
 {
     struct fx_node *nd = ctx;
     (void)seq;
     if (len != sizeof nd->snap) return BFT_E_MALFORMED;
     memcpy(nd->state.b, buf, 32);
-    for (uint32_t i = 0; i < FX_REQS; i++) nd->done[i] = buf[32 + i] != 0;
+    for (uint32_t i = 0; i < FX_REQS; i++)
+        nd->done[i] = buf[32 + i] != 0;
     *state = nd->state;
     nd->restores++;
     return BFT_E_OK;
@@ -339,7 +344,10 @@ static inline void fx_init_cfg(struct fx *fx, uint32_t n, const struct bft_core_
     }
 }
 
-static inline void fx_init(struct fx *fx, uint32_t n) { fx_init_cfg(fx, n, NULL); }
+static inline void fx_init(struct fx *fx, uint32_t n)
+{
+    fx_init_cfg(fx, n, NULL);
+}
 
 static inline void fx_clear_effects(struct fx_node *nd)
 {
@@ -352,7 +360,8 @@ static inline void fx_clear_effects(struct fx_node *nd)
 
 static inline void fx_drop_queue(struct fx *fx)
 {
-    for (uint32_t i = fx->qhead; i < fx->qtail; i++) free(fx->q[i].buf);
+    for (uint32_t i = fx->qhead; i < fx->qtail; i++)
+        free(fx->q[i].buf);
     fx->qhead = fx->qtail = 0;
 }
 
@@ -373,10 +382,13 @@ static inline void fx_deliver_buf(struct fx *fx, uint32_t to, const uint8_t *buf
     struct fx_node *nd = &fx->node[to];
     struct bft_msg m;
     assert_int_equal(fx_decode(buf, len, &m), 0);
-    if (m.type == BFT_MSG_REQUEST)
+    if (m.type == BFT_MSG_REQUEST) {
+        /* The node answers executed requests from its table. */
+        if (m.seq < FX_REQS && nd->done[m.seq]) return;
         bft_pbft_ops.on_request(nd->core, &m);
-    else
+    } else {
         bft_pbft_ops.on_message(nd->core, &m);
+    }
 }
 
 /* Encode msg as coming from `from` and hand it to replica `to`. */
@@ -462,7 +474,8 @@ static inline void fx_submit(struct fx *fx, uint32_t to, uint32_t client, uint64
 }
 
 /* A batch of `count` requests (client, first_req_no + i). */
-static inline uint32_t fx_batch(uint8_t *out, size_t cap, uint32_t client, uint64_t first, uint32_t count)
+static inline uint32_t fx_batch(uint8_t *out, size_t cap, uint32_t client, uint64_t first,
+                                uint32_t count)
 {
     struct pbft_wr w = {.p = out, .cap = cap};
     pbft_put(&w, count, 2);

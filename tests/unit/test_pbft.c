@@ -1,40 +1,10 @@
-/* PBFT core, normal case and checkpoints, by paper section (Castro & Liskov
- * OSDI'99 §4.2 normal-case operation, §4.3 garbage collection, state
- * transfer). Scripted: messages are injected by hand into one core and its
- * effects are checked in order. View changes are in test_pbft_viewchange.c. */
+/* PBFT core, normal case by paper section (Castro & Liskov OSDI'99 §4.2
+ * normal-case operation, §4.3 watermarks, §4.4 request timer). Scripted:
+ * messages are injected by hand into one core and its effects are checked
+ * in order. Checkpoints and catching up: test_pbft_checkpoint.c; view
+ * changes: test_pbft_viewchange.c; whole clusters: test_pbft_cluster.c. */
 #include "pbft_fixture.h"
-
-static uint8_t g_batch[1 << 16];
-
-/* A PRE-PREPARE from primary 0 for `count` requests of client 9. */
-static struct bft_msg make_pp(uint64_t view, uint64_t seq, uint64_t first_req, uint32_t count,
-                              bft_digest *d)
-{
-    uint32_t len = fx_batch(g_batch, sizeof g_batch, 9, first_req, count);
-    bft_batch_digest(g_batch, len, d);
-    struct bft_msg m = {.type = BFT_MSG_PRE_PREPARE, .view = view, .seq = seq, .digest = *d};
-    m.payload = g_batch;
-    m.payload_len = len;
-    return m;
-}
-
-static void send_vote(struct fx *fx, uint32_t from, uint32_t to, uint8_t type, uint64_t seq,
-                      const bft_digest *d)
-{
-    struct bft_msg v = fx_vote(type, 0, seq, d);
-    fx_inject(fx, from, to, &v);
-}
-
-/* Drive one seq to execution at backup `to` (n=4): pre-prepare from 0,
- * a prepare from 2, commits from 2 and 3. */
-static void commit_seq(struct fx *fx, uint32_t to, uint64_t seq, bft_digest *d)
-{
-    struct bft_msg pp = make_pp(0, seq, seq * 10, 1, d);
-    fx_inject(fx, 0, to, &pp);
-    send_vote(fx, 2, to, BFT_MSG_PREPARE, seq, d);
-    send_vote(fx, 2, to, BFT_MSG_COMMIT, seq, d);
-    send_vote(fx, 3, to, BFT_MSG_COMMIT, seq, d);
-}
+#include "pbft_script.h"
 
 /* §4.2 pre-prepare phase: the primary assigns the next seq, persists, then
  * multicasts <PRE-PREPARE, v, n, d> with the batch. */
@@ -96,7 +66,8 @@ static void test_4_2_committed_needs_2f_plus_1_commits(void **state)
     bft_digest d;
     struct bft_msg pp = make_pp(0, 1, 1, 1, &d);
     fx_inject(&fx, 0, 1, &pp);
-    for (uint32_t i = 2; i <= 4; i++) send_vote(&fx, i, 1, BFT_MSG_PREPARE, 1, &d);
+    for (uint32_t i = 2; i <= 4; i++)
+        send_vote(&fx, i, 1, BFT_MSG_PREPARE, 1, &d);
     send_vote(&fx, 2, 1, BFT_MSG_COMMIT, 1, &d);
     send_vote(&fx, 3, 1, BFT_MSG_COMMIT, 1, &d);
     send_vote(&fx, 4, 1, BFT_MSG_COMMIT, 1, &d); /* own + 3 = 4 = 2f */
@@ -203,13 +174,6 @@ static void test_4_2_second_preprepare_is_equivocation(void **state)
     fx_free(&fx);
 }
 
-static uint32_t used_slots(const struct bft_core *c)
-{
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < c->L; i++) k += c->slots[i].seq != 0;
-    return k;
-}
-
 /* §4.3: messages outside (h, h+L] are refused and never stored. */
 static void test_4_3_out_of_window_rejected_without_memory(void **state)
 {
@@ -270,7 +234,8 @@ static void test_4_2_batching_grows_when_pipeline_full(void **state)
     fx_submit(&fx, 0, 7, 1);
     fx_submit(&fx, 0, 7, 2);
     assert_int_equal(fx_count(p, FX_BCAST, BFT_MSG_PRE_PREPARE), 2);
-    for (uint64_t r = 3; r <= 12; r++) fx_submit(&fx, 0, 7, r);
+    for (uint64_t r = 3; r <= 12; r++)
+        fx_submit(&fx, 0, 7, r);
     assert_int_equal(fx_count(p, FX_BCAST, BFT_MSG_PRE_PREPARE), 2);
     assert_int_equal(fx_status(p).pending_requests, 12);
     int first = fx_find(p, FX_BCAST, BFT_MSG_PRE_PREPARE, 0);
@@ -282,7 +247,8 @@ static void test_4_2_batching_grows_when_pipeline_full(void **state)
     assert_int_equal(p->nexec, 1);
     assert_int_equal(fx_count(p, FX_BCAST, BFT_MSG_PRE_PREPARE), 3);
     int third = -1;
-    for (int i = 0; i < 3; i++) third = fx_find(p, FX_BCAST, BFT_MSG_PRE_PREPARE, (uint32_t)third + 1);
+    for (int i = 0; i < 3; i++)
+        third = fx_find(p, FX_BCAST, BFT_MSG_PRE_PREPARE, (uint32_t)third + 1);
     assert_int_equal(p->eff[third].seq, 3);
     assert_int_equal(pbft_le(p->eff[third].payload, 2), 10);
     assert_int_equal(fx_status(p).pending_requests, 11); /* request 1 executed */
@@ -338,184 +304,6 @@ static void test_4_2_retransmit_own_messages(void **state)
     fx_free(&fx);
 }
 
-static struct bft_core_config small_window(uint32_t n)
-{
-    struct bft_core_config cfg;
-    bft_core_config_defaults(&cfg, BFT_PROTO_PBFT, n, 0);
-    cfg.window = 8;
-    cfg.checkpoint_interval = 4;
-    return cfg;
-}
-
-/* §4.3: after seq K a replica multicasts CHECKPOINT (persisted first); it
- * is stable at 2f+1 matching ones, h moves and the log is discarded. */
-static void test_4_3_checkpoint_stable_at_2f_plus_1_and_gc(void **state)
-{
-    (void)state;
-    struct bft_core_config cfg = small_window(4);
-    struct fx fx;
-    fx_init_cfg(&fx, 4, &cfg);
-    struct fx_node *b = &fx.node[1];
-    bft_digest d;
-    for (uint64_t s = 1; s <= 4; s++) commit_seq(&fx, 1, s, &d);
-    assert_int_equal(b->nexec, 4);
-    int rec = fx_find(b, FX_PERSIST, PBFT_REC_CKPT, 0);
-    int ck = fx_find(b, FX_BCAST, BFT_MSG_CHECKPOINT, 0);
-    assert_true(rec >= 0 && ck > rec);
-    assert_int_equal(b->eff[ck].seq, 4);
-    bft_digest st = b->state;
-    assert_memory_equal(b->eff[ck].digest.b, st.b, 32);
-    bft_digest wrong;
-    memset(wrong.b, 9, 32);
-    struct bft_msg m = fx_vote(BFT_MSG_CHECKPOINT, 0, 4, &wrong);
-    fx_inject(&fx, 3, 1, &m); /* a different state does not count */
-    m = fx_vote(BFT_MSG_CHECKPOINT, 0, 4, &st);
-    fx_inject(&fx, 2, 1, &m); /* own + 1 = 2f */
-    assert_int_equal(fx_status(b).stable_checkpoint, 0);
-    fx_inject(&fx, 0, 1, &m); /* 2f+1 */
-    assert_int_equal(fx_status(b).stable_checkpoint, 4);
-    assert_int_equal(b->core->h, 4);
-    assert_int_equal(pbft_popcount(b->core->h_proof_mask), 3);
-    assert_true(fx_find(b, FX_PERSIST, PBFT_REC_STABLE, 0) >= 0);
-    assert_int_equal(used_slots(b->core), 0); /* seqs 1..4 collected */
-    uint64_t oow = b->rejects[BFT_REJECT_OUT_OF_WINDOW];
-    send_vote(&fx, 2, 1, BFT_MSG_PREPARE, 4, &d);
-    send_vote(&fx, 2, 1, BFT_MSG_PREPARE, 13, &d);
-    assert_int_equal(b->rejects[BFT_REJECT_OUT_OF_WINDOW], oow + 2);
-    send_vote(&fx, 2, 1, BFT_MSG_PREPARE, 12, &d); /* new h + L */
-    assert_int_equal(b->rejects[BFT_REJECT_OUT_OF_WINDOW], oow + 2);
-    /* A responder at its stable checkpoint serves state with the proof. */
-    struct bft_msg req = {.type = BFT_MSG_STATE_REQ, .seq = 4};
-    fx_inject(&fx, 3, 1, &req);
-    int resp = fx_find(b, FX_SEND, BFT_MSG_STATE_RESP, 0);
-    assert_true(resp >= 0);
-    assert_int_equal(b->eff[resp].to, 3);
-    assert_int_equal(b->eff[resp].seq, 4);
-    assert_int_equal(b->eff[resp].payload_len, 32 + FX_REQS);
-    assert_int_equal(b->eff[resp].body[0], 0); /* kind: state */
-    assert_int_equal(b->eff[resp].body[1], 3); /* 2f+1 proof */
-    fx_free(&fx);
-}
-
-/* Checkpoints far above the window from one replica stay bounded. */
-static void test_4_3_future_checkpoints_bounded(void **state)
-{
-    (void)state;
-    struct bft_core_config cfg = small_window(4);
-    struct fx fx;
-    fx_init_cfg(&fx, 4, &cfg);
-    struct fx_node *b = &fx.node[1];
-    bft_digest d;
-    memset(d.b, 3, 32);
-    for (uint64_t k = 1; k <= 100; k++) {
-        struct bft_msg m = fx_vote(BFT_MSG_CHECKPOINT, 0, 4 * k, &d);
-        fx_inject(&fx, 2, 1, &m);
-    }
-    uint64_t lowest = UINT64_MAX;
-    for (uint32_t j = 0; j < PBFT_CKPT_RING; j++)
-        if (b->core->ck[2][j].seq < lowest) lowest = b->core->ck[2][j].seq;
-    assert_int_equal(lowest, 4 * (100 - PBFT_CKPT_RING + 1)); /* kept the highest */
-    assert_int_equal(fx_status(b).stable_checkpoint, 0);
-    fx_free(&fx);
-}
-
-/* State transfer: 2f+1 checkpoints above the window mean we fell behind;
- * fetch the state, accept it only with a 2f+1 proof and a matching digest. */
-static void test_4_3_state_transfer_when_behind(void **state)
-{
-    (void)state;
-    struct bft_core_config cfg = small_window(4);
-    struct fx fx;
-    fx_init_cfg(&fx, 4, &cfg);
-    struct fx_node *b = &fx.node[3];
-    uint8_t snap[32 + FX_REQS];
-    memset(snap, 0x42, 32);
-    memset(snap + 32, 0, FX_REQS);
-    bft_digest st;
-    memcpy(st.b, snap, 32);
-    uint8_t *raws[3];
-    uint32_t rlen[3];
-    for (uint32_t i = 0; i < 3; i++) {
-        struct bft_msg m = fx_vote(BFT_MSG_CHECKPOINT, 0, 16, &st);
-        raws[i] = fx_encode(i, &m, &rlen[i]);
-        fx_inject(&fx, i, 3, &m);
-    }
-    int req = fx_find(b, FX_SEND, BFT_MSG_STATE_REQ, 0);
-    assert_true(req >= 0);
-    assert_true(b->eff[req].to < 3);
-    assert_int_equal(b->eff[req].seq, 16);
-    assert_int_equal(fx_status(b).stable_checkpoint, 16);
-    assert_true(b->timer_armed[PBFT_TIMER_STATE]);
-
-    uint8_t body[2 + 3 * (2 + BFT_MSG_MIN_LEN)];
-    struct pbft_wr w = {.p = body, .cap = sizeof body};
-    pbft_put(&w, 0, 1);
-    pbft_put(&w, 2, 1); /* only 2f proofs: refused */
-    for (uint32_t i = 0; i < 2; i++) {
-        pbft_put(&w, rlen[i], 2);
-        pbft_put_bytes(&w, raws[i], rlen[i]);
-    }
-    struct bft_msg resp = {.type = BFT_MSG_STATE_RESP, .seq = 16, .digest = st};
-    resp.body = body;
-    resp.body_len = (uint32_t)w.len;
-    resp.payload = snap;
-    resp.payload_len = sizeof snap;
-    fx_inject(&fx, 0, 3, &resp);
-    assert_int_equal(b->restores, 0);
-    assert_int_equal(b->rejects[BFT_REJECT_MALFORMED], 1);
-
-    w.len = 0;
-    pbft_put(&w, 0, 1);
-    pbft_put(&w, 3, 1);
-    for (uint32_t i = 0; i < 3; i++) {
-        pbft_put(&w, rlen[i], 2);
-        pbft_put_bytes(&w, raws[i], rlen[i]);
-    }
-    resp.body_len = (uint32_t)w.len;
-    snap[0] ^= 1; /* state that does not hash to the certified digest */
-    fx_inject(&fx, 0, 3, &resp);
-    assert_int_equal(fx_status(b).last_executed, 0);
-    assert_int_equal(b->rejects[BFT_REJECT_MALFORMED], 2);
-    snap[0] ^= 1;
-    fx_inject(&fx, 0, 3, &resp);
-    assert_int_equal(fx_status(b).last_executed, 16);
-    assert_memory_equal(b->state.b, st.b, 32);
-    assert_false(b->core->st_active);
-    for (uint32_t i = 0; i < 3; i++) free(raws[i]);
-    fx_free(&fx);
-}
-
-/* TOCS'02 §4.6: a restarted replica keeps its promises: after recovering
- * its WAL it still refuses a different pre-prepare for the same (v, n). */
-static void test_recover_keeps_accepted_preprepare(void **state)
-{
-    (void)state;
-    struct fx fx;
-    fx_init(&fx, 4);
-    struct fx_node *b = &fx.node[1];
-    bft_digest d1, d2;
-    struct bft_msg pp1 = make_pp(0, 1, 1, 1, &d1);
-    fx_inject(&fx, 0, 1, &pp1);
-    send_vote(&fx, 2, 1, BFT_MSG_PREPARE, 1, &d1); /* prepared: COMMIT record */
-    struct fx fx2;
-    fx_init(&fx2, 4);
-    struct fx_node *r = &fx2.node[1];
-    for (uint32_t i = 0; i < b->neff; i++)
-        if (b->eff[i].kind == FX_PERSIST)
-            bft_pbft_ops.recover(r->core, b->eff[i].payload, b->eff[i].payload_len);
-    struct bft_msg pp2 = make_pp(0, 1, 50, 1, &d2);
-    fx_inject(&fx2, 0, 1, &pp2);
-    assert_int_equal(r->rejects[BFT_REJECT_EQUIVOCATION], 1);
-    assert_true(r->core->slots[1].prepared);
-    assert_true(r->core->slots[1].cert.valid);
-    send_vote(&fx2, 2, 1, BFT_MSG_COMMIT, 1, &d1);
-    send_vote(&fx2, 3, 1, BFT_MSG_COMMIT, 1, &d1);
-    assert_int_equal(r->nexec, 1);
-    assert_memory_equal(r->exec_digest[0].b, d1.b, 32);
-    fx_free(&fx2);
-    fx_free(&fx);
-}
-
 /* A whole cluster on the scripted network: every replica executes the same
  * batches in the same order. */
 static void test_4_2_cluster_agrees(void **state)
@@ -525,7 +313,8 @@ static void test_4_2_cluster_agrees(void **state)
     struct fx fx;
     fx_init_cfg(&fx, 4, &cfg);
     for (uint64_t r = 1; r <= 40; r++) {
-        for (uint32_t i = 0; i < 4; i++) fx_submit(&fx, i, 5, r);
+        for (uint32_t i = 0; i < 4; i++)
+            fx_submit(&fx, i, 5, r);
         if (r % 3 == 0) fx_run(&fx);
     }
     fx_run(&fx);
@@ -534,7 +323,8 @@ static void test_4_2_cluster_agrees(void **state)
         assert_int_equal(fx_status(nd).pending_requests, 0);
         assert_int_equal(nd->nexec, fx.node[0].nexec);
         assert_memory_equal(nd->state.b, fx.node[0].state.b, 32);
-        for (uint32_t k = 0; k < nd->nexec; k++) assert_int_equal(nd->exec_seq[k], k + 1);
+        for (uint32_t k = 0; k < nd->nexec; k++)
+            assert_int_equal(nd->exec_seq[k], k + 1);
         assert_true(fx_status(nd).stable_checkpoint >= 4);
     }
     fx_free(&fx);
@@ -555,10 +345,6 @@ int main(void)
         cmocka_unit_test(test_4_2_batching_grows_when_pipeline_full),
         cmocka_unit_test(test_4_4_backup_relays_request_and_times_it),
         cmocka_unit_test(test_4_2_retransmit_own_messages),
-        cmocka_unit_test(test_4_3_checkpoint_stable_at_2f_plus_1_and_gc),
-        cmocka_unit_test(test_4_3_future_checkpoints_bounded),
-        cmocka_unit_test(test_4_3_state_transfer_when_behind),
-        cmocka_unit_test(test_recover_keeps_accepted_preprepare),
         cmocka_unit_test(test_4_2_cluster_agrees),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

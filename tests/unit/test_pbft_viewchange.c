@@ -21,12 +21,13 @@ static bool drop_new_view(struct fx *fx, uint32_t from, uint32_t to, const struc
     return m->type == BFT_MSG_NEW_VIEW && (fx->arg == NULL || to == 3);
 }
 
-/* The request timer expires at `id`. The first expiry only probes the
- * others for entries we missed; the second suspects the primary. */
+/* The request timer expires at `id`. The first expiries only probe the
+ * others for entries we missed; then it suspects the primary. */
 static void suspect(struct fx *fx, uint32_t id)
 {
     fx_fire(fx, id, PBFT_TIMER_VIEW_CHANGE);
-    if (!fx_status(&fx->node[id]).in_view_change) fx_fire(fx, id, PBFT_TIMER_VIEW_CHANGE);
+    for (int i = 0; i < PBFT_PROBES && !fx_status(&fx->node[id]).in_view_change; i++)
+        fx_fire(fx, id, PBFT_TIMER_VIEW_CHANGE);
 }
 
 /* Every replica in `ids` has executed the same seqs with the same batches. */
@@ -80,6 +81,10 @@ static void test_4_4_timer_expiry_sends_view_change_with_certificate(void **stat
     assert_int_equal(b->eff[probe].seq, 1);
     assert_false(fx_status(b).in_view_change);
     assert_true(b->timer_armed[PBFT_TIMER_VIEW_CHANGE]);
+    for (int i = 1; i < PBFT_PROBES; i++)
+        fx_fire(&fx, 2, PBFT_TIMER_VIEW_CHANGE);
+    assert_false(fx_status(b).in_view_change);
+    assert_int_equal(fx_count(b, FX_BCAST, BFT_MSG_STATE_REQ), PBFT_PROBES);
     fx_fire(&fx, 2, PBFT_TIMER_VIEW_CHANGE); /* nobody is ahead: suspect */
     int rec = fx_find(b, FX_PERSIST, PBFT_REC_VIEW, mark);
     int vc = fx_find(b, FX_BCAST, BFT_MSG_VIEW_CHANGE, mark);
@@ -135,7 +140,8 @@ static void test_4_4_new_view_reproposes_prepared_value(void **state)
     fx_submit(&fx, 2, 7, 2);
     fx_submit(&fx, 3, 7, 2);
     fx_run(&fx);
-    for (uint32_t i = 1; i < 4; i++) suspect(&fx, i);
+    for (uint32_t i = 1; i < 4; i++)
+        suspect(&fx, i);
     fx_run(&fx);
     int nv = fx_find(&fx.node[1], FX_BCAST, BFT_MSG_NEW_VIEW, 0);
     assert_true(nv >= 0);
@@ -171,7 +177,8 @@ static void test_4_4_new_view_fills_gaps_with_null_requests(void **state)
     fx_run(&fx);
     fx.drop = NULL;
     fx.node[0].down = true;
-    for (uint32_t i = 1; i < 4; i++) suspect(&fx, i);
+    for (uint32_t i = 1; i < 4; i++)
+        suspect(&fx, i);
     fx_run(&fx);
     const uint32_t live[] = {1, 2, 3};
     assert_same_log(&fx, live, 3, 4);
@@ -195,7 +202,8 @@ static void test_4_4_backup_rejects_new_view_dropping_prepared_value(void **stat
     fx.node[0].down = true;
     fx.drop = drop_new_view;
     fx.arg = &fx; /* only replica 3 misses the NEW-VIEW */
-    for (uint32_t i = 1; i < 4; i++) suspect(&fx, i);
+    for (uint32_t i = 1; i < 4; i++)
+        suspect(&fx, i);
     fx_run(&fx);
     fx.drop = NULL;
     struct fx_node *b = &fx.node[3];
@@ -208,7 +216,7 @@ static void test_4_4_backup_rejects_new_view_dropping_prepared_value(void **stat
     uint32_t nref = body[48];
     size_t dig_off = 8 + 32 + 8 + 1 + nref * 36 + 2;
     assert_int_equal(pbft_le(body + 40, 8), 1); /* max-s: seq 1 is in O */
-    memset(body + dig_off, 0, 32);             /* ... but claim it is null */
+    memset(body + dig_off, 0, 32);              /* ... but claim it is null */
     struct bft_msg forged = {.type = BFT_MSG_NEW_VIEW, .view = 1, .seq = 1};
     forged.body = body;
     forged.body_len = e->body_len;
@@ -273,7 +281,8 @@ static void test_4_5_2_timeouts_double(void **state)
     fx_init(&fx, 4);
     fx.drop = drop_new_view; /* arg NULL: every NEW-VIEW is lost */
     uint64_t T = fx.node[3].cfg.request_timeout_ms;
-    for (uint32_t i = 0; i < 4; i++) suspect(&fx, i);
+    for (uint32_t i = 0; i < 4; i++)
+        suspect(&fx, i);
     fx_run(&fx);
     assert_int_equal(fx_status(&fx.node[3]).view, 1);
     assert_true(fx.node[3].timer_armed[PBFT_TIMER_VIEW_CHANGE]);
@@ -362,15 +371,18 @@ static void test_4_4_view_change_after_checkpoint(void **state)
         submit_all(&fx, r);
         fx_run(&fx);
     }
-    for (uint32_t i = 0; i < 4; i++) assert_int_equal(fx_status(&fx.node[i]).stable_checkpoint, 4);
+    for (uint32_t i = 0; i < 4; i++)
+        assert_int_equal(fx_status(&fx.node[i]).stable_checkpoint, 4);
     fx.node[0].down = true;
     submit_all(&fx, 6);
     fx_run(&fx);
-    for (uint32_t i = 1; i < 4; i++) suspect(&fx, i);
+    for (uint32_t i = 1; i < 4; i++)
+        suspect(&fx, i);
     fx_run(&fx);
     const uint32_t live[] = {1, 2, 3};
     assert_same_log(&fx, live, 3, 6);
-    for (uint32_t i = 1; i < 4; i++) assert_int_equal(fx_status(&fx.node[i]).view, 1);
+    for (uint32_t i = 1; i < 4; i++)
+        assert_int_equal(fx_status(&fx.node[i]).view, 1);
     fx_free(&fx);
 }
 
