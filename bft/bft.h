@@ -21,10 +21,10 @@
 /* ------------------------------------------------------------------ */
 #define BFT_MAX_REPLICAS 16
 #define BFT_MAX_CLIENTS 1024
-#define BFT_OP_MAX 1024             /* bytes in one client operation */
-#define BFT_RESULT_MAX 256          /* bytes in one operation's result */
-#define BFT_ENVELOPE_MAX_OPS 256    /* requests under one client signature */
-#define BFT_BODY_MAX (256u << 10)   /* signed body of one message */
+#define BFT_OP_MAX 1024              /* bytes in one client operation */
+#define BFT_RESULT_MAX 256           /* bytes in one operation's result */
+#define BFT_ENVELOPE_MAX_OPS 256     /* requests under one client signature */
+#define BFT_BODY_MAX (256u << 10)    /* signed body of one message */
 #define BFT_PAYLOAD_MAX (512u << 10) /* unsigned, digest-bound attachment */
 #define BFT_BATCH_MAX_ENVELOPES 1024
 
@@ -71,8 +71,8 @@ const char *bft_protocol_name(int proto);
 int bft_protocol_parse(const char *s); /* -1 if unknown */
 
 #define BFT_MSG_TYPE_MAP(X)                                                                        \
-    X(REQUEST, 1, "request")         /* client envelope, signed by the client */                  \
-    X(REPLY, 2, "reply")             /* replica -> client */                                       \
+    X(REQUEST, 1, "request") /* client envelope, signed by the client */                           \
+    X(REPLY, 2, "reply")     /* replica -> client */                                               \
     X(PRE_PREPARE, 10, "pre_prepare")                                                              \
     X(PREPARE, 11, "prepare")                                                                      \
     X(COMMIT, 12, "commit")                                                                        \
@@ -233,20 +233,20 @@ struct bft_core_config {
     int protocol;
     uint32_t n, f, self;
     uint64_t cluster_id;
-    uint32_t batch_max;       /* envelopes per batch */
-    uint32_t pipeline_max;    /* batches in flight before the primary waits */
-    uint32_t window;          /* PBFT L: seqs above the low watermark */
+    uint32_t batch_max;           /* envelopes per batch */
+    uint32_t pipeline_max;        /* batches in flight before the primary waits */
+    uint32_t window;              /* PBFT L: seqs above the low watermark */
     uint32_t checkpoint_interval; /* PBFT K */
     uint32_t request_timeout_ms;  /* view-change / pacemaker base timeout */
 };
 void bft_core_config_defaults(struct bft_core_config *c, int protocol, uint32_t n, uint32_t self);
 
 struct bft_core_status {
-    uint64_t view;            /* view or term */
-    uint32_t leader;          /* current primary/leader as this replica believes */
-    uint64_t last_executed;   /* highest seq executed */
+    uint64_t view;          /* view or term */
+    uint32_t leader;        /* current primary/leader as this replica believes */
+    uint64_t last_executed; /* highest seq executed */
     uint64_t stable_checkpoint;
-    uint64_t view_changes;    /* completed view changes / elections won by others */
+    uint64_t view_changes; /* completed view changes / elections won by others */
     uint32_t pending_requests;
     bool in_view_change;
     bool is_leader;
@@ -288,8 +288,8 @@ struct bft_app_ops {
     /* Apply one operation committed at `seq`; write the result (at most
      * BFT_RESULT_MAX bytes) and return its length. Must be deterministic and
      * must answer garbage ops with an error result, never crash. */
-    size_t (*apply)(void *app, uint64_t seq, uint32_t client_id, uint64_t req_no,
-                    const uint8_t *op, size_t op_len, uint8_t *result);
+    size_t (*apply)(void *app, uint64_t seq, uint32_t client_id, uint64_t req_no, const uint8_t *op,
+                    size_t op_len, uint8_t *result);
     /* Read-only query, not ordered. */
     size_t (*query)(void *app, const uint8_t *op, size_t op_len, uint8_t *result);
     void (*digest)(void *app, bft_digest *out);
@@ -463,9 +463,9 @@ struct bft_client_config {
     uint64_t cluster_id;
     uint8_t replica_pk[BFT_MAX_REPLICAS][CRYPTO_PK_LEN];
     struct crypto_keypair key;
-    uint32_t retransmit_ms;  /* first retransmission; doubles, capped */
-    uint32_t envelope;       /* requests per signature (1..BFT_ENVELOPE_MAX_OPS) */
-    uint32_t max_outstanding;/* bounded: submit fails with BFT_E_FULL beyond */
+    uint32_t retransmit_ms;   /* first retransmission; doubles, capped */
+    uint32_t envelope;        /* requests per signature (1..BFT_ENVELOPE_MAX_OPS) */
+    uint32_t max_outstanding; /* bounded: submit fails with BFT_E_FULL beyond */
     bool null_crypto;
 };
 
@@ -531,18 +531,18 @@ struct bft_cluster_client {
 };
 struct bft_cluster {
     char path[512];
-    char dir[512];              /* directory holding cluster.json */
+    char dir[512]; /* directory holding cluster.json */
     uint64_t cluster_id;
     int protocol;
     uint32_t f, n;
     char app[16];
     uint32_t batch_max;
-    bool sign;                  /* raft --sign */
+    bool sign; /* raft --sign */
     struct bft_cluster_replica replicas[BFT_MAX_REPLICAS];
     uint32_t n_clients;
     struct bft_cluster_client *clients; /* malloc'd */
     char keys_dir[512];
-    char metrics_base[64];      /* optional, e.g. "http://127.0.0.1:9100" */
+    char metrics_base[64]; /* optional, e.g. "http://127.0.0.1:9100" */
 };
 /* Load and validate cluster.json; every problem is a clear message in err. */
 int bft_cluster_load(struct bft_cluster *c, const char *path, char *err, size_t errlen);

@@ -529,7 +529,7 @@ static void test_batch_errors(void **state)
         assert_int_equal(bft_msg_decode(buf, n, &d), BFT_E_OK);
         assert_int_equal(d.payload_len, 0);
     }
-    net_le_store(batch, 0, 2);            /* count 0 */
+    net_le_store(batch, 0, 2); /* count 0 */
     expect_bad_pre_prepare(batch, bl, 0);
     net_le_store(batch, 3, 2); /* count larger than present */
     expect_bad_pre_prepare(batch, bl, 0);
