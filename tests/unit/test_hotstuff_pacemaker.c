@@ -1,0 +1,219 @@
+/* Chained HotStuff core, scripted: pacemaker (TCs, silent and send-only
+ * replicas), restart with the persisted lock, block sync, idling. Yin et
+ * al., PODC'19 §5 and docs/hotstuff.md's pacemaker rules. */
+#include "tests/unit/hotstuff_fixture.h"
+
+/* A replica restarted from its records keeps its lock and its last voted
+ * view: it does not vote again in a view it voted in, even for another
+ * block the (equivocating) leader shows the new incarnation. */
+static void test_restart_keeps_lock_and_vote(void **state)
+{
+    (void)state;
+    /* Views led by 2, 3, 0: replica 1 only follows. */
+    static const uint64_t views[] = {2, 3, 4};
+    struct blk c[3];
+    make_chain(c, views, 3);
+    for (int i = 0; i < 3; i++)
+        propose_to(1, &c[i]);
+    /* c[2] carries QC(c[1]) whose justify is QC(c[0]): locked on c[0]. */
+    assert_int_equal(H->core[1]->locked_qc.view, 2);
+    assert_int_equal(H->core[1]->last_voted_view, 4);
+    assert_int_equal(count_fx(E_SEND, 1, BFT_MSG_HS_VOTE), 2); /* to 3, 0; then self */
+    /* Crash and restart from the persisted records. */
+    bft_hotstuff_ops.destroy(H->core[1]);
+    make_core(1);
+    for (uint32_t k = 0; k < H->rep[1].nrecs; k++)
+        bft_hotstuff_ops.recover(H->core[1], H->rep[1].recs[k].p, H->rep[1].recs[k].len);
+    assert_int_equal(H->core[1]->locked_qc.view, 2);
+    assert_true(hs_deq(&H->core[1]->locked_qc.block, &c[0].digest));
+    assert_int_equal(H->core[1]->last_voted_view, 4);
+    /* The (equivocating) leader of view 4 shows the new incarnation another
+     * block for view 4: no second vote in view 4. */
+    struct hs_qc q3;
+    make_qc(&q3, 3, 2, &c[1].digest, Q012, 3);
+    struct blk other;
+    make_block(&other, 4, &q3, NULL);
+    uint8_t batch[2 + 4 + BFT_MSG_MIN_LEN];
+    memset(batch, 0, sizeof batch);
+    net_le_store(batch, 1, 2);
+    net_le_store(batch + 2, BFT_MSG_MIN_LEN, 4);
+    struct bft_msg m = {.type = BFT_MSG_HS_PROPOSAL,
+                        .view = 4,
+                        .seq = 3,
+                        .body = other.body,
+                        .body_len = other.body_len,
+                        .payload = batch,
+                        .payload_len = sizeof batch};
+    bft_batch_digest(batch, sizeof batch, &m.digest);
+    deliver_raw(0, 1, &m);
+    assert_int_equal(status(1).view, 5); /* resumed after its last vote */
+    assert_int_equal(H->core[1]->last_voted_view, 4);
+    assert_int_equal(count_fx(E_SEND, 1, BFT_MSG_HS_VOTE), 2);
+    /* A block for view 6 that does not extend the lock, with a justify no
+     * newer than the lock, is refused by safeNode. */
+    struct hs_qc g;
+    hs_qc_genesis(&g);
+    struct hs_tc tc;
+    make_tc(&tc, 5, 0);
+    struct blk fork;
+    make_block(&fork, 6, &g, &tc);
+    propose_to(1, &fork);
+    assert_int_equal(status(1).view, 6);
+    assert_int_equal(H->core[1]->last_voted_view, 4);
+    /* While one (view 7) that extends the lock is voted for. */
+    make_tc(&tc, 6, 3);
+    struct blk ext;
+    make_block(&ext, 7, &q3, &tc);
+    propose_to(1, &ext);
+    /* Blocks are not in the WAL: the restarted replica fetches the
+     * ancestors (block sync) before it can check the lock and vote. */
+    assert_int_equal(H->core[1]->last_voted_view, 4);
+    assert_true(count_fx(E_SEND, 1, BFT_MSG_HS_BLOCK_REQ) >= 1);
+    respond_block(3, 1, &c[1]);
+    respond_block(3, 1, &c[0]);
+    assert_int_equal(H->core[1]->last_voted_view, 7);
+    assert_int_equal(count_fx(E_SEND, 1, BFT_MSG_HS_VOTE), 3);
+}
+
+/* A silent leader costs a timeout: TC(1) moves everyone to view 2, whose
+ * leader proposes; with replica 1 silent for good (leader of 1, 5, 9...)
+ * the votes riding in the timeouts still let commits happen. */
+static void test_silent_leader_tc_then_commits(void **state)
+{
+    (void)state;
+    H->drop_from[1] = true;
+    submit(0, 1);
+    run();
+    assert_int_equal(status(0).view, 1);
+    run_rounds(1); /* view timers fire: timeouts, TC(1) */
+    for (uint32_t i = 0; i < N; i++)
+        if (i != 1) assert_true(status(i).view >= 2);
+    assert_true(count_fx(E_SEND, 2, BFT_MSG_HS_PROPOSAL) >= 1);
+    assert_true(status(0).view_changes >= 1);
+    run_rounds(6);
+    for (uint32_t i = 0; i < N; i++) {
+        if (i == 1) continue;
+        assert_true(status(i).last_executed >= 1);
+        assert_int_equal(status(i).pending_requests, 0);
+    }
+    /* All honest replicas executed the same blocks. */
+    bft_digest at1[N];
+    memset(at1, 0, sizeof at1);
+    for (uint32_t i = 0; i < H->nfx; i++)
+        if (H->fx[i].kind == E_EXECUTE && H->fx[i].seq == 1)
+            at1[H->fx[i].replica] = H->fx[i].digest;
+    assert_true(hs_deq(&at1[0], &at1[2]) && hs_deq(&at1[0], &at1[3]));
+    /* More requests keep committing with the leader still silent. */
+    uint64_t before = status(0).last_executed;
+    submit(1, 1);
+    run_rounds(8);
+    assert_true(status(0).last_executed > before);
+    assert_int_equal(status(0).pending_requests, 0);
+}
+
+/* Replica 3 can send but not receive: its timeouts (1 < f+1, < 2f+1)
+ * neither form a TC nor make the others change views. */
+static void test_send_only_replica_no_view_changes(void **state)
+{
+    (void)state;
+    H->drop_to[3] = true;
+    submit(0, 1);
+    run(); /* 0, 1, 2 run views 1 and 2, then wait for leader 3 */
+    uint64_t views[3];
+    for (uint32_t i = 0; i < 3; i++)
+        views[i] = status(i).view;
+    assert_int_equal(views[0], 3);
+    /* Give replica 3 work so its view timer runs, then fire it often. */
+    H->drop_to[3] = false;
+    submit(0, 2);
+    H->drop_to[3] = true;
+    for (int k = 0; k < 20; k++) {
+        fire(3, HS_TIMER_VIEW);
+        run();
+    }
+    assert_int_equal(count_fx(E_SEND, 3, BFT_MSG_HS_TIMEOUT), 20 * 3);
+    for (uint32_t i = 0; i < 3; i++) {
+        assert_int_equal(status(i).view_changes, 0);
+        assert_int_equal(status(i).view, views[i]);
+    }
+    assert_int_equal(status(3).view, 1); /* alone it cannot form a TC */
+    assert_int_equal(status(3).view_changes, 0);
+    /* Positive control: f+1 = 2 replicas time out view 3, the third joins
+     * them (f+1 rule) and together they form TC(3). */
+    fire(0, HS_TIMER_VIEW);
+    run();
+    assert_int_equal(status(2).view, 3);
+    fire(1, HS_TIMER_VIEW);
+    run();
+    for (uint32_t i = 0; i < 3; i++) {
+        assert_int_equal(status(i).view_changes, 1);
+        assert_true(status(i).view >= 4);
+    }
+}
+
+/* A proposal whose parent is unknown: the block is fetched from the
+ * proposer (HS_BLOCK_REQ by digest), checked against the digest asked for,
+ * and then voted on. */
+static void test_block_sync_fetches_parent(void **state)
+{
+    (void)state;
+    static const uint64_t views[] = {1, 2};
+    struct blk c[2];
+    make_chain(c, views, 2);
+    /* A block nobody asked for is refused. */
+    struct bft_msg r = {.type = BFT_MSG_HS_BLOCK_RESP,
+                        .view = c[0].view,
+                        .seq = c[0].height,
+                        .body = c[0].body,
+                        .body_len = c[0].body_len};
+    deliver_raw(2, 0, &r);
+    assert_int_equal(H->rep[0].rejected[BFT_REJECT_OUT_OF_WINDOW], 1);
+    propose_to(0, &c[1]); /* parent c[0] unknown */
+    assert_int_equal(count_fx(E_SEND, 0, BFT_MSG_HS_BLOCK_REQ), 1);
+    assert_int_equal(count_fx(E_SEND, 0, BFT_MSG_HS_VOTE), 0);
+    /* A response that is not the block asked for (its digest covers the
+     * view) connects nothing and gets no vote. */
+    r.view = 1000;
+    deliver_raw(2, 0, &r);
+    assert_int_equal(count_fx(E_SEND, 0, BFT_MSG_HS_VOTE), 0);
+    /* The requested one connects the chain; view 2's block gets a vote. */
+    struct bft_msg ok = {.type = BFT_MSG_HS_BLOCK_RESP,
+                         .view = c[0].view,
+                         .seq = c[0].height,
+                         .body = c[0].body,
+                         .body_len = c[0].body_len};
+    deliver_raw(2, 0, &ok);
+    assert_int_equal(count_fx(E_SEND, 0, BFT_MSG_HS_VOTE), 1);
+}
+
+/* End to end over the fake network: a request commits everywhere at seq 1
+ * (three more blocks push it over the 3-chain), then the cluster idles: no
+ * empty-block storm and no armed view timer. */
+static void test_commit_then_idle(void **state)
+{
+    (void)state;
+    submit(0, 1);
+    run();
+    for (uint32_t i = 0; i < N; i++) {
+        assert_true(status(i).last_executed >= 1);
+        assert_int_equal(status(i).pending_requests, 0);
+        assert_false(H->rep[i].armed[HS_TIMER_VIEW]);
+    }
+    uint32_t proposals = count_fx(E_SEND, -1, BFT_MSG_HS_PROPOSAL);
+    assert_true(proposals <= 5 * (N - 1));
+    run_rounds(3);
+    assert_int_equal(count_fx(E_SEND, -1, BFT_MSG_HS_PROPOSAL), proposals);
+    assert_int_equal(count_fx(E_SEND, -1, BFT_MSG_HS_TIMEOUT), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_restart_keeps_lock_and_vote, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_silent_leader_tc_then_commits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_send_only_replica_no_view_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_sync_fetches_parent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_then_idle, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
