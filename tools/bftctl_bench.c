@@ -217,6 +217,7 @@ int cmd_bench(int argc, char **argv)
     self[sl] = 0;
     printf("%-16s %5s %10s %8s %8s %8s %9s %10s %8s\n", "protocol", "nodes", "ops/s", "p50_ms",
            "p99_ms", "msgs/op", "bytes/op", "cpu_us/op", "safety");
+    fflush(stdout); /* before fork: the children must not inherit it */
     for (uint32_t i = 0; i < nrows; i++) {
         struct row *r = &rows[i];
         if (run_one(self, out, r, dur, clients, envelope, outstanding) != 0) {
