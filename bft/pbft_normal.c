@@ -398,15 +398,20 @@ void pbft_try_execute(struct bft_core *c)
         if (!s || !s->committed || s->executed || !s->has_batch) break;
         bft_digest state = {{0}};
         bool null = s->batch_len == 0;
+        /* The full state digest (application + exactly-once table) is only
+         * needed at checkpoints (§4.3); asking for it on every batch would
+         * hash the client table on the hot path. last_state is read only
+         * when last_exec is the stable checkpoint h, a multiple of K. */
+        bool ckpt = s->seq % c->K == 0;
         c->io.execute(c->io.ctx, s->seq, s->view, null ? NULL : s->batch, s->batch_len, &s->digest,
-                      &state);
+                      ckpt ? &state : NULL);
         s->executed = true;
         c->last_exec = s->seq;
-        c->last_state = state;
+        if (ckpt) c->last_state = state;
         progressed = true;
         if (s->view == c->view) c->vc_attempts = 0; /* the view works (§4.5.2) */
         pbft_batch_mark(c, s->batch, s->batch_len, 0);
-        if (s->seq % c->K == 0) pbft_checkpoint_own(c, s->seq, &state);
+        if (ckpt) pbft_checkpoint_own(c, s->seq, &state);
     }
     if (!progressed) return;
     if (c->st_active && c->last_exec >= c->st_seq) {
