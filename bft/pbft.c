@@ -135,6 +135,15 @@ void pbft_arm_retransmit(struct bft_core *c)
     c->io.set_timer(c->io.ctx, PBFT_TIMER_RETRANSMIT, c->retransmit_ms);
 }
 
+/* The status timer runs for the replica's whole life: the first event of
+ * any kind starts it. */
+void pbft_arm_status(struct bft_core *c)
+{
+    if (c->status_armed) return;
+    c->status_armed = true;
+    c->io.set_timer(c->io.ctx, PBFT_TIMER_STATUS, PBFT_STATUS_TICKS * c->retransmit_ms);
+}
+
 /* Exponential backoff (§4.5.2): T, 2T, 4T ... per failed view change. */
 uint64_t pbft_timeout_ms(const struct bft_core *c)
 {
@@ -250,6 +259,7 @@ static void pbft_status(const struct bft_core *c, struct bft_core_status *out)
 static void pbft_on_message(struct bft_core *c, const struct bft_msg *m)
 {
     if (c->post_recover) pbft_post_recover(c);
+    pbft_arm_status(c);
     /* The node bound the sender to its key; still never index with it
      * unchecked (STYLE.md #6). */
     if (m->sender >= c->n || m->sender == c->self) {
@@ -292,12 +302,14 @@ static void pbft_on_message(struct bft_core *c, const struct bft_msg *m)
 static void pbft_on_request_event(struct bft_core *c, const struct bft_msg *req)
 {
     if (c->post_recover) pbft_post_recover(c);
+    pbft_arm_status(c);
     pbft_on_request(c, req);
 }
 
 static void pbft_on_timer(struct bft_core *c, uint32_t timer)
 {
     if (c->post_recover) pbft_post_recover(c);
+    pbft_arm_status(c);
     switch (timer) {
     case PBFT_TIMER_VIEW_CHANGE:
         pbft_on_vc_timer(c);
@@ -307,6 +319,9 @@ static void pbft_on_timer(struct bft_core *c, uint32_t timer)
         break;
     case PBFT_TIMER_STATE:
         pbft_on_state_timer(c);
+        break;
+    case PBFT_TIMER_STATUS:
+        pbft_on_status_timer(c);
         break;
     default:
         break;

@@ -27,6 +27,26 @@ void pbft_fetch_request(struct bft_core *c, int to, uint16_t count)
         c->io.send(c->io.ctx, (uint32_t)to, &m);
 }
 
+/* A replica that missed the last messages of a burst and then sees no
+ * traffic has nothing to retransmit and no later message to notice its gap
+ * with, so it would stay behind until the next request. Castro's library
+ * sends periodic status messages for this (Castro, PhD thesis, MIT 2001,
+ * §5.2); ours is a one-entry fetch to one peer in turn, sent only when
+ * nothing executed for a whole status period. A peer with nothing newer
+ * answers nothing. */
+void pbft_on_status_timer(struct bft_core *c)
+{
+    c->status_armed = false;
+    bool idle = c->last_exec == c->status_exec;
+    c->status_exec = c->last_exec;
+    if (idle && !c->in_vc && c->n > 1) {
+        c->status_peer = (c->status_peer + 1) % c->n;
+        if (c->status_peer == c->self) c->status_peer = (c->status_peer + 1) % c->n;
+        pbft_fetch_request(c, (int)c->status_peer, 1);
+    }
+    pbft_arm_status(c);
+}
+
 static bool spend_budget(struct bft_core *c, uint32_t to)
 {
     if (c->help_budget[to] == 0) {
@@ -161,6 +181,8 @@ void pbft_on_fetch_resp(struct bft_core *c, const struct bft_msg *m)
         return;
     }
     struct pbft_slot *s = pbft_slot_get(c, m->seq);
+    if (s->has_batch && !pbft_deq(&s->digest, &m->digest))
+        pbft_batch_requeue(c, s->batch, s->batch_len, m->seq);
     if (!pbft_slot_set_batch(s, m->payload, m->payload_len)) return;
     if (s->has_pp && !pbft_deq(&s->digest, &m->digest)) s->has_pp = false;
     s->digest = m->digest;

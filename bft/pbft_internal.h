@@ -83,6 +83,7 @@
 #define PBFT_TIMER_VIEW_CHANGE 1 /* request timer / new-view wait (§4.4) */
 #define PBFT_TIMER_RETRANSMIT 2  /* resend own messages on lossy links */
 #define PBFT_TIMER_STATE 3       /* state-transfer request rate limit */
+#define PBFT_TIMER_STATUS 4      /* idle probe: did the others execute past us? */
 
 /* Bounds. */
 #define PBFT_PENDING_MAX 4096              /* queued client REQUESTs */
@@ -95,6 +96,8 @@
 #define PBFT_FETCH_RANGE 64                /* log entries asked for at once */
 #define PBFT_VC_SHIFT_MAX 6                /* timeout doubles at most 2^6 */
 #define PBFT_PROBES 2                      /* log-fetch probes before suspecting the primary */
+#define PBFT_PROBE_RESETS 8                /* probe rounds restarted by catching up */
+#define PBFT_STATUS_TICKS 5                /* retransmit intervals per idle probe */
 #define PBFT_STATE_CHUNK (256u << 10)      /* snapshot bytes per STATE-RESP */
 #define PBFT_SNAP_MAX (64u << 20)          /* largest snapshot we assemble */
 #define PBFT_STATE_BYTES_TICK (4u << 20)   /* snapshot bytes per asker per tick */
@@ -248,6 +251,8 @@ int pbft_pending_add(struct pbft_pending *p, const struct bft_msg *req);
 void pbft_pending_remove(struct pbft_pending *p, int32_t i);
 void pbft_pending_mark(struct pbft_pending *p, int32_t i, uint64_t seq);
 void pbft_pending_unmark_all(struct pbft_pending *p);
+void pbft_pending_requeue(struct pbft_pending *p, int32_t i);
+int32_t pbft_pending_oldest(const struct pbft_pending *p);
 void pbft_pending_clear(struct pbft_pending *p);
 /* Read (client, first req_no) of an encoded REQUEST inside a batch. */
 bool pbft_req_key(const uint8_t *raw, size_t len, uint32_t *client, uint64_t *req_no);
@@ -320,6 +325,9 @@ struct bft_core {
 
     /* Retransmission. */
     bool retx_armed, helped;
+    bool status_armed;    /* PBFT_TIMER_STATUS is running */
+    uint64_t status_exec; /* last_exec at the previous status tick */
+    uint32_t status_peer; /* whom the next idle probe asks (round robin) */
     uint32_t help_budget[BFT_MAX_REPLICAS];
     uint32_t snap_budget[BFT_MAX_REPLICAS]; /* snapshot bytes per asker per tick */
     uint64_t fetch_hi;                      /* highest log entry asked for */
@@ -353,9 +361,15 @@ struct bft_core {
     uint8_t *snap, *next;
     size_t snap_len, snap_cap, next_len, next_cap;
 
-    bool post_recover;   /* recovered records: re-arm timers at the first event */
-    uint32_t probes;     /* request timer expiries spent asking peers first */
-    uint64_t probe_exec; /* last_exec when we probed */
+    bool post_recover;     /* recovered records: re-arm timers at the first event */
+    uint32_t probes;       /* request timer expiries spent asking peers first */
+    uint64_t probe_exec;   /* last_exec when we probed */
+    uint32_t probe_resets; /* probes restarted because we were catching up */
+    /* The request the backup's timer waits for (§4.4): the deadline holds
+     * until that request executes, however much else executes meanwhile. */
+    bool watching;
+    uint32_t watch_client;
+    uint64_t watch_req;
 
     uint8_t *rec;  /* PBFT_REC_MAX: records, batches */
     uint8_t *body; /* BFT_BODY_MAX: VIEW-CHANGE / NEW-VIEW bodies */
@@ -406,6 +420,8 @@ int pbft_embedded_check(struct bft_core *c, const uint8_t *raw, size_t len, uint
                         struct bft_msg *m, bool verify);
 void pbft_persist_view(struct bft_core *c);
 void pbft_arm_retransmit(struct bft_core *c);
+void pbft_arm_status(struct bft_core *c);
+void pbft_on_status_timer(struct bft_core *c);
 uint64_t pbft_timeout_ms(const struct bft_core *c);
 
 /* ---- normal case (pbft_normal.c) ---- */
@@ -419,6 +435,7 @@ void pbft_try_execute(struct bft_core *c);
 void pbft_request_timer_update(struct bft_core *c);
 void pbft_on_retransmit(struct bft_core *c);
 void pbft_batch_mark(struct bft_core *c, const uint8_t *batch, uint32_t len, uint64_t seq);
+void pbft_batch_requeue(struct bft_core *c, const uint8_t *batch, uint32_t len, uint64_t seq);
 
 /* ---- checkpoints (pbft_checkpoint.c) ---- */
 void pbft_checkpoint_own(struct bft_core *c, uint64_t seq, const bft_digest *state);

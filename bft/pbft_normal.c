@@ -37,18 +37,55 @@ void pbft_batch_mark(struct bft_core *c, const uint8_t *batch, uint32_t len, uin
     }
 }
 
-/* §4.4: a backup's timer runs while it waits for a request to execute; it
- * stops when none is pending and restarts while some remain. */
+/* The batch proposed at seq lost that seq to another batch (one fetched
+ * with its commit certificate, e.g. a twin's): its requests that are still
+ * queued go back to the queue, or the primary would think them in flight
+ * forever and never propose them again. */
+void pbft_batch_requeue(struct bft_core *c, const uint8_t *batch, uint32_t len, uint64_t seq)
+{
+    struct bft_batch_iter it;
+    if (!batch || !len || bft_batch_iter_init(&it, batch, len) != BFT_E_OK) return;
+    const uint8_t *raw;
+    size_t rlen;
+    while (bft_batch_iter_next(&it, &raw, &rlen)) {
+        uint32_t client;
+        uint64_t req_no;
+        if (!pbft_req_key(raw, rlen, &client, &req_no)) continue;
+        int32_t i = pbft_pending_find(&c->pend, client, req_no);
+        if (i >= 0 && c->pend.e[i].proposed == seq) pbft_pending_requeue(&c->pend, i);
+    }
+}
+
+static void watch_start(struct bft_core *c, int32_t i)
+{
+    c->watching = true;
+    c->watch_client = c->pend.e[i].client;
+    c->watch_req = c->pend.e[i].req_no;
+    c->probes = 0;
+    c->probe_resets = 0;
+    c->io.set_timer(c->io.ctx, PBFT_TIMER_VIEW_CHANGE, pbft_timeout_ms(c));
+    c->vc_timer_running = true;
+}
+
+/* §4.4: a backup starts its timer when it receives a request and the timer
+ * is not running; it stops the timer when it no longer waits for that
+ * request, and restarts it if it waits for another. The deadline belongs to
+ * one request: re-arming it whenever anything executes would let a primary
+ * censor one client forever while it orders everyone else's requests. */
 void pbft_request_timer_update(struct bft_core *c)
 {
     if (c->in_vc) return;
-    if (c->pend.count > 0 && !is_primary(c)) {
-        c->io.set_timer(c->io.ctx, PBFT_TIMER_VIEW_CHANGE, pbft_timeout_ms(c));
-        c->vc_timer_running = true;
-    } else if (c->vc_timer_running) {
-        c->io.cancel_timer(c->io.ctx, PBFT_TIMER_VIEW_CHANGE);
+    int32_t i = is_primary(c) ? -1 : pbft_pending_oldest(&c->pend);
+    if (i < 0) {
+        c->watching = false;
+        if (c->vc_timer_running) c->io.cancel_timer(c->io.ctx, PBFT_TIMER_VIEW_CHANGE);
         c->vc_timer_running = false;
+        return;
     }
+    if (c->vc_timer_running && c->watching &&
+        pbft_pending_find(&c->pend, c->watch_client, c->watch_req) >= 0)
+        return; /* still waiting for the same request: keep its deadline */
+    watch_start(c, i);
 }
 
 /* §4.1: the primary orders requests; a backup keeps the request (to watch
@@ -74,10 +111,7 @@ void pbft_on_request(struct bft_core *c, const struct bft_msg *req)
         return;
     }
     c->io.send(c->io.ctx, pbft_primary(c, c->view), req);
-    if (!c->vc_timer_running) {
-        c->io.set_timer(c->io.ctx, PBFT_TIMER_VIEW_CHANGE, pbft_timeout_ms(c));
-        c->vc_timer_running = true;
-    }
+    pbft_request_timer_update(c);
 }
 
 static void persist_pp(struct bft_core *c, const struct pbft_slot *s)

@@ -126,6 +126,26 @@ void pbft_pending_mark(struct pbft_pending *p, int32_t i, uint64_t seq)
     r->proposed = seq;
 }
 
+/* Put one proposed request back in the queue: the batch that carried it
+ * lost its seq to another batch (fetched with a commit certificate). */
+void pbft_pending_requeue(struct pbft_pending *p, int32_t i)
+{
+    struct pbft_req *r = &p->e[i];
+    if (!r->used || !r->proposed) return;
+    r->proposed = 0;
+    fifo_append(p, i);
+}
+
+/* The oldest request not yet in a batch, else any queued one, else -1. */
+int32_t pbft_pending_oldest(const struct pbft_pending *p)
+{
+    if (p->head >= 0) return p->head;
+    if (p->count == 0) return -1;
+    for (int32_t i = 0; i < PBFT_PENDING_MAX; i++)
+        if (p->e[i].used) return i;
+    return -1;
+}
+
 void pbft_pending_unmark_all(struct pbft_pending *p)
 {
     for (int32_t i = 0; i < PBFT_PENDING_MAX; i++) {

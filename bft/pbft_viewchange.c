@@ -152,7 +152,14 @@ void pbft_on_vc_timer(struct bft_core *c)
     /* Request timer expired, or no NEW-VIEW in time: try the next view,
      * waiting twice as long this time (§4.5.2). */
     if (!c->in_vc && pbft_primary(c, c->view) == c->self) return;
-    if (!c->in_vc && c->probe_exec != c->last_exec) c->probes = 0;
+    /* Progress since the last probe means we were catching up and may not
+     * have executed the request yet; a few restarts, no more, or a primary
+     * that orders everyone else's requests could censor ours forever. */
+    if (!c->in_vc && c->probes > 0 && c->probe_exec != c->last_exec &&
+        c->probe_resets < PBFT_PROBE_RESETS) {
+        c->probes = 0;
+        c->probe_resets++;
+    }
     /* Fetching state means we are behind and cannot judge the primary;
      * still, a transfer that never completes delays suspicion only boundedly. */
     bool catching_up = c->st_active && c->probes < 4 * PBFT_PROBES;
@@ -167,6 +174,7 @@ void pbft_on_vc_timer(struct bft_core *c)
         return;
     }
     c->probes = 0;
+    c->watching = false;
     c->vc_attempts++;
     pbft_start_view_change(c, c->view + 1);
 }

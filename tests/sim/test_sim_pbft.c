@@ -508,6 +508,9 @@ static void test_vote_delivered_twice_counts_once(void **state)
     (void)state;
     struct sim *s = mk(4, 1, 0, 0);
     drop(s, BFT_MSG_COMMIT, SIM_MASK(0) | SIM_MASK(3), SIM_MASK(1));
+    /* and no log fetch: the idle status probe would legitimately bring
+     * replica 1 the 2f+1 COMMITs it is denied here */
+    drop(s, BFT_MSG_STATE_RESP, SIM_MASK(0) | SIM_MASK(2) | SIM_MASK(3), SIM_MASK(1));
     struct sim_rule dup = {.action = SIM_RULE_DUPLICATE,
                            .type = BFT_MSG_COMMIT,
                            .from_mask = SIM_MASK(2),
@@ -544,6 +547,55 @@ static void test_two_view_changes_in_a_row(void **state)
     sim_destroy(s);
 }
 
+/* §4.4: the backup's timer belongs to one request. Client 1's requests
+ * never reach the primary (neither directly nor relayed by a backup), while
+ * client 0's keep executing: a primary that censors one client. The
+ * stream of other executions must not keep postponing the deadline; the
+ * backups change view and the next primary orders client 1's request. */
+static void test_censored_client_forces_view_change(void **state)
+{
+    (void)state;
+    struct sim *s = mk(4, 2, 0, 0);
+    drop(s, BFT_MSG_REQUEST, SIM_MASK(SIM_EP_CLIENT(1)) | replicas_mask(0xe), SIM_MASK(0));
+    submit_and_wait(s, 0, 2 * SEC);
+    uint64_t censored = sim_client_submit_order(s, 1, 0);
+    assert_true(censored > 0);
+    uint32_t executed = 0;
+    for (int i = 0; i < 200 && !sim_client_done(s, 1, censored); i++) {
+        submit_and_wait(s, 0, 20 * SEC);
+        executed++;
+        sim_run_until(s, sim_now_us(s) + 50 * MS, NULL, NULL);
+    }
+    assert_true(sim_client_done(s, 1, censored));
+    assert_true(executed > 5); /* others' requests executed meanwhile */
+    for (uint32_t i = 0; i < 4; i++)
+        assert_true(status(s, i).view >= 1);
+    assert_not_failed(s);
+    sim_destroy(s);
+}
+
+/* An idle replica that missed the last commits learns of its gap from its
+ * periodic status probe (Castro's thesis §5.2), not only from the next
+ * request: replica 3 hears nothing from its peers during one request (so
+ * it has no vote of its own to retransmit), then nothing happens, and it
+ * must still execute that request. */
+static void test_idle_laggard_catches_up(void **state)
+{
+    (void)state;
+    struct sim *s = mk(4, 1, 0, 0);
+    submit_and_wait(s, 0, 2 * SEC);
+    int id = drop(s, 0, SIM_MASK_REPLICAS, SIM_MASK(3));
+    uint64_t r = submit_and_wait(s, 0, 2 * SEC);
+    uint64_t seq = sim_applied_seq(s, 0, r);
+    sim_run_until(s, sim_now_us(s) + 100 * MS, NULL, NULL);
+    assert_true(status(s, 3).last_executed < seq);
+    sim_rule_remove(s, id);
+    sim_run_until(s, sim_now_us(s) + 5 * SEC, NULL, NULL);
+    assert_true(status(s, 3).last_executed >= seq);
+    assert_not_failed(s);
+    sim_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -558,6 +610,8 @@ int main(void)
         cmocka_unit_test(test_far_out_of_window_message_dropped_without_memory_growth),
         cmocka_unit_test(test_vote_delivered_twice_counts_once),
         cmocka_unit_test(test_two_view_changes_in_a_row),
+        cmocka_unit_test(test_censored_client_forces_view_change),
+        cmocka_unit_test(test_idle_laggard_catches_up),
         cmocka_unit_test(test_sweep_500_seeds_n4_default_profile),
         cmocka_unit_test(test_sweep_100_seeds_n7_default_profile),
     };

@@ -17,6 +17,8 @@
 
 #include "bft/bft.h"
 #include "bft/pbft_internal.h"
+
+#define FX_TIMERS 5 /* PBFT timer ids 1..4 */
 #include "crypto/crypto.h"
 
 #define FX_CLUSTER 0x5eed
@@ -52,9 +54,9 @@ struct fx_node {
     bft_digest exec_digest[1024];
     uint32_t exec_len[1024];
     uint32_t nexec;
-    uint64_t timer_ms[4];
-    uint64_t deadline[4];
-    bool timer_armed[4];
+    uint64_t timer_ms[FX_TIMERS];
+    uint64_t deadline[FX_TIMERS];
+    bool timer_armed[FX_TIMERS];
     /* The node's exactly-once table (client ignored, req_no < FX_REQS):
      * part of the replicated state, so it travels in snapshots. */
     bool done[FX_REQS];
@@ -259,7 +261,7 @@ static inline void fx_io_set_timer(void *ctx, uint32_t timer, uint64_t ms)
     struct fx_effect *e = fx_push(nd, FX_SET_TIMER);
     e->timer = timer;
     e->ms = ms;
-    assert_true(timer < 4);
+    assert_true(timer < FX_TIMERS);
     nd->timer_armed[timer] = true;
     nd->timer_ms[timer] = ms;
     nd->deadline[timer] = nd->fx->now_ms + ms;
@@ -270,7 +272,7 @@ static inline void fx_io_cancel_timer(void *ctx, uint32_t timer)
     struct fx_node *nd = ctx;
     struct fx_effect *e = fx_push(nd, FX_CANCEL);
     e->timer = timer;
-    assert_true(timer < 4);
+    assert_true(timer < FX_TIMERS);
     nd->timer_armed[timer] = false;
 }
 
@@ -435,7 +437,7 @@ static inline void fx_advance(struct fx *fx, uint64_t ms)
     fx->now_ms += ms;
     for (uint32_t i = 0; i < fx->n; i++) {
         struct fx_node *nd = &fx->node[i];
-        for (uint32_t t = 1; t < 4; t++)
+        for (uint32_t t = 1; t < FX_TIMERS; t++)
             if (!nd->down && nd->timer_armed[t] && nd->deadline[t] <= fx->now_ms) fx_fire(fx, i, t);
     }
     fx_run(fx);
