@@ -289,6 +289,59 @@ static void test_4_2_primary_never_overwrites_committed_batch(void **state)
     fx_free(&fx);
 }
 
+/* bftsim --faults twins seeds 1564 and 2796: the primary proposed client
+ * 7's request at seq 1, but seq 1 committed another batch (its twin's),
+ * which the primary fetched with 2f+1 COMMITs. The request must go back to
+ * the queue and be proposed again at seq 2; left marked as proposed at
+ * seq 1 it looked in flight forever and was never ordered. */
+static void test_4_2_request_of_a_batch_that_lost_its_seq_is_proposed_again(void **state)
+{
+    (void)state;
+    struct fx fx;
+    fx_init(&fx, 4);
+    struct fx_node *p = &fx.node[0];
+    fx_submit(&fx, 0, 7, 1);
+    int i = fx_find(p, FX_BCAST, BFT_MSG_PRE_PREPARE, 0);
+    assert_true(i >= 0);
+    assert_int_equal(p->eff[i].seq, 1);
+    uint32_t mark = p->neff;
+    /* Seq 1 committed client 9's request 500 instead. */
+    bft_digest d;
+    struct bft_msg pp = make_pp(0, 1, 500, 1, &d);
+    uint8_t batch[1024];
+    uint32_t blen = pp.payload_len;
+    memcpy(batch, pp.payload, blen);
+    uint8_t body[10 + 3 * (2 + BFT_MSG_MIN_LEN)];
+    struct pbft_wr w = {.p = body, .cap = sizeof body};
+    pbft_put(&w, 1, 1);
+    pbft_put(&w, 1, 8);
+    pbft_put(&w, 3, 1);
+    for (uint32_t k = 1; k < 4; k++) {
+        struct bft_msg v = fx_vote(BFT_MSG_COMMIT, 0, 1, &d);
+        uint32_t len;
+        uint8_t *raw = fx_encode(k, &v, &len);
+        pbft_put(&w, len, 2);
+        pbft_put_bytes(&w, raw, len);
+        free(raw);
+    }
+    assert_false(w.err);
+    struct bft_msg resp = {.type = BFT_MSG_STATE_RESP, .seq = 1, .digest = d};
+    resp.body = body;
+    resp.body_len = (uint32_t)w.len;
+    resp.payload = batch;
+    resp.payload_len = blen;
+    fx_inject(&fx, 1, 0, &resp);
+    assert_int_equal(p->core->last_exec, 1);
+    /* Client 7's request is queued again and proposed at seq 2. */
+    i = fx_find(p, FX_BCAST, BFT_MSG_PRE_PREPARE, mark);
+    assert_true(i >= 0);
+    assert_int_equal(p->eff[i].seq, 2);
+    int32_t q = pbft_pending_find(&p->core->pend, 7, 1);
+    assert_true(q >= 0);
+    assert_int_equal(p->core->pend.e[q].proposed, 2);
+    fx_free(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_4_5_2_primary_that_missed_new_view_rejoins),
         cmocka_unit_test(test_4_4_commit_certificate_stays_one_view_after_view_change),
         cmocka_unit_test(test_4_2_primary_never_overwrites_committed_batch),
+        cmocka_unit_test(test_4_2_request_of_a_batch_that_lost_its_seq_is_proposed_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
