@@ -43,6 +43,7 @@ static int hs_create(struct bft_core **out, const struct bft_core_config *cfg,
     if (cfg->f < 1 || 3 * cfg->f + 1 > cfg->n) return BFT_E_INVALID;
     if (cfg->batch_max == 0 || cfg->batch_max > BFT_BATCH_MAX_ENVELOPES) return BFT_E_INVALID;
     if (cfg->checkpoint_interval == 0 || cfg->request_timeout_ms == 0) return BFT_E_INVALID;
+    if (cfg->leader_views > HS_LEADER_VIEWS_MAX) return BFT_E_INVALID;
     struct bft_core *c = calloc(1, sizeof(*c));
     if (!c) return BFT_E_NOMEM;
     c->cfg = *cfg;
@@ -53,6 +54,7 @@ static int hs_create(struct bft_core **out, const struct bft_core_config *cfg,
     c->self = cfg->self;
     /* Any two quorums share f+1 replicas: 2f+1 when n = 3f+1. */
     c->quorum = (c->n + c->f) / 2 + 1;
+    c->leader_views = cfg->leader_views ? cfg->leader_views : 1;
     if (c->quorum < 2 * c->f + 1) c->quorum = 2 * c->f + 1;
     /* Committed history kept for block sync; a laggard beyond half of it
      * fetches state, whose checkpoints are checkpoint_interval apart. */

@@ -150,10 +150,17 @@ void hs_on_state_req(struct bft_core *c, const struct bft_msg *m)
      * last request (idle: no checkpoint comes, all sit at one seq). */
     uint64_t last_ckpt = c->claims[(c->claims_next + HS_CLAIMS - 1) % HS_CLAIMS].seq;
     if (c->snap.seq <= m->seq || c->snap.seq < last_ckpt) {
-        if (!c->snap_wanted) {
+        if (!c->snap_wanted || c->snap_wanted_at != c->root_height) {
+            /* (Re)start the idle clock: a wish from an older root that no
+             * checkpoint fulfilled must not block the idle snapshot. */
             c->snap_wanted = true;
             c->snap_wanted_at = c->root_height;
-        } else if (c->snap_wanted_at == c->root_height && c->snap.seq <= m->seq) {
+        } else {
+            /* Idle since the last request. Also when our snapshot is newer
+             * than the asker but older than our last checkpoint: nobody
+             * else may still claim it (the claim ring moved on), so it
+             * would never gather f+1 support and an idle cluster would
+             * never reach the checkpoint that refreshes it. */
             take_snapshot(c, c->root_height, &c->root, &c->last_state);
         }
     }
@@ -189,6 +196,7 @@ static void restored(struct bft_core *c, const struct hs_claim *k, const bft_dig
      * clients retransmit what is still outstanding. */
     hs_pending_clear(&c->pend);
     hs_store_reconnect(c);
+    hs_sync_resume(c);
 }
 
 static void try_restore(struct bft_core *c)

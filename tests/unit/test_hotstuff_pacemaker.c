@@ -111,6 +111,52 @@ static void test_silent_leader_tc_then_commits(void **state)
     assert_int_equal(status(0).pending_requests, 0);
 }
 
+/* Leader windows, W = 4: replica 0 leads views 1-3, replica 1 views 4-7,
+ * replica 2 views 8-11, replica 3 views 12-15. With replica 0 silent for
+ * good its window costs one timeout, and TC(1) moves everyone straight to
+ * view 4; the live windows after it then commit request after request
+ * with no timer firing at all. Rotating every view, the next request would
+ * need another timeout as soon as view 8 (leader 0) came up. */
+static int setup_w4(void **state)
+{
+    fixture_leader_views = 4;
+    return setup(state);
+}
+static int teardown_w4(void **state)
+{
+    fixture_leader_views = 1;
+    return teardown(state);
+}
+static void test_leader_window_dead_leader_costs_one_timeout(void **state)
+{
+    (void)state;
+    H->drop_from[0] = true;
+    submit(0, 1);
+    run();
+    assert_int_equal(status(1).view, 1);
+    assert_int_equal(status(1).leader, 0);
+    run_rounds(1); /* view timers fire: timeouts, TC(1) */
+    for (uint32_t i = 1; i < N; i++) {
+        assert_true(status(i).view >= 4);
+        assert_true(status(i).last_executed >= 1);
+    }
+    uint64_t vc = status(1).view_changes;
+    assert_true(vc >= 1);
+    for (uint64_t req = 2; req <= 3; req++) {
+        uint64_t before = status(1).last_executed;
+        submit(0, req);
+        run(); /* no timer fires */
+        for (uint32_t i = 1; i < N; i++) {
+            assert_true(status(i).last_executed > before);
+            assert_int_equal(status(i).pending_requests, 0);
+            assert_int_equal(status(i).view_changes, vc);
+        }
+    }
+    uint64_t v = status(1).view;
+    assert_true(v >= 12); /* through windows 1 and 2 into 3 or beyond */
+    assert_int_equal(status(1).leader, (uint32_t)(v / 4 % N));
+}
+
 /* Replica 3 can send but not receive: its timeouts (1 < f+1, < 2f+1)
  * neither form a TC nor make the others change views. */
 static void test_send_only_replica_no_view_changes(void **state)
@@ -206,14 +252,60 @@ static void test_commit_then_idle(void **state)
     assert_int_equal(count_fx(E_SEND, -1, BFT_MSG_HS_TIMEOUT), 0);
 }
 
+/* The seq of the last STATE_RESP replica `from` sent to `to`. */
+static uint64_t last_state_resp(uint32_t from, uint32_t to)
+{
+    uint64_t seq = UINT64_MAX;
+    for (uint32_t i = 0; i < H->nfx; i++)
+        if (H->fx[i].kind == E_SEND && H->fx[i].replica == from && H->fx[i].to == to &&
+            H->fx[i].type == BFT_MSG_STATE_RESP)
+            seq = H->fx[i].seq;
+    return seq;
+}
+
+static void ask_state(uint32_t from, uint32_t to)
+{
+    struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = status(from).view, .seq = 0};
+    deliver_raw(from, to, &m);
+}
+
+/* bftsim --protocol hotstuff --nodes 7 --seeds 63 (with leader windows):
+ * a replica asked for state remembers to snapshot at the next checkpoint,
+ * or at once if nothing executed by the next request (an idle cluster). A
+ * wish made at an older root that no checkpoint fulfilled used to block
+ * the idle snapshot for good, and the asker never got f+1 matching
+ * offers. Now each request judges idleness afresh: two requests at the
+ * same root bring a snapshot of that root. */
+static void test_idle_snapshot_after_a_stale_wish(void **state)
+{
+    (void)state;
+    submit(0, 1);
+    run();
+    uint64_t r1 = status(0).last_executed;
+    assert_true(r1 >= 1);
+    ask_state(3, 0); /* the wish, at root r1 */
+    assert_int_equal(last_state_resp(0, 3), 0);
+    submit(0, 2);
+    run();
+    uint64_t r2 = status(0).last_executed;
+    assert_true(r2 > r1 && r2 < 64); /* no checkpoint in between */
+    ask_state(3, 0);                 /* a new root: the idle clock starts over */
+    assert_int_equal(last_state_resp(0, 3), 0);
+    ask_state(3, 0); /* still r2: idle, snapshot now */
+    assert_int_equal(last_state_resp(0, 3), r2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_restart_keeps_lock_and_vote, setup, teardown),
         cmocka_unit_test_setup_teardown(test_silent_leader_tc_then_commits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_only_replica_no_view_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leader_window_dead_leader_costs_one_timeout, setup_w4,
+                                        teardown_w4),
         cmocka_unit_test_setup_teardown(test_block_sync_fetches_parent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_then_idle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_snapshot_after_a_stale_wish, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
