@@ -48,5 +48,5 @@ void bft_core_config_defaults(struct bft_core_config *c, int protocol, uint32_t 
      * simulator's crash-restart profile lost liveness on 4 of 2000 seeds,
      * on certified blocks that only restarted replicas had held (blocks
      * are not in the WAL). docs/hotstuff.md, "Leader windows". */
-    c->leader_views = 1;
+    c->leader_views = 32;
 }

@@ -13,6 +13,15 @@
 bool hs_has_work(struct bft_core *c)
 {
     if (c->pend.count > 0) return true;
+    /* f+1 others timing out in our view or the one before: at least one
+     * honest replica is stuck, so time out with them even with nothing of
+     * our own pending. Without this, replicas split over views v and v+1
+     * with the only idle one in v+1 never form a TC (bftsim --protocol
+     * hotstuff --nodes 4 --seeds 1327:1327 with leader windows). */
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < c->n; i++)
+        if (i != c->self && c->to[i].valid && c->to[i].view + 1 >= c->view) k++;
+    if (k >= c->f + 1) return true;
     const struct hs_block *x = hs_block_get(c, &c->high_qc.block);
     uint64_t h = c->high_qc.height;
     for (uint32_t s = 0; h > c->root_height && s < HS_BLOCKS_MAX; s++) {

@@ -83,7 +83,7 @@
  *         | u32 batch_len | batch   (a committed block, in commit order)
  * SNAP:   u64 seq | block | state | u32 len | snapshot  (state restored
  *         by state transfer) */
-enum { HS_REC_VOTE = 1, HS_REC_LOCK = 2, HS_REC_COMMIT = 3, HS_REC_SNAP = 4 };
+enum { HS_REC_VOTE = 1, HS_REC_LOCK = 2, HS_REC_COMMIT = 3, HS_REC_SNAP = 4, HS_REC_BLOCK = 5 };
 #define HS_REC_BIG ((size_t)BFT_PAYLOAD_MAX + 4096)
 
 struct hs_qc {
@@ -385,6 +385,7 @@ uint32_t hs_pending_unmarked(const struct hs_pending *p);
 void hs_persist_vote(struct bft_core *c, uint64_t view, uint64_t height, const bft_digest *block);
 void hs_persist_lock(struct bft_core *c);
 void hs_persist_commit(struct bft_core *c, const struct hs_block *b);
+void hs_persist_block(struct bft_core *c, const struct hs_block *b);
 void hs_persist_snapshot(struct bft_core *c, const struct hs_claim *k, const uint8_t *snap,
                          uint32_t len);
 void hs_recover(struct bft_core *c, const uint8_t *rec, size_t len);

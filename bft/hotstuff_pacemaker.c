@@ -214,7 +214,9 @@ void hs_on_timeout_msg(struct bft_core *c, const struct bft_msg *m)
         else
             hs_reject(c, BFT_REJECT_BAD_SIGNATURE);
     }
-    if (m->view < c->view) return; /* used what it carried; view is over */
+    /* Used what it carried; a view older than the one before ours is
+     * over. One view back is still recorded: hs_has_work counts it. */
+    if (m->view + 1 < c->view) return;
     struct hs_timeout_rec *t = &c->to[m->sender];
     if (t->valid && t->view >= m->view) return; /* a resend, or older than its last */
     t->valid = true;

@@ -186,6 +186,7 @@ static void vote(struct bft_core *c, const struct hs_block *b)
     c->my_vote.view = view;
     c->my_vote.height = height;
     c->my_vote.block = d;
+    hs_persist_block(c, b);
     hs_persist_vote(c, view, height, &d);
     /* Algorithm 3: send the vote to leader(curView + 1) and move on. */
     hs_advance_view(c, view + 1, false);

@@ -144,23 +144,19 @@ void hs_on_state_req(struct bft_core *c, const struct bft_msg *m)
         return;
     }
     c->sync_budget[m->sender] -= HS_SYNC_BATCH;
-    /* Want a snapshot if ours is useless to the asker, or older than our
-     * last checkpoint: taken at the next checkpoint, which the replicas
-     * asked at the same time share; or now, if nothing executed since the
-     * last request (idle: no checkpoint comes, all sit at one seq). */
-    uint64_t last_ckpt = c->claims[(c->claims_next + HS_CLAIMS - 1) % HS_CLAIMS].seq;
-    if (c->snap.seq <= m->seq || c->snap.seq < last_ckpt) {
+    /* Want a snapshot if ours is behind our root: taken at the next
+     * checkpoint, which the replicas asked at the same time share; or now,
+     * if nothing executed since the last request (idle: no checkpoint
+     * comes, all honest replicas sit at one seq, and their snapshots must
+     * be of that seq: one left at an earlier idle seq matches nobody's). */
+    if (c->snap.seq < c->root_height) {
         if (!c->snap_wanted || c->snap_wanted_at != c->root_height) {
             /* (Re)start the idle clock: a wish from an older root that no
              * checkpoint fulfilled must not block the idle snapshot. */
             c->snap_wanted = true;
             c->snap_wanted_at = c->root_height;
         } else {
-            /* Idle since the last request. Also when our snapshot is newer
-             * than the asker but older than our last checkpoint: nobody
-             * else may still claim it (the claim ring moved on), so it
-             * would never gather f+1 support and an idle cluster would
-             * never reach the checkpoint that refreshes it. */
+            /* Idle since the last request. */
             take_snapshot(c, c->root_height, &c->root, &c->last_state);
         }
     }
