@@ -238,6 +238,7 @@ struct bft_core_config {
     uint32_t window;              /* PBFT L: seqs above the low watermark */
     uint32_t checkpoint_interval; /* PBFT K */
     uint32_t request_timeout_ms;  /* view-change / pacemaker base timeout */
+    uint32_t leader_views;        /* HotStuff: consecutive views per leader */
 };
 void bft_core_config_defaults(struct bft_core_config *c, int protocol, uint32_t n, uint32_t self);
 

@@ -13,6 +13,15 @@
 bool hs_has_work(struct bft_core *c)
 {
     if (c->pend.count > 0) return true;
+    /* f+1 others timing out in our view or the one before: at least one
+     * honest replica is stuck, so time out with them even with nothing of
+     * our own pending. Without this, replicas split over views v and v+1
+     * with the only idle one in v+1 never form a TC (bftsim --protocol
+     * hotstuff --nodes 4 --seeds 1327:1327 with leader windows). */
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < c->n; i++)
+        if (i != c->self && c->to[i].valid && c->to[i].view + 1 >= c->view) k++;
+    if (k >= c->f + 1) return true;
     const struct hs_block *x = hs_block_get(c, &c->high_qc.block);
     uint64_t h = c->high_qc.height;
     for (uint32_t s = 0; h > c->root_height && s < HS_BLOCKS_MAX; s++) {
@@ -43,6 +52,7 @@ static int hs_create(struct bft_core **out, const struct bft_core_config *cfg,
     if (cfg->f < 1 || 3 * cfg->f + 1 > cfg->n) return BFT_E_INVALID;
     if (cfg->batch_max == 0 || cfg->batch_max > BFT_BATCH_MAX_ENVELOPES) return BFT_E_INVALID;
     if (cfg->checkpoint_interval == 0 || cfg->request_timeout_ms == 0) return BFT_E_INVALID;
+    if (cfg->leader_views > HS_LEADER_VIEWS_MAX) return BFT_E_INVALID;
     struct bft_core *c = calloc(1, sizeof(*c));
     if (!c) return BFT_E_NOMEM;
     c->cfg = *cfg;
@@ -53,6 +63,7 @@ static int hs_create(struct bft_core **out, const struct bft_core_config *cfg,
     c->self = cfg->self;
     /* Any two quorums share f+1 replicas: 2f+1 when n = 3f+1. */
     c->quorum = (c->n + c->f) / 2 + 1;
+    c->leader_views = cfg->leader_views ? cfg->leader_views : 1;
     if (c->quorum < 2 * c->f + 1) c->quorum = 2 * c->f + 1;
     /* Committed history kept for block sync; a laggard beyond half of it
      * fetches state, whose checkpoints are checkpoint_interval apart. */

@@ -68,6 +68,7 @@
 #define HS_PENDING_BUCKETS 8192 /* power of two */
 #define HS_PENDING_BYTES_MAX (64u << 20)
 #define HS_BACKOFF_MAX 3 /* a view waits at most 8x the base timeout */
+#define HS_LEADER_VIEWS_MAX 4096
 #define HS_CLAIMS 8
 #define HS_DOM_TIMEOUT 0x48530001u /* "HS" timeout statements */
 #define HS_QC_WIRE_MAX (8 + 8 + 32 + 1 + BFT_MAX_REPLICAS * (1 + BFT_SIG_LEN))
@@ -82,7 +83,7 @@
  *         | u32 batch_len | batch   (a committed block, in commit order)
  * SNAP:   u64 seq | block | state | u32 len | snapshot  (state restored
  *         by state transfer) */
-enum { HS_REC_VOTE = 1, HS_REC_LOCK = 2, HS_REC_COMMIT = 3, HS_REC_SNAP = 4 };
+enum { HS_REC_VOTE = 1, HS_REC_LOCK = 2, HS_REC_COMMIT = 3, HS_REC_SNAP = 4, HS_REC_BLOCK = 5 };
 #define HS_REC_BIG ((size_t)BFT_PAYLOAD_MAX + 4096)
 
 struct hs_qc {
@@ -184,7 +185,9 @@ struct bft_core {
     struct bft_env env;
     struct bft_io io;
     uint32_t n, f, quorum, self;
-    uint64_t history; /* committed blocks kept below the root */
+    uint32_t leader_views; /* W: consecutive views per leader (>= 1) */
+    uint32_t resume_peer;  /* hs_sync_resume asks peers in turn */
+    uint64_t history;      /* committed blocks kept below the root */
 
     /* Pacemaker and voting state (Algorithm 3 vheight/b_lock/qc_high). */
     uint64_t view;
@@ -250,9 +253,17 @@ struct bft_core {
 };
 
 /* ---- helpers (hotstuff.c) ---- */
+/* Leader windows: views [kW, (k+1)W) belong to replica k mod n, W =
+ * leader_views. A TC for view v moves everyone to the first view of the
+ * next window (hs_view_after_tc), so a dead or slow leader costs one
+ * timeout per window, not one per n views. */
 static inline uint32_t hs_leader(const struct bft_core *c, uint64_t view)
 {
-    return (uint32_t)(view % c->n);
+    return (uint32_t)((view / c->leader_views) % c->n);
+}
+static inline uint64_t hs_view_after_tc(const struct bft_core *c, uint64_t tc_view)
+{
+    return (tc_view / c->leader_views + 1) * c->leader_views;
 }
 static inline bool hs_deq(const bft_digest *a, const bft_digest *b)
 {
@@ -343,6 +354,7 @@ void hs_on_block_req(struct bft_core *c, const struct bft_msg *m);
 void hs_on_block_resp(struct bft_core *c, const struct bft_msg *m);
 /* A certified height we are far below: fetch state instead of blocks. */
 void hs_note_height(struct bft_core *c, uint64_t height);
+void hs_sync_resume(struct bft_core *c);
 
 /* ---- state transfer (hotstuff_state.c) ---- */
 void hs_state_start(struct bft_core *c);
@@ -373,6 +385,7 @@ uint32_t hs_pending_unmarked(const struct hs_pending *p);
 void hs_persist_vote(struct bft_core *c, uint64_t view, uint64_t height, const bft_digest *block);
 void hs_persist_lock(struct bft_core *c);
 void hs_persist_commit(struct bft_core *c, const struct hs_block *b);
+void hs_persist_block(struct bft_core *c, const struct hs_block *b);
 void hs_persist_snapshot(struct bft_core *c, const struct hs_claim *k, const uint8_t *snap,
                          uint32_t len);
 void hs_recover(struct bft_core *c, const uint8_t *rec, size_t len);

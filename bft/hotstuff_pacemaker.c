@@ -109,7 +109,8 @@ static void send_timeout(struct bft_core *c)
     }
 }
 
-/* 2f+1 timeouts for `view` form TC(view) and move us to view + 1. */
+/* 2f+1 timeouts for `view` form TC(view) and move us to the first view of
+ * the next leader's window. */
 static void check_tc(struct bft_core *c, uint64_t view)
 {
     if (view < c->view || count_timeouts(c, view, false) < c->quorum) return;
@@ -127,8 +128,9 @@ static void check_tc(struct bft_core *c, uint64_t view)
 void hs_on_tc(struct bft_core *c, const struct hs_tc *t)
 {
     if (t->view > c->high_tc.view) c->high_tc = *t;
-    if (t->view + 1 > c->view)
-        hs_advance_view(c, t->view + 1, true);
+    uint64_t next = hs_view_after_tc(c, t->view);
+    if (next > c->view)
+        hs_advance_view(c, next, true);
     else
         hs_try_propose(c);
 }
@@ -154,13 +156,14 @@ void hs_on_view_timer(struct bft_core *c)
 
 void hs_on_timeout_msg(struct bft_core *c, const struct bft_msg *m)
 {
-    /* Only the view just before ours can still teach us something (the
-     * QC and vote a next leader needs); older timeouts are stale. */
+    /* Only a view whose TC would lead to ours or later can still teach us
+     * something (the QC and vote a next leader needs); older timeouts are
+     * stale. */
     if (m->view == 0 || m->payload_len != 0) {
         hs_reject(c, BFT_REJECT_MALFORMED);
         return;
     }
-    if (m->view + 1 < c->view) {
+    if (hs_view_after_tc(c, m->view) < c->view) {
         hs_reject(c, BFT_REJECT_STALE_VIEW);
         return;
     }
@@ -211,7 +214,9 @@ void hs_on_timeout_msg(struct bft_core *c, const struct bft_msg *m)
         else
             hs_reject(c, BFT_REJECT_BAD_SIGNATURE);
     }
-    if (m->view < c->view) return; /* used what it carried; view is over */
+    /* Used what it carried; a view older than the one before ours is
+     * over. One view back is still recorded: hs_has_work counts it. */
+    if (m->view + 1 < c->view) return;
     struct hs_timeout_rec *t = &c->to[m->sender];
     if (t->valid && t->view >= m->view) return; /* a resend, or older than its last */
     t->valid = true;

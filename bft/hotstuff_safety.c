@@ -124,7 +124,7 @@ void hs_block_arrived(struct bft_core *c, struct hs_block *b, uint32_t from, boo
 
 void hs_on_proposal(struct bft_core *c, const struct bft_msg *m)
 {
-    /* Only the leader of a view proposes in it (leader = view mod n). */
+    /* Only the leader of a view proposes in it (hs_leader: leader windows). */
     if (m->view == 0 || hs_leader(c, m->view) != m->sender) {
         hs_reject(c, BFT_REJECT_MALFORMED);
         return;
@@ -133,10 +133,11 @@ void hs_on_proposal(struct bft_core *c, const struct bft_msg *m)
     int why = hs_block_parse(c, m, true, false, &w);
     if (why < 0) why = seen_check(c, w.view, &w.digest);
     if (why < 0) why = hs_qc_verify(c, &w.justify);
-    /* A proposal for view v is justified by QC(v-1), or by TC(v-1) with a
-     * justify at least as high as every QC the TC's signers reported. */
+    /* A proposal for view v is justified by QC(v-1), or by a TC whose view
+     * leads to v (the last window's) with a justify at least as high as
+     * every QC the TC's signers reported. */
     if (why < 0 && w.has_tc) {
-        if (w.tc.view + 1 != w.view) why = BFT_REJECT_MALFORMED;
+        if (hs_view_after_tc(c, w.tc.view) != w.view) why = BFT_REJECT_MALFORMED;
         if (why < 0) why = hs_tc_verify(c, &w.tc);
         if (why < 0 && w.justify.view < hs_tc_max_hqc(&w.tc)) why = BFT_REJECT_MALFORMED;
     } else if (why < 0 && w.justify.view + 1 != w.view) {
@@ -185,6 +186,7 @@ static void vote(struct bft_core *c, const struct hs_block *b)
     c->my_vote.view = view;
     c->my_vote.height = height;
     c->my_vote.block = d;
+    hs_persist_block(c, b);
     hs_persist_vote(c, view, height, &d);
     /* Algorithm 3: send the vote to leader(curView + 1) and move on. */
     hs_advance_view(c, view + 1, false);
@@ -275,7 +277,7 @@ void hs_try_propose(struct bft_core *c)
     if (hs_leader(c, c->view) != c->self) return;
     if (c->proposed_view >= c->view || c->last_voted_view >= c->view) return;
     bool by_qc = c->high_qc.view + 1 == c->view;
-    bool by_tc = c->high_tc.view + 1 == c->view;
+    bool by_tc = c->high_tc.view != 0 && hs_view_after_tc(c, c->high_tc.view) == c->view;
     if (!by_qc && !by_tc) return;
     if (!by_qc && c->high_qc.view < hs_tc_max_hqc(&c->high_tc)) return; /* wait for that QC */
     /* Requests already in an uncommitted ancestor are not proposed again. */

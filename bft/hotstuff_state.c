@@ -144,16 +144,19 @@ void hs_on_state_req(struct bft_core *c, const struct bft_msg *m)
         return;
     }
     c->sync_budget[m->sender] -= HS_SYNC_BATCH;
-    /* Want a snapshot if ours is useless to the asker, or older than our
-     * last checkpoint: taken at the next checkpoint, which the replicas
-     * asked at the same time share; or now, if nothing executed since the
-     * last request (idle: no checkpoint comes, all sit at one seq). */
-    uint64_t last_ckpt = c->claims[(c->claims_next + HS_CLAIMS - 1) % HS_CLAIMS].seq;
-    if (c->snap.seq <= m->seq || c->snap.seq < last_ckpt) {
-        if (!c->snap_wanted) {
+    /* Want a snapshot if ours is behind our root: taken at the next
+     * checkpoint, which the replicas asked at the same time share; or now,
+     * if nothing executed since the last request (idle: no checkpoint
+     * comes, all honest replicas sit at one seq, and their snapshots must
+     * be of that seq: one left at an earlier idle seq matches nobody's). */
+    if (c->snap.seq < c->root_height) {
+        if (!c->snap_wanted || c->snap_wanted_at != c->root_height) {
+            /* (Re)start the idle clock: a wish from an older root that no
+             * checkpoint fulfilled must not block the idle snapshot. */
             c->snap_wanted = true;
             c->snap_wanted_at = c->root_height;
-        } else if (c->snap_wanted_at == c->root_height && c->snap.seq <= m->seq) {
+        } else {
+            /* Idle since the last request. */
             take_snapshot(c, c->root_height, &c->root, &c->last_state);
         }
     }
@@ -189,6 +192,7 @@ static void restored(struct bft_core *c, const struct hs_claim *k, const bft_dig
      * clients retransmit what is still outstanding. */
     hs_pending_clear(&c->pend);
     hs_store_reconnect(c);
+    hs_sync_resume(c);
 }
 
 static void try_restore(struct bft_core *c)

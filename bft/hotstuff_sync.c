@@ -84,6 +84,41 @@ void hs_fetch_want(struct bft_core *c, const bft_digest *d, uint64_t height, uin
     }
 }
 
+/* Is our high QC's block cut off from our root? Then certified blocks exist
+ * above us that we cannot reach: we are behind. */
+static bool cut_off(struct bft_core *c)
+{
+    if (c->high_qc.height <= c->root_height || c->st_active) return false;
+    const struct hs_block *b = hs_block_get(c, &c->high_qc.block);
+    return !b || !b->connected;
+}
+
+/* Pick block sync up again toward the high QC. A fetch gives up after a
+ * few rounds and only a later proposal would ask again; after a state
+ * restore, or in a cluster gone idle, no proposal comes, and a replica
+ * left behind would stay behind for good. Called after a restore and by
+ * the fetch timer, which keeps running (at the base timeout) while the
+ * high QC stays cut off. */
+void hs_sync_resume(struct bft_core *c)
+{
+    if (!cut_off(c)) return;
+    if (c->high_qc.height > c->root_height + c->history / 2) {
+        hs_state_start(c); /* beyond the history others keep */
+        return;
+    }
+    uint32_t peer = next_peer(c, c->resume_peer);
+    c->resume_peer = peer;
+    struct hs_block *b = hs_block_get(c, &c->high_qc.block);
+    if (b)
+        hs_block_arrived(c, b, peer, true); /* fetches its missing ancestor */
+    else
+        hs_fetch_want(c, &c->high_qc.block, c->high_qc.height, peer, true);
+    if (!c->fetch_timer_armed) {
+        c->fetch_timer_armed = true;
+        c->io.set_timer(c->io.ctx, HS_TIMER_FETCH, c->cfg.request_timeout_ms);
+    }
+}
+
 void hs_on_fetch_timer(struct bft_core *c)
 {
     c->fetch_timer_armed = false;
@@ -103,6 +138,8 @@ void hs_on_fetch_timer(struct bft_core *c)
     if (any) {
         c->fetch_timer_armed = true;
         c->io.set_timer(c->io.ctx, HS_TIMER_FETCH, fetch_ms(c));
+    } else {
+        hs_sync_resume(c);
     }
 }
 

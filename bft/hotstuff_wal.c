@@ -14,7 +14,7 @@
 
 #include "bft/hotstuff_internal.h"
 
-static void recover_commit(struct bft_core *c, struct net_rd *r);
+static void recover_commit(struct bft_core *c, struct net_rd *r, bool committed);
 static void recover_snap(struct bft_core *c, struct net_rd *r);
 
 void hs_persist_vote(struct bft_core *c, uint64_t view, uint64_t height, const bft_digest *block)
@@ -70,7 +70,8 @@ void hs_recover(struct bft_core *c, const uint8_t *rec, size_t len)
         if (q.view > c->high_qc.view) c->high_qc = q;
         return;
     }
-    if (type == HS_REC_COMMIT) recover_commit(c, &r);
+    if (type == HS_REC_COMMIT) recover_commit(c, &r, true);
+    if (type == HS_REC_BLOCK) recover_commit(c, &r, false);
     if (type == HS_REC_SNAP) recover_snap(c, &r);
 }
 
@@ -82,14 +83,16 @@ void hs_post_recover(struct bft_core *c)
     if (c->high_qc.view + 1 > v) v = c->high_qc.view + 1;
     if (v > c->view) c->view = v;
     c->proposed_view = c->last_voted_view;
+    /* Connect the voted blocks the WAL gave back above the root. */
+    hs_store_reconnect(c);
     hs_timer_update(c);
 }
 
-void hs_persist_commit(struct bft_core *c, const struct hs_block *b)
+static void persist_block(struct bft_core *c, uint8_t type, const struct hs_block *b)
 {
     struct net_wr w;
     net_wr_init(&w, c->rec, HS_REC_BIG);
-    net_put_u8(&w, HS_REC_COMMIT);
+    net_put_u8(&w, type);
     net_put_u64(&w, b->view);
     net_put_u64(&w, b->height);
     net_put_bytes(&w, b->parent.b, 32);
@@ -99,6 +102,19 @@ void hs_persist_commit(struct bft_core *c, const struct hs_block *b)
     net_put_bytes(&w, b->batch, b->batch_len);
     assert(!w.err);
     c->io.persist(c->io.ctx, c->rec, w.len);
+}
+
+void hs_persist_commit(struct bft_core *c, const struct hs_block *b)
+{
+    persist_block(c, HS_REC_COMMIT, b);
+}
+
+/* A block we vote for is logged with the vote: a QC may certify it with our
+ * vote, and if every replica that held it restarted without it, nobody
+ * could serve it again and nobody could vote on its children. */
+void hs_persist_block(struct bft_core *c, const struct hs_block *b)
+{
+    persist_block(c, HS_REC_BLOCK, b);
 }
 
 void hs_persist_snapshot(struct bft_core *c, const struct hs_claim *k, const uint8_t *snap,
@@ -116,8 +132,10 @@ void hs_persist_snapshot(struct bft_core *c, const struct hs_claim *k, const uin
     c->io.persist(c->io.ctx, c->rec, w.len);
 }
 
-/* A committed block: re-execute it if it extends what we rebuilt so far. */
-static void recover_commit(struct bft_core *c, struct net_rd *r)
+/* A committed block: re-execute it if it extends what we rebuilt so far.
+ * A voted block (not committed): back into the store, unconnected, above
+ * the root; the first event after recovery connects what it can. */
+static void recover_commit(struct bft_core *c, struct net_rd *r, bool committed)
 {
     struct hs_wire_block w;
     memset(&w, 0, sizeof w);
@@ -129,8 +147,14 @@ static void recover_commit(struct bft_core *c, struct net_rd *r)
     w.batch_len = net_get_u32(r);
     w.batch = net_get_ptr(r, w.batch_len);
     if (r->err || net_rd_left(r) != 0 || w.batch_len > BFT_PAYLOAD_MAX) return;
-    if (c->exec_blocked || w.height != c->root_height + 1 || !hs_deq(&w.parent, &c->root)) return;
     hs_block_digest(w.view, w.height, &w.parent, &w.batch_digest, &w.justify, &w.digest);
+    if (!committed) {
+        if (w.height <= c->root_height) return;
+        if (hs_block_insert(c, &w, c->self) && w.justify.view > c->high_qc.view)
+            c->high_qc = w.justify;
+        return;
+    }
+    if (c->exec_blocked || w.height != c->root_height + 1 || !hs_deq(&w.parent, &c->root)) return;
     struct hs_block *b = hs_block_insert(c, &w, c->self);
     if (!b) return;
     if (!b->connected) {

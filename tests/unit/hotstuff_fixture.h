@@ -69,6 +69,7 @@ struct h {
 };
 
 static struct h *H;
+static uint32_t fixture_leader_views = 1;
 
 /* ---- fake env / io ---- */
 
@@ -223,6 +224,9 @@ static inline void make_core(uint32_t i)
     struct bft_core_config cfg;
     bft_core_config_defaults(&cfg, BFT_PROTO_HOTSTUFF, N, i);
     cfg.cluster_id = CLUSTER;
+    /* The scripted tests name leaders as view mod n (one view each); a
+     * test of leader windows sets fixture_leader_views before setup. */
+    cfg.leader_views = fixture_leader_views;
     H->rep[i].h = H;
     H->rep[i].id = i;
     H->env[i] = (struct bft_env){&H->rep[i], env_sign, env_verify, env_verify_request, env_random};

@@ -64,15 +64,13 @@ static void test_restart_keeps_lock_and_vote(void **state)
     make_tc(&tc, 6, 3);
     struct blk ext;
     make_block(&ext, 7, &q3, &tc);
+    uint32_t reqs = count_fx(E_SEND, 1, BFT_MSG_HS_BLOCK_REQ);
     propose_to(1, &ext);
-    /* Blocks are not in the WAL: the restarted replica fetches the
-     * ancestors (block sync) before it can check the lock and vote. */
-    assert_int_equal(H->core[1]->last_voted_view, 4);
-    assert_true(count_fx(E_SEND, 1, BFT_MSG_HS_BLOCK_REQ) >= 1);
-    respond_block(3, 1, &c[1]);
-    respond_block(3, 1, &c[0]);
+    /* The blocks it voted for came back from the WAL with their votes: it
+     * checks the lock and votes at once, fetching nothing. */
     assert_int_equal(H->core[1]->last_voted_view, 7);
     assert_int_equal(count_fx(E_SEND, 1, BFT_MSG_HS_VOTE), 3);
+    assert_int_equal(count_fx(E_SEND, 1, BFT_MSG_HS_BLOCK_REQ), reqs);
 }
 
 /* A silent leader costs a timeout: TC(1) moves everyone to view 2, whose
@@ -109,6 +107,52 @@ static void test_silent_leader_tc_then_commits(void **state)
     run_rounds(8);
     assert_true(status(0).last_executed > before);
     assert_int_equal(status(0).pending_requests, 0);
+}
+
+/* Leader windows, W = 4: replica 0 leads views 1-3, replica 1 views 4-7,
+ * replica 2 views 8-11, replica 3 views 12-15. With replica 0 silent for
+ * good its window costs one timeout, and TC(1) moves everyone straight to
+ * view 4; the live windows after it then commit request after request
+ * with no timer firing at all. Rotating every view, the next request would
+ * need another timeout as soon as view 8 (leader 0) came up. */
+static int setup_w4(void **state)
+{
+    fixture_leader_views = 4;
+    return setup(state);
+}
+static int teardown_w4(void **state)
+{
+    fixture_leader_views = 1;
+    return teardown(state);
+}
+static void test_leader_window_dead_leader_costs_one_timeout(void **state)
+{
+    (void)state;
+    H->drop_from[0] = true;
+    submit(0, 1);
+    run();
+    assert_int_equal(status(1).view, 1);
+    assert_int_equal(status(1).leader, 0);
+    run_rounds(1); /* view timers fire: timeouts, TC(1) */
+    for (uint32_t i = 1; i < N; i++) {
+        assert_true(status(i).view >= 4);
+        assert_true(status(i).last_executed >= 1);
+    }
+    uint64_t vc = status(1).view_changes;
+    assert_true(vc >= 1);
+    for (uint64_t req = 2; req <= 3; req++) {
+        uint64_t before = status(1).last_executed;
+        submit(0, req);
+        run(); /* no timer fires */
+        for (uint32_t i = 1; i < N; i++) {
+            assert_true(status(i).last_executed > before);
+            assert_int_equal(status(i).pending_requests, 0);
+            assert_int_equal(status(i).view_changes, vc);
+        }
+    }
+    uint64_t v = status(1).view;
+    assert_true(v >= 12); /* through windows 1 and 2 into 3 or beyond */
+    assert_int_equal(status(1).leader, (uint32_t)(v / 4 % N));
 }
 
 /* Replica 3 can send but not receive: its timeouts (1 < f+1, < 2f+1)
@@ -206,14 +250,106 @@ static void test_commit_then_idle(void **state)
     assert_int_equal(count_fx(E_SEND, -1, BFT_MSG_HS_TIMEOUT), 0);
 }
 
+/* A signed HS_TIMEOUT(view) from `from` with the genesis QC as its high
+ * QC, no vote and no TC. */
+static void send_timeout_to(uint32_t from, uint32_t to, uint64_t view)
+{
+    struct hs_qc g;
+    hs_qc_genesis(&g);
+    uint8_t region[20], sig[BFT_SIG_LEN], body[HS_QC_WIRE_MAX + BFT_SIG_LEN + 2];
+    hs_timeout_region(view, g.view, region);
+    crypto_sign_msg(&H->keys[from], HS_DOM_TIMEOUT, CLUSTER, region, sizeof region, sig);
+    struct net_wr w;
+    net_wr_init(&w, body, sizeof body);
+    hs_qc_write(&w, &g);
+    net_put_bytes(&w, sig, BFT_SIG_LEN);
+    net_put_u8(&w, 0);
+    net_put_u8(&w, 0);
+    assert_false(w.err);
+    struct bft_msg m = {
+        .type = BFT_MSG_HS_TIMEOUT, .view = view, .body = body, .body_len = (uint32_t)w.len};
+    deliver_raw(from, to, &m);
+}
+
+/* bftsim --protocol hotstuff --nodes 4 --seeds 1327:1327 (leader windows):
+ * replicas split over views v and v+1, and the only one with nothing
+ * pending sits in v+1. It must still time out once f+1 others time out in
+ * its view or the one before, or no TC ever forms. One such timeout is not
+ * enough (it may be a liar's). */
+static void test_idle_replica_joins_timeouts_of_f_plus_1(void **state)
+{
+    (void)state;
+    submit(0, 1);
+    run();
+    uint64_t v = status(2).view;
+    assert_true(v >= 2);
+    assert_false(H->rep[2].armed[HS_TIMER_VIEW]);
+    send_timeout_to(0, 2, v - 1);
+    assert_false(H->rep[2].armed[HS_TIMER_VIEW]); /* f = 1: not yet */
+    send_timeout_to(1, 2, v - 1);
+    assert_true(H->rep[2].armed[HS_TIMER_VIEW]);
+    uint32_t before = count_fx(E_SEND, 2, BFT_MSG_HS_TIMEOUT);
+    fire(2, HS_TIMER_VIEW);
+    assert_true(count_fx(E_SEND, 2, BFT_MSG_HS_TIMEOUT) > before);
+    assert_int_equal(status(2).view, v);
+}
+
+/* The seq of the last STATE_RESP replica `from` sent to `to`. */
+static uint64_t last_state_resp(uint32_t from, uint32_t to)
+{
+    uint64_t seq = UINT64_MAX;
+    for (uint32_t i = 0; i < H->nfx; i++)
+        if (H->fx[i].kind == E_SEND && H->fx[i].replica == from && H->fx[i].to == to &&
+            H->fx[i].type == BFT_MSG_STATE_RESP)
+            seq = H->fx[i].seq;
+    return seq;
+}
+
+static void ask_state(uint32_t from, uint32_t to)
+{
+    struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = status(from).view, .seq = 0};
+    deliver_raw(from, to, &m);
+}
+
+/* bftsim --protocol hotstuff --nodes 7 --seeds 63 (with leader windows):
+ * a replica asked for state remembers to snapshot at the next checkpoint,
+ * or at once if nothing executed by the next request (an idle cluster). A
+ * wish made at an older root that no checkpoint fulfilled used to block
+ * the idle snapshot for good, and the asker never got f+1 matching
+ * offers. Now each request judges idleness afresh: two requests at the
+ * same root bring a snapshot of that root. */
+static void test_idle_snapshot_after_a_stale_wish(void **state)
+{
+    (void)state;
+    submit(0, 1);
+    run();
+    uint64_t r1 = status(0).last_executed;
+    assert_true(r1 >= 1);
+    ask_state(3, 0); /* the wish, at root r1 */
+    assert_int_equal(last_state_resp(0, 3), 0);
+    submit(0, 2);
+    run();
+    uint64_t r2 = status(0).last_executed;
+    assert_true(r2 > r1 && r2 < 64); /* no checkpoint in between */
+    ask_state(3, 0);                 /* a new root: the idle clock starts over */
+    assert_int_equal(last_state_resp(0, 3), 0);
+    ask_state(3, 0); /* still r2: idle, snapshot now */
+    assert_int_equal(last_state_resp(0, 3), r2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_restart_keeps_lock_and_vote, setup, teardown),
         cmocka_unit_test_setup_teardown(test_silent_leader_tc_then_commits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_only_replica_no_view_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leader_window_dead_leader_costs_one_timeout, setup_w4,
+                                        teardown_w4),
         cmocka_unit_test_setup_teardown(test_block_sync_fetches_parent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_then_idle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_snapshot_after_a_stale_wish, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_replica_joins_timeouts_of_f_plus_1, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
