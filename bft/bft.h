@@ -220,7 +220,12 @@ struct bft_io {
     /* Application snapshot for state transfer (checkpoint at seq). The
      * node owns the returned buffer until the next call. */
     int (*snapshot)(void *ctx, const uint8_t **buf, size_t *len);
-    int (*restore)(void *ctx, uint64_t seq, const uint8_t *buf, size_t len, bft_digest *state);
+    /* Replace the replicated state with a snapshot, but only if its state
+     * digest equals *expect (NULL: no check, for a crash-fault leader):
+     * on any failure the current state is left as it was. *state gets the
+     * digest of the installed state. */
+    int (*restore)(void *ctx, uint64_t seq, const uint8_t *buf, size_t len,
+                   const bft_digest *expect, bft_digest *state);
     /* A reject counted by the core (stale view, out of window, ...). */
     void (*reject)(void *ctx, int reason);
     /* Answer a read-only REQUEST (raw encoded bytes, as given to on_read)

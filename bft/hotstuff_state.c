@@ -206,16 +206,15 @@ static void try_restore(struct bft_core *c)
         if (support < c->f + 1) continue;
         bft_digest state = {{0}};
         int rv = c->io.restore(c->io.ctx, o->snap.seq, o->snap_len ? o->snap_buf : NULL,
-                               o->snap_len, &state);
+                               o->snap_len, &o->snap.state, &state);
         if (rv == BFT_E_OK && hs_deq(&state, &o->snap.state)) {
             struct hs_claim k = o->snap;
             hs_persist_snapshot(c, &k, o->snap_buf, o->snap_len);
             restored(c, &k, &state);
             return;
         }
-        /* A lying snapshot: our application state is now unknown, so
-         * nothing executes until a good one is restored. */
-        c->exec_blocked = true;
+        /* A lying snapshot: the node refused it and our state is as it
+         * was. Drop the offer and wait for another. */
         o->snap.seq = 0;
         hs_reject(c, BFT_REJECT_MALFORMED);
     }

@@ -175,7 +175,7 @@ static void recover_snap(struct bft_core *c, struct net_rd *r)
     const uint8_t *snap = net_get_ptr(r, len);
     if (r->err || net_rd_left(r) != 0 || k.seq <= c->root_height) return;
     bft_digest state = {{0}};
-    if (c->io.restore(c->io.ctx, k.seq, len ? snap : NULL, len, &state) != BFT_E_OK ||
+    if (c->io.restore(c->io.ctx, k.seq, len ? snap : NULL, len, &k.state, &state) != BFT_E_OK ||
         !hs_deq(&state, &k.state)) {
         c->exec_blocked = true; /* cannot happen unless the WAL lies */
         return;

@@ -93,13 +93,13 @@ static int io_snapshot(void *ctx, const uint8_t **buf, size_t *len)
     return BFT_E_OK;
 }
 
-static int io_restore(void *ctx, uint64_t seq, const uint8_t *buf, size_t len, bft_digest *state)
+static int io_restore(void *ctx, uint64_t seq, const uint8_t *buf, size_t len,
+                      const bft_digest *expect, bft_digest *state)
 {
     struct bft_node *n = ctx;
-    int rv = node_restore(n, buf, len);
+    int rv = node_restore(n, buf, len, expect, state);
     if (rv != BFT_E_OK) return rv;
     n->stats.last_executed = seq;
-    bft_node_state_digest(n, state);
     return BFT_E_OK;
 }
 

@@ -168,12 +168,12 @@ void node_execute(struct bft_node *n, uint64_t seq, uint64_t view, const uint8_t
 }
 
 /* Digest of the exactly-once table: clients in id order, (low, bitmap). */
-void node_table_digest(struct bft_node *n, bft_digest *out)
+static void table_digest(const struct node_client *clients, uint32_t count, bft_digest *out)
 {
     uint8_t acc[32] = {0};
     uint8_t buf[32 + 4 + 8 + NODE_CLIENT_WINDOW / 8];
-    for (uint32_t i = 0; i < n->cfg.n_clients; i++) {
-        const struct node_client *c = &n->clients[i];
+    for (uint32_t i = 0; i < count; i++) {
+        const struct node_client *c = &clients[i];
         if (client_untouched(c)) continue;
         memcpy(buf, acc, 32);
         net_le_store(buf + 32, i, 4);
@@ -185,12 +185,23 @@ void node_table_digest(struct bft_node *n, bft_digest *out)
     memcpy(out->b, acc, 32);
 }
 
+void node_table_digest(struct bft_node *n, bft_digest *out)
+{
+    table_digest(n->clients, n->cfg.n_clients, out);
+}
+
+static void state_digest(const struct bft_app_ops *ops, void *app,
+                         const struct node_client *clients, uint32_t count, bft_digest *out)
+{
+    bft_digest a, t;
+    ops->digest(app, &a);
+    table_digest(clients, count, &t);
+    crypto_sha256_2(a.b, 32, t.b, 32, out->b);
+}
+
 void bft_node_state_digest(struct bft_node *n, bft_digest *out)
 {
-    bft_digest app, table;
-    n->cfg.app->digest(n->app, &app);
-    node_table_digest(n, &table);
-    crypto_sha256_2(app.b, 32, table.b, 32, out->b);
+    state_digest(n->cfg.app, n->app, n->clients, n->cfg.n_clients, out);
 }
 
 /* Snapshot: u32 n_clients | per touched client (u32 id, u64 low, bitmap)
@@ -232,13 +243,18 @@ int node_snapshot(struct bft_node *n, uint8_t **buf, size_t *len)
     return BFT_E_OK;
 }
 
-int node_restore(struct bft_node *n, const uint8_t *buf, size_t len)
+/* Build the snapshot's state beside ours (a fresh application instance
+ * and exactly-once table), check its digest, and only then swap it in: a
+ * snapshot that lies costs the asker nothing but the bytes. */
+int node_restore(struct bft_node *n, const uint8_t *buf, size_t len, const bft_digest *expect,
+                 bft_digest *state)
 {
     struct net_rd r;
     net_rd_init(&r, buf, len);
     if (net_get_u32(&r) != n->cfg.n_clients) return BFT_E_MALFORMED;
     struct node_client *fresh = node_clients_new(n->cfg.n_clients);
     if (!fresh) return BFT_E_NOMEM;
+    void *app_new = NULL;
     for (;;) {
         uint32_t id = net_get_u32(&r);
         if (r.err) goto bad;
@@ -251,11 +267,23 @@ int node_restore(struct bft_node *n, const uint8_t *buf, size_t len)
     uint32_t app_len = net_get_u32(&r);
     const uint8_t *app = net_get_ptr(&r, app_len);
     if (r.err || net_rd_left(&r) != 0) goto bad;
-    if (n->cfg.app->restore(n->app, app, app_len) != BFT_E_OK) goto bad;
+    app_new = n->cfg.app->create();
+    if (!app_new) {
+        free(fresh);
+        return BFT_E_NOMEM;
+    }
+    if (n->cfg.app->restore(app_new, app, app_len) != BFT_E_OK) goto bad;
+    bft_digest got;
+    state_digest(n->cfg.app, app_new, fresh, n->cfg.n_clients, &got);
+    if (expect && memcmp(got.b, expect->b, 32) != 0) goto bad;
+    n->cfg.app->destroy(n->app);
+    n->app = app_new;
     node_clients_free(n);
     n->clients = fresh;
+    *state = got;
     return BFT_E_OK;
 bad:
+    if (app_new) n->cfg.app->destroy(app_new);
     free(fresh);
     return BFT_E_MALFORMED;
 }

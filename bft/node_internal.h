@@ -101,7 +101,8 @@ void node_execute(struct bft_node *n, uint64_t seq, uint64_t view, const uint8_t
 bool node_already_executed(struct bft_node *n, const struct bft_msg *req);
 void node_table_digest(struct bft_node *n, bft_digest *out);
 int node_snapshot(struct bft_node *n, uint8_t **buf, size_t *len);
-int node_restore(struct bft_node *n, const uint8_t *buf, size_t len);
+int node_restore(struct bft_node *n, const uint8_t *buf, size_t len, const bft_digest *expect,
+                 bft_digest *state);
 struct node_client *node_clients_new(uint32_t count);
 void node_clients_free(struct bft_node *n);
 

@@ -347,9 +347,6 @@ struct bft_core {
     size_t x_total, x_off, x_cap;
     uint8_t *x_buf;
     struct pbft_raw x_proof[BFT_MAX_REPLICAS];
-    /* A restore whose digest did not match left the application state
-     * unknown: execute nothing until a good snapshot replaces it. */
-    bool st_dirty;
     /* Snapshots: `snap` is served (its checkpoint is stable, proof held);
      * `next` was taken at our latest checkpoint and waits for stability. */
     bool snap_too_big;

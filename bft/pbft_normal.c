@@ -427,7 +427,7 @@ void pbft_on_vote(struct bft_core *c, const struct bft_msg *m)
 void pbft_try_execute(struct bft_core *c)
 {
     bool progressed = false;
-    while (!c->st_dirty) {
+    for (;;) {
         struct pbft_slot *s = pbft_slot_peek(c, c->last_exec + 1);
         if (!s || !s->committed || s->executed || !s->has_batch) break;
         bft_digest state = {{0}};

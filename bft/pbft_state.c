@@ -78,7 +78,7 @@ void pbft_state_note(struct bft_core *c, uint64_t seq, const bft_digest *d,
 void pbft_on_state_timer(struct bft_core *c)
 {
     c->st_timer_armed = false;
-    if (!c->st_active || (c->last_exec >= c->st_seq && !c->st_dirty)) {
+    if (!c->st_active || c->last_exec >= c->st_seq) {
         c->st_active = false;
         c->x_active = false;
         return;
@@ -197,7 +197,7 @@ void pbft_on_state_req(struct bft_core *c, const struct bft_msg *m)
     if (c->h == 0 || m->seq > c->h) return; /* nothing certified to give yet */
     /* Serve a snapshot taken at a checkpoint whose 2f+1 proof we hold. */
     if (!(c->snap_mask && c->snap_seq >= m->seq)) {
-        if (c->st_dirty || c->last_exec != c->h || !pbft_deq(&c->last_state, &c->h_digest) ||
+        if (c->last_exec != c->h || !pbft_deq(&c->last_state, &c->h_digest) ||
             !take_snapshot(c, c->h, &c->last_state))
             return; /* the asker retries; our next stable checkpoint will do */
         pbft_state_on_stable(c, c->h, &c->h_digest, c->h_proof, c->h_proof_mask);
@@ -256,12 +256,11 @@ static void install_snapshot(struct bft_core *c)
         return;
     }
     bft_digest state = {{0}};
-    int rv = c->io.restore(c->io.ctx, c->x_seq, c->x_total ? c->x_buf : NULL, c->x_total, &state);
+    /* The node installs it only if its state digest is the certified one;
+     * otherwise our state stays as it was. */
+    int rv = c->io.restore(c->io.ctx, c->x_seq, c->x_total ? c->x_buf : NULL, c->x_total,
+                           &c->x_digest, &state);
     if (rv != BFT_E_OK || !pbft_deq(&state, &c->x_digest)) {
-        /* The node may have replaced the state before computing the
-         * digest: it is unknown now, so execute nothing until a snapshot
-         * that matches a certified digest is installed. */
-        if (rv == BFT_E_OK) c->st_dirty = true;
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         send_state_req(c);
         return;
@@ -269,7 +268,6 @@ static void install_snapshot(struct bft_core *c)
     uint64_t seq = c->x_seq;
     PTRACE(c, "restored state %llu (%zu bytes) from %u", (unsigned long long)seq, c->x_total,
            c->x_from);
-    c->st_dirty = false;
     c->last_exec = seq;
     c->last_state = state;
     if (seq > c->h) pbft_make_stable(c, seq, &c->x_digest, c->x_proof, c->x_mask, true);

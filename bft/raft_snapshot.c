@@ -128,7 +128,8 @@ static void install(struct bft_core *c, uint32_t from, uint64_t from_term)
 {
     uint64_t idx = c->in_index, term = c->in_term;
     bft_digest st;
-    if (c->io.restore(c->io.ctx, idx, c->in_snap, c->in_total, &st) != BFT_E_OK) {
+    /* Crash-fault: the leader's snapshot is trusted as it is (no digest). */
+    if (c->io.restore(c->io.ctx, idx, c->in_snap, c->in_total, NULL, &st) != BFT_E_OK) {
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         c->in_index = 0;
         c->in_len = 0;

@@ -206,9 +206,9 @@ static inline int io_snapshot(void *ctx, const uint8_t **buf, size_t *len)
 }
 
 static inline int io_restore(void *ctx, uint64_t seq, const uint8_t *buf, size_t len,
-                             bft_digest *st)
+                             const bft_digest *expect, bft_digest *st)
 {
-    (void)ctx, (void)seq, (void)buf, (void)len, (void)st;
+    (void)ctx, (void)seq, (void)buf, (void)len, (void)expect, (void)st;
     return BFT_E_INVALID;
 }
 

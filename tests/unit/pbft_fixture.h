@@ -288,11 +288,13 @@ static inline int fx_io_snapshot(void *ctx, const uint8_t **buf, size_t *len)
 }
 
 static inline int fx_io_restore(void *ctx, uint64_t seq, const uint8_t *buf, size_t len,
-                                bft_digest *state)
+                                const bft_digest *expect, bft_digest *state)
 {
     struct fx_node *nd = ctx;
     (void)seq;
     if (len != sizeof nd->snap) return BFT_E_MALFORMED;
+    /* Like the node: check the state digest before replacing anything. */
+    if (expect && memcmp(buf, expect->b, 32) != 0) return BFT_E_MALFORMED;
     memcpy(nd->state.b, buf, 32);
     for (uint32_t i = 0; i < FX_REQS; i++)
         nd->done[i] = buf[32 + i] != 0;

@@ -197,8 +197,10 @@ FX_FN int fx_io_snapshot(void *ctx, const uint8_t **buf, size_t *len)
     return BFT_E_OK;
 }
 
-FX_FN int fx_io_restore(void *ctx, uint64_t seq, const uint8_t *buf, size_t len, bft_digest *state)
+FX_FN int fx_io_restore(void *ctx, uint64_t seq, const uint8_t *buf, size_t len,
+                        const bft_digest *expect, bft_digest *state)
 {
+    (void)expect; /* Raft passes none */
     struct fx_node *nd = ctx;
     if (len != 16 || net_le_load(buf, 8) != seq) return BFT_E_MALFORMED;
     nd->executed = seq;
