@@ -13,14 +13,16 @@
 bool hs_has_work(struct bft_core *c)
 {
     if (c->pend.count > 0) return true;
-    /* f+1 others timing out in our view or the one before: at least one
-     * honest replica is stuck, so time out with them even with nothing of
-     * our own pending. Without this, replicas split over views v and v+1
-     * with the only idle one in v+1 never form a TC (bftsim --protocol
-     * hotstuff --nodes 4 --seeds 1327:1327 with leader windows). */
+    /* f+1 others (at least one honest) stuck in our view or one of the two
+     * before: time out with them even with nothing of our own pending. Our
+     * timeout carries the QC they may lack and joins the TC they cannot
+     * form alone. Without this, replicas spread over views v, v+1, v+2
+     * with the idle one ahead never form a TC (bftsim --protocol hotstuff
+     * --nodes 4 --seeds 1327:1327 and 3928:3928). Older timeouts expire
+     * as our view moves on, so an idle cluster does not churn views. */
     uint32_t k = 0;
     for (uint32_t i = 0; i < c->n; i++)
-        if (i != c->self && c->to[i].valid && c->to[i].view + 1 >= c->view) k++;
+        if (i != c->self && c->to[i].valid && c->to[i].view + HS_STUCK_VIEWS >= c->view) k++;
     if (k >= c->f + 1) return true;
     const struct hs_block *x = hs_block_get(c, &c->high_qc.block);
     uint64_t h = c->high_qc.height;

@@ -69,6 +69,7 @@
 #define HS_PENDING_BYTES_MAX (64u << 20)
 #define HS_BACKOFF_MAX 3 /* a view waits at most 8x the base timeout */
 #define HS_LEADER_VIEWS_MAX 4096
+#define HS_STUCK_VIEWS 2 /* others' timeouts this many views back still count */
 #define HS_CLAIMS 8
 #define HS_DOM_TIMEOUT 0x48530001u /* "HS" timeout statements */
 #define HS_QC_WIRE_MAX (8 + 8 + 32 + 1 + BFT_MAX_REPLICAS * (1 + BFT_SIG_LEN))

@@ -214,9 +214,9 @@ void hs_on_timeout_msg(struct bft_core *c, const struct bft_msg *m)
         else
             hs_reject(c, BFT_REJECT_BAD_SIGNATURE);
     }
-    /* Used what it carried; a view older than the one before ours is
-     * over. One view back is still recorded: hs_has_work counts it. */
-    if (m->view + 1 < c->view) return;
+    /* Used what it carried. A recent view before ours is over, but the
+     * timeout is still recorded: hs_has_work counts replicas stuck there. */
+    if (m->view + HS_STUCK_VIEWS < c->view) return;
     struct hs_timeout_rec *t = &c->to[m->sender];
     if (t->valid && t->view >= m->view) return; /* a resend, or older than its last */
     t->valid = true;
