@@ -237,6 +237,37 @@ static void test_4_4_commit_certificate_stays_one_view_after_view_change(void **
     fx_free(&fx);
 }
 
+/* Replica `to` receives, as a log fetch answer from replica 1, seq `seq`
+ * committed in view 0 with client 9's request `req` and the COMMITs of
+ * replicas 1-3. */
+static void fetch_committed(struct fx *fx, uint32_t to, uint64_t seq, uint64_t req, bft_digest *d)
+{
+    struct bft_msg pp = make_pp(0, seq, req, 1, d);
+    uint8_t batch[1024];
+    uint32_t blen = pp.payload_len;
+    memcpy(batch, pp.payload, blen);
+    uint8_t body[10 + 3 * (2 + BFT_MSG_MIN_LEN)];
+    struct pbft_wr w = {.p = body, .cap = sizeof body};
+    pbft_put(&w, 1, 1);
+    pbft_put(&w, seq, 8);
+    pbft_put(&w, 3, 1);
+    for (uint32_t i = 1; i < 4; i++) {
+        struct bft_msg v = fx_vote(BFT_MSG_COMMIT, 0, seq, d);
+        uint32_t len;
+        uint8_t *raw = fx_encode(i, &v, &len);
+        pbft_put(&w, len, 2);
+        pbft_put_bytes(&w, raw, len);
+        free(raw);
+    }
+    assert_false(w.err);
+    struct bft_msg resp = {.type = BFT_MSG_STATE_RESP, .seq = seq, .digest = *d};
+    resp.body = body;
+    resp.body_len = (uint32_t)w.len;
+    resp.payload = batch;
+    resp.payload_len = blen;
+    fx_inject(fx, 1, to, &resp);
+}
+
 /* bftsim seed 86 (agreement): a replica that restarted as the primary of
  * a view the others had left fetched seq 2 with its commit certificate,
  * then cut a new batch for seq 2 from its queued requests. The batch must
@@ -249,30 +280,7 @@ static void test_4_2_primary_never_overwrites_committed_batch(void **state)
     fx_init(&fx, 4);
     struct fx_node *p = &fx.node[0];
     bft_digest d;
-    struct bft_msg pp = make_pp(0, 2, 500, 1, &d);
-    uint8_t batch[1024];
-    uint32_t blen = pp.payload_len;
-    memcpy(batch, pp.payload, blen);
-    uint8_t body[10 + 3 * (2 + BFT_MSG_MIN_LEN)];
-    struct pbft_wr w = {.p = body, .cap = sizeof body};
-    pbft_put(&w, 1, 1);
-    pbft_put(&w, 2, 8);
-    pbft_put(&w, 3, 1);
-    for (uint32_t i = 1; i < 4; i++) {
-        struct bft_msg v = fx_vote(BFT_MSG_COMMIT, 0, 2, &d);
-        uint32_t len;
-        uint8_t *raw = fx_encode(i, &v, &len);
-        pbft_put(&w, len, 2);
-        pbft_put_bytes(&w, raw, len);
-        free(raw);
-    }
-    assert_false(w.err);
-    struct bft_msg resp = {.type = BFT_MSG_STATE_RESP, .seq = 2, .digest = d};
-    resp.body = body;
-    resp.body_len = (uint32_t)w.len;
-    resp.payload = batch;
-    resp.payload_len = blen;
-    fx_inject(&fx, 1, 0, &resp);
+    fetch_committed(&fx, 0, 2, 500, &d);
     assert_true(p->core->slots[2].committed);
     assert_int_equal(p->nexec, 0); /* seq 1 is missing */
     for (uint64_t r = 1; r <= 3; r++)
@@ -307,30 +315,7 @@ static void test_4_2_request_of_a_batch_that_lost_its_seq_is_proposed_again(void
     uint32_t mark = p->neff;
     /* Seq 1 committed client 9's request 500 instead. */
     bft_digest d;
-    struct bft_msg pp = make_pp(0, 1, 500, 1, &d);
-    uint8_t batch[1024];
-    uint32_t blen = pp.payload_len;
-    memcpy(batch, pp.payload, blen);
-    uint8_t body[10 + 3 * (2 + BFT_MSG_MIN_LEN)];
-    struct pbft_wr w = {.p = body, .cap = sizeof body};
-    pbft_put(&w, 1, 1);
-    pbft_put(&w, 1, 8);
-    pbft_put(&w, 3, 1);
-    for (uint32_t k = 1; k < 4; k++) {
-        struct bft_msg v = fx_vote(BFT_MSG_COMMIT, 0, 1, &d);
-        uint32_t len;
-        uint8_t *raw = fx_encode(k, &v, &len);
-        pbft_put(&w, len, 2);
-        pbft_put_bytes(&w, raw, len);
-        free(raw);
-    }
-    assert_false(w.err);
-    struct bft_msg resp = {.type = BFT_MSG_STATE_RESP, .seq = 1, .digest = d};
-    resp.body = body;
-    resp.body_len = (uint32_t)w.len;
-    resp.payload = batch;
-    resp.payload_len = blen;
-    fx_inject(&fx, 1, 0, &resp);
+    fetch_committed(&fx, 0, 1, 500, &d);
     assert_int_equal(p->core->last_exec, 1);
     /* Client 7's request is queued again and proposed at seq 2. */
     i = fx_find(p, FX_BCAST, BFT_MSG_PRE_PREPARE, mark);
