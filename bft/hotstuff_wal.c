@@ -6,9 +6,10 @@
  * leave. Committed blocks are logged too (and a snapshot restored by state
  * transfer), because the application restarts empty: recover() re-executes
  * them, so a restarted replica is back where it was without needing
- * others to still hold the state. Uncommitted blocks are not logged; they
- * are fetched again by block sync. Records replay in order before any
- * other event. */
+ * others to still hold the state. Each block we vote for is logged before
+ * the vote (a certified block must survive its voters' restarts); other
+ * uncommitted blocks are fetched again by block sync. Records replay in
+ * order before any other event. */
 #include <assert.h>
 #include <string.h>
 
