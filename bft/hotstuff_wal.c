@@ -15,7 +15,7 @@
 
 #include "bft/hotstuff_internal.h"
 
-static void recover_commit(struct bft_core *c, struct net_rd *r, bool committed);
+static void recover_block(struct bft_core *c, struct net_rd *r, bool committed);
 static void recover_snap(struct bft_core *c, struct net_rd *r);
 
 void hs_persist_vote(struct bft_core *c, uint64_t view, uint64_t height, const bft_digest *block)
@@ -71,8 +71,8 @@ void hs_recover(struct bft_core *c, const uint8_t *rec, size_t len)
         if (q.view > c->high_qc.view) c->high_qc = q;
         return;
     }
-    if (type == HS_REC_COMMIT) recover_commit(c, &r, true);
-    if (type == HS_REC_BLOCK) recover_commit(c, &r, false);
+    if (type == HS_REC_COMMIT) recover_block(c, &r, true);
+    if (type == HS_REC_BLOCK) recover_block(c, &r, false);
     if (type == HS_REC_SNAP) recover_snap(c, &r);
 }
 
@@ -136,7 +136,7 @@ void hs_persist_snapshot(struct bft_core *c, const struct hs_claim *k, const uin
 /* A committed block: re-execute it if it extends what we rebuilt so far.
  * A voted block (not committed): back into the store, unconnected, above
  * the root; the first event after recovery connects what it can. */
-static void recover_commit(struct bft_core *c, struct net_rd *r, bool committed)
+static void recover_block(struct bft_core *c, struct net_rd *r, bool committed)
 {
     struct hs_wire_block w;
     memset(&w, 0, sizeof w);

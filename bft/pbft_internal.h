@@ -431,8 +431,9 @@ void pbft_propose_at(struct bft_core *c, uint64_t seq, const bft_digest *d, cons
 void pbft_try_execute(struct bft_core *c);
 void pbft_request_timer_update(struct bft_core *c);
 void pbft_on_retransmit(struct bft_core *c);
-void pbft_batch_mark(struct bft_core *c, const uint8_t *batch, uint32_t len, uint64_t seq);
-void pbft_batch_requeue(struct bft_core *c, const uint8_t *batch, uint32_t len, uint64_t seq);
+enum { PBFT_BATCH_PROPOSED, PBFT_BATCH_EXECUTED, PBFT_BATCH_LOST };
+void pbft_batch_mark(struct bft_core *c, const uint8_t *batch, uint32_t len, uint64_t seq,
+                     int what);
 
 /* ---- checkpoints (pbft_checkpoint.c) ---- */
 void pbft_checkpoint_own(struct bft_core *c, uint64_t seq, const bft_digest *state);

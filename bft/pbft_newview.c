@@ -149,7 +149,7 @@ void pbft_enter_new_view(struct bft_core *c, uint64_t view, const pbft_vc_set se
             }
             pbft_propose_at(c, seq, d, batch, len);
             struct pbft_slot *s = pbft_slot_peek(c, seq);
-            if (s) pbft_batch_mark(c, s->batch, s->batch_len, seq);
+            if (s) pbft_batch_mark(c, s->batch, s->batch_len, seq, PBFT_BATCH_PROPOSED);
         }
         c->next_seq = (max_s > c->h ? max_s : c->h) + 1;
         if (c->next_seq <= c->last_exec) c->next_seq = c->last_exec + 1;

@@ -16,9 +16,14 @@ static bool is_primary(const struct bft_core *c)
     return pbft_primary(c, c->view) == c->self;
 }
 
-/* Mark (seq != 0) the queued requests found in a batch as proposed, or
- * (seq == 0) remove them: their batch executed. */
-void pbft_batch_mark(struct bft_core *c, const uint8_t *batch, uint32_t len, uint64_t seq)
+/* What became of a batch, for the queued requests it carries:
+ * - PBFT_BATCH_PROPOSED: proposed at seq, so not to be proposed again;
+ * - PBFT_BATCH_EXECUTED: executed, so no longer queued;
+ * - PBFT_BATCH_LOST: proposed at seq, but seq committed another batch (one
+ *   fetched with its commit certificate, e.g. a twin's); those still
+ *   marked at seq go back to the queue, or the primary would think them
+ *   in flight forever and never propose them again. */
+void pbft_batch_mark(struct bft_core *c, const uint8_t *batch, uint32_t len, uint64_t seq, int what)
 {
     struct bft_batch_iter it;
     if (!batch || !len || bft_batch_iter_init(&it, batch, len) != BFT_E_OK) return;
@@ -30,29 +35,12 @@ void pbft_batch_mark(struct bft_core *c, const uint8_t *batch, uint32_t len, uin
         if (!pbft_req_key(raw, rlen, &client, &req_no)) continue;
         int32_t i = pbft_pending_find(&c->pend, client, req_no);
         if (i < 0) continue;
-        if (seq)
+        if (what == PBFT_BATCH_PROPOSED)
             pbft_pending_mark(&c->pend, i, seq);
-        else
+        else if (what == PBFT_BATCH_EXECUTED)
             pbft_pending_remove(&c->pend, i);
-    }
-}
-
-/* The batch proposed at seq lost that seq to another batch (one fetched
- * with its commit certificate, e.g. a twin's): its requests that are still
- * queued go back to the queue, or the primary would think them in flight
- * forever and never propose them again. */
-void pbft_batch_requeue(struct bft_core *c, const uint8_t *batch, uint32_t len, uint64_t seq)
-{
-    struct bft_batch_iter it;
-    if (!batch || !len || bft_batch_iter_init(&it, batch, len) != BFT_E_OK) return;
-    const uint8_t *raw;
-    size_t rlen;
-    while (bft_batch_iter_next(&it, &raw, &rlen)) {
-        uint32_t client;
-        uint64_t req_no;
-        if (!pbft_req_key(raw, rlen, &client, &req_no)) continue;
-        int32_t i = pbft_pending_find(&c->pend, client, req_no);
-        if (i >= 0 && c->pend.e[i].proposed == seq) pbft_pending_requeue(&c->pend, i);
+        else if (c->pend.e[i].proposed == seq)
+            pbft_pending_requeue(&c->pend, i);
     }
 }
 
@@ -444,7 +432,7 @@ void pbft_try_execute(struct bft_core *c)
         if (ckpt) c->last_state = state;
         progressed = true;
         if (s->view == c->view) c->vc_attempts = 0; /* the view works (§4.5.2) */
-        pbft_batch_mark(c, s->batch, s->batch_len, 0);
+        pbft_batch_mark(c, s->batch, s->batch_len, s->seq, PBFT_BATCH_EXECUTED);
         if (ckpt) pbft_checkpoint_own(c, s->seq, &state);
     }
     if (!progressed) return;
