@@ -112,9 +112,13 @@ static void exec_envelope(struct bft_node *n, uint64_t seq, uint64_t view,
         table_set(c, req_no);
         n->stats.requests_executed++;
         if (n->host.on_apply) n->host.on_apply(n->host.ctx, req->sender, req_no, seq, op, op_len);
-        if (n->host.on_result)
+        if (n->host.on_result) {
             n->host.on_result(n->host.ctx, req->sender, req_no, seq, view, op, op_len, n->result,
                               rl);
+            /* The host may have written a durable record of it (bftd's
+             * audit log): the reply waits for the next sync. */
+            n->dirty = true;
+        }
         net_put_u16(&w, (uint16_t)rl);
         net_put_bytes(&w, n->result, rl);
     }

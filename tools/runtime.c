@@ -36,6 +36,7 @@ struct rt {
     struct bft_node *node;
     struct bft_wal *wal;
     bool wal_failed;
+    bool audit_failed;
     FILE *commits;
     char dir[600];
     uint64_t timer_due[RT_MAX_TIMERS]; /* 0 = not armed */
@@ -115,6 +116,8 @@ static void h_persist(void *ctx, const uint8_t *rec, size_t len)
     }
 }
 
+/* The node's group commit: the WAL records and the audit lines of this
+ * step become durable before any of its sends (votes, replies) leave. */
 static int h_sync(void *ctx)
 {
     struct rt *rt = ctx;
@@ -123,6 +126,15 @@ static int h_sync(void *ctx)
         rt->wal_failed = true;
         fprintf(stderr, "bftd %u: WAL sync failed (disk full?); no further promises will be sent\n",
                 rt->id);
+        return -1;
+    }
+    if (rt_audit_sync(&rt->audit) != 0) {
+        if (!rt->audit_failed)
+            fprintf(stderr,
+                    "bftd %u: audit log write failed (disk full?); no further promises will be "
+                    "sent\n",
+                    rt->id);
+        rt->audit_failed = true;
         return -1;
     }
     return 0;
@@ -199,7 +211,8 @@ static void write_stats(struct rt *rt, bool final)
             "\"batches_executed\": %llu, \"msgs_sent\": %llu, \"bytes_sent\": %llu, "
             "\"frames_sent\": %llu, \"frames_dropped\": %llu, \"msgs_received\": %llu, "
             "\"rss_kib\": %ld, \"cpu_s\": %.3f, \"signs\": %llu, \"verifies\": %llu, "
-            "\"verify_cache_hits\": %llu, \"wal_failed\": %s, \"leader\": %d, "
+            "\"verify_cache_hits\": %llu, \"wal_failed\": %s, \"audit_failed\": %s, "
+            "\"audit_orders\": %llu, \"leader\": %d, "
             "\"is_leader\": %s, \"rejected\": {",
             rt->id, final ? "true" : "false", (unsigned long long)st.last_executed,
             (unsigned long long)st.view, (unsigned long long)st.view_changes, dig,
@@ -208,7 +221,8 @@ static void write_stats(struct rt *rt, bool final)
             (unsigned long long)ns.frames_sent, (unsigned long long)ns.frames_dropped,
             (unsigned long long)st.msgs_received, rss_kib(), cpu, (unsigned long long)cc.signs,
             (unsigned long long)cc.verifies, (unsigned long long)cc.cache_hits,
-            rt->wal_failed ? "true" : "false", st.leader < rt->cl.n ? (int)st.leader : -1,
+            rt->wal_failed ? "true" : "false", rt->audit_failed ? "true" : "false",
+            (unsigned long long)rt->audit.lines, st.leader < rt->cl.n ? (int)st.leader : -1,
             st.is_leader ? "true" : "false");
     for (int r = 0; r < BFT_REJECT__COUNT; r++)
         fprintf(f, "%s\"%s\": %llu", r ? ", " : "", bft_reject_name(r),
@@ -314,6 +328,17 @@ static int setup(struct rt *rt, const struct rt_options *opt)
         fprintf(stderr, "bftd: %s\n", err);
         return 2;
     }
+    /* The audit log opens before replay: orders that replay executes again
+     * and the log lacks (their lines died with the process) are written. */
+    if (!strcmp(rt->cl.app, "orders")) {
+        if (rt_audit_open(&rt->audit, rt->dir, err, sizeof err) != 0) {
+            fprintf(stderr, "bftd %u: %s\n", opt->id, err);
+            return 2;
+        }
+        if (rt->audit.cut_bytes && opt->verbose)
+            fprintf(stderr, "bftd %u: audit.log: cut a torn tail of %llu bytes\n", opt->id,
+                    (unsigned long long)rt->audit.cut_bytes);
+    }
     char walpath[700];
     snprintf(walpath, sizeof walpath, "%s/wal", rt->dir);
     if (opt->fresh) unlink(walpath);
@@ -326,8 +351,9 @@ static int setup(struct rt *rt, const struct rt_options *opt)
         fprintf(stderr, "bftd: WAL %s: %s\n", walpath, err);
         return 2;
     }
-    if (!strcmp(rt->cl.app, "orders") && rt_audit_open(&rt->audit, rt->dir) != 0) {
-        fprintf(stderr, "bftd: cannot open %s/audit.log: %s\n", rt->dir, strerror(errno));
+    if (rt_audit_sync(&rt->audit) != 0) {
+        fprintf(stderr, "bftd %u: cannot write %s/audit.log: %s\n", opt->id, rt->dir,
+                strerror(errno));
         return 2;
     }
     if (rt->cl.metrics_base[0]) {
@@ -471,7 +497,6 @@ int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
         net_flush(rt->net);
         if (now - last_stats >= RT_STATS_EVERY_MS) {
             fflush(rt->commits);
-            rt_audit_flush(&rt->audit);
             write_stats(rt, false);
             last_stats = now;
         }
@@ -479,7 +504,6 @@ int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
     bft_node_flush(rt->node);
     net_flush(rt->net);
     fflush(rt->commits);
-    rt_audit_flush(&rt->audit);
     write_stats(rt, true);
 out:
     if (rt->commits) fclose(rt->commits);

@@ -1,37 +1,119 @@
 /* bftd's orders audit log (DIR/replica-I/audit.log): one hash-chained line
- * per accepted order, written as the order executes. A restarted replica
- * continues the chain from the last intact line. */
+ * per accepted order, written as the order executes.
+ *
+ * Durability (docs/architecture.md "Audit log"): the lines of a step are
+ * written and fdatasync'ed by rt_audit_sync, which the runtime calls from
+ * the node's group commit, before any reply of that step leaves. So an
+ * order a client saw acknowledged is in the audit log of every replica
+ * that acknowledged it, even after kill -9.
+ *
+ * Restart: the log is opened before the WAL is replayed. A torn tail (the
+ * last line half written when the process died) is cut, never appended
+ * to. Orders that replay executes again and that the log already holds
+ * (order_seq at or below the last line's) are skipped; the rest continue
+ * the chain. A bad line followed by good ones is not a torn tail but
+ * damage: the replica refuses to start rather than cut evidence. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tools/runtime_audit.h"
 
-int rt_audit_open(struct rt_audit *a, const char *dir)
+/* Scan the log: the offset just past the last line of the intact chain,
+ * its order_seq and hash. Returns 0, or -1 with err set when a bad line
+ * is followed by a line that is whole by itself (damage in the middle). */
+static int scan(FILE *r, struct rt_audit *a, long *good_end, long *size, char *err, size_t errlen)
+{
+    char line[BFT_AUDIT_LINE_MAX + 8];
+    long off = 0, bad_at = -1;
+    uint64_t lineno = 0, bad_line = 0;
+    bool first = true;
+    *good_end = 0;
+    while (fgets(line, sizeof line, r)) { /* ends at EOF: a regular file */
+        lineno++;
+        size_t n = strlen(line);
+        long next = off + (long)n;
+        struct bft_audit_entry e;
+        bool whole = n > 0 && line[n - 1] == '\n';
+        bool parses = whole && bft_audit_parse(line, &e) == 0;
+        bool ok = parses && bad_at < 0 &&
+                  (first || (memcmp(e.prev, a->prev, 32) == 0 && e.order_seq > a->last_order));
+        if (parses && bad_at >= 0) {
+            snprintf(err, errlen,
+                     "audit.log line %llu is damaged but later lines are intact: not a torn tail; "
+                     "refusing to cut it (move the file aside to start anew)",
+                     (unsigned long long)bad_line);
+            return -1;
+        }
+        if (ok) {
+            memcpy(a->prev, e.hash, 32);
+            a->last_order = e.order_seq;
+            a->lines++;
+            first = false;
+            *good_end = next;
+        } else if (bad_at < 0) {
+            bad_at = off;
+            bad_line = lineno;
+        }
+        off = next;
+    }
+    *size = off;
+    return 0;
+}
+
+int rt_audit_open(struct rt_audit *a, const char *dir, char *err, size_t errlen)
 {
     memset(a, 0, sizeof *a);
     char path[700];
     snprintf(path, sizeof path, "%s/audit.log", dir);
-    FILE *r = fopen(path, "r");
-    if (r) { /* continue the chain from the last intact line */
-        char line[BFT_AUDIT_LINE_MAX];
-        struct bft_audit_entry e;
-        while (fgets(line, sizeof line, r))
-            if (bft_audit_parse(line, &e) == 0) memcpy(a->prev, e.hash, 32);
+    struct stat st;
+    bool exists = stat(path, &st) == 0;
+    if (!exists && errno != ENOENT) {
+        snprintf(err, errlen, "cannot stat %s: %s", path, strerror(errno));
+        return -1;
+    }
+    /* Only a regular file is scanned (bounded by its size); a device such
+     * as /dev/full, used to test write failures, is not read. */
+    if (exists && S_ISREG(st.st_mode)) {
+        FILE *r = fopen(path, "r");
+        if (!r) {
+            snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+            return -1;
+        }
+        long good_end = 0, size = 0;
+        int rv = scan(r, a, &good_end, &size, err, errlen);
         fclose(r);
+        if (rv != 0) return -1;
+        if (good_end < size) {
+            if (truncate(path, good_end) != 0) {
+                snprintf(err, errlen, "cannot cut the torn tail of %s: %s", path, strerror(errno));
+                return -1;
+            }
+            a->cut_bytes = (uint64_t)(size - good_end);
+        }
     }
     a->f = fopen(path, "a");
-    return a->f ? 0 : -1;
+    if (!a->f) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 void rt_audit_result(struct rt_audit *a, uint32_t client, uint64_t seq, uint64_t view,
                      const uint8_t *op, size_t op_len, const uint8_t *res, size_t res_len)
 {
-    if (!a->f) return;
+    if (!a->f || a->failed) return;
     struct bft_audit_entry e;
     memset(&e, 0, sizeof e);
     uint8_t status;
     if (bft_order_result_decode(res, res_len, &status, &e.order_seq) != 0 || status != BFT_ORDER_OK)
         return; /* only newly accepted orders get a number and a line */
+    /* Replay after a restart executes orders the log already holds. */
+    if (a->lines && e.order_seq <= a->last_order) return;
     if (bft_order_decode(op, op_len, &e.client_order_id, e.symbol, &e.side, &e.qty, &e.price) != 0)
         return;
     e.seq = seq;
@@ -41,17 +123,36 @@ void rt_audit_result(struct rt_audit *a, uint32_t client, uint64_t seq, uint64_t
     char line[BFT_AUDIT_LINE_MAX];
     size_t n = bft_audit_format(&e, line, sizeof line);
     if (!n) return;
-    fwrite(line, 1, n, a->f);
+    if (fwrite(line, 1, n, a->f) != n) {
+        a->failed = true;
+        return;
+    }
     memcpy(a->prev, e.hash, 32);
+    a->last_order = e.order_seq;
+    a->lines++;
+    a->unsynced = true;
 }
 
-void rt_audit_flush(struct rt_audit *a)
+int rt_audit_sync(struct rt_audit *a)
 {
-    if (a->f) fflush(a->f);
+    if (!a->f) return 0;
+    if (a->failed) return -1;
+    if (!a->unsynced) return 0;
+    /* Like the WAL, a failed write or sync is final for this file handle:
+     * the kernel may have dropped the dirty pages (fsyncgate). */
+    if (fflush(a->f) != 0 || fdatasync(fileno(a->f)) != 0) {
+        a->failed = true;
+        return -1;
+    }
+    a->unsynced = false;
+    return 0;
 }
 
 void rt_audit_close(struct rt_audit *a)
 {
-    if (a->f) fclose(a->f);
+    if (a->f) {
+        rt_audit_sync(a);
+        fclose(a->f);
+    }
     a->f = NULL;
 }

@@ -7,12 +7,23 @@
 
 struct rt_audit {
     FILE *f;
-    uint8_t prev[32];
+    uint8_t prev[32];    /* hash of the last line */
+    uint64_t last_order; /* order_seq of the last line (valid when lines) */
+    uint64_t lines;      /* intact lines found at open plus lines written */
+    uint64_t cut_bytes;  /* torn tail cut at open */
+    bool unsynced;       /* written since the last rt_audit_sync */
+    bool failed;         /* a write or sync failed: no further promises */
 };
-int rt_audit_open(struct rt_audit *a, const char *dir);
+/* Open DIR/audit.log, cutting a torn tail; 0, or -1 with err set (the log
+ * cannot be read or written, or is damaged before its tail). */
+int rt_audit_open(struct rt_audit *a, const char *dir, char *err, size_t errlen);
+/* An executed request's result: append a line if it accepted an order
+ * that the log does not hold yet. */
 void rt_audit_result(struct rt_audit *a, uint32_t client, uint64_t seq, uint64_t view,
                      const uint8_t *op, size_t op_len, const uint8_t *res, size_t res_len);
-void rt_audit_flush(struct rt_audit *a);
+/* Make every appended line durable; 0 or -1 (sticky). Part of the node's
+ * group commit: replies wait for it. */
+int rt_audit_sync(struct rt_audit *a);
 void rt_audit_close(struct rt_audit *a);
 
 #endif

@@ -1,0 +1,188 @@
+/* bftd's audit log file (tools/runtime_audit.c): a torn tail is cut at
+ * open and never appended to; orders that WAL replay executes again are
+ * not written twice; damage before the tail refuses to start; a failed
+ * write or sync is sticky, so the replica stops promising. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tools/runtime_audit.h"
+
+static char g_dir[64];
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Feed order number k (client 1, client order id 1000 + k) as executed. */
+static void order(struct rt_audit *a, uint64_t k)
+{
+    uint8_t op[BFT_OP_MAX], res[BFT_ORDER_RES_LEN];
+    size_t len = bft_order_encode(op, 1000 + k, "AAPL", 1, 10, 100);
+    res[0] = BFT_ORDER_OK;
+    put_le64(res + 1, k);
+    rt_audit_result(a, 1, k, 0, op, len, res, sizeof res);
+}
+
+static char *slurp(size_t *len)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/audit.log", g_dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char buf[1 << 16];
+    *len = fread(buf, 1, sizeof buf - 1, f);
+    buf[*len] = 0;
+    fclose(f);
+    return buf;
+}
+
+static void append_raw(const char *s)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/audit.log", g_dir);
+    FILE *f = fopen(path, "a");
+    assert_non_null(f);
+    fputs(s, f);
+    fclose(f);
+}
+
+/* Every line parses and chains to the one before; returns the count. */
+static int check_chain(void)
+{
+    size_t len;
+    char *buf = slurp(&len), *save = NULL;
+    uint8_t prev[32] = {0};
+    int n = 0;
+    for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        struct bft_audit_entry e;
+        char line[BFT_AUDIT_LINE_MAX + 2];
+        snprintf(line, sizeof line, "%s\n", l);
+        assert_int_equal(bft_audit_parse(line, &e), 0);
+        if (n) assert_memory_equal(e.prev, prev, 32);
+        assert_int_equal(e.order_seq, (uint64_t)n + 1);
+        memcpy(prev, e.hash, 32);
+        n++;
+    }
+    return n;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(g_dir, sizeof g_dir, "/tmp/bft-rtaudit-XXXXXX");
+    assert_non_null(mkdtemp(g_dir));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void write_three(void)
+{
+    struct rt_audit a;
+    char err[256];
+    assert_int_equal(rt_audit_open(&a, g_dir, err, sizeof err), 0);
+    for (uint64_t k = 1; k <= 3; k++)
+        order(&a, k);
+    assert_int_equal(rt_audit_sync(&a), 0);
+    rt_audit_close(&a);
+}
+
+static void test_torn_tail_is_cut_not_appended_to(void **state)
+{
+    (void)state;
+    write_three();
+    append_raw("4 4 0 1 1004 AAPL buy 10 100 ab"); /* kill -9 mid-line */
+    struct rt_audit a;
+    char err[256];
+    assert_int_equal(rt_audit_open(&a, g_dir, err, sizeof err), 0);
+    assert_true(a.cut_bytes > 0);
+    assert_int_equal(a.lines, 3);
+    order(&a, 4);
+    assert_int_equal(rt_audit_sync(&a), 0);
+    rt_audit_close(&a);
+    assert_int_equal(check_chain(), 4);
+}
+
+static void test_replayed_orders_are_not_written_twice(void **state)
+{
+    (void)state;
+    write_three();
+    struct rt_audit a;
+    char err[256];
+    assert_int_equal(rt_audit_open(&a, g_dir, err, sizeof err), 0);
+    for (uint64_t k = 1; k <= 5; k++) /* replay re-executes 1..3, then 4, 5 are new */
+        order(&a, k);
+    assert_int_equal(rt_audit_sync(&a), 0);
+    rt_audit_close(&a);
+    assert_int_equal(check_chain(), 5);
+}
+
+static void test_damage_before_the_tail_refuses_to_start(void **state)
+{
+    (void)state;
+    write_three();
+    size_t len;
+    char *buf = slurp(&len);
+    char copy[1 << 16];
+    memcpy(copy, buf, len + 1);
+    char *second = strchr(copy, '\n') + 1;
+    second[0] = second[0] == '2' ? '7' : '2'; /* tamper with line 2's order_seq */
+    char path[128];
+    snprintf(path, sizeof path, "%s/audit.log", g_dir);
+    FILE *f = fopen(path, "w");
+    fputs(copy, f);
+    fclose(f);
+    struct rt_audit a;
+    char err[256];
+    assert_int_equal(rt_audit_open(&a, g_dir, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not a torn tail"));
+    size_t after;
+    slurp(&after);
+    assert_int_equal(after, len); /* nothing cut */
+}
+
+static void test_failed_sync_is_sticky(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/audit.log", g_dir);
+    assert_int_equal(symlink("/dev/full", path), 0);
+    struct rt_audit a;
+    char err[256];
+    assert_int_equal(rt_audit_open(&a, g_dir, err, sizeof err), 0);
+    assert_int_equal(rt_audit_sync(&a), 0); /* nothing written yet */
+    order(&a, 1);
+    assert_int_equal(rt_audit_sync(&a), -1);
+    order(&a, 2);
+    assert_int_equal(rt_audit_sync(&a), -1);
+    rt_audit_close(&a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_torn_tail_is_cut_not_appended_to, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replayed_orders_are_not_written_twice, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_damage_before_the_tail_refuses_to_start, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_failed_sync_is_sticky, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
