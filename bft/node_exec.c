@@ -89,8 +89,12 @@ static void exec_envelope(struct bft_node *n, uint64_t seq, uint64_t view,
 {
     struct node_client *c = &n->clients[req->sender];
     uint16_t count = bft_req_count(req);
-    /* The envelope is atomic: executed whole or skipped whole. */
-    if (table_test(c, req->seq)) return;
+    /* The envelope is atomic: executed whole or skipped whole. Every
+     * request number is checked, not only the first: a client that signs
+     * overlapping envelopes must not get a request applied twice (the
+     * exactly-once contract in bft.h). */
+    for (uint16_t i = 0; i < count; i++)
+        if (table_test(c, req->seq + i)) return;
     if (req->seq + count - 1 >= c->low + NODE_CLIENT_WINDOW) {
         bft_node_reject(n, BFT_REJECT_OUT_OF_WINDOW);
         return;
