@@ -104,6 +104,15 @@ void raft_start(struct bft_core *c)
     if (c->started) return;
     c->started = true;
     c->boot_id = c->env.random(c->env.ctx) | 1;
+    /* A replica restarted from its WAL (it has seen a term) does not know
+     * when it last heard from a leader, which may still hold a lease that
+     * counts on our refusal: refuse votes for one election timeout (diss.
+     * §4.2.3, §6.4.1). A new replica has heard from nobody; one that lost
+     * its disk does not vote until anchored anyway. */
+    if (c->term > 0) {
+        c->sticky = true;
+        c->io.set_timer(c->io.ctx, RAFT_TIMER_STICKY, c->elect_ms);
+    }
     if (c->n == 1 && !c->anchored) {
         c->anchored = true; /* nobody to lose state to */
         raft_persist_hard(c);

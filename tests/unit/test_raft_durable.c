@@ -99,6 +99,9 @@ static void test_recover_restores_term_vote_log(void **state)
     fx_fire(fx, 0, RAFT_TIMER_START);
     assert_int_equal(fx_status(fx, 0).view, 5);
     assert_int_equal(nd->core->log.last, 3);
+    /* Restarted from a WAL: no vote for one election timeout (§6.4.1). */
+    assert_int_equal(ask_vote(fx, 2, 0, 5, 10, 9), 0);
+    assert_true(fx_fire(fx, 0, RAFT_TIMER_STICKY));
     uint64_t t = 0;
     assert_true(raft_log_term(&nd->core->log, 2, &t));
     assert_int_equal(t, 4);

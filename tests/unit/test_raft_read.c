@@ -129,6 +129,43 @@ static void test_read_forwarding_and_bounds(void **state)
     fx_free(fx);
 }
 
+/* Lease safety across a follower restart (diss. §6.4.1; the lease relies on
+ * §4.2.3's rule that a server which heard from a leader within the
+ * election timeout refuses votes). The rule must survive a restart: a
+ * follower that restarts does not know when it last heard from the
+ * leader, so it refuses votes for one election timeout after it starts.
+ * Otherwise the restarted follower votes at once, another leader is
+ * elected and commits writes, while the old leader, cut off, still serves
+ * reads from its lease: stale reads. */
+static void test_6_4_1_restarted_follower_keeps_the_lease_rule(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new(3);
+    fx_boot(fx);
+    fx_elect(fx, 0);
+    assert_true(raft_lease_valid(fx->node[0].core));
+    fx_partition(fx, 1u << 0); /* the leader is cut off; its lease still holds */
+    fx_crash(fx, 1);
+    fx_restart(fx, 1, true);
+    fx_fire(fx, 1, RAFT_TIMER_START);
+    fx_run(fx, 100000);
+    /* Node 2 times out and campaigns: node 1 must refuse while node 0 may
+     * still hold its lease. */
+    assert_true(fx_fire(fx, 2, RAFT_TIMER_ELECTION));
+    fx_run(fx, 100000);
+    assert_false(fx_status(fx, 2).is_leader);
+    assert_true(raft_lease_valid(fx->node[0].core));
+    /* One election timeout after the restart the rule lapses (the lease,
+     * T minus the drift bound, has run out by then): node 2 is elected. */
+    assert_true(fx_fire(fx, 1, RAFT_TIMER_STICKY));
+    if (!fx_status(fx, 2).is_leader) {
+        assert_true(fx_fire(fx, 2, RAFT_TIMER_ELECTION));
+        fx_run(fx, 100000);
+    }
+    assert_true(fx_status(fx, 2).is_leader);
+    fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -137,6 +174,7 @@ int main(void)
         cmocka_unit_test(test_new_leader_has_no_lease),
         cmocka_unit_test(test_readindex_waits_for_apply),
         cmocka_unit_test(test_read_forwarding_and_bounds),
+        cmocka_unit_test(test_6_4_1_restarted_follower_keeps_the_lease_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
