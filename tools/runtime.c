@@ -122,7 +122,10 @@ static int h_sync(void *ctx)
 {
     struct rt *rt = ctx;
     if (rt->wal_failed) return -1;
-    if (bft_wal_sync(rt->wal) != BFT_E_OK) {
+    /* During WAL replay the WAL is not open for append yet: there is
+     * nothing of it to sync, but re-executed orders may have written
+     * audit lines. */
+    if (rt->wal && bft_wal_sync(rt->wal) != BFT_E_OK) {
         rt->wal_failed = true;
         fprintf(stderr, "bftd %u: WAL sync failed (disk full?); no further promises will be sent\n",
                 rt->id);
