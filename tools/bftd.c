@@ -2,13 +2,17 @@
  *   bftd --config DIR/cluster.json --id I [--data-dir D] [--fresh] [-v]
  *        [--plan PLAN.json --plan-start-ms MS] [--twin-instance K]
  *        [--listen URL] [--peer ID=URL]...
- * Exit codes: 0 clean stop (SIGTERM/SIGINT), 2 usage or setup error. */
+ * Exit codes: 0 clean stop (SIGTERM/SIGINT), 2 usage or setup error, 1 it
+ * could not restart itself after a storage failure (docs/architecture.md
+ * "Storage failures"). */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "crypto/crypto.h"
 #include "tools/runtime.h"
@@ -51,6 +55,23 @@ static int parse_u32(const char *s, uint32_t *out)
     if (*end || v > 0xffffffffUL || s[0] == '-') return -1;
     *out = (uint32_t)v;
     return 0;
+}
+
+/* Storage failed and is writable again (rt_run): start anew from the WAL,
+ * as after a crash, in the same process (same pid for whoever supervises
+ * it). The first start's --fresh must not wipe the WAL this time. */
+static void resume(int argc, char **argv)
+{
+    char **av = calloc((size_t)argc + 1, sizeof *av);
+    if (!av) _exit(1);
+    int k = 0;
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--fresh") != 0) av[k++] = argv[i];
+    av[k] = NULL;
+    fflush(NULL);
+    execv("/proc/self/exe", av);
+    fprintf(stderr, "bftd: cannot restart itself: %s\n", strerror(errno));
+    _exit(1);
 }
 
 int main(int argc, char **argv)
@@ -179,5 +200,7 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    return rt_run(&opt, &g_stop);
+    int rv = rt_run(&opt, &g_stop);
+    if (rv == RT_RESUME) resume(argc, argv);
+    return rv;
 }

@@ -27,6 +27,8 @@
 #define RT_BURST_FRAMES 64
 #define RT_CLIENT_PEER_BASE BFT_MAX_REPLICAS
 #define RT_STATS_EVERY_MS 200
+#define RT_PROBE_EVERY_MS 1000                               /* storage probe while writes fail */
+#define RT_PROBE_BYTES (1u << 20)                            /* headroom the probe asks for */
 #define RT_TWIN_PEER_BASE (NET_MAX_PEERS - BFT_MAX_REPLICAS) /* a twin's second instance */
 
 struct rt {
@@ -37,6 +39,7 @@ struct rt {
     struct bft_wal *wal;
     bool wal_failed;
     bool audit_failed;
+    char storage_err[160]; /* why the replica stopped promising ("" if it did not) */
     FILE *commits;
     char dir[600];
     uint64_t timer_due[RT_MAX_TIMERS]; /* 0 = not armed */
@@ -106,14 +109,28 @@ static void h_send_client(void *ctx, uint32_t client, const uint8_t *msg, size_t
         send_client(rt, client, msg, len);
 }
 
+/* A WAL or audit write failed (disk full, I/O error): the replica stops
+ * promising (the node drops a step's sends when its sync fails), says why
+ * on stderr, in stats.json and in the metrics, and probes the disk until it
+ * takes writes again (rt_run). Failures are sticky per file handle: see
+ * bft/wal.c on fsyncgate. */
+static void storage_failed(struct rt *rt, bool *flag, const char *what, int err)
+{
+    if (*flag) return;
+    *flag = true;
+    snprintf(rt->storage_err, sizeof rt->storage_err, "%s failed: %s", what,
+             err ? strerror(err) : "error");
+    fprintf(stderr, "bftd %u: %s: no promises (votes, replies) until storage is writable again\n",
+            rt->id, rt->storage_err);
+}
+
 static void h_persist(void *ctx, const uint8_t *rec, size_t len)
 {
     struct rt *rt = ctx;
     if (rt->wal_failed) return;
-    if (bft_wal_append(rt->wal, rec, len) != BFT_E_OK) {
-        rt->wal_failed = true;
-        fprintf(stderr, "bftd %u: WAL append failed; no further promises will be sent\n", rt->id);
-    }
+    errno = 0;
+    if (bft_wal_append(rt->wal, rec, len) != BFT_E_OK)
+        storage_failed(rt, &rt->wal_failed, "WAL write", errno);
 }
 
 /* The node's group commit: the WAL records and the audit lines of this
@@ -121,23 +138,17 @@ static void h_persist(void *ctx, const uint8_t *rec, size_t len)
 static int h_sync(void *ctx)
 {
     struct rt *rt = ctx;
-    if (rt->wal_failed) return -1;
+    if (rt->wal_failed || rt->audit_failed) return -1;
+    errno = 0;
     /* During WAL replay the WAL is not open for append yet: there is
      * nothing of it to sync, but re-executed orders may have written
      * audit lines. */
     if (rt->wal && bft_wal_sync(rt->wal) != BFT_E_OK) {
-        rt->wal_failed = true;
-        fprintf(stderr, "bftd %u: WAL sync failed (disk full?); no further promises will be sent\n",
-                rt->id);
+        storage_failed(rt, &rt->wal_failed, "WAL sync", errno);
         return -1;
     }
     if (rt_audit_sync(&rt->audit) != 0) {
-        if (!rt->audit_failed)
-            fprintf(stderr,
-                    "bftd %u: audit log write failed (disk full?); no further promises will be "
-                    "sent\n",
-                    rt->id);
-        rt->audit_failed = true;
+        storage_failed(rt, &rt->audit_failed, "audit log write", errno);
         return -1;
     }
     return 0;
@@ -190,6 +201,43 @@ static long rss_kib(void)
     return v;
 }
 
+/* DIR/stats.json, replaced atomically (temp file and rename). When the
+ * disk is full that fails, and the file is overwritten in place instead:
+ * the blocks it already has take the new text, so a replica whose disk
+ * filled up can still say why it stopped promising. */
+static void publish_stats(const char *dir, const char *text, size_t len)
+{
+    char path[700], tmp[710];
+    snprintf(path, sizeof path, "%s/stats.json", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f) {
+        bool ok = fwrite(text, 1, len, f) == len;
+        if (fclose(f) == 0 && ok && rename(tmp, path) == 0) return;
+        unlink(tmp);
+    }
+    int fd = open(path, O_WRONLY);
+    if (fd < 0) return;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && (size_t)st.st_size > len) {
+        /* Pad with spaces up to the old size: the JSON stays valid and no
+         * block is freed or allocated. */
+        char pad[256];
+        memset(pad, ' ', sizeof pad);
+        if (pwrite(fd, text, len, 0) == (ssize_t)len) {
+            for (off_t off = (off_t)len; off < st.st_size;) {
+                size_t k = (size_t)(st.st_size - off) < sizeof pad ? (size_t)(st.st_size - off)
+                                                                   : sizeof pad;
+                if (pwrite(fd, pad, k, off) != (ssize_t)k) break;
+                off += (off_t)k;
+            }
+        }
+    } else {
+        if (pwrite(fd, text, len, 0) == (ssize_t)len) (void)ftruncate(fd, (off_t)len);
+    }
+    close(fd);
+}
+
 static void write_stats(struct rt *rt, bool final)
 {
     struct bft_node_stats st;
@@ -202,10 +250,10 @@ static void write_stats(struct rt *rt, bool final)
                  (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
     struct crypto_counters cc;
     crypto_counters_get(&cc);
-    char path[700], tmp[710], dig[65];
-    snprintf(path, sizeof path, "%s/stats.json", rt->dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
+    char dig[65];
+    char *text = NULL;
+    size_t text_len = 0;
+    FILE *f = open_memstream(&text, &text_len);
     if (!f) return;
     crypto_to_hex(st.state_digest.b, 32, dig);
     fprintf(f,
@@ -232,11 +280,12 @@ static void write_stats(struct rt *rt, bool final)
                 (unsigned long long)st.rejected[r]);
     fprintf(f, "}, \"is_leader\": %s", st.is_leader ? "true" : "false");
     if (rt->faults) rt_faults_stats_json(rt->faults, f);
-    fprintf(f, "}\n");
-    if (fclose(f) == 0) rename(tmp, path);
+    fprintf(f, ", \"storage_error\": \"%s\"}\n", rt->storage_err);
+    if (fclose(f) == 0) publish_stats(rt->dir, text, text_len);
+    free(text);
     if (rt->metrics)
         rt_metrics_publish(rt->metrics, rt->id, bft_protocol_name(rt->cl.protocol), &st, &ns, cpu,
-                           rss_kib());
+                           rss_kib(), rt->wal_failed || rt->audit_failed);
 }
 
 /* ---- setup ---- */
@@ -470,6 +519,25 @@ static int next_wait_ms(const struct rt *rt, uint64_t now)
     return (int)wait;
 }
 
+/* After a failed WAL or audit write: can the data dir take writes again?
+ * Writes and syncs RT_PROBE_BYTES (headroom, so the replica does not fail
+ * again at once), then removes the probe. */
+static bool storage_writable(const char *dir)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/.storage-probe", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) return false;
+    static const uint8_t zero[65536];
+    bool ok = true;
+    for (size_t done = 0; ok && done < RT_PROBE_BYTES; done += sizeof zero)
+        ok = write(fd, zero, sizeof zero) == (ssize_t)sizeof zero;
+    ok = ok && fdatasync(fd) == 0;
+    close(fd);
+    unlink(path);
+    return ok;
+}
+
 int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
 {
     struct rt *rt = calloc(1, sizeof *rt);
@@ -477,7 +545,7 @@ int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
     int rv = setup(rt, opt);
     if (rv != 0) goto out;
     rt->start_ms = rt_now_ms();
-    uint64_t last_stats = 0;
+    uint64_t last_stats = 0, last_probe = 0;
     while (!*stop) {
         uint64_t now = rt_now_ms();
         uint8_t *frame;
@@ -502,6 +570,15 @@ int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
             fflush(rt->commits);
             write_stats(rt, false);
             last_stats = now;
+        }
+        if ((rt->wal_failed || rt->audit_failed) && now - last_probe >= RT_PROBE_EVERY_MS) {
+            last_probe = now;
+            if (storage_writable(rt->dir)) {
+                fprintf(stderr, "bftd %u: storage is writable again; restarting from the WAL\n",
+                        rt->id);
+                rv = RT_RESUME;
+                break;
+            }
         }
     }
     bft_node_flush(rt->node);

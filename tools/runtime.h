@@ -37,7 +37,11 @@ struct rt_options {
 };
 
 /* Run until *stop becomes non-zero. Returns 0 on a clean stop, 2 on a setup
- * error (message already printed to stderr). */
+ * error (message already printed to stderr), or RT_RESUME when storage
+ * failed and became writable again: the caller starts the replica anew
+ * from its WAL (bftd re-executes itself), which discards whatever this
+ * incarnation held in memory but could not make durable. */
+#define RT_RESUME 75
 int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop);
 
 uint64_t rt_now_ms(void);

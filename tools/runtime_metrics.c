@@ -63,7 +63,7 @@ int rt_metrics_start(struct rt_metrics **out, const char *url, char *err, size_t
 
 size_t rt_metrics_render(char *buf, size_t cap, uint32_t id, const char *protocol,
                          const struct bft_node_stats *st, const struct net_peer_stats *ns,
-                         double cpu_s, long rss_kib)
+                         double cpu_s, long rss_kib, bool storage_failed)
 {
     size_t off = 0;
 #define EMIT(...)                                                                                  \
@@ -93,16 +93,20 @@ size_t rt_metrics_render(char *buf, size_t cap, uint32_t id, const char *protoco
     EMIT("# TYPE bft_cpu_seconds_total counter\nbft_cpu_seconds_total{%s=\"%u\"} %.3f\n", l, id,
          cpu_s);
     EMIT("# TYPE bft_rss_kib gauge\nbft_rss_kib{%s=\"%u\"} %ld\n", l, id, rss_kib);
+    /* 1 while a WAL or audit write has failed: the replica is not promising. */
+    EMIT("# TYPE bft_storage_failed gauge\nbft_storage_failed{%s=\"%u\"} %d\n", l, id,
+         storage_failed ? 1 : 0);
 #undef EMIT
     return off < cap ? off : cap - 1;
 }
 
 void rt_metrics_publish(struct rt_metrics *m, uint32_t id, const char *protocol,
                         const struct bft_node_stats *st, const struct net_peer_stats *ns,
-                        double cpu_s, long rss_kib)
+                        double cpu_s, long rss_kib, bool storage_failed)
 {
     char page[METRICS_PAGE_MAX];
-    size_t len = rt_metrics_render(page, sizeof page, id, protocol, st, ns, cpu_s, rss_kib);
+    size_t len =
+        rt_metrics_render(page, sizeof page, id, protocol, st, ns, cpu_s, rss_kib, storage_failed);
     pthread_mutex_lock(&m->mu);
     memcpy(m->page, page, len);
     m->len = len;

@@ -17,10 +17,10 @@ int rt_metrics_start(struct rt_metrics **out, const char *url, char *err, size_t
 /* Render and publish the page. */
 void rt_metrics_publish(struct rt_metrics *m, uint32_t id, const char *protocol,
                         const struct bft_node_stats *st, const struct net_peer_stats *ns,
-                        double cpu_s, long rss_kib);
+                        double cpu_s, long rss_kib, bool storage_failed);
 /* Render into buf (for tests and for `bftctl status`); returns length. */
 size_t rt_metrics_render(char *buf, size_t cap, uint32_t id, const char *protocol,
                          const struct bft_node_stats *st, const struct net_peer_stats *ns,
-                         double cpu_s, long rss_kib);
+                         double cpu_s, long rss_kib, bool storage_failed);
 
 #endif
