@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= 2
 
-.PHONY: all deps build build-asan demo test test-release test-asan sim-long soak clean format
+.PHONY: all deps build build-asan demo test test-release test-asan sim-long soak bench-faults clean format
 
 all: build
 
@@ -50,6 +50,11 @@ sim-long: build
 # Longer multi-process runs of every scenario file for every protocol.
 soak: build
 	SCEN_SET=all bash tests/e2e/scenarios.sh $(BUILD)
+
+# Throughput with one Byzantine replica against fault-free, PBFT and
+# HotStuff n=4 (docs/benchmarks.md); run it on an idle machine.
+bench-faults: build
+	bash tools/fault_bench.sh $(BUILD) --out $(BUILD)/fault-bench
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
