@@ -8,10 +8,14 @@
  *
  * Digest: a hash chain over accepted orders,
  *   chain_i = SHA-256(chain_{i-1} || record_i),  chain_0 = 32 zero bytes,
- * where record_i is the full order (seq, client, client_order_id, symbol,
- * side, qty, price); the chain covers the whole order, not only the ids, so
- * equal digests mean identical order histories (same orders, same
- * numbers, same order). digest() = SHA-256(chain || u64 next_seq).
+ * where record_i is the full order with its number and the consensus seq
+ * that committed it (bft_audit_link, bft/audit.c): the chain covers the
+ * whole order, not only the ids, so equal digests mean identical order
+ * histories (same orders, same numbers, same order). It is also the audit
+ * log's chain: its head is in the state digest, so checkpoints certify the
+ * audit trail, and the snapshot carries every order, from which a replica
+ * that installs it writes the audit lines it missed.
+ * digest() = SHA-256(chain || u64 next_seq).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +26,9 @@
 #include "net/net.h"
 
 #define ORDERS_INITIAL_CAP 1024u
-#define SNAP_MAGIC 0x3144524fu /* "ORD1" */
+#define SNAP_MAGIC 0x3244524fu /* "ORD2" */
 #define SNAP_HDR_LEN (4 + 4 + 32)
-#define RECORD_LEN (8 + 4 + 8 + 8 + 1 + 4 + 8)
+#define RECORD_LEN (8 + 8 + 4 + 8 + 8 + 1 + 4 + 8)
 #define NONE UINT32_MAX
 
 _Static_assert(BFT_ORDER_OP_LEN == 1 + 8 + 8 + 1 + 4 + 8, "NEW op layout");
@@ -33,6 +37,7 @@ _Static_assert(BFT_ORDER_RES_LEN <= BFT_RESULT_MAX, "result fits");
 _Static_assert(BFT_ORDERS_MAX <= UINT32_MAX / 4, "index slots fit u32");
 
 struct order {
+    uint64_t cseq; /* consensus seq that committed it */
     uint64_t coid;
     int64_t price;
     uint32_t client;
@@ -107,6 +112,7 @@ static bool order_valid(const struct order *o)
 static bool parse_new(const uint8_t *op, size_t len, uint32_t client, struct order *o)
 {
     if (len != BFT_ORDER_OP_LEN || op[0] != BFT_ORDER_KIND_NEW) return false;
+    o->cseq = 0; /* set by apply */
     o->client = client;
     o->coid = net_le_load(op + 1, 8);
     memcpy(o->symbol, op + 9, 8);
@@ -130,34 +136,52 @@ int bft_order_decode(const uint8_t *op, size_t len, uint64_t *client_order_id, c
     return 0;
 }
 
-/* The record is both the chain link and the snapshot entry. */
+/* The snapshot entry: u64 order_seq | u64 cseq | u32 client | u64 coid |
+ * symbol[8] | u8 side | u32 qty | i64 price (the audit record's layout). */
 static void record_put(uint8_t *p, uint64_t seq, const struct order *o)
 {
     net_le_store(p, seq, 8);
-    net_le_store(p + 8, o->client, 4);
-    net_le_store(p + 12, o->coid, 8);
-    memcpy(p + 20, o->symbol, 8);
-    p[28] = o->side;
-    net_le_store(p + 29, o->qty, 4);
-    net_le_store(p + 33, (uint64_t)o->price, 8);
+    net_le_store(p + 8, o->cseq, 8);
+    net_le_store(p + 16, o->client, 4);
+    net_le_store(p + 20, o->coid, 8);
+    memcpy(p + 28, o->symbol, 8);
+    p[36] = o->side;
+    net_le_store(p + 37, o->qty, 4);
+    net_le_store(p + 41, (uint64_t)o->price, 8);
 }
 
 static uint64_t record_get(const uint8_t *p, struct order *o)
 {
-    o->client = (uint32_t)net_le_load(p + 8, 4);
-    o->coid = net_le_load(p + 12, 8);
-    memcpy(o->symbol, p + 20, 8);
-    o->side = p[28];
-    o->qty = (uint32_t)net_le_load(p + 29, 4);
-    o->price = (int64_t)net_le_load(p + 33, 8);
+    o->cseq = net_le_load(p + 8, 8);
+    o->client = (uint32_t)net_le_load(p + 16, 4);
+    o->coid = net_le_load(p + 20, 8);
+    memcpy(o->symbol, p + 28, 8);
+    o->side = p[36];
+    o->qty = (uint32_t)net_le_load(p + 37, 4);
+    o->price = (int64_t)net_le_load(p + 41, 8);
     return net_le_load(p, 8);
+}
+
+static void to_entry(uint64_t seq, const struct order *o, struct bft_audit_entry *e)
+{
+    memset(e, 0, sizeof *e);
+    e->order_seq = seq;
+    e->seq = o->cseq;
+    e->client = o->client;
+    e->client_order_id = o->coid;
+    memcpy(e->symbol, o->symbol, 8);
+    e->symbol[8] = 0;
+    e->side = o->side;
+    e->qty = o->qty;
+    e->price = o->price;
 }
 
 static void chain_link(uint8_t chain[32], uint64_t seq, const struct order *o)
 {
-    uint8_t rec[RECORD_LEN], next[32];
-    record_put(rec, seq, o);
-    crypto_sha256_2(chain, 32, rec, sizeof(rec), next);
+    struct bft_audit_entry e;
+    to_entry(seq, o, &e);
+    uint8_t next[32];
+    bft_audit_link(chain, &e, next);
     memcpy(chain, next, 32);
 }
 
@@ -273,11 +297,12 @@ static size_t orders_apply(void *app, uint64_t seq, uint32_t client_id, uint64_t
                            const uint8_t *op, size_t op_len, uint8_t *result)
 {
     struct orders *t = app;
-    (void)seq, (void)req_no;
+    (void)req_no;
     if (op_len >= 1 && op[0] == BFT_ORDER_KIND_LOOKUP) return lookup(t, op, op_len, result);
     struct order o;
     if (!op || !parse_new(op, op_len, client_id, &o))
         return put_result(result, BFT_ORDER_INVALID, 0);
+    o.cseq = seq;
     uint32_t idx = find(t, o.client, o.coid);
     if (idx != NONE) return put_result(result, BFT_ORDER_DUP, (uint64_t)idx + 1);
     if (t->n >= t->max) return put_result(result, BFT_ORDER_FULL, 0);
@@ -311,7 +336,20 @@ static void orders_digest(void *app, bft_digest *out)
     crypto_sha256_2(t->chain, sizeof(t->chain), next, sizeof(next), out->b);
 }
 
-/* ---- Snapshot: "ORD1" | u32 count | chain[32] | count x record ---- */
+uint64_t bft_orders_count(const void *app)
+{
+    return ((const struct orders *)app)->n;
+}
+
+int bft_orders_entry(const void *app, uint64_t order_seq, struct bft_audit_entry *e)
+{
+    const struct orders *t = app;
+    if (order_seq == 0 || order_seq > t->n) return -1;
+    to_entry(order_seq, &t->v[order_seq - 1], e);
+    return 0;
+}
+
+/* ---- Snapshot: "ORD2" | u32 count | chain[32] | count x record ---- */
 
 static int orders_snapshot(void *app, uint8_t **buf, size_t *len)
 {

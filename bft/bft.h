@@ -332,13 +332,14 @@ int bft_order_decode(const uint8_t *op, size_t len, uint64_t *client_order_id, c
                      uint8_t *side, uint32_t *qty, int64_t *price);
 
 /* The orders audit log: one line per accepted order, hash-chained
- * (DESIGN.md "Applications"): each line carries the previous line's hash
- * and its own, SHA-256(prev || the line's fields), so a changed, dropped or
- * reordered order breaks the chain. `bftctl audit` verifies it. */
+ * (bft/audit.c has the format): each line carries the previous line's hash
+ * and its own, SHA-256(prev || the order's record), so a changed, dropped
+ * or reordered order breaks the chain. The chain is the orders
+ * application's own (its head is in the state digest), so every honest
+ * replica's log has the same lines and hashes. `bftctl audit` verifies. */
 struct bft_audit_entry {
     uint64_t order_seq; /* the order's unique, gap-free number */
     uint64_t seq;       /* consensus sequence number that committed it */
-    uint64_t view;
     uint32_t client;
     uint64_t client_order_id;
     char symbol[9];
@@ -349,12 +350,20 @@ struct bft_audit_entry {
     uint8_t hash[32];
 };
 #define BFT_AUDIT_LINE_MAX 320
+#define BFT_AUDIT_RECORD_LEN 49
+/* out = SHA-256(prev || the entry's record): one link of the chain. */
+void bft_audit_link(const uint8_t prev[32], const struct bft_audit_entry *e, uint8_t out[32]);
 /* Compute e->hash from e->prev and the fields, and format the line
  * (newline-terminated). Returns the length. */
 size_t bft_audit_format(struct bft_audit_entry *e, char *line, size_t cap);
-/* Parse one line and check its own hash; 0, or -1 if malformed or the
- * hash does not match its fields. */
+/* Parse one line and check its own hash; 0, or -1 if malformed, not in
+ * the exact form format writes, or the hash does not match its fields. */
 int bft_audit_parse(const char *line, struct bft_audit_entry *e);
+/* The orders application's accepted orders (app: its state, e.g. from
+ * bft_node_app): how many, and order number k (1-based) as an audit
+ * entry without prev/hash; 0, or -1 if there is no such order. */
+uint64_t bft_orders_count(const void *app);
+int bft_orders_entry(const void *app, uint64_t order_seq, struct bft_audit_entry *e);
 
 /* kv: op u8 kind (1 put, 2 get, 3 delete) | u16 klen | key | u16 vlen | value
  *     res u8 status (0 ok, 1 not found, 2 invalid, 3 full) | value */
@@ -449,6 +458,9 @@ void bft_node_flush(struct bft_node *n);
 int bft_node_sign_encoded(struct bft_node *n, uint8_t *msg, size_t len);
 /* Full replicated-state digest: SHA-256(app digest || client table digest). */
 void bft_node_state_digest(struct bft_node *n, bft_digest *out);
+/* The application state the node executes on (read it only between
+ * steps: e.g. bft_orders_entry). */
+const void *bft_node_app(const struct bft_node *n);
 void bft_node_stats(const struct bft_node *n, struct bft_node_stats *out);
 void bft_node_reject(struct bft_node *n, int reason); /* count a host-level reject */
 

@@ -207,6 +207,11 @@ static void state_digest(const struct bft_app_ops *ops, void *app,
     crypto_sha256_2(a.b, 32, t.b, 32, out->b);
 }
 
+const void *bft_node_app(const struct bft_node *n)
+{
+    return n->app;
+}
+
 void bft_node_state_digest(struct bft_node *n, bft_digest *out)
 {
     state_digest(n->cfg.app, n->app, n->clients, n->cfg.n_clients, out);

@@ -7,6 +7,11 @@
  * order a client saw acknowledged is in the audit log of every replica
  * that acknowledged it, even after kill -9.
  *
+ * Complete on every replica: the chain is the orders application's own
+ * (bft/audit.c), so orders a replica installed by state transfer rather
+ * than executed are written from the installed, certified state, with the
+ * same lines and hashes as on the replicas that executed them.
+ *
  * Restart: the log is opened before the WAL is replayed. A torn tail (the
  * last line half written when the process died) is cut, never appended
  * to. Orders that replay executes again and that the log already holds
@@ -14,6 +19,7 @@
  * the chain. A bad line followed by good ones is not a torn tail but
  * damage: the replica refuses to start rather than cut evidence. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,8 +109,47 @@ int rt_audit_open(struct rt_audit *a, const char *dir, char *err, size_t errlen)
     return 0;
 }
 
-void rt_audit_result(struct rt_audit *a, uint32_t client, uint64_t seq, uint64_t view,
-                     const uint8_t *op, size_t op_len, const uint8_t *res, size_t res_len)
+/* Append entry e (prev and hash are set here). */
+static int append(struct rt_audit *a, struct bft_audit_entry *e)
+{
+    memcpy(e->prev, a->prev, 32);
+    char line[BFT_AUDIT_LINE_MAX];
+    size_t n = bft_audit_format(e, line, sizeof line);
+    if (!n) return -1;
+    if (fwrite(line, 1, n, a->f) != n) {
+        a->failed = true;
+        return -1;
+    }
+    memcpy(a->prev, e->hash, 32);
+    a->last_order = e->order_seq;
+    a->lines++;
+    a->unsynced = true;
+    return 0;
+}
+
+static uint64_t next_order(const struct rt_audit *a)
+{
+    return a->lines ? a->last_order + 1 : 1;
+}
+
+/* Write the lines of orders the application holds but this log lacks, up
+ * to order `upto` (at most `max` lines): orders installed by a snapshot
+ * (state transfer), whose records the snapshot carried and the state
+ * digest certified. Returns the lines written. */
+static uint64_t fill(struct rt_audit *a, uint64_t upto, uint64_t max)
+{
+    uint64_t done = 0;
+    for (uint64_t k = next_order(a); k <= upto && done < max && a->f && !a->failed; k++) {
+        struct bft_audit_entry e;
+        if (bft_orders_entry(bft_node_app(a->node), k, &e) != 0 || append(a, &e) != 0) break;
+        done++;
+    }
+    a->filled += done;
+    return done;
+}
+
+void rt_audit_result(struct rt_audit *a, uint32_t client, uint64_t seq, const uint8_t *op,
+                     size_t op_len, const uint8_t *res, size_t res_len)
 {
     if (!a->f || a->failed) return;
     struct bft_audit_entry e;
@@ -113,24 +158,26 @@ void rt_audit_result(struct rt_audit *a, uint32_t client, uint64_t seq, uint64_t
     if (bft_order_result_decode(res, res_len, &status, &e.order_seq) != 0 || status != BFT_ORDER_OK)
         return; /* only newly accepted orders get a number and a line */
     /* Replay after a restart executes orders the log already holds. */
-    if (a->lines && e.order_seq <= a->last_order) return;
-    if (bft_order_decode(op, op_len, &e.client_order_id, e.symbol, &e.side, &e.qty, &e.price) != 0)
+    if (e.order_seq < next_order(a)) return;
+    if (a->node) {
+        /* A gap: orders installed by state transfer come first. */
+        if (e.order_seq > next_order(a)) fill(a, e.order_seq - 1, UINT64_MAX);
+        if (bft_orders_entry(bft_node_app(a->node), e.order_seq, &e) != 0) return;
+    } else if (bft_order_decode(op, op_len, &e.client_order_id, e.symbol, &e.side, &e.qty,
+                                &e.price) != 0) {
         return;
-    e.seq = seq;
-    e.view = view;
-    e.client = client;
-    memcpy(e.prev, a->prev, 32);
-    char line[BFT_AUDIT_LINE_MAX];
-    size_t n = bft_audit_format(&e, line, sizeof line);
-    if (!n) return;
-    if (fwrite(line, 1, n, a->f) != n) {
-        a->failed = true;
-        return;
+    } else {
+        e.seq = seq;
+        e.client = client;
     }
-    memcpy(a->prev, e.hash, 32);
-    a->last_order = e.order_seq;
-    a->lines++;
-    a->unsynced = true;
+    if (e.order_seq != next_order(a)) a->gaps++; /* without the app: counted, not filled */
+    append(a, &e);
+}
+
+uint64_t rt_audit_catch_up(struct rt_audit *a, uint64_t max)
+{
+    if (!a->f || a->failed || !a->node) return 0;
+    return fill(a, bft_orders_count(bft_node_app(a->node)), max);
 }
 
 int rt_audit_sync(struct rt_audit *a)

@@ -11,16 +11,24 @@ struct rt_audit {
     uint64_t last_order; /* order_seq of the last line (valid when lines) */
     uint64_t lines;      /* intact lines found at open plus lines written */
     uint64_t cut_bytes;  /* torn tail cut at open */
-    bool unsynced;       /* written since the last rt_audit_sync */
-    bool failed;         /* a write or sync failed: no further promises */
+    uint64_t filled;     /* lines written from the application's state */
+    uint64_t gaps;       /* orders missing with no application to fill them */
+    /* The node whose orders application fills gaps (bft_node_app: the
+     * pointer changes when a snapshot is installed), or NULL. */
+    const struct bft_node *node;
+    bool unsynced; /* written since the last rt_audit_sync */
+    bool failed;   /* a write or sync failed: no further promises */
 };
 /* Open DIR/audit.log, cutting a torn tail; 0, or -1 with err set (the log
  * cannot be read or written, or is damaged before its tail). */
 int rt_audit_open(struct rt_audit *a, const char *dir, char *err, size_t errlen);
 /* An executed request's result: append a line if it accepted an order
  * that the log does not hold yet. */
-void rt_audit_result(struct rt_audit *a, uint32_t client, uint64_t seq, uint64_t view,
-                     const uint8_t *op, size_t op_len, const uint8_t *res, size_t res_len);
+void rt_audit_result(struct rt_audit *a, uint32_t client, uint64_t seq, const uint8_t *op,
+                     size_t op_len, const uint8_t *res, size_t res_len);
+/* Write the lines of orders the application holds and the log lacks
+ * (installed by state transfer), at most max; returns how many. */
+uint64_t rt_audit_catch_up(struct rt_audit *a, uint64_t max);
 /* Make every appended line durable; 0 or -1 (sticky). Part of the node's
  * group commit: replies wait for it. */
 int rt_audit_sync(struct rt_audit *a);

@@ -244,8 +244,9 @@ static void test_bad_snapshot_keeps_state(void **state)
 }
 
 /* A snapshot that repeats an order (same client and client order id) is
- * refused even when its chain was recomputed to match. Records are 41
- * bytes after a 40-byte header; the coid sits at record offset 12. */
+ * refused even when its chain was recomputed to match. Records are 49
+ * bytes after a 40-byte header (the audit record, bft/audit.c); the coid
+ * sits at record offset 20. */
 static void test_snapshot_with_duplicate_refused(void **state)
 {
     (void)state;
@@ -255,19 +256,19 @@ static void test_snapshot_with_duplicate_refused(void **state)
     uint8_t *snap;
     size_t len;
     assert_int_equal(A->snapshot(a, &snap, &len), BFT_E_OK);
-    assert_int_equal(len, 40 + 2 * 41);
-    uint8_t *rec2 = snap + 40 + 41;
-    assert_int_equal(rec2[12], 2);
-    rec2[12] = 1;
+    assert_int_equal(len, 40 + 2 * 49);
+    uint8_t *rec2 = snap + 40 + 49;
+    assert_int_equal(rec2[20], 2);
+    rec2[20] = 1;
     uint8_t chain[32] = {0};
-    crypto_sha256_2(chain, 32, snap + 40, 41, chain);
-    crypto_sha256_2(chain, 32, rec2, 41, snap + 8);
+    crypto_sha256_2(chain, 32, snap + 40, 49, chain);
+    crypto_sha256_2(chain, 32, rec2, 49, snap + 8);
     assert_int_not_equal(A->restore(b, snap, len), BFT_E_OK);
     /* The same recomputation without the duplicate is accepted. */
-    rec2[12] = 3;
+    rec2[20] = 3;
     memset(chain, 0, sizeof(chain));
-    crypto_sha256_2(chain, 32, snap + 40, 41, chain);
-    crypto_sha256_2(chain, 32, rec2, 41, snap + 8);
+    crypto_sha256_2(chain, 32, snap + 40, 49, chain);
+    crypto_sha256_2(chain, 32, rec2, 49, snap + 8);
     assert_int_equal(A->restore(b, snap, len), BFT_E_OK);
     uint64_t seq;
     assert_int_equal(lookup(b, 1, 3, &seq), BFT_ORDER_OK);

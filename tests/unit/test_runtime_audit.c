@@ -30,7 +30,7 @@ static void order(struct rt_audit *a, uint64_t k)
     size_t len = bft_order_encode(op, 1000 + k, "AAPL", 1, 10, 100);
     res[0] = BFT_ORDER_OK;
     put_le64(res + 1, k);
-    rt_audit_result(a, 1, k, 0, op, len, res, sizeof res);
+    rt_audit_result(a, 1, k, op, len, res, sizeof res);
 }
 
 static char *slurp(size_t *len)
