@@ -33,11 +33,14 @@
  *   HS_BLOCK_REQ  digest = wanted block, seq = most blocks wanted (its
  *                 ancestors follow, newest first); no body
  *   HS_BLOCK_RESP as HS_PROPOSAL with has_tc 0
- *   STATE_REQ     seq = our last executed seq; no body
+ *   STATE_REQ     seq = our last executed seq; body empty (an offer,
+ *                 asked of everyone) or u64 snapshot seq | u32 offset (the
+ *                 next chunk of that snapshot, asked of one replica)
  *   STATE_RESP    seq = snapshot seq, digest = state digest after it (both 0
  *                 with no snapshot); body = u8[32] block at seq | u8 k |
- *                 k x (u64 seq | state | block) recent claims; payload =
- *                 snapshot
+ *                 k x (u64 seq | state | block) recent claims | u32 total
+ *                 snapshot length | u32 offset; payload = snapshot bytes
+ *                 [offset, offset + HS_STATE_CHUNK)
  */
 #ifndef BFT_HOTSTUFF_INTERNAL_H
 #define BFT_HOTSTUFF_INTERNAL_H
@@ -71,6 +74,11 @@
 #define HS_LEADER_VIEWS_MAX 4096
 #define HS_STUCK_VIEWS 2 /* others' timeouts this many views back still count */
 #define HS_CLAIMS 8
+/* State transfer: a snapshot travels in chunks (the orders state outgrows
+ * one message after ~12,800 orders) and is logged in parts (one WAL record
+ * is at most BFT_WAL_RECORD_MAX). */
+#define HS_STATE_CHUNK (256u << 10)
+#define HS_SNAP_MAX (256u << 20)
 #define HS_DOM_TIMEOUT 0x48530001u /* "HS" timeout statements */
 #define HS_QC_WIRE_MAX (8 + 8 + 32 + 1 + BFT_MAX_REPLICAS * (1 + BFT_SIG_LEN))
 #define HS_TC_WIRE_MAX (8 + 1 + BFT_MAX_REPLICAS * (1 + 8 + BFT_SIG_LEN))
@@ -83,8 +91,19 @@
  * COMMIT: u64 view | u64 height | parent | batch digest | QC justify
  *         | u32 batch_len | batch   (a committed block, in commit order)
  * SNAP:   u64 seq | block | state | u32 len | snapshot  (state restored
- *         by state transfer) */
-enum { HS_REC_VOTE = 1, HS_REC_LOCK = 2, HS_REC_COMMIT = 3, HS_REC_SNAP = 4, HS_REC_BLOCK = 5 };
+ *         by state transfer; older WALs)
+ * SNAP_PART: u64 seq | u32 offset | bytes   (a piece of a snapshot)
+ * SNAP_END:  u64 seq | block | state | u32 len  (restore the snapshot the
+ *         preceding SNAP_PARTs of that seq assembled) */
+enum {
+    HS_REC_VOTE = 1,
+    HS_REC_LOCK = 2,
+    HS_REC_COMMIT = 3,
+    HS_REC_SNAP = 4,
+    HS_REC_BLOCK = 5,
+    HS_REC_SNAP_PART = 6,
+    HS_REC_SNAP_END = 7
+};
 #define HS_REC_BIG ((size_t)BFT_PAYLOAD_MAX + 4096)
 
 struct hs_qc {
@@ -172,13 +191,24 @@ struct hs_pending {
     uint64_t bytes, gen;
 };
 
-/* State transfer: what one peer offered. */
+/* State transfer: what one peer offered (its snapshot's first chunk). */
 struct hs_offer {
     uint32_t nclaims;
     struct hs_claim claims[HS_CLAIMS];
     struct hs_claim snap; /* seq 0: none */
+    uint32_t snap_total;  /* whole snapshot length */
     uint8_t *snap_buf;
     uint32_t snap_len, snap_cap;
+};
+
+/* A snapshot being assembled chunk by chunk from one replica (or from
+ * SNAP_PART records on recovery). */
+struct hs_assembly {
+    bool on, progress;
+    uint32_t src;
+    struct hs_claim claim;
+    uint32_t total, len, cap;
+    uint8_t *buf;
 };
 
 struct bft_core {
@@ -240,9 +270,12 @@ struct bft_core {
     struct hs_offer offers[BFT_MAX_REPLICAS];
     struct hs_claim claims[HS_CLAIMS]; /* own recent checkpoint claims */
     uint32_t claims_next;
+    struct hs_assembly st_asm;
     bft_digest last_state;
     bool snap_wanted;
     uint64_t snap_wanted_at;
+    uint32_t snap_askers; /* replicas to send the wished snapshot to */
+    uint64_t snap_ask_seq[BFT_MAX_REPLICAS];
     struct hs_claim snap;
     uint8_t *snap_buf;
     size_t snap_len, snap_cap;
