@@ -90,6 +90,11 @@ static void xmit(void *ctx, uint32_t dest, const uint8_t *msg, size_t len)
 static void h_send(void *ctx, uint32_t replica, const uint8_t *msg, size_t len)
 {
     struct rt *rt = ctx;
+    /* WAL replay runs before the transport is up; a core that re-executes
+     * logged commits (HotStuff) fills the outbox with replies, and a full
+     * outbox flushes. Those went out before the crash; the node keeps the
+     * last replies cached for clients that retransmit. */
+    if (!rt->net) return;
     if (rt->faults)
         rt_faults_send(rt->faults, replica, msg, len);
     else
@@ -99,6 +104,7 @@ static void h_send(void *ctx, uint32_t replica, const uint8_t *msg, size_t len)
 static void h_send_client(void *ctx, uint32_t client, const uint8_t *msg, size_t len)
 {
     struct rt *rt = ctx;
+    if (!rt->net) return; /* WAL replay (h_send) */
     if (rt->faults)
         rt_faults_send(rt->faults, FAULT_CLIENT | client, msg, len);
     else
