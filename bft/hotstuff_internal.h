@@ -53,9 +53,11 @@
 #include "net/net.h"
 
 /* Timer ids. */
-#define HS_TIMER_VIEW 1  /* pacemaker: view timeout, then timeout resends */
-#define HS_TIMER_FETCH 2 /* block fetch retries */
-#define HS_TIMER_STATE 3 /* state transfer retries */
+#define HS_TIMER_VIEW 1    /* pacemaker: view timeout, then timeout resends */
+#define HS_TIMER_FETCH 2   /* block fetch retries */
+#define HS_TIMER_STATE 3   /* state transfer retries */
+#define HS_TIMER_RESEND 4  /* leader: retransmit the proposal once */
+#define HS_TIMER_REQUEST 5 /* the oldest pending request is not committing */
 
 /* Bounds. */
 #define HS_BLOCKS_MAX 1024
@@ -236,6 +238,19 @@ struct bft_core {
         uint64_t view, height;
         bft_digest block;
     } my_vote;
+    /* Per-request timer (hotstuff_pacemaker.c): the oldest pending
+     * request we watch, whether we forwarded it, and whether we refuse the
+     * current leader's window until it commits or a TC ends the window. */
+    struct {
+        bool armed, forwarded, complain;
+        uint32_t client;
+        uint64_t req_no;
+    } req_timer;
+    struct {
+        uint64_t view; /* our last proposal, retransmitted once */
+        bft_digest block;
+        bool done;
+    } resend;
 
     /* The last committed (and executed) block: the root of the tree. */
     uint64_t root_height, root_view;
@@ -363,6 +378,7 @@ int hs_block_parse(struct bft_core *c, const struct bft_msg *m, bool allow_tc, b
  * current view's proposal. */
 void hs_on_connected(struct bft_core *c, struct hs_block *b);
 void hs_try_propose(struct bft_core *c);
+void hs_on_resend_timer(struct bft_core *c);
 /* A block entered the store: connect it, or fetch its missing ancestors. */
 void hs_block_arrived(struct bft_core *c, struct hs_block *b, uint32_t from, bool send_now);
 /* Commit b and its uncommitted ancestors in height order. */
@@ -377,6 +393,8 @@ uint64_t hs_timeout_ms(const struct bft_core *c);
 void hs_on_view_timer(struct bft_core *c);
 void hs_on_timeout_msg(struct bft_core *c, const struct bft_msg *m);
 void hs_on_tc(struct bft_core *c, const struct hs_tc *t);
+void hs_request_timer_update(struct bft_core *c);
+void hs_on_request_timer(struct bft_core *c);
 
 /* ---- block sync (hotstuff_sync.c) ---- */
 void hs_fetch_want(struct bft_core *c, const bft_digest *d, uint64_t height, uint32_t from,
@@ -414,6 +432,11 @@ void hs_pending_mark_batch(struct hs_pending *p, const uint8_t *batch, uint32_t 
  * length (0: nothing to propose). */
 uint32_t hs_pending_build(struct hs_pending *p, uint32_t max, uint8_t *out, uint32_t cap);
 uint32_t hs_pending_unmarked(const struct hs_pending *p);
+/* The oldest queued request; false if none. */
+bool hs_pending_oldest(const struct hs_pending *p, uint32_t *client, uint64_t *req_no);
+/* The encoded request, or NULL if it is not queued. */
+const uint8_t *hs_pending_get(const struct hs_pending *p, uint32_t client, uint64_t req_no,
+                              uint32_t *len);
 
 /* ---- WAL (hotstuff_wal.c) ---- */
 void hs_persist_vote(struct bft_core *c, uint64_t view, uint64_t height, const bft_digest *block);
