@@ -10,7 +10,7 @@
  * replica, HS_FETCH_MAX outstanding block fetches, HS_PENDING_MAX queued
  * client requests.
  *
- * Blocks. The leader of view v is v mod n. A block is (view, height, parent,
+ * Blocks. The leader of view v is (v / W) mod n (hs_leader). A block is (view, height, parent,
  * batch digest, justify QC); parent is always justify's block (Algorithm 3
  * createLeaf(qc_high.node, ...)), so height = justify.height + 1. Genesis
  * is height 0, view 0, digest all-zero, certified by the genesis QC (view
