@@ -47,6 +47,7 @@ struct fault_run {
     uint64_t period_us, down_us; /* from the seed */
     uint64_t caught_up_seq;      /* every up replica must reach this */
     uint64_t last_seq, last_change_us;
+    uint32_t reconnecting; /* replica whose links are cut after its restart */
 };
 
 static bool is_faulty(struct sim *s, struct fault_run *fr, uint32_t r)
@@ -191,7 +192,8 @@ static void fault_tick(struct sim *s, void *ctx)
  * 10): one replica at a time is killed and restarted from its WAL
  * `down_us` later (1.5-2.5 s: a real restart is a new process with empty
  * memory, timers re-armed from scratch), every `period_us` (4-6 s), under
- * continuous client load. The other replicas must keep committing, and a
+ * continuous client load; the restarted replica's links to its peers come
+ * back 0-300 ms after it does (reconnection). The other replicas must keep committing, and a
  * restarted replica must catch up: the liveness phase after healing would
  * not notice a replica left behind for good (n - f replicas suffice
  * there), yet the next crash of another replica then stalls the cluster.
@@ -226,6 +228,33 @@ static void restarts_note(struct sim *s, void *ctx)
     fr->caught_up_seq = sim_max_executed(s);
 }
 
+/* A restarted process reconnects to its peers: nng dials again with
+ * backoff, so for a while after a restart its links are down (both ways). */
+static void restarts_links(struct sim *s, struct fault_run *fr, bool cut)
+{
+    uint32_t r = fr->reconnecting;
+    for (uint32_t p = 0; p < s->o.n; p++) {
+        if (p == r) continue;
+        sim_link_cut(s, r, p, cut);
+        sim_link_cut(s, p, r, cut);
+    }
+}
+
+static void restarts_reconnect(struct sim *s, void *ctx)
+{
+    restarts_links(s, ctx, false);
+}
+
+static void restarts_up(struct sim *s, void *ctx)
+{
+    struct fault_run *fr = ctx;
+    restarts_links(s, fr, true);
+    uint64_t delay = sim_rng_range(&fr->rng, 0, 300000);
+    sim_log(s, "restarts: replica %u reconnects in %llu ms", fr->reconnecting,
+            (unsigned long long)(delay / 1000));
+    sim_at(s, s->now_us + delay, restarts_reconnect, fr);
+}
+
 static void restarts_tick(struct sim *s, void *ctx)
 {
     struct fault_run *fr = ctx;
@@ -246,6 +275,8 @@ static void restarts_tick(struct sim *s, void *ctx)
     fr->victim = (fr->victim + 1 + (uint32_t)sim_rng_below(&fr->rng, s->o.n - 1)) % s->o.n;
     sim_crash(s, r);
     sim_schedule_restart(s, s->now_us + fr->down_us, r, true);
+    fr->reconnecting = r;
+    sim_at(s, s->now_us + fr->down_us - 1, restarts_up, fr); /* links down first */
     sim_log(s, "restarts: replica %u killed for %llu ms", r,
             (unsigned long long)(fr->down_us / 1000));
     sim_at(s, s->now_us + fr->period_us - 1000000, restarts_note, fr);
