@@ -110,6 +110,7 @@ static void after_event(struct bft_core *c)
         hs_store_gc(c);
     }
     hs_timer_update(c);
+    hs_request_timer_update(c);
 }
 
 static void hs_on_message(struct bft_core *c, const struct bft_msg *m)
@@ -179,6 +180,12 @@ static void hs_on_timer(struct bft_core *c, uint32_t timer)
         break;
     case HS_TIMER_STATE:
         hs_on_state_timer(c);
+        break;
+    case HS_TIMER_RESEND:
+        hs_on_resend_timer(c);
+        break;
+    case HS_TIMER_REQUEST:
+        hs_on_request_timer(c);
         break;
     default:
         break;

@@ -10,7 +10,7 @@
  * replica, HS_FETCH_MAX outstanding block fetches, HS_PENDING_MAX queued
  * client requests.
  *
- * Blocks. The leader of view v is v mod n. A block is (view, height, parent,
+ * Blocks. The leader of view v is (v / W) mod n (hs_leader). A block is (view, height, parent,
  * batch digest, justify QC); parent is always justify's block (Algorithm 3
  * createLeaf(qc_high.node, ...)), so height = justify.height + 1. Genesis
  * is height 0, view 0, digest all-zero, certified by the genesis QC (view
@@ -33,11 +33,14 @@
  *   HS_BLOCK_REQ  digest = wanted block, seq = most blocks wanted (its
  *                 ancestors follow, newest first); no body
  *   HS_BLOCK_RESP as HS_PROPOSAL with has_tc 0
- *   STATE_REQ     seq = our last executed seq; no body
+ *   STATE_REQ     seq = our last executed seq; body empty (an offer,
+ *                 asked of everyone) or u64 snapshot seq | u32 offset (the
+ *                 next chunk of that snapshot, asked of one replica)
  *   STATE_RESP    seq = snapshot seq, digest = state digest after it (both 0
  *                 with no snapshot); body = u8[32] block at seq | u8 k |
- *                 k x (u64 seq | state | block) recent claims; payload =
- *                 snapshot
+ *                 k x (u64 seq | state | block) recent claims | u32 total
+ *                 snapshot length | u32 offset; payload = snapshot bytes
+ *                 [offset, offset + HS_STATE_CHUNK)
  */
 #ifndef BFT_HOTSTUFF_INTERNAL_H
 #define BFT_HOTSTUFF_INTERNAL_H
@@ -50,9 +53,11 @@
 #include "net/net.h"
 
 /* Timer ids. */
-#define HS_TIMER_VIEW 1  /* pacemaker: view timeout, then timeout resends */
-#define HS_TIMER_FETCH 2 /* block fetch retries */
-#define HS_TIMER_STATE 3 /* state transfer retries */
+#define HS_TIMER_VIEW 1    /* pacemaker: view timeout, then timeout resends */
+#define HS_TIMER_FETCH 2   /* block fetch retries */
+#define HS_TIMER_STATE 3   /* state transfer retries */
+#define HS_TIMER_RESEND 4  /* leader: retransmit the proposal once */
+#define HS_TIMER_REQUEST 5 /* the oldest pending request is not committing */
 
 /* Bounds. */
 #define HS_BLOCKS_MAX 1024
@@ -71,6 +76,11 @@
 #define HS_LEADER_VIEWS_MAX 4096
 #define HS_STUCK_VIEWS 2 /* others' timeouts this many views back still count */
 #define HS_CLAIMS 8
+/* State transfer: a snapshot travels in chunks (the orders state outgrows
+ * one message after ~12,800 orders) and is logged in parts (one WAL record
+ * is at most BFT_WAL_RECORD_MAX). */
+#define HS_STATE_CHUNK (256u << 10)
+#define HS_SNAP_MAX (256u << 20)
 #define HS_DOM_TIMEOUT 0x48530001u /* "HS" timeout statements */
 #define HS_QC_WIRE_MAX (8 + 8 + 32 + 1 + BFT_MAX_REPLICAS * (1 + BFT_SIG_LEN))
 #define HS_TC_WIRE_MAX (8 + 1 + BFT_MAX_REPLICAS * (1 + 8 + BFT_SIG_LEN))
@@ -83,8 +93,19 @@
  * COMMIT: u64 view | u64 height | parent | batch digest | QC justify
  *         | u32 batch_len | batch   (a committed block, in commit order)
  * SNAP:   u64 seq | block | state | u32 len | snapshot  (state restored
- *         by state transfer) */
-enum { HS_REC_VOTE = 1, HS_REC_LOCK = 2, HS_REC_COMMIT = 3, HS_REC_SNAP = 4, HS_REC_BLOCK = 5 };
+ *         by state transfer; older WALs)
+ * SNAP_PART: u64 seq | u32 offset | bytes   (a piece of a snapshot)
+ * SNAP_END:  u64 seq | block | state | u32 len  (restore the snapshot the
+ *         preceding SNAP_PARTs of that seq assembled) */
+enum {
+    HS_REC_VOTE = 1,
+    HS_REC_LOCK = 2,
+    HS_REC_COMMIT = 3,
+    HS_REC_SNAP = 4,
+    HS_REC_BLOCK = 5,
+    HS_REC_SNAP_PART = 6,
+    HS_REC_SNAP_END = 7
+};
 #define HS_REC_BIG ((size_t)BFT_PAYLOAD_MAX + 4096)
 
 struct hs_qc {
@@ -172,13 +193,24 @@ struct hs_pending {
     uint64_t bytes, gen;
 };
 
-/* State transfer: what one peer offered. */
+/* State transfer: what one peer offered (its snapshot's first chunk). */
 struct hs_offer {
     uint32_t nclaims;
     struct hs_claim claims[HS_CLAIMS];
     struct hs_claim snap; /* seq 0: none */
+    uint32_t snap_total;  /* whole snapshot length */
     uint8_t *snap_buf;
     uint32_t snap_len, snap_cap;
+};
+
+/* A snapshot being assembled chunk by chunk from one replica (or from
+ * SNAP_PART records on recovery). */
+struct hs_assembly {
+    bool on, progress;
+    uint32_t src;
+    struct hs_claim claim;
+    uint32_t total, len, cap;
+    uint8_t *buf;
 };
 
 struct bft_core {
@@ -206,6 +238,19 @@ struct bft_core {
         uint64_t view, height;
         bft_digest block;
     } my_vote;
+    /* Per-request timer (hotstuff_pacemaker.c): the oldest pending
+     * request we watch, whether we forwarded it, and whether we refuse the
+     * current leader's window until it commits or a TC ends the window. */
+    struct {
+        bool armed, forwarded, complain;
+        uint32_t client;
+        uint64_t req_no;
+    } req_timer;
+    struct {
+        uint64_t view; /* our last proposal, retransmitted once */
+        bft_digest block;
+        bool done;
+    } resend;
 
     /* The last committed (and executed) block: the root of the tree. */
     uint64_t root_height, root_view;
@@ -240,9 +285,12 @@ struct bft_core {
     struct hs_offer offers[BFT_MAX_REPLICAS];
     struct hs_claim claims[HS_CLAIMS]; /* own recent checkpoint claims */
     uint32_t claims_next;
+    struct hs_assembly st_asm;
     bft_digest last_state;
     bool snap_wanted;
     uint64_t snap_wanted_at;
+    uint32_t snap_askers; /* replicas to send the wished snapshot to */
+    uint64_t snap_ask_seq[BFT_MAX_REPLICAS];
     struct hs_claim snap;
     uint8_t *snap_buf;
     size_t snap_len, snap_cap;
@@ -330,6 +378,7 @@ int hs_block_parse(struct bft_core *c, const struct bft_msg *m, bool allow_tc, b
  * current view's proposal. */
 void hs_on_connected(struct bft_core *c, struct hs_block *b);
 void hs_try_propose(struct bft_core *c);
+void hs_on_resend_timer(struct bft_core *c);
 /* A block entered the store: connect it, or fetch its missing ancestors. */
 void hs_block_arrived(struct bft_core *c, struct hs_block *b, uint32_t from, bool send_now);
 /* Commit b and its uncommitted ancestors in height order. */
@@ -344,6 +393,8 @@ uint64_t hs_timeout_ms(const struct bft_core *c);
 void hs_on_view_timer(struct bft_core *c);
 void hs_on_timeout_msg(struct bft_core *c, const struct bft_msg *m);
 void hs_on_tc(struct bft_core *c, const struct hs_tc *t);
+void hs_request_timer_update(struct bft_core *c);
+void hs_on_request_timer(struct bft_core *c);
 
 /* ---- block sync (hotstuff_sync.c) ---- */
 void hs_fetch_want(struct bft_core *c, const bft_digest *d, uint64_t height, uint32_t from,
@@ -381,6 +432,11 @@ void hs_pending_mark_batch(struct hs_pending *p, const uint8_t *batch, uint32_t 
  * length (0: nothing to propose). */
 uint32_t hs_pending_build(struct hs_pending *p, uint32_t max, uint8_t *out, uint32_t cap);
 uint32_t hs_pending_unmarked(const struct hs_pending *p);
+/* The oldest queued request; false if none. */
+bool hs_pending_oldest(const struct hs_pending *p, uint32_t *client, uint64_t *req_no);
+/* The encoded request, or NULL if it is not queued. */
+const uint8_t *hs_pending_get(const struct hs_pending *p, uint32_t client, uint64_t req_no,
+                              uint32_t *len);
 
 /* ---- WAL (hotstuff_wal.c) ---- */
 void hs_persist_vote(struct bft_core *c, uint64_t view, uint64_t height, const bft_digest *block);

@@ -44,17 +44,102 @@ void hs_timer_update(struct bft_core *c)
     }
 }
 
+static void send_timeout(struct bft_core *c);
+static void check_tc(struct bft_core *c, uint64_t view);
+
 void hs_advance_view(struct bft_core *c, uint64_t view, bool by_timeout)
 {
     if (view <= c->view) return;
+    uint32_t old_leader = hs_leader(c, c->view);
     c->view = view;
     c->timed_out = false;
+    /* A replica that complained about a request (hs_on_request_timer)
+     * keeps refusing the same leader's views; a new leader gets a fresh
+     * request interval. */
+    bool complain = c->req_timer.complain;
+    if (complain && (by_timeout || hs_leader(c, view) != old_leader)) {
+        complain = false;
+        c->req_timer.complain = false;
+        if (c->req_timer.armed) c->io.cancel_timer(c->io.ctx, HS_TIMER_REQUEST);
+        c->req_timer.armed = false;
+    }
     if (by_timeout) c->view_changes++;
     /* A fresh view gets a fresh timer. */
     if (c->view_timer_armed) c->io.cancel_timer(c->io.ctx, HS_TIMER_VIEW);
     c->view_timer_armed = false;
     hs_timer_update(c);
+    if (complain) {
+        send_timeout(c);
+        check_tc(c, c->view);
+        return;
+    }
     hs_try_propose(c);
+}
+
+/* ---- per-request timer ----
+ *
+ * The view timer only sees views that stop; a leader that keeps proposing
+ * but leaves one client's request out is not deposed by it. Like PBFT's
+ * request timer (Castro-Liskov OSDI'99 §4.4: a backup that has a request
+ * and does not see it execute within a timeout starts a view change), each
+ * replica watches its oldest pending request:
+ *   1. after one view timeout (base x backoff) it is still pending: forward
+ *      it to every replica (the leader may never have received it; PBFT
+ *      backups forward requests to the primary) and wait once more;
+ *   2. still pending: complain. Time out the current view (HS_TIMEOUT, no
+ *      more votes in it), and keep doing so in every later view of the same
+ *      leader's window, until the request commits or a TC moves everyone
+ *      to the next leader, who gets a fresh interval.
+ * Every honest replica received the request (clients send to all, and
+ * step 1 forwards it), so their timers expire within about one interval
+ * of each other; the f+1 rule (hs_on_timeout_msg) pulls the rest along and
+ * 2f+1 complaints form the TC. A request stuck at one replica alone moves
+ * nobody: it needs f+1. */
+void hs_request_timer_update(struct bft_core *c)
+{
+    if (c->req_timer.armed) {
+        uint32_t len;
+        if (hs_pending_get(&c->pend, c->req_timer.client, c->req_timer.req_no, &len)) return;
+        /* It committed: watch the next one, from scratch. */
+        c->req_timer.armed = false;
+        c->req_timer.complain = false;
+        c->io.cancel_timer(c->io.ctx, HS_TIMER_REQUEST);
+    }
+    uint32_t client;
+    uint64_t req_no;
+    if (!hs_pending_oldest(&c->pend, &client, &req_no)) return;
+    c->req_timer.armed = true;
+    c->req_timer.forwarded = false;
+    c->req_timer.complain = false;
+    c->req_timer.client = client;
+    c->req_timer.req_no = req_no;
+    c->io.set_timer(c->io.ctx, HS_TIMER_REQUEST, hs_timeout_ms(c));
+}
+
+void hs_on_request_timer(struct bft_core *c)
+{
+    if (!c->req_timer.armed) return;
+    uint32_t len;
+    const uint8_t *raw = hs_pending_get(&c->pend, c->req_timer.client, c->req_timer.req_no, &len);
+    if (!raw) {
+        c->req_timer.armed = false;
+        return; /* committed meanwhile: after_event watches the next */
+    }
+    c->io.set_timer(c->io.ctx, HS_TIMER_REQUEST, hs_timeout_ms(c));
+    if (!c->req_timer.forwarded) {
+        c->req_timer.forwarded = true;
+        struct bft_msg m;
+        if (bft_msg_decode(raw, len, &m) == BFT_E_OK) c->io.broadcast(c->io.ctx, &m);
+        return;
+    }
+    c->req_timer.complain = true;
+    send_timeout(c);
+    check_tc(c, c->view);
+    if (!c->view_timer_armed) {
+        /* Resend the timeouts every base interval, as the view timer does. */
+        c->view_timer_armed = true;
+        c->io.set_timer(c->io.ctx, HS_TIMER_VIEW, c->cfg.request_timeout_ms);
+    }
 }
 
 static uint32_t count_timeouts(const struct bft_core *c, uint64_t view, bool others_only)

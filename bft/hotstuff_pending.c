@@ -110,6 +110,23 @@ static void remove_at(struct hs_pending *p, int32_t i)
     p->free_head = i;
 }
 
+bool hs_pending_oldest(const struct hs_pending *p, uint32_t *client, uint64_t *req_no)
+{
+    if (p->head < 0) return false;
+    *client = p->e[p->head].client;
+    *req_no = p->e[p->head].req_no;
+    return true;
+}
+
+const uint8_t *hs_pending_get(const struct hs_pending *p, uint32_t client, uint64_t req_no,
+                              uint32_t *len)
+{
+    int32_t i = find(p, client, req_no);
+    if (i < 0) return NULL;
+    *len = p->e[i].len;
+    return p->e[i].raw;
+}
+
 void hs_pending_clear(struct hs_pending *p)
 {
     while (p->head >= 0)

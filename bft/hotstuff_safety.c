@@ -132,6 +132,14 @@ void hs_on_proposal(struct bft_core *c, const struct bft_msg *m)
     struct hs_wire_block w;
     int why = hs_block_parse(c, m, true, false, &w);
     if (why < 0) why = seen_check(c, w.view, &w.digest);
+    if (why == BFT_REJECT_DUPLICATE && c->my_vote.valid && c->my_vote.view == w.view &&
+        hs_deq(&c->my_vote.block, &w.digest) && hs_leader(c, w.view + 1) != c->self) {
+        /* The leader retransmits when its QC did not form: our vote may
+         * have been lost. Send it again (the collector counts it once). */
+        struct bft_msg v = {
+            .type = BFT_MSG_HS_VOTE, .view = w.view, .seq = w.height, .digest = w.digest};
+        c->io.send(c->io.ctx, hs_leader(c, w.view + 1), &v);
+    }
     if (why < 0) why = hs_qc_verify(c, &w.justify);
     /* A proposal for view v is justified by QC(v-1), or by a TC whose view
      * leads to v (the last window's) with a justify at least as high as
@@ -272,6 +280,48 @@ void hs_execute_block(struct bft_core *c, struct hs_block *b)
 
 /* ---- leader ---- */
 
+/* Our proposal b (from the store) to everyone; a block whose justify is
+ * not from the view before carries the TC that let us into its view. */
+static bool broadcast_proposal(struct bft_core *c, const struct hs_block *b)
+{
+    bool has_tc = b->justify.view + 1 != b->view;
+    if (has_tc && hs_view_after_tc(c, c->high_tc.view) != b->view) return false;
+    struct net_wr wr;
+    net_wr_init(&wr, c->body, BFT_BODY_MAX);
+    net_put_bytes(&wr, b->parent.b, 32);
+    hs_qc_write(&wr, &b->justify);
+    net_put_u8(&wr, has_tc ? 1 : 0);
+    if (has_tc) hs_tc_write(&wr, &c->high_tc);
+    assert(!wr.err);
+    struct bft_msg m = {.type = BFT_MSG_HS_PROPOSAL,
+                        .view = b->view,
+                        .seq = b->height,
+                        .digest = b->batch_digest,
+                        .body = c->body,
+                        .body_len = (uint32_t)wr.len,
+                        .payload = b->batch_len ? b->batch : NULL,
+                        .payload_len = b->batch_len};
+    c->io.broadcast(c->io.ctx, &m);
+    return true;
+}
+
+/* Retransmit our last proposal once if its QC has not formed half a view
+ * timeout after we sent it: one lost proposal (a full send queue, a
+ * reconnecting peer) at a replica whose vote the quorum needs would
+ * otherwise cost a whole view timeout. Replicas that already voted answer
+ * the copy by resending their vote (hs_on_proposal), which covers a lost
+ * vote too. PBFT's primary retransmits too (Castro-Liskov TOCS'02 §5.2:
+ * messages are retransmitted until the replica knows they were received). */
+void hs_on_resend_timer(struct bft_core *c)
+{
+    if (c->resend.done || c->resend.view == 0) return;
+    c->resend.done = true;
+    if (c->high_qc.view >= c->resend.view || c->view > c->resend.view + 1) return;
+    const struct hs_block *b = hs_block_get(c, &c->resend.block);
+    if (!b || b->view != c->resend.view) return;
+    broadcast_proposal(c, b);
+}
+
 void hs_try_propose(struct bft_core *c)
 {
     if (hs_leader(c, c->view) != c->self) return;
@@ -314,22 +364,13 @@ void hs_try_propose(struct bft_core *c)
     b->proposal = true;
     c->proposed_view = c->view;
     seen_add(c, w.view, &w.digest);
-    struct net_wr wr;
-    net_wr_init(&wr, c->body, BFT_BODY_MAX);
-    net_put_bytes(&wr, w.parent.b, 32);
-    hs_qc_write(&wr, &w.justify);
-    net_put_u8(&wr, w.has_tc ? 1 : 0);
-    if (w.has_tc) hs_tc_write(&wr, &c->high_tc);
-    assert(!wr.err);
-    struct bft_msg m = {.type = BFT_MSG_HS_PROPOSAL,
-                        .view = w.view,
-                        .seq = w.height,
-                        .digest = w.batch_digest,
-                        .body = c->body,
-                        .body_len = (uint32_t)wr.len,
-                        .payload = len ? c->batch : NULL,
-                        .payload_len = len};
-    c->io.broadcast(c->io.ctx, &m);
+    broadcast_proposal(c, b);
+    /* Retransmitted once, half a view timeout later, if its QC has not
+     * formed by then (hs_on_resend_timer). */
+    c->resend.view = w.view;
+    c->resend.block = w.digest;
+    c->resend.done = false;
+    c->io.set_timer(c->io.ctx, HS_TIMER_RESEND, hs_timeout_ms(c) / 2 ? hs_timeout_ms(c) / 2 : 1);
     uint64_t view = w.view;
     hs_block_arrived(c, b, c->self, true);
     if (c->last_voted_view < view) {

@@ -9,7 +9,17 @@
  * the same seq). After the restore the committed block becomes the root of
  * the block tree and block sync fetches what lies above it. PBFT's state
  * transfer (OSDI'99 §4.3) proves the digest with 2f+1 checkpoint messages;
- * here f+1 matching signed responses are the proof. */
+ * here f+1 matching signed responses are the proof.
+ *
+ * A snapshot travels in chunks of HS_STATE_CHUNK bytes (Castro-Liskov
+ * TOCS'02 §6.2 fetch the state in pieces too): every response carries the
+ * first chunk, and once an offer has f+1 support the asker fetches the rest
+ * from that one replica, chunk by chunk (STATE_REQ with the snapshot seq
+ * and the offset it needs). io->restore checks the assembled bytes against
+ * the claimed state digest, so a liar's chunks only cost a retry with
+ * another replica. Before chunks, the orders state outgrew one message
+ * (BFT_PAYLOAD_MAX) after ~12,800 orders and a replica restarted after a
+ * few seconds down could never catch up again. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +29,48 @@ static void send_req(struct bft_core *c)
 {
     struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = c->view, .seq = c->root_height};
     c->io.broadcast(c->io.ctx, &m);
+}
+
+/* Ask the replica we assemble from for the next chunk. */
+static void send_chunk_req(struct bft_core *c)
+{
+    struct hs_assembly *a = &c->st_asm;
+    uint8_t body[12];
+    struct net_wr w;
+    net_wr_init(&w, body, sizeof body);
+    net_put_u64(&w, a->claim.seq);
+    net_put_u32(&w, a->len);
+    struct bft_msg m = {.type = BFT_MSG_STATE_REQ,
+                        .view = c->view,
+                        .seq = c->root_height,
+                        .body = body,
+                        .body_len = (uint32_t)w.len};
+    c->io.send(c->io.ctx, a->src, &m);
+}
+
+static void asm_stop(struct bft_core *c)
+{
+    c->st_asm.on = false;
+    c->st_asm.len = 0;
+}
+
+/* Append bytes at the assembly's end; false if they do not fit. */
+static bool asm_append(struct hs_assembly *a, const uint8_t *p, uint32_t len)
+{
+    if (len > a->total - a->len) return false;
+    if (a->len + len > a->cap) {
+        uint64_t cap = a->cap ? a->cap : HS_STATE_CHUNK;
+        while (cap < a->len + len)
+            cap *= 2;
+        if (cap > a->total) cap = a->total;
+        uint8_t *b = realloc(a->buf, cap);
+        if (!b) return false;
+        a->buf = b;
+        a->cap = (uint32_t)cap;
+    }
+    if (len) memcpy(a->buf + a->len, p, len);
+    a->len += len;
+    return true;
 }
 
 static void clear_offers(struct bft_core *c)
@@ -36,6 +88,7 @@ void hs_state_start(struct bft_core *c)
     if (c->st_active) return;
     c->st_active = true;
     clear_offers(c);
+    asm_stop(c);
     send_req(c);
     if (!c->st_timer_armed) {
         c->st_timer_armed = true;
@@ -47,7 +100,19 @@ void hs_on_state_timer(struct bft_core *c)
 {
     c->st_timer_armed = false;
     if (!c->st_active) return;
-    send_req(c);
+    struct hs_assembly *a = &c->st_asm;
+    if (a->on && a->progress) {
+        /* Still coming: ask again in case a chunk or request was lost. */
+        a->progress = false;
+        send_chunk_req(c);
+    } else {
+        if (a->on) {
+            /* The source went quiet: drop its offer, ask everyone again. */
+            c->offers[a->src].snap.seq = 0;
+            asm_stop(c);
+        }
+        send_req(c);
+    }
     c->st_timer_armed = true;
     c->io.set_timer(c->io.ctx, HS_TIMER_STATE, c->cfg.request_timeout_ms);
 }
@@ -57,6 +122,7 @@ void hs_state_free(struct bft_core *c)
     for (uint32_t i = 0; i < BFT_MAX_REPLICAS; i++)
         free(c->offers[i].snap_buf);
     free(c->snap_buf);
+    free(c->st_asm.buf);
 }
 
 static void add_claim(struct bft_core *c, uint64_t seq, const bft_digest *block,
@@ -70,12 +136,14 @@ static void add_claim(struct bft_core *c, uint64_t seq, const bft_digest *block,
     k->state = *state;
 }
 
+static void send_resp(struct bft_core *c, uint32_t to, uint64_t above, uint32_t off);
+
 static void take_snapshot(struct bft_core *c, uint64_t seq, const bft_digest *block,
                           const bft_digest *state)
 {
     const uint8_t *buf;
     size_t len;
-    if (c->io.snapshot(c->io.ctx, &buf, &len) != BFT_E_OK || len > BFT_PAYLOAD_MAX) return;
+    if (c->io.snapshot(c->io.ctx, &buf, &len) != BFT_E_OK || len > HS_SNAP_MAX) return;
     if (len > c->snap_cap) {
         uint8_t *p = realloc(c->snap_buf, len);
         if (!p) return;
@@ -89,6 +157,12 @@ static void take_snapshot(struct bft_core *c, uint64_t seq, const bft_digest *bl
     c->snap.state = *state;
     c->snap_wanted = false;
     add_claim(c, seq, block, state);
+    /* Offer it now to those who asked for it, rather than at their next
+     * retry a timeout later. */
+    uint32_t askers = c->snap_askers;
+    c->snap_askers = 0;
+    for (uint32_t i = 0; i < c->n; i++)
+        if ((askers >> i & 1) && seq > c->snap_ask_seq[i]) send_resp(c, i, c->snap_ask_seq[i], 0);
 }
 
 void hs_state_executed(struct bft_core *c, uint64_t seq, const bft_digest *block,
@@ -100,9 +174,11 @@ void hs_state_executed(struct bft_core *c, uint64_t seq, const bft_digest *block
     if (c->snap_wanted) take_snapshot(c, seq, block, state);
 }
 
-static void send_resp(struct bft_core *c, uint32_t to, uint64_t above)
+/* Our recent claims and, if newer than `above`, our snapshot's chunk at
+ * `off`. */
+static void send_resp(struct bft_core *c, uint32_t to, uint64_t above, uint32_t off)
 {
-    bool with = c->snap.seq > above;
+    bool with = c->snap.seq > above && off <= c->snap_len;
     struct net_wr w;
     net_wr_init(&w, c->body, BFT_BODY_MAX);
     static const bft_digest zero;
@@ -117,6 +193,11 @@ static void send_resp(struct bft_core *c, uint32_t to, uint64_t above)
         net_put_bytes(&w, c->claims[i].state.b, 32);
         net_put_bytes(&w, c->claims[i].block.b, 32);
     }
+    uint32_t total = with ? (uint32_t)c->snap_len : 0;
+    uint32_t len = with ? total - off : 0;
+    if (len > HS_STATE_CHUNK) len = HS_STATE_CHUNK;
+    net_put_u32(&w, total);
+    net_put_u32(&w, with ? off : 0);
     if (w.err) return;
     struct bft_msg m = {.type = BFT_MSG_STATE_RESP,
                         .view = c->view,
@@ -125,19 +206,35 @@ static void send_resp(struct bft_core *c, uint32_t to, uint64_t above)
                         .body_len = (uint32_t)w.len};
     if (with) {
         m.digest = c->snap.state;
-        m.payload = c->snap_len ? c->snap_buf : NULL;
-        m.payload_len = (uint32_t)c->snap_len;
+        m.payload = len ? c->snap_buf + off : NULL;
+        m.payload_len = len;
     }
     c->io.send(c->io.ctx, to, &m);
 }
 
 void hs_on_state_req(struct bft_core *c, const struct bft_msg *m)
 {
-    if (m->body_len != 0 || m->payload_len != 0) {
+    if ((m->body_len != 0 && m->body_len != 12) || m->payload_len != 0) {
         hs_reject(c, BFT_REJECT_MALFORMED);
         return;
     }
     if (c->root_height <= m->seq || c->exec_blocked) return; /* nothing newer to give */
+    if (m->body_len == 12) {
+        /* The next chunk of a snapshot we offered. If we replaced it since,
+         * the first chunk of the new one tells the asker to start over. */
+        struct net_rd r;
+        net_rd_init(&r, m->body, m->body_len);
+        uint64_t seq = net_get_u64(&r);
+        uint32_t off = net_get_u32(&r);
+        if (c->sync_budget[m->sender] < HS_SYNC_BATCH) {
+            hs_reject(c, BFT_REJECT_OVERLOAD);
+            return;
+        }
+        c->sync_budget[m->sender] -= HS_SYNC_BATCH;
+        bool same = seq == c->snap.seq && off < c->snap_len;
+        send_resp(c, m->sender, m->seq, same ? off : 0);
+        return;
+    }
     /* A snapshot costs a whole copy of the state: rate-limited per peer. */
     if (c->sync_budget[m->sender] < HS_SYNC_BATCH) {
         hs_reject(c, BFT_REJECT_OVERLOAD);
@@ -159,8 +256,12 @@ void hs_on_state_req(struct bft_core *c, const struct bft_msg *m)
             /* Idle since the last request. */
             take_snapshot(c, c->root_height, &c->root, &c->last_state);
         }
+        if (c->snap_wanted) {
+            c->snap_askers |= 1u << m->sender;
+            c->snap_ask_seq[m->sender] = m->seq;
+        }
     }
-    send_resp(c, m->sender, m->seq);
+    send_resp(c, m->sender, m->seq, 0);
 }
 
 static bool claim_eq(const struct hs_claim *a, const struct hs_claim *b)
@@ -187,6 +288,7 @@ static void restored(struct bft_core *c, const struct hs_claim *k, const bft_dig
     if (c->st_timer_armed) c->io.cancel_timer(c->io.ctx, HS_TIMER_STATE);
     c->st_timer_armed = false;
     clear_offers(c);
+    asm_stop(c);
     add_claim(c, k->seq, &k->block, state);
     /* Requests executed inside the state would stay pending forever;
      * clients retransmit what is still outstanding. */
@@ -195,8 +297,28 @@ static void restored(struct bft_core *c, const struct hs_claim *k, const bft_dig
     hs_sync_resume(c);
 }
 
+/* The assembly is complete: restore it if it is the state f+1 claimed. */
+static void finish(struct bft_core *c)
+{
+    struct hs_assembly *a = &c->st_asm;
+    struct hs_claim k = a->claim;
+    bft_digest state = {{0}};
+    int rv = c->io.restore(c->io.ctx, k.seq, a->len ? a->buf : NULL, a->len, &k.state, &state);
+    if (rv == BFT_E_OK && hs_deq(&state, &k.state)) {
+        hs_persist_snapshot(c, &k, a->buf, a->len);
+        restored(c, &k, &state);
+        return;
+    }
+    /* A lying snapshot: the node refused it and our state is as it was.
+     * Drop the offer and wait for another. */
+    c->offers[a->src].snap.seq = 0;
+    asm_stop(c);
+    hs_reject(c, BFT_REJECT_MALFORMED);
+}
+
 static void try_restore(struct bft_core *c)
 {
+    if (c->st_asm.on) return;
     for (uint32_t j = 0; j < c->n; j++) {
         struct hs_offer *o = &c->offers[j];
         if (o->snap.seq <= c->root_height) continue;
@@ -204,19 +326,24 @@ static void try_restore(struct bft_core *c)
         for (uint32_t i = 0; i < c->n; i++)
             support += claimed(&c->offers[i], &o->snap);
         if (support < c->f + 1) continue;
-        bft_digest state = {{0}};
-        int rv = c->io.restore(c->io.ctx, o->snap.seq, o->snap_len ? o->snap_buf : NULL,
-                               o->snap_len, &o->snap.state, &state);
-        if (rv == BFT_E_OK && hs_deq(&state, &o->snap.state)) {
-            struct hs_claim k = o->snap;
-            hs_persist_snapshot(c, &k, o->snap_buf, o->snap_len);
-            restored(c, &k, &state);
-            return;
+        /* Assemble it from j, starting with the chunk it sent. */
+        struct hs_assembly *a = &c->st_asm;
+        a->on = true;
+        a->progress = true;
+        a->src = j;
+        a->claim = o->snap;
+        a->total = o->snap_total;
+        a->len = 0;
+        if (!asm_append(a, o->snap_buf, o->snap_len)) {
+            o->snap.seq = 0;
+            asm_stop(c);
+            continue;
         }
-        /* A lying snapshot: the node refused it and our state is as it
-         * was. Drop the offer and wait for another. */
-        o->snap.seq = 0;
-        hs_reject(c, BFT_REJECT_MALFORMED);
+        if (a->len == a->total)
+            finish(c);
+        else
+            send_chunk_req(c);
+        return;
     }
 }
 
@@ -234,7 +361,10 @@ void hs_on_state_resp(struct bft_core *c, const struct bft_msg *m)
         net_get_bytes(&r, claims[i].state.b, 32);
         net_get_bytes(&r, claims[i].block.b, 32);
     }
-    if (r.err || net_rd_left(&r) != 0 || (m->seq == 0 && m->payload_len != 0)) {
+    uint32_t total = net_get_u32(&r), off = net_get_u32(&r);
+    if (r.err || net_rd_left(&r) != 0 || (m->seq == 0 && (m->payload_len != 0 || total != 0)) ||
+        total > HS_SNAP_MAX || off > total || m->payload_len > total - off ||
+        m->payload_len > HS_STATE_CHUNK || (off + m->payload_len < total && m->payload_len == 0)) {
         hs_reject(c, BFT_REJECT_MALFORMED);
         return;
     }
@@ -242,6 +372,32 @@ void hs_on_state_resp(struct bft_core *c, const struct bft_msg *m)
         hs_reject(c, BFT_REJECT_DUPLICATE);
         return;
     }
+    struct hs_assembly *a = &c->st_asm;
+    if (off > 0) {
+        /* A later chunk: only the one we asked our source for. */
+        if (!a->on || m->sender != a->src || m->seq != a->claim.seq || total != a->total ||
+            !hs_deq(&m->digest, &a->claim.state) || !hs_deq(&snap.block, &a->claim.block)) {
+            hs_reject(c, BFT_REJECT_OUT_OF_WINDOW);
+            return;
+        }
+        if (off != a->len) {
+            hs_reject(c, BFT_REJECT_DUPLICATE); /* a resend crossed the answer */
+            return;
+        }
+        if (!asm_append(a, m->payload, m->payload_len)) {
+            hs_reject(c, BFT_REJECT_OVERLOAD);
+            return;
+        }
+        a->progress = true;
+        if (a->len == a->total)
+            finish(c);
+        else
+            send_chunk_req(c);
+        return;
+    }
+    /* An offer (claims and the first chunk). From our source, a new
+     * snapshot replaces the one we were assembling. */
+    if (a->on && m->sender == a->src) asm_stop(c);
     struct hs_offer *o = &c->offers[m->sender];
     o->nclaims = k;
     memcpy(o->claims, claims, k * sizeof(claims[0]));
@@ -254,6 +410,7 @@ void hs_on_state_resp(struct bft_core *c, const struct bft_msg *m)
         }
         if (m->payload_len) memcpy(o->snap_buf, m->payload, m->payload_len);
         o->snap_len = m->payload_len;
+        o->snap_total = total;
         o->snap = snap;
     }
     try_restore(c);

@@ -11,12 +11,15 @@
  * uncommitted blocks are fetched again by block sync. Records replay in
  * order before any other event. */
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bft/hotstuff_internal.h"
 
 static void recover_block(struct bft_core *c, struct net_rd *r, bool committed);
 static void recover_snap(struct bft_core *c, struct net_rd *r);
+static void recover_snap_part(struct bft_core *c, struct net_rd *r);
+static void recover_snap_end(struct bft_core *c, struct net_rd *r);
 
 void hs_persist_vote(struct bft_core *c, uint64_t view, uint64_t height, const bft_digest *block)
 {
@@ -74,6 +77,8 @@ void hs_recover(struct bft_core *c, const uint8_t *rec, size_t len)
     if (type == HS_REC_COMMIT) recover_block(c, &r, true);
     if (type == HS_REC_BLOCK) recover_block(c, &r, false);
     if (type == HS_REC_SNAP) recover_snap(c, &r);
+    if (type == HS_REC_SNAP_PART) recover_snap_part(c, &r);
+    if (type == HS_REC_SNAP_END) recover_snap_end(c, &r);
 }
 
 /* First event after recovery: resume in the view after the last vote. */
@@ -118,17 +123,28 @@ void hs_persist_block(struct bft_core *c, const struct hs_block *b)
     persist_block(c, HS_REC_BLOCK, b);
 }
 
+/* A restored snapshot: SNAP_PART records of at most HS_STATE_CHUNK bytes
+ * (a snapshot may be larger than one WAL record), then SNAP_END. */
 void hs_persist_snapshot(struct bft_core *c, const struct hs_claim *k, const uint8_t *snap,
                          uint32_t len)
 {
     struct net_wr w;
+    for (uint32_t off = 0; off < len; off += HS_STATE_CHUNK) {
+        uint32_t part = len - off < HS_STATE_CHUNK ? len - off : HS_STATE_CHUNK;
+        net_wr_init(&w, c->rec, HS_REC_BIG);
+        net_put_u8(&w, HS_REC_SNAP_PART);
+        net_put_u64(&w, k->seq);
+        net_put_u32(&w, off);
+        net_put_bytes(&w, snap + off, part);
+        assert(!w.err);
+        c->io.persist(c->io.ctx, c->rec, w.len);
+    }
     net_wr_init(&w, c->rec, HS_REC_BIG);
-    net_put_u8(&w, HS_REC_SNAP);
+    net_put_u8(&w, HS_REC_SNAP_END);
     net_put_u64(&w, k->seq);
     net_put_bytes(&w, k->block.b, 32);
     net_put_bytes(&w, k->state.b, 32);
     net_put_u32(&w, len);
-    net_put_bytes(&w, snap, len);
     assert(!w.err);
     c->io.persist(c->io.ctx, c->rec, w.len);
 }
@@ -166,6 +182,9 @@ static void recover_block(struct bft_core *c, struct net_rd *r, bool committed)
     hs_execute_block(c, b);
 }
 
+static void restore_snap(struct bft_core *c, const struct hs_claim *k, const uint8_t *snap,
+                         uint32_t len);
+
 static void recover_snap(struct bft_core *c, struct net_rd *r)
 {
     struct hs_claim k;
@@ -175,6 +194,56 @@ static void recover_snap(struct bft_core *c, struct net_rd *r)
     uint32_t len = net_get_u32(r);
     const uint8_t *snap = net_get_ptr(r, len);
     if (r->err || net_rd_left(r) != 0 || k.seq <= c->root_height) return;
+    restore_snap(c, &k, snap, len);
+}
+
+/* Pieces of a snapshot, in order, into the state-transfer assembly. */
+static void recover_snap_part(struct bft_core *c, struct net_rd *r)
+{
+    struct hs_assembly *a = &c->st_asm;
+    uint64_t seq = net_get_u64(r);
+    uint32_t off = net_get_u32(r);
+    uint32_t len = (uint32_t)net_rd_left(r);
+    const uint8_t *p = net_get_ptr(r, len);
+    if (r->err) return;
+    if (off == 0) {
+        a->on = false;
+        a->len = 0;
+        a->claim.seq = seq;
+    }
+    if (seq != a->claim.seq || off != a->len || len > HS_SNAP_MAX - a->len) return;
+    if (a->len + len > a->cap) {
+        uint64_t cap = a->cap ? a->cap : HS_STATE_CHUNK;
+        while (cap < a->len + len)
+            cap *= 2;
+        uint8_t *b = realloc(a->buf, cap);
+        if (!b) return;
+        a->buf = b;
+        a->cap = (uint32_t)cap;
+    }
+    memcpy(a->buf + a->len, p, len);
+    a->len += len;
+}
+
+static void recover_snap_end(struct bft_core *c, struct net_rd *r)
+{
+    struct hs_assembly *a = &c->st_asm;
+    struct hs_claim k;
+    k.seq = net_get_u64(r);
+    net_get_bytes(r, k.block.b, 32);
+    net_get_bytes(r, k.state.b, 32);
+    uint32_t len = net_get_u32(r);
+    bool ok = !r->err && net_rd_left(r) == 0 && k.seq == a->claim.seq && len == a->len;
+    a->len = 0;
+    a->claim.seq = 0;
+    if (!ok || k.seq <= c->root_height) return;
+    restore_snap(c, &k, len ? a->buf : NULL, len);
+}
+
+static void restore_snap(struct bft_core *c, const struct hs_claim *kp, const uint8_t *snap,
+                         uint32_t len)
+{
+    struct hs_claim k = *kp;
     bft_digest state = {{0}};
     if (c->io.restore(c->io.ctx, k.seq, len ? snap : NULL, len, &k.state, &state) != BFT_E_OK ||
         !hs_deq(&state, &k.state)) {

@@ -42,6 +42,12 @@ struct fault_run {
     uint64_t end_us;
     uint32_t part_mask; /* replicas counted faulty because of a partition */
     struct sim_net_params base;
+    /* restarts profile */
+    uint32_t victim;             /* next replica to kill */
+    uint64_t period_us, down_us; /* from the seed */
+    uint64_t caught_up_seq;      /* every up replica must reach this */
+    uint64_t last_seq, last_change_us;
+    uint32_t reconnecting; /* replica whose links are cut after its restart */
 };
 
 static bool is_faulty(struct sim *s, struct fault_run *fr, uint32_t r)
@@ -181,6 +187,112 @@ static void fault_tick(struct sim *s, void *ctx)
     sim_at(s, s->now_us + sim_rng_range(&fr->rng, 100000, 1500000), fault_tick, fr);
 }
 
+/* The restarts profile: what a real cluster saw under
+ * `bftctl cluster --fault 1:crash@4-6 --fault 2:crash@9-11 ...` (issue
+ * 10): one replica at a time is killed and restarted from its WAL
+ * `down_us` later (1.5-2.5 s: a real restart is a new process with empty
+ * memory, timers re-armed from scratch), every `period_us` (4-6 s), under
+ * continuous client load; the restarted replica's links to its peers come
+ * back 0-300 ms after it does (reconnection). The other replicas must keep committing, and a
+ * restarted replica must catch up: the liveness phase after healing would
+ * not notice a replica left behind for good (n - f replicas suffice
+ * there), yet the next crash of another replica then stalls the cluster.
+ * Checked while the faults run:
+ *   - no stall: the highest executed seq advances at least every
+ *     4 x request_timeout (one timeout per dead leader, with backoff);
+ *   - catch-up: one second before each crash every up replica's seq is
+ *     noted, and at the crash every up replica must have executed at
+ *     least that much (it follows the cluster within ~1 s). */
+static void restarts_probe(struct sim *s, void *ctx)
+{
+    struct fault_run *fr = ctx;
+    if (s->failed || s->now_us >= fr->end_us) return;
+    uint64_t m = sim_max_executed(s);
+    if (m != fr->last_seq) {
+        fr->last_seq = m;
+        fr->last_change_us = s->now_us;
+    }
+    uint64_t bound = 4000ull * s->node_cfg.core.request_timeout_ms;
+    if (s->now_us - fr->last_change_us > bound) {
+        sim_fail(s, "restarts: no commit for %llu ms (max seq %llu)",
+                 (unsigned long long)((s->now_us - fr->last_change_us) / 1000),
+                 (unsigned long long)m);
+        return;
+    }
+    sim_at(s, s->now_us + 100000, restarts_probe, fr);
+}
+
+static void restarts_note(struct sim *s, void *ctx)
+{
+    struct fault_run *fr = ctx;
+    fr->caught_up_seq = sim_max_executed(s);
+}
+
+/* A restarted process reconnects to its peers: nng dials again with
+ * backoff, so for a while after a restart its links are down (both ways). */
+static void restarts_links(struct sim *s, struct fault_run *fr, bool cut)
+{
+    uint32_t r = fr->reconnecting;
+    for (uint32_t p = 0; p < s->o.n; p++) {
+        if (p == r) continue;
+        sim_link_cut(s, r, p, cut);
+        sim_link_cut(s, p, r, cut);
+    }
+}
+
+static void restarts_reconnect(struct sim *s, void *ctx)
+{
+    restarts_links(s, ctx, false);
+}
+
+static void restarts_up(struct sim *s, void *ctx)
+{
+    struct fault_run *fr = ctx;
+    restarts_links(s, fr, true);
+    uint64_t delay = sim_rng_range(&fr->rng, 0, 300000);
+    sim_log(s, "restarts: replica %u reconnects in %llu ms", fr->reconnecting,
+            (unsigned long long)(delay / 1000));
+    sim_at(s, s->now_us + delay, restarts_reconnect, fr);
+}
+
+static void restarts_tick(struct sim *s, void *ctx)
+{
+    struct fault_run *fr = ctx;
+    if (s->failed || s->now_us + fr->down_us >= fr->end_us) return;
+    for (uint32_t r = 0; r < s->o.n; r++) {
+        struct sim_replica_status st;
+        sim_replica_status(s, r, &st);
+        if (st.up && st.last_executed < fr->caught_up_seq) {
+            sim_fail(s,
+                     "restarts: replica %u left behind (seq %llu, the cluster had %llu a "
+                     "second ago, now %llu)",
+                     r, (unsigned long long)st.last_executed, (unsigned long long)fr->caught_up_seq,
+                     (unsigned long long)sim_max_executed(s));
+            return;
+        }
+    }
+    uint32_t r = fr->victim;
+    fr->victim = (fr->victim + 1 + (uint32_t)sim_rng_below(&fr->rng, s->o.n - 1)) % s->o.n;
+    sim_crash(s, r);
+    sim_schedule_restart(s, s->now_us + fr->down_us, r, true);
+    fr->reconnecting = r;
+    sim_at(s, s->now_us + fr->down_us - 1, restarts_up, fr); /* links down first */
+    sim_log(s, "restarts: replica %u killed for %llu ms", r,
+            (unsigned long long)(fr->down_us / 1000));
+    sim_at(s, s->now_us + fr->period_us - 1000000, restarts_note, fr);
+    sim_at(s, s->now_us + fr->period_us, restarts_tick, fr);
+}
+
+static void restarts_setup(struct sim *s, struct fault_run *fr)
+{
+    fr->period_us = sim_rng_range(&fr->rng, 4000000, 6000000);
+    fr->down_us = sim_rng_range(&fr->rng, 1500000, 2500000);
+    fr->victim = (uint32_t)sim_rng_below(&fr->rng, s->o.n);
+    fr->last_change_us = 0;
+    sim_at(s, sim_rng_range(&fr->rng, 1000000, 4000000), restarts_tick, fr);
+    sim_at(s, 100000, restarts_probe, fr);
+}
+
 /* Heal: the liveness phase runs on a healthy, fully connected cluster. */
 static void heal(struct sim *s, struct fault_run *fr)
 {
@@ -286,6 +398,7 @@ int sim_run_seed(const struct sim_options *o, uint64_t seed, struct sim_result *
             ro.outstanding, sim_profile_name(o->faults), (unsigned long long)fr.end_us);
     if (o->faults <= SIM_FAULTS_DEFAULT && o->faults != SIM_FAULTS_NONE)
         sim_at(s, sim_rng_range(&fr.rng, 50000, 1000000), fault_tick, &fr);
+    if (o->faults == SIM_FAULTS_RESTARTS) restarts_setup(s, &fr);
     if (sim_byz_profile_setup(s, o, seed, fr.end_us, err, sizeof(err)) != BFT_E_OK) {
         snprintf(res->reason, sizeof(res->reason), "fault setup: %.480s", err);
         sim_destroy(s);

@@ -58,7 +58,8 @@
     X(DEFAULT, "default")     /* a mix of all of the above */                                      \
     X(BYZANTINE, "byzantine") /* up to f replicas with random Byzantine behaviours */              \
     X(TWINS, "twins")         /* Twins generator scenarios (index = seed) */                       \
-    X(BYZZFUZZ, "byzzfuzz")   /* ByzzFuzz mutation schedules (from the seed) */
+    X(BYZZFUZZ, "byzzfuzz")   /* ByzzFuzz mutation schedules (from the seed) */                    \
+    X(RESTARTS, "restarts")   /* one replica at a time killed ~2 s, every ~5 s, under load */
 #define SIM_PROFILE_ENUM(name, str) SIM_FAULTS_##name,
 enum sim_profile { SIM_PROFILE_MAP(SIM_PROFILE_ENUM) SIM_FAULTS__COUNT };
 const char *sim_profile_name(int profile);

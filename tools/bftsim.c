@@ -1,10 +1,11 @@
 /* bftsim: run the deterministic simulator over a range of seeds.
  *
  *   bftsim --protocol pbft|hotstuff|raft --nodes N --seeds A:B
- *          [--faults none|lossy|crash|partition|default] [--verbose]
+ *          [--faults none|lossy|crash|partition|default|restarts] [--verbose]
  *          [--fault-phase-ms MIN:MAX] [--byzantine ID:BEHAVIOUR[@T0[-T1]]]...
  *          [--partition SPEC]... [--net RATES]
  *
+ * --faults restarts kills one replica at a time (~2 s down, every ~5 s).
  * --faults byzantine|twins|byzzfuzz draw Byzantine replicas, Twins
  * scenarios or ByzzFuzz schedules from the seed (docs/simulator.md);
  * --byzantine / --partition / --net give an explicit faults/ plan applied
@@ -26,21 +27,23 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: bftsim --protocol pbft|hotstuff|raft --nodes N --seeds A:B\n"
-                 "              [--faults none|lossy|crash|partition|default] [--verbose]\n"
-                 "              [--fault-phase-ms MIN:MAX] [--byzantine ID:BEHAVIOUR[@T0[-T1]]]\n"
-                 "              [--partition SPEC] [--net RATES]\n"
-                 "  --seeds A:B   run every seed from A to B inclusive (S alone = S:S)\n"
-                 "  --faults      fault profile for the safety phase (default: default):\n"
-                 "                none lossy crash partition default byzantine twins byzzfuzz\n"
-                 "  --byzantine ID:BEHAVIOUR[@T0[-T1]]  a faulty replica for the fault phase\n"
-                 "                (silent slow equivocate junk badsig replay stale flood\n"
-                 "                withhold forge twin crash); repeatable\n"
-                 "  --partition 'A,B|C,D[@T0-T1]' or 'A>B,C[@T0-T1]'  repeatable\n"
-                 "  --net drop=P,duplicate=P,reorder=P,delay_ms=MS,jitter_ms=MS[@T0-T1]\n"
-                 "  --fault-phase-ms MIN:MAX  the seed picks the fault phase length in this\n"
-                 "                range of virtual milliseconds (default 5000:20000)\n"
-                 "  --verbose     narrate each run on stderr and print passing seeds\n");
+    fprintf(out,
+            "usage: bftsim --protocol pbft|hotstuff|raft --nodes N --seeds A:B\n"
+            "              [--faults none|lossy|crash|partition|default|restarts] [--verbose]\n"
+            "              [--fault-phase-ms MIN:MAX] [--byzantine ID:BEHAVIOUR[@T0[-T1]]]\n"
+            "              [--partition SPEC] [--net RATES]\n"
+            "  --seeds A:B   run every seed from A to B inclusive (S alone = S:S)\n"
+            "  --faults      fault profile for the safety phase (default: default):\n"
+            "                none lossy crash partition default byzantine twins byzzfuzz\n"
+            "                restarts (one replica killed ~2 s every ~5 s, under load)\n"
+            "  --byzantine ID:BEHAVIOUR[@T0[-T1]]  a faulty replica for the fault phase\n"
+            "                (silent slow equivocate junk badsig replay stale flood\n"
+            "                withhold forge twin crash); repeatable\n"
+            "  --partition 'A,B|C,D[@T0-T1]' or 'A>B,C[@T0-T1]'  repeatable\n"
+            "  --net drop=P,duplicate=P,reorder=P,delay_ms=MS,jitter_ms=MS[@T0-T1]\n"
+            "  --fault-phase-ms MIN:MAX  the seed picks the fault phase length in this\n"
+            "                range of virtual milliseconds (default 5000:20000)\n"
+            "  --verbose     narrate each run on stderr and print passing seeds\n");
 }
 
 static int parse_u64(const char *s, uint64_t *out)

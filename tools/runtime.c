@@ -95,6 +95,11 @@ static void xmit(void *ctx, uint32_t dest, const uint8_t *msg, size_t len)
 static void h_send(void *ctx, uint32_t replica, const uint8_t *msg, size_t len)
 {
     struct rt *rt = ctx;
+    /* WAL replay runs before the transport is up; a core that re-executes
+     * logged commits (HotStuff) fills the outbox with replies, and a full
+     * outbox flushes. Those went out before the crash; the node keeps the
+     * last replies cached for clients that retransmit. */
+    if (!rt->net) return;
     if (rt->faults)
         rt_faults_send(rt->faults, replica, msg, len);
     else
@@ -104,6 +109,7 @@ static void h_send(void *ctx, uint32_t replica, const uint8_t *msg, size_t len)
 static void h_send_client(void *ctx, uint32_t client, const uint8_t *msg, size_t len)
 {
     struct rt *rt = ctx;
+    if (!rt->net) return; /* WAL replay (h_send) */
     if (rt->faults)
         rt_faults_send(rt->faults, FAULT_CLIENT | client, msg, len);
     else
@@ -173,6 +179,10 @@ static void h_on_execute(void *ctx, uint64_t seq, uint64_t view, const bft_diges
                          const bft_digest *state)
 {
     struct rt *rt = ctx;
+    /* WAL replay runs before commits.log is open: a core that re-executes
+     * its logged commits on recover (HotStuff) must not crash the restart.
+     * Those seqs were logged by the previous incarnation. */
+    if (!rt->commits) return;
     char b[65], s[65];
     crypto_to_hex(batch->b, 32, b);
     crypto_to_hex(state->b, 32, s);

@@ -66,6 +66,10 @@ struct h {
     struct packet *net;
     uint32_t net_head, net_tail;
     bool drop_from[N], drop_to[N];
+    /* One-shot drops: the next `drop_count` messages of `drop_type` to
+     * `drop_dest`. */
+    uint8_t drop_type;
+    uint32_t drop_dest, drop_count;
 };
 
 static struct h *H;
@@ -136,6 +140,10 @@ static inline void enqueue(uint32_t from, uint32_t to, const struct bft_msg *m)
                            .seq = m->seq,
                            .digest = m->digest});
     if (H->drop_from[from] || H->drop_to[to]) return;
+    if (H->drop_count && m->type == H->drop_type && to == H->drop_dest) {
+        H->drop_count--;
+        return;
+    }
     assert_true(H->net_tail < MAX_NET);
     struct packet *p = &H->net[H->net_tail++];
     p->from = from;

@@ -337,10 +337,111 @@ static void test_idle_snapshot_after_a_stale_wish(void **state)
     assert_int_equal(last_state_resp(0, 3), r2);
 }
 
+/* A lost proposal costs no view (leader windows W = 4: replica 0 leads
+ * views 1-3): replica 3 is down, so the QC needs the votes of 0, 1 and 2,
+ * and view 1's proposal to replica 2 is lost. The leader
+ * retransmits it once, half a timeout later (HS_TIMER_RESEND), replica 2
+ * votes and the request commits with no view timer firing. Before the
+ * retransmission the only way on was the view timer: a timeout and a TC. */
+static void test_lost_proposal_retransmitted_once(void **state)
+{
+    (void)state;
+    H->drop_to[3] = true;
+    H->drop_from[3] = true;
+    H->drop_type = BFT_MSG_HS_PROPOSAL;
+    H->drop_dest = 2;
+    H->drop_count = 1;
+    submit(0, 1);
+    run();
+    assert_int_equal(status(2).view, 1); /* never saw view 1's proposal */
+    assert_int_equal(status(0).last_executed, 0);
+    for (int k = 0; k < 8; k++) {
+        for (uint32_t i = 0; i < 3; i++)
+            fire(i, HS_TIMER_RESEND); /* never the view timer */
+        run();
+    }
+    for (uint32_t i = 0; i < 3; i++) {
+        assert_true(status(i).last_executed >= 1);
+        assert_int_equal(status(i).view_changes, 0);
+        assert_int_equal(status(i).pending_requests, 0);
+    }
+    assert_int_equal(count_fx(E_SEND, -1, BFT_MSG_HS_TIMEOUT), 0);
+}
+
+/* Per-request timer: leader windows of 256 views, replica 0 leads views
+ * 1-255 and never sees client 5's request (it censors it: the request and
+ * its forwarded copies are dropped on the way to it), while client 0's
+ * requests keep committing, so views advance and the view timer never
+ * fires. The others' request timers first forward the request, then
+ * complain: three timeouts form a TC, view 256 belongs to replica 1, and
+ * the request commits. Without the request timer it waited for the end
+ * of the window, however long the leader kept it. */
+static int setup_w256(void **state)
+{
+    fixture_leader_views = 256;
+    return setup(state);
+}
+static void submit_to(uint32_t client, uint64_t req_no, uint32_t mask)
+{
+    uint8_t body[64];
+    struct net_wr w;
+    net_wr_init(&w, body, sizeof body);
+    net_put_u16(&w, 1);
+    net_put_u8(&w, 0);
+    net_put_u8(&w, 0);
+    net_put_u16(&w, 3);
+    net_put_bytes(&w, "op!", 3);
+    struct bft_msg m = {.type = BFT_MSG_REQUEST,
+                        .sender = client,
+                        .cluster_id = CLUSTER,
+                        .seq = req_no,
+                        .body = body,
+                        .body_len = (uint32_t)w.len};
+    uint8_t buf[256];
+    size_t len = bft_msg_encode(&m, buf, sizeof buf);
+    struct bft_msg d;
+    assert_int_equal(bft_msg_decode(buf, len, &d), BFT_E_OK);
+    for (uint32_t i = 0; i < N; i++)
+        if (mask >> i & 1) bft_hotstuff_ops.on_request(H->core[i], &d);
+}
+static void test_request_timer_deposes_censoring_leader(void **state)
+{
+    (void)state;
+    H->drop_type = BFT_MSG_REQUEST;
+    H->drop_dest = 0;
+    H->drop_count = 1000;
+    submit_to(5, 1, 0xe); /* replicas 1, 2, 3 */
+    uint64_t req = 1;
+    for (int round = 0; round < 2; round++) {
+        submit(0, req++);
+        run();
+        assert_true(status(1).view < 256);
+        assert_int_equal(status(1).pending_requests, 1); /* client 5's */
+        for (uint32_t i = 0; i < N; i++)
+            fire(i, HS_TIMER_REQUEST); /* forward, then complain */
+    }
+    submit(0, req++);
+    run_rounds(0);
+    for (int k = 0; k < 4; k++) {
+        for (uint32_t i = 0; i < N; i++)
+            fire(i, HS_TIMER_FETCH);
+        run();
+    }
+    for (uint32_t i = 1; i < N; i++) {
+        assert_true(status(i).view >= 256);
+        assert_true(status(i).view_changes >= 1);
+        assert_int_equal(status(i).pending_requests, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_restart_keeps_lock_and_vote, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_timer_deposes_censoring_leader, setup_w256,
+                                        teardown_w4),
+        cmocka_unit_test_setup_teardown(test_lost_proposal_retransmitted_once, setup_w4,
+                                        teardown_w4),
         cmocka_unit_test_setup_teardown(test_silent_leader_tc_then_commits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_only_replica_no_view_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leader_window_dead_leader_costs_one_timeout, setup_w4,
