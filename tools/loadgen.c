@@ -10,6 +10,7 @@
 #include "crypto/crypto.h"
 #include "net/net.h"
 #include "tools/bftctl.h"
+#include "tools/loadgen_window.h"
 
 #define LAT_CAP (8u << 20) /* latency samples kept (bounded) */
 #define SEQ_SEEN_BITS (64u << 20)
@@ -54,7 +55,7 @@ static void lg_send(void *ctx, uint32_t replica, const uint8_t *msg, size_t len)
 
 static const char *k_symbols[] = {"AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "TSLA", "META", "IBM"};
 
-static void submit_one(struct lg_client *c, uint64_t t_us)
+static bool submit_one(struct lg_client *c, uint64_t t_us)
 {
     struct lg *lg = c->lg;
     uint8_t op[BFT_OP_MAX];
@@ -79,23 +80,41 @@ static void submit_one(struct lg_client *c, uint64_t t_us)
         len = 5 + (size_t)kl + vl;
     }
     uint64_t req = bft_client_submit(c->c, op, len, t_us / 1000);
-    if (!req) return;
+    if (!req) {
+        c->next_coid--; /* the id was not used */
+        return false;
+    }
     c->sent_us[req % c->cap] = t_us;
-    c->in_flight++;
     lg->r->submitted++;
+    return true;
 }
 
+struct fill_ctx {
+    struct lg_client *c;
+    uint64_t t_us;
+};
+
+static uint32_t fill_room(void *ctx)
+{
+    return bft_client_room(((struct fill_ctx *)ctx)->c->c);
+}
+
+static bool fill_submit(void *ctx)
+{
+    struct fill_ctx *x = ctx;
+    return submit_one(x->c, x->t_us);
+}
+
+/* Top up the client's window to outstanding x envelope requests, as far as
+ * the client library has room (lg_window_fill: bounded, never spins). */
 static void refill(struct lg_client *c, uint64_t t_us)
 {
     const struct load_opts *o = c->lg->o;
     if (!c->lg->submitting) return;
-    bool any = false;
-    while (c->in_flight + o->envelope <= o->outstanding * o->envelope) {
-        for (uint32_t k = 0; k < o->envelope; k++)
-            submit_one(c, t_us);
-        any = true;
-    }
-    if (any) bft_client_flush(c->c, t_us / 1000);
+    struct fill_ctx x = {.c = c, .t_us = t_us};
+    struct lg_window_ops ops = {.ctx = &x, .room = fill_room, .submit = fill_submit};
+    if (lg_window_fill(&c->in_flight, o->outstanding * o->envelope, &ops))
+        bft_client_flush(c->c, t_us / 1000);
 }
 
 static void lg_done(void *ctx, uint64_t req_no, const uint8_t *result, size_t len)
@@ -245,8 +264,12 @@ int ctl_load_run(const struct load_opts *o, struct load_result *r, char *err, si
         if (t >= end_us) break;
         uint8_t *frame;
         size_t len;
+        /* At most 256 frames or 20 ms of them per iteration, so that the
+         * client ticks and the fault timeline below keep their schedule
+         * whatever the load does. */
         int got = net_recv(lg.net, 2, &frame, &len);
-        for (int k = 0; got == 1 && k < 256; k++) {
+        uint64_t burst_end = t + 20000;
+        for (int k = 0; got == 1 && k < 256 && now_us() < burst_end; k++) {
             dispatch(&lg, frame, len, now_us() / 1000);
             net_frame_free(frame);
             got = net_recv(lg.net, 0, &frame, &len);
@@ -257,8 +280,10 @@ int ctl_load_run(const struct load_opts *o, struct load_result *r, char *err, si
         }
         t = now_us();
         if (t >= next_tick_us) {
-            for (uint32_t i = 0; i < o->clients; i++)
+            for (uint32_t i = 0; i < o->clients; i++) {
                 bft_client_tick(lg.cl[i].c, t / 1000);
+                refill(&lg.cl[i], t); /* slots freed without a done() */
+            }
             next_tick_us = t + 5000;
         }
         if (o->on_tick && t >= next_fault_us) {
