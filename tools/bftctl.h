@@ -60,7 +60,12 @@ struct load_result {
     double lat_ms_p50, lat_ms_p90, lat_ms_p99, lat_ms_max;
     uint64_t per_second[LOAD_MAX_SECONDS]; /* completions in each second */
     uint32_t seconds;
-    double max_stall_ms;    /* longest gap without any completion after the first */
+    uint32_t per_tenth[LOAD_MAX_SECONDS * 10]; /* completions in each 100 ms */
+    double max_stall_ms; /* longest gap without any completion after the first */
+    /* Longest window without any completion, counting the start of the run
+     * (before the first) and its end (after the last): seconds, and when it
+     * began (seconds since the start). */
+    double longest_gap_s, longest_gap_from_s;
     uint64_t max_order_seq; /* orders app: highest order number seen */
     uint64_t dup_order_seq; /* orders app: order numbers seen twice (must be 0) */
 };

@@ -407,6 +407,20 @@ int cmd_cluster(int argc, char **argv)
     int rc = CTL_USAGE;
     char err[512];
     if (parse_args(run, argc, argv) != 0) goto out;
+    /* Progress is judged after the last heal: make sure the load runs on
+     * for a while after it (a scenario has its own progress_after_s). */
+    run->asked_duration_s = run->duration_s;
+    if (!run->have_expect) {
+        struct ctl_schedule s;
+        ctl_schedule(run, run->duration_s, &s);
+        if (s.any && run->duration_s - s.settle_s < CTL_HEALTHY_MIN_S) {
+            run->duration_s = s.settle_s + CTL_HEALTHY_MIN_S;
+            if (!run->quiet)
+                printf("bftctl cluster: load extended from %.1f s to %.1f s so that %.0f s of "
+                       "load follow the last heal at t=%.1f s\n",
+                       run->asked_duration_s, run->duration_s, CTL_HEALTHY_MIN_S, s.settle_s);
+        }
+    }
 
     /* Directory and keys. */
     if (run->dir_arg) {

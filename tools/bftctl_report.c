@@ -47,8 +47,38 @@ static cJSON *replica_json(const struct ctl_replica *r)
     return o;
 }
 
+static void phase_json(cJSON *o, const char *name, const struct ctl_phase *p)
+{
+    cJSON *x = cJSON_AddObjectToObject(o, name);
+    cJSON_AddNumberToObject(x, "from_s", p->from_s);
+    cJSON_AddNumberToObject(x, "to_s", p->to_s);
+    cJSON_AddNumberToObject(x, "ops", (double)p->ops);
+    cJSON_AddNumberToObject(x, "ops_s", p->ops_s);
+}
+
+static void phases_json(cJSON *o, const struct ctl_run *run, const struct ctl_phases *ph)
+{
+    cJSON *x = cJSON_AddObjectToObject(o, "phases");
+    cJSON_AddBoolToObject(x, "faults", ph->sched.any);
+    if (ph->sched.any) {
+        cJSON_AddNumberToObject(x, "first_fault_s", ph->sched.first_s);
+        cJSON_AddNumberToObject(x, "last_heal_s", ph->sched.settle_s);
+        phase_json(x, "before", &ph->before);
+        phase_json(x, "during", &ph->during);
+    }
+    phase_json(x, "after", &ph->after);
+    cJSON *p = cJSON_AddObjectToObject(o, "progress");
+    cJSON_AddBoolToObject(p, "after_last_heal", ph->progressed);
+    cJSON_AddBoolToObject(p, "required", ph->core_up);
+    cJSON_AddNumberToObject(p, "honest_up_at_end", ph->honest_up);
+    cJSON_AddNumberToObject(p, "quorum", ph->quorum);
+    cJSON_AddNumberToObject(o, "longest_no_commit_s", run->load->longest_gap_s);
+    cJSON_AddNumberToObject(o, "longest_no_commit_from_s", run->load->longest_gap_from_s);
+    cJSON_AddNumberToObject(o, "duration_asked_s", run->asked_duration_s);
+}
+
 static int write_json(const struct ctl_run *run, const struct ctl_verdict *v,
-                      const struct totals *t, double per_op_div)
+                      const struct totals *t, double per_op_div, const struct ctl_phases *ph)
 {
     const struct load_result *L = run->load;
     cJSON *o = cJSON_CreateObject();
@@ -83,6 +113,7 @@ static int write_json(const struct ctl_run *run, const struct ctl_verdict *v,
     cJSON_AddNumberToObject(o, "bytes_per_op", t->bytes / per_op_div);
     cJSON_AddNumberToObject(o, "cpu_us_per_op", t->cpu_s * 1e6 / per_op_div);
     cJSON_AddNumberToObject(o, "max_stall_ms", L->max_stall_ms);
+    phases_json(o, run, ph);
     cJSON_AddNumberToObject(o, "client_retransmits", (double)L->retransmits);
     cJSON_AddNumberToObject(o, "client_bad_replies", (double)L->bad_replies);
     cJSON_AddNumberToObject(o, "max_order_seq", (double)L->max_order_seq);
@@ -185,6 +216,8 @@ int ctl_report(struct ctl_run *run)
     ctl_check_safety(run->reps, run->nodes, &v);
     struct totals t;
     sum(run, &t);
+    struct ctl_phases ph;
+    ctl_phases(run, &ph);
     const struct load_result *L = run->load;
     double div = L->completed ? (double)L->completed : 1.0;
     double tput = L->elapsed_s > 0 ? L->completed / L->elapsed_s : 0;
@@ -198,6 +231,14 @@ int ctl_report(struct ctl_run *run)
         printf("  view changes    %llu   longest stall %.0f ms   client retransmits %llu\n",
                (unsigned long long)t.view_changes, L->max_stall_ms,
                (unsigned long long)L->retransmits);
+        if (ph.sched.any)
+            printf("  throughput      before faults %.0f ops/s (%.1f-%.1f s), during %.0f ops/s "
+                   "(%.1f-%.1f s), after the last heal %.0f ops/s (%.1f-%.1f s)\n",
+                   ph.before.ops_s, ph.before.from_s, ph.before.to_s, ph.during.ops_s,
+                   ph.during.from_s, ph.during.to_s, ph.after.ops_s, ph.after.from_s,
+                   ph.after.to_s);
+        printf("  no commits      longest window %.2f s (from t=%.2f s)\n", L->longest_gap_s,
+               L->longest_gap_from_s);
         if (!strcmp(run->app, "orders"))
             printf("  orders          highest order number %llu, duplicates seen by clients %llu\n",
                    (unsigned long long)L->max_order_seq, (unsigned long long)L->dup_order_seq);
@@ -234,16 +275,26 @@ int ctl_report(struct ctl_run *run)
         printf("SAFETY VIOLATED: clients were given %llu order numbers twice\n",
                (unsigned long long)L->dup_order_seq);
         rc = CTL_UNSAFE;
-    } else if (L->completed == 0) {
-        printf("NO PROGRESS: no operation committed in %.1f s\n", L->elapsed_s);
+    } else if (ph.core_up && !ph.progressed) {
+        if (ph.sched.any)
+            printf("NO PROGRESS: no operation committed in the %.1f s after the last fault healed "
+                   "at t=%.1f s, with %u honest replicas up (quorum %u); %llu ops before\n",
+                   ph.after.to_s - ph.after.from_s, ph.sched.settle_s, ph.honest_up, ph.quorum,
+                   (unsigned long long)L->completed);
+        else
+            printf("NO PROGRESS: no operation committed in %.1f s\n", L->elapsed_s);
         rc = CTL_NO_PROGRESS;
     } else {
+        if (!ph.core_up)
+            printf("progress not required: %u honest replicas up and connected at the end, "
+                   "quorum %u (%llu ops after the last heal)\n",
+                   ph.honest_up, ph.quorum, (unsigned long long)ph.after.ops);
         printf("safety: ok (%llu seq comparisons across honest replicas; %u replicas at the top "
                "seq agree on the state digest); %llu ops, %.0f ops/s, p50 %.2f ms, p99 %.2f ms\n",
                (unsigned long long)v.common_seqs, v.at_top, (unsigned long long)L->completed, tput,
                L->lat_ms_p50, L->lat_ms_p99);
     }
     if (run->have_expect) rc = ctl_scenario_verdict(run, v.safe && !L->dup_order_seq, rc);
-    if (run->json_path && write_json(run, &v, &t, div) != 0 && rc == CTL_OK) rc = CTL_USAGE;
+    if (run->json_path && write_json(run, &v, &t, div, &ph) != 0 && rc == CTL_OK) rc = CTL_USAGE;
     return rc;
 }

@@ -48,7 +48,32 @@ struct ctl_run {
     char scenario_name[FAULT_SCENARIO_NAME_MAX];
     struct fault_expect expect;
     bool nodes_set, duration_set;
+    double asked_duration_s; /* before extending the load past the last heal */
 };
+
+/* bftctl_verdict.c: "progressed" means commits after the last fault healed. */
+#define CTL_HEALTHY_MIN_S 3.0 /* least load after the last heal */
+struct ctl_schedule {
+    bool any;        /* some fault is applied during the load */
+    double first_s;  /* the first fault starts */
+    double settle_s; /* the last fault heals (a fault that never ends: when it starts) */
+};
+/* The fault schedule of the run over [0, duration_s): faults starting at or
+ * after duration_s are never applied and are left out. */
+void ctl_schedule(const struct ctl_run *run, double duration_s, struct ctl_schedule *s);
+struct ctl_phase {
+    double from_s, to_s;
+    uint64_t ops;
+    double ops_s;
+};
+struct ctl_phases {
+    struct ctl_schedule sched;
+    struct ctl_phase before, during, after; /* after: from the last heal to the end */
+    uint32_t honest_up, quorum;             /* honest replicas up and connected at the end */
+    bool core_up;                           /* honest_up >= quorum: progress is required */
+    bool progressed;                        /* commits after the last heal */
+};
+void ctl_phases(const struct ctl_run *run, struct ctl_phases *ph);
 
 /* bftctl_timeline.c */
 void ctl_on_tick(void *ctx, double t); /* load generator tick: timed faults */

@@ -55,6 +55,18 @@ static void lg_send(void *ctx, uint32_t replica, const uint8_t *msg, size_t len)
 
 static const char *k_symbols[] = {"AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "TSLA", "META", "IBM"};
 
+/* The window without completions that ends at t (since the last completion,
+ * or since the start). */
+static void gap_to(struct lg *lg, uint64_t t)
+{
+    uint64_t from = lg->last_done_us ? lg->last_done_us : lg->t0_us;
+    double gap = (double)(t - from) / 1e6;
+    if (gap > lg->r->longest_gap_s) {
+        lg->r->longest_gap_s = gap;
+        lg->r->longest_gap_from_s = (double)(from - lg->t0_us) / 1e6;
+    }
+}
+
 static bool submit_one(struct lg_client *c, uint64_t t_us)
 {
     struct lg *lg = c->lg;
@@ -131,10 +143,13 @@ static void lg_done(void *ctx, uint64_t req_no, const uint8_t *result, size_t le
     double since = (double)(t - lg->t0_us) / 1e6;
     uint32_t sec = (uint32_t)since;
     if (sec < LOAD_MAX_SECONDS) r->per_second[sec]++;
+    uint32_t tenth = (uint32_t)(since * 10);
+    if (tenth < LOAD_MAX_SECONDS * 10) r->per_tenth[tenth]++;
     if (lg->last_done_us) {
         double gap = (double)(t - lg->last_done_us) / 1000.0;
         if (gap > r->max_stall_ms) r->max_stall_ms = gap;
     }
+    gap_to(lg, t);
     lg->last_done_us = t;
     if (lg->is_orders) {
         uint8_t status;
@@ -292,7 +307,9 @@ int ctl_load_run(const struct load_opts *o, struct load_result *r, char *err, si
         }
         net_flush(lg.net);
     }
-    r->elapsed_s = (double)(now_us() - lg.t0_us) / 1e6;
+    uint64_t t_end = now_us();
+    gap_to(&lg, t_end);
+    r->elapsed_s = (double)(t_end - lg.t0_us) / 1e6;
     r->seconds = (uint32_t)(r->elapsed_s + 0.999);
     if (r->seconds > LOAD_MAX_SECONDS) r->seconds = LOAD_MAX_SECONDS;
     for (uint32_t i = 0; i < o->clients; i++) {
