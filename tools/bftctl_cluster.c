@@ -393,10 +393,10 @@ static uint64_t realtime_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-int cmd_cluster(int argc, char **argv)
+struct ctl_run *ctl_run_new(void)
 {
     struct ctl_run *run = calloc(1, sizeof *run);
-    if (!run) return CTL_USAGE;
+    if (!run) return NULL;
     run->clients = 4;
     run->batch = 64;
     run->envelope = 1;
@@ -404,9 +404,41 @@ int cmd_cluster(int argc, char **argv)
     run->payload = 16;
     run->drop = run->duplicate = run->reorder = run->delay_ms = -1;
     snprintf(run->app, sizeof run->app, "orders");
+    return run;
+}
+
+void ctl_run_free(struct ctl_run *run)
+{
+    if (!run) return;
+    if (run->reps)
+        for (uint32_t i = 0; i < run->nodes; i++)
+            free(run->reps[i].log);
+    free(run->reps);
+    if (run->load) ledger_free(&run->load->acks);
+    free(run->load);
+    bft_cluster_free(&run->cl);
+    free(run);
+}
+
+int ctl_cluster_args(struct ctl_run *run, int argc, char **argv)
+{
+    return parse_args(run, argc, argv);
+}
+
+int cmd_cluster(int argc, char **argv)
+{
+    struct ctl_run *run = ctl_run_new();
+    if (!run) return CTL_USAGE;
+    int rc = CTL_USAGE;
+    if (parse_args(run, argc, argv) == 0) rc = ctl_cluster_exec(run);
+    ctl_run_free(run);
+    return rc;
+}
+
+int ctl_cluster_exec(struct ctl_run *run)
+{
     int rc = CTL_USAGE;
     char err[512];
-    if (parse_args(run, argc, argv) != 0) goto out;
     /* Progress is judged after the last heal: make sure the load runs on
      * for a while after it (a scenario has its own progress_after_s). */
     run->asked_duration_s = run->duration_s;
@@ -557,14 +589,14 @@ int cmd_cluster(int argc, char **argv)
         ctl_read_stats(run->dir, &run->reps[i]);
         ctl_read_commits(run->dir, &run->reps[i]);
     }
+    if (!strcmp(run->app, "orders")) {
+        if (ctl_ledger_csv(run->dir, &run->load->acks) != 0)
+            fprintf(stderr, "bftctl cluster: cannot write %s/ledger.csv\n", run->dir);
+        run->have_ledger =
+            ctl_ledger_run(run->dir, run->reps, run->nodes, &run->load->acks, &run->ledger,
+                           run->ledger_err, sizeof run->ledger_err) == 0;
+    }
     rc = ctl_report(run);
 out:
-    if (run->reps)
-        for (uint32_t i = 0; i < run->nodes; i++)
-            free(run->reps[i].log);
-    free(run->reps);
-    free(run->load);
-    bft_cluster_free(&run->cl);
-    free(run);
     return rc;
 }

@@ -56,6 +56,58 @@ static void phase_json(cJSON *o, const char *name, const struct ctl_phase *p)
     cJSON_AddNumberToObject(x, "ops_s", p->ops_s);
 }
 
+static void ledger_json(cJSON *o, const struct ctl_run *run)
+{
+    if (strcmp(run->app, "orders") != 0) return;
+    const struct ledger_result *r = &run->ledger;
+    cJSON *x = cJSON_AddObjectToObject(o, "ledger");
+    cJSON_AddBoolToObject(x, "checked", run->have_ledger);
+    if (!run->have_ledger) {
+        cJSON_AddStringToObject(x, "error", run->ledger_err);
+        return;
+    }
+    cJSON_AddStringToObject(x, "verdict",
+                            ledger_violated(r) ? "violated"
+                            : ledger_clean(r)  ? "ok"
+                                               : "incomplete");
+    cJSON_AddNumberToObject(x, "acknowledged", (double)r->acks);
+    cJSON_AddNumberToObject(x, "not_recorded", (double)run->load->acks.dropped);
+    cJSON_AddNumberToObject(x, "pairs_checked", (double)r->checked);
+    cJSON_AddNumberToObject(x, "ok", (double)r->ok);
+    cJSON_AddNumberToObject(x, "mismatch", (double)r->mismatch);
+    cJSON_AddNumberToObject(x, "missing_never_killed", (double)r->missing_live);
+    cJSON_AddNumberToObject(x, "repeated_never_killed", (double)r->repeated_live);
+    cJSON_AddNumberToObject(x, "missing_killed", (double)r->missing_killed);
+    cJSON_AddNumberToObject(x, "repeated_killed", (double)r->repeated_killed);
+    cJSON_AddNumberToObject(x, "not_expected", (double)r->not_expected);
+}
+
+/* One line on the ledger check; the problem example if any. */
+void ctl_ledger_print(const struct ctl_run *run)
+{
+    if (strcmp(run->app, "orders") != 0) return;
+    if (!run->have_ledger) {
+        printf("  ledger          not checked: %s\n", run->ledger_err);
+        return;
+    }
+    const struct ledger_result *r = &run->ledger;
+    printf("  ledger          %llu acknowledged orders x honest replicas: %llu exactly once with "
+           "the same order number; mismatched %llu; missing %llu / repeated %llu on replicas "
+           "never killed; missing %llu / repeated %llu on replicas killed with SIGKILL; %llu not "
+           "expected (down / wiped)%s\n",
+           (unsigned long long)r->acks, (unsigned long long)r->ok, (unsigned long long)r->mismatch,
+           (unsigned long long)r->missing_live, (unsigned long long)r->repeated_live,
+           (unsigned long long)r->missing_killed, (unsigned long long)r->repeated_killed,
+           (unsigned long long)r->not_expected,
+           run->load->acks.dropped ? " (ledger full: some acks not recorded)" : "");
+    if (r->have_example)
+        printf("  ledger          e.g. client %u order %llu acknowledged as order number %llu: %s "
+               "on replica %u%s\n",
+               r->ex_client, (unsigned long long)r->ex_coid, (unsigned long long)r->ex_ack_seq,
+               r->ex_what, r->ex_replica,
+               !strcmp(r->ex_what, "mismatch") ? " (it holds another number)" : "");
+}
+
 static void phases_json(cJSON *o, const struct ctl_run *run, const struct ctl_phases *ph)
 {
     cJSON *x = cJSON_AddObjectToObject(o, "phases");
@@ -114,6 +166,7 @@ static int write_json(const struct ctl_run *run, const struct ctl_verdict *v,
     cJSON_AddNumberToObject(o, "cpu_us_per_op", t->cpu_s * 1e6 / per_op_div);
     cJSON_AddNumberToObject(o, "max_stall_ms", L->max_stall_ms);
     phases_json(o, run, ph);
+    ledger_json(o, run);
     cJSON_AddNumberToObject(o, "client_retransmits", (double)L->retransmits);
     cJSON_AddNumberToObject(o, "client_bad_replies", (double)L->bad_replies);
     cJSON_AddNumberToObject(o, "max_order_seq", (double)L->max_order_seq);
@@ -242,6 +295,7 @@ int ctl_report(struct ctl_run *run)
         if (!strcmp(run->app, "orders"))
             printf("  orders          highest order number %llu, duplicates seen by clients %llu\n",
                    (unsigned long long)L->max_order_seq, (unsigned long long)L->dup_order_seq);
+        ctl_ledger_print(run);
         printf("  replica honest crashed committed_seq view  rss_kib  cpu_s  msgs_sent  "
                "state_digest      rejected\n");
         for (uint32_t i = 0; i < run->nodes; i++) {
@@ -275,6 +329,16 @@ int ctl_report(struct ctl_run *run)
         printf("SAFETY VIOLATED: clients were given %llu order numbers twice\n",
                (unsigned long long)L->dup_order_seq);
         rc = CTL_UNSAFE;
+    } else if (run->have_ledger && ledger_violated(&run->ledger)) {
+        const struct ledger_result *lr = &run->ledger;
+        printf("SAFETY VIOLATED: acknowledged orders not held exactly once with the same order "
+               "number: %llu mismatched, %llu missing and %llu repeated on replicas never "
+               "killed (e.g. client %u order %llu, number %llu: %s on replica %u)\n",
+               (unsigned long long)lr->mismatch, (unsigned long long)lr->missing_live,
+               (unsigned long long)lr->repeated_live, lr->ex_client,
+               (unsigned long long)lr->ex_coid, (unsigned long long)lr->ex_ack_seq, lr->ex_what,
+               lr->ex_replica);
+        rc = CTL_UNSAFE;
     } else if (ph.core_up && !ph.progressed) {
         if (ph.sched.any)
             printf("NO PROGRESS: no operation committed in the %.1f s after the last fault healed "
@@ -294,7 +358,9 @@ int ctl_report(struct ctl_run *run)
                (unsigned long long)v.common_seqs, v.at_top, (unsigned long long)L->completed, tput,
                L->lat_ms_p50, L->lat_ms_p99);
     }
-    if (run->have_expect) rc = ctl_scenario_verdict(run, v.safe && !L->dup_order_seq, rc);
+    bool ledger_ok = !run->have_ledger || !ledger_violated(&run->ledger);
+    if (run->have_expect)
+        rc = ctl_scenario_verdict(run, v.safe && !L->dup_order_seq && ledger_ok, rc);
     if (run->json_path && write_json(run, &v, &t, div, &ph) != 0 && rc == CTL_OK) rc = CTL_USAGE;
     return rc;
 }

@@ -23,6 +23,7 @@ struct lg_client {
     uint32_t in_flight;
     uint64_t next_coid;
     uint64_t *sent_us; /* by req_no % cap */
+    uint64_t *coid;    /* client order id, by req_no % cap */
     uint32_t cap;
 };
 
@@ -97,6 +98,7 @@ static bool submit_one(struct lg_client *c, uint64_t t_us)
         return false;
     }
     c->sent_us[req % c->cap] = t_us;
+    c->coid[req % c->cap] = c->next_coid;
     lg->r->submitted++;
     return true;
 }
@@ -154,6 +156,10 @@ static void lg_done(void *ctx, uint64_t req_no, const uint8_t *result, size_t le
     if (lg->is_orders) {
         uint8_t status;
         uint64_t seq;
+        if (bft_order_result_decode(result, len, &status, &seq) != 0 || status != BFT_ORDER_OK)
+            r->acks_not_ok++;
+        else
+            ledger_add(&r->acks, c->id, req_no, c->coid[req_no % c->cap], seq);
         if (bft_order_result_decode(result, len, &status, &seq) == 0 && status == BFT_ORDER_OK) {
             if (seq > r->max_order_seq) r->max_order_seq = seq;
             if (seq < SEQ_SEEN_BITS) {
@@ -230,8 +236,9 @@ static int setup(struct lg *lg, char *err, size_t errlen)
         cc.max_outstanding = o->outstanding * o->envelope;
         c->cap = cc.max_outstanding * 2 + 1;
         c->sent_us = calloc(c->cap, sizeof *c->sent_us);
+        c->coid = calloc(c->cap, sizeof *c->coid);
         struct bft_client_host h = {.ctx = c, .send = lg_send, .done = lg_done};
-        if (!c->sent_us || bft_client_create(&c->c, &cc, &h) != BFT_E_OK) {
+        if (!c->sent_us || !c->coid || bft_client_create(&c->c, &cc, &h) != BFT_E_OK) {
             snprintf(err, errlen, "cannot create client %u", i);
             return -1;
         }
@@ -245,6 +252,7 @@ static void teardown(struct lg *lg)
         for (uint32_t i = 0; i < lg->o->clients; i++) {
             if (lg->cl[i].c) bft_client_destroy(lg->cl[i].c);
             free(lg->cl[i].sent_us);
+            free(lg->cl[i].coid);
         }
     }
     free(lg->cl);

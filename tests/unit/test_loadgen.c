@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "bft/bft.h"
+#include "tools/loadgen_ledger.h"
 #include "tools/loadgen_window.h"
 
 /* ---- a model of the client library's window ---- */
@@ -220,12 +221,84 @@ static void test_client_room(void **state)
     bft_client_destroy(rc.c);
 }
 
+/* ---- the acknowledgement ledger ---- */
+static void add_rows(struct ledger *l, const uint64_t (*rows)[3], size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        assert_true(ledger_add(l, (uint32_t)rows[i][0], 0, rows[i][1], rows[i][2]));
+    ledger_sort(l);
+}
+
+static void test_ledger(void **state)
+{
+    (void)state;
+    /* acks: (client, coid, order_seq) */
+    static const uint64_t acks_rows[][3] = {{0, 1, 1}, {1, 1, 2}, {0, 2, 3}, {1, 2, 4}};
+    static const uint64_t good[][3] = {{0, 1, 1}, {1, 1, 2}, {0, 2, 3}, {1, 2, 4}, {0, 3, 5}};
+    static const uint64_t wrong[][3] = {{0, 1, 1}, {1, 1, 2}, {0, 2, 4}, {1, 2, 3}};
+    static const uint64_t lost[][3] = {{0, 1, 1}, {1, 1, 2}, {1, 2, 4}};
+    static const uint64_t twice[][3] = {{0, 1, 1}, {1, 1, 2}, {0, 2, 3}, {0, 2, 3}, {1, 2, 4}};
+    static const uint64_t head[][3] = {{0, 1, 1}, {1, 1, 2}};
+    static const uint64_t tail[][3] = {{0, 2, 3}, {1, 2, 4}};
+    struct ledger acks = {0}, lg[6] = {{0}};
+    add_rows(&acks, acks_rows, 4);
+    add_rows(&lg[0], good, 5);
+    add_rows(&lg[1], wrong, 4);
+    add_rows(&lg[2], lost, 3);
+    add_rows(&lg[3], twice, 5);
+    add_rows(&lg[4], head, 2);
+    add_rows(&lg[5], tail, 2);
+    struct ledger_result r;
+
+    struct ledger_replica ok1[] = {{.id = 0, .log = &lg[0]}};
+    ledger_check(&acks, ok1, 1, &r);
+    assert_int_equal(r.ok, 4);
+    assert_true(ledger_clean(&r));
+
+    struct ledger_replica bad[] = {{.id = 1, .log = &lg[1]}};
+    ledger_check(&acks, bad, 1, &r);
+    assert_int_equal(r.mismatch, 2);
+    assert_true(ledger_violated(&r));
+    assert_string_equal(r.ex_what, "mismatch");
+
+    /* Missing / repeated: violations on a replica never killed, reported
+     * apart on one killed with SIGKILL. */
+    struct ledger_replica live[] = {{.id = 2, .log = &lg[2]}, {.id = 3, .log = &lg[3]}};
+    ledger_check(&acks, live, 2, &r);
+    assert_int_equal(r.missing_live, 1);
+    assert_int_equal(r.repeated_live, 1);
+    assert_true(ledger_violated(&r));
+    struct ledger_replica killed[] = {{.id = 2, .killed = true, .log = &lg[2]},
+                                      {.id = 3, .killed = true, .log = &lg[3]}};
+    ledger_check(&acks, killed, 2, &r);
+    assert_int_equal(r.missing_killed, 1);
+    assert_int_equal(r.repeated_killed, 1);
+    assert_false(ledger_violated(&r));
+    assert_false(ledger_clean(&r));
+
+    /* Down at the end: orders past its last line are not expected; wiped
+     * (state transfer): orders before its first line are not expected. */
+    struct ledger_replica gone[] = {
+        {.id = 4, .killed = true, .down = true, .log = &lg[4]},
+        {.id = 5, .killed = true, .wiped = true, .log = &lg[5]},
+    };
+    ledger_check(&acks, gone, 2, &r);
+    assert_int_equal(r.ok, 4);
+    assert_int_equal(r.not_expected, 4);
+    assert_true(ledger_clean(&r));
+
+    ledger_free(&acks);
+    for (int i = 0; i < 6; i++)
+        ledger_free(&lg[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_out_of_order_does_not_spin),
         cmocka_unit_test(test_random_completions),
         cmocka_unit_test(test_client_room),
+        cmocka_unit_test(test_ledger),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
