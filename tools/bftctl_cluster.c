@@ -44,9 +44,12 @@ static void usage(FILE *f)
             "  --json OUT.json     write the result as JSON\n"
             "  --base-port PORT    first replica port (default: a free range)\n"
             "  --quiet             print only the verdict line\n"
-            "Exit codes: 0 safe and progressed, 2 usage/setup error, 3 safety violated,\n"
-            "4 no progress where progress was possible. With --scenario: 0 outcome as\n"
-            "expected, 3 safety other than expected, 4 progress other than expected.\n");
+            "Exit codes: 0 safe and progressed, 2 usage/setup error, 3 safety violated\n"
+            "(incl. an acknowledged order not held exactly once with its order number by an\n"
+            "honest replica), 4 no commits after the last fault healed although 2f+1 honest\n"
+            "replicas (raft: a majority) are up at the end; the load is extended to end at\n"
+            "least 3 s after the last heal. With --scenario: 0 outcome as expected, 3 safety\n"
+            "other than expected, 4 progress other than expected.\n");
 }
 
 static int num(const char *flag, const char *s, double lo, double hi, double *out)
