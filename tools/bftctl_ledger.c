@@ -38,7 +38,7 @@ static int read_audit(const char *dir, uint32_t id, struct ledger *log, char *er
     int rv = 0;
     while (fgets(line, sizeof line, f)) { /* bounded by the file */
         if (bft_audit_parse(line, &e) != 0) continue;
-        if (!ledger_add(log, e.client, 0, e.client_order_id, e.order_seq)) {
+        if (!ledger_add(log, e.client, 0, e.client_order_id, e.order_seq, e.seq)) {
             snprintf(err, errlen, "%s: more than %u lines", path, LEDGER_MAX_ACKS);
             rv = -1;
             break;
@@ -56,7 +56,8 @@ int ctl_ledger_run(const char *dir, const struct ctl_replica *reps, uint32_t n,
     memset(out, 0, sizeof *out);
     struct ledger *logs = calloc(n, sizeof *logs);
     struct ledger_replica *lr = calloc(n, sizeof *lr);
-    int rv = logs && lr ? 0 : -1;
+    uint64_t **ex = calloc(n, sizeof *ex);
+    int rv = logs && lr && ex ? 0 : -1;
     if (rv) snprintf(err, errlen, "out of memory");
     uint32_t k = 0;
     for (uint32_t i = 0; rv == 0 && i < n; i++) {
@@ -70,11 +71,21 @@ int ctl_ledger_run(const char *dir, const struct ctl_replica *reps, uint32_t n,
                                         .wiped = reps[i].wiped,
                                         .down = reps[i].killed,
                                         .log = &logs[k]};
+        /* commits.log, sorted by seq (ctl_read_commits) */
+        if (reps[i].log && (ex[k] = malloc((reps[i].n_log + 1) * sizeof **ex)) != NULL) {
+            for (size_t j = 0; j < reps[i].n_log; j++)
+                ex[k][j] = reps[i].log[j].seq;
+            lr[k].executed = ex[k];
+            lr[k].n_executed = reps[i].n_log;
+        }
         k++;
     }
     if (rv == 0) ledger_check(acks_in, lr, k, out);
     for (uint32_t i = 0; logs && i < n; i++)
         ledger_free(&logs[i]);
+    for (uint32_t i = 0; ex && i < n; i++)
+        free(ex[i]);
+    free(ex);
     free(logs);
     free(lr);
     return rv;

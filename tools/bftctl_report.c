@@ -94,7 +94,7 @@ void ctl_ledger_print(const struct ctl_run *run)
     printf("  ledger          %llu acknowledged orders x honest replicas: %llu exactly once with "
            "the same order number; mismatched %llu; missing %llu / repeated %llu on replicas "
            "never killed; missing %llu / repeated %llu on replicas killed with SIGKILL; %llu not "
-           "expected (down / wiped)%s\n",
+           "expected (seq never executed there: state transfer or behind)%s\n",
            (unsigned long long)r->acks, (unsigned long long)r->ok, (unsigned long long)r->mismatch,
            (unsigned long long)r->missing_live, (unsigned long long)r->repeated_live,
            (unsigned long long)r->missing_killed, (unsigned long long)r->repeated_killed,

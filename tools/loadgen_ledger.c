@@ -6,7 +6,7 @@
 #include <string.h>
 
 bool ledger_add(struct ledger *l, uint32_t client, uint64_t req_no, uint64_t client_order_id,
-                uint64_t order_seq)
+                uint64_t order_seq, uint64_t seq)
 {
     if (l->n == l->cap) {
         uint64_t cap = l->cap ? l->cap * 2 : 4096;
@@ -22,7 +22,8 @@ bool ledger_add(struct ledger *l, uint32_t client, uint64_t req_no, uint64_t cli
     l->rows[l->n++] = (struct ledger_row){.client = client,
                                           .req_no = (uint32_t)req_no,
                                           .client_order_id = client_order_id,
-                                          .order_seq = order_seq};
+                                          .order_seq = order_seq,
+                                          .seq = seq};
     return true;
 }
 
@@ -62,6 +63,36 @@ static uint64_t lower_bound(const struct ledger *log, uint32_t client, uint64_t 
 }
 
 /* Keep the first violation, or else the first problem of any kind. */
+/* The consensus seq that committed the acknowledged order, from any
+ * replica's audit line holding it under the same order number; 0 if none. */
+static uint64_t committed_at(const struct ledger_replica *reps, uint32_t n,
+                             const struct ledger_row *ack)
+{
+    for (uint32_t k = 0; k < n; k++) {
+        const struct ledger *log = reps[k].log;
+        for (uint64_t i = lower_bound(log, ack->client, ack->client_order_id);
+             i < log->n && log->rows[i].client == ack->client &&
+             log->rows[i].client_order_id == ack->client_order_id;
+             i++)
+            if (log->rows[i].order_seq == ack->order_seq && log->rows[i].seq)
+                return log->rows[i].seq;
+    }
+    return 0;
+}
+
+static bool executed(const struct ledger_replica *rp, uint64_t seq)
+{
+    uint64_t lo = 0, hi = rp->n_executed;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (rp->executed[mid] < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < rp->n_executed && rp->executed[lo] == seq;
+}
+
 static void example(struct ledger_result *o, const char *what, bool violation, uint32_t replica,
                     const struct ledger_row *ack, uint64_t log_seq)
 {
@@ -93,7 +124,7 @@ void ledger_check(const struct ledger *acks, const struct ledger_replica *reps, 
             const struct ledger_row *ack = &acks->rows[a];
             o->checked++;
             uint64_t i = lower_bound(log, ack->client, ack->client_order_id);
-            uint64_t same = 0, other = 0, other_seq = 0;
+            uint64_t same = 0, other = 0, other_seq = 0, cs = 0;
             for (; i < log->n && log->rows[i].client == ack->client &&
                    log->rows[i].client_order_id == ack->client_order_id;
                  i++) {
@@ -113,8 +144,11 @@ void ledger_check(const struct ledger *acks, const struct ledger_replica *reps, 
                 else
                     o->repeated_live++;
                 example(o, "repeated", !rp->killed, rp->id, ack, ack->order_seq);
-            } else if ((rp->down && (log->n == 0 || ack->order_seq > hi_seq)) ||
-                       (rp->wiped && (log->n == 0 || ack->order_seq < lo_seq))) {
+            } else if (rp->executed && (cs = committed_at(reps, n, ack)) != 0 &&
+                       !executed(rp, cs)) {
+                o->not_expected++;
+            } else if (!rp->executed && ((rp->down && (log->n == 0 || ack->order_seq > hi_seq)) ||
+                                         (rp->wiped && (log->n == 0 || ack->order_seq < lo_seq)))) {
                 o->not_expected++;
             } else if (rp->killed) {
                 o->missing_killed++;

@@ -15,6 +15,7 @@
 struct ledger_row {
     uint64_t client_order_id;
     uint64_t order_seq;
+    uint64_t seq; /* audit rows: the consensus seq that committed it; 0 in acks */
     uint32_t client;
     uint32_t req_no; /* the client's request number (low 32 bits); 0 in audit rows */
 };
@@ -26,7 +27,7 @@ struct ledger {
 };
 /* Append (bounded, grows by doubling); false if not kept. */
 bool ledger_add(struct ledger *l, uint32_t client, uint64_t req_no, uint64_t client_order_id,
-                uint64_t order_seq);
+                uint64_t order_seq, uint64_t seq);
 void ledger_free(struct ledger *l);
 /* Sort rows by (client, client_order_id, order_seq). */
 void ledger_sort(struct ledger *l);
@@ -38,6 +39,11 @@ struct ledger_replica {
     bool wiped;               /* restarted at least once with empty state */
     bool down;                /* down at the end */
     const struct ledger *log; /* sorted (ledger_sort) */
+    /* Consensus seqs it executed (commits.log), ascending; NULL: unknown. A
+     * replica that caught up by state transfer never executed the seqs it
+     * skipped, so it has no audit line for their orders. */
+    const uint64_t *executed;
+    uint64_t n_executed;
 };
 
 struct ledger_result {
@@ -50,8 +56,11 @@ struct ledger_result {
     /* On a replica killed with SIGKILL: its audit log lost or repeated lines
      * across the kill (reported separately). */
     uint64_t missing_killed, repeated_killed;
-    /* Not expected to be there: past the last line of a replica down at the
-     * end, or before the first line of a wiped replica (state transfer). */
+    /* Not expected to be there: the replica never executed the consensus seq
+     * that committed the order (another replica's audit line says which):
+     * it caught up past it by state transfer, or stopped before it. Without
+     * commits.log: past the last line of a replica down at the end, or
+     * before the first line of a wiped one. */
     uint64_t not_expected;
     /* The first problem seen, for the message. */
     bool have_example, ex_violation;
@@ -61,8 +70,8 @@ struct ledger_result {
 };
 void ledger_check(const struct ledger *acks, const struct ledger_replica *reps, uint32_t n,
                   struct ledger_result *out);
-/* Violations: a mismatch anywhere, a missing or repeated order on a replica
- * never killed. */
+/* Violations: a mismatch anywhere; on a replica never killed, an order it
+ * executed (or no replica logged) that is missing, or a repeated one. */
 bool ledger_violated(const struct ledger_result *r);
 /* Nothing wrong at all, killed replicas included. */
 bool ledger_clean(const struct ledger_result *r);

@@ -225,7 +225,7 @@ static void test_client_room(void **state)
 static void add_rows(struct ledger *l, const uint64_t (*rows)[3], size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        assert_true(ledger_add(l, (uint32_t)rows[i][0], 0, rows[i][1], rows[i][2]));
+        assert_true(ledger_add(l, (uint32_t)rows[i][0], 0, rows[i][1], rows[i][2], rows[i][2]));
     ledger_sort(l);
 }
 
@@ -286,6 +286,23 @@ static void test_ledger(void **state)
     assert_int_equal(r.ok, 4);
     assert_int_equal(r.not_expected, 4);
     assert_true(ledger_clean(&r));
+
+    /* With commits.log: a replica that never executed the seq committing an
+     * order (state transfer, or behind) is not expected to log it; one that
+     * executed it must. Here the audit rows' seq = order number. */
+    static const uint64_t ex_skip[] = {1, 2, 4}; /* seq 3 skipped */
+    static const uint64_t ex_all[] = {1, 2, 3, 4};
+    struct ledger_replica st[] = {{.id = 0, .log = &lg[0]},
+                                  {.id = 2, .log = &lg[2], .executed = ex_skip, .n_executed = 3}};
+    ledger_check(&acks, st, 2, &r);
+    assert_int_equal(r.not_expected, 1);
+    assert_int_equal(r.missing_live, 0);
+    assert_true(ledger_clean(&r));
+    st[1].executed = ex_all;
+    st[1].n_executed = 4;
+    ledger_check(&acks, st, 2, &r);
+    assert_int_equal(r.missing_live, 1);
+    assert_true(ledger_violated(&r));
 
     ledger_free(&acks);
     for (int i = 0; i < 6; i++)
