@@ -72,6 +72,7 @@ static void ledger_json(cJSON *o, const struct ctl_run *run)
                                                : "incomplete");
     cJSON_AddNumberToObject(x, "acknowledged", (double)r->acks);
     cJSON_AddNumberToObject(x, "not_recorded", (double)run->load->acks.dropped);
+    cJSON_AddNumberToObject(x, "acknowledged_not_ok", (double)run->load->acks_not_ok);
     cJSON_AddNumberToObject(x, "pairs_checked", (double)r->checked);
     cJSON_AddNumberToObject(x, "ok", (double)r->ok);
     cJSON_AddNumberToObject(x, "mismatch", (double)r->mismatch);

@@ -156,11 +156,11 @@ static void lg_done(void *ctx, uint64_t req_no, const uint8_t *result, size_t le
     if (lg->is_orders) {
         uint8_t status;
         uint64_t seq;
-        if (bft_order_result_decode(result, len, &status, &seq) != 0 || status != BFT_ORDER_OK)
+        if (bft_order_result_decode(result, len, &status, &seq) != 0 || status != BFT_ORDER_OK) {
             r->acks_not_ok++;
-        else
+        } else {
+            /* the acknowledgement ledger (bounded: counted beyond its cap) */
             ledger_add(&r->acks, c->id, req_no, c->coid[req_no % c->cap], seq, 0);
-        if (bft_order_result_decode(result, len, &status, &seq) == 0 && status == BFT_ORDER_OK) {
             if (seq > r->max_order_seq) r->max_order_seq = seq;
             if (seq < SEQ_SEEN_BITS) {
                 if (lg->seq_seen[seq / 8] & (1u << (seq % 8))) r->dup_order_seq++;
