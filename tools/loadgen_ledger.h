@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LEDGER_MAX_ACKS (16u << 20) /* bounded: acks beyond are counted, not kept */
+#define LEDGER_MAX_ACKS (4u << 20) /* bounded (128 MiB): acks beyond are counted, not kept */
 
 /* One acknowledged order, or one line of a replica's audit log. */
 struct ledger_row {
