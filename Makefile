@@ -47,9 +47,11 @@ sim-long: build
 	$(BUILD)/bftsim --protocol pbft --nodes 7 --seeds 1:1000 --faults byzantine --fault-phase-ms 1000:3000
 	$(BUILD)/bftsim --protocol hotstuff --nodes 7 --seeds 1:1000 --faults byzantine --fault-phase-ms 1000:3000
 
-# Longer multi-process runs of every scenario file for every protocol.
+# Longer multi-process runs of every scenario file for every protocol, then
+# a 10-minute kill -9 soak per protocol (`bftctl soak`, docs/faults.md).
 soak: build
 	SCEN_SET=all bash tests/e2e/scenarios.sh $(BUILD)
+	SOAK_DURATION=600 bash tests/e2e/soak.sh $(BUILD)
 
 # Throughput with one Byzantine replica against fault-free, PBFT and
 # HotStuff n=4 (docs/benchmarks.md); run it on an idle machine.

@@ -500,6 +500,10 @@ void bft_client_destroy(struct bft_client *c);
  * envelope fills or on bft_client_flush. */
 uint64_t bft_client_submit(struct bft_client *c, const uint8_t *op, size_t len, uint64_t now_ms);
 void bft_client_flush(struct bft_client *c, uint64_t now_ms);
+/* How many bft_client_submit calls would succeed now (free request slots:
+ * slots are freed only when the oldest envelope completes, so completions
+ * out of order free nothing until it does). Read-only. */
+uint32_t bft_client_room(const struct bft_client *c);
 /* A read-only request (not ordered): sent to every replica, accepted on
  * 2f+1 matching replies for BFT (the leader's for Raft); if that cannot
  * happen, re-issued as an ordered request. Completes through host->done

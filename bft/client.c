@@ -258,6 +258,12 @@ void bft_client_flush(struct bft_client *c, uint64_t now_ms)
     send_unsent(c, now_ms);
 }
 
+uint32_t bft_client_room(const struct bft_client *c)
+{
+    uint64_t used = c->next_req_no - c->oldest;
+    return used >= c->cap ? 0 : (uint32_t)(c->cap - used);
+}
+
 /* Free the slots of fully completed envelopes at the bottom of the window. */
 static void advance_window(struct bft_client *c)
 {

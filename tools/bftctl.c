@@ -24,6 +24,10 @@ static void usage(FILE *f)
             "  audit    --dir DIR\n"
             "           verify the orders audit logs: intact hash chains, replicas agree,\n"
             "           order numbers gap-free and unique\n"
+            "  soak     --protocol pbft|hotstuff|raft --duration S [--nodes N] [--seed X]\n"
+            "           [--wipe-prob P] [--dir DIR] [--json F]: kill -9 a random replica or\n"
+            "           the leader every ~5 s under load; safety, progress, ledger, digests,\n"
+            "           audit logs\n"
             "  inject   --config DIR/cluster.json [--what junk,badsig]\n"
             "           an outsider sends junk frames and badly signed messages to every replica\n"
             "\n"
@@ -52,6 +56,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "bench")) return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(argv[1], "inject")) return cmd_inject(argc - 1, argv + 1);
     if (!strcmp(argv[1], "audit")) return cmd_audit(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "soak")) return cmd_soak(argc - 1, argv + 1);
     fprintf(stderr, "bftctl: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return CTL_USAGE;

@@ -7,8 +7,9 @@
 #include <stdio.h>
 
 #include "bft/bft.h"
+#include "tools/loadgen_ledger.h"
 
-#define CTL_MAX_FAULTS 32
+#define CTL_MAX_FAULTS 256 /* --fault flags (a soak schedule has many) */
 
 /* Exit codes (DESIGN.md contract). */
 enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2, CTL_UNSAFE = 3, CTL_NO_PROGRESS = 4 };
@@ -60,9 +61,18 @@ struct load_result {
     double lat_ms_p50, lat_ms_p90, lat_ms_p99, lat_ms_max;
     uint64_t per_second[LOAD_MAX_SECONDS]; /* completions in each second */
     uint32_t seconds;
-    double max_stall_ms;    /* longest gap without any completion after the first */
+    uint32_t per_tenth[LOAD_MAX_SECONDS * 10]; /* completions in each 100 ms */
+    double max_stall_ms; /* longest gap without any completion after the first */
+    /* Longest window without any completion, counting the start of the run
+     * (before the first) and its end (after the last): seconds, and when it
+     * began (seconds since the start). */
+    double longest_gap_s, longest_gap_from_s;
     uint64_t max_order_seq; /* orders app: highest order number seen */
     uint64_t dup_order_seq; /* orders app: order numbers seen twice (must be 0) */
+    /* orders app: every acknowledged order (client, request number, client
+     * order id, order number); the caller frees it (ledger_free). */
+    struct ledger acks;
+    uint64_t acks_not_ok; /* acknowledged with a status other than OK */
 };
 int ctl_load_run(const struct load_opts *o, struct load_result *r, char *err, size_t errlen);
 
@@ -76,5 +86,6 @@ int cmd_status(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_inject(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_soak(int argc, char **argv);
 
 #endif

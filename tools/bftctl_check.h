@@ -20,6 +20,8 @@ struct ctl_replica {
     bool honest; /* false for Byzantine behaviours (crash is honest) */
     bool killed; /* a crash fault killed it (and it is down now) */
     bool restarted;
+    bool ever_killed; /* killed with SIGKILL at some point */
+    bool wiped;       /* restarted with empty state at some point */
     int exit_status;
     /* stats.json */
     bool have_stats;
@@ -45,6 +47,13 @@ struct ctl_verdict {
     bool digests_equal; /* honest replicas at the top seq agree */
     uint32_t at_top;    /* how many honest replicas reached the top seq */
 };
+
+/* The acknowledgement ledger (bftctl_ledger.c): write DIR/ledger.csv and
+ * check every acknowledged order against each honest replica's audit.log.
+ * 0, or -1 if an audit log could not be read (message in err). */
+int ctl_ledger_csv(const char *dir, const struct ledger *acks);
+int ctl_ledger_run(const char *dir, const struct ctl_replica *reps, uint32_t n,
+                   const struct ledger *acks, struct ledger_result *out, char *err, size_t errlen);
 
 int ctl_read_stats(const char *dir, struct ctl_replica *r);
 int ctl_read_commits(const char *dir, struct ctl_replica *r);

@@ -47,8 +47,91 @@ static cJSON *replica_json(const struct ctl_replica *r)
     return o;
 }
 
+static void phase_json(cJSON *o, const char *name, const struct ctl_phase *p)
+{
+    cJSON *x = cJSON_AddObjectToObject(o, name);
+    cJSON_AddNumberToObject(x, "from_s", p->from_s);
+    cJSON_AddNumberToObject(x, "to_s", p->to_s);
+    cJSON_AddNumberToObject(x, "ops", (double)p->ops);
+    cJSON_AddNumberToObject(x, "ops_s", p->ops_s);
+}
+
+static void ledger_json(cJSON *o, const struct ctl_run *run)
+{
+    if (strcmp(run->app, "orders") != 0) return;
+    const struct ledger_result *r = &run->ledger;
+    cJSON *x = cJSON_AddObjectToObject(o, "ledger");
+    cJSON_AddBoolToObject(x, "checked", run->have_ledger);
+    if (!run->have_ledger) {
+        cJSON_AddStringToObject(x, "error", run->ledger_err);
+        return;
+    }
+    cJSON_AddStringToObject(x, "verdict",
+                            ledger_violated(r) ? "violated"
+                            : ledger_clean(r)  ? "ok"
+                                               : "incomplete");
+    cJSON_AddNumberToObject(x, "acknowledged", (double)r->acks);
+    cJSON_AddNumberToObject(x, "not_recorded", (double)run->load->acks.dropped);
+    cJSON_AddNumberToObject(x, "acknowledged_not_ok", (double)run->load->acks_not_ok);
+    cJSON_AddNumberToObject(x, "pairs_checked", (double)r->checked);
+    cJSON_AddNumberToObject(x, "ok", (double)r->ok);
+    cJSON_AddNumberToObject(x, "mismatch", (double)r->mismatch);
+    cJSON_AddNumberToObject(x, "missing_never_killed", (double)r->missing_live);
+    cJSON_AddNumberToObject(x, "repeated_never_killed", (double)r->repeated_live);
+    cJSON_AddNumberToObject(x, "missing_killed", (double)r->missing_killed);
+    cJSON_AddNumberToObject(x, "repeated_killed", (double)r->repeated_killed);
+    cJSON_AddNumberToObject(x, "not_expected", (double)r->not_expected);
+}
+
+/* One line on the ledger check; the problem example if any. */
+void ctl_ledger_print(const struct ctl_run *run)
+{
+    if (strcmp(run->app, "orders") != 0) return;
+    if (!run->have_ledger) {
+        printf("  ledger          not checked: %s\n", run->ledger_err);
+        return;
+    }
+    const struct ledger_result *r = &run->ledger;
+    printf("  ledger          %llu acknowledged orders x honest replicas: %llu exactly once with "
+           "the same order number; mismatched %llu; missing %llu / repeated %llu on replicas "
+           "never killed; missing %llu / repeated %llu on replicas killed with SIGKILL; %llu not "
+           "expected (seq never executed there: state transfer or behind)%s\n",
+           (unsigned long long)r->acks, (unsigned long long)r->ok, (unsigned long long)r->mismatch,
+           (unsigned long long)r->missing_live, (unsigned long long)r->repeated_live,
+           (unsigned long long)r->missing_killed, (unsigned long long)r->repeated_killed,
+           (unsigned long long)r->not_expected,
+           run->load->acks.dropped ? " (ledger full: some acks not recorded)" : "");
+    if (r->have_example)
+        printf("  ledger          e.g. client %u order %llu acknowledged as order number %llu: %s "
+               "on replica %u%s\n",
+               r->ex_client, (unsigned long long)r->ex_coid, (unsigned long long)r->ex_ack_seq,
+               r->ex_what, r->ex_replica,
+               !strcmp(r->ex_what, "mismatch") ? " (it holds another number)" : "");
+}
+
+static void phases_json(cJSON *o, const struct ctl_run *run, const struct ctl_phases *ph)
+{
+    cJSON *x = cJSON_AddObjectToObject(o, "phases");
+    cJSON_AddBoolToObject(x, "faults", ph->sched.any);
+    if (ph->sched.any) {
+        cJSON_AddNumberToObject(x, "first_fault_s", ph->sched.first_s);
+        cJSON_AddNumberToObject(x, "last_heal_s", ph->sched.settle_s);
+        phase_json(x, "before", &ph->before);
+        phase_json(x, "during", &ph->during);
+    }
+    phase_json(x, "after", &ph->after);
+    cJSON *p = cJSON_AddObjectToObject(o, "progress");
+    cJSON_AddBoolToObject(p, "after_last_heal", ph->progressed);
+    cJSON_AddBoolToObject(p, "required", ph->core_up);
+    cJSON_AddNumberToObject(p, "honest_up_at_end", ph->honest_up);
+    cJSON_AddNumberToObject(p, "quorum", ph->quorum);
+    cJSON_AddNumberToObject(o, "longest_no_commit_s", run->load->longest_gap_s);
+    cJSON_AddNumberToObject(o, "longest_no_commit_from_s", run->load->longest_gap_from_s);
+    cJSON_AddNumberToObject(o, "duration_asked_s", run->asked_duration_s);
+}
+
 static int write_json(const struct ctl_run *run, const struct ctl_verdict *v,
-                      const struct totals *t, double per_op_div)
+                      const struct totals *t, double per_op_div, const struct ctl_phases *ph)
 {
     const struct load_result *L = run->load;
     cJSON *o = cJSON_CreateObject();
@@ -83,6 +166,8 @@ static int write_json(const struct ctl_run *run, const struct ctl_verdict *v,
     cJSON_AddNumberToObject(o, "bytes_per_op", t->bytes / per_op_div);
     cJSON_AddNumberToObject(o, "cpu_us_per_op", t->cpu_s * 1e6 / per_op_div);
     cJSON_AddNumberToObject(o, "max_stall_ms", L->max_stall_ms);
+    phases_json(o, run, ph);
+    ledger_json(o, run);
     cJSON_AddNumberToObject(o, "client_retransmits", (double)L->retransmits);
     cJSON_AddNumberToObject(o, "client_bad_replies", (double)L->bad_replies);
     cJSON_AddNumberToObject(o, "max_order_seq", (double)L->max_order_seq);
@@ -185,6 +270,8 @@ int ctl_report(struct ctl_run *run)
     ctl_check_safety(run->reps, run->nodes, &v);
     struct totals t;
     sum(run, &t);
+    struct ctl_phases ph;
+    ctl_phases(run, &ph);
     const struct load_result *L = run->load;
     double div = L->completed ? (double)L->completed : 1.0;
     double tput = L->elapsed_s > 0 ? L->completed / L->elapsed_s : 0;
@@ -198,9 +285,18 @@ int ctl_report(struct ctl_run *run)
         printf("  view changes    %llu   longest stall %.0f ms   client retransmits %llu\n",
                (unsigned long long)t.view_changes, L->max_stall_ms,
                (unsigned long long)L->retransmits);
+        if (ph.sched.any)
+            printf("  throughput      before faults %.0f ops/s (%.1f-%.1f s), during %.0f ops/s "
+                   "(%.1f-%.1f s), after the last heal %.0f ops/s (%.1f-%.1f s)\n",
+                   ph.before.ops_s, ph.before.from_s, ph.before.to_s, ph.during.ops_s,
+                   ph.during.from_s, ph.during.to_s, ph.after.ops_s, ph.after.from_s,
+                   ph.after.to_s);
+        printf("  no commits      longest window %.2f s (from t=%.2f s)\n", L->longest_gap_s,
+               L->longest_gap_from_s);
         if (!strcmp(run->app, "orders"))
             printf("  orders          highest order number %llu, duplicates seen by clients %llu\n",
                    (unsigned long long)L->max_order_seq, (unsigned long long)L->dup_order_seq);
+        ctl_ledger_print(run);
         printf("  replica honest crashed committed_seq view  rss_kib  cpu_s  msgs_sent  "
                "state_digest      rejected\n");
         for (uint32_t i = 0; i < run->nodes; i++) {
@@ -234,16 +330,38 @@ int ctl_report(struct ctl_run *run)
         printf("SAFETY VIOLATED: clients were given %llu order numbers twice\n",
                (unsigned long long)L->dup_order_seq);
         rc = CTL_UNSAFE;
-    } else if (L->completed == 0) {
-        printf("NO PROGRESS: no operation committed in %.1f s\n", L->elapsed_s);
+    } else if (run->have_ledger && ledger_violated(&run->ledger)) {
+        const struct ledger_result *lr = &run->ledger;
+        printf("SAFETY VIOLATED: acknowledged orders not held exactly once with the same order "
+               "number: %llu mismatched, %llu missing and %llu repeated on replicas never "
+               "killed (e.g. client %u order %llu, number %llu: %s on replica %u)\n",
+               (unsigned long long)lr->mismatch, (unsigned long long)lr->missing_live,
+               (unsigned long long)lr->repeated_live, lr->ex_client,
+               (unsigned long long)lr->ex_coid, (unsigned long long)lr->ex_ack_seq, lr->ex_what,
+               lr->ex_replica);
+        rc = CTL_UNSAFE;
+    } else if (ph.core_up && !ph.progressed) {
+        if (ph.sched.any)
+            printf("NO PROGRESS: no operation committed in the %.1f s after the last fault healed "
+                   "at t=%.1f s, with %u honest replicas up (quorum %u); %llu ops before\n",
+                   ph.after.to_s - ph.after.from_s, ph.sched.settle_s, ph.honest_up, ph.quorum,
+                   (unsigned long long)L->completed);
+        else
+            printf("NO PROGRESS: no operation committed in %.1f s\n", L->elapsed_s);
         rc = CTL_NO_PROGRESS;
     } else {
+        if (!ph.core_up)
+            printf("progress not required: %u honest replicas up and connected at the end, "
+                   "quorum %u (%llu ops after the last heal)\n",
+                   ph.honest_up, ph.quorum, (unsigned long long)ph.after.ops);
         printf("safety: ok (%llu seq comparisons across honest replicas; %u replicas at the top "
                "seq agree on the state digest); %llu ops, %.0f ops/s, p50 %.2f ms, p99 %.2f ms\n",
                (unsigned long long)v.common_seqs, v.at_top, (unsigned long long)L->completed, tput,
                L->lat_ms_p50, L->lat_ms_p99);
     }
-    if (run->have_expect) rc = ctl_scenario_verdict(run, v.safe && !L->dup_order_seq, rc);
-    if (run->json_path && write_json(run, &v, &t, div) != 0 && rc == CTL_OK) rc = CTL_USAGE;
+    bool ledger_ok = !run->have_ledger || !ledger_violated(&run->ledger);
+    if (run->have_expect)
+        rc = ctl_scenario_verdict(run, v.safe && !L->dup_order_seq && ledger_ok, rc);
+    if (run->json_path && write_json(run, &v, &t, div, &ph) != 0 && rc == CTL_OK) rc = CTL_USAGE;
     return rc;
 }

@@ -48,7 +48,47 @@ struct ctl_run {
     char scenario_name[FAULT_SCENARIO_NAME_MAX];
     struct fault_expect expect;
     bool nodes_set, duration_set;
+    double asked_duration_s; /* before extending the load past the last heal */
+    /* Acknowledgement ledger vs the audit logs (orders app). */
+    bool have_ledger;
+    struct ledger_result ledger;
+    char ledger_err[256];
 };
+
+/* bftctl_cluster.c: one run, reusable by `bftctl soak` (the same code as
+ * `bftctl cluster`: the soak only writes the fault schedule). */
+struct ctl_run *ctl_run_new(void); /* defaults; NULL if out of memory */
+void ctl_run_free(struct ctl_run *run);
+/* Parse `bftctl cluster` arguments (argv[0] is skipped); 0 or -1 (message
+ * printed). */
+int ctl_cluster_args(struct ctl_run *run, int argc, char **argv);
+/* Start the replicas, run the load and the faults, stop, report; returns
+ * the exit code. The run's results stay in run until ctl_run_free. */
+int ctl_cluster_exec(struct ctl_run *run);
+
+/* bftctl_verdict.c: "progressed" means commits after the last fault healed. */
+#define CTL_HEALTHY_MIN_S 3.0 /* least load after the last heal */
+struct ctl_schedule {
+    bool any;        /* some fault is applied during the load */
+    double first_s;  /* the first fault starts */
+    double settle_s; /* the last fault heals (a fault that never ends: when it starts) */
+};
+/* The fault schedule of the run over [0, duration_s): faults starting at or
+ * after duration_s are never applied and are left out. */
+void ctl_schedule(const struct ctl_run *run, double duration_s, struct ctl_schedule *s);
+struct ctl_phase {
+    double from_s, to_s;
+    uint64_t ops;
+    double ops_s;
+};
+struct ctl_phases {
+    struct ctl_schedule sched;
+    struct ctl_phase before, during, after; /* after: from the last heal to the end */
+    uint32_t honest_up, quorum;             /* honest replicas up and connected at the end */
+    bool core_up;                           /* honest_up >= quorum: progress is required */
+    bool progressed;                        /* commits after the last heal */
+};
+void ctl_phases(const struct ctl_run *run, struct ctl_phases *ph);
 
 /* bftctl_timeline.c */
 void ctl_on_tick(void *ctx, double t); /* load generator tick: timed faults */
@@ -82,5 +122,6 @@ int ctl_current_leader(const struct ctl_run *run);
 pid_t ctl_spawn_replica(const struct ctl_run *run, uint32_t id, bool fresh);
 /* Print the summary, write --json, return the exit code. */
 int ctl_report(struct ctl_run *run);
+void ctl_ledger_print(const struct ctl_run *run);
 
 #endif

@@ -302,11 +302,18 @@ static uint64_t now_realtime_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Replica id's own view of whether it leads (its stats.json). */
+/* Replica id's own view of whether it leads (its stats.json). A live bftd
+ * rewrites it every 200 ms: a file older than 1 s is from a previous
+ * incarnation (killed, or restarted and not yet running) and says nothing. */
 static bool reports_leader(const struct ctl_run *run, uint32_t id)
 {
     char path[700], buf[8192];
     snprintf(path, sizeof path, "%s/replica-%u/stats.json", run->dir, id);
+    struct stat st;
+    if (stat(path, &st) != 0) return false;
+    uint64_t mtime_ms =
+        (uint64_t)st.st_mtim.tv_sec * 1000u + (uint64_t)st.st_mtim.tv_nsec / 1000000u;
+    if (mtime_ms + 1000 < now_realtime_ms()) return false;
     FILE *f = fopen(path, "r");
     if (!f) return false;
     size_t n = fread(buf, 1, sizeof buf - 1, f);

@@ -30,6 +30,7 @@ void ctl_on_tick(void *ctx, double t)
                     r->pid = 0;
                 }
                 r->killed = true;
+                r->ever_killed = true;
             }
             f->applied = true;
             f->applied_at = t;
@@ -57,6 +58,7 @@ void ctl_on_tick(void *ctx, double t)
             r->pid = ctl_spawn_replica(run, f->replica, fresh);
             r->killed = false;
             r->restarted = true;
+            if (fresh) r->wiped = true;
             f->ended = true;
             if (!run->quiet)
                 printf("  t=%5.2fs  replica %u restarted %s\n", t, f->replica,

@@ -10,6 +10,7 @@
 #include "crypto/crypto.h"
 #include "net/net.h"
 #include "tools/bftctl.h"
+#include "tools/loadgen_window.h"
 
 #define LAT_CAP (8u << 20) /* latency samples kept (bounded) */
 #define SEQ_SEEN_BITS (64u << 20)
@@ -22,6 +23,7 @@ struct lg_client {
     uint32_t in_flight;
     uint64_t next_coid;
     uint64_t *sent_us; /* by req_no % cap */
+    uint64_t *coid;    /* client order id, by req_no % cap */
     uint32_t cap;
 };
 
@@ -54,7 +56,19 @@ static void lg_send(void *ctx, uint32_t replica, const uint8_t *msg, size_t len)
 
 static const char *k_symbols[] = {"AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "TSLA", "META", "IBM"};
 
-static void submit_one(struct lg_client *c, uint64_t t_us)
+/* The window without completions that ends at t (since the last completion,
+ * or since the start). */
+static void gap_to(struct lg *lg, uint64_t t)
+{
+    uint64_t from = lg->last_done_us ? lg->last_done_us : lg->t0_us;
+    double gap = (double)(t - from) / 1e6;
+    if (gap > lg->r->longest_gap_s) {
+        lg->r->longest_gap_s = gap;
+        lg->r->longest_gap_from_s = (double)(from - lg->t0_us) / 1e6;
+    }
+}
+
+static bool submit_one(struct lg_client *c, uint64_t t_us)
 {
     struct lg *lg = c->lg;
     uint8_t op[BFT_OP_MAX];
@@ -79,23 +93,42 @@ static void submit_one(struct lg_client *c, uint64_t t_us)
         len = 5 + (size_t)kl + vl;
     }
     uint64_t req = bft_client_submit(c->c, op, len, t_us / 1000);
-    if (!req) return;
+    if (!req) {
+        c->next_coid--; /* the id was not used */
+        return false;
+    }
     c->sent_us[req % c->cap] = t_us;
-    c->in_flight++;
+    c->coid[req % c->cap] = c->next_coid;
     lg->r->submitted++;
+    return true;
 }
 
+struct fill_ctx {
+    struct lg_client *c;
+    uint64_t t_us;
+};
+
+static uint32_t fill_room(void *ctx)
+{
+    return bft_client_room(((struct fill_ctx *)ctx)->c->c);
+}
+
+static bool fill_submit(void *ctx)
+{
+    struct fill_ctx *x = ctx;
+    return submit_one(x->c, x->t_us);
+}
+
+/* Top up the client's window to outstanding x envelope requests, as far as
+ * the client library has room (lg_window_fill: bounded, never spins). */
 static void refill(struct lg_client *c, uint64_t t_us)
 {
     const struct load_opts *o = c->lg->o;
     if (!c->lg->submitting) return;
-    bool any = false;
-    while (c->in_flight + o->envelope <= o->outstanding * o->envelope) {
-        for (uint32_t k = 0; k < o->envelope; k++)
-            submit_one(c, t_us);
-        any = true;
-    }
-    if (any) bft_client_flush(c->c, t_us / 1000);
+    struct fill_ctx x = {.c = c, .t_us = t_us};
+    struct lg_window_ops ops = {.ctx = &x, .room = fill_room, .submit = fill_submit};
+    if (lg_window_fill(&c->in_flight, o->outstanding * o->envelope, &ops))
+        bft_client_flush(c->c, t_us / 1000);
 }
 
 static void lg_done(void *ctx, uint64_t req_no, const uint8_t *result, size_t len)
@@ -112,15 +145,22 @@ static void lg_done(void *ctx, uint64_t req_no, const uint8_t *result, size_t le
     double since = (double)(t - lg->t0_us) / 1e6;
     uint32_t sec = (uint32_t)since;
     if (sec < LOAD_MAX_SECONDS) r->per_second[sec]++;
+    uint32_t tenth = (uint32_t)(since * 10);
+    if (tenth < LOAD_MAX_SECONDS * 10) r->per_tenth[tenth]++;
     if (lg->last_done_us) {
         double gap = (double)(t - lg->last_done_us) / 1000.0;
         if (gap > r->max_stall_ms) r->max_stall_ms = gap;
     }
+    gap_to(lg, t);
     lg->last_done_us = t;
     if (lg->is_orders) {
         uint8_t status;
         uint64_t seq;
-        if (bft_order_result_decode(result, len, &status, &seq) == 0 && status == BFT_ORDER_OK) {
+        if (bft_order_result_decode(result, len, &status, &seq) != 0 || status != BFT_ORDER_OK) {
+            r->acks_not_ok++;
+        } else {
+            /* the acknowledgement ledger (bounded: counted beyond its cap) */
+            ledger_add(&r->acks, c->id, req_no, c->coid[req_no % c->cap], seq, 0);
             if (seq > r->max_order_seq) r->max_order_seq = seq;
             if (seq < SEQ_SEEN_BITS) {
                 if (lg->seq_seen[seq / 8] & (1u << (seq % 8))) r->dup_order_seq++;
@@ -196,8 +236,9 @@ static int setup(struct lg *lg, char *err, size_t errlen)
         cc.max_outstanding = o->outstanding * o->envelope;
         c->cap = cc.max_outstanding * 2 + 1;
         c->sent_us = calloc(c->cap, sizeof *c->sent_us);
+        c->coid = calloc(c->cap, sizeof *c->coid);
         struct bft_client_host h = {.ctx = c, .send = lg_send, .done = lg_done};
-        if (!c->sent_us || bft_client_create(&c->c, &cc, &h) != BFT_E_OK) {
+        if (!c->sent_us || !c->coid || bft_client_create(&c->c, &cc, &h) != BFT_E_OK) {
             snprintf(err, errlen, "cannot create client %u", i);
             return -1;
         }
@@ -211,6 +252,7 @@ static void teardown(struct lg *lg)
         for (uint32_t i = 0; i < lg->o->clients; i++) {
             if (lg->cl[i].c) bft_client_destroy(lg->cl[i].c);
             free(lg->cl[i].sent_us);
+            free(lg->cl[i].coid);
         }
     }
     free(lg->cl);
@@ -245,8 +287,12 @@ int ctl_load_run(const struct load_opts *o, struct load_result *r, char *err, si
         if (t >= end_us) break;
         uint8_t *frame;
         size_t len;
+        /* At most 256 frames or 20 ms of them per iteration, so that the
+         * client ticks and the fault timeline below keep their schedule
+         * whatever the load does. */
         int got = net_recv(lg.net, 2, &frame, &len);
-        for (int k = 0; got == 1 && k < 256; k++) {
+        uint64_t burst_end = t + 20000;
+        for (int k = 0; got == 1 && k < 256 && now_us() < burst_end; k++) {
             dispatch(&lg, frame, len, now_us() / 1000);
             net_frame_free(frame);
             got = net_recv(lg.net, 0, &frame, &len);
@@ -257,8 +303,10 @@ int ctl_load_run(const struct load_opts *o, struct load_result *r, char *err, si
         }
         t = now_us();
         if (t >= next_tick_us) {
-            for (uint32_t i = 0; i < o->clients; i++)
+            for (uint32_t i = 0; i < o->clients; i++) {
                 bft_client_tick(lg.cl[i].c, t / 1000);
+                refill(&lg.cl[i], t); /* slots freed without a done() */
+            }
             next_tick_us = t + 5000;
         }
         if (o->on_tick && t >= next_fault_us) {
@@ -267,7 +315,9 @@ int ctl_load_run(const struct load_opts *o, struct load_result *r, char *err, si
         }
         net_flush(lg.net);
     }
-    r->elapsed_s = (double)(now_us() - lg.t0_us) / 1e6;
+    uint64_t t_end = now_us();
+    gap_to(&lg, t_end);
+    r->elapsed_s = (double)(t_end - lg.t0_us) / 1e6;
     r->seconds = (uint32_t)(r->elapsed_s + 0.999);
     if (r->seconds > LOAD_MAX_SECONDS) r->seconds = LOAD_MAX_SECONDS;
     for (uint32_t i = 0; i < o->clients; i++) {
