@@ -1,7 +1,10 @@
 /* bftctl audit --dir DIR: verify the orders audit logs of a run.
- *   - every replica's log is an intact hash chain (each line's hash matches
- *     its fields and the previous line's hash);
- *   - all replicas agree on the order behind every order number;
+ *   - every replica's log is an intact hash chain from 32 zero bytes (each
+ *     line's hash matches its fields and the previous line's hash), with
+ *     no gap: orders installed by state transfer are logged too;
+ *   - all replicas agree on the order behind every order number, and on
+ *     the chain hash there (so on the head: the chain is the orders
+ *     application's, certified in the state digest);
  *   - order numbers are gap-free over the union of the logs;
  *   - no (client, client order id) got two order numbers: the order-router
  *     incident this project exists to prevent.
@@ -39,7 +42,7 @@ static bool same_order(const struct bft_audit_entry *a, const struct bft_audit_e
 {
     return a->client == b->client && a->client_order_id == b->client_order_id &&
            !strcmp(a->symbol, b->symbol) && a->side == b->side && a->qty == b->qty &&
-           a->price == b->price;
+           a->price == b->price && a->seq == b->seq && !memcmp(a->hash, b->hash, 32);
 }
 
 int cmd_audit(int argc, char **argv)
@@ -90,6 +93,13 @@ int cmd_audit(int argc, char **argv)
                 violations++;
                 break;
             }
+            if (first && (e.order_seq != 1 || memcmp(e.prev, prev, 32) != 0)) {
+                printf("replica %u line 1: the log starts at order %" PRIu64
+                       " instead of order 1 from the zero hash\n",
+                       r, e.order_seq);
+                violations++;
+                break;
+            }
             if (!first && memcmp(e.prev, prev, 32) != 0) {
                 printf("replica %u line %" PRIu64
                        ": chain broken (prev hash is not the previous line's)\n",
@@ -104,7 +114,13 @@ int cmd_audit(int argc, char **argv)
                 violations++;
                 break;
             }
-            if (!first && e.order_seq > last + 1) skipped += e.order_seq - last - 1;
+            if (!first && e.order_seq > last + 1) {
+                printf("replica %u line %" PRIu64 ": orders %" PRIu64 "..%" PRIu64
+                       " are missing (a gap in its log)\n",
+                       r, lines, last + 1, e.order_seq - 1);
+                skipped += e.order_seq - last - 1;
+                violations++;
+            }
             first = false;
             memcpy(prev, e.hash, 32);
             last = e.order_seq;
@@ -129,20 +145,26 @@ int cmd_audit(int argc, char **argv)
                 }
                 keys[n_keys++] = (struct key){e.client, e.client_order_id, e.order_seq};
             } else if (!same_order(&s->e, &e)) {
-                printf(
-                    "order %" PRIu64 ": replica %u has client %u order %" PRIu64 " %s %u@%" PRId64
-                    ", replica %u has client %u order %" PRIu64 " %s %u@%" PRId64 "\n",
-                    e.order_seq, s->replica, s->e.client, s->e.client_order_id, s->e.symbol,
-                    s->e.qty, s->e.price, r, e.client, e.client_order_id, e.symbol, e.qty, e.price);
+                char ha[17], hb[17];
+                crypto_to_hex(s->e.hash, 8, ha);
+                crypto_to_hex(e.hash, 8, hb);
+                printf("order %" PRIu64 ": replica %u has client %u order %" PRIu64
+                       " %s %u@%" PRId64 " at seq %" PRIu64
+                       " (chain %s), replica %u has client %u order %" PRIu64 " %s %u@%" PRId64
+                       " at seq %" PRIu64 " (chain %s)\n",
+                       e.order_seq, s->replica, s->e.client, s->e.client_order_id, s->e.symbol,
+                       s->e.qty, s->e.price, s->e.seq, ha, r, e.client, e.client_order_id, e.symbol,
+                       e.qty, e.price, e.seq, hb);
                 violations++;
             }
             if (e.order_seq > max_seq) max_seq = e.order_seq;
         }
         fclose(f);
-        printf("replica %u: %" PRIu64 " orders, chain %s%s", r, lines,
-               violations > before ? "BROKEN" : "intact", skipped ? "" : "\n");
-        if (skipped)
-            printf(", %" PRIu64 " orders not in this log (received by state transfer)\n", skipped);
+        char head[17] = "-";
+        if (lines) crypto_to_hex(prev, 8, head);
+        printf("replica %u: %" PRIu64 " orders, chain %s, head order %" PRIu64 " %s%s\n", r, lines,
+               violations > before ? "BROKEN" : "intact", last, head,
+               skipped ? " (with gaps)" : "");
     }
     if (!logs) {
         fprintf(stderr, "bftctl audit: no replica-*/audit.log under %s\n", dir);

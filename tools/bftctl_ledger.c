@@ -56,8 +56,7 @@ int ctl_ledger_run(const char *dir, const struct ctl_replica *reps, uint32_t n,
     memset(out, 0, sizeof *out);
     struct ledger *logs = calloc(n, sizeof *logs);
     struct ledger_replica *lr = calloc(n, sizeof *lr);
-    uint64_t **ex = calloc(n, sizeof *ex);
-    int rv = logs && lr && ex ? 0 : -1;
+    int rv = logs && lr ? 0 : -1;
     if (rv) snprintf(err, errlen, "out of memory");
     uint32_t k = 0;
     for (uint32_t i = 0; rv == 0 && i < n; i++) {
@@ -66,26 +65,13 @@ int ctl_ledger_run(const char *dir, const struct ctl_replica *reps, uint32_t n,
             rv = -1;
             break;
         }
-        lr[k] = (struct ledger_replica){.id = reps[i].id,
-                                        .killed = reps[i].ever_killed,
-                                        .wiped = reps[i].wiped,
-                                        .down = reps[i].killed,
-                                        .log = &logs[k]};
-        /* commits.log, sorted by seq (ctl_read_commits) */
-        if (reps[i].log && (ex[k] = malloc((reps[i].n_log + 1) * sizeof **ex)) != NULL) {
-            for (size_t j = 0; j < reps[i].n_log; j++)
-                ex[k][j] = reps[i].log[j].seq;
-            lr[k].executed = ex[k];
-            lr[k].n_executed = reps[i].n_log;
-        }
+        lr[k] = (struct ledger_replica){
+            .id = reps[i].id, .killed = reps[i].ever_killed, .log = &logs[k]};
         k++;
     }
     if (rv == 0) ledger_check(acks_in, lr, k, out);
     for (uint32_t i = 0; logs && i < n; i++)
         ledger_free(&logs[i]);
-    for (uint32_t i = 0; ex && i < n; i++)
-        free(ex[i]);
-    free(ex);
     free(logs);
     free(lr);
     return rv;

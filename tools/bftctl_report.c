@@ -80,7 +80,7 @@ static void ledger_json(cJSON *o, const struct ctl_run *run)
     cJSON_AddNumberToObject(x, "repeated_never_killed", (double)r->repeated_live);
     cJSON_AddNumberToObject(x, "missing_killed", (double)r->missing_killed);
     cJSON_AddNumberToObject(x, "repeated_killed", (double)r->repeated_killed);
-    cJSON_AddNumberToObject(x, "not_expected", (double)r->not_expected);
+    cJSON_AddNumberToObject(x, "not_reached", (double)r->not_reached);
 }
 
 /* One line on the ledger check; the problem example if any. */
@@ -94,12 +94,12 @@ void ctl_ledger_print(const struct ctl_run *run)
     const struct ledger_result *r = &run->ledger;
     printf("  ledger          %llu acknowledged orders x honest replicas: %llu exactly once with "
            "the same order number; mismatched %llu; missing %llu / repeated %llu on replicas "
-           "never killed; missing %llu / repeated %llu on replicas killed with SIGKILL; %llu not "
-           "expected (seq never executed there: state transfer or behind)%s\n",
+           "never killed; missing %llu / repeated %llu on replicas killed with SIGKILL; %llu past "
+           "the end of a replica's log (down or behind)%s\n",
            (unsigned long long)r->acks, (unsigned long long)r->ok, (unsigned long long)r->mismatch,
            (unsigned long long)r->missing_live, (unsigned long long)r->repeated_live,
            (unsigned long long)r->missing_killed, (unsigned long long)r->repeated_killed,
-           (unsigned long long)r->not_expected,
+           (unsigned long long)r->not_reached,
            run->load->acks.dropped ? " (ledger full: some acks not recorded)" : "");
     if (r->have_example)
         printf("  ledger          e.g. client %u order %llu acknowledged as order number %llu: %s "

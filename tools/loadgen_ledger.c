@@ -63,36 +63,6 @@ static uint64_t lower_bound(const struct ledger *log, uint32_t client, uint64_t 
 }
 
 /* Keep the first violation, or else the first problem of any kind. */
-/* The consensus seq that committed the acknowledged order, from any
- * replica's audit line holding it under the same order number; 0 if none. */
-static uint64_t committed_at(const struct ledger_replica *reps, uint32_t n,
-                             const struct ledger_row *ack)
-{
-    for (uint32_t k = 0; k < n; k++) {
-        const struct ledger *log = reps[k].log;
-        for (uint64_t i = lower_bound(log, ack->client, ack->client_order_id);
-             i < log->n && log->rows[i].client == ack->client &&
-             log->rows[i].client_order_id == ack->client_order_id;
-             i++)
-            if (log->rows[i].order_seq == ack->order_seq && log->rows[i].seq)
-                return log->rows[i].seq;
-    }
-    return 0;
-}
-
-static bool executed(const struct ledger_replica *rp, uint64_t seq)
-{
-    uint64_t lo = 0, hi = rp->n_executed;
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        if (rp->executed[mid] < seq)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < rp->n_executed && rp->executed[lo] == seq;
-}
-
 static void example(struct ledger_result *o, const char *what, bool violation, uint32_t replica,
                     const struct ledger_row *ack, uint64_t log_seq)
 {
@@ -115,16 +85,14 @@ void ledger_check(const struct ledger *acks, const struct ledger_replica *reps, 
     for (uint32_t k = 0; k < n; k++) {
         const struct ledger_replica *rp = &reps[k];
         const struct ledger *log = rp->log;
-        uint64_t lo_seq = UINT64_MAX, hi_seq = 0;
-        for (uint64_t i = 0; i < log->n; i++) {
-            if (log->rows[i].order_seq < lo_seq) lo_seq = log->rows[i].order_seq;
+        uint64_t hi_seq = 0;
+        for (uint64_t i = 0; i < log->n; i++)
             if (log->rows[i].order_seq > hi_seq) hi_seq = log->rows[i].order_seq;
-        }
         for (uint64_t a = 0; a < acks->n; a++) {
             const struct ledger_row *ack = &acks->rows[a];
             o->checked++;
             uint64_t i = lower_bound(log, ack->client, ack->client_order_id);
-            uint64_t same = 0, other = 0, other_seq = 0, cs = 0;
+            uint64_t same = 0, other = 0, other_seq = 0;
             for (; i < log->n && log->rows[i].client == ack->client &&
                    log->rows[i].client_order_id == ack->client_order_id;
                  i++) {
@@ -143,18 +111,14 @@ void ledger_check(const struct ledger *acks, const struct ledger_replica *reps, 
                     o->repeated_killed++;
                 else
                     o->repeated_live++;
-                example(o, "repeated", !rp->killed, rp->id, ack, ack->order_seq);
-            } else if (rp->executed && (cs = committed_at(reps, n, ack)) != 0 &&
-                       !executed(rp, cs)) {
-                o->not_expected++;
-            } else if (!rp->executed && ((rp->down && (log->n == 0 || ack->order_seq > hi_seq)) ||
-                                         (rp->wiped && (log->n == 0 || ack->order_seq < lo_seq)))) {
-                o->not_expected++;
-            } else if (rp->killed) {
-                o->missing_killed++;
-                example(o, "missing", false, rp->id, ack, 0);
+                example(o, "repeated", true, rp->id, ack, ack->order_seq);
+            } else if (ack->order_seq > hi_seq) {
+                o->not_reached++; /* the log ends before it: down or behind */
             } else {
-                o->missing_live++;
+                if (rp->killed)
+                    o->missing_killed++;
+                else
+                    o->missing_live++;
                 example(o, "missing", true, rp->id, ack, 0);
             }
         }
@@ -163,7 +127,8 @@ void ledger_check(const struct ledger *acks, const struct ledger_replica *reps, 
 
 bool ledger_violated(const struct ledger_result *r)
 {
-    return r->mismatch || r->missing_live || r->repeated_live;
+    return r->mismatch || r->missing_live || r->repeated_live || r->missing_killed ||
+           r->repeated_killed;
 }
 
 bool ledger_clean(const struct ledger_result *r)

@@ -36,32 +36,21 @@ void ledger_sort(struct ledger *l);
 struct ledger_replica {
     uint32_t id;
     bool killed;              /* killed with SIGKILL at some point (crash or wipe) */
-    bool wiped;               /* restarted at least once with empty state */
-    bool down;                /* down at the end */
     const struct ledger *log; /* sorted (ledger_sort) */
-    /* Consensus seqs it executed (commits.log), ascending; NULL: unknown. A
-     * replica that caught up by state transfer never executed the seqs it
-     * skipped, so it has no audit line for their orders. */
-    const uint64_t *executed;
-    uint64_t n_executed;
 };
 
 struct ledger_result {
     uint64_t acks, checked; /* acks; (ack, replica) pairs checked */
     uint64_t ok;            /* present exactly once with the same order number */
-    /* Violations on any honest replica: */
+    /* Violations, on any honest replica: an audit log is complete up to
+     * its last line, kill -9 and state transfer included (orders a replica
+     * installed by snapshot are written from the certified state). */
     uint64_t mismatch; /* the replica holds the order under another order number */
-    /* On a replica never killed (violations too): */
-    uint64_t missing_live, repeated_live;
-    /* On a replica killed with SIGKILL: its audit log lost or repeated lines
-     * across the kill (reported separately). */
-    uint64_t missing_killed, repeated_killed;
-    /* Not expected to be there: the replica never executed the consensus seq
-     * that committed the order (another replica's audit line says which):
-     * it caught up past it by state transfer, or stopped before it. Without
-     * commits.log: past the last line of a replica down at the end, or
-     * before the first line of a wiped one. */
-    uint64_t not_expected;
+    uint64_t missing_live, repeated_live;     /* on a replica never killed */
+    uint64_t missing_killed, repeated_killed; /* on one killed with SIGKILL */
+    /* Past the last line of the replica's log: it is down at the end or
+     * behind (the digest check says which). */
+    uint64_t not_reached;
     /* The first problem seen, for the message. */
     bool have_example, ex_violation;
     uint32_t ex_replica, ex_client;
@@ -70,8 +59,8 @@ struct ledger_result {
 };
 void ledger_check(const struct ledger *acks, const struct ledger_replica *reps, uint32_t n,
                   struct ledger_result *out);
-/* Violations: a mismatch anywhere; on a replica never killed, an order it
- * executed (or no replica logged) that is missing, or a repeated one. */
+/* Violations: an acknowledged order held under another number, missing
+ * below the end of a replica's log, or held twice. */
 bool ledger_violated(const struct ledger_result *r);
 /* Nothing wrong at all, killed replicas included. */
 bool ledger_clean(const struct ledger_result *r);
