@@ -46,6 +46,10 @@ sim-long: build
 	$(BUILD)/bftsim --protocol hotstuff --nodes 4 --seeds 1:2000 --faults byzzfuzz --fault-phase-ms 1000:2000
 	$(BUILD)/bftsim --protocol pbft --nodes 7 --seeds 1:1000 --faults byzantine --fault-phase-ms 1000:3000
 	$(BUILD)/bftsim --protocol hotstuff --nodes 7 --seeds 1:1000 --faults byzantine --fault-phase-ms 1000:3000
+	$(BUILD)/bftsim --protocol pbft --nodes 4 --seeds 1:1000 --faults restarts
+	$(BUILD)/bftsim --protocol hotstuff --nodes 4 --seeds 1:2000 --faults restarts
+	$(BUILD)/bftsim --protocol hotstuff --nodes 7 --seeds 1:300 --faults restarts
+	$(BUILD)/bftsim --protocol raft --nodes 3 --seeds 1:2000 --faults restarts
 
 # Longer multi-process runs of every scenario file for every protocol, then
 # a 10-minute kill -9 soak per protocol (`bftctl soak`, docs/faults.md).
