@@ -166,6 +166,7 @@ int bft_node_create(struct bft_node **out, const struct bft_node_config *cfg,
                             .restore = io_restore,
                             .reject = io_reject,
                             .read_ready = io_read_ready};
+    n->cfg.core.n_clients = cfg->n_clients; /* per-client quotas (client_quota.h) */
     int rv = ops->create(&n->core, &n->cfg.core, &n->env, &n->io);
     if (rv != BFT_E_OK) {
         snprintf(err, errlen, "cannot create %s core: %s", ops->name, bft_strerror(rv));

@@ -49,6 +49,7 @@
 #include <string.h>
 
 #include "bft/bft.h"
+#include "bft/client_quota.h"
 
 /* ---- timers (ids < 64) ---- */
 #define RAFT_TIMER_START 1     /* first event after recovery */
@@ -70,6 +71,7 @@
 #define RAFT_INFLIGHT_MAX 512       /* entries sent, unacked, per follower */
 #define RAFT_PENDING_MAX 4096       /* client requests queued at the leader */
 #define RAFT_PENDING_BYTES_MAX (64u << 20)
+#define RAFT_QUOTA_FLOOR 16  /* envelopes one client may queue at least (client_quota.h) */
 #define RAFT_SEEN_SLOTS 8192 /* dedup cache (power of two) */
 #define RAFT_READS_MAX 1024  /* pending ReadIndex reads */
 #define RAFT_READS_BYTES_MAX (16u << 20)
@@ -109,6 +111,7 @@ struct raft_log {
 struct raft_req {
     uint8_t *raw;
     uint32_t len, cap;
+    uint32_t client;
 };
 struct raft_seen {
     uint32_t client;
@@ -178,6 +181,7 @@ struct bft_core {
     struct raft_req *pend;
     uint32_t pend_head, pend_count;
     uint64_t pend_bytes;
+    struct bft_client_quota quota; /* per-client share of pend */
     struct raft_seen *seen;
     struct raft_read *reads;
     uint32_t reads_head, reads_count;

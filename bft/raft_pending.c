@@ -17,6 +17,8 @@ int raft_pending_init(struct bft_core *c)
     c->seen = calloc(RAFT_SEEN_SLOTS, sizeof(*c->seen));
     c->reads = calloc(RAFT_READS_MAX, sizeof(*c->reads));
     if (!c->pend || !c->seen || !c->reads) return BFT_E_NOMEM;
+    if (bft_quota_init(&c->quota, c->cfg.n_clients, RAFT_PENDING_MAX, RAFT_QUOTA_FLOOR) != 0)
+        return BFT_E_NOMEM;
     return BFT_E_OK;
 }
 
@@ -31,6 +33,7 @@ void raft_pending_free(struct bft_core *c)
     free(c->pend);
     free(c->seen);
     free(c->reads);
+    bft_quota_free(&c->quota);
     c->pend = NULL;
     c->seen = NULL;
     c->reads = NULL;
@@ -40,6 +43,7 @@ void raft_pending_clear(struct bft_core *c)
 {
     c->pend_head = c->pend_count = 0;
     c->pend_bytes = 0;
+    bft_quota_reset(&c->quota);
 }
 
 static struct raft_seen *seen_slot(struct bft_core *c, uint32_t client, uint64_t req_no)
@@ -65,8 +69,10 @@ void raft_on_request(struct bft_core *c, const struct bft_msg *req)
         c->io.reject(c->io.ctx, BFT_REJECT_DUPLICATE);
         return;
     }
+    /* Bounded, and fair: one client gets at most its share (client_quota.h). */
     if (c->pend_count >= RAFT_PENDING_MAX ||
-        c->pend_bytes + req->raw_len > RAFT_PENDING_BYTES_MAX) {
+        c->pend_bytes + req->raw_len > RAFT_PENDING_BYTES_MAX ||
+        !bft_quota_take(&c->quota, req->sender)) {
         c->io.reject(c->io.ctx, BFT_REJECT_OVERLOAD);
         return;
     }
@@ -74,6 +80,7 @@ void raft_on_request(struct bft_core *c, const struct bft_msg *req)
     if (q->cap < req->raw_len) {
         uint8_t *p = realloc(q->raw, req->raw_len);
         if (!p) {
+            bft_quota_put(&c->quota, req->sender);
             c->io.reject(c->io.ctx, BFT_REJECT_OVERLOAD);
             return;
         }
@@ -82,6 +89,7 @@ void raft_on_request(struct bft_core *c, const struct bft_msg *req)
     }
     memcpy(q->raw, req->raw, req->raw_len);
     q->len = req->raw_len;
+    q->client = req->sender;
     c->pend_count++;
     c->pend_bytes += req->raw_len;
     *s = (struct raft_seen){.client = req->sender, .req_no = req->seq, .term = c->term};
@@ -126,6 +134,7 @@ void raft_propose(struct bft_core *c)
         for (uint32_t i = 0; i < k; i++) {
             struct raft_req *q = &c->pend[c->pend_head];
             c->pend_bytes -= q->len;
+            bft_quota_put(&c->quota, q->client);
             c->pend_head = (c->pend_head + 1) % RAFT_PENDING_MAX;
             c->pend_count--;
         }

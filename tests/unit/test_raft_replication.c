@@ -307,6 +307,34 @@ static void test_follower_forwards(void **state)
     fx_free(fx);
 }
 
+/* One client must not crowd out the others (issue 12 defect 7): with 16
+ * clients each may queue 4096 / 16 = 256 envelopes at the leader. Client 0
+ * floods more than the whole queue while the leader cannot propose (its followers are cut off, so
+ * the pipeline stays full); once client 0 hits its share it is refused,
+ * and client 1 is still accepted. */
+static void test_per_client_quota_at_the_leader(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_alloc(3);
+    fx->cfg.n_clients = 16;
+    fx->cfg.pipeline_max = 1;
+    fx_start_nodes(fx);
+    fx_boot(fx);
+    fx_elect(fx, 0);
+    fx_partition(fx, 1u << 0);
+    uint64_t over0 = fx->node[0].rejects[BFT_REJECT_OVERLOAD];
+    for (uint64_t r = 1; r <= 5000; r++) /* more than the whole queue */
+        fx_submit(fx, 0, 0, r, false);
+    uint64_t refused = fx->node[0].rejects[BFT_REJECT_OVERLOAD] - over0;
+    assert_true(refused >= 5000 - 256 - 2); /* the share, plus what the pipeline took */
+    assert_true(refused <= 5000 - 256);
+    uint64_t before = fx->node[0].rejects[BFT_REJECT_OVERLOAD];
+    for (uint64_t r = 1; r <= 10; r++)
+        fx_submit(fx, 0, 1, r, false);
+    assert_int_equal(fx->node[0].rejects[BFT_REJECT_OVERLOAD], before);
+    fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_even_cluster_majority),
         cmocka_unit_test(test_single_node),
         cmocka_unit_test(test_follower_forwards),
+        cmocka_unit_test(test_per_client_quota_at_the_leader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
