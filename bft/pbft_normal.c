@@ -350,6 +350,7 @@ void pbft_on_pre_prepare(struct bft_core *c, const struct bft_msg *m)
     persist_pp(c, s);
     send_prepare(c, s);
     pbft_arm_retransmit(c);
+    if (!in_o) pbft_monitor_on_pp(c, m->seq, m->payload, m->payload_len);
     check_progress(c, s);
 }
 
@@ -428,6 +429,7 @@ void pbft_try_execute(struct bft_core *c)
         c->io.execute(c->io.ctx, s->seq, s->view, null ? NULL : s->batch, s->batch_len, &s->digest,
                       ckpt ? &state : NULL);
         s->executed = true;
+        pbft_monitor_on_exec(c, s);
         c->last_exec = s->seq;
         if (ckpt) c->last_state = state;
         progressed = true;
