@@ -219,7 +219,7 @@ struct pbft_slot {
     uint32_t batch_len, batch_cap;
     bool has_batch;
     uint8_t retx_age; /* retransmit ticks seen while outstanding */
-    bool mon_exec;    /* executed here in view mon_view, at tick mon_tick */
+    bool mon_ready;   /* the primary could reuse this pipeline slot from mon_tick on */
     uint64_t mon_view, mon_tick;
     struct pbft_raw pp;
     uint32_t prep_mask, commit_mask;
@@ -468,8 +468,9 @@ void pbft_batch_mark(struct bft_core *c, const uint8_t *batch, uint32_t len, uin
 void pbft_monitor_init(struct bft_core *c);
 void pbft_monitor_arm(struct bft_core *c);
 void pbft_on_monitor_timer(struct bft_core *c);
-/* We executed slot s (normal case, our current view). */
-void pbft_monitor_on_exec(struct bft_core *c, struct pbft_slot *s);
+/* Slot s is done as far as the primary is concerned (2f backups committed,
+ * or we executed it): from now on the primary may propose seq + P. */
+void pbft_monitor_slot_free(struct bft_core *c, struct pbft_slot *s);
 /* We accepted the primary's PRE-PREPARE for seq (not a re-proposal of O). */
 void pbft_monitor_on_pp(struct bft_core *c, uint64_t seq, const uint8_t *batch, uint32_t len);
 

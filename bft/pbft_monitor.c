@@ -19,8 +19,13 @@
  *   evidence of that backlog: a primary with a free slot proposes each
  *   request on arrival, alone, so several envelopes in one batch waited for
  *   a slot. For such a PRE-PREPARE(m) of the primary (not a re-proposal of
- *   O), a backup samples the ticks from its own execution of m - P to the
- *   PRE-PREPARE's arrival (0 if it arrives first). An idle or lightly
+ *   O), a backup samples the ticks from the moment seq m - P was free for
+ *   the primary to the PRE-PREPARE's arrival (0 if it arrives first).
+ *   Free: 2f backups COMMITted it (the primary's own COMMIT completes its
+ *   quorum, so it can execute), or we executed it. Not our execution
+ *   alone: when the quorum needs the primary's COMMIT, a primary that
+ *   delays everything it sends would look prompt against it. An idle or
+ *   lightly
  *   loaded cluster produces no samples, so it is never judged.
  * - Time. The core has no clock: a periodic timer (PBFT_TIMER_MONITOR,
  *   T/20) counts ticks; samples are in ticks, hence deterministic.
@@ -109,10 +114,10 @@ static uint32_t floor_bar(const struct bft_core *c)
     return f;
 }
 
-void pbft_monitor_on_exec(struct bft_core *c, struct pbft_slot *s)
+void pbft_monitor_slot_free(struct bft_core *c, struct pbft_slot *s)
 {
     if (c->in_vc) return;
-    s->mon_exec = true;
+    s->mon_ready = true;
     s->mon_view = c->view;
     s->mon_tick = c->mon_tick;
 }
@@ -127,7 +132,7 @@ void pbft_monitor_on_pp(struct bft_core *c, uint64_t seq, const uint8_t *batch, 
     const struct pbft_slot *prev = pbft_slot_peek(c, seq - p);
     if (!prev || prev->view != c->view) return;
     uint64_t lag = 0;
-    if (prev->mon_exec) {
+    if (prev->mon_ready) {
         if (prev->mon_view != c->view) return; /* freed in an older view */
         lag = c->mon_tick - prev->mon_tick;
     } else if (!prev->has_pp) {
