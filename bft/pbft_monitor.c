@@ -53,12 +53,6 @@
 
 #include "bft/pbft_internal.h"
 
-static uint32_t start_bar(const struct bft_core *c)
-{
-    (void)c;
-    return PBFT_MON_TICK_DIV; /* T, in ticks */
-}
-
 static void window_reset(struct bft_core *c)
 {
     c->mon_win_ticks = 0;
@@ -66,15 +60,39 @@ static void window_reset(struct bft_core *c)
     memset(c->mon_hist, 0, sizeof c->mon_hist);
 }
 
+static uint32_t floor_bar(const struct bft_core *c)
+{
+    uint32_t best = UINT32_MAX;
+    for (uint32_t i = 0; i < PBFT_MON_VIEWS; i++)
+        if (c->mon_past[i] < best) best = c->mon_past[i];
+    uint32_t f = PBFT_MON_FLOOR;
+    if (best != UINT32_MAX) {
+        uint32_t rel = (best * 10 + 8) / 9 + 1; /* ceil(best / 0.9) + 1 */
+        if (rel > f) f = rel;
+    }
+    return f;
+}
+
+/* A view starts lenient: T (what the request timer tolerates anyway), or
+ * twice the floor when earlier views showed what a primary can do. */
+static uint32_t start_bar(const struct bft_core *c)
+{
+    uint32_t t = PBFT_MON_TICK_DIV, twice = 2 * floor_bar(c);
+    bool history = false;
+    for (uint32_t i = 0; i < PBFT_MON_VIEWS; i++)
+        history = history || c->mon_past[i] != UINT32_MAX;
+    return history && twice < t ? twice : t;
+}
+
 void pbft_monitor_init(struct bft_core *c)
 {
     c->mon_ms = c->cfg.request_timeout_ms / PBFT_MON_TICK_DIV;
     if (c->mon_ms == 0) c->mon_ms = 1;
     c->mon_view = c->view;
-    c->mon_allowed = start_bar(c);
     c->mon_view_best = UINT32_MAX;
     for (uint32_t i = 0; i < PBFT_MON_VIEWS; i++)
         c->mon_past[i] = UINT32_MAX;
+    c->mon_allowed = start_bar(c);
     window_reset(c);
 }
 
@@ -99,19 +117,6 @@ static void sync_view(struct bft_core *c)
     c->mon_bad = 0;
     c->mon_allowed = start_bar(c);
     window_reset(c);
-}
-
-static uint32_t floor_bar(const struct bft_core *c)
-{
-    uint32_t best = UINT32_MAX;
-    for (uint32_t i = 0; i < PBFT_MON_VIEWS; i++)
-        if (c->mon_past[i] < best) best = c->mon_past[i];
-    uint32_t f = PBFT_MON_FLOOR;
-    if (best != UINT32_MAX) {
-        uint32_t rel = (best * 10 + 8) / 9 + 1; /* ceil(best / 0.9) + 1 */
-        if (rel > f) f = rel;
-    }
-    return f;
 }
 
 void pbft_monitor_slot_free(struct bft_core *c, struct pbft_slot *s)
@@ -174,7 +179,7 @@ void pbft_on_monitor_timer(struct bft_core *c)
     if (med < c->mon_view_best) c->mon_view_best = med;
     c->mon_bad = med > c->mon_allowed ? c->mon_bad + 1 : 0;
     uint32_t floor = floor_bar(c);
-    uint32_t next = c->mon_allowed - c->mon_allowed / 4;
+    uint32_t next = c->mon_allowed / 2;
     c->mon_allowed = next > floor ? next : floor;
     if (c->mon_bad < PBFT_MON_STRIKES) return;
     PTRACE(c, "monitor: median %u ticks over the bar twice: vote out primary %u", med,
