@@ -3,52 +3,54 @@
  *
  * PBFT's request timer (§4.4) only deposes a primary that does not order a
  * request within T. A primary that delays every PRE-PREPARE by a little
- * less than T keeps its place and cuts throughput by an order of magnitude
- * (Clement et al., "Making Byzantine Fault Tolerant Systems Tolerate
- * Byzantine Faults", NSDI'09, §2 and §4.3; Aublin et al., "RBFT: Redundant
- * Byzantine Fault Tolerance", ICDCS'13, §3). Aardvark's answer (§4.3,
- * "adaptive view change") is that backups monitor the primary against what
- * the recent primaries achieved, start each view with a lenient
- * expectation, raise it periodically, and change views when the primary
- * falls short. This file does that with a latency measure that needs no
- * knowledge of the offered load:
+ * less than T keeps its place and cuts throughput by an order of magnitude:
+ * the attack of Clement et al., "Making Byzantine Fault Tolerant Systems
+ * Tolerate Byzantine Faults" (Aardvark, NSDI'09), and of Aublin et al.,
+ * "RBFT: Redundant Byzantine Fault Tolerance" (ICDCS'13). Aardvark's answer
+ * (§4.3) is that backups monitor the primary against what the primaries of
+ * the last views achieved (90% of the best), let a new primary start with
+ * a grace period, raise the expectation periodically, and change views
+ * when the primary falls short. This file does that with a latency
+ * measure that needs no knowledge of the offered load (in this system
+ * clients send requests to the primary only, §4.1, so backups do not see
+ * the demand):
  *
  * - Sample. Under backlog an honest primary cuts its next batch as soon as
- *   a pipeline slot frees: seq m may be proposed once seq m - pipeline_max
- *   executed (pbft_try_propose). A batch of two or more envelopes is the
- *   evidence of that backlog: a primary with a free slot proposes each
- *   request on arrival, alone, so several envelopes in one batch waited for
- *   a slot. For such a PRE-PREPARE(m) of the primary (not a re-proposal of
- *   O), a backup samples the ticks from the moment seq m - P was free for
- *   the primary to the PRE-PREPARE's arrival (0 if it arrives first).
- *   Free: 2f backups COMMITted it (the primary's own COMMIT completes its
- *   quorum, so it can execute), or we executed it. Not our execution
- *   alone: when the quorum needs the primary's COMMIT, a primary that
- *   delays everything it sends would look prompt against it. An idle or
- *   lightly
- *   loaded cluster produces no samples, so it is never judged.
+ *   a pipeline slot frees: seq m may be proposed once seq m - P executed
+ *   (P = pipeline_max, pbft_try_propose). A batch of two or more envelopes
+ *   is the evidence of that backlog: a primary with a free slot proposes
+ *   each request on arrival, alone, so several envelopes in one batch
+ *   waited for a slot. For such a PRE-PREPARE(m) of the primary (not a
+ *   re-proposal of O), a backup samples the ticks from the moment seq
+ *   m - P was free for the primary to the PRE-PREPARE's arrival (0 if it
+ *   arrives first). Free: 2f backups COMMITted it (the primary's own
+ *   COMMIT completes its quorum, so it can execute), or we executed it.
+ *   Not our execution alone: when the quorum needs the primary's COMMIT, a
+ *   primary that delays everything it sends would look prompt against it.
+ *   An idle or lightly loaded cluster produces no samples: never judged.
  * - Time. The core has no clock: a periodic timer (PBFT_TIMER_MONITOR,
  *   T/20) counts ticks; samples are in ticks, hence deterministic.
  * - Window. Every PBFT_MON_WINDOW ticks (T/2) a window with at least
  *   PBFT_MON_MIN_SAMPLES samples is closed and its median taken (robust to
- *   a stall that delays a few batches). A window without enough samples
- *   keeps accumulating for up to four windows, then is dropped.
+ *   a stall that delays a few batches). A window without samples keeps
+ *   waiting for up to four windows, then is dropped.
  * - Bar. The first PBFT_MON_GRACE windows of a view are not judged. Then
  *   the largest acceptable median starts at T (in ticks: what the request
- *   timer tolerates anyway) and shrinks by a quarter after every judged
- *   window (Aardvark raises its throughput expectation periodically; here
- *   the latency bar tightens), down to a floor: max(PBFT_MON_FLOOR,
- *   10/9 x B + 1) where B is the lowest window median of the last
- *   PBFT_MON_VIEWS views with measurements (Aardvark: 90% of the best of
- *   the last n views). The floor bounds the tightening, so a primary as
- *   good as the recent ones, or as good as T/5, is never deposed, and
- *   primaries are not rotated forever: an honest cluster slower than
- *   T/5 loses at most one view before its own history relaxes the floor.
+ *   timer tolerates anyway), or at twice the floor when earlier views left
+ *   a history, and halves after every judged window (Aardvark raises its
+ *   expectation periodically; here the latency bar tightens) down to a
+ *   floor: max(PBFT_MON_FLOOR, B / 0.9 + 1) where B is the lowest window
+ *   median of the last PBFT_MON_VIEWS views with measurements (Aardvark:
+ *   90% of the best of the last n views). The floor bounds the tightening,
+ *   so a primary as good as the recent ones, or as good as T/5, is never
+ *   deposed, and honest primaries are not rotated forever: a cluster
+ *   whose honest latency is above T/5 loses at most a few views before its
+ *   own history relaxes the floor.
  * - Complaint. PBFT_MON_STRIKES consecutive judged windows over the bar:
  *   the backup moves to view v+1 as if its request timer expired (§4.4).
- *   f+1 such backups bring the others along (§4.5.2), so one faulty
- *   backup cannot depose anybody. The next primary is measured the same
- *   way, so a slow successor is voted out too. */
+ *   f+1 such backups bring the others along (§4.5.2), so f faulty backups
+ *   cannot depose anybody. The next primary is measured the same way, so
+ *   a slow successor is voted out too. */
 #include <string.h>
 
 #include "bft/pbft_internal.h"
