@@ -105,7 +105,7 @@
 /* Primary performance monitor (pbft_monitor.c; Aardvark, NSDI'09 §4.3). */
 #define PBFT_MON_TICK_DIV 20   /* a monitor tick is T/20 */
 #define PBFT_MON_WINDOW 10     /* ticks per measurement window (T/2) */
-#define PBFT_MON_MIN_SAMPLES 1 /* samples a window needs to be judged */
+#define PBFT_MON_MIN_SAMPLES 2 /* samples a window needs to be judged */
 #define PBFT_MON_HIST 64       /* histogram buckets (ticks; the last is "or more") */
 #define PBFT_MON_GRACE 1       /* windows of a new view not judged */
 #define PBFT_MON_FLOOR 4       /* the bar never tightens below 4 ticks (T/5) */

@@ -32,8 +32,8 @@
  *   T/20) counts ticks; samples are in ticks, hence deterministic.
  * - Window. Every PBFT_MON_WINDOW ticks (T/2) a window with at least
  *   PBFT_MON_MIN_SAMPLES samples is closed and its median taken (robust to
- *   a stall that delays a few batches). A window without samples keeps
- *   waiting for up to four windows, then is dropped.
+ *   a stall that delays a few batches). A window short of samples keeps
+ *   collecting for up to four windows, then is dropped.
  * - Bar. The first PBFT_MON_GRACE windows of a view are not judged. Then
  *   the largest acceptable median starts at T (in ticks: what the request
  *   timer tolerates anyway), or at twice the floor when earlier views left
