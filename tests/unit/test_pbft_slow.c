@@ -75,7 +75,7 @@ static bool voted_out(struct fx *fx)
 /* The attack of issue 10: the primary keeps a backlog (8-envelope batches)
  * but sends each pair of PRE-PREPAREs 12 ticks (0.6 T) after the slot
  * freed, under the request timeout. Backup 1 must move to view 1, and do
- * so within a few seconds (the bar starts at T and tightens by a quarter
+ * so within a few seconds (the bar starts at T and halves
  * per half-second window down to T/5). */
 static void test_aardvark_4_3_slow_primary_voted_out(void **state)
 {
