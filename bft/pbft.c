@@ -142,6 +142,7 @@ void pbft_arm_status(struct bft_core *c)
     if (c->status_armed) return;
     c->status_armed = true;
     c->io.set_timer(c->io.ctx, PBFT_TIMER_STATUS, PBFT_STATUS_TICKS * c->retransmit_ms);
+    pbft_monitor_arm(c);
 }
 
 /* Exponential backoff (§4.5.2): T, 2T, 4T ... per failed view change. */
@@ -218,6 +219,7 @@ static int pbft_create(struct bft_core **out, const struct bft_core_config *cfg,
     c->retransmit_ms = cfg->request_timeout_ms / 5 ? cfg->request_timeout_ms / 5 : 1;
     c->next_seq = 1;
     c->st_chunk = PBFT_STATE_CHUNK;
+    pbft_monitor_init(c);
     c->slots = calloc(c->L, sizeof(*c->slots));
     c->own_vc_body = malloc(BFT_BODY_MAX);
     c->nv_dig = calloc(c->L, sizeof(bft_digest));
@@ -322,6 +324,9 @@ static void pbft_on_timer(struct bft_core *c, uint32_t timer)
         break;
     case PBFT_TIMER_STATUS:
         pbft_on_status_timer(c);
+        break;
+    case PBFT_TIMER_MONITOR:
+        pbft_on_monitor_timer(c);
         break;
     default:
         break;

@@ -84,6 +84,7 @@
 #define PBFT_TIMER_RETRANSMIT 2  /* resend own messages on lossy links */
 #define PBFT_TIMER_STATE 3       /* state-transfer request rate limit */
 #define PBFT_TIMER_STATUS 4      /* idle probe: did the others execute past us? */
+#define PBFT_TIMER_MONITOR 5     /* primary performance monitor tick (pbft_monitor.c) */
 
 /* Bounds. */
 #define PBFT_PENDING_MAX 4096              /* queued client REQUESTs */
@@ -101,6 +102,15 @@
 #define PBFT_STATE_CHUNK (256u << 10)      /* snapshot bytes per STATE-RESP */
 #define PBFT_SNAP_MAX (64u << 20)          /* largest snapshot we assemble */
 #define PBFT_STATE_BYTES_TICK (4u << 20)   /* snapshot bytes per asker per tick */
+/* Primary performance monitor (pbft_monitor.c; Aardvark, NSDI'09 §4.3). */
+#define PBFT_MON_TICK_DIV 20   /* a monitor tick is T/20 */
+#define PBFT_MON_WINDOW 10     /* ticks per measurement window (T/2) */
+#define PBFT_MON_MIN_SAMPLES 2 /* samples a window needs to be judged */
+#define PBFT_MON_HIST 64       /* histogram buckets (ticks; the last is "or more") */
+#define PBFT_MON_GRACE 1       /* windows of a new view not judged */
+#define PBFT_MON_FLOOR 4       /* the bar never tightens below 4 ticks (T/5) */
+#define PBFT_MON_STRIKES 2     /* consecutive windows over the bar to complain */
+#define PBFT_MON_VIEWS 4       /* views whose best window is remembered */
 #define PBFT_BATCH_OMITTED 0xffffffffu
 #define PBFT_REC_MAX ((size_t)BFT_PAYLOAD_MAX + 8192)
 
@@ -209,6 +219,8 @@ struct pbft_slot {
     uint32_t batch_len, batch_cap;
     bool has_batch;
     uint8_t retx_age; /* retransmit ticks seen while outstanding */
+    bool mon_ready;   /* the primary could reuse this pipeline slot from mon_tick on */
+    uint64_t mon_view, mon_tick;
     struct pbft_raw pp;
     uint32_t prep_mask, commit_mask;
     bft_digest prep_d[BFT_MAX_REPLICAS], commit_d[BFT_MAX_REPLICAS];
@@ -368,6 +380,23 @@ struct bft_core {
     uint32_t watch_client;
     uint64_t watch_req;
 
+    /* Primary performance monitor (pbft_monitor.c). Volatile: a restart
+     * begins with a lenient bar and no history. */
+    bool mon_armed;
+    uint64_t mon_ms;        /* tick period, T / PBFT_MON_TICK_DIV */
+    uint64_t mon_tick;      /* ticks since the first event */
+    uint64_t mon_view;      /* the view being measured */
+    uint32_t mon_win_ticks; /* ticks in the current window */
+    uint32_t mon_nsamples;  /* samples in the current window */
+    uint32_t mon_hist[PBFT_MON_HIST];
+    uint32_t mon_windows;              /* windows closed in this view */
+    uint32_t mon_allowed;              /* the bar: largest acceptable median, ticks */
+    uint32_t mon_bad;                  /* consecutive windows over the bar */
+    uint32_t mon_view_best;            /* lowest median of this view (UINT32_MAX: none) */
+    uint32_t mon_past[PBFT_MON_VIEWS]; /* lowest median of earlier views */
+    uint32_t mon_past_next;
+    uint64_t mon_complaints; /* view changes started by the monitor */
+
     uint8_t *rec;  /* PBFT_REC_MAX: records, batches */
     uint8_t *body; /* BFT_BODY_MAX: VIEW-CHANGE / NEW-VIEW bodies */
 };
@@ -434,6 +463,16 @@ void pbft_on_retransmit(struct bft_core *c);
 enum { PBFT_BATCH_PROPOSED, PBFT_BATCH_EXECUTED, PBFT_BATCH_LOST };
 void pbft_batch_mark(struct bft_core *c, const uint8_t *batch, uint32_t len, uint64_t seq,
                      int what);
+
+/* ---- primary performance monitor (pbft_monitor.c) ---- */
+void pbft_monitor_init(struct bft_core *c);
+void pbft_monitor_arm(struct bft_core *c);
+void pbft_on_monitor_timer(struct bft_core *c);
+/* Slot s is done as far as the primary is concerned (2f backups committed,
+ * or we executed it): from now on the primary may propose seq + P. */
+void pbft_monitor_slot_free(struct bft_core *c, struct pbft_slot *s);
+/* We accepted the primary's PRE-PREPARE for seq (not a re-proposal of O). */
+void pbft_monitor_on_pp(struct bft_core *c, uint64_t seq, const uint8_t *batch, uint32_t len);
 
 /* ---- checkpoints (pbft_checkpoint.c) ---- */
 void pbft_checkpoint_own(struct bft_core *c, uint64_t seq, const bft_digest *state);

@@ -270,6 +270,11 @@ static void check_progress(struct bft_core *c, struct pbft_slot *s)
         pbft_send_simple(c, -1, BFT_MSG_COMMIT, s->view, s->seq, &s->digest);
         pbft_arm_retransmit(c);
     }
+    /* 2f backups committed: the primary, whose own COMMIT completes the
+     * quorum, can execute this seq and reuse its pipeline slot now. */
+    if (s->prepared && !s->mon_ready && prim != c->self &&
+        count_votes(c, s->commit_mask, s->commit_d, &s->digest, prim) >= 2 * c->f)
+        pbft_monitor_slot_free(c, s);
     if (s->prepared && !s->committed && !pbft_has_proof(c, s) &&
         count_votes(c, s->commit_mask, s->commit_d, &s->digest, UINT32_MAX) >= 2 * c->f + 1) {
         s->committed = true;
@@ -350,6 +355,7 @@ void pbft_on_pre_prepare(struct bft_core *c, const struct bft_msg *m)
     persist_pp(c, s);
     send_prepare(c, s);
     pbft_arm_retransmit(c);
+    if (!in_o) pbft_monitor_on_pp(c, m->seq, m->payload, m->payload_len);
     check_progress(c, s);
 }
 
@@ -428,6 +434,7 @@ void pbft_try_execute(struct bft_core *c)
         c->io.execute(c->io.ctx, s->seq, s->view, null ? NULL : s->batch, s->batch_len, &s->digest,
                       ckpt ? &state : NULL);
         s->executed = true;
+        if (!s->mon_ready) pbft_monitor_slot_free(c, s);
         c->last_exec = s->seq;
         if (ckpt) c->last_state = state;
         progressed = true;

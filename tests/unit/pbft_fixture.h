@@ -18,7 +18,7 @@
 #include "bft/bft.h"
 #include "bft/pbft_internal.h"
 
-#define FX_TIMERS 5 /* PBFT timer ids 1..4 */
+#define FX_TIMERS 6 /* PBFT timer ids 1..5 */
 #include "crypto/crypto.h"
 
 #define FX_CLUSTER 0x5eed
