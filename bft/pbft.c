@@ -172,7 +172,8 @@ static void pbft_destroy(struct bft_core *c)
     free(c->own_vc_body);
     free(c->nv_dig);
     free(c->nv_sent);
-    free(c->nv_pending);
+    for (uint32_t i = 0; i < BFT_MAX_REPLICAS; i++)
+        free(c->nv_pending[i].buf);
     free(c->snap);
     free(c->next);
     free(c->x_buf);

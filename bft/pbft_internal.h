@@ -332,8 +332,14 @@ struct bft_core {
     uint8_t *nv_sent;                 /* the NEW-VIEW body we sent as primary (for resends) */
     uint32_t nv_sent_len;
     uint64_t nv_sent_view, nv_sent_seq;
-    uint8_t *nv_pending; /* a NEW-VIEW waiting for VIEW-CHANGEs it references */
-    uint32_t nv_pending_len, nv_pending_cap;
+    /* NEW-VIEWs waiting for VIEW-CHANGEs they reference: one per sender
+     * (the primary of its view), so a Byzantine future primary can only
+     * replace its own, never an honest primary's (issue 12 defect 6a). */
+    struct pbft_nv_wait {
+        uint8_t *buf;
+        uint32_t len, cap;
+        uint64_t view;
+    } nv_pending[BFT_MAX_REPLICAS];
 
     /* Retransmission. */
     bool retx_armed, helped;

@@ -98,7 +98,8 @@ void pbft_enter_new_view(struct bft_core *c, uint64_t view, const pbft_vc_set se
     c->nv_view = view;
     c->nv_min = min_s;
     c->nv_max = max_s;
-    c->nv_pending_len = 0;
+    for (uint32_t i = 0; i < c->n; i++) /* waiting NEW-VIEWs up to this view are moot */
+        if (c->nv_pending[i].view <= view) c->nv_pending[i].len = 0;
     pbft_persist_view(c);
     persist_nv(c);
 
@@ -232,16 +233,22 @@ void pbft_try_new_view(struct bft_core *c)
     pbft_enter_new_view(c, c->view, set, nset);
 }
 
+/* Keep a NEW-VIEW until the VIEW-CHANGEs it names arrive, in its sender's
+ * own slot (the sender is the primary of m->view, checked by the caller):
+ * a newer one from the same primary replaces it, nobody else's does. */
 static void keep_pending(struct bft_core *c, const struct bft_msg *m)
 {
-    if (m->raw_len > c->nv_pending_cap) {
-        uint8_t *p = realloc(c->nv_pending, m->raw_len);
+    struct pbft_nv_wait *w = &c->nv_pending[m->sender];
+    if (w->len && w->view > m->view) return;
+    if (m->raw_len > w->cap) {
+        uint8_t *p = realloc(w->buf, m->raw_len);
         if (!p) return;
-        c->nv_pending = p;
-        c->nv_pending_cap = m->raw_len;
+        w->buf = p;
+        w->cap = m->raw_len;
     }
-    memcpy(c->nv_pending, m->raw, m->raw_len);
-    c->nv_pending_len = m->raw_len;
+    memcpy(w->buf, m->raw, m->raw_len);
+    w->len = m->raw_len;
+    w->view = m->view;
 }
 
 void pbft_on_new_view(struct bft_core *c, const struct bft_msg *m)
@@ -354,19 +361,22 @@ void pbft_on_new_view(struct bft_core *c, const struct bft_msg *m)
 
 void pbft_retry_pending_nv(struct bft_core *c)
 {
-    if (!c->nv_pending_len) return;
-    uint8_t *buf = c->nv_pending;
-    uint32_t len = c->nv_pending_len;
-    c->nv_pending = NULL;
-    c->nv_pending_len = c->nv_pending_cap = 0;
-    struct bft_msg m;
-    if (bft_msg_decode(buf, len, &m) == BFT_E_OK &&
-        (m.view > c->view || (m.view == c->view && c->in_vc)))
-        pbft_on_new_view(c, &m);
-    if (!c->nv_pending) {
-        c->nv_pending = buf; /* keep the buffer for next time */
-        c->nv_pending_cap = len;
-    } else {
-        free(buf);
+    for (uint32_t i = 0; i < c->n; i++) {
+        struct pbft_nv_wait *w = &c->nv_pending[i];
+        if (!w->len) continue;
+        /* Take it out: processing it may keep it again (still waiting). */
+        uint8_t *buf = w->buf;
+        uint32_t len = w->len, cap = w->cap;
+        *w = (struct pbft_nv_wait){0};
+        struct bft_msg m;
+        if (bft_msg_decode(buf, len, &m) == BFT_E_OK &&
+            (m.view > c->view || (m.view == c->view && c->in_vc)))
+            pbft_on_new_view(c, &m);
+        if (!w->buf) {
+            w->buf = buf; /* keep the buffer for next time */
+            w->cap = cap;
+        } else {
+            free(buf);
+        }
     }
 }

@@ -386,6 +386,84 @@ static void test_4_4_view_change_after_checkpoint(void **state)
     fx_free(&fx);
 }
 
+static bool drop_vc_and_nv_to_3(struct fx *fx, uint32_t from, uint32_t to, const struct bft_msg *m)
+{
+    (void)fx, (void)from;
+    return to == 3 && (m->type == BFT_MSG_VIEW_CHANGE || m->type == BFT_MSG_NEW_VIEW);
+}
+
+/* Replay an effect (a message node `from` broadcast) to node `to`. */
+static void replay_effect(struct fx *fx, uint32_t from, uint32_t to, const struct fx_effect *e,
+                          const uint8_t *body, uint32_t body_len)
+{
+    struct bft_msg m = {.type = e->type, .view = e->view, .seq = e->seq, .digest = e->digest};
+    m.body = body;
+    m.body_len = body_len;
+    m.payload = e->payload;
+    m.payload_len = e->payload_len;
+    fx_inject(fx, from, to, &m);
+}
+
+/* §4.4 liveness under a Byzantine future primary (issue 12 defect 6a): a
+ * backup keeps a NEW-VIEW whose VIEW-CHANGEs it has not seen yet. Replica
+ * 2, the primary of view 2, must not be able to replace that waiting
+ * NEW-VIEW of view 1 with one of its own that names VIEW-CHANGEs nobody
+ * sent: once the missing VIEW-CHANGEs arrive, the backup enters view 1. */
+static void test_4_4_waiting_new_view_not_replaced_by_future_primary(void **state)
+{
+    (void)state;
+    struct fx fx;
+    fx_init(&fx, 4);
+    fx.node[0].down = true;
+    fx.drop = drop_vc_and_nv_to_3;
+    for (uint32_t i = 1; i < 4; i++)
+        suspect(&fx, i);
+    fx_run(&fx);
+    fx.drop = NULL;
+    struct fx_node *b = &fx.node[3];
+    assert_true(fx_status(b).in_view_change);
+    assert_int_equal(fx_status(&fx.node[1]).view, 1);
+    assert_false(fx_status(&fx.node[1]).in_view_change);
+    /* The genuine NEW-VIEW of view 1 without its embedded VIEW-CHANGEs:
+     * replica 3 lacks those of 1 and 2, so it waits. */
+    int nv = fx_find(&fx.node[1], FX_BCAST, BFT_MSG_NEW_VIEW, 0);
+    assert_true(nv >= 0);
+    const struct fx_effect *e = &fx.node[1].eff[nv];
+    uint32_t nref = e->body[48];
+    uint32_t ndig = (uint32_t)pbft_le(e->body + 49 + nref * 36, 2);
+    uint32_t nemb_off = 49 + nref * 36 + 2 + ndig * 32;
+    uint8_t *refs_only = malloc(nemb_off + 1);
+    memcpy(refs_only, e->body, nemb_off);
+    refs_only[nemb_off] = 0;
+    replay_effect(&fx, 1, 3, e, refs_only, nemb_off + 1);
+    assert_true(fx_status(b).in_view_change);
+    /* Replica 2 (primary of view 2) sends a NEW-VIEW naming VIEW-CHANGEs
+     * that do not exist: it waits too, in its own slot. */
+    uint8_t junk[49 + 3 * 36 + 2 + 1];
+    memset(junk, 0, sizeof junk);
+    junk[48] = 3;
+    for (uint32_t i = 0; i < 3; i++) {
+        junk[49 + i * 36] = (uint8_t)i;
+        memset(junk + 49 + i * 36 + 4, 0x5a + (int)i, 32);
+    }
+    struct bft_msg fake = {.type = BFT_MSG_NEW_VIEW, .view = 2, .seq = 0};
+    fake.body = junk;
+    fake.body_len = sizeof junk;
+    fx_inject(&fx, 2, 3, &fake);
+    assert_true(fx_status(b).in_view_change);
+    /* The VIEW-CHANGEs of 1 and 2 for view 1 arrive: view 1 starts. */
+    for (uint32_t from = 1; from <= 2; from++) {
+        int vc = fx_find(&fx.node[from], FX_BCAST, BFT_MSG_VIEW_CHANGE, 0);
+        assert_true(vc >= 0);
+        const struct fx_effect *v = &fx.node[from].eff[vc];
+        replay_effect(&fx, from, 3, v, v->body, v->body_len);
+    }
+    assert_false(fx_status(b).in_view_change);
+    assert_int_equal(fx_status(b).view, 1);
+    free(refs_only);
+    fx_free(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_4_5_2_timeouts_double),
         cmocka_unit_test(test_4_4_view_change_with_bad_embedded_signature_rejected),
         cmocka_unit_test(test_4_4_view_change_after_checkpoint),
+        cmocka_unit_test(test_4_4_waiting_new_view_not_replaced_by_future_primary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
