@@ -232,7 +232,7 @@ static int pbft_create(struct bft_core **out, const struct bft_core_config *cfg,
         c->nvvcs[i].certs = calloc(c->L, sizeof(struct pbft_vc_cert));
         ok = c->vcs[i].certs != NULL && c->nvvcs[i].certs != NULL;
     }
-    if (!ok || pbft_pending_init(&c->pend) != BFT_E_OK) {
+    if (!ok || pbft_pending_init(&c->pend, cfg->n_clients) != BFT_E_OK) {
         pbft_destroy(c);
         return BFT_E_NOMEM;
     }

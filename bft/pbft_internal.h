@@ -62,6 +62,7 @@
 #include <string.h>
 
 #include "bft/bft.h"
+#include "bft/client_quota.h"
 
 /* Build with -DPBFT_TRACE to narrate view changes and state transfer on
  * stderr (for replaying a bftsim seed); compiled out otherwise. */
@@ -90,6 +91,7 @@
 #define PBFT_PENDING_MAX 4096              /* queued client REQUESTs */
 #define PBFT_PENDING_BUCKETS 8192          /* hash buckets (power of two) */
 #define PBFT_PENDING_BYTES_MAX (64u << 20) /* bytes held by queued requests */
+#define PBFT_QUOTA_FLOOR 16                /* requests one client may queue at least */
 #define PBFT_RAW_MAX BFT_MSG_MIN_LEN       /* votes/checkpoints have no body */
 #define PBFT_CKPT_RING 4                   /* checkpoint seqs kept per replica */
 #define PBFT_RETRANSMIT_BURST 16           /* slots resent per firing */
@@ -254,8 +256,10 @@ struct pbft_pending {
     int32_t free_head, head, tail;
     uint32_t count, unproposed;
     uint64_t bytes;
+    struct bft_client_quota quota; /* one client's share (client_quota.h) */
 };
-int pbft_pending_init(struct pbft_pending *p);
+/* n_clients: for the per-client quota (0: unknown, no quota). */
+int pbft_pending_init(struct pbft_pending *p, uint32_t n_clients);
 void pbft_pending_free(struct pbft_pending *p);
 int32_t pbft_pending_find(const struct pbft_pending *p, uint32_t client, uint64_t req_no);
 /* Returns -1 on success or a BFT_REJECT_* reason. */

@@ -14,12 +14,14 @@ static uint32_t bucket_of(uint32_t client, uint64_t req_no)
     return (uint32_t)(x >> 40) & (PBFT_PENDING_BUCKETS - 1);
 }
 
-int pbft_pending_init(struct pbft_pending *p)
+int pbft_pending_init(struct pbft_pending *p, uint32_t n_clients)
 {
     memset(p, 0, sizeof(*p));
     p->e = calloc(PBFT_PENDING_MAX, sizeof(*p->e));
     p->bucket = malloc(PBFT_PENDING_BUCKETS * sizeof(*p->bucket));
     if (!p->e || !p->bucket) return BFT_E_NOMEM;
+    if (bft_quota_init(&p->quota, n_clients, PBFT_PENDING_MAX, PBFT_QUOTA_FLOOR) != 0)
+        return BFT_E_NOMEM;
     for (uint32_t i = 0; i < PBFT_PENDING_BUCKETS; i++)
         p->bucket[i] = -1;
     for (int32_t i = 0; i < PBFT_PENDING_MAX; i++)
@@ -36,6 +38,7 @@ void pbft_pending_free(struct pbft_pending *p)
             free(p->e[i].raw);
     free(p->e);
     free(p->bucket);
+    bft_quota_free(&p->quota);
     memset(p, 0, sizeof(*p));
 }
 
@@ -76,13 +79,18 @@ static void fifo_unlink(struct pbft_pending *p, int32_t i)
 int pbft_pending_add(struct pbft_pending *p, const struct bft_msg *req)
 {
     if (pbft_pending_find(p, req->sender, req->seq) >= 0) return BFT_REJECT_DUPLICATE;
-    if (p->free_head < 0 || p->bytes + req->raw_len > PBFT_PENDING_BYTES_MAX)
+    /* Bounded, and fair: one client gets at most its share (client_quota.h). */
+    if (p->free_head < 0 || p->bytes + req->raw_len > PBFT_PENDING_BYTES_MAX ||
+        !bft_quota_take(&p->quota, req->sender))
         return BFT_REJECT_OVERLOAD;
     int32_t i = p->free_head;
     struct pbft_req *r = &p->e[i];
     if (r->cap < req->raw_len) {
         uint8_t *b = realloc(r->raw, req->raw_len);
-        if (!b) return BFT_REJECT_OVERLOAD;
+        if (!b) {
+            bft_quota_put(&p->quota, req->sender);
+            return BFT_REJECT_OVERLOAD;
+        }
         r->raw = b;
         r->cap = req->raw_len;
     }
@@ -112,6 +120,7 @@ void pbft_pending_remove(struct pbft_pending *p, int32_t i)
         link = &p->e[*link].hnext;
     *link = r->hnext;
     r->used = false;
+    bft_quota_put(&p->quota, r->client);
     p->count--;
     p->bytes -= r->len;
     r->next = p->free_head;

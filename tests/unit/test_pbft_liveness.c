@@ -327,9 +327,39 @@ static void test_4_2_request_of_a_batch_that_lost_its_seq_is_proposed_again(void
     fx_free(&fx);
 }
 
+/* Requests must not crowd each other out (issue 12 defect 7): with 16
+ * clients each may hold 4096 / 16 = 256 pending requests at a replica.
+ * Client 0 floods the primary with more than the whole table while no
+ * batch can commit (the backups are down); once it reaches its share it
+ * is refused, and client 1 is still accepted. */
+static void test_per_client_quota_on_pending_requests(void **state)
+{
+    (void)state;
+    struct bft_core_config cfg;
+    bft_core_config_defaults(&cfg, BFT_PROTO_PBFT, 4, 0);
+    cfg.n_clients = 16;
+    struct fx fx;
+    fx_init_cfg(&fx, 4, &cfg);
+    for (uint32_t i = 1; i < 4; i++)
+        fx.node[i].down = true;
+    struct fx_node *p = &fx.node[0];
+    uint64_t over0 = p->rejects[BFT_REJECT_OVERLOAD];
+    for (uint64_t r = 1; r <= 5000; r++)
+        fx_submit(&fx, 0, 0, r);
+    uint64_t refused = p->rejects[BFT_REJECT_OVERLOAD] - over0;
+    assert_int_equal(refused, 5000 - 256);
+    uint64_t before = p->rejects[BFT_REJECT_OVERLOAD];
+    for (uint64_t r = 1; r <= 10; r++)
+        fx_submit(&fx, 0, 1, r);
+    assert_int_equal(p->rejects[BFT_REJECT_OVERLOAD], before);
+    assert_int_equal(fx_status(p).pending_requests, 256 + 10);
+    fx_free(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_per_client_quota_on_pending_requests),
         cmocka_unit_test(test_4_3_chunked_state_transfer_served_by_restored_replica),
         cmocka_unit_test(test_4_3_fetch_asks_next_range_after_probe),
         cmocka_unit_test(test_4_5_2_replica_in_old_view_joins_view_of_f_plus_1),
