@@ -260,10 +260,10 @@ struct bft_core {
         uint64_t view;
         bft_digest digest;
     } seen[HS_SEEN_MAX];
-    struct {
-        uint64_t view, height;
-        bft_digest block;
-    } qc_cache[HS_QC_CACHE];
+    /* Recently verified QCs, whole (signatures included): a QC matches only
+     * if it is the same copy, so an unverified copy with the same (view,
+     * height, block) is never taken for a verified one. */
+    struct hs_qc qc_cache[HS_QC_CACHE];
     uint32_t qc_cache_next;
 
     struct hs_block *blocks;
@@ -354,6 +354,8 @@ bool hs_qc_read(struct net_rd *r, uint32_t n, struct hs_qc *q);
 void hs_qc_write(struct net_wr *w, const struct hs_qc *q);
 /* -1 if valid, else a BFT_REJECT_* reason. */
 int hs_qc_verify(struct bft_core *c, const struct hs_qc *q);
+/* Same QC, signatures and all. */
+bool hs_qc_same(const struct hs_qc *a, const struct hs_qc *b);
 bool hs_tc_read(struct net_rd *r, uint32_t n, struct hs_tc *t);
 void hs_tc_write(struct net_wr *w, const struct hs_tc *t);
 int hs_tc_verify(struct bft_core *c, const struct hs_tc *t);

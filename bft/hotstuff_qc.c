@@ -65,16 +65,30 @@ void hs_vote_region(const struct bft_core *c, uint32_t signer, uint64_t view, ui
     memcpy(region, buf + BFT_SIGNED_OFF, BFT_HDR_LEN - BFT_SIGNED_OFF);
 }
 
+bool hs_qc_same(const struct hs_qc *a, const struct hs_qc *b)
+{
+    return a->view == b->view && a->height == b->height && hs_deq(&a->block, &b->block) &&
+           a->k == b->k && a->k <= BFT_MAX_REPLICAS && memcmp(a->signer, b->signer, a->k) == 0 &&
+           memcmp(a->sig, b->sig, (size_t)a->k * BFT_SIG_LEN) == 0;
+}
+
+/* Issue 12: the cache answers only for the very copy that was verified.
+ * Matching on (view, height, block) alone let a Byzantine leader plant a
+ * copy with garbage signatures that we would then store, log, serve in
+ * block-sync answers and forward, and that others reject. A different
+ * copy of a certificate we hold is verified like any other (the node's
+ * signature cache makes the honest case cheap). */
 static bool qc_cached(const struct bft_core *c, const struct hs_qc *q)
 {
-    if (q->view == c->high_qc.view && q->height == c->high_qc.height &&
-        hs_deq(&q->block, &c->high_qc.block))
-        return true;
+    if (hs_qc_same(q, &c->high_qc)) return true;
     for (uint32_t i = 0; i < HS_QC_CACHE; i++)
-        if (c->qc_cache[i].view == q->view && c->qc_cache[i].height == q->height &&
-            hs_deq(&c->qc_cache[i].block, &q->block) && q->view != 0)
-            return true;
+        if (c->qc_cache[i].view != 0 && hs_qc_same(q, &c->qc_cache[i])) return true;
     return false;
+}
+
+static void qc_cache_put(struct bft_core *c, const struct hs_qc *q)
+{
+    c->qc_cache[c->qc_cache_next++ % HS_QC_CACHE] = *q;
 }
 
 int hs_qc_verify(struct bft_core *c, const struct hs_qc *q)
@@ -100,10 +114,7 @@ int hs_qc_verify(struct bft_core *c, const struct hs_qc *q)
                            q->sig[i]))
             return BFT_REJECT_BAD_SIGNATURE;
     }
-    uint32_t at = c->qc_cache_next++ % HS_QC_CACHE;
-    c->qc_cache[at].view = q->view;
-    c->qc_cache[at].height = q->height;
-    c->qc_cache[at].block = q->block;
+    qc_cache_put(c, q);
     return -1;
 }
 
@@ -182,10 +193,7 @@ static void form_qc(struct bft_core *c, struct hs_vote_slot *s)
         q.k++;
     }
     s->done = true;
-    uint32_t at = c->qc_cache_next++ % HS_QC_CACHE;
-    c->qc_cache[at].view = q.view;
-    c->qc_cache[at].height = q.height;
-    c->qc_cache[at].block = q.block;
+    qc_cache_put(c, &q); /* made of votes verified one by one */
     hs_on_qc(c, &q);
 }
 
