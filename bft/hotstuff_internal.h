@@ -66,6 +66,7 @@
 #define HS_VOTE_SLOTS 8
 #define HS_SEEN_MAX 8 /* proposals remembered per view for equivocation */
 #define HS_QC_CACHE 8 /* recently verified QCs */
+#define HS_TC_CACHE 4 /* recently verified TCs */
 #define HS_FETCH_MAX 16
 #define HS_SYNC_BATCH 32   /* blocks answered per HS_BLOCK_REQ */
 #define HS_SYNC_BUDGET 512 /* blocks sent to one peer between refills */
@@ -265,6 +266,9 @@ struct bft_core {
      * height, block) is never taken for a verified one. */
     struct hs_qc qc_cache[HS_QC_CACHE];
     uint32_t qc_cache_next;
+    /* Recently verified TCs, whole, for the same reason. */
+    struct hs_tc tc_cache[HS_TC_CACHE];
+    uint32_t tc_cache_next;
 
     struct hs_block *blocks;
     int32_t *bucket;

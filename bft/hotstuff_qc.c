@@ -159,11 +159,23 @@ uint64_t hs_tc_max_hqc(const struct hs_tc *t)
     return m;
 }
 
+static bool tc_same(const struct hs_tc *a, const struct hs_tc *b)
+{
+    return a->view == b->view && a->k == b->k && a->k <= BFT_MAX_REPLICAS &&
+           memcmp(a->signer, b->signer, a->k) == 0 &&
+           memcmp(a->hqc_view, b->hqc_view, (size_t)a->k * sizeof a->hqc_view[0]) == 0 &&
+           memcmp(a->sig, b->sig, (size_t)a->k * BFT_SIG_LEN) == 0;
+}
+
+/* Issue 12: every TC that justifies anything is verified. A TC at or
+ * below high_tc used to pass unchecked, yet a proposal may rest on it: its
+ * reported high-QC views decide how old a justify the proposal may carry
+ * (DiemBFT's "qc.round >= max high_qc round in the TC"), so a forged one
+ * left safety to the lock alone. Only the very copies verified before
+ * (high_tc, which holds nothing else, and a small ring) skip the check. */
 int hs_tc_verify(struct bft_core *c, const struct hs_tc *t)
 {
     if (t->view == 0 || t->k < c->quorum || t->k > c->n) return BFT_REJECT_MALFORMED;
-    /* Verified once: a TC for a view we already hold one for adds nothing. */
-    if (t->view <= c->high_tc.view) return -1;
     uint32_t mask = 0;
     for (uint32_t i = 0; i < t->k; i++) {
         if (t->signer[i] >= c->n) return BFT_REJECT_UNKNOWN_SENDER;
@@ -171,6 +183,9 @@ int hs_tc_verify(struct bft_core *c, const struct hs_tc *t)
         mask |= 1u << t->signer[i];
         if (t->hqc_view[i] >= t->view) return BFT_REJECT_MALFORMED;
     }
+    if (tc_same(t, &c->high_tc)) return -1;
+    for (uint32_t i = 0; i < HS_TC_CACHE; i++)
+        if (c->tc_cache[i].view != 0 && tc_same(t, &c->tc_cache[i])) return -1;
     for (uint32_t i = 0; i < t->k; i++) {
         uint8_t region[20];
         hs_timeout_region(t->view, t->hqc_view[i], region);
@@ -178,6 +193,7 @@ int hs_tc_verify(struct bft_core *c, const struct hs_tc *t)
                            t->sig[i]))
             return BFT_REJECT_BAD_SIGNATURE;
     }
+    c->tc_cache[c->tc_cache_next++ % HS_TC_CACHE] = *t;
     return -1;
 }
 

@@ -47,11 +47,41 @@ static void test_cached_qc_copy_with_bad_signatures_rejected(void **state)
     assert_int_equal(count_fx(E_SEND, 0, BFT_MSG_HS_VOTE), 2);
 }
 
+/* Replica 0 holds the genuine TC(2), whose signers reported high QCs of
+ * view 1. The Byzantine leader of view 3 then proposes on the genesis QC
+ * with a forged TC(2) (garbage signatures, every reported high QC at view
+ * 0) so that the genesis justify passes the "justify at least every
+ * reported QC" rule. A TC at or below high_tc used to pass unverified;
+ * now every TC that justifies a proposal is verified (or is the very copy
+ * verified before), and the proposal is rejected. */
+static void test_forged_tc_at_high_tc_rejected(void **state)
+{
+    (void)state;
+    struct hs_qc g;
+    hs_qc_genesis(&g);
+    struct hs_tc tc2, forged;
+    make_tc(&tc2, 2, 1);
+    timeout_to(1, 0, 3, &g, 0, 0, NULL, &tc2);
+    assert_int_equal(H->core[0]->high_tc.view, 2);
+    assert_int_equal(status(0).view, 3);
+    make_tc(&forged, 2, 0);
+    for (uint32_t i = 0; i < forged.k; i++)
+        forged.sig[i][0] ^= 0xff;
+    struct blk b;
+    make_block(&b, 3, &g, &forged);
+    propose_to(0, &b);
+    assert_int_equal(H->rep[0].rejected[BFT_REJECT_BAD_SIGNATURE], 1);
+    assert_int_equal(count_fx(E_SEND, 0, BFT_MSG_HS_VOTE), 0);
+    /* high_tc is still the genuine one. */
+    assert_int_equal(hs_tc_max_hqc(&H->core[0]->high_tc), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cached_qc_copy_with_bad_signatures_rejected, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_forged_tc_at_high_tc_rejected, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
