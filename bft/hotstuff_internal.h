@@ -50,6 +50,7 @@
 #include <string.h>
 
 #include "bft/bft.h"
+#include "bft/pending_quota.h"
 #include "net/net.h"
 
 /* Timer ids. */
@@ -73,6 +74,10 @@
 #define HS_PENDING_MAX 4096
 #define HS_PENDING_BUCKETS 8192 /* power of two */
 #define HS_PENDING_BYTES_MAX (64u << 20)
+/* Per-client share of the pending table (bft/pending_quota.h): at least
+ * this many requests and bytes, whatever the number of clients. */
+#define HS_PENDING_CLIENT_MIN 64
+#define HS_PENDING_CLIENT_MIN_BYTES (1u << 20)
 #define HS_BACKOFF_MAX 3 /* a view waits at most 8x the base timeout */
 #define HS_LEADER_VIEWS_MAX 4096
 #define HS_STUCK_VIEWS 2 /* others' timeouts this many views back still count */
@@ -192,6 +197,7 @@ struct hs_pending {
     int32_t free_head, head, tail;
     uint32_t count;
     uint64_t bytes, gen;
+    struct bft_quota quota; /* per-client share (issue 12) */
 };
 
 /* State transfer: what one peer offered (its snapshot's first chunk). */
