@@ -6,7 +6,7 @@
  *
  * The core is pure: it acts only through struct bft_io effects and struct
  * bft_env services (bft.h). Everything is bounded: a block store of
- * HS_BLOCKS_MAX blocks, HS_VOTE_SLOTS vote collectors, one timeout per
+ * HS_BLOCKS_MAX blocks, HS_VOTE_VIEWS votes per replica, one timeout per
  * replica, HS_FETCH_MAX outstanding block fetches, HS_PENDING_MAX queued
  * client requests.
  *
@@ -64,7 +64,9 @@
 #define HS_BLOCKS_MAX 1024
 #define HS_BUCKETS 2048    /* power of two */
 #define HS_HISTORY_MIN 256 /* committed blocks kept for laggards */
-#define HS_VOTE_SLOTS 8
+/* Votes kept per replica: one per view, for the 5 views (ours +- 2) votes
+ * are accepted for; a power of two above 5, indexed by view. */
+#define HS_VOTE_VIEWS 8
 #define HS_SEEN_MAX 8 /* proposals remembered per view for equivocation */
 #define HS_QC_CACHE 8 /* recently verified QCs */
 #define HS_TC_CACHE 4 /* recently verified TCs */
@@ -155,12 +157,12 @@ struct hs_wire_block {
     uint32_t batch_len;
 };
 
-struct hs_vote_slot {
-    bool used, done;
+/* One replica's vote in one view (hotstuff_qc.c). */
+struct hs_vote_rec {
+    bool used;
     uint64_t view, height;
     bft_digest block;
-    uint32_t mask;
-    uint8_t sig[BFT_MAX_REPLICAS][BFT_SIG_LEN];
+    uint8_t sig[BFT_SIG_LEN];
 };
 
 struct hs_timeout_rec {
@@ -281,7 +283,9 @@ struct bft_core {
     uint32_t n_blocks, n_unconnected;
     uint32_t gc_tick;
 
-    struct hs_vote_slot votes[HS_VOTE_SLOTS];
+    /* Votes collected, per voter, slot view % HS_VOTE_VIEWS: a replica
+     * only ever occupies its own (issue 12). */
+    struct hs_vote_rec votes[BFT_MAX_REPLICAS][HS_VOTE_VIEWS];
     struct hs_timeout_rec to[BFT_MAX_REPLICAS];
 
     struct hs_fetch fetch[HS_FETCH_MAX];

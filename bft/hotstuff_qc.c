@@ -199,16 +199,27 @@ int hs_tc_verify(struct bft_core *c, const struct hs_tc *t)
 
 /* ---- vote collection (at the next view's leader, and from timeouts) ---- */
 
-static void form_qc(struct bft_core *c, struct hs_vote_slot *s)
+/* Vote collection keeps each replica's votes apart: voter i's vote in view
+ * v lives in votes[i][v % HS_VOTE_VIEWS], and a QC forms when 2f+1 voters'
+ * records name the same (view, height, block). A replica votes once per
+ * view (§4.2; Algorithm 3's vheight), so one record per voter and view is
+ * all an honest voter needs, and a Byzantine one, whatever it sends
+ * (directly or inside TIMEOUTs), fills only its own records. Issue 12:
+ * the former 8 collectors shared by everyone could be filled by f
+ * Byzantine replicas at n >= 7 with junk for views v..v+3, so honest votes
+ * for the current proposal were refused as OVERLOAD and no QC formed. */
+static void form_qc(struct bft_core *c, uint64_t view, uint64_t height, const bft_digest *block)
 {
-    struct hs_qc q = {.view = s->view, .height = s->height, .block = s->block};
+    struct hs_qc q = {.view = view, .height = height, .block = *block};
+    uint32_t at = (uint32_t)(view % HS_VOTE_VIEWS);
     for (uint32_t i = 0; i < c->n && q.k < c->quorum; i++) {
-        if (!(s->mask & (1u << i))) continue;
+        const struct hs_vote_rec *v = &c->votes[i][at];
+        if (!v->used || v->view != view || v->height != height || !hs_deq(&v->block, block))
+            continue;
         q.signer[q.k] = (uint8_t)i;
-        memcpy(q.sig[q.k], s->sig[i], BFT_SIG_LEN);
+        memcpy(q.sig[q.k], v->sig, BFT_SIG_LEN);
         q.k++;
     }
-    s->done = true;
     qc_cache_put(c, &q); /* made of votes verified one by one */
     hs_on_qc(c, &q);
 }
@@ -219,7 +230,8 @@ void hs_vote_add(struct bft_core *c, uint32_t from, uint64_t view, uint64_t heig
     /* Votes are kept only around the current view: older ones can no
      * longer make a useful QC, and far-future ones cannot be genuine. */
     /* The n - 2f - 1 votes arriving after the QC formed are expected:
-     * dropped without counting a reject. */
+     * dropped without counting a reject (a QC for the view exists, and
+     * two cannot: any two quorums share an honest replica). */
     if (view <= c->high_qc.view) return;
     if (view + 2 < c->view) {
         hs_reject(c, BFT_REJECT_STALE_VIEW);
@@ -229,44 +241,36 @@ void hs_vote_add(struct bft_core *c, uint32_t from, uint64_t view, uint64_t heig
         hs_reject(c, BFT_REJECT_OUT_OF_WINDOW);
         return;
     }
-    struct hs_vote_slot *slot = NULL, *free_slot = NULL, *lowest = NULL;
-    for (uint32_t i = 0; i < HS_VOTE_SLOTS; i++) {
-        struct hs_vote_slot *s = &c->votes[i];
-        if (!s->used) {
-            if (!free_slot) free_slot = s;
-            continue;
-        }
-        bool same = s->view == view && s->height == height && hs_deq(&s->block, block);
-        if (s->view == view && !same && (s->mask & (1u << from))) {
-            /* One vote per replica per view (§4.2: a replica votes once). */
-            hs_reject(c, BFT_REJECT_EQUIVOCATION);
-            return;
-        }
-        if (same) slot = s;
-        if (!lowest || s->view < lowest->view) lowest = s;
-    }
-    if (!slot) {
-        slot = free_slot;
-        if (!slot) {
-            if (lowest->view >= view) {
-                hs_reject(c, BFT_REJECT_OVERLOAD);
-                return;
-            }
-            slot = lowest;
-        }
-        memset(slot, 0, sizeof(*slot));
-        slot->used = true;
-        slot->view = view;
-        slot->height = height;
-        slot->block = *block;
-    }
-    if (slot->mask & (1u << from)) {
-        hs_reject(c, BFT_REJECT_DUPLICATE);
+    if (from >= c->n) {
+        hs_reject(c, BFT_REJECT_UNKNOWN_SENDER);
         return;
     }
-    slot->mask |= 1u << from;
-    memcpy(slot->sig[from], sig, BFT_SIG_LEN);
-    if (!slot->done && (uint32_t)__builtin_popcount(slot->mask) >= c->quorum) form_qc(c, slot);
+    uint32_t at = (uint32_t)(view % HS_VOTE_VIEWS);
+    struct hs_vote_rec *v = &c->votes[from][at];
+    if (v->used && v->view == view) {
+        /* One vote per replica per view (§4.2: a replica votes once). */
+        bool same = v->height == height && hs_deq(&v->block, block);
+        hs_reject(c, same ? BFT_REJECT_DUPLICATE : BFT_REJECT_EQUIVOCATION);
+        return;
+    }
+    /* The window holds 5 views < HS_VOTE_VIEWS, so a record of another
+     * view in this slot is from an older view: replaced. (A newer one can
+     * only exist if our view went back, which it never does.) */
+    if (v->used && v->view > view) {
+        hs_reject(c, BFT_REJECT_STALE_VIEW);
+        return;
+    }
+    v->used = true;
+    v->view = view;
+    v->height = height;
+    v->block = *block;
+    memcpy(v->sig, sig, BFT_SIG_LEN);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct hs_vote_rec *o = &c->votes[i][at];
+        if (o->used && o->view == view && o->height == height && hs_deq(&o->block, block)) k++;
+    }
+    if (k >= c->quorum) form_qc(c, view, height, block);
 }
 
 /* HS_VOTE: "send vote to leader(curView + 1)" (Algorithm 3). The node has
