@@ -19,10 +19,18 @@ bool hs_has_work(struct bft_core *c)
      * form alone. Without this, replicas spread over views v, v+1, v+2
      * with the idle one ahead never form a TC (bftsim --protocol hotstuff
      * --nodes 4 --seeds 1327:1327 and 3928:3928). Older timeouts expire
-     * as our view moves on, so an idle cluster does not churn views. */
+     * as our view moves on, so an idle cluster does not churn views.
+     * Timeouts for views ahead count only up to the view a TC of ours
+     * would lead to (plus HS_STUCK_VIEWS): an honest replica's timeout
+     * carries the QC or TC that brought it there, which moves us up to
+     * it first. A Byzantine one for view v + 10^6 used to count forever
+     * (issue 12). */
+    uint64_t ahead = hs_view_after_tc(c, c->view) + HS_STUCK_VIEWS;
     uint32_t k = 0;
     for (uint32_t i = 0; i < c->n; i++)
-        if (i != c->self && c->to[i].valid && c->to[i].view + HS_STUCK_VIEWS >= c->view) k++;
+        if (i != c->self && c->to[i].valid && c->to[i].view + HS_STUCK_VIEWS >= c->view &&
+            c->to[i].view <= ahead)
+            k++;
     if (k >= c->f + 1) return true;
     const struct hs_block *x = hs_block_get(c, &c->high_qc.block);
     uint64_t h = c->high_qc.height;

@@ -6,7 +6,7 @@
  *
  * The core is pure: it acts only through struct bft_io effects and struct
  * bft_env services (bft.h). Everything is bounded: a block store of
- * HS_BLOCKS_MAX blocks, HS_VOTE_SLOTS vote collectors, one timeout per
+ * HS_BLOCKS_MAX blocks, HS_VOTE_VIEWS votes per replica, one timeout per
  * replica, HS_FETCH_MAX outstanding block fetches, HS_PENDING_MAX queued
  * client requests.
  *
@@ -50,6 +50,7 @@
 #include <string.h>
 
 #include "bft/bft.h"
+#include "bft/pending_quota.h"
 #include "net/net.h"
 
 /* Timer ids. */
@@ -63,15 +64,22 @@
 #define HS_BLOCKS_MAX 1024
 #define HS_BUCKETS 2048    /* power of two */
 #define HS_HISTORY_MIN 256 /* committed blocks kept for laggards */
-#define HS_VOTE_SLOTS 8
+/* Votes kept per replica: one per view, for the 5 views (ours +- 2) votes
+ * are accepted for; a power of two above 5, indexed by view. */
+#define HS_VOTE_VIEWS 8
 #define HS_SEEN_MAX 8 /* proposals remembered per view for equivocation */
 #define HS_QC_CACHE 8 /* recently verified QCs */
+#define HS_TC_CACHE 4 /* recently verified TCs */
 #define HS_FETCH_MAX 16
 #define HS_SYNC_BATCH 32   /* blocks answered per HS_BLOCK_REQ */
 #define HS_SYNC_BUDGET 512 /* blocks sent to one peer between refills */
 #define HS_PENDING_MAX 4096
 #define HS_PENDING_BUCKETS 8192 /* power of two */
 #define HS_PENDING_BYTES_MAX (64u << 20)
+/* Per-client share of the pending table (bft/pending_quota.h): at least
+ * this many requests and bytes, whatever the number of clients. */
+#define HS_PENDING_CLIENT_MIN 64
+#define HS_PENDING_CLIENT_MIN_BYTES (1u << 20)
 #define HS_BACKOFF_MAX 3 /* a view waits at most 8x the base timeout */
 #define HS_LEADER_VIEWS_MAX 4096
 #define HS_STUCK_VIEWS 2 /* others' timeouts this many views back still count */
@@ -149,12 +157,12 @@ struct hs_wire_block {
     uint32_t batch_len;
 };
 
-struct hs_vote_slot {
-    bool used, done;
+/* One replica's vote in one view (hotstuff_qc.c). */
+struct hs_vote_rec {
+    bool used;
     uint64_t view, height;
     bft_digest block;
-    uint32_t mask;
-    uint8_t sig[BFT_MAX_REPLICAS][BFT_SIG_LEN];
+    uint8_t sig[BFT_SIG_LEN];
 };
 
 struct hs_timeout_rec {
@@ -191,6 +199,7 @@ struct hs_pending {
     int32_t free_head, head, tail;
     uint32_t count;
     uint64_t bytes, gen;
+    struct bft_quota quota; /* per-client share (issue 12) */
 };
 
 /* State transfer: what one peer offered (its snapshot's first chunk). */
@@ -260,18 +269,23 @@ struct bft_core {
         uint64_t view;
         bft_digest digest;
     } seen[HS_SEEN_MAX];
-    struct {
-        uint64_t view, height;
-        bft_digest block;
-    } qc_cache[HS_QC_CACHE];
+    /* Recently verified QCs, whole (signatures included): a QC matches only
+     * if it is the same copy, so an unverified copy with the same (view,
+     * height, block) is never taken for a verified one. */
+    struct hs_qc qc_cache[HS_QC_CACHE];
     uint32_t qc_cache_next;
+    /* Recently verified TCs, whole, for the same reason. */
+    struct hs_tc tc_cache[HS_TC_CACHE];
+    uint32_t tc_cache_next;
 
     struct hs_block *blocks;
     int32_t *bucket;
     uint32_t n_blocks, n_unconnected;
     uint32_t gc_tick;
 
-    struct hs_vote_slot votes[HS_VOTE_SLOTS];
+    /* Votes collected, per voter, slot view % HS_VOTE_VIEWS: a replica
+     * only ever occupies its own (issue 12). */
+    struct hs_vote_rec votes[BFT_MAX_REPLICAS][HS_VOTE_VIEWS];
     struct hs_timeout_rec to[BFT_MAX_REPLICAS];
 
     struct hs_fetch fetch[HS_FETCH_MAX];
@@ -354,6 +368,8 @@ bool hs_qc_read(struct net_rd *r, uint32_t n, struct hs_qc *q);
 void hs_qc_write(struct net_wr *w, const struct hs_qc *q);
 /* -1 if valid, else a BFT_REJECT_* reason. */
 int hs_qc_verify(struct bft_core *c, const struct hs_qc *q);
+/* Same QC, signatures and all. */
+bool hs_qc_same(const struct hs_qc *a, const struct hs_qc *b);
 bool hs_tc_read(struct net_rd *r, uint32_t n, struct hs_tc *t);
 void hs_tc_write(struct net_wr *w, const struct hs_tc *t);
 int hs_tc_verify(struct bft_core *c, const struct hs_tc *t);

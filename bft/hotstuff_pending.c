@@ -6,7 +6,9 @@
  * uncommitted ancestor are marked with the builder's generation number and
  * skipped, so a leader does not propose what is already in flight.
  * Buffers stay with their entry, so after warm-up queuing does not
- * allocate. */
+ * allocate. Each client may hold only its share of the table
+ * (bft/pending_quota.h): one client that floods gets OVERLOAD for its own
+ * new requests while the others' are still queued (issue 12). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +27,9 @@ int hs_pending_init(struct hs_pending *p)
     p->e = calloc(HS_PENDING_MAX, sizeof(*p->e));
     p->bucket = malloc(HS_PENDING_BUCKETS * sizeof(*p->bucket));
     if (!p->e || !p->bucket) return BFT_E_NOMEM;
+    if (bft_quota_init(&p->quota, HS_PENDING_MAX, HS_PENDING_BYTES_MAX, HS_PENDING_CLIENT_MIN,
+                       HS_PENDING_CLIENT_MIN_BYTES) != BFT_E_OK)
+        return BFT_E_NOMEM;
     for (uint32_t i = 0; i < HS_PENDING_BUCKETS; i++)
         p->bucket[i] = -1;
     for (int32_t i = 0; i < HS_PENDING_MAX; i++)
@@ -41,6 +46,7 @@ void hs_pending_free(struct hs_pending *p)
             free(p->e[i].raw);
     free(p->e);
     free(p->bucket);
+    bft_quota_free(&p->quota);
     memset(p, 0, sizeof(*p));
 }
 
@@ -54,7 +60,8 @@ static int32_t find(const struct hs_pending *p, uint32_t client, uint64_t req_no
 int hs_pending_add(struct hs_pending *p, const struct bft_msg *req)
 {
     if (find(p, req->sender, req->seq) >= 0) return -1; /* a client retransmission */
-    if (p->free_head < 0 || p->bytes + req->raw_len > HS_PENDING_BYTES_MAX)
+    if (p->free_head < 0 || p->bytes + req->raw_len > HS_PENDING_BYTES_MAX ||
+        !bft_quota_admit(&p->quota, req->sender, req->raw_len))
         return BFT_REJECT_OVERLOAD;
     int32_t i = p->free_head;
     struct hs_req *r = &p->e[i];
@@ -83,6 +90,7 @@ int hs_pending_add(struct hs_pending *p, const struct bft_msg *req)
     p->tail = i;
     p->count++;
     p->bytes += r->len;
+    bft_quota_add(&p->quota, r->client, r->len);
     return -1;
 }
 
@@ -105,6 +113,7 @@ static void remove_at(struct hs_pending *p, int32_t i)
     r->used = false;
     p->count--;
     p->bytes -= r->len;
+    bft_quota_sub(&p->quota, r->client, r->len);
     r->prev = -1;
     r->next = p->free_head;
     p->free_head = i;

@@ -65,16 +65,30 @@ void hs_vote_region(const struct bft_core *c, uint32_t signer, uint64_t view, ui
     memcpy(region, buf + BFT_SIGNED_OFF, BFT_HDR_LEN - BFT_SIGNED_OFF);
 }
 
+bool hs_qc_same(const struct hs_qc *a, const struct hs_qc *b)
+{
+    return a->view == b->view && a->height == b->height && hs_deq(&a->block, &b->block) &&
+           a->k == b->k && a->k <= BFT_MAX_REPLICAS && memcmp(a->signer, b->signer, a->k) == 0 &&
+           memcmp(a->sig, b->sig, (size_t)a->k * BFT_SIG_LEN) == 0;
+}
+
+/* Issue 12: the cache answers only for the very copy that was verified.
+ * Matching on (view, height, block) alone let a Byzantine leader plant a
+ * copy with garbage signatures that we would then store, log, serve in
+ * block-sync answers and forward, and that others reject. A different
+ * copy of a certificate we hold is verified like any other (the node's
+ * signature cache makes the honest case cheap). */
 static bool qc_cached(const struct bft_core *c, const struct hs_qc *q)
 {
-    if (q->view == c->high_qc.view && q->height == c->high_qc.height &&
-        hs_deq(&q->block, &c->high_qc.block))
-        return true;
+    if (hs_qc_same(q, &c->high_qc)) return true;
     for (uint32_t i = 0; i < HS_QC_CACHE; i++)
-        if (c->qc_cache[i].view == q->view && c->qc_cache[i].height == q->height &&
-            hs_deq(&c->qc_cache[i].block, &q->block) && q->view != 0)
-            return true;
+        if (c->qc_cache[i].view != 0 && hs_qc_same(q, &c->qc_cache[i])) return true;
     return false;
+}
+
+static void qc_cache_put(struct bft_core *c, const struct hs_qc *q)
+{
+    c->qc_cache[c->qc_cache_next++ % HS_QC_CACHE] = *q;
 }
 
 int hs_qc_verify(struct bft_core *c, const struct hs_qc *q)
@@ -100,10 +114,7 @@ int hs_qc_verify(struct bft_core *c, const struct hs_qc *q)
                            q->sig[i]))
             return BFT_REJECT_BAD_SIGNATURE;
     }
-    uint32_t at = c->qc_cache_next++ % HS_QC_CACHE;
-    c->qc_cache[at].view = q->view;
-    c->qc_cache[at].height = q->height;
-    c->qc_cache[at].block = q->block;
+    qc_cache_put(c, q);
     return -1;
 }
 
@@ -148,11 +159,23 @@ uint64_t hs_tc_max_hqc(const struct hs_tc *t)
     return m;
 }
 
+static bool tc_same(const struct hs_tc *a, const struct hs_tc *b)
+{
+    return a->view == b->view && a->k == b->k && a->k <= BFT_MAX_REPLICAS &&
+           memcmp(a->signer, b->signer, a->k) == 0 &&
+           memcmp(a->hqc_view, b->hqc_view, (size_t)a->k * sizeof a->hqc_view[0]) == 0 &&
+           memcmp(a->sig, b->sig, (size_t)a->k * BFT_SIG_LEN) == 0;
+}
+
+/* Issue 12: every TC that justifies anything is verified. A TC at or
+ * below high_tc used to pass unchecked, yet a proposal may rest on it: its
+ * reported high-QC views decide how old a justify the proposal may carry
+ * (DiemBFT's "qc.round >= max high_qc round in the TC"), so a forged one
+ * left safety to the lock alone. Only the very copies verified before
+ * (high_tc, which holds nothing else, and a small ring) skip the check. */
 int hs_tc_verify(struct bft_core *c, const struct hs_tc *t)
 {
     if (t->view == 0 || t->k < c->quorum || t->k > c->n) return BFT_REJECT_MALFORMED;
-    /* Verified once: a TC for a view we already hold one for adds nothing. */
-    if (t->view <= c->high_tc.view) return -1;
     uint32_t mask = 0;
     for (uint32_t i = 0; i < t->k; i++) {
         if (t->signer[i] >= c->n) return BFT_REJECT_UNKNOWN_SENDER;
@@ -160,6 +183,9 @@ int hs_tc_verify(struct bft_core *c, const struct hs_tc *t)
         mask |= 1u << t->signer[i];
         if (t->hqc_view[i] >= t->view) return BFT_REJECT_MALFORMED;
     }
+    if (tc_same(t, &c->high_tc)) return -1;
+    for (uint32_t i = 0; i < HS_TC_CACHE; i++)
+        if (c->tc_cache[i].view != 0 && tc_same(t, &c->tc_cache[i])) return -1;
     for (uint32_t i = 0; i < t->k; i++) {
         uint8_t region[20];
         hs_timeout_region(t->view, t->hqc_view[i], region);
@@ -167,25 +193,34 @@ int hs_tc_verify(struct bft_core *c, const struct hs_tc *t)
                            t->sig[i]))
             return BFT_REJECT_BAD_SIGNATURE;
     }
+    c->tc_cache[c->tc_cache_next++ % HS_TC_CACHE] = *t;
     return -1;
 }
 
 /* ---- vote collection (at the next view's leader, and from timeouts) ---- */
 
-static void form_qc(struct bft_core *c, struct hs_vote_slot *s)
+/* Vote collection keeps each replica's votes apart: voter i's vote in view
+ * v lives in votes[i][v % HS_VOTE_VIEWS], and a QC forms when 2f+1 voters'
+ * records name the same (view, height, block). A replica votes once per
+ * view (§4.2; Algorithm 3's vheight), so one record per voter and view is
+ * all an honest voter needs, and a Byzantine one, whatever it sends
+ * (directly or inside TIMEOUTs), fills only its own records. Issue 12:
+ * the former 8 collectors shared by everyone could be filled by f
+ * Byzantine replicas at n >= 7 with junk for views v..v+3, so honest votes
+ * for the current proposal were refused as OVERLOAD and no QC formed. */
+static void form_qc(struct bft_core *c, uint64_t view, uint64_t height, const bft_digest *block)
 {
-    struct hs_qc q = {.view = s->view, .height = s->height, .block = s->block};
+    struct hs_qc q = {.view = view, .height = height, .block = *block};
+    uint32_t at = (uint32_t)(view % HS_VOTE_VIEWS);
     for (uint32_t i = 0; i < c->n && q.k < c->quorum; i++) {
-        if (!(s->mask & (1u << i))) continue;
+        const struct hs_vote_rec *v = &c->votes[i][at];
+        if (!v->used || v->view != view || v->height != height || !hs_deq(&v->block, block))
+            continue;
         q.signer[q.k] = (uint8_t)i;
-        memcpy(q.sig[q.k], s->sig[i], BFT_SIG_LEN);
+        memcpy(q.sig[q.k], v->sig, BFT_SIG_LEN);
         q.k++;
     }
-    s->done = true;
-    uint32_t at = c->qc_cache_next++ % HS_QC_CACHE;
-    c->qc_cache[at].view = q.view;
-    c->qc_cache[at].height = q.height;
-    c->qc_cache[at].block = q.block;
+    qc_cache_put(c, &q); /* made of votes verified one by one */
     hs_on_qc(c, &q);
 }
 
@@ -195,7 +230,8 @@ void hs_vote_add(struct bft_core *c, uint32_t from, uint64_t view, uint64_t heig
     /* Votes are kept only around the current view: older ones can no
      * longer make a useful QC, and far-future ones cannot be genuine. */
     /* The n - 2f - 1 votes arriving after the QC formed are expected:
-     * dropped without counting a reject. */
+     * dropped without counting a reject (a QC for the view exists, and
+     * two cannot: any two quorums share an honest replica). */
     if (view <= c->high_qc.view) return;
     if (view + 2 < c->view) {
         hs_reject(c, BFT_REJECT_STALE_VIEW);
@@ -205,44 +241,36 @@ void hs_vote_add(struct bft_core *c, uint32_t from, uint64_t view, uint64_t heig
         hs_reject(c, BFT_REJECT_OUT_OF_WINDOW);
         return;
     }
-    struct hs_vote_slot *slot = NULL, *free_slot = NULL, *lowest = NULL;
-    for (uint32_t i = 0; i < HS_VOTE_SLOTS; i++) {
-        struct hs_vote_slot *s = &c->votes[i];
-        if (!s->used) {
-            if (!free_slot) free_slot = s;
-            continue;
-        }
-        bool same = s->view == view && s->height == height && hs_deq(&s->block, block);
-        if (s->view == view && !same && (s->mask & (1u << from))) {
-            /* One vote per replica per view (§4.2: a replica votes once). */
-            hs_reject(c, BFT_REJECT_EQUIVOCATION);
-            return;
-        }
-        if (same) slot = s;
-        if (!lowest || s->view < lowest->view) lowest = s;
-    }
-    if (!slot) {
-        slot = free_slot;
-        if (!slot) {
-            if (lowest->view >= view) {
-                hs_reject(c, BFT_REJECT_OVERLOAD);
-                return;
-            }
-            slot = lowest;
-        }
-        memset(slot, 0, sizeof(*slot));
-        slot->used = true;
-        slot->view = view;
-        slot->height = height;
-        slot->block = *block;
-    }
-    if (slot->mask & (1u << from)) {
-        hs_reject(c, BFT_REJECT_DUPLICATE);
+    if (from >= c->n) {
+        hs_reject(c, BFT_REJECT_UNKNOWN_SENDER);
         return;
     }
-    slot->mask |= 1u << from;
-    memcpy(slot->sig[from], sig, BFT_SIG_LEN);
-    if (!slot->done && (uint32_t)__builtin_popcount(slot->mask) >= c->quorum) form_qc(c, slot);
+    uint32_t at = (uint32_t)(view % HS_VOTE_VIEWS);
+    struct hs_vote_rec *v = &c->votes[from][at];
+    if (v->used && v->view == view) {
+        /* One vote per replica per view (§4.2: a replica votes once). */
+        bool same = v->height == height && hs_deq(&v->block, block);
+        hs_reject(c, same ? BFT_REJECT_DUPLICATE : BFT_REJECT_EQUIVOCATION);
+        return;
+    }
+    /* The window holds 5 views < HS_VOTE_VIEWS, so a record of another
+     * view in this slot is from an older view: replaced. (A newer one can
+     * only exist if our view went back, which it never does.) */
+    if (v->used && v->view > view) {
+        hs_reject(c, BFT_REJECT_STALE_VIEW);
+        return;
+    }
+    v->used = true;
+    v->view = view;
+    v->height = height;
+    v->block = *block;
+    memcpy(v->sig, sig, BFT_SIG_LEN);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct hs_vote_rec *o = &c->votes[i][at];
+        if (o->used && o->view == view && o->height == height && hs_deq(&o->block, block)) k++;
+    }
+    if (k >= c->quorum) form_qc(c, view, height, block);
 }
 
 /* HS_VOTE: "send vote to leader(curView + 1)" (Algorithm 3). The node has

@@ -16,7 +16,12 @@
 
 #include "bft/hotstuff_internal.h"
 
+/* A test file may set N (n = N, f = (N - 1) / 3) before including this. */
+#ifndef N
 #define N 4
+#endif
+#define FX_F ((N - 1) / 3)
+#define FX_QUORUM ((N + FX_F) / 2 + 1)
 #define CLUSTER 77
 #define MAX_EFFECTS 20000
 #define MAX_NET 20000
@@ -316,8 +321,9 @@ static inline void deliver_raw(uint32_t from, uint32_t to, const struct bft_msg 
     free(buf);
 }
 
-/* A client REQUEST with one op (client-signed with zeros: env accepts). */
-static inline void submit(uint32_t client, uint64_t req_no)
+/* A client REQUEST with one op (client-signed with zeros: env accepts),
+ * to replica `to` only (to = N: every replica not cut off). */
+static inline void submit_one(uint32_t to, uint32_t client, uint64_t req_no)
 {
     uint8_t body[64];
     struct net_wr w;
@@ -338,7 +344,12 @@ static inline void submit(uint32_t client, uint64_t req_no)
     struct bft_msg d;
     assert_int_equal(bft_msg_decode(buf, len, &d), BFT_E_OK);
     for (uint32_t i = 0; i < N; i++)
-        if (!H->drop_to[i]) bft_hotstuff_ops.on_request(H->core[i], &d);
+        if ((to == N || to == i) && !H->drop_to[i]) bft_hotstuff_ops.on_request(H->core[i], &d);
+}
+
+static inline void submit(uint32_t client, uint64_t req_no)
+{
+    submit_one(N, client, req_no);
 }
 
 static inline void fire(uint32_t i, uint32_t timer)
@@ -406,8 +417,8 @@ static inline void make_tc(struct hs_tc *t, uint64_t view, uint64_t hqc_view)
 {
     memset(t, 0, sizeof(*t));
     t->view = view;
-    t->k = 3;
-    for (uint32_t i = 0; i < 3; i++) {
+    t->k = FX_QUORUM;
+    for (uint32_t i = 0; i < FX_QUORUM; i++) {
         uint8_t region[20];
         t->signer[i] = (uint8_t)i;
         t->hqc_view[i] = hqc_view;
@@ -471,7 +482,10 @@ static inline void propose_to(uint32_t to, const struct blk *b)
     deliver_raw((uint32_t)(b->view % N), to, &m);
 }
 
-static const uint8_t Q012[] = {0, 1, 2};
+static const uint8_t Q012[] __attribute__((unused)) = {0, 1, 2};
+/* The first FX_QUORUM replicas (0, 1, 2 when N = 4). */
+static const uint8_t QALL[]
+    __attribute__((unused)) = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 
 /* A certified chain of empty blocks in the given views, each extending the
  * previous one (QCs signed by 0, 1, 2); TCs fill the gaps. */
@@ -487,9 +501,39 @@ static inline void make_chain(struct blk *out, const uint64_t *views, uint32_t k
         bool gap = views[i] != j->view + 1;
         if (gap) make_tc(&tc, views[i] - 1, j->view);
         make_block(&out[i], views[i], j, gap ? &tc : NULL);
-        make_qc(&chain_qc[i], out[i].view, out[i].height, &out[i].digest, Q012, 3);
+        make_qc(&chain_qc[i], out[i].view, out[i].height, &out[i].digest, QALL, FX_QUORUM);
         j = &chain_qc[i];
     }
+}
+
+/* HS_TIMEOUT(view) from `from` to `to`, signed with from's key: its
+ * statement (view, hqc->view), optionally a vote (view vview, height
+ * vheight, block vblock) and a TC, as a Byzantine replica could craft it. */
+static inline void timeout_to(uint32_t from, uint32_t to, uint64_t view, const struct hs_qc *hqc,
+                              uint64_t vview, uint64_t vheight, const bft_digest *vblock,
+                              const struct hs_tc *tc)
+{
+    uint8_t body[4096], region[20], sig[BFT_SIG_LEN];
+    struct net_wr w;
+    net_wr_init(&w, body, sizeof body);
+    hs_qc_write(&w, hqc);
+    hs_timeout_region(view, hqc->view, region);
+    crypto_sign_msg(&H->keys[from], HS_DOM_TIMEOUT, CLUSTER, region, sizeof region, sig);
+    net_put_bytes(&w, sig, BFT_SIG_LEN);
+    net_put_u8(&w, vview ? 1 : 0);
+    if (vview) {
+        sign_vote(from, vview, vheight, vblock, sig);
+        net_put_u64(&w, vview);
+        net_put_u64(&w, vheight);
+        net_put_bytes(&w, vblock->b, 32);
+        net_put_bytes(&w, sig, BFT_SIG_LEN);
+    }
+    net_put_u8(&w, tc ? 1 : 0);
+    if (tc) hs_tc_write(&w, tc);
+    assert_false(w.err);
+    struct bft_msg m = {
+        .type = BFT_MSG_HS_TIMEOUT, .view = view, .body = body, .body_len = (uint32_t)w.len};
+    deliver_raw(from, to, &m);
 }
 
 /* ---- tests ---- */

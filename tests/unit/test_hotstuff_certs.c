@@ -1,0 +1,87 @@
+/* Chained HotStuff, adversarial: certificates a Byzantine replica crafts
+ * (issue 12). Every QC and TC that justifies anything is verified in full
+ * (PODC'19 §4.2, §5 Algorithm 3: a QC is n - f valid votes; the TC is the
+ * LibraBFT/DiemBFT pacemaker's certificate, as valid as the 2f+1 timeout
+ * statements in it); what a replica stores, logs and forwards is only ever
+ * a copy it verified. */
+#include "tests/unit/hotstuff_fixture.h"
+
+static void garble_qc(struct hs_qc *q)
+{
+    for (uint32_t i = 0; i < q->k; i++)
+        q->sig[i][0] ^= 0xff;
+}
+
+/* Replica 0 holds a verified QC(1). The Byzantine leader of view 2 then
+ * proposes on a copy of QC(1) with the same (view, height, block) and
+ * garbage signatures: the copy is verified (and rejected), not taken for
+ * the cached one, so it never reaches the block store, the WAL, block-sync
+ * answers or high_qc, where others would reject it. */
+static void test_cached_qc_copy_with_bad_signatures_rejected(void **state)
+{
+    (void)state;
+    static const uint64_t v1[] = {1};
+    struct blk c[1];
+    make_chain(c, v1, 1);
+    propose_to(0, &c[0]);
+    assert_int_equal(count_fx(E_SEND, 0, BFT_MSG_HS_VOTE), 1);
+    struct hs_qc g;
+    hs_qc_genesis(&g);
+    /* Replica 1 times out in view 2 with the genuine QC(1): verified and
+     * remembered by replica 0. */
+    timeout_to(1, 0, 2, &chain_qc[0], 0, 0, NULL, NULL);
+    assert_int_equal(H->core[0]->high_qc.view, 1);
+    struct hs_qc forged = chain_qc[0];
+    garble_qc(&forged);
+    struct blk b;
+    make_block(&b, 2, &forged, NULL);
+    propose_to(0, &b);
+    assert_int_equal(H->rep[0].rejected[BFT_REJECT_BAD_SIGNATURE], 1);
+    assert_int_equal(count_fx(E_SEND, 0, BFT_MSG_HS_VOTE), 1); /* no vote for it */
+    assert_null(hs_block_get(H->core[0], &b.digest));
+    /* high_qc is still the genuine copy. */
+    assert_int_equal(hs_qc_verify(H->core[1], &H->core[0]->high_qc), -1);
+    /* The genuine proposal on the genuine QC(1) is still voted for. */
+    make_block(&b, 2, &chain_qc[0], NULL);
+    propose_to(0, &b);
+    assert_int_equal(count_fx(E_SEND, 0, BFT_MSG_HS_VOTE), 2);
+}
+
+/* Replica 0 holds the genuine TC(2), whose signers reported high QCs of
+ * view 1. The Byzantine leader of view 3 then proposes on the genesis QC
+ * with a forged TC(2) (garbage signatures, every reported high QC at view
+ * 0) so that the genesis justify passes the "justify at least every
+ * reported QC" rule. A TC at or below high_tc used to pass unverified;
+ * now every TC that justifies a proposal is verified (or is the very copy
+ * verified before), and the proposal is rejected. */
+static void test_forged_tc_at_high_tc_rejected(void **state)
+{
+    (void)state;
+    struct hs_qc g;
+    hs_qc_genesis(&g);
+    struct hs_tc tc2, forged;
+    make_tc(&tc2, 2, 1);
+    timeout_to(1, 0, 3, &g, 0, 0, NULL, &tc2);
+    assert_int_equal(H->core[0]->high_tc.view, 2);
+    assert_int_equal(status(0).view, 3);
+    make_tc(&forged, 2, 0);
+    for (uint32_t i = 0; i < forged.k; i++)
+        forged.sig[i][0] ^= 0xff;
+    struct blk b;
+    make_block(&b, 3, &g, &forged);
+    propose_to(0, &b);
+    assert_int_equal(H->rep[0].rejected[BFT_REJECT_BAD_SIGNATURE], 1);
+    assert_int_equal(count_fx(E_SEND, 0, BFT_MSG_HS_VOTE), 0);
+    /* high_tc is still the genuine one. */
+    assert_int_equal(hs_tc_max_hqc(&H->core[0]->high_tc), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_cached_qc_copy_with_bad_signatures_rejected, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_forged_tc_at_high_tc_rejected, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

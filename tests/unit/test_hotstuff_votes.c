@@ -1,0 +1,85 @@
+/* Chained HotStuff vote collection under Byzantine voters (issue 12), at
+ * n = 7 (f = 2): §4.2 and §5 Algorithm 3, a QC is n - f votes for one
+ * block from distinct replicas, each voting once per view. */
+#define N 7
+#include "tests/unit/hotstuff_fixture.h"
+
+/* The leader of view 2 (replica 2) collects votes for view 1. Byzantine
+ * replicas 5 and 6 send votes for junk blocks in views 1..4 -- directly,
+ * and inside TIMEOUT messages, which anyone may receive -- before the
+ * honest votes arrive. With 8 shared vote slots their 8 votes used to
+ * evict the honest block's collector, every honest vote was refused as
+ * OVERLOAD and no QC formed. Each replica's votes are kept apart now (one
+ * per view), so junk only ever takes the sender's own room. */
+static void test_byzantine_votes_cannot_jam_collection(void **state)
+{
+    (void)state;
+    struct hs_qc g;
+    hs_qc_genesis(&g);
+    struct blk b1;
+    make_block(&b1, 1, &g, NULL);
+    propose_to(2, &b1); /* replica 2 votes for itself (leader of view 2) */
+    assert_int_equal(status(2).view, 2);
+    for (uint32_t byz = 5; byz <= 6; byz++) {
+        bft_digest junk;
+        memset(junk.b, (int)(0x40 + byz), 32);
+        struct bft_msg v = {.type = BFT_MSG_HS_VOTE, .view = 1, .seq = 1, .digest = junk};
+        deliver_raw(byz, 2, &v);
+        for (uint64_t view = 2; view <= 4; view++) {
+            junk.b[0] = (uint8_t)view;
+            timeout_to(byz, 2, view + 1, &g, view, view, &junk, NULL);
+        }
+    }
+    assert_int_equal(H->core[2]->high_qc.view, 0);
+    /* The honest votes: replicas 0, 3 and 4 get the proposal; replica 1,
+     * its leader, voted for its own block. */
+    propose_to(0, &b1);
+    propose_to(3, &b1);
+    propose_to(4, &b1);
+    struct bft_msg own = {.type = BFT_MSG_HS_VOTE, .view = 1, .seq = 1, .digest = b1.digest};
+    deliver_raw(1, 2, &own);
+    run();
+    assert_int_equal(H->rep[2].rejected[BFT_REJECT_OVERLOAD], 0);
+    assert_int_equal(H->core[2]->high_qc.view, 1);
+    assert_true(hs_deq(&H->core[2]->high_qc.block, &b1.digest));
+    assert_int_equal(H->core[2]->high_qc.k, FX_QUORUM);
+    assert_int_equal(hs_qc_verify(H->core[0], &H->core[2]->high_qc), -1);
+}
+
+/* One vote per replica per view still holds: a second vote of the same
+ * replica in the same view for another block is equivocation, the same
+ * vote again a duplicate, whether direct or inside a TIMEOUT. */
+static void test_one_vote_per_replica_per_view(void **state)
+{
+    (void)state;
+    struct hs_qc g;
+    hs_qc_genesis(&g);
+    bft_digest d1, d2;
+    memset(d1.b, 1, 32);
+    memset(d2.b, 2, 32);
+    struct bft_msg v = {.type = BFT_MSG_HS_VOTE, .view = 1, .seq = 1, .digest = d1};
+    deliver_raw(5, 2, &v);
+    deliver_raw(5, 2, &v);
+    assert_int_equal(H->rep[2].rejected[BFT_REJECT_DUPLICATE], 1);
+    v.digest = d2;
+    deliver_raw(5, 2, &v);
+    assert_int_equal(H->rep[2].rejected[BFT_REJECT_EQUIVOCATION], 1);
+    timeout_to(5, 2, 2, &g, 1, 1, &d2, NULL);
+    assert_int_equal(H->rep[2].rejected[BFT_REJECT_EQUIVOCATION], 2);
+    /* Four more distinct voters for d1 make the QC (quorum 5). */
+    v.digest = d1;
+    for (uint32_t i = 0; i < 4; i++)
+        deliver_raw(i == 2 ? 6 : i, 2, &v);
+    assert_int_equal(H->core[2]->high_qc.view, 1);
+    assert_true(hs_deq(&H->core[2]->high_qc.block, &d1));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_byzantine_votes_cannot_jam_collection, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_one_vote_per_replica_per_view, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
