@@ -2,6 +2,7 @@
  * bftd and the simulator only ever see this table. CMake defines
  * BFT_HAVE_<CORE> for each core whose source is present, so a tree without
  * one still builds (the command line then says "not built"). */
+#include <string.h>
 #include <stddef.h>
 
 #include "bft/bft.h"
@@ -28,6 +29,7 @@ const struct bft_core_ops *bft_core_ops_for(int protocol)
 
 void bft_core_config_defaults(struct bft_core_config *c, int protocol, uint32_t n, uint32_t self)
 {
+    memset(c, 0, sizeof *c); /* fields added later default to 0 */
     c->protocol = protocol;
     c->n = n;
     c->self = self;

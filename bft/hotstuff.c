@@ -89,7 +89,7 @@ static int hs_create(struct bft_core **out, const struct bft_core_config *cfg,
     c->batch = malloc(BFT_PAYLOAD_MAX);
     c->rec = malloc(HS_REC_BIG);
     if (!c->body || !c->batch || !c->rec || hs_store_init(c) != BFT_E_OK ||
-        hs_pending_init(&c->pend) != BFT_E_OK) {
+        hs_pending_init(&c->pend, cfg->n_clients) != BFT_E_OK) {
         hs_destroy(c);
         return BFT_E_NOMEM;
     }

@@ -50,7 +50,7 @@
 #include <string.h>
 
 #include "bft/bft.h"
-#include "bft/pending_quota.h"
+#include "bft/client_quota.h"
 #include "net/net.h"
 
 /* Timer ids. */
@@ -76,7 +76,7 @@
 #define HS_PENDING_MAX 4096
 #define HS_PENDING_BUCKETS 8192 /* power of two */
 #define HS_PENDING_BYTES_MAX (64u << 20)
-/* Per-client share of the pending table (bft/pending_quota.h): at least
+/* Per-client share of the pending table (bft/client_quota.h): at least
  * this many requests and bytes, whatever the number of clients. */
 #define HS_PENDING_CLIENT_MIN 64
 #define HS_PENDING_CLIENT_MIN_BYTES (1u << 20)
@@ -199,7 +199,7 @@ struct hs_pending {
     int32_t free_head, head, tail;
     uint32_t count;
     uint64_t bytes, gen;
-    struct bft_quota quota; /* per-client share (issue 12) */
+    struct bft_client_quota quota; /* per-client share (issue 12) */
 };
 
 /* State transfer: what one peer offered (its snapshot's first chunk). */
@@ -434,7 +434,7 @@ void hs_state_executed(struct bft_core *c, uint64_t seq, const bft_digest *block
 void hs_state_free(struct bft_core *c);
 
 /* ---- pending client requests (hotstuff_pending.c) ---- */
-int hs_pending_init(struct hs_pending *p);
+int hs_pending_init(struct hs_pending *p, uint32_t n_clients);
 void hs_pending_free(struct hs_pending *p);
 /* -1 on success (or already queued), else a BFT_REJECT_* reason. */
 int hs_pending_add(struct hs_pending *p, const struct bft_msg *req);

@@ -7,7 +7,7 @@
  * skipped, so a leader does not propose what is already in flight.
  * Buffers stay with their entry, so after warm-up queuing does not
  * allocate. Each client may hold only its share of the table
- * (bft/pending_quota.h): one client that floods gets OVERLOAD for its own
+ * (bft/client_quota.h): one client that floods gets OVERLOAD for its own
  * new requests while the others' are still queued (issue 12). */
 #include <stdlib.h>
 #include <string.h>
@@ -21,14 +21,14 @@ static uint32_t bucket_of(uint32_t client, uint64_t req_no)
     return (uint32_t)(x >> 40) & (HS_PENDING_BUCKETS - 1);
 }
 
-int hs_pending_init(struct hs_pending *p)
+int hs_pending_init(struct hs_pending *p, uint32_t n_clients)
 {
     memset(p, 0, sizeof(*p));
     p->e = calloc(HS_PENDING_MAX, sizeof(*p->e));
     p->bucket = malloc(HS_PENDING_BUCKETS * sizeof(*p->bucket));
     if (!p->e || !p->bucket) return BFT_E_NOMEM;
-    if (bft_quota_init(&p->quota, HS_PENDING_MAX, HS_PENDING_BYTES_MAX, HS_PENDING_CLIENT_MIN,
-                       HS_PENDING_CLIENT_MIN_BYTES) != BFT_E_OK)
+    if (bft_quota_init(&p->quota, n_clients, HS_PENDING_MAX, HS_PENDING_CLIENT_MIN,
+                       HS_PENDING_BYTES_MAX, HS_PENDING_CLIENT_MIN_BYTES) != 0)
         return BFT_E_NOMEM;
     for (uint32_t i = 0; i < HS_PENDING_BUCKETS; i++)
         p->bucket[i] = -1;
@@ -61,13 +61,16 @@ int hs_pending_add(struct hs_pending *p, const struct bft_msg *req)
 {
     if (find(p, req->sender, req->seq) >= 0) return -1; /* a client retransmission */
     if (p->free_head < 0 || p->bytes + req->raw_len > HS_PENDING_BYTES_MAX ||
-        !bft_quota_admit(&p->quota, req->sender, req->raw_len))
+        !bft_quota_take(&p->quota, req->sender, req->raw_len))
         return BFT_REJECT_OVERLOAD;
     int32_t i = p->free_head;
     struct hs_req *r = &p->e[i];
     if (r->cap < req->raw_len) {
         uint8_t *b = realloc(r->raw, req->raw_len);
-        if (!b) return BFT_REJECT_OVERLOAD;
+        if (!b) {
+            bft_quota_put(&p->quota, req->sender, req->raw_len);
+            return BFT_REJECT_OVERLOAD;
+        }
         r->raw = b;
         r->cap = req->raw_len;
     }
@@ -90,7 +93,6 @@ int hs_pending_add(struct hs_pending *p, const struct bft_msg *req)
     p->tail = i;
     p->count++;
     p->bytes += r->len;
-    bft_quota_add(&p->quota, r->client, r->len);
     return -1;
 }
 
@@ -113,7 +115,7 @@ static void remove_at(struct hs_pending *p, int32_t i)
     r->used = false;
     p->count--;
     p->bytes -= r->len;
-    bft_quota_sub(&p->quota, r->client, r->len);
+    bft_quota_put(&p->quota, r->client, r->len);
     r->prev = -1;
     r->next = p->free_head;
     p->free_head = i;

@@ -92,6 +92,7 @@
 #define PBFT_PENDING_BUCKETS 8192          /* hash buckets (power of two) */
 #define PBFT_PENDING_BYTES_MAX (64u << 20) /* bytes held by queued requests */
 #define PBFT_QUOTA_FLOOR 16                /* requests one client may queue at least */
+#define PBFT_QUOTA_FLOOR_BYTES (1u << 20)
 #define PBFT_RAW_MAX BFT_MSG_MIN_LEN       /* votes/checkpoints have no body */
 #define PBFT_CKPT_RING 4                   /* checkpoint seqs kept per replica */
 #define PBFT_RETRANSMIT_BURST 16           /* slots resent per firing */

@@ -20,7 +20,8 @@ int pbft_pending_init(struct pbft_pending *p, uint32_t n_clients)
     p->e = calloc(PBFT_PENDING_MAX, sizeof(*p->e));
     p->bucket = malloc(PBFT_PENDING_BUCKETS * sizeof(*p->bucket));
     if (!p->e || !p->bucket) return BFT_E_NOMEM;
-    if (bft_quota_init(&p->quota, n_clients, PBFT_PENDING_MAX, PBFT_QUOTA_FLOOR) != 0)
+    if (bft_quota_init(&p->quota, n_clients, PBFT_PENDING_MAX, PBFT_QUOTA_FLOOR,
+                       PBFT_PENDING_BYTES_MAX, PBFT_QUOTA_FLOOR_BYTES) != 0)
         return BFT_E_NOMEM;
     for (uint32_t i = 0; i < PBFT_PENDING_BUCKETS; i++)
         p->bucket[i] = -1;
@@ -81,14 +82,14 @@ int pbft_pending_add(struct pbft_pending *p, const struct bft_msg *req)
     if (pbft_pending_find(p, req->sender, req->seq) >= 0) return BFT_REJECT_DUPLICATE;
     /* Bounded, and fair: one client gets at most its share (client_quota.h). */
     if (p->free_head < 0 || p->bytes + req->raw_len > PBFT_PENDING_BYTES_MAX ||
-        !bft_quota_take(&p->quota, req->sender))
+        !bft_quota_take(&p->quota, req->sender, req->raw_len))
         return BFT_REJECT_OVERLOAD;
     int32_t i = p->free_head;
     struct pbft_req *r = &p->e[i];
     if (r->cap < req->raw_len) {
         uint8_t *b = realloc(r->raw, req->raw_len);
         if (!b) {
-            bft_quota_put(&p->quota, req->sender);
+            bft_quota_put(&p->quota, req->sender, req->raw_len);
             return BFT_REJECT_OVERLOAD;
         }
         r->raw = b;
@@ -120,7 +121,7 @@ void pbft_pending_remove(struct pbft_pending *p, int32_t i)
         link = &p->e[*link].hnext;
     *link = r->hnext;
     r->used = false;
-    bft_quota_put(&p->quota, r->client);
+    bft_quota_put(&p->quota, r->client, r->len);
     p->count--;
     p->bytes -= r->len;
     r->next = p->free_head;

@@ -17,7 +17,8 @@ int raft_pending_init(struct bft_core *c)
     c->seen = calloc(RAFT_SEEN_SLOTS, sizeof(*c->seen));
     c->reads = calloc(RAFT_READS_MAX, sizeof(*c->reads));
     if (!c->pend || !c->seen || !c->reads) return BFT_E_NOMEM;
-    if (bft_quota_init(&c->quota, c->cfg.n_clients, RAFT_PENDING_MAX, RAFT_QUOTA_FLOOR) != 0)
+    if (bft_quota_init(&c->quota, c->cfg.n_clients, RAFT_PENDING_MAX, RAFT_QUOTA_FLOOR,
+                       RAFT_PENDING_BYTES_MAX, RAFT_QUOTA_FLOOR_BYTES) != 0)
         return BFT_E_NOMEM;
     return BFT_E_OK;
 }
@@ -72,7 +73,7 @@ void raft_on_request(struct bft_core *c, const struct bft_msg *req)
     /* Bounded, and fair: one client gets at most its share (client_quota.h). */
     if (c->pend_count >= RAFT_PENDING_MAX ||
         c->pend_bytes + req->raw_len > RAFT_PENDING_BYTES_MAX ||
-        !bft_quota_take(&c->quota, req->sender)) {
+        !bft_quota_take(&c->quota, req->sender, req->raw_len)) {
         c->io.reject(c->io.ctx, BFT_REJECT_OVERLOAD);
         return;
     }
@@ -80,7 +81,7 @@ void raft_on_request(struct bft_core *c, const struct bft_msg *req)
     if (q->cap < req->raw_len) {
         uint8_t *p = realloc(q->raw, req->raw_len);
         if (!p) {
-            bft_quota_put(&c->quota, req->sender);
+            bft_quota_put(&c->quota, req->sender, req->raw_len);
             c->io.reject(c->io.ctx, BFT_REJECT_OVERLOAD);
             return;
         }
@@ -134,7 +135,7 @@ void raft_propose(struct bft_core *c)
         for (uint32_t i = 0; i < k; i++) {
             struct raft_req *q = &c->pend[c->pend_head];
             c->pend_bytes -= q->len;
-            bft_quota_put(&c->quota, q->client);
+            bft_quota_put(&c->quota, q->client, q->len);
             c->pend_head = (c->pend_head + 1) % RAFT_PENDING_MAX;
             c->pend_count--;
         }

@@ -240,6 +240,7 @@ static inline void make_core(uint32_t i)
     /* The scripted tests name leaders as view mod n (one view each); a
      * test of leader windows sets fixture_leader_views before setup. */
     cfg.leader_views = fixture_leader_views;
+    cfg.n_clients = 16; /* clients 0..15: each may queue max(64, 4096 / 16) */
     H->rep[i].h = H;
     H->rep[i].id = i;
     H->env[i] = (struct bft_env){&H->rep[i], env_sign, env_verify, env_verify_request, env_random};
