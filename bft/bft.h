@@ -244,6 +244,7 @@ struct bft_core_config {
     uint32_t checkpoint_interval; /* PBFT K */
     uint32_t request_timeout_ms;  /* view-change / pacemaker base timeout */
     uint32_t leader_views;        /* HotStuff: consecutive views per leader */
+    uint32_t leader_reputation;   /* HotStuff: skip leaders whose turn ended in a TC */
 };
 void bft_core_config_defaults(struct bft_core_config *c, int protocol, uint32_t n, uint32_t self);
 

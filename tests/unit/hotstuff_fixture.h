@@ -74,6 +74,7 @@ struct h {
 
 static struct h *H;
 static uint32_t fixture_leader_views = 1;
+static uint32_t fixture_reputation = 0;
 
 /* ---- fake env / io ---- */
 
@@ -235,6 +236,7 @@ static inline void make_core(uint32_t i)
     /* The scripted tests name leaders as view mod n (one view each); a
      * test of leader windows sets fixture_leader_views before setup. */
     cfg.leader_views = fixture_leader_views;
+    cfg.leader_reputation = fixture_reputation; /* tests of reputation set it */
     H->rep[i].h = H;
     H->rep[i].id = i;
     H->env[i] = (struct bft_env){&H->rep[i], env_sign, env_verify, env_verify_request, env_random};
