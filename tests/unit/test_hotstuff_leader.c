@@ -172,6 +172,44 @@ static void test_rule_properties(void **state)
     check_rule(16, 256);
 }
 
+/* TC order. W = 4, n = 4: TC(13) (window 3, leader 3) leads to epoch 4,
+ * view 262144; TC(17) (window 4, leader 0) to epoch 1, view 65536: the
+ * later TC leads to the earlier view. A replica holding TC(17) that learns
+ * TC(13) moves on to 262144 and keeps TC(13) as its high TC (so it
+ * proposes or times out carrying it there); one holding TC(13) keeps it. A
+ * TC(13) with a bad signature is refused, though hs_tc_verify takes TCs
+ * older than the high TC as checked. */
+static void test_tc_that_leads_further_wins(void **state)
+{
+    (void)state;
+    struct bft_core *c = H->core[2];
+    assert_int_equal(hs_view_after_tc(c, 13), 4 * HS_EPOCH_VIEWS);
+    assert_int_equal(hs_view_after_tc(c, 17), HS_EPOCH_VIEWS);
+    assert_int_equal(hs_leader(c, 4 * HS_EPOCH_VIEWS), 0);
+    assert_int_equal(hs_leader(c, HS_EPOCH_VIEWS), 1);
+    struct hs_tc t13, t17, bad;
+    make_tc(&t13, 13, 0);
+    make_tc(&t17, 17, 0);
+    bad = t13;
+    bad.sig[1][0] ^= 1;
+    /* Replica 2: TC(17), then a forged TC(13), then the real one. */
+    hs_on_tc(c, &t17);
+    assert_int_equal(c->view, HS_EPOCH_VIEWS);
+    assert_int_equal(c->high_tc.view, 17);
+    hs_on_tc(c, &bad);
+    assert_int_equal(c->view, HS_EPOCH_VIEWS);
+    assert_int_equal(c->high_tc.view, 17);
+    assert_int_equal(H->rep[2].rejected[BFT_REJECT_BAD_SIGNATURE], 1);
+    hs_on_tc(c, &t13);
+    assert_int_equal(c->view, 4 * HS_EPOCH_VIEWS);
+    assert_int_equal(c->high_tc.view, 13);
+    /* Replica 3: TC(13) first; TC(17) changes nothing. */
+    hs_on_tc(H->core[3], &t13);
+    hs_on_tc(H->core[3], &t17);
+    assert_int_equal(H->core[3]->view, 4 * HS_EPOCH_VIEWS);
+    assert_int_equal(H->core[3]->high_tc.view, 13);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -182,6 +220,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restarted_replica_agrees_on_leader, setup_rep,
                                         teardown_rep),
         cmocka_unit_test_setup_teardown(test_rule_properties, setup_rep, teardown_rep),
+        cmocka_unit_test_setup_teardown(test_tc_that_leads_further_wins, setup_rep, teardown_rep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
