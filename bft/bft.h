@@ -246,6 +246,7 @@ struct bft_core_config {
     uint32_t leader_views;        /* HotStuff: consecutive views per leader */
     uint32_t n_clients;           /* clients (ids 0..n_clients-1), for per-client
                                    * quotas; set by the node; 0: unknown */
+    uint32_t leader_reputation;   /* HotStuff: skip leaders whose turn ended in a TC */
 };
 void bft_core_config_defaults(struct bft_core_config *c, int protocol, uint32_t n, uint32_t self);
 

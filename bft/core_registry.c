@@ -51,4 +51,7 @@ void bft_core_config_defaults(struct bft_core_config *c, int protocol, uint32_t 
      * views a live window lasted ~70 ms against the dead one's 1 s timeout
      * (docs/hotstuff.md, "Leader windows"). */
     c->leader_views = 256;
+    /* ... and a leader whose window ended in a TC is skipped in the next
+     * turns (docs/hotstuff.md, "Leader reputation"). */
+    c->leader_reputation = 1;
 }

@@ -10,7 +10,7 @@
  * replica, HS_FETCH_MAX outstanding block fetches, HS_PENDING_MAX queued
  * client requests.
  *
- * Blocks. The leader of view v is (v / W) mod n (hs_leader). A block is (view, height, parent,
+ * Blocks. The leader of view v is hs_leader (hotstuff_leader.c). A block is (view, height, parent,
  * batch digest, justify QC); parent is always justify's block (Algorithm 3
  * createLeaf(qc_high.node, ...)), so height = justify.height + 1. Genesis
  * is height 0, view 0, digest all-zero, certified by the genesis QC (view
@@ -82,6 +82,10 @@
 #define HS_PENDING_CLIENT_MIN_BYTES (1u << 20)
 #define HS_BACKOFF_MAX 3 /* a view waits at most 8x the base timeout */
 #define HS_LEADER_VIEWS_MAX 4096
+/* Leader reputation: views per epoch (a multiple of every W) and the most
+ * replicas an epoch skips. */
+#define HS_EPOCH_VIEWS 65536ull
+#define HS_EXCLUDE_MAX 3u
 #define HS_STUCK_VIEWS 2 /* others' timeouts this many views back still count */
 #define HS_CLAIMS 8
 /* State transfer: a snapshot travels in chunks (the orders state outgrows
@@ -316,18 +320,17 @@ struct bft_core {
 };
 
 /* ---- helpers (hotstuff.c) ---- */
-/* Leader windows: views [kW, (k+1)W) belong to replica k mod n, W =
- * leader_views. A TC for view v moves everyone to the first view of the
- * next window (hs_view_after_tc), so a dead or slow leader costs one
- * timeout per window, not one per n views. */
-static inline uint32_t hs_leader(const struct bft_core *c, uint64_t view)
-{
-    return (uint32_t)((view / c->leader_views) % c->n);
-}
-static inline uint64_t hs_view_after_tc(const struct bft_core *c, uint64_t tc_view)
-{
-    return (tc_view / c->leader_views + 1) * c->leader_views;
-}
+/* Leaders (hotstuff_leader.c). Without reputation, leader windows: views
+ * [kW, (k+1)W) belong to replica k mod n, W = leader_views, and a TC for
+ * view v moves everyone to the first view of the next window. With
+ * reputation, the view number also names up to min(f, HS_EXCLUDE_MAX)
+ * replicas that are skipped (leaders whose turn ended in a TC), and a TC
+ * moves everyone to a later epoch that skips its view's leader too. Both
+ * are functions of the view alone, so every replica agrees on them. */
+uint32_t hs_leader(const struct bft_core *c, uint64_t view);
+uint64_t hs_view_after_tc(const struct bft_core *c, uint64_t tc_view);
+/* TC(a) leads to a later view than TC(b) (ties: the later TC). */
+bool hs_tc_leads_further(const struct bft_core *c, uint64_t a_view, uint64_t b_view);
 static inline bool hs_deq(const bft_digest *a, const bft_digest *b)
 {
     return memcmp(a->b, b->b, sizeof a->b) == 0;

@@ -178,7 +178,7 @@ static void send_timeout(struct bft_core *c)
     }
     /* Our highest TC whenever it says more than our QC: a replica left
      * behind in an older view catches up on it (view synchronisation). */
-    bool with_tc = c->high_tc.view && c->high_tc.view >= c->high_qc.view;
+    bool with_tc = c->high_tc.view && hs_view_after_tc(c, c->high_tc.view) > c->high_qc.view;
     net_put_u8(&w, with_tc ? 1 : 0);
     if (with_tc) hs_tc_write(&w, &c->high_tc);
     assert(!w.err);
@@ -212,7 +212,24 @@ static void check_tc(struct bft_core *c, uint64_t view)
 
 void hs_on_tc(struct bft_core *c, const struct hs_tc *t)
 {
-    if (t->view > c->high_tc.view) c->high_tc = *t;
+    /* The high TC is the one that leads furthest (hotstuff_leader.c: with
+     * leader reputation, a TC for an earlier window may lead further than
+     * one for a later window); replicas split between two such TCs meet at
+     * the further view. hs_tc_verify takes a TC no newer than the high TC
+     * as checked before, so such a TC is verified here in full first. */
+    if (hs_tc_leads_further(c, t->view, c->high_tc.view)) {
+        if (t->view <= c->high_tc.view) {
+            struct hs_tc held = c->high_tc;
+            c->high_tc.view = 0;
+            int why = hs_tc_verify(c, t);
+            c->high_tc = held;
+            if (why >= 0) {
+                hs_reject(c, why);
+                return;
+            }
+        }
+        c->high_tc = *t;
+    }
     uint64_t next = hs_view_after_tc(c, t->view);
     if (next > c->view)
         hs_advance_view(c, next, true);

@@ -131,6 +131,7 @@ int sim_create(struct sim **out, const struct sim_options *o, uint64_t seed, cha
     if (o->window) nc->core.window = o->window;
     if (o->checkpoint_interval) nc->core.checkpoint_interval = o->checkpoint_interval;
     if (o->request_timeout_ms) nc->core.request_timeout_ms = o->request_timeout_ms;
+    if (o->leader_windows_only) nc->core.leader_reputation = 0;
     s->f = nc->core.f;
     nc->app = &bft_app_orders;
     nc->null_crypto = true;

@@ -80,7 +80,8 @@ struct sim_options {
     /* Core tuning; 0 keeps bft_core_config_defaults(). */
     uint32_t batch_max, window, checkpoint_interval, request_timeout_ms;
     uint32_t client_retransmit_ms;
-    bool verbose; /* narrate faults and phases on stderr */
+    bool leader_windows_only; /* HotStuff: windows without leader reputation */
+    bool verbose;             /* narrate faults and phases on stderr */
     /* Byzantine faults (sim_run_seed). plan: applied at the start of the
      * fault phase on top of the profile (windows relative to the run start,
      * everything stopped when the fault phase ends); borrowed. */

@@ -79,6 +79,7 @@ struct h {
 
 static struct h *H;
 static uint32_t fixture_leader_views = 1;
+static uint32_t fixture_reputation = 0;
 
 /* ---- fake env / io ---- */
 
@@ -241,6 +242,7 @@ static inline void make_core(uint32_t i)
      * test of leader windows sets fixture_leader_views before setup. */
     cfg.leader_views = fixture_leader_views;
     cfg.n_clients = 16; /* clients 0..15: each may queue max(64, 4096 / 16) */
+    cfg.leader_reputation = fixture_reputation; /* tests of reputation set it */
     H->rep[i].h = H;
     H->rep[i].id = i;
     H->env[i] = (struct bft_env){&H->rep[i], env_sign, env_verify, env_verify_request, env_random};
