@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <time.h>
@@ -165,6 +166,12 @@ static void self_dir(char *out, size_t cap)
     snprintf(out, cap, "%s", exe);
 }
 
+void ctl_child_dies_with(pid_t parent)
+{
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(1); /* it died before prctl */
+}
+
 pid_t ctl_spawn_replica(const struct ctl_run *run, uint32_t id, bool fresh)
 {
     char idbuf[16], cfg[700], logp[700], buf[CTL_PLAN_ARGS][700];
@@ -173,8 +180,10 @@ pid_t ctl_spawn_replica(const struct ctl_run *run, uint32_t id, bool fresh)
     snprintf(cfg, sizeof cfg, "%s/cluster.json", run->dir);
     snprintf(logp, sizeof logp, "%s/replica-%u.log", run->dir, id);
     fflush(stdout); /* or the child prints our buffer again */
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid != 0) return pid;
+    ctl_child_dies_with(parent);
     FILE *lf = freopen(logp, "a", stderr);
     (void)lf;
     if (!freopen("/dev/null", "w", stdout)) _exit(127);

@@ -117,6 +117,11 @@ void ctl_settle_leader(struct ctl_run *run);
 /* Spawn / stop a twin's second instance. */
 pid_t ctl_spawn_twin(const struct ctl_run *run, uint32_t id);
 
+/* In a child of bftctl, before exec: die (SIGTERM, a clean stop) when
+ * bftctl dies, so an interrupted run (Ctrl-C, kill) leaves no replica
+ * behind. `parent` is bftctl's pid, read before fork. */
+void ctl_child_dies_with(pid_t parent);
+
 /* The live replica that reports it leads (its stats.json), or -1. */
 int ctl_current_leader(const struct ctl_run *run);
 pid_t ctl_spawn_replica(const struct ctl_run *run, uint32_t id, bool fresh);

@@ -254,8 +254,10 @@ pid_t ctl_spawn_twin(const struct ctl_run *run, uint32_t id)
     argv[a++] = "-v";
     ctl_plan_args(run, id, 1, argv + a, buf);
     fflush(stdout); /* or the child prints our buffer again */
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid != 0) return pid;
+    ctl_child_dies_with(parent);
     if (!freopen(logp, "a", stderr) || !freopen("/dev/null", "w", stdout)) _exit(127);
     execv(run->bftd, (char *const *)argv);
     fprintf(stderr, "exec %s: %s\n", run->bftd, strerror(errno));

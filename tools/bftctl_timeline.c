@@ -79,8 +79,10 @@ void ctl_on_tick(void *ctx, double t)
                                : run->inject_junk                     ? "junk"
                                                                       : "badsig";
             fflush(stdout);
+            pid_t parent = getpid();
             pid_t pid = fork();
             if (pid == 0) {
+                ctl_child_dies_with(parent);
                 execl(self, "bftctl", "inject", "--config", cfgp, "--what", what, (char *)NULL);
                 _exit(127);
             }

@@ -21,7 +21,7 @@ if ! mount -t tmpfs -o size=64m bft-disk-full "$mnt" 2>/dev/null; then
 fi
 ctl=
 cleanup() {
-  [ -n "$ctl" ] && kill "$ctl" 2>/dev/null
+  [ -n "$ctl" ] && kill "$ctl" 2>/dev/null && wait "$ctl" 2>/dev/null # its replicas die with it
   rm -f "$mnt/filler"
   umount "$mnt" 2>/dev/null || umount -l "$mnt"
   rm -rf "$out"
