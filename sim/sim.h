@@ -17,7 +17,11 @@
  *   validity      an applied (client, req_no, op) was submitted so;
  *   exactly-once  a (client, req_no) is applied at one seq everywhere and
  *                 at most once per replica incarnation;
- *   order         within one incarnation, executed seqs strictly increase.
+ *   order         within one incarnation, executed seqs strictly increase;
+ *   reads         a read-only LOOKUP finds every order acknowledged (or
+ *                 found by another read) before it was issued, with its
+ *                 order_seq, and finds no order not yet committed when it
+ *                 returns.
  *
  * Ownership: pointers passed in are borrowed for the call unless noted.
  */
@@ -71,7 +75,12 @@ struct sim_options {
     uint32_t clients;     /* closed-loop clients, <= SIM_MAX_CLIENTS */
     uint32_t outstanding; /* requests each client keeps in flight */
     uint32_t retry_pct;   /* % of new orders reusing an earlier client_order_id */
-    int faults;           /* profile (sim_run_seed) */
+    /* Read-only LOOKUPs (bft_client_read) interleaved with the orders: each
+     * time a client refills its window, each free read slot (at most
+     * SIM_CLIENT_READS_MAX) issues a read with this probability (%); 0 = no
+     * reads. The checker holds each read to linearizability. */
+    uint32_t read_pct;
+    int faults;                                      /* profile (sim_run_seed) */
     uint64_t fault_phase_min_us, fault_phase_max_us; /* the seed picks within */
     uint64_t liveness_us;                            /* bound on the healed phase */
     uint32_t liveness_ops;                           /* ops each client completes after healing */
@@ -103,6 +112,7 @@ struct sim_stats {
     uint64_t events, msgs_sent, msgs_delivered, duplicated;
     uint64_t dropped_loss, dropped_partition, dropped_rule, dropped_inflight, dropped_down;
     uint64_t crashes, restarts, ops_submitted, ops_completed;
+    uint64_t reads_submitted, reads_completed, reads_found; /* found: the order existed */
     uint64_t inflight_peak;
 };
 
