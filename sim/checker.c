@@ -239,8 +239,10 @@ bool sim_executed_at(const struct sim *s, uint64_t seq, bft_digest *batch, bft_d
  *   - a read that does not find it was issued before the order became
  *     visible: before any client had it acknowledged, and before any other
  *     read that found it had returned (a new-old inversion otherwise).
- * "Before" compares event numbers (s->st.events), not times, so two events
- * at the same virtual microsecond are still ordered as they ran. */
+ * "Before" compares ticks of the checker's logical clock (s->chk.lclock),
+ * not times or event numbers, so an acknowledgement and a read issued in
+ * the same event or at the same virtual microsecond are still ordered as
+ * they happened. */
 
 #define NEVER UINT64_MAX
 #define ORDER_ID_BITS 40
@@ -290,7 +292,7 @@ void sim_check_result(struct sim *s, uint32_t r, uint32_t client, const uint8_t 
     if (!o) return;
     if (o->commit_us == NEVER) {
         o->commit_us = s->now_us;
-        o->commit_ev = s->st.events;
+        o->commit_ev = ++s->chk.lclock;
     }
     if (o->order_seq == 0) {
         o->order_seq = order_seq;
@@ -305,7 +307,7 @@ static void make_visible(struct sim *s, struct sim_order_rec *o)
 {
     if (o->visible_us != NEVER) return;
     o->visible_us = s->now_us;
-    o->visible_ev = s->st.events;
+    o->visible_ev = ++s->chk.lclock;
 }
 
 void sim_check_order_acked(struct sim *s, uint32_t client, uint64_t order_id, uint64_t order_seq)

@@ -243,30 +243,35 @@ static void after_submit(struct sim *s, struct sim_client *cl)
     register_fallbacks(s, cl);
 }
 
-/* One read-only LOOKUP: of this client's or another's order, among the
- * last few ids handed out (acknowledged, in flight, or retried) or the
- * next one (not submitted yet). */
-static bool submit_read(struct sim *s, struct sim_client *cl)
+/* A read-only LOOKUP of client `target`'s order `order_id`. */
+static uint64_t issue_read(struct sim *s, struct sim_client *cl, uint32_t target, uint64_t order_id)
 {
-    if (cl->n_reads >= SIM_CLIENT_READS_MAX) return false;
-    struct sim_rng *rng = &s->client_rng;
-    uint32_t target = sim_rng_below(rng, 2) ? cl->id : (uint32_t)sim_rng_below(rng, s->o.clients);
-    uint64_t last = s->cli[target].next_order_id;
-    uint64_t k = sim_rng_range(rng, last > 8 ? last - 8 : 1, last + 1);
-    uint64_t order_id = ((uint64_t)(target + 1) << 40) | k;
+    if (cl->n_reads >= SIM_CLIENT_READS_MAX) return 0;
     uint8_t op[BFT_ORDER_LOOKUP_LEN];
     size_t len = bft_order_lookup_encode(op, target, order_id);
     uint64_t id = bft_client_read(cl->cl, op, len, now_ms(s));
-    if (!id) return false;
+    if (!id) return 0;
     cl->reads[cl->n_reads].id = id;
     cl->reads[cl->n_reads].issued_us = s->now_us;
-    cl->reads[cl->n_reads].issued_ev = s->st.events;
+    cl->reads[cl->n_reads].issued_ev = ++s->chk.lclock;
     cl->reads[cl->n_reads].ordered = 0;
     cl->reads[cl->n_reads].client = target;
     cl->reads[cl->n_reads].order_id = order_id;
     cl->n_reads++;
     s->st.reads_submitted++;
-    return true;
+    return id;
+}
+
+/* One read from the load: of this client's or another's order, among the
+ * last few ids handed out (acknowledged, in flight, or retried) or the
+ * next one (not submitted yet). */
+static bool submit_read(struct sim *s, struct sim_client *cl)
+{
+    struct sim_rng *rng = &s->client_rng;
+    uint32_t target = sim_rng_below(rng, 2) ? cl->id : (uint32_t)sim_rng_below(rng, s->o.clients);
+    uint64_t last = s->cli[target].next_order_id;
+    uint64_t k = sim_rng_range(rng, last > 8 ? last - 8 : 1, last + 1);
+    return issue_read(s, cl, target, ((uint64_t)(target + 1) << 40) | k) != 0;
 }
 
 void sim_client_event(struct sim *s, struct sim_event *e)
@@ -315,6 +320,28 @@ uint64_t sim_client_submit_order(struct sim *s, uint32_t c, uint64_t client_orde
     uint64_t req_no = submit(s, cl, id);
     if (req_no) after_submit(s, cl);
     return req_no;
+}
+
+uint64_t sim_client_read(struct sim *s, uint32_t c, uint32_t target, uint64_t client_order_id)
+{
+    if (c >= s->o.clients || target >= s->o.clients || s->failed) return 0;
+    struct sim_client *cl = &s->cli[c];
+    uint64_t id = issue_read(s, cl, target, client_order_id);
+    if (id) after_submit(s, cl);
+    return id;
+}
+
+bool sim_client_read_done(const struct sim *s, uint32_t c, uint64_t read_id)
+{
+    if (c >= s->o.clients || !read_id) return false;
+    for (uint32_t i = 0; i < s->cli[c].n_reads; i++)
+        if (s->cli[c].reads[i].id == read_id) return false;
+    return true;
+}
+
+uint64_t sim_client_order_id(uint32_t c, uint64_t k)
+{
+    return ((uint64_t)(c + 1) << 40) | k;
 }
 
 bool sim_clients_idle(const struct sim *s)

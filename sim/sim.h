@@ -36,6 +36,7 @@
 #include "faults/faults.h"
 
 #define SIM_MAX_CLIENTS 16
+#define SIM_CLIENT_READS_MAX 2     /* read-only requests in flight per client */
 #define SIM_TIMERS_MAX 64          /* distinct timer ids per replica */
 #define SIM_INFLIGHT_DEFAULT 20000 /* messages on the wire; beyond: dropped, counted */
 #define SIM_EVENTS_MAX (1u << 20)  /* heap bound: exceeding it fails the run */
@@ -239,6 +240,15 @@ void sim_fault_stats(const struct sim *s, struct sim_fault_stats *out);
 void sim_clients_load(struct sim *s, bool on);
 /* Submit one order now from client c (scripted tests). Returns req_no or 0. */
 uint64_t sim_client_submit_order(struct sim *s, uint32_t c, uint64_t client_order_id);
+/* A read-only LOOKUP now from client c of client `target`'s order
+ * client_order_id (bft_client_read; checked for linearizability when it
+ * completes). Returns the read id, or 0 if c already has
+ * SIM_CLIENT_READS_MAX reads in flight. */
+uint64_t sim_client_read(struct sim *s, uint32_t c, uint32_t target, uint64_t client_order_id);
+bool sim_client_read_done(const struct sim *s, uint32_t c, uint64_t read_id);
+/* The k-th client_order_id of client c in the simulated clients' scheme
+ * (the read checker tracks only ids of this form). */
+uint64_t sim_client_order_id(uint32_t c, uint64_t k);
 /* True when every client has no request outstanding. */
 bool sim_clients_idle(const struct sim *s);
 /* Completed requests of client c. */

@@ -80,7 +80,6 @@ struct sim_replica {
 };
 
 #define SIM_CLIENT_PENDING_MAX 64
-#define SIM_CLIENT_READS_MAX 2 /* read-only requests in flight per client */
 struct sim_client {
     struct sim *sim;
     uint32_t id;
@@ -130,10 +129,11 @@ struct sim_req_rec {
 struct sim_order_rec {
     uint64_t commit_us;             /* first applied (status OK) by an honest replica */
     uint64_t visible_us;            /* acknowledged to a client, or found by a completed read */
-    uint64_t commit_ev, visible_ev; /* the same as event numbers (s->st.events) */
+    uint64_t commit_ev, visible_ev; /* the same on the checker's logical clock */
     uint64_t order_seq;             /* the number the order router gave it */
 };
 struct sim_checker {
+    uint64_t lclock; /* ticks at each commit, ack, read issue and read return */
     struct sim_order_rec *orders[SIM_MAX_CLIENTS];
     size_t orders_cap[SIM_MAX_CLIENTS];
     struct sim_seq_rec *seqs;
