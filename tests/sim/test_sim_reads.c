@@ -148,11 +148,72 @@ static void test_raft_restarted_follower_no_stale_lease_read(void **state)
     assert_int_equal(failed, 0);
 }
 
+/* ---- reads under faults: seeds x profiles, every read checked ---- */
+
+static void read_sweep(int proto, uint32_t n, int profile, uint64_t seeds, uint64_t min_ms,
+                       uint64_t max_ms)
+{
+    if (!bft_core_ops_for(proto)) skip();
+    struct sim_options o;
+    sim_options_default(&o, proto, n);
+    o.faults = profile;
+    o.fault_phase_min_us = min_ms * MS;
+    o.fault_phase_max_us = max_ms * MS;
+    uint64_t failed = 0, total = scaled(seeds), reads = 0, found = 0;
+    for (uint64_t seed = 1; seed <= total; seed++) {
+        struct sim_result res;
+        assert_int_equal(sim_run_seed(&o, seed, &res), BFT_E_OK);
+        reads += res.stats.reads_completed;
+        found += res.stats.reads_found;
+        if (res.passed) continue;
+        failed++;
+        print_message("FAIL seed=%llu: %s; replay: bftsim --protocol %s --nodes %u --seeds "
+                      "%llu:%llu --faults %s --fault-phase-ms %llu:%llu\n",
+                      (unsigned long long)seed, res.reason, bft_protocol_name(proto), n,
+                      (unsigned long long)seed, (unsigned long long)seed, sim_profile_name(profile),
+                      (unsigned long long)min_ms, (unsigned long long)max_ms);
+    }
+    print_message("%s n=%u %s: %llu passed, %llu failed; %llu reads, %llu found\n",
+                  bft_protocol_name(proto), n, sim_profile_name(profile),
+                  (unsigned long long)(total - failed), (unsigned long long)failed,
+                  (unsigned long long)reads, (unsigned long long)found);
+    assert_int_equal(failed, 0);
+    /* The reads really ran, and both answers occurred. */
+    assert_true(reads > total);
+    assert_true(found > 0 && found < reads);
+}
+
+static void sweeps(int proto, uint32_t n)
+{
+    read_sweep(proto, n, SIM_FAULTS_CRASH, 10, 1000, 3000);
+    read_sweep(proto, n, SIM_FAULTS_PARTITION, 10, 1000, 3000);
+    read_sweep(proto, n, SIM_FAULTS_RESTARTS, 2, 6000, 8000);
+    if (proto != BFT_PROTO_RAFT) read_sweep(proto, n, SIM_FAULTS_TWINS, 20, 1000, 2000);
+}
+
+static void test_pbft_reads_under_faults(void **state)
+{
+    (void)state;
+    sweeps(BFT_PROTO_PBFT, 4);
+}
+static void test_hotstuff_reads_under_faults(void **state)
+{
+    (void)state;
+    sweeps(BFT_PROTO_HOTSTUFF, 4);
+}
+static void test_raft_reads_under_faults(void **state)
+{
+    (void)state;
+    sweeps(BFT_PROTO_RAFT, 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_raft_restarted_follower_no_stale_lease_read),
+        cmocka_unit_test(test_pbft_reads_under_faults),
+        cmocka_unit_test(test_hotstuff_reads_under_faults),
+        cmocka_unit_test(test_raft_reads_under_faults),
     };
-    (void)scaled;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
