@@ -513,6 +513,10 @@ uint32_t bft_client_room(const struct bft_client *c);
  * with the returned id (never equal to an ordered request number); 0 if
  * the op is invalid or 16 reads are already outstanding. */
 uint64_t bft_client_read(struct bft_client *c, const uint8_t *op, size_t len, uint64_t now_ms);
+/* The ordered request number a read fell back to, 0 while it has not (or
+ * if `read_id` is not an outstanding read). Read-only: lets a caller that
+ * tracks request numbers (the simulator's checker) know the fallback. */
+uint64_t bft_client_read_fallback(const struct bft_client *c, uint64_t read_id);
 void bft_client_on_reply(struct bft_client *c, const uint8_t *msg, size_t len, uint64_t now_ms);
 /* Retransmit overdue requests to all replicas. Returns the ms until the
  * next deadline (or UINT32_MAX if idle). */

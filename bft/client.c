@@ -397,6 +397,13 @@ uint64_t bft_client_read(struct bft_client *c, const uint8_t *op, size_t len, ui
     return rd->id;
 }
 
+uint64_t bft_client_read_fallback(const struct bft_client *c, uint64_t read_id)
+{
+    for (uint32_t i = 0; i < CLIENT_READS; i++)
+        if (read_id && c->reads[i].id == read_id) return c->reads[i].fallback;
+    return 0;
+}
+
 static void read_fall_back(struct bft_client *c, struct client_read *rd, uint64_t now_ms)
 {
     uint64_t req = bft_client_submit(c, rd->op, rd->op_len, now_ms);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bft/app_internal.h"
 #include "sim/sim_internal.h"
 
 #define EMPTY UINT32_MAX
@@ -70,6 +71,8 @@ static int grow_reqs(struct sim_checker *c)
 
 void sim_checker_free(struct sim_checker *c)
 {
+    for (uint32_t i = 0; i < SIM_MAX_CLIENTS; i++)
+        free(c->orders[i]);
     free(c->reqs);
     free(c->seqs);
     memset(c, 0, sizeof(*c));
@@ -222,4 +225,153 @@ bool sim_executed_at(const struct sim *s, uint64_t seq, bft_digest *batch, bft_d
     if (batch) *batch = s->chk.seqs[seq].batch;
     if (state) *state = s->chk.seqs[seq].state;
     return true;
+}
+
+/* ---- Orders and reads ----
+ *
+ * An order (client, client_order_id) is written once, by the first NEW that
+ * the order router accepts, and never changes: a LOOKUP of it is a read of
+ * a register that goes from "not found" to "order_seq X" once. A history of
+ * such reads and writes is linearizable iff
+ *   - a read that finds the order returns X, and finds it only once the
+ *     NEW has committed (the simulator knows: an honest replica applied
+ *     it), and
+ *   - a read that does not find it was issued before the order became
+ *     visible: before any client had it acknowledged, and before any other
+ *     read that found it had returned (a new-old inversion otherwise).
+ * "Before" compares ticks of the checker's logical clock (s->chk.lclock),
+ * not times or event numbers, so an acknowledgement and a read issued in
+ * the same event or at the same virtual microsecond are still ordered as
+ * they happened. */
+
+#define NEVER UINT64_MAX
+#define ORDER_ID_BITS 40
+
+static struct sim_order_rec *order_rec(struct sim *s, uint32_t client, uint64_t order_id,
+                                       bool create)
+{
+    struct sim_checker *c = &s->chk;
+    if (client >= SIM_MAX_CLIENTS || (order_id >> ORDER_ID_BITS) != (uint64_t)client + 1)
+        return NULL; /* not an id the simulated clients hand out */
+    uint64_t k = order_id & ((1ull << ORDER_ID_BITS) - 1);
+    if (k >= SIM_SEQ_MAX) return NULL;
+    if (k >= c->orders_cap[client]) {
+        if (!create) return NULL;
+        size_t cap = c->orders_cap[client] ? c->orders_cap[client] : 1024;
+        while (cap <= k)
+            cap *= 2;
+        struct sim_order_rec *t = realloc(c->orders[client], cap * sizeof(*t));
+        if (!t) {
+            sim_fail(s, "out of memory in the checker");
+            return NULL;
+        }
+        for (size_t i = c->orders_cap[client]; i < cap; i++)
+            t[i] = (struct sim_order_rec){.commit_us = NEVER, .visible_us = NEVER};
+        c->orders[client] = t;
+        c->orders_cap[client] = cap;
+    }
+    return &c->orders[client][k];
+}
+
+void sim_check_result(struct sim *s, uint32_t r, uint32_t client, const uint8_t *op, size_t op_len,
+                      const uint8_t *res, size_t res_len)
+{
+    if (!s->rep[r].honest || op_len != BFT_ORDER_OP_LEN || op[0] != BFT_ORDER_KIND_NEW) return;
+    uint8_t status;
+    uint64_t order_seq;
+    if (bft_order_result_decode(res, res_len, &status, &order_seq) != BFT_E_OK ||
+        (status != BFT_ORDER_OK && status != BFT_ORDER_DUP))
+        return;
+    uint64_t order_id = 0;
+    char sym[9];
+    uint8_t side;
+    uint32_t qty;
+    int64_t price;
+    if (bft_order_decode(op, op_len, &order_id, sym, &side, &qty, &price) != 0) return;
+    struct sim_order_rec *o = order_rec(s, client, order_id, true);
+    if (!o) return;
+    if (o->commit_us == NEVER) {
+        o->commit_us = s->now_us;
+        o->commit_ev = ++s->chk.lclock;
+    }
+    if (o->order_seq == 0) {
+        o->order_seq = order_seq;
+    } else if (o->order_seq != order_seq) {
+        sim_fail(s,
+                 "orders: replica %u gave client %u order %llu order_seq %llu, earlier %llu "
+                 "(applied or acknowledged)",
+                 r, client, (unsigned long long)order_id, (unsigned long long)order_seq,
+                 (unsigned long long)o->order_seq);
+    }
+}
+
+static void make_visible(struct sim *s, struct sim_order_rec *o)
+{
+    if (o->visible_us != NEVER) return;
+    o->visible_us = s->now_us;
+    o->visible_ev = ++s->chk.lclock;
+}
+
+void sim_check_order_acked(struct sim *s, uint32_t client, uint64_t order_id, uint64_t order_seq)
+{
+    struct sim_order_rec *o = order_rec(s, client, order_id, true);
+    if (!o) return;
+    /* Not applied by an honest replica yet: only a Raft leader that is not
+     * honest can answer so early (a BFT client needs f+1 matching replies,
+     * one of them honest). Remember the number: an honest replica that
+     * applies the order later must give it the same one, and a read must
+     * find it. */
+    if (o->order_seq == 0) o->order_seq = order_seq;
+    if (o->order_seq != order_seq) {
+        sim_fail(s,
+                 "orders: client %u order %llu acknowledged with order_seq %llu, applied as %llu",
+                 client, (unsigned long long)order_id, (unsigned long long)order_seq,
+                 (unsigned long long)o->order_seq);
+        return;
+    }
+    make_visible(s, o);
+}
+
+void sim_check_read(struct sim *s, uint32_t reader, uint32_t client, uint64_t order_id,
+                    uint64_t issued_us, uint64_t issued_ev, const uint8_t *res, size_t res_len)
+{
+    uint8_t status = 0;
+    uint64_t order_seq = 0;
+    if (bft_order_result_decode(res, res_len, &status, &order_seq) != BFT_E_OK ||
+        (status != BFT_ORDER_OK && status != BFT_ORDER_NOT_FOUND)) {
+        sim_fail(s, "read: client %u accepted a bad LOOKUP result (status %u, %zu bytes)", reader,
+                 status, res_len);
+        return;
+    }
+    struct sim_order_rec *o = order_rec(s, client, order_id, true);
+    if (s->failed) return;
+    if (status == BFT_ORDER_NOT_FOUND) {
+        if (o && o->visible_us != NEVER && o->visible_ev < issued_ev)
+            sim_fail(s,
+                     "stale read: client %u LOOKUP of client %u order %llu issued at %llu us "
+                     "returned not found at %llu us; the order (order_seq %llu, committed at "
+                     "%llu us) was acknowledged or read at %llu us",
+                     reader, client, (unsigned long long)order_id, (unsigned long long)issued_us,
+                     (unsigned long long)s->now_us, (unsigned long long)o->order_seq,
+                     (unsigned long long)o->commit_us, (unsigned long long)o->visible_us);
+        return;
+    }
+    if (!o || o->commit_us == NEVER) {
+        sim_fail(s,
+                 "read of uncommitted write: client %u LOOKUP of client %u order %llu (issued "
+                 "at %llu us) found order_seq %llu at %llu us, but no honest replica has "
+                 "applied that order",
+                 reader, client, (unsigned long long)order_id, (unsigned long long)issued_us,
+                 (unsigned long long)order_seq, (unsigned long long)s->now_us);
+        return;
+    }
+    if (o->order_seq != order_seq) {
+        sim_fail(s,
+                 "read: client %u LOOKUP of client %u order %llu found order_seq %llu, the "
+                 "order has %llu",
+                 reader, client, (unsigned long long)order_id, (unsigned long long)order_seq,
+                 (unsigned long long)o->order_seq);
+        return;
+    }
+    make_visible(s, o);
 }

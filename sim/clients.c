@@ -3,10 +3,18 @@
  * retries of an earlier client_order_id) and drives the pure bft_client
  * state machine with virtual time. Accepted results are checked against
  * the order router's promise (DESIGN.md): an order_seq is handed out with
- * status OK once, and a retried order gets its original order_seq. */
+ * status OK once, and a retried order gets its original order_seq.
+ *
+ * Interleaved with the orders, clients issue read-only LOOKUPs
+ * (bft_client_read) of their own and other clients' recent orders, some
+ * still in flight, and of ids not yet used; the checker holds every read
+ * to linearizability (checker.c). A read that falls back to an ordered
+ * request is registered with the checker like any request before the
+ * fallback can reach a replica. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "bft/app_internal.h"
 #include "sim/sim_internal.h"
 
 static uint64_t now_ms(const struct sim *s)
@@ -80,6 +88,7 @@ static void check_result(struct sim *s, struct sim_client *cl, uint64_t req_no, 
                  (unsigned long long)order_seq, cl->id, (unsigned long long)req_no);
         return;
     }
+    sim_check_order_acked(s, cl->id, order_id, order_seq);
     for (uint32_t i = 0; i < cl->n_recent; i++) {
         if (cl->recent[i].order_id != order_id) continue;
         if (cl->recent[i].order_seq == 0) {
@@ -93,10 +102,52 @@ static void check_result(struct sim *s, struct sim_client *cl, uint64_t req_no, 
     }
 }
 
+/* A read completed: check it, free its slot. */
+static bool read_done(struct sim *s, struct sim_client *cl, uint64_t id, const uint8_t *result,
+                      size_t len)
+{
+    for (uint32_t i = 0; i < cl->n_reads; i++) {
+        if (cl->reads[i].id != id) continue;
+        uint32_t client = cl->reads[i].client;
+        uint64_t order_id = cl->reads[i].order_id, issued_us = cl->reads[i].issued_us;
+        uint64_t issued_ev = cl->reads[i].issued_ev;
+        cl->reads[i] = cl->reads[--cl->n_reads];
+        cl->reads_completed++;
+        s->st.reads_completed++;
+        uint8_t status;
+        uint64_t order_seq;
+        if (bft_order_result_decode(result, len, &status, &order_seq) == BFT_E_OK &&
+            status == BFT_ORDER_OK)
+            s->st.reads_found++;
+        sim_check_read(s, cl->id, client, order_id, issued_us, issued_ev, result, len);
+        if (s->load_on) schedule_load(s, cl, sim_rng_range(&s->client_rng, 0, 1000));
+        return true;
+    }
+    return false;
+}
+
+/* Register the ordered fallback of each read that just fell back: called
+ * after every call into the client library that may fall back (tick,
+ * reply), before any event runs, so no replica can see it unregistered. */
+static void register_fallbacks(struct sim *s, struct sim_client *cl)
+{
+    for (uint32_t i = 0; i < cl->n_reads; i++) {
+        if (cl->reads[i].ordered) continue;
+        uint64_t req_no = bft_client_read_fallback(cl->cl, cl->reads[i].id);
+        if (!req_no) continue;
+        uint8_t op[BFT_ORDER_LOOKUP_LEN];
+        size_t len = bft_order_lookup_encode(op, cl->reads[i].client, cl->reads[i].order_id);
+        if (sim_check_submitted(s, cl->id, req_no, op, len) != BFT_E_OK) return;
+        cl->reads[i].ordered = req_no;
+        if (req_no > cl->last_req_no) cl->last_req_no = req_no;
+    }
+}
+
 static void client_done(void *ctx, uint64_t req_no, const uint8_t *result, size_t len)
 {
     struct sim_client *cl = ctx;
     struct sim *s = cl->sim;
+    if (read_done(s, cl, req_no, result, len)) return;
     for (uint32_t i = 0; i < cl->n_pending; i++) {
         if (cl->pending[i].req_no != req_no) continue;
         uint64_t order_id = cl->pending[i].order_id;
@@ -189,6 +240,38 @@ static void after_submit(struct sim *s, struct sim_client *cl)
 {
     bft_client_flush(cl->cl, now_ms(s));
     schedule_tick(s, cl, bft_client_tick(cl->cl, now_ms(s)));
+    register_fallbacks(s, cl);
+}
+
+/* A read-only LOOKUP of client `target`'s order `order_id`. */
+static uint64_t issue_read(struct sim *s, struct sim_client *cl, uint32_t target, uint64_t order_id)
+{
+    if (cl->n_reads >= SIM_CLIENT_READS_MAX) return 0;
+    uint8_t op[BFT_ORDER_LOOKUP_LEN];
+    size_t len = bft_order_lookup_encode(op, target, order_id);
+    uint64_t id = bft_client_read(cl->cl, op, len, now_ms(s));
+    if (!id) return 0;
+    cl->reads[cl->n_reads].id = id;
+    cl->reads[cl->n_reads].issued_us = s->now_us;
+    cl->reads[cl->n_reads].issued_ev = ++s->chk.lclock;
+    cl->reads[cl->n_reads].ordered = 0;
+    cl->reads[cl->n_reads].client = target;
+    cl->reads[cl->n_reads].order_id = order_id;
+    cl->n_reads++;
+    s->st.reads_submitted++;
+    return id;
+}
+
+/* One read from the load: of this client's or another's order, among the
+ * last few ids handed out (acknowledged, in flight, or retried) or the
+ * next one (not submitted yet). */
+static bool submit_read(struct sim *s, struct sim_client *cl)
+{
+    struct sim_rng *rng = &s->client_rng;
+    uint32_t target = sim_rng_below(rng, 2) ? cl->id : (uint32_t)sim_rng_below(rng, s->o.clients);
+    uint64_t last = s->cli[target].next_order_id;
+    uint64_t k = sim_rng_range(rng, last > 8 ? last - 8 : 1, last + 1);
+    return issue_read(s, cl, target, ((uint64_t)(target + 1) << 40) | k) != 0;
 }
 
 void sim_client_event(struct sim *s, struct sim_event *e)
@@ -198,6 +281,7 @@ void sim_client_event(struct sim *s, struct sim_event *e)
         if (cl->tick_at_us != e->at_us) return; /* superseded */
         cl->tick_at_us = 0;
         schedule_tick(s, cl, bft_client_tick(cl->cl, now_ms(s)));
+        register_fallbacks(s, cl);
         return;
     }
     cl->load_queued = false;
@@ -206,6 +290,10 @@ void sim_client_event(struct sim *s, struct sim_event *e)
         if (!submit(s, cl, pick_order_id(s, cl))) break;
         any = true;
     }
+    for (uint32_t i = cl->n_reads; i < SIM_CLIENT_READS_MAX && s->load_on && !s->failed; i++) {
+        if (sim_rng_below(&s->client_rng, 100) >= s->o.read_pct) continue;
+        if (submit_read(s, cl)) any = true;
+    }
     if (any) after_submit(s, cl);
 }
 
@@ -213,6 +301,7 @@ void sim_client_receive(struct sim *s, uint32_t c, const uint8_t *msg, size_t le
 {
     struct sim_client *cl = &s->cli[c];
     bft_client_on_reply(cl->cl, msg, len, now_ms(s));
+    register_fallbacks(s, cl);
 }
 
 void sim_clients_load(struct sim *s, bool on)
@@ -233,10 +322,32 @@ uint64_t sim_client_submit_order(struct sim *s, uint32_t c, uint64_t client_orde
     return req_no;
 }
 
+uint64_t sim_client_read(struct sim *s, uint32_t c, uint32_t target, uint64_t client_order_id)
+{
+    if (c >= s->o.clients || target >= s->o.clients || s->failed) return 0;
+    struct sim_client *cl = &s->cli[c];
+    uint64_t id = issue_read(s, cl, target, client_order_id);
+    if (id) after_submit(s, cl);
+    return id;
+}
+
+bool sim_client_read_done(const struct sim *s, uint32_t c, uint64_t read_id)
+{
+    if (c >= s->o.clients || !read_id) return false;
+    for (uint32_t i = 0; i < s->cli[c].n_reads; i++)
+        if (s->cli[c].reads[i].id == read_id) return false;
+    return true;
+}
+
+uint64_t sim_client_order_id(uint32_t c, uint64_t k)
+{
+    return ((uint64_t)(c + 1) << 40) | k;
+}
+
 bool sim_clients_idle(const struct sim *s)
 {
     for (uint32_t c = 0; c < s->o.clients; c++)
-        if (s->cli[c].n_pending) return false;
+        if (s->cli[c].n_pending || s->cli[c].n_reads) return false;
     return true;
 }
 

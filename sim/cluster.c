@@ -17,6 +17,7 @@ void sim_options_default(struct sim_options *o, int protocol, uint32_t n)
         .clients = 3,
         .outstanding = 2,
         .retry_pct = 5,
+        .read_pct = 50,
         .faults = SIM_FAULTS_DEFAULT,
         .fault_phase_min_us = 5000000,
         .fault_phase_max_us = 20000000,

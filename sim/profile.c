@@ -339,6 +339,10 @@ static void describe_stall(struct sim *s, char *out, size_t cap)
                                 (unsigned long long)st.view, (unsigned long long)st.last_executed);
     }
     for (uint32_t c = 0; c < s->o.clients && off < cap; c++) {
+        if (s->cli[c].n_reads)
+            off += (size_t)snprintf(out + off, cap - off, " c%u:%u reads pending", c,
+                                    s->cli[c].n_reads);
+        if (off >= cap) break;
         if (!s->cli[c].n_pending) continue;
         struct bft_client_stats cs;
         bft_client_stats(s->cli[c].cl, &cs);

@@ -137,6 +137,17 @@ static void host_on_apply(void *ctx, uint32_t client, uint64_t req_no, uint64_t 
     sim_check_apply(rp->sim, rp->id, client, req_no, seq, op, op_len);
 }
 
+static void host_on_result(void *ctx, uint32_t client, uint64_t req_no, uint64_t seq, uint64_t view,
+                           const uint8_t *op, size_t op_len, const uint8_t *result,
+                           size_t result_len)
+{
+    (void)req_no;
+    (void)seq;
+    (void)view;
+    struct sim_replica *rp = ctx;
+    sim_check_result(rp->sim, rp->id, client, op, op_len, result, result_len);
+}
+
 void sim_wal_free(struct sim_replica *rp)
 {
     for (size_t i = 0; i < rp->wal_len; i++)
@@ -164,6 +175,7 @@ int sim_replica_start(struct sim *s, uint32_t r, bool replay_wal)
         .cancel_timer = host_cancel_timer,
         .on_execute = host_on_execute,
         .on_apply = host_on_apply,
+        .on_result = host_on_result,
     };
     struct bft_node_config cfg = s->node_cfg;
     cfg.core.self = rp->id; /* a twin instance runs its twin's id and key */

@@ -17,7 +17,11 @@
  *   validity      an applied (client, req_no, op) was submitted so;
  *   exactly-once  a (client, req_no) is applied at one seq everywhere and
  *                 at most once per replica incarnation;
- *   order         within one incarnation, executed seqs strictly increase.
+ *   order         within one incarnation, executed seqs strictly increase;
+ *   reads         a read-only LOOKUP finds every order acknowledged (or
+ *                 found by another read) before it was issued, with its
+ *                 order_seq, and finds no order not yet committed when it
+ *                 returns.
  *
  * Ownership: pointers passed in are borrowed for the call unless noted.
  */
@@ -32,6 +36,7 @@
 #include "faults/faults.h"
 
 #define SIM_MAX_CLIENTS 16
+#define SIM_CLIENT_READS_MAX 2     /* read-only requests in flight per client */
 #define SIM_TIMERS_MAX 64          /* distinct timer ids per replica */
 #define SIM_INFLIGHT_DEFAULT 20000 /* messages on the wire; beyond: dropped, counted */
 #define SIM_EVENTS_MAX (1u << 20)  /* heap bound: exceeding it fails the run */
@@ -71,7 +76,12 @@ struct sim_options {
     uint32_t clients;     /* closed-loop clients, <= SIM_MAX_CLIENTS */
     uint32_t outstanding; /* requests each client keeps in flight */
     uint32_t retry_pct;   /* % of new orders reusing an earlier client_order_id */
-    int faults;           /* profile (sim_run_seed) */
+    /* Read-only LOOKUPs (bft_client_read) interleaved with the orders: each
+     * time a client refills its window, each free read slot (at most
+     * SIM_CLIENT_READS_MAX) issues a read with this probability (%); 0 = no
+     * reads. The checker holds each read to linearizability. */
+    uint32_t read_pct;
+    int faults;                                      /* profile (sim_run_seed) */
     uint64_t fault_phase_min_us, fault_phase_max_us; /* the seed picks within */
     uint64_t liveness_us;                            /* bound on the healed phase */
     uint32_t liveness_ops;                           /* ops each client completes after healing */
@@ -104,6 +114,7 @@ struct sim_stats {
     uint64_t events, msgs_sent, msgs_delivered, duplicated;
     uint64_t dropped_loss, dropped_partition, dropped_rule, dropped_inflight, dropped_down;
     uint64_t crashes, restarts, ops_submitted, ops_completed;
+    uint64_t reads_submitted, reads_completed, reads_found; /* found: the order existed */
     uint64_t inflight_peak;
 };
 
@@ -230,6 +241,15 @@ void sim_fault_stats(const struct sim *s, struct sim_fault_stats *out);
 void sim_clients_load(struct sim *s, bool on);
 /* Submit one order now from client c (scripted tests). Returns req_no or 0. */
 uint64_t sim_client_submit_order(struct sim *s, uint32_t c, uint64_t client_order_id);
+/* A read-only LOOKUP now from client c of client `target`'s order
+ * client_order_id (bft_client_read; checked for linearizability when it
+ * completes). Returns the read id, or 0 if c already has
+ * SIM_CLIENT_READS_MAX reads in flight. */
+uint64_t sim_client_read(struct sim *s, uint32_t c, uint32_t target, uint64_t client_order_id);
+bool sim_client_read_done(const struct sim *s, uint32_t c, uint64_t read_id);
+/* The k-th client_order_id of client c in the simulated clients' scheme
+ * (the read checker tracks only ids of this form). */
+uint64_t sim_client_order_id(uint32_t c, uint64_t k);
 /* True when every client has no request outstanding. */
 bool sim_clients_idle(const struct sim *s);
 /* Completed requests of client c. */

@@ -96,6 +96,16 @@ struct sim_client {
     uint32_t n_pending;
     uint64_t last_req_no;
     uint64_t completed;
+    /* Read-only LOOKUPs in flight (bft_client_read): the order looked up
+     * and when the read was issued; `ordered` is the request number of its
+     * ordered fallback once registered with the checker (0 before). */
+    struct {
+        uint64_t id, issued_us, issued_ev, ordered;
+        uint32_t client;   /* whose order */
+        uint64_t order_id; /* client_order_id looked up */
+    } reads[SIM_CLIENT_READS_MAX];
+    uint32_t n_reads;
+    uint64_t reads_completed;
     uint64_t tick_at_us; /* queued tick, 0 = none */
     bool load_queued;
 };
@@ -113,7 +123,19 @@ struct sim_req_rec {
     uint32_t op_len;
     uint32_t applied_mask; /* replicas that applied it in this incarnation */
 };
+/* One order (client, client_order_id) for the read checker, indexed by the
+ * low 40 bits of the client_order_id the simulated client gave it. Times
+ * are virtual us, UINT64_MAX = never. */
+struct sim_order_rec {
+    uint64_t commit_us;             /* first applied (status OK) by an honest replica */
+    uint64_t visible_us;            /* acknowledged to a client, or found by a completed read */
+    uint64_t commit_ev, visible_ev; /* the same on the checker's logical clock */
+    uint64_t order_seq;             /* the number the order router gave it */
+};
 struct sim_checker {
+    uint64_t lclock; /* ticks at each commit, ack, read issue and read return */
+    struct sim_order_rec *orders[SIM_MAX_CLIENTS];
+    size_t orders_cap[SIM_MAX_CLIENTS];
     struct sim_seq_rec *seqs;
     size_t seq_cap;
     uint64_t max_seq;
@@ -209,5 +231,11 @@ void sim_check_execute(struct sim *s, uint32_t r, uint64_t seq, const bft_digest
 void sim_check_apply(struct sim *s, uint32_t r, uint32_t client, uint64_t req_no, uint64_t seq,
                      const uint8_t *op, size_t len);
 void sim_check_new_incarnation(struct sim *s, uint32_t r);
+/* Orders and reads (linearizability of LOOKUPs against NEW orders). */
+void sim_check_result(struct sim *s, uint32_t r, uint32_t client, const uint8_t *op, size_t op_len,
+                      const uint8_t *res, size_t res_len);
+void sim_check_order_acked(struct sim *s, uint32_t client, uint64_t order_id, uint64_t order_seq);
+void sim_check_read(struct sim *s, uint32_t reader, uint32_t client, uint64_t order_id,
+                    uint64_t issued_us, uint64_t issued_ev, const uint8_t *res, size_t res_len);
 
 #endif

@@ -31,7 +31,7 @@ static void usage(FILE *out)
             "usage: bftsim --protocol pbft|hotstuff|raft --nodes N --seeds A:B\n"
             "              [--faults none|lossy|crash|partition|default|restarts] [--verbose]\n"
             "              [--fault-phase-ms MIN:MAX] [--byzantine ID:BEHAVIOUR[@T0[-T1]]]\n"
-            "              [--partition SPEC] [--net RATES]\n"
+            "              [--partition SPEC] [--net RATES] [--reads PCT]\n"
             "  --seeds A:B   run every seed from A to B inclusive (S alone = S:S)\n"
             "  --faults      fault profile for the safety phase (default: default):\n"
             "                none lossy crash partition default byzantine twins byzzfuzz\n"
@@ -43,6 +43,8 @@ static void usage(FILE *out)
             "  --net drop=P,duplicate=P,reorder=P,delay_ms=MS,jitter_ms=MS[@T0-T1]\n"
             "  --fault-phase-ms MIN:MAX  the seed picks the fault phase length in this\n"
             "                range of virtual milliseconds (default 5000:20000)\n"
+            "  --reads PCT   chance (%%) that a client refills each of its 2 read slots\n"
+            "                with a read-only LOOKUP (default 50; 0: no reads)\n"
             "  --verbose     narrate each run on stderr and print passing seeds\n");
 }
 
@@ -86,11 +88,14 @@ int main(int argc, char **argv)
                                              {"byzantine", required_argument, NULL, 'b'},
                                              {"partition", required_argument, NULL, 'x'},
                                              {"net", required_argument, NULL, 'N'},
+                                             {"reads", required_argument, NULL, 'r'},
                                              {NULL, 0, NULL, 0}};
     const char *proto_arg = NULL, *faults_arg = "default";
     uint64_t nodes = 0, seed_a = 0, seed_b = 0;
     bool have_seeds = false, verbose = false, phase_set = false;
     uint64_t phase_min_ms = 0, phase_max_ms = 0;
+    uint64_t read_pct = 0;
+    bool reads_set = false;
     /* Plan specs are checked once nodes is known; kept for the replay line. */
     const char *specs[3 * FAULT_MAX_FAULTS];
     char kinds[3 * FAULT_MAX_FAULTS];
@@ -132,6 +137,14 @@ int main(int argc, char **argv)
             }
             kinds[n_specs] = (char)c;
             specs[n_specs++] = optarg;
+            break;
+        case 'r':
+            if (parse_u64(optarg, &read_pct) || read_pct > 100) {
+                fprintf(stderr, "bftsim: --reads wants a percentage 0..100\n");
+                usage(stderr);
+                return 2;
+            }
+            reads_set = true;
             break;
         case 'F':
             if (parse_range(optarg, &phase_min_ms, &phase_max_ms) || phase_max_ms > 3600000) {
@@ -181,12 +194,17 @@ int main(int argc, char **argv)
     sim_options_default(&o, proto, (uint32_t)nodes);
     o.faults = profile;
     o.verbose = verbose;
-    char phase_arg[64] = "";
+    char phase_arg[96] = "";
     if (phase_set) {
         o.fault_phase_min_us = phase_min_ms * 1000;
         o.fault_phase_max_us = phase_max_ms * 1000;
         snprintf(phase_arg, sizeof(phase_arg), " --fault-phase-ms %" PRIu64 ":%" PRIu64,
                  phase_min_ms, phase_max_ms);
+    }
+    if (reads_set) {
+        o.read_pct = (uint32_t)read_pct;
+        size_t off = strlen(phase_arg);
+        snprintf(phase_arg + off, sizeof(phase_arg) - off, " --reads %" PRIu64, read_pct);
     }
     static struct fault_plan plan;
     char plan_arg[1024] = "";
@@ -222,12 +240,14 @@ int main(int argc, char **argv)
         if (res.passed) {
             passed++;
             if (verbose)
-                printf("PASS seed=%" PRIu64 ": %" PRIu64 " ops, seq %" PRIu64 ", view %" PRIu64
-                       ", %" PRIu64 " msgs, %.3f s virtual; faulty sent %" PRIu64
-                       " rewritten %" PRIu64 " equivocated %" PRIu64 " injected %" PRIu64
-                       " dropped %" PRIu64 ", twin cut %" PRIu64 "\n",
-                       seed, res.stats.ops_completed, res.max_executed, res.max_view,
-                       res.stats.msgs_sent, (double)res.virtual_us / 1e6, res.faults.actor.seen,
+                printf("PASS seed=%" PRIu64 ": %" PRIu64 " ops, %" PRIu64 " reads (%" PRIu64
+                       " found), seq %" PRIu64 ", view %" PRIu64 ", %" PRIu64
+                       " msgs, %.3f s virtual; faulty sent %" PRIu64 " rewritten %" PRIu64
+                       " equivocated %" PRIu64 " injected %" PRIu64 " dropped %" PRIu64
+                       ", twin cut %" PRIu64 "\n",
+                       seed, res.stats.ops_completed, res.stats.reads_completed,
+                       res.stats.reads_found, res.max_executed, res.max_view, res.stats.msgs_sent,
+                       (double)res.virtual_us / 1e6, res.faults.actor.seen,
                        res.faults.actor.rewritten, res.faults.actor.equivocated,
                        res.faults.actor.injected, res.faults.actor.dropped, res.faults.twin_cut);
         } else {
