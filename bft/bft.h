@@ -254,6 +254,10 @@ struct bft_core_status {
     uint64_t view;          /* view or term */
     uint32_t leader;        /* current primary/leader as this replica believes */
     uint64_t last_executed; /* highest seq executed */
+    /* Reads answered from local state (the read-only optimisation) must
+     * reflect every seq up to here; the node answers none while
+     * last_executed is below it (node_answer_read). */
+    uint64_t read_floor;
     uint64_t stable_checkpoint;
     uint64_t view_changes; /* completed view changes / elections won by others */
     uint32_t pending_requests;
@@ -429,6 +433,7 @@ struct bft_node_stats {
     uint64_t msgs_received;
     uint64_t requests_executed; /* operations */
     uint64_t batches_executed;
+    uint64_t reads_deferred; /* read-only requests not answered: not caught up */
     uint64_t last_executed;
     uint64_t view;
     uint64_t view_changes;

@@ -103,6 +103,7 @@ static void hs_status(const struct bft_core *c, struct bft_core_status *out)
     out->view = c->view;
     out->leader = hs_leader(c, c->view);
     out->last_executed = c->root_height;
+    out->read_floor = c->read_floor;
     out->view_changes = c->view_changes;
     out->pending_requests = c->pend.count;
     out->in_view_change = c->timed_out;

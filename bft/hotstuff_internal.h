@@ -238,6 +238,7 @@ struct bft_core {
     /* Pacemaker and voting state (Algorithm 3 vheight/b_lock/qc_high). */
     uint64_t view;
     uint64_t last_voted_view; /* persisted */
+    uint64_t read_floor;      /* height two below the highest block we voted for */
     struct hs_qc high_qc;
     struct hs_qc locked_qc; /* persisted */
     struct hs_tc high_tc;
@@ -466,5 +467,16 @@ void hs_persist_snapshot(struct bft_core *c, const struct hs_claim *k, const uin
                          uint32_t len);
 void hs_recover(struct bft_core *c, const uint8_t *rec, size_t len);
 void hs_post_recover(struct bft_core *c);
+
+/* Reads (node_answer_read) wait until we executed height h - 2 after we
+ * voted for a block at height h: a block is committed, and a write in it
+ * acknowledged, only once 2f+1 replicas voted for the block two below
+ * (the 3-chain, PODC'19 §5), so every read quorum of 2f+1 holds an honest
+ * replica that waits for it. */
+static inline void hs_note_vote_height(struct bft_core *c, uint64_t height)
+{
+    uint64_t floor = height > 2 ? height - 2 : 0;
+    if (floor > c->read_floor) c->read_floor = floor;
+}
 
 #endif

@@ -193,6 +193,7 @@ static void vote(struct bft_core *c, const struct hs_block *b)
     c->my_vote.valid = true;
     c->my_vote.view = view;
     c->my_vote.height = height;
+    hs_note_vote_height(c, height);
     c->my_vote.block = d;
     hs_persist_block(c, b);
     hs_persist_vote(c, view, height, &d);

@@ -59,6 +59,7 @@ void hs_recover(struct bft_core *c, const uint8_t *rec, size_t len)
         net_get_bytes(&r, block.b, 32);
         if (r.err || net_rd_left(&r) != 0) return;
         if (view > c->last_voted_view) c->last_voted_view = view;
+        if (!hs_is_zero(&block)) hs_note_vote_height(c, height);
         if (!hs_is_zero(&block) && (!c->my_vote.valid || view > c->my_vote.view)) {
             c->my_vote.valid = true;
             c->my_vote.view = view;

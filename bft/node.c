@@ -229,13 +229,25 @@ static void receive_request(struct bft_node *n, const struct bft_msg *m)
 }
 
 /* Read-only optimisation (Castro & Liskov §5.1.3): answered from the
- * current state without ordering; a BFT client needs 2f+1 matching replies,
- * so a lying replica cannot pass off a stale read. */
+ * current state without ordering; a BFT client needs 2f+1 matching replies.
+ * A replica answers only once it has executed everything it helped commit
+ * (st.read_floor: in PBFT every seq it sent a COMMIT for, WAL included; in
+ * HotStuff the block two below its highest vote). A write acknowledged
+ * before the read was committed by 2f+1 replicas, and any 2f+1 repliers
+ * include an honest one of them, which then answers with the write: so
+ * 2f+1 matching stale answers cannot exist, after a restart (the state
+ * rolled back to the last snapshot) or with a Twin answering from its old
+ * state. A replica not caught up stays silent; the client falls back to an
+ * ordered request. */
 void node_answer_read(struct bft_node *n, const struct bft_msg *m)
 {
     {
         struct bft_core_status st;
         n->ops->status(n->core, &st);
+        if (st.last_executed < st.read_floor) {
+            n->stats.reads_deferred++;
+            return;
+        }
         uint8_t body[4 + 8 + 2 + BFT_ENVELOPE_MAX_OPS * (2 + BFT_RESULT_MAX)];
         struct net_wr w;
         net_wr_init(&w, body, sizeof body);

@@ -250,6 +250,7 @@ static void pbft_status(const struct bft_core *c, struct bft_core_status *out)
     out->view = c->view;
     out->leader = pbft_primary(c, c->view);
     out->last_executed = c->last_exec;
+    out->read_floor = c->read_floor;
     out->stable_checkpoint = c->h;
     out->view_changes = c->view_changes;
     out->pending_requests = c->pend.count;

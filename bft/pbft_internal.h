@@ -93,18 +93,18 @@
 #define PBFT_PENDING_BYTES_MAX (64u << 20) /* bytes held by queued requests */
 #define PBFT_QUOTA_FLOOR 16                /* requests one client may queue at least */
 #define PBFT_QUOTA_FLOOR_BYTES (1u << 20)
-#define PBFT_RAW_MAX BFT_MSG_MIN_LEN       /* votes/checkpoints have no body */
-#define PBFT_CKPT_RING 4                   /* checkpoint seqs kept per replica */
-#define PBFT_RETRANSMIT_BURST 16           /* slots resent per firing */
-#define PBFT_HELP_BUDGET 256               /* replies to a laggard per tick */
-#define PBFT_FETCH_RANGE 64                /* log entries asked for at once */
-#define PBFT_VC_SHIFT_MAX 6                /* timeout doubles at most 2^6 */
-#define PBFT_PROBES 2                      /* log-fetch probes before suspecting the primary */
-#define PBFT_PROBE_RESETS 8                /* probe rounds restarted by catching up */
-#define PBFT_STATUS_TICKS 5                /* retransmit intervals per idle probe */
-#define PBFT_STATE_CHUNK (256u << 10)      /* snapshot bytes per STATE-RESP */
-#define PBFT_SNAP_MAX (64u << 20)          /* largest snapshot we assemble */
-#define PBFT_STATE_BYTES_TICK (4u << 20)   /* snapshot bytes per asker per tick */
+#define PBFT_RAW_MAX BFT_MSG_MIN_LEN     /* votes/checkpoints have no body */
+#define PBFT_CKPT_RING 4                 /* checkpoint seqs kept per replica */
+#define PBFT_RETRANSMIT_BURST 16         /* slots resent per firing */
+#define PBFT_HELP_BUDGET 256             /* replies to a laggard per tick */
+#define PBFT_FETCH_RANGE 64              /* log entries asked for at once */
+#define PBFT_VC_SHIFT_MAX 6              /* timeout doubles at most 2^6 */
+#define PBFT_PROBES 2                    /* log-fetch probes before suspecting the primary */
+#define PBFT_PROBE_RESETS 8              /* probe rounds restarted by catching up */
+#define PBFT_STATUS_TICKS 5              /* retransmit intervals per idle probe */
+#define PBFT_STATE_CHUNK (256u << 10)    /* snapshot bytes per STATE-RESP */
+#define PBFT_SNAP_MAX (64u << 20)        /* largest snapshot we assemble */
+#define PBFT_STATE_BYTES_TICK (4u << 20) /* snapshot bytes per asker per tick */
 /* Primary performance monitor (pbft_monitor.c; Aardvark, NSDI'09 §4.3). */
 #define PBFT_MON_TICK_DIV 20   /* a monitor tick is T/20 */
 #define PBFT_MON_WINDOW 10     /* ticks per measurement window (T/2) */
@@ -314,6 +314,7 @@ struct bft_core {
     struct pbft_raw h_proof[BFT_MAX_REPLICAS];
 
     uint64_t last_exec;
+    uint64_t read_floor; /* highest seq we sent (or recovered) a COMMIT for */
     bft_digest last_state;
     uint64_t next_seq; /* primary: next seq to assign */
     struct pbft_slot *slots;

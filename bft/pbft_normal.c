@@ -264,6 +264,7 @@ static void check_progress(struct bft_core *c, struct pbft_slot *s)
         }
         persist_commit(c, s);
         s->sent_commit = true;
+        if (s->seq > c->read_floor) c->read_floor = s->seq;
         s->commit_mask |= 1u << c->self;
         s->commit_d[c->self] = s->digest;
         s->commit_raw[c->self].len = 0; /* regenerated when needed */

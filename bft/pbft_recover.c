@@ -75,6 +75,7 @@ static void recover_commit(struct bft_core *c, struct pbft_rd *r)
     if (s->view == view && s->has_pp && pbft_deq(&s->digest, &ct.digest)) {
         s->prepared = true;
         s->sent_commit = true;
+        if (seq > c->read_floor) c->read_floor = seq;
         s->commit_mask |= 1u << c->self;
         s->commit_d[c->self] = ct.digest;
     }
