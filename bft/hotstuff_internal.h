@@ -440,6 +440,9 @@ void hs_monitor_on_timer(struct bft_core *c);
 bool hs_monitor_enter_view(struct bft_core *c, uint32_t old_leader, bool by_timeout);
 /* The current view's leader proposed w (verified, first copy). */
 void hs_monitor_on_proposal(struct bft_core *c, const struct hs_wire_block *w);
+/* Another replica's timeout for `view` was recorded: line up with the
+ * replicas giving up on the same leader's term. */
+void hs_monitor_on_timeout(struct bft_core *c, uint64_t view);
 
 /* ---- block sync (hotstuff_sync.c) ---- */
 void hs_fetch_want(struct bft_core *c, const bft_digest *d, uint64_t height, uint32_t from,

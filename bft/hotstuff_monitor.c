@@ -14,17 +14,19 @@
  * this for PBFT; this file does it for chained HotStuff with a latency
  * that needs no knowledge of the offered load:
  *
- * - Sample. Under backlog an honest leader proposes for view v as soon as
- *   it holds QC(v-1) (hs_try_propose), and a replica enters v when it
- *   votes in v-1 (Algorithm 3), i.e. about when the leader can form that
- *   QC: one message delay later the leader has it, one more and its
- *   proposal is here. A replica samples the ticks from entering view v
- *   (or from the first tick with work, if it entered idle) to the arrival
- *   of the leader's proposal for v, only when that proposal carries a
- *   batch of two or more envelopes: an honest leader with nothing queued
- *   proposes each request as it comes, so several envelopes in one block
- *   waited for the leader (the backlog). Entered v only through the
- *   proposal's own justify: the sample is 0. An idle or lightly loaded
+ * - Sample. While there is work an honest leader proposes for view v as
+ *   soon as it holds QC(v-1) (hs_try_propose proposes at once, empty if
+ *   need be, while uncommitted blocks carry requests), and a replica
+ *   enters v when it votes in v-1 (Algorithm 3), i.e. about when the
+ *   leader can form that QC: one message delay later the leader has it,
+ *   one more and its proposal is here. A replica that entered v with work
+ *   (hs_has_work; or from the first tick with pending requests, if it
+ *   entered idle) samples the ticks from then to the arrival of the
+ *   leader's proposal for v. Not only batches of two or more envelopes
+ *   as in pbft_monitor.c: with closed-loop clients a slow leader carries
+ *   the whole backlog in one block and proposes empty blocks for the next
+ *   views, so full blocks are too rare to judge it in time. Entered v
+ *   only through the proposal's own justify: the sample is 0. An idle
  *   cluster produces no samples: never judged.
  * - Time. The core has no clock: a periodic timer (HS_TIMER_MONITOR, T/20,
  *   running only while there is work) counts ticks; samples are in ticks,
@@ -147,8 +149,6 @@ void hs_monitor_on_proposal(struct bft_core *c, const struct hs_wire_block *w)
     if (w->view != c->view || c->mon.view != c->view || !c->mon.started) return;
     c->mon.started = false; /* one sample per view */
     if (hs_leader(c, c->view) == c->self) return;
-    /* A batch: u16 count | ... (batch.c). Two or more: a backlog. */
-    if (w->batch_len < 2 || ((uint32_t)w->batch[0] | (uint32_t)w->batch[1] << 8) < 2) return;
     uint64_t lag = c->mon.tick - c->mon.start_tick;
     c->mon.hist[lag < HS_MON_HIST ? lag : HS_MON_HIST - 1]++;
     c->mon.nsamples++;
@@ -203,4 +203,37 @@ void hs_monitor_on_timer(struct bft_core *c)
     c->mon.bad = 0;
     c->mon.complain = true;
     hs_give_up_view(c);
+}
+
+/* Replicas give up on a slow leader's term a little apart, and in between
+ * the others keep voting: a replica that voted in v is in v+1 when the
+ * complaints for v arrive, so the timeouts split over v and v+1 and no TC
+ * forms until a view timer fires (and backs off). Two rules line them up,
+ * both only within the current leader's term:
+ * - a replica that itself gives up on the term follows another replica's
+ *   timeout one view ahead (it refuses every view of the term anyway);
+ * - a replica whose own monitor already counts a strike against the
+ *   leader, and sees f+1 timeouts (one honest) for the views just below
+ *   its own, gives up its current view too: those replicas do not vote
+ *   there, so its view is unlikely to get a proposal. */
+void hs_monitor_on_timeout(struct bft_core *c, uint64_t view)
+{
+    uint32_t leader = hs_leader(c, c->view);
+    if (leader == c->self || hs_leader(c, view) != leader ||
+        view / c->leader_views != c->view / c->leader_views)
+        return;
+    if (c->mon.complain && view == c->view + 1) {
+        hs_advance_view(c, view, false); /* times out `view` (complaint) */
+        return;
+    }
+    if (c->timed_out || c->mon.bad == 0 || view >= c->view || view + HS_STUCK_VIEWS < c->view)
+        return;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct hs_timeout_rec *t = &c->to[i];
+        if (i != c->self && t->valid && t->view < c->view && t->view + HS_STUCK_VIEWS >= c->view &&
+            t->view / c->leader_views == c->view / c->leader_views)
+            k++;
+    }
+    if (k >= c->f + 1) hs_give_up_view(c);
 }

@@ -320,6 +320,7 @@ void hs_on_timeout_msg(struct bft_core *c, const struct bft_msg *m)
     t->view = m->view;
     t->hqc_view = hqc.view;
     memcpy(t->sig, sig, BFT_SIG_LEN);
+    hs_monitor_on_timeout(c, m->view);
     /* f+1 timeouts for a view (one of them honest): join it, so the
      * honest replicas reach 2f+1 together (PBFT §4.5.2's f+1 rule). */
     if ((m->view > c->view || !c->timed_out) && count_timeouts(c, m->view, true) >= c->f + 1) {

@@ -110,10 +110,11 @@ static void test_prompt_leader_and_idle_cluster_kept(void **state)
     }
 }
 
-/* Slow, but without a backlog (one request at a time: batches of one) a
- * leader is not judged either: the monitor needs evidence that requests
- * waited for the leader. */
-static void test_slow_leader_without_backlog_not_judged(void **state)
+/* Slow with batches of one (one request per view): uncommitted blocks
+ * carrying requests are work too, which an honest leader proposes on at
+ * once (empty blocks complete their 3-chain), so the leader is judged and
+ * its views given up all the same. */
+static void test_slow_leader_with_single_request_batches_times_out(void **state)
 {
     (void)state;
     uint32_t seen = 0;
@@ -132,8 +133,8 @@ static void test_slow_leader_without_backlog_not_judged(void **state)
         }
         deliver_one();
     }
-    for (uint32_t i = 0; i < N; i++)
-        assert_int_equal(count_fx(E_SEND, (int)i, BFT_MSG_HS_TIMEOUT), 0);
+    for (uint32_t i = 1; i < N; i++)
+        assert_true(count_fx(E_SEND, (int)i, BFT_MSG_HS_TIMEOUT) > 0);
 }
 
 int main(void)
@@ -143,8 +144,8 @@ int main(void)
                                         setup_w256, teardown_w256),
         cmocka_unit_test_setup_teardown(test_prompt_leader_and_idle_cluster_kept, setup_w256,
                                         teardown_w256),
-        cmocka_unit_test_setup_teardown(test_slow_leader_without_backlog_not_judged, setup_w256,
-                                        teardown_w256),
+        cmocka_unit_test_setup_teardown(test_slow_leader_with_single_request_batches_times_out,
+                                        setup_w256, teardown_w256),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
