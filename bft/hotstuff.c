@@ -93,6 +93,7 @@ static int hs_create(struct bft_core **out, const struct bft_core_config *cfg,
         hs_destroy(c);
         return BFT_E_NOMEM;
     }
+    hs_monitor_init(c);
     *out = c;
     return BFT_E_OK;
 }
@@ -120,6 +121,7 @@ static void after_event(struct bft_core *c)
     }
     hs_timer_update(c);
     hs_request_timer_update(c);
+    hs_monitor_arm(c);
 }
 
 static void hs_on_message(struct bft_core *c, const struct bft_msg *m)
@@ -195,6 +197,9 @@ static void hs_on_timer(struct bft_core *c, uint32_t timer)
         break;
     case HS_TIMER_REQUEST:
         hs_on_request_timer(c);
+        break;
+    case HS_TIMER_MONITOR:
+        hs_monitor_on_timer(c);
         break;
     default:
         break;

@@ -59,6 +59,7 @@
 #define HS_TIMER_STATE 3   /* state transfer retries */
 #define HS_TIMER_RESEND 4  /* leader: retransmit the proposal once */
 #define HS_TIMER_REQUEST 5 /* the oldest pending request is not committing */
+#define HS_TIMER_MONITOR 6 /* leader performance monitor tick (hotstuff_monitor.c) */
 
 /* Bounds. */
 #define HS_BLOCKS_MAX 1024
@@ -88,6 +89,15 @@
 #define HS_EXCLUDE_MAX 3u
 #define HS_STUCK_VIEWS 2 /* others' timeouts this many views back still count */
 #define HS_CLAIMS 8
+/* Leader performance monitor (hotstuff_monitor.c, docs/hotstuff.md). */
+#define HS_MON_TICK_DIV 20   /* a monitor tick is T/20 */
+#define HS_MON_WINDOW 10     /* ticks per measurement window (T/2) */
+#define HS_MON_MIN_SAMPLES 2 /* samples a window needs to be judged */
+#define HS_MON_HIST 64       /* histogram buckets (ticks; the last is "or more") */
+#define HS_MON_GRACE 1       /* windows of a new leader term not judged */
+#define HS_MON_FLOOR 4       /* the bar never tightens below 4 ticks (T/5) */
+#define HS_MON_STRIKES 2     /* consecutive windows over the bar to give up */
+#define HS_MON_TERMS 4       /* leader terms whose best window is remembered */
 /* State transfer: a snapshot travels in chunks (the orders state outgrows
  * one message after ~12,800 orders) and is logged in parts (one WAL record
  * is at most BFT_WAL_RECORD_MAX). */
@@ -226,6 +236,25 @@ struct hs_assembly {
     uint8_t *buf;
 };
 
+/* Leader performance monitor state (hotstuff_monitor.c). */
+struct hs_monitor {
+    bool armed;
+    bool complain; /* giving up on every view of the current leader term */
+    bool started;  /* the clock runs for `view`: entered it with work */
+    uint64_t ms;   /* tick period, T / HS_MON_TICK_DIV */
+    uint64_t tick;
+    uint64_t view, start_tick; /* when we entered `view` (with work) */
+    uint64_t term;             /* view / W of the term measured */
+    uint32_t leader;           /* its leader */
+    uint32_t win_ticks, nsamples;
+    uint32_t hist[HS_MON_HIST];
+    uint32_t windows, bad, allowed;
+    uint32_t term_best;          /* lowest judged median this term */
+    uint32_t past[HS_MON_TERMS]; /* lowest median of earlier terms */
+    uint32_t past_next;
+    uint64_t complaints;
+};
+
 struct bft_core {
     struct bft_core_config cfg;
     struct bft_env env;
@@ -313,6 +342,8 @@ struct bft_core {
     struct hs_claim snap;
     uint8_t *snap_buf;
     size_t snap_len, snap_cap;
+
+    struct hs_monitor mon;
 
     bool post_recover;
     uint8_t *body;  /* BFT_BODY_MAX scratch */
@@ -415,6 +446,23 @@ void hs_on_timeout_msg(struct bft_core *c, const struct bft_msg *m);
 void hs_on_tc(struct bft_core *c, const struct hs_tc *t);
 void hs_request_timer_update(struct bft_core *c);
 void hs_on_request_timer(struct bft_core *c);
+
+/* Give up on the current view as if its view timer fired: HS_TIMEOUT(view),
+ * no more votes in it (the leader performance monitor). */
+void hs_give_up_view(struct bft_core *c);
+
+/* ---- leader performance monitor (hotstuff_monitor.c) ---- */
+void hs_monitor_init(struct bft_core *c);
+/* Run the tick timer while there is work. */
+void hs_monitor_arm(struct bft_core *c);
+void hs_monitor_on_timer(struct bft_core *c);
+/* We entered c->view; true if we keep giving up on this leader's views. */
+bool hs_monitor_enter_view(struct bft_core *c, uint32_t old_leader, bool by_timeout);
+/* The current view's leader proposed w (verified, first copy). */
+void hs_monitor_on_proposal(struct bft_core *c, const struct hs_wire_block *w);
+/* Another replica's timeout for `view` was recorded: line up with the
+ * replicas giving up on the same leader's term. */
+void hs_monitor_on_timeout(struct bft_core *c, uint64_t view);
 
 /* ---- block sync (hotstuff_sync.c) ---- */
 void hs_fetch_want(struct bft_core *c, const bft_digest *d, uint64_t height, uint32_t from,

@@ -63,6 +63,7 @@ void hs_advance_view(struct bft_core *c, uint64_t view, bool by_timeout)
         if (c->req_timer.armed) c->io.cancel_timer(c->io.ctx, HS_TIMER_REQUEST);
         c->req_timer.armed = false;
     }
+    if (hs_monitor_enter_view(c, old_leader, by_timeout)) complain = true;
     if (by_timeout) c->view_changes++;
     /* A fresh view gets a fresh timer. */
     if (c->view_timer_armed) c->io.cancel_timer(c->io.ctx, HS_TIMER_VIEW);
@@ -137,6 +138,17 @@ void hs_on_request_timer(struct bft_core *c)
     check_tc(c, c->view);
     if (!c->view_timer_armed) {
         /* Resend the timeouts every base interval, as the view timer does. */
+        c->view_timer_armed = true;
+        c->io.set_timer(c->io.ctx, HS_TIMER_VIEW, c->cfg.request_timeout_ms);
+    }
+}
+
+void hs_give_up_view(struct bft_core *c)
+{
+    if (!c->timed_out) send_timeout(c);
+    check_tc(c, c->view);
+    if (!c->view_timer_armed) {
+        /* Resent every base interval, as the view timer does. */
         c->view_timer_armed = true;
         c->io.set_timer(c->io.ctx, HS_TIMER_VIEW, c->cfg.request_timeout_ms);
     }
@@ -325,6 +337,7 @@ void hs_on_timeout_msg(struct bft_core *c, const struct bft_msg *m)
     t->view = m->view;
     t->hqc_view = hqc.view;
     memcpy(t->sig, sig, BFT_SIG_LEN);
+    hs_monitor_on_timeout(c, m->view);
     /* f+1 timeouts for a view (one of them honest): join it, so the
      * honest replicas reach 2f+1 together (PBFT §4.5.2's f+1 rule). */
     if ((m->view > c->view || !c->timed_out) && count_timeouts(c, m->view, true) >= c->f + 1) {

@@ -158,6 +158,7 @@ void hs_on_proposal(struct bft_core *c, const struct bft_msg *m)
     seen_add(c, w.view, &w.digest);
     if (w.has_tc) hs_on_tc(c, &w.tc);
     hs_on_qc(c, &w.justify);
+    hs_monitor_on_proposal(c, &w);
     /* A recent past view's block is kept (no vote) as a likely ancestor of
      * the next proposal; anything older is stale. */
     if (w.height <= c->root_height || (w.view + 2 < c->view && !hs_fetch_wanted(c, &w.digest))) {

@@ -1,0 +1,151 @@
+/* HotStuff leader performance monitor (bft/hotstuff_monitor.c,
+ * docs/hotstuff.md "Leader performance monitor"), scripted on four real
+ * cores with leader windows of 256 views: replica 0 leads views 1-255.
+ * A "slow leader" is scripted by holding each of replica 0's proposals
+ * while K monitor ticks (T/20 each) pass at every replica, with a backlog
+ * of client requests, so every proposal carries a batch of several. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bft/hotstuff_internal.h"
+#include "crypto/crypto.h"
+#include "tests/unit/hotstuff_fixture.h"
+
+static int setup_w256(void **state)
+{
+    fixture_leader_views = 256;
+    return setup(state);
+}
+static int teardown_w256(void **state)
+{
+    fixture_leader_views = 1;
+    return teardown(state);
+}
+
+static void tick_all(uint32_t k)
+{
+    for (uint32_t t = 0; t < k; t++)
+        for (uint32_t i = 0; i < N; i++)
+            fire(i, HS_TIMER_MONITOR);
+}
+
+static uint64_t next_req = 1;
+
+/* Deliver everything; each proposal of replica 0 (one per view: the first
+ * of its copies) waits `k` ticks, and three more client requests arrive
+ * meanwhile (the backlog its next proposal batches). Returns the number
+ * of replica 0's proposals delivered. */
+static uint32_t run_slow_leader(uint32_t k, uint32_t proposals)
+{
+    uint32_t seen = 0;
+    uint64_t held_view = 0;
+    while (H->net_head < H->net_tail && seen < proposals) {
+        struct packet *p = &H->net[H->net_head];
+        struct bft_msg m;
+        assert_int_equal(bft_msg_decode(p->buf, p->len, &m), BFT_E_OK);
+        if (p->from == 0 && m.type == BFT_MSG_HS_PROPOSAL && m.view != held_view) {
+            held_view = m.view;
+            seen++;
+            for (int r = 0; r < 3; r++)
+                submit(next_req % 7, next_req), next_req++;
+            tick_all(k);
+        }
+        deliver_one();
+    }
+    return seen;
+}
+
+static void start_load(void)
+{
+    next_req = 1;
+    for (int r = 0; r < 3; r++)
+        submit(next_req % 7, next_req), next_req++;
+}
+
+/* Leader 0 proposes every 8 ticks (0.4 T: the view timer never fires)
+ * under a backlog. After the grace window the bar tightens from T to the
+ * floor (4 ticks); two windows over it and replicas 1-3 give up on view
+ * after view of leader 0's window: their timeouts form a TC and view 256
+ * (leader 1) begins. Without the monitor nobody ever times out. */
+static void test_slow_leader_under_backlog_times_out_its_views(void **state)
+{
+    (void)state;
+    start_load();
+    run_slow_leader(8, 40);
+    for (uint32_t i = 1; i < N; i++) {
+        assert_true(count_fx(E_SEND, (int)i, BFT_MSG_HS_TIMEOUT) > 0);
+        assert_true(status(i).view >= 256);
+        assert_true(status(i).view_changes >= 1);
+    }
+    /* The next leader is prompt: requests keep committing. */
+    uint64_t done = status(1).last_executed;
+    for (int r = 0; r < 3; r++)
+        submit(next_req % 7, next_req), next_req++;
+    run_rounds(2);
+    assert_true(status(1).last_executed > done);
+}
+
+/* A prompt leader (3 ticks per proposal, under the 4-tick floor) keeps
+ * its window however long the backlog lasts, and an idle cluster (no
+ * requests, no samples) is never judged. */
+static void test_prompt_leader_and_idle_cluster_kept(void **state)
+{
+    (void)state;
+    start_load();
+    assert_int_equal(run_slow_leader(3, 60), 60);
+    run();         /* drain */
+    tick_all(200); /* idle */
+    for (uint32_t i = 0; i < N; i++) {
+        assert_int_equal(count_fx(E_SEND, (int)i, BFT_MSG_HS_TIMEOUT), 0);
+        assert_int_equal(status(i).view_changes, 0);
+        assert_true(status(i).view < 256);
+        assert_true(status(i).last_executed > 0);
+    }
+}
+
+/* Slow with batches of one (one request per view): uncommitted blocks
+ * carrying requests are work too, which an honest leader proposes on at
+ * once (empty blocks complete their 3-chain), so the leader is judged and
+ * its views given up all the same. */
+static void test_slow_leader_with_single_request_batches_times_out(void **state)
+{
+    (void)state;
+    uint32_t seen = 0;
+    uint64_t held_view = 0;
+    submit(1, 1);
+    next_req = 2;
+    while (H->net_head < H->net_tail && seen < 40) {
+        struct packet *p = &H->net[H->net_head];
+        struct bft_msg m;
+        assert_int_equal(bft_msg_decode(p->buf, p->len, &m), BFT_E_OK);
+        if (p->from == 0 && m.type == BFT_MSG_HS_PROPOSAL && m.view != held_view) {
+            held_view = m.view;
+            seen++;
+            submit(1, next_req++); /* one per view: batches of one */
+            tick_all(8);
+        }
+        deliver_one();
+    }
+    for (uint32_t i = 1; i < N; i++)
+        assert_true(count_fx(E_SEND, (int)i, BFT_MSG_HS_TIMEOUT) > 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_slow_leader_under_backlog_times_out_its_views,
+                                        setup_w256, teardown_w256),
+        cmocka_unit_test_setup_teardown(test_prompt_leader_and_idle_cluster_kept, setup_w256,
+                                        teardown_w256),
+        cmocka_unit_test_setup_teardown(test_slow_leader_with_single_request_batches_times_out,
+                                        setup_w256, teardown_w256),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
