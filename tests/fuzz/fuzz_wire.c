@@ -19,9 +19,8 @@ static void walk_requests(const struct bft_msg *m)
     uint64_t req_no;
     const uint8_t *op;
     size_t op_len, count = 0;
-    volatile uint8_t sink = 0;
     while (bft_req_iter_next(&it, &req_no, &op, &op_len)) {
-        if (op_len) sink ^= op[op_len - 1];
+        if (op_len && op[op_len - 1] == 0xff && op[0] == 0xfe) count++; /* touch the op */
         if (++count > 70000) abort(); /* count is a u16: the iterator must end */
     }
     (void)bft_req_count(m);
