@@ -76,6 +76,11 @@ static struct buf client_rec; /* fuzz_client records (client 0) */
 static char outdir[512];
 static int wire_seen[256];
 static int proto_idx;
+/* Variant "vc": replica 0 (the first leader) is down from the start (Raft:
+ * from round 3, once elected) and the others' timers fire: view change /
+ * election under load. */
+static bool variant_vc;
+static int dead = -1;
 
 static void enqueue(int from, uint32_t to, const uint8_t *msg, size_t len)
 {
@@ -167,7 +172,7 @@ static void deliver_all(uint32_t n)
     size_t steps = 0;
     while (q_head < q_tail && steps++ < 50000) {
         struct qmsg m = q[q_head++];
-        if (m.to < n) {
+        if (m.to < n && (int)m.to != dead && !(dead >= 0 && m.from == dead)) {
             struct rep *r = &reps[m.to];
             if (m.len <= 0xffff && r->rec.len < SEED_MAX) {
                 buf_u8(&r->rec, 0);
@@ -271,6 +276,7 @@ static void run(int proto, const char *pname)
     buf_u8(&client_rec, (uint8_t)proto_idx);
     buf_u8(&client_rec, 0); /* envelope 1 */
     uint64_t now = 1000;
+    if (variant_vc && proto != BFT_PROTO_RAFT) dead = 0;
     submit(&clis[0], 6, now);
     if (proto == BFT_PROTO_RAFT) fire_timers(&reps[0]); /* replica 0 stands first */
     for (int round = 0; round < 24; round++) {
@@ -281,7 +287,14 @@ static void run(int proto, const char *pname)
         now += 50;
         /* Now and then one replica's timers fire: retransmissions, and
          * for the leader's peers view changes / elections. */
-        if (round % 6 == 5) {
+        if (variant_vc && round == 3) dead = 0; /* Raft: the elected leader */
+        if (variant_vc && round >= 1 && round <= 6) {
+            /* Raft: one replica at a time, or candidates split votes. */
+            for (uint32_t i = 1; i < n; i++)
+                if (proto != BFT_PROTO_RAFT || i == 1 + (uint32_t)round % (n - 1))
+                    fire_timers(&reps[i]);
+            deliver_all(n);
+        } else if (!variant_vc && round % 6 == 5) {
             fire_timers(&reps[(uint32_t)(round / 6) % n]);
             deliver_all(n);
         }
@@ -301,8 +314,15 @@ static void run(int proto, const char *pname)
         bft_node_stats(r->node, &st);
         fprintf(stderr, "%s replica %u: executed %llu batches, view %llu, %zu WAL records\n", pname,
                 i, (unsigned long long)st.batches_executed, (unsigned long long)st.view, r->wal_n);
-        if (i > 1) continue; /* a follower and the first leader are enough */
         char target[64];
+        snprintf(target, sizeof target, "fuzz_node_%s", pname);
+        if (variant_vc) {
+            if (i == 0 || i > 2) continue;
+            snprintf(name, sizeof name, "vc-replica-%u", i);
+            write_file(target, name, r->rec.p, r->rec.len);
+            continue;
+        }
+        if (i > 1) continue; /* a follower and the first leader are enough */
         snprintf(target, sizeof target, "fuzz_node_%s", pname);
         snprintf(name, sizeof name, "run-replica-%u", i);
         write_file(target, name, r->rec.p, r->rec.len);
@@ -384,8 +404,10 @@ static void run(int proto, const char *pname)
         }
         free(w.p);
     }
-    snprintf(name, sizeof name, "replies-%s", pname);
-    write_file("fuzz_client", name, client_rec.p, client_rec.len);
+    if (!variant_vc) {
+        snprintf(name, sizeof name, "replies-%s", pname);
+        write_file("fuzz_client", name, client_rec.p, client_rec.len);
+    }
 
     for (uint32_t i = 0; i < n; i++) {
         bft_node_destroy(reps[i].node);
@@ -469,6 +491,12 @@ int main(int argc, char **argv)
         {BFT_PROTO_PBFT, "pbft"}, {BFT_PROTO_HOTSTUFF, "hotstuff"}, {BFT_PROTO_RAFT, "raft"}};
     for (int i = 0; i < 3; i++) {
         proto_idx = i;
+        run(ps[i].proto, ps[i].name);
+    }
+    variant_vc = true;
+    for (int i = 0; i < 3; i++) {
+        proto_idx = i;
+        dead = -1;
         run(ps[i].proto, ps[i].name);
     }
     kv_seed();
