@@ -2,9 +2,13 @@
 # missing (apt-get, as root), build, and run.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+# Seconds per fuzz target: `make fuzz` and the short run in `make test`.
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 4
 JOBS ?= 2
 
-.PHONY: all deps build build-asan demo test test-release test-asan sim-long soak bench-faults clean format
+.PHONY: all deps build build-asan build-fuzz demo test test-release test-asan test-fuzz fuzz sim-long soak bench-faults clean format
 
 all: build
 
@@ -19,18 +23,38 @@ build-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Asan >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
+# libFuzzer build of tests/fuzz (clang, ASan+UBSan, every library
+# instrumented): only the fuzz targets are built there.
+build-fuzz: deps
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Release -DBFT_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets
+
+# Each fuzz target for FUZZ_SECONDS (one at a time), from the committed
+# corpus; new inputs in $(FUZZ_BUILD)/fuzz-corpus, crashes in
+# $(FUZZ_BUILD)/fuzz-artifacts (tests/fuzz/README.md).
+fuzz: build-fuzz
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh $(FUZZ_BUILD)
+
 demo: build
 	@bash tools/demo.sh $(BUILD)
 
 # Every test: unit, simulation and multi-process tests on the release
-# build, then the unit and simulation tests again under ASan+UBSan.
-test: test-release test-asan
+# build, then the unit and simulation tests again under ASan+UBSan (both
+# include fuzz_*_replay: each fuzz harness over its committed corpus),
+# then, if clang is installed, each fuzz target for FUZZ_SMOKE_SECONDS.
+test: test-release test-asan test-fuzz
 
 test-release: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test-asan: build-asan
 	@cd $(ASAN_BUILD) && BFT_SIM_SEEDS_SCALE=0.2 ctest --output-on-failure -j $(JOBS) -E '^e2e_'
+
+test-fuzz:
+	@if command -v clang >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory build-fuzz && \
+		FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) bash tests/fuzz/run.sh $(FUZZ_BUILD); \
+	else echo "test-fuzz: clang not installed, corpus replay only (ctest fuzz_*_replay)"; fi
 
 # Long simulation sweeps (not part of `make test`).
 sim-long: build
@@ -66,4 +90,4 @@ format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
