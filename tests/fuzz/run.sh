@@ -19,6 +19,7 @@ if [ ${#TARGETS[@]} -eq 0 ]; then
 fi
 mkdir -p "$B/fuzz-artifacts" "$B/fuzz-logs"
 fail=0
+passed=0 failed=0
 printf '%-20s %10s %8s %6s %7s  %s\n' target execs exec/s cov ft result
 for t in "${TARGETS[@]}"; do
     work="$B/fuzz-corpus/$t"
@@ -35,10 +36,13 @@ for t in "${TARGETS[@]}"; do
     ft=$(echo "$done_line" | sed -n 's/.*ft: \([0-9]*\).*/\1/p')
     if [ $rc -eq 0 ] && [ -n "$done_line" ]; then
         res=ok
+        passed=$((passed + 1))
     else
+        failed=$((failed + 1))
         res="FAILED (exit $rc, see $log; reproducer in $B/fuzz-artifacts/)"
         fail=1
     fi
     printf '%-20s %10s %8s %6s %7s  %s\n' "$t" "${execs:-?}" "${eps:-?}" "${cov:-?}" "${ft:-?}" "$res"
 done
+echo "fuzz: $passed passed, $failed failed"
 exit $fail
