@@ -139,11 +139,28 @@ static bool port_free(uint16_t port)
 }
 
 /* A base port with n replica ports and the client port free. */
+/* Lowest port the kernel hands out to outgoing connections: listening
+ * ports are picked below it, or a dialer elsewhere on the machine can take
+ * one between our check and bftd's listen ("Address in use" at start). */
+static unsigned ephemeral_low(void)
+{
+    unsigned lo = 32768, hi = 60999;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%u %u", &lo, &hi) != 2) lo = 32768;
+        fclose(f);
+    }
+    return lo;
+}
+
 static uint16_t pick_ports(uint32_t n)
 {
     srand((unsigned)(getpid() ^ time(NULL)));
+    unsigned lo = ephemeral_low();
+    unsigned bases = lo > 10000 + 100 ? (lo - 10000) / 100 - 1 : 0;
+    if (bases == 0) bases = 400; /* odd kernel setting: the old range */
     for (int tries = 0; tries < 200; tries++) {
-        uint16_t base = (uint16_t)(20000 + (rand() % 400) * 100);
+        uint16_t base = (uint16_t)(10000 + (rand() % bases) * 100);
         bool ok = port_free((uint16_t)(base + 99));
         for (uint32_t i = 0; ok && i < n; i++)
             ok = port_free((uint16_t)(base + i));
