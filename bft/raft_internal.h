@@ -71,7 +71,7 @@
 #define RAFT_INFLIGHT_MAX 512       /* entries sent, unacked, per follower */
 #define RAFT_PENDING_MAX 4096       /* client requests queued at the leader */
 #define RAFT_PENDING_BYTES_MAX (64u << 20)
-#define RAFT_QUOTA_FLOOR 16  /* envelopes one client may queue at least (client_quota.h) */
+#define RAFT_QUOTA_FLOOR 16 /* envelopes one client may queue at least (client_quota.h) */
 #define RAFT_QUOTA_FLOOR_BYTES (1u << 20)
 #define RAFT_SEEN_SLOTS 8192 /* dedup cache (power of two) */
 #define RAFT_READS_MAX 1024  /* pending ReadIndex reads */
