@@ -325,8 +325,8 @@ static inline void deliver_raw(uint32_t from, uint32_t to, const struct bft_msg 
 }
 
 /* A client REQUEST with one op (client-signed with zeros: env accepts),
- * to replica `to` only (to = N: every replica not cut off). */
-static inline void submit_one(uint32_t to, uint32_t client, uint64_t req_no)
+ * to every replica in `mask`. */
+static inline void submit_mask(uint32_t client, uint64_t req_no, uint32_t mask)
 {
     uint8_t body[64];
     struct net_wr w;
@@ -347,7 +347,16 @@ static inline void submit_one(uint32_t to, uint32_t client, uint64_t req_no)
     struct bft_msg d;
     assert_int_equal(bft_msg_decode(buf, len, &d), BFT_E_OK);
     for (uint32_t i = 0; i < N; i++)
-        if ((to == N || to == i) && !H->drop_to[i]) bft_hotstuff_ops.on_request(H->core[i], &d);
+        if (mask >> i & 1) bft_hotstuff_ops.on_request(H->core[i], &d);
+}
+
+/* The same to replica `to` only (to = N: every replica not cut off). */
+static inline void submit_one(uint32_t to, uint32_t client, uint64_t req_no)
+{
+    uint32_t mask = 0;
+    for (uint32_t i = 0; i < N; i++)
+        if ((to == N || to == i) && !H->drop_to[i]) mask |= 1u << i;
+    submit_mask(client, req_no, mask);
 }
 
 static inline void submit(uint32_t client, uint64_t req_no)

@@ -381,36 +381,13 @@ static int setup_w256(void **state)
     fixture_leader_views = 256;
     return setup(state);
 }
-static void submit_to(uint32_t client, uint64_t req_no, uint32_t mask)
-{
-    uint8_t body[64];
-    struct net_wr w;
-    net_wr_init(&w, body, sizeof body);
-    net_put_u16(&w, 1);
-    net_put_u8(&w, 0);
-    net_put_u8(&w, 0);
-    net_put_u16(&w, 3);
-    net_put_bytes(&w, "op!", 3);
-    struct bft_msg m = {.type = BFT_MSG_REQUEST,
-                        .sender = client,
-                        .cluster_id = CLUSTER,
-                        .seq = req_no,
-                        .body = body,
-                        .body_len = (uint32_t)w.len};
-    uint8_t buf[256];
-    size_t len = bft_msg_encode(&m, buf, sizeof buf);
-    struct bft_msg d;
-    assert_int_equal(bft_msg_decode(buf, len, &d), BFT_E_OK);
-    for (uint32_t i = 0; i < N; i++)
-        if (mask >> i & 1) bft_hotstuff_ops.on_request(H->core[i], &d);
-}
 static void test_request_timer_deposes_censoring_leader(void **state)
 {
     (void)state;
     H->drop_type = BFT_MSG_REQUEST;
     H->drop_dest = 0;
     H->drop_count = 1000;
-    submit_to(5, 1, 0xe); /* replicas 1, 2, 3 */
+    submit_mask(5, 1, 0xe); /* replicas 1, 2, 3 */
     uint64_t req = 1;
     for (int round = 0; round < 2; round++) {
         submit(0, req++);
