@@ -15,17 +15,7 @@
 
 #include <cmocka.h>
 
-#include "sim/sim.h"
-
-#define SEC 1000000ull
-
-static uint64_t scaled(uint64_t n)
-{
-    const char *env = getenv("BFT_SIM_SEEDS_SCALE");
-    double k = env ? strtod(env, NULL) : 1.0;
-    uint64_t v = (uint64_t)((double)n * k);
-    return v ? v : 1;
-}
+#include "tests/sim/sim_test.h"
 
 static const char *const k_behaviours[] = {"silent",   "slow",   "equivocate", "junk",
                                            "badsig",   "replay", "stale",      "flood",

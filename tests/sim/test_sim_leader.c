@@ -14,24 +14,7 @@
 
 #include <cmocka.h>
 
-#include "sim/sim.h"
-
-#define SEC 1000000ull
-
-static uint64_t scaled(uint64_t n)
-{
-    const char *env = getenv("BFT_SIM_SEEDS_SCALE");
-    double k = env ? strtod(env, NULL) : 1.0;
-    uint64_t v = (uint64_t)((double)n * k);
-    return v ? v : 1;
-}
-
-static bool have_hotstuff(void)
-{
-    if (bft_core_ops_for(BFT_PROTO_HOTSTUFF)) return true;
-    print_message("hotstuff is not built: skipped\n");
-    return false;
-}
+#include "tests/sim/sim_test.h"
 
 static struct sim *make(uint32_t n, uint64_t seed, bool windows_only)
 {

@@ -22,21 +22,9 @@
 
 #include <cmocka.h>
 
-#include "sim/sim.h"
+#include "tests/sim/sim_test.h"
 
-#define SEC 1000000ull
 #define MS 1000ull
-
-static uint64_t scaled(uint64_t seeds)
-{
-    const char *env = getenv("BFT_SIM_SEEDS_SCALE");
-    double k = env ? strtod(env, NULL) : 1.0;
-#if defined(__SANITIZE_ADDRESS__)
-    if (!env) k = 0.2;
-#endif
-    uint64_t s = (uint64_t)((double)seeds * k);
-    return s ? s : 1;
-}
 
 /* ---- the Raft lease scenario ---- */
 

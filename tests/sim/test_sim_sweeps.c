@@ -15,21 +15,9 @@
 
 #include <cmocka.h>
 
-#include "sim/sim.h"
-
-#define SEC 1000000ull
+#include "tests/sim/sim_test.h"
 
 /* BFT_SIM_SEEDS_SCALE (e.g. 0.2 under sanitizers) scales the seed counts. */
-static uint64_t scaled(uint64_t seeds)
-{
-    const char *env = getenv("BFT_SIM_SEEDS_SCALE");
-    double k = env ? strtod(env, NULL) : 1.0;
-#if defined(__SANITIZE_ADDRESS__)
-    if (!env) k = 0.2;
-#endif
-    uint64_t s = (uint64_t)((double)seeds * k);
-    return s ? s : 1;
-}
 
 static void sweep(int proto, uint32_t n, uint64_t seeds)
 {

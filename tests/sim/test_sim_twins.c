@@ -13,19 +13,10 @@
 
 #include <cmocka.h>
 
-#include "sim/sim.h"
+#include "tests/sim/sim_test.h"
 
-#define SEC 1000000ull
 #define TWINS_SEEDS 400
 #define BYZZFUZZ_SEEDS 200
-
-static uint64_t scaled(uint64_t n)
-{
-    const char *env = getenv("BFT_SIM_SEEDS_SCALE");
-    double k = env ? strtod(env, NULL) : 1.0;
-    uint64_t v = (uint64_t)((double)n * k);
-    return v ? v : 1;
-}
 
 /* The same options bftsim uses with --fault-phase-ms 1000:2000, so every
  * failure line replays there. */
