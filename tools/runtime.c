@@ -275,7 +275,8 @@ static void write_stats(struct rt *rt, bool final)
             "\"frames_sent\": %llu, \"frames_dropped\": %llu, \"msgs_received\": %llu, "
             "\"rss_kib\": %ld, \"cpu_s\": %.3f, \"signs\": %llu, \"verifies\": %llu, "
             "\"verify_cache_hits\": %llu, \"wal_failed\": %s, \"audit_failed\": %s, "
-            "\"audit_orders\": %llu, \"leader\": %d, "
+            "\"audit_orders\": %llu, \"audit_filled\": %llu, \"audit_gaps\": %llu, "
+            "\"reads_deferred\": %llu, \"leader\": %d, "
             "\"is_leader\": %s, \"rejected\": {",
             rt->id, final ? "true" : "false", (unsigned long long)st.last_executed,
             (unsigned long long)st.view, (unsigned long long)st.view_changes, dig,
@@ -285,12 +286,13 @@ static void write_stats(struct rt *rt, bool final)
             (unsigned long long)st.msgs_received, rss_kib(), cpu, (unsigned long long)cc.signs,
             (unsigned long long)cc.verifies, (unsigned long long)cc.cache_hits,
             rt->wal_failed ? "true" : "false", rt->audit_failed ? "true" : "false",
-            (unsigned long long)rt->audit.lines, st.leader < rt->cl.n ? (int)st.leader : -1,
-            st.is_leader ? "true" : "false");
+            (unsigned long long)rt->audit.lines, (unsigned long long)rt->audit.filled,
+            (unsigned long long)rt->audit.gaps, (unsigned long long)st.reads_deferred,
+            st.leader < rt->cl.n ? (int)st.leader : -1, st.is_leader ? "true" : "false");
     for (int r = 0; r < BFT_REJECT__COUNT; r++)
         fprintf(f, "%s\"%s\": %llu", r ? ", " : "", bft_reject_name(r),
                 (unsigned long long)st.rejected[r]);
-    fprintf(f, "}, \"is_leader\": %s", st.is_leader ? "true" : "false");
+    fprintf(f, "}");
     if (rt->faults) rt_faults_stats_json(rt->faults, f);
     fprintf(f, ", \"storage_error\": \"%s\"}\n", rt->storage_err);
     if (fclose(f) == 0) publish_stats(rt->dir, text, text_len);
