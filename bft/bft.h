@@ -38,7 +38,8 @@
     X(MALFORMED, "malformed input")                                                                \
     X(FULL, "bounded queue or table full")                                                         \
     X(IO, "I/O error")                                                                             \
-    X(NOTFOUND, "not found")
+    X(NOTFOUND, "not found")                                                                       \
+    X(AGAIN, "not possible now; try later")
 #define BFT_ERR_ENUM(name, str) BFT_E_##name,
 enum bft_err { BFT_ERR_MAP(BFT_ERR_ENUM) BFT_E__COUNT };
 const char *bft_strerror(int err);
@@ -226,6 +227,19 @@ struct bft_io {
      * digest of the installed state. */
     int (*restore)(void *ctx, uint64_t seq, const uint8_t *buf, size_t len,
                    const bft_digest *expect, bft_digest *state);
+    /* Durable snapshots (docs/storage.md). The state at seq, digest
+     * *state, is committed (PBFT: a stable checkpoint; HotStuff: a
+     * committed checkpoint height; Raft: a compaction or an installed
+     * snapshot): the host may save it to disk. snap: its bytes as taken
+     * by io->snapshot, or NULL if the application is at seq right now.
+     * state NULL: the node computes it (Raft). */
+    void (*checkpoint)(void *ctx, uint64_t seq, const bft_digest *state, const uint8_t *snap,
+                       size_t len);
+    /* Recovery: install the durable snapshot at seq that the host loaded
+     * before replay. BFT_E_OK with *state its digest, or BFT_E_NOTFOUND
+     * if there is none at seq (or it does not restore): the core then
+     * catches up by state transfer. */
+    int (*load_snapshot)(void *ctx, uint64_t seq, bft_digest *state);
     /* A reject counted by the core (stale view, out of window, ...). */
     void (*reject)(void *ctx, int reason);
     /* Answer a read-only REQUEST (raw encoded bytes, as given to on_read)
@@ -274,6 +288,15 @@ struct bft_core_ops {
     void (*destroy)(struct bft_core *c);
     /* WAL records, replayed in order on restart before any other event. */
     void (*recover)(struct bft_core *c, const uint8_t *rec, size_t len);
+    /* WAL compaction (docs/storage.md): emit, in the core's own record
+     * formats, everything recovery needs now, given the durable snapshot
+     * at `base` (0: none): replaying these records alone (after loading
+     * that snapshot through io->load_snapshot) rebuilds what this replica
+     * promised. BFT_E_OK, or BFT_E_AGAIN if it cannot now (base too old
+     * for what the core still holds): nothing was emitted. emit NULL:
+     * only say whether it could. */
+    int (*compact)(struct bft_core *c, uint64_t base,
+                   void (*emit)(void *ctx, const uint8_t *rec, size_t len), void *ctx);
     /* Events. Messages are decoded, signature verified, sender bound to key. */
     void (*on_message)(struct bft_core *c, const struct bft_msg *m);
     /* A verified client REQUEST not yet executed (node filtered those). */
@@ -401,6 +424,12 @@ struct bft_host {
                        const bft_digest *state_digest);
     void (*on_apply)(void *ctx, uint32_t client, uint64_t req_no, uint64_t seq, const uint8_t *op,
                      size_t op_len);
+    /* Optional (docs/storage.md): write a durable snapshot of the state
+     * at seq (bytes of the node's snapshot, digest *state). 0 if it is on
+     * disk now, 1 if the host chose not to write it, -1 on a storage
+     * failure. */
+    int (*save_snapshot)(void *ctx, uint64_t seq, const bft_digest *state, const uint8_t *snap,
+                         size_t len);
     /* Also optional: the result the application gave (bftd writes the
      * orders audit log from it). */
     void (*on_result)(void *ctx, uint32_t client, uint64_t req_no, uint64_t seq, uint64_t view,
@@ -450,6 +479,19 @@ int bft_node_create(struct bft_node **out, const struct bft_node_config *cfg,
 void bft_node_destroy(struct bft_node *n);
 /* Replay WAL records (before any other event). */
 void bft_node_recover(struct bft_node *n, const uint8_t *rec, size_t len);
+/* Before replay: a durable snapshot the host loaded (copied; at most
+ * BFT_SNAPFILE_KEEP are kept, the newest). The core asks for it through
+ * io->load_snapshot while it recovers; the copies are dropped once the
+ * first event after recovery was handled. */
+int bft_node_add_snapshot(struct bft_node *n, uint64_t seq, const bft_digest *state,
+                          const uint8_t *snap, size_t len);
+/* The newest durable snapshot's seq (saved by host->save_snapshot or
+ * added before replay), 0 if none. */
+uint64_t bft_node_snapshot_base(const struct bft_node *n);
+/* WAL compaction through the core's compact op with base =
+ * bft_node_snapshot_base. emit NULL: only whether it could. */
+int bft_node_compact(struct bft_node *n, void (*emit)(void *ctx, const uint8_t *rec, size_t len),
+                     void *ctx);
 /* One encoded message from the network (replica or client). Anything bad is
  * counted and dropped. */
 void bft_node_receive(struct bft_node *n, const uint8_t *msg, size_t len);
@@ -549,6 +591,80 @@ void bft_wal_close(struct bft_wal *w);
  * records replayed, or -1 with err. A missing file replays nothing. */
 long bft_wal_replay(const char *path, void (*cb)(void *ctx, const uint8_t *rec, size_t len),
                     void *ctx, char *err, size_t errlen);
+
+/* Segmented WAL (docs/storage.md): DIR/wal-<n, 20 digits>, replayed in
+ * order. Rotation starts segment n+1 with the core's compact() dump and
+ * then deletes every older segment, so the WAL stays bounded. A legacy
+ * single DIR/wal is renamed to segment 0 on replay (migration). */
+#define BFT_WAL_SEGMENT_DEFAULT (16u << 20)
+struct bft_walseg;
+/* Replay every segment in order: only the newest may have a torn tail
+ * (cut off); damage in an older one is an error. Returns the number of
+ * records, or -1 with err. An empty directory replays nothing. */
+long bft_walseg_replay(const char *dir, void (*cb)(void *ctx, const uint8_t *rec, size_t len),
+                       void *ctx, char *err, size_t errlen);
+/* Open the newest segment for append (creating segment 0 if none). */
+int bft_walseg_open(struct bft_walseg **out, const char *dir, char *err, size_t errlen);
+int bft_walseg_append(struct bft_walseg *s, const uint8_t *rec, size_t len);
+int bft_walseg_sync(struct bft_walseg *s);
+bool bft_walseg_dirty(const struct bft_walseg *s);
+void bft_walseg_close(struct bft_walseg *s);
+uint64_t bft_walseg_active_bytes(const struct bft_walseg *s); /* newest segment's size */
+uint64_t bft_walseg_active_index(const struct bft_walseg *s);
+/* Rotation, in two calls around the dump: begin syncs the active segment,
+ * creates the next one (durable directory entry) and sends later appends
+ * there; end syncs it and deletes every older segment, oldest first. Any
+ * failure is BFT_E_IO and leaves the WAL failed (a storage failure). A
+ * crash anywhere in between replays correctly: every segment replayed
+ * after the first starts with a complete dump or is the newest one. */
+int bft_walseg_rotate_begin(struct bft_walseg *s);
+int bft_walseg_rotate_end(struct bft_walseg *s);
+
+/* Snapshot files (docs/storage.md): DIR/snap-<seq, 20 digits> =
+ *   "BFTSNAP1" | u32 version=1 | u32 0 | u64 seq | u64 len | u8[32] state
+ *   digest | len bytes (the node's snapshot: application + exactly-once
+ *   table) | u8[32] SHA-256 of everything before it.
+ * Written atomically: DIR/snap-<seq>.tmp, fsync, rename, fsync of DIR. */
+#define BFT_SNAPFILE_KEEP 2
+#define BFT_SNAPFILE_HDR 64
+struct bft_snapfile {
+    uint64_t seq;
+    bft_digest state;
+    uint8_t *buf; /* malloc'd, len bytes */
+    size_t len;
+};
+/* Write snapshot seq atomically, then delete all but the newest
+ * BFT_SNAPFILE_KEEP snapshot files. BFT_E_OK or BFT_E_IO with err. */
+int bft_snapfile_write(const char *dir, uint64_t seq, const bft_digest *state, const uint8_t *buf,
+                       size_t len, char *err, size_t errlen);
+/* Read and check one snapshot file: BFT_E_OK, BFT_E_MALFORMED (torn,
+ * corrupt, wrong name) or BFT_E_IO, with err. */
+int bft_snapfile_read(const char *path, struct bft_snapfile *out, char *err, size_t errlen);
+/* Load up to max intact snapshots, newest first; a damaged one is
+ * skipped and named in note. Returns how many (out[0..k-1], free each
+ * buf), or -1 with note if the directory cannot be read. */
+int bft_snapfile_load(const char *dir, struct bft_snapfile *out, int max, char *note,
+                      size_t notelen);
+void bft_snapfile_free(struct bft_snapfile *f);
+
+/* Deterministic crash points for tests: the storage code calls hook(ctx,
+ * step) at each step of a snapshot write or a rotation; a non-zero return
+ * stops the operation right there as a crash would (returns BFT_E_IO,
+ * nothing after that step is done). NULL: no hook. Not thread-safe: tests
+ * only. */
+enum bft_storage_step {
+    BFT_STEP_SNAP_TMP_PARTIAL = 1, /* half the temp file written */
+    BFT_STEP_SNAP_TMP_WRITTEN,     /* whole temp file written, not synced */
+    BFT_STEP_SNAP_TMP_SYNCED,
+    BFT_STEP_SNAP_RENAMED,
+    BFT_STEP_SNAP_DIR_SYNCED,
+    BFT_STEP_SNAP_PRUNED, /* one old snapshot deleted */
+    BFT_STEP_SEG_OLD_SYNCED,
+    BFT_STEP_SEG_CREATED,
+    BFT_STEP_SEG_NEW_SYNCED, /* rotate_end: the dump is durable */
+    BFT_STEP_SEG_DELETED,    /* one old segment deleted */
+};
+void bft_storage_fault_hook(int (*hook)(void *ctx, int step), void *ctx);
 
 /* ------------------------------------------------------------------ */
 /* Cluster configuration (cluster.json).                               */

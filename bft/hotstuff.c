@@ -212,6 +212,7 @@ const struct bft_core_ops bft_hotstuff_ops = {
     .create = hs_create,
     .destroy = hs_destroy,
     .recover = hs_recover,
+    .compact = hs_compact,
     .on_message = hs_on_message,
     .on_request = hs_on_request,
     .on_timer = hs_on_timer,

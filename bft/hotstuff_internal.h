@@ -126,7 +126,8 @@ enum {
     HS_REC_SNAP = 4,
     HS_REC_BLOCK = 5,
     HS_REC_SNAP_PART = 6,
-    HS_REC_SNAP_END = 7
+    HS_REC_SNAP_END = 7,
+    HS_REC_BASE = 8 /* u64 height | u8[32] block: the durable snapshot (docs/storage.md) */
 };
 #define HS_REC_BIG ((size_t)BFT_PAYLOAD_MAX + 4096)
 
@@ -515,6 +516,9 @@ void hs_persist_snapshot(struct bft_core *c, const struct hs_claim *k, const uin
                          uint32_t len);
 void hs_recover(struct bft_core *c, const uint8_t *rec, size_t len);
 void hs_post_recover(struct bft_core *c);
+/* WAL compaction (bft_core_ops.compact, docs/storage.md). */
+int hs_compact(struct bft_core *c, uint64_t base,
+               void (*emit)(void *ctx, const uint8_t *rec, size_t len), void *ctx);
 
 /* Reads (node_answer_read) wait until we executed height h - 2 after we
  * voted for a block at height h: a block is committed, and a write in it

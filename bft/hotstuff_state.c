@@ -171,6 +171,8 @@ void hs_state_executed(struct bft_core *c, uint64_t seq, const bft_digest *block
     c->last_state = *state;
     if (seq % c->cfg.checkpoint_interval != 0) return;
     add_claim(c, seq, block, state);
+    /* The application is at seq now: the host may keep it on disk. */
+    if (c->io.checkpoint) c->io.checkpoint(c->io.ctx, seq, state, NULL, 0);
     if (c->snap_wanted) take_snapshot(c, seq, block, state);
 }
 
@@ -306,6 +308,7 @@ static void finish(struct bft_core *c)
     int rv = c->io.restore(c->io.ctx, k.seq, a->len ? a->buf : NULL, a->len, &k.state, &state);
     if (rv == BFT_E_OK && hs_deq(&state, &k.state)) {
         hs_persist_snapshot(c, &k, a->buf, a->len);
+        if (c->io.checkpoint) c->io.checkpoint(c->io.ctx, k.seq, &state, a->buf, a->len);
         restored(c, &k, &state);
         return;
     }

@@ -20,6 +20,7 @@ static void recover_block(struct bft_core *c, struct net_rd *r, bool committed);
 static void recover_snap(struct bft_core *c, struct net_rd *r);
 static void recover_snap_part(struct bft_core *c, struct net_rd *r);
 static void recover_snap_end(struct bft_core *c, struct net_rd *r);
+static void recover_base(struct bft_core *c, struct net_rd *r);
 
 void hs_persist_vote(struct bft_core *c, uint64_t view, uint64_t height, const bft_digest *block)
 {
@@ -80,6 +81,7 @@ void hs_recover(struct bft_core *c, const uint8_t *rec, size_t len)
     if (type == HS_REC_SNAP) recover_snap(c, &r);
     if (type == HS_REC_SNAP_PART) recover_snap_part(c, &r);
     if (type == HS_REC_SNAP_END) recover_snap_end(c, &r);
+    if (type == HS_REC_BASE) recover_base(c, &r);
 }
 
 /* First event after recovery: resume in the view after the last vote. */
@@ -95,7 +97,8 @@ void hs_post_recover(struct bft_core *c)
     hs_timer_update(c);
 }
 
-static void persist_block(struct bft_core *c, uint8_t type, const struct hs_block *b)
+static void write_block(struct bft_core *c, uint8_t type, const struct hs_block *b,
+                        void (*emit)(void *ctx, const uint8_t *rec, size_t len), void *ctx)
 {
     struct net_wr w;
     net_wr_init(&w, c->rec, HS_REC_BIG);
@@ -108,7 +111,12 @@ static void persist_block(struct bft_core *c, uint8_t type, const struct hs_bloc
     net_put_u32(&w, b->batch_len);
     net_put_bytes(&w, b->batch, b->batch_len);
     assert(!w.err);
-    c->io.persist(c->io.ctx, c->rec, w.len);
+    emit(ctx, c->rec, w.len);
+}
+
+static void persist_block(struct bft_core *c, uint8_t type, const struct hs_block *b)
+{
+    write_block(c, type, b, c->io.persist, c->io.ctx);
 }
 
 void hs_persist_commit(struct bft_core *c, const struct hs_block *b)
@@ -256,4 +264,85 @@ static void restore_snap(struct bft_core *c, const struct hs_claim *kp, const ui
     c->root_height = k.seq;
     c->root_view = 0;
     c->last_state = state;
+}
+
+/* ---- WAL compaction (docs/storage.md) ----
+ * The dump: our vote (vheight) and lock, a BASE record naming the durable
+ * snapshot at height `base` and its block, the committed blocks from there
+ * to the root, and every block held above the root (a superset of those we
+ * voted for). Recovery loads the snapshot for BASE (io->load_snapshot) and
+ * re-executes the committed blocks on top, as it does for a full WAL. */
+
+static void recover_base(struct bft_core *c, struct net_rd *r)
+{
+    uint64_t seq = net_get_u64(r);
+    bft_digest block;
+    net_get_bytes(r, block.b, 32);
+    if (r->err || net_rd_left(r) != 0 || seq <= c->root_height) return;
+    bft_digest state = {{0}};
+    /* No snapshot (or a damaged one): the root stays where it is, the
+     * committed blocks after BASE do not connect, and the replica catches
+     * up from its peers (block sync, else state transfer). */
+    if (!c->io.load_snapshot || c->io.load_snapshot(c->io.ctx, seq, &state) != BFT_E_OK) return;
+    c->exec_blocked = false;
+    c->root = block;
+    c->root_height = seq;
+    c->root_view = 0;
+    c->last_state = state;
+}
+
+static void emit_vote(void (*emit)(void *, const uint8_t *, size_t), void *ctx, uint64_t view,
+                      uint64_t height, const bft_digest *block)
+{
+    uint8_t rec[1 + 8 + 8 + 32];
+    struct net_wr w;
+    net_wr_init(&w, rec, sizeof rec);
+    net_put_u8(&w, HS_REC_VOTE);
+    net_put_u64(&w, view);
+    net_put_u64(&w, height);
+    net_put_bytes(&w, block->b, 32);
+    assert(!w.err && w.len == sizeof rec);
+    emit(ctx, rec, w.len);
+}
+
+int hs_compact(struct bft_core *c, uint64_t base,
+               void (*emit)(void *ctx, const uint8_t *rec, size_t len), void *ctx)
+{
+    if (base == 0 || base > c->root_height || c->exec_blocked) return BFT_E_AGAIN;
+    /* The committed chain from the root down to base + 1 must be held. */
+    int32_t chain[HS_BLOCKS_MAX];
+    uint32_t k = 0;
+    bft_digest at = c->root;
+    for (uint64_t h = c->root_height; h > base; h--) {
+        struct hs_block *b = hs_block_get(c, &at);
+        if (!b || !b->committed || b->height != h || k == HS_BLOCKS_MAX) return BFT_E_AGAIN;
+        chain[k++] = (int32_t)(b - c->blocks);
+        at = b->parent;
+    }
+    if (!emit) return BFT_E_OK;
+    static const bft_digest zero;
+    if (c->my_vote.valid)
+        emit_vote(emit, ctx, c->my_vote.view, c->my_vote.height, &c->my_vote.block);
+    if (!c->my_vote.valid || c->my_vote.view < c->last_voted_view)
+        emit_vote(emit, ctx, c->last_voted_view, 0, &zero);
+    uint8_t rec[HS_REC_MAX];
+    struct net_wr w;
+    net_wr_init(&w, rec, sizeof rec);
+    net_put_u8(&w, HS_REC_LOCK);
+    hs_qc_write(&w, &c->locked_qc);
+    assert(!w.err);
+    emit(ctx, rec, w.len);
+    net_wr_init(&w, rec, sizeof rec);
+    net_put_u8(&w, HS_REC_BASE);
+    net_put_u64(&w, base);
+    net_put_bytes(&w, at.b, 32);
+    assert(!w.err);
+    emit(ctx, rec, w.len);
+    for (uint32_t i = k; i-- > 0;)
+        write_block(c, HS_REC_COMMIT, &c->blocks[chain[i]], emit, ctx);
+    for (uint32_t i = 0; i < HS_BLOCKS_MAX; i++) {
+        const struct hs_block *b = &c->blocks[i];
+        if (b->used && b->height > c->root_height) write_block(c, HS_REC_BLOCK, b, emit, ctx);
+    }
+    return BFT_E_OK;
 }

@@ -10,6 +10,9 @@
 #include "bft/node_internal.h"
 #include "net/net.h"
 
+static void recovery_done(struct bft_node *n);
+static void drop_disk(struct bft_node *n);
+
 /* ---- environment for the core ---- */
 
 static void env_sign(void *ctx, uint32_t domain, const uint8_t *region, size_t len,
@@ -103,6 +106,43 @@ static int io_restore(void *ctx, uint64_t seq, const uint8_t *buf, size_t len,
     return BFT_E_OK;
 }
 
+/* The core says the state at seq is committed: hand it to the host's
+ * durable snapshot writer (docs/storage.md). */
+static void io_checkpoint(void *ctx, uint64_t seq, const bft_digest *state, const uint8_t *snap,
+                          size_t len)
+{
+    struct bft_node *n = ctx;
+    if (!n->host.save_snapshot || seq <= n->base) return;
+    uint8_t *own = NULL;
+    if (!snap) {
+        if (node_snapshot(n, &own, &len) != BFT_E_OK) return;
+        snap = own;
+    }
+    bft_digest d;
+    if (!state) {
+        bft_node_state_digest(n, &d);
+        state = &d;
+    }
+    if (n->host.save_snapshot(n->host.ctx, seq, state, snap, len) == 0) n->base = seq;
+    free(own);
+}
+
+static int io_load_snapshot(void *ctx, uint64_t seq, bft_digest *state)
+{
+    struct bft_node *n = ctx;
+    for (uint32_t i = 0; i < n->n_disk; i++) {
+        const struct bft_snapfile *f = &n->disk[i];
+        if (f->seq != seq) continue;
+        /* The file's own digest is checked against the restored state
+         * (node_restore), so a file that passed its checksum but does not
+         * hold what it claims is refused too. */
+        if (node_restore(n, f->buf, f->len, &f->state, state) != BFT_E_OK) return BFT_E_NOTFOUND;
+        n->stats.last_executed = seq;
+        return BFT_E_OK;
+    }
+    return BFT_E_NOTFOUND;
+}
+
 static void io_reject(void *ctx, int reason)
 {
     bft_node_reject(ctx, reason);
@@ -164,6 +204,8 @@ int bft_node_create(struct bft_node **out, const struct bft_node_config *cfg,
                             .cancel_timer = io_cancel_timer,
                             .snapshot = io_snapshot,
                             .restore = io_restore,
+                            .checkpoint = io_checkpoint,
+                            .load_snapshot = io_load_snapshot,
                             .reject = io_reject,
                             .read_ready = io_read_ready};
     n->cfg.core.n_clients = cfg->n_clients; /* per-client quotas (client_quota.h) */
@@ -192,12 +234,62 @@ void bft_node_destroy(struct bft_node *n)
     free(n->arena);
     free(n->out);
     free(n->snap);
+    drop_disk(n);
     free(n);
 }
 
 void bft_node_recover(struct bft_node *n, const uint8_t *rec, size_t len)
 {
     if (n->ops->recover) n->ops->recover(n->core, rec, len);
+}
+
+static void drop_disk(struct bft_node *n)
+{
+    for (uint32_t i = 0; i < n->n_disk; i++)
+        bft_snapfile_free(&n->disk[i]);
+    n->n_disk = 0;
+}
+
+int bft_node_add_snapshot(struct bft_node *n, uint64_t seq, const bft_digest *state,
+                          const uint8_t *snap, size_t len)
+{
+    if (n->disk_loaded) return BFT_E_INVALID; /* only before the first event */
+    uint32_t slot = n->n_disk;
+    if (slot == BFT_SNAPFILE_KEEP) { /* replace the oldest */
+        slot = 0;
+        for (uint32_t i = 1; i < n->n_disk; i++)
+            if (n->disk[i].seq < n->disk[slot].seq) slot = i;
+        if (n->disk[slot].seq >= seq) return BFT_E_OK;
+        bft_snapfile_free(&n->disk[slot]);
+    }
+    uint8_t *p = malloc(len ? len : 1);
+    if (!p) return BFT_E_NOMEM;
+    if (len) memcpy(p, snap, len);
+    n->disk[slot] = (struct bft_snapfile){.seq = seq, .state = *state, .buf = p, .len = len};
+    if (slot == n->n_disk) n->n_disk++;
+    if (seq > n->base) n->base = seq;
+    return BFT_E_OK;
+}
+
+uint64_t bft_node_snapshot_base(const struct bft_node *n)
+{
+    return n->base;
+}
+
+int bft_node_compact(struct bft_node *n, void (*emit)(void *ctx, const uint8_t *rec, size_t len),
+                     void *ctx)
+{
+    if (!n->ops->compact) return BFT_E_AGAIN;
+    return n->ops->compact(n->core, n->base, emit, ctx);
+}
+
+/* Recovery ends with the first event (cores finish it there): the loaded
+ * snapshots are no longer needed. */
+static void recovery_done(struct bft_node *n)
+{
+    if (n->disk_loaded) return;
+    n->disk_loaded = true;
+    drop_disk(n);
 }
 
 void bft_node_reject(struct bft_node *n, int reason)
@@ -226,6 +318,7 @@ static void receive_request(struct bft_node *n, const struct bft_msg *m)
     }
     if (node_already_executed(n, m)) return; /* cached reply re-sent */
     n->ops->on_request(n->core, m);
+    recovery_done(n);
 }
 
 /* Read-only optimisation (Castro & Liskov §5.1.3): answered from the
@@ -348,11 +441,13 @@ void bft_node_receive(struct bft_node *n, const uint8_t *buf, size_t len)
         }
     }
     n->ops->on_message(n->core, &m);
+    recovery_done(n);
 }
 
 void bft_node_timer(struct bft_node *n, uint32_t timer)
 {
     n->ops->on_timer(n->core, timer);
+    recovery_done(n);
 }
 
 void bft_node_stats(const struct bft_node *n, struct bft_node_stats *out)

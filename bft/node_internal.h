@@ -70,6 +70,15 @@ struct bft_node {
 
     uint8_t *snap; /* last snapshot handed to the core */
     size_t snap_len;
+
+    /* Durable snapshots (docs/storage.md): those the host loaded before
+     * replay, offered to the core through io->load_snapshot until the
+     * first event after recovery; and the newest one on disk (the base
+     * compaction may rely on). */
+    struct bft_snapfile disk[BFT_SNAPFILE_KEEP];
+    uint32_t n_disk;
+    bool disk_loaded; /* replay is over once an event was handled */
+    uint64_t base;
     uint8_t result[BFT_RESULT_MAX];
 
     struct bft_node_stats stats;

@@ -340,6 +340,7 @@ const struct bft_core_ops bft_pbft_ops = {
     .create = pbft_create,
     .destroy = pbft_destroy,
     .recover = pbft_recover,
+    .compact = pbft_compact,
     .on_message = pbft_on_message,
     .on_request = pbft_on_request_event,
     .on_timer = pbft_on_timer,

@@ -546,5 +546,8 @@ void pbft_send_checkpoint_proof(struct bft_core *c, uint32_t to);
 bool pbft_checkpoint_retransmit(struct bft_core *c);
 bool pbft_behind(const struct bft_core *c);
 void pbft_post_recover(struct bft_core *c);
+/* WAL compaction (bft_core_ops.compact, docs/storage.md). */
+int pbft_compact(struct bft_core *c, uint64_t base,
+                 void (*emit)(void *ctx, const uint8_t *rec, size_t len), void *ctx);
 
 #endif

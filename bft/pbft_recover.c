@@ -4,6 +4,7 @@
  * restarted replica never contradicts itself (TOCS'02 §4.6 "stable log").
  * The application restarts empty, so execution resumes by state transfer
  * from the stable checkpoint (or from the log if none is stable yet). */
+#include <assert.h>
 #include <string.h>
 
 #include "bft/pbft_internal.h"
@@ -148,6 +149,26 @@ void pbft_recover(struct bft_core *c, const uint8_t *rec, size_t len)
     }
 }
 
+/* The stable checkpoint the WAL gave back, from the durable snapshot the
+ * host saved at it (docs/storage.md): certified by 2f+1, so the restored
+ * state must hash to h_digest. Anything else (no snapshot at h, a damaged
+ * one, an older one) leaves the state to state transfer. */
+static bool load_stable(struct bft_core *c)
+{
+    bft_digest st = {{0}};
+    if (!c->io.load_snapshot || c->io.load_snapshot(c->io.ctx, c->h, &st) != BFT_E_OK) return false;
+    if (!pbft_deq(&st, &c->h_digest)) return false;
+    c->last_exec = c->h;
+    c->last_state = st;
+    /* Serve it again (the peers that certified it may have lost it). */
+    pbft_state_snapshot_checkpoint(c, c->h, &st);
+    pbft_state_on_stable(c, c->h, &c->h_digest, c->h_proof, c->h_proof_mask);
+    struct pbft_raw own;
+    pbft_sign_own(c, BFT_MSG_CHECKPOINT, c->view, c->h, &st, &own);
+    pbft_ckpt_insert(c, c->self, c->h, &st, own.b, own.len);
+    return true;
+}
+
 /* First event after recovery: re-arm what the old process had armed. */
 void pbft_post_recover(struct bft_core *c)
 {
@@ -163,7 +184,119 @@ void pbft_post_recover(struct bft_core *c)
         c->in_vc = false; /* rebuild and resend our VIEW-CHANGE */
         pbft_start_view_change(c, c->view);
     }
-    if (c->h > c->last_exec)
+    if (c->h > c->last_exec && !load_stable(c))
         pbft_state_note(c, c->h, &c->h_digest, c->h_proof, c->h_proof_mask, true);
     pbft_arm_retransmit(c);
+}
+
+/* ---- WAL compaction (docs/storage.md): the records above, restating the
+ * current state. Replayed alone they rebuild what replaying the whole
+ * history did: the view, the last NEW-VIEW, the stable checkpoint with its
+ * proof, our checkpoints above it, and every window slot's accepted
+ * pre-prepare and prepared certificate. The application state at h comes
+ * from the snapshot file (load_stable) or, failing that, from peers. ---- */
+
+static void emit_pp(struct bft_core *c, const struct pbft_slot *s,
+                    void (*emit)(void *, const uint8_t *, size_t), void *ctx)
+{
+    struct pbft_wr w = {.p = c->rec, .cap = PBFT_REC_MAX};
+    pbft_put(&w, PBFT_REC_PP, 1);
+    pbft_put(&w, s->view, 8);
+    pbft_put(&w, s->seq, 8);
+    pbft_put_bytes(&w, s->digest.b, 32);
+    pbft_put(&w, s->pp.len, 2);
+    pbft_put_bytes(&w, s->pp.b, s->pp.len);
+    pbft_put(&w, s->batch_len, 4);
+    pbft_put_bytes(&w, s->batch, s->batch_len);
+    assert(!w.err);
+    emit(ctx, c->rec, w.len);
+}
+
+static void emit_cert(struct bft_core *c, const struct pbft_slot *s,
+                      void (*emit)(void *, const uint8_t *, size_t), void *ctx)
+{
+    const struct pbft_cert *ct = &s->cert;
+    struct pbft_wr w = {.p = c->rec, .cap = PBFT_REC_MAX};
+    pbft_put(&w, PBFT_REC_COMMIT, 1);
+    pbft_put(&w, ct->view, 8);
+    pbft_put(&w, s->seq, 8);
+    pbft_put_bytes(&w, ct->digest.b, 32);
+    pbft_put(&w, ct->voters, 4);
+    pbft_put(&w, ct->pp.len, 2);
+    pbft_put_bytes(&w, ct->pp.b, ct->pp.len);
+    size_t kpos = w.len;
+    pbft_put(&w, 0, 1);
+    uint8_t k = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (!(ct->voters & (1u << i)) || ct->prep[i].len == 0) continue;
+        pbft_put(&w, i, 1);
+        pbft_put(&w, ct->prep[i].len, 2);
+        pbft_put_bytes(&w, ct->prep[i].b, ct->prep[i].len);
+        k++;
+    }
+    assert(!w.err);
+    c->rec[kpos] = k;
+    emit(ctx, c->rec, w.len);
+}
+
+int pbft_compact(struct bft_core *c, uint64_t base,
+                 void (*emit)(void *ctx, const uint8_t *rec, size_t len), void *ctx)
+{
+    (void)base; /* h names the snapshot recovery asks for */
+    if (!emit) return BFT_E_OK;
+    uint8_t small[10];
+    struct pbft_wr w = {.p = small, .cap = sizeof small};
+    pbft_put(&w, PBFT_REC_VIEW, 1);
+    pbft_put(&w, c->view, 8);
+    pbft_put(&w, c->in_vc ? 1 : 0, 1);
+    assert(!w.err);
+    emit(ctx, small, w.len);
+    if (c->nv_view) {
+        w = (struct pbft_wr){.p = c->rec, .cap = PBFT_REC_MAX};
+        pbft_put(&w, PBFT_REC_NV, 1);
+        pbft_put(&w, c->nv_view, 8);
+        pbft_put(&w, c->nv_min, 8);
+        pbft_put(&w, c->nv_max, 8);
+        for (uint64_t k = 0; k < c->nv_max - c->nv_min; k++)
+            pbft_put_bytes(&w, c->nv_dig[k].b, 32);
+        assert(!w.err);
+        emit(ctx, c->rec, w.len);
+    }
+    if (c->h) {
+        w = (struct pbft_wr){.p = c->rec, .cap = PBFT_REC_MAX};
+        pbft_put(&w, PBFT_REC_STABLE, 1);
+        pbft_put(&w, c->h, 8);
+        pbft_put_bytes(&w, c->h_digest.b, 32);
+        pbft_put(&w, pbft_popcount(c->h_proof_mask), 1);
+        for (uint32_t i = 0; i < c->n; i++) {
+            if (!(c->h_proof_mask & (1u << i))) continue;
+            pbft_put(&w, c->h_proof[i].len, 2);
+            pbft_put_bytes(&w, c->h_proof[i].b, c->h_proof[i].len);
+        }
+        assert(!w.err);
+        emit(ctx, c->rec, w.len);
+    }
+    for (uint32_t j = 0; j < PBFT_CKPT_RING; j++) {
+        const struct pbft_ckpt *k = &c->ck[c->self][j];
+        if (k->seq <= c->h) continue;
+        uint8_t rec[41];
+        w = (struct pbft_wr){.p = rec, .cap = sizeof rec};
+        pbft_put(&w, PBFT_REC_CKPT, 1);
+        pbft_put(&w, k->seq, 8);
+        pbft_put_bytes(&w, k->digest.b, 32);
+        assert(!w.err);
+        emit(ctx, rec, w.len);
+    }
+    /* Slots in seq order. A certificate from an older view than the slot's
+     * pre-prepare was written before it, and recovery relies on that order
+     * (a new pre-prepare with another digest voids the old certificate). */
+    for (uint64_t seq = c->h + 1; seq <= c->h + c->L; seq++) {
+        const struct pbft_slot *s = &c->slots[seq % c->L];
+        if (s->seq != seq) continue;
+        bool cert = s->cert.valid, pp = s->has_pp && s->has_batch;
+        if (cert && (!pp || s->cert.view < s->view)) emit_cert(c, s, emit, ctx);
+        if (pp) emit_pp(c, s, emit, ctx);
+        if (cert && pp && s->cert.view >= s->view) emit_cert(c, s, emit, ctx);
+    }
+    return BFT_E_OK;
 }

@@ -143,6 +143,8 @@ void pbft_state_on_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
     c->next_cap = cap;
     c->next_len = 0;
     c->next_seq_snap = 0;
+    /* A certified state: the host may keep it on disk (docs/storage.md). */
+    if (c->io.checkpoint) c->io.checkpoint(c->io.ctx, seq, d, c->snap, c->snap_len);
 }
 
 /* A snapshot is taken at every checkpoint we execute and served once that
@@ -286,6 +288,7 @@ static void install_snapshot(struct bft_core *c)
         c->snap_proof[i] = c->x_proof[i];
     c->x_buf = b;
     c->x_cap = cap;
+    if (c->io.checkpoint) c->io.checkpoint(c->io.ctx, seq, &c->x_digest, c->snap, c->snap_len);
     /* Requests executed inside the transferred state would otherwise stay
      * pending forever; clients retransmit what is still outstanding. */
     pbft_pending_clear(&c->pend);

@@ -231,6 +231,7 @@ const struct bft_core_ops bft_raft_ops = {
     .create = raft_create,
     .destroy = raft_destroy,
     .recover = raft_recover,
+    .compact = raft_compact,
     .on_message = raft_on_message,
     .on_request = raft_on_request_event,
     .on_timer = raft_on_timer,

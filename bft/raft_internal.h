@@ -247,6 +247,9 @@ void raft_persist_entry(struct bft_core *c, uint64_t index);
 void raft_persist_commit(struct bft_core *c);
 void raft_persist_snap(struct bft_core *c, uint64_t index, uint64_t term);
 void raft_recover(struct bft_core *c, const uint8_t *rec, size_t len);
+/* WAL compaction (bft_core_ops.compact, docs/storage.md). */
+int raft_compact(struct bft_core *c, uint64_t base,
+                 void (*emit)(void *ctx, const uint8_t *rec, size_t len), void *ctx);
 
 /* ---- raft_election.c ---- */
 void raft_start(struct bft_core *c);

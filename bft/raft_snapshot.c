@@ -37,6 +37,8 @@ static bool take_snapshot(struct bft_core *c)
     uint64_t t = 0;
     raft_log_term(&c->log, c->applied, &t);
     c->snap_term = t;
+    /* The application is at snap_index: the host may keep it on disk. */
+    if (c->io.checkpoint) c->io.checkpoint(c->io.ctx, c->snap_index, NULL, c->snap, c->snap_len);
     return true;
 }
 
@@ -152,6 +154,7 @@ static void install(struct bft_core *c, uint32_t from, uint64_t from_term)
     c->in_len = 0;
     c->in_total = 0;
     raft_persist_snap(c, idx, term);
+    if (c->io.checkpoint) c->io.checkpoint(c->io.ctx, idx, NULL, c->snap, c->snap_len);
     c->io.cancel_timer(c->io.ctx, RAFT_TIMER_STATE);
     raft_apply(c);
     /* Tell the sender where our log now matches (an AppendEntries ack; a

@@ -95,6 +95,12 @@ static void recover_snap(struct bft_core *c, uint64_t index, uint64_t term)
         /* The whole prefix is in the WAL after all: re-execute it. */
     } else {
         raft_log_install(&c->log, index, term);
+        /* The state up to index from the durable snapshot the host saved
+         * there (docs/storage.md); without it, by state transfer. */
+        bft_digest st;
+        if (c->applied < index && c->log.start == index + 1 && c->io.load_snapshot &&
+            c->io.load_snapshot(c->io.ctx, index, &st) == BFT_E_OK)
+            c->applied = index;
     }
     if (c->commit < index) c->commit = index;
     if (c->commit > c->log.last) c->commit = c->log.last;
@@ -141,4 +147,46 @@ void raft_recover(struct bft_core *c, const uint8_t *rec, size_t len)
         break;
     }
     c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+}
+
+/* WAL compaction (docs/storage.md): the hard state, a SNAP record for the
+ * durable snapshot at `base`, every log entry after it, and the commit
+ * index. Needs base within what the log still holds (its term known and
+ * the entries after it in memory). */
+int raft_compact(struct bft_core *c, uint64_t base,
+                 void (*emit)(void *ctx, const uint8_t *rec, size_t len), void *ctx)
+{
+    uint64_t term;
+    if (base == 0 || base > c->applied || base + 1 < c->log.start ||
+        !raft_log_term(&c->log, base, &term))
+        return BFT_E_AGAIN;
+    if (!emit) return BFT_E_OK;
+    uint8_t small[1 + 8 + 4 + 8 + 1];
+    small[0] = RAFT_REC_HARD;
+    net_le_store(small + 1, c->term, 8);
+    net_le_store(small + 9, c->voted_for, 4);
+    net_le_store(small + 13, c->vote_floor, 8);
+    small[21] = c->anchored ? 1 : 0;
+    emit(ctx, small, sizeof small);
+    small[0] = RAFT_REC_SNAP;
+    net_le_store(small + 1, base, 8);
+    net_le_store(small + 9, term, 8);
+    emit(ctx, small, 17);
+    for (uint64_t i = base + 1; i <= c->log.last; i++) {
+        const struct raft_entry *e = raft_log_at(&c->log, i);
+        assert(e);
+        struct net_wr w;
+        net_wr_init(&w, c->rec, RAFT_REC_MAX);
+        net_put_u8(&w, RAFT_REC_ENTRY);
+        net_put_u64(&w, i);
+        net_put_u64(&w, e->term);
+        net_put_u32(&w, e->len);
+        net_put_bytes(&w, e->batch, e->len);
+        assert(!w.err);
+        emit(ctx, c->rec, w.len);
+    }
+    small[0] = RAFT_REC_COMMIT;
+    net_le_store(small + 1, c->commit, 8);
+    emit(ctx, small, 9);
+    return BFT_E_OK;
 }

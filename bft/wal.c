@@ -29,7 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bft/bft.h"
+#include "bft/wal_internal.h"
 
 #define WAL_HDR_LEN 8u
 #define WAL_BUF_MAX (8u << 20) /* buffered bytes before a forced write */
@@ -94,6 +94,18 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 
 /* ---- Writing ---- */
 
+int wal_sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rv;
+    do
+        rv = fsync(fd);
+    while (rv != 0 && errno == EINTR);
+    close(fd);
+    return rv;
+}
+
 /* fsync the directory holding path, so a newly created file's entry is
  * durable too (otherwise a crash can lose the whole file). */
 static int sync_parent_dir(const char *path)
@@ -108,11 +120,7 @@ static int sync_parent_dir(const char *path)
         snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
     else
         return -1;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int rv = fsync(fd);
-    close(fd);
-    return rv;
+    return wal_sync_dir(dir);
 }
 
 int bft_wal_open(struct bft_wal **out, const char *path, char *err, size_t errlen)
@@ -222,10 +230,10 @@ static size_t scan(const uint8_t *map, size_t size, long *count,
     return off;
 }
 
-long bft_wal_replay(const char *path, void (*cb)(void *ctx, const uint8_t *rec, size_t len),
-                    void *ctx, char *err, size_t errlen)
+long wal_replay_file(const char *path, void (*cb)(void *ctx, const uint8_t *rec, size_t len),
+                     void *ctx, bool last, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDWR | O_CLOEXEC);
+    int fd = open(path, (last ? O_RDWR : O_RDONLY) | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT) return 0;
         set_err(err, errlen, "wal: open %s: %s", path, strerror(errno));
@@ -250,6 +258,16 @@ long bft_wal_replay(const char *path, void (*cb)(void *ctx, const uint8_t *rec, 
         good = scan(map, size, &count, cb, ctx);
         munmap(map, size);
     }
+    if (good < size && !last) {
+        /* Only the newest segment can have a torn tail: an older one was
+         * synced whole before the next was created (docs/storage.md). */
+        set_err(err, errlen,
+                "wal: %s is damaged at byte %zu of %zu (not the newest segment: refusing to "
+                "start; restore the directory or wipe it to rejoin by state transfer)",
+                path, good, size);
+        close(fd);
+        return -1;
+    }
     if (good < size && (ftruncate(fd, (off_t)good) != 0 || fdatasync(fd) != 0)) {
         set_err(err, errlen, "wal: truncate %s to %zu: %s", path, good, strerror(errno));
         close(fd);
@@ -257,4 +275,10 @@ long bft_wal_replay(const char *path, void (*cb)(void *ctx, const uint8_t *rec, 
     }
     close(fd);
     return count;
+}
+
+long bft_wal_replay(const char *path, void (*cb)(void *ctx, const uint8_t *rec, size_t len),
+                    void *ctx, char *err, size_t errlen)
+{
+    return wal_replay_file(path, cb, ctx, true, err, errlen);
 }
