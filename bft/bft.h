@@ -462,7 +462,9 @@ struct bft_node_stats {
     uint64_t msgs_received;
     uint64_t requests_executed; /* operations */
     uint64_t batches_executed;
-    uint64_t reads_deferred; /* read-only requests not answered: not caught up */
+    uint64_t reads_deferred;  /* read-only requests not answered: not caught up */
+    uint64_t snapshot_loaded; /* seq of the durable snapshot restored at restart (0: none) */
+    uint64_t snapshot_base;   /* newest durable snapshot (bft_node_snapshot_base) */
     uint64_t last_executed;
     uint64_t view;
     uint64_t view_changes;

@@ -138,6 +138,7 @@ static int io_load_snapshot(void *ctx, uint64_t seq, bft_digest *state)
          * hold what it claims is refused too. */
         if (node_restore(n, f->buf, f->len, &f->state, state) != BFT_E_OK) return BFT_E_NOTFOUND;
         n->stats.last_executed = seq;
+        n->stats.snapshot_loaded = seq;
         return BFT_E_OK;
     }
     return BFT_E_NOTFOUND;
@@ -462,6 +463,7 @@ void bft_node_stats(const struct bft_node *n, struct bft_node_stats *out)
     out->leader = st.leader;
     out->in_view_change = st.in_view_change;
     out->is_leader = st.is_leader;
+    out->snapshot_base = n->base;
     bft_node_state_digest((struct bft_node *)n, &out->state_digest);
 }
 

@@ -184,6 +184,7 @@ static int twin_start(struct sim *s, uint32_t twin)
         rp->wal[rp->wal_len++] = (struct sim_wal_rec){.p = p, .len = orig->wal[i].len};
         rp->wal_bytes += orig->wal[i].len;
     }
+    if (sim_snaps_copy(rp, orig) != BFT_E_OK) return BFT_E_NOMEM;
     return sim_replica_start(s, slot, true);
 }
 

@@ -204,6 +204,7 @@ void sim_net_deliver(struct sim *s, struct sim_event *e)
         s->st.msgs_delivered++;
         bft_node_receive(rp->node, e->data, e->len);
         bft_node_flush(rp->node);
+        sim_replica_compact(rp);
         return;
     }
     uint32_t c = (uint32_t)(to - SIM_EP_CLIENT_BASE);

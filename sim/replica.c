@@ -60,6 +60,111 @@ static void host_persist(void *ctx, const uint8_t *rec, size_t len)
     rp->wal_bytes += len;
 }
 
+/* Durable snapshots: kept in memory as bftd keeps its files (the newest
+ * BFT_SNAPFILE_KEEP). Always "written". */
+static int host_save_snapshot(void *ctx, uint64_t seq, const bft_digest *state, const uint8_t *snap,
+                              size_t len)
+{
+    struct sim_replica *rp = ctx;
+    uint32_t slot = rp->n_snaps;
+    if (slot == BFT_SNAPFILE_KEEP) {
+        slot = rp->snaps[0].seq < rp->snaps[1].seq ? 0 : 1;
+        bft_snapfile_free(&rp->snaps[slot]);
+    }
+    uint8_t *p = malloc(len ? len : 1);
+    if (!p) {
+        sim_fail(rp->sim, "out of memory for replica %u snapshot", rp->id);
+        return -1;
+    }
+    if (len) memcpy(p, snap, len);
+    rp->snaps[slot] = (struct bft_snapfile){.seq = seq, .state = *state, .buf = p, .len = len};
+    if (slot == rp->n_snaps) rp->n_snaps++;
+    return 0;
+}
+
+int sim_damage_snapshot(struct sim *s, uint32_t r)
+{
+    if (r >= s->o.n) return BFT_E_INVALID;
+    struct sim_replica *rp = &s->rep[r];
+    if (rp->n_snaps == 0) return BFT_E_NOTFOUND;
+    uint32_t newest = rp->n_snaps == 2 && rp->snaps[1].seq > rp->snaps[0].seq ? 1 : 0;
+    bft_snapfile_free(&rp->snaps[newest]);
+    rp->snaps[newest] = rp->snaps[rp->n_snaps - 1];
+    rp->n_snaps--;
+    return BFT_E_OK;
+}
+
+int sim_snaps_copy(struct sim_replica *dst, const struct sim_replica *src)
+{
+    for (uint32_t i = 0; i < src->n_snaps; i++) {
+        const struct bft_snapfile *f = &src->snaps[i];
+        uint8_t *p = malloc(f->len ? f->len : 1);
+        if (!p) return BFT_E_NOMEM;
+        if (f->len) memcpy(p, f->buf, f->len);
+        dst->snaps[i] =
+            (struct bft_snapfile){.seq = f->seq, .state = f->state, .buf = p, .len = f->len};
+    }
+    dst->n_snaps = src->n_snaps;
+    return BFT_E_OK;
+}
+
+struct compact_ctx {
+    struct sim_wal_rec *recs;
+    size_t len, cap, bytes;
+    bool failed;
+};
+
+static void compact_emit(void *ctx, const uint8_t *rec, size_t len)
+{
+    struct compact_ctx *k = ctx;
+    if (k->failed) return;
+    if (k->len == k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : 256;
+        struct sim_wal_rec *w = realloc(k->recs, cap * sizeof(*w));
+        if (!w) {
+            k->failed = true;
+            return;
+        }
+        k->recs = w;
+        k->cap = cap;
+    }
+    uint8_t *p = malloc(len ? len : 1);
+    if (!p) {
+        k->failed = true;
+        return;
+    }
+    memcpy(p, rec, len);
+    k->recs[k->len++] = (struct sim_wal_rec){.p = p, .len = (uint32_t)len};
+    k->bytes += len;
+}
+
+/* The simulator's rotation: the WAL becomes the core's dump at once (the
+ * crash points in between are tests/unit/test_wal_seg.c's business). */
+void sim_replica_compact(struct sim_replica *rp)
+{
+    if (!rp->node || rp->wal_bytes < SIM_WAL_COMPACT_BYTES) return;
+    uint64_t base = bft_node_snapshot_base(rp->node);
+    if (base <= rp->compact_base || bft_node_compact(rp->node, NULL, NULL) != BFT_E_OK) return;
+    struct compact_ctx k = {0};
+    bft_node_compact(rp->node, compact_emit, &k);
+    if (k.failed) {
+        for (size_t i = 0; i < k.len; i++)
+            free(k.recs[i].p);
+        free(k.recs);
+        sim_fail(rp->sim, "out of memory compacting replica %u WAL", rp->id);
+        return;
+    }
+    for (size_t i = 0; i < rp->wal_len; i++)
+        free(rp->wal[i].p);
+    free(rp->wal);
+    rp->wal = k.recs;
+    rp->wal_len = k.len;
+    rp->wal_cap = k.cap;
+    rp->wal_bytes = k.bytes;
+    rp->compact_base = base;
+    rp->sim->st.compactions++;
+}
+
 /* persist is synchronous here, so every record is already durable. */
 static int host_sync(void *ctx)
 {
@@ -120,6 +225,7 @@ void sim_replica_timer(struct sim *s, struct sim_event *e)
     t->armed = false;
     bft_node_timer(rp->node, e->arg);
     bft_node_flush(rp->node);
+    sim_replica_compact(rp);
 }
 
 static void host_on_execute(void *ctx, uint64_t seq, uint64_t view, const bft_digest *batch,
@@ -155,6 +261,10 @@ void sim_wal_free(struct sim_replica *rp)
     free(rp->wal);
     rp->wal = NULL;
     rp->wal_len = rp->wal_cap = rp->wal_bytes = 0;
+    for (uint32_t i = 0; i < rp->n_snaps; i++)
+        bft_snapfile_free(&rp->snaps[i]);
+    rp->n_snaps = 0;
+    rp->compact_base = 0;
 }
 
 int sim_replica_start(struct sim *s, uint32_t r, bool replay_wal)
@@ -176,6 +286,7 @@ int sim_replica_start(struct sim *s, uint32_t r, bool replay_wal)
         .on_execute = host_on_execute,
         .on_apply = host_on_apply,
         .on_result = host_on_result,
+        .save_snapshot = host_save_snapshot,
     };
     struct bft_node_config cfg = s->node_cfg;
     cfg.core.self = rp->id; /* a twin instance runs its twin's id and key */
@@ -189,6 +300,9 @@ int sim_replica_start(struct sim *s, uint32_t r, bool replay_wal)
     }
     rp->node = node;
     if (replay_wal) {
+        for (uint32_t i = 0; i < rp->n_snaps; i++)
+            bft_node_add_snapshot(node, rp->snaps[i].seq, &rp->snaps[i].state, rp->snaps[i].buf,
+                                  rp->snaps[i].len);
         /* Replay only what was there at the crash: the node may append
          * while it recovers. */
         size_t len = rp->wal_len;

@@ -42,7 +42,10 @@
 #define SIM_EVENTS_MAX (1u << 20)  /* heap bound: exceeding it fails the run */
 #define SIM_RULES_MAX 32
 #define SIM_WAL_BYTES_MAX (256u << 20) /* per replica */
-#define SIM_SEQ_MAX (1u << 22)         /* highest seq the checker tracks */
+/* WAL size past which a replica's WAL is compacted (small: the restart
+ * sweeps then replay compacted WALs, docs/storage.md). */
+#define SIM_WAL_COMPACT_BYTES (256u << 10)
+#define SIM_SEQ_MAX (1u << 22) /* highest seq the checker tracks */
 #define SIM_REASON_LEN 512
 
 /* Endpoints: replica i is endpoint i, client c is SIM_EP_CLIENT(c). A mask
@@ -114,6 +117,7 @@ struct sim_stats {
     uint64_t events, msgs_sent, msgs_delivered, duplicated;
     uint64_t dropped_loss, dropped_partition, dropped_rule, dropped_inflight, dropped_down;
     uint64_t crashes, restarts, ops_submitted, ops_completed;
+    uint64_t compactions; /* WALs compacted against a snapshot (docs/storage.md) */
     uint64_t reads_submitted, reads_completed, reads_found; /* found: the order existed */
     uint64_t inflight_peak;
 };
@@ -155,6 +159,10 @@ int sim_crash(struct sim *s, uint32_t r);
 int sim_restart(struct sim *s, uint32_t r, bool keep_wal);
 int sim_schedule_crash(struct sim *s, uint64_t at_us, uint32_t r);
 int sim_schedule_restart(struct sim *s, uint64_t at_us, uint32_t r, bool keep_wal);
+/* Replica r's newest durable snapshot is damaged (what bftd's loader skips
+ * after a checksum mismatch): dropped from its disk. BFT_E_NOTFOUND if it
+ * holds none. */
+int sim_damage_snapshot(struct sim *s, uint32_t r);
 
 void sim_net_set(struct sim *s, const struct sim_net_params *p);
 void sim_net_get(const struct sim *s, struct sim_net_params *p);

@@ -74,6 +74,12 @@ struct sim_replica {
     struct sim_timer timers[SIM_TIMERS_MAX];
     struct sim_wal_rec *wal;
     size_t wal_len, wal_cap, wal_bytes;
+    /* Durable snapshots (docs/storage.md), kept like bftd keeps its files;
+     * the WAL is compacted against them once it passes
+     * SIM_WAL_COMPACT_BYTES, so restarts recover from compacted WALs. */
+    struct bft_snapfile snaps[BFT_SNAPFILE_KEEP];
+    uint32_t n_snaps;
+    uint64_t compact_base;
     uint64_t exec_min;    /* checker: lowest seq this incarnation may execute next */
     uint64_t apply_min;   /* checker: lowest seq this incarnation may apply next */
     uint64_t sent_window; /* messages sent since the last profile tick */
@@ -214,6 +220,11 @@ void sim_net_wire(struct sim *s, int from_ep, int to_ep, const uint8_t *msg, siz
 int sim_replica_start(struct sim *s, uint32_t r, bool replay_wal);
 void sim_replica_timer(struct sim *s, struct sim_event *e);
 void sim_wal_free(struct sim_replica *rp);
+/* Between steps: compact rp's WAL against its newest snapshot once it
+ * passed SIM_WAL_COMPACT_BYTES (docs/storage.md). */
+void sim_replica_compact(struct sim_replica *rp);
+/* A copy of src's durable snapshots into dst (a Twin's cloned disk). */
+int sim_snaps_copy(struct sim_replica *dst, const struct sim_replica *src);
 
 /* clients.c */
 int sim_clients_create(struct sim *s);

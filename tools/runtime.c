@@ -20,6 +20,7 @@
 #include "net/net.h"
 #include "tools/runtime.h"
 #include "tools/runtime_audit.h"
+#include "tools/runtime_storage.h"
 #include "tools/runtime_metrics.h"
 #include "tools/runtime_faults.h"
 
@@ -37,10 +38,10 @@ struct rt {
     uint32_t id;
     struct net_transport *net;
     struct bft_node *node;
-    struct bft_wal *wal;
-    bool wal_failed;
+    struct rt_storage store; /* WAL segments and snapshots (runtime_storage.c) */
+    bool wal_failed;         /* WAL, snapshot or rotation: storage_failed */
     bool audit_failed;
-    char storage_err[160]; /* why the replica stopped promising ("" if it did not) */
+    char storage_err[512]; /* why the replica stopped promising ("" if it did not) */
     FILE *commits;
     char dir[600];
     uint64_t timer_due[RT_MAX_TIMERS]; /* 0 = not armed */
@@ -136,8 +137,23 @@ static void h_persist(void *ctx, const uint8_t *rec, size_t len)
     struct rt *rt = ctx;
     if (rt->wal_failed) return;
     errno = 0;
-    if (bft_wal_append(rt->wal, rec, len) != BFT_E_OK)
+    if (rt_storage_append(&rt->store, rec, len) != 0)
         storage_failed(rt, &rt->wal_failed, "WAL write", errno);
+}
+
+/* A durable snapshot (docs/storage.md). A failed write is a storage
+ * failure like a failed WAL write: the replica stops promising until the
+ * disk takes writes again, then restarts from what is on disk. */
+static int h_save_snapshot(void *ctx, uint64_t seq, const bft_digest *state, const uint8_t *snap,
+                           size_t len)
+{
+    struct rt *rt = ctx;
+    if (rt->wal_failed) return -1;
+    char why[300];
+    errno = 0;
+    int rv = rt_storage_save_snapshot(&rt->store, seq, state, snap, len, why, sizeof why);
+    if (rv < 0) storage_failed(rt, &rt->wal_failed, why, errno);
+    return rv;
 }
 
 /* The node's group commit: the WAL records and the audit lines of this
@@ -150,7 +166,7 @@ static int h_sync(void *ctx)
     /* During WAL replay the WAL is not open for append yet: there is
      * nothing of it to sync, but re-executed orders may have written
      * audit lines. */
-    if (rt->wal && bft_wal_sync(rt->wal) != BFT_E_OK) {
+    if (rt_storage_sync(&rt->store) != 0) {
         storage_failed(rt, &rt->wal_failed, "WAL sync", errno);
         return -1;
     }
@@ -294,6 +310,7 @@ static void write_stats(struct rt *rt, bool final)
                 (unsigned long long)st.rejected[r]);
     fprintf(f, "}");
     if (rt->faults) rt_faults_stats_json(rt->faults, f);
+    rt_storage_stats_json(&rt->store, f);
     fprintf(f, ", \"storage_error\": \"%s\"}\n", rt->storage_err);
     if (fclose(f) == 0) publish_stats(rt->dir, text, text_len);
     free(text);
@@ -303,11 +320,6 @@ static void write_stats(struct rt *rt, bool final)
 }
 
 /* ---- setup ---- */
-
-static void replay_cb(void *ctx, const uint8_t *rec, size_t len)
-{
-    bft_node_recover(ctx, rec, len);
-}
 
 static int mkdir_p(const char *path)
 {
@@ -389,6 +401,7 @@ static int setup(struct rt *rt, const struct rt_options *opt)
                             .set_timer = h_set_timer,
                             .cancel_timer = h_cancel_timer,
                             .on_execute = h_on_execute,
+                            .save_snapshot = h_save_snapshot,
                             .on_result = strcmp(rt->cl.app, "orders") == 0 ? h_on_result : NULL};
     if (bft_node_create(&rt->node, &nc, &host, err, sizeof err) != BFT_E_OK) {
         fprintf(stderr, "bftd: %s\n", err);
@@ -406,18 +419,11 @@ static int setup(struct rt *rt, const struct rt_options *opt)
             fprintf(stderr, "bftd %u: audit.log: cut a torn tail of %llu bytes\n", opt->id,
                     (unsigned long long)rt->audit.cut_bytes);
     }
-    char walpath[700];
-    snprintf(walpath, sizeof walpath, "%s/wal", rt->dir);
-    if (opt->fresh) unlink(walpath);
-    long n = bft_wal_replay(walpath, replay_cb, rt->node, err, sizeof err);
-    if (n < 0) {
-        fprintf(stderr, "bftd: WAL %s: %s\n", walpath, err);
+    if (rt_storage_open(&rt->store, rt->dir, opt->fresh, rt->node, err, sizeof err) != 0) {
+        fprintf(stderr, "bftd %u: storage in %s: %s\n", opt->id, rt->dir, err);
         return 2;
     }
-    if (bft_wal_open(&rt->wal, walpath, err, sizeof err) != BFT_E_OK) {
-        fprintf(stderr, "bftd: WAL %s: %s\n", walpath, err);
-        return 2;
-    }
+    if (rt->store.load_note[0]) fprintf(stderr, "bftd %u: %s\n", opt->id, rt->store.load_note);
     if (rt_audit_sync(&rt->audit) != 0) {
         fprintf(stderr, "bftd %u: cannot write %s/audit.log: %s\n", opt->id, rt->dir,
                 strerror(errno));
@@ -492,8 +498,10 @@ static int setup(struct rt *rt, const struct rt_options *opt)
         rt->twin_peer[i] = true;
     }
     if (opt->verbose)
-        fprintf(stderr, "bftd %u: %s n=%u f=%u listening on %s, %ld WAL records replayed\n",
-                opt->id, bft_protocol_name(rt->cl.protocol), rt->cl.n, rt->cl.f, listen, n);
+        fprintf(stderr,
+                "bftd %u: %s n=%u f=%u listening on %s, %d snapshot(s) loaded (base %llu)\n",
+                opt->id, bft_protocol_name(rt->cl.protocol), rt->cl.n, rt->cl.f, listen,
+                rt->store.loaded, (unsigned long long)bft_node_snapshot_base(rt->node));
     return 0;
 }
 
@@ -579,6 +587,12 @@ int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
         now = rt_now_ms();
         fire_timers(rt, now);
         bft_node_flush(rt->node);
+        if (!rt->wal_failed) {
+            char why[200];
+            errno = 0;
+            if (rt_storage_maybe_rotate(&rt->store, rt->node, why, sizeof why) != 0)
+                storage_failed(rt, &rt->wal_failed, why, errno);
+        }
         if (rt->faults) rt_faults_poll(rt->faults);
         net_flush(rt->net);
         if (now - last_stats >= RT_STATS_EVERY_MS) {
@@ -605,7 +619,7 @@ int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
 out:
     if (rt->commits) fclose(rt->commits);
     rt_audit_close(&rt->audit);
-    if (rt->wal) bft_wal_close(rt->wal);
+    rt_storage_close(&rt->store);
     if (rt->node) bft_node_destroy(rt->node);
     rt_faults_close(rt->faults);
     /* bftd exits right after; see net_abandon (nng_close can hang in
