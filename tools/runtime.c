@@ -310,7 +310,7 @@ static void write_stats(struct rt *rt, bool final)
                 (unsigned long long)st.rejected[r]);
     fprintf(f, "}");
     if (rt->faults) rt_faults_stats_json(rt->faults, f);
-    rt_storage_stats_json(&rt->store, f);
+    rt_storage_stats_json(&rt->store, st.snapshot_loaded, f);
     fprintf(f, ", \"storage_error\": \"%s\"}\n", rt->storage_err);
     if (fclose(f) == 0) publish_stats(rt->dir, text, text_len);
     free(text);
@@ -419,7 +419,7 @@ static int setup(struct rt *rt, const struct rt_options *opt)
             fprintf(stderr, "bftd %u: audit.log: cut a torn tail of %llu bytes\n", opt->id,
                     (unsigned long long)rt->audit.cut_bytes);
     }
-    if (rt_storage_open(&rt->store, rt->dir, opt->fresh, rt->node, err, sizeof err) != 0) {
+    if (rt_storage_open(&rt->store, rt->dir, opt->fresh, rt->node, opt->id, err, sizeof err) != 0) {
         fprintf(stderr, "bftd %u: storage in %s: %s\n", opt->id, rt->dir, err);
         return 2;
     }

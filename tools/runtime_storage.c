@@ -59,11 +59,50 @@ static void replay_cb(void *ctx, const uint8_t *rec, size_t len)
     bft_node_recover(ctx, rec, len);
 }
 
+/* Test hook (tests/e2e/storage_crash.sh): BFT_STORAGE_CRASH_AT="ID:STEP[:SKIP]"
+ * makes replica ID's storage stop at the (SKIP+1)-th bft_storage_step STEP
+ * as a crash would, once per data directory (the marker file
+ * DIR/crash-injected says it happened), so the replica takes its storage
+ * failure path, resumes (re-exec) and recovers from the files exactly as
+ * the crash left them. */
+static struct {
+    int step;
+    long skip;
+    char marker[700];
+} crash;
+
+static int crash_hook(void *ctx, int step)
+{
+    (void)ctx;
+    if (step != crash.step || crash.skip-- > 0) return 0;
+    FILE *f = fopen(crash.marker, "w");
+    if (f) fclose(f);
+    bft_storage_fault_hook(NULL, NULL);
+    fprintf(stderr, "bftd: storage crash injected at step %d\n", step);
+    errno = EIO;
+    return 1;
+}
+
+static void crash_setup(const char *dir, uint32_t id)
+{
+    const char *v = getenv("BFT_STORAGE_CRASH_AT");
+    unsigned who;
+    int step;
+    long skip = 0;
+    if (!v || sscanf(v, "%u:%d:%ld", &who, &step, &skip) < 2 || who != id) return;
+    snprintf(crash.marker, sizeof crash.marker, "%s/crash-injected", dir);
+    if (access(crash.marker, F_OK) == 0) return;
+    crash.step = step;
+    crash.skip = skip;
+    bft_storage_fault_hook(crash_hook, NULL);
+}
+
 int rt_storage_open(struct rt_storage *s, const char *dir, bool fresh, struct bft_node *node,
-                    char *err, size_t errlen)
+                    uint32_t id, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->dir, sizeof s->dir, "%s", dir);
+    crash_setup(dir, id);
     s->segment_bytes = env_bytes("BFT_WAL_SEGMENT_BYTES", BFT_WAL_SEGMENT_DEFAULT, 4096);
     s->snap_min_bytes = env_bytes("BFT_SNAPSHOT_MIN_BYTES", s->segment_bytes / 4, 0);
     if (fresh) discard(dir);
@@ -172,21 +211,22 @@ uint64_t rt_storage_disk_bytes(const struct rt_storage *s)
     return total;
 }
 
-void rt_storage_stats_json(const struct rt_storage *s, FILE *f)
+void rt_storage_stats_json(const struct rt_storage *s, uint64_t restored, FILE *f)
 {
     fprintf(f,
             ", \"storage\": {\"disk_bytes\": %llu, \"wal_segment\": %llu, "
             "\"wal_segment_bytes\": %llu, \"segment_max\": %llu, \"snapshots_written\": %llu, "
             "\"snapshots_skipped\": %llu, \"snapshot_seq\": %llu, \"snapshot_bytes\": %llu, "
             "\"snapshot_ms\": %.1f, \"rotations\": %llu, \"rotate_ms\": %.1f, "
-            "\"snapshots_loaded\": %d}",
+            "\"snapshots_loaded\": %d, \"snapshot_restored\": %llu}",
             (unsigned long long)rt_storage_disk_bytes(s),
             (unsigned long long)(s->wal ? bft_walseg_active_index(s->wal) : 0),
             (unsigned long long)(s->wal ? bft_walseg_active_bytes(s->wal) : 0),
             (unsigned long long)s->segment_bytes, (unsigned long long)s->snapshots,
             (unsigned long long)s->snapshots_skipped, (unsigned long long)s->last_snapshot_seq,
             (unsigned long long)s->last_snapshot_bytes, s->snapshot_us / 1000.0,
-            (unsigned long long)s->rotations, s->rotate_us / 1000.0, s->loaded);
+            (unsigned long long)s->rotations, s->rotate_us / 1000.0, s->loaded,
+            (unsigned long long)restored);
 }
 
 void rt_storage_close(struct rt_storage *s)

@@ -25,7 +25,7 @@ struct rt_storage {
  * hand the intact snapshots to the node, replay the WAL into it, open the
  * WAL for append. 0, or -1 with err. */
 int rt_storage_open(struct rt_storage *s, const char *dir, bool fresh, struct bft_node *node,
-                    char *err, size_t errlen);
+                    uint32_t id, char *err, size_t errlen);
 int rt_storage_append(struct rt_storage *s, const uint8_t *rec, size_t len);
 int rt_storage_sync(struct rt_storage *s);
 /* host->save_snapshot: 0 written, 1 skipped (replaying, or too soon by
@@ -39,7 +39,9 @@ int rt_storage_save_snapshot(struct rt_storage *s, uint64_t seq, const bft_diges
 int rt_storage_maybe_rotate(struct rt_storage *s, struct bft_node *node, char *err, size_t errlen);
 /* Bytes of WAL segments and snapshot files in the directory now. */
 uint64_t rt_storage_disk_bytes(const struct rt_storage *s);
-void rt_storage_stats_json(const struct rt_storage *s, FILE *f);
+/* The "storage" object of stats.json; restored: the seq of the snapshot
+ * the node restored at start (bft_node_stats.snapshot_loaded, 0: none). */
+void rt_storage_stats_json(const struct rt_storage *s, uint64_t restored, FILE *f);
 void rt_storage_close(struct rt_storage *s);
 
 #endif
