@@ -430,6 +430,9 @@ struct bft_host {
      * failure. */
     int (*save_snapshot)(void *ctx, uint64_t seq, const bft_digest *state, const uint8_t *snap,
                          size_t len);
+    /* Optional: whether save_snapshot would write one at seq now; false
+     * spares the node serialising the state for nothing. */
+    bool (*snapshot_wanted)(void *ctx, uint64_t seq);
     /* Also optional: the result the application gave (bftd writes the
      * orders audit log from it). */
     void (*on_result)(void *ctx, uint32_t client, uint64_t req_no, uint64_t seq, uint64_t view,

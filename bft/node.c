@@ -113,6 +113,7 @@ static void io_checkpoint(void *ctx, uint64_t seq, const bft_digest *state, cons
 {
     struct bft_node *n = ctx;
     if (!n->host.save_snapshot || seq <= n->base) return;
+    if (n->host.snapshot_wanted && !n->host.snapshot_wanted(n->host.ctx, seq)) return;
     uint8_t *own = NULL;
     if (!snap) {
         if (node_snapshot(n, &own, &len) != BFT_E_OK) return;

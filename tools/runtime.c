@@ -141,6 +141,12 @@ static void h_persist(void *ctx, const uint8_t *rec, size_t len)
         storage_failed(rt, &rt->wal_failed, "WAL write", errno);
 }
 
+static bool h_snapshot_wanted(void *ctx, uint64_t seq)
+{
+    struct rt *rt = ctx;
+    return !rt->wal_failed && rt_storage_snapshot_wanted(&rt->store, seq);
+}
+
 /* A durable snapshot (docs/storage.md). A failed write is a storage
  * failure like a failed WAL write: the replica stops promising until the
  * disk takes writes again, then restarts from what is on disk. */
@@ -402,6 +408,7 @@ static int setup(struct rt *rt, const struct rt_options *opt)
                             .cancel_timer = h_cancel_timer,
                             .on_execute = h_on_execute,
                             .save_snapshot = h_save_snapshot,
+                            .snapshot_wanted = h_snapshot_wanted,
                             .on_result = strcmp(rt->cl.app, "orders") == 0 ? h_on_result : NULL};
     if (bft_node_create(&rt->node, &nc, &host, err, sizeof err) != BFT_E_OK) {
         fprintf(stderr, "bftd: %s\n", err);

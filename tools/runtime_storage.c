@@ -142,17 +142,28 @@ int rt_storage_sync(struct rt_storage *s)
     return !s->wal || bft_walseg_sync(s->wal) == BFT_E_OK ? 0 : -1;
 }
 
+bool rt_storage_snapshot_wanted(struct rt_storage *s, uint64_t seq)
+{
+    (void)seq;
+    /* While replaying, the state is being rebuilt from what is on disk. */
+    if (!s->wal) return false;
+    /* A snapshot costs a write of the whole state: not before the WAL grew
+     * by snap_min_bytes and by the last snapshot's size since the last one
+     * (docs/storage.md), so snapshot writes never outweigh the WAL writes
+     * they make deletable. The first of a process is always written. */
+    uint64_t need =
+        s->snap_min_bytes > s->last_snapshot_bytes ? s->snap_min_bytes : s->last_snapshot_bytes;
+    if (s->snapshots && s->since_snap < need) {
+        s->snapshots_skipped++;
+        return false;
+    }
+    return true;
+}
+
 int rt_storage_save_snapshot(struct rt_storage *s, uint64_t seq, const bft_digest *state,
                              const uint8_t *snap, size_t len, char *err, size_t errlen)
 {
-    /* While replaying, the state is being rebuilt from what is on disk. */
-    if (!s->wal) return 1;
-    /* A snapshot costs a write of the whole state: not more often than
-     * once per snap_min_bytes of WAL (docs/storage.md), except the first. */
-    if (s->snapshots && s->since_snap < s->snap_min_bytes) {
-        s->snapshots_skipped++;
-        return 1;
-    }
+    if (!rt_storage_snapshot_wanted(s, seq)) return 1;
     uint64_t t0 = now_us();
     if (bft_walseg_sync(s->wal) != BFT_E_OK) {
         snprintf(err, errlen, "WAL sync before snapshot %llu", (unsigned long long)seq);

@@ -28,9 +28,12 @@ int rt_storage_open(struct rt_storage *s, const char *dir, bool fresh, struct bf
                     uint32_t id, char *err, size_t errlen);
 int rt_storage_append(struct rt_storage *s, const uint8_t *rec, size_t len);
 int rt_storage_sync(struct rt_storage *s);
-/* host->save_snapshot: 0 written, 1 skipped (replaying, or too soon by
- * snap_min_bytes), -1 failed with err. The WAL is synced first, so the
+/* host->save_snapshot: 0 written, 1 skipped (not wanted, above), -1
+ * failed with err. The WAL is synced first, so the
  * records the snapshot's seq relies on are on disk before it. */
+/* host->snapshot_wanted: not while replaying, and not before the WAL grew
+ * by max(snap_min_bytes, the last snapshot's size) since the last one. */
+bool rt_storage_snapshot_wanted(struct rt_storage *s, uint64_t seq);
 int rt_storage_save_snapshot(struct rt_storage *s, uint64_t seq, const bft_digest *state,
                              const uint8_t *snap, size_t len, char *err, size_t errlen);
 /* Between steps: rotate the WAL if the active segment is over its size
