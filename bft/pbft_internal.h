@@ -127,7 +127,10 @@
  *         COMMIT; own prepare is regenerated)
  * CKPT:   u64 seq | digest                 (own checkpoint)
  * STABLE: u64 seq | digest | u8 k | k x (u16 len | CHECKPOINT raw)
- * NV:     u64 view | u64 min_s | u64 max_s | (max_s - min_s) x digest */
+ * NV:     u64 view | u64 min_s | u64 max_s | (max_s - min_s) x digest
+ * FLOOR:  u64 read_floor  (compaction dumps only, docs/storage.md: the
+ *         highest seq we sent a COMMIT for, which the COMMIT records of a
+ *         dump may no longer imply) */
 enum {
     PBFT_REC_VIEW = 1,
     PBFT_REC_PP = 2,
@@ -135,6 +138,7 @@ enum {
     PBFT_REC_CKPT = 4,
     PBFT_REC_STABLE = 5,
     PBFT_REC_NV = 6,
+    PBFT_REC_FLOOR = 7,
 };
 
 /* ---- little-endian writer / bounded reader (errors are sticky) ---- */

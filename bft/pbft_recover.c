@@ -144,6 +144,11 @@ void pbft_recover(struct bft_core *c, const uint8_t *rec, size_t len)
         if (hi > lo) memcpy(c->nv_dig, digs, (size_t)(hi - lo) * 32);
         break;
     }
+    case PBFT_REC_FLOOR: {
+        uint64_t floor = pbft_get(&r, 8);
+        if (!r.err && floor > c->read_floor) c->read_floor = floor;
+        break;
+    }
     default:
         break; /* not ours or damaged: the WAL checks integrity */
     }
@@ -192,8 +197,8 @@ void pbft_post_recover(struct bft_core *c)
 /* ---- WAL compaction (docs/storage.md): the records above, restating the
  * current state. Replayed alone they rebuild what replaying the whole
  * history did: the view, the last NEW-VIEW, the stable checkpoint with its
- * proof, our checkpoints above it, and every window slot's accepted
- * pre-prepare and prepared certificate. The application state at h comes
+ * proof, our checkpoints above it, every window slot's accepted
+ * pre-prepare and prepared certificate, and the read floor. The application state at h comes
  * from the snapshot file (load_stable) or, failing that, from peers. ---- */
 
 static void emit_pp(struct bft_core *c, const struct pbft_slot *s,
@@ -251,6 +256,12 @@ int pbft_compact(struct bft_core *c, uint64_t base,
     pbft_put(&w, c->in_vc ? 1 : 0, 1);
     assert(!w.err);
     emit(ctx, small, w.len);
+    uint8_t floor[9];
+    w = (struct pbft_wr){.p = floor, .cap = sizeof floor};
+    pbft_put(&w, PBFT_REC_FLOOR, 1);
+    pbft_put(&w, c->read_floor, 8);
+    assert(!w.err);
+    emit(ctx, floor, w.len);
     if (c->nv_view) {
         w = (struct pbft_wr){.p = c->rec, .cap = PBFT_REC_MAX};
         pbft_put(&w, PBFT_REC_NV, 1);
