@@ -6,9 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bft/node_internal.h"
 #include "net/net.h"
+
+static void reply_from_state(struct bft_node *n, const struct bft_msg *m,
+                             const struct bft_core_status *st);
+static void node_answer_local(struct bft_node *n, const struct bft_msg *m);
 
 /* ---- environment for the core ---- */
 
@@ -100,6 +105,7 @@ static int io_restore(void *ctx, uint64_t seq, const uint8_t *buf, size_t len,
     int rv = node_restore(n, buf, len, expect, state);
     if (rv != BFT_E_OK) return rv;
     n->stats.last_executed = seq;
+    node_mark_fresh(n);
     return BFT_E_OK;
 }
 
@@ -218,7 +224,9 @@ static void receive_request(struct bft_node *n, const struct bft_msg *m)
         return;
     }
     if (bft_req_flags(m) & BFT_REQ_READONLY) {
-        if (n->ops->on_read)
+        if (bft_req_flags(m) & BFT_REQ_READ_LOCAL)
+            node_answer_local(n, m); /* any replica, any protocol */
+        else if (n->ops->on_read)
             n->ops->on_read(n->core, m);
         else
             node_answer_read(n, m);
@@ -241,13 +249,71 @@ static void receive_request(struct bft_node *n, const struct bft_msg *m)
  * ordered request. */
 void node_answer_read(struct bft_node *n, const struct bft_msg *m)
 {
+    struct bft_core_status st;
+    n->ops->status(n->core, &st);
+    if (st.last_executed < st.read_floor) {
+        n->stats.reads_deferred++;
+        return;
+    }
+    reply_from_state(n, m, &st);
+}
+
+uint64_t node_now_ms(struct bft_node *n)
+{
+    if (n->host.now_ms) return n->host.now_ms(n->host.ctx);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void node_mark_fresh(struct bft_node *n)
+{
+    n->exec_ms = node_now_ms(n);
+    n->exec_ever = true;
+}
+
+/* A local read (docs/reads.md): one replica answers from its own state,
+ * and the client trusts that one (signed) answer. The only promise is
+ * freshness on this replica's clock: it executed a committed batch no more
+ * than the read's bound (ms, in the header's view field) before answering,
+ * and it is caught up to its read_floor. Otherwise it refuses explicitly
+ * (BFT_REPLY_STALE, one empty result) so the client can ask another
+ * replica. The answer is built on the stack: nothing here grows. */
+static void node_answer_local(struct bft_node *n, const struct bft_msg *m)
+{
+    struct bft_core_status st;
+    n->ops->status(n->core, &st);
+    uint64_t now = node_now_ms(n);
+    bool fresh = n->exec_ever && now >= n->exec_ms && now - n->exec_ms <= m->view &&
+                 st.last_executed >= st.read_floor;
+    if (!fresh) {
+        n->stats.reads_stale++;
+        uint8_t body[4 + 8 + 2 + 2];
+        struct net_wr w;
+        net_wr_init(&w, body, sizeof body);
+        net_put_u32(&w, m->sender);
+        net_put_u64(&w, m->seq);
+        net_put_u16(&w, 1);
+        net_put_u16(&w, 0);
+        struct bft_msg rep = {.type = BFT_MSG_REPLY,
+                              .flags = BFT_REPLY_STALE,
+                              .view = st.view,
+                              .seq = st.last_executed,
+                              .body = body,
+                              .body_len = (uint32_t)w.len};
+        node_queue_msg(n, &rep, false, NODE_DEST_CLIENT | m->sender);
+        return;
+    }
+    n->stats.reads_local++;
+    reply_from_state(n, m, &st);
+}
+
+/* Answer every op of a read-only request from the application's current
+ * state (app->query), as one REPLY. */
+static void reply_from_state(struct bft_node *n, const struct bft_msg *m,
+                             const struct bft_core_status *st)
+{
     {
-        struct bft_core_status st;
-        n->ops->status(n->core, &st);
-        if (st.last_executed < st.read_floor) {
-            n->stats.reads_deferred++;
-            return;
-        }
         uint8_t body[4 + 8 + 2 + BFT_ENVELOPE_MAX_OPS * (2 + BFT_RESULT_MAX)];
         struct net_wr w;
         net_wr_init(&w, body, sizeof body);
@@ -265,8 +331,8 @@ void node_answer_read(struct bft_node *n, const struct bft_msg *m)
             net_put_bytes(&w, n->result, rl);
         }
         struct bft_msg rep = {.type = BFT_MSG_REPLY,
-                              .view = st.view,
-                              .seq = st.last_executed,
+                              .view = st->view,
+                              .seq = st->last_executed,
                               .body = body,
                               .body_len = (uint32_t)w.len};
         node_queue_msg(n, &rep, false, NODE_DEST_CLIENT | m->sender);

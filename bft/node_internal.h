@@ -72,6 +72,12 @@ struct bft_node {
     size_t snap_len;
     uint8_t result[BFT_RESULT_MAX];
 
+    /* When this replica last executed a committed batch or installed a
+     * committed snapshot (node_now_ms): local reads answer only within
+     * their staleness bound of it (docs/reads.md). */
+    uint64_t exec_ms;
+    bool exec_ever;
+
     struct bft_node_stats stats;
 };
 
@@ -92,6 +98,10 @@ void node_queue_raw(struct bft_node *n, uint32_t dest, const uint8_t *buf, size_
 
 /* node.c */
 void node_answer_read(struct bft_node *n, const struct bft_msg *req);
+/* The host's clock (bft_host.now_ms) or CLOCK_MONOTONIC, in ms. */
+uint64_t node_now_ms(struct bft_node *n);
+/* A committed state was just executed or installed: note when. */
+void node_mark_fresh(struct bft_node *n);
 
 /* node_exec.c */
 void node_execute(struct bft_node *n, uint64_t seq, uint64_t view, const uint8_t *batch, size_t len,
