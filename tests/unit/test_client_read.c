@@ -158,8 +158,8 @@ static void test_level_names_parse(void **state)
     assert_int_equal(ms, BFT_READ_STALENESS_DEFAULT_MS);
     assert_int_equal(bft_read_level_parse("local:25", &l, &ms), 0);
     assert_int_equal(ms, 25);
-    const char *bad[] = {"", "lin", "local:", "local:0", "local:-3", "local:5x", "quorum:5",
-                         "linearizable:1", "local:99999999999", "LOCAL"};
+    const char *bad[] = {"",         "lin",      "local:",         "local:0",           "local:-3",
+                         "local:5x", "quorum:5", "linearizable:1", "local:99999999999", "LOCAL"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(bft_read_level_parse(bad[i], &l, &ms), -1);
     assert_string_equal(bft_read_level_name(BFT_READ_QUORUM), "quorum");
@@ -302,16 +302,74 @@ static void test_reads_bounded(void **state)
     bft_client_destroy(c);
 }
 
+/* The decoder's rules for the level bits (docs/wire.md): only on a
+ * one-op read-only request, not both, and a local read names a bound in
+ * 1..UINT32_MAX ms. A STALE flag is defined on REPLY only. */
+static int decode_req(uint8_t flags, uint16_t count, uint64_t view)
+{
+    uint8_t body[4 + 2 * (2 + 3)], msg[256];
+    size_t off = 0;
+    body[off++] = (uint8_t)count;
+    body[off++] = 0;
+    body[off++] = flags;
+    body[off++] = 0;
+    for (uint16_t i = 0; i < count; i++) {
+        body[off++] = 3;
+        body[off++] = 0;
+        memcpy(body + off, "get", 3);
+        off += 3;
+    }
+    struct bft_msg m = {.type = BFT_MSG_REQUEST,
+                        .sender = 1,
+                        .view = view,
+                        .seq = 9,
+                        .body = body,
+                        .body_len = (uint32_t)off};
+    size_t len = bft_msg_encode(&m, msg, sizeof msg);
+    assert_true(len > 0);
+    struct bft_msg d;
+    return bft_msg_decode(msg, len, &d);
+}
+
+static void test_wire_read_flags(void **state)
+{
+    (void)state;
+    const uint8_t RO = BFT_REQ_READONLY, Q = BFT_REQ_READ_QUORUM, L = BFT_REQ_READ_LOCAL;
+    assert_int_equal(decode_req(RO, 1, 0), BFT_E_OK);
+    assert_int_equal(decode_req(RO | Q, 1, 0), BFT_E_OK);
+    assert_int_equal(decode_req(RO | L, 1, 25), BFT_E_OK);
+    assert_int_equal(decode_req(Q, 1, 0), BFT_E_MALFORMED);          /* not read-only */
+    assert_int_equal(decode_req(RO | Q | L, 1, 5), BFT_E_MALFORMED); /* two levels */
+    assert_int_equal(decode_req(RO | L, 1, 0), BFT_E_MALFORMED);     /* no bound */
+    assert_int_equal(decode_req(RO | L, 1, 1ull << 32), BFT_E_MALFORMED);
+    assert_int_equal(decode_req(RO | L, 2, 5), BFT_E_MALFORMED); /* one op per read */
+    assert_int_equal(decode_req(0x08, 1, 0), BFT_E_MALFORMED);   /* undefined bit */
+    /* REPLY: the STALE flag decodes, any other flag does not. */
+    uint8_t body[4 + 8 + 2 + 2] = {0}, msg[256];
+    body[4] = 1;
+    body[12] = 1;
+    struct bft_msg r = {
+        .type = BFT_MSG_REPLY, .sender = 0, .seq = 1, .body = body, .body_len = sizeof body};
+    struct bft_msg d;
+    r.flags = BFT_REPLY_STALE;
+    size_t len = bft_msg_encode(&r, msg, sizeof msg);
+    assert_int_equal(bft_msg_decode(msg, len, &d), BFT_E_OK);
+    assert_int_equal(d.flags, BFT_REPLY_STALE);
+    r.flags = 0x0002;
+    len = bft_msg_encode(&r, msg, sizeof msg);
+    assert_int_equal(bft_msg_decode(msg, len, &d), BFT_E_MALFORMED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_level_names_parse),
+        cmocka_unit_test(test_wire_read_flags),
         cmocka_unit_test_setup_teardown(test_invalid_level_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bft_quorum_is_ordered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raft_quorum_flag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_local_one_answer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_local_refusal_then_next_then_ordered, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_local_refusal_then_next_then_ordered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_flag_only_for_local, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reads_bounded, setup, teardown),
     };
