@@ -6,14 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bft/node_internal.h"
 #include "net/net.h"
-
-static void reply_from_state(struct bft_node *n, const struct bft_msg *m,
-                             const struct bft_core_status *st);
-static void node_answer_local(struct bft_node *n, const struct bft_msg *m);
 
 /* ---- environment for the core ---- */
 
@@ -105,8 +100,10 @@ static int io_restore(void *ctx, uint64_t seq, const uint8_t *buf, size_t len,
     int rv = node_restore(n, buf, len, expect, state);
     if (rv != BFT_E_OK) return rv;
     /* Not fresh yet: a local read waits for the next executed batch (the
-     * snapshot may be far behind what the cluster committed). */
+     * snapshot may be far behind what the cluster committed). Waiting
+     * linearizable reads may be answered from it. */
     n->stats.last_executed = seq;
+    node_reads_serve(n, seq);
     return BFT_E_OK;
 }
 
@@ -155,7 +152,9 @@ int bft_node_create(struct bft_node **out, const struct bft_node_config *cfg,
     n->out = malloc(NODE_OUTBOX_ENTRIES * sizeof *n->out);
     n->vcache = cfg->null_crypto ? NULL : crypto_vcache_new(1u << 16);
     n->app = cfg->app->create();
-    if (!n->clients || !n->arena || !n->out || !n->app || (!cfg->null_crypto && !n->vcache))
+    n->reads_wait = malloc(NODE_READS_WAITING * sizeof *n->reads_wait);
+    if (!n->clients || !n->arena || !n->out || !n->app || !n->reads_wait ||
+        (!cfg->null_crypto && !n->vcache))
         goto nomem_free;
     n->env = (struct bft_env){.ctx = n,
                               .sign = env_sign,
@@ -199,6 +198,7 @@ void bft_node_destroy(struct bft_node *n)
     free(n->arena);
     free(n->out);
     free(n->snap);
+    free(n->reads_wait);
     free(n);
 }
 
@@ -235,111 +235,6 @@ static void receive_request(struct bft_node *n, const struct bft_msg *m)
     }
     if (node_already_executed(n, m)) return; /* cached reply re-sent */
     n->ops->on_request(n->core, m);
-}
-
-/* Read-only optimisation (Castro & Liskov §5.1.3): answered from the
- * current state without ordering; a BFT client needs 2f+1 matching replies.
- * A replica answers only once it has executed everything it helped commit
- * (st.read_floor: in PBFT every seq it sent a COMMIT for, WAL included; in
- * HotStuff the block two below its highest vote). A write acknowledged
- * before the read was committed by 2f+1 replicas, and any 2f+1 repliers
- * include an honest one of them, which then answers with the write: so
- * 2f+1 matching stale answers cannot exist, after a restart (the state
- * rolled back to the last snapshot) or with a Twin answering from its old
- * state. A replica not caught up stays silent; the client falls back to an
- * ordered request. */
-void node_answer_read(struct bft_node *n, const struct bft_msg *m)
-{
-    struct bft_core_status st;
-    n->ops->status(n->core, &st);
-    if (st.last_executed < st.read_floor) {
-        n->stats.reads_deferred++;
-        return;
-    }
-    reply_from_state(n, m, &st);
-}
-
-uint64_t node_now_ms(struct bft_node *n)
-{
-    if (n->host.now_ms) return n->host.now_ms(n->host.ctx);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-void node_mark_fresh(struct bft_node *n)
-{
-    n->exec_ms = node_now_ms(n);
-    n->exec_ever = true;
-}
-
-/* A local read (docs/reads.md): one replica answers from its own state,
- * and the client trusts that one (signed) answer. The only promise is
- * freshness on this replica's clock: it executed a committed batch no more
- * than the read's bound (ms, in the header's view field) before answering.
- * Unlike the linearizable path it does not wait for read_floor: what it
- * executed is committed, which is all a local read promises (in chained
- * HotStuff last_executed trails read_floor by a block in steady state, so
- * waiting would refuse nearly every read). Otherwise it refuses explicitly
- * (BFT_REPLY_STALE, one empty result) so the client can ask another
- * replica. The answer is built on the stack: nothing here grows. */
-static void node_answer_local(struct bft_node *n, const struct bft_msg *m)
-{
-    struct bft_core_status st;
-    n->ops->status(n->core, &st);
-    uint64_t now = node_now_ms(n);
-    bool fresh = n->exec_ever && now >= n->exec_ms && now - n->exec_ms <= m->view;
-    if (!fresh) {
-        n->stats.reads_stale++;
-        uint8_t body[4 + 8 + 2 + 2];
-        struct net_wr w;
-        net_wr_init(&w, body, sizeof body);
-        net_put_u32(&w, m->sender);
-        net_put_u64(&w, m->seq);
-        net_put_u16(&w, 1);
-        net_put_u16(&w, 0);
-        struct bft_msg rep = {.type = BFT_MSG_REPLY,
-                              .flags = BFT_REPLY_STALE,
-                              .view = st.view,
-                              .seq = st.last_executed,
-                              .body = body,
-                              .body_len = (uint32_t)w.len};
-        node_queue_msg(n, &rep, false, NODE_DEST_CLIENT | m->sender);
-        return;
-    }
-    n->stats.reads_local++;
-    reply_from_state(n, m, &st);
-}
-
-/* Answer every op of a read-only request from the application's current
- * state (app->query), as one REPLY. */
-static void reply_from_state(struct bft_node *n, const struct bft_msg *m,
-                             const struct bft_core_status *st)
-{
-    {
-        uint8_t body[4 + 8 + 2 + BFT_ENVELOPE_MAX_OPS * (2 + BFT_RESULT_MAX)];
-        struct net_wr w;
-        net_wr_init(&w, body, sizeof body);
-        net_put_u32(&w, m->sender);
-        net_put_u64(&w, m->seq);
-        net_put_u16(&w, bft_req_count(m));
-        struct bft_req_iter it;
-        bft_req_iter_init(&it, m);
-        uint64_t req_no;
-        const uint8_t *op;
-        size_t op_len;
-        while (bft_req_iter_next(&it, &req_no, &op, &op_len)) {
-            size_t rl = n->cfg.app->query ? n->cfg.app->query(n->app, op, op_len, n->result) : 0;
-            net_put_u16(&w, (uint16_t)rl);
-            net_put_bytes(&w, n->result, rl);
-        }
-        struct bft_msg rep = {.type = BFT_MSG_REPLY,
-                              .view = st->view,
-                              .seq = st->last_executed,
-                              .body = body,
-                              .body_len = (uint32_t)w.len};
-        node_queue_msg(n, &rep, false, NODE_DEST_CLIENT | m->sender);
-    }
 }
 
 /* A batch-carrying message: the digest must bind the payload, and every

@@ -50,9 +50,10 @@ struct load_opts {
     void (*on_tick)(void *ctx, double t);
     void *tick_ctx;
     /* Reads (docs/reads.md): each client keeps up to LOAD_READS_MAX reads
-     * in flight besides its writes; every time a slot is free it issues a
-     * read with this probability (%, 0: no reads), a LOOKUP of its latest
-     * acknowledged order (kv: a get). read_level: enum bft_read_level, or
+     * in flight besides its writes; once one of its writes is acknowledged,
+     * every time a slot is free it issues a read with this probability (%,
+     * 0: no reads), a LOOKUP of its latest acknowledged order (kv: a get of
+     * its latest put key). read_level: enum bft_read_level, or
      * LOAD_READ_MIX (the levels in turn). */
     uint32_t read_pct;
     int read_level;

@@ -151,15 +151,17 @@ static void refill_reads(struct lg_client *c, uint64_t t_us)
 {
     struct lg *lg = c->lg;
     const struct load_opts *o = lg->o;
-    if (!lg->submitting || !o->read_pct) return;
+    /* Only once one of its writes is acknowledged: every read then looks
+     * up something that exists, so a linearizable or quorum read that does
+     * not find it shows in the `found` count. */
+    if (!lg->submitting || !o->read_pct || !c->last_acked_coid) return;
     for (uint32_t k = c->n_rd; k < LOAD_READS_MAX; k++) { /* bounded */
         lg->rng ^= lg->rng << 13;
         lg->rng ^= lg->rng >> 7;
         lg->rng ^= lg->rng << 17;
         if (lg->rng % 100 >= o->read_pct) continue;
         uint8_t op[BFT_OP_MAX];
-        uint64_t coid = c->last_acked_coid ? c->last_acked_coid : c->next_coid + 1;
-        size_t len = lg_read_op(lg->is_orders, c->id, coid, op);
+        size_t len = lg_read_op(lg->is_orders, c->id, c->last_acked_coid, op);
         int level = lg_reads_next_level(&lg->reads);
         uint64_t id = bft_client_read_at(c->c, op, len, level, o->read_staleness_ms, t_us / 1000);
         if (!id) return;
@@ -234,6 +236,8 @@ static void lg_done(void *ctx, uint64_t req_no, const uint8_t *result, size_t le
             }
         }
     }
+    if (!lg->is_orders && c->coid[req_no % c->cap] > c->last_acked_coid)
+        c->last_acked_coid = c->coid[req_no % c->cap]; /* a kv put */
     refill(c, t);
 }
 

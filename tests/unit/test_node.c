@@ -16,6 +16,7 @@
 #include "bft/app_internal.h"
 #include "bft/bft.h"
 #include "bft/node_internal.h"
+#include "bft/pbft_internal.h"
 #include "crypto/crypto.h"
 #include "net/net.h"
 
@@ -38,7 +39,7 @@ static void no_cancel(void *ctx, uint32_t timer)
     (void)ctx, (void)timer;
 }
 
-/* The host clock and the last reply sent to a client (local read tests). */
+/* The host clock and the last reply sent to the reader (read tests). */
 static uint64_t clock_ms;
 static uint64_t host_now(void *ctx)
 {
@@ -48,9 +49,11 @@ static uint64_t host_now(void *ctx)
 static uint8_t last_reply[2048];
 static size_t last_reply_len;
 static int replies;
+/* Only client 1's replies: it is the reader; client 0 writes. */
 static void capture_client(void *ctx, uint32_t to, const uint8_t *msg, size_t len)
 {
-    (void)ctx, (void)to;
+    (void)ctx;
+    if (to != 1) return;
     assert_true(len <= sizeof last_reply);
     memcpy(last_reply, msg, len);
     last_reply_len = len;
@@ -331,9 +334,53 @@ static void test_linearizable_read_not_timed(void **state)
     bft_node_destroy(n);
 }
 
+/* A linearizable read at a replica that has not executed up to its
+ * read_floor waits (PBFT §5.1.3: the reply must reflect everything the
+ * replica helped commit) and is answered once execution gets there, from
+ * the state then; the wait is a bounded ring that drops its oldest. */
+static void test_linearizable_read_waits_for_floor(void **state)
+{
+    (void)state;
+    assert_int_equal(crypto_init(), 0);
+    struct bft_node *n = mk(2);
+    n->core->read_floor = 2; /* it sent a COMMIT for seq 2 */
+    uint16_t fl = 1;
+    assert_int_equal(read_order(n, 0, 0, 100, &fl), -1);
+    uint8_t req[1024], batch[1100];
+    size_t rl = envelope(req, sizeof req, 1, 1, 99);
+    int before = replies;
+    node_execute(n, 1, 0, batch, batch_of(batch, sizeof batch, req, rl), NULL, NULL);
+    bft_node_flush(n);
+    assert_int_equal(replies, before); /* seq 1 < floor 2: still waiting */
+    rl = envelope(req, sizeof req, 2, 1, 100);
+    node_execute(n, 2, 0, batch, batch_of(batch, sizeof batch, req, rl), NULL, NULL);
+    bft_node_flush(n);
+    assert_int_equal(replies, before + 1);
+    struct bft_msg r;
+    assert_int_equal(bft_msg_decode(last_reply, last_reply_len, &r), BFT_E_OK);
+    assert_int_equal(r.body[4 + 8 + 2 + 2], BFT_ORDER_OK); /* the order at seq 2 */
+    assert_int_equal(r.flags, 0);
+
+    /* NODE_READS_WAITING + 3 reads wait; the 3 oldest are dropped. */
+    n->core->read_floor = 3;
+    for (int k = 0; k < NODE_READS_WAITING + 3; k++)
+        assert_int_equal(read_order(n, 0, 0, 100, &fl), -1);
+    struct bft_node_stats st;
+    bft_node_stats(n, &st);
+    assert_int_equal(st.reads_deferred, 3);
+    assert_int_equal(n->reads_count, NODE_READS_WAITING);
+    before = replies;
+    node_execute(n, 3, 0, NULL, 0, NULL, NULL);
+    bft_node_flush(n);
+    assert_int_equal(replies, before + NODE_READS_WAITING);
+    assert_int_equal(n->reads_count, 0);
+    bft_node_destroy(n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_linearizable_read_waits_for_floor),
         cmocka_unit_test(test_local_read_staleness_pbft),
         cmocka_unit_test(test_local_read_raft_follower),
         cmocka_unit_test(test_linearizable_read_not_timed),
