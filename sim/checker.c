@@ -387,7 +387,7 @@ void sim_check_read(struct sim *s, uint32_t reader, int level, uint32_t client, 
         if (level == BFT_READ_LOCAL) return; /* may miss acknowledged orders */
         if (o && o->visible_us != NEVER && o->visible_ev < issued_ev)
             sim_fail(s,
-                     "stale %s read: client %u LOOKUP of client %u order %llu issued at %llu us "
+                     "stale read (%s): client %u LOOKUP of client %u order %llu issued at %llu us "
                      "returned not found at %llu us; the order (order_seq %llu, committed at "
                      "%llu us) was acknowledged or read at %llu us",
                      bft_read_level_name(level), reader, client, (unsigned long long)order_id,
@@ -398,7 +398,7 @@ void sim_check_read(struct sim *s, uint32_t reader, int level, uint32_t client, 
     }
     if (!o || o->commit_us == NEVER) {
         sim_fail(s,
-                 "%s read of uncommitted write: client %u LOOKUP of client %u order %llu (issued "
+                 "read of uncommitted write (%s): client %u LOOKUP of client %u order %llu (issued "
                  "at %llu us) found order_seq %llu at %llu us, but no honest replica has "
                  "applied that order",
                  bft_read_level_name(level), reader, client, (unsigned long long)order_id,
