@@ -6,20 +6,23 @@
 # the BFT levels beside it.
 #
 #   tools/read_bench.sh BUILD [--protocols pbft,hotstuff,raft]
-#                       [--levels linearizable,quorum,local:100]
+#                       [--levels linearizable,quorum,local:100,mix]
 #                       [--duration S] [--clients C] [--outstanding W]
 #                       [--reads PCT] [--out DIR]
 #
 # One `bftctl cluster` run per (protocol, level), one after another, the
 # same write load in each (closed-loop orders) with every client also
-# keeping up to 2 reads in flight (a LOOKUP of its latest order). Run it on
-# an otherwise idle machine. Prints a markdown table and writes
-# DIR/read_bench.csv and one JSON per run.
+# keeping up to 2 reads in flight (a LOOKUP of its latest acknowledged
+# order). `mix` is one run whose reads take the levels in turn: every level
+# then sees the same load, machine and moment, which is the fairest
+# comparison on a shared machine (stale refusals and fallbacks are then
+# totals over the run). Run it on an otherwise idle machine. Prints a
+# markdown table and writes DIR/read_bench.csv and one JSON per run.
 set -uo pipefail
 BUILD=${1:?usage: read_bench.sh BUILD [options]}
 shift
 protocols=pbft,hotstuff,raft
-levels=linearizable,quorum,local:100
+levels=linearizable,quorum,local:100,mix
 duration=10
 clients=8
 outstanding=2
@@ -56,23 +59,28 @@ for p in "${PS[@]}"; do
       --clients "$clients" --outstanding "$outstanding" --reads "$reads" --read-level "$l" \
       --json "$json" --quiet >/dev/null 2>"$out/$p-${l//:/_}.err"
     rc=$?
-    key=${l%%:*}
     if [ ! -s "$json" ]; then
       echo "| $p | $n | $l | run failed (exit $rc, see $out) |||||||||"
       continue
     fi
-    row=$(jq -r --arg k "$key" '[
-        (.reads[$k].reads_s // 0 | floor),
-        (.reads[$k].latency_ms.p50 // 0 | . * 100 | round / 100),
-        (.reads[$k].latency_ms.p90 // 0 | . * 100 | round / 100),
-        (.reads[$k].latency_ms.p99 // 0 | . * 100 | round / 100),
-        ((.reads[$k].found // 0) | tostring) + "/" + ((.reads[$k].completed // 0) | tostring),
-        (.reads.stale_refusals // 0), (.reads.ordered_fallbacks // 0),
-        (.throughput_ops_s | floor), (.latency_ms.p99 | . * 100 | round / 100), .safety
-      ] | @tsv' "$json")
-    IFS=$'\t' read -r rs p50 p90 p99 found ref fb wops wp99 safety <<< "$row"
-    echo "$p,$n,$l,$rs,$p50,$p90,$p99,$found,$ref,$fb,$wops,$wp99,$safety,$rc" >> "$csv"
-    echo "| $p | $n | $l | $rs | $p50 | $p90 | $p99 | $found | $ref | $fb | $wops | $wp99 | $safety |"
+    keys=${l%%:*}
+    [ "$keys" = mix ] && keys="linearizable quorum local"
+    for key in $keys; do
+      label=$l
+      [ "${l%%:*}" = mix ] && label="mix: $key"
+      row=$(jq -r --arg k "$key" '[
+          (.reads[$k].reads_s // 0 | floor),
+          (.reads[$k].latency_ms.p50 // 0 | . * 100 | round / 100),
+          (.reads[$k].latency_ms.p90 // 0 | . * 100 | round / 100),
+          (.reads[$k].latency_ms.p99 // 0 | . * 100 | round / 100),
+          ((.reads[$k].found // 0) | tostring) + "/" + ((.reads[$k].completed // 0) | tostring),
+          (.reads.stale_refusals // 0), (.reads.ordered_fallbacks // 0),
+          (.throughput_ops_s | floor), (.latency_ms.p99 | . * 100 | round / 100), .safety
+        ] | @tsv' "$json")
+      IFS=$'\t' read -r rs p50 p90 p99 found ref fb wops wp99 safety <<< "$row"
+      echo "$p,$n,$label,$rs,$p50,$p90,$p99,$found,$ref,$fb,$wops,$wp99,$safety,$rc" >> "$csv"
+      echo "| $p | $n | $label | $rs | $p50 | $p90 | $p99 | $found | $ref | $fb | $wops | $wp99 | $safety |"
+    done
   done
 done
 echo
