@@ -447,8 +447,7 @@ uint64_t bft_client_read_at(struct bft_client *c, const uint8_t *op, size_t len,
     }
     size_t mlen = encode_read_signed(c, rd);
     if (level == BFT_READ_LOCAL) {
-        (void)mlen;
-        local_ask_next(c, rd, now_ms);
+        local_ask_next(c, rd, now_ms); /* the same signed bytes, to one replica */
     } else if (is_bft(c)) {
         send_all(c, mlen);
     } else {
