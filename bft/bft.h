@@ -150,6 +150,12 @@ void bft_msg_set_sig(uint8_t *encoded, const uint8_t sig[BFT_SIG_LEN]);
 /* REQUEST body: u16 count | u8 flags | u8 reserved | count x (u16 op_len | op)
  * Request numbers are msg.seq .. msg.seq + count - 1; sender = client id. */
 #define BFT_REQ_READONLY 0x01
+/* Read consistency levels (docs/reads.md), only with BFT_REQ_READONLY and
+ * count 1; neither bit: linearizable. A local read carries its staleness
+ * bound in ms (>= 1) in the header's `view` field (signed, like the rest). */
+#define BFT_REQ_READ_QUORUM 0x02
+#define BFT_REQ_READ_LOCAL 0x04
+#define BFT_REQ_FLAGS_ALL (BFT_REQ_READONLY | BFT_REQ_READ_QUORUM | BFT_REQ_READ_LOCAL)
 struct bft_req_iter {
     const uint8_t *p;
     size_t len, off;
@@ -164,7 +170,11 @@ uint8_t bft_req_flags(const struct bft_msg *req);
 
 /* REPLY body: u32 client_id | u64 first_req_no | u16 count |
  *             count x (u16 result_len | result)
- * view = replier's view (clients learn the primary), seq = consensus seq. */
+ * view = replier's view (clients learn the primary), seq = consensus seq.
+ * Header flag BFT_REPLY_STALE: a local read refused because the replica has
+ * not executed a commit within the read's staleness bound (one empty
+ * result; docs/reads.md). */
+#define BFT_REPLY_STALE 0x0001
 
 /* A batch (PRE-PREPARE / proposal payload): u16 count | count x (u32 len |
  * one encoded REQUEST message with payload_len 0). Its digest is SHA-256 of
@@ -437,6 +447,10 @@ struct bft_host {
      * orders audit log from it). */
     void (*on_result)(void *ctx, uint32_t client, uint64_t req_no, uint64_t seq, uint64_t view,
                       const uint8_t *op, size_t op_len, const uint8_t *result, size_t result_len);
+    /* Optional: the host's clock in ms, read only to time local reads'
+     * staleness (docs/reads.md); the simulator gives its virtual clock.
+     * NULL: the node reads CLOCK_MONOTONIC. Cores never see it. */
+    uint64_t (*now_ms)(void *ctx);
 };
 
 struct bft_node_config {
@@ -468,6 +482,8 @@ struct bft_node_stats {
     uint64_t reads_deferred;  /* read-only requests not answered: not caught up */
     uint64_t snapshot_loaded; /* seq of the durable snapshot restored at restart (0: none) */
     uint64_t snapshot_base;   /* newest durable snapshot (bft_node_snapshot_base) */
+    uint64_t reads_local;     /* local reads answered from this replica's state */
+    uint64_t reads_stale;     /* local reads refused: no commit within the bound */
     uint64_t last_executed;
     uint64_t view;
     uint64_t view_changes;
@@ -544,7 +560,21 @@ struct bft_client_config {
 
 struct bft_client_stats {
     uint64_t submitted, completed, retransmits, replies, bad_replies, read_fallbacks;
+    uint64_t read_refusals; /* local reads a replica refused as stale */
 };
+
+/* Read consistency levels (docs/reads.md). */
+enum bft_read_level {
+    BFT_READ_LINEARIZABLE = 0, /* the default */
+    BFT_READ_QUORUM = 1,
+    BFT_READ_LOCAL = 2, /* with a staleness bound in ms */
+};
+#define BFT_READ_LEVELS 3
+#define BFT_READ_STALENESS_DEFAULT_MS 100u
+const char *bft_read_level_name(int level); /* NULL if unknown */
+/* Parse "linearizable", "quorum", "local" or "local:MS" (MS >= 1; "local"
+ * alone: BFT_READ_STALENESS_DEFAULT_MS). 0, or -1 if malformed. */
+int bft_read_level_parse(const char *s, int *level, uint32_t *staleness_ms);
 
 struct bft_client;
 int bft_client_create(struct bft_client **out, const struct bft_client_config *cfg,
@@ -565,6 +595,15 @@ uint32_t bft_client_room(const struct bft_client *c);
  * with the returned id (never equal to an ordered request number); 0 if
  * the op is invalid or 16 reads are already outstanding. */
 uint64_t bft_client_read(struct bft_client *c, const uint8_t *op, size_t len, uint64_t now_ms);
+/* The same at a chosen level (docs/reads.md): LINEARIZABLE is
+ * bft_client_read; QUORUM is a Raft ReadIndex round every time (no lease),
+ * and for BFT an ordered request from the start; LOCAL asks one replica,
+ * which answers from its own state only if it executed a commit within
+ * staleness_ms (>= 1) and otherwise refuses (BFT_REPLY_STALE): the client
+ * then asks the next replica, and after all n refused or timed out, orders
+ * the read. 0 if the op or the level is invalid, or reads are full. */
+uint64_t bft_client_read_at(struct bft_client *c, const uint8_t *op, size_t len, int level,
+                            uint32_t staleness_ms, uint64_t now_ms);
 /* The ordered request number a read fell back to, 0 while it has not (or
  * if `read_id` is not an outstanding read). Read-only: lets a caller that
  * tracks request numbers (the simulator's checker) know the fallback. */

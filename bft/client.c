@@ -50,16 +50,25 @@ struct client_slot {
     uint8_t sig[BFT_SIG_LEN];
 };
 
-/* A read-only request (PBFT §5.1.3): sent to every replica, answered from
- * their current state without ordering, accepted on 2f+1 matching replies
- * (so the result reflects a state a quorum holds). If that cannot happen
- * (conflicting replies, or a timeout), the read is re-issued as an ordered
- * request and completes like any other. */
+/* A read-only request at one of three levels (docs/reads.md).
+ * Linearizable (PBFT §5.1.3): sent to every replica, answered from their
+ * current state without ordering, accepted on 2f+1 matching replies (so
+ * the result reflects a state a quorum holds); Raft: the leader's answer
+ * (lease or ReadIndex). Quorum: Raft ReadIndex without the lease; BFT an
+ * ordered request. Local: one replica's answer, if it executed a commit
+ * within staleness_ms; a refusal moves the read to the next replica. If a
+ * read cannot complete (conflicting replies, a timeout, every replica
+ * refused), it is re-issued as an ordered request and completes like any
+ * other. */
 struct client_read {
     uint64_t id;       /* 0: free */
     uint64_t fallback; /* ordered req_no once fallen back, else 0 */
     uint64_t deadline_ms;
     uint32_t replied;
+    uint8_t level;         /* enum bft_read_level */
+    uint32_t staleness_ms; /* local only */
+    uint32_t target;       /* local: the replica asked now */
+    uint32_t asked;        /* local: bit r: replica r was asked */
     uint16_t op_len;
     uint8_t op[BFT_OP_MAX];
     uint8_t hash[BFT_MAX_REPLICAS][CRYPTO_DIGEST_LEN];
@@ -355,14 +364,18 @@ static size_t encode_read(struct bft_client *c, const struct client_read *rd)
 {
     struct net_wr w;
     net_wr_init(&w, c->body, c->body_max);
+    uint8_t flags = BFT_REQ_READONLY;
+    if (rd->level == BFT_READ_QUORUM) flags |= BFT_REQ_READ_QUORUM;
+    if (rd->level == BFT_READ_LOCAL) flags |= BFT_REQ_READ_LOCAL;
     net_put_u16(&w, 1);
-    net_put_u8(&w, BFT_REQ_READONLY);
+    net_put_u8(&w, flags);
     net_put_u8(&w, 0);
     net_put_u16(&w, rd->op_len);
     net_put_bytes(&w, rd->op, rd->op_len);
     struct bft_msg m = {.type = BFT_MSG_REQUEST,
                         .sender = c->cfg.id,
                         .cluster_id = c->cfg.cluster_id,
+                        .view = rd->level == BFT_READ_LOCAL ? rd->staleness_ms : 0,
                         .seq = rd->id,
                         .body = c->body,
                         .body_len = (uint32_t)w.len};
@@ -370,18 +383,12 @@ static size_t encode_read(struct bft_client *c, const struct client_read *rd)
     return bft_msg_encode(&m, c->msg, c->msg_cap);
 }
 
-uint64_t bft_client_read(struct bft_client *c, const uint8_t *op, size_t len, uint64_t now_ms)
+static void read_fall_back(struct bft_client *c, struct client_read *rd, uint64_t now_ms);
+
+/* Sign the read once: a local read that moves on to the next replica
+ * resends the same bytes. */
+static size_t encode_read_signed(struct bft_client *c, struct client_read *rd)
 {
-    if (!op || len == 0 || len > BFT_OP_MAX || c->body_max < 6 + len) return 0;
-    struct client_read *rd = NULL;
-    for (uint32_t i = 0; i < CLIENT_READS && !rd; i++)
-        if (!c->reads[i].id) rd = &c->reads[i];
-    if (!rd) return 0; /* bounded */
-    memset(rd, 0, sizeof *rd);
-    rd->id = CLIENT_READ_BIT | ++c->next_read;
-    rd->op_len = (uint16_t)len;
-    memcpy(rd->op, op, len);
-    rd->deadline_ms = now_ms + c->cfg.retransmit_ms;
     size_t mlen = encode_read(c, rd);
     if (!c->cfg.null_crypto) {
         const uint8_t *region;
@@ -390,11 +397,68 @@ uint64_t bft_client_read(struct bft_client *c, const uint8_t *op, size_t len, ui
         crypto_sign_msg(&c->cfg.key, BFT_MSG_REQUEST, c->cfg.cluster_id, region, rl, rd->sig);
         bft_msg_set_sig(c->msg, rd->sig);
     }
-    if (is_bft(c))
+    return mlen;
+}
+
+/* A local read asks one replica at a time, each at most once, starting
+ * from one spread by client id so clients do not all load one replica.
+ * When every replica has refused or timed out, the read is ordered. */
+static void local_ask_next(struct bft_client *c, struct client_read *rd, uint64_t now_ms)
+{
+    uint32_t all = c->cfg.n >= 32 ? UINT32_MAX : (1u << c->cfg.n) - 1;
+    if ((rd->asked & all) == all) {
+        read_fall_back(c, rd, now_ms);
+        return;
+    }
+    uint32_t r = rd->asked ? (rd->target + 1) % c->cfg.n : (c->cfg.id + rd->id) % c->cfg.n;
+    while (rd->asked & (1u << r))
+        r = (r + 1) % c->cfg.n;
+    rd->target = r;
+    rd->asked |= 1u << r;
+    rd->deadline_ms = now_ms + c->cfg.retransmit_ms;
+    size_t mlen = encode_read(c, rd); /* rd->sig: signed at issue */
+    c->host.send(c->host.ctx, r, c->msg, mlen);
+}
+
+uint64_t bft_client_read_at(struct bft_client *c, const uint8_t *op, size_t len, int level,
+                            uint32_t staleness_ms, uint64_t now_ms)
+{
+    if (!op || len == 0 || len > BFT_OP_MAX || c->body_max < 6 + len) return 0;
+    if (level != BFT_READ_LINEARIZABLE && level != BFT_READ_QUORUM && level != BFT_READ_LOCAL)
+        return 0;
+    if (level == BFT_READ_LOCAL && staleness_ms == 0) return 0;
+    struct client_read *rd = NULL;
+    for (uint32_t i = 0; i < CLIENT_READS && !rd; i++)
+        if (!c->reads[i].id) rd = &c->reads[i];
+    if (!rd) return 0; /* bounded */
+    memset(rd, 0, sizeof *rd);
+    rd->id = CLIENT_READ_BIT | ++c->next_read;
+    rd->level = (uint8_t)level;
+    rd->staleness_ms = level == BFT_READ_LOCAL ? staleness_ms : 0;
+    rd->op_len = (uint16_t)len;
+    memcpy(rd->op, op, len);
+    rd->deadline_ms = now_ms + c->cfg.retransmit_ms;
+    if (level == BFT_READ_QUORUM && is_bft(c)) {
+        /* BFT quorum: ordered through consensus, f+1 matching replies of
+         * its execution (docs/reads.md). If the window is full, the next
+         * tick past the deadline tries again. */
+        read_fall_back(c, rd, now_ms);
+        return rd->id;
+    }
+    size_t mlen = encode_read_signed(c, rd);
+    if (level == BFT_READ_LOCAL) {
+        local_ask_next(c, rd, now_ms); /* the same signed bytes, to one replica */
+    } else if (is_bft(c)) {
         send_all(c, mlen);
-    else
+    } else {
         c->host.send(c->host.ctx, c->leader, c->msg, mlen);
+    }
     return rd->id;
+}
+
+uint64_t bft_client_read(struct bft_client *c, const uint8_t *op, size_t len, uint64_t now_ms)
+{
+    return bft_client_read_at(c, op, len, BFT_READ_LINEARIZABLE, 0, now_ms);
 }
 
 uint64_t bft_client_read_fallback(const struct bft_client *c, uint64_t read_id)
@@ -407,7 +471,10 @@ uint64_t bft_client_read_fallback(const struct bft_client *c, uint64_t read_id)
 static void read_fall_back(struct bft_client *c, struct client_read *rd, uint64_t now_ms)
 {
     uint64_t req = bft_client_submit(c, rd->op, rd->op_len, now_ms);
-    if (!req) return; /* window full: try again at the next tick */
+    if (!req) { /* window full: try again at the next tick past this */
+        rd->deadline_ms = now_ms + c->cfg.retransmit_ms;
+        return;
+    }
     rd->fallback = req;
     c->stats.read_fallbacks++;
     send_unsent(c, now_ms);
@@ -427,7 +494,8 @@ static void read_reply(struct bft_client *c, struct client_read *rd, uint32_t r,
 {
     rd->replied |= 1u << r;
     crypto_sha256(res, res_len, rd->hash[r]);
-    uint32_t need = is_bft(c) ? 2 * c->cfg.f + 1 : 1;
+    /* A local read trusts the one replica it asked (docs/reads.md). */
+    uint32_t need = is_bft(c) && rd->level != BFT_READ_LOCAL ? 2 * c->cfg.f + 1 : 1;
     if (read_matches(rd, c->cfg.n, r) >= need) {
         uint64_t id = rd->id;
         rd->id = 0;
@@ -470,6 +538,12 @@ void bft_client_on_reply(struct bft_client *c, const uint8_t *msg, size_t len, u
         for (uint32_t i = 0; i < CLIENT_READS && !rd; i++)
             if (c->reads[i].id == first && !c->reads[i].fallback) rd = &c->reads[i];
         if (!rd || count != 1 || (rd->replied & (1u << m.sender))) return;
+        /* A local read takes only the answer of the replica it asked now. */
+        if (rd->level == BFT_READ_LOCAL && m.sender != rd->target) return;
+    }
+    if ((m.flags & BFT_REPLY_STALE) && (!rd || rd->level != BFT_READ_LOCAL)) {
+        c->stats.bad_replies++; /* only a local read can be refused as stale */
+        return;
     }
     /* Cheap relevance check before the expensive signature check: replies
      * to completed or unknown requests are dropped unverified. */
@@ -488,6 +562,11 @@ void bft_client_on_reply(struct bft_client *c, const uint8_t *msg, size_t len, u
             c->stats.bad_replies++;
             return;
         }
+    }
+    if (rd && (m.flags & BFT_REPLY_STALE)) { /* refused: ask the next replica */
+        c->stats.read_refusals++;
+        local_ask_next(c, rd, now_ms);
+        return;
     }
     if (rd) { /* a read: one result, answered from the replica's state */
         uint16_t res_len = net_get_u16(&body);
@@ -524,10 +603,13 @@ uint32_t bft_client_tick(struct bft_client *c, uint64_t now_ms)
     for (uint32_t i = 0; i < CLIENT_READS; i++) {
         struct client_read *rd = &c->reads[i];
         if (!rd->id || rd->fallback) continue;
-        if (rd->deadline_ms <= now_ms)
-            read_fall_back(c, rd, now_ms);
-        else if (rd->deadline_ms < next)
-            next = rd->deadline_ms;
+        if (rd->deadline_ms <= now_ms) {
+            if (rd->level == BFT_READ_LOCAL)
+                local_ask_next(c, rd, now_ms);
+            else
+                read_fall_back(c, rd, now_ms);
+        }
+        if (rd->id && !rd->fallback && rd->deadline_ms < next) next = rd->deadline_ms;
     }
     bool rotated = false;
     uint64_t r = c->oldest;

@@ -102,7 +102,11 @@ static int io_restore(void *ctx, uint64_t seq, const uint8_t *buf, size_t len,
     struct bft_node *n = ctx;
     int rv = node_restore(n, buf, len, expect, state);
     if (rv != BFT_E_OK) return rv;
+    /* Not fresh yet: a local read waits for the next executed batch (the
+     * snapshot may be far behind what the cluster committed). Waiting
+     * linearizable reads may be answered from it. */
     n->stats.last_executed = seq;
+    node_reads_serve(n, seq);
     return BFT_E_OK;
 }
 
@@ -190,7 +194,9 @@ int bft_node_create(struct bft_node **out, const struct bft_node_config *cfg,
     n->out = malloc(NODE_OUTBOX_ENTRIES * sizeof *n->out);
     n->vcache = cfg->null_crypto ? NULL : crypto_vcache_new(1u << 16);
     n->app = cfg->app->create();
-    if (!n->clients || !n->arena || !n->out || !n->app || (!cfg->null_crypto && !n->vcache))
+    n->reads_wait = malloc(NODE_READS_WAITING * sizeof *n->reads_wait);
+    if (!n->clients || !n->arena || !n->out || !n->app || !n->reads_wait ||
+        (!cfg->null_crypto && !n->vcache))
         goto nomem_free;
     n->env = (struct bft_env){.ctx = n,
                               .sign = env_sign,
@@ -237,6 +243,7 @@ void bft_node_destroy(struct bft_node *n)
     free(n->out);
     free(n->snap);
     drop_disk(n);
+    free(n->reads_wait);
     free(n);
 }
 
@@ -312,7 +319,9 @@ static void receive_request(struct bft_node *n, const struct bft_msg *m)
         return;
     }
     if (bft_req_flags(m) & BFT_REQ_READONLY) {
-        if (n->ops->on_read)
+        if (bft_req_flags(m) & BFT_REQ_READ_LOCAL)
+            node_answer_local(n, m); /* any replica, any protocol */
+        else if (n->ops->on_read)
             n->ops->on_read(n->core, m);
         else
             node_answer_read(n, m);
@@ -321,51 +330,6 @@ static void receive_request(struct bft_node *n, const struct bft_msg *m)
     if (node_already_executed(n, m)) return; /* cached reply re-sent */
     n->ops->on_request(n->core, m);
     recovery_done(n);
-}
-
-/* Read-only optimisation (Castro & Liskov §5.1.3): answered from the
- * current state without ordering; a BFT client needs 2f+1 matching replies.
- * A replica answers only once it has executed everything it helped commit
- * (st.read_floor: in PBFT every seq it sent a COMMIT for, WAL included; in
- * HotStuff the block two below its highest vote). A write acknowledged
- * before the read was committed by 2f+1 replicas, and any 2f+1 repliers
- * include an honest one of them, which then answers with the write: so
- * 2f+1 matching stale answers cannot exist, after a restart (the state
- * rolled back to the last snapshot) or with a Twin answering from its old
- * state. A replica not caught up stays silent; the client falls back to an
- * ordered request. */
-void node_answer_read(struct bft_node *n, const struct bft_msg *m)
-{
-    {
-        struct bft_core_status st;
-        n->ops->status(n->core, &st);
-        if (st.last_executed < st.read_floor) {
-            n->stats.reads_deferred++;
-            return;
-        }
-        uint8_t body[4 + 8 + 2 + BFT_ENVELOPE_MAX_OPS * (2 + BFT_RESULT_MAX)];
-        struct net_wr w;
-        net_wr_init(&w, body, sizeof body);
-        net_put_u32(&w, m->sender);
-        net_put_u64(&w, m->seq);
-        net_put_u16(&w, bft_req_count(m));
-        struct bft_req_iter it;
-        bft_req_iter_init(&it, m);
-        uint64_t req_no;
-        const uint8_t *op;
-        size_t op_len;
-        while (bft_req_iter_next(&it, &req_no, &op, &op_len)) {
-            size_t rl = n->cfg.app->query ? n->cfg.app->query(n->app, op, op_len, n->result) : 0;
-            net_put_u16(&w, (uint16_t)rl);
-            net_put_bytes(&w, n->result, rl);
-        }
-        struct bft_msg rep = {.type = BFT_MSG_REPLY,
-                              .view = st.view,
-                              .seq = st.last_executed,
-                              .body = body,
-                              .body_len = (uint32_t)w.len};
-        node_queue_msg(n, &rep, false, NODE_DEST_CLIENT | m->sender);
-    }
 }
 
 /* A batch-carrying message: the digest must bind the payload, and every

@@ -169,6 +169,8 @@ void node_execute(struct bft_node *n, uint64_t seq, uint64_t view, const uint8_t
     }
     n->stats.batches_executed++;
     n->stats.last_executed = seq;
+    node_mark_fresh(n);
+    node_reads_serve(n, seq);
     bft_digest app;
     n->cfg.app->digest(n->app, &app);
     if (state) bft_node_state_digest(n, state);

@@ -48,6 +48,17 @@ struct node_out {
     uint32_t len;
 };
 
+/* Linearizable reads waiting for execution to reach the read_floor at
+ * their arrival (node_read.c): a ring of fixed slots; when full, the oldest
+ * is dropped. A read REQUEST is one op, so its encoding fits a slot. */
+#define NODE_READS_WAITING 64
+#define NODE_READ_RAW_MAX (BFT_HDR_LEN + 4 + 2 + BFT_OP_MAX + BFT_SIG_LEN)
+struct node_read_wait {
+    uint64_t floor;
+    uint32_t len;
+    uint8_t raw[NODE_READ_RAW_MAX];
+};
+
 struct bft_node {
     struct bft_node_config cfg;
     struct bft_host host;
@@ -81,6 +92,14 @@ struct bft_node {
     uint64_t base;
     uint8_t result[BFT_RESULT_MAX];
 
+    /* When this replica last executed a committed batch or installed a
+     * committed snapshot (node_now_ms): local reads answer only within
+     * their staleness bound of it (docs/reads.md). */
+    uint64_t exec_ms;
+    bool exec_ever;
+    struct node_read_wait *reads_wait; /* NODE_READS_WAITING slots */
+    uint32_t reads_head, reads_count;
+
     struct bft_node_stats stats;
 };
 
@@ -99,8 +118,15 @@ void node_queue_msg(struct bft_node *n, const struct bft_msg *m, bool broadcast,
 /* Queue already encoded bytes (forwarded client request, cached reply). */
 void node_queue_raw(struct bft_node *n, uint32_t dest, const uint8_t *buf, size_t len);
 
-/* node.c */
+/* node_read.c */
 void node_answer_read(struct bft_node *n, const struct bft_msg *req);
+void node_answer_local(struct bft_node *n, const struct bft_msg *req);
+/* Answer the waiting reads whose floor is at most `executed`. */
+void node_reads_serve(struct bft_node *n, uint64_t executed);
+/* The host's clock (bft_host.now_ms) or CLOCK_MONOTONIC, in ms. */
+uint64_t node_now_ms(struct bft_node *n);
+/* A committed state was just executed or installed: note when. */
+void node_mark_fresh(struct bft_node *n);
 
 /* node_exec.c */
 void node_execute(struct bft_node *n, uint64_t seq, uint64_t view, const uint8_t *batch, size_t len,

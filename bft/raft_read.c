@@ -17,7 +17,8 @@
  * the rounds in flight; reusing a slot first counts its old round expired,
  * which is conservative.
  *
- * ReadIndex. Otherwise a read waits for (1) a round started after it
+ * ReadIndex. Otherwise (and always for a quorum-level read, docs/reads.md)
+ * a read waits for (1) a round started after it
  * arrived to be confirmed (we were still leader when it arrived), and
  * (2) applied >= max(commit at arrival, this term's no-op) (§6.4 steps
  * 1-4: a new leader first commits an entry of its term). */
@@ -104,7 +105,11 @@ void raft_on_read(struct bft_core *c, const struct bft_msg *req)
         if (c->leader != RAFT_NONE && c->leader != c->self) c->io.send(c->io.ctx, c->leader, req);
         return;
     }
-    if (raft_lease_valid(c) && c->applied >= c->commit) {
+    /* A quorum read (docs/reads.md) never takes the lease: it waits for a
+     * heartbeat round confirmed by a majority after it arrived, so it does
+     * not rely on bounded clock drift. */
+    bool quorum = bft_req_flags(req) & BFT_REQ_READ_QUORUM;
+    if (!quorum && raft_lease_valid(c) && c->applied >= c->commit) {
         c->io.read_ready(c->io.ctx, req->raw, req->raw_len);
         return;
     }

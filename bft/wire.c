@@ -56,7 +56,14 @@ static bool check_request(const struct bft_msg *m)
     uint8_t flags = net_get_u8(&r);
     uint8_t reserved = net_get_u8(&r);
     if (r.err || count == 0 || count > BFT_ENVELOPE_MAX_OPS) return false;
-    if ((flags & ~BFT_REQ_READONLY) != 0 || reserved != 0) return false;
+    if ((flags & ~BFT_REQ_FLAGS_ALL) != 0 || reserved != 0) return false;
+    /* A level is a property of a read (docs/reads.md): one op, one level,
+     * and a local read names its staleness bound (ms, in `view`). */
+    if (flags & (BFT_REQ_READ_QUORUM | BFT_REQ_READ_LOCAL)) {
+        if (!(flags & BFT_REQ_READONLY) || count != 1) return false;
+        if ((flags & BFT_REQ_READ_QUORUM) && (flags & BFT_REQ_READ_LOCAL)) return false;
+        if ((flags & BFT_REQ_READ_LOCAL) && (m->view == 0 || m->view > UINT32_MAX)) return false;
+    }
     if (m->seq == 0 || m->seq > UINT64_MAX - count) return false;
     for (uint16_t i = 0; i < count; i++) {
         uint16_t op_len = net_get_u16(&r);
@@ -134,7 +141,7 @@ static bool check_opaque(const struct bft_msg *m)
 #define PAYLOAD_YES true
 #define WIRE_RULES(X)                                                                              \
     X(REQUEST, 0, PAYLOAD_NO, check_request)                                                       \
-    X(REPLY, 0, PAYLOAD_NO, check_reply)                                                           \
+    X(REPLY, BFT_REPLY_STALE, PAYLOAD_NO, check_reply)                                             \
     X(PRE_PREPARE, 0, PAYLOAD_YES, check_pre_prepare)                                              \
     X(PREPARE, 0, PAYLOAD_NO, check_prepare)                                                       \
     X(COMMIT, 0, PAYLOAD_NO, check_commit)                                                         \

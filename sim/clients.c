@@ -111,15 +111,17 @@ static bool read_done(struct sim *s, struct sim_client *cl, uint64_t id, const u
         uint32_t client = cl->reads[i].client;
         uint64_t order_id = cl->reads[i].order_id, issued_us = cl->reads[i].issued_us;
         uint64_t issued_ev = cl->reads[i].issued_ev;
+        int level = cl->reads[i].level;
         cl->reads[i] = cl->reads[--cl->n_reads];
         cl->reads_completed++;
         s->st.reads_completed++;
+        s->st.reads_level[level]++;
         uint8_t status;
         uint64_t order_seq;
         if (bft_order_result_decode(result, len, &status, &order_seq) == BFT_E_OK &&
             status == BFT_ORDER_OK)
             s->st.reads_found++;
-        sim_check_read(s, cl->id, client, order_id, issued_us, issued_ev, result, len);
+        sim_check_read(s, cl->id, level, client, order_id, issued_us, issued_ev, result, len);
         if (s->load_on) schedule_load(s, cl, sim_rng_range(&s->client_rng, 0, 1000));
         return true;
     }
@@ -249,8 +251,11 @@ static uint64_t issue_read(struct sim *s, struct sim_client *cl, uint32_t target
     if (cl->n_reads >= SIM_CLIENT_READS_MAX) return 0;
     uint8_t op[BFT_ORDER_LOOKUP_LEN];
     size_t len = bft_order_lookup_encode(op, target, order_id);
-    uint64_t id = bft_client_read(cl->cl, op, len, now_ms(s));
+    int level = s->o.read_level;
+    if (level == SIM_READ_MIX) level = (int)sim_rng_below(&s->client_rng, BFT_READ_LEVELS);
+    uint64_t id = bft_client_read_at(cl->cl, op, len, level, s->o.read_staleness_ms, now_ms(s));
     if (!id) return 0;
+    cl->reads[cl->n_reads].level = level;
     cl->reads[cl->n_reads].id = id;
     cl->reads[cl->n_reads].issued_us = s->now_us;
     cl->reads[cl->n_reads].issued_ev = ++s->chk.lclock;

@@ -18,6 +18,8 @@ void sim_options_default(struct sim_options *o, int protocol, uint32_t n)
         .outstanding = 2,
         .retry_pct = 5,
         .read_pct = 50,
+        .read_level = BFT_READ_LINEARIZABLE,
+        .read_staleness_ms = BFT_READ_STALENESS_DEFAULT_MS,
         .faults = SIM_FAULTS_DEFAULT,
         .fault_phase_min_us = 5000000,
         .fault_phase_max_us = 20000000,

@@ -27,6 +27,7 @@ static void host_send_client(void *ctx, uint32_t client, const uint8_t *msg, siz
     struct sim_replica *rp = ctx;
     struct sim *s = rp->sim;
     if (client >= s->o.clients) return; /* a reply to a client we do not run */
+    if (rp->honest) sim_check_local_answer(s, rp->ep, client, msg, len);
     sim_net_send(s, (int)rp->ep, SIM_EP_CLIENT(client), msg, len);
 }
 
@@ -228,11 +229,21 @@ void sim_replica_timer(struct sim *s, struct sim_event *e)
     sim_replica_compact(rp);
 }
 
+/* The virtual clock, in ms: the node times local reads' staleness with it
+ * (docs/reads.md), so runs stay reproducible. */
+static uint64_t host_now_ms(void *ctx)
+{
+    struct sim_replica *rp = ctx;
+    return rp->sim->now_us / 1000;
+}
+
 static void host_on_execute(void *ctx, uint64_t seq, uint64_t view, const bft_digest *batch,
                             const bft_digest *state)
 {
     (void)view; /* a seq may commit in different views at different replicas */
     struct sim_replica *rp = ctx;
+    rp->exec_us = rp->sim->now_us;
+    rp->exec_ever = true;
     sim_check_execute(rp->sim, rp->id, seq, batch, state);
 }
 
@@ -274,6 +285,7 @@ int sim_replica_start(struct sim *s, uint32_t r, bool replay_wal)
     memset(rp->timers, 0, sizeof(rp->timers));
     rp->exec_min = 0;
     rp->apply_min = 0;
+    rp->exec_ever = false;
     sim_check_new_incarnation(s, r);
     rp->host = (struct bft_host){
         .ctx = rp,
@@ -287,6 +299,7 @@ int sim_replica_start(struct sim *s, uint32_t r, bool replay_wal)
         .on_apply = host_on_apply,
         .on_result = host_on_result,
         .save_snapshot = host_save_snapshot,
+        .now_ms = host_now_ms,
     };
     struct bft_node_config cfg = s->node_cfg;
     cfg.core.self = rp->id; /* a twin instance runs its twin's id and key */

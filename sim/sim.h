@@ -73,6 +73,7 @@ enum sim_profile { SIM_PROFILE_MAP(SIM_PROFILE_ENUM) SIM_FAULTS__COUNT };
 const char *sim_profile_name(int profile);
 int sim_profile_parse(const char *s); /* -1 if unknown */
 
+#define SIM_READ_MIX (-1)
 struct sim_options {
     int protocol;         /* BFT_PROTO_* */
     uint32_t n;           /* replicas */
@@ -84,6 +85,12 @@ struct sim_options {
      * SIM_CLIENT_READS_MAX) issues a read with this probability (%); 0 = no
      * reads. The checker holds each read to linearizability. */
     uint32_t read_pct;
+    /* The level of each read (enum bft_read_level, docs/reads.md), or
+     * SIM_READ_MIX: each read picks one of the three at random. Local
+     * reads carry read_staleness_ms; the checker holds each read to its
+     * level's promise (sim/checker.c). */
+    int read_level;
+    uint32_t read_staleness_ms;
     int faults;                                      /* profile (sim_run_seed) */
     uint64_t fault_phase_min_us, fault_phase_max_us; /* the seed picks within */
     uint64_t liveness_us;                            /* bound on the healed phase */
@@ -119,6 +126,9 @@ struct sim_stats {
     uint64_t crashes, restarts, ops_submitted, ops_completed;
     uint64_t compactions; /* WALs compacted against a snapshot (docs/storage.md) */
     uint64_t reads_submitted, reads_completed, reads_found; /* found: the order existed */
+    uint64_t reads_level[BFT_READ_LEVELS];                  /* completed reads by level */
+    uint64_t local_answers;  /* local answers whose freshness was checked */
+    uint64_t local_refusals; /* local reads refused as stale */
     uint64_t inflight_peak;
 };
 

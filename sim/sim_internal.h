@@ -83,6 +83,8 @@ struct sim_replica {
     uint64_t exec_min;    /* checker: lowest seq this incarnation may execute next */
     uint64_t apply_min;   /* checker: lowest seq this incarnation may apply next */
     uint64_t sent_window; /* messages sent since the last profile tick */
+    uint64_t exec_us;     /* checker: when this incarnation last executed a batch */
+    bool exec_ever;
 };
 
 #define SIM_CLIENT_PENDING_MAX 64
@@ -107,6 +109,7 @@ struct sim_client {
      * ordered fallback once registered with the checker (0 before). */
     struct {
         uint64_t id, issued_us, issued_ev, ordered;
+        int level;         /* enum bft_read_level */
         uint32_t client;   /* whose order */
         uint64_t order_id; /* client_order_id looked up */
     } reads[SIM_CLIENT_READS_MAX];
@@ -246,7 +249,10 @@ void sim_check_new_incarnation(struct sim *s, uint32_t r);
 void sim_check_result(struct sim *s, uint32_t r, uint32_t client, const uint8_t *op, size_t op_len,
                       const uint8_t *res, size_t res_len);
 void sim_check_order_acked(struct sim *s, uint32_t client, uint64_t order_id, uint64_t order_seq);
-void sim_check_read(struct sim *s, uint32_t reader, uint32_t client, uint64_t order_id,
+/* Replica r sends client c a REPLY (encoded): a local read's answer must
+ * come from a replica that executed within the read's bound. */
+void sim_check_local_answer(struct sim *s, uint32_t r, uint32_t c, const uint8_t *msg, size_t len);
+void sim_check_read(struct sim *s, uint32_t reader, int level, uint32_t client, uint64_t order_id,
                     uint64_t issued_us, uint64_t issued_ev, const uint8_t *res, size_t res_len);
 
 #endif

@@ -29,6 +29,9 @@ static void usage(FILE *f)
             "           the leader every ~5 s under load; safety, progress, ledger, digests,\n"
             "           audit logs\n"
             "  inject   --config DIR/cluster.json [--what junk,badsig]\n"
+            "  read     --config DIR/cluster.json --client ID (--order C:ID | --key K)\n"
+            "           [--level linearizable|quorum|local[:MS]]: one read against a running\n"
+            "           cluster at a consistency level (docs/reads.md)\n"
             "           an outsider sends junk frames and badly signed messages to every replica\n"
             "\n"
             "Run `bftctl COMMAND --help` for the options of a command.\n"
@@ -57,6 +60,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "inject")) return cmd_inject(argc - 1, argv + 1);
     if (!strcmp(argv[1], "audit")) return cmd_audit(argc - 1, argv + 1);
     if (!strcmp(argv[1], "soak")) return cmd_soak(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "read")) return cmd_read(argc - 1, argv + 1);
     fprintf(stderr, "bftctl: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return CTL_USAGE;

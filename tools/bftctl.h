@@ -49,6 +49,24 @@ struct load_opts {
      * apply timed faults */
     void (*on_tick)(void *ctx, double t);
     void *tick_ctx;
+    /* Reads (docs/reads.md): each client keeps up to LOAD_READS_MAX reads
+     * in flight besides its writes; once one of its writes is acknowledged,
+     * every time a slot is free it issues a read with this probability (%,
+     * 0: no reads), a LOOKUP of its latest acknowledged order (kv: a get of
+     * its latest put key). read_level: enum bft_read_level, or
+     * LOAD_READ_MIX (the levels in turn). */
+    uint32_t read_pct;
+    int read_level;
+    uint32_t read_staleness_ms;
+};
+#define LOAD_READS_MAX 2
+#define LOAD_READ_MIX (-1)
+
+/* Read latency at one level (completed reads, including those that fell
+ * back to an ordered request). */
+struct load_reads {
+    uint64_t issued, completed, found;
+    double lat_ms_p50, lat_ms_p90, lat_ms_p99, lat_ms_max;
 };
 
 #define LOAD_MAX_SECONDS 3600
@@ -73,6 +91,8 @@ struct load_result {
      * order id, order number); the caller frees it (ledger_free). */
     struct ledger acks;
     uint64_t acks_not_ok; /* acknowledged with a status other than OK */
+    struct load_reads reads[BFT_READ_LEVELS];
+    uint64_t read_refusals, read_fallbacks; /* client stats, summed */
 };
 int ctl_load_run(const struct load_opts *o, struct load_result *r, char *err, size_t errlen);
 
@@ -87,5 +107,6 @@ int cmd_bench(int argc, char **argv);
 int cmd_inject(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_soak(int argc, char **argv);
+int cmd_read(int argc, char **argv);
 
 #endif

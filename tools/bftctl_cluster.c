@@ -29,6 +29,11 @@ static void usage(FILE *f)
             "  --app orders|kv     application (default orders)\n"
             "  --payload BYTES     kv value size (default 16)\n"
             "  --sign              raft: sign replica messages too\n"
+            "  --reads PCT         each client also keeps up to 2 reads in flight: a free\n"
+            "                      read slot issues a LOOKUP of its latest acknowledged order\n"
+            "                      with this chance (%%; default 0: none); latency per level\n"
+            "  --read-level L      linearizable (default), quorum, local[:MS] (staleness\n"
+            "                      bound, default 100 ms) or mix (docs/reads.md)\n"
             "  --fault ID:BEHAVIOUR[@T0[-T1]]   e.g. 0:crash@3 (repeatable); behaviours:\n"
             "                      crash wipe silent slow equivocate junk badsig replay stale\n"
             "                      flood withhold forge twin byzzfuzz (docs/faults.md)\n"
@@ -220,31 +225,16 @@ pid_t ctl_spawn_replica(const struct ctl_run *run, uint32_t id, bool fresh)
 
 static int parse_args(struct ctl_run *run, int argc, char **argv)
 {
-    static const struct option lo[] = {{"protocol", 1, 0, 'p'},
-                                       {"nodes", 1, 0, 'n'},
-                                       {"duration", 1, 0, 'd'},
-                                       {"clients", 1, 0, 'c'},
-                                       {"batch", 1, 0, 'b'},
-                                       {"payload", 1, 0, 'P'},
-                                       {"sign", 0, 0, 's'},
-                                       {"envelope", 1, 0, 'e'},
-                                       {"fault", 1, 0, 'f'},
-                                       {"partition", 1, 0, 'x'},
-                                       {"scenario", 1, 0, 'S'},
-                                       {"dir", 1, 0, 'D'},
-                                       {"json", 1, 0, 'j'},
-                                       {"app", 1, 0, 'a'},
-                                       {"outstanding", 1, 0, 'o'},
-                                       {"base-port", 1, 0, 'B'},
-                                       {"inject", 1, 0, 'i'},
-                                       {"quiet", 0, 0, 'q'},
-                                       {"net", 1, 0, 'N'},
-                                       {"drop", 1, 0, 'r'},
-                                       {"duplicate", 1, 0, 'u'},
-                                       {"reorder", 1, 0, 'R'},
-                                       {"delay-ms", 1, 0, 'y'},
-                                       {"help", 0, 0, 'h'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"protocol", 1, 0, 'p'},   {"nodes", 1, 0, 'n'},    {"duration", 1, 0, 'd'},
+        {"clients", 1, 0, 'c'},    {"batch", 1, 0, 'b'},    {"payload", 1, 0, 'P'},
+        {"sign", 0, 0, 's'},       {"envelope", 1, 0, 'e'}, {"fault", 1, 0, 'f'},
+        {"partition", 1, 0, 'x'},  {"scenario", 1, 0, 'S'}, {"dir", 1, 0, 'D'},
+        {"json", 1, 0, 'j'},       {"app", 1, 0, 'a'},      {"outstanding", 1, 0, 'o'},
+        {"base-port", 1, 0, 'B'},  {"inject", 1, 0, 'i'},   {"quiet", 0, 0, 'q'},
+        {"net", 1, 0, 'N'},        {"drop", 1, 0, 'r'},     {"duplicate", 1, 0, 'u'},
+        {"reorder", 1, 0, 'R'},    {"delay-ms", 1, 0, 'y'}, {"reads", 1, 0, 'G'},
+        {"read-level", 1, 0, 'L'}, {"help", 0, 0, 'h'},     {0, 0, 0, 0}};
     double v;
     bool have_p = false, have_n = false, have_d = false;
     opterr = 0;
@@ -364,6 +354,22 @@ static int parse_args(struct ctl_run *run, int argc, char **argv)
                 }
             }
             break;
+        case 'G':
+            if (num("--reads", optarg, 0, 100, &v)) return -1;
+            run->read_pct = (uint32_t)v;
+            break;
+        case 'L':
+            if (!strcmp(optarg, "mix")) {
+                run->read_level = LOAD_READ_MIX;
+            } else if (bft_read_level_parse(optarg, &run->read_level, &run->read_staleness_ms)) {
+                fprintf(stderr,
+                        "bftctl cluster: --read-level wants linearizable, quorum, "
+                        "local[:MS] (MS >= 1) or mix, got '%s'\n",
+                        optarg);
+                return -1;
+            }
+            run->read_level_arg = optarg;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -431,6 +437,8 @@ struct ctl_run *ctl_run_new(void)
     run->envelope = 1;
     run->outstanding = 1;
     run->payload = 16;
+    run->read_level = BFT_READ_LINEARIZABLE;
+    run->read_staleness_ms = BFT_READ_STALENESS_DEFAULT_MS;
     run->drop = run->duplicate = run->reorder = run->delay_ms = -1;
     snprintf(run->app, sizeof run->app, "orders");
     return run;
@@ -604,7 +612,10 @@ int ctl_cluster_exec(struct ctl_run *run)
                            .duration_s = run->duration_s,
                            .quiet = run->quiet,
                            .on_tick = ctl_on_tick,
-                           .tick_ctx = run};
+                           .tick_ctx = run,
+                           .read_pct = run->read_pct,
+                           .read_level = run->read_level,
+                           .read_staleness_ms = run->read_staleness_ms};
     run->load = calloc(1, sizeof *run->load);
     if (!run->load || ctl_load_run(&lo, run->load, err, sizeof err) != 0) {
         fprintf(stderr, "bftctl cluster: load: %s\n", run->load ? err : "out of memory");

@@ -109,6 +109,55 @@ void ctl_ledger_print(const struct ctl_run *run)
                !strcmp(r->ex_what, "mismatch") ? " (it holds another number)" : "");
 }
 
+/* Reads by level (--reads, docs/reads.md): latency of completed reads,
+ * including those that fell back to an ordered request. */
+static const char *reads_level_arg(const struct ctl_run *run)
+{
+    return run->read_level_arg ? run->read_level_arg : "linearizable";
+}
+
+static void reads_json(cJSON *o, const struct ctl_run *run)
+{
+    const struct load_result *L = run->load;
+    if (!run->read_pct) return;
+    cJSON *r = cJSON_AddObjectToObject(o, "reads");
+    cJSON_AddNumberToObject(r, "pct", run->read_pct);
+    cJSON_AddStringToObject(r, "level", reads_level_arg(run));
+    cJSON_AddNumberToObject(r, "stale_refusals", (double)L->read_refusals);
+    cJSON_AddNumberToObject(r, "ordered_fallbacks", (double)L->read_fallbacks);
+    for (int l = 0; l < BFT_READ_LEVELS; l++) {
+        const struct load_reads *x = &L->reads[l];
+        if (!x->issued) continue;
+        cJSON *y = cJSON_AddObjectToObject(r, bft_read_level_name(l));
+        cJSON_AddNumberToObject(y, "issued", (double)x->issued);
+        cJSON_AddNumberToObject(y, "completed", (double)x->completed);
+        cJSON_AddNumberToObject(y, "found", (double)x->found);
+        cJSON_AddNumberToObject(y, "reads_s", L->elapsed_s > 0 ? x->completed / L->elapsed_s : 0);
+        cJSON *lat = cJSON_AddObjectToObject(y, "latency_ms");
+        cJSON_AddNumberToObject(lat, "p50", x->lat_ms_p50);
+        cJSON_AddNumberToObject(lat, "p90", x->lat_ms_p90);
+        cJSON_AddNumberToObject(lat, "p99", x->lat_ms_p99);
+        cJSON_AddNumberToObject(lat, "max", x->lat_ms_max);
+    }
+}
+
+static void reads_print(const struct ctl_run *run)
+{
+    const struct load_result *L = run->load;
+    if (!run->read_pct) return;
+    printf("  reads           %u%% at %s: %llu refused as stale, %llu ordered as fallback\n",
+           run->read_pct, reads_level_arg(run), (unsigned long long)L->read_refusals,
+           (unsigned long long)L->read_fallbacks);
+    for (int l = 0; l < BFT_READ_LEVELS; l++) {
+        const struct load_reads *x = &L->reads[l];
+        if (!x->issued) continue;
+        printf("    %-13s %llu done (%llu found)  p50 %.2f  p90 %.2f  p99 %.2f  max %.2f ms\n",
+               bft_read_level_name(l), (unsigned long long)x->completed,
+               (unsigned long long)x->found, x->lat_ms_p50, x->lat_ms_p90, x->lat_ms_p99,
+               x->lat_ms_max);
+    }
+}
+
 static void phases_json(cJSON *o, const struct ctl_run *run, const struct ctl_phases *ph)
 {
     cJSON *x = cJSON_AddObjectToObject(o, "phases");
@@ -168,6 +217,7 @@ static int write_json(const struct ctl_run *run, const struct ctl_verdict *v,
     cJSON_AddNumberToObject(o, "max_stall_ms", L->max_stall_ms);
     phases_json(o, run, ph);
     ledger_json(o, run);
+    reads_json(o, run);
     cJSON_AddNumberToObject(o, "client_retransmits", (double)L->retransmits);
     cJSON_AddNumberToObject(o, "client_bad_replies", (double)L->bad_replies);
     cJSON_AddNumberToObject(o, "max_order_seq", (double)L->max_order_seq);
@@ -297,6 +347,7 @@ int ctl_report(struct ctl_run *run)
             printf("  orders          highest order number %llu, duplicates seen by clients %llu\n",
                    (unsigned long long)L->max_order_seq, (unsigned long long)L->dup_order_seq);
         ctl_ledger_print(run);
+        reads_print(run);
         printf("  replica honest crashed committed_seq view  rss_kib  cpu_s  msgs_sent  "
                "state_digest      rejected\n");
         for (uint32_t i = 0; i < run->nodes; i++) {

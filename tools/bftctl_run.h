@@ -10,6 +10,10 @@
 struct ctl_run {
     int protocol;
     uint32_t nodes, clients, batch, envelope, outstanding, payload;
+    /* --reads PCT --read-level L (docs/reads.md) */
+    uint32_t read_pct, read_staleness_ms;
+    int read_level;
+    const char *read_level_arg;
     double duration_s;
     bool sign, quiet, inject_junk, inject_badsig, injected;
     pid_t inject_pid;

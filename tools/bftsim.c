@@ -32,6 +32,7 @@ static void usage(FILE *out)
             "              [--faults none|lossy|crash|partition|default|restarts] [--verbose]\n"
             "              [--fault-phase-ms MIN:MAX] [--byzantine ID:BEHAVIOUR[@T0[-T1]]]\n"
             "              [--partition SPEC] [--net RATES] [--reads PCT]\n"
+            "              [--read-level linearizable|quorum|local[:MS]|mix]\n"
             "  --seeds A:B   run every seed from A to B inclusive (S alone = S:S)\n"
             "  --faults      fault profile for the safety phase (default: default):\n"
             "                none lossy crash partition default byzantine twins byzzfuzz\n"
@@ -45,6 +46,9 @@ static void usage(FILE *out)
             "                range of virtual milliseconds (default 5000:20000)\n"
             "  --reads PCT   chance (%%) that a client refills each of its 2 read slots\n"
             "                with a read-only LOOKUP (default 50; 0: no reads)\n"
+            "  --read-level  consistency level of those reads (docs/reads.md; default\n"
+            "                linearizable); local[:MS] has a staleness bound (default\n"
+            "                100 ms); mix: each read picks one of the three\n"
             "  --verbose     narrate each run on stderr and print passing seeds\n");
 }
 
@@ -89,6 +93,7 @@ int main(int argc, char **argv)
                                              {"partition", required_argument, NULL, 'x'},
                                              {"net", required_argument, NULL, 'N'},
                                              {"reads", required_argument, NULL, 'r'},
+                                             {"read-level", required_argument, NULL, 'L'},
                                              {NULL, 0, NULL, 0}};
     const char *proto_arg = NULL, *faults_arg = "default";
     uint64_t nodes = 0, seed_a = 0, seed_b = 0;
@@ -96,6 +101,9 @@ int main(int argc, char **argv)
     uint64_t phase_min_ms = 0, phase_max_ms = 0;
     uint64_t read_pct = 0;
     bool reads_set = false;
+    const char *level_arg = NULL;
+    int read_level = BFT_READ_LINEARIZABLE;
+    uint32_t staleness_ms = BFT_READ_STALENESS_DEFAULT_MS;
     /* Plan specs are checked once nodes is known; kept for the replay line. */
     const char *specs[3 * FAULT_MAX_FAULTS];
     char kinds[3 * FAULT_MAX_FAULTS];
@@ -145,6 +153,17 @@ int main(int argc, char **argv)
                 return 2;
             }
             reads_set = true;
+            break;
+        case 'L':
+            if (strcmp(optarg, "mix") == 0) {
+                read_level = SIM_READ_MIX;
+            } else if (bft_read_level_parse(optarg, &read_level, &staleness_ms) != 0) {
+                fprintf(stderr, "bftsim: --read-level wants linearizable, quorum, local[:MS] "
+                                "(MS >= 1) or mix\n");
+                usage(stderr);
+                return 2;
+            }
+            level_arg = optarg;
             break;
         case 'F':
             if (parse_range(optarg, &phase_min_ms, &phase_max_ms) || phase_max_ms > 3600000) {
@@ -206,6 +225,14 @@ int main(int argc, char **argv)
         size_t off = strlen(phase_arg);
         snprintf(phase_arg + off, sizeof(phase_arg) - off, " --reads %" PRIu64, read_pct);
     }
+    if (level_arg) {
+        o.read_level = read_level;
+        if (read_level == SIM_READ_MIX && strchr(level_arg, ':') == NULL)
+            staleness_ms = BFT_READ_STALENESS_DEFAULT_MS;
+        o.read_staleness_ms = staleness_ms;
+        size_t off = strlen(phase_arg);
+        snprintf(phase_arg + off, sizeof(phase_arg) - off, " --read-level %s", level_arg);
+    }
     static struct fault_plan plan;
     char plan_arg[1024] = "";
     if (n_specs) {
@@ -230,6 +257,7 @@ int main(int argc, char **argv)
         o.plan = &plan;
     }
     uint64_t passed = 0, failed = 0;
+    uint64_t by_level[BFT_READ_LEVELS] = {0}, local_answers = 0, local_refusals = 0;
     for (uint64_t seed = seed_a;; seed++) {
         struct sim_result res;
         int rv = sim_run_seed(&o, seed, &res);
@@ -237,6 +265,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "bftsim: cannot build the cluster: %s\n", res.reason);
             return 2;
         }
+        for (int l = 0; l < BFT_READ_LEVELS; l++)
+            by_level[l] += res.stats.reads_level[l];
+        local_answers += res.stats.local_answers;
+        local_refusals += res.stats.local_refusals;
         if (res.passed) {
             passed++;
             if (verbose)
@@ -261,5 +293,10 @@ int main(int argc, char **argv)
         if (seed == seed_b) break;
     }
     printf("%" PRIu64 " passed, %" PRIu64 " failed\n", passed, failed);
+    printf("reads checked: %" PRIu64 " linearizable, %" PRIu64 " quorum, %" PRIu64
+           " local (%" PRIu64 " local answers checked for freshness, %" PRIu64
+           " refused as stale)\n",
+           by_level[BFT_READ_LINEARIZABLE], by_level[BFT_READ_QUORUM], by_level[BFT_READ_LOCAL],
+           local_answers, local_refusals);
     return failed ? 1 : 0;
 }

@@ -2,7 +2,9 @@
  * thread and one nng endpoint (every client of the generated cluster.json
  * shares the load generator's address). Each client keeps `outstanding`
  * envelopes of `envelope` orders in flight and submits a new one as soon as
- * one completes under the client rule (f+1 matching signed replies). */
+ * one completes under the client rule (f+1 matching signed replies).
+ * With --reads, each client also keeps up to LOAD_READS_MAX reads in flight
+ * at the chosen level (loadgen_reads.h), timed per level. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,10 +12,12 @@
 #include "crypto/crypto.h"
 #include "net/net.h"
 #include "tools/bftctl.h"
+#include "tools/loadgen_reads.h"
 #include "tools/loadgen_window.h"
 
 #define LAT_CAP (8u << 20) /* latency samples kept (bounded) */
 #define SEQ_SEEN_BITS (64u << 20)
+#define READ_LAT_CAP (1u << 20) /* read latency samples kept per level */
 
 struct lg;
 struct lg_client {
@@ -25,6 +29,12 @@ struct lg_client {
     uint64_t *sent_us; /* by req_no % cap */
     uint64_t *coid;    /* client order id, by req_no % cap */
     uint32_t cap;
+    uint64_t last_acked_coid; /* what its reads look up */
+    struct {
+        uint64_t id, sent_us;
+        int level;
+    } rd[LOAD_READS_MAX];
+    uint32_t n_rd;
 };
 
 struct lg {
@@ -39,6 +49,8 @@ struct lg {
     uint64_t last_done_us;
     bool submitting;
     bool is_orders;
+    struct lg_reads reads;
+    uint64_t rng; /* xorshift64: which read slots refill */
 };
 
 static uint64_t now_us(void)
@@ -119,6 +131,8 @@ static bool fill_submit(void *ctx)
     return submit_one(x->c, x->t_us);
 }
 
+static void refill_reads(struct lg_client *c, uint64_t t_us);
+
 /* Top up the client's window to outstanding x envelope requests, as far as
  * the client library has room (lg_window_fill: bounded, never spins). */
 static void refill(struct lg_client *c, uint64_t t_us)
@@ -129,6 +143,57 @@ static void refill(struct lg_client *c, uint64_t t_us)
     struct lg_window_ops ops = {.ctx = &x, .room = fill_room, .submit = fill_submit};
     if (lg_window_fill(&c->in_flight, o->outstanding * o->envelope, &ops))
         bft_client_flush(c->c, t_us / 1000);
+    refill_reads(c, t_us);
+}
+
+/* Refill the client's free read slots, each with probability read_pct. */
+static void refill_reads(struct lg_client *c, uint64_t t_us)
+{
+    struct lg *lg = c->lg;
+    const struct load_opts *o = lg->o;
+    /* Only once one of its writes is acknowledged: every read then looks
+     * up something that exists, so a linearizable or quorum read that does
+     * not find it shows in the `found` count. */
+    if (!lg->submitting || !o->read_pct || !c->last_acked_coid) return;
+    for (uint32_t k = c->n_rd; k < LOAD_READS_MAX; k++) { /* bounded */
+        lg->rng ^= lg->rng << 13;
+        lg->rng ^= lg->rng >> 7;
+        lg->rng ^= lg->rng << 17;
+        if (lg->rng % 100 >= o->read_pct) continue;
+        uint8_t op[BFT_OP_MAX];
+        size_t len = lg_read_op(lg->is_orders, c->id, c->last_acked_coid, op);
+        int level = lg_reads_next_level(&lg->reads);
+        uint64_t id = bft_client_read_at(c->c, op, len, level, o->read_staleness_ms, t_us / 1000);
+        if (!id) return;
+        lg_reads_issued(&lg->reads, level);
+        c->rd[c->n_rd].id = id;
+        c->rd[c->n_rd].sent_us = t_us;
+        c->rd[c->n_rd].level = level;
+        c->n_rd++;
+    }
+}
+
+/* A read completed: time it at its level. false if `id` is not a read. */
+static bool read_done(struct lg_client *c, uint64_t id, const uint8_t *result, size_t len,
+                      uint64_t t)
+{
+    for (uint32_t k = 0; k < c->n_rd; k++) {
+        if (c->rd[k].id != id) continue;
+        bool found;
+        if (c->lg->is_orders) {
+            uint8_t status;
+            uint64_t seq;
+            found =
+                bft_order_result_decode(result, len, &status, &seq) == 0 && status == BFT_ORDER_OK;
+        } else {
+            found = len > 0 && result[0] == 0;
+        }
+        lg_reads_done(&c->lg->reads, c->rd[k].level, t - c->rd[k].sent_us, found);
+        c->rd[k] = c->rd[--c->n_rd];
+        refill_reads(c, t);
+        return true;
+    }
+    return false;
 }
 
 static void lg_done(void *ctx, uint64_t req_no, const uint8_t *result, size_t len)
@@ -136,6 +201,7 @@ static void lg_done(void *ctx, uint64_t req_no, const uint8_t *result, size_t le
     struct lg_client *c = ctx;
     struct lg *lg = c->lg;
     uint64_t t = now_us();
+    if (read_done(c, req_no, result, len, t)) return;
     if (c->in_flight) c->in_flight--;
     uint64_t lat = t - c->sent_us[req_no % c->cap];
     if (lg->n_lat < LAT_CAP)
@@ -161,6 +227,8 @@ static void lg_done(void *ctx, uint64_t req_no, const uint8_t *result, size_t le
         } else {
             /* the acknowledgement ledger (bounded: counted beyond its cap) */
             ledger_add(&r->acks, c->id, req_no, c->coid[req_no % c->cap], seq, 0);
+            if (c->coid[req_no % c->cap] > c->last_acked_coid)
+                c->last_acked_coid = c->coid[req_no % c->cap];
             if (seq > r->max_order_seq) r->max_order_seq = seq;
             if (seq < SEQ_SEEN_BITS) {
                 if (lg->seq_seen[seq / 8] & (1u << (seq % 8))) r->dup_order_seq++;
@@ -168,6 +236,8 @@ static void lg_done(void *ctx, uint64_t req_no, const uint8_t *result, size_t le
             }
         }
     }
+    if (!lg->is_orders && c->coid[req_no % c->cap] > c->last_acked_coid)
+        c->last_acked_coid = c->coid[req_no % c->cap]; /* a kv put */
     refill(c, t);
 }
 
@@ -211,7 +281,14 @@ static int setup(struct lg *lg, char *err, size_t errlen)
     lg->cl = calloc(o->clients, sizeof *lg->cl);
     lg->lat_us = malloc(LAT_CAP * sizeof *lg->lat_us);
     lg->seq_seen = calloc(SEQ_SEEN_BITS / 8, 1);
-    if (!lg->cl || !lg->lat_us || !lg->seq_seen) {
+    if (o->read_pct > 100) {
+        snprintf(err, errlen, "--reads wants a percentage 0..100");
+        return -1;
+    }
+    lg->rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)now_us();
+    if (!lg->cl || !lg->lat_us || !lg->seq_seen ||
+        lg_reads_init(&lg->reads, o->read_pct ? o->read_level : BFT_READ_LINEARIZABLE,
+                      o->read_pct ? READ_LAT_CAP : 1) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -233,7 +310,9 @@ static int setup(struct lg *lg, char *err, size_t errlen)
         if (crypto_key_read_pem(path, &cc.key, err, errlen) != 0) return -1;
         cc.retransmit_ms = 500;
         cc.envelope = o->envelope;
-        cc.max_outstanding = o->outstanding * o->envelope;
+        /* Room for reads that are ordered (BFT quorum, fallbacks) besides
+         * the write window, which refill() keeps full. */
+        cc.max_outstanding = o->outstanding * o->envelope + (o->read_pct ? LOAD_READS_MAX : 0);
         c->cap = cc.max_outstanding * 2 + 1;
         c->sent_us = calloc(c->cap, sizeof *c->sent_us);
         c->coid = calloc(c->cap, sizeof *c->coid);
@@ -258,6 +337,7 @@ static void teardown(struct lg *lg)
     free(lg->cl);
     free(lg->lat_us);
     free(lg->seq_seen);
+    lg_reads_free(&lg->reads);
     /* The process exits soon: see net_abandon. */
     net_abandon(lg->net);
 }
@@ -325,7 +405,10 @@ int ctl_load_run(const struct load_opts *o, struct load_result *r, char *err, si
         bft_client_stats(lg.cl[i].c, &cs);
         r->retransmits += cs.retransmits;
         r->bad_replies += cs.bad_replies;
+        r->read_refusals += cs.read_refusals;
+        r->read_fallbacks += cs.read_fallbacks;
     }
+    lg_reads_summary(&lg.reads, r->reads);
     qsort(lg.lat_us, lg.n_lat, sizeof *lg.lat_us, cmp_u32);
     r->lat_ms_p50 = pct(lg.lat_us, lg.n_lat, 0.50);
     r->lat_ms_p90 = pct(lg.lat_us, lg.n_lat, 0.90);

@@ -1,6 +1,9 @@
-/* Reads in the simulator: read-only LOOKUPs (bft_client_read) checked for
- * linearizability against the orders (sim/checker.c), for all three
- * protocols, under faults, and one scripted Raft regression:
+/* Reads in the simulator: read-only LOOKUPs (bft_client_read_at) at every
+ * consistency level (docs/reads.md), each checked against its level's
+ * promise (sim/checker.c: linearizable and quorum reads for
+ * linearizability against the orders; local reads for no uncommitted write
+ * and freshness within their bound), for all three protocols, under
+ * faults, and one scripted Raft regression:
  *
  * Lease safety across a follower restart (diss. §6.4.1, issue 12 defect
  * 1). Raft leader L holds a lease confirmed by follower F; candidate C has
@@ -138,37 +141,67 @@ static void test_raft_restarted_follower_no_stale_lease_read(void **state)
 
 /* ---- reads under faults: seeds x profiles, every read checked ---- */
 
-static void read_sweep(int proto, uint32_t n, int profile, uint64_t seeds, uint64_t min_ms,
-                       uint64_t max_ms)
+/* Each read at `level` (SIM_READ_MIX: each picks one); local reads with a
+ * 50 ms bound. */
+static void read_sweep_at(int proto, uint32_t n, int profile, uint64_t seeds, uint64_t min_ms,
+                          uint64_t max_ms, int level)
 {
     if (!bft_core_ops_for(proto)) skip();
     struct sim_options o;
     sim_options_default(&o, proto, n);
+    o.read_level = level;
+    o.read_staleness_ms = 50;
     o.faults = profile;
     o.fault_phase_min_us = min_ms * MS;
     o.fault_phase_max_us = max_ms * MS;
     uint64_t failed = 0, total = scaled(seeds), reads = 0, found = 0;
+    uint64_t by_level[BFT_READ_LEVELS] = {0}, local_answers = 0;
     for (uint64_t seed = 1; seed <= total; seed++) {
         struct sim_result res;
         assert_int_equal(sim_run_seed(&o, seed, &res), BFT_E_OK);
         reads += res.stats.reads_completed;
         found += res.stats.reads_found;
+        for (int l = 0; l < BFT_READ_LEVELS; l++)
+            by_level[l] += res.stats.reads_level[l];
+        local_answers += res.stats.local_answers;
         if (res.passed) continue;
         failed++;
         print_message("FAIL seed=%llu: %s; replay: bftsim --protocol %s --nodes %u --seeds "
-                      "%llu:%llu --faults %s --fault-phase-ms %llu:%llu\n",
+                      "%llu:%llu --faults %s --fault-phase-ms %llu:%llu --read-level %s\n",
                       (unsigned long long)seed, res.reason, bft_protocol_name(proto), n,
                       (unsigned long long)seed, (unsigned long long)seed, sim_profile_name(profile),
-                      (unsigned long long)min_ms, (unsigned long long)max_ms);
+                      (unsigned long long)min_ms, (unsigned long long)max_ms,
+                      level == SIM_READ_MIX     ? "mix:50"
+                      : level == BFT_READ_LOCAL ? "local:50"
+                                                : bft_read_level_name(level));
     }
-    print_message("%s n=%u %s: %llu passed, %llu failed; %llu reads, %llu found\n",
+    print_message("%s n=%u %s %s: %llu passed, %llu failed; %llu reads (%llu/%llu/%llu "
+                  "linearizable/quorum/local, %llu local answers checked), %llu found\n",
                   bft_protocol_name(proto), n, sim_profile_name(profile),
+                  level == SIM_READ_MIX ? "mix" : bft_read_level_name(level),
                   (unsigned long long)(total - failed), (unsigned long long)failed,
-                  (unsigned long long)reads, (unsigned long long)found);
+                  (unsigned long long)reads, (unsigned long long)by_level[0],
+                  (unsigned long long)by_level[1], (unsigned long long)by_level[2],
+                  (unsigned long long)local_answers, (unsigned long long)found);
     assert_int_equal(failed, 0);
-    /* The reads really ran, and both answers occurred. */
+    /* The reads really ran, at the levels asked for, and both answers
+     * occurred. */
     assert_true(reads > total);
     assert_true(found > 0 && found < reads);
+    for (int l = 0; l < BFT_READ_LEVELS; l++)
+        if (level == l || level == SIM_READ_MIX)
+            assert_true(by_level[l] > 0);
+        else
+            assert_int_equal(by_level[l], 0);
+    /* Local reads were answered by replicas, not only by the ordered
+     * fallback, and every such answer was checked for freshness. */
+    if (level == BFT_READ_LOCAL || level == SIM_READ_MIX) assert_true(local_answers > 0);
+}
+
+static void read_sweep(int proto, uint32_t n, int profile, uint64_t seeds, uint64_t min_ms,
+                       uint64_t max_ms)
+{
+    read_sweep_at(proto, n, profile, seeds, min_ms, max_ms, BFT_READ_LINEARIZABLE);
 }
 
 static void sweeps(int proto, uint32_t n)
@@ -195,6 +228,39 @@ static void test_raft_reads_under_faults(void **state)
     sweeps(BFT_PROTO_RAFT, 3);
 }
 
+/* The other levels, and a mix of all three, under crash, partition and
+ * restart faults. Twins only for quorum reads: a local read trusts the one
+ * replica it asks (docs/reads.md), so a Byzantine replica is outside its
+ * promise. */
+static void level_sweeps(int proto, uint32_t n, int level)
+{
+    read_sweep_at(proto, n, SIM_FAULTS_CRASH, 5, 1000, 3000, level);
+    read_sweep_at(proto, n, SIM_FAULTS_PARTITION, 5, 1000, 3000, level);
+    read_sweep_at(proto, n, SIM_FAULTS_RESTARTS, 1, 6000, 8000, level);
+    if (proto != BFT_PROTO_RAFT && level == BFT_READ_QUORUM)
+        read_sweep_at(proto, n, SIM_FAULTS_TWINS, 10, 1000, 2000, level);
+}
+
+#define LEVEL_TESTS(proto, n, name)                                                                \
+    static void test_##name##_quorum_reads_under_faults(void **state)                              \
+    {                                                                                              \
+        (void)state;                                                                               \
+        level_sweeps(proto, n, BFT_READ_QUORUM);                                                   \
+    }                                                                                              \
+    static void test_##name##_local_reads_under_faults(void **state)                               \
+    {                                                                                              \
+        (void)state;                                                                               \
+        level_sweeps(proto, n, BFT_READ_LOCAL);                                                    \
+    }                                                                                              \
+    static void test_##name##_mixed_level_reads_under_faults(void **state)                         \
+    {                                                                                              \
+        (void)state;                                                                               \
+        level_sweeps(proto, n, SIM_READ_MIX);                                                      \
+    }
+LEVEL_TESTS(BFT_PROTO_PBFT, 4, pbft)
+LEVEL_TESTS(BFT_PROTO_HOTSTUFF, 4, hotstuff)
+LEVEL_TESTS(BFT_PROTO_RAFT, 3, raft)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -202,6 +268,15 @@ int main(void)
         cmocka_unit_test(test_pbft_reads_under_faults),
         cmocka_unit_test(test_hotstuff_reads_under_faults),
         cmocka_unit_test(test_raft_reads_under_faults),
+        cmocka_unit_test(test_pbft_quorum_reads_under_faults),
+        cmocka_unit_test(test_pbft_local_reads_under_faults),
+        cmocka_unit_test(test_pbft_mixed_level_reads_under_faults),
+        cmocka_unit_test(test_hotstuff_quorum_reads_under_faults),
+        cmocka_unit_test(test_hotstuff_local_reads_under_faults),
+        cmocka_unit_test(test_hotstuff_mixed_level_reads_under_faults),
+        cmocka_unit_test(test_raft_quorum_reads_under_faults),
+        cmocka_unit_test(test_raft_local_reads_under_faults),
+        cmocka_unit_test(test_raft_mixed_level_reads_under_faults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,7 +15,9 @@
 #include <string.h>
 
 #include "bft/bft.h"
+#include "bft/app_internal.h"
 #include "tools/loadgen_ledger.h"
+#include "tools/loadgen_reads.h"
 #include "tools/loadgen_window.h"
 
 /* ---- a model of the client library's window ---- */
@@ -295,9 +297,58 @@ static void test_ledger(void **state)
         ledger_free(&lg[i]);
 }
 
+/* ---- reads by level (loadgen_reads.c) ---- */
+static void test_reads_levels_and_latency(void **state)
+{
+    (void)state;
+    struct lg_reads r;
+    assert_int_equal(lg_reads_init(&r, 7, 4), -1); /* not a level */
+    /* mix: the levels in turn */
+    assert_int_equal(lg_reads_init(&r, LOAD_READ_MIX, 4), 0);
+    for (int k = 0; k < 6; k++)
+        assert_int_equal(lg_reads_next_level(&r), k % BFT_READ_LEVELS);
+    lg_reads_free(&r);
+    /* One level: always it; samples beyond cap counted, not kept. */
+    assert_int_equal(lg_reads_init(&r, BFT_READ_LOCAL, 4), 0);
+    assert_int_equal(lg_reads_next_level(&r), BFT_READ_LOCAL);
+    assert_int_equal(lg_reads_next_level(&r), BFT_READ_LOCAL);
+    const uint64_t lat_us[] = {4000, 1000, 3000, 2000, 500};
+    for (int k = 0; k < 5; k++) {
+        lg_reads_issued(&r, BFT_READ_LOCAL);
+        lg_reads_done(&r, BFT_READ_LOCAL, lat_us[k], k != 2);
+    }
+    lg_reads_issued(&r, BFT_READ_LOCAL); /* one still in flight */
+    struct load_reads out[BFT_READ_LEVELS];
+    lg_reads_summary(&r, out);
+    assert_int_equal(out[BFT_READ_LOCAL].issued, 6);
+    assert_int_equal(out[BFT_READ_LOCAL].completed, 5);
+    assert_int_equal(out[BFT_READ_LOCAL].found, 4);
+    /* Kept: 4000 1000 3000 2000 (the fifth, 500, beyond cap 4). */
+    assert_true(out[BFT_READ_LOCAL].lat_ms_p50 == 3.0); /* index round(0.5 * 3) = 2 */
+    assert_true(out[BFT_READ_LOCAL].lat_ms_p99 == 4.0);
+    assert_true(out[BFT_READ_LOCAL].lat_ms_max == 4.0);
+    assert_int_equal(out[BFT_READ_QUORUM].completed, 0);
+    assert_true(out[BFT_READ_QUORUM].lat_ms_p99 == 0);
+    lg_reads_free(&r);
+}
+
+static void test_read_ops(void **state)
+{
+    (void)state;
+    uint8_t op[BFT_OP_MAX], want[BFT_OP_MAX];
+    size_t len = lg_read_op(true, 3, 42, op);
+    assert_int_equal(len, bft_order_lookup_encode(want, 3, 42));
+    assert_memory_equal(op, want, len);
+    len = lg_read_op(false, 3, 1042, op);
+    assert_int_equal(len, bft_kv_encode(want, BFT_KV_GET, "c3-42", 5, NULL, 0));
+    assert_memory_equal(op, want, len);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reads_levels_and_latency),
+        cmocka_unit_test(test_read_ops),
         cmocka_unit_test(test_out_of_order_does_not_spin),
         cmocka_unit_test(test_random_completions),
         cmocka_unit_test(test_client_room),

@@ -1,7 +1,9 @@
 /* The replica node's state transfer hook: a snapshot replaces the
  * replicated state (application + exactly-once table) only if its digest
  * is the one the core expects; a snapshot that lies or does not parse
- * leaves the state exactly as it was (docs/architecture.md). */
+ * leaves the state exactly as it was (docs/architecture.md). And local
+ * reads (docs/reads.md): answered only within their staleness bound of
+ * the replica's last execution, refused explicitly otherwise. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,8 +13,10 @@
 
 #include <cmocka.h>
 
+#include "bft/app_internal.h"
 #include "bft/bft.h"
 #include "bft/node_internal.h"
+#include "bft/pbft_internal.h"
 #include "crypto/crypto.h"
 #include "net/net.h"
 
@@ -35,11 +39,32 @@ static void no_cancel(void *ctx, uint32_t timer)
     (void)ctx, (void)timer;
 }
 
-static struct bft_node *mk(uint32_t self)
+/* The host clock and the last reply sent to the reader (read tests). */
+static uint64_t clock_ms;
+static uint64_t host_now(void *ctx)
+{
+    (void)ctx;
+    return clock_ms;
+}
+static uint8_t last_reply[2048];
+static size_t last_reply_len;
+static int replies;
+/* Only client 1's replies: it is the reader; client 0 writes. */
+static void capture_client(void *ctx, uint32_t to, const uint8_t *msg, size_t len)
+{
+    (void)ctx;
+    if (to != 1) return;
+    assert_true(len <= sizeof last_reply);
+    memcpy(last_reply, msg, len);
+    last_reply_len = len;
+    replies++;
+}
+
+static struct bft_node *mk_proto(int proto, uint32_t self)
 {
     struct bft_node_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    bft_core_config_defaults(&cfg.core, BFT_PROTO_PBFT, 4, self);
+    bft_core_config_defaults(&cfg.core, proto, proto == BFT_PROTO_RAFT ? 3 : 4, self);
     cfg.app = &bft_app_orders;
     cfg.n_clients = 2;
     cfg.client_pk = client_pk;
@@ -47,14 +72,20 @@ static struct bft_node *mk(uint32_t self)
     uint8_t seed[CRYPTO_SEED_LEN] = {(uint8_t)(self + 1)};
     crypto_keypair_from_seed(&cfg.self_key, seed);
     struct bft_host host = {.send = no_send,
-                            .send_client = no_send,
+                            .send_client = capture_client,
                             .persist = no_persist,
                             .set_timer = no_timer,
-                            .cancel_timer = no_cancel};
+                            .cancel_timer = no_cancel,
+                            .now_ms = host_now};
     struct bft_node *n = NULL;
     char err[128];
     assert_int_equal(bft_node_create(&n, &cfg, &host, err, sizeof err), BFT_E_OK);
     return n;
+}
+
+static struct bft_node *mk(uint32_t self)
+{
+    return mk_proto(BFT_PROTO_PBFT, self);
 }
 
 /* One NEW order straight into the application, and the client's request
@@ -183,9 +214,176 @@ static void test_restore_checks_digest_before_replacing(void **state)
     bft_node_destroy(c);
 }
 
+/* Client 1 reads client 0's order `coid` at `flags` (BFT_REQ_READ_*),
+ * bound `ms` (the header's view field); returns the reply's result status
+ * and header flags, or -1 if the node sent nothing. */
+static int read_order(struct bft_node *n, uint8_t flags, uint64_t ms, uint64_t coid,
+                      uint16_t *reply_flags)
+{
+    static uint64_t read_id = 1ull << 62;
+    uint8_t op[BFT_ORDER_LOOKUP_LEN], body[4 + 2 + BFT_ORDER_LOOKUP_LEN], msg[256];
+    size_t ol = bft_order_lookup_encode(op, 0, coid);
+    struct net_wr w;
+    net_wr_init(&w, body, sizeof body);
+    net_put_u16(&w, 1);
+    net_put_u8(&w, (uint8_t)(BFT_REQ_READONLY | flags));
+    net_put_u8(&w, 0);
+    net_put_u16(&w, (uint16_t)ol);
+    net_put_bytes(&w, op, ol);
+    struct bft_msg m = {.type = BFT_MSG_REQUEST,
+                        .sender = 1,
+                        .view = ms,
+                        .seq = ++read_id,
+                        .body = body,
+                        .body_len = (uint32_t)w.len};
+    size_t len = bft_msg_encode(&m, msg, sizeof msg);
+    assert_true(len > 0);
+    int before = replies;
+    bft_node_receive(n, msg, len);
+    bft_node_flush(n);
+    if (replies == before) return -1;
+    struct bft_msg r;
+    assert_int_equal(bft_msg_decode(last_reply, last_reply_len, &r), BFT_E_OK);
+    assert_int_equal(r.type, BFT_MSG_REPLY);
+    *reply_flags = r.flags;
+    struct net_rd rd;
+    net_rd_init(&rd, r.body, r.body_len);
+    assert_int_equal(net_get_u32(&rd), 1);
+    assert_int_equal(net_get_u64(&rd), read_id);
+    assert_int_equal(net_get_u16(&rd), 1);
+    uint16_t res_len = net_get_u16(&rd);
+    if (res_len == 0) return 0x100; /* an empty result (a refusal) */
+    const uint8_t *res = net_get_ptr(&rd, res_len);
+    assert_non_null(res);
+    return res[0];
+}
+
+/* Local reads: refused (explicit BFT_REPLY_STALE, empty result) before the
+ * replica executed anything and once its last execution is older than the
+ * bound; answered from its state within the bound. */
+static void local_reads(int proto)
+{
+    assert_int_equal(crypto_init(), 0);
+    struct bft_node *n = mk_proto(proto, 1);
+    uint16_t fl = 0;
+    clock_ms = 5000;
+    assert_int_equal(read_order(n, BFT_REQ_READ_LOCAL, 50, 100, &fl), 0x100);
+    assert_int_equal(fl, BFT_REPLY_STALE);
+    uint8_t req[1024], batch[1100];
+    size_t rl = envelope(req, sizeof req, 1, 1, 100);
+    node_execute(n, 1, 0, batch, batch_of(batch, sizeof batch, req, rl), NULL, NULL);
+    clock_ms = 5050; /* exactly the bound: still fresh */
+    assert_int_equal(read_order(n, BFT_REQ_READ_LOCAL, 50, 100, &fl), BFT_ORDER_OK);
+    assert_int_equal(fl, 0);
+    assert_int_equal(read_order(n, BFT_REQ_READ_LOCAL, 50, 101, &fl), BFT_ORDER_NOT_FOUND);
+    clock_ms = 5051;
+    assert_int_equal(read_order(n, BFT_REQ_READ_LOCAL, 50, 100, &fl), 0x100);
+    assert_int_equal(fl, BFT_REPLY_STALE);
+    assert_int_equal(read_order(n, BFT_REQ_READ_LOCAL, 60, 100, &fl), BFT_ORDER_OK);
+    struct bft_node_stats st;
+    bft_node_stats(n, &st);
+    assert_int_equal(st.reads_local, 2 + 1);
+    assert_int_equal(st.reads_stale, 2);
+    /* A snapshot installed by state transfer does not make the replica
+     * fresh (it may be far behind): only the next executed batch does. */
+    uint8_t *snap = NULL;
+    size_t len = 0;
+    assert_int_equal(node_snapshot(n, &snap, &len), BFT_E_OK);
+    clock_ms = 9000;
+    assert_int_equal(read_order(n, BFT_REQ_READ_LOCAL, 60, 100, &fl), 0x100);
+    bft_digest got;
+    assert_int_equal(n->io.restore(n, 1, snap, len, NULL, &got), BFT_E_OK);
+    assert_int_equal(read_order(n, BFT_REQ_READ_LOCAL, 60, 100, &fl), 0x100);
+    node_execute(n, 2, 0, NULL, 0, NULL, NULL);
+    assert_int_equal(read_order(n, BFT_REQ_READ_LOCAL, 60, 100, &fl), BFT_ORDER_OK);
+    free(snap);
+    bft_node_destroy(n);
+}
+
+static void test_local_read_staleness_pbft(void **state)
+{
+    (void)state;
+    local_reads(BFT_PROTO_PBFT);
+}
+
+/* A Raft follower answers a local read itself (no leader involved); a
+ * linearizable read at a follower is not answered there. */
+static void test_local_read_raft_follower(void **state)
+{
+    (void)state;
+    if (!bft_core_ops_for(BFT_PROTO_RAFT)) skip();
+    local_reads(BFT_PROTO_RAFT);
+    struct bft_node *n = mk_proto(BFT_PROTO_RAFT, 2);
+    uint16_t fl = 0;
+    assert_int_equal(read_order(n, 0, 0, 100, &fl), -1);
+    assert_int_equal(read_order(n, BFT_REQ_READ_QUORUM, 0, 100, &fl), -1);
+    bft_node_destroy(n);
+}
+
+/* The linearizable path of a BFT replica is unchanged: answered at once,
+ * never flagged stale, whatever the clock says. */
+static void test_linearizable_read_not_timed(void **state)
+{
+    (void)state;
+    assert_int_equal(crypto_init(), 0);
+    struct bft_node *n = mk(0);
+    clock_ms = 1u << 30;
+    uint16_t fl = 1;
+    assert_int_equal(read_order(n, 0, 0, 100, &fl), BFT_ORDER_NOT_FOUND);
+    assert_int_equal(fl, 0);
+    bft_node_destroy(n);
+}
+
+/* A linearizable read at a replica that has not executed up to its
+ * read_floor waits (PBFT §5.1.3: the reply must reflect everything the
+ * replica helped commit) and is answered once execution gets there, from
+ * the state then; the wait is a bounded ring that drops its oldest. */
+static void test_linearizable_read_waits_for_floor(void **state)
+{
+    (void)state;
+    assert_int_equal(crypto_init(), 0);
+    struct bft_node *n = mk(2);
+    n->core->read_floor = 2; /* it sent a COMMIT for seq 2 */
+    uint16_t fl = 1;
+    assert_int_equal(read_order(n, 0, 0, 100, &fl), -1);
+    uint8_t req[1024], batch[1100];
+    size_t rl = envelope(req, sizeof req, 1, 1, 99);
+    int before = replies;
+    node_execute(n, 1, 0, batch, batch_of(batch, sizeof batch, req, rl), NULL, NULL);
+    bft_node_flush(n);
+    assert_int_equal(replies, before); /* seq 1 < floor 2: still waiting */
+    rl = envelope(req, sizeof req, 2, 1, 100);
+    node_execute(n, 2, 0, batch, batch_of(batch, sizeof batch, req, rl), NULL, NULL);
+    bft_node_flush(n);
+    assert_int_equal(replies, before + 1);
+    struct bft_msg r;
+    assert_int_equal(bft_msg_decode(last_reply, last_reply_len, &r), BFT_E_OK);
+    assert_int_equal(r.body[4 + 8 + 2 + 2], BFT_ORDER_OK); /* the order at seq 2 */
+    assert_int_equal(r.flags, 0);
+
+    /* NODE_READS_WAITING + 3 reads wait; the 3 oldest are dropped. */
+    n->core->read_floor = 3;
+    for (int k = 0; k < NODE_READS_WAITING + 3; k++)
+        assert_int_equal(read_order(n, 0, 0, 100, &fl), -1);
+    struct bft_node_stats st;
+    bft_node_stats(n, &st);
+    assert_int_equal(st.reads_deferred, 3);
+    assert_int_equal(n->reads_count, NODE_READS_WAITING);
+    before = replies;
+    node_execute(n, 3, 0, NULL, 0, NULL, NULL);
+    bft_node_flush(n);
+    assert_int_equal(replies, before + NODE_READS_WAITING);
+    assert_int_equal(n->reads_count, 0);
+    bft_node_destroy(n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_linearizable_read_waits_for_floor),
+        cmocka_unit_test(test_local_read_staleness_pbft),
+        cmocka_unit_test(test_local_read_raft_follower),
+        cmocka_unit_test(test_linearizable_read_not_timed),
         cmocka_unit_test(test_restore_checks_digest_before_replacing),
         cmocka_unit_test(test_overlapping_envelopes_apply_each_request_once),
     };

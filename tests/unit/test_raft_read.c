@@ -1,7 +1,8 @@
 /* Raft reads without log entries (diss. §6.4): leader-lease reads served
  * locally while the lease holds and refused once its timer fires, ReadIndex
  * that confirms leadership with a heartbeat round and waits for the state
- * machine to catch up, and the bounds on pending reads. */
+ * machine to catch up, the bounds on pending reads, and quorum-level reads
+ * (docs/reads.md) that never take the lease. */
 #include "test_raft_fixture.h"
 
 /* Fire every armed lease timer of node i: the lease runs out. */
@@ -166,6 +167,62 @@ static void test_6_4_1_restarted_follower_keeps_the_lease_rule(void **state)
     fx_free(fx);
 }
 
+/* A read-only request flagged quorum (docs/reads.md), straight to node i. */
+static void submit_quorum_read(struct fx *fx, uint32_t i, uint64_t req_no)
+{
+    uint8_t buf[256];
+    size_t len = fx_request(buf, sizeof buf, 0, req_no, true);
+    buf[BFT_HDR_LEN + 2] |= BFT_REQ_READ_QUORUM; /* the body's flags byte */
+    struct bft_msg m;
+    assert_int_equal(bft_msg_decode(buf, len, &m), BFT_E_OK);
+    assert_int_equal(bft_req_flags(&m), BFT_REQ_READONLY | BFT_REQ_READ_QUORUM);
+    bft_raft_ops.on_read(fx->node[i].core, &m);
+}
+
+/* Quorum level: even with a valid lease the leader answers only after a
+ * heartbeat round started after the read arrived is acked by a majority
+ * (ReadIndex, §6.4 steps 1-4), so the read does not rely on clock drift.
+ * A linearizable read in the same state is served from the lease. */
+static void test_quorum_read_skips_lease(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new(3);
+    fx_boot(fx);
+    fx_elect(fx, 0);
+    assert_true(raft_lease_valid(fx->node[0].core));
+    size_t sent = fx->sent_by_type[BFT_MSG_RAFT_APPEND];
+    submit_quorum_read(fx, 0, 1);
+    assert_int_equal(fx->node[0].reads_ready, 0);
+    assert_int_equal(fx->sent_by_type[BFT_MSG_RAFT_APPEND], sent + 2); /* its own round */
+    fx_run(fx, 100000);
+    assert_int_equal(fx->node[0].reads_ready, 1);
+    fx_submit(fx, 0, 0, 2, true);
+    assert_int_equal(fx->node[0].reads_ready, 2); /* linearizable: the lease */
+    fx_free(fx);
+}
+
+/* A cut-off leader with its lease still valid serves linearizable reads
+ * from it but never answers a quorum read: no majority acks its round. */
+static void test_quorum_read_cut_off_leader_never_answers(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new(3);
+    fx_boot(fx);
+    fx_elect(fx, 0);
+    fx_partition(fx, 1u << 0);
+    assert_true(raft_lease_valid(fx->node[0].core));
+    submit_quorum_read(fx, 0, 1);
+    fx_run(fx, 100000);
+    fx_heartbeat(fx, 0);
+    assert_int_equal(fx->node[0].reads_ready, 0);
+    fx_submit(fx, 0, 0, 2, true);
+    assert_int_equal(fx->node[0].reads_ready, 1); /* the lease read, not the quorum one */
+    fx_heal(fx);
+    fx_heartbeat(fx, 0);
+    assert_int_equal(fx->node[0].reads_ready, 2);
+    fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -175,6 +232,8 @@ int main(void)
         cmocka_unit_test(test_readindex_waits_for_apply),
         cmocka_unit_test(test_read_forwarding_and_bounds),
         cmocka_unit_test(test_6_4_1_restarted_follower_keeps_the_lease_rule),
+        cmocka_unit_test(test_quorum_read_skips_lease),
+        cmocka_unit_test(test_quorum_read_cut_off_leader_never_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
