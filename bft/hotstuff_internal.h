@@ -320,7 +320,11 @@ struct bft_core {
     /* Votes collected, per voter, slot view % HS_VOTE_VIEWS: a replica
      * only ever occupies its own (issue 12). */
     struct hs_vote_rec votes[BFT_MAX_REPLICAS][HS_VOTE_VIEWS];
-    struct hs_timeout_rec to[BFT_MAX_REPLICAS];
+    /* Timeouts collected, per sender, slot view % 2: a replica's timeouts
+     * for two consecutive views coexist, because a replica that voted in v
+     * (and so entered v + 1) joins the others' timeouts for v
+     * (hotstuff_pacemaker.c, "Split views"). */
+    struct hs_timeout_rec to[BFT_MAX_REPLICAS][2];
 
     struct hs_fetch fetch[HS_FETCH_MAX];
     bool fetch_timer_armed;
@@ -371,6 +375,13 @@ static inline bool hs_is_zero(const bft_digest *d)
 {
     static const bft_digest zero;
     return hs_deq(d, &zero);
+}
+/* Replica i's timeout for the highest view it timed out (NULL: none). */
+static inline const struct hs_timeout_rec *hs_to_high(const struct bft_core *c, uint32_t i)
+{
+    const struct hs_timeout_rec *a = &c->to[i][0], *b = &c->to[i][1];
+    if (!a->valid) return b->valid ? b : NULL;
+    return b->valid && b->view > a->view ? b : a;
 }
 static inline void hs_reject(struct bft_core *c, int reason)
 {

@@ -230,8 +230,8 @@ void hs_monitor_on_timeout(struct bft_core *c, uint64_t view)
         return;
     uint32_t k = 0;
     for (uint32_t i = 0; i < c->n; i++) {
-        const struct hs_timeout_rec *t = &c->to[i];
-        if (i != c->self && t->valid && t->view < c->view && t->view + HS_STUCK_VIEWS >= c->view &&
+        const struct hs_timeout_rec *t = hs_to_high(c, i);
+        if (i != c->self && t && t->view < c->view && t->view + HS_STUCK_VIEWS >= c->view &&
             t->view / c->leader_views == c->view / c->leader_views)
             k++;
     }
