@@ -92,10 +92,10 @@
 /* Leader performance monitor (hotstuff_monitor.c, docs/hotstuff.md). */
 #define HS_MON_TICK_DIV 20   /* a monitor tick is T/20 */
 #define HS_MON_WINDOW 10     /* ticks per measurement window (T/2) */
-#define HS_MON_MIN_SAMPLES 2 /* samples a window needs to be judged */
-#define HS_MON_HIST 64       /* histogram buckets (ticks; the last is "or more") */
+#define HS_MON_MIN_SAMPLES 1 /* samples a window needs to be judged */
+#define HS_MON_FP 16         /* window means are kept in 1/16 ticks */
 #define HS_MON_GRACE 1       /* windows of a new leader term not judged */
-#define HS_MON_FLOOR 4       /* the bar never tightens below 4 ticks (T/5) */
+#define HS_MON_FLOOR 16      /* the bar never tightens below 1 tick (T/20), in 1/16 */
 #define HS_MON_STRIKES 2     /* consecutive windows over the bar to give up */
 #define HS_MON_TERMS 4       /* leader terms whose best window is remembered */
 /* State transfer: a snapshot travels in chunks (the orders state outgrows
@@ -247,7 +247,7 @@ struct hs_monitor {
     uint64_t term;             /* view / W of the term measured */
     uint32_t leader;           /* its leader */
     uint32_t win_ticks, nsamples;
-    uint32_t hist[HS_MON_HIST];
+    uint64_t lag_sum; /* ticks waited for the window's proposals */
     uint32_t windows, bad, allowed;
     uint32_t term_best;          /* lowest judged median this term */
     uint32_t past[HS_MON_TERMS]; /* lowest median of earlier terms */

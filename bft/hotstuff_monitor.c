@@ -64,7 +64,7 @@ static void window_reset(struct bft_core *c)
 {
     c->mon.win_ticks = 0;
     c->mon.nsamples = 0;
-    memset(c->mon.hist, 0, sizeof c->mon.hist);
+    c->mon.lag_sum = 0;
 }
 
 static uint32_t floor_bar(const struct bft_core *c)
@@ -84,7 +84,7 @@ static uint32_t floor_bar(const struct bft_core *c)
  * twice the floor when earlier terms showed what a leader can do. */
 static uint32_t start_bar(const struct bft_core *c)
 {
-    uint32_t t = HS_MON_TICK_DIV, twice = 2 * floor_bar(c);
+    uint32_t t = HS_MON_TICK_DIV * HS_MON_FP, twice = 2 * floor_bar(c);
     bool history = false;
     for (uint32_t i = 0; i < HS_MON_TERMS; i++)
         history = history || c->mon.past[i] != UINT32_MAX;
@@ -149,19 +149,25 @@ void hs_monitor_on_proposal(struct bft_core *c, const struct hs_wire_block *w)
     if (w->view != c->view || c->mon.view != c->view || !c->mon.started) return;
     c->mon.started = false; /* one sample per view */
     if (hs_leader(c, c->view) == c->self) return;
-    uint64_t lag = c->mon.tick - c->mon.start_tick;
-    c->mon.hist[lag < HS_MON_HIST ? lag : HS_MON_HIST - 1]++;
+    c->mon.lag_sum += c->mon.tick - c->mon.start_tick;
     c->mon.nsamples++;
 }
 
-static uint32_t window_median(const struct bft_core *c)
+/* The mean wait per view of the window, in 1/HS_MON_FP ticks. A view
+ * still waiting for its proposal counts with the ticks it waited so far
+ * (and its clock restarts, so the next window counts only the rest): a
+ * leader that takes longer than a window per proposal is judged within a
+ * window too. */
+static uint32_t window_mean(struct bft_core *c)
 {
-    uint32_t half = (c->mon.nsamples + 1) / 2, acc = 0;
-    for (uint32_t i = 0; i < HS_MON_HIST; i++) {
-        acc += c->mon.hist[i];
-        if (acc >= half) return i;
+    if (c->mon.started && c->mon.view == c->view && c->mon.tick > c->mon.start_tick) {
+        c->mon.lag_sum += c->mon.tick - c->mon.start_tick;
+        c->mon.nsamples++;
+        c->mon.start_tick = c->mon.tick;
     }
-    return HS_MON_HIST - 1;
+    if (c->mon.nsamples == 0) return 0;
+    uint64_t m = c->mon.lag_sum * HS_MON_FP / c->mon.nsamples;
+    return m < UINT32_MAX ? (uint32_t)m : UINT32_MAX - 1;
 }
 
 void hs_monitor_on_timer(struct bft_core *c)
@@ -181,18 +187,20 @@ void hs_monitor_on_timer(struct bft_core *c)
         return;
     }
     if (++c->mon.win_ticks < HS_MON_WINDOW) return;
+    uint32_t med = window_mean(c);
     if (c->mon.nsamples < HS_MON_MIN_SAMPLES) {
         if (c->mon.win_ticks >= 4 * HS_MON_WINDOW) window_reset(c); /* too little load */
         return;
     }
-    uint32_t med = window_median(c);
     window_reset(c);
     /* Grace only while there is no history (start_bar is lenient then). */
     bool history = false;
     for (uint32_t i = 0; i < HS_MON_TERMS; i++)
         history = history || c->mon.past[i] != UINT32_MAX;
-    if (++c->mon.windows <= HS_MON_GRACE && !history) return;
+    /* A grace window is not judged, but it is a measurement: it becomes
+     * history (short terms of fast leaders rarely last past the grace). */
     if (med < c->mon.term_best) c->mon.term_best = med;
+    if (++c->mon.windows <= HS_MON_GRACE && !history) return;
     c->mon.bad = med > c->mon.allowed ? c->mon.bad + 1 : 0;
     uint32_t floor = floor_bar(c);
     uint32_t next = c->mon.allowed / 2;
