@@ -157,6 +157,14 @@ static void test_hotstuff_slow_backup_keeps_throughput(void **state)
     keeps_throughput("2:slow");
 }
 
+/* Guard: a flooding leader kept the bar before issue 10's rules (95%)
+ * and keeps it. */
+static void test_hotstuff_flooding_leader_keeps_throughput(void **state)
+{
+    (void)state;
+    keeps_throughput("0:flood");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +174,7 @@ int main(void)
         cmocka_unit_test(test_hotstuff_junk_backup_keeps_throughput),
         cmocka_unit_test(test_hotstuff_slow_leader_keeps_throughput),
         cmocka_unit_test(test_hotstuff_slow_backup_keeps_throughput),
+        cmocka_unit_test(test_hotstuff_flooding_leader_keeps_throughput),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
