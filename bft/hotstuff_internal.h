@@ -249,8 +249,8 @@ struct hs_monitor {
     uint32_t win_ticks, nsamples;
     uint64_t lag_sum; /* ticks waited for the window's proposals */
     uint32_t windows, bad, allowed;
-    uint32_t term_best;          /* lowest judged median this term */
-    uint32_t past[HS_MON_TERMS]; /* lowest median of earlier terms */
+    uint32_t term_best;          /* lowest window mean this term (1/HS_MON_FP ticks) */
+    uint32_t past[HS_MON_TERMS]; /* lowest window mean of earlier terms */
     uint32_t past_next;
     uint64_t complaints;
 };

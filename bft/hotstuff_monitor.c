@@ -35,18 +35,22 @@
  *   change every block in HotStuff, so measurements, the grace and the
  *   bar belong to the term, not to a view. With W = 1 no term lasts long
  *   enough to be judged: the monitor is for leader windows.
- * - Window. Every HS_MON_WINDOW ticks (T/2) a window with at least
- *   HS_MON_MIN_SAMPLES samples is closed and its median taken (robust to a
- *   lost proposal that the leader retransmits T/2 later). A window short
- *   of samples keeps collecting for up to four windows, then is dropped.
- * - Bar. The first HS_MON_GRACE windows of a term are not judged. Then
- *   the largest acceptable median starts at T (in ticks: what the view
- *   timer tolerates anyway), or at twice the floor when earlier terms left
- *   a history, and halves after every judged window down to a floor:
- *   max(HS_MON_FLOOR, B / 0.9 + 1) where B is the lowest window median of
- *   the last HS_MON_TERMS terms with measurements (Aardvark: 90% of the
- *   best of the last n views). The floor bounds the tightening, so a
- *   leader as good as the recent ones, or as good as T/5, is never
+ * - Window. Every HS_MON_WINDOW ticks (T/2) a window is closed and its
+ *   mean wait per view taken, in 1/HS_MON_FP ticks; a view still waiting
+ *   for its proposal counts with the ticks waited so far (window_mean).
+ *   The mean, not the median: a leader whose proposal misses two replicas
+ *   in one view of six (the `junk` fault) has a median of 0 and a tenth
+ *   of the healthy rate (issue 10). A window without samples keeps
+ *   collecting for up to four windows, then is dropped.
+ * - Bar. The first HS_MON_GRACE windows of a term are not judged while
+ *   there is no history (their mean still becomes history). Then the
+ *   largest acceptable mean starts at T (what the view timer tolerates
+ *   anyway), or at twice the floor when earlier terms left a history, and
+ *   halves after every judged window down to a floor: max(HS_MON_FLOOR,
+ *   B / 0.9 + 1) where B is the lowest window mean of the last
+ *   HS_MON_TERMS terms with measurements (Aardvark: 90% of the best of
+ *   the last n views). The floor bounds the tightening, so a leader as
+ *   good as the recent ones, or as good as T/20 per view, is never
  *   deposed, and honest leaders are not rotated forever.
  * - Give up. HS_MON_STRIKES consecutive judged windows over the bar: the
  *   replica sends HS_TIMEOUT for its current view as if the view timer
@@ -187,7 +191,7 @@ void hs_monitor_on_timer(struct bft_core *c)
         return;
     }
     if (++c->mon.win_ticks < HS_MON_WINDOW) return;
-    uint32_t med = window_mean(c);
+    uint32_t mean = window_mean(c);
     if (c->mon.nsamples < HS_MON_MIN_SAMPLES) {
         if (c->mon.win_ticks >= 4 * HS_MON_WINDOW) window_reset(c); /* too little load */
         return;
@@ -199,9 +203,9 @@ void hs_monitor_on_timer(struct bft_core *c)
         history = history || c->mon.past[i] != UINT32_MAX;
     /* A grace window is not judged, but it is a measurement: it becomes
      * history (short terms of fast leaders rarely last past the grace). */
-    if (med < c->mon.term_best) c->mon.term_best = med;
+    if (mean < c->mon.term_best) c->mon.term_best = mean;
     if (++c->mon.windows <= HS_MON_GRACE && !history) return;
-    c->mon.bad = med > c->mon.allowed ? c->mon.bad + 1 : 0;
+    c->mon.bad = mean > c->mon.allowed ? c->mon.bad + 1 : 0;
     uint32_t floor = floor_bar(c);
     uint32_t next = c->mon.allowed / 2;
     c->mon.allowed = next > floor ? next : floor;
