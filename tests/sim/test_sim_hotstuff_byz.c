@@ -157,6 +157,21 @@ static void test_hotstuff_slow_backup_keeps_throughput(void **state)
     keeps_throughput("2:slow");
 }
 
+/* An equivocating leader splits its last proposal of a window between
+ * the replicas: the votes split, and the TC used to name the next,
+ * honest leader (60-85% before failed_view in hotstuff_pacemaker.c). */
+static void test_hotstuff_equivocating_leader_keeps_throughput(void **state)
+{
+    (void)state;
+    keeps_throughput("0:equivocate");
+}
+
+static void test_hotstuff_equivocating_backup_keeps_throughput(void **state)
+{
+    (void)state;
+    keeps_throughput("2:equivocate");
+}
+
 /* Guard: a flooding leader kept the bar before issue 10's rules (95%)
  * and keeps it. */
 static void test_hotstuff_flooding_leader_keeps_throughput(void **state)
@@ -174,6 +189,8 @@ int main(void)
         cmocka_unit_test(test_hotstuff_junk_backup_keeps_throughput),
         cmocka_unit_test(test_hotstuff_slow_leader_keeps_throughput),
         cmocka_unit_test(test_hotstuff_slow_backup_keeps_throughput),
+        cmocka_unit_test(test_hotstuff_equivocating_leader_keeps_throughput),
+        cmocka_unit_test(test_hotstuff_equivocating_backup_keeps_throughput),
         cmocka_unit_test(test_hotstuff_flooding_leader_keeps_throughput),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -91,6 +91,49 @@ static void test_voter_with_qc_does_not_join_lower_timeouts(void **state)
     assert_int_equal(status(r).view, v);
 }
 
+static bool sent_timeout(uint32_t r, uint64_t view)
+{
+    for (uint32_t i = 0; i < H->nfx; i++)
+        if (H->fx[i].kind == E_SEND && H->fx[i].replica == r &&
+            H->fx[i].type == BFT_MSG_HS_TIMEOUT && H->fx[i].view == view)
+            return true;
+    return false;
+}
+
+/* The failed view (DiemBFT). Replica 2, the leader of view 2 and so the
+ * collector of view 1's votes, is dead. Replicas 0, 1 and 3 voted in view
+ * 1 and entered view 2 by voting; when their timers fire they time out
+ * view 1, the one whose QC is missing, carrying their votes for it. The
+ * votes agree, so every replica assembles QC(1) and no TC(1) forms (view
+ * 1's leader did nothing wrong); having waited a view timeout already,
+ * they give up view 2 at once, and TC(2) names its leader. Block 1 is not
+ * lost. (An equivocating leader's votes would not agree, and TC(1) would
+ * name it: tests/sim/test_sim_hotstuff_byz.c.) */
+static void test_dead_collector_failed_view_then_its_own(void **state)
+{
+    (void)state;
+    H->drop_to[2] = H->drop_from[2] = true;
+    submit(5, 1);
+    run();
+    for (uint32_t i = 0; i < N; i++)
+        if (i != 2) assert_int_equal(status(i).view, 2);
+    fire(0, HS_TIMER_VIEW);
+    fire(1, HS_TIMER_VIEW);
+    fire(3, HS_TIMER_VIEW);
+    run();
+    for (uint32_t i = 0; i < N; i++) {
+        if (i == 2) continue;
+        assert_true(sent_timeout(i, 1));
+        assert_true(sent_timeout(i, 2));
+        assert_true(H->core[i]->high_qc.view >= 1);
+        assert_int_equal(H->core[i]->high_tc.view, 2);
+        assert_true(status(i).view >= 3);
+    }
+    run_rounds(4);
+    for (uint32_t i = 0; i < N; i++)
+        if (i != 2) assert_true(status(i).last_executed >= 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -98,6 +141,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_voter_joins_timeouts_for_withheld_view, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_voter_with_qc_does_not_join_lower_timeouts, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dead_collector_failed_view_then_its_own, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
