@@ -27,10 +27,10 @@ bool hs_has_work(struct bft_core *c)
      * (issue 12). */
     uint64_t ahead = hs_view_after_tc(c, c->view) + HS_STUCK_VIEWS;
     uint32_t k = 0;
-    for (uint32_t i = 0; i < c->n; i++)
-        if (i != c->self && c->to[i].valid && c->to[i].view + HS_STUCK_VIEWS >= c->view &&
-            c->to[i].view <= ahead)
-            k++;
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct hs_timeout_rec *t = hs_to_high(c, i);
+        if (i != c->self && t && t->view + HS_STUCK_VIEWS >= c->view && t->view <= ahead) k++;
+    }
     if (k >= c->f + 1) return true;
     const struct hs_block *x = hs_block_get(c, &c->high_qc.block);
     uint64_t h = c->high_qc.height;

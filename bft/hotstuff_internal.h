@@ -92,10 +92,10 @@
 /* Leader performance monitor (hotstuff_monitor.c, docs/hotstuff.md). */
 #define HS_MON_TICK_DIV 20   /* a monitor tick is T/20 */
 #define HS_MON_WINDOW 10     /* ticks per measurement window (T/2) */
-#define HS_MON_MIN_SAMPLES 2 /* samples a window needs to be judged */
-#define HS_MON_HIST 64       /* histogram buckets (ticks; the last is "or more") */
+#define HS_MON_MIN_SAMPLES 1 /* samples a window needs to be judged */
+#define HS_MON_FP 16         /* window means are kept in 1/16 ticks */
 #define HS_MON_GRACE 1       /* windows of a new leader term not judged */
-#define HS_MON_FLOOR 4       /* the bar never tightens below 4 ticks (T/5) */
+#define HS_MON_FLOOR 16      /* the bar never tightens below 1 tick (T/20), in 1/16 */
 #define HS_MON_STRIKES 2     /* consecutive windows over the bar to give up */
 #define HS_MON_TERMS 4       /* leader terms whose best window is remembered */
 /* State transfer: a snapshot travels in chunks (the orders state outgrows
@@ -248,10 +248,10 @@ struct hs_monitor {
     uint64_t term;             /* view / W of the term measured */
     uint32_t leader;           /* its leader */
     uint32_t win_ticks, nsamples;
-    uint32_t hist[HS_MON_HIST];
+    uint64_t lag_sum; /* ticks waited for the window's proposals */
     uint32_t windows, bad, allowed;
-    uint32_t term_best;          /* lowest judged median this term */
-    uint32_t past[HS_MON_TERMS]; /* lowest median of earlier terms */
+    uint32_t term_best;          /* lowest window mean this term (1/HS_MON_FP ticks) */
+    uint32_t past[HS_MON_TERMS]; /* lowest window mean of earlier terms */
     uint32_t past_next;
     uint64_t complaints;
 };
@@ -321,7 +321,11 @@ struct bft_core {
     /* Votes collected, per voter, slot view % HS_VOTE_VIEWS: a replica
      * only ever occupies its own (issue 12). */
     struct hs_vote_rec votes[BFT_MAX_REPLICAS][HS_VOTE_VIEWS];
-    struct hs_timeout_rec to[BFT_MAX_REPLICAS];
+    /* Timeouts collected, per sender, slot view % 2: a replica's timeouts
+     * for two consecutive views coexist, because a replica that voted in v
+     * (and so entered v + 1) joins the others' timeouts for v
+     * (hotstuff_pacemaker.c, "Split views"). */
+    struct hs_timeout_rec to[BFT_MAX_REPLICAS][2];
 
     struct hs_fetch fetch[HS_FETCH_MAX];
     bool fetch_timer_armed;
@@ -372,6 +376,13 @@ static inline bool hs_is_zero(const bft_digest *d)
 {
     static const bft_digest zero;
     return hs_deq(d, &zero);
+}
+/* Replica i's timeout for the highest view it timed out (NULL: none). */
+static inline const struct hs_timeout_rec *hs_to_high(const struct bft_core *c, uint32_t i)
+{
+    const struct hs_timeout_rec *a = &c->to[i][0], *b = &c->to[i][1];
+    if (!a->valid) return b->valid ? b : NULL;
+    return b->valid && b->view > a->view ? b : a;
 }
 static inline void hs_reject(struct bft_core *c, int reason)
 {

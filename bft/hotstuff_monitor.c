@@ -35,18 +35,22 @@
  *   change every block in HotStuff, so measurements, the grace and the
  *   bar belong to the term, not to a view. With W = 1 no term lasts long
  *   enough to be judged: the monitor is for leader windows.
- * - Window. Every HS_MON_WINDOW ticks (T/2) a window with at least
- *   HS_MON_MIN_SAMPLES samples is closed and its median taken (robust to a
- *   lost proposal that the leader retransmits T/2 later). A window short
- *   of samples keeps collecting for up to four windows, then is dropped.
- * - Bar. The first HS_MON_GRACE windows of a term are not judged. Then
- *   the largest acceptable median starts at T (in ticks: what the view
- *   timer tolerates anyway), or at twice the floor when earlier terms left
- *   a history, and halves after every judged window down to a floor:
- *   max(HS_MON_FLOOR, B / 0.9 + 1) where B is the lowest window median of
- *   the last HS_MON_TERMS terms with measurements (Aardvark: 90% of the
- *   best of the last n views). The floor bounds the tightening, so a
- *   leader as good as the recent ones, or as good as T/5, is never
+ * - Window. Every HS_MON_WINDOW ticks (T/2) a window is closed and its
+ *   mean wait per view taken, in 1/HS_MON_FP ticks; a view still waiting
+ *   for its proposal counts with the ticks waited so far (window_mean).
+ *   The mean, not the median: a leader whose proposal misses two replicas
+ *   in one view of six (the `junk` fault) has a median of 0 and a tenth
+ *   of the healthy rate (issue 10). A window without samples keeps
+ *   collecting for up to four windows, then is dropped.
+ * - Bar. The first HS_MON_GRACE windows of a term are not judged while
+ *   there is no history (their mean still becomes history). Then the
+ *   largest acceptable mean starts at T (what the view timer tolerates
+ *   anyway), or at twice the floor when earlier terms left a history, and
+ *   halves after every judged window down to a floor: max(HS_MON_FLOOR,
+ *   B / 0.9 + 1) where B is the lowest window mean of the last
+ *   HS_MON_TERMS terms with measurements (Aardvark: 90% of the best of
+ *   the last n views). The floor bounds the tightening, so a leader as
+ *   good as the recent ones, or as good as T/20 per view, is never
  *   deposed, and honest leaders are not rotated forever.
  * - Give up. HS_MON_STRIKES consecutive judged windows over the bar: the
  *   replica sends HS_TIMEOUT for its current view as if the view timer
@@ -64,7 +68,7 @@ static void window_reset(struct bft_core *c)
 {
     c->mon.win_ticks = 0;
     c->mon.nsamples = 0;
-    memset(c->mon.hist, 0, sizeof c->mon.hist);
+    c->mon.lag_sum = 0;
 }
 
 static uint32_t floor_bar(const struct bft_core *c)
@@ -84,7 +88,7 @@ static uint32_t floor_bar(const struct bft_core *c)
  * twice the floor when earlier terms showed what a leader can do. */
 static uint32_t start_bar(const struct bft_core *c)
 {
-    uint32_t t = HS_MON_TICK_DIV, twice = 2 * floor_bar(c);
+    uint32_t t = HS_MON_TICK_DIV * HS_MON_FP, twice = 2 * floor_bar(c);
     bool history = false;
     for (uint32_t i = 0; i < HS_MON_TERMS; i++)
         history = history || c->mon.past[i] != UINT32_MAX;
@@ -149,19 +153,25 @@ void hs_monitor_on_proposal(struct bft_core *c, const struct hs_wire_block *w)
     if (w->view != c->view || c->mon.view != c->view || !c->mon.started) return;
     c->mon.started = false; /* one sample per view */
     if (hs_leader(c, c->view) == c->self) return;
-    uint64_t lag = c->mon.tick - c->mon.start_tick;
-    c->mon.hist[lag < HS_MON_HIST ? lag : HS_MON_HIST - 1]++;
+    c->mon.lag_sum += c->mon.tick - c->mon.start_tick;
     c->mon.nsamples++;
 }
 
-static uint32_t window_median(const struct bft_core *c)
+/* The mean wait per view of the window, in 1/HS_MON_FP ticks. A view
+ * still waiting for its proposal counts with the ticks it waited so far
+ * (and its clock restarts, so the next window counts only the rest): a
+ * leader that takes longer than a window per proposal is judged within a
+ * window too. */
+static uint32_t window_mean(struct bft_core *c)
 {
-    uint32_t half = (c->mon.nsamples + 1) / 2, acc = 0;
-    for (uint32_t i = 0; i < HS_MON_HIST; i++) {
-        acc += c->mon.hist[i];
-        if (acc >= half) return i;
+    if (c->mon.started && c->mon.view == c->view && c->mon.tick > c->mon.start_tick) {
+        c->mon.lag_sum += c->mon.tick - c->mon.start_tick;
+        c->mon.nsamples++;
+        c->mon.start_tick = c->mon.tick;
     }
-    return HS_MON_HIST - 1;
+    if (c->mon.nsamples == 0) return 0;
+    uint64_t m = c->mon.lag_sum * HS_MON_FP / c->mon.nsamples;
+    return m < UINT32_MAX ? (uint32_t)m : UINT32_MAX - 1;
 }
 
 void hs_monitor_on_timer(struct bft_core *c)
@@ -181,19 +191,21 @@ void hs_monitor_on_timer(struct bft_core *c)
         return;
     }
     if (++c->mon.win_ticks < HS_MON_WINDOW) return;
+    uint32_t mean = window_mean(c);
     if (c->mon.nsamples < HS_MON_MIN_SAMPLES) {
         if (c->mon.win_ticks >= 4 * HS_MON_WINDOW) window_reset(c); /* too little load */
         return;
     }
-    uint32_t med = window_median(c);
     window_reset(c);
     /* Grace only while there is no history (start_bar is lenient then). */
     bool history = false;
     for (uint32_t i = 0; i < HS_MON_TERMS; i++)
         history = history || c->mon.past[i] != UINT32_MAX;
+    /* A grace window is not judged, but it is a measurement: it becomes
+     * history (short terms of fast leaders rarely last past the grace). */
+    if (mean < c->mon.term_best) c->mon.term_best = mean;
     if (++c->mon.windows <= HS_MON_GRACE && !history) return;
-    if (med < c->mon.term_best) c->mon.term_best = med;
-    c->mon.bad = med > c->mon.allowed ? c->mon.bad + 1 : 0;
+    c->mon.bad = mean > c->mon.allowed ? c->mon.bad + 1 : 0;
     uint32_t floor = floor_bar(c);
     uint32_t next = c->mon.allowed / 2;
     c->mon.allowed = next > floor ? next : floor;
@@ -230,8 +242,8 @@ void hs_monitor_on_timeout(struct bft_core *c, uint64_t view)
         return;
     uint32_t k = 0;
     for (uint32_t i = 0; i < c->n; i++) {
-        const struct hs_timeout_rec *t = &c->to[i];
-        if (i != c->self && t->valid && t->view < c->view && t->view + HS_STUCK_VIEWS >= c->view &&
+        const struct hs_timeout_rec *t = hs_to_high(c, i);
+        if (i != c->self && t && t->view < c->view && t->view + HS_STUCK_VIEWS >= c->view &&
             t->view / c->leader_views == c->view / c->leader_views)
             k++;
     }

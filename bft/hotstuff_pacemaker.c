@@ -45,7 +45,9 @@ void hs_timer_update(struct bft_core *c)
 }
 
 static void send_timeout(struct bft_core *c);
+static void send_timeout_for(struct bft_core *c, uint64_t view);
 static void check_tc(struct bft_core *c, uint64_t view);
+static void give_up(struct bft_core *c);
 
 void hs_advance_view(struct bft_core *c, uint64_t view, bool by_timeout)
 {
@@ -134,8 +136,7 @@ void hs_on_request_timer(struct bft_core *c)
         return;
     }
     c->req_timer.complain = true;
-    send_timeout(c);
-    check_tc(c, c->view);
+    give_up(c);
     if (!c->view_timer_armed) {
         /* Resend the timeouts every base interval, as the view timer does. */
         c->view_timer_armed = true;
@@ -145,8 +146,10 @@ void hs_on_request_timer(struct bft_core *c)
 
 void hs_give_up_view(struct bft_core *c)
 {
-    if (!c->timed_out) send_timeout(c);
-    check_tc(c, c->view);
+    if (!c->timed_out)
+        give_up(c);
+    else
+        check_tc(c, c->view);
     if (!c->view_timer_armed) {
         /* Resent every base interval, as the view timer does. */
         c->view_timer_armed = true;
@@ -154,30 +157,74 @@ void hs_give_up_view(struct bft_core *c)
     }
 }
 
+/* Replica i's timeout for exactly `view`, if recorded. */
+static const struct hs_timeout_rec *timeout_of(const struct bft_core *c, uint32_t i, uint64_t view)
+{
+    const struct hs_timeout_rec *t = &c->to[i][view & 1];
+    return t->valid && t->view == view ? t : NULL;
+}
+
 static uint32_t count_timeouts(const struct bft_core *c, uint64_t view, bool others_only)
 {
     uint32_t k = 0;
     for (uint32_t i = 0; i < c->n; i++)
-        if (c->to[i].valid && c->to[i].view == view && !(others_only && i == c->self)) k++;
+        if (timeout_of(c, i, view) && !(others_only && i == c->self)) k++;
     return k;
 }
 
 static void send_timeout(struct bft_core *c)
 {
+    send_timeout_for(c, c->view);
+}
+
+/* The failed view (DiemBFT: a replica does not leave a round by voting, so
+ * it times out the round it voted in). We voted in view - 1, entered our
+ * view by that vote alone, and no QC or TC for view - 1 reached us: the
+ * view that failed is view - 1, whose leader's proposal gathered no QC
+ * (it equivocated, or withheld it), or whose votes the next leader did
+ * not turn into a proposal. Time that view out, carrying our vote for it:
+ * if 2f+1 such votes agree, every replica assembles QC(view - 1), no
+ * TC(view - 1) forms (check_tc) and the next leader is judged on its own
+ * view (hs_on_timeout_msg); if they do not, TC(view - 1) names the leader
+ * of view - 1, not the next one, as the failed one (leader reputation). */
+static uint64_t failed_view(const struct bft_core *c)
+{
+    uint64_t v = c->view;
+    if (v > 1 && c->my_vote.valid && c->my_vote.view + 1 == v && c->high_qc.view + 1 < v &&
+        c->high_tc.view + 1 < v)
+        return v - 1;
+    return v;
+}
+
+/* Give up: no more votes in our view, HS_TIMEOUT for the failed view. */
+static void give_up(struct bft_core *c)
+{
+    uint64_t v = failed_view(c);
+    send_timeout_for(c, v);
     c->timed_out = true;
+    check_tc(c, v);
+}
+
+/* Broadcast HS_TIMEOUT(view): our own view, or the view just below it
+ * when we join the others' timeouts for the view we voted in (Split
+ * views, hs_on_timeout_msg). */
+static void send_timeout_for(struct bft_core *c, uint64_t view)
+{
+    assert(view == c->view || (view + 1 == c->view && c->high_qc.view < view));
+    if (view == c->view) c->timed_out = true;
     uint8_t region[20];
-    hs_timeout_region(c->view, c->high_qc.view, region);
-    struct hs_timeout_rec *own = &c->to[c->self];
+    hs_timeout_region(view, c->high_qc.view, region);
+    struct hs_timeout_rec *own = &c->to[c->self][view & 1];
     own->valid = true;
-    own->view = c->view;
+    own->view = view;
     own->hqc_view = c->high_qc.view;
     c->env.sign(c->env.ctx, HS_DOM_TIMEOUT, region, sizeof region, own->sig);
     struct net_wr w;
     net_wr_init(&w, c->body, BFT_BODY_MAX);
     hs_qc_write(&w, &c->high_qc);
     net_put_bytes(&w, own->sig, BFT_SIG_LEN);
-    bool with_vote =
-        c->my_vote.valid && c->my_vote.view + 1 >= c->view && c->my_vote.view > c->high_qc.view;
+    bool with_vote = c->my_vote.valid && c->my_vote.view <= view && c->my_vote.view + 1 >= view &&
+                     c->my_vote.view > c->high_qc.view;
     net_put_u8(&w, with_vote ? 1 : 0);
     if (with_vote) {
         uint8_t vr[BFT_HDR_LEN - BFT_SIGNED_OFF], sig[BFT_SIG_LEN];
@@ -190,12 +237,13 @@ static void send_timeout(struct bft_core *c)
     }
     /* Our highest TC whenever it says more than our QC: a replica left
      * behind in an older view catches up on it (view synchronisation). */
-    bool with_tc = c->high_tc.view && hs_view_after_tc(c, c->high_tc.view) > c->high_qc.view;
+    bool with_tc = c->high_tc.view && c->high_tc.view < view &&
+                   hs_view_after_tc(c, c->high_tc.view) > c->high_qc.view;
     net_put_u8(&w, with_tc ? 1 : 0);
     if (with_tc) hs_tc_write(&w, &c->high_tc);
     assert(!w.err);
     struct bft_msg m = {
-        .type = BFT_MSG_HS_TIMEOUT, .view = c->view, .body = c->body, .body_len = (uint32_t)w.len};
+        .type = BFT_MSG_HS_TIMEOUT, .view = view, .body = c->body, .body_len = (uint32_t)w.len};
     c->io.broadcast(c->io.ctx, &m);
     if (with_vote) {
         /* Our vote counts toward the QC the timeouts may assemble. */
@@ -206,17 +254,21 @@ static void send_timeout(struct bft_core *c)
     }
 }
 
-/* 2f+1 timeouts for `view` form TC(view) and move us to the first view of
- * the next leader's window. */
+/* 2f+1 timeouts for `view` (ours or the one just below, Split views) form
+ * TC(view) and move us to the view it leads to. */
 static void check_tc(struct bft_core *c, uint64_t view)
 {
-    if (view < c->view || count_timeouts(c, view, false) < c->quorum) return;
+    if (view + 1 < c->view || count_timeouts(c, view, false) < c->quorum) return;
+    /* The votes riding in the timeouts for the view below ours assembled
+     * its QC: that view did not fail, ours is judged on its own. */
+    if (view + 1 == c->view && c->high_qc.view >= view) return;
     struct hs_tc t = {.view = view};
     for (uint32_t i = 0; i < c->n && t.k < c->quorum; i++) {
-        if (!c->to[i].valid || c->to[i].view != view) continue;
+        const struct hs_timeout_rec *r = timeout_of(c, i, view);
+        if (!r) continue;
         t.signer[t.k] = (uint8_t)i;
-        t.hqc_view[t.k] = c->to[i].hqc_view;
-        memcpy(t.sig[t.k], c->to[i].sig, BFT_SIG_LEN);
+        t.hqc_view[t.k] = r->hqc_view;
+        memcpy(t.sig[t.k], r->sig, BFT_SIG_LEN);
         t.k++;
     }
     hs_on_tc(c, &t);
@@ -260,8 +312,7 @@ void hs_on_view_timer(struct bft_core *c)
     if (!c->timed_out && c->backoff < HS_BACKOFF_MAX) c->backoff++;
     /* Resent every base interval: timeouts may be lost like anything
      * else, and a view split must not wait for the backed-off timer. */
-    send_timeout(c);
-    check_tc(c, c->view);
+    give_up(c);
     if (!c->view_timer_armed) {
         c->view_timer_armed = true;
         c->io.set_timer(c->io.ctx, HS_TIMER_VIEW, c->cfg.request_timeout_ms);
@@ -301,7 +352,7 @@ void hs_on_timeout_msg(struct bft_core *c, const struct bft_msg *m)
     if (has_tc == 1) ok = ok && hs_tc_read(&r, c->n, &tc);
     if (!ok || r.err || has_vote > 1 || has_tc > 1 || net_rd_left(&r) != 0 || hqc.view >= m->view ||
         (has_tc && tc.view >= m->view) ||
-        (has_vote && (vview == 0 || vheight == 0 || vview >= m->view))) {
+        (has_vote && (vview == 0 || vheight == 0 || vview > m->view))) {
         hs_reject(c, BFT_REJECT_MALFORMED);
         return;
     }
@@ -328,16 +379,35 @@ void hs_on_timeout_msg(struct bft_core *c, const struct bft_msg *m)
         else
             hs_reject(c, BFT_REJECT_BAD_SIGNATURE);
     }
+    /* We gave up on the view below ours (failed_view) and the votes in the
+     * timeouts just assembled its QC: the next leader had those votes a
+     * whole view timeout ago and did not propose. Give up our view too. */
+    if (c->timed_out && c->high_qc.view + 1 == c->view && timeout_of(c, c->self, c->view - 1) &&
+        !timeout_of(c, c->self, c->view)) {
+        send_timeout_for(c, c->view);
+        check_tc(c, c->view);
+    }
     /* Used what it carried. A recent view before ours is over, but the
      * timeout is still recorded: hs_has_work counts replicas stuck there. */
     if (m->view + HS_STUCK_VIEWS < c->view) return;
-    struct hs_timeout_rec *t = &c->to[m->sender];
+    struct hs_timeout_rec *t = &c->to[m->sender][m->view & 1];
     if (t->valid && t->view >= m->view) return; /* a resend, or older than its last */
     t->valid = true;
     t->view = m->view;
     t->hqc_view = hqc.view;
     memcpy(t->sig, sig, BFT_SIG_LEN);
     hs_monitor_on_timeout(c, m->view);
+    /* Split views. We voted in m->view and so moved on to the next view
+     * (Algorithm 3), but no QC for it reached us, and f+1 others (one
+     * honest) gave up on it: its leader's proposal did not reach enough
+     * replicas (withheld, corrupted). Our timeout for our own view would
+     * never meet theirs, so join theirs and let TC(m->view) form. */
+    if (m->view + 1 == c->view && c->high_qc.view < m->view && !timeout_of(c, c->self, m->view) &&
+        count_timeouts(c, m->view, true) >= c->f + 1) {
+        send_timeout_for(c, m->view);
+        check_tc(c, m->view);
+        return;
+    }
     /* f+1 timeouts for a view (one of them honest): join it, so the
      * honest replicas reach 2f+1 together (PBFT §4.5.2's f+1 rule). */
     if ((m->view > c->view || !c->timed_out) && count_timeouts(c, m->view, true) >= c->f + 1) {
