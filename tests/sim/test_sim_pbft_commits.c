@@ -91,6 +91,11 @@ static bool all_at(struct sim *s, void *ctx)
     return true;
 }
 
+static bool executed_one(struct sim *s, void *ctx)
+{
+    return last_exec(s, *(uint32_t *)ctx) >= 1;
+}
+
 /* Client 0's X commits in view 0 at replica 3 only (the COMMITs reach
  * nobody else); everyone else prepared it. X's retransmissions are then
  * blocked and client 1 submits Y, so a view-1 primary that forgets X's
@@ -111,6 +116,9 @@ static void test_request_committed_at_one_replica_survives_view_change(void **st
     assert_int_equal(last_exec(s, 3), slot);
     for (uint32_t r = 0; r < 3; r++)
         assert_int_equal(last_exec(s, r), slot - 1);
+    /* Replica 3 goes down: it cannot hand its commit certificate to the
+     * others (pbft_fetch.c), so only the view change can carry X. */
+    assert_int_equal(sim_crash(s, 3), BFT_E_OK);
     drop(s, BFT_MSG_REQUEST, SIM_MASK(SIM_EP_CLIENT(0)), SIM_MASK_ALL);
     uint64_t y = sim_client_submit_order(s, 1, 0);
     assert_true(y > 0);
@@ -118,6 +126,7 @@ static void test_request_committed_at_one_replica_survives_view_change(void **st
     bool done = sim_run_until(s, sim_now_us(s) + 30 * SEC, is_done, &d);
     assert_not_failed(s);
     assert_true(done);
+    assert_int_equal(sim_restart(s, 3, true), BFT_E_OK);
     assert_true(sim_run_until(s, sim_now_us(s) + 10 * SEC, all_at, &slot));
     assert_not_failed(s);
     /* X stayed at its seq everywhere; Y came after it. */
@@ -159,14 +168,23 @@ static void test_higher_view_certificate_committed_at_one_replica_wins(void **st
     drop(s, BFT_MSG_REQUEST, SIM_MASK(SIM_EP_CLIENT(0)), SIM_MASK_ALL);
     uint64_t y = sim_client_submit_order(s, 1, 0);
     assert_true(y > 0);
+    /* Arranged: in view 1 Y executed at replica 3 only. */
+    uint32_t r3 = 3;
+    assert_true(sim_run_until(s, sim_now_us(s) + 30 * SEC, executed_one, &r3));
+    assert_int_equal(sim_applied_seq(s, 1, y), 1);
+    for (uint32_t r = 0; r < 3; r++)
+        assert_int_equal(last_exec(s, r), 0);
+    /* Replica 3 goes down: it cannot hand its commit certificate to the
+     * others (pbft_fetch.c), so only the view change can carry Y. */
+    assert_int_equal(sim_crash(s, 3), BFT_E_OK);
     struct done_ctx d = {1, y};
     bool done = sim_run_until(s, sim_now_us(s) + 60 * SEC, is_done, &d);
     assert_not_failed(s);
     assert_true(done);
+    assert_int_equal(sim_restart(s, 3, true), BFT_E_OK);
     uint64_t one = 1;
     assert_true(sim_run_until(s, sim_now_us(s) + 10 * SEC, all_at, &one));
     assert_not_failed(s);
-    /* Arranged as intended: Y landed at seq 1, where X was prepared. */
     assert_int_equal(sim_applied_seq(s, 1, y), 1);
     struct sim_replica_status st;
     assert_int_equal(sim_replica_status(s, 0, &st), BFT_E_OK);

@@ -26,6 +26,7 @@ LIST=$ROOT/tools/mutants/list.txt
 WORK=${MUTANTS_WORK:-$ROOT/build-mutants}
 REPORT=$ROOT/docs/mutants.md
 BUDGET=${MUTANT_BUDGET:-300}   # seconds of simulation per mutant, at most
+MASKED_BUDGET=${MUTANT_MASKED_BUDGET:-60} # for a mutant of kind masked
 CHUNK=${MUTANT_SEED_CHUNK:-10} # bftsim seeds per invocation (stop early)
 JOBS=${JOBS:-2}
 ONLY=()
@@ -51,6 +52,7 @@ command -v python3 >/dev/null || { echo "mutants: python3 is needed to apply anc
 # Records are separated by blank lines; each line is "key: value"; '#'
 # starts a comment line. Keys: id file find replace kind rule run (run
 # repeats).
+US=$'\x1f'
 IDS=() ; declare -A F_FILE F_FIND F_REPL F_KIND F_RULE F_RUNS
 cur=""
 flush() {
@@ -62,8 +64,10 @@ flush() {
             exit 2
         fi
     done
-    case ${F_KIND[$cur]} in safety | liveness) ;; *)
-        echo "mutants: mutant '$cur': kind must be safety or liveness" >&2; exit 2 ;;
+    local nf=${F_FIND[$cur]//[^$US]/} nr=${F_REPL[$cur]//[^$US]/}
+    [ ${#nf} = ${#nr} ] || { echo "mutants: mutant '$cur': as many find as replace lines" >&2; exit 2; }
+    case ${F_KIND[$cur]} in safety | liveness | masked) ;; *)
+        echo "mutants: mutant '$cur': kind must be safety, liveness or masked" >&2; exit 2 ;;
     esac
     cur=""
 }
@@ -83,8 +87,10 @@ while IFS= read -r line || [ -n "$line" ]; do
         IDS+=("$cur")
         ;;
     file) F_FILE[$cur]=$val ;;
-    find) F_FIND[$cur]=$val ;;
-    replace) F_REPL[$cur]=$val ;;
+    # A second find/replace pair makes a higher-order mutant (two rules
+    # that mask each other broken together); pairs are kept apart by \x1f.
+    find) F_FIND[$cur]+="${F_FIND[$cur]:+$US}$val" ;;
+    replace) F_REPL[$cur]+="${F_REPL[$cur]:+$US}$val" ;;
     kind) F_KIND[$cur]=$val ;;
     rule) F_RULE[$cur]=$val ;;
     run) F_RUNS[$cur]+="$val"$'\n' ;;
@@ -101,17 +107,29 @@ if [ ${#ONLY[@]} -gt 0 ]; then
 fi
 
 # ---- anchors: every one found exactly once in the current tree ----
-# count FILE FIND -> prints occurrences; apply SRC DST FIND REPL
 # A literal \n in find or replace stands for a newline (multi-line anchors).
-count() { python3 -c 'import sys; print(open(sys.argv[1]).read().count(sys.argv[2].replace("\\n", "\n")))' "$1" "$2"; }
-apply() {
-    python3 - "$@" <<'EOF'
+# count FILE FINDS -> the fewest occurrences of any of the \x1f-separated
+# anchors; apply SRC DST FINDS REPLS replaces each (every one found once).
+count() {
+    python3 - "$@" <<'EOF2'
 import sys
-src, dst, find, repl = (a.replace("\\n", "\n") for a in sys.argv[1:5])
+text = open(sys.argv[1]).read()
+print(min(text.count(f.replace("\\n", "\n")) if text.count(f.replace("\\n", "\n")) == 1 else 0
+          for f in sys.argv[2].split("\x1f")))
+EOF2
+}
+apply() {
+    python3 - "$@" <<'EOF2'
+import sys
+src, dst = sys.argv[1:3]
+finds, repls = (a.replace("\\n", "\n").split("\x1f") for a in sys.argv[3:5])
+assert len(finds) == len(repls)
 text = open(src).read()
-assert text.count(find) == 1
-open(dst, "w").write(text.replace(find, repl))
-EOF
+for f, r in zip(finds, repls):
+    assert text.count(f) == 1
+    text = text.replace(f, r)
+open(dst, "w").write(text)
+EOF2
 }
 stale=0
 for id in "${IDS[@]}"; do
@@ -119,7 +137,7 @@ for id in "${IDS[@]}"; do
     k=0
     [ -f "$f" ] && k=$(count "$f" "${F_FIND[$id]}")
     if [ "$k" != 1 ]; then
-        echo "mutants: stale anchor: $id: '${F_FIND[$id]}' found $k times in ${F_FILE[$id]}" >&2
+        echo "mutants: stale anchor: $id: '${F_FIND[$id]//$US/' / '}' not found exactly once in ${F_FILE[$id]}" >&2
         stale=1
     fi
 done
@@ -278,8 +296,10 @@ for id in "${IDS[@]}"; do
     got_reason=""
     got_replay=""
     mapfile -t lines < <(printf '%s' "${F_RUNS[$id]}")
+    budget=$BUDGET
+    [ "$kind" != masked ] || budget=$MASKED_BUDGET
     for ((li = 0; li < ${#lines[@]}; li++)); do
-        left=$((BUDGET - (SECONDS - t0)))
+        left=$((budget - (SECONDS - t0)))
         [ $left -gt 0 ] || break
         share=$((left / (${#lines[@]} - li))) # what is left, shared by the lines left
         [ $share -gt 0 ] || share=1
@@ -312,6 +332,7 @@ for id in "${IDS[@]}"; do
     if [ "$status" = caught ]; then
         if [ "$kind" = liveness ] || is_safety "$inv"; then ok=yes; fi
     fi
+    [ "$kind" != masked ] || [ "$status" = "base fails too" ] || ok=yes
     [ $ok = yes ] || bad=1
     printf 'mutants: %-28s %-8s %-9s %-22s %4ss (build %ss)  %s\n' "$id" "$kind" "$status" \
         "$inv" "$secs" "$build_s" "${got_reason:0:160}"
@@ -322,7 +343,7 @@ done
 {
     echo "<!-- mutants report begin (written by tools/mutants/run.sh) -->"
     echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') at commit $(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- bft sim faults tools || echo ' (with local changes)'):"
-    echo "\`tools/mutants/run.sh${ONLY[*]:+ ${ONLY[*]}}\` (budget ${BUDGET} s of simulation per mutant, $(nproc) cores)."
+    echo "\`tools/mutants/run.sh${ONLY[*]:+ ${ONLY[*]}}\` (budget ${BUDGET} s of simulation per mutant, ${MASKED_BUDGET} s for a masked one; $(nproc) cores, load average $(cut -d' ' -f1 /proc/loadavg) at the end)."
     echo
     echo "| mutant | kind | rule it breaks | result | caught by | seconds | failing run | reason |"
     echo "|---|---|---|---|---|---|---|---|"
