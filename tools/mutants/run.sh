@@ -147,10 +147,33 @@ done
 COPY=$WORK/tree
 BASE=$WORK/base # unmutated binaries, for replaying a failing seed
 mkdir -p "$WORK"
-rm -rf "$COPY" "$BASE"
-mkdir -p "$COPY" "$BASE"
-# Tracked and untracked (not ignored) files, as they are now.
-(cd "$ROOT" && git ls-files -z -co --exclude-standard | tar --null -T - -cf -) | tar -xf - -C "$COPY"
+rm -rf "$BASE" "$WORK/src"
+mkdir -p "$COPY" "$BASE" "$WORK/src"
+# Tracked and untracked (not ignored) files, as they are now. Only files
+# that differ are copied over an earlier copy, so its build stays valid and
+# a second run rebuilds only what changed; files gone from the tree go.
+(cd "$ROOT" && git ls-files -z -co --exclude-standard | tar --null -T - -cf -) | tar -xf - -C "$WORK/src"
+python3 - "$WORK/src" "$COPY" <<'EOF2'
+import filecmp, os, shutil, sys
+src, dst = sys.argv[1:3]
+want = set()
+for d, _, files in os.walk(src):
+    for f in files:
+        rel = os.path.relpath(os.path.join(d, f), src)
+        want.add(rel)
+        t = os.path.join(dst, rel)
+        if not os.path.exists(t) or not filecmp.cmp(os.path.join(src, rel), t, shallow=False):
+            os.makedirs(os.path.dirname(t), exist_ok=True)
+            shutil.copy(os.path.join(src, rel), t)  # mtime now: make rebuilds it
+for d, dirs, files in os.walk(dst):
+    if d == dst and "build" in dirs:
+        dirs.remove("build")
+    for f in files:
+        rel = os.path.relpath(os.path.join(d, f), dst)
+        if rel not in want:
+            os.remove(os.path.join(d, f))
+EOF2
+rm -rf "$WORK/src"
 B=$COPY/build
 targets() { # the binaries a mutant's run lines need
     local t="bftsim"
@@ -222,7 +245,9 @@ run_one() {
             e=$((s + CHUNK - 1)); [ $e -le $b ] || e=$b
             local left=$((secs - (SECONDS - t0)))
             [ $left -gt 0 ] || break
-            timeout "$left" "$dir/bftsim" --seeds "$s:$e" "${args[@]}" >"$log" 2>"$log.err"
+            # In a child shell: a crash is reported in $log.err, not here.
+            bash -c '"$@"; exit $?' _ timeout "$left" "$dir/bftsim" --seeds "$s:$e" "${args[@]}" \
+                >"$log" 2>"$log.err"
             local rc=$?
             [ $rc != 124 ] || break
             local fl seed reason
@@ -245,7 +270,7 @@ run_one() {
             done < <(grep '^FAIL seed=' "$log")
             if [ $rc -ge 128 ] && [ -z "$soft_status" ]; then
                 soft_status=crash
-                soft_reason="signal $((rc - 128)): $(tail -n1 "$log.err")"
+                soft_reason="crashed (signal $((rc - 128))): $(grep -m1 -E 'Assertion|fault|error|Abort' "$log.err" | sed 's/^.*line [0-9]*: [0-9]* //' | cut -c1-200)"
                 soft_replay="bftsim --seeds $s:$e ${args[*]}"
             fi
             if [ -n "$soft_status" ] && [ "$mode" = any ]; then break; fi
