@@ -5,8 +5,8 @@
  * it yet, so nothing would break if it were lost); here a replica has
  * already executed the request, so a new primary that computes O wrongly
  * makes the others execute something else at that seq, and the checker
- * reports it as an agreement violation. make mutants needs both (mutants
- * pbft-vc-no-certs, pbft-nv-ignore-certs and pbft-nv-lowest-view,
+ * reports it as an agreement violation. make mutants needs them (mutants
+ * pbft-vc-no-certs, pbft-nv-null-o, pbft-nv-lowest-view, pbft-commit-quorum,
  * docs/mutants.md): the random fault profiles rarely let COMMITs reach
  * exactly one replica just before a view change. Every rule is keyed by
  * message type, endpoints and view, so the schedule does not depend on
@@ -192,11 +192,56 @@ static void test_higher_view_certificate_committed_at_one_replica_wins(void **st
     sim_destroy(s);
 }
 
+/* TOCS'02 §4.2: committed-local needs 2f+1 matching COMMITs, so that f+1
+ * correct replicas prepared the request and one of them is in every
+ * VIEW-CHANGE quorum even after f of them lose their state. Here X is
+ * prepared at replicas 1 and 3 only and only replica 3 hears COMMITs (from
+ * 1 and 3: f+1, one short). Then replica 1 loses its disk (the one fault)
+ * and replica 3 is cut off from the other replicas (asynchrony), so the
+ * view change to view 1 sees no certificate for X and Y takes seq 1. With
+ * 2f+1 COMMITs needed, replica 3 never executed X and all is well; with
+ * f+1 it did, and the checker reports the agreement violation. */
+static void test_commit_needs_2f_plus_1_commits(void **state)
+{
+    (void)state;
+    struct sim *s = mk();
+    /* View 0: PREPAREs reach only replicas 1 and 3; COMMITs only 3. */
+    drop_in_views(s, BFT_MSG_PREPARE, SIM_MASK_REPLICAS, SIM_MASK(0) | SIM_MASK(2), 0, 0);
+    drop_in_views(s, BFT_MSG_COMMIT, SIM_MASK_REPLICAS, SIM_MASK(0) | SIM_MASK(1) | SIM_MASK(2), 0,
+                  0);
+    drop_in_views(s, BFT_MSG_COMMIT, SIM_MASK(0) | SIM_MASK(2), SIM_MASK_REPLICAS, 0, 0);
+    uint64_t x = sim_client_submit_order(s, 0, 0);
+    assert_true(x > 0);
+    sim_run_until(s, sim_now_us(s) + 200 * MS, NULL, NULL);
+    /* X is not ordered again: neither its client's retransmissions nor
+     * the copies backups relay to the primary get through. */
+    drop(s, BFT_MSG_REQUEST, SIM_MASK(SIM_EP_CLIENT(0)), SIM_MASK_ALL);
+    drop(s, BFT_MSG_REQUEST, SIM_MASK_REPLICAS, SIM_MASK_REPLICAS);
+    assert_int_equal(sim_crash(s, 1), BFT_E_OK);
+    assert_int_equal(sim_restart(s, 1, false), BFT_E_OK);
+    /* ...and the view-0 retransmissions do not teach it X again. */
+    drop_in_views(s, BFT_MSG_PRE_PREPARE, SIM_MASK_REPLICAS, SIM_MASK(1), 0, 0);
+    drop_in_views(s, BFT_MSG_PREPARE, SIM_MASK_REPLICAS, SIM_MASK(1), 0, 0);
+    sim_partition(s, SIM_MASK(3), SIM_MASK(0) | SIM_MASK(1) | SIM_MASK(2));
+    uint64_t y = sim_client_submit_order(s, 1, 0);
+    assert_true(y > 0);
+    struct done_ctx d = {1, y};
+    bool done = sim_run_until(s, sim_now_us(s) + 30 * SEC, is_done, &d);
+    assert_not_failed(s);
+    assert_true(done);
+    sim_heal_links(s);
+    uint64_t seq = sim_applied_seq(s, 1, y);
+    assert_true(sim_run_until(s, sim_now_us(s) + 10 * SEC, all_at, &seq));
+    assert_not_failed(s);
+    sim_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_committed_at_one_replica_survives_view_change),
         cmocka_unit_test(test_higher_view_certificate_committed_at_one_replica_wins),
+        cmocka_unit_test(test_commit_needs_2f_plus_1_commits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
