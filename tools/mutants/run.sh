@@ -46,7 +46,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -f "$LIST" ] || { echo "mutants: no list $LIST" >&2; exit 2; }
-command -v python3 >/dev/null || { echo "mutants: python3 is needed to apply anchors" >&2; exit 2; }
+command -v perl >/dev/null || { echo "mutants: perl is needed to apply anchors" >&2; exit 2; }
 
 # ---- the list ----
 # Records are separated by blank lines; each line is "key: value"; '#'
@@ -108,28 +108,24 @@ fi
 
 # ---- anchors: every one found exactly once in the current tree ----
 # A literal \n in find or replace stands for a newline (multi-line anchors).
-# count FILE FINDS -> the fewest occurrences of any of the \x1f-separated
-# anchors; apply SRC DST FINDS REPLS replaces each (every one found once).
+# count FILE FINDS -> 1 if each of the \x1f-separated anchors occurs exactly
+# once, else 0; apply SRC DST FINDS REPLS writes SRC with each anchor
+# replaced to DST. (perl: it comes with every Debian system.)
 count() {
-    python3 - "$@" <<'EOF2'
-import sys
-text = open(sys.argv[1]).read()
-print(min(text.count(f.replace("\\n", "\n")) if text.count(f.replace("\\n", "\n")) == 1 else 0
-          for f in sys.argv[2].split("\x1f")))
-EOF2
+    perl -e 'local $/; open(F, "<", $ARGV[0]) or die "$ARGV[0]: $!\n"; my $t = <F>; my $ok = 1;
+        for my $f (split /\x1f/, $ARGV[1]) { $f =~ s/\\n/\n/g; my $n = () = $t =~ /\Q$f\E/g; $ok = 0 if $n != 1 }
+        print "$ok\n"' "$1" "$2"
 }
 apply() {
-    python3 - "$@" <<'EOF2'
-import sys
-src, dst = sys.argv[1:3]
-finds, repls = (a.replace("\\n", "\n").split("\x1f") for a in sys.argv[3:5])
-assert len(finds) == len(repls)
-text = open(src).read()
-for f, r in zip(finds, repls):
-    assert text.count(f) == 1
-    text = text.replace(f, r)
-open(dst, "w").write(text)
-EOF2
+    perl -e 'local $/; open(F, "<", $ARGV[0]) or die "$ARGV[0]: $!\n"; my $t = <F>;
+        my @f = split /\x1f/, $ARGV[2], -1; my @r = split /\x1f/, $ARGV[3], -1;
+        die "find/replace pairs\n" unless @f == @r;
+        for my $i (0 .. $#f) {
+            my ($x, $y) = ($f[$i], $r[$i]); s/\\n/\n/g for ($x, $y);
+            my $n = () = $t =~ /\Q$x\E/g; die "anchor not found once: $x\n" if $n != 1;
+            substr($t, index($t, $x), length $x) = $y;
+        }
+        open(O, ">", $ARGV[1]) or die "$ARGV[1]: $!\n"; print O $t; close(O) or die' "$@"
 }
 stale=0
 for id in "${IDS[@]}"; do
@@ -143,6 +139,11 @@ for id in "${IDS[@]}"; do
 done
 [ $stale = 0 ] || exit 2
 
+# What is being tested, recorded now (the tree may change while this runs).
+START_COMMIT=$(cd "$ROOT" && git rev-parse --short HEAD)
+START_DIRTY=$(cd "$ROOT" && git diff --quiet HEAD -- bft sim faults tools tests || echo ' (with local changes)')
+START_DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+
 # ---- the copy and its builds ----
 COPY=$WORK/tree
 BASE=$WORK/base # unmutated binaries, for replaying a failing seed
@@ -153,26 +154,13 @@ mkdir -p "$COPY" "$BASE" "$WORK/src"
 # that differ are copied over an earlier copy, so its build stays valid and
 # a second run rebuilds only what changed; files gone from the tree go.
 (cd "$ROOT" && git ls-files -z -co --exclude-standard | tar --null -T - -cf -) | tar -xf - -C "$WORK/src"
-python3 - "$WORK/src" "$COPY" <<'EOF2'
-import filecmp, os, shutil, sys
-src, dst = sys.argv[1:3]
-want = set()
-for d, _, files in os.walk(src):
-    for f in files:
-        rel = os.path.relpath(os.path.join(d, f), src)
-        want.add(rel)
-        t = os.path.join(dst, rel)
-        if not os.path.exists(t) or not filecmp.cmp(os.path.join(src, rel), t, shallow=False):
-            os.makedirs(os.path.dirname(t), exist_ok=True)
-            shutil.copy(os.path.join(src, rel), t)  # mtime now: make rebuilds it
-for d, dirs, files in os.walk(dst):
-    if d == dst and "build" in dirs:
-        dirs.remove("build")
-    for f in files:
-        rel = os.path.relpath(os.path.join(d, f), dst)
-        if rel not in want:
-            os.remove(os.path.join(d, f))
-EOF2
+(cd "$WORK/src" && find . -type f) | while IFS= read -r f; do
+    # cp, not cp -p: the copy gets a new mtime, so make rebuilds it.
+    cmp -s "$WORK/src/$f" "$COPY/$f" || { mkdir -p "$(dirname "$COPY/$f")" && cp "$WORK/src/$f" "$COPY/$f"; }
+done
+(cd "$COPY" && find . -path ./build -prune -o -type f -print) | while IFS= read -r f; do
+    [ -e "$WORK/src/$f" ] || rm -f "$COPY/$f"
+done
 rm -rf "$WORK/src"
 B=$COPY/build
 targets() { # the binaries a mutant's run lines need
@@ -315,6 +303,7 @@ for id in "${IDS[@]}"; do
     fi
     build_s=$((SECONDS - tb))
     t0=$SECONDS
+    t0r=$EPOCHREALTIME
     mode=any
     [ "$kind" = liveness ] || mode=safety
     got_status=""
@@ -341,7 +330,7 @@ for id in "${IDS[@]}"; do
             ;;
         esac
     done
-    secs=$((SECONDS - t0))
+    secs=$(awk -v a="$t0r" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
     status=missed
     inv="-"
     if [ -n "$got_status" ]; then
@@ -359,7 +348,7 @@ for id in "${IDS[@]}"; do
     fi
     [ "$kind" != masked ] || [ "$status" = "base fails too" ] || ok=yes
     [ $ok = yes ] || bad=1
-    printf 'mutants: %-28s %-8s %-9s %-22s %4ss (build %ss)  %s\n' "$id" "$kind" "$status" \
+    printf 'mutants: %-28s %-8s %-9s %-22s %6ss (build %ss)  %s\n' "$id" "$kind" "$status" \
         "$inv" "$secs" "$build_s" "${got_reason:0:160}"
     ROWS+=("| \`$id\` | $kind | ${F_RULE[$id]} | $status | $inv | $secs | \`${got_replay//|/\\|}\` | ${got_reason//|/\\|} |")
 done
@@ -367,7 +356,7 @@ done
 # ---- the report: between the markers in docs/mutants.md ----
 {
     echo "<!-- mutants report begin (written by tools/mutants/run.sh) -->"
-    echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') at commit $(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- bft sim faults tools || echo ' (with local changes)'):"
+    echo "Run started $START_DATE, ended $(date -u '+%H:%M UTC'), on commit $START_COMMIT$START_DIRTY:"
     echo "\`tools/mutants/run.sh${ONLY[*]:+ ${ONLY[*]}}\` (budget ${BUDGET} s of simulation per mutant, ${MASKED_BUDGET} s for a masked one; $(nproc) cores, load average $(cut -d' ' -f1 /proc/loadavg) at the end)."
     echo
     echo "| mutant | kind | rule it breaks | result | caught by | seconds | failing run | reason |"
@@ -381,12 +370,8 @@ done
     echo "<!-- mutants report end -->"
 } >"$WORK/report.md"
 if [ -f "$REPORT" ] && grep -q '<!-- mutants report begin' "$REPORT"; then
-    python3 - "$REPORT" "$WORK/report.md" <<'EOF'
-import re, sys
-doc, rep = open(sys.argv[1]).read(), open(sys.argv[2]).read().rstrip("\n")
-doc = re.sub(r"<!-- mutants report begin.*?<!-- mutants report end -->", lambda m: rep, doc, flags=re.S)
-open(sys.argv[1], "w").write(doc)
-EOF
+    perl -0pi -e 'BEGIN { local $/; open(R, "<", shift @ARGV) or die; $r = <R>; $r =~ s/\n+\z// }
+        s/<!-- mutants report begin.*?<!-- mutants report end -->/$r/s' "$WORK/report.md" "$REPORT"
 else
     cp "$WORK/report.md" "$REPORT"
 fi
