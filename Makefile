@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 4
 JOBS ?= 2
 
-.PHONY: all deps build build-asan build-fuzz demo test test-release test-asan test-fuzz fuzz sim-long soak bench-faults clean format
+.PHONY: all deps build build-asan build-fuzz demo test test-release test-asan test-fuzz fuzz sim-long mutants soak bench-faults clean format
 
 all: build
 
@@ -74,6 +74,12 @@ sim-long: build
 	$(BUILD)/bftsim --protocol hotstuff --nodes 4 --seeds 1:2000 --faults restarts
 	$(BUILD)/bftsim --protocol hotstuff --nodes 7 --seeds 1:300 --faults restarts
 	$(BUILD)/bftsim --protocol raft --nodes 3 --seeds 1:2000 --faults restarts
+
+# Mutation testing of the safety rules (docs/mutants.md): each one-line bug
+# of tools/mutants/list.txt, applied to a copy of the tree, must make the
+# simulator fail; the report goes to docs/mutants.md. Builds its own copy.
+mutants: deps
+	@JOBS=$(JOBS) bash tools/mutants/run.sh
 
 # Longer multi-process runs of every scenario file for every protocol, then
 # a 10-minute kill -9 soak per protocol (`bftctl soak`, docs/faults.md).
