@@ -224,6 +224,11 @@ struct pbft_slot {
     uint8_t retx_age; /* retransmit ticks seen while outstanding */
     bool mon_ready;   /* the primary could reuse this pipeline slot from mon_tick on */
     uint64_t mon_view, mon_tick;
+    /* Missing pre-prepares (pbft_relay.c), for relay_view only: the
+     * replicas a backup asked for this slot's pre-prepare, and the backups
+     * the primary resent it to early, one bit each. */
+    uint64_t relay_view;
+    uint32_t relay_asked, relay_resent;
     struct pbft_raw pp;
     uint32_t prep_mask, commit_mask;
     bft_digest prep_d[BFT_MAX_REPLICAS], commit_d[BFT_MAX_REPLICAS];
@@ -465,6 +470,10 @@ uint64_t pbft_timeout_ms(const struct bft_core *c);
 /* ---- normal case (pbft_normal.c) ---- */
 void pbft_on_request(struct bft_core *c, const struct bft_msg *req);
 void pbft_on_pre_prepare(struct bft_core *c, const struct bft_msg *m);
+/* A pre-prepare relayed by a backup (pbft_relay.c): m carries the
+ * primary's header fields and the batch; raw is its signed, stripped form,
+ * already verified. */
+void pbft_on_relayed_pre_prepare(struct bft_core *c, const struct bft_msg *m, const uint8_t *raw);
 void pbft_on_vote(struct bft_core *c, const struct bft_msg *m);
 void pbft_try_propose(struct bft_core *c);
 void pbft_propose_at(struct bft_core *c, uint64_t seq, const bft_digest *d, const uint8_t *batch,
@@ -485,6 +494,20 @@ void pbft_on_monitor_timer(struct bft_core *c);
 void pbft_monitor_slot_free(struct bft_core *c, struct pbft_slot *s);
 /* We accepted the primary's PRE-PREPARE for seq (not a re-proposal of O). */
 void pbft_monitor_on_pp(struct bft_core *c, uint64_t seq, const uint8_t *batch, uint32_t len);
+
+/* ---- PRE-PREPARE relay (pbft_relay.c) ---- */
+/* A vote from `from` for slot s arrived while we lack its pre-prepare:
+ * ask the voter for it (once per voter per view). */
+void pbft_relay_on_vote(struct bft_core *c, struct pbft_slot *s, uint32_t from,
+                        const bft_digest *d);
+/* Primary: backup `from` PREPAREd seq; resend our pre-prepares of lower
+ * seqs it has not voted for (once per backup and slot). */
+void pbft_relay_on_prepare(struct bft_core *c, uint32_t from, uint64_t seq);
+void pbft_on_relay_req(struct bft_core *c, const struct bft_msg *m);
+void pbft_on_relay_resp(struct bft_core *c, const struct bft_msg *m);
+/* Retransmit tick: ask again for pre-prepares still missing. True if some
+ * are (keep ticking). */
+bool pbft_relay_retransmit(struct bft_core *c);
 
 /* ---- checkpoints (pbft_checkpoint.c) ---- */
 void pbft_checkpoint_own(struct bft_core *c, uint64_t seq, const bft_digest *state);
