@@ -226,9 +226,9 @@ struct pbft_slot {
     uint64_t mon_view, mon_tick;
     /* Missing pre-prepares (pbft_relay.c), for relay_view only: the
      * replicas a backup asked for this slot's pre-prepare, and the backups
-     * the primary resent it to early, one bit each. */
+     * the primary resent it to early (once: resent1, twice: resent2). */
     uint64_t relay_view;
-    uint32_t relay_asked, relay_resent;
+    uint32_t relay_asked, relay_resent1, relay_resent2;
     struct pbft_raw pp;
     uint32_t prep_mask, commit_mask;
     bft_digest prep_d[BFT_MAX_REPLICAS], commit_d[BFT_MAX_REPLICAS];
@@ -500,9 +500,9 @@ void pbft_monitor_on_pp(struct bft_core *c, uint64_t seq, const uint8_t *batch, 
  * ask the voter for it (once per voter per view). */
 void pbft_relay_on_vote(struct bft_core *c, struct pbft_slot *s, uint32_t from,
                         const bft_digest *d);
-/* Primary: backup `from` PREPAREd seq; resend our pre-prepares of lower
- * seqs it has not voted for (once per backup and slot). */
-void pbft_relay_on_prepare(struct bft_core *c, uint32_t from, uint64_t seq);
+/* Primary: backup `from` voted for seq; resend our pre-prepares of lower
+ * seqs it has not voted for (at most twice per backup and slot). */
+void pbft_relay_on_backup_vote(struct bft_core *c, uint32_t from, uint64_t seq);
 void pbft_on_relay_req(struct bft_core *c, const struct bft_msg *m);
 void pbft_on_relay_resp(struct bft_core *c, const struct bft_msg *m);
 /* Retransmit tick: ask again for pre-prepares still missing. True if some

@@ -40,7 +40,7 @@ static void relay_sync(const struct bft_core *c, struct pbft_slot *s)
 {
     if (s->relay_view == c->view) return;
     s->relay_view = c->view;
-    s->relay_asked = s->relay_resent = 0;
+    s->relay_asked = s->relay_resent1 = s->relay_resent2 = 0;
 }
 
 static void ask(struct bft_core *c, struct pbft_slot *s, uint32_t to, const bft_digest *d)
@@ -98,13 +98,16 @@ bool pbft_relay_retransmit(struct bft_core *c)
 }
 
 /* Primary side, for a pre-prepare no backup received (nobody can relay
- * it): backups process pre-prepares as they come, so a PREPARE for seq
- * from a backup that has not voted for an earlier seq of ours shows that
- * earlier pre-prepare lost on the way to it. Resend it at once rather than
- * after the retransmission period (the same evidence as TCP's fast
- * retransmit on duplicate ACKs, RFC 5681 §3.2). Once per backup and slot
- * per view; later losses wait for the retransmit tick. */
-void pbft_relay_on_prepare(struct bft_core *c, uint32_t from, uint64_t seq)
+ * it): backups process pre-prepares as they come, so a vote for seq from a
+ * backup that has not voted for an earlier seq of ours shows that earlier
+ * pre-prepare lost on the way to it. Resend it at once rather than after
+ * the retransmission period (the evidence TCP's fast retransmit acts on,
+ * duplicate ACKs, RFC 5681 §3.2). With pipeline_max small no later seq is
+ * proposed while this one stalls, so the backup's PREPARE and then its
+ * COMMIT of the next seq are the only evidence: each may trigger one
+ * resend (twice per backup and slot per view); later losses wait for the
+ * retransmit tick. */
+void pbft_relay_on_backup_vote(struct bft_core *c, uint32_t from, uint64_t seq)
 {
     if (c->in_vc || pbft_primary(c, c->view) != c->self || from >= c->n || from == c->self) return;
     uint32_t bit = 1u << from, sent = 0;
@@ -113,8 +116,11 @@ void pbft_relay_on_prepare(struct bft_core *c, uint32_t from, uint64_t seq)
         if (!s || s->view != c->view || !s->has_pp || s->pp.len != 0 || s->executed) continue;
         if ((s->prep_mask | s->commit_mask) & bit) continue;
         relay_sync(c, s);
-        if (s->relay_resent & bit) continue;
-        s->relay_resent |= bit;
+        if (s->relay_resent2 & bit) continue;
+        if (s->relay_resent1 & bit)
+            s->relay_resent2 |= bit;
+        else
+            s->relay_resent1 |= bit;
         struct bft_msg out = {.type = BFT_MSG_PRE_PREPARE, .view = s->view, .seq = s->seq};
         out.digest = s->digest;
         out.payload = s->batch_len ? s->batch : NULL;
