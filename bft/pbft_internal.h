@@ -33,6 +33,8 @@
  *   or body = u8 2 | u32 offset: the next chunk of the snapshot at seq.
  *   Log fetch: body = u8 1 | u16 count; seq = the first committed seq
  *   wanted; the responder sends up to count entries (one STATE_RESP each).
+ *   Relay: body = u8 3; view, seq, digest = the pre-prepare wanted
+ *   (pbft_relay.c).
  * STATE_RESP: body starts with u8 kind.
  *   kind 0 (state chunk): seq, digest = state digest, payload = snapshot
  *     bytes [offset, offset + PBFT_STATE_CHUNK), body = u8 0 | u32 total
@@ -43,6 +45,8 @@
  *     k x (u16 len | COMMIT raw) (2f+1 COMMITs: committed(m, v, n), §4.2).
  *   kind 2 (answer to a log fetch below our h): seq = h, digest = state
  *     digest, body = u8 2 | u8 k | k x (u16 len | CHECKPOINT raw).
+ *   kind 3 (relayed pre-prepare): seq, digest = batch digest, payload =
+ *     batch, body = u8 3 | u16 len | PRE-PREPARE raw (primary-signed).
  *
  * Null request (§4.4): empty batch, all-zero digest, payload_len 0.
  *

@@ -7,7 +7,7 @@
  * signature covers v, n and d, and d = SHA-256 of the batch), so a copy
  * from any replica proves exactly what the primary's own delivery would.
  * The relayed copy goes through the same acceptance rules (§4.2, §4.4 O)
- * as a direct one; a second digest for (v, n) is still equivocation. The
+ * as a direct one, and never replaces a digest accepted for (v, n). The
  * batch did not pass the node's checks on the way in, so its requests'
  * client signatures are verified here (validity).
  *
@@ -16,9 +16,9 @@
  * preparing n, and with 2f backups short of it n stalled until the
  * primary's retransmission; a backup missing only the pre-prepare of a seq
  * the others committed could not execute n (nor anything after it) until
- * a checkpoint-driven log fetch. Castro's library fetches missing
- * pre-prepares the same way (Castro, PhD thesis, MIT 2001, §5.2: a replica
- * that has prepares but no pre-prepare "requests the missing message").
+ * a checkpoint-driven log fetch. This is receiver-driven recovery from a
+ * replica known to hold the message, as in the retransmission scheme of
+ * Castro's library (Castro, PhD thesis, MIT 2001, §5.2).
  *
  * Wire (STATE_REQ / STATE_RESP body kind 3):
  *   STATE_REQ  view = v, seq = n, digest = d   body: u8 3
