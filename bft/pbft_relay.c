@@ -111,7 +111,10 @@ void pbft_relay_on_backup_vote(struct bft_core *c, uint32_t from, uint64_t seq)
 {
     if (c->in_vc || pbft_primary(c, c->view) != c->self || from >= c->n || from == c->self) return;
     uint32_t bit = 1u << from, sent = 0;
-    for (uint64_t n = c->last_exec + 1; n < seq && sent < PBFT_RETRANSMIT_BURST; n++) {
+    /* Only our own proposals (below next_seq) can need it: a vote for a
+     * far seq from a faulty backup does not make us scan the window. */
+    uint64_t end = seq < c->next_seq ? seq : c->next_seq;
+    for (uint64_t n = c->last_exec + 1; n < end && sent < PBFT_RETRANSMIT_BURST; n++) {
         struct pbft_slot *s = pbft_slot_peek(c, n);
         if (!s || s->view != c->view || !s->has_pp || s->pp.len != 0 || s->executed) continue;
         if ((s->prep_mask | s->commit_mask) & bit) continue;
