@@ -504,9 +504,11 @@ void pbft_monitor_on_pp(struct bft_core *c, uint64_t seq, const uint8_t *batch, 
  * ask the voter for it (once per voter per view). */
 void pbft_relay_on_vote(struct bft_core *c, struct pbft_slot *s, uint32_t from,
                         const bft_digest *d);
-/* Primary: backup `from` voted for seq; resend our pre-prepares of lower
- * seqs it has not voted for (at most twice per backup and slot). */
-void pbft_relay_on_backup_vote(struct bft_core *c, uint32_t from, uint64_t seq);
+/* Primary: backup `from` voted for our proposal (seq, d); resend our
+ * pre-prepares of lower seqs it has not voted for (at most twice per
+ * backup and slot). */
+void pbft_relay_on_backup_vote(struct bft_core *c, uint32_t from, uint64_t seq,
+                               const bft_digest *d);
 void pbft_on_relay_req(struct bft_core *c, const struct bft_msg *m);
 void pbft_on_relay_resp(struct bft_core *c, const struct bft_msg *m);
 /* Retransmit tick: ask again for pre-prepares still missing. True if some

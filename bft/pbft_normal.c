@@ -427,7 +427,7 @@ void pbft_on_vote(struct bft_core *c, const struct bft_msg *m)
     if (!s->has_pp) pbft_relay_on_vote(c, s, m->sender, &m->digest);
     /* Primary: earlier pre-prepares this backup has not voted for were
      * lost on the way (pbft_relay.c). */
-    pbft_relay_on_backup_vote(c, m->sender, m->seq);
+    pbft_relay_on_backup_vote(c, m->sender, m->seq, &m->digest);
     struct pbft_raw *keep = prepare ? &s->prep_raw[m->sender]
                                     : (pbft_has_proof(c, s) ? NULL : &s->commit_raw[m->sender]);
     if (keep) {

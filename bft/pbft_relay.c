@@ -81,7 +81,11 @@ bool pbft_relay_retransmit(struct bft_core *c)
         if (!s || !missing_pp(c, s)) continue;
         uint32_t voters = s->prep_mask | s->commit_mask;
         voters &= ~(1u << c->self);
-        if (!voters) continue;
+        /* Again only with f+1 voters, one of them correct: a faulty
+         * replica's votes for seqs nobody proposed (faults/ `flood`) must
+         * not make us ask every tick. With fewer, the primary's own
+         * retransmission covers the seq. */
+        if (pbft_popcount(voters) < c->f + 1) continue;
         missing = true;
         /* Every voter once more: an answer may have been lost, or the
          * first voter asked was faulty and stayed silent. */
@@ -98,23 +102,27 @@ bool pbft_relay_retransmit(struct bft_core *c)
 }
 
 /* Primary side, for a pre-prepare no backup received (nobody can relay
- * it): backups process pre-prepares as they come, so a vote for seq from a
- * backup that has not voted for an earlier seq of ours shows that earlier
- * pre-prepare lost on the way to it. Resend it at once rather than after
- * the retransmission period (the evidence TCP's fast retransmit acts on,
- * duplicate ACKs, RFC 5681 §3.2). With pipeline_max small no later seq is
- * proposed while this one stalls, so the backup's PREPARE and then its
- * COMMIT of the next seq are the only evidence: each may trigger one
- * resend (twice per backup and slot per view); later losses wait for the
- * retransmit tick. */
-void pbft_relay_on_backup_vote(struct bft_core *c, uint32_t from, uint64_t seq)
+ * it): backups process pre-prepares as they come, so a vote for our
+ * proposal at seq from a backup that has not voted for an earlier seq of
+ * ours shows that earlier pre-prepare lost on the way to it. Resend it at
+ * once rather than after the retransmission period (the evidence TCP's
+ * fast retransmit acts on, duplicate ACKs, RFC 5681 §3.2). With
+ * pipeline_max small no later seq is proposed while this one stalls, so
+ * the backup's PREPARE and then its COMMIT of the next seq are the only
+ * evidence: each may trigger one resend (twice per backup and slot per
+ * view); later losses wait for the retransmit tick. The vote must carry
+ * the digest we proposed at seq: votes for random digests (faults/
+ * `flood`) trigger nothing, and a faulty backup that votes correctly can
+ * draw at most two extra copies of each batch. */
+void pbft_relay_on_backup_vote(struct bft_core *c, uint32_t from, uint64_t seq, const bft_digest *d)
 {
     if (c->in_vc || pbft_primary(c, c->view) != c->self || from >= c->n || from == c->self) return;
+    const struct pbft_slot *voted = pbft_slot_peek(c, seq);
+    if (!voted || voted->view != c->view || !voted->has_pp || voted->pp.len != 0 ||
+        !pbft_deq(&voted->digest, d))
+        return;
     uint32_t bit = 1u << from, sent = 0;
-    /* Only our own proposals (below next_seq) can need it: a vote for a
-     * far seq from a faulty backup does not make us scan the window. */
-    uint64_t end = seq < c->next_seq ? seq : c->next_seq;
-    for (uint64_t n = c->last_exec + 1; n < end && sent < PBFT_RETRANSMIT_BURST; n++) {
+    for (uint64_t n = c->last_exec + 1; n < seq && sent < PBFT_RETRANSMIT_BURST; n++) {
         struct pbft_slot *s = pbft_slot_peek(c, n);
         if (!s || s->view != c->view || !s->has_pp || s->pp.len != 0 || s->executed) continue;
         if ((s->prep_mask | s->commit_mask) & bit) continue;

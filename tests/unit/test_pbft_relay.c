@@ -87,6 +87,30 @@ static void test_vote_without_pre_prepare_asks_the_voter(void **state)
     fx_free(&fx);
 }
 
+/* The retransmit tick asks again only with f+1 voters (one is correct):
+ * a lone faulty voter for a seq nobody proposed (faults/ `flood`) is asked
+ * once, not every tick. */
+static void test_tick_asks_again_only_with_f_plus_1_voters(void **state)
+{
+    (void)state;
+    struct fx fx;
+    setup_backup(&fx);
+    bft_digest d;
+    (void)make_pp(0, 1, 10, 1, &d);
+    send_vote(&fx, 2, 1, BFT_MSG_PREPARE, 1, &d);
+    const struct fx_node *b = &fx.node[1];
+    assert_int_equal(fx_count(b, FX_SEND, BFT_MSG_STATE_REQ), 1);
+    fx_fire(&fx, 1, PBFT_TIMER_RETRANSMIT);
+    fx_fire(&fx, 1, PBFT_TIMER_RETRANSMIT);
+    assert_int_equal(fx_count(b, FX_SEND, BFT_MSG_STATE_REQ), 1);
+    send_vote(&fx, 3, 1, BFT_MSG_COMMIT, 1, &d);
+    assert_int_equal(fx_count(b, FX_SEND, BFT_MSG_STATE_REQ), 2);
+    fx_fire(&fx, 1, PBFT_TIMER_RETRANSMIT);
+    assert_int_equal(count_sends(b, BFT_MSG_STATE_REQ, 2), 2);
+    assert_int_equal(count_sends(b, BFT_MSG_STATE_REQ, 3), 2);
+    fx_free(&fx);
+}
+
 /* With the pre-prepare in hand, votes ask nobody. */
 static void test_vote_with_pre_prepare_asks_nobody(void **state)
 {
@@ -265,7 +289,8 @@ static void test_primary_resends_pre_prepare_a_backup_skipped(void **state)
     fx_free(&fx);
 }
 
-/* The primary's early resend is bounded: twice per backup and slot (the
+/* The primary's early resend needs a vote for what it proposed, and is
+ * bounded: twice per backup and slot (the
  * backups are down, so seq 1 never completes), the rest is the retransmit
  * tick's job. */
 static void test_primary_early_resend_bounded(void **state)
@@ -280,6 +305,13 @@ static void test_primary_early_resend_bounded(void **state)
     fx_clear_effects(&fx.node[0]);
     const struct bft_core *c = fx.node[0].core;
     const struct pbft_slot *s2 = &c->slots[2 % c->L];
+    /* Votes for a digest we did not propose at 2 (faults/ `flood`) draw
+     * nothing. */
+    bft_digest bogus;
+    memset(bogus.b, 0x5a, sizeof bogus.b);
+    send_vote(&fx, 2, 0, BFT_MSG_PREPARE, 2, &bogus);
+    send_vote(&fx, 3, 0, BFT_MSG_COMMIT, 2, &bogus);
+    assert_int_equal(fx_count(&fx.node[0], FX_SEND, BFT_MSG_PRE_PREPARE), 0);
     /* PREPARE(2), COMMIT(2), then duplicates: two resends of seq 1. */
     for (int k = 0; k < 5; k++)
         send_vote(&fx, 1, 0, k % 2 ? BFT_MSG_COMMIT : BFT_MSG_PREPARE, 2, &s2->digest);
@@ -301,6 +333,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vote_without_pre_prepare_asks_the_voter),
+        cmocka_unit_test(test_tick_asks_again_only_with_f_plus_1_voters),
         cmocka_unit_test(test_vote_with_pre_prepare_asks_nobody),
         cmocka_unit_test(test_relayed_pre_prepare_accepted_and_executed),
         cmocka_unit_test(test_relayed_pre_prepare_must_be_the_primarys),
