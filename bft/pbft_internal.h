@@ -118,6 +118,7 @@
 #define PBFT_MON_FLOOR 4       /* the bar never tightens below 4 ticks (T/5) */
 #define PBFT_MON_STRIKES 2     /* consecutive windows over the bar to complain */
 #define PBFT_MON_VIEWS 4       /* views whose best window is remembered */
+#define PBFT_MON_RELAY_MIN 8   /* pre-prepares a window needs to judge their delivery */
 #define PBFT_BATCH_OMITTED 0xffffffffu
 #define PBFT_REC_MAX ((size_t)BFT_PAYLOAD_MAX + 8192)
 
@@ -417,6 +418,10 @@ struct bft_core {
     uint32_t mon_past[PBFT_MON_VIEWS]; /* lowest median of earlier views */
     uint32_t mon_past_next;
     uint64_t mon_complaints; /* view changes started by the monitor */
+    /* Delivery (pbft_monitor.c): pre-prepares of the primary accepted in
+     * the current window directly and only through a relay (pbft_relay.c),
+     * and consecutive windows where relays were the majority. */
+    uint32_t mon_pp_direct, mon_pp_relayed, mon_relay_bad, mon_relay_ticks;
 
     uint8_t *rec;  /* PBFT_REC_MAX: records, batches */
     uint8_t *body; /* BFT_BODY_MAX: VIEW-CHANGE / NEW-VIEW bodies */
@@ -498,6 +503,8 @@ void pbft_on_monitor_timer(struct bft_core *c);
 void pbft_monitor_slot_free(struct bft_core *c, struct pbft_slot *s);
 /* We accepted the primary's PRE-PREPARE for seq (not a re-proposal of O). */
 void pbft_monitor_on_pp(struct bft_core *c, uint64_t seq, const uint8_t *batch, uint32_t len);
+/* We accepted the primary's PRE-PREPARE (not O's) directly or relayed. */
+void pbft_monitor_on_delivery(struct bft_core *c, bool relayed);
 
 /* ---- PRE-PREPARE relay (pbft_relay.c) ---- */
 /* A vote from `from` for slot s arrived while we lack its pre-prepare:

@@ -357,6 +357,7 @@ static void accept_pre_prepare(struct bft_core *c, const struct bft_msg *m, cons
     send_prepare(c, s);
     pbft_arm_retransmit(c);
     if (!in_o && !relayed) pbft_monitor_on_pp(c, m->seq, m->payload, m->payload_len);
+    if (!in_o) pbft_monitor_on_delivery(c, relayed);
     check_progress(c, s);
 }
 

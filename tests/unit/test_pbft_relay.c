@@ -231,6 +231,56 @@ static void test_holder_answers_relay_request(void **state)
     fx_free(&fx);
 }
 
+/* ---- the relay does not shield the primary (bft/pbft_monitor.c) ---- */
+
+#define TICK_MS 50 /* a monitor tick: T/20 */
+
+/* One pre-prepare of primary 0 per monitor tick for `ticks` ticks, every
+ * `relay_every`-th only through a relay from replica 2 (1: all relayed). */
+static void deliver(struct fx *fx, uint64_t *seq, uint32_t ticks, uint32_t relay_every)
+{
+    for (uint32_t t = 0; t < ticks; t++, (*seq)++) {
+        bft_digest d;
+        struct bft_msg pp = make_pp(0, *seq, *seq * 10, 1, &d);
+        if (*seq % relay_every == 0)
+            inject_relay(fx, 2, 1, 0, 0, *seq, &d, pp.payload, pp.payload_len, false);
+        else
+            fx_inject(fx, 0, 1, &pp);
+        fx_advance(fx, TICK_MS);
+    }
+}
+
+/* A primary that sends its pre-prepares to f backups only (faults/
+ * `withhold`) no longer stalls: the others relay. Most pre-prepares
+ * arriving only through relays for two windows in a row is a complaint. */
+static void test_mostly_relayed_pre_prepares_vote_out_the_primary(void **state)
+{
+    (void)state;
+    struct fx fx;
+    setup_backup(&fx);
+    uint64_t seq = 1;
+    deliver(&fx, &seq, 10, 1); /* one full window (T/2) */
+    assert_int_equal(fx_count(&fx.node[1], FX_BCAST, BFT_MSG_VIEW_CHANGE), 0);
+    deliver(&fx, &seq, 11, 1); /* the second */
+    assert_true(fx_find(&fx.node[1], FX_BCAST, BFT_MSG_VIEW_CHANGE, 0) >= 0);
+    assert_int_equal(fx_status(&fx.node[1]).view, 1);
+    fx_free(&fx);
+}
+
+/* A primary whose messages get lost or corrupted now and then (a quarter
+ * here, like faults/ `junk`) keeps its place. */
+static void test_some_relayed_pre_prepares_keep_the_primary(void **state)
+{
+    (void)state;
+    struct fx fx;
+    setup_backup(&fx);
+    uint64_t seq = 1;
+    deliver(&fx, &seq, 60, 4);
+    assert_int_equal(fx_count(&fx.node[1], FX_BCAST, BFT_MSG_VIEW_CHANGE), 0);
+    assert_int_equal(fx_status(&fx.node[1]).view, 0);
+    fx_free(&fx);
+}
+
 /* ---- whole clusters, no timer ever fires ---- */
 
 static uint32_t g_lost_pp_mask; /* backups that lose the primary's first PRE-PREPARE(1) */
@@ -339,6 +389,8 @@ int main(void)
         cmocka_unit_test(test_relayed_pre_prepare_must_be_the_primarys),
         cmocka_unit_test(test_relayed_pre_prepare_never_replaces_accepted_one),
         cmocka_unit_test(test_holder_answers_relay_request),
+        cmocka_unit_test(test_mostly_relayed_pre_prepares_vote_out_the_primary),
+        cmocka_unit_test(test_some_relayed_pre_prepares_keep_the_primary),
         cmocka_unit_test(test_two_backups_missing_pre_prepare_execute_without_retransmission),
         cmocka_unit_test(test_primary_resends_pre_prepare_a_backup_skipped),
         cmocka_unit_test(test_primary_early_resend_bounded),
