@@ -276,7 +276,13 @@ static void check_progress(struct bft_core *c, struct pbft_slot *s)
     if (s->prepared && !s->mon_ready && prim != c->self &&
         count_votes(c, s->commit_mask, s->commit_d, &s->digest, prim) >= 2 * c->f)
         pbft_monitor_slot_free(c, s);
-    if (s->prepared && !s->committed && !pbft_has_proof(c, s) &&
+    /* 2f+1 matching COMMITs are committed(m, v, n) even where our own
+     * PREPAREs got lost (f+1 correct replicas prepared d at n; the log
+     * fetch relies on the same, pbft_fetch.c): a replica the others'
+     * PREPAREs missed, often the primary, would otherwise wait for a view
+     * change, because replicas that executed n no longer resend them. */
+    bool batch = s->prepared || (s->has_pp && s->has_batch);
+    if (batch && !s->committed && !pbft_has_proof(c, s) &&
         count_votes(c, s->commit_mask, s->commit_d, &s->digest, UINT32_MAX) >= 2 * c->f + 1) {
         s->committed = true;
         /* Keep the 2f+1 COMMITs: they let a laggard execute this seq. */
