@@ -6,7 +6,8 @@
  * whose messages are corrupted on the way (issue 10, faults/ `junk`)
  * costs a round trip, not a second. Relayed pre-prepares must prove what
  * the primary's own delivery would: its signature, the batch digest, the
- * client signatures. */
+ * client signatures; mostly relayed ones count against the primary; and a
+ * replica whose PREPAREs were lost commits on 2f+1 COMMITs. */
 #include "pbft_fixture.h"
 #include "pbft_script.h"
 
@@ -231,6 +232,27 @@ static void test_holder_answers_relay_request(void **state)
     fx_free(&fx);
 }
 
+/* The pre-prepare and 2f+1 matching COMMITs are committed(m, v, n) even if
+ * every PREPARE sent to us was lost (f+1 correct replicas prepared): we
+ * execute, instead of waiting for PREPAREs that replicas which executed
+ * the seq no longer resend. */
+static void test_commits_without_prepares_execute(void **state)
+{
+    (void)state;
+    struct fx fx;
+    setup_backup(&fx);
+    bft_digest d;
+    struct bft_msg pp = make_pp(0, 1, 10, 1, &d);
+    fx_inject(&fx, 0, 1, &pp);
+    send_vote(&fx, 0, 1, BFT_MSG_COMMIT, 1, &d);
+    send_vote(&fx, 2, 1, BFT_MSG_COMMIT, 1, &d);
+    assert_int_equal(fx.node[1].nexec, 0); /* 2f COMMITs are not enough */
+    send_vote(&fx, 3, 1, BFT_MSG_COMMIT, 1, &d);
+    assert_int_equal(fx.node[1].nexec, 1);
+    assert_memory_equal(fx.node[1].exec_digest[0].b, d.b, 32);
+    fx_free(&fx);
+}
+
 /* ---- the relay does not shield the primary (bft/pbft_monitor.c) ---- */
 
 #define TICK_MS 50 /* a monitor tick: T/20 */
@@ -389,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_relayed_pre_prepare_must_be_the_primarys),
         cmocka_unit_test(test_relayed_pre_prepare_never_replaces_accepted_one),
         cmocka_unit_test(test_holder_answers_relay_request),
+        cmocka_unit_test(test_commits_without_prepares_execute),
         cmocka_unit_test(test_mostly_relayed_pre_prepares_vote_out_the_primary),
         cmocka_unit_test(test_some_relayed_pre_prepares_keep_the_primary),
         cmocka_unit_test(test_two_backups_missing_pre_prepare_execute_without_retransmission),
