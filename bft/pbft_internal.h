@@ -33,6 +33,8 @@
  *   or body = u8 2 | u32 offset: the next chunk of the snapshot at seq.
  *   Log fetch: body = u8 1 | u16 count; seq = the first committed seq
  *   wanted; the responder sends up to count entries (one STATE_RESP each).
+ *   Relay: body = u8 3; view, seq, digest = the pre-prepare wanted
+ *   (pbft_relay.c).
  * STATE_RESP: body starts with u8 kind.
  *   kind 0 (state chunk): seq, digest = state digest, payload = snapshot
  *     bytes [offset, offset + PBFT_STATE_CHUNK), body = u8 0 | u32 total
@@ -43,6 +45,8 @@
  *     k x (u16 len | COMMIT raw) (2f+1 COMMITs: committed(m, v, n), §4.2).
  *   kind 2 (answer to a log fetch below our h): seq = h, digest = state
  *     digest, body = u8 2 | u8 k | k x (u16 len | CHECKPOINT raw).
+ *   kind 3 (relayed pre-prepare): seq, digest = batch digest, payload =
+ *     batch, body = u8 3 | u16 len | PRE-PREPARE raw (primary-signed).
  *
  * Null request (§4.4): empty batch, all-zero digest, payload_len 0.
  *
@@ -114,6 +118,7 @@
 #define PBFT_MON_FLOOR 4       /* the bar never tightens below 4 ticks (T/5) */
 #define PBFT_MON_STRIKES 2     /* consecutive windows over the bar to complain */
 #define PBFT_MON_VIEWS 4       /* views whose best window is remembered */
+#define PBFT_MON_RELAY_MIN 8   /* pre-prepares a window needs to judge their delivery */
 #define PBFT_BATCH_OMITTED 0xffffffffu
 #define PBFT_REC_MAX ((size_t)BFT_PAYLOAD_MAX + 8192)
 
@@ -228,6 +233,11 @@ struct pbft_slot {
     uint8_t retx_age; /* retransmit ticks seen while outstanding */
     bool mon_ready;   /* the primary could reuse this pipeline slot from mon_tick on */
     uint64_t mon_view, mon_tick;
+    /* Missing pre-prepares (pbft_relay.c), for relay_view only: the
+     * replicas a backup asked for this slot's pre-prepare, and the backups
+     * the primary resent it to early (once: resent1, twice: resent2). */
+    uint64_t relay_view;
+    uint32_t relay_asked, relay_resent1, relay_resent2;
     struct pbft_raw pp;
     uint32_t prep_mask, commit_mask;
     bft_digest prep_d[BFT_MAX_REPLICAS], commit_d[BFT_MAX_REPLICAS];
@@ -412,6 +422,10 @@ struct bft_core {
     uint32_t mon_past[PBFT_MON_VIEWS]; /* lowest median of earlier views */
     uint32_t mon_past_next;
     uint64_t mon_complaints; /* view changes started by the monitor */
+    /* Delivery (pbft_monitor.c): pre-prepares of the primary accepted in
+     * the current window directly and only through a relay (pbft_relay.c),
+     * and consecutive windows where relays were the majority. */
+    uint32_t mon_pp_direct, mon_pp_relayed, mon_relay_bad, mon_relay_ticks;
 
     uint8_t *rec;  /* PBFT_REC_MAX: records, batches */
     uint8_t *body; /* BFT_BODY_MAX: VIEW-CHANGE / NEW-VIEW bodies */
@@ -469,6 +483,10 @@ uint64_t pbft_timeout_ms(const struct bft_core *c);
 /* ---- normal case (pbft_normal.c) ---- */
 void pbft_on_request(struct bft_core *c, const struct bft_msg *req);
 void pbft_on_pre_prepare(struct bft_core *c, const struct bft_msg *m);
+/* A pre-prepare relayed by a backup (pbft_relay.c): m carries the
+ * primary's header fields and the batch; raw is its signed, stripped form,
+ * already verified. */
+void pbft_on_relayed_pre_prepare(struct bft_core *c, const struct bft_msg *m, const uint8_t *raw);
 void pbft_on_vote(struct bft_core *c, const struct bft_msg *m);
 void pbft_try_propose(struct bft_core *c);
 void pbft_propose_at(struct bft_core *c, uint64_t seq, const bft_digest *d, const uint8_t *batch,
@@ -489,6 +507,24 @@ void pbft_on_monitor_timer(struct bft_core *c);
 void pbft_monitor_slot_free(struct bft_core *c, struct pbft_slot *s);
 /* We accepted the primary's PRE-PREPARE for seq (not a re-proposal of O). */
 void pbft_monitor_on_pp(struct bft_core *c, uint64_t seq, const uint8_t *batch, uint32_t len);
+/* We accepted the primary's PRE-PREPARE (not O's) directly or relayed. */
+void pbft_monitor_on_delivery(struct bft_core *c, bool relayed);
+
+/* ---- PRE-PREPARE relay (pbft_relay.c) ---- */
+/* A vote from `from` for slot s arrived while we lack its pre-prepare:
+ * ask the voter for it (once per voter per view). */
+void pbft_relay_on_vote(struct bft_core *c, struct pbft_slot *s, uint32_t from,
+                        const bft_digest *d);
+/* Primary: backup `from` voted for our proposal (seq, d); resend our
+ * pre-prepares of lower seqs it has not voted for (at most twice per
+ * backup and slot). */
+void pbft_relay_on_backup_vote(struct bft_core *c, uint32_t from, uint64_t seq,
+                               const bft_digest *d);
+void pbft_on_relay_req(struct bft_core *c, const struct bft_msg *m);
+void pbft_on_relay_resp(struct bft_core *c, const struct bft_msg *m);
+/* Retransmit tick: ask again for pre-prepares still missing. True if some
+ * are (keep ticking). */
+bool pbft_relay_retransmit(struct bft_core *c);
 
 /* ---- checkpoints (pbft_checkpoint.c) ---- */
 void pbft_checkpoint_own(struct bft_core *c, uint64_t seq, const bft_digest *state);

@@ -50,10 +50,28 @@
  *   the backup moves to view v+1 as if its request timer expired (§4.4).
  *   f+1 such backups bring the others along (§4.5.2), so f faulty backups
  *   cannot depose anybody. The next primary is measured the same way, so
- *   a slow successor is voted out too. */
+ *   a slow successor is voted out too.
+ * - Delivery. A backup fetches a pre-prepare it lacks from a replica that
+ *   voted for it (pbft_relay.c), so a primary that sends its pre-prepares
+ *   to only some backups (faults/ `withhold`) would no longer stall and
+ *   be deposed by the request timer; it would keep its place and cost
+ *   every seq two message delays. The relay must not shield it: a window
+ *   (PBFT_MON_WINDOW ticks) in which at least PBFT_MON_RELAY_MIN of the
+ *   primary's pre-prepares were accepted and most of them only through a
+ *   relay is a strike against the primary, PBFT_MON_STRIKES consecutive
+ *   ones a complaint (as above: f+1 backups must agree). A primary whose
+ *   messages are merely lost or corrupted now and then (a lossy link, or
+ *   faults/ `junk`: a quarter of them) stays below half and keeps its
+ *   place; it costs a round trip per loss, not a view. */
 #include <string.h>
 
 #include "bft/pbft_internal.h"
+
+static void delivery_reset(struct bft_core *c)
+{
+    c->mon_pp_direct = c->mon_pp_relayed = 0;
+    c->mon_relay_ticks = 0;
+}
 
 static void window_reset(struct bft_core *c)
 {
@@ -118,6 +136,8 @@ static void sync_view(struct bft_core *c)
     c->mon_windows = 0;
     c->mon_bad = 0;
     c->mon_allowed = start_bar(c);
+    c->mon_relay_bad = 0;
+    delivery_reset(c);
     window_reset(c);
 }
 
@@ -159,6 +179,42 @@ static uint32_t window_median(const struct bft_core *c)
     return PBFT_MON_HIST - 1;
 }
 
+void pbft_monitor_on_delivery(struct bft_core *c, bool relayed)
+{
+    sync_view(c);
+    if (c->in_vc || pbft_primary(c, c->view) == c->self) return;
+    if (relayed)
+        c->mon_pp_relayed++;
+    else
+        c->mon_pp_direct++;
+}
+
+static void complain(struct bft_core *c)
+{
+    c->mon_complaints++;
+    c->mon_bad = 0;
+    c->mon_relay_bad = 0;
+    c->probes = 0;
+    c->watching = false;
+    c->vc_attempts++;
+    pbft_start_view_change(c, c->view + 1);
+}
+
+/* One tick of the delivery window; at its end: were most of the primary's
+ * pre-prepares relayed? True if that makes PBFT_MON_STRIKES windows in a
+ * row (a complaint is due). */
+static bool judge_delivery(struct bft_core *c)
+{
+    if (++c->mon_relay_ticks < PBFT_MON_WINDOW) return false;
+    uint32_t total = c->mon_pp_direct + c->mon_pp_relayed;
+    uint32_t relayed = c->mon_pp_relayed;
+    delivery_reset(c);
+    if (total < PBFT_MON_RELAY_MIN) return false; /* too little to judge */
+    c->mon_relay_bad = 2 * relayed > total ? c->mon_relay_bad + 1 : 0;
+    PTRACE(c, "monitor delivery: %u of %u relayed, strikes %u", relayed, total, c->mon_relay_bad);
+    return c->mon_relay_bad >= PBFT_MON_STRIKES;
+}
+
 void pbft_on_monitor_timer(struct bft_core *c)
 {
     c->mon_armed = false;
@@ -167,6 +223,14 @@ void pbft_on_monitor_timer(struct bft_core *c)
     sync_view(c);
     if (c->in_vc || pbft_primary(c, c->view) == c->self) {
         window_reset(c);
+        delivery_reset(c);
+        return;
+    }
+    if (judge_delivery(c)) {
+        PTRACE(c, "monitor: most pre-prepares relayed, twice: vote out primary %u",
+               pbft_primary(c, c->view));
+        window_reset(c);
+        complain(c);
         return;
     }
     if (++c->mon_win_ticks < PBFT_MON_WINDOW) return;
@@ -186,10 +250,5 @@ void pbft_on_monitor_timer(struct bft_core *c)
     if (c->mon_bad < PBFT_MON_STRIKES) return;
     PTRACE(c, "monitor: median %u ticks over the bar twice: vote out primary %u", med,
            pbft_primary(c, c->view));
-    c->mon_complaints++;
-    c->mon_bad = 0;
-    c->probes = 0;
-    c->watching = false;
-    c->vc_attempts++;
-    pbft_start_view_change(c, c->view + 1);
+    complain(c);
 }

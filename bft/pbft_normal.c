@@ -276,7 +276,13 @@ static void check_progress(struct bft_core *c, struct pbft_slot *s)
     if (s->prepared && !s->mon_ready && prim != c->self &&
         count_votes(c, s->commit_mask, s->commit_d, &s->digest, prim) >= 2 * c->f)
         pbft_monitor_slot_free(c, s);
-    if (s->prepared && !s->committed && !pbft_has_proof(c, s) &&
+    /* 2f+1 matching COMMITs are committed(m, v, n) even where our own
+     * PREPAREs got lost (f+1 correct replicas prepared d at n; the log
+     * fetch relies on the same, pbft_fetch.c): a replica the others'
+     * PREPAREs missed, often the primary, would otherwise wait for a view
+     * change, because replicas that executed n no longer resend them. */
+    bool batch = s->prepared || (s->has_pp && s->has_batch);
+    if (batch && !s->committed && !pbft_has_proof(c, s) &&
         count_votes(c, s->commit_mask, s->commit_d, &s->digest, UINT32_MAX) >= 2 * c->f + 1) {
         s->committed = true;
         /* Keep the 2f+1 COMMITs: they let a laggard execute this seq. */
@@ -291,11 +297,16 @@ static void check_progress(struct bft_core *c, struct pbft_slot *s)
 
 /* §4.2: a backup accepts <PRE-PREPARE, v, n, d> if it is in view v, the
  * sender is primary(v), h < n <= H, and it has not accepted a different d
- * for (v, n). After a NEW-VIEW, n in O must carry O's digest (§4.4). */
-void pbft_on_pre_prepare(struct bft_core *c, const struct bft_msg *m)
+ * for (v, n). After a NEW-VIEW, n in O must carry O's digest (§4.4).
+ * raw: the signed pre-prepare with its payload stripped (PBFT_RAW_MAX
+ * bytes, payload_len not yet zeroed). relayed: it came from a backup
+ * (pbft_relay.c), signed by the primary all the same; the performance
+ * monitor only samples what the primary delivered itself. */
+static void accept_pre_prepare(struct bft_core *c, const struct bft_msg *m, const uint8_t *raw,
+                               bool relayed)
 {
     if (m->view != c->view || c->in_vc) {
-        if (m->view > c->view && m->sender == pbft_primary(c, m->view))
+        if (!relayed && m->view > c->view && m->sender == pbft_primary(c, m->view))
             pbft_note_view(c, m->sender, m->view);
         reject(c, BFT_REJECT_STALE_VIEW);
         return;
@@ -315,11 +326,6 @@ void pbft_on_pre_prepare(struct bft_core *c, const struct bft_msg *m)
     }
     /* Null requests only come from a NEW-VIEW's O set. */
     if (pbft_is_null(&m->digest) != (m->payload_len == 0) || (!in_o && m->payload_len == 0)) {
-        reject(c, BFT_REJECT_MALFORMED);
-        return;
-    }
-    uint32_t stripped = m->raw_len - m->payload_len;
-    if (!m->raw || m->raw_len < m->payload_len || stripped != PBFT_RAW_MAX) {
         reject(c, BFT_REJECT_MALFORMED);
         return;
     }
@@ -346,7 +352,7 @@ void pbft_on_pre_prepare(struct bft_core *c, const struct bft_msg *m)
     }
     s->has_pp = true;
     s->digest = m->digest;
-    memcpy(s->pp.b, m->raw, PBFT_RAW_MAX);
+    memcpy(s->pp.b, raw, PBFT_RAW_MAX);
     memset(s->pp.b, 0, 4); /* payload_len is unsigned: strip the payload */
     s->pp.len = PBFT_RAW_MAX;
     if (s->cert.valid && !pbft_deq(&s->cert.digest, &s->digest)) {
@@ -356,8 +362,25 @@ void pbft_on_pre_prepare(struct bft_core *c, const struct bft_msg *m)
     persist_pp(c, s);
     send_prepare(c, s);
     pbft_arm_retransmit(c);
-    if (!in_o) pbft_monitor_on_pp(c, m->seq, m->payload, m->payload_len);
+    if (!in_o && !relayed) pbft_monitor_on_pp(c, m->seq, m->payload, m->payload_len);
+    if (!in_o) pbft_monitor_on_delivery(c, relayed);
     check_progress(c, s);
+}
+
+void pbft_on_pre_prepare(struct bft_core *c, const struct bft_msg *m)
+{
+    uint32_t stripped = m->raw_len - m->payload_len;
+    if (m->view == c->view && !c->in_vc &&
+        (!m->raw || m->raw_len < m->payload_len || stripped != PBFT_RAW_MAX)) {
+        reject(c, BFT_REJECT_MALFORMED);
+        return;
+    }
+    accept_pre_prepare(c, m, m->raw, false);
+}
+
+void pbft_on_relayed_pre_prepare(struct bft_core *c, const struct bft_msg *m, const uint8_t *raw)
+{
+    accept_pre_prepare(c, m, raw, true);
 }
 
 /* A replica that retransmits votes for a seq we executed is lagging: send
@@ -407,6 +430,11 @@ void pbft_on_vote(struct bft_core *c, const struct bft_msg *m)
     }
     *mask |= bit;
     dv[m->sender] = m->digest;
+    /* The voter holds the pre-prepare we lack: ask it (pbft_relay.c). */
+    if (!s->has_pp) pbft_relay_on_vote(c, s, m->sender, &m->digest);
+    /* Primary: earlier pre-prepares this backup has not voted for were
+     * lost on the way (pbft_relay.c). */
+    pbft_relay_on_backup_vote(c, m->sender, m->seq, &m->digest);
     struct pbft_raw *keep = prepare ? &s->prep_raw[m->sender]
                                     : (pbft_has_proof(c, s) ? NULL : &s->commit_raw[m->sender]);
     if (keep) {
@@ -474,6 +502,7 @@ void pbft_on_retransmit(struct bft_core *c)
     if (c->in_vc) {
         pbft_resend_own_vc(c);
     } else {
+        if (pbft_relay_retransmit(c)) again = true;
         uint32_t sent = 0;
         for (uint64_t seq = c->last_exec + 1; seq <= c->h + c->L; seq++) {
             struct pbft_slot *s = pbft_slot_peek(c, seq);

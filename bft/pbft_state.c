@@ -187,6 +187,10 @@ void pbft_on_state_req(struct bft_core *c, const struct bft_msg *m)
         pbft_on_fetch_req(c, m);
         return;
     }
+    if (m->body_len == 1 && m->body[0] == 3) {
+        pbft_on_relay_req(c, m);
+        return;
+    }
     size_t off = 0;
     if (m->body_len == 5 && m->body[0] == 2) {
         off = (size_t)pbft_le(m->body + 1, 4);
@@ -316,6 +320,10 @@ void pbft_on_state_resp(struct bft_core *c, const struct bft_msg *m)
     }
     if (m->body_len >= 1 && m->body[0] == 2) {
         pbft_on_fetch_ckpt(c, m);
+        return;
+    }
+    if (m->body_len >= 1 && m->body[0] == 3) {
+        pbft_on_relay_resp(c, m);
         return;
     }
     if (m->body_len < 1 || m->body[0] != 0) {
