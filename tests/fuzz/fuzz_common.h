@@ -60,14 +60,38 @@ static inline const uint8_t *fz_bytes(struct fz *f, size_t want, size_t *got)
     return p;
 }
 
-/* Replica and client keys of the shared cluster: distinct per identity. */
-static inline void fz_key(struct crypto_keypair *kp, uint32_t kind, uint32_t id)
+/* Replica and client keys of the shared cluster: distinct per identity.
+ * Derived from a fixed seed, so the same in every process (the seeds that
+ * gen_seeds.c writes are signed for the harnesses). */
+static inline void fz_key_derive(struct crypto_keypair *kp, uint32_t kind, uint32_t id)
 {
     uint8_t seed[CRYPTO_SEED_LEN] = {0};
     memcpy(seed, "bft-fuzz-key", 12);
     seed[16] = (uint8_t)kind;
     seed[20] = (uint8_t)id;
     crypto_keypair_from_seed(kp, seed);
+}
+
+/* The keys of every replica (kind 1) and of the FZ_CLIENTS clients (kind
+ * 2), derived once per process: an Ed25519 key derivation costs more than
+ * most fuzz inputs, and the harnesses need n+1 of them per input. */
+#define FZ_KEY_IDS (BFT_MAX_REPLICAS > FZ_CLIENTS ? BFT_MAX_REPLICAS : FZ_CLIENTS)
+static inline void fz_key(struct crypto_keypair *kp, uint32_t kind, uint32_t id)
+{
+    static struct crypto_keypair cache[2][FZ_KEY_IDS];
+    static bool ready;
+    if (kind < 1 || kind > 2 || id >= FZ_KEY_IDS) {
+        fz_key_derive(kp, kind, id);
+        return;
+    }
+    if (!ready) {
+        if (crypto_init() != 0) abort();
+        for (uint32_t k = 1; k <= 2; k++)
+            for (uint32_t i = 0; i < FZ_KEY_IDS; i++)
+                fz_key_derive(&cache[k - 1][i], k, i);
+        ready = true;
+    }
+    *kp = cache[kind - 1][id];
 }
 
 static inline uint32_t fz_nodes(int proto)
@@ -81,7 +105,6 @@ static inline void fz_node_config(struct bft_node_config *cfg, int proto, uint32
     static uint8_t client_pk[FZ_CLIENTS][CRYPTO_PK_LEN];
     static bool ready;
     if (!ready) {
-        if (crypto_init() != 0) abort();
         for (uint32_t c = 0; c < FZ_CLIENTS; c++) {
             struct crypto_keypair kp;
             fz_key(&kp, 2, c);
