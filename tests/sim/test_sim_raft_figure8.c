@@ -129,6 +129,7 @@ static bool all_at(struct sim *s, void *ctx)
     return true;
 }
 
+/* SIM_VERBOSE: each replica's term, last executed seq and role. */
 static void dump(struct sim *s, const char *what)
 {
     if (!getenv("SIM_VERBOSE")) return;
