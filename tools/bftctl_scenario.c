@@ -2,7 +2,9 @@
  * --net/--drop/..., --scenario), twins as second bftd processes, and the
  * scenario verdict (expected vs observed). docs/faults.md. */
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <math.h>
@@ -219,15 +221,12 @@ void ctl_plan_args(const struct ctl_run *run, uint32_t id, int instance, const c
     argv[a] = NULL;
 }
 
-/* The clone's disk: a copy of the replica's WAL as it is now (a torn
- * tail is what a crash leaves too; replay stops there). */
-static void copy_wal(const struct ctl_run *run, uint32_t id)
+/* The clone's disk: a copy of the replica's storage as it is now: every
+ * WAL segment and snapshot file (docs/storage.md; a torn tail is what a
+ * crash leaves too: replay stops there). The audit log is not copied:
+ * the twin keeps its own. */
+static void copy_file(const char *from, const char *to)
 {
-    char from[700], dir[700], to[720];
-    snprintf(from, sizeof from, "%s/replica-%u/wal", run->dir, id);
-    snprintf(dir, sizeof dir, "%s/replica-%u-twin", run->dir, id);
-    snprintf(to, sizeof to, "%s/wal", dir);
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) return;
     FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
     char buf[65536];
     size_t n;
@@ -235,6 +234,26 @@ static void copy_wal(const struct ctl_run *run, uint32_t id)
         if (fwrite(buf, 1, n, out) != n) break;
     if (in) fclose(in);
     if (out) fclose(out);
+}
+
+static void copy_wal(const struct ctl_run *run, uint32_t id)
+{
+    char src[700], dir[700], from[1000], to[1000];
+    snprintf(src, sizeof src, "%s/replica-%u", run->dir, id);
+    snprintf(dir, sizeof dir, "%s/replica-%u-twin", run->dir, id);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) return;
+    DIR *d = opendir(src);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *nm = e->d_name;
+        bool storage = !strcmp(nm, "wal") || !strncmp(nm, "wal-", 4) || !strncmp(nm, "snap-", 5);
+        if (!storage || strstr(nm, ".tmp")) continue;
+        snprintf(from, sizeof from, "%s/%s", src, nm);
+        snprintf(to, sizeof to, "%s/%s", dir, nm);
+        copy_file(from, to);
+    }
+    closedir(d);
 }
 
 pid_t ctl_spawn_twin(const struct ctl_run *run, uint32_t id)

@@ -2,7 +2,8 @@
 # Bounded WAL with snapshots on disk (docs/storage.md), real clusters.
 #  1. Per protocol, with 128 KiB segments: replica 1 is killed (SIGKILL)
 #     and restarted from disk; it must restore a snapshot (stats.json
-#     storage.snapshot_restored), every replica must have rotated its WAL,
+#     storage.snapshot_restored; PBFT: find one intact, since it restores
+#     it only when it is at the stable checkpoint its WAL names), every replica must have rotated its WAL,
 #     hold at most 2 snapshots and at most 2 WAL segments, the run must be
 #     safe and progress, and `bftctl audit` must verify (the audit log is
 #     complete after a restart from a snapshot).
@@ -37,7 +38,16 @@ for proto in pbft hotstuff raft; do
     why=""
     [ $rc -eq 0 ] || { ok=0; why="cluster exit $rc"; }
     loaded=$(jq -r '.storage.snapshot_restored' "$run/replica-1/stats.json" 2>/dev/null)
-    [ "${loaded:-0}" -ge 1 ] 2>/dev/null || { ok=0; why="$why; replica 1 restored no snapshot"; }
+    found=$(jq -r '.storage.snapshots_loaded' "$run/replica-1/stats.json" 2>/dev/null)
+    if [ $proto = pbft ]; then
+        # PBFT restores its snapshot only when it is at the stable
+        # checkpoint the WAL names; otherwise it fetches the state from
+        # peers (docs/storage.md "Restart"), which depends on where the
+        # kill falls. It must at least have found its snapshots intact.
+        [ "${found:-0}" -ge 1 ] 2>/dev/null || { ok=0; why="$why; replica 1 found no intact snapshot"; }
+    else
+        [ "${loaded:-0}" -ge 1 ] 2>/dev/null || { ok=0; why="$why; replica 1 restored no snapshot"; }
+    fi
     for ((r = 0; r < n; r++)); do
         d="$run/replica-$r"
         rot=$(jq -r '.storage.rotations' "$d/stats.json" 2>/dev/null)
@@ -50,7 +60,7 @@ for proto in pbft hotstuff raft; do
     "$BFTCTL" audit --dir "$run" >"$TMP/$proto.audit" 2>&1 || { ok=0; why="$why; audit failed"; }
     if [ $ok = 1 ]; then
         pass=$((pass + 1))
-        echo "ok   $proto: restart restored the snapshot at seq $loaded; $(tail -1 "$TMP/$proto.audit")"
+        echo "ok   $proto: restart found $found snapshot(s), restored the one at seq $loaded (0: state transfer); $(tail -1 "$TMP/$proto.audit")"
     else
         bad "$proto restart from snapshot:$why"
         tail -5 "$TMP/$proto.out"
