@@ -9,7 +9,7 @@
 #   SOAK_PROTOCOLS="pbft raft" to run a subset.
 set -uo pipefail
 BUILD=${1:-build}
-BFTCTL="$BUILD/bftctl"
+BFTCTL="$(cd "$BUILD" && pwd)/bftctl"
 DUR=${SOAK_DURATION:-60}
 PROTOS=${SOAK_PROTOCOLS:-pbft hotstuff raft}
 [ -x "$BFTCTL" ] || { echo "no $BFTCTL"; exit 1; }
@@ -37,9 +37,24 @@ for proto in $PROTOS; do
     seed=()
     [ -n "${SOAK_SEED:-}" ] && seed=(--seed "$SOAK_SEED")
     out="$TMP/$proto.out"
-    "$BFTCTL" soak --protocol "$proto" --nodes $n --duration "$DUR" "${seed[@]}" \
-        --dir "$TMP/$proto" --json "$TMP/$proto.json" >"$out" 2>&1
+    # Line-buffered, and a core file kept in $TMP/cores: if bftctl itself
+    # dies (one SIGSEGV was seen once in CI and never reproduced), the
+    # report shows how far it got and, with gdb, where it died.
+    mkdir -p "$TMP/cores"
+    (cd "$TMP/cores" && ulimit -c unlimited 2>/dev/null
+     exec stdbuf -oL -eL "$BFTCTL" soak --protocol "$proto" --nodes $n --duration "$DUR" \
+        "${seed[@]}" --dir "$TMP/$proto" --json "$TMP/$proto.json") >"$out" 2>&1
     rc=$?
+    if [ $rc -ge 128 ]; then
+        core=$(ls -t "$TMP"/cores/core* 2>/dev/null | head -1)
+        if [ -n "$core" ] && command -v gdb >/dev/null; then
+            echo "     bftctl died (exit $rc); backtrace from $core:"
+            gdb -batch -ex 'thread apply all bt 12' "$BFTCTL" "$core" 2>/dev/null |
+                grep -E '^(#|Thread)' | head -60 | sed 's/^/     /'
+        else
+            echo "     bftctl died (exit $rc); no core file (core_pattern: $(cat /proc/sys/kernel/core_pattern 2>/dev/null))"
+        fi
+    fi
     ok=1
     [ $rc -eq 0 ] || ok=0
     [ "$(jq -r '.soak.exit_code' "$TMP/$proto.json" 2>/dev/null)" = "$rc" ] || ok=0
