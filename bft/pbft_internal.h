@@ -574,6 +574,7 @@ void pbft_state_snapshot_checkpoint(struct bft_core *c, uint64_t seq, const bft_
 void pbft_state_on_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
                           const struct pbft_raw *proof, uint32_t mask);
 void pbft_recover(struct bft_core *c, const uint8_t *rec, size_t len);
+size_t pbft_commit_rec(struct bft_core *c, const struct pbft_slot *s); /* COMMIT record in c->rec */
 /* Log fetch (pbft_fetch.c): a replica that missed committed seqs pulls them
  * with their COMMIT proof instead of waiting for the next checkpoint. */
 void pbft_fetch_request(struct bft_core *c, int to, uint16_t count);

@@ -208,28 +208,7 @@ static void send_prepare(struct bft_core *c, struct pbft_slot *s)
 
 static void persist_commit(struct bft_core *c, const struct pbft_slot *s)
 {
-    const struct pbft_cert *ct = &s->cert;
-    struct pbft_wr w = {.p = c->rec, .cap = PBFT_REC_MAX};
-    pbft_put(&w, PBFT_REC_COMMIT, 1);
-    pbft_put(&w, ct->view, 8);
-    pbft_put(&w, s->seq, 8);
-    pbft_put_bytes(&w, ct->digest.b, 32);
-    pbft_put(&w, ct->voters, 4);
-    pbft_put(&w, ct->pp.len, 2);
-    pbft_put_bytes(&w, ct->pp.b, ct->pp.len);
-    size_t kpos = w.len;
-    pbft_put(&w, 0, 1);
-    uint8_t k = 0;
-    for (uint32_t i = 0; i < c->n; i++) {
-        if (!(ct->voters & (1u << i)) || ct->prep[i].len == 0) continue;
-        pbft_put(&w, i, 1);
-        pbft_put(&w, ct->prep[i].len, 2);
-        pbft_put_bytes(&w, ct->prep[i].b, ct->prep[i].len);
-        k++;
-    }
-    assert(!w.err);
-    c->rec[kpos] = k;
-    c->io.persist(c->io.ctx, c->rec, w.len);
+    c->io.persist(c->io.ctx, c->rec, pbft_commit_rec(c, s));
 }
 
 static uint32_t count_votes(const struct bft_core *c, uint32_t mask, const bft_digest *dv,

@@ -217,8 +217,10 @@ static void emit_pp(struct bft_core *c, const struct pbft_slot *s,
     emit(ctx, c->rec, w.len);
 }
 
-static void emit_cert(struct bft_core *c, const struct pbft_slot *s,
-                      void (*emit)(void *, const uint8_t *, size_t), void *ctx)
+/* The COMMIT record of slot s's certificate in c->rec (layout in
+ * pbft_internal.h): written when the slot commits (persist_commit) and
+ * again by the compact() dump. Returns its length. */
+size_t pbft_commit_rec(struct bft_core *c, const struct pbft_slot *s)
 {
     const struct pbft_cert *ct = &s->cert;
     struct pbft_wr w = {.p = c->rec, .cap = PBFT_REC_MAX};
@@ -241,7 +243,13 @@ static void emit_cert(struct bft_core *c, const struct pbft_slot *s,
     }
     assert(!w.err);
     c->rec[kpos] = k;
-    emit(ctx, c->rec, w.len);
+    return w.len;
+}
+
+static void emit_cert(struct bft_core *c, const struct pbft_slot *s,
+                      void (*emit)(void *, const uint8_t *, size_t), void *ctx)
+{
+    emit(ctx, c->rec, pbft_commit_rec(c, s));
 }
 
 int pbft_compact(struct bft_core *c, uint64_t base,
