@@ -31,8 +31,9 @@
  * - Time. The core has no clock: a periodic timer (PBFT_TIMER_MONITOR,
  *   T/20) counts ticks; samples are in ticks, hence deterministic.
  * - Window. Every PBFT_MON_WINDOW ticks (T/2) a window with at least
- *   PBFT_MON_MIN_SAMPLES samples is closed and its median taken (robust to
- *   a stall that delays a few batches). A window short of samples keeps
+ *   PBFT_MON_MIN_SAMPLES samples, or one sample of a whole window or
+ *   more, is closed and its median taken (robust to a stall that delays a
+ *   few batches). A window short of samples keeps
  *   collecting for up to four windows, then is dropped.
  * - Bar. The first PBFT_MON_GRACE windows of a view are not judged. Then
  *   the largest acceptable median starts at T (in ticks: what the request
@@ -234,7 +235,17 @@ void pbft_on_monitor_timer(struct bft_core *c)
         return;
     }
     if (++c->mon_win_ticks < PBFT_MON_WINDOW) return;
-    if (c->mon_nsamples < PBFT_MON_MIN_SAMPLES) {
+    /* Two samples, or one that waited a whole window. A primary that
+     * holds each batch back by L ticks cuts at most pipeline_max batches
+     * per L, and in a real cluster only about every other one carries a
+     * backlog (measured: one sample per 1.2 s with a primary 600 ms slow),
+     * so waiting for a second sample gave it a second window per strike:
+     * 4-5 s instead of 2 before the backups complained. A lone short
+     * sample is not enough: on a lossy network one lost PRE-PREPARE then
+     * deposed honest primaries (docs/pbft.md "Slow primaries"). */
+    bool enough = c->mon_nsamples >= PBFT_MON_MIN_SAMPLES ||
+                  (c->mon_nsamples == 1 && window_median(c) >= PBFT_MON_WINDOW);
+    if (!enough) {
         if (c->mon_win_ticks >= 4 * PBFT_MON_WINDOW) window_reset(c); /* too little load */
         return;
     }
