@@ -76,7 +76,14 @@ int ctl_read_commits(const char *dir, struct ctl_replica *r)
     while (r->log && fgets(line, sizeof line, f)) {
         unsigned long long seq, view;
         char b[65], s[65];
-        if (sscanf(line, "%llu %llu %64s %64s", &seq, &view, b, s) != 4) continue; /* torn tail */
+        /* Whole lines only: a torn line (kill -9 mid-write) that a later
+         * incarnation appended to would otherwise read as a divergence.
+         * bftd cuts torn tails (tools/runtime_commits.h); this is the
+         * reader's side of the same rule. */
+        int end = 0;
+        if (sscanf(line, "%llu %llu %64s %64s%n", &seq, &view, b, s, &end) != 4 ||
+            strcmp(line + end, "\n") != 0)
+            continue;
         struct ctl_entry e = {.seq = seq, .view = view};
         if (crypto_from_hex(b, e.batch, 32) != 0 || crypto_from_hex(s, e.state, 32) != 0) continue;
         if (r->n_log == cap) {

@@ -20,6 +20,7 @@
 #include "net/net.h"
 #include "tools/runtime.h"
 #include "tools/runtime_audit.h"
+#include "tools/runtime_commits.h"
 #include "tools/runtime_storage.h"
 #include "tools/runtime_metrics.h"
 #include "tools/runtime_faults.h"
@@ -41,8 +42,8 @@ struct rt {
     struct rt_storage store; /* WAL segments and snapshots (runtime_storage.c) */
     bool wal_failed;         /* WAL, snapshot or rotation: storage_failed */
     bool audit_failed;
-    char storage_err[512]; /* why the replica stopped promising ("" if it did not) */
-    FILE *commits;
+    char storage_err[512];     /* why the replica stopped promising ("" if it did not) */
+    struct rt_commits commits; /* commits.log (fd -1 until opened) */
     char dir[600];
     uint64_t timer_due[RT_MAX_TIMERS]; /* 0 = not armed */
     uint64_t start_ms;
@@ -204,12 +205,7 @@ static void h_on_execute(void *ctx, uint64_t seq, uint64_t view, const bft_diges
     /* WAL replay runs before commits.log is open: a core that re-executes
      * its logged commits on recover (HotStuff) must not crash the restart.
      * Those seqs were logged by the previous incarnation. */
-    if (!rt->commits) return;
-    char b[65], s[65];
-    crypto_to_hex(batch->b, 32, b);
-    crypto_to_hex(state->b, 32, s);
-    fprintf(rt->commits, "%llu %llu %s %s\n", (unsigned long long)seq, (unsigned long long)view, b,
-            s);
+    rt_commits_add(&rt->commits, seq, view, batch, state);
 }
 
 static void h_on_result(void *ctx, uint32_t client, uint64_t req_no, uint64_t seq, uint64_t view,
@@ -455,10 +451,9 @@ static int setup(struct rt *rt, const struct rt_options *opt)
     char cpath[700];
     snprintf(cpath, sizeof cpath, "%s/commits.log", rt->dir);
     /* Append: a restarted replica's new executions are checked against
-     * what its earlier incarnation executed. */
-    rt->commits = fopen(cpath, "a");
-    if (!rt->commits) {
-        fprintf(stderr, "bftd: cannot open %s: %s\n", cpath, strerror(errno));
+     * what its earlier incarnation executed (a torn tail is cut first). */
+    if (rt_commits_open(&rt->commits, cpath, err, sizeof err) != 0) {
+        fprintf(stderr, "bftd %u: %s\n", opt->id, err);
         return 2;
     }
     if (opt->plan_path) {
@@ -572,6 +567,7 @@ int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
 {
     struct rt *rt = calloc(1, sizeof *rt);
     if (!rt) return 2;
+    rt->commits.fd = -1;
     int rv = setup(rt, opt);
     if (rv != 0) goto out;
     rt->start_ms = rt_now_ms();
@@ -605,7 +601,7 @@ int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
         if (now - last_stats >= RT_STATS_EVERY_MS) {
             /* Orders installed by state transfer, in bounded slices. */
             rt_audit_catch_up(&rt->audit, RT_AUDIT_FILL_PER_TICK);
-            fflush(rt->commits);
+            rt_commits_flush(&rt->commits);
             write_stats(rt, false);
             last_stats = now;
         }
@@ -621,10 +617,10 @@ int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
     }
     bft_node_flush(rt->node);
     net_flush(rt->net);
-    fflush(rt->commits);
+    rt_commits_flush(&rt->commits);
     write_stats(rt, true);
 out:
-    if (rt->commits) fclose(rt->commits);
+    rt_commits_close(&rt->commits);
     rt_audit_close(&rt->audit);
     rt_storage_close(&rt->store);
     if (rt->node) bft_node_destroy(rt->node);
