@@ -90,7 +90,8 @@ static struct {
     uint8_t batch[2][2 + 4 + BFT_MSG_MIN_LEN + BFT_BODY_MAX];
     uint32_t batch_len[2];
     struct fblock blk[STEPS_MAX];
-    uint32_t sent; /* script[0..sent) built */
+    uint32_t sent;        /* script[0..sent) built */
+    struct hs_tc last_tc; /* the TC of the last proposal that carried one */
     uint64_t honest_votes;
     struct tmo to[TIMEOUTS_MAX];
     uint32_t nto;
@@ -320,6 +321,7 @@ static bool forge_step(struct sim *s, void *ctx)
     if (!make_justify(k, &b->justify)) return false;
     struct hs_tc tc;
     if (st->has_tc && !make_tc(st->view, st->tc_any, b->justify.view, &tc)) return false;
+    if (st->has_tc) F.last_tc = tc;
     b->parent = b->justify.block;
     if (st->batch >= 0) {
         if (F.batch_len[st->batch] == 0) return false;
@@ -408,6 +410,9 @@ static void forge_and_recover(struct sim *s, uint64_t x)
     sim_run_until(s, sim_now_us(s) + SEC, forge_step, NULL);
     assert_not_failed(s);
     assert_true(F.sent >= 1);
+    /* The forged proposal carried TC(4), whose signers report QC(B2). */
+    assert_int_equal(F.last_tc.view, 4);
+    assert_int_equal(hs_tc_max_hqc(&F.last_tc), 3);
     assert_int_equal(F.honest_votes, 0);
     F.on = false;
     assert_int_equal(sim_restart(s, LONE, true), BFT_E_OK);
