@@ -166,7 +166,7 @@ static bool load_stable(struct bft_core *c)
     c->last_exec = c->h;
     c->last_state = st;
     /* Serve it again (the peers that certified it may have lost it). */
-    pbft_state_snapshot_checkpoint(c, c->h, &st);
+    pbft_state_snapshot_checkpoint(c, c->h, &st, true);
     pbft_state_on_stable(c, c->h, &c->h_digest, c->h_proof, c->h_proof_mask);
     struct pbft_raw own;
     pbft_sign_own(c, BFT_MSG_CHECKPOINT, c->view, c->h, &st, &own);
