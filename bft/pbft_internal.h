@@ -412,6 +412,8 @@ struct bft_core {
     uint32_t kept_n, kept_cap;
     size_t kept_bytes;
     bool kept_broken; /* a gap or a bound hit: nothing kept until the next snapshot */
+    /* Fetched entries below h that came before their predecessors. */
+    struct pbft_kept_entry *ahead[PBFT_FETCH_RANGE];
 
     bool post_recover;     /* recovered records: re-arm timers at the first event */
     uint32_t probes;       /* request timer expiries spent asking peers first */
@@ -600,11 +602,14 @@ const struct pbft_kept_entry *pbft_kept_get(const struct bft_core *c, uint64_t s
 bool pbft_kept_covers(const struct bft_core *c, uint64_t seq);
 /* Send one kept entry as a log-fetch answer (STATE_RESP kind 1). */
 void pbft_kept_send(struct bft_core *c, uint32_t to, const struct pbft_kept_entry *e);
-/* Execute a fetched committed entry at last_exec + 1 <= h (below the
- * window: we restored a snapshot older than the stable checkpoint). */
-void pbft_kept_execute(struct bft_core *c, uint64_t seq, uint64_t view, const bft_digest *d,
+/* A fetched committed entry (2f+1 COMMITs checked) at last_exec < seq <=
+ * h, at most PBFT_FETCH_RANGE ahead: we restored a snapshot older than the
+ * stable checkpoint. Held until its predecessors came, then executed below
+ * the window and kept. */
+void pbft_kept_fetched(struct bft_core *c, uint64_t seq, uint64_t view, const bft_digest *d,
                        uint32_t mask, const struct pbft_raw *raws, const uint8_t *batch,
                        uint32_t len);
+void pbft_kept_free_ahead(struct bft_core *c);
 
 /* ---- state transfer and recovery (pbft_state.c, pbft_recover.c) ---- */
 /* A checkpoint above our execution is certified: fetch state if we do not

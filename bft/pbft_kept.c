@@ -34,50 +34,27 @@ void pbft_kept_reset(struct bft_core *c)
  * pbft_state.c). */
 static void kept_break(struct bft_core *c)
 {
+    PTRACE(c, "kept log broken at %llu (snap %llu)", (unsigned long long)(c->snap_seq + c->kept_n),
+           (unsigned long long)c->snap_seq);
     pbft_kept_reset(c);
     c->kept_broken = true;
 }
 
-void pbft_kept_add(struct bft_core *c, uint64_t seq, uint64_t view, const bft_digest *d,
-                   uint32_t mask, const struct pbft_raw *raws, const uint8_t *batch, uint32_t len)
+/* The entry for seq, or NULL (out of memory, or a peer's COMMIT we no
+ * longer hold: raws[i] of a peer must be set). */
+static struct pbft_kept_entry *entry_new(const struct bft_core *c, uint64_t seq, uint64_t view,
+                                         const bft_digest *d, uint32_t mask,
+                                         const struct pbft_raw *raws, const uint8_t *batch,
+                                         uint32_t len)
 {
-    if (!c->snap_mask || c->kept_broken) return;
-    uint64_t top = c->snap_seq + c->kept_n;
-    if (seq <= top) return; /* inside the snapshot or already kept */
-    if (seq != top + 1 || pbft_popcount(mask) < 2 * c->f + 1) {
-        kept_break(c);
-        return;
-    }
     size_t raws_len = 0;
     for (uint32_t i = 0; i < c->n; i++) {
         if (!(mask & (1u << i))) continue;
-        if (i != c->self && raws[i].len == 0) {
-            kept_break(c); /* a peer's COMMIT we no longer hold */
-            return;
-        }
+        if (i != c->self && raws[i].len == 0) return NULL;
         raws_len += 3 + (i == c->self ? 0 : raws[i].len);
     }
-    size_t size = sizeof(struct pbft_kept_entry) + raws_len + len;
-    if (c->kept_n >= PBFT_KEPT_SEQS || size > PBFT_KEPT_BYTES - c->kept_bytes) {
-        kept_break(c);
-        return;
-    }
-    if (c->kept_n == c->kept_cap) {
-        uint32_t cap = c->kept_cap ? 2 * c->kept_cap : 64;
-        if (cap > PBFT_KEPT_SEQS) cap = PBFT_KEPT_SEQS;
-        struct pbft_kept_entry **p = realloc(c->kept, cap * sizeof(*p));
-        if (!p) {
-            kept_break(c);
-            return;
-        }
-        c->kept = p;
-        c->kept_cap = cap;
-    }
-    struct pbft_kept_entry *e = malloc(size);
-    if (!e) {
-        kept_break(c);
-        return;
-    }
+    struct pbft_kept_entry *e = malloc(sizeof(*e) + raws_len + len);
+    if (!e) return NULL;
     e->seq = seq;
     e->view = view;
     e->digest = *d;
@@ -95,8 +72,59 @@ void pbft_kept_add(struct bft_core *c, uint64_t seq, uint64_t view, const bft_di
         p += rl;
     }
     if (len) memcpy(p, batch, len);
+    return e;
+}
+
+static size_t entry_size(const struct pbft_kept_entry *e)
+{
+    return sizeof(*e) + e->raws_len + e->batch_len;
+}
+
+/* Append e (owned from here on: kept or freed) if it extends the kept log. */
+static void kept_append(struct bft_core *c, struct pbft_kept_entry *e)
+{
+    uint64_t top = c->snap_seq + c->kept_n;
+    if (!c->snap_mask || c->kept_broken || e->seq <= top) {
+        free(e); /* nothing served, already broken, or already kept */
+        return;
+    }
+    size_t size = entry_size(e);
+    if (e->seq != top + 1 || pbft_popcount(e->mask) < 2 * c->f + 1 || c->kept_n >= PBFT_KEPT_SEQS ||
+        size > PBFT_KEPT_BYTES - c->kept_bytes) {
+        free(e);
+        kept_break(c);
+        return;
+    }
+    if (c->kept_n == c->kept_cap) {
+        uint32_t cap = c->kept_cap ? 2 * c->kept_cap : 64;
+        if (cap > PBFT_KEPT_SEQS) cap = PBFT_KEPT_SEQS;
+        struct pbft_kept_entry **p = realloc(c->kept, cap * sizeof(*p));
+        if (!p) {
+            free(e);
+            kept_break(c);
+            return;
+        }
+        c->kept = p;
+        c->kept_cap = cap;
+    }
     c->kept[c->kept_n++] = e;
     c->kept_bytes += size;
+}
+
+void pbft_kept_add(struct bft_core *c, uint64_t seq, uint64_t view, const bft_digest *d,
+                   uint32_t mask, const struct pbft_raw *raws, const uint8_t *batch, uint32_t len)
+{
+    if (!c->snap_mask || c->kept_broken || seq <= c->snap_seq + c->kept_n) return;
+    if (seq != c->snap_seq + c->kept_n + 1) {
+        kept_break(c); /* a gap: do not copy what cannot be kept */
+        return;
+    }
+    struct pbft_kept_entry *e = entry_new(c, seq, view, d, mask, raws, batch, len);
+    if (!e) {
+        kept_break(c);
+        return;
+    }
+    kept_append(c, e);
 }
 
 const struct pbft_kept_entry *pbft_kept_get(const struct bft_core *c, uint64_t seq)
@@ -141,28 +169,58 @@ void pbft_kept_send(struct bft_core *c, uint32_t to, const struct pbft_kept_entr
     c->io.send(c->io.ctx, to, &out);
 }
 
-void pbft_kept_execute(struct bft_core *c, uint64_t seq, uint64_t view, const bft_digest *d,
+void pbft_kept_free_ahead(struct bft_core *c)
+{
+    for (uint32_t i = 0; i < PBFT_FETCH_RANGE; i++) {
+        free(c->ahead[i]);
+        c->ahead[i] = NULL;
+    }
+}
+
+/* Execute e at last_exec + 1 <= h; e is then kept or freed. */
+static void execute_entry(struct bft_core *c, struct pbft_kept_entry *e)
+{
+    assert(e->seq == c->last_exec + 1 && e->seq <= c->h);
+    bool ckpt = e->seq % c->K == 0;
+    bft_digest state = {{0}};
+    const uint8_t *batch = e->batch_len ? e->data + e->raws_len : NULL;
+    c->io.execute(c->io.ctx, e->seq, e->view, batch, e->batch_len, &e->digest,
+                  ckpt ? &state : NULL);
+    c->last_exec = e->seq;
+    if (ckpt) c->last_state = state;
+    pbft_batch_mark(c, batch, e->batch_len, e->seq, PBFT_BATCH_EXECUTED);
+    /* Serve what we replay too: we may hold the only snapshot left. */
+    kept_append(c, e);
+}
+
+void pbft_kept_fetched(struct bft_core *c, uint64_t seq, uint64_t view, const bft_digest *d,
                        uint32_t mask, const struct pbft_raw *raws, const uint8_t *batch,
                        uint32_t len)
 {
-    assert(seq == c->last_exec + 1 && seq <= c->h);
-    bool ckpt = seq % c->K == 0;
-    bft_digest state = {{0}};
-    c->io.execute(c->io.ctx, seq, view, len ? batch : NULL, len, d, ckpt ? &state : NULL);
-    c->last_exec = seq;
-    if (ckpt) c->last_state = state;
-    pbft_batch_mark(c, batch, len, seq, PBFT_BATCH_EXECUTED);
-    /* Serve what we replay too: we may hold the only snapshot left. */
-    pbft_kept_add(c, seq, view, d, mask, raws, batch, len);
-    if (seq < c->h) return;
+    assert(seq > c->last_exec && seq <= c->h && seq - c->last_exec <= PBFT_FETCH_RANGE);
+    struct pbft_kept_entry *e = entry_new(c, seq, view, d, mask, raws, batch, len);
+    if (!e) return; /* out of memory: fetched again later */
+    /* The network reorders: hold entries up to one fetch range ahead. */
+    struct pbft_kept_entry **slot = &c->ahead[seq % PBFT_FETCH_RANGE];
+    free(*slot);
+    *slot = e;
+    for (;;) {
+        slot = &c->ahead[(c->last_exec + 1) % PBFT_FETCH_RANGE];
+        if (c->last_exec >= c->h || !*slot || (*slot)->seq != c->last_exec + 1) break;
+        e = *slot;
+        *slot = NULL;
+        execute_entry(c, e);
+    }
+    if (c->last_exec < c->h) return;
+    pbft_kept_free_ahead(c);
     /* At the stable checkpoint: the replayed state must be the certified
      * one. 2f+1 COMMITs per entry make a mismatch impossible with at most
      * f faulty replicas; count it if it happens all the same. */
-    if (!pbft_deq(&state, &c->h_digest)) {
+    if (!pbft_deq(&c->last_state, &c->h_digest)) {
         PTRACE(c, "replayed state at h differs from the certified digest");
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
     }
-    PTRACE(c, "replayed the kept log up to h %llu", (unsigned long long)seq);
+    PTRACE(c, "replayed the kept log up to h %llu", (unsigned long long)c->h);
     if (c->st_active && c->last_exec >= c->st_seq) {
         c->st_active = false;
         if (c->st_timer_armed) c->io.cancel_timer(c->io.ctx, PBFT_TIMER_STATE);
