@@ -115,6 +115,12 @@
  * size; past these bounds it is dropped and the next checkpoint snapshots. */
 #define PBFT_KEPT_SEQS (1u << 20)
 #define PBFT_KEPT_BYTES (256u << 20)
+/* What the snapshot rule counts per seq of log besides its batch: no more
+ * than the WAL writes for it in any role (f = 1: a primary's PRE-PREPARE
+ * and COMMIT records take 406 bytes, a backup's ~540), so a snapshot is
+ * offered to the host once the WAL grew by at least its size
+ * (docs/storage.md "PBFT's snapshot spacing"). */
+#define PBFT_LOG_SEQ_BYTES 400u
 #define PBFT_STATE_BYTES_TICK (4u << 20) /* snapshot bytes per asker per tick */
 /* Primary performance monitor (pbft_monitor.c; Aardvark, NSDI'09 §4.3). */
 #define PBFT_MON_TICK_DIV 20   /* a monitor tick is T/20 */
@@ -410,8 +416,9 @@ struct bft_core {
      * checkpoint when no snapshot was taken there. */
     struct pbft_kept_entry **kept;
     uint32_t kept_n, kept_cap;
-    size_t kept_bytes;
-    bool kept_broken; /* a gap or a bound hit: nothing kept until the next snapshot */
+    size_t kept_bytes;         /* memory held by the entries */
+    uint64_t kept_batch_bytes; /* their batches alone (the snapshot rule) */
+    bool kept_broken;          /* a gap or a bound hit: nothing kept until the next snapshot */
     /* Fetched entries below h that came before their predecessors. */
     struct pbft_kept_entry *ahead[PBFT_FETCH_RANGE];
 

@@ -26,6 +26,7 @@ void pbft_kept_reset(struct bft_core *c)
         free(c->kept[i]);
     c->kept_n = 0;
     c->kept_bytes = 0;
+    c->kept_batch_bytes = 0;
     c->kept_broken = false;
 }
 
@@ -109,6 +110,7 @@ static void kept_append(struct bft_core *c, struct pbft_kept_entry *e)
     }
     c->kept[c->kept_n++] = e;
     c->kept_bytes += size;
+    c->kept_batch_bytes += e->batch_len;
 }
 
 void pbft_kept_add(struct bft_core *c, uint64_t seq, uint64_t view, const bft_digest *d,

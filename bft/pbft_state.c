@@ -153,16 +153,15 @@ void pbft_state_on_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
     if (c->io.checkpoint) c->io.checkpoint(c->io.ctx, seq, d, c->snap, c->snap_len);
 }
 
-/* Bytes a laggard would replay after our served snapshot if we took none
- * at seq: the kept log up to h plus the window up to seq, each entry as
- * kept (header, batch, 2f+1 COMMITs). */
-static size_t log_bytes_since_snapshot(struct bft_core *c, uint64_t seq)
+/* The log since our served snapshot if we took none at seq (the kept log
+ * up to h, the window up to seq), counted as the WAL writes it at least:
+ * each batch plus PBFT_LOG_SEQ_BYTES. */
+static uint64_t log_bytes_since_snapshot(struct bft_core *c, uint64_t seq)
 {
-    size_t per = sizeof(struct pbft_kept_entry) + (2 * c->f + 1) * (3 + PBFT_RAW_MAX);
-    size_t bytes = c->kept_bytes;
+    uint64_t bytes = c->kept_batch_bytes + (uint64_t)c->kept_n * PBFT_LOG_SEQ_BYTES;
     for (uint64_t s = c->h + 1; s <= seq; s++) {
         const struct pbft_slot *sl = pbft_slot_peek(c, s);
-        if (sl) bytes += per + sl->batch_len;
+        if (sl) bytes += PBFT_LOG_SEQ_BYTES + sl->batch_len;
     }
     return bytes;
 }
@@ -171,7 +170,9 @@ static size_t log_bytes_since_snapshot(struct bft_core *c, uint64_t seq)
  * and a SHA-256 of the whole state, so take one at a checkpoint only when
  * the log it would replace (what a laggard replays after our served
  * snapshot) holds at least as many bytes as that snapshot: the copying is
- * amortised over the log, and the kept log stays near one snapshot's size.
+ * amortised over the log, the kept log stays near one snapshot's size, and
+ * the host, which writes a snapshot once the WAL grew by its size
+ * (docs/storage.md), takes each one offered.
  * Always when nothing is served yet or the kept log broke. Not while one
  * taken at an earlier checkpoint still waits for its 2f+1 proof. */
 static bool snapshot_due(struct bft_core *c, uint64_t seq)
