@@ -13,7 +13,9 @@
  * (pbft_make_stable garbage-collects them there) or when a laggard replays
  * them, so they are kept only while they extend the log contiguously from
  * snap_seq. The snapshot rule keeps their bytes near one snapshot's size;
- * PBFT_KEPT_SEQS and PBFT_KEPT_BYTES bound them regardless. */
+ * PBFT_KEPT_SEQS and PBFT_KEPT_BYTES bound them regardless. A laggard holds
+ * fetched entries that overtook their predecessors (the network reorders),
+ * at most one fetch range (PBFT_FETCH_RANGE) ahead. */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
