@@ -31,6 +31,8 @@
  *   batch for each s in O, so later certificates hold a signed pre-prepare.
  * STATE_REQ: seq = lowest checkpoint seq wanted; empty body (first chunk),
  *   or body = u8 2 | u32 offset: the next chunk of the snapshot at seq.
+ *   The answer may be an older snapshot whose server keeps the committed
+ *   log from it up to seq (pbft_kept.c); the asker then fetches that log.
  *   Log fetch: body = u8 1 | u16 count; seq = the first committed seq
  *   wanted; the responder sends up to count entries (one STATE_RESP each).
  *   Relay: body = u8 3; view, seq, digest = the pre-prepare wanted
@@ -40,7 +42,8 @@
  *     bytes [offset, offset + PBFT_STATE_CHUNK), body = u8 0 | u32 total
  *     | u32 offset | u8[32] SHA-256(snapshot) | u8 k | k x (u16 len |
  *     CHECKPOINT raw) (the 2f+1 proof; k = 0 on chunks after the first).
- *   kind 1 (log entry): seq, digest = batch digest, payload = batch,
+ *   kind 1 (log entry, from the window or, at or below h, the kept log):
+ *     seq, digest = batch digest, payload = batch,
  *     body = u8 1 | u64 responder's last executed | u8 k |
  *     k x (u16 len | COMMIT raw) (2f+1 COMMITs: committed(m, v, n), §4.2).
  *   kind 2 (answer to a log fetch below our h): seq = h, digest = state
