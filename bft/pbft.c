@@ -174,6 +174,9 @@ static void pbft_destroy(struct bft_core *c)
     free(c->nv_sent);
     for (uint32_t i = 0; i < BFT_MAX_REPLICAS; i++)
         free(c->nv_pending[i].buf);
+    pbft_kept_reset(c);
+    pbft_kept_free_ahead(c);
+    free(c->kept);
     free(c->snap);
     free(c->next);
     free(c->x_buf);

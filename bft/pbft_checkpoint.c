@@ -42,9 +42,13 @@ void pbft_make_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
     if (persist) persist_stable(c);
     pbft_state_on_stable(c, seq, d, proof, mask);
     /* GC: slots at or below the new h are free (their seq no longer maps
-     * into the window), everything above stays. */
+     * into the window), everything above stays. Executed ones move to the
+     * log kept since the served snapshot (pbft_kept.c). */
     for (uint64_t s = old_h + 1; s <= seq && s - old_h <= c->L; s++) {
         struct pbft_slot *sl = &c->slots[s % c->L];
+        if (sl->seq == s && sl->executed && sl->has_batch)
+            pbft_kept_add(c, s, sl->proof_view, &sl->digest, sl->proof_mask, sl->commit_raw,
+                          sl->batch, sl->batch_len);
         if (sl->seq && sl->seq <= seq) pbft_slot_reset(sl);
     }
     if (seq - old_h > c->L)
@@ -110,7 +114,7 @@ void pbft_checkpoint_own(struct bft_core *c, uint64_t seq, const bft_digest *sta
     struct pbft_raw own;
     pbft_sign_own(c, BFT_MSG_CHECKPOINT, c->view, seq, state, &own);
     pbft_ckpt_insert(c, c->self, seq, state, own.b, own.len);
-    pbft_state_snapshot_checkpoint(c, seq, state);
+    pbft_state_snapshot_checkpoint(c, seq, state, false);
     pbft_arm_retransmit(c);
     check_stable(c, seq, state);
 }

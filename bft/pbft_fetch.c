@@ -13,6 +13,7 @@
 
 void pbft_fetch_request(struct bft_core *c, int to, uint16_t count)
 {
+    PTRACE(c, "fetch %llu+%u from %d", (unsigned long long)c->last_exec + 1, count, to);
     uint8_t body[3] = {1, (uint8_t)count, (uint8_t)(count >> 8)};
     struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = c->view, .seq = c->last_exec + 1};
     m.body = body;
@@ -112,7 +113,10 @@ static void send_entry(struct bft_core *c, uint32_t to, const struct pbft_slot *
 
 void pbft_on_fetch_req(struct bft_core *c, const struct bft_msg *m)
 {
-    if (m->seq <= c->h) {
+    /* Below our h only from the log kept since our served snapshot
+     * (pbft_kept.c); otherwise the asker needs state: our checkpoint. */
+    if (m->seq <= c->h && !pbft_kept_get(c, m->seq)) {
+        PTRACE(c, "fetch %llu from %u: below h, not kept", (unsigned long long)m->seq, m->sender);
         if (pbft_popcount(c->h_proof_mask) >= 2 * c->f + 1 && spend_budget(c, m->sender))
             pbft_send_checkpoint_proof(c, m->sender);
         return;
@@ -120,6 +124,12 @@ void pbft_on_fetch_req(struct bft_core *c, const struct bft_msg *m)
     uint32_t count = (uint32_t)pbft_le(m->body + 1, 2);
     if (count > PBFT_FETCH_RANGE) count = PBFT_FETCH_RANGE;
     for (uint64_t seq = m->seq; seq - m->seq < count; seq++) {
+        if (seq <= c->h) {
+            const struct pbft_kept_entry *e = pbft_kept_get(c, seq);
+            if (!e || !spend_budget(c, m->sender)) return;
+            pbft_kept_send(c, m->sender, e);
+            continue;
+        }
         const struct pbft_slot *s = pbft_slot_peek(c, seq);
         if (!s || !s->executed || !s->has_batch || pbft_popcount(s->proof_mask) < 2 * c->f + 1)
             return; /* nothing (more) to give */
@@ -135,7 +145,11 @@ void pbft_on_fetch_resp(struct bft_core *c, const struct bft_msg *m)
         c->io.reject(c->io.ctx, BFT_REJECT_DUPLICATE);
         return;
     }
-    if (!pbft_in_window(c, m->seq)) {
+    /* At or below h: we restored a snapshot older than our stable
+     * checkpoint and replay the others' kept log, in order (pbft_kept.c). */
+    bool below = m->seq <= c->h;
+    if (below ? m->seq - c->last_exec > PBFT_FETCH_RANGE : !pbft_in_window(c, m->seq)) {
+        PTRACE(c, "fetched %llu from %u out of order", (unsigned long long)m->seq, m->sender);
         c->io.reject(c->io.ctx, BFT_REJECT_OUT_OF_WINDOW);
         return;
     }
@@ -178,6 +192,12 @@ void pbft_on_fetch_resp(struct bft_core *c, const struct bft_msg *m)
     }
     if (!ok) {
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+        return;
+    }
+    if (below) {
+        pbft_kept_fetched(c, m->seq, view, &m->digest, mask, raws, m->payload, m->payload_len);
+        if (their_exec > c->last_exec && c->last_exec >= c->fetch_hi)
+            pbft_fetch_request(c, (int)m->sender, PBFT_FETCH_RANGE);
         return;
     }
     struct pbft_slot *s = pbft_slot_get(c, m->seq);

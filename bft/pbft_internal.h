@@ -31,6 +31,8 @@
  *   batch for each s in O, so later certificates hold a signed pre-prepare.
  * STATE_REQ: seq = lowest checkpoint seq wanted; empty body (first chunk),
  *   or body = u8 2 | u32 offset: the next chunk of the snapshot at seq.
+ *   The answer may be an older snapshot whose server keeps the committed
+ *   log from it up to seq (pbft_kept.c); the asker then fetches that log.
  *   Log fetch: body = u8 1 | u16 count; seq = the first committed seq
  *   wanted; the responder sends up to count entries (one STATE_RESP each).
  *   Relay: body = u8 3; view, seq, digest = the pre-prepare wanted
@@ -40,7 +42,8 @@
  *     bytes [offset, offset + PBFT_STATE_CHUNK), body = u8 0 | u32 total
  *     | u32 offset | u8[32] SHA-256(snapshot) | u8 k | k x (u16 len |
  *     CHECKPOINT raw) (the 2f+1 proof; k = 0 on chunks after the first).
- *   kind 1 (log entry): seq, digest = batch digest, payload = batch,
+ *   kind 1 (log entry, from the window or, at or below h, the kept log):
+ *     seq, digest = batch digest, payload = batch,
  *     body = u8 1 | u64 responder's last executed | u8 k |
  *     k x (u16 len | COMMIT raw) (2f+1 COMMITs: committed(m, v, n), §4.2).
  *   kind 2 (answer to a log fetch below our h): seq = h, digest = state
@@ -97,17 +100,30 @@
 #define PBFT_PENDING_BYTES_MAX (64u << 20) /* bytes held by queued requests */
 #define PBFT_QUOTA_FLOOR 16                /* requests one client may queue at least */
 #define PBFT_QUOTA_FLOOR_BYTES (1u << 20)
-#define PBFT_RAW_MAX BFT_MSG_MIN_LEN     /* votes/checkpoints have no body */
-#define PBFT_CKPT_RING 4                 /* checkpoint seqs kept per replica */
-#define PBFT_RETRANSMIT_BURST 16         /* slots resent per firing */
-#define PBFT_HELP_BUDGET 256             /* replies to a laggard per tick */
-#define PBFT_FETCH_RANGE 64              /* log entries asked for at once */
-#define PBFT_VC_SHIFT_MAX 6              /* timeout doubles at most 2^6 */
-#define PBFT_PROBES 2                    /* log-fetch probes before suspecting the primary */
-#define PBFT_PROBE_RESETS 8              /* probe rounds restarted by catching up */
-#define PBFT_STATUS_TICKS 5              /* retransmit intervals per idle probe */
-#define PBFT_STATE_CHUNK (256u << 10)    /* snapshot bytes per STATE-RESP */
-#define PBFT_SNAP_MAX (64u << 20)        /* largest snapshot we assemble */
+#define PBFT_RAW_MAX BFT_MSG_MIN_LEN  /* votes/checkpoints have no body */
+#define PBFT_CKPT_RING 4              /* checkpoint seqs kept per replica */
+#define PBFT_RETRANSMIT_BURST 16      /* slots resent per firing */
+#define PBFT_HELP_BUDGET 256          /* replies to a laggard per tick */
+#define PBFT_FETCH_RANGE 64           /* log entries asked for at once */
+#define PBFT_VC_SHIFT_MAX 6           /* timeout doubles at most 2^6 */
+#define PBFT_PROBES 2                 /* log-fetch probes before suspecting the primary */
+#define PBFT_PROBE_RESETS 8           /* probe rounds restarted by catching up */
+#define PBFT_STATUS_TICKS 5           /* retransmit intervals per idle probe */
+#define PBFT_STATE_CHUNK (256u << 10) /* snapshot bytes per STATE-RESP */
+/* Largest snapshot we take or assemble: the applications' largest state
+ * (orders: 4M orders x 49 bytes, ~196 MiB) fits, as in HotStuff (HS_SNAP_MAX). */
+#define PBFT_SNAP_MAX (256u << 20)
+/* The log kept since the served snapshot (pbft_kept.c): seqs and bytes. The
+ * snapshot rule (docs/pbft.md "Snapshots") keeps it near one snapshot's
+ * size; past these bounds it is dropped and the next checkpoint snapshots. */
+#define PBFT_KEPT_SEQS (1u << 20)
+#define PBFT_KEPT_BYTES (256u << 20)
+/* What the snapshot rule counts per seq of log besides its batch: no more
+ * than the WAL writes for it in any role (f = 1: a primary's PRE-PREPARE
+ * and COMMIT records take 406 bytes, a backup's ~540), so a snapshot is
+ * offered to the host once the WAL grew by at least its size
+ * (docs/storage.md "PBFT's snapshot spacing"). */
+#define PBFT_LOG_SEQ_BYTES 400u
 #define PBFT_STATE_BYTES_TICK (4u << 20) /* snapshot bytes per asker per tick */
 /* Primary performance monitor (pbft_monitor.c; Aardvark, NSDI'09 §4.3). */
 #define PBFT_MON_TICK_DIV 20   /* a monitor tick is T/20 */
@@ -386,7 +402,8 @@ struct bft_core {
     uint8_t *x_buf;
     struct pbft_raw x_proof[BFT_MAX_REPLICAS];
     /* Snapshots: `snap` is served (its checkpoint is stable, proof held);
-     * `next` was taken at our latest checkpoint and waits for stability. */
+     * `next` was taken at one of our checkpoints and waits for stability.
+     * Not every checkpoint takes one (pbft_state.c snapshot_due). */
     bool snap_too_big;
     uint64_t snap_seq, next_seq_snap;
     bft_digest snap_digest, next_digest;
@@ -395,6 +412,18 @@ struct bft_core {
     struct pbft_raw snap_proof[BFT_MAX_REPLICAS];
     uint8_t *snap, *next;
     size_t snap_len, snap_cap, next_len, next_cap;
+    uint64_t snaps_taken; /* snapshots copied at checkpoints (tests, docs) */
+    /* The committed log since the served snapshot: entries snap_seq + 1 ..
+     * snap_seq + kept_n, each with its 2f+1 COMMITs (pbft_kept.c). A
+     * laggard restores `snap` and replays these up to the stable
+     * checkpoint when no snapshot was taken there. */
+    struct pbft_kept_entry **kept;
+    uint32_t kept_n, kept_cap;
+    size_t kept_bytes;         /* memory held by the entries */
+    uint64_t kept_batch_bytes; /* their batches alone (the snapshot rule) */
+    bool kept_broken;          /* a gap or a bound hit: nothing kept until the next snapshot */
+    /* Fetched entries below h that came before their predecessors. */
+    struct pbft_kept_entry *ahead[PBFT_FETCH_RANGE];
 
     bool post_recover;     /* recovered records: re-arm timers at the first event */
     uint32_t probes;       /* request timer expiries spent asking peers first */
@@ -561,6 +590,37 @@ void pbft_try_new_view(struct bft_core *c);
 void pbft_enter_new_view(struct bft_core *c, uint64_t view, const pbft_vc_set set, uint32_t nset);
 void pbft_retry_pending_nv(struct bft_core *c);
 
+/* ---- the log kept since the served snapshot (pbft_kept.c) ---- */
+struct pbft_kept_entry {
+    uint64_t seq, view; /* view of the COMMITs */
+    bft_digest digest;
+    uint32_t mask;      /* COMMIT senders (our own is regenerated) */
+    uint32_t raws_len;  /* bytes of (u16 len | COMMIT raw) for mask minus us */
+    uint32_t batch_len; /* the batch follows the raws */
+    uint8_t data[];
+};
+/* Drop everything kept: the served snapshot moved (or never was). */
+void pbft_kept_reset(struct bft_core *c);
+/* A committed, executed entry leaves the window (or was replayed below
+ * h): keep it if it extends the kept log contiguously. raws[i] for i in
+ * mask; len 0 or i == self means our own COMMIT (regenerated). */
+void pbft_kept_add(struct bft_core *c, uint64_t seq, uint64_t view, const bft_digest *d,
+                   uint32_t mask, const struct pbft_raw *raws, const uint8_t *batch, uint32_t len);
+const struct pbft_kept_entry *pbft_kept_get(const struct bft_core *c, uint64_t seq);
+/* We serve `snap` plus the kept log up to seq (a laggard asking for the
+ * state at seq can restore and replay). */
+bool pbft_kept_covers(const struct bft_core *c, uint64_t seq);
+/* Send one kept entry as a log-fetch answer (STATE_RESP kind 1). */
+void pbft_kept_send(struct bft_core *c, uint32_t to, const struct pbft_kept_entry *e);
+/* A fetched committed entry (2f+1 COMMITs checked) at last_exec < seq <=
+ * h, at most PBFT_FETCH_RANGE ahead: we restored a snapshot older than the
+ * stable checkpoint. Held until its predecessors came, then executed below
+ * the window and kept. */
+void pbft_kept_fetched(struct bft_core *c, uint64_t seq, uint64_t view, const bft_digest *d,
+                       uint32_t mask, const struct pbft_raw *raws, const uint8_t *batch,
+                       uint32_t len);
+void pbft_kept_free_ahead(struct bft_core *c);
+
 /* ---- state transfer and recovery (pbft_state.c, pbft_recover.c) ---- */
 /* A checkpoint above our execution is certified: fetch state if we do not
  * catch up by ourselves (urgent: it is beyond our window). */
@@ -569,7 +629,10 @@ void pbft_state_note(struct bft_core *c, uint64_t seq, const bft_digest *d,
 void pbft_on_state_timer(struct bft_core *c);
 void pbft_on_state_req(struct bft_core *c, const struct bft_msg *m);
 void pbft_on_state_resp(struct bft_core *c, const struct bft_msg *m);
-void pbft_state_snapshot_checkpoint(struct bft_core *c, uint64_t seq, const bft_digest *state);
+/* Our checkpoint seq executed with this state: take a snapshot if the
+ * rule says it is due (force: always, e.g. a restart's loaded state). */
+void pbft_state_snapshot_checkpoint(struct bft_core *c, uint64_t seq, const bft_digest *state,
+                                    bool force);
 /* The checkpoint (seq, d) became stable with this proof. */
 void pbft_state_on_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
                           const struct pbft_raw *proof, uint32_t mask);

@@ -161,12 +161,27 @@ void pbft_recover(struct bft_core *c, const uint8_t *rec, size_t len)
 static bool load_stable(struct bft_core *c)
 {
     bft_digest st = {{0}};
-    if (!c->io.load_snapshot || c->io.load_snapshot(c->io.ctx, c->h, &st) != BFT_E_OK) return false;
+    if (!c->io.load_snapshot) return false;
+    if (c->io.load_snapshot(c->io.ctx, c->h, &st) != BFT_E_OK) {
+        /* Not every checkpoint has a snapshot (pbft_state.c): an older one
+         * of ours (saved only once certified) still spares the transfer if
+         * the others kept the log from it up to h (pbft_kept.c); we replay
+         * it and must reach h_digest. We hold no proof for it, so we do
+         * not serve it. */
+        for (uint64_t s = c->h - c->h % c->K; s >= c->K && c->h - s <= PBFT_KEPT_SEQS; s -= c->K) {
+            if (s == c->h || c->io.load_snapshot(c->io.ctx, s, &st) != BFT_E_OK) continue;
+            PTRACE(c, "restart from our snapshot %llu below h", (unsigned long long)s);
+            c->last_exec = s;
+            c->last_state = st;
+            break;
+        }
+        return false;
+    }
     if (!pbft_deq(&st, &c->h_digest)) return false;
     c->last_exec = c->h;
     c->last_state = st;
     /* Serve it again (the peers that certified it may have lost it). */
-    pbft_state_snapshot_checkpoint(c, c->h, &st);
+    pbft_state_snapshot_checkpoint(c, c->h, &st, true);
     pbft_state_on_stable(c, c->h, &c->h_digest, c->h_proof, c->h_proof_mask);
     struct pbft_raw own;
     pbft_sign_own(c, BFT_MSG_CHECKPOINT, c->view, c->h, &st, &own);

@@ -87,6 +87,9 @@ void pbft_on_state_timer(struct bft_core *c)
      * certified checkpoint and fetch the state. */
     if (c->st_seq > c->h)
         pbft_make_stable(c, c->st_seq, &c->st_digest, c->st_proof, c->st_mask, true);
+    /* Restored below h (or just behind it): pull the kept log of the
+     * others from what we executed (pbft_kept.c). */
+    if (c->last_exec < c->h) pbft_fetch_request(c, -1, 1);
     if (c->x_active && c->x_stall++ < 3) {
         send_chunk_req(c); /* a chunk or its request was lost */
     } else {
@@ -104,7 +107,8 @@ static bool take_snapshot(struct bft_core *c, uint64_t seq, const bft_digest *st
     if (c->snap_too_big) return false;
     if (c->io.snapshot(c->io.ctx, &buf, &len) != BFT_E_OK) return false;
     if (len > PBFT_SNAP_MAX) {
-        /* More than a transfer may assemble: stop trying (counted). */
+        /* More than a transfer may assemble (above every application's
+         * largest state): stop trying (counted). */
         c->snap_too_big = true;
         c->io.reject(c->io.ctx, BFT_REJECT_OVERLOAD);
         return false;
@@ -120,6 +124,7 @@ static bool take_snapshot(struct bft_core *c, uint64_t seq, const bft_digest *st
     c->next_seq_snap = seq;
     c->next_digest = *state;
     crypto_sha256(c->next, len, c->next_sha.b);
+    c->snaps_taken++;
     return true;
 }
 
@@ -143,17 +148,50 @@ void pbft_state_on_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
     c->next_cap = cap;
     c->next_len = 0;
     c->next_seq_snap = 0;
+    pbft_kept_reset(c); /* the log it replaces */
     /* A certified state: the host may keep it on disk (docs/storage.md). */
     if (c->io.checkpoint) c->io.checkpoint(c->io.ctx, seq, d, c->snap, c->snap_len);
 }
 
-/* A snapshot is taken at every checkpoint we execute and served once that
- * checkpoint is stable. Taking it only when someone asks can deadlock: when
- * the replica that fell behind is needed for progress (it is the primary,
- * or one of only 2f+1 live replicas), no later checkpoint ever comes. */
-void pbft_state_snapshot_checkpoint(struct bft_core *c, uint64_t seq, const bft_digest *state)
+/* The log since our served snapshot if we took none at seq (the kept log
+ * up to h, the window up to seq), counted as the WAL writes it at least:
+ * each batch plus PBFT_LOG_SEQ_BYTES. */
+static uint64_t log_bytes_since_snapshot(struct bft_core *c, uint64_t seq)
 {
-    take_snapshot(c, seq, state);
+    uint64_t bytes = c->kept_batch_bytes + (uint64_t)c->kept_n * PBFT_LOG_SEQ_BYTES;
+    for (uint64_t s = c->h + 1; s <= seq; s++) {
+        const struct pbft_slot *sl = pbft_slot_peek(c, s);
+        if (sl) bytes += PBFT_LOG_SEQ_BYTES + sl->batch_len;
+    }
+    return bytes;
+}
+
+/* The snapshot rule (docs/pbft.md "Snapshots"): a snapshot costs a copy
+ * and a SHA-256 of the whole state, so take one at a checkpoint only when
+ * the log it would replace (what a laggard replays after our served
+ * snapshot) holds at least as many bytes as that snapshot: the copying is
+ * amortised over the log, the kept log stays near one snapshot's size, and
+ * the host, which writes a snapshot once the WAL grew by its size
+ * (docs/storage.md), takes each one offered.
+ * Always when nothing is served yet or the kept log broke. Not while one
+ * taken at an earlier checkpoint still waits for its 2f+1 proof. */
+static bool snapshot_due(struct bft_core *c, uint64_t seq)
+{
+    if (c->next_seq_snap > c->h && c->next_seq_snap < seq) return false;
+    if (!c->snap_mask || c->kept_broken) return true;
+    return log_bytes_since_snapshot(c, seq) >= c->snap_len;
+}
+
+/* A snapshot is taken at a checkpoint we execute when it is due and served
+ * once that checkpoint is stable; in between the kept log (pbft_kept.c)
+ * carries a laggard from the served snapshot to h. Taking it only when
+ * someone asks can deadlock: when the replica that fell behind is needed
+ * for progress (it is the primary, or one of only 2f+1 live replicas), no
+ * later checkpoint ever comes. */
+void pbft_state_snapshot_checkpoint(struct bft_core *c, uint64_t seq, const bft_digest *state,
+                                    bool force)
+{
+    if (force || snapshot_due(c, seq)) take_snapshot(c, seq, state);
 }
 
 /* One chunk of our served snapshot; the first carries the 2f+1 proof. */
@@ -201,8 +239,9 @@ void pbft_on_state_req(struct bft_core *c, const struct bft_msg *m)
     PTRACE(c, "got state req %llu off %zu from %u snap %llu/%zu", (unsigned long long)m->seq, off,
            m->sender, (unsigned long long)c->snap_seq, c->snap_len);
     if (c->h == 0 || m->seq > c->h) return; /* nothing certified to give yet */
-    /* Serve a snapshot taken at a checkpoint whose 2f+1 proof we hold. */
-    if (!(c->snap_mask && c->snap_seq >= m->seq)) {
+    /* Serve a snapshot taken at a checkpoint whose 2f+1 proof we hold, at
+     * seq or later, or older with the kept log from it up to seq. */
+    if (!(c->snap_mask && (c->snap_seq >= m->seq || pbft_kept_covers(c, m->seq)))) {
         if (c->last_exec != c->h || !pbft_deq(&c->last_state, &c->h_digest) ||
             !take_snapshot(c, c->h, &c->last_state))
             return; /* the asker retries; our next stable checkpoint will do */
@@ -292,6 +331,7 @@ static void install_snapshot(struct bft_core *c)
         c->snap_proof[i] = c->x_proof[i];
     c->x_buf = b;
     c->x_cap = cap;
+    pbft_kept_reset(c); /* kept from now on: what we replay up to h, then the window */
     if (c->io.checkpoint) c->io.checkpoint(c->io.ctx, seq, &c->x_digest, c->snap, c->snap_len);
     /* Requests executed inside the transferred state would otherwise stay
      * pending forever; clients retransmit what is still outstanding. */
@@ -330,7 +370,9 @@ void pbft_on_state_resp(struct bft_core *c, const struct bft_msg *m)
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         return;
     }
-    if (m->seq <= c->last_exec || m->seq < c->h || m->seq % c->K != 0) {
+    /* A snapshot below our h is fine while we have not executed it: its
+     * server replays us the kept log from it up to h (pbft_kept.c). */
+    if (m->seq <= c->last_exec || m->seq % c->K != 0) {
         c->io.reject(c->io.ctx, BFT_REJECT_DUPLICATE);
         return;
     }
