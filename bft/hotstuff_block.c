@@ -30,8 +30,10 @@ int hs_store_init(struct bft_core *c)
 
 void hs_store_free(struct bft_core *c)
 {
+    /* Only slots below the high-water mark ever held a batch: a replica
+     * that stored a few blocks does not read the whole table to free. */
     if (c->blocks)
-        for (uint32_t i = 0; i < HS_BLOCKS_MAX; i++)
+        for (uint32_t i = 0; i < c->blocks_hwm; i++)
             free(c->blocks[i].batch);
     free(c->blocks);
     free(c->bucket);
@@ -121,6 +123,7 @@ struct hs_block *hs_block_insert(struct bft_core *c, const struct hs_wire_block 
             }
     }
     assert(slot >= 0);
+    if ((uint32_t)slot >= c->blocks_hwm) c->blocks_hwm = (uint32_t)slot + 1;
     struct hs_block *b = &c->blocks[slot];
     if (w->batch_len > b->batch_cap) {
         uint8_t *p = realloc(b->batch, w->batch_len);

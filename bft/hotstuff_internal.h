@@ -316,6 +316,7 @@ struct bft_core {
     struct hs_block *blocks;
     int32_t *bucket;
     uint32_t n_blocks, n_unconnected;
+    uint32_t blocks_hwm; /* slots [0, blocks_hwm) have been used (hs_store_free) */
     uint32_t gc_tick;
 
     /* Votes collected, per voter, slot view % HS_VOTE_VIEWS: a replica
