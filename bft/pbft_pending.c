@@ -163,14 +163,15 @@ int32_t pbft_pending_oldest(const struct pbft_pending *p)
 {
     if (p->head >= 0) return p->head;
     if (p->count == 0) return -1;
-    for (int32_t i = 0; i < PBFT_PENDING_MAX; i++)
+    /* Scans stop at the first never-used entry (see the init). */
+    for (int32_t i = 0; i < PBFT_PENDING_MAX && p->e[i].raw; i++)
         if (p->e[i].used) return i;
     return -1;
 }
 
 void pbft_pending_unmark_all(struct pbft_pending *p)
 {
-    for (int32_t i = 0; i < PBFT_PENDING_MAX; i++) {
+    for (int32_t i = 0; i < PBFT_PENDING_MAX && p->e[i].raw; i++) {
         struct pbft_req *r = &p->e[i];
         if (r->used && r->proposed) {
             r->proposed = 0;
@@ -181,7 +182,7 @@ void pbft_pending_unmark_all(struct pbft_pending *p)
 
 void pbft_pending_clear(struct pbft_pending *p)
 {
-    for (int32_t i = 0; i < PBFT_PENDING_MAX; i++)
+    for (int32_t i = 0; i < PBFT_PENDING_MAX && p->e[i].raw; i++)
         if (p->e[i].used) pbft_pending_remove(p, i);
 }
 
