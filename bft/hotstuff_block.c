@@ -1,5 +1,6 @@
-/* The block store: a fixed table of HS_BLOCKS_MAX blocks with a hash on the
- * block digest. The tree hangs off the root, the last committed block
+/* The block store: up to HS_BLOCKS_MAX blocks (slots in chunks of
+ * HS_BLOCK_CHUNK, allocated as first used) with a hash on the block
+ * digest. The tree hangs off the root, the last committed block
  * (Algorithm 3 b_exec); a block is "connected" once its parent chain reaches
  * the root, and only connected blocks are acted on (voted for, used for
  * locks and commits), because the safety rule and the commit rule both look
@@ -20,9 +21,8 @@ static uint32_t bucket_of(const bft_digest *d)
 
 int hs_store_init(struct bft_core *c)
 {
-    c->blocks = calloc(HS_BLOCKS_MAX, sizeof(*c->blocks));
     c->bucket = malloc(HS_BUCKETS * sizeof(*c->bucket));
-    if (!c->blocks || !c->bucket) return BFT_E_NOMEM;
+    if (!c->bucket) return BFT_E_NOMEM;
     for (uint32_t i = 0; i < HS_BUCKETS; i++)
         c->bucket[i] = -1;
     return BFT_E_OK;
@@ -30,12 +30,15 @@ int hs_store_init(struct bft_core *c)
 
 void hs_store_free(struct bft_core *c)
 {
-    if (c->blocks)
-        for (uint32_t i = 0; i < HS_BLOCKS_MAX; i++)
-            free(c->blocks[i].batch);
-    free(c->blocks);
+    for (uint32_t k = 0; k < HS_BLOCKS_MAX / HS_BLOCK_CHUNK; k++) {
+        if (!c->block_chunk[k]) continue;
+        for (uint32_t i = 0; i < HS_BLOCK_CHUNK; i++)
+            free(c->block_chunk[k][i].batch);
+        free(c->block_chunk[k]);
+        c->block_chunk[k] = NULL;
+    }
+    c->blocks_hwm = 0;
     free(c->bucket);
-    c->blocks = NULL;
     c->bucket = NULL;
 }
 
@@ -55,24 +58,24 @@ void hs_block_digest(uint64_t view, uint64_t height, const bft_digest *parent,
 
 static int32_t find(const struct bft_core *c, const bft_digest *d)
 {
-    for (int32_t i = c->bucket[bucket_of(d)]; i >= 0; i = c->blocks[i].hnext)
-        if (hs_deq(&c->blocks[i].digest, d)) return i;
+    for (int32_t i = c->bucket[bucket_of(d)]; i >= 0; i = hs_blk(c, i)->hnext)
+        if (hs_deq(&hs_blk(c, i)->digest, d)) return i;
     return -1;
 }
 
 struct hs_block *hs_block_get(struct bft_core *c, const bft_digest *d)
 {
     int32_t i = find(c, d);
-    return i >= 0 ? &c->blocks[i] : NULL;
+    return i >= 0 ? hs_blk(c, i) : NULL;
 }
 
 static void remove_at(struct bft_core *c, int32_t i)
 {
-    struct hs_block *b = &c->blocks[i];
+    struct hs_block *b = hs_blk(c, i);
     assert(b->used);
     int32_t *link = &c->bucket[bucket_of(&b->digest)];
     while (*link != i)
-        link = &c->blocks[*link].hnext;
+        link = &hs_blk(c, *link)->hnext;
     *link = b->hnext;
     if (!b->connected) c->n_unconnected--;
     b->used = false;
@@ -89,15 +92,15 @@ static bool live(const struct bft_core *c, const struct hs_block *b)
 static int32_t victim(const struct bft_core *c)
 {
     int32_t best = -1;
-    for (int32_t i = 0; i < HS_BLOCKS_MAX; i++) {
-        const struct hs_block *b = &c->blocks[i];
+    for (int32_t i = 0; i < (int32_t)c->blocks_hwm; i++) {
+        const struct hs_block *b = hs_blk(c, i);
         if (!b->used || live(c, b)) continue;
         /* Committed history first (oldest), then unconnected strays. */
         if (best < 0) {
             best = i;
             continue;
         }
-        const struct hs_block *o = &c->blocks[best];
+        const struct hs_block *o = hs_blk(c, best);
         bool bc = b->connected, oc = o->connected;
         if (bc != oc ? bc : b->height < o->height) best = i;
     }
@@ -107,21 +110,26 @@ static int32_t victim(const struct bft_core *c)
 struct hs_block *hs_block_insert(struct bft_core *c, const struct hs_wire_block *w, uint32_t from)
 {
     int32_t have = find(c, &w->digest);
-    if (have >= 0) return &c->blocks[have];
+    if (have >= 0) return hs_blk(c, have);
     int32_t slot = -1;
     if (c->n_blocks == HS_BLOCKS_MAX) {
         slot = victim(c);
         if (slot < 0) return NULL;
         remove_at(c, slot);
     } else {
-        for (int32_t i = 0; i < HS_BLOCKS_MAX; i++)
-            if (!c->blocks[i].used) {
+        /* The lowest free slot: below the high-water mark, or the next. */
+        for (int32_t i = 0; i < (int32_t)c->blocks_hwm; i++)
+            if (!hs_blk(c, i)->used) {
                 slot = i;
                 break;
             }
+        if (slot < 0) slot = (int32_t)c->blocks_hwm;
     }
-    assert(slot >= 0);
-    struct hs_block *b = &c->blocks[slot];
+    assert(slot >= 0 && slot < HS_BLOCKS_MAX);
+    struct hs_block **chunk = &c->block_chunk[slot / HS_BLOCK_CHUNK];
+    if (!*chunk && !(*chunk = calloc(HS_BLOCK_CHUNK, sizeof(**chunk)))) return NULL;
+    if ((uint32_t)slot >= c->blocks_hwm) c->blocks_hwm = (uint32_t)slot + 1;
+    struct hs_block *b = hs_blk(c, slot);
     if (w->batch_len > b->batch_cap) {
         uint8_t *p = realloc(b->batch, w->batch_len);
         if (!p) return NULL;
@@ -139,6 +147,7 @@ struct hs_block *hs_block_insert(struct bft_core *c, const struct hs_wire_block 
     b->batch_digest = w->batch_digest;
     b->justify = w->justify;
     b->from = from;
+    b->idx = slot;
     uint32_t k = bucket_of(&b->digest);
     b->hnext = c->bucket[k];
     c->bucket[k] = slot;
@@ -187,8 +196,8 @@ void hs_block_try_connect(struct bft_core *c, struct hs_block *first)
         if (!b || !b->connected) continue;
         hs_on_connected(c, b);
         if (c->n_unconnected == 0) continue;
-        for (int32_t i = 0; i < HS_BLOCKS_MAX && n < cap; i++) {
-            struct hs_block *k = &c->blocks[i];
+        for (int32_t i = 0; i < (int32_t)c->blocks_hwm && n < cap; i++) {
+            struct hs_block *k = hs_blk(c, i);
             if (!k->used || k->connected || k->spec || !hs_deq(&k->parent, &d)) continue;
             if (!parent_connected(c, k)) continue;
             mark_connected(c, k);
@@ -201,16 +210,16 @@ void hs_block_try_connect(struct bft_core *c, struct hs_block *first)
 /* After the root moves by state transfer: rebuild connectivity from it. */
 void hs_store_reconnect(struct bft_core *c)
 {
-    for (int32_t i = 0; i < HS_BLOCKS_MAX; i++) {
-        struct hs_block *b = &c->blocks[i];
+    for (int32_t i = 0; i < (int32_t)c->blocks_hwm; i++) {
+        struct hs_block *b = hs_blk(c, i);
         if (b->used && b->connected && !b->committed) {
             b->connected = false;
             c->n_unconnected++;
         }
     }
     hs_store_gc(c);
-    for (int32_t i = 0; i < HS_BLOCKS_MAX; i++) {
-        struct hs_block *b = &c->blocks[i];
+    for (int32_t i = 0; i < (int32_t)c->blocks_hwm; i++) {
+        struct hs_block *b = hs_blk(c, i);
         if (b->used && !b->connected && !b->spec && b->height == c->root_height + 1)
             hs_block_try_connect(c, b);
     }
@@ -218,8 +227,8 @@ void hs_store_reconnect(struct bft_core *c)
 
 void hs_store_gc(struct bft_core *c)
 {
-    for (int32_t i = 0; i < HS_BLOCKS_MAX; i++) {
-        struct hs_block *b = &c->blocks[i];
+    for (int32_t i = 0; i < (int32_t)c->blocks_hwm; i++) {
+        struct hs_block *b = hs_blk(c, i);
         if (!b->used) continue;
         bool dead = b->height <= c->root_height && !b->committed;
         bool old = b->committed && b->height + c->history < c->root_height;

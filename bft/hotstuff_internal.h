@@ -63,6 +63,11 @@
 
 /* Bounds. */
 #define HS_BLOCKS_MAX 1024
+/* The store's slots come in chunks allocated as slots are first used:
+ * blocks never move (they are held by pointer), and a replica that holds
+ * a few blocks does not allocate the whole table. */
+#define HS_BLOCK_CHUNK 64
+_Static_assert(HS_BLOCKS_MAX % HS_BLOCK_CHUNK == 0, "whole chunks");
 #define HS_BUCKETS 2048    /* power of two */
 #define HS_HISTORY_MIN 256 /* committed blocks kept for laggards */
 /* Votes kept per replica: one per view, for the 5 views (ours +- 2) votes
@@ -159,6 +164,7 @@ struct hs_block {
     uint32_t batch_len, batch_cap;
     uint32_t from; /* who sent it: first peer to ask for its ancestors */
     int32_t hnext;
+    int32_t idx; /* its slot (hs_blk) */
 };
 
 /* A block as parsed from a proposal or a block response. */
@@ -313,9 +319,10 @@ struct bft_core {
     struct hs_tc tc_cache[HS_TC_CACHE];
     uint32_t tc_cache_next;
 
-    struct hs_block *blocks;
+    struct hs_block *block_chunk[HS_BLOCKS_MAX / HS_BLOCK_CHUNK]; /* NULL until used */
     int32_t *bucket;
     uint32_t n_blocks, n_unconnected;
+    uint32_t blocks_hwm; /* slots [0, blocks_hwm) have been used; all above are free */
     uint32_t gc_tick;
 
     /* Votes collected, per voter, slot view % HS_VOTE_VIEWS: a replica
@@ -368,6 +375,11 @@ uint32_t hs_leader(const struct bft_core *c, uint64_t view);
 uint64_t hs_view_after_tc(const struct bft_core *c, uint64_t tc_view);
 /* TC(a) leads to a later view than TC(b) (ties: the later TC). */
 bool hs_tc_leads_further(const struct bft_core *c, uint64_t a_view, uint64_t b_view);
+/* Slot i of the block store; its chunk must exist (i < blocks_hwm). */
+static inline struct hs_block *hs_blk(const struct bft_core *c, int32_t i)
+{
+    return &c->block_chunk[i / HS_BLOCK_CHUNK][i % HS_BLOCK_CHUNK];
+}
 static inline bool hs_deq(const bft_digest *a, const bft_digest *b)
 {
     return memcmp(a->b, b->b, sizeof a->b) == 0;

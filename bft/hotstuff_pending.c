@@ -21,6 +21,14 @@ static uint32_t bucket_of(uint32_t client, uint64_t req_no)
     return (uint32_t)(x >> 40) & (HS_PENDING_BUCKETS - 1);
 }
 
+/* The free entry after free entry i: a never-used entry (raw NULL: every
+ * used entry keeps its buffer) is followed by i + 1, see the init. */
+static int32_t free_next(const struct hs_pending *p, int32_t i)
+{
+    if (p->e[i].raw) return p->e[i].next;
+    return i + 1 < HS_PENDING_MAX ? i + 1 : -1;
+}
+
 int hs_pending_init(struct hs_pending *p, uint32_t n_clients)
 {
     memset(p, 0, sizeof(*p));
@@ -32,8 +40,11 @@ int hs_pending_init(struct hs_pending *p, uint32_t n_clients)
         return BFT_E_NOMEM;
     for (uint32_t i = 0; i < HS_PENDING_BUCKETS; i++)
         p->bucket[i] = -1;
-    for (int32_t i = 0; i < HS_PENDING_MAX; i++)
-        p->e[i].next = i + 1 < HS_PENDING_MAX ? i + 1 : -1;
+    /* The free list is threaded lazily: an entry that was never used (no
+     * buffer yet) is followed by the next index (free_next), so creating a
+     * replica does not write all HS_PENDING_MAX entries. Used entries form a
+     * prefix of the table, since never-used ones are taken in index
+     * order. */
     p->free_head = 0;
     p->head = p->tail = -1;
     return BFT_E_OK;
@@ -42,7 +53,7 @@ int hs_pending_init(struct hs_pending *p, uint32_t n_clients)
 void hs_pending_free(struct hs_pending *p)
 {
     if (p->e)
-        for (uint32_t i = 0; i < HS_PENDING_MAX; i++)
+        for (uint32_t i = 0; i < HS_PENDING_MAX && p->e[i].raw; i++)
             free(p->e[i].raw);
     free(p->e);
     free(p->bucket);
@@ -64,6 +75,7 @@ int hs_pending_add(struct hs_pending *p, const struct bft_msg *req)
         !bft_quota_take(&p->quota, req->sender, req->raw_len))
         return BFT_REJECT_OVERLOAD;
     int32_t i = p->free_head;
+    int32_t next = free_next(p, i);
     struct hs_req *r = &p->e[i];
     if (r->cap < req->raw_len) {
         uint8_t *b = realloc(r->raw, req->raw_len);
@@ -74,7 +86,7 @@ int hs_pending_add(struct hs_pending *p, const struct bft_msg *req)
         r->raw = b;
         r->cap = req->raw_len;
     }
-    p->free_head = r->next;
+    p->free_head = next;
     memcpy(r->raw, req->raw, req->raw_len);
     r->len = req->raw_len;
     r->client = req->sender;

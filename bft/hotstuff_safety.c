@@ -247,13 +247,13 @@ void hs_commit(struct bft_core *c, struct hs_block *b)
     uint32_t n = 0;
     struct hs_block *x = b;
     while (x && x->height > c->root_height && n < HS_BLOCKS_MAX) {
-        chain[n++] = (int32_t)(x - c->blocks);
+        chain[n++] = x->idx;
         if (x->height == c->root_height + 1) break;
         x = hs_block_get(c, &x->parent);
     }
     if (!x || x->height != c->root_height + 1 || !hs_deq(&x->parent, &c->root)) return;
     for (uint32_t i = n; i-- > 0;) {
-        struct hs_block *k = &c->blocks[chain[i]];
+        struct hs_block *k = hs_blk(c, chain[i]);
         /* Logged so a restart re-executes locally instead of depending on
          * others still holding the state. */
         hs_persist_commit(c, k);

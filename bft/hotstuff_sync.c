@@ -191,8 +191,8 @@ static bool fetching(const struct bft_core *c)
 /* Is a stored trusted block's parent this one? Then it is trusted too. */
 static bool named_by_child(struct bft_core *c, const bft_digest *d)
 {
-    for (int32_t i = 0; i < HS_BLOCKS_MAX; i++) {
-        const struct hs_block *k = &c->blocks[i];
+    for (int32_t i = 0; i < (int32_t)c->blocks_hwm; i++) {
+        const struct hs_block *k = hs_blk(c, i);
         if (k->used && !k->spec && hs_deq(&k->parent, d)) return true;
     }
     return false;

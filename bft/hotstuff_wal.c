@@ -316,7 +316,7 @@ int hs_compact(struct bft_core *c, uint64_t base,
     for (uint64_t h = c->root_height; h > base; h--) {
         struct hs_block *b = hs_block_get(c, &at);
         if (!b || !b->committed || b->height != h || k == HS_BLOCKS_MAX) return BFT_E_AGAIN;
-        chain[k++] = (int32_t)(b - c->blocks);
+        chain[k++] = b->idx;
         at = b->parent;
     }
     if (!emit) return BFT_E_OK;
@@ -339,9 +339,9 @@ int hs_compact(struct bft_core *c, uint64_t base,
     assert(!w.err);
     emit(ctx, rec, w.len);
     for (uint32_t i = k; i-- > 0;)
-        write_block(c, HS_REC_COMMIT, &c->blocks[chain[i]], emit, ctx);
-    for (uint32_t i = 0; i < HS_BLOCKS_MAX; i++) {
-        const struct hs_block *b = &c->blocks[i];
+        write_block(c, HS_REC_COMMIT, hs_blk(c, chain[i]), emit, ctx);
+    for (int32_t i = 0; i < (int32_t)c->blocks_hwm; i++) {
+        const struct hs_block *b = hs_blk(c, i);
         if (b->used && b->height > c->root_height) write_block(c, HS_REC_BLOCK, b, emit, ctx);
     }
     return BFT_E_OK;

@@ -190,8 +190,10 @@ int bft_node_create(struct bft_node **out, const struct bft_node_config *cfg,
     n->rng = cfg->random_seed ? cfg->random_seed
                               : cfg->core.cluster_id ^ ((uint64_t)cfg->core.self << 32);
     n->clients = node_clients_new(cfg->n_clients);
-    n->arena = malloc(NODE_OUTBOX_BYTES);
-    n->out = malloc(NODE_OUTBOX_ENTRIES * sizeof *n->out);
+    n->arena = malloc(NODE_OUTBOX_BYTES_INIT);
+    n->arena_cap = NODE_OUTBOX_BYTES_INIT;
+    n->out = malloc(NODE_OUTBOX_ENTRIES_INIT * sizeof *n->out);
+    n->out_cap = NODE_OUTBOX_ENTRIES_INIT;
     n->vcache = cfg->null_crypto ? NULL : crypto_vcache_new(1u << 16);
     n->app = cfg->app->create();
     n->reads_wait = malloc(NODE_READS_WAITING * sizeof *n->reads_wait);

@@ -37,9 +37,14 @@ struct node_client {
 
 /* Outbox: sends buffered until bft_node_flush (durable before send). One
  * arena of encoded bytes plus (destination, offset, len) entries; a
- * broadcast is encoded and signed once and referenced n-1 times. */
+ * broadcast is encoded and signed once and referenced n-1 times. Both
+ * start small and grow by doubling up to their bounds (node_out.c): most
+ * flushes carry a few KB, and a replica created per fuzz input or per
+ * simulated node should not map 8 MB it never touches. */
 #define NODE_OUTBOX_BYTES (8u << 20)
 #define NODE_OUTBOX_ENTRIES 16384
+#define NODE_OUTBOX_BYTES_INIT (64u << 10)
+#define NODE_OUTBOX_ENTRIES_INIT 256
 #define NODE_DEST_CLIENT 0x80000000u
 
 struct node_out {
@@ -74,10 +79,10 @@ struct bft_node {
     struct node_client *clients; /* cfg.n_clients entries */
 
     uint8_t *arena;
-    uint32_t arena_len;
+    uint32_t arena_len, arena_cap; /* arena_cap <= NODE_OUTBOX_BYTES */
     struct node_out *out;
-    uint32_t n_out;
-    bool dirty; /* persisted since last flush */
+    uint32_t n_out, out_cap; /* out_cap <= NODE_OUTBOX_ENTRIES */
+    bool dirty;              /* persisted since last flush */
 
     uint8_t *snap; /* last snapshot handed to the core */
     size_t snap_len;

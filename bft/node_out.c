@@ -1,7 +1,8 @@
 /* The node's outbox: everything a step sends waits here until
  * bft_node_flush has made the step's WAL records durable (persist before you
  * promise: etcd's Ready.MustSync, STYLE.md #2). Bounded in bytes and
- * entries; when full it flushes early rather than grow. */
+ * entries; when full it flushes early rather than grow past the bounds.
+ * Below them the arena and the entry table grow by doubling as needed. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,12 +13,45 @@ static bool outbox_room(struct bft_node *n, size_t bytes, uint32_t entries)
     return n->arena_len + bytes <= NODE_OUTBOX_BYTES && n->n_out + entries <= NODE_OUTBOX_ENTRIES;
 }
 
+/* Grow the arena and the entry table (doubling, never past the bounds)
+ * so that `bytes` and `entries` more fit; outbox_room has checked the
+ * bounds. False if out of memory. */
+static bool outbox_grow(struct bft_node *n, size_t bytes, uint32_t entries)
+{
+    size_t need = n->arena_len + bytes;
+    if (need > n->arena_cap) {
+        size_t cap = n->arena_cap;
+        while (cap < need)
+            cap *= 2;
+        if (cap > NODE_OUTBOX_BYTES) cap = NODE_OUTBOX_BYTES;
+        uint8_t *a = realloc(n->arena, cap);
+        if (!a) return false;
+        n->arena = a;
+        n->arena_cap = (uint32_t)cap;
+    }
+    uint32_t want = n->n_out + entries;
+    if (want > n->out_cap) {
+        uint32_t cap = n->out_cap;
+        while (cap < want)
+            cap *= 2;
+        if (cap > NODE_OUTBOX_ENTRIES) cap = NODE_OUTBOX_ENTRIES;
+        struct node_out *o = realloc(n->out, (size_t)cap * sizeof *o);
+        if (!o) return false;
+        n->out = o;
+        n->out_cap = cap;
+    }
+    return true;
+}
+
 /* Reserve `bytes` in the arena for `entries` destinations; flushes first if
- * needed. Returns NULL only if the item can never fit. */
+ * the bounds are reached. Returns NULL if the item can never fit, or if
+ * the outbox cannot grow (out of memory: the message is dropped, as a
+ * lossy network would). */
 static uint8_t *outbox_reserve(struct bft_node *n, size_t bytes, uint32_t entries)
 {
     if (bytes > NODE_OUTBOX_BYTES || entries > NODE_OUTBOX_ENTRIES) return NULL;
     if (!outbox_room(n, bytes, entries)) bft_node_flush(n);
+    if (!outbox_grow(n, bytes, entries)) return NULL;
     uint8_t *p = n->arena + n->arena_len;
     return p;
 }
@@ -57,9 +91,10 @@ void node_queue_msg(struct bft_node *n, const struct bft_msg *m, bool broadcast,
     out.sender = n->cfg.core.self;
     out.cluster_id = n->cfg.core.cluster_id;
     size_t len = bft_msg_encoded_len(&out);
-    uint8_t *p = outbox_reserve(n, len, entries);
     /* An unencodable message we are about to send is our bug, not input. */
-    if (!p) abort();
+    if (len > NODE_OUTBOX_BYTES || entries > NODE_OUTBOX_ENTRIES) abort();
+    uint8_t *p = outbox_reserve(n, len, entries);
+    if (!p) return; /* out of memory: dropped */
     size_t got = bft_msg_encode(&out, p, len);
     if (got != len) abort();
     const uint8_t *region;

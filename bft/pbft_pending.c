@@ -14,6 +14,14 @@ static uint32_t bucket_of(uint32_t client, uint64_t req_no)
     return (uint32_t)(x >> 40) & (PBFT_PENDING_BUCKETS - 1);
 }
 
+/* The free entry after free entry i: a never-used entry (raw NULL: every
+ * used entry keeps its buffer) is followed by i + 1, see the init. */
+static int32_t free_next(const struct pbft_pending *p, int32_t i)
+{
+    if (p->e[i].raw) return p->e[i].next;
+    return i + 1 < PBFT_PENDING_MAX ? i + 1 : -1;
+}
+
 int pbft_pending_init(struct pbft_pending *p, uint32_t n_clients)
 {
     memset(p, 0, sizeof(*p));
@@ -25,8 +33,11 @@ int pbft_pending_init(struct pbft_pending *p, uint32_t n_clients)
         return BFT_E_NOMEM;
     for (uint32_t i = 0; i < PBFT_PENDING_BUCKETS; i++)
         p->bucket[i] = -1;
-    for (int32_t i = 0; i < PBFT_PENDING_MAX; i++)
-        p->e[i].next = i + 1 < PBFT_PENDING_MAX ? i + 1 : -1;
+    /* The free list is threaded lazily: an entry that was never used (no
+     * buffer yet) is followed by the next index (free_next), so creating a
+     * replica does not write all PBFT_PENDING_MAX entries. Used entries form a
+     * prefix of the table, since never-used ones are taken in index
+     * order. */
     p->free_head = 0;
     p->head = p->tail = -1;
     return BFT_E_OK;
@@ -35,7 +46,7 @@ int pbft_pending_init(struct pbft_pending *p, uint32_t n_clients)
 void pbft_pending_free(struct pbft_pending *p)
 {
     if (p->e)
-        for (uint32_t i = 0; i < PBFT_PENDING_MAX; i++)
+        for (uint32_t i = 0; i < PBFT_PENDING_MAX && p->e[i].raw; i++)
             free(p->e[i].raw);
     free(p->e);
     free(p->bucket);
@@ -85,6 +96,7 @@ int pbft_pending_add(struct pbft_pending *p, const struct bft_msg *req)
         !bft_quota_take(&p->quota, req->sender, req->raw_len))
         return BFT_REJECT_OVERLOAD;
     int32_t i = p->free_head;
+    int32_t next = free_next(p, i);
     struct pbft_req *r = &p->e[i];
     if (r->cap < req->raw_len) {
         uint8_t *b = realloc(r->raw, req->raw_len);
@@ -95,7 +107,7 @@ int pbft_pending_add(struct pbft_pending *p, const struct bft_msg *req)
         r->raw = b;
         r->cap = req->raw_len;
     }
-    p->free_head = r->next;
+    p->free_head = next;
     memcpy(r->raw, req->raw, req->raw_len);
     r->len = req->raw_len;
     r->client = req->sender;
@@ -151,14 +163,15 @@ int32_t pbft_pending_oldest(const struct pbft_pending *p)
 {
     if (p->head >= 0) return p->head;
     if (p->count == 0) return -1;
-    for (int32_t i = 0; i < PBFT_PENDING_MAX; i++)
+    /* Scans stop at the first never-used entry (see the init). */
+    for (int32_t i = 0; i < PBFT_PENDING_MAX && p->e[i].raw; i++)
         if (p->e[i].used) return i;
     return -1;
 }
 
 void pbft_pending_unmark_all(struct pbft_pending *p)
 {
-    for (int32_t i = 0; i < PBFT_PENDING_MAX; i++) {
+    for (int32_t i = 0; i < PBFT_PENDING_MAX && p->e[i].raw; i++) {
         struct pbft_req *r = &p->e[i];
         if (r->used && r->proposed) {
             r->proposed = 0;
@@ -169,7 +182,7 @@ void pbft_pending_unmark_all(struct pbft_pending *p)
 
 void pbft_pending_clear(struct pbft_pending *p)
 {
-    for (int32_t i = 0; i < PBFT_PENDING_MAX; i++)
+    for (int32_t i = 0; i < PBFT_PENDING_MAX && p->e[i].raw; i++)
         if (p->e[i].used) pbft_pending_remove(p, i);
 }
 

@@ -63,6 +63,7 @@
 
 /* ---- bounds ---- */
 #define RAFT_LOG_CAP 65536u               /* entries in memory (power of two) */
+#define RAFT_LOG_CAP_INIT 64u             /* ring slots at first; doubles to RAFT_LOG_CAP */
 #define RAFT_LOG_BYTES_MAX (256ull << 20) /* batch bytes in memory */
 #define RAFT_APPEND_HDR 64                /* bytes before the entries */
 #define RAFT_ENTRY_HDR 12                 /* term + len */
@@ -101,7 +102,8 @@ struct raft_entry {
     uint32_t len, cap;
 };
 struct raft_log {
-    struct raft_entry *e; /* RAFT_LOG_CAP */
+    struct raft_entry *e; /* cap slots */
+    uint32_t cap;         /* power of two, RAFT_LOG_CAP_INIT..RAFT_LOG_CAP */
     uint64_t start;       /* first index held; start - 1 is compacted */
     uint64_t last;        /* last index (start - 1 when empty) */
     uint64_t base_term;   /* term of entry start - 1 (0 if start == 1) */

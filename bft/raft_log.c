@@ -1,5 +1,7 @@
-/* The in-memory Raft log: a fixed ring of RAFT_LOG_CAP entries holding
- * indices [start, last]. Everything before `start` is covered by a snapshot
+/* The in-memory Raft log: a ring of up to RAFT_LOG_CAP entries holding
+ * indices [start, last]. The ring starts at RAFT_LOG_CAP_INIT slots and
+ * doubles when the live entries fill it (a replica that never holds many
+ * entries does not allocate and free 64K slots). Everything before `start` is covered by a snapshot
  * (diss. §5.1: "each server compacts its log independently"); `base_term`
  * remembers the term of entry start - 1 so the AppendEntries consistency
  * check (§5.3) still works right after compaction. A slot's batch buffer
@@ -12,11 +14,16 @@
 
 _Static_assert((RAFT_LOG_CAP & (RAFT_LOG_CAP - 1)) == 0, "ring size is a power of two");
 
+_Static_assert((RAFT_LOG_CAP_INIT & (RAFT_LOG_CAP_INIT - 1)) == 0 &&
+                   RAFT_LOG_CAP_INIT <= RAFT_LOG_CAP,
+               "initial ring size is a power of two within the bound");
+
 int raft_log_init(struct raft_log *l)
 {
     memset(l, 0, sizeof(*l));
-    l->e = calloc(RAFT_LOG_CAP, sizeof(*l->e));
+    l->e = calloc(RAFT_LOG_CAP_INIT, sizeof(*l->e));
     if (!l->e) return BFT_E_NOMEM;
+    l->cap = RAFT_LOG_CAP_INIT;
     l->start = 1;
     l->last = 0;
     return BFT_E_OK;
@@ -25,15 +32,37 @@ int raft_log_init(struct raft_log *l)
 void raft_log_free(struct raft_log *l)
 {
     if (l->e)
-        for (uint32_t i = 0; i < RAFT_LOG_CAP; i++)
+        for (uint32_t i = 0; i < l->cap; i++)
             free(l->e[i].batch);
     free(l->e);
     l->e = NULL;
+    l->cap = 0;
 }
 
 static struct raft_entry *slot(const struct raft_log *l, uint64_t i)
 {
-    return &l->e[i & (RAFT_LOG_CAP - 1)];
+    return &l->e[i & (l->cap - 1)];
+}
+
+/* Double the ring: live entries move to their slot in the bigger ring;
+ * the buffers that slots outside [start, last] kept for reuse are freed.
+ * False if out of memory (the log is unchanged). */
+static bool grow(struct raft_log *l)
+{
+    uint32_t cap = l->cap * 2;
+    struct raft_entry *e = calloc(cap, sizeof(*e));
+    if (!e) return false;
+    for (uint64_t i = l->start; i <= l->last; i++) {
+        struct raft_entry *from = slot(l, i);
+        e[i & (cap - 1)] = *from;
+        from->batch = NULL;
+    }
+    for (uint32_t i = 0; i < l->cap; i++)
+        free(l->e[i].batch);
+    free(l->e);
+    l->e = e;
+    l->cap = cap;
+    return true;
 }
 
 bool raft_log_term(const struct raft_log *l, uint64_t i, uint64_t *term)
@@ -61,6 +90,7 @@ bool raft_log_full(const struct raft_log *l)
 bool raft_log_append(struct raft_log *l, uint64_t term, const uint8_t *batch, uint32_t len)
 {
     if (raft_log_full(l)) return false;
+    if (l->last - l->start + 1 >= l->cap && !grow(l)) return false;
     struct raft_entry *e = slot(l, l->last + 1);
     if (len > e->cap) {
         uint8_t *p = realloc(e->batch, len);

@@ -32,7 +32,8 @@
 #include "bft/wal_internal.h"
 
 #define WAL_HDR_LEN 8u
-#define WAL_BUF_MAX (8u << 20) /* buffered bytes before a forced write */
+#define WAL_BUF_MAX (8u << 20)   /* buffered bytes before a forced write */
+#define WAL_BUF_INIT (64u << 10) /* the buffer starts here and doubles to WAL_BUF_MAX */
 _Static_assert(WAL_BUF_MAX >= WAL_HDR_LEN + BFT_WAL_RECORD_MAX, "one record fits the buffer");
 
 struct bft_wal {
@@ -40,7 +41,8 @@ struct bft_wal {
     bool failed;   /* sticky: see the top of the file */
     bool unsynced; /* bytes written since the last fdatasync */
     size_t len;    /* buffered bytes */
-    uint8_t *buf;  /* WAL_BUF_MAX */
+    size_t cap;    /* WAL_BUF_INIT..WAL_BUF_MAX: grown as appends need */
+    uint8_t *buf;
 };
 
 /* ---- CRC-32C, reflected polynomial 0x82F63B78, table-driven. ---- */
@@ -127,7 +129,8 @@ int bft_wal_open(struct bft_wal **out, const char *path, char *err, size_t errle
 {
     *out = NULL;
     struct bft_wal *w = calloc(1, sizeof *w);
-    if (w) w->buf = malloc(WAL_BUF_MAX);
+    if (w) w->buf = malloc(WAL_BUF_INIT);
+    if (w) w->cap = WAL_BUF_INIT;
     if (!w || !w->buf) {
         if (w) free(w);
         set_err(err, errlen, "wal: out of memory");
@@ -186,6 +189,20 @@ int bft_wal_append(struct bft_wal *w, const uint8_t *rec, size_t len)
     /* A caller bug, not a disk fault: refuse it without failing the WAL. */
     if (len > BFT_WAL_RECORD_MAX || (len > 0 && !rec)) return BFT_E_INVALID;
     if (w->len + WAL_HDR_LEN + len > WAL_BUF_MAX && write_buffer(w) != BFT_E_OK) return BFT_E_IO;
+    size_t need = w->len + WAL_HDR_LEN + len;
+    if (need > w->cap) {
+        size_t cap = w->cap;
+        while (cap < need)
+            cap *= 2;
+        if (cap > WAL_BUF_MAX) cap = WAL_BUF_MAX;
+        uint8_t *b = realloc(w->buf, cap);
+        if (!b) { /* out of memory: a failed append like a disk fault (sticky) */
+            w->failed = true;
+            return BFT_E_IO;
+        }
+        w->buf = b;
+        w->cap = cap;
+    }
     uint8_t *p = w->buf + w->len;
     put_u32le(p, (uint32_t)len);
     put_u32le(p + 4, record_crc(p, rec, len));

@@ -1,0 +1,95 @@
+/* The PBFT pending-request table (bft/pbft_pending.c) threads its free
+ * list lazily: never-used entries follow one another in index order, freed
+ * entries are pushed in front. The table still holds exactly
+ * PBFT_PENDING_MAX requests, reuses freed entries first, and clear/oldest/
+ * unmark_all see every used entry. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bft/pbft_internal.h"
+
+static int add(struct pbft_pending *p, uint32_t client, uint64_t req_no)
+{
+    uint8_t raw[BFT_MSG_MIN_LEN];
+    memset(raw, (uint8_t)req_no, sizeof raw);
+    struct bft_msg m = {.type = BFT_MSG_REQUEST, .sender = client, .seq = req_no};
+    m.raw = raw;
+    m.raw_len = sizeof raw;
+    return pbft_pending_add(p, &m);
+}
+
+static void test_holds_exactly_max(void **state)
+{
+    (void)state;
+    struct pbft_pending p;
+    assert_int_equal(pbft_pending_init(&p, 0), BFT_E_OK);
+    for (uint64_t r = 1; r <= PBFT_PENDING_MAX; r++)
+        assert_int_equal(add(&p, 0, r), -1);
+    assert_int_equal(p.count, PBFT_PENDING_MAX);
+    assert_int_equal(add(&p, 0, PBFT_PENDING_MAX + 1), BFT_REJECT_OVERLOAD);
+    assert_int_equal(add(&p, 0, 7), BFT_REJECT_DUPLICATE);
+    /* Entries were taken in index order. */
+    for (uint64_t r = 1; r <= PBFT_PENDING_MAX; r++)
+        assert_int_equal(pbft_pending_find(&p, 0, r), (int32_t)(r - 1));
+    pbft_pending_free(&p);
+}
+
+static void test_freed_entries_first_then_fresh(void **state)
+{
+    (void)state;
+    struct pbft_pending p;
+    assert_int_equal(pbft_pending_init(&p, 0), BFT_E_OK);
+    for (uint64_t r = 1; r <= 3; r++)
+        assert_int_equal(add(&p, 1, r), -1);
+    pbft_pending_remove(&p, pbft_pending_find(&p, 1, 2)); /* entry 1 */
+    assert_int_equal(add(&p, 1, 10), -1);
+    assert_int_equal(pbft_pending_find(&p, 1, 10), 1); /* reused */
+    assert_int_equal(add(&p, 1, 11), -1);
+    assert_int_equal(pbft_pending_find(&p, 1, 11), 3); /* next fresh one */
+    /* Fill the rest: the table is full after exactly MAX live entries. */
+    for (uint64_t r = 100; p.count < PBFT_PENDING_MAX; r++)
+        assert_int_equal(add(&p, 2, r), -1);
+    assert_int_equal(add(&p, 3, 1), BFT_REJECT_OVERLOAD);
+    pbft_pending_free(&p);
+}
+
+static void test_clear_oldest_unmark_see_all(void **state)
+{
+    (void)state;
+    struct pbft_pending p;
+    assert_int_equal(pbft_pending_init(&p, 0), BFT_E_OK);
+    assert_int_equal(pbft_pending_oldest(&p), -1);
+    for (uint64_t r = 1; r <= 40; r++)
+        assert_int_equal(add(&p, 0, r), -1);
+    /* All proposed: the FIFO is empty, oldest still finds one. */
+    for (uint64_t r = 1; r <= 40; r++)
+        pbft_pending_mark(&p, pbft_pending_find(&p, 0, r), 5);
+    assert_int_equal(p.head, -1);
+    assert_int_equal(pbft_pending_oldest(&p), 0);
+    pbft_pending_unmark_all(&p);
+    assert_int_equal(p.head, 0);
+    pbft_pending_clear(&p);
+    assert_int_equal(p.count, 0);
+    assert_int_equal(p.bytes, 0);
+    assert_int_equal(pbft_pending_oldest(&p), -1);
+    for (uint64_t r = 1; r <= PBFT_PENDING_MAX; r++)
+        assert_int_equal(add(&p, 0, r), -1);
+    assert_int_equal(add(&p, 0, 0), BFT_REJECT_OVERLOAD);
+    pbft_pending_free(&p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_holds_exactly_max),
+        cmocka_unit_test(test_freed_entries_first_then_fresh),
+        cmocka_unit_test(test_clear_oldest_unmark_see_all),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
