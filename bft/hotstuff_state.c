@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bft/grow.h"
 #include "bft/hotstuff_internal.h"
 
 static void send_req(struct bft_core *c)
@@ -59,10 +60,7 @@ static bool asm_append(struct hs_assembly *a, const uint8_t *p, uint32_t len)
 {
     if (len > a->total - a->len) return false;
     if (a->len + len > a->cap) {
-        uint64_t cap = a->cap ? a->cap : HS_STATE_CHUNK;
-        while (cap < a->len + len)
-            cap *= 2;
-        if (cap > a->total) cap = a->total;
+        size_t cap = bft_grow_cap(a->cap ? a->cap : HS_STATE_CHUNK, (size_t)a->len + len, a->total);
         uint8_t *b = realloc(a->buf, cap);
         if (!b) return false;
         a->buf = b;

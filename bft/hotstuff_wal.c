@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bft/grow.h"
 #include "bft/hotstuff_internal.h"
 
 static void recover_block(struct bft_core *c, struct net_rd *r, bool committed);
@@ -222,9 +223,8 @@ static void recover_snap_part(struct bft_core *c, struct net_rd *r)
     }
     if (seq != a->claim.seq || off != a->len || len > HS_SNAP_MAX - a->len) return;
     if (a->len + len > a->cap) {
-        uint64_t cap = a->cap ? a->cap : HS_STATE_CHUNK;
-        while (cap < a->len + len)
-            cap *= 2;
+        size_t cap =
+            bft_grow_cap(a->cap ? a->cap : HS_STATE_CHUNK, (size_t)a->len + len, HS_SNAP_MAX);
         uint8_t *b = realloc(a->buf, cap);
         if (!b) return;
         a->buf = b;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bft/grow.h"
 #include "bft/node_internal.h"
 
 static bool outbox_room(struct bft_node *n, size_t bytes, uint32_t entries)
@@ -20,10 +21,7 @@ static bool outbox_grow(struct bft_node *n, size_t bytes, uint32_t entries)
 {
     size_t need = n->arena_len + bytes;
     if (need > n->arena_cap) {
-        size_t cap = n->arena_cap;
-        while (cap < need)
-            cap *= 2;
-        if (cap > NODE_OUTBOX_BYTES) cap = NODE_OUTBOX_BYTES;
+        size_t cap = bft_grow_cap(n->arena_cap, need, NODE_OUTBOX_BYTES);
         uint8_t *a = realloc(n->arena, cap);
         if (!a) return false;
         n->arena = a;
@@ -31,10 +29,7 @@ static bool outbox_grow(struct bft_node *n, size_t bytes, uint32_t entries)
     }
     uint32_t want = n->n_out + entries;
     if (want > n->out_cap) {
-        uint32_t cap = n->out_cap;
-        while (cap < want)
-            cap *= 2;
-        if (cap > NODE_OUTBOX_ENTRIES) cap = NODE_OUTBOX_ENTRIES;
+        uint32_t cap = (uint32_t)bft_grow_cap(n->out_cap, want, NODE_OUTBOX_ENTRIES);
         struct node_out *o = realloc(n->out, (size_t)cap * sizeof *o);
         if (!o) return false;
         n->out = o;

@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bft/grow.h"
 #include "bft/wal_internal.h"
 
 #define WAL_HDR_LEN 8u
@@ -191,10 +192,7 @@ int bft_wal_append(struct bft_wal *w, const uint8_t *rec, size_t len)
     if (w->len + WAL_HDR_LEN + len > WAL_BUF_MAX && write_buffer(w) != BFT_E_OK) return BFT_E_IO;
     size_t need = w->len + WAL_HDR_LEN + len;
     if (need > w->cap) {
-        size_t cap = w->cap;
-        while (cap < need)
-            cap *= 2;
-        if (cap > WAL_BUF_MAX) cap = WAL_BUF_MAX;
+        size_t cap = bft_grow_cap(w->cap, need, WAL_BUF_MAX);
         uint8_t *b = realloc(w->buf, cap);
         if (!b) { /* out of memory: a failed append like a disk fault (sticky) */
             w->failed = true;
