@@ -7,6 +7,8 @@
 #define BFT_GROW_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
 
 /* The capacity to grow `cap` to so that `need` fits: doubled as
  * often as needed, but never past `max`. The caller has checked that
@@ -18,6 +20,35 @@ static inline size_t bft_grow_cap(size_t cap, size_t need, size_t max)
         cap *= 2;
     if (cap < need) cap = max;
     return cap < max ? cap : max;
+}
+
+/* A scratch byte buffer (an encoder's output, a WAL record) that starts
+ * empty and grows on demand to the bound its user passes: a replica that
+ * only ever writes small messages never holds the bound. */
+struct bft_buf {
+    uint8_t *p;
+    size_t cap;
+};
+
+/* Make b hold at least `need` bytes (need <= max), keeping what it holds.
+ * Returns b->p, or NULL (b unchanged) if need > max or memory is short. */
+static inline uint8_t *bft_buf_reserve(struct bft_buf *b, size_t need, size_t max)
+{
+    if (need > max) return NULL;
+    if (b->p && need <= b->cap) return b->p;
+    size_t cap = bft_grow_cap(b->cap ? b->cap : 256, need, max);
+    uint8_t *p = realloc(b->p, cap ? cap : 1);
+    if (!p) return NULL;
+    b->p = p;
+    b->cap = cap;
+    return p;
+}
+
+static inline void bft_buf_free(struct bft_buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->cap = 0;
 }
 
 #endif
