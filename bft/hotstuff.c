@@ -48,9 +48,9 @@ static void hs_destroy(struct bft_core *c)
     hs_store_free(c);
     hs_pending_free(&c->pend);
     hs_state_free(c);
-    free(c->body);
-    free(c->batch);
-    free(c->rec);
+    bft_buf_free(&c->body);
+    bft_buf_free(&c->batch);
+    bft_buf_free(&c->rec);
     free(c);
 }
 
@@ -85,11 +85,9 @@ static int hs_create(struct bft_core **out, const struct bft_core_config *cfg,
     hs_qc_genesis(&c->locked_qc);
     for (uint32_t i = 0; i < BFT_MAX_REPLICAS; i++)
         c->sync_budget[i] = HS_SYNC_BUDGET;
-    c->body = malloc(BFT_BODY_MAX);
-    c->batch = malloc(BFT_PAYLOAD_MAX);
-    c->rec = malloc(HS_REC_BIG);
-    if (!c->body || !c->batch || !c->rec || hs_store_init(c) != BFT_E_OK ||
-        hs_pending_init(&c->pend, cfg->n_clients) != BFT_E_OK) {
+    /* The scratch buffers (body, batch, rec) start empty: each grows to
+     * what is written into it (docs/architecture.md "Bounds"). */
+    if (hs_store_init(c) != BFT_E_OK || hs_pending_init(&c->pend, cfg->n_clients) != BFT_E_OK) {
         hs_destroy(c);
         return BFT_E_NOMEM;
     }

@@ -51,6 +51,7 @@
 
 #include "bft/bft.h"
 #include "bft/client_quota.h"
+#include "bft/grow.h"
 #include "net/net.h"
 
 /* Timer ids. */
@@ -80,6 +81,9 @@ _Static_assert(HS_BLOCKS_MAX % HS_BLOCK_CHUNK == 0, "whole chunks");
 #define HS_SYNC_BATCH 32   /* blocks answered per HS_BLOCK_REQ */
 #define HS_SYNC_BUDGET 512 /* blocks sent to one peer between refills */
 #define HS_PENDING_MAX 4096
+/* The pending table starts at this many entries, allocated with the first
+ * request, and doubles up to HS_PENDING_MAX as the queue fills. */
+#define HS_PENDING_FIRST 64
 #define HS_PENDING_BUCKETS 8192 /* power of two */
 #define HS_PENDING_BYTES_MAX (64u << 20)
 /* Per-client share of the pending table (bft/client_quota.h): at least
@@ -112,6 +116,16 @@ _Static_assert(HS_BLOCKS_MAX % HS_BLOCK_CHUNK == 0, "whole chunks");
 #define HS_QC_WIRE_MAX (8 + 8 + 32 + 1 + BFT_MAX_REPLICAS * (1 + BFT_SIG_LEN))
 #define HS_TC_WIRE_MAX (8 + 1 + BFT_MAX_REPLICAS * (1 + 8 + BFT_SIG_LEN))
 #define HS_REC_MAX (1 + HS_QC_WIRE_MAX + 64)
+/* The largest body of each message we send (wire layouts above): what the
+ * body scratch grows to for it. All far below BFT_BODY_MAX, so a replica's
+ * body scratch stays a few KiB. */
+#define HS_PROPOSAL_BODY_MAX (32 + HS_QC_WIRE_MAX + 1 + HS_TC_WIRE_MAX) /* and HS_BLOCK_RESP */
+#define HS_TIMEOUT_BODY_MAX                                                                        \
+    (HS_QC_WIRE_MAX + BFT_SIG_LEN + 1 + (8 + 8 + 32 + BFT_SIG_LEN) + 1 + HS_TC_WIRE_MAX)
+#define HS_STATE_RESP_BODY_MAX (32 + 1 + HS_CLAIMS * (8 + 32 + 32) + 4 + 4)
+_Static_assert(HS_PROPOSAL_BODY_MAX <= BFT_BODY_MAX, "proposal body fits a message");
+_Static_assert(HS_TIMEOUT_BODY_MAX <= BFT_BODY_MAX, "timeout body fits a message");
+_Static_assert(HS_STATE_RESP_BODY_MAX <= BFT_BODY_MAX, "state response body fits a message");
 
 /* WAL records (first byte):
  * VOTE:   u64 view | u64 height | block  (last voted view; a zero block
@@ -134,7 +148,14 @@ enum {
     HS_REC_SNAP_END = 7,
     HS_REC_BASE = 8 /* u64 height | u8[32] block: the durable snapshot (docs/storage.md) */
 };
+/* The bound of the record scratch (c->rec): a COMMIT or BLOCK record with
+ * a full batch, or a SNAP_PART of HS_STATE_CHUNK bytes. */
 #define HS_REC_BIG ((size_t)BFT_PAYLOAD_MAX + 4096)
+/* A COMMIT / BLOCK record without its batch, at most. */
+#define HS_BLOCK_REC_FIXED (1 + 8 + 8 + 32 + 32 + HS_QC_WIRE_MAX + 4)
+#define HS_SNAP_PART_REC_MAX (1 + 8 + 4 + HS_STATE_CHUNK)
+_Static_assert(HS_BLOCK_REC_FIXED + BFT_PAYLOAD_MAX <= HS_REC_BIG, "a full block fits a record");
+_Static_assert(HS_SNAP_PART_REC_MAX <= HS_REC_BIG, "a snapshot part fits a record");
 
 struct hs_qc {
     uint64_t view, height;
@@ -215,7 +236,8 @@ struct hs_req {
 };
 
 struct hs_pending {
-    struct hs_req *e;
+    struct hs_req *e; /* cap entries; realloc'd as it grows, so held by index */
+    uint32_t cap;     /* up to HS_PENDING_MAX */
     int32_t *bucket;
     int32_t free_head, head, tail;
     uint32_t count;
@@ -358,9 +380,12 @@ struct bft_core {
     struct hs_monitor mon;
 
     bool post_recover;
-    uint8_t *body;  /* BFT_BODY_MAX scratch */
-    uint8_t *batch; /* BFT_PAYLOAD_MAX scratch for proposals */
-    uint8_t *rec;   /* HS_REC_BIG scratch for COMMIT / SNAP records */
+    /* Scratch buffers. They start empty and grow on demand up to the
+     * bounds of what is written into them (docs/architecture.md
+     * "Bounds"), so a replica holds only what its messages needed: */
+    struct bft_buf body;  /* bodies we send, up to the type's bound (HS_*_BODY_MAX) */
+    struct bft_buf batch; /* the batch we propose, up to BFT_PAYLOAD_MAX */
+    struct bft_buf rec;   /* COMMIT / BLOCK / SNAP_* records, up to HS_REC_BIG */
 };
 
 /* ---- helpers (hotstuff.c) ---- */
@@ -399,6 +424,13 @@ static inline const struct hs_timeout_rec *hs_to_high(const struct bft_core *c, 
 static inline void hs_reject(struct bft_core *c, int reason)
 {
     c->io.reject(c->io.ctx, reason);
+}
+/* The body scratch with room for `need` bytes (a HS_*_BODY_MAX bound);
+ * NULL if out of memory: the caller skips the send, as a lossy network
+ * would drop it. */
+static inline uint8_t *hs_body(struct bft_core *c, size_t need)
+{
+    return bft_buf_reserve(&c->body, need, BFT_BODY_MAX);
 }
 bool hs_has_work(struct bft_core *c);
 
@@ -520,9 +552,10 @@ void hs_pending_remove_batch(struct hs_pending *p, const uint8_t *batch, uint32_
 /* Mark the requests of an uncommitted ancestor batch as in flight for the
  * proposal being built (generation `p->gen`). */
 void hs_pending_mark_batch(struct hs_pending *p, const uint8_t *batch, uint32_t len);
-/* Build a batch of up to max requests not marked in flight; returns its
- * length (0: nothing to propose). */
-uint32_t hs_pending_build(struct hs_pending *p, uint32_t max, uint8_t *out, uint32_t cap);
+/* Build into `out` (grown as needed, up to BFT_PAYLOAD_MAX) a batch of up
+ * to max requests not marked in flight; *len gets its length (0: nothing
+ * to propose). BFT_E_NOMEM if `out` cannot grow (*len 0). */
+int hs_pending_build(struct hs_pending *p, uint32_t max, struct bft_buf *out, uint32_t *len);
 uint32_t hs_pending_unmarked(const struct hs_pending *p);
 /* The oldest queued request; false if none. */
 bool hs_pending_oldest(const struct hs_pending *p, uint32_t *client, uint64_t *req_no);
@@ -533,8 +566,14 @@ const uint8_t *hs_pending_get(const struct hs_pending *p, uint32_t client, uint6
 /* ---- WAL (hotstuff_wal.c) ---- */
 void hs_persist_vote(struct bft_core *c, uint64_t view, uint64_t height, const bft_digest *block);
 void hs_persist_lock(struct bft_core *c);
-void hs_persist_commit(struct bft_core *c, const struct hs_block *b);
-void hs_persist_block(struct bft_core *c, const struct hs_block *b);
+/* COMMIT / BLOCK records of b. False if the record scratch cannot grow
+ * to hold it (out of memory): nothing was persisted, and the caller must
+ * not act on it. */
+bool hs_persist_commit(struct bft_core *c, const struct hs_block *b);
+bool hs_persist_block(struct bft_core *c, const struct hs_block *b);
+/* Make room in the record scratch for the records of a snapshot of len
+ * bytes; false if out of memory. hs_persist_snapshot needs it first. */
+bool hs_snapshot_rec_room(struct bft_core *c, uint32_t len);
 void hs_persist_snapshot(struct bft_core *c, const struct hs_claim *k, const uint8_t *snap,
                          uint32_t len);
 void hs_recover(struct bft_core *c, const uint8_t *rec, size_t len);

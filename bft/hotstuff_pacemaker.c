@@ -205,6 +205,40 @@ static void give_up(struct bft_core *c)
     check_tc(c, v);
 }
 
+/* HS_TIMEOUT(view) with our statement `sig`, and our vote if with_vote. */
+static void broadcast_timeout(struct bft_core *c, uint64_t view, const uint8_t sig[BFT_SIG_LEN],
+                              bool with_vote)
+{
+    /* Out of memory for the body: not sent, as if lost; the view timer
+     * resends our timeout. */
+    uint8_t *body = hs_body(c, HS_TIMEOUT_BODY_MAX);
+    if (!body) return;
+    struct net_wr w;
+    net_wr_init(&w, body, c->body.cap);
+    hs_qc_write(&w, &c->high_qc);
+    net_put_bytes(&w, sig, BFT_SIG_LEN);
+    net_put_u8(&w, with_vote ? 1 : 0);
+    if (with_vote) {
+        uint8_t vr[BFT_HDR_LEN - BFT_SIGNED_OFF], vsig[BFT_SIG_LEN];
+        hs_vote_region(c, c->self, c->my_vote.view, c->my_vote.height, &c->my_vote.block, vr);
+        c->env.sign(c->env.ctx, BFT_MSG_HS_VOTE, vr, sizeof vr, vsig);
+        net_put_u64(&w, c->my_vote.view);
+        net_put_u64(&w, c->my_vote.height);
+        net_put_bytes(&w, c->my_vote.block.b, 32);
+        net_put_bytes(&w, vsig, BFT_SIG_LEN);
+    }
+    /* Our highest TC whenever it says more than our QC: a replica left
+     * behind in an older view catches up on it (view synchronisation). */
+    bool with_tc = c->high_tc.view && c->high_tc.view < view &&
+                   hs_view_after_tc(c, c->high_tc.view) > c->high_qc.view;
+    net_put_u8(&w, with_tc ? 1 : 0);
+    if (with_tc) hs_tc_write(&w, &c->high_tc);
+    assert(!w.err);
+    struct bft_msg m = {
+        .type = BFT_MSG_HS_TIMEOUT, .view = view, .body = body, .body_len = (uint32_t)w.len};
+    c->io.broadcast(c->io.ctx, &m);
+}
+
 /* Broadcast HS_TIMEOUT(view): our own view, or the view just below it
  * when we join the others' timeouts for the view we voted in (Split
  * views, hs_on_timeout_msg). */
@@ -219,32 +253,9 @@ static void send_timeout_for(struct bft_core *c, uint64_t view)
     own->view = view;
     own->hqc_view = c->high_qc.view;
     c->env.sign(c->env.ctx, HS_DOM_TIMEOUT, region, sizeof region, own->sig);
-    struct net_wr w;
-    net_wr_init(&w, c->body, BFT_BODY_MAX);
-    hs_qc_write(&w, &c->high_qc);
-    net_put_bytes(&w, own->sig, BFT_SIG_LEN);
     bool with_vote = c->my_vote.valid && c->my_vote.view <= view && c->my_vote.view + 1 >= view &&
                      c->my_vote.view > c->high_qc.view;
-    net_put_u8(&w, with_vote ? 1 : 0);
-    if (with_vote) {
-        uint8_t vr[BFT_HDR_LEN - BFT_SIGNED_OFF], sig[BFT_SIG_LEN];
-        hs_vote_region(c, c->self, c->my_vote.view, c->my_vote.height, &c->my_vote.block, vr);
-        c->env.sign(c->env.ctx, BFT_MSG_HS_VOTE, vr, sizeof vr, sig);
-        net_put_u64(&w, c->my_vote.view);
-        net_put_u64(&w, c->my_vote.height);
-        net_put_bytes(&w, c->my_vote.block.b, 32);
-        net_put_bytes(&w, sig, BFT_SIG_LEN);
-    }
-    /* Our highest TC whenever it says more than our QC: a replica left
-     * behind in an older view catches up on it (view synchronisation). */
-    bool with_tc = c->high_tc.view && c->high_tc.view < view &&
-                   hs_view_after_tc(c, c->high_tc.view) > c->high_qc.view;
-    net_put_u8(&w, with_tc ? 1 : 0);
-    if (with_tc) hs_tc_write(&w, &c->high_tc);
-    assert(!w.err);
-    struct bft_msg m = {
-        .type = BFT_MSG_HS_TIMEOUT, .view = view, .body = c->body, .body_len = (uint32_t)w.len};
-    c->io.broadcast(c->io.ctx, &m);
+    broadcast_timeout(c, view, own->sig, with_vote);
     if (with_vote) {
         /* Our vote counts toward the QC the timeouts may assemble. */
         uint8_t vr[BFT_HDR_LEN - BFT_SIGNED_OFF], sig[BFT_SIG_LEN];

@@ -1,14 +1,19 @@
 /* Pending client requests. The client library sends HotStuff requests to
  * every replica because leaders rotate each view, so every replica queues
- * them: a fixed table of HS_PENDING_MAX entries, hashed on (client, first
+ * them: a table of up to HS_PENDING_MAX entries, hashed on (client, first
  * req_no), in arrival (FIFO) order. A request leaves the queue when a block
  * holding it commits. While a proposal is built, requests already inside an
  * uncommitted ancestor are marked with the builder's generation number and
  * skipped, so a leader does not propose what is already in flight.
  * Buffers stay with their entry, so after warm-up queuing does not
- * allocate. Each client may hold only its share of the table
- * (bft/client_quota.h): one client that floods gets OVERLOAD for its own
- * new requests while the others' are still queued (issue 12). */
+ * allocate. The table itself starts empty and doubles (HS_PENDING_FIRST,
+ * then up to HS_PENDING_MAX) as the queue first fills, so a replica that
+ * queues a few requests holds a few entries (docs/architecture.md
+ * "Bounds"); entries are only ever held by index, so the table may move.
+ * Each client may hold only its share of the table (bft/client_quota.h):
+ * one client that floods gets OVERLOAD for its own new requests while the
+ * others' are still queued (issue 12). */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,20 +26,36 @@ static uint32_t bucket_of(uint32_t client, uint64_t req_no)
     return (uint32_t)(x >> 40) & (HS_PENDING_BUCKETS - 1);
 }
 
-/* The free entry after free entry i: a never-used entry (raw NULL: every
- * used entry keeps its buffer) is followed by i + 1, see the init. */
+/* The free entry after free entry i (i < p->cap): a never-used entry (raw
+ * NULL: every used entry keeps its buffer) is followed by i + 1, which may
+ * be past the entries allocated so far; see the init. */
 static int32_t free_next(const struct hs_pending *p, int32_t i)
 {
     if (p->e[i].raw) return p->e[i].next;
     return i + 1 < HS_PENDING_MAX ? i + 1 : -1;
 }
 
+/* Grow the table (doubling, never past HS_PENDING_MAX) so that entry i
+ * exists; the new entries are zeroed, i.e. never used. False if out of
+ * memory (the table is unchanged). */
+static bool grow_to(struct hs_pending *p, int32_t i)
+{
+    size_t need = (size_t)i + 1;
+    if (need <= p->cap) return true;
+    size_t cap = bft_grow_cap(p->cap ? p->cap : HS_PENDING_FIRST, need, HS_PENDING_MAX);
+    struct hs_req *e = realloc(p->e, cap * sizeof(*e));
+    if (!e) return false;
+    memset(e + p->cap, 0, (cap - p->cap) * sizeof(*e));
+    p->e = e;
+    p->cap = (uint32_t)cap;
+    return true;
+}
+
 int hs_pending_init(struct hs_pending *p, uint32_t n_clients)
 {
     memset(p, 0, sizeof(*p));
-    p->e = calloc(HS_PENDING_MAX, sizeof(*p->e));
     p->bucket = malloc(HS_PENDING_BUCKETS * sizeof(*p->bucket));
-    if (!p->e || !p->bucket) return BFT_E_NOMEM;
+    if (!p->bucket) return BFT_E_NOMEM;
     if (bft_quota_init(&p->quota, n_clients, HS_PENDING_MAX, HS_PENDING_CLIENT_MIN,
                        HS_PENDING_BYTES_MAX, HS_PENDING_CLIENT_MIN_BYTES) != 0)
         return BFT_E_NOMEM;
@@ -44,7 +65,8 @@ int hs_pending_init(struct hs_pending *p, uint32_t n_clients)
      * buffer yet) is followed by the next index (free_next), so creating a
      * replica does not write all HS_PENDING_MAX entries. Used entries form a
      * prefix of the table, since never-used ones are taken in index
-     * order. */
+     * order; so the table grows only when that prefix reaches its end
+     * (hs_pending_add). */
     p->free_head = 0;
     p->head = p->tail = -1;
     return BFT_E_OK;
@@ -53,7 +75,7 @@ int hs_pending_init(struct hs_pending *p, uint32_t n_clients)
 void hs_pending_free(struct hs_pending *p)
 {
     if (p->e)
-        for (uint32_t i = 0; i < HS_PENDING_MAX && p->e[i].raw; i++)
+        for (uint32_t i = 0; i < p->cap && p->e[i].raw; i++)
             free(p->e[i].raw);
     free(p->e);
     free(p->bucket);
@@ -75,6 +97,11 @@ int hs_pending_add(struct hs_pending *p, const struct bft_msg *req)
         !bft_quota_take(&p->quota, req->sender, req->raw_len))
         return BFT_REJECT_OVERLOAD;
     int32_t i = p->free_head;
+    /* A never-used entry past the end of the table: grow it first. */
+    if (!grow_to(p, i)) {
+        bft_quota_put(&p->quota, req->sender, req->raw_len);
+        return BFT_REJECT_OVERLOAD;
+    }
     int32_t next = free_next(p, i);
     struct hs_req *r = &p->e[i];
     if (r->cap < req->raw_len) {
@@ -203,21 +230,47 @@ uint32_t hs_pending_unmarked(const struct hs_pending *p)
     return k;
 }
 
-uint32_t hs_pending_build(struct hs_pending *p, uint32_t max, uint8_t *out, uint32_t cap)
+/* The requests a batch takes: the first not marked in flight, in FIFO
+ * order, up to max, stopping at the first that would take the batch past
+ * BFT_PAYLOAD_MAX. Returns the count and sets *bytes to the batch length
+ * (u16 count | k x (u32 len | request)). */
+static uint32_t batch_extent(const struct hs_pending *p, uint32_t max, size_t *bytes)
 {
-    struct net_wr w;
-    net_wr_init(&w, out, cap);
-    net_put_u16(&w, 0); /* count, patched below */
+    size_t len = 2;
     uint32_t k = 0;
     for (int32_t i = p->head; i >= 0 && k < max && k < BFT_BATCH_MAX_ENVELOPES; i = p->e[i].next) {
         const struct hs_req *r = &p->e[i];
         if (r->gen == p->gen) continue;
-        if (4 + (size_t)r->len > w.cap - w.len) break; /* batch full */
-        net_put_u32(&w, r->len);
-        net_put_bytes(&w, r->raw, r->len);
+        if (4 + (size_t)r->len > BFT_PAYLOAD_MAX - len) break; /* batch full */
+        len += 4 + (size_t)r->len;
         k++;
     }
-    if (k == 0 || w.err) return 0;
-    net_le_store(out, k, 2);
-    return (uint32_t)w.len;
+    *bytes = len;
+    return k;
+}
+
+int hs_pending_build(struct hs_pending *p, uint32_t max, struct bft_buf *out, uint32_t *len)
+{
+    *len = 0;
+    size_t need;
+    uint32_t k = batch_extent(p, max, &need);
+    if (k == 0) return BFT_E_OK;
+    /* Measured first, so the scratch grows to this batch, not to the
+     * bound. */
+    uint8_t *o = bft_buf_reserve(out, need, BFT_PAYLOAD_MAX);
+    if (!o) return BFT_E_NOMEM;
+    struct net_wr w;
+    net_wr_init(&w, o, out->cap);
+    net_put_u16(&w, (uint16_t)k);
+    uint32_t put = 0;
+    for (int32_t i = p->head; i >= 0 && put < k; i = p->e[i].next) {
+        const struct hs_req *r = &p->e[i];
+        if (r->gen == p->gen) continue;
+        net_put_u32(&w, r->len);
+        net_put_bytes(&w, r->raw, r->len);
+        put++;
+    }
+    assert(!w.err && w.len == need);
+    *len = (uint32_t)w.len;
+    return BFT_E_OK;
 }

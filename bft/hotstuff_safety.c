@@ -188,15 +188,17 @@ static void vote(struct bft_core *c, const struct hs_block *b)
 {
     uint64_t view = b->view, height = b->height;
     bft_digest d = b->digest;
-    /* vheight and the vote are durable before the vote leaves (the node
-     * flushes this step's persists before its sends). */
+    /* The block, vheight and the vote are durable before the vote leaves
+     * (the node flushes this step's persists before its sends). If the
+     * block's record cannot be built (out of memory) we do not vote at
+     * all: withholding a vote is always safe. */
+    if (!hs_persist_block(c, b)) return;
     c->last_voted_view = view;
     c->my_vote.valid = true;
     c->my_vote.view = view;
     c->my_vote.height = height;
     hs_note_vote_height(c, height);
     c->my_vote.block = d;
-    hs_persist_block(c, b);
     hs_persist_vote(c, view, height, &d);
     /* Algorithm 3: send the vote to leader(curView + 1) and move on. */
     hs_advance_view(c, view + 1, false);
@@ -255,8 +257,10 @@ void hs_commit(struct bft_core *c, struct hs_block *b)
     for (uint32_t i = n; i-- > 0;) {
         struct hs_block *k = hs_blk(c, chain[i]);
         /* Logged so a restart re-executes locally instead of depending on
-         * others still holding the state. */
-        hs_persist_commit(c, k);
+         * others still holding the state. A block whose record cannot be
+         * built (out of memory) is not executed yet: it and the rest of
+         * the chain stay above the root for the next commit. */
+        if (!hs_persist_commit(c, k)) break;
         hs_execute_block(c, k);
     }
     /* Progress: the pacemaker's backoff starts over. */
@@ -288,8 +292,10 @@ static bool broadcast_proposal(struct bft_core *c, const struct hs_block *b)
 {
     bool has_tc = b->justify.view + 1 != b->view;
     if (has_tc && hs_view_after_tc(c, c->high_tc.view) != b->view) return false;
+    uint8_t *body = hs_body(c, HS_PROPOSAL_BODY_MAX);
+    if (!body) return false; /* out of memory: as if lost; resent by the timer */
     struct net_wr wr;
-    net_wr_init(&wr, c->body, BFT_BODY_MAX);
+    net_wr_init(&wr, body, c->body.cap);
     net_put_bytes(&wr, b->parent.b, 32);
     hs_qc_write(&wr, &b->justify);
     net_put_u8(&wr, has_tc ? 1 : 0);
@@ -299,7 +305,7 @@ static bool broadcast_proposal(struct bft_core *c, const struct hs_block *b)
                         .view = b->view,
                         .seq = b->height,
                         .digest = b->batch_digest,
-                        .body = c->body,
+                        .body = body,
                         .body_len = (uint32_t)wr.len,
                         .payload = b->batch_len ? b->batch : NULL,
                         .payload_len = b->batch_len};
@@ -349,16 +355,19 @@ void hs_try_propose(struct bft_core *c)
         h = x->height - 1;
         x = hs_block_get(c, &x->parent);
     }
-    uint32_t len = hs_pending_build(&c->pend, c->cfg.batch_max, c->batch, BFT_PAYLOAD_MAX);
+    uint32_t len;
+    /* Out of memory for the batch: no proposal now (as a slow leader);
+     * the next request, QC or TC tries again. */
+    if (hs_pending_build(&c->pend, c->cfg.batch_max, &c->batch, &len) != BFT_E_OK) return;
     /* Propose promptly, even empty, while uncommitted blocks need three
      * more to commit; otherwise idle until a request or a TC. */
     if (len == 0 && !inflight && !by_tc) return;
     struct hs_wire_block w = {.view = c->view, .height = c->high_qc.height + 1};
     w.parent = c->high_qc.block;
     w.justify = c->high_qc;
-    w.batch = len ? c->batch : NULL;
+    w.batch = len ? c->batch.p : NULL;
     w.batch_len = len;
-    if (len) bft_batch_digest(c->batch, len, &w.batch_digest);
+    if (len) bft_batch_digest(c->batch.p, len, &w.batch_digest);
     w.has_tc = !by_qc;
     hs_block_digest(w.view, w.height, &w.parent, &w.batch_digest, &w.justify, &w.digest);
     struct hs_block *b = hs_block_insert(c, &w, c->self);

@@ -179,8 +179,10 @@ void hs_state_executed(struct bft_core *c, uint64_t seq, const bft_digest *block
 static void send_resp(struct bft_core *c, uint32_t to, uint64_t above, uint32_t off)
 {
     bool with = c->snap.seq > above && off <= c->snap_len;
+    uint8_t *body = hs_body(c, HS_STATE_RESP_BODY_MAX);
+    if (!body) return; /* out of memory: as if lost; the asker retries */
     struct net_wr w;
-    net_wr_init(&w, c->body, BFT_BODY_MAX);
+    net_wr_init(&w, body, c->body.cap);
     static const bft_digest zero;
     net_put_bytes(&w, with ? c->snap.block.b : zero.b, 32);
     uint8_t k = 0;
@@ -202,7 +204,7 @@ static void send_resp(struct bft_core *c, uint32_t to, uint64_t above, uint32_t 
     struct bft_msg m = {.type = BFT_MSG_STATE_RESP,
                         .view = c->view,
                         .seq = with ? c->snap.seq : 0,
-                        .body = c->body,
+                        .body = body,
                         .body_len = (uint32_t)w.len};
     if (with) {
         m.digest = c->snap.state;
@@ -302,6 +304,14 @@ static void finish(struct bft_core *c)
 {
     struct hs_assembly *a = &c->st_asm;
     struct hs_claim k = a->claim;
+    /* Room for its WAL records before the state is replaced, so a
+     * restored snapshot is always logged. Out of memory: drop the
+     * assembly; the state timer asks again. */
+    if (!hs_snapshot_rec_room(c, a->len)) {
+        asm_stop(c);
+        hs_reject(c, BFT_REJECT_OVERLOAD);
+        return;
+    }
     bft_digest state = {{0}};
     int rv = c->io.restore(c->io.ctx, k.seq, a->len ? a->buf : NULL, a->len, &k.state, &state);
     if (rv == BFT_E_OK && hs_deq(&state, &k.state)) {

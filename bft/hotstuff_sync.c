@@ -145,8 +145,10 @@ void hs_on_fetch_timer(struct bft_core *c)
 
 static void send_block(struct bft_core *c, uint32_t to, const struct hs_block *b)
 {
+    uint8_t *body = hs_body(c, HS_PROPOSAL_BODY_MAX);
+    if (!body) return; /* out of memory: as if lost; the asker retries */
     struct net_wr w;
-    net_wr_init(&w, c->body, BFT_BODY_MAX);
+    net_wr_init(&w, body, c->body.cap);
     net_put_bytes(&w, b->parent.b, 32);
     hs_qc_write(&w, &b->justify);
     net_put_u8(&w, 0);
@@ -155,7 +157,7 @@ static void send_block(struct bft_core *c, uint32_t to, const struct hs_block *b
                         .view = b->view,
                         .seq = b->height,
                         .digest = b->batch_digest,
-                        .body = c->body,
+                        .body = body,
                         .body_len = (uint32_t)w.len,
                         .payload = b->batch_len ? b->batch : NULL,
                         .payload_len = b->batch_len};

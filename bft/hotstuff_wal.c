@@ -98,11 +98,23 @@ void hs_post_recover(struct bft_core *c)
     hs_timer_update(c);
 }
 
-static void write_block(struct bft_core *c, uint8_t type, const struct hs_block *b,
+/* The record scratch grows to the records written into it, up to
+ * HS_REC_BIG (docs/architecture.md "Bounds"): a replica whose blocks are
+ * small never holds a full batch's worth. */
+static size_t block_rec_need(const struct hs_block *b)
+{
+    return HS_BLOCK_REC_FIXED + (size_t)b->batch_len;
+}
+
+/* A COMMIT / BLOCK record of b to emit; false (nothing emitted) if the
+ * scratch cannot grow to hold it. */
+static bool write_block(struct bft_core *c, uint8_t type, const struct hs_block *b,
                         void (*emit)(void *ctx, const uint8_t *rec, size_t len), void *ctx)
 {
+    uint8_t *rec = bft_buf_reserve(&c->rec, block_rec_need(b), HS_REC_BIG);
+    if (!rec) return false;
     struct net_wr w;
-    net_wr_init(&w, c->rec, HS_REC_BIG);
+    net_wr_init(&w, rec, c->rec.cap);
     net_put_u8(&w, type);
     net_put_u64(&w, b->view);
     net_put_u64(&w, b->height);
@@ -112,51 +124,65 @@ static void write_block(struct bft_core *c, uint8_t type, const struct hs_block 
     net_put_u32(&w, b->batch_len);
     net_put_bytes(&w, b->batch, b->batch_len);
     assert(!w.err);
-    emit(ctx, c->rec, w.len);
+    emit(ctx, rec, w.len);
+    return true;
 }
 
-static void persist_block(struct bft_core *c, uint8_t type, const struct hs_block *b)
+static bool persist_block(struct bft_core *c, uint8_t type, const struct hs_block *b)
 {
-    write_block(c, type, b, c->io.persist, c->io.ctx);
+    return write_block(c, type, b, c->io.persist, c->io.ctx);
 }
 
-void hs_persist_commit(struct bft_core *c, const struct hs_block *b)
+bool hs_persist_commit(struct bft_core *c, const struct hs_block *b)
 {
-    persist_block(c, HS_REC_COMMIT, b);
+    return persist_block(c, HS_REC_COMMIT, b);
 }
 
 /* A block we vote for is logged with the vote: a QC may certify it with our
  * vote, and if every replica that held it restarted without it, nobody
  * could serve it again and nobody could vote on its children. */
-void hs_persist_block(struct bft_core *c, const struct hs_block *b)
+bool hs_persist_block(struct bft_core *c, const struct hs_block *b)
 {
-    persist_block(c, HS_REC_BLOCK, b);
+    return persist_block(c, HS_REC_BLOCK, b);
+}
+
+#define SNAP_END_REC_LEN (1 + 8 + 32 + 32 + 4)
+
+bool hs_snapshot_rec_room(struct bft_core *c, uint32_t len)
+{
+    size_t need = 1 + 8 + 4 + (size_t)(len < HS_STATE_CHUNK ? len : HS_STATE_CHUNK);
+    if (need < SNAP_END_REC_LEN) need = SNAP_END_REC_LEN;
+    return bft_buf_reserve(&c->rec, need, HS_REC_BIG) != NULL;
 }
 
 /* A restored snapshot: SNAP_PART records of at most HS_STATE_CHUNK bytes
- * (a snapshot may be larger than one WAL record), then SNAP_END. */
+ * (a snapshot may be larger than one WAL record), then SNAP_END. The
+ * caller made room first (hs_snapshot_rec_room), before it restored the
+ * snapshot, so the records are never left half written. */
 void hs_persist_snapshot(struct bft_core *c, const struct hs_claim *k, const uint8_t *snap,
                          uint32_t len)
 {
+    assert(c->rec.p && c->rec.cap >= SNAP_END_REC_LEN &&
+           c->rec.cap >= 1 + 8 + 4 + (size_t)(len < HS_STATE_CHUNK ? len : HS_STATE_CHUNK));
     struct net_wr w;
     for (uint32_t off = 0; off < len; off += HS_STATE_CHUNK) {
         uint32_t part = len - off < HS_STATE_CHUNK ? len - off : HS_STATE_CHUNK;
-        net_wr_init(&w, c->rec, HS_REC_BIG);
+        net_wr_init(&w, c->rec.p, c->rec.cap);
         net_put_u8(&w, HS_REC_SNAP_PART);
         net_put_u64(&w, k->seq);
         net_put_u32(&w, off);
         net_put_bytes(&w, snap + off, part);
         assert(!w.err);
-        c->io.persist(c->io.ctx, c->rec, w.len);
+        c->io.persist(c->io.ctx, c->rec.p, w.len);
     }
-    net_wr_init(&w, c->rec, HS_REC_BIG);
+    net_wr_init(&w, c->rec.p, c->rec.cap);
     net_put_u8(&w, HS_REC_SNAP_END);
     net_put_u64(&w, k->seq);
     net_put_bytes(&w, k->block.b, 32);
     net_put_bytes(&w, k->state.b, 32);
     net_put_u32(&w, len);
-    assert(!w.err);
-    c->io.persist(c->io.ctx, c->rec, w.len);
+    assert(!w.err && w.len == SNAP_END_REC_LEN);
+    c->io.persist(c->io.ctx, c->rec.p, w.len);
 }
 
 /* A committed block: re-execute it if it extends what we rebuilt so far.
@@ -319,6 +345,19 @@ int hs_compact(struct bft_core *c, uint64_t base,
         chain[k++] = b->idx;
         at = b->parent;
     }
+    /* Room in the record scratch for the largest block record of the dump
+     * before any record is emitted, already in the check without emit (the
+     * host checks, then dumps): a dump cut short by a lack of memory would
+     * lose blocks. */
+    size_t need = 0;
+    for (uint32_t i = 0; i < k; i++)
+        if (block_rec_need(hs_blk(c, chain[i])) > need) need = block_rec_need(hs_blk(c, chain[i]));
+    for (int32_t i = 0; i < (int32_t)c->blocks_hwm; i++) {
+        const struct hs_block *b = hs_blk(c, i);
+        if (b->used && b->height > c->root_height && block_rec_need(b) > need)
+            need = block_rec_need(b);
+    }
+    if (need && !bft_buf_reserve(&c->rec, need, HS_REC_BIG)) return BFT_E_AGAIN; /* out of memory */
     if (!emit) return BFT_E_OK;
     static const bft_digest zero;
     if (c->my_vote.valid)
@@ -338,11 +377,13 @@ int hs_compact(struct bft_core *c, uint64_t base,
     net_put_bytes(&w, at.b, 32);
     assert(!w.err);
     emit(ctx, rec, w.len);
+    bool ok = true; /* the scratch holds the largest record: no allocation below */
     for (uint32_t i = k; i-- > 0;)
-        write_block(c, HS_REC_COMMIT, hs_blk(c, chain[i]), emit, ctx);
+        ok &= write_block(c, HS_REC_COMMIT, hs_blk(c, chain[i]), emit, ctx);
     for (int32_t i = 0; i < (int32_t)c->blocks_hwm; i++) {
         const struct hs_block *b = hs_blk(c, i);
-        if (b->used && b->height > c->root_height) write_block(c, HS_REC_BLOCK, b, emit, ctx);
+        if (b->used && b->height > c->root_height) ok &= write_block(c, HS_REC_BLOCK, b, emit, ctx);
     }
+    assert(ok);
     return BFT_E_OK;
 }
