@@ -155,6 +155,16 @@ uint64_t pbft_timeout_ms(const struct bft_core *c)
 
 /* ---- lifecycle ---- */
 
+size_t pbft_rec_floor(const struct bft_core *c)
+{
+    size_t raw = 2 + PBFT_RAW_MAX; /* u16 len | raw */
+    size_t commit = 1 + 8 + 8 + 32 + 4 + raw + 1 + (size_t)c->n * (1 + raw);
+    size_t stable = 1 + 8 + 32 + 1 + (size_t)c->n * raw;
+    size_t nv = 1 + 8 + 8 + 8 + (size_t)c->L * sizeof(bft_digest);
+    size_t floor = commit > stable ? commit : stable;
+    return floor > nv ? floor : nv;
+}
+
 static void pbft_destroy(struct bft_core *c)
 {
     if (!c) return;
@@ -169,9 +179,9 @@ static void pbft_destroy(struct bft_core *c)
         free(c->nvvcs[i].certs);
     }
     pbft_pending_free(&c->pend);
-    free(c->own_vc_body);
+    bft_buf_free(&c->own_vc);
     free(c->nv_dig);
-    free(c->nv_sent);
+    bft_buf_free(&c->nv_sent);
     for (uint32_t i = 0; i < BFT_MAX_REPLICAS; i++)
         free(c->nv_pending[i].buf);
     pbft_kept_reset(c);
@@ -180,8 +190,7 @@ static void pbft_destroy(struct bft_core *c)
     free(c->snap);
     free(c->next);
     free(c->x_buf);
-    free(c->rec);
-    free(c->body);
+    bft_buf_free(&c->rec);
     free(c);
 }
 
@@ -225,11 +234,12 @@ static int pbft_create(struct bft_core **out, const struct bft_core_config *cfg,
     c->st_chunk = PBFT_STATE_CHUNK;
     pbft_monitor_init(c);
     c->slots = calloc(c->L, sizeof(*c->slots));
-    c->own_vc_body = malloc(BFT_BODY_MAX);
     c->nv_dig = calloc(c->L, sizeof(bft_digest));
-    c->rec = malloc(PBFT_REC_MAX);
-    c->body = malloc(BFT_BODY_MAX);
-    bool ok = c->slots && c->own_vc_body && c->nv_dig && c->rec && c->body;
+    /* Scratch buffers start small and grow to their bounds only when a
+     * batch, a record or a VIEW-CHANGE needs it (docs/architecture.md
+     * "Bounds"): a replica that never sees a big batch never holds one. */
+    bool ok = c->slots && c->nv_dig &&
+              bft_buf_reserve(&c->rec, pbft_rec_floor(c), PBFT_REC_MAX) != NULL;
     for (uint32_t i = 0; ok && i < c->n; i++) {
         c->vcs[i].certs = calloc(c->L, sizeof(struct pbft_vc_cert));
         c->nvvcs[i].certs = calloc(c->L, sizeof(struct pbft_vc_cert));

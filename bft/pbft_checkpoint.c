@@ -11,7 +11,8 @@
 
 static void persist_stable(struct bft_core *c)
 {
-    struct pbft_wr w = {.p = c->rec, .cap = PBFT_REC_MAX};
+    /* Fits the floor c->rec always holds (pbft_rec_floor). */
+    struct pbft_wr w = pbft_rec_wr(c, pbft_rec_floor(c));
     pbft_put(&w, PBFT_REC_STABLE, 1);
     pbft_put(&w, c->h, 8);
     pbft_put_bytes(&w, c->h_digest.b, 32);
@@ -22,7 +23,7 @@ static void persist_stable(struct bft_core *c)
         pbft_put_bytes(&w, c->h_proof[i].b, c->h_proof[i].len);
     }
     assert(!w.err);
-    c->io.persist(c->io.ctx, c->rec, w.len);
+    c->io.persist(c->io.ctx, w.p, w.len);
 }
 
 void pbft_make_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,

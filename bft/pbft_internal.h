@@ -70,6 +70,7 @@
 
 #include "bft/bft.h"
 #include "bft/client_quota.h"
+#include "bft/grow.h"
 
 /* Build with -DPBFT_TRACE to narrate view changes and state transfer on
  * stderr (for replaying a bftsim seed); compiled out otherwise. */
@@ -361,11 +362,11 @@ struct bft_core {
                                                 normal-case messages */
     struct pbft_vc nvvcs[BFT_MAX_REPLICAS]; /* VCs carried by a NEW-VIEW whose
                                                 sender moved past that view */
-    uint8_t *own_vc_body;
+    struct bft_buf own_vc; /* our VIEW-CHANGE body, grown to BFT_BODY_MAX */
     uint32_t own_vc_len;
     uint64_t nv_view, nv_min, nv_max; /* O of the last NEW-VIEW entered */
     bft_digest *nv_dig;               /* L entries: digest of nv_min+1+i */
-    uint8_t *nv_sent;                 /* the NEW-VIEW body we sent as primary (for resends) */
+    struct bft_buf nv_sent;           /* the NEW-VIEW body we sent as primary (for resends) */
     uint32_t nv_sent_len;
     uint64_t nv_sent_view, nv_sent_seq;
     /* NEW-VIEWs waiting for VIEW-CHANGEs they reference: one per sender
@@ -456,11 +457,30 @@ struct bft_core {
      * and consecutive windows where relays were the majority. */
     uint32_t mon_pp_direct, mon_pp_relayed, mon_relay_bad, mon_relay_ticks;
 
-    uint8_t *rec;  /* PBFT_REC_MAX: records, batches */
-    uint8_t *body; /* BFT_BODY_MAX: VIEW-CHANGE / NEW-VIEW bodies */
+    /* Scratch for WAL records, the batch being cut and our encoded
+     * VIEW-CHANGE: grown on demand up to PBFT_REC_MAX (docs/architecture.md
+     * "Bounds"); from creation it holds the records whose size is fixed for
+     * this n and L (pbft_rec_floor), so writing those never fails. */
+    struct bft_buf rec;
 };
 
 /* ---- helpers (pbft.c) ---- */
+/* Make c->rec hold `need` bytes (need <= PBFT_REC_MAX) and return a writer
+ * over all of it; if memory is short the writer starts in error. */
+static inline struct pbft_wr pbft_rec_wr(struct bft_core *c, size_t need)
+{
+    uint8_t *p = bft_buf_reserve(&c->rec, need, PBFT_REC_MAX);
+    return (struct pbft_wr){.p = p, .cap = p ? c->rec.cap : 0, .err = p == NULL};
+}
+/* Length of a PP record (layout above) whose pre-prepare raw is pp_len
+ * bytes (0: our own) and whose batch is batch_len bytes. */
+static inline size_t pbft_pp_rec_len(size_t pp_len, size_t batch_len)
+{
+    return 1 + 8 + 8 + 32 + 2 + pp_len + 4 + batch_len;
+}
+/* The largest COMMIT, STABLE and NV records for this n and L: c->rec holds
+ * that much from creation on. */
+size_t pbft_rec_floor(const struct bft_core *c);
 static inline uint32_t pbft_primary(const struct bft_core *c, uint64_t view)
 {
     return (uint32_t)(view % c->n);
