@@ -97,6 +97,7 @@
 
 /* Bounds. */
 #define PBFT_PENDING_MAX 4096              /* queued client REQUESTs */
+#define PBFT_PENDING_FIRST 64              /* entries allocated at first (doubling to MAX) */
 #define PBFT_PENDING_BUCKETS 8192          /* hash buckets (power of two) */
 #define PBFT_PENDING_BYTES_MAX (64u << 20) /* bytes held by queued requests */
 #define PBFT_QUOTA_FLOOR 16                /* requests one client may queue at least */
@@ -283,7 +284,8 @@ struct pbft_req {
     bool used;
 };
 struct pbft_pending {
-    struct pbft_req *e;
+    struct pbft_req *e; /* cap entries; indexes, never pointers, are kept */
+    uint32_t cap;
     int32_t *bucket;
     int32_t free_head, head, tail;
     uint32_t count, unproposed;
