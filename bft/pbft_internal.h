@@ -105,6 +105,7 @@
 #define PBFT_RAW_MAX BFT_MSG_MIN_LEN  /* votes/checkpoints have no body */
 #define PBFT_CKPT_RING 4              /* checkpoint seqs kept per replica */
 #define PBFT_RETRANSMIT_BURST 16      /* slots resent per firing */
+#define PBFT_SLOT_CHUNK 4             /* log slots per allocation (~32 KiB) */
 #define PBFT_HELP_BUDGET 256          /* replies to a laggard per tick */
 #define PBFT_FETCH_RANGE 64           /* log entries asked for at once */
 #define PBFT_VC_SHIFT_MAX 6           /* timeout doubles at most 2^6 */
@@ -350,7 +351,12 @@ struct bft_core {
     uint64_t read_floor; /* highest seq we sent (or recovered) a COMMIT for */
     bft_digest last_state;
     uint64_t next_seq; /* primary: next seq to assign */
-    struct pbft_slot *slots;
+    /* The log: L slots indexed by seq mod L (§4.3), in chunks of
+     * PBFT_SLOT_CHUNK allocated when a seq first maps into one (NULL until
+     * then: all its slots are free). A replica that only sees a few seqs
+     * does not pay for the whole window (docs/architecture.md "Bounds");
+     * chunks never move, so slot pointers stay valid. */
+    struct pbft_slot **slot_chunk;
 
     struct pbft_ckpt ck[BFT_MAX_REPLICAS][PBFT_CKPT_RING];
     struct pbft_pending pend;
@@ -364,7 +370,7 @@ struct bft_core {
                                                 normal-case messages */
     struct pbft_vc nvvcs[BFT_MAX_REPLICAS]; /* VCs carried by a NEW-VIEW whose
                                                 sender moved past that view */
-    struct bft_buf own_vc; /* our VIEW-CHANGE body, grown to BFT_BODY_MAX */
+    struct bft_buf own_vc;                  /* our VIEW-CHANGE body, grown to BFT_BODY_MAX */
     uint32_t own_vc_len;
     uint64_t nv_view, nv_min, nv_max; /* O of the last NEW-VIEW entered */
     bft_digest *nv_dig;               /* L entries: digest of nv_min+1+i */
@@ -512,7 +518,14 @@ static inline bool pbft_in_window(const struct bft_core *c, uint64_t seq)
 {
     return seq > c->h && seq - c->h <= c->L;
 }
-struct pbft_slot *pbft_slot_get(struct bft_core *c, uint64_t seq);  /* NULL if outside */
+/* Slot i (0 <= i < L), NULL if its chunk was never used (then it is free). */
+static inline struct pbft_slot *pbft_slot_at(const struct bft_core *c, uint32_t i)
+{
+    struct pbft_slot *k = c->slot_chunk[i / PBFT_SLOT_CHUNK];
+    return k ? &k[i % PBFT_SLOT_CHUNK] : NULL;
+}
+/* NULL if outside the window, or if memory for its chunk is short. */
+struct pbft_slot *pbft_slot_get(struct bft_core *c, uint64_t seq);
 struct pbft_slot *pbft_slot_peek(struct bft_core *c, uint64_t seq); /* NULL if not in use */
 void pbft_slot_reset(struct pbft_slot *s);
 bool pbft_slot_set_batch(struct pbft_slot *s, const uint8_t *batch, uint32_t len);

@@ -121,8 +121,8 @@ void pbft_enter_new_view(struct bft_core *c, uint64_t view, const pbft_vc_set se
     }
     /* Votes of older views are void; certificates and batches stay. */
     for (uint32_t i = 0; i < c->L; i++) {
-        struct pbft_slot *s = &c->slots[i];
-        if (!s->seq) continue;
+        struct pbft_slot *s = pbft_slot_at(c, i);
+        if (!s || !s->seq) continue;
         s->view = view;
         s->has_pp = s->sent_prepare = s->sent_commit = s->prepared = false;
         s->committed = pbft_has_proof(c, s); /* a certificate outlives its view */

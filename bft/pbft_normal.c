@@ -167,7 +167,7 @@ void pbft_try_propose(struct bft_core *c)
            pbft_in_window(c, c->next_seq)) {
         uint64_t seq = c->next_seq;
         struct pbft_slot *s = pbft_slot_get(c, seq);
-        assert(s);
+        if (!s) break; /* short memory: retried at the next request or tick */
         if (s->executed || pbft_has_proof(c, s)) {
             /* Committed already (fetched with its certificate, e.g. from a
              * later view while we still think we lead this one): its batch
@@ -319,6 +319,10 @@ static void accept_pre_prepare(struct bft_core *c, const struct bft_msg *m, cons
         return;
     }
     struct pbft_slot *s = pbft_slot_get(c, m->seq);
+    if (!s) {
+        reject(c, BFT_REJECT_OVERLOAD); /* short memory */
+        return;
+    }
     if (s->view != c->view) {
         /* Left over from an older view: its votes are void now. */
         s->view = c->view;
@@ -403,6 +407,10 @@ void pbft_on_vote(struct bft_core *c, const struct bft_msg *m)
         return;
     }
     struct pbft_slot *s = pbft_slot_get(c, m->seq);
+    if (!s) {
+        reject(c, BFT_REJECT_OVERLOAD); /* short memory */
+        return;
+    }
     if (s->view != c->view) {
         s->view = c->view;
         s->has_pp = s->sent_prepare = s->sent_commit = s->prepared = false;

@@ -196,8 +196,8 @@ void pbft_post_recover(struct bft_core *c)
     uint64_t top = c->h;
     if (c->nv_view == c->view && c->nv_max > top) top = c->nv_max;
     for (uint32_t i = 0; i < c->L; i++) {
-        const struct pbft_slot *s = &c->slots[i];
-        if (s->seq && s->has_pp && s->view == c->view && s->seq > top) top = s->seq;
+        const struct pbft_slot *s = pbft_slot_at(c, i);
+        if (s && s->seq && s->has_pp && s->view == c->view && s->seq > top) top = s->seq;
     }
     c->next_seq = top + 1;
     if (c->in_vc) {
@@ -345,8 +345,8 @@ int pbft_compact(struct bft_core *c, uint64_t base,
      * pre-prepare was written before it, and recovery relies on that order
      * (a new pre-prepare with another digest voids the old certificate). */
     for (uint64_t seq = c->h + 1; seq <= c->h + c->L; seq++) {
-        const struct pbft_slot *s = &c->slots[seq % c->L];
-        if (s->seq != seq) continue;
+        const struct pbft_slot *s = pbft_slot_peek(c, seq);
+        if (!s) continue;
         bool cert = s->cert.valid, pp = s->has_pp && s->has_batch;
         if (cert && (!pp || s->cert.view < s->view)) emit_cert(c, s, emit, ctx);
         if (pp) emit_pp(c, s, emit, ctx);
