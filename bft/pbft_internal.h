@@ -2,10 +2,12 @@
  * Fault Tolerance" (OSDI'99) and "... and Proactive Recovery" (TOCS'02).
  *
  * The core is pure: it acts only through struct bft_io effects and struct
- * bft_env services (bft.h). Everything is bounded: the log is a fixed array
- * of L slots indexed by seq inside the watermark window (h, h+L] (§4.3),
- * checkpoints are kept in a small ring per replica, view-change messages
- * one per replica, pending client requests in a fixed table.
+ * bft_env services (bft.h). Everything is bounded: the log is L slots
+ * indexed by seq inside the watermark window (h, h+L] (§4.3), checkpoints
+ * are kept in a small ring per replica, view-change messages one per
+ * replica, pending client requests in a table of at most PBFT_PENDING_MAX.
+ * Slots, that table and the scratch buffers are allocated as first needed,
+ * up to those bounds (docs/architecture.md "Bounds").
  *
  * Wire bodies defined by this core (VIEW_CHANGE, NEW_VIEW, STATE_RESP; the
  * codec treats them as opaque). All integers little-endian. "raw" is an
