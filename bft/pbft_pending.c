@@ -50,8 +50,10 @@ int pbft_pending_init(struct pbft_pending *p, uint32_t n_clients)
     if (bft_quota_init(&p->quota, n_clients, PBFT_PENDING_MAX, PBFT_QUOTA_FLOOR,
                        PBFT_PENDING_BYTES_MAX, PBFT_QUOTA_FLOOR_BYTES) != 0)
         return BFT_E_NOMEM;
-    for (uint32_t i = 0; i < PBFT_PENDING_BUCKETS; i++)
-        p->bucket[i] = -1;
+    /* Every bucket empty (-1, all bits set) in one memset: a loop over the
+     * 8,192 buckets took about 24% of fuzz_node_pbft's CPU (perf) under the
+     * fuzzer's per-comparison instrumentation. */
+    memset(p->bucket, 0xff, PBFT_PENDING_BUCKETS * sizeof(*p->bucket));
     /* The free list is threaded lazily: an entry that was never used (no
      * buffer yet) is followed by the next index (free_next), so creating a
      * replica does not write every entry. Used entries form a
