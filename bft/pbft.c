@@ -7,7 +7,7 @@
 
 #include "bft/pbft_internal.h"
 
-/* ---- slots: a fixed array of L entries indexed by seq mod L (§4.3) ---- */
+/* ---- slots: L entries indexed by seq mod L (§4.3), in lazy chunks ---- */
 
 void pbft_slot_reset(struct pbft_slot *s)
 {
@@ -21,7 +21,10 @@ void pbft_slot_reset(struct pbft_slot *s)
 struct pbft_slot *pbft_slot_get(struct bft_core *c, uint64_t seq)
 {
     if (!pbft_in_window(c, seq)) return NULL;
-    struct pbft_slot *s = &c->slots[seq % c->L];
+    uint32_t i = (uint32_t)(seq % c->L);
+    struct pbft_slot **k = &c->slot_chunk[i / PBFT_SLOT_CHUNK];
+    if (!*k && !(*k = calloc(PBFT_SLOT_CHUNK, sizeof(**k)))) return NULL;
+    struct pbft_slot *s = &(*k)[i % PBFT_SLOT_CHUNK];
     if (s->seq != seq) {
         pbft_slot_reset(s);
         s->seq = seq;
@@ -33,8 +36,8 @@ struct pbft_slot *pbft_slot_get(struct bft_core *c, uint64_t seq)
 struct pbft_slot *pbft_slot_peek(struct bft_core *c, uint64_t seq)
 {
     if (!pbft_in_window(c, seq)) return NULL;
-    struct pbft_slot *s = &c->slots[seq % c->L];
-    return s->seq == seq ? s : NULL;
+    struct pbft_slot *s = pbft_slot_at(c, (uint32_t)(seq % c->L));
+    return s && s->seq == seq ? s : NULL;
 }
 
 bool pbft_slot_set_batch(struct pbft_slot *s, const uint8_t *batch, uint32_t len)
@@ -155,13 +158,32 @@ uint64_t pbft_timeout_ms(const struct bft_core *c)
 
 /* ---- lifecycle ---- */
 
+static uint32_t pbft_slot_chunks(const struct bft_core *c)
+{
+    return (c->L + PBFT_SLOT_CHUNK - 1) / PBFT_SLOT_CHUNK;
+}
+
+size_t pbft_rec_floor(const struct bft_core *c)
+{
+    size_t raw = 2 + PBFT_RAW_MAX; /* u16 len | raw */
+    size_t commit = 1 + 8 + 8 + 32 + 4 + raw + 1 + (size_t)c->n * (1 + raw);
+    size_t stable = 1 + 8 + 32 + 1 + (size_t)c->n * raw;
+    size_t nv = 1 + 8 + 8 + 8 + (size_t)c->L * sizeof(bft_digest);
+    size_t floor = commit > stable ? commit : stable;
+    return floor > nv ? floor : nv;
+}
+
 static void pbft_destroy(struct bft_core *c)
 {
     if (!c) return;
-    if (c->slots)
-        for (uint32_t i = 0; i < c->L; i++)
-            free(c->slots[i].batch);
-    free(c->slots);
+    if (c->slot_chunk)
+        for (uint32_t k = 0; k < pbft_slot_chunks(c); k++) {
+            if (!c->slot_chunk[k]) continue;
+            for (uint32_t i = 0; i < PBFT_SLOT_CHUNK; i++)
+                free(c->slot_chunk[k][i].batch);
+            free(c->slot_chunk[k]);
+        }
+    free(c->slot_chunk);
     for (uint32_t i = 0; i < BFT_MAX_REPLICAS; i++) {
         free(c->vcs[i].raw);
         free(c->vcs[i].certs);
@@ -169,9 +191,9 @@ static void pbft_destroy(struct bft_core *c)
         free(c->nvvcs[i].certs);
     }
     pbft_pending_free(&c->pend);
-    free(c->own_vc_body);
+    bft_buf_free(&c->own_vc);
     free(c->nv_dig);
-    free(c->nv_sent);
+    bft_buf_free(&c->nv_sent);
     for (uint32_t i = 0; i < BFT_MAX_REPLICAS; i++)
         free(c->nv_pending[i].buf);
     pbft_kept_reset(c);
@@ -180,8 +202,7 @@ static void pbft_destroy(struct bft_core *c)
     free(c->snap);
     free(c->next);
     free(c->x_buf);
-    free(c->rec);
-    free(c->body);
+    bft_buf_free(&c->rec);
     free(c);
 }
 
@@ -224,12 +245,13 @@ static int pbft_create(struct bft_core **out, const struct bft_core_config *cfg,
     c->next_seq = 1;
     c->st_chunk = PBFT_STATE_CHUNK;
     pbft_monitor_init(c);
-    c->slots = calloc(c->L, sizeof(*c->slots));
-    c->own_vc_body = malloc(BFT_BODY_MAX);
+    c->slot_chunk = calloc(pbft_slot_chunks(c), sizeof(*c->slot_chunk));
     c->nv_dig = calloc(c->L, sizeof(bft_digest));
-    c->rec = malloc(PBFT_REC_MAX);
-    c->body = malloc(BFT_BODY_MAX);
-    bool ok = c->slots && c->own_vc_body && c->nv_dig && c->rec && c->body;
+    /* Scratch buffers start small and grow to their bounds only when a
+     * batch, a record or a VIEW-CHANGE needs it (docs/architecture.md
+     * "Bounds"): a replica that never sees a big batch never holds one. */
+    bool ok = c->slot_chunk && c->nv_dig &&
+              bft_buf_reserve(&c->rec, pbft_rec_floor(c), PBFT_REC_MAX) != NULL;
     for (uint32_t i = 0; ok && i < c->n; i++) {
         c->vcs[i].certs = calloc(c->L, sizeof(struct pbft_vc_cert));
         c->nvvcs[i].certs = calloc(c->L, sizeof(struct pbft_vc_cert));

@@ -11,7 +11,8 @@
 
 static void persist_stable(struct bft_core *c)
 {
-    struct pbft_wr w = {.p = c->rec, .cap = PBFT_REC_MAX};
+    /* Fits the floor c->rec always holds (pbft_rec_floor). */
+    struct pbft_wr w = pbft_rec_wr(c, pbft_rec_floor(c));
     pbft_put(&w, PBFT_REC_STABLE, 1);
     pbft_put(&w, c->h, 8);
     pbft_put_bytes(&w, c->h_digest.b, 32);
@@ -22,7 +23,7 @@ static void persist_stable(struct bft_core *c)
         pbft_put_bytes(&w, c->h_proof[i].b, c->h_proof[i].len);
     }
     assert(!w.err);
-    c->io.persist(c->io.ctx, c->rec, w.len);
+    c->io.persist(c->io.ctx, w.p, w.len);
 }
 
 void pbft_make_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
@@ -45,15 +46,18 @@ void pbft_make_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
      * into the window), everything above stays. Executed ones move to the
      * log kept since the served snapshot (pbft_kept.c). */
     for (uint64_t s = old_h + 1; s <= seq && s - old_h <= c->L; s++) {
-        struct pbft_slot *sl = &c->slots[s % c->L];
+        struct pbft_slot *sl = pbft_slot_at(c, (uint32_t)(s % c->L));
+        if (!sl) continue; /* never used */
         if (sl->seq == s && sl->executed && sl->has_batch)
             pbft_kept_add(c, s, sl->proof_view, &sl->digest, sl->proof_mask, sl->commit_raw,
                           sl->batch, sl->batch_len);
         if (sl->seq && sl->seq <= seq) pbft_slot_reset(sl);
     }
     if (seq - old_h > c->L)
-        for (uint32_t i = 0; i < c->L; i++)
-            if (c->slots[i].seq && c->slots[i].seq <= seq) pbft_slot_reset(&c->slots[i]);
+        for (uint32_t i = 0; i < c->L; i++) {
+            struct pbft_slot *sl = pbft_slot_at(c, i);
+            if (sl && sl->seq && sl->seq <= seq) pbft_slot_reset(sl);
+        }
     pbft_try_propose(c); /* the window moved */
 }
 

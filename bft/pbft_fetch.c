@@ -201,6 +201,7 @@ void pbft_on_fetch_resp(struct bft_core *c, const struct bft_msg *m)
         return;
     }
     struct pbft_slot *s = pbft_slot_get(c, m->seq);
+    if (!s) return; /* short memory: as if the entry never came */
     if (s->has_batch && !pbft_deq(&s->digest, &m->digest))
         pbft_batch_mark(c, s->batch, s->batch_len, m->seq, PBFT_BATCH_LOST);
     if (!pbft_slot_set_batch(s, m->payload, m->payload_len)) return;

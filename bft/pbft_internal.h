@@ -2,10 +2,12 @@
  * Fault Tolerance" (OSDI'99) and "... and Proactive Recovery" (TOCS'02).
  *
  * The core is pure: it acts only through struct bft_io effects and struct
- * bft_env services (bft.h). Everything is bounded: the log is a fixed array
- * of L slots indexed by seq inside the watermark window (h, h+L] (§4.3),
- * checkpoints are kept in a small ring per replica, view-change messages
- * one per replica, pending client requests in a fixed table.
+ * bft_env services (bft.h). Everything is bounded: the log is L slots
+ * indexed by seq inside the watermark window (h, h+L] (§4.3), checkpoints
+ * are kept in a small ring per replica, view-change messages one per
+ * replica, pending client requests in a table of at most PBFT_PENDING_MAX.
+ * Slots, that table and the scratch buffers are allocated as first needed,
+ * up to those bounds (docs/architecture.md "Bounds").
  *
  * Wire bodies defined by this core (VIEW_CHANGE, NEW_VIEW, STATE_RESP; the
  * codec treats them as opaque). All integers little-endian. "raw" is an
@@ -70,6 +72,7 @@
 
 #include "bft/bft.h"
 #include "bft/client_quota.h"
+#include "bft/grow.h"
 
 /* Build with -DPBFT_TRACE to narrate view changes and state transfer on
  * stderr (for replaying a bftsim seed); compiled out otherwise. */
@@ -96,6 +99,7 @@
 
 /* Bounds. */
 #define PBFT_PENDING_MAX 4096              /* queued client REQUESTs */
+#define PBFT_PENDING_FIRST 64              /* entries allocated at first (doubling to MAX) */
 #define PBFT_PENDING_BUCKETS 8192          /* hash buckets (power of two) */
 #define PBFT_PENDING_BYTES_MAX (64u << 20) /* bytes held by queued requests */
 #define PBFT_QUOTA_FLOOR 16                /* requests one client may queue at least */
@@ -103,6 +107,7 @@
 #define PBFT_RAW_MAX BFT_MSG_MIN_LEN  /* votes/checkpoints have no body */
 #define PBFT_CKPT_RING 4              /* checkpoint seqs kept per replica */
 #define PBFT_RETRANSMIT_BURST 16      /* slots resent per firing */
+#define PBFT_SLOT_CHUNK 4             /* log slots per allocation (~32 KiB) */
 #define PBFT_HELP_BUDGET 256          /* replies to a laggard per tick */
 #define PBFT_FETCH_RANGE 64           /* log entries asked for at once */
 #define PBFT_VC_SHIFT_MAX 6           /* timeout doubles at most 2^6 */
@@ -282,7 +287,8 @@ struct pbft_req {
     bool used;
 };
 struct pbft_pending {
-    struct pbft_req *e;
+    struct pbft_req *e; /* cap entries; indexes, never pointers, are kept */
+    uint32_t cap;
     int32_t *bucket;
     int32_t free_head, head, tail;
     uint32_t count, unproposed;
@@ -347,7 +353,12 @@ struct bft_core {
     uint64_t read_floor; /* highest seq we sent (or recovered) a COMMIT for */
     bft_digest last_state;
     uint64_t next_seq; /* primary: next seq to assign */
-    struct pbft_slot *slots;
+    /* The log: L slots indexed by seq mod L (§4.3), in chunks of
+     * PBFT_SLOT_CHUNK allocated when a seq first maps into one (NULL until
+     * then: all its slots are free). A replica that only sees a few seqs
+     * does not pay for the whole window (docs/architecture.md "Bounds");
+     * chunks never move, so slot pointers stay valid. */
+    struct pbft_slot **slot_chunk;
 
     struct pbft_ckpt ck[BFT_MAX_REPLICAS][PBFT_CKPT_RING];
     struct pbft_pending pend;
@@ -361,11 +372,11 @@ struct bft_core {
                                                 normal-case messages */
     struct pbft_vc nvvcs[BFT_MAX_REPLICAS]; /* VCs carried by a NEW-VIEW whose
                                                 sender moved past that view */
-    uint8_t *own_vc_body;
+    struct bft_buf own_vc;                  /* our VIEW-CHANGE body, grown to BFT_BODY_MAX */
     uint32_t own_vc_len;
     uint64_t nv_view, nv_min, nv_max; /* O of the last NEW-VIEW entered */
     bft_digest *nv_dig;               /* L entries: digest of nv_min+1+i */
-    uint8_t *nv_sent;                 /* the NEW-VIEW body we sent as primary (for resends) */
+    struct bft_buf nv_sent;           /* the NEW-VIEW body we sent as primary (for resends) */
     uint32_t nv_sent_len;
     uint64_t nv_sent_view, nv_sent_seq;
     /* NEW-VIEWs waiting for VIEW-CHANGEs they reference: one per sender
@@ -456,11 +467,30 @@ struct bft_core {
      * and consecutive windows where relays were the majority. */
     uint32_t mon_pp_direct, mon_pp_relayed, mon_relay_bad, mon_relay_ticks;
 
-    uint8_t *rec;  /* PBFT_REC_MAX: records, batches */
-    uint8_t *body; /* BFT_BODY_MAX: VIEW-CHANGE / NEW-VIEW bodies */
+    /* Scratch for WAL records, the batch being cut and our encoded
+     * VIEW-CHANGE: grown on demand up to PBFT_REC_MAX (docs/architecture.md
+     * "Bounds"); from creation it holds the records whose size is fixed for
+     * this n and L (pbft_rec_floor), so writing those never fails. */
+    struct bft_buf rec;
 };
 
 /* ---- helpers (pbft.c) ---- */
+/* Make c->rec hold `need` bytes (need <= PBFT_REC_MAX) and return a writer
+ * over all of it; if memory is short the writer starts in error. */
+static inline struct pbft_wr pbft_rec_wr(struct bft_core *c, size_t need)
+{
+    uint8_t *p = bft_buf_reserve(&c->rec, need, PBFT_REC_MAX);
+    return (struct pbft_wr){.p = p, .cap = p ? c->rec.cap : 0, .err = p == NULL};
+}
+/* Length of a PP record (layout above) whose pre-prepare raw is pp_len
+ * bytes (0: our own) and whose batch is batch_len bytes. */
+static inline size_t pbft_pp_rec_len(size_t pp_len, size_t batch_len)
+{
+    return 1 + 8 + 8 + 32 + 2 + pp_len + 4 + batch_len;
+}
+/* The largest COMMIT, STABLE and NV records for this n and L: c->rec holds
+ * that much from creation on. */
+size_t pbft_rec_floor(const struct bft_core *c);
 static inline uint32_t pbft_primary(const struct bft_core *c, uint64_t view)
 {
     return (uint32_t)(view % c->n);
@@ -490,7 +520,14 @@ static inline bool pbft_in_window(const struct bft_core *c, uint64_t seq)
 {
     return seq > c->h && seq - c->h <= c->L;
 }
-struct pbft_slot *pbft_slot_get(struct bft_core *c, uint64_t seq);  /* NULL if outside */
+/* Slot i (0 <= i < L), NULL if its chunk was never used (then it is free). */
+static inline struct pbft_slot *pbft_slot_at(const struct bft_core *c, uint32_t i)
+{
+    struct pbft_slot *k = c->slot_chunk[i / PBFT_SLOT_CHUNK];
+    return k ? &k[i % PBFT_SLOT_CHUNK] : NULL;
+}
+/* NULL if outside the window, or if memory for its chunk is short. */
+struct pbft_slot *pbft_slot_get(struct bft_core *c, uint64_t seq);
 struct pbft_slot *pbft_slot_peek(struct bft_core *c, uint64_t seq); /* NULL if not in use */
 void pbft_slot_reset(struct pbft_slot *s);
 bool pbft_slot_set_batch(struct pbft_slot *s, const uint8_t *batch, uint32_t len);

@@ -62,7 +62,8 @@ void pbft_nv_compute(const struct bft_core *c, const pbft_vc_set set, uint32_t n
 
 static void persist_nv(struct bft_core *c)
 {
-    struct pbft_wr w = {.p = c->rec, .cap = PBFT_REC_MAX};
+    /* Fits the floor c->rec always holds (pbft_rec_floor). */
+    struct pbft_wr w = pbft_rec_wr(c, pbft_rec_floor(c));
     pbft_put(&w, PBFT_REC_NV, 1);
     pbft_put(&w, c->nv_view, 8);
     pbft_put(&w, c->nv_min, 8);
@@ -70,7 +71,7 @@ static void persist_nv(struct bft_core *c)
     for (uint64_t k = 0; k < c->nv_max - c->nv_min; k++)
         pbft_put_bytes(&w, c->nv_dig[k].b, 32);
     assert(!w.err);
-    c->io.persist(c->io.ctx, c->rec, w.len);
+    c->io.persist(c->io.ctx, w.p, w.len);
 }
 
 void pbft_enter_new_view(struct bft_core *c, uint64_t view, const pbft_vc_set set, uint32_t nset)
@@ -120,8 +121,8 @@ void pbft_enter_new_view(struct bft_core *c, uint64_t view, const pbft_vc_set se
     }
     /* Votes of older views are void; certificates and batches stay. */
     for (uint32_t i = 0; i < c->L; i++) {
-        struct pbft_slot *s = &c->slots[i];
-        if (!s->seq) continue;
+        struct pbft_slot *s = pbft_slot_at(c, i);
+        if (!s || !s->seq) continue;
         s->view = view;
         s->has_pp = s->sent_prepare = s->sent_commit = s->prepared = false;
         s->committed = pbft_has_proof(c, s); /* a certificate outlives its view */
@@ -186,9 +187,16 @@ void pbft_try_new_view(struct bft_core *c)
     uint32_t ids[BFT_MAX_REPLICAS];
     uint32_t nset = pick_set(c, set, ids);
     if (nset < 2 * c->f + 1) return;
+    /* nv_sent grows to at most this body's size (docs/architecture.md
+     * "Bounds"), before O is computed into nv_dig: with L digests (the
+     * most O has) and every VIEW-CHANGE embedded, or BFT_BODY_MAX. */
+    size_t need = 8 + 32 + 8 + 1 + (size_t)nset * (4 + 32) + 2 + (size_t)c->L * 32 + 1;
+    for (uint32_t i = 0; i < nset; i++)
+        need += 4 + set[i]->len;
+    if (need > BFT_BODY_MAX) need = BFT_BODY_MAX;
     int *srcv = malloc(c->L * sizeof(int));
     uint32_t *srcc = malloc(c->L * sizeof(uint32_t));
-    if (!srcv || !srcc || (!c->nv_sent && !(c->nv_sent = malloc(BFT_BODY_MAX)))) {
+    if (!srcv || !srcc || !bft_buf_reserve(&c->nv_sent, need, BFT_BODY_MAX)) {
         free(srcv);
         free(srcc);
         return;
@@ -199,7 +207,7 @@ void pbft_try_new_view(struct bft_core *c)
     pbft_nv_compute(c, set, nset, &min_s, &min_d, &min_src, &max_s, c->nv_dig, srcv, srcc);
     free(srcv);
     free(srcc);
-    struct pbft_wr w = {.p = c->nv_sent, .cap = BFT_BODY_MAX};
+    struct pbft_wr w = {.p = c->nv_sent.p, .cap = c->nv_sent.cap};
     pbft_put(&w, min_s, 8);
     pbft_put_bytes(&w, min_d.b, 32);
     pbft_put(&w, max_s, 8);
@@ -217,17 +225,18 @@ void pbft_try_new_view(struct bft_core *c)
     uint8_t nemb = 0;
     for (uint32_t i = 0; i < nset; i++) {
         const struct pbft_vc *v = set[i];
-        if (w.len + 4 + v->len > w.cap) continue; /* referenced only */
+        if (w.len + 4 + v->len > BFT_BODY_MAX) continue; /* referenced only */
         pbft_put(&w, v->len, 4);
         pbft_put_bytes(&w, v->raw, v->len);
         nemb++;
     }
-    c->nv_sent[epos] = nemb;
+    assert(!w.err);
+    w.p[epos] = nemb;
     c->nv_sent_len = (uint32_t)w.len;
     c->nv_sent_view = c->view;
     c->nv_sent_seq = max_s;
     struct bft_msg m = {.type = BFT_MSG_NEW_VIEW, .view = c->view, .seq = max_s};
-    m.body = c->nv_sent;
+    m.body = c->nv_sent.p;
     m.body_len = c->nv_sent_len;
     c->io.broadcast(c->io.ctx, &m);
     pbft_enter_new_view(c, c->view, set, nset);

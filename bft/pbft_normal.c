@@ -102,9 +102,12 @@ void pbft_on_request(struct bft_core *c, const struct bft_msg *req)
     pbft_request_timer_update(c);
 }
 
+/* The caller made room for the record in c->rec first (pbft_pp_rec_len),
+ * before changing the slot, so a short memory refuses the pre-prepare
+ * instead of leaving it accepted but not logged. */
 static void persist_pp(struct bft_core *c, const struct pbft_slot *s)
 {
-    struct pbft_wr w = {.p = c->rec, .cap = PBFT_REC_MAX};
+    struct pbft_wr w = pbft_rec_wr(c, pbft_pp_rec_len(s->pp.len, s->batch_len));
     pbft_put(&w, PBFT_REC_PP, 1);
     pbft_put(&w, s->view, 8);
     pbft_put(&w, s->seq, 8);
@@ -114,7 +117,7 @@ static void persist_pp(struct bft_core *c, const struct pbft_slot *s)
     pbft_put(&w, s->batch_len, 4);
     pbft_put_bytes(&w, s->batch, s->batch_len);
     assert(!w.err);
-    c->io.persist(c->io.ctx, c->rec, w.len);
+    c->io.persist(c->io.ctx, w.p, w.len);
 }
 
 static void send_pre_prepare(struct bft_core *c, const struct pbft_slot *s)
@@ -135,6 +138,7 @@ void pbft_propose_at(struct bft_core *c, uint64_t seq, const bft_digest *d, cons
     if (!s) return;
     /* A committed seq keeps its batch: O (§4.4) always carries it. */
     if (pbft_has_proof(c, s) && !pbft_deq(&s->digest, d)) return;
+    if (!bft_buf_reserve(&c->rec, pbft_pp_rec_len(0, len), PBFT_REC_MAX)) return;
     if (s->batch != batch && !pbft_slot_set_batch(s, batch, len)) return;
     s->has_batch = true;
     s->view = c->view;
@@ -163,7 +167,7 @@ void pbft_try_propose(struct bft_core *c)
            pbft_in_window(c, c->next_seq)) {
         uint64_t seq = c->next_seq;
         struct pbft_slot *s = pbft_slot_get(c, seq);
-        assert(s);
+        if (!s) break; /* short memory: retried at the next request or tick */
         if (s->executed || pbft_has_proof(c, s)) {
             /* Committed already (fetched with its certificate, e.g. from a
              * later view while we still think we lead this one): its batch
@@ -171,27 +175,32 @@ void pbft_try_propose(struct bft_core *c)
             c->next_seq++;
             continue;
         }
-        /* Build the batch in the slot's buffer: u16 count | (u32 len | raw)*. */
-        struct pbft_wr w = {.p = c->rec, .cap = BFT_PAYLOAD_MAX};
-        pbft_put(&w, 0, 2);
+        /* Build the batch in c->rec: u16 count | (u32 len | raw)*, at most
+         * BFT_PAYLOAD_MAX bytes. Measure it first so c->rec grows once to
+         * what this batch needs. */
+        size_t need = 2;
         uint16_t count = 0;
-        int32_t i = c->pend.head;
-        while (i >= 0 && count < c->cfg.batch_max) {
+        for (int32_t i = c->pend.head; i >= 0 && count < c->cfg.batch_max; i = c->pend.e[i].next) {
+            if (need + 4 + c->pend.e[i].len > BFT_PAYLOAD_MAX) break;
+            need += 4 + c->pend.e[i].len;
+            count++;
+        }
+        if (count == 0) break; /* a request larger than a batch: never */
+        struct pbft_wr w = pbft_rec_wr(c, need);
+        if (w.err) break;
+        pbft_put(&w, count, 2);
+        for (int32_t i = c->pend.head; count > 0; count--) {
             struct pbft_req *r = &c->pend.e[i];
             int32_t next = r->next;
-            if (w.len + 4 + r->len > w.cap) break;
             pbft_put(&w, r->len, 4);
             pbft_put_bytes(&w, r->raw, r->len);
             pbft_pending_mark(&c->pend, i, seq);
-            count++;
             i = next;
         }
-        if (count == 0) break; /* a request larger than a batch: never */
-        c->rec[0] = (uint8_t)count;
-        c->rec[1] = (uint8_t)(count >> 8);
+        assert(!w.err && w.len == need);
         bft_digest d;
-        bft_batch_digest(c->rec, w.len, &d);
-        if (!pbft_slot_set_batch(s, c->rec, (uint32_t)w.len)) break;
+        bft_batch_digest(w.p, w.len, &d);
+        if (!pbft_slot_set_batch(s, w.p, (uint32_t)w.len)) break;
         c->next_seq++;
         pbft_propose_at(c, seq, &d, s->batch, s->batch_len);
     }
@@ -208,7 +217,8 @@ static void send_prepare(struct bft_core *c, struct pbft_slot *s)
 
 static void persist_commit(struct bft_core *c, const struct pbft_slot *s)
 {
-    c->io.persist(c->io.ctx, c->rec, pbft_commit_rec(c, s));
+    size_t len = pbft_commit_rec(c, s);
+    c->io.persist(c->io.ctx, c->rec.p, len);
 }
 
 static uint32_t count_votes(const struct bft_core *c, uint32_t mask, const bft_digest *dv,
@@ -309,6 +319,10 @@ static void accept_pre_prepare(struct bft_core *c, const struct bft_msg *m, cons
         return;
     }
     struct pbft_slot *s = pbft_slot_get(c, m->seq);
+    if (!s) {
+        reject(c, BFT_REJECT_OVERLOAD); /* short memory */
+        return;
+    }
     if (s->view != c->view) {
         /* Left over from an older view: its votes are void now. */
         s->view = c->view;
@@ -325,7 +339,8 @@ static void accept_pre_prepare(struct bft_core *c, const struct bft_msg *m, cons
         reject(c, BFT_REJECT_EQUIVOCATION);
         return;
     }
-    if (!pbft_slot_set_batch(s, m->payload, m->payload_len)) {
+    if (!bft_buf_reserve(&c->rec, pbft_pp_rec_len(PBFT_RAW_MAX, m->payload_len), PBFT_REC_MAX) ||
+        !pbft_slot_set_batch(s, m->payload, m->payload_len)) {
         reject(c, BFT_REJECT_OVERLOAD);
         return;
     }
@@ -392,6 +407,10 @@ void pbft_on_vote(struct bft_core *c, const struct bft_msg *m)
         return;
     }
     struct pbft_slot *s = pbft_slot_get(c, m->seq);
+    if (!s) {
+        reject(c, BFT_REJECT_OVERLOAD); /* short memory */
+        return;
+    }
     if (s->view != c->view) {
         s->view = c->view;
         s->has_pp = s->sent_prepare = s->sent_commit = s->prepared = false;

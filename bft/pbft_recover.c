@@ -196,8 +196,8 @@ void pbft_post_recover(struct bft_core *c)
     uint64_t top = c->h;
     if (c->nv_view == c->view && c->nv_max > top) top = c->nv_max;
     for (uint32_t i = 0; i < c->L; i++) {
-        const struct pbft_slot *s = &c->slots[i];
-        if (s->seq && s->has_pp && s->view == c->view && s->seq > top) top = s->seq;
+        const struct pbft_slot *s = pbft_slot_at(c, i);
+        if (s && s->seq && s->has_pp && s->view == c->view && s->seq > top) top = s->seq;
     }
     c->next_seq = top + 1;
     if (c->in_vc) {
@@ -216,10 +216,12 @@ void pbft_post_recover(struct bft_core *c)
  * pre-prepare and prepared certificate, and the read floor. The application state at h comes
  * from the snapshot file (load_stable) or, failing that, from peers. ---- */
 
+/* c->rec was grown for the largest PP record before the dump began
+ * (reserve_dump), so this cannot fail half way through a dump. */
 static void emit_pp(struct bft_core *c, const struct pbft_slot *s,
                     void (*emit)(void *, const uint8_t *, size_t), void *ctx)
 {
-    struct pbft_wr w = {.p = c->rec, .cap = PBFT_REC_MAX};
+    struct pbft_wr w = pbft_rec_wr(c, pbft_pp_rec_len(s->pp.len, s->batch_len));
     pbft_put(&w, PBFT_REC_PP, 1);
     pbft_put(&w, s->view, 8);
     pbft_put(&w, s->seq, 8);
@@ -229,16 +231,17 @@ static void emit_pp(struct bft_core *c, const struct pbft_slot *s,
     pbft_put(&w, s->batch_len, 4);
     pbft_put_bytes(&w, s->batch, s->batch_len);
     assert(!w.err);
-    emit(ctx, c->rec, w.len);
+    emit(ctx, w.p, w.len);
 }
 
 /* The COMMIT record of slot s's certificate in c->rec (layout in
  * pbft_internal.h): written when the slot commits (persist_commit) and
- * again by the compact() dump. Returns its length. */
+ * again by the compact() dump. Returns its length. It fits the floor
+ * c->rec holds from creation on (pbft_rec_floor), so it cannot fail. */
 size_t pbft_commit_rec(struct bft_core *c, const struct pbft_slot *s)
 {
     const struct pbft_cert *ct = &s->cert;
-    struct pbft_wr w = {.p = c->rec, .cap = PBFT_REC_MAX};
+    struct pbft_wr w = pbft_rec_wr(c, pbft_rec_floor(c));
     pbft_put(&w, PBFT_REC_COMMIT, 1);
     pbft_put(&w, ct->view, 8);
     pbft_put(&w, s->seq, 8);
@@ -257,20 +260,37 @@ size_t pbft_commit_rec(struct bft_core *c, const struct pbft_slot *s)
         k++;
     }
     assert(!w.err);
-    c->rec[kpos] = k;
+    w.p[kpos] = k;
     return w.len;
 }
 
 static void emit_cert(struct bft_core *c, const struct pbft_slot *s,
                       void (*emit)(void *, const uint8_t *, size_t), void *ctx)
 {
-    emit(ctx, c->rec, pbft_commit_rec(c, s));
+    size_t len = pbft_commit_rec(c, s);
+    emit(ctx, c->rec.p, len);
+}
+
+/* Grow c->rec for the largest PP record the dump writes: the hosts ask
+ * (emit NULL) before they start a new WAL segment, so a short memory
+ * stops the rotation before the first record, not in the middle. */
+static bool reserve_dump(struct bft_core *c)
+{
+    size_t need = 0;
+    for (uint64_t seq = c->h + 1; seq <= c->h + c->L; seq++) {
+        const struct pbft_slot *s = pbft_slot_peek(c, seq);
+        if (!s || !s->has_pp || !s->has_batch) continue;
+        size_t len = pbft_pp_rec_len(s->pp.len, s->batch_len);
+        if (len > need) need = len;
+    }
+    return bft_buf_reserve(&c->rec, need, PBFT_REC_MAX) != NULL;
 }
 
 int pbft_compact(struct bft_core *c, uint64_t base,
                  void (*emit)(void *ctx, const uint8_t *rec, size_t len), void *ctx)
 {
     (void)base; /* h names the snapshot recovery asks for */
+    if (!reserve_dump(c)) return BFT_E_NOMEM;
     if (!emit) return BFT_E_OK;
     uint8_t small[10];
     struct pbft_wr w = {.p = small, .cap = sizeof small};
@@ -286,7 +306,7 @@ int pbft_compact(struct bft_core *c, uint64_t base,
     assert(!w.err);
     emit(ctx, floor, w.len);
     if (c->nv_view) {
-        w = (struct pbft_wr){.p = c->rec, .cap = PBFT_REC_MAX};
+        w = pbft_rec_wr(c, pbft_rec_floor(c));
         pbft_put(&w, PBFT_REC_NV, 1);
         pbft_put(&w, c->nv_view, 8);
         pbft_put(&w, c->nv_min, 8);
@@ -294,10 +314,10 @@ int pbft_compact(struct bft_core *c, uint64_t base,
         for (uint64_t k = 0; k < c->nv_max - c->nv_min; k++)
             pbft_put_bytes(&w, c->nv_dig[k].b, 32);
         assert(!w.err);
-        emit(ctx, c->rec, w.len);
+        emit(ctx, w.p, w.len);
     }
     if (c->h) {
-        w = (struct pbft_wr){.p = c->rec, .cap = PBFT_REC_MAX};
+        w = pbft_rec_wr(c, pbft_rec_floor(c));
         pbft_put(&w, PBFT_REC_STABLE, 1);
         pbft_put(&w, c->h, 8);
         pbft_put_bytes(&w, c->h_digest.b, 32);
@@ -308,7 +328,7 @@ int pbft_compact(struct bft_core *c, uint64_t base,
             pbft_put_bytes(&w, c->h_proof[i].b, c->h_proof[i].len);
         }
         assert(!w.err);
-        emit(ctx, c->rec, w.len);
+        emit(ctx, w.p, w.len);
     }
     for (uint32_t j = 0; j < PBFT_CKPT_RING; j++) {
         const struct pbft_ckpt *k = &c->ck[c->self][j];
@@ -325,8 +345,8 @@ int pbft_compact(struct bft_core *c, uint64_t base,
      * pre-prepare was written before it, and recovery relies on that order
      * (a new pre-prepare with another digest voids the old certificate). */
     for (uint64_t seq = c->h + 1; seq <= c->h + c->L; seq++) {
-        const struct pbft_slot *s = &c->slots[seq % c->L];
-        if (s->seq != seq) continue;
+        const struct pbft_slot *s = pbft_slot_peek(c, seq);
+        if (!s) continue;
         bool cert = s->cert.valid, pp = s->has_pp && s->has_batch;
         if (cert && (!pp || s->cert.view < s->view)) emit_cert(c, s, emit, ctx);
         if (pp) emit_pp(c, s, emit, ctx);

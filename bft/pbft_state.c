@@ -194,10 +194,13 @@ void pbft_state_snapshot_checkpoint(struct bft_core *c, uint64_t seq, const bft_
     if (force || snapshot_due(c, seq)) take_snapshot(c, seq, state);
 }
 
-/* One chunk of our served snapshot; the first carries the 2f+1 proof. */
+/* One chunk of our served snapshot; the first carries the 2f+1 proof. The
+ * body is at most a few KiB (the proof of n <= BFT_MAX_REPLICAS), so it is
+ * built on the stack. */
 static void send_state_chunk(struct bft_core *c, uint32_t to, size_t off, size_t len)
 {
-    struct pbft_wr w = {.p = c->body, .cap = BFT_BODY_MAX};
+    uint8_t body[1 + 4 + 4 + 32 + 1 + BFT_MAX_REPLICAS * (2 + PBFT_RAW_MAX)];
+    struct pbft_wr w = {.p = body, .cap = sizeof body};
     pbft_put(&w, 0, 1); /* kind: state */
     pbft_put(&w, c->snap_len, 4);
     pbft_put(&w, off, 4);
@@ -212,7 +215,7 @@ static void send_state_chunk(struct bft_core *c, uint32_t to, size_t off, size_t
     assert(!w.err);
     struct bft_msg m = {.type = BFT_MSG_STATE_RESP, .view = c->view, .seq = c->snap_seq};
     m.digest = c->snap_digest;
-    m.body = c->body;
+    m.body = body;
     m.body_len = (uint32_t)w.len;
     m.payload = len ? c->snap + off : NULL;
     m.payload_len = (uint32_t)len;

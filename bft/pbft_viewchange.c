@@ -27,18 +27,28 @@ static void put_raw(struct pbft_wr *w, const struct pbft_raw *r)
     pbft_put_bytes(w, r->b, r->len);
 }
 
+/* Whether slot sl's certificate goes with its batch: batches fill what the
+ * certificates leave of the body, in seq order; a null one has none. */
+static bool vc_batch_fits(const struct pbft_slot *sl, size_t *budget)
+{
+    const struct pbft_cert *ct = &sl->cert;
+    if (pbft_is_null(&ct->digest)) return false;
+    bool have = sl->has_batch && pbft_deq(&sl->digest, &ct->digest);
+    if (!have || sl->batch_len > *budget) return false;
+    *budget -= sl->batch_len;
+    return true;
+}
+
 /* C = the stable checkpoint and its 2f+1 proof; P = a prepared certificate
  * for every seq above h prepared here, with its batch so the new primary
- * can re-propose it (as much as fits in one body). */
+ * can re-propose it (as much as fits in one body). Returns the body's
+ * length, 0 if memory is short. */
 static uint32_t build_vc_body(struct bft_core *c)
 {
-    struct pbft_wr w = {.p = c->own_vc_body, .cap = BFT_BODY_MAX};
-    pbft_put(&w, c->h, 8);
-    pbft_put_bytes(&w, c->h_digest.b, 32);
-    pbft_put(&w, pbft_popcount(c->h_proof_mask), 1);
+    size_t head = 8 + 32 + 1;
     for (uint32_t i = 0; i < c->n; i++)
-        if (c->h_proof_mask & (1u << i)) put_raw(&w, &c->h_proof[i]);
-    size_t fixed = w.len + 2;
+        if (c->h_proof_mask & (1u << i)) head += 2 + c->h_proof[i].len;
+    size_t fixed = head + 2;
     for (uint64_t s = c->h + 1; s <= c->h + c->L; s++) {
         struct pbft_slot *sl = pbft_slot_peek(c, s);
         if (sl && sl->cert.valid) fixed += cert_size(c, &sl->cert);
@@ -46,7 +56,21 @@ static uint32_t build_vc_body(struct bft_core *c)
     /* A certificate set that does not fit a body cannot happen with the
      * configured bounds (L x (1+2f) votes); it would be our bug. */
     assert(fixed <= BFT_BODY_MAX);
-    size_t budget = BFT_BODY_MAX - fixed;
+    /* own_vc grows to this body's size, not to BFT_BODY_MAX
+     * (docs/architecture.md "Bounds"). */
+    size_t budget = BFT_BODY_MAX - fixed, need = fixed;
+    for (uint64_t s = c->h + 1; s <= c->h + c->L; s++) {
+        struct pbft_slot *sl = pbft_slot_peek(c, s);
+        if (sl && sl->cert.valid && vc_batch_fits(sl, &budget)) need += sl->batch_len;
+    }
+    if (!bft_buf_reserve(&c->own_vc, need, BFT_BODY_MAX)) return 0;
+    struct pbft_wr w = {.p = c->own_vc.p, .cap = c->own_vc.cap};
+    pbft_put(&w, c->h, 8);
+    pbft_put_bytes(&w, c->h_digest.b, 32);
+    pbft_put(&w, pbft_popcount(c->h_proof_mask), 1);
+    for (uint32_t i = 0; i < c->n; i++)
+        if (c->h_proof_mask & (1u << i)) put_raw(&w, &c->h_proof[i]);
+    budget = BFT_BODY_MAX - fixed;
     size_t npos = w.len;
     pbft_put(&w, 0, 2);
     uint16_t ncert = 0;
@@ -71,11 +95,9 @@ static uint32_t build_vc_body(struct bft_core *c)
                 put_raw(&w, &ct->prep[i]);
             }
         }
-        bool have = sl->has_batch && pbft_deq(&sl->digest, &ct->digest);
         if (pbft_is_null(&ct->digest)) {
             pbft_put(&w, 0, 4);
-        } else if (have && sl->batch_len <= budget) {
-            budget -= sl->batch_len;
+        } else if (vc_batch_fits(sl, &budget)) {
             pbft_put(&w, sl->batch_len, 4);
             pbft_put_bytes(&w, sl->batch, sl->batch_len);
         } else {
@@ -83,9 +105,11 @@ static uint32_t build_vc_body(struct bft_core *c)
         }
         ncert++;
     }
-    assert(!w.err);
-    c->own_vc_body[npos] = (uint8_t)ncert;
-    c->own_vc_body[npos + 1] = (uint8_t)(ncert >> 8);
+    /* need counted every raw as PBFT_RAW_MAX bytes, as the budget does;
+     * one recovered from the WAL may be shorter. */
+    assert(!w.err && w.len <= need);
+    w.p[npos] = (uint8_t)ncert;
+    w.p[npos + 1] = (uint8_t)(ncert >> 8);
     return (uint32_t)w.len;
 }
 
@@ -93,7 +117,7 @@ void pbft_resend_own_vc(struct bft_core *c)
 {
     if (!c->in_vc || !c->own_vc_len) return;
     struct bft_msg m = {.type = BFT_MSG_VIEW_CHANGE, .view = c->view, .seq = c->h};
-    m.body = c->own_vc_body;
+    m.body = c->own_vc.p;
     m.body_len = c->own_vc_len;
     c->io.broadcast(c->io.ctx, &m);
 }
@@ -106,18 +130,21 @@ static void store_own_vc(struct bft_core *c)
                         .cluster_id = c->cfg.cluster_id,
                         .view = c->view,
                         .seq = c->h,
-                        .body = c->own_vc_body,
+                        .body = c->own_vc.p,
                         .body_len = c->own_vc_len};
-    size_t len = bft_msg_encode(&m, c->rec, PBFT_REC_MAX);
+    /* Encoded in c->rec, grown to this message's length. */
+    struct pbft_wr w = pbft_rec_wr(c, bft_msg_encoded_len(&m));
+    if (w.err) return; /* short memory: stored when the VIEW-CHANGE is rebuilt */
+    size_t len = bft_msg_encode(&m, w.p, w.cap);
     assert(len);
     const uint8_t *region;
     size_t rlen;
-    bft_msg_signed_region(c->rec, &region, &rlen);
+    bft_msg_signed_region(w.p, &region, &rlen);
     uint8_t sig[BFT_SIG_LEN];
     c->env.sign(c->env.ctx, BFT_MSG_VIEW_CHANGE, region, rlen, sig);
-    bft_msg_set_sig(c->rec, sig);
+    bft_msg_set_sig(w.p, sig);
     struct bft_msg d;
-    int rv = bft_msg_decode(c->rec, len, &d);
+    int rv = bft_msg_decode(w.p, len, &d);
     assert(rv == BFT_E_OK);
     (void)rv;
     rv = pbft_vc_store(c, &d);
@@ -138,7 +165,7 @@ void pbft_start_view_change(struct bft_core *c, uint64_t view)
     c->vc_timer_running = false;
     pbft_persist_view(c);
     c->own_vc_len = build_vc_body(c);
-    store_own_vc(c);
+    if (c->own_vc_len) store_own_vc(c); /* 0: short memory, nothing to send */
     pbft_resend_own_vc(c);
     pbft_arm_retransmit(c);
     pbft_vc_check_progress(c);
@@ -382,11 +409,11 @@ void pbft_note_view(struct bft_core *c, uint32_t from, uint64_t view)
 
 static void resend_new_view(struct bft_core *c, uint32_t to)
 {
-    if (c->nv_sent_view != c->view || !c->nv_sent || c->help_budget[to] == 0) return;
+    if (c->nv_sent_view != c->view || !c->nv_sent.p || c->help_budget[to] == 0) return;
     c->help_budget[to]--;
     c->helped = true;
     struct bft_msg m = {.type = BFT_MSG_NEW_VIEW, .view = c->view, .seq = c->nv_sent_seq};
-    m.body = c->nv_sent;
+    m.body = c->nv_sent.p;
     m.body_len = c->nv_sent_len;
     c->io.send(c->io.ctx, to, &m);
     pbft_arm_retransmit(c);

@@ -40,8 +40,10 @@ static inline void commit_seq(struct fx *fx, uint32_t to, uint64_t seq, bft_dige
 static inline uint32_t used_slots(const struct bft_core *c)
 {
     uint32_t k = 0;
-    for (uint32_t i = 0; i < c->L; i++)
-        k += c->slots[i].seq != 0;
+    for (uint32_t i = 0; i < c->L; i++) {
+        const struct pbft_slot *s = pbft_slot_at(c, i);
+        k += s && s->seq != 0;
+    }
     return k;
 }
 

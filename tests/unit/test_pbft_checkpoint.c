@@ -252,8 +252,8 @@ static void test_recover_keeps_accepted_preprepare(void **state)
     struct bft_msg pp2 = make_pp(0, 1, 50, 1, &d2);
     fx_inject(&fx2, 0, 1, &pp2);
     assert_int_equal(r->rejects[BFT_REJECT_EQUIVOCATION], 1);
-    assert_true(r->core->slots[1].prepared);
-    assert_true(r->core->slots[1].cert.valid);
+    assert_true(pbft_slot_at(r->core, 1)->prepared);
+    assert_true(pbft_slot_at(r->core, 1)->cert.valid);
     send_vote(&fx2, 2, 1, BFT_MSG_COMMIT, 1, &d1);
     send_vote(&fx2, 3, 1, BFT_MSG_COMMIT, 1, &d1);
     assert_int_equal(r->nexec, 1);

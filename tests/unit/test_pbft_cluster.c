@@ -141,7 +141,7 @@ static void test_equivocating_primary_replaced(void **state)
     fx_run(&fx);
     for (uint32_t i = 1; i < 4; i++)
         assert_int_equal(fx.node[i].nexec, 0);
-    assert_true(fx.node[2].core->slots[1].prepared);
+    assert_true(pbft_slot_at(fx.node[2].core, 1)->prepared);
     for (int round = 0; round <= PBFT_PROBES; round++)
         for (uint32_t i = 1; i < 4; i++)
             fx_fire(&fx, i, PBFT_TIMER_VIEW_CHANGE);

@@ -204,7 +204,7 @@ static void test_4_4_commit_certificate_stays_one_view_after_view_change(void **
         assert_int_equal(fx_status(&fx.node[i]).view, 1);
         assert_int_equal(fx.node[i].nexec, 1);
     }
-    const struct pbft_slot *sl = &fx.node[2].core->slots[1];
+    const struct pbft_slot *sl = pbft_slot_at(fx.node[2].core, 1);
     assert_true(sl->executed && sl->committed);
     /* A laggard asks replica 2 for seq 1. */
     uint8_t want[3] = {1, 1, 0};
@@ -281,7 +281,7 @@ static void test_4_2_primary_never_overwrites_committed_batch(void **state)
     struct fx_node *p = &fx.node[0];
     bft_digest d;
     fetch_committed(&fx, 0, 2, 500, &d);
-    assert_true(p->core->slots[2].committed);
+    assert_true(pbft_slot_at(p->core, 2)->committed);
     assert_int_equal(p->nexec, 0); /* seq 1 is missing */
     for (uint64_t r = 1; r <= 3; r++)
         fx_submit(&fx, 0, 7, r);
@@ -289,7 +289,7 @@ static void test_4_2_primary_never_overwrites_committed_batch(void **state)
         if (p->eff[i].kind == FX_BCAST && p->eff[i].type == BFT_MSG_PRE_PREPARE)
             assert_int_not_equal(p->eff[i].seq, 2);
     assert_int_equal(fx_find(p, FX_BCAST, BFT_MSG_PRE_PREPARE, 0) >= 0, 1);
-    const struct pbft_slot *s = &p->core->slots[2];
+    const struct pbft_slot *s = pbft_slot_at(p->core, 2);
     bft_digest now;
     bft_batch_digest(s->batch, s->batch_len, &now);
     assert_memory_equal(now.b, d.b, 32);

@@ -2,7 +2,8 @@
  * list lazily: never-used entries follow one another in index order, freed
  * entries are pushed in front. The table still holds exactly
  * PBFT_PENDING_MAX requests, reuses freed entries first, and clear/oldest/
- * unmark_all see every used entry. */
+ * unmark_all see every used entry. The table starts at PBFT_PENDING_FIRST
+ * entries and doubles as requests need entries past its end. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -84,12 +85,50 @@ static void test_clear_oldest_unmark_see_all(void **state)
     pbft_pending_free(&p);
 }
 
+/* Growth moves the table: entries keep their index and their request,
+ * the FIFO and the hash survive, and the table never exceeds the bound. */
+static void test_grows_past_first_capacity_and_back(void **state)
+{
+    (void)state;
+    struct pbft_pending p;
+    assert_int_equal(pbft_pending_init(&p, 0), BFT_E_OK);
+    assert_int_equal(p.cap, PBFT_PENDING_FIRST);
+    for (uint64_t r = 1; r <= PBFT_PENDING_FIRST; r++)
+        assert_int_equal(add(&p, 0, r), -1);
+    assert_int_equal(p.cap, PBFT_PENDING_FIRST); /* full, not grown */
+    pbft_pending_mark(&p, pbft_pending_find(&p, 0, 1), 7);
+    assert_int_equal(add(&p, 0, PBFT_PENDING_FIRST + 1), -1);
+    assert_int_equal(p.cap, 2 * PBFT_PENDING_FIRST);
+    for (uint64_t r = 1; r <= PBFT_PENDING_FIRST + 1; r++) {
+        int32_t i = pbft_pending_find(&p, 0, r);
+        assert_int_equal(i, (int32_t)(r - 1));
+        assert_int_equal(p.e[i].raw[0], (uint8_t)r);
+    }
+    assert_int_equal(p.e[0].proposed, 7);
+    assert_int_equal(p.head, 1); /* the FIFO of unproposed ones */
+    assert_int_equal(p.tail, PBFT_PENDING_FIRST);
+    /* Back down and up again: freed entries are reused, no growth. */
+    pbft_pending_clear(&p);
+    assert_int_equal(p.count, 0);
+    for (uint64_t r = 1; r <= 2 * PBFT_PENDING_FIRST; r++)
+        assert_int_equal(add(&p, 1, r), -1);
+    assert_int_equal(p.cap, 2 * PBFT_PENDING_FIRST);
+    /* Up to the bound, never past it. */
+    for (uint64_t r = 1; p.count < PBFT_PENDING_MAX; r++)
+        assert_int_equal(add(&p, 2, r), -1);
+    assert_int_equal(p.cap, PBFT_PENDING_MAX);
+    assert_int_equal(add(&p, 3, 1), BFT_REJECT_OVERLOAD);
+    assert_int_equal(p.cap, PBFT_PENDING_MAX);
+    pbft_pending_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_holds_exactly_max),
         cmocka_unit_test(test_freed_entries_first_then_fresh),
         cmocka_unit_test(test_clear_oldest_unmark_see_all),
+        cmocka_unit_test(test_grows_past_first_capacity_and_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

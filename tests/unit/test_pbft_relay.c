@@ -193,8 +193,8 @@ static void test_relayed_pre_prepare_never_replaces_accepted_one(void **state)
     struct bft_msg pp2 = make_pp(0, 1, 30, 1, &other);
     inject_relay(&fx, 2, 1, 0, 0, 1, &other, pp2.payload, pp2.payload_len, false);
     assert_int_equal(fx_count(&fx.node[1], FX_BCAST, BFT_MSG_PREPARE), 1);
-    assert_int_equal(fx.node[1].core->slots[1 % fx.node[1].core->L].digest.b[0], d.b[0]);
-    assert_memory_equal(fx.node[1].core->slots[1 % fx.node[1].core->L].digest.b, d.b, 32);
+    assert_int_equal(pbft_slot_at(fx.node[1].core, 1 % fx.node[1].core->L)->digest.b[0], d.b[0]);
+    assert_memory_equal(pbft_slot_at(fx.node[1].core, 1 % fx.node[1].core->L)->digest.b, d.b, 32);
     fx_free(&fx);
 }
 
@@ -376,7 +376,7 @@ static void test_primary_early_resend_bounded(void **state)
     fx_run(&fx);
     fx_clear_effects(&fx.node[0]);
     const struct bft_core *c = fx.node[0].core;
-    const struct pbft_slot *s2 = &c->slots[2 % c->L];
+    const struct pbft_slot *s2 = pbft_slot_at(c, 2 % c->L);
     /* Votes for a digest we did not propose at 2 (faults/ `flood`) draw
      * nothing. */
     bft_digest bogus;

@@ -58,7 +58,7 @@ static void prepare_without_commit(struct fx *fx)
     fx_run(fx);
     for (uint32_t i = 0; i < 4; i++) {
         assert_int_equal(fx->node[i].nexec, 0);
-        assert_true(fx->node[i].core->slots[1].prepared);
+        assert_true(pbft_slot_at(fx->node[i].core, 1)->prepared);
     }
     fx->drop = NULL;
 }
@@ -134,7 +134,7 @@ static void test_4_4_new_view_reproposes_prepared_value(void **state)
     struct fx fx;
     fx_init(&fx, 4);
     prepare_without_commit(&fx);
-    bft_digest d1 = fx.node[1].core->slots[1].digest;
+    bft_digest d1 = pbft_slot_at(fx.node[1].core, 1)->digest;
     fx.node[0].down = true; /* the old primary is gone */
     fx_submit(&fx, 1, 7, 2);
     fx_submit(&fx, 2, 7, 2);
