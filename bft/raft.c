@@ -87,8 +87,8 @@ static void raft_destroy(struct bft_core *c)
     raft_pending_free(c);
     free(c->snap);
     free(c->in_snap);
-    free(c->buf);
-    free(c->rec);
+    bft_buf_free(&c->buf);
+    bft_buf_free(&c->rec);
     free(c);
 }
 
@@ -115,10 +115,9 @@ static int raft_create(struct bft_core **out, const struct bft_core_config *cfg,
     c->compact_every = k * 16 < 2048 ? k * 16 : 2048;
     c->voted_for = RAFT_NONE;
     c->leader = RAFT_NONE;
-    c->buf = malloc(BFT_BODY_MAX);
-    c->rec = malloc(RAFT_REC_MAX);
-    if (!c->buf || !c->rec || raft_log_init(&c->log) != BFT_E_OK ||
-        raft_pending_init(c) != BFT_E_OK) {
+    /* The scratch buffers and the request tables start empty or small and
+     * grow with use (docs/architecture.md "Bounds"). */
+    if (raft_log_init(&c->log) != BFT_E_OK || raft_pending_init(c) != BFT_E_OK) {
         raft_destroy(c);
         return BFT_E_NOMEM;
     }

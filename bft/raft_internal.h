@@ -50,6 +50,7 @@
 
 #include "bft/bft.h"
 #include "bft/client_quota.h"
+#include "bft/grow.h"
 
 /* ---- timers (ids < 64) ---- */
 #define RAFT_TIMER_START 1     /* first event after recovery */
@@ -71,15 +72,19 @@
 #define RAFT_APPEND_ENTRIES_MAX 256 /* entries in one AppendEntries */
 #define RAFT_INFLIGHT_MAX 512       /* entries sent, unacked, per follower */
 #define RAFT_PENDING_MAX 4096       /* client requests queued at the leader */
+#define RAFT_PENDING_CAP_INIT 16u   /* queue slots at first; doubles to RAFT_PENDING_MAX */
 #define RAFT_PENDING_BYTES_MAX (64u << 20)
 #define RAFT_QUOTA_FLOOR 16 /* envelopes one client may queue at least (client_quota.h) */
 #define RAFT_QUOTA_FLOOR_BYTES (1u << 20)
-#define RAFT_SEEN_SLOTS 8192 /* dedup cache (power of two) */
-#define RAFT_READS_MAX 1024  /* pending ReadIndex reads */
+#define RAFT_SEEN_SLOTS 8192   /* dedup cache (power of two) */
+#define RAFT_SEEN_PAGE 256     /* slots per lazily allocated page of the cache */
+#define RAFT_READS_MAX 1024    /* pending ReadIndex reads */
+#define RAFT_READS_CAP_INIT 4u /* read slots at first; doubles to RAFT_READS_MAX */
 #define RAFT_READS_BYTES_MAX (16u << 20)
 #define RAFT_SNAP_MAX (256u << 20)  /* largest snapshot accepted */
 #define RAFT_CHUNK_MAX (512u << 10) /* snapshot bytes per STATE_RESP */
 #define RAFT_REC_MAX (RAFT_ENTRY_MAX + 64)
+#define RAFT_REC_ENTRY_HDR 21 /* type + index + term + len before an ENTRY record's batch */
 
 /* ---- wire constants ---- */
 #define RAFT_AE_ANCHOR 0x01
@@ -180,14 +185,18 @@ struct bft_core {
     uint64_t lease_slot[RAFT_LEASE_RING]; /* round whose lease timer is armed */
     uint64_t lease_expired;               /* highest round whose lease timer fired */
 
-    /* Pending client requests (leader). */
-    struct raft_req *pend;
-    uint32_t pend_head, pend_count;
+    /* Pending client requests (leader). The queues are rings that start
+     * small and double when full up to their MAX; the dedup cache is
+     * RAFT_SEEN_SLOTS slots in pages allocated on first write: an idle
+     * replica or a follower does not hold the bounds (docs/architecture.md
+     * "Bounds"). */
+    struct raft_req *pend; /* pend_cap slots */
+    uint32_t pend_cap, pend_head, pend_count;
     uint64_t pend_bytes;
-    struct bft_client_quota quota; /* per-client share of pend */
-    struct raft_seen *seen;
-    struct raft_read *reads;
-    uint32_t reads_head, reads_count;
+    struct bft_client_quota quota;                            /* per-client share of pend */
+    struct raft_seen *seen[RAFT_SEEN_SLOTS / RAFT_SEEN_PAGE]; /* NULL page: all empty */
+    struct raft_read *reads;                                  /* reads_cap slots */
+    uint32_t reads_cap, reads_head, reads_count;
     uint64_t reads_bytes;
 
     /* Snapshot held (taken at compaction) and one being received. */
@@ -200,8 +209,11 @@ struct bft_core {
     uint32_t state_peer; /* last replica asked for state */
     uint32_t state_tries;
 
-    uint8_t *buf; /* BFT_BODY_MAX scratch for bodies */
-    uint8_t *rec; /* RAFT_REC_MAX scratch for records */
+    /* Scratch that grows to what is written (docs/architecture.md
+     * "Bounds"): a body up to BFT_BODY_MAX, a WAL record up to
+     * RAFT_REC_MAX. */
+    struct bft_buf buf;
+    struct bft_buf rec;
 };
 
 /* ---- raft.c ---- */
@@ -245,7 +257,8 @@ static inline uint64_t raft_last_term(const struct raft_log *l)
 }
 
 /* ---- raft_wal.c ---- */
-void raft_persist_entry(struct bft_core *c, uint64_t index);
+/* False (nothing written) if memory for the record is short. */
+bool raft_persist_entry(struct bft_core *c, uint64_t index);
 void raft_persist_commit(struct bft_core *c);
 void raft_persist_snap(struct bft_core *c, uint64_t index, uint64_t term);
 void raft_recover(struct bft_core *c, const uint8_t *rec, size_t len);
@@ -280,6 +293,12 @@ void raft_apply(struct bft_core *c);
 int raft_pending_init(struct bft_core *c);
 void raft_pending_free(struct bft_core *c);
 void raft_pending_clear(struct bft_core *c);
+/* Make a full ring of *cap slots of `size` bytes, whose live slots start at
+ * `head`, one slot bigger (doubled, at most max): the slots that wrapped
+ * to the front move behind the old end, so [head, head + count) stays
+ * contiguous modulo the new capacity. Slots keep their contents (buffers
+ * kept for reuse). False if out of memory or at max (ring unchanged). */
+bool raft_ring_grow(void **ring, uint32_t *cap, uint32_t head, size_t size, uint32_t max);
 void raft_on_request(struct bft_core *c, const struct bft_msg *req);
 /* Leader: cut entries from queued requests while the pipeline has room. */
 void raft_propose(struct bft_core *c);

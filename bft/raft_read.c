@@ -59,7 +59,7 @@ bool raft_lease_valid(const struct bft_core *c)
 static bool reads_need_round(const struct bft_core *c)
 {
     if (!c->reads_count) return false;
-    const struct raft_read *last = &c->reads[(c->reads_head + c->reads_count - 1) % RAFT_READS_MAX];
+    const struct raft_read *last = &c->reads[(c->reads_head + c->reads_count - 1) % c->reads_cap];
     return last->round > c->round;
 }
 
@@ -87,7 +87,7 @@ void raft_reads_serve(struct bft_core *c)
         if (c->confirmed_round < r->round || c->applied < r->index) return;
         c->io.read_ready(c->io.ctx, r->raw, r->len);
         c->reads_bytes -= r->len;
-        c->reads_head = (c->reads_head + 1) % RAFT_READS_MAX;
+        c->reads_head = (c->reads_head + 1) % c->reads_cap;
         c->reads_count--;
     }
 }
@@ -117,7 +117,13 @@ void raft_on_read(struct bft_core *c, const struct bft_msg *req)
         c->io.reject(c->io.ctx, BFT_REJECT_OVERLOAD);
         return;
     }
-    struct raft_read *r = &c->reads[(c->reads_head + c->reads_count) % RAFT_READS_MAX];
+    if (c->reads_count == c->reads_cap &&
+        !raft_ring_grow((void **)&c->reads, &c->reads_cap, c->reads_head, sizeof(*c->reads),
+                        RAFT_READS_MAX)) {
+        c->io.reject(c->io.ctx, BFT_REJECT_OVERLOAD);
+        return;
+    }
+    struct raft_read *r = &c->reads[(c->reads_head + c->reads_count) % c->reads_cap];
     if (r->cap < req->raw_len) {
         uint8_t *p = realloc(r->raw, req->raw_len);
         if (!p) {

@@ -51,8 +51,24 @@ static void send_entries(struct bft_core *c, uint32_t p, int mode)
     assert(known);
     (void)known;
     bool anchor = c->anchor_boot[p] != 0;
+    /* Size the body first (the entries that fit in BFT_BODY_MAX), then grow
+     * the scratch to it (docs/architecture.md "Bounds"). */
+    size_t need = 1 + 8 + 8 + 8 + (anchor ? 16 : 0) + 4;
+    uint32_t k = 0;
+    for (uint64_t i = prev + 1; mode != SEND_HEARTBEAT && i <= c->log.last; i++) {
+        if (k == RAFT_APPEND_ENTRIES_MAX) break;
+        if (c->pstate[p] == RAFT_REPLICATE && i - c->match[p] > RAFT_INFLIGHT_MAX) break;
+        const struct raft_entry *e = raft_log_at(&c->log, i);
+        if (need + RAFT_ENTRY_HDR + e->len > BFT_BODY_MAX) break;
+        need += RAFT_ENTRY_HDR + e->len;
+        k++;
+    }
+    if (mode == SEND_NEW && k == 0) return;
+    /* Memory short: the append is not sent, as if lost; the next
+     * heartbeat round retransmits. */
+    if (!bft_buf_reserve(&c->buf, need, BFT_BODY_MAX)) return;
     struct net_wr w;
-    net_wr_init(&w, c->buf, BFT_BODY_MAX);
+    net_wr_init(&w, c->buf.p, c->buf.cap);
     net_put_u8(&w, anchor ? RAFT_AE_ANCHOR : 0);
     net_put_u64(&w, prev_term);
     net_put_u64(&w, c->commit);
@@ -61,26 +77,18 @@ static void send_entries(struct bft_core *c, uint32_t p, int mode)
         net_put_u64(&w, c->anchor_boot[p]);
         net_put_u64(&w, c->anchor_idx[p]);
     }
-    size_t count_off = w.len;
-    net_put_u32(&w, 0);
-    uint32_t k = 0;
-    for (uint64_t i = prev + 1; mode != SEND_HEARTBEAT && i <= c->log.last; i++) {
-        if (k == RAFT_APPEND_ENTRIES_MAX) break;
-        if (c->pstate[p] == RAFT_REPLICATE && i - c->match[p] > RAFT_INFLIGHT_MAX) break;
+    net_put_u32(&w, k);
+    for (uint64_t i = prev + 1; i <= prev + k; i++) {
         const struct raft_entry *e = raft_log_at(&c->log, i);
-        if (w.len + RAFT_ENTRY_HDR + e->len > BFT_BODY_MAX) break;
         net_put_u64(&w, e->term);
         net_put_u32(&w, e->len);
         net_put_bytes(&w, e->batch, e->len);
-        k++;
     }
-    assert(!w.err);
-    if (mode == SEND_NEW && k == 0) return;
-    net_le_store(c->buf + count_off, k, 4);
+    assert(!w.err && w.len == need);
     struct bft_msg m = {.type = BFT_MSG_RAFT_APPEND,
                         .view = c->term,
                         .seq = prev,
-                        .body = c->buf,
+                        .body = c->buf.p,
                         .body_len = (uint32_t)w.len};
     c->io.send(c->io.ctx, p, &m);
     if (c->pstate[p] == RAFT_PROBE)
@@ -324,7 +332,14 @@ void raft_on_append(struct bft_core *c, const struct bft_msg *m)
             i--;
             break;
         }
-        raft_persist_entry(c, i);
+        if (!raft_persist_entry(c, i)) {
+            /* No memory for its record: an entry not durable is not held
+             * (nor acked), as if the append had failed. */
+            raft_log_truncate(&c->log, i);
+            c->io.reject(c->io.ctx, BFT_REJECT_OVERLOAD);
+            i--;
+            break;
+        }
     }
     /* Fig. 2: commitIndex = min(leaderCommit, index of last new entry). */
     uint64_t newc = a.commit < i ? a.commit : i;

@@ -18,19 +18,35 @@
 #include "bft/raft_internal.h"
 #include "net/net.h"
 
-void raft_persist_entry(struct bft_core *c, uint64_t index)
+/* One ENTRY record into c->rec, grown to the record's size (an entry is at
+ * most RAFT_ENTRY_MAX, so a record is within RAFT_REC_MAX). NULL if memory
+ * is short. */
+static const uint8_t *entry_record(struct bft_core *c, uint64_t index, const struct raft_entry *e,
+                                   size_t *len)
 {
-    const struct raft_entry *e = raft_log_at(&c->log, index);
-    assert(e);
+    size_t need = RAFT_REC_ENTRY_HDR + (size_t)e->len;
+    if (!bft_buf_reserve(&c->rec, need, RAFT_REC_MAX)) return NULL;
     struct net_wr w;
-    net_wr_init(&w, c->rec, RAFT_REC_MAX);
+    net_wr_init(&w, c->rec.p, c->rec.cap);
     net_put_u8(&w, RAFT_REC_ENTRY);
     net_put_u64(&w, index);
     net_put_u64(&w, e->term);
     net_put_u32(&w, e->len);
     net_put_bytes(&w, e->batch, e->len);
-    assert(!w.err);
-    c->io.persist(c->io.ctx, c->rec, w.len);
+    assert(!w.err && w.len == need);
+    *len = w.len;
+    return c->rec.p;
+}
+
+bool raft_persist_entry(struct bft_core *c, uint64_t index)
+{
+    const struct raft_entry *e = raft_log_at(&c->log, index);
+    assert(e);
+    size_t len;
+    const uint8_t *rec = entry_record(c, index, e, &len);
+    if (!rec) return false;
+    c->io.persist(c->io.ctx, rec, len);
+    return true;
 }
 
 void raft_persist_commit(struct bft_core *c)
@@ -160,6 +176,16 @@ int raft_compact(struct bft_core *c, uint64_t base,
     if (base == 0 || base > c->applied || base + 1 < c->log.start ||
         !raft_log_term(&c->log, base, &term))
         return BFT_E_AGAIN;
+    /* Room for the largest ENTRY record first, so that saying "can" (emit
+     * NULL) means the dump cannot fail halfway; memory short is a reason
+     * it cannot now (the caller tries again at its next rotation). */
+    uint32_t big = 0;
+    for (uint64_t i = base + 1; i <= c->log.last; i++) {
+        const struct raft_entry *e = raft_log_at(&c->log, i);
+        if (e->len > big) big = e->len;
+    }
+    if (!bft_buf_reserve(&c->rec, RAFT_REC_ENTRY_HDR + (size_t)big, RAFT_REC_MAX))
+        return BFT_E_AGAIN;
     if (!emit) return BFT_E_OK;
     uint8_t small[1 + 8 + 4 + 8 + 1];
     small[0] = RAFT_REC_HARD;
@@ -175,15 +201,10 @@ int raft_compact(struct bft_core *c, uint64_t base,
     for (uint64_t i = base + 1; i <= c->log.last; i++) {
         const struct raft_entry *e = raft_log_at(&c->log, i);
         assert(e);
-        struct net_wr w;
-        net_wr_init(&w, c->rec, RAFT_REC_MAX);
-        net_put_u8(&w, RAFT_REC_ENTRY);
-        net_put_u64(&w, i);
-        net_put_u64(&w, e->term);
-        net_put_u32(&w, e->len);
-        net_put_bytes(&w, e->batch, e->len);
-        assert(!w.err);
-        emit(ctx, c->rec, w.len);
+        size_t len;
+        const uint8_t *rec = entry_record(c, i, e, &len);
+        assert(rec); /* room reserved above */
+        emit(ctx, rec, len);
     }
     small[0] = RAFT_REC_COMMIT;
     net_le_store(small + 1, c->commit, 8);

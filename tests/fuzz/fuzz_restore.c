@@ -70,10 +70,14 @@ static void h_cancel(void *ctx, uint32_t t)
     (void)ctx, (void)t;
 }
 
+/* node_restore is the node's hook (client table and application): the
+ * core takes no part in it, so the replicas run the protocol whose replica
+ * is cheapest to create and destroy (Raft: its buffers start small), not
+ * one whose creation would dominate every input. */
 static struct bft_node *mk(uint32_t self)
 {
     struct bft_node_config cfg;
-    fz_node_config(&cfg, BFT_PROTO_PBFT, self);
+    fz_node_config(&cfg, BFT_PROTO_RAFT, self);
     struct bft_host host = {
         .send = h_send, .send_client = h_send, .set_timer = h_timer, .cancel_timer = h_cancel};
     struct bft_node *n = NULL;
@@ -88,7 +92,7 @@ static struct bft_node *mk(uint32_t self)
 
 static void node_case(const uint8_t *buf, size_t len)
 {
-    struct bft_node *a = mk(1);
+    struct bft_node *a = mk(0);
     bft_digest got, d0, d1;
     bft_node_state_digest(a, &d0);
     if (node_restore(a, buf, len, NULL, &got) != BFT_E_OK) {
@@ -102,7 +106,7 @@ static void node_case(const uint8_t *buf, size_t len)
         fprintf(stderr, "node_restore reported a digest that is not the state's\n");
         abort();
     }
-    struct bft_node *b = mk(2);
+    struct bft_node *b = mk(1);
     bft_digest gb, db;
     if (node_restore(b, buf, len, &got, &gb) != BFT_E_OK || memcmp(gb.b, got.b, 32) != 0) {
         fprintf(stderr, "node_restore refused the digest it produced itself\n");
@@ -112,7 +116,7 @@ static void node_case(const uint8_t *buf, size_t len)
     if (memcmp(db.b, got.b, 32) != 0) abort();
     bft_node_destroy(b);
 
-    struct bft_node *c = mk(3);
+    struct bft_node *c = mk(2);
     bft_digest wrong = got, gc, dc0, dc1;
     wrong.b[31] ^= 0x80;
     bft_node_state_digest(c, &dc0);
@@ -130,7 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!size) return 0;
     struct bft_node_config cfg;
-    fz_node_config(&cfg, BFT_PROTO_PBFT, 0); /* crypto_init */
+    fz_node_config(&cfg, BFT_PROTO_RAFT, 0); /* crypto_init */
     switch (data[0] % 3) {
     case 0:
         app_roundtrip(&bft_app_orders, data + 1, size - 1);
