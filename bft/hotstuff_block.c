@@ -23,8 +23,7 @@ int hs_store_init(struct bft_core *c)
 {
     c->bucket = malloc(HS_BUCKETS * sizeof(*c->bucket));
     if (!c->bucket) return BFT_E_NOMEM;
-    for (uint32_t i = 0; i < HS_BUCKETS; i++)
-        c->bucket[i] = -1;
+    memset(c->bucket, 0xff, HS_BUCKETS * sizeof(*c->bucket)); /* every bucket -1: empty */
     return BFT_E_OK;
 }
 
