@@ -1,5 +1,5 @@
 /* SHA-256 through OpenSSL EVP: it uses the CPU's SHA extensions, about 4x
- * libsodium's portable SHA-256 on our machines (DESIGN.md "Messages and
+ * libsodium's portable SHA-256 on our machines (docs/design.md "Messages and
  * crypto").
  *
  * The digest is fetched once (an implicit fetch per call costs a lock and a

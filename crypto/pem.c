@@ -1,6 +1,6 @@
 /* PEM (PKCS#8) private key files. OpenSSL writes and reads them so that
  * `openssl pkey -in replica-0.pem -noout -text` can inspect a key; the key
- * itself is used through libsodium (DESIGN.md "Messages and crypto").
+ * itself is used through libsodium (docs/design.md "Messages and crypto").
  * Only the 32-byte seed is stored: the public key is derived on load. */
 #include <errno.h>
 #include <fcntl.h>

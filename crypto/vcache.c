@@ -1,5 +1,5 @@
 /* Verification cache: each signature is verified once per replica
- * (DESIGN.md: "verify each signature once per replica (cache by digest),
+ * (docs/design.md: "verify each signature once per replica (cache by digest),
  * never twice"). A PBFT COMMIT, for example, is checked when it arrives and
  * again when it is embedded in a view-change certificate; the second check
  * is a hit.

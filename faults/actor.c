@@ -4,7 +4,7 @@
  * re-signed with the replica's real key, or joined by traffic of its own.
  * One outgoing message becomes 0..k emitted ones; a tick adds junk, flood
  * and replay traffic, bounded per call so the Byzantine process itself stays
- * bounded (STYLE.md #7). Which behaviour wins when several are active is
+ * bounded (docs/style.md #7). Which behaviour wins when several are active is
  * fixed (docs/faults.md "Combining behaviours"). */
 #include <stdlib.h>
 #include <string.h>

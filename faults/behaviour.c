@@ -74,21 +74,21 @@ static size_t batch_variant(struct fault_actor *a, const struct bft_msg *m)
     for (uint32_t i = 1; i < k && all_same; i++)
         all_same = a->item_len[i] == a->item_len[0] &&
                    memcmp(a->items[i], a->items[0], a->item_len[0]) == 0;
-    struct net_wr w;
-    net_wr_init(&w, a->payload, BFT_PAYLOAD_MAX);
+    struct wire_wr w;
+    wire_wr_init(&w, a->payload, BFT_PAYLOAD_MAX);
     if (k == 1) {
-        net_put_u16(&w, 2);
+        wire_put_u16(&w, 2);
         for (int i = 0; i < 2; i++) {
-            net_put_u32(&w, a->item_len[0]);
-            net_put_bytes(&w, a->items[0], a->item_len[0]);
+            wire_put_u32(&w, a->item_len[0]);
+            wire_put_bytes(&w, a->items[0], a->item_len[0]);
         }
     } else {
         uint32_t count = all_same ? k - 1 : k;
-        net_put_u16(&w, (uint16_t)count);
+        wire_put_u16(&w, (uint16_t)count);
         for (uint32_t i = 0; i < count; i++) {
             uint32_t j = all_same ? i : (i + 1) % k;
-            net_put_u32(&w, a->item_len[j]);
-            net_put_bytes(&w, a->items[j], a->item_len[j]);
+            wire_put_u32(&w, a->item_len[j]);
+            wire_put_bytes(&w, a->items[j], a->item_len[j]);
         }
     }
     if (w.err) return 0;
@@ -111,8 +111,8 @@ static uint32_t find_requests(const uint8_t *body, size_t len, uint32_t *off, ui
     size_t o = 0;
     while (o + BFT_MSG_MIN_LEN <= len && k < ACTOR_SPANS) {
         const uint8_t *h = body + o;
-        if (h[4] == BFT_WIRE_VERSION && h[5] == BFT_MSG_REQUEST && net_le_load(h, 4) == 0) {
-            size_t bl = (size_t)net_le_load(h + HDR_BODY_LEN, 4);
+        if (h[4] == BFT_WIRE_VERSION && h[5] == BFT_MSG_REQUEST && wire_le_load(h, 4) == 0) {
+            size_t bl = (size_t)wire_le_load(h + HDR_BODY_LEN, 4);
             size_t total = BFT_MSG_MIN_LEN + bl;
             struct bft_msg r;
             if (bl <= BFT_BODY_MAX && total <= len - o &&
@@ -213,7 +213,7 @@ void actor_equivocate(struct fault_actor *a, uint64_t now_ms, uint32_t dest,
     }
 }
 
-/* Flood (DESIGN.md: "a slow or flooding peer can never stall a replica"):
+/* Flood (docs/design.md: "a slow or flooding peer can never stall a replica"):
  * signed votes for random digests, some just above the current seq (inside
  * any window, where they occupy log slots) and more far beyond it, plus
  * byte-identical duplicates of recent messages (a quarter). Raft gets only the
@@ -248,7 +248,7 @@ void actor_flood(struct fault_actor *a, uint64_t now_ms, fault_emit_fn emit, voi
                            : a->max_seq + 1000 + fault_rng_below(&a->rng, 1000000);
         }
         for (size_t b = 0; b < sizeof v.digest.b; b += 8)
-            net_le_store(v.digest.b + b, fault_rng_next(&a->rng), 8);
+            wire_le_store(v.digest.b + b, fault_rng_next(&a->rng), 8);
         size_t len = bft_msg_encode(&v, a->scratch_b, ACTOR_MSG_MAX);
         actor_resign(a, a->scratch_b, len);
         a->st.injected++;

@@ -1,4 +1,4 @@
-/* faults: Byzantine replicas and broken networks, as data (STYLE.md #4).
+/* faults: Byzantine replicas and broken networks, as data (docs/style.md #4).
  *
  * Four parts, one header (docs/faults.md):
  *   - a fault plan: `--fault ID:BEHAVIOUR[@T0[-T1]]`, `--partition` specs and
@@ -29,7 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bft/bft.h"
+#include "core/core.h"
+#include "wire/wire.h"
 
 /* ------------------------------------------------------------------ */
 /* Limits.                                                             */
@@ -51,7 +52,7 @@
 #define FAULT_DEST_ID(d) ((d) & ~(FAULT_CLIENT | FAULT_RAW_FRAME))
 
 /* ------------------------------------------------------------------ */
-/* Behaviours of a faulty replica (DESIGN.md "Behaviours for --fault").  */
+/* Behaviours of a faulty replica (docs/design.md "Behaviours for --fault").  */
 /* crash and twin are carried out by the host (stop the node; run two    */
 /* nodes with one id); the others by struct fault_actor. byzzfuzz is the */
 /* ByzzFuzz mutation mode (fault_actor with a byzzfuzz schedule).        */
@@ -94,7 +95,7 @@ struct fault_entry {
 /* Symmetric: every link between two different groups is cut both ways;
  * replicas in no group are not affected. Asymmetric: only what group[0]
  * sends to group[1] is dropped. Masks have bit i for replica i. Clients are
- * never partitioned (DESIGN.md "Partition specs"). */
+ * never partitioned (docs/design.md "Partition specs"). */
 struct fault_partition {
     bool asym;
     uint32_t n_groups;

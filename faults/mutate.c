@@ -9,7 +9,7 @@
 
 bool actor_signed(const uint8_t *msg, size_t len)
 {
-    size_t body_len = (size_t)net_le_load(msg + HDR_BODY_LEN, 4);
+    size_t body_len = (size_t)wire_le_load(msg + HDR_BODY_LEN, 4);
     if (len < BFT_MSG_MIN_LEN || body_len > len - BFT_MSG_MIN_LEN) return false;
     const uint8_t *sig = msg + BFT_HDR_LEN + body_len;
     for (int i = 0; i < BFT_SIG_LEN; i++)
@@ -40,10 +40,10 @@ size_t actor_rewrite(struct fault_actor *a, const uint8_t *msg, size_t len, uint
 {
     /* Callers pass messages bft_msg_decode accepted: the header is there. */
     memcpy(out, msg, len);
-    if (view) net_le_store(out + HDR_VIEW, *view, 8);
-    if (seq) net_le_store(out + HDR_SEQ, *seq, 8);
+    if (view) wire_le_store(out + HDR_VIEW, *view, 8);
+    if (seq) wire_le_store(out + HDR_SEQ, *seq, 8);
     if (digest) memcpy(out + HDR_DIGEST, digest->b, sizeof digest->b);
-    if (sender) net_le_store(out + HDR_SENDER, *sender, 4);
+    if (sender) wire_le_store(out + HDR_SENDER, *sender, 4);
     if (force_sign || actor_signed(msg, len)) actor_resign(a, out, len);
     return len;
 }
@@ -51,7 +51,7 @@ size_t actor_rewrite(struct fault_actor *a, const uint8_t *msg, size_t len, uint
 size_t actor_badsig(struct fault_actor *a, const uint8_t *msg, size_t len, uint8_t *out)
 {
     memcpy(out, msg, len);
-    size_t body_len = (size_t)net_le_load(out + HDR_BODY_LEN, 4);
+    size_t body_len = (size_t)wire_le_load(out + HDR_BODY_LEN, 4);
     uint8_t *sig = out + BFT_HDR_LEN + body_len;
     /* One flipped bit anywhere in an Ed25519 signature makes it fail. */
     sig[fault_rng_below(&a->rng, BFT_SIG_LEN)] ^= (uint8_t)(1u << fault_rng_below(&a->rng, 8));
@@ -80,16 +80,16 @@ size_t actor_corrupt(struct fault_actor *a, const uint8_t *msg, size_t len, uint
         out[4] = (uint8_t)(2 + fault_rng_below(&a->rng, 250));
         return len;
     case CORRUPT_BODY_LEN: {
-        uint32_t bl = (uint32_t)net_le_load(out + HDR_BODY_LEN, 4);
-        net_le_store(out + HDR_BODY_LEN, bl + 1 + (uint32_t)fault_rng_below(&a->rng, 1u << 20), 4);
+        uint32_t bl = (uint32_t)wire_le_load(out + HDR_BODY_LEN, 4);
+        wire_le_store(out + HDR_BODY_LEN, bl + 1 + (uint32_t)fault_rng_below(&a->rng, 1u << 20), 4);
         return len;
     }
     case CORRUPT_TYPE:
         out[HDR_TYPE] = (uint8_t)(200 + fault_rng_below(&a->rng, 56));
         return len;
     case CORRUPT_PAYLOAD_LEN: {
-        uint32_t pl = (uint32_t)net_le_load(out, 4);
-        net_le_store(out, pl + 1 + (uint32_t)fault_rng_below(&a->rng, UINT32_MAX - pl - 1), 4);
+        uint32_t pl = (uint32_t)wire_le_load(out, 4);
+        wire_le_store(out, pl + 1 + (uint32_t)fault_rng_below(&a->rng, UINT32_MAX - pl - 1), 4);
         return len;
     }
     default: {

@@ -2,7 +2,7 @@
  * deliver after some delay, perhaps twice. Partitions cut only links
  * between replicas; clients always reach every replica, which is the shape
  * of the order-router incident (the old leader keeps hearing clients,
- * DESIGN.md "Partition specs"). Rates follow TigerBeetle's packet simulator
+ * docs/design.md "Partition specs"). Rates follow TigerBeetle's packet simulator
  * (loss, duplication, reordering as data); every draw comes from one
  * seeded PRNG, so a simulator run replays exactly. */
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* The fault plan: parsing the command-line specs (DESIGN.md "Command-line
+/* The fault plan: parsing the command-line specs (docs/design.md "Command-line
  * contract": --fault ID:BEHAVIOUR[@T0[-T1]], --partition 'A,B|C,D@T0-T1',
  * --partition 'A>B,C@T0-T1') into one bounded struct, and the queries hosts
  * make of it. Every malformed spec is refused with a message that quotes

@@ -4,7 +4,7 @@
  * reported by -1. Parsing is for peer input, so nothing in it is trusted:
  * net_frame_check walks the whole frame before net_frame_next yields the
  * first message, and a frame that does not add up exactly is dropped whole
- * (DESIGN.md: "unknown versions refused, maximum frame size enforced").
+ * (docs/design.md: "unknown versions refused, maximum frame size enforced").
  */
 #include "net/net.h"
 
@@ -35,7 +35,7 @@ int net_frame_add(struct net_frame *f, const uint8_t *msg, size_t len)
     size_t need = NET_MSG_LEN_BYTES + len;
     size_t limit = f->cap < NET_FRAME_MAX ? f->cap : NET_FRAME_MAX;
     if (need > limit - f->len) return -1;
-    net_le_store(f->buf + f->len, len, NET_MSG_LEN_BYTES);
+    wire_le_store(f->buf + f->len, len, NET_MSG_LEN_BYTES);
     memcpy(f->buf + f->len + NET_MSG_LEN_BYTES, msg, len);
     f->len += need;
     f->count++;
@@ -48,24 +48,24 @@ size_t net_frame_finish(struct net_frame *f)
      * bug on our side, not peer input. */
     assert(f->count > 0 && f->len <= NET_FRAME_MAX);
     uint8_t *h = f->buf;
-    net_le_store(h, NET_FRAME_MAGIC, 4);
+    wire_le_store(h, NET_FRAME_MAGIC, 4);
     h[4] = NET_FRAME_VERSION;
     h[5] = 0; /* flags */
-    net_le_store(h + 6, f->count, 2);
-    net_le_store(h + 8, f->len - NET_FRAME_HDR_LEN, 4);
+    wire_le_store(h + 6, f->count, 2);
+    wire_le_store(h + 8, f->len - NET_FRAME_HDR_LEN, 4);
     return f->len;
 }
 
 static enum net_frame_err check_header(const uint8_t *frame, size_t len, uint16_t *count)
 {
     if (len < NET_FRAME_HDR_LEN) return NET_FRAME_SHORT;
-    if (net_le_load(frame, 4) != NET_FRAME_MAGIC) return NET_FRAME_BAD_MAGIC;
+    if (wire_le_load(frame, 4) != NET_FRAME_MAGIC) return NET_FRAME_BAD_MAGIC;
     if (frame[4] != NET_FRAME_VERSION) return NET_FRAME_BAD_VERSION;
     if (frame[5] != 0) return NET_FRAME_BAD_FLAGS;
     if (len > NET_FRAME_MAX) return NET_FRAME_TOO_BIG;
-    *count = (uint16_t)net_le_load(frame + 6, 2);
+    *count = (uint16_t)wire_le_load(frame + 6, 2);
     if (*count == 0 || *count > NET_FRAME_MAX_MSGS) return NET_FRAME_BAD_COUNT;
-    if (net_le_load(frame + 8, 4) != len - NET_FRAME_HDR_LEN) return NET_FRAME_BAD_LENGTH;
+    if (wire_le_load(frame + 8, 4) != len - NET_FRAME_HDR_LEN) return NET_FRAME_BAD_LENGTH;
     return NET_FRAME_OK;
 }
 
@@ -85,7 +85,7 @@ enum net_frame_err net_frame_check(const uint8_t *frame, size_t len, struct net_
     size_t off = NET_FRAME_HDR_LEN;
     for (uint16_t i = 0; i < count; i++) {
         if (len - off < NET_MSG_LEN_BYTES) return NET_FRAME_BAD_LENGTH;
-        size_t m = (size_t)net_le_load(frame + off, NET_MSG_LEN_BYTES);
+        size_t m = (size_t)wire_le_load(frame + off, NET_MSG_LEN_BYTES);
         off += NET_MSG_LEN_BYTES;
         if (m == 0 || m > NET_MSG_MAX || m > len - off) return NET_FRAME_BAD_LENGTH;
         off += m;
@@ -102,7 +102,7 @@ bool net_frame_next(struct net_frame_iter *it, const uint8_t **msg, size_t *len)
     if (it->left == 0) return false;
     /* net_frame_check proved every prefix and body lies inside the frame. */
     assert(it->len - it->off >= NET_MSG_LEN_BYTES);
-    size_t m = (size_t)net_le_load(it->p + it->off, NET_MSG_LEN_BYTES);
+    size_t m = (size_t)wire_le_load(it->p + it->off, NET_MSG_LEN_BYTES);
     it->off += NET_MSG_LEN_BYTES;
     assert(m > 0 && m <= it->len - it->off);
     *msg = it->p + it->off;

@@ -1,8 +1,9 @@
-/* net: bounded little-endian reader/writer, versioned frames, nng transport.
+/* net: versioned frames and the nng transport (the byte reader and writer
+ * are wire/bytes.h).
  *
  * A frame is what one nng message carries: every protocol message bound for
  * the same peer during one loop iteration is coalesced into one frame,
- * because nng costs ~40 us of CPU per message on these machines (DESIGN.md).
+ * because nng costs ~40 us of CPU per message on these machines (docs/design.md).
  *
  * Frame layout (explicit little-endian, docs/wire.md):
  *   u32 magic "BFTF" (0x46544642)  u8 version (1)  u8 flags (0)
@@ -18,136 +19,7 @@
 #include <stdint.h>
 #include <string.h>
 
-/* ---- Bounded reader / writer. An error is sticky: after the first
- * out-of-bounds access every get returns 0 and `err` stays set. ---- */
-
-struct net_wr {
-    uint8_t *buf;
-    size_t cap;
-    size_t len;
-    bool err;
-};
-
-struct net_rd {
-    const uint8_t *p;
-    size_t len;
-    size_t off;
-    bool err;
-};
-
-static inline void net_wr_init(struct net_wr *w, uint8_t *buf, size_t cap)
-{
-    w->buf = buf;
-    w->cap = cap;
-    w->len = 0;
-    w->err = false;
-}
-static inline uint8_t *net_wr_reserve(struct net_wr *w, size_t n)
-{
-    if (w->err || n > w->cap - w->len) {
-        w->err = true;
-        return NULL;
-    }
-    uint8_t *p = w->buf + w->len;
-    w->len += n;
-    return p;
-}
-static inline void net_put_bytes(struct net_wr *w, const void *src, size_t n)
-{
-    uint8_t *p = net_wr_reserve(w, n);
-    if (p && n) memcpy(p, src, n);
-}
-static inline void net_put_le(struct net_wr *w, uint64_t v, size_t n)
-{
-    uint8_t *p = net_wr_reserve(w, n);
-    if (!p) return;
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline void net_put_u8(struct net_wr *w, uint8_t v)
-{
-    net_put_le(w, v, 1);
-}
-static inline void net_put_u16(struct net_wr *w, uint16_t v)
-{
-    net_put_le(w, v, 2);
-}
-static inline void net_put_u32(struct net_wr *w, uint32_t v)
-{
-    net_put_le(w, v, 4);
-}
-static inline void net_put_u64(struct net_wr *w, uint64_t v)
-{
-    net_put_le(w, v, 8);
-}
-
-static inline void net_rd_init(struct net_rd *r, const uint8_t *p, size_t len)
-{
-    r->p = p;
-    r->len = len;
-    r->off = 0;
-    r->err = false;
-}
-static inline size_t net_rd_left(const struct net_rd *r)
-{
-    return r->err ? 0 : r->len - r->off;
-}
-static inline const uint8_t *net_get_ptr(struct net_rd *r, size_t n)
-{
-    if (r->err || n > r->len - r->off) {
-        r->err = true;
-        return NULL;
-    }
-    const uint8_t *p = r->p + r->off;
-    r->off += n;
-    return p;
-}
-static inline uint64_t net_get_le(struct net_rd *r, size_t n)
-{
-    const uint8_t *p = net_get_ptr(r, n);
-    uint64_t v = 0;
-    if (!p) return 0;
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-static inline uint8_t net_get_u8(struct net_rd *r)
-{
-    return (uint8_t)net_get_le(r, 1);
-}
-static inline uint16_t net_get_u16(struct net_rd *r)
-{
-    return (uint16_t)net_get_le(r, 2);
-}
-static inline uint32_t net_get_u32(struct net_rd *r)
-{
-    return (uint32_t)net_get_le(r, 4);
-}
-static inline uint64_t net_get_u64(struct net_rd *r)
-{
-    return net_get_le(r, 8);
-}
-static inline void net_get_bytes(struct net_rd *r, void *dst, size_t n)
-{
-    const uint8_t *p = net_get_ptr(r, n);
-    if (p && n)
-        memcpy(dst, p, n);
-    else if (n)
-        memset(dst, 0, n);
-}
-
-static inline void net_le_store(uint8_t *p, uint64_t v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline uint64_t net_le_load(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
+#include "wire/bytes.h"
 
 /* ---- Frames ---- */
 

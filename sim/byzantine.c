@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/node.h"
 #include "sim/sim_internal.h"
 
 #define SIM_ACTOR_TICK_US 10000

@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bft/app_internal.h"
+#include "client/client.h"
+#include "app/app.h"
+#include "app/app_internal.h"
 #include "sim/sim_internal.h"
 
 #define EMPTY UINT32_MAX

@@ -2,7 +2,7 @@
  * (ops from the orders app, distinct client_order_ids, and a few deliberate
  * retries of an earlier client_order_id) and drives the pure bft_client
  * state machine with virtual time. Accepted results are checked against
- * the order router's promise (DESIGN.md): an order_seq is handed out with
+ * the order router's promise (docs/design.md): an order_seq is handed out with
  * status OK once, and a retried order gets its original order_seq.
  *
  * Interleaved with the orders, clients issue read-only LOOKUPs
@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bft/app_internal.h"
+#include "client/client.h"
+#include "app/app.h"
+#include "app/app_internal.h"
 #include "sim/sim_internal.h"
 
 static uint64_t now_ms(const struct sim *s)

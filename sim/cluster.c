@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/node.h"
+#include "client/client.h"
+#include "app/app.h"
+#include "core/core.h"
 #include "sim/sim_internal.h"
 
 void sim_options_default(struct sim_options *o, int protocol, uint32_t n)

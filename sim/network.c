@@ -2,13 +2,14 @@
  * a latency drawn from the current parameters; on the way it may meet a
  * Byzantine behaviour (the sender's), a message rule (scripted drop or
  * duplicate), a partition (replica links only: clients always reach every
- * replica, DESIGN.md "Partition specs"), loss, duplication and reordering,
+ * replica, docs/design.md "Partition specs"), loss, duplication and reordering,
  * after TigerBeetle's packet simulator. The wire holds at most
  * inflight_max messages; beyond that a message is dropped and counted, so a
- * flooding run cannot grow memory without bound (STYLE.md #7). */
+ * flooding run cannot grow memory without bound (docs/style.md #7). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/node.h"
 #include "sim/sim_internal.h"
 
 /* The type byte of the fixed header (bft.h: offset 5). Read directly so

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "client/client.h"
 #include "sim/sim_internal.h"
 
 const char *sim_profile_name(int profile)

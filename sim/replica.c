@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/node.h"
+#include "store/store.h"
 #include "sim/sim_internal.h"
 
 static void host_send(void *ctx, uint32_t replica, const uint8_t *msg, size_t len)

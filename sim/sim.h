@@ -1,4 +1,4 @@
-/* sim: deterministic cluster simulator (STYLE.md #3-4).
+/* sim: deterministic cluster simulator (docs/style.md #3-4).
  *
  * One process runs n replicas (bft_node, null crypto) and a few closed-loop
  * clients (bft_client) over a seeded virtual network and in-memory WALs.
@@ -32,7 +32,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bft/bft.h"
+#include "node/node.h"
+#include "client/client.h"
+#include "core/core.h"
+#include "wire/wire.h"
 #include "faults/faults.h"
 
 #define SIM_MAX_CLIENTS 16
@@ -177,7 +180,7 @@ int sim_damage_snapshot(struct sim *s, uint32_t r);
 void sim_net_set(struct sim *s, const struct sim_net_params *p);
 void sim_net_get(const struct sim *s, struct sim_net_params *p);
 /* Directional link cut between replicas: messages from `from` to `to` are
- * dropped. Clients are never partitioned (DESIGN.md "Partition specs"). */
+ * dropped. Clients are never partitioned (docs/design.md "Partition specs"). */
 void sim_link_cut(struct sim *s, uint32_t from, uint32_t to, bool cut);
 /* Symmetric: cut both ways between the replica sets a and b (bit i =
  * replica i). Asymmetric: cut only from -> to. */
@@ -216,7 +219,7 @@ struct sim_behaviour {
 void sim_set_behaviour(struct sim *s, uint32_t r, const struct sim_behaviour *b);
 /* Re-sign an encoded replica message in place as replica r (which must be
  * up): a Byzantine replica keeps its real key, so what it sends verifies
- * (DESIGN.md "Behaviours"). BFT_E_INVALID if r is down or msg too short. */
+ * (docs/design.md "Behaviours"). BFT_E_INVALID if r is down or msg too short. */
 int sim_sign_as(struct sim *s, uint32_t r, uint8_t *msg, size_t len);
 /* Observe every message put on the network (before behaviours, rules and
  * faults): tracing and scripted tests. fn may be NULL to remove it. */

@@ -5,7 +5,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "node/node.h"
+#include "client/client.h"
 #include "sim/sim.h"
+#include "store/store.h"
 
 /* ---- PRNG: xoshiro256** seeded through splitmix64 (never rand()). ---- */
 struct sim_rng {

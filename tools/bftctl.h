@@ -6,12 +6,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "bft/bft.h"
+#include "client/client.h"
+#include "config/cluster.h"
+#include "wire/wire.h"
 #include "tools/loadgen_ledger.h"
 
 #define CTL_MAX_FAULTS 256 /* --fault flags (a soak schedule has many) */
 
-/* Exit codes (DESIGN.md contract). */
+/* Exit codes (docs/design.md contract). */
 enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2, CTL_UNSAFE = 3, CTL_NO_PROGRESS = 4 };
 
 struct keygen_opts {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/app.h"
 #include "tools/bftctl.h"
 
 #define AUDIT_MAX_ORDERS (64u << 20)

@@ -1,6 +1,6 @@
 /* Safety check of a finished run: every pair of honest replicas must have
  * executed the same batch, reaching the same application state, at every
- * sequence number both executed (agreement, DESIGN.md "bftctl cluster"). */
+ * sequence number both executed (agreement, docs/design.md "bftctl cluster"). */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>

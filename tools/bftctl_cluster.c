@@ -15,6 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "node/node.h"
+#include "client/client.h"
+#include "config/cluster.h"
+#include "app/app.h"
+#include "core/core.h"
 #include "tools/bftctl_check.h"
 #include "tools/bftctl_run.h"
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/cluster.h"
 #include "net/net.h"
 #include "tools/bftctl.h"
 

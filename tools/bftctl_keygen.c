@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/cluster.h"
+#include "app/app.h"
 #include "crypto/crypto.h"
 #include "tools/bftctl.h"
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/app.h"
 #include "tools/bftctl_check.h"
 
 int ctl_ledger_csv(const char *dir, const struct ledger *acks)

@@ -9,7 +9,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "bft/app_internal.h"
+#include "client/client.h"
+#include "config/cluster.h"
+#include "app/app.h"
+#include "app/app_internal.h"
 #include "crypto/crypto.h"
 #include "net/net.h"
 #include "tools/bftctl.h"

@@ -1,10 +1,11 @@
 /* The result of a `bftctl cluster` run: a readable summary on stdout and
- * the JSON of the DESIGN.md contract. Every figure printed is measured in
+ * the JSON of the docs/design.md contract. Every figure printed is measured in
  * this run; nothing is estimated. */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/client.h"
 #include "tools/bftctl_run.h"
 
 struct totals {

@@ -4,6 +4,7 @@
 
 #include <limits.h>
 
+#include "config/cluster.h"
 #include "faults/faults.h"
 #include "tools/bftctl_check.h"
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "config/cluster.h"
 #include "tools/bftctl_check.h"
 
 int cmd_status(int argc, char **argv)

@@ -13,7 +13,7 @@
  *
  * Each seed is one whole run (sim_run_seed: options, faults and schedule
  * all come from the seed). A failing seed prints one line with the command
- * that replays it; the last line is "N passed, N failed" (DESIGN.md
+ * that replays it; the last line is "N passed, N failed" (docs/design.md
  * command-line contract). Exit 0 if every seed passed, 1 if any failed, 2
  * on a usage error or a protocol that is not built. */
 #include <errno.h>
@@ -23,6 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/node.h"
+#include "client/client.h"
+#include "core/core.h"
 #include "sim/sim.h"
 
 static void usage(FILE *out)

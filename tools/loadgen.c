@@ -9,6 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "client/client.h"
+#include "config/cluster.h"
+#include "app/app.h"
 #include "crypto/crypto.h"
 #include "net/net.h"
 #include "tools/bftctl.h"
@@ -262,7 +265,7 @@ static void dispatch(struct lg *lg, const uint8_t *frame, size_t len, uint64_t t
     size_t ml;
     while (net_frame_next(&it, &m, &ml)) {
         if (ml < BFT_HDR_LEN + 4) continue;
-        uint32_t cid = (uint32_t)net_le_load(m + BFT_HDR_LEN, 4);
+        uint32_t cid = (uint32_t)wire_le_load(m + BFT_HDR_LEN, 4);
         if (cid < lg->o->clients) bft_client_on_reply(lg->cl[cid].c, m, ml, t_ms);
     }
 }

@@ -1,11 +1,13 @@
 /* See loadgen_reads.h. */
+#include "client/client.h"
+#include "app/app.h"
 #include "tools/loadgen_reads.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bft/app_internal.h"
+#include "app/app_internal.h"
 
 int lg_reads_init(struct lg_reads *r, int level, uint32_t cap)
 {

@@ -16,6 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "node/node.h"
+#include "app/app.h"
+#include "core/core.h"
+#include "config/cluster.h"
 #include "crypto/crypto.h"
 #include "net/net.h"
 #include "tools/runtime.h"
@@ -122,7 +126,7 @@ static void h_send_client(void *ctx, uint32_t client, const uint8_t *msg, size_t
  * promising (the node drops a step's sends when its sync fails), says why
  * on stderr, in stats.json and in the metrics, and probes the disk until it
  * takes writes again (rt_run). Failures are sticky per file handle: see
- * bft/wal.c on fsyncgate. */
+ * store/wal.c on fsyncgate. */
 static void storage_failed(struct rt *rt, bool *flag, const char *what, int err)
 {
     if (*flag) return;

@@ -6,7 +6,7 @@
 #include <signal.h>
 #include <stdint.h>
 
-#include "bft/bft.h"
+#include "wire/wire.h"
 
 struct rt_options {
     const char *config_path;

@@ -8,7 +8,7 @@
  * that acknowledged it, even after kill -9.
  *
  * Complete on every replica: the chain is the orders application's own
- * (bft/audit.c), so orders a replica installed by state transfer rather
+ * (app/audit.c), so orders a replica installed by state transfer rather
  * than executed are written from the installed, certified state, with the
  * same lines and hashes as on the replicas that executed them.
  *
@@ -26,6 +26,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "node/node.h"
+#include "app/app.h"
 #include "tools/runtime_audit.h"
 
 /* Scan the log: the offset just past the last line of the intact chain,

@@ -3,7 +3,8 @@
 
 #include <stdio.h>
 
-#include "bft/bft.h"
+#include "node/node.h"
+#include "wire/wire.h"
 
 struct rt_audit {
     FILE *f;

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "bft/bft.h"
+#include "wire/wire.h"
 
 #define RT_COMMITS_BUF 65536 /* buffered bytes; a full buffer is written out */
 

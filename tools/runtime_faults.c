@@ -2,7 +2,7 @@
  * plan's: CLOCK_REALTIME minus the run's shared start, so every process
  * (and a restarted one) agrees on T. The delay queue is a binary heap with
  * fixed bounds on entries and bytes; a send that does not fit is dropped
- * and counted (STYLE.md: every queue has a fixed bound). */
+ * and counted (docs/style.md: every queue has a fixed bound). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

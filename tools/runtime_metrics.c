@@ -6,6 +6,8 @@
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
 
+#include "node/node.h"
+#include "store/store.h"
 #include "tools/runtime_metrics.h"
 
 #define METRICS_PAGE_MAX 8192

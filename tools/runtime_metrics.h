@@ -8,7 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bft/bft.h"
+#include "node/node.h"
+#include "wire/wire.h"
 #include "net/net.h"
 
 struct rt_metrics;

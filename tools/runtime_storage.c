@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "node/node.h"
+#include "store/store.h"
 #include "tools/runtime_storage.h"
 
 static uint64_t now_us(void)

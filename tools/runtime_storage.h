@@ -6,7 +6,9 @@
 
 #include <stdio.h>
 
-#include "bft/bft.h"
+#include "node/node.h"
+#include "store/store.h"
+#include "wire/wire.h"
 
 struct rt_storage {
     char dir[600];

@@ -15,6 +15,9 @@
  */
 #include <stdio.h>
 
+#include "node/node.h"
+#include "client/client.h"
+#include "app/app.h"
 #include "tests/fuzz/fuzz_common.h"
 
 #define MAX_REQ 4096

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "config/cluster.h"
 #include "tests/fuzz/fuzz_common.h"
 
 static char path[64], path2[64];

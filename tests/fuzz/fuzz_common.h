@@ -19,7 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bft/bft.h"
+#include "node/node.h"
+#include "app/app.h"
+#include "core/core.h"
+#include "wire/wire.h"
 #include "crypto/crypto.h"
 
 #define FZ_CLUSTER_ID 0xf22u

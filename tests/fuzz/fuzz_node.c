@@ -24,7 +24,9 @@
  */
 #include <stdio.h>
 
-#include "bft/node_internal.h"
+#include "node/node.h"
+#include "app/app.h"
+#include "node/node_internal.h"
 #include "net/net.h"
 #include "tests/fuzz/fuzz_common.h"
 
@@ -149,16 +151,16 @@ static size_t client_request(struct fz *in, uint8_t *buf, size_t cap)
     uint8_t flags = fz_u8(in) & 3;
     uint64_t first = fz_u16(in);
     uint8_t body[4 + 8 * (2 + BFT_ORDER_OP_LEN)];
-    struct net_wr w;
-    net_wr_init(&w, body, sizeof body);
-    net_put_u16(&w, count);
-    net_put_u8(&w, flags & BFT_REQ_READONLY);
-    net_put_u8(&w, 0);
+    struct wire_wr w;
+    wire_wr_init(&w, body, sizeof body);
+    wire_put_u16(&w, count);
+    wire_put_u8(&w, flags & BFT_REQ_READONLY);
+    wire_put_u8(&w, 0);
     for (uint8_t i = 0; i < count; i++) {
         uint8_t op[BFT_ORDER_OP_LEN];
         size_t ol = fz_order(op, first + i, (uint8_t)(1 + (flags >> 1)), fz_u8(in));
-        net_put_u16(&w, (uint16_t)ol);
-        net_put_bytes(&w, op, ol);
+        wire_put_u16(&w, (uint16_t)ol);
+        wire_put_bytes(&w, op, ol);
     }
     if (w.err) return 0;
     struct bft_msg m = {

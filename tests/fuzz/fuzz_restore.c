@@ -12,7 +12,9 @@
  */
 #include <stdio.h>
 
-#include "bft/node_internal.h"
+#include "node/node.h"
+#include "app/app.h"
+#include "node/node_internal.h"
 #include "tests/fuzz/fuzz_common.h"
 
 static void app_roundtrip(const struct bft_app_ops *ops, const uint8_t *buf, size_t len)

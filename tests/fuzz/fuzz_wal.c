@@ -23,6 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "node/node.h"
+#include "store/store.h"
 #include "tests/fuzz/fuzz_common.h"
 
 static char path[64];

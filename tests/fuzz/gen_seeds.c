@@ -19,7 +19,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bft/node_internal.h"
+#include "node/node.h"
+#include "client/client.h"
+#include "store/store.h"
+#include "app/app.h"
+#include "node/node_internal.h"
 #include "net/net.h"
 #include "tests/fuzz/fuzz_common.h"
 
@@ -429,14 +433,14 @@ static void kv_seed(void)
     void *kv = bft_app_kv.create();
     uint8_t op[64], res[BFT_RESULT_MAX];
     for (int i = 0; i < 5; i++) {
-        struct net_wr w;
-        net_wr_init(&w, op, sizeof op);
-        net_put_u8(&w, 1);
-        net_put_u16(&w, 4);
-        net_put_bytes(&w, "key", 3);
-        net_put_u8(&w, (uint8_t)('0' + i));
-        net_put_u16(&w, 5);
-        net_put_bytes(&w, "value", 5);
+        struct wire_wr w;
+        wire_wr_init(&w, op, sizeof op);
+        wire_put_u8(&w, 1);
+        wire_put_u16(&w, 4);
+        wire_put_bytes(&w, "key", 3);
+        wire_put_u8(&w, (uint8_t)('0' + i));
+        wire_put_u16(&w, 5);
+        wire_put_bytes(&w, "value", 5);
         (void)bft_app_kv.apply(kv, (uint64_t)i + 1, 0, (uint64_t)i + 1, op, w.len, res);
     }
     uint8_t *snap;

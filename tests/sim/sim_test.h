@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "node/node.h"
+#include "core/core.h"
 #include "sim/sim.h"
 
 #define SEC 1000000ull /* virtual microseconds */

@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "node/node.h"
+#include "core/core.h"
 #include "tests/sim/sim_test.h"
 
 static const char *const k_behaviours[] = {"silent",   "slow",   "equivocate", "junk",

@@ -31,7 +31,7 @@
 
 #include <cmocka.h>
 
-#include "bft/hotstuff_internal.h"
+#include "core/hotstuff/hotstuff_internal.h"
 #include "tests/sim/sim_test.h"
 
 #define MS 1000ull
@@ -125,11 +125,11 @@ static void run_to(struct sim *s, uint64_t us, sim_pred_fn pred, void *ctx)
 
 static void note_timeout(const struct bft_msg *m)
 {
-    struct net_rd r;
+    struct wire_rd r;
     struct hs_qc q;
-    net_rd_init(&r, m->body, m->body_len);
+    wire_rd_init(&r, m->body, m->body_len);
     if (!hs_qc_read(&r, N, &q)) return;
-    const uint8_t *sig = net_get_ptr(&r, BFT_SIG_LEN);
+    const uint8_t *sig = wire_get_ptr(&r, BFT_SIG_LEN);
     if (r.err || m->sender >= N) return;
     for (uint32_t i = 0; i < F.nto; i++)
         if (F.to[i].view == m->view && F.to[i].signer == m->sender) return;
@@ -153,8 +153,8 @@ static void tap(void *ctx, struct sim *s, int from, int to, const uint8_t *msg, 
     int c = from - SIM_EP_CLIENT(0);
     if (m.type == BFT_MSG_REQUEST && (c == 0 || c == 1) && F.batch_len[c] == 0) {
         assert_true(len + 6 <= sizeof F.batch[c]);
-        net_le_store(F.batch[c], 1, 2);
-        net_le_store(F.batch[c] + 2, len, 4);
+        wire_le_store(F.batch[c], 1, 2);
+        wire_le_store(F.batch[c] + 2, len, 4);
         memcpy(F.batch[c] + 6, msg, len);
         F.batch_len[c] = (uint32_t)len + 6;
         return;
@@ -262,11 +262,11 @@ static void send_block(uint8_t type, uint32_t k, const struct hs_tc *tc, int to)
 {
     static uint8_t body[BFT_BODY_MAX];
     const struct fblock *b = &F.blk[k];
-    struct net_wr w;
-    net_wr_init(&w, body, sizeof body);
-    net_put_bytes(&w, b->parent.b, 32);
+    struct wire_wr w;
+    wire_wr_init(&w, body, sizeof body);
+    wire_put_bytes(&w, b->parent.b, 32);
     hs_qc_write(&w, &b->justify);
-    net_put_u8(&w, tc ? 1 : 0);
+    wire_put_u8(&w, tc ? 1 : 0);
     if (tc) hs_tc_write(&w, tc);
     assert_false(w.err);
     struct bft_msg m = {.type = type,

@@ -1,5 +1,5 @@
 /* HotStuff's leader performance monitor in the deterministic simulator
- * (bft/hotstuff_monitor.c, docs/hotstuff.md "Leader performance
+ * (core/hotstuff/hotstuff_monitor.c, docs/hotstuff.md "Leader performance
  * monitor"): a leader that turns slow (faults/ `slow`: everything it sends
  * is delayed by 60% of the view timeout, so no view times out) loses its
  * window of views, and throughput recovers. Leader of view v = (v / 256)

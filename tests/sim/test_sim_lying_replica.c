@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "app/app.h"
 #include "tests/sim/sim_test.h"
 
 #define LIAR 3
@@ -44,7 +45,7 @@ static void put_le64(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* REPLY body (bft/node_exec.c, node_answer_read): u32 client | u64 req_no |
+/* REPLY body (node/node_exec.c, node_answer_read): u32 client | u64 req_no |
  * u16 count | count x (u16 len | result); an order result is u8 status |
  * u64 order_seq (bft.h). Only replies to clients are touched. */
 static int lie_on_send(void *ctx, struct sim *s, uint32_t from, int to_ep, uint8_t *msg,

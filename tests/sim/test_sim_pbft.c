@@ -457,7 +457,7 @@ static void test_wal_restart_catches_up(void **state)
     sim_destroy(s);
 }
 
-/* §4.2 / STYLE.md #7: a validly signed PREPARE far above the high
+/* §4.2 / docs/style.md #7: a validly signed PREPARE far above the high
  * watermark is counted as out_of_window and dropped; ten thousand of them
  * do not grow memory. */
 static void test_far_out_of_window_message_dropped_without_memory_growth(void **state)
@@ -599,7 +599,7 @@ static void test_idle_laggard_catches_up(void **state)
     sim_destroy(s);
 }
 
-/* ---- a slow primary (Aardvark, NSDI'09 §4.3; bft/pbft_monitor.c) ---- */
+/* ---- a slow primary (Aardvark, NSDI'09 §4.3; core/pbft/pbft_monitor.c) ---- */
 
 /* Closed-loop load from every client, several requests in flight each, so
  * the primary has a backlog and cuts multi-envelope batches. */

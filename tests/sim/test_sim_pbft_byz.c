@@ -6,7 +6,7 @@
  *   mangled it), so it must cost a backup a fetch, not a retransmission
  *   period: docs/pbft.md "Missing PRE-PREPAREs".
  * - `withhold`: the relay must not shield a primary that serves f backups
- *   only (bft/pbft_monitor.c "Delivery").
+ *   only (core/pbft/pbft_monitor.c "Delivery").
  * - `slow`: everything the primary sends is 600 ms late (Aardvark's
  *   attack); the monitor must vote it out within about two of its windows
  *   (docs/pbft.md "Slow primaries").
@@ -184,7 +184,7 @@ static void test_pbft_slow_primary_voted_out_within_two_windows(void **state)
  * must not gain from the relay: before it, the others stalled and their
  * request timers deposed it; now they would relay every pre-prepare and
  * keep it at two message delays per seq. The monitor counts mostly relayed
- * pre-prepares against it (bft/pbft_monitor.c "Delivery"): it is voted
+ * pre-prepares against it (core/pbft/pbft_monitor.c "Delivery"): it is voted
  * out, and the next view runs at least as fast as with one silent
  * backup. */
 static void test_pbft_withholding_primary_voted_out(void **state)

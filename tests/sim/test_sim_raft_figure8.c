@@ -8,7 +8,7 @@
  * In this implementation a new leader appends its no-op before it sends
  * anything, so a follower that acknowledges an old entry acknowledges the
  * no-op with it, unless the AppendEntries is cut by its entry bound
- * (RAFT_APPEND_ENTRIES_MAX = 256, bft/raft_internal.h). The scenario makes
+ * (RAFT_APPEND_ENTRIES_MAX = 256, core/raft/raft_internal.h). The scenario makes
  * that cut land exactly on the old entry: two replicas lag exactly 256
  * entries behind it. With n = 5 (replicas named by role, the first leader
  * A, then F, B, S and T):
@@ -42,7 +42,7 @@
 
 #define MS 1000ull
 #define N 5
-#define CUT 256 /* RAFT_APPEND_ENTRIES_MAX, bft/raft_internal.h */
+#define CUT 256 /* RAFT_APPEND_ENTRIES_MAX, core/raft/raft_internal.h */
 
 struct fig8 {
     struct sim *s;

@@ -25,6 +25,9 @@
 
 #include <cmocka.h>
 
+#include "node/node.h"
+#include "client/client.h"
+#include "core/core.h"
 #include "tests/sim/sim_test.h"
 
 #define MS 1000ull

@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "node/node.h"
+#include "core/core.h"
 #include "tests/sim/sim_test.h"
 
 /* BFT_SIM_SEEDS_SCALE (e.g. 0.2 under sanitizers) scales the seed counts. */

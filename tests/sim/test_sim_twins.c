@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "node/node.h"
+#include "core/core.h"
 #include "tests/sim/sim_test.h"
 
 #define TWINS_SEEDS 400

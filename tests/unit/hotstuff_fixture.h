@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bft/hotstuff_internal.h"
+#include "core/core.h"
+#include "core/hotstuff/hotstuff_internal.h"
 
 /* A test file may set N (n = N, f = (N - 1) / 3) before including this. */
 #ifndef N
@@ -329,13 +330,13 @@ static inline void deliver_raw(uint32_t from, uint32_t to, const struct bft_msg 
 static inline void submit_mask(uint32_t client, uint64_t req_no, uint32_t mask)
 {
     uint8_t body[64];
-    struct net_wr w;
-    net_wr_init(&w, body, sizeof body);
-    net_put_u16(&w, 1);
-    net_put_u8(&w, 0);
-    net_put_u8(&w, 0);
-    net_put_u16(&w, 3);
-    net_put_bytes(&w, "op!", 3);
+    struct wire_wr w;
+    wire_wr_init(&w, body, sizeof body);
+    wire_put_u16(&w, 1);
+    wire_put_u8(&w, 0);
+    wire_put_u8(&w, 0);
+    wire_put_u16(&w, 3);
+    wire_put_bytes(&w, "op!", 3);
     struct bft_msg m = {.type = BFT_MSG_REQUEST,
                         .sender = client,
                         .cluster_id = CLUSTER,
@@ -458,18 +459,18 @@ static inline void make_block(struct blk *b, uint64_t view, const struct hs_qc *
     b->height = justify->height + 1;
     b->justify = *justify;
     hs_block_digest(view, b->height, &justify->block, &zero, justify, &b->digest);
-    struct net_wr w;
-    net_wr_init(&w, b->body, sizeof b->body);
-    net_put_bytes(&w, justify->block.b, 32);
+    struct wire_wr w;
+    wire_wr_init(&w, b->body, sizeof b->body);
+    wire_put_bytes(&w, justify->block.b, 32);
     hs_qc_write(&w, justify);
-    net_put_u8(&w, tc ? 1 : 0);
+    wire_put_u8(&w, tc ? 1 : 0);
     if (tc) hs_tc_write(&w, tc);
     assert_false(w.err);
     b->body_len = (uint32_t)w.len;
-    net_wr_init(&w, b->rbody, sizeof b->rbody);
-    net_put_bytes(&w, justify->block.b, 32);
+    wire_wr_init(&w, b->rbody, sizeof b->rbody);
+    wire_put_bytes(&w, justify->block.b, 32);
     hs_qc_write(&w, justify);
-    net_put_u8(&w, 0);
+    wire_put_u8(&w, 0);
     assert_false(w.err);
     b->rbody_len = (uint32_t)w.len;
 }
@@ -526,21 +527,21 @@ static inline void timeout_to(uint32_t from, uint32_t to, uint64_t view, const s
                               const struct hs_tc *tc)
 {
     uint8_t body[4096], region[20], sig[BFT_SIG_LEN];
-    struct net_wr w;
-    net_wr_init(&w, body, sizeof body);
+    struct wire_wr w;
+    wire_wr_init(&w, body, sizeof body);
     hs_qc_write(&w, hqc);
     hs_timeout_region(view, hqc->view, region);
     crypto_sign_msg(&H->keys[from], HS_DOM_TIMEOUT, CLUSTER, region, sizeof region, sig);
-    net_put_bytes(&w, sig, BFT_SIG_LEN);
-    net_put_u8(&w, vview ? 1 : 0);
+    wire_put_bytes(&w, sig, BFT_SIG_LEN);
+    wire_put_u8(&w, vview ? 1 : 0);
     if (vview) {
         sign_vote(from, vview, vheight, vblock, sig);
-        net_put_u64(&w, vview);
-        net_put_u64(&w, vheight);
-        net_put_bytes(&w, vblock->b, 32);
-        net_put_bytes(&w, sig, BFT_SIG_LEN);
+        wire_put_u64(&w, vview);
+        wire_put_u64(&w, vheight);
+        wire_put_bytes(&w, vblock->b, 32);
+        wire_put_bytes(&w, sig, BFT_SIG_LEN);
     }
-    net_put_u8(&w, tc ? 1 : 0);
+    wire_put_u8(&w, tc ? 1 : 0);
     if (tc) hs_tc_write(&w, tc);
     assert_false(w.err);
     struct bft_msg m = {

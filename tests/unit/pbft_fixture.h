@@ -15,8 +15,10 @@
 
 #include <cmocka.h>
 
-#include "bft/bft.h"
-#include "bft/pbft_internal.h"
+#include "core/core.h"
+#include "core/pbft/pbft.h"
+#include "wire/wire.h"
+#include "core/pbft/pbft_internal.h"
 
 #define FX_TIMERS 6 /* PBFT timer ids 1..5 */
 #include "crypto/crypto.h"

@@ -3,6 +3,7 @@
 #ifndef PBFT_SCRIPT_H
 #define PBFT_SCRIPT_H
 
+#include "core/core.h"
 #include "pbft_fixture.h"
 
 static uint8_t g_batch[1 << 16];

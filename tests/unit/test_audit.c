@@ -8,7 +8,8 @@
 
 #include <cmocka.h>
 
-#include "bft/bft.h"
+#include "app/app.h"
+#include "wire/wire.h"
 #include "crypto/crypto.h"
 
 static struct bft_audit_entry sample(void)

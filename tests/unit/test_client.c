@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bft/bft.h"
+#include "client/client.h"
+#include "wire/wire.h"
 
 #define N 4
 #define F 1

@@ -1,4 +1,4 @@
-/* The per-client share of a pending queue (bft/client_quota.h). */
+/* The per-client share of a pending queue (core/client_quota.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "bft/client_quota.h"
+#include "core/client_quota.h"
 
 static void test_share_floor_and_release(void **state)
 {

@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bft/bft.h"
+#include "client/client.h"
+#include "wire/wire.h"
 
 #define N 4
 #define F 1

@@ -1,4 +1,4 @@
-/* bft/cluster.c: cluster.json round trip, defaults, and every validation
+/* config/cluster.c: cluster.json round trip, defaults, and every validation
  * rule rejected with a message that names the problem. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bft/bft.h"
+#include "config/cluster.h"
+#include "wire/wire.h"
 
 static char tmpdir[64];
 

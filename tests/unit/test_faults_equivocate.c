@@ -109,15 +109,15 @@ static void test_raft_equivocation(void **state)
     const char *specs[] = {"0:equivocate", NULL};
     struct fault_actor *a = make_actor(3, 0, specs, BFT_PROTO_RAFT, NULL);
     uint8_t body[1024];
-    struct net_wr w;
-    net_wr_init(&w, body, sizeof body);
-    net_put_u64(&w, 3); /* some core-defined prefix */
+    struct wire_wr w;
+    wire_wr_init(&w, body, sizeof body);
+    wire_put_u64(&w, 3); /* some core-defined prefix */
     for (int i = 0; i < 2; i++) {
         uint8_t req[256];
         size_t l = make_request(req, sizeof req, 10 + (uint64_t)i, (uint8_t)(0x61 + i));
-        net_put_u64(&w, 3); /* entry term */
-        net_put_u32(&w, (uint32_t)l);
-        net_put_bytes(&w, req, l);
+        wire_put_u64(&w, 3); /* entry term */
+        wire_put_u32(&w, (uint32_t)l);
+        wire_put_bytes(&w, req, l);
     }
     struct bft_msg m = {.type = BFT_MSG_RAFT_APPEND,
                         .sender = 0,

@@ -104,14 +104,14 @@ static inline bool verifies(const uint8_t *msg, size_t len, uint32_t as)
 static inline size_t make_request(uint8_t *buf, size_t cap_len, uint64_t req_no, uint8_t tag)
 {
     uint8_t body[4 + 2 + 8];
-    struct net_wr w;
-    net_wr_init(&w, body, sizeof body);
-    net_put_u16(&w, 1);
-    net_put_u8(&w, 0);
-    net_put_u8(&w, 0);
-    net_put_u16(&w, 8);
+    struct wire_wr w;
+    wire_wr_init(&w, body, sizeof body);
+    wire_put_u16(&w, 1);
+    wire_put_u8(&w, 0);
+    wire_put_u8(&w, 0);
+    wire_put_u16(&w, 8);
     for (int i = 0; i < 8; i++)
-        net_put_u8(&w, tag);
+        wire_put_u8(&w, tag);
     struct bft_msg m = {.type = BFT_MSG_REQUEST, .seq = req_no, .body = body, .body_len = 14};
     return sign_encode(&m, 7, buf, cap_len);
 }
@@ -119,14 +119,14 @@ static inline size_t make_request(uint8_t *buf, size_t cap_len, uint64_t req_no,
 static uint8_t batch[8192];
 static inline size_t make_batch(int count)
 {
-    struct net_wr w;
-    net_wr_init(&w, batch, sizeof batch);
-    net_put_u16(&w, (uint16_t)count);
+    struct wire_wr w;
+    wire_wr_init(&w, batch, sizeof batch);
+    wire_put_u16(&w, (uint16_t)count);
     for (int i = 0; i < count; i++) {
         uint8_t req[256];
         size_t l = make_request(req, sizeof req, 1 + (uint64_t)i, (uint8_t)(0x40 + i));
-        net_put_u32(&w, (uint32_t)l);
-        net_put_bytes(&w, req, l);
+        wire_put_u32(&w, (uint32_t)l);
+        wire_put_bytes(&w, req, l);
     }
     assert_false(w.err);
     return w.len;

@@ -1,4 +1,4 @@
-/* bft/grow.h: buffers grow by doubling and never past their bound; bft_buf
+/* core/grow.h: buffers grow by doubling and never past their bound; bft_buf
  * keeps its contents as it grows. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "bft/grow.h"
+#include "core/grow.h"
 
 static void test_doubles_until_the_need_fits(void **state)
 {

@@ -33,9 +33,9 @@ static void test_duplicate_vote_counts_once(void **state)
     }
     assert_int_equal(m.type, BFT_MSG_HS_PROPOSAL);
     assert_int_equal(m.view, 2);
-    struct net_rd r;
-    net_rd_init(&r, m.body, m.body_len);
-    net_get_ptr(&r, 32);
+    struct wire_rd r;
+    wire_rd_init(&r, m.body, m.body_len);
+    wire_get_ptr(&r, 32);
     struct hs_qc q;
     assert_true(hs_qc_read(&r, N, &q));
     assert_int_equal(q.view, 1);
@@ -213,8 +213,8 @@ static void test_equivocation_rejected(void **state)
     make_block(&b, 1, &g, NULL);
     uint8_t batch[2 + 4 + BFT_MSG_MIN_LEN + 8];
     memset(batch, 0, sizeof batch);
-    net_le_store(batch, 1, 2);
-    net_le_store(batch + 2, BFT_MSG_MIN_LEN + 8, 4);
+    wire_le_store(batch, 1, 2);
+    wire_le_store(batch + 2, BFT_MSG_MIN_LEN + 8, 4);
     struct bft_msg m = {.type = BFT_MSG_HS_PROPOSAL,
                         .view = 1,
                         .seq = 1,

@@ -4,6 +4,7 @@
  * them, a full-size batch (BFT_PAYLOAD_MAX) is still proposed, logged and
  * replayed, the pending table grows past its first capacity by doubling
  * and still refuses at HS_PENDING_MAX. */
+#include "core/core.h"
 #include "tests/unit/hotstuff_fixture.h"
 
 /* ---- requests of a chosen size ---- */
@@ -14,19 +15,19 @@ static size_t big_request(uint32_t client, uint64_t req_no, uint32_t body_len, u
                           size_t cap)
 {
     static uint8_t body[BFT_BODY_MAX];
-    struct net_wr w;
-    net_wr_init(&w, body, sizeof body);
-    net_put_u16(&w, 0); /* count, patched below */
-    net_put_u8(&w, 0);
-    net_put_u8(&w, 0);
+    struct wire_wr w;
+    wire_wr_init(&w, body, sizeof body);
+    wire_put_u16(&w, 0); /* count, patched below */
+    wire_put_u8(&w, 0);
+    wire_put_u8(&w, 0);
     uint32_t ops = 0;
     while (w.len < body_len) {
         uint32_t left = body_len - (uint32_t)w.len;
         uint32_t op = left - 2 > BFT_OP_MAX ? BFT_OP_MAX : left - 2;
         /* Never leave less than one op (2 + 1 bytes) behind. */
         if (left - 2 - op > 0 && left - 2 - op < 3) op -= 3;
-        net_put_u16(&w, (uint16_t)op);
-        uint8_t *p = net_wr_reserve(&w, op);
+        wire_put_u16(&w, (uint16_t)op);
+        uint8_t *p = wire_wr_reserve(&w, op);
         assert_non_null(p);
         memset(p, (int)(req_no + ops), op);
         ops++;
@@ -34,7 +35,7 @@ static size_t big_request(uint32_t client, uint64_t req_no, uint32_t body_len, u
     assert_false(w.err);
     assert_int_equal(w.len, body_len);
     assert_true(ops <= BFT_ENVELOPE_MAX_OPS);
-    net_le_store(body, ops, 2);
+    wire_le_store(body, ops, 2);
     struct bft_msg m = {.type = BFT_MSG_REQUEST,
                         .sender = client,
                         .cluster_id = CLUSTER,
@@ -101,14 +102,14 @@ static void test_small_traffic_keeps_buffers_small(void **state)
 /* The batch length of a COMMIT or BLOCK record. */
 static uint32_t rec_batch_len(const struct rec *r)
 {
-    struct net_rd rd;
-    net_rd_init(&rd, r->p, r->len);
-    assert_non_null(net_get_ptr(&rd, 1 + 8 + 8 + 32 + 32));
+    struct wire_rd rd;
+    wire_rd_init(&rd, r->p, r->len);
+    assert_non_null(wire_get_ptr(&rd, 1 + 8 + 8 + 32 + 32));
     struct hs_qc q;
     assert_true(hs_qc_read(&rd, N, &q));
-    uint32_t len = net_get_u32(&rd);
+    uint32_t len = wire_get_u32(&rd);
     assert_false(rd.err);
-    assert_int_equal(net_rd_left(&rd), len);
+    assert_int_equal(wire_rd_left(&rd), len);
     return len;
 }
 
@@ -173,8 +174,8 @@ static int add(struct hs_pending *p, uint32_t client, uint64_t req_no)
 {
     memset(raw_req, 0, sizeof raw_req);
     raw_req[5] = BFT_MSG_REQUEST;
-    net_le_store(raw_req + 8, client, 4);
-    net_le_store(raw_req + 32, req_no, 8);
+    wire_le_store(raw_req + 8, client, 4);
+    wire_le_store(raw_req + 32, req_no, 8);
     struct bft_msg m = {.type = BFT_MSG_REQUEST,
                         .sender = client,
                         .seq = req_no,
@@ -188,11 +189,11 @@ static void commit_one(struct hs_pending *p, uint32_t client, uint64_t req_no)
 {
     uint8_t batch[2 + 4 + sizeof raw_req];
     memset(batch, 0, sizeof batch);
-    net_le_store(batch, 1, 2);
-    net_le_store(batch + 2, sizeof raw_req, 4);
+    wire_le_store(batch, 1, 2);
+    wire_le_store(batch + 2, sizeof raw_req, 4);
     batch[6 + 5] = BFT_MSG_REQUEST;
-    net_le_store(batch + 6 + 8, client, 4);
-    net_le_store(batch + 6 + 32, req_no, 8);
+    wire_le_store(batch + 6 + 8, client, 4);
+    wire_le_store(batch + 6 + 32, req_no, 8);
     hs_pending_remove_batch(p, batch, sizeof batch);
 }
 
@@ -282,7 +283,7 @@ static void test_pending_batch_bound(void **state)
         assert_int_equal(hs_pending_build(&p, 64, &out, &got), BFT_E_OK);
         uint32_t taken = exact ? BIG + 1 : BIG;
         assert_int_equal(got, exact ? BFT_PAYLOAD_MAX : used);
-        assert_int_equal(net_le_load(out.p, 2), taken);
+        assert_int_equal(wire_le_load(out.p, 2), taken);
         if (exact) assert_int_equal(out.cap, BFT_PAYLOAD_MAX);
         struct bft_batch_iter it;
         assert_int_equal(bft_batch_iter_init(&it, out.p, got), BFT_E_OK);

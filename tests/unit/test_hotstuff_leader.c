@@ -1,7 +1,8 @@
-/* HotStuff leader reputation (bft/hotstuff_leader.c, docs/hotstuff.md
+/* HotStuff leader reputation (core/hotstuff/hotstuff_leader.c, docs/hotstuff.md
  * "Leader reputation"): a leader whose window ended in a TC is skipped in
  * the following turns; the leader is a function of the view alone, so a
  * restarted replica (or one with no history at all) names the same one. */
+#include "core/core.h"
 #include "tests/unit/hotstuff_fixture.h"
 
 /* Leader windows of 4 views; replica 1 crashed for good (sends nothing,

@@ -1,4 +1,4 @@
-/* HotStuff leader performance monitor (bft/hotstuff_monitor.c,
+/* HotStuff leader performance monitor (core/hotstuff/hotstuff_monitor.c,
  * docs/hotstuff.md "Leader performance monitor"), scripted on four real
  * cores with leader windows of 256 views: replica 0 leads views 1-255.
  * A "slow leader" is scripted by holding each of replica 0's proposals
@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "bft/hotstuff_internal.h"
+#include "core/hotstuff/hotstuff_internal.h"
 #include "crypto/crypto.h"
 #include "tests/unit/hotstuff_fixture.h"
 

@@ -35,8 +35,8 @@ static void test_restart_keeps_lock_and_vote(void **state)
     make_block(&other, 4, &q3, NULL);
     uint8_t batch[2 + 4 + BFT_MSG_MIN_LEN];
     memset(batch, 0, sizeof batch);
-    net_le_store(batch, 1, 2);
-    net_le_store(batch + 2, BFT_MSG_MIN_LEN, 4);
+    wire_le_store(batch, 1, 2);
+    wire_le_store(batch + 2, BFT_MSG_MIN_LEN, 4);
     struct bft_msg m = {.type = BFT_MSG_HS_PROPOSAL,
                         .view = 4,
                         .seq = 3,
@@ -259,12 +259,12 @@ static void send_timeout_to(uint32_t from, uint32_t to, uint64_t view)
     uint8_t region[20], sig[BFT_SIG_LEN], body[HS_QC_WIRE_MAX + BFT_SIG_LEN + 2];
     hs_timeout_region(view, g.view, region);
     crypto_sign_msg(&H->keys[from], HS_DOM_TIMEOUT, CLUSTER, region, sizeof region, sig);
-    struct net_wr w;
-    net_wr_init(&w, body, sizeof body);
+    struct wire_wr w;
+    wire_wr_init(&w, body, sizeof body);
     hs_qc_write(&w, &g);
-    net_put_bytes(&w, sig, BFT_SIG_LEN);
-    net_put_u8(&w, 0);
-    net_put_u8(&w, 0);
+    wire_put_bytes(&w, sig, BFT_SIG_LEN);
+    wire_put_u8(&w, 0);
+    wire_put_u8(&w, 0);
     assert_false(w.err);
     struct bft_msg m = {
         .type = BFT_MSG_HS_TIMEOUT, .view = view, .body = body, .body_len = (uint32_t)w.len};

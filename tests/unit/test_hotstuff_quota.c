@@ -1,6 +1,6 @@
 /* Chained HotStuff pending-request table (hotstuff_pending.c) under a
  * flooding client (issue 12): one authenticated client may hold only its
- * share of the table (bft/client_quota.h: with 16 clients, max(64, 4096 /
+ * share of the table (core/client_quota.h: with 16 clients, max(64, 4096 /
  * 16) = 256), so every other client's requests are still queued. */
 #include "tests/unit/hotstuff_fixture.h"
 

@@ -1,4 +1,4 @@
-/* The HotStuff block store (bft/hotstuff_block.c) allocates its slots in
+/* The HotStuff block store (core/hotstuff/hotstuff_block.c) allocates its slots in
  * chunks of HS_BLOCK_CHUNK as they are first used: a block never moves
  * once stored (callers hold pointers), slots are taken lowest first, and
  * the bound is still HS_BLOCKS_MAX blocks, past which a stray or old block
@@ -12,7 +12,8 @@
 
 #include <cmocka.h>
 
-#include "bft/hotstuff_internal.h"
+#include "core/core.h"
+#include "core/hotstuff/hotstuff_internal.h"
 
 static struct hs_wire_block wire(uint32_t k, uint8_t *batch)
 {

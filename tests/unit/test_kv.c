@@ -1,4 +1,4 @@
-/* The key-value application (bft/app_kv.c): put/get/delete against a
+/* The key-value application (app/app_kv.c): put/get/delete against a
  * reference model, bounds, an order-independent digest, snapshot/restore. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,8 +10,9 @@
 
 #include <cmocka.h>
 
-#include "bft/app_internal.h"
-#include "bft/bft.h"
+#include "app/app_internal.h"
+#include "app/app.h"
+#include "wire/wire.h"
 
 static const struct bft_app_ops *A = &bft_app_kv;
 static uint8_t res[BFT_RESULT_MAX];

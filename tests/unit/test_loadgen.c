@@ -1,6 +1,6 @@
 /* The load generator's window (tools/loadgen_window.c): it must never spin
  * when the client library refuses a submit. The library frees request
- * slots only when the OLDEST envelope completes (bft/client.c), so after
+ * slots only when the OLDEST envelope completes (client/client.c), so after
  * out-of-order completions the load generator's own count of requests in
  * flight is lower than the slots the library holds. The old refill loop
  * (`while (in_flight < target) submit()`) then called submit forever at
@@ -14,8 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bft/bft.h"
-#include "bft/app_internal.h"
+#include "client/client.h"
+#include "app/app.h"
+#include "wire/wire.h"
+#include "app/app_internal.h"
 #include "tools/loadgen_ledger.h"
 #include "tools/loadgen_reads.h"
 #include "tools/loadgen_window.h"
@@ -24,7 +26,7 @@
 #define MCAP 64
 struct model {
     uint32_t cap;
-    uint64_t next, oldest; /* like bft/client.c: next_req_no, oldest */
+    uint64_t next, oldest; /* like client/client.c: next_req_no, oldest */
     bool done[MCAP];       /* by req % cap */
     uint32_t calls, refused;
 };

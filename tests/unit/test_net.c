@@ -21,40 +21,40 @@ static void test_rw_roundtrip_and_bounds(void **state)
 {
     (void)state;
     uint8_t buf[15];
-    struct net_wr w;
-    net_wr_init(&w, buf, sizeof buf);
-    net_put_u8(&w, 0xab);
-    net_put_u16(&w, 0x1234);
-    net_put_u32(&w, 0xdeadbeef);
-    net_put_u64(&w, 0x0102030405060708ull);
+    struct wire_wr w;
+    wire_wr_init(&w, buf, sizeof buf);
+    wire_put_u8(&w, 0xab);
+    wire_put_u16(&w, 0x1234);
+    wire_put_u32(&w, 0xdeadbeef);
+    wire_put_u64(&w, 0x0102030405060708ull);
     assert_false(w.err);
     assert_int_equal(w.len, 15);
     assert_int_equal(buf[1], 0x34); /* little-endian on the wire */
-    net_put_u8(&w, 1);              /* past cap */
+    wire_put_u8(&w, 1);             /* past cap */
     assert_true(w.err);
     assert_int_equal(w.len, 15);
 
-    struct net_rd r;
-    net_rd_init(&r, buf, sizeof buf);
-    assert_int_equal(net_get_u8(&r), 0xab);
-    assert_int_equal(net_get_u16(&r), 0x1234);
-    assert_int_equal(net_get_u32(&r), 0xdeadbeef);
-    assert_int_equal(net_get_u64(&r), 0x0102030405060708ull);
+    struct wire_rd r;
+    wire_rd_init(&r, buf, sizeof buf);
+    assert_int_equal(wire_get_u8(&r), 0xab);
+    assert_int_equal(wire_get_u16(&r), 0x1234);
+    assert_int_equal(wire_get_u32(&r), 0xdeadbeef);
+    assert_int_equal(wire_get_u64(&r), 0x0102030405060708ull);
     assert_false(r.err);
-    assert_int_equal(net_rd_left(&r), 0);
-    assert_int_equal(net_get_u8(&r), 0); /* past the end */
+    assert_int_equal(wire_rd_left(&r), 0);
+    assert_int_equal(wire_get_u8(&r), 0); /* past the end */
     assert_true(r.err);
 
     /* Sticky: a later read that would fit still fails and returns 0. */
-    net_rd_init(&r, buf, sizeof buf);
-    assert_int_equal(net_get_u64(&r), 0x08deadbeef1234abull);
-    assert_int_equal(net_get_u64(&r), 0); /* only 7 bytes left */
+    wire_rd_init(&r, buf, sizeof buf);
+    assert_int_equal(wire_get_u64(&r), 0x08deadbeef1234abull);
+    assert_int_equal(wire_get_u64(&r), 0); /* only 7 bytes left */
     assert_true(r.err);
-    assert_int_equal(net_get_u8(&r), 0);
+    assert_int_equal(wire_get_u8(&r), 0);
     assert_true(r.err);
-    assert_int_equal(net_rd_left(&r), 0);
+    assert_int_equal(wire_rd_left(&r), 0);
     uint8_t dst[2] = {9, 9};
-    net_get_bytes(&r, dst, 2);
+    wire_get_bytes(&r, dst, 2);
     assert_int_equal(dst[0], 0);
     assert_int_equal(dst[1], 0);
 }
@@ -78,7 +78,7 @@ static void test_frame_roundtrip_one(void **state)
     assert_int_equal(net_frame_add(&f, msg, 5), 0);
     size_t len = net_frame_finish(&f);
     assert_int_equal(len, NET_FRAME_HDR_LEN + 4 + 5);
-    assert_int_equal(net_le_load(b, 4), NET_FRAME_MAGIC);
+    assert_int_equal(wire_le_load(b, 4), NET_FRAME_MAGIC);
 
     struct net_frame_iter it;
     assert_int_equal(net_frame_check(b, len, &it), NET_FRAME_OK);
@@ -190,7 +190,7 @@ static void test_frame_truncations_rejected(void **state)
             uint8_t *c = malloc(len);
             assert_non_null(c);
             memcpy(c, b, len);
-            net_le_store(c + 8, cut - NET_FRAME_HDR_LEN, 4);
+            wire_le_store(c + 8, cut - NET_FRAME_HDR_LEN, 4);
             expect_err(c, cut, NET_FRAME_BAD_LENGTH);
             free(c);
         }
@@ -216,25 +216,25 @@ static void test_frame_bad_fields_rejected(void **state)
     MUTATE(c[4] = 2, NET_FRAME_BAD_VERSION);
     MUTATE(c[4] = 0, NET_FRAME_BAD_VERSION);
     MUTATE(c[5] = 1, NET_FRAME_BAD_FLAGS);
-    MUTATE(net_le_store(c + 6, 0, 2), NET_FRAME_BAD_COUNT);
-    MUTATE(net_le_store(c + 6, NET_FRAME_MAX_MSGS + 1, 2), NET_FRAME_BAD_COUNT);
-    MUTATE(net_le_store(c + 6, 2, 2), NET_FRAME_BAD_LENGTH); /* leaves a message over */
-    MUTATE(net_le_store(c + 6, 4, 2), NET_FRAME_BAD_LENGTH); /* runs past the end */
-    MUTATE(net_le_store(c + 8, len - NET_FRAME_HDR_LEN + 1, 4), NET_FRAME_BAD_LENGTH);
-    MUTATE(net_le_store(c + 8, len - NET_FRAME_HDR_LEN - 1, 4), NET_FRAME_BAD_LENGTH);
-    MUTATE(net_le_store(c + 12, 0, 4), NET_FRAME_BAD_LENGTH);               /* empty message */
-    MUTATE(net_le_store(c + 12, NET_MSG_MAX + 1, 4), NET_FRAME_BAD_LENGTH); /* oversized */
-    MUTATE(net_le_store(c + 12, 0xffffffffu, 4), NET_FRAME_BAD_LENGTH);
-    MUTATE(net_le_store(c + 12, 2, 4), NET_FRAME_BAD_LENGTH); /* misaligns the walk */
+    MUTATE(wire_le_store(c + 6, 0, 2), NET_FRAME_BAD_COUNT);
+    MUTATE(wire_le_store(c + 6, NET_FRAME_MAX_MSGS + 1, 2), NET_FRAME_BAD_COUNT);
+    MUTATE(wire_le_store(c + 6, 2, 2), NET_FRAME_BAD_LENGTH); /* leaves a message over */
+    MUTATE(wire_le_store(c + 6, 4, 2), NET_FRAME_BAD_LENGTH); /* runs past the end */
+    MUTATE(wire_le_store(c + 8, len - NET_FRAME_HDR_LEN + 1, 4), NET_FRAME_BAD_LENGTH);
+    MUTATE(wire_le_store(c + 8, len - NET_FRAME_HDR_LEN - 1, 4), NET_FRAME_BAD_LENGTH);
+    MUTATE(wire_le_store(c + 12, 0, 4), NET_FRAME_BAD_LENGTH);               /* empty message */
+    MUTATE(wire_le_store(c + 12, NET_MSG_MAX + 1, 4), NET_FRAME_BAD_LENGTH); /* oversized */
+    MUTATE(wire_le_store(c + 12, 0xffffffffu, 4), NET_FRAME_BAD_LENGTH);
+    MUTATE(wire_le_store(c + 12, 2, 4), NET_FRAME_BAD_LENGTH); /* misaligns the walk */
 
     /* Trailing bytes after `count` messages, with body_len covering them. */
     clen = len + 3;
-    MUTATE(net_le_store(c + 8, clen - NET_FRAME_HDR_LEN, 4), NET_FRAME_BAD_LENGTH);
+    MUTATE(wire_le_store(c + 8, clen - NET_FRAME_HDR_LEN, 4), NET_FRAME_BAD_LENGTH);
 
     /* Larger than NET_FRAME_MAX, otherwise consistent. */
     clen = NET_FRAME_MAX + 1;
     memcpy(c, b, len);
-    net_le_store(c + 8, clen - NET_FRAME_HDR_LEN, 4);
+    wire_le_store(c + 8, clen - NET_FRAME_HDR_LEN, 4);
     expect_err(c, clen, NET_FRAME_TOO_BIG);
 #undef MUTATE
 
@@ -326,7 +326,7 @@ static size_t recv_in_order(struct net_transport *t, uint32_t *next, uint32_t wa
         size_t mlen;
         while (net_frame_next(&it, &m, &mlen)) {
             assert_true(mlen >= 4);
-            assert_int_equal(net_le_load(m, 4), *next);
+            assert_int_equal(wire_le_load(m, 4), *next);
             assert_int_equal(m[mlen - 1], (uint8_t)*next);
             (*next)++;
             if (total_bytes) *total_bytes += mlen;
@@ -345,7 +345,7 @@ static void send_seq(struct net_transport *t, uint32_t id, uint32_t i)
 {
     static uint8_t msg[5 + 3000];
     size_t n = msg_size(i);
-    net_le_store(msg, i, 4);
+    wire_le_store(msg, i, 4);
     memset(msg + 4, (uint8_t)i, n - 4);
     msg[n - 1] = (uint8_t)i;
     assert_int_equal(net_send(t, id, msg, n), 0);
@@ -431,7 +431,7 @@ static void test_coalescing_and_limits(void **state)
 
     /* Byte cap: three 1 MiB messages fill a frame, the fourth flushes it. */
     for (uint32_t i = 100; i < 105; i++) {
-        net_le_store(big, i, 4);
+        wire_le_store(big, i, 4);
         big[NET_MSG_MAX - 1] = (uint8_t)i;
         assert_int_equal(net_send(p.a, 1, big, NET_MSG_MAX), 0);
         net_peer_stats(p.a, 1, &st);

@@ -13,10 +13,13 @@
 
 #include <cmocka.h>
 
-#include "bft/app_internal.h"
-#include "bft/bft.h"
-#include "bft/node_internal.h"
-#include "bft/pbft_internal.h"
+#include "app/app_internal.h"
+#include "node/node.h"
+#include "app/app.h"
+#include "core/core.h"
+#include "wire/wire.h"
+#include "node/node_internal.h"
+#include "core/pbft/pbft_internal.h"
 #include "crypto/crypto.h"
 #include "net/net.h"
 
@@ -93,14 +96,14 @@ static struct bft_node *mk(uint32_t self)
 static void apply_order(struct bft_node *n, uint64_t seq, uint64_t coid)
 {
     uint8_t op[1 + 8 + 8 + 1 + 4 + 8], res[BFT_RESULT_MAX];
-    struct net_wr w;
-    net_wr_init(&w, op, sizeof op);
-    net_put_u8(&w, 1);
-    net_put_u64(&w, coid);
-    net_put_bytes(&w, "ACME\0\0\0\0", 8);
-    net_put_u8(&w, 1);
-    net_put_u32(&w, 100);
-    net_put_u64(&w, 12345);
+    struct wire_wr w;
+    wire_wr_init(&w, op, sizeof op);
+    wire_put_u8(&w, 1);
+    wire_put_u64(&w, coid);
+    wire_put_bytes(&w, "ACME\0\0\0\0", 8);
+    wire_put_u8(&w, 1);
+    wire_put_u32(&w, 100);
+    wire_put_u64(&w, 12345);
     assert_false(w.err);
     assert_true(n->cfg.app->apply(n->app, seq, 0, seq, op, sizeof op, res) > 0);
     n->clients[0].low = seq + 1;
@@ -112,16 +115,16 @@ static void apply_order(struct bft_node *n, uint64_t seq, uint64_t coid)
 static size_t envelope(uint8_t *buf, size_t cap, uint64_t first, uint16_t count, uint64_t coid0)
 {
     uint8_t body[4 + 8 * (2 + BFT_ORDER_OP_LEN)];
-    struct net_wr w;
-    net_wr_init(&w, body, sizeof body);
-    net_put_u16(&w, count);
-    net_put_u8(&w, 0);
-    net_put_u8(&w, 0);
+    struct wire_wr w;
+    wire_wr_init(&w, body, sizeof body);
+    wire_put_u16(&w, count);
+    wire_put_u8(&w, 0);
+    wire_put_u8(&w, 0);
     for (uint16_t i = 0; i < count; i++) {
         uint8_t op[BFT_ORDER_OP_LEN];
         size_t ol = bft_order_encode(op, coid0 + i, "ACME", 1, 10, 100);
-        net_put_u16(&w, (uint16_t)ol);
-        net_put_bytes(&w, op, ol);
+        wire_put_u16(&w, (uint16_t)ol);
+        wire_put_bytes(&w, op, ol);
     }
     assert_false(w.err);
     struct bft_msg m = {.type = BFT_MSG_REQUEST, .sender = 0, .seq = first};
@@ -135,11 +138,11 @@ static size_t envelope(uint8_t *buf, size_t cap, uint64_t first, uint16_t count,
 /* A one-envelope batch: u16 count | u32 len | the encoded REQUEST. */
 static size_t batch_of(uint8_t *batch, size_t cap, const uint8_t *req, size_t len)
 {
-    struct net_wr w;
-    net_wr_init(&w, batch, cap);
-    net_put_u16(&w, 1);
-    net_put_u32(&w, (uint32_t)len);
-    net_put_bytes(&w, req, len);
+    struct wire_wr w;
+    wire_wr_init(&w, batch, cap);
+    wire_put_u16(&w, 1);
+    wire_put_u32(&w, (uint32_t)len);
+    wire_put_bytes(&w, req, len);
     assert_false(w.err);
     return w.len;
 }
@@ -223,13 +226,13 @@ static int read_order(struct bft_node *n, uint8_t flags, uint64_t ms, uint64_t c
     static uint64_t read_id = 1ull << 62;
     uint8_t op[BFT_ORDER_LOOKUP_LEN], body[4 + 2 + BFT_ORDER_LOOKUP_LEN], msg[256];
     size_t ol = bft_order_lookup_encode(op, 0, coid);
-    struct net_wr w;
-    net_wr_init(&w, body, sizeof body);
-    net_put_u16(&w, 1);
-    net_put_u8(&w, (uint8_t)(BFT_REQ_READONLY | flags));
-    net_put_u8(&w, 0);
-    net_put_u16(&w, (uint16_t)ol);
-    net_put_bytes(&w, op, ol);
+    struct wire_wr w;
+    wire_wr_init(&w, body, sizeof body);
+    wire_put_u16(&w, 1);
+    wire_put_u8(&w, (uint8_t)(BFT_REQ_READONLY | flags));
+    wire_put_u8(&w, 0);
+    wire_put_u16(&w, (uint16_t)ol);
+    wire_put_bytes(&w, op, ol);
     struct bft_msg m = {.type = BFT_MSG_REQUEST,
                         .sender = 1,
                         .view = ms,
@@ -246,14 +249,14 @@ static int read_order(struct bft_node *n, uint8_t flags, uint64_t ms, uint64_t c
     assert_int_equal(bft_msg_decode(last_reply, last_reply_len, &r), BFT_E_OK);
     assert_int_equal(r.type, BFT_MSG_REPLY);
     *reply_flags = r.flags;
-    struct net_rd rd;
-    net_rd_init(&rd, r.body, r.body_len);
-    assert_int_equal(net_get_u32(&rd), 1);
-    assert_int_equal(net_get_u64(&rd), read_id);
-    assert_int_equal(net_get_u16(&rd), 1);
-    uint16_t res_len = net_get_u16(&rd);
+    struct wire_rd rd;
+    wire_rd_init(&rd, r.body, r.body_len);
+    assert_int_equal(wire_get_u32(&rd), 1);
+    assert_int_equal(wire_get_u64(&rd), read_id);
+    assert_int_equal(wire_get_u16(&rd), 1);
+    uint16_t res_len = wire_get_u16(&rd);
     if (res_len == 0) return 0x100; /* an empty result (a refusal) */
-    const uint8_t *res = net_get_ptr(&rd, res_len);
+    const uint8_t *res = wire_get_ptr(&rd, res_len);
     assert_non_null(res);
     return res[0];
 }

@@ -1,4 +1,4 @@
-/* The node outbox (bft/node_out.c): the arena and the entry table start
+/* The node outbox (node/node_out.c): the arena and the entry table start
  * small and grow by doubling, never past NODE_OUTBOX_BYTES and
  * NODE_OUTBOX_ENTRIES; at a bound the outbox flushes early, as before it
  * grew lazily. Everything queued is delivered once, in order, byte for
@@ -12,8 +12,11 @@
 
 #include <cmocka.h>
 
-#include "bft/bft.h"
-#include "bft/node_internal.h"
+#include "node/node.h"
+#include "app/app.h"
+#include "core/core.h"
+#include "wire/wire.h"
+#include "node/node_internal.h"
 #include "crypto/crypto.h"
 
 static const uint8_t client_pk[1][CRYPTO_PK_LEN];

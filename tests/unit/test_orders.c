@@ -1,4 +1,4 @@
-/* The order router (bft/app_orders.c): unique gap-free order numbers, DUP on
+/* The order router (app/app_orders.c): unique gap-free order numbers, DUP on
  * retry, INVALID and FULL without consuming numbers, history digests, and
  * snapshot/restore. */
 #include <setjmp.h>
@@ -10,8 +10,9 @@
 
 #include <cmocka.h>
 
-#include "bft/app_internal.h"
-#include "bft/bft.h"
+#include "app/app_internal.h"
+#include "app/app.h"
+#include "wire/wire.h"
 
 static const struct bft_app_ops *A = &bft_app_orders;
 
@@ -245,7 +246,7 @@ static void test_bad_snapshot_keeps_state(void **state)
 
 /* A snapshot that repeats an order (same client and client order id) is
  * refused even when its chain was recomputed to match. Records are 49
- * bytes after a 40-byte header (the audit record, bft/audit.c); the coid
+ * bytes after a 40-byte header (the audit record, app/audit.c); the coid
  * sits at record offset 20. */
 static void test_snapshot_with_duplicate_refused(void **state)
 {

@@ -3,6 +3,7 @@
  * messages are injected by hand into one core and its effects are checked
  * in order. Checkpoints and catching up: test_pbft_checkpoint.c; view
  * changes: test_pbft_viewchange.c; whole clusters: test_pbft_cluster.c. */
+#include "core/core.h"
 #include "pbft_fixture.h"
 #include "pbft_script.h"
 

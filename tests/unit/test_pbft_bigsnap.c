@@ -6,6 +6,7 @@
  * stable checkpoint, and replays the kept log up to it (§4.3 state
  * transfer). The fixture's state is padded to BIG bytes by the snapshot
  * callbacks below; the padding must arrive intact. */
+#include "core/core.h"
 #include "pbft_fixture.h"
 
 #define BIG ((64u << 20) + (1u << 20)) /* 65 MiB: above the old cap */

@@ -3,6 +3,7 @@
  * log): stable checkpoints and watermarks, bounded future checkpoints,
  * state transfer with a 2f+1 proof, fetching committed entries with their
  * COMMIT proof, and recovery from the WAL records. */
+#include "core/core.h"
 #include "pbft_fixture.h"
 #include "pbft_script.h"
 

@@ -2,6 +2,7 @@
  * lossy links, a partitioned replica that catches up (§4.3 state transfer
  * and log fetch), and an equivocating primary (§4.4). After every step the
  * executed logs of all replicas must agree (safety). */
+#include "core/core.h"
 #include "pbft_fixture.h"
 
 static uint32_t g_loss_pct;

@@ -3,6 +3,7 @@
  * replica holds no scratch near its bound and no log slot it has not used;
  * a full-size batch still goes into a WAL record that replays; a
  * VIEW-CHANGE still carries batches up to BFT_BODY_MAX and omits the rest. */
+#include "core/core.h"
 #include "pbft_script.h"
 
 /* A batch of exactly `len` bytes (one envelope of filler: the core does not

@@ -3,6 +3,7 @@
  * a replica that itself restored by transfer (§4.3), log fetch that keeps
  * going after a probe, and a replica left in an older view joining the view
  * f+1 replicas work in (§4.4, §4.5.2). */
+#include "core/core.h"
 #include "pbft_fixture.h"
 #include "pbft_script.h"
 

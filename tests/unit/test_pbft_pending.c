@@ -1,4 +1,4 @@
-/* The PBFT pending-request table (bft/pbft_pending.c) threads its free
+/* The PBFT pending-request table (core/pbft/pbft_pending.c) threads its free
  * list lazily: never-used entries follow one another in index order, freed
  * entries are pushed in front. The table still holds exactly
  * PBFT_PENDING_MAX requests, reuses freed entries first, and clear/oldest/
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "bft/pbft_internal.h"
+#include "core/pbft/pbft_internal.h"
 
 static int add(struct pbft_pending *p, uint32_t client, uint64_t req_no)
 {

@@ -1,4 +1,4 @@
-/* PBFT core: missing PRE-PREPAREs (bft/pbft_relay.c, docs/pbft.md "Missing
+/* PBFT core: missing PRE-PREPAREs (core/pbft/pbft_relay.c, docs/pbft.md "Missing
  * PRE-PREPAREs"). A backup that sees a vote for a seq whose pre-prepare it
  * lacks asks the voter for the primary's signed pre-prepare; the primary
  * resends a pre-prepare at once to a backup that voted for a later seq but
@@ -8,6 +8,7 @@
  * the primary's own delivery would: its signature, the batch digest, the
  * client signatures; mostly relayed ones count against the primary; and a
  * replica whose PREPAREs were lost commits on 2f+1 COMMITs. */
+#include "core/core.h"
 #include "pbft_fixture.h"
 #include "pbft_script.h"
 
@@ -253,7 +254,7 @@ static void test_commits_without_prepares_execute(void **state)
     fx_free(&fx);
 }
 
-/* ---- the relay does not shield the primary (bft/pbft_monitor.c) ---- */
+/* ---- the relay does not shield the primary (core/pbft/pbft_monitor.c) ---- */
 
 #define TICK_MS 50 /* a monitor tick: T/20 */
 

@@ -1,4 +1,4 @@
-/* PBFT core: the primary performance monitor (bft/pbft_monitor.c), after
+/* PBFT core: the primary performance monitor (core/pbft/pbft_monitor.c), after
  * Aardvark (Clement et al., NSDI'09, §4.3 "adaptive view change"). A
  * primary that delays every PRE-PREPARE by a little less than the request
  * timeout is never caught by the request timer (§4.4); backups measure how
@@ -9,6 +9,7 @@
  * Scripted on backup 1 alone (n = 4, T = 1000 ms, one monitor tick = 50 ms,
  * pipeline_max = 2): primary 0's PRE-PREPAREs and the votes of 2 and 3 are
  * injected; the other cores are down. */
+#include "core/core.h"
 #include "pbft_fixture.h"
 #include "pbft_script.h"
 

@@ -1,6 +1,7 @@
 /* PBFT core, view changes by paper section (Castro & Liskov OSDI'99 §4.4
  * view-change protocol, TOCS'02 §4.5.2 liveness). Runs whole clusters on
  * the scripted network of pbft_fixture.h and tampers with messages. */
+#include "core/core.h"
 #include "pbft_fixture.h"
 
 static bool drop_commits(struct fx *fx, uint32_t from, uint32_t to, const struct bft_msg *m)

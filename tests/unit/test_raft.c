@@ -3,6 +3,7 @@
  * pre-vote and stickiness (diss. §9.6, §4.2.3), leader crash. Replication
  * and commitment are in test_raft_replication.c, durability and snapshots
  * in test_raft_durable.c, reads in test_raft_read.c. */
+#include "core/core.h"
 #include "test_raft_fixture.h"
 
 /* ---- §5.2 leader election ---- */
@@ -151,7 +152,7 @@ static void test_sticky_followers_ignore_higher_term_votes(void **state)
     fx_boot(fx);
     fx_elect(fx, 0);
     uint8_t body[17] = {RAFT_VOTE_REAL};
-    net_le_store(body + 1, 1, 8);
+    wire_le_store(body + 1, 1, 8);
     struct bft_msg v = {.type = BFT_MSG_RAFT_VOTE,
                         .sender = 2,
                         .cluster_id = 77,

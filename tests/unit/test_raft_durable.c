@@ -2,6 +2,7 @@
  * "Persistent state ... updated on stable storage before responding to
  * RPCs"), recovery from the WAL with re-execution, log compaction and
  * InstallSnapshot (§7), the disk-loss guard, and malformed input. */
+#include "core/core.h"
 #include "test_raft_fixture.h"
 
 /* Index in nd->ev of the first event matching (kind, type/rec_type). */
@@ -63,7 +64,7 @@ static int ask_vote(struct fx *fx, uint32_t from, uint32_t to, uint64_t term, ui
                     uint64_t last_term)
 {
     uint8_t body[17] = {RAFT_VOTE_REAL};
-    net_le_store(body + 1, last_term, 8);
+    wire_le_store(body + 1, last_term, 8);
     struct bft_msg v = {.type = BFT_MSG_RAFT_VOTE,
                         .sender = from,
                         .cluster_id = 77,
@@ -277,7 +278,7 @@ static void test_probe_rounds_and_floor(void **state)
         fx_fire(fx, i, RAFT_TIMER_START);
     struct bft_core *c2 = fx->node[2].core;
     uint8_t body[18] = {RAFT_VOTE_PROBE};
-    net_le_store(body + 10, c2->probe_nonce, 8);
+    wire_le_store(body + 10, c2->probe_nonce, 8);
     struct bft_msg r = {.type = BFT_MSG_RAFT_VOTE_RESP,
                         .cluster_id = 77,
                         .sender = 0,
@@ -377,17 +378,17 @@ static void test_malformed_bodies(void **state)
     /* Append claiming 1000 entries. */
     m.type = BFT_MSG_RAFT_APPEND;
     memset(body, 0, sizeof body);
-    net_le_store(body + 25, 1000, 4);
+    wire_le_store(body + 25, 1000, 4);
     m.body_len = 29;
     bft_raft_ops.on_message(c1, &m);
     /* Append with one entry whose length runs past the body. */
-    net_le_store(body + 25, 1, 4);
-    net_le_store(body + 29, term, 8);
-    net_le_store(body + 37, 500, 4);
+    wire_le_store(body + 25, 1, 4);
+    wire_le_store(body + 29, term, 8);
+    wire_le_store(body + 37, 500, 4);
     m.body_len = 41;
     bft_raft_ops.on_message(c1, &m);
     /* Append whose entry is not a client batch. */
-    net_le_store(body + 37, 3, 4);
+    wire_le_store(body + 37, 3, 4);
     body[41] = 1;
     m.body_len = 44;
     bft_raft_ops.on_message(c1, &m);
@@ -401,8 +402,8 @@ static void test_malformed_bodies(void **state)
     m.sender = 0;
     m.type = BFT_MSG_STATE_RESP;
     m.seq = 5;
-    net_le_store(body + 8, 10, 8);
-    net_le_store(body + 16, 11, 8);
+    wire_le_store(body + 8, 10, 8);
+    wire_le_store(body + 16, 11, 8);
     m.body_len = 24;
     bft_raft_ops.on_message(c1, &m);
     /* A term near 2^64 (adopting it would wrap the next term). */

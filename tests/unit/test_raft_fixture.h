@@ -16,8 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bft/bft.h"
-#include "bft/raft_internal.h"
+#include "core/core.h"
+#include "core/raft/raft.h"
+#include "wire/wire.h"
+#include "core/raft/raft_internal.h"
 #include "net/net.h"
 
 #define FX_FN static inline __attribute__((unused))
@@ -168,7 +170,7 @@ FX_FN void fx_io_execute(void *ctx, uint64_t seq, uint64_t view, const uint8_t *
     for (int i = 0; i < 8; i++)
         h = (h ^ d->b[i]) * 0x100000001b3ull;
     nd->state = h;
-    if (len >= 2) nd->exec_reqs += (uint32_t)net_le_load(batch, 2);
+    if (len >= 2) nd->exec_reqs += (uint32_t)wire_le_load(batch, 2);
     if (state) memset(state, 0, sizeof(*state));
 }
 
@@ -190,8 +192,8 @@ FX_FN void fx_io_cancel_timer(void *ctx, uint32_t t)
 FX_FN int fx_io_snapshot(void *ctx, const uint8_t **buf, size_t *len)
 {
     struct fx_node *nd = ctx;
-    net_le_store(nd->snapbuf, nd->executed, 8);
-    net_le_store(nd->snapbuf + 8, nd->state, 8);
+    wire_le_store(nd->snapbuf, nd->executed, 8);
+    wire_le_store(nd->snapbuf + 8, nd->state, 8);
     *buf = nd->snapbuf;
     *len = sizeof nd->snapbuf;
     return BFT_E_OK;
@@ -202,9 +204,9 @@ FX_FN int fx_io_restore(void *ctx, uint64_t seq, const uint8_t *buf, size_t len,
 {
     (void)expect; /* Raft passes none */
     struct fx_node *nd = ctx;
-    if (len != 16 || net_le_load(buf, 8) != seq) return BFT_E_MALFORMED;
+    if (len != 16 || wire_le_load(buf, 8) != seq) return BFT_E_MALFORMED;
     nd->executed = seq;
-    nd->state = net_le_load(buf + 8, 8);
+    nd->state = wire_le_load(buf + 8, 8);
     nd->restores++;
     memset(state, 0, sizeof(*state));
     return BFT_E_OK;
@@ -451,11 +453,11 @@ FX_FN int fx_leader(struct fx *fx)
 FX_FN size_t fx_request(uint8_t *buf, size_t cap, uint32_t client, uint64_t req_no, bool readonly)
 {
     uint8_t body[4 + 2 + 8];
-    net_le_store(body, 1, 2);
+    wire_le_store(body, 1, 2);
     body[2] = readonly ? BFT_REQ_READONLY : 0;
     body[3] = 0;
-    net_le_store(body + 4, 8, 2);
-    net_le_store(body + 6, req_no * 31 + client, 8);
+    wire_le_store(body + 4, 8, 2);
+    wire_le_store(body + 6, req_no * 31 + client, 8);
     struct bft_msg m = {.type = BFT_MSG_REQUEST,
                         .sender = client,
                         .cluster_id = 77,

@@ -4,6 +4,7 @@
  * into an AppendEntries, a WAL record and a compaction dump; the request
  * queue and the read queue are rings that start small, double while
  * wrapped without reordering, and still stop at their MAX. */
+#include "core/core.h"
 #include "test_raft_fixture.h"
 
 /* A REQUEST from `client` whose encoded length is exactly `raw_len`
@@ -19,14 +20,14 @@ static uint8_t *big_request(uint32_t client, uint64_t req_no, size_t raw_len)
         /* Full ops, then one that takes what is left (never a 0-byte op). */
         size_t op = left - 2 > BFT_OP_MAX ? BFT_OP_MAX : left - 2;
         if (left - 2 - op > 0 && left - 2 - op < 3) op -= 3;
-        net_le_store(body + off, op, 2);
+        wire_le_store(body + off, op, 2);
         memset(body + off + 2, (int)(count + 1), op);
         off += 2 + op;
         left -= 2 + op;
         count++;
     }
     assert_true(count <= BFT_ENVELOPE_MAX_OPS);
-    net_le_store(body, count, 2);
+    wire_le_store(body, count, 2);
     struct bft_msg m = {.type = BFT_MSG_REQUEST,
                         .sender = client,
                         .cluster_id = 77,
@@ -54,19 +55,19 @@ static size_t log_req_nos(const struct bft_core *c, uint64_t from, uint64_t *out
     for (uint64_t i = from; i <= c->log.last; i++) {
         const struct raft_entry *e = raft_log_at(&c->log, i);
         if (e->len == 0) continue; /* the leader's no-op */
-        struct net_rd r;
-        net_rd_init(&r, e->batch, e->len);
-        uint16_t n = net_get_u16(&r);
+        struct wire_rd r;
+        wire_rd_init(&r, e->batch, e->len);
+        uint16_t n = wire_get_u16(&r);
         for (uint16_t j = 0; j < n; j++) {
-            uint32_t len = net_get_u32(&r);
-            const uint8_t *raw = net_get_ptr(&r, len);
+            uint32_t len = wire_get_u32(&r);
+            const uint8_t *raw = wire_get_ptr(&r, len);
             assert_false(r.err);
             struct bft_msg m;
             assert_int_equal(bft_msg_decode(raw, len, &m), BFT_E_OK);
             assert_true(k < max);
             out[k++] = m.seq;
         }
-        assert_int_equal(net_rd_left(&r), 0);
+        assert_int_equal(wire_rd_left(&r), 0);
     }
     return k;
 }

@@ -1,4 +1,4 @@
-/* The in-memory Raft log (bft/raft_log.c): a ring that starts at
+/* The in-memory Raft log (core/raft/raft_log.c): a ring that starts at
  * RAFT_LOG_CAP_INIT slots and doubles up to RAFT_LOG_CAP. Growing must keep
  * every live entry (term and batch bytes) at its index, across wrap-around,
  * compaction and truncation; the bound stays RAFT_LOG_CAP entries. */
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "bft/raft_internal.h"
+#include "core/raft/raft_internal.h"
 
 /* Entry i holds (i % 251) + 1 bytes of value (uint8_t)i, term i / 10 + 1. */
 static uint32_t len_of(uint64_t i)

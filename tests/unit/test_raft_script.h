@@ -38,9 +38,9 @@ FX_FN void fx_rec_hard(struct fx_node *nd, uint64_t term, uint32_t voted, uint64
 {
     uint8_t rec[22];
     rec[0] = RAFT_REC_HARD;
-    net_le_store(rec + 1, term, 8);
-    net_le_store(rec + 9, voted, 4);
-    net_le_store(rec + 13, floor, 8);
+    wire_le_store(rec + 1, term, 8);
+    wire_le_store(rec + 9, voted, 4);
+    wire_le_store(rec + 13, floor, 8);
     rec[21] = anchored ? 1 : 0;
     bft_raft_ops.recover(nd->core, rec, sizeof rec);
     fx_io_persist(nd, rec, sizeof rec);
@@ -50,9 +50,9 @@ FX_FN void fx_rec_entry(struct fx_node *nd, uint64_t index, uint64_t term)
 {
     uint8_t rec[21];
     rec[0] = RAFT_REC_ENTRY;
-    net_le_store(rec + 1, index, 8);
-    net_le_store(rec + 9, term, 8);
-    net_le_store(rec + 17, 0, 4); /* empty batch */
+    wire_le_store(rec + 1, index, 8);
+    wire_le_store(rec + 9, term, 8);
+    wire_le_store(rec + 17, 0, 4); /* empty batch */
     bft_raft_ops.recover(nd->core, rec, sizeof rec);
     fx_io_persist(nd, rec, sizeof rec);
 }
@@ -61,7 +61,7 @@ FX_FN void fx_rec_commit(struct fx_node *nd, uint64_t index)
 {
     uint8_t rec[9];
     rec[0] = RAFT_REC_COMMIT;
-    net_le_store(rec + 1, index, 8);
+    wire_le_store(rec + 1, index, 8);
     bft_raft_ops.recover(nd->core, rec, sizeof rec);
     fx_io_persist(nd, rec, sizeof rec);
 }

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "app/app.h"
 #include "tools/runtime_audit.h"
 
 static char g_dir[64];

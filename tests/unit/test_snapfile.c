@@ -1,4 +1,4 @@
-/* Snapshot files (bft/snapfile.c, docs/storage.md): round trip, the newest
+/* Snapshot files (store/snapfile.c, docs/storage.md): round trip, the newest
  * two kept, a corrupt / truncated / mislabelled newest file skipped in
  * favour of the previous one, and a crash injected at every step of the
  * atomic write (bft_storage_fault_hook): afterwards the loader finds only
@@ -19,7 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bft/bft.h"
+#include "store/store.h"
+#include "wire/wire.h"
 
 struct fixture {
     char dir[64];

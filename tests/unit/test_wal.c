@@ -21,7 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bft/bft.h"
+#include "store/store.h"
+#include "wire/wire.h"
 
 #define MAX_RECS 16
 

@@ -1,4 +1,4 @@
-/* The segmented WAL (bft/wal_seg.c, docs/storage.md): replay across
+/* The segmented WAL (store/wal_seg.c, docs/storage.md): replay across
  * segments in order, a torn tail cut only on the newest, damage in an
  * older segment refused, the legacy single-file WAL migrated, rotation
  * deleting the old segments, and a crash injected at every step of a
@@ -22,7 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bft/bft.h"
+#include "store/store.h"
+#include "wire/wire.h"
 
 #define KEYS 8
 

@@ -1,4 +1,4 @@
-/* Message codec (bft/wire.c, bft/batch.c, bft/names.c): round trips,
+/* Message codec (wire/wire.c, wire/batch.c, wire/names.c): round trips,
  * every truncation and every field error rejected, the signed region, the
  * request and batch iterators. */
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "bft/bft.h"
+#include "wire/wire.h"
 #include "net/net.h"
 
 #define BUF_MAX (BFT_HDR_LEN + BFT_BODY_MAX + BFT_SIG_LEN + 4096)
@@ -40,14 +40,14 @@ static size_t encode(const struct bft_msg *m, uint8_t *out, size_t cap)
 /* REQUEST body from ops (each op_len given explicitly so tests can lie). */
 static size_t req_body(uint8_t *body, uint16_t count, uint8_t flags, const char *const *ops)
 {
-    struct net_wr w;
-    net_wr_init(&w, body, 8192);
-    net_put_u16(&w, count);
-    net_put_u8(&w, flags);
-    net_put_u8(&w, 0);
+    struct wire_wr w;
+    wire_wr_init(&w, body, 8192);
+    wire_put_u16(&w, count);
+    wire_put_u8(&w, flags);
+    wire_put_u8(&w, 0);
     for (uint16_t i = 0; i < count; i++) {
-        net_put_u16(&w, (uint16_t)strlen(ops[i]));
-        net_put_bytes(&w, ops[i], strlen(ops[i]));
+        wire_put_u16(&w, (uint16_t)strlen(ops[i]));
+        wire_put_bytes(&w, ops[i], strlen(ops[i]));
     }
     assert_false(w.err);
     return w.len;
@@ -67,26 +67,26 @@ static size_t make_request(uint8_t *out, size_t cap, uint64_t seq, uint8_t *body
 
 static size_t make_reply_body(uint8_t *body)
 {
-    struct net_wr w;
-    net_wr_init(&w, body, 256);
-    net_put_u32(&w, 9);
-    net_put_u64(&w, 100);
-    net_put_u16(&w, 2);
-    net_put_u16(&w, 3);
-    net_put_bytes(&w, "abc", 3);
-    net_put_u16(&w, 0);
+    struct wire_wr w;
+    wire_wr_init(&w, body, 256);
+    wire_put_u32(&w, 9);
+    wire_put_u64(&w, 100);
+    wire_put_u16(&w, 2);
+    wire_put_u16(&w, 3);
+    wire_put_bytes(&w, "abc", 3);
+    wire_put_u16(&w, 0);
     return w.len;
 }
 
 /* A batch of `n` copies of one encoded request. */
 static size_t make_batch(uint8_t *out, const uint8_t *req, size_t req_len, uint16_t n)
 {
-    struct net_wr w;
-    net_wr_init(&w, out, 65536);
-    net_put_u16(&w, n);
+    struct wire_wr w;
+    wire_wr_init(&w, out, 65536);
+    wire_put_u16(&w, n);
     for (uint16_t i = 0; i < n; i++) {
-        net_put_u32(&w, (uint32_t)req_len);
-        net_put_bytes(&w, req, req_len);
+        wire_put_u32(&w, (uint32_t)req_len);
+        wire_put_bytes(&w, req, req_len);
     }
     assert_false(w.err);
     return w.len;
@@ -160,11 +160,11 @@ static void test_encode_small_cap(void **state)
     /* Explicit little-endian layout at the documented offsets. */
     assert_int_equal(buf[4], BFT_WIRE_VERSION);
     assert_int_equal(buf[5], BFT_MSG_PREPARE);
-    assert_int_equal(net_le_load(buf + 8, 4), 3);
-    assert_true(net_le_load(buf + 16, 8) == 0x1122334455667788ull);
+    assert_int_equal(wire_le_load(buf + 8, 4), 3);
+    assert_true(wire_le_load(buf + 16, 8) == 0x1122334455667788ull);
     assert_int_equal(buf[16], 0x88);
-    assert_int_equal(net_le_load(buf + 24, 8), 7);
-    assert_int_equal(net_le_load(buf + 32, 8), 42);
+    assert_int_equal(wire_le_load(buf + 24, 8), 7);
+    assert_int_equal(wire_le_load(buf + 32, 8), 42);
     assert_memory_equal(buf + 40, m.digest.b, 32);
     assert_memory_equal(buf + 72, m.sig, 64);
 }
@@ -315,19 +315,19 @@ static void test_header_field_errors(void **state)
         expect_malformed(buf, len);
     }
     len = valid_prepare(buf);
-    net_le_store(buf + 6, 1, 2); /* flags */
+    wire_le_store(buf + 6, 1, 2); /* flags */
     expect_malformed(buf, len);
-    net_le_store(buf + 6, 0x8000, 2);
+    wire_le_store(buf + 6, 0x8000, 2);
     expect_malformed(buf, len);
 
     /* Trailing byte and a lying length field. */
     len = valid_prepare(buf);
     buf[len] = 0;
     expect_malformed(buf, len + 1);
-    net_le_store(buf + 12, 1, 4);
+    wire_le_store(buf + 12, 1, 4);
     expect_malformed(buf, len + 1); /* PREPARE with a body */
-    net_le_store(buf + 12, 0, 4);
-    net_le_store(buf + 0, 1, 4);
+    wire_le_store(buf + 12, 0, 4);
+    wire_le_store(buf + 0, 1, 4);
     expect_malformed(buf, len + 1); /* PREPARE with a payload */
 
     /* body_len over the maximum, with every byte present. */
@@ -345,7 +345,7 @@ static void test_header_field_errors(void **state)
     /* payload_len over the maximum (claimed; checked before the length). */
     len = valid_prepare(buf);
     buf[5] = BFT_MSG_STATE_RESP;
-    net_le_store(buf, BFT_PAYLOAD_MAX + 1, 4);
+    wire_le_store(buf, BFT_PAYLOAD_MAX + 1, 4);
     expect_malformed(buf, len);
 }
 
@@ -389,7 +389,7 @@ static void test_request_body_errors(void **state)
 {
     (void)state;
     static uint8_t body[4 + 2 * (2 + BFT_OP_MAX + 1)];
-    struct net_wr w;
+    struct wire_wr w;
 
     /* count 0 */
     req_body(body, 0, 0, NULL);
@@ -411,14 +411,14 @@ static void test_request_body_errors(void **state)
         free(big);
     }
     /* op_len 0 */
-    net_wr_init(&w, body, sizeof(body));
-    net_put_u16(&w, 1), net_put_u16(&w, 0), net_put_u16(&w, 0);
+    wire_wr_init(&w, body, sizeof(body));
+    wire_put_u16(&w, 1), wire_put_u16(&w, 0), wire_put_u16(&w, 0);
     expect_bad_request(body, w.len, 1);
     /* op_len at and over BFT_OP_MAX, bytes present */
     for (uint32_t n = BFT_OP_MAX; n <= BFT_OP_MAX + 1; n++) {
-        net_wr_init(&w, body, sizeof(body));
-        net_put_u16(&w, 1), net_put_u16(&w, 0), net_put_u16(&w, (uint16_t)n);
-        memset(net_wr_reserve(&w, n), 'o', n);
+        wire_wr_init(&w, body, sizeof(body));
+        wire_put_u16(&w, 1), wire_put_u16(&w, 0), wire_put_u16(&w, (uint16_t)n);
+        memset(wire_wr_reserve(&w, n), 'o', n);
         if (n == BFT_OP_MAX) {
             struct bft_msg m, d;
             fill_header(&m, BFT_MSG_REQUEST);
@@ -432,16 +432,16 @@ static void test_request_body_errors(void **state)
     /* Inner lengths that do not add up: op_len past the end, fewer ops than
      * count, bytes after the last op, a body shorter than its header. */
     size_t bl = req_body(body, 3, 0, three_ops);
-    net_le_store(body + 4, 6, 2); /* "alpha" is 5 bytes: now overlaps the next */
+    wire_le_store(body + 4, 6, 2); /* "alpha" is 5 bytes: now overlaps the next */
     expect_bad_request(body, bl, 1);
     bl = req_body(body, 3, 0, three_ops);
-    net_le_store(body, 4, 2);
+    wire_le_store(body, 4, 2);
     expect_bad_request(body, bl, 1);
     bl = req_body(body, 3, 0, three_ops);
     body[bl] = 0;
     expect_bad_request(body, bl + 1, 1);
     expect_bad_request(body, 3, 1);
-    net_le_store(body + bl - 8 - 2, 100, 2); /* last op claims past the end */
+    wire_le_store(body + bl - 8 - 2, 100, 2); /* last op claims past the end */
     expect_bad_request(body, bl, 1);
     /* Envelope flags, reserved byte, request numbers. */
     bl = req_body(body, 3, 0x02, three_ops);
@@ -474,24 +474,24 @@ static void test_reply_body_errors(void **state)
     (void)state;
     uint8_t body[1024];
     size_t bl = make_reply_body(body);
-    net_le_store(body + 12, 0, 2); /* count 0 */
+    wire_le_store(body + 12, 0, 2); /* count 0 */
     expect_bad_reply(body, bl);
     bl = make_reply_body(body);
-    net_le_store(body + 12, 3, 2); /* count larger than present */
+    wire_le_store(body + 12, 3, 2); /* count larger than present */
     expect_bad_reply(body, bl);
     bl = make_reply_body(body);
     body[bl] = 0;
     expect_bad_reply(body, bl + 1); /* trailing */
     expect_bad_reply(body, 13);     /* shorter than its header */
     bl = make_reply_body(body);
-    net_le_store(body + 4, 0, 8); /* first_req_no 0 */
+    wire_le_store(body + 4, 0, 8); /* first_req_no 0 */
     expect_bad_reply(body, bl);
     /* result over BFT_RESULT_MAX, bytes present */
-    struct net_wr w;
-    net_wr_init(&w, body, sizeof(body));
-    net_put_u32(&w, 1), net_put_u64(&w, 1), net_put_u16(&w, 1);
-    net_put_u16(&w, BFT_RESULT_MAX + 1);
-    memset(net_wr_reserve(&w, BFT_RESULT_MAX + 1), 'r', BFT_RESULT_MAX + 1);
+    struct wire_wr w;
+    wire_wr_init(&w, body, sizeof(body));
+    wire_put_u32(&w, 1), wire_put_u64(&w, 1), wire_put_u16(&w, 1);
+    wire_put_u16(&w, BFT_RESULT_MAX + 1);
+    memset(wire_wr_reserve(&w, BFT_RESULT_MAX + 1), 'r', BFT_RESULT_MAX + 1);
     expect_bad_reply(body, w.len);
 }
 
@@ -529,14 +529,14 @@ static void test_batch_errors(void **state)
         assert_int_equal(bft_msg_decode(buf, n, &d), BFT_E_OK);
         assert_int_equal(d.payload_len, 0);
     }
-    net_le_store(batch, 0, 2); /* count 0 */
+    wire_le_store(batch, 0, 2); /* count 0 */
     expect_bad_pre_prepare(batch, bl, 0);
-    net_le_store(batch, 3, 2); /* count larger than present */
+    wire_le_store(batch, 3, 2); /* count larger than present */
     expect_bad_pre_prepare(batch, bl, 0);
-    net_le_store(batch, 2, 2);
+    wire_le_store(batch, 2, 2);
     batch[bl] = 0;
-    expect_bad_pre_prepare(batch, bl + 1, 0);          /* trailing */
-    net_le_store(batch + 2, (uint32_t)req_len + 1, 4); /* entries overlap */
+    expect_bad_pre_prepare(batch, bl + 1, 0);           /* trailing */
+    wire_le_store(batch + 2, (uint32_t)req_len + 1, 4); /* entries overlap */
     expect_bad_pre_prepare(batch, bl, 0);
     assert_int_equal(bft_batch_iter_init(&it, batch, bl), BFT_E_MALFORMED);
     const uint8_t *r;
@@ -548,16 +548,16 @@ static void test_batch_errors(void **state)
     /* Over BFT_BATCH_MAX_ENVELOPES. */
     size_t cap = 2 + (BFT_BATCH_MAX_ENVELOPES + 1) * (4 + BFT_MSG_MIN_LEN);
     uint8_t *many = calloc(1, cap);
-    struct net_wr w;
-    net_wr_init(&w, many, cap);
-    net_put_u16(&w, BFT_BATCH_MAX_ENVELOPES + 1);
+    struct wire_wr w;
+    wire_wr_init(&w, many, cap);
+    wire_put_u16(&w, BFT_BATCH_MAX_ENVELOPES + 1);
     for (int i = 0; i <= BFT_BATCH_MAX_ENVELOPES; i++) {
-        net_put_u32(&w, BFT_MSG_MIN_LEN);
-        net_wr_reserve(&w, BFT_MSG_MIN_LEN);
+        wire_put_u32(&w, BFT_MSG_MIN_LEN);
+        wire_wr_reserve(&w, BFT_MSG_MIN_LEN);
     }
     assert_int_equal(w.len, cap);
     assert_int_equal(bft_batch_iter_init(&it, many, cap), BFT_E_MALFORMED);
-    net_le_store(many, BFT_BATCH_MAX_ENVELOPES, 2);
+    wire_le_store(many, BFT_BATCH_MAX_ENVELOPES, 2);
     assert_int_equal(bft_batch_iter_init(&it, many, cap - 4 - BFT_MSG_MIN_LEN), BFT_E_OK);
     free(many);
 }

@@ -1,0 +1,648 @@
+/* Client library: a pure state machine (no sockets, no clock: the caller
+ * passes now_ms and carries out sends through bft_client_host).
+ *
+ * Exactly-once (PBFT, Castro & Liskov OSDI'99 §4.1; Raft §8): each request
+ * has a number, increasing by one from 1; a retransmission carries the SAME
+ * signed bytes and the same numbers, so a replica that already executed it
+ * answers from its reply cache instead of executing twice.
+ *
+ * Several requests share one signature (an "envelope", docs/design.md): the
+ * REQUEST message has seq = first request number and a body of
+ * u16 count | u8 flags | u8 0 | count x (u16 op_len | op).
+ *
+ * Acceptance (PBFT §4.1): a BFT client waits for f+1 replies from distinct
+ * replicas with identical results, since at least one of them is honest.
+ * A Raft client accepts the leader's reply.
+ *
+ * Memory is fixed at create time: `cap` request slots (max_outstanding,
+ * at most CLIENT_CAP) indexed by req_no % cap, each with room for one op and
+ * one result hash per replica, plus two scratch buffers for one envelope.
+ * The slots form a window: a request number may be assigned only while it
+ * is less than `cap` above the first request of the oldest envelope that
+ * still has an incomplete request. Envelope metadata lives in the slot of
+ * its first request, which is therefore never reused before the whole
+ * envelope completes.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client.h"
+#include "wire/bytes.h"
+
+#define CLIENT_CAP 4096u /* most outstanding requests */
+#define CLIENT_READS 16u /* most outstanding read-only requests */
+/* Read ids live in their own number space (bit 62 set): replicas never put
+ * reads in their exactly-once table, so reads need no ordered number. */
+#define CLIENT_READ_BIT (1ull << 62)
+#define CLIENT_BACKOFF_MAX 8u /* retransmission interval cap, x retransmit_ms */
+
+struct client_slot {
+    uint64_t req_no; /* 0: free */
+    uint64_t env_first;
+    uint32_t replied; /* bit r: replica r's result hash is recorded */
+    uint16_t op_len;
+    bool done;
+    /* Valid in the slot of an envelope's first request only. */
+    uint16_t env_count, env_left;
+    uint64_t interval_ms;
+    uint64_t deadline_ms;
+    uint8_t sig[BFT_SIG_LEN];
+};
+
+/* A read-only request at one of three levels (docs/reads.md).
+ * Linearizable (PBFT §5.1.3): sent to every replica, answered from their
+ * current state without ordering, accepted on 2f+1 matching replies (so
+ * the result reflects a state a quorum holds); Raft: the leader's answer
+ * (lease or ReadIndex). Quorum: Raft ReadIndex without the lease; BFT an
+ * ordered request. Local: one replica's answer, if it executed a commit
+ * within staleness_ms; a refusal moves the read to the next replica. If a
+ * read cannot complete (conflicting replies, a timeout, every replica
+ * refused), it is re-issued as an ordered request and completes like any
+ * other. */
+struct client_read {
+    uint64_t id;       /* 0: free */
+    uint64_t fallback; /* ordered req_no once fallen back, else 0 */
+    uint64_t deadline_ms;
+    uint32_t replied;
+    uint8_t level;         /* enum bft_read_level */
+    uint32_t staleness_ms; /* local only */
+    uint32_t target;       /* local: the replica asked now */
+    uint32_t asked;        /* local: bit r: replica r was asked */
+    uint16_t op_len;
+    uint8_t op[BFT_OP_MAX];
+    uint8_t hash[BFT_MAX_REPLICAS][CRYPTO_DIGEST_LEN];
+    uint8_t sig[BFT_SIG_LEN];
+};
+
+struct bft_client {
+    struct bft_client_config cfg;
+    struct client_read reads[CLIENT_READS];
+    uint64_t next_read;
+    struct bft_client_host host;
+    uint32_t cap;     /* slots */
+    uint32_t env_ops; /* ops per envelope: min(envelope, cap) */
+    size_t body_max;  /* largest envelope body */
+    struct client_slot *slots;
+    uint8_t *ops;                         /* cap x BFT_OP_MAX */
+    uint8_t (*hashes)[CRYPTO_DIGEST_LEN]; /* cap x n */
+    uint8_t *body;                        /* body_max */
+    uint8_t *msg;                         /* encoded envelope */
+    size_t msg_cap;
+    uint64_t next_req_no; /* next number to assign */
+    uint64_t oldest;      /* first request of the oldest live envelope */
+    uint64_t unsent;      /* first request not yet in an envelope */
+    size_t unsent_body;   /* body bytes the unsent requests would take */
+    uint64_t replica_view[BFT_MAX_REPLICAS];
+    uint64_t view;   /* believed view (PBFT) */
+    uint32_t leader; /* believed primary / leader */
+    struct bft_client_stats stats;
+};
+
+static struct client_slot *slot_of(struct bft_client *c, uint64_t req_no)
+{
+    return &c->slots[req_no % c->cap];
+}
+
+static uint8_t *op_of(struct bft_client *c, uint64_t req_no)
+{
+    return c->ops + (size_t)(req_no % c->cap) * BFT_OP_MAX;
+}
+
+static uint8_t *hash_of(struct bft_client *c, uint64_t req_no, uint32_t replica)
+{
+    return c->hashes[(size_t)(req_no % c->cap) * c->cfg.n + replica];
+}
+
+static bool is_bft(const struct bft_client *c)
+{
+    return c->cfg.protocol != BFT_PROTO_RAFT;
+}
+
+int bft_client_create(struct bft_client **out, const struct bft_client_config *cfg,
+                      const struct bft_client_host *host)
+{
+    *out = NULL;
+    if (cfg->protocol != BFT_PROTO_PBFT && cfg->protocol != BFT_PROTO_HOTSTUFF &&
+        cfg->protocol != BFT_PROTO_RAFT)
+        return BFT_E_INVALID;
+    if (cfg->n == 0 || cfg->n > BFT_MAX_REPLICAS || cfg->f + 1 > cfg->n) return BFT_E_INVALID;
+    if (cfg->envelope == 0 || cfg->envelope > BFT_ENVELOPE_MAX_OPS) return BFT_E_INVALID;
+    if (cfg->max_outstanding == 0 || cfg->retransmit_ms == 0) return BFT_E_INVALID;
+    if (!host->send || !host->done) return BFT_E_INVALID;
+
+    struct bft_client *c = calloc(1, sizeof *c);
+    if (!c) return BFT_E_NOMEM;
+    c->cfg = *cfg;
+    c->host = *host;
+    c->cap = cfg->max_outstanding < CLIENT_CAP ? cfg->max_outstanding : CLIENT_CAP;
+    c->env_ops = cfg->envelope < c->cap ? cfg->envelope : c->cap;
+    size_t body_full = 4 + (size_t)c->env_ops * (2 + BFT_OP_MAX);
+    c->body_max = body_full < BFT_BODY_MAX ? body_full : BFT_BODY_MAX;
+    c->msg_cap = BFT_HDR_LEN + c->body_max + BFT_SIG_LEN;
+    c->slots = calloc(c->cap, sizeof *c->slots);
+    c->ops = malloc((size_t)c->cap * BFT_OP_MAX);
+    c->hashes = malloc((size_t)c->cap * cfg->n * sizeof *c->hashes);
+    c->body = malloc(c->body_max);
+    c->msg = malloc(c->msg_cap);
+    if (!c->slots || !c->ops || !c->hashes || !c->body || !c->msg) {
+        bft_client_destroy(c);
+        return BFT_E_NOMEM;
+    }
+    c->next_req_no = c->oldest = c->unsent = 1;
+    *out = c;
+    return BFT_E_OK;
+}
+
+void bft_client_destroy(struct bft_client *c)
+{
+    if (!c) return;
+    free(c->slots);
+    free(c->ops);
+    free(c->hashes);
+    free(c->body);
+    free(c->msg);
+    /* The config holds the client's secret key. */
+    explicit_bzero(&c->cfg.key, sizeof c->cfg.key);
+    free(c);
+}
+
+void bft_client_stats(const struct bft_client *c, struct bft_client_stats *out)
+{
+    *out = c->stats;
+}
+
+/* Encode envelope [first, first+count) into c->msg with the given
+ * signature. Deterministic: the same slots and signature give the same
+ * bytes, which is what makes a retransmission byte-identical. */
+static size_t encode_envelope(struct bft_client *c, uint64_t first, uint16_t count,
+                              const uint8_t sig[BFT_SIG_LEN])
+{
+    struct wire_wr w;
+    wire_wr_init(&w, c->body, c->body_max);
+    wire_put_u16(&w, count);
+    wire_put_u8(&w, 0); /* flags: read-write */
+    wire_put_u8(&w, 0); /* reserved */
+    for (uint16_t i = 0; i < count; i++) {
+        const struct client_slot *s = slot_of(c, first + i);
+        assert(s->req_no == first + i);
+        wire_put_u16(&w, s->op_len);
+        wire_put_bytes(&w, op_of(c, first + i), s->op_len);
+    }
+    assert(!w.err); /* submit keeps every envelope within body_max */
+    struct bft_msg m = {
+        .type = BFT_MSG_REQUEST,
+        .sender = c->cfg.id,
+        .cluster_id = c->cfg.cluster_id,
+        .seq = first,
+        .body = c->body,
+        .body_len = (uint32_t)w.len,
+    };
+    memcpy(m.sig, sig, BFT_SIG_LEN);
+    size_t len = bft_msg_encode(&m, c->msg, c->msg_cap);
+    assert(len > 0);
+    return len;
+}
+
+static void send_all(struct bft_client *c, size_t len)
+{
+    for (uint32_t r = 0; r < c->cfg.n; r++)
+        c->host.send(c->host.ctx, r, c->msg, len);
+}
+
+/* Seal the unsent requests into one signed envelope and send it the first
+ * time: PBFT to the believed primary (§4.1: "sends the request to the
+ * primary"), HotStuff to every replica (the leader rotates every view, so
+ * any one guess is soon stale), Raft to the believed leader. */
+static void send_unsent(struct bft_client *c, uint64_t now_ms)
+{
+    if (c->unsent == c->next_req_no) return;
+    uint64_t first = c->unsent;
+    uint16_t count = (uint16_t)(c->next_req_no - first);
+    struct client_slot *head = slot_of(c, first);
+    for (uint16_t i = 0; i < count; i++)
+        slot_of(c, first + i)->env_first = first;
+    head->env_count = head->env_left = count;
+    head->interval_ms = c->cfg.retransmit_ms;
+    head->deadline_ms = now_ms + c->cfg.retransmit_ms;
+    memset(head->sig, 0, sizeof head->sig);
+    size_t len = encode_envelope(c, first, count, head->sig);
+    if (!c->cfg.null_crypto) {
+        const uint8_t *region;
+        size_t region_len;
+        bft_msg_signed_region(c->msg, &region, &region_len);
+        crypto_sign_msg(&c->cfg.key, BFT_MSG_REQUEST, c->cfg.cluster_id, region, region_len,
+                        head->sig);
+        bft_msg_set_sig(c->msg, head->sig);
+    }
+    c->unsent = c->next_req_no;
+    c->unsent_body = 0;
+    if (c->cfg.protocol == BFT_PROTO_HOTSTUFF)
+        send_all(c, len);
+    else
+        c->host.send(c->host.ctx, c->leader, c->msg, len);
+}
+
+uint64_t bft_client_submit(struct bft_client *c, const uint8_t *op, size_t len, uint64_t now_ms)
+{
+    /* The codec refuses empty and oversized ops: refuse them here. */
+    if (!op || len == 0 || len > BFT_OP_MAX) return 0;
+    if (c->next_req_no - c->oldest >= c->cap) return 0; /* BFT_E_FULL */
+    if (4 + c->unsent_body + 2 + len > c->body_max) send_unsent(c, now_ms);
+    uint64_t req_no = c->next_req_no++;
+    struct client_slot *s = slot_of(c, req_no);
+    assert(s->req_no == 0);
+    memset(s, 0, sizeof *s);
+    s->req_no = req_no;
+    s->op_len = (uint16_t)len;
+    memcpy(op_of(c, req_no), op, len);
+    c->unsent_body += 2 + len;
+    c->stats.submitted++;
+    if (c->next_req_no - c->unsent >= c->env_ops) send_unsent(c, now_ms);
+    return req_no;
+}
+
+void bft_client_flush(struct bft_client *c, uint64_t now_ms)
+{
+    send_unsent(c, now_ms);
+}
+
+uint32_t bft_client_room(const struct bft_client *c)
+{
+    uint64_t used = c->next_req_no - c->oldest;
+    return used >= c->cap ? 0 : (uint32_t)(c->cap - used);
+}
+
+/* Free the slots of fully completed envelopes at the bottom of the window. */
+static void advance_window(struct bft_client *c)
+{
+    while (c->oldest < c->unsent) {
+        struct client_slot *head = slot_of(c, c->oldest);
+        assert(head->req_no == c->oldest && head->env_first == c->oldest);
+        if (head->env_left > 0) break;
+        uint64_t end = c->oldest + head->env_count;
+        for (uint64_t r = c->oldest; r < end; r++)
+            slot_of(c, r)->req_no = 0;
+        c->oldest = end;
+    }
+}
+
+/* A sent request still waiting for its result, or NULL. */
+static struct client_slot *pending(struct bft_client *c, uint64_t req_no)
+{
+    if (req_no < c->oldest || req_no >= c->unsent) return NULL;
+    struct client_slot *s = slot_of(c, req_no);
+    if (s->req_no != req_no || s->done) return NULL;
+    return s;
+}
+
+/* Believed view: the (f+1)-th highest view any replica reported, so at least
+ * one honest replica has reached it and a lone liar cannot push the client
+ * towards a primary of a view that does not exist. */
+static void learn_view(struct bft_client *c, uint32_t replica, uint64_t view)
+{
+    if (view <= c->replica_view[replica]) return;
+    c->replica_view[replica] = view;
+    uint64_t v[BFT_MAX_REPLICAS];
+    memcpy(v, c->replica_view, sizeof v);
+    for (uint32_t k = 0; k <= c->cfg.f; k++) { /* partial selection sort */
+        uint32_t best = k;
+        for (uint32_t i = k + 1; i < c->cfg.n; i++)
+            if (v[i] > v[best]) best = i;
+        uint64_t t = v[k];
+        v[k] = v[best];
+        v[best] = t;
+    }
+    if (v[c->cfg.f] > c->view) {
+        c->view = v[c->cfg.f];
+        if (c->cfg.protocol == BFT_PROTO_PBFT) c->leader = (uint32_t)(c->view % c->cfg.n);
+    }
+}
+
+/* Record replica r's result for a pending request; complete the request when
+ * enough distinct replicas agree (f+1 for BFT, the leader alone for Raft). */
+static void record_result(struct bft_client *c, struct client_slot *s, uint32_t r,
+                          const uint8_t *res, size_t res_len)
+{
+    s->replied |= 1u << r;
+    if (is_bft(c)) {
+        /* A hash per replica instead of every result: n x 32 bytes a slot. */
+        uint8_t *mine = hash_of(c, s->req_no, r);
+        crypto_sha256(res, res_len, mine);
+        uint32_t match = 0;
+        for (uint32_t i = 0; i < c->cfg.n; i++)
+            if ((s->replied & (1u << i)) &&
+                memcmp(hash_of(c, s->req_no, i), mine, CRYPTO_DIGEST_LEN) == 0)
+                match++;
+        if (match < c->cfg.f + 1) return;
+    }
+
+    uint64_t req_no = s->req_no;
+    struct client_slot *head = slot_of(c, s->env_first);
+    assert(head->env_left > 0);
+    s->done = true;
+    head->env_left--;
+    c->stats.completed++;
+    /* Free slots before the callback so a closed-loop caller can submit
+     * its next request from inside done(). */
+    advance_window(c);
+    for (uint32_t i = 0; i < CLIENT_READS; i++) {
+        struct client_read *rd = &c->reads[i];
+        if (rd->id && rd->fallback == req_no) { /* a read that fell back */
+            uint64_t id = rd->id;
+            rd->id = 0;
+            c->host.done(c->host.ctx, id, res, res_len);
+            return;
+        }
+    }
+    c->host.done(c->host.ctx, req_no, res, res_len);
+}
+
+/* ---- read-only requests ---- */
+
+static size_t encode_read(struct bft_client *c, const struct client_read *rd)
+{
+    struct wire_wr w;
+    wire_wr_init(&w, c->body, c->body_max);
+    uint8_t flags = BFT_REQ_READONLY;
+    if (rd->level == BFT_READ_QUORUM) flags |= BFT_REQ_READ_QUORUM;
+    if (rd->level == BFT_READ_LOCAL) flags |= BFT_REQ_READ_LOCAL;
+    wire_put_u16(&w, 1);
+    wire_put_u8(&w, flags);
+    wire_put_u8(&w, 0);
+    wire_put_u16(&w, rd->op_len);
+    wire_put_bytes(&w, rd->op, rd->op_len);
+    struct bft_msg m = {.type = BFT_MSG_REQUEST,
+                        .sender = c->cfg.id,
+                        .cluster_id = c->cfg.cluster_id,
+                        .view = rd->level == BFT_READ_LOCAL ? rd->staleness_ms : 0,
+                        .seq = rd->id,
+                        .body = c->body,
+                        .body_len = (uint32_t)w.len};
+    memcpy(m.sig, rd->sig, BFT_SIG_LEN);
+    return bft_msg_encode(&m, c->msg, c->msg_cap);
+}
+
+static void read_fall_back(struct bft_client *c, struct client_read *rd, uint64_t now_ms);
+
+/* Sign the read once: a local read that moves on to the next replica
+ * resends the same bytes. */
+static size_t encode_read_signed(struct bft_client *c, struct client_read *rd)
+{
+    size_t mlen = encode_read(c, rd);
+    if (!c->cfg.null_crypto) {
+        const uint8_t *region;
+        size_t rl;
+        bft_msg_signed_region(c->msg, &region, &rl);
+        crypto_sign_msg(&c->cfg.key, BFT_MSG_REQUEST, c->cfg.cluster_id, region, rl, rd->sig);
+        bft_msg_set_sig(c->msg, rd->sig);
+    }
+    return mlen;
+}
+
+/* A local read asks one replica at a time, each at most once, starting
+ * from one spread by client id so clients do not all load one replica.
+ * When every replica has refused or timed out, the read is ordered. */
+static void local_ask_next(struct bft_client *c, struct client_read *rd, uint64_t now_ms)
+{
+    uint32_t all = c->cfg.n >= 32 ? UINT32_MAX : (1u << c->cfg.n) - 1;
+    if ((rd->asked & all) == all) {
+        read_fall_back(c, rd, now_ms);
+        return;
+    }
+    uint32_t r = rd->asked ? (rd->target + 1) % c->cfg.n : (c->cfg.id + rd->id) % c->cfg.n;
+    while (rd->asked & (1u << r))
+        r = (r + 1) % c->cfg.n;
+    rd->target = r;
+    rd->asked |= 1u << r;
+    rd->deadline_ms = now_ms + c->cfg.retransmit_ms;
+    size_t mlen = encode_read(c, rd); /* rd->sig: signed at issue */
+    c->host.send(c->host.ctx, r, c->msg, mlen);
+}
+
+uint64_t bft_client_read_at(struct bft_client *c, const uint8_t *op, size_t len, int level,
+                            uint32_t staleness_ms, uint64_t now_ms)
+{
+    if (!op || len == 0 || len > BFT_OP_MAX || c->body_max < 6 + len) return 0;
+    if (level != BFT_READ_LINEARIZABLE && level != BFT_READ_QUORUM && level != BFT_READ_LOCAL)
+        return 0;
+    if (level == BFT_READ_LOCAL && staleness_ms == 0) return 0;
+    struct client_read *rd = NULL;
+    for (uint32_t i = 0; i < CLIENT_READS && !rd; i++)
+        if (!c->reads[i].id) rd = &c->reads[i];
+    if (!rd) return 0; /* bounded */
+    memset(rd, 0, sizeof *rd);
+    rd->id = CLIENT_READ_BIT | ++c->next_read;
+    rd->level = (uint8_t)level;
+    rd->staleness_ms = level == BFT_READ_LOCAL ? staleness_ms : 0;
+    rd->op_len = (uint16_t)len;
+    memcpy(rd->op, op, len);
+    rd->deadline_ms = now_ms + c->cfg.retransmit_ms;
+    if (level == BFT_READ_QUORUM && is_bft(c)) {
+        /* BFT quorum: ordered through consensus, f+1 matching replies of
+         * its execution (docs/reads.md). If the window is full, the next
+         * tick past the deadline tries again. */
+        read_fall_back(c, rd, now_ms);
+        return rd->id;
+    }
+    size_t mlen = encode_read_signed(c, rd);
+    if (level == BFT_READ_LOCAL) {
+        local_ask_next(c, rd, now_ms); /* the same signed bytes, to one replica */
+    } else if (is_bft(c)) {
+        send_all(c, mlen);
+    } else {
+        c->host.send(c->host.ctx, c->leader, c->msg, mlen);
+    }
+    return rd->id;
+}
+
+uint64_t bft_client_read(struct bft_client *c, const uint8_t *op, size_t len, uint64_t now_ms)
+{
+    return bft_client_read_at(c, op, len, BFT_READ_LINEARIZABLE, 0, now_ms);
+}
+
+uint64_t bft_client_read_fallback(const struct bft_client *c, uint64_t read_id)
+{
+    for (uint32_t i = 0; i < CLIENT_READS; i++)
+        if (read_id && c->reads[i].id == read_id) return c->reads[i].fallback;
+    return 0;
+}
+
+static void read_fall_back(struct bft_client *c, struct client_read *rd, uint64_t now_ms)
+{
+    uint64_t req = bft_client_submit(c, rd->op, rd->op_len, now_ms);
+    if (!req) { /* window full: try again at the next tick past this */
+        rd->deadline_ms = now_ms + c->cfg.retransmit_ms;
+        return;
+    }
+    rd->fallback = req;
+    c->stats.read_fallbacks++;
+    send_unsent(c, now_ms);
+}
+
+static uint32_t read_matches(const struct client_read *rd, uint32_t n, uint32_t r)
+{
+    uint32_t match = 0;
+    for (uint32_t k = 0; k < n; k++)
+        if ((rd->replied & (1u << k)) && !memcmp(rd->hash[r], rd->hash[k], CRYPTO_DIGEST_LEN))
+            match++;
+    return match;
+}
+
+static void read_reply(struct bft_client *c, struct client_read *rd, uint32_t r, const uint8_t *res,
+                       size_t res_len, uint64_t now_ms)
+{
+    rd->replied |= 1u << r;
+    crypto_sha256(res, res_len, rd->hash[r]);
+    /* A local read trusts the one replica it asked (docs/reads.md). */
+    uint32_t need = is_bft(c) && rd->level != BFT_READ_LOCAL ? 2 * c->cfg.f + 1 : 1;
+    if (read_matches(rd, c->cfg.n, r) >= need) {
+        uint64_t id = rd->id;
+        rd->id = 0;
+        c->stats.completed++;
+        c->host.done(c->host.ctx, id, res, res_len);
+        return;
+    }
+    /* If 2f+1 matching replies can no longer happen, order it instead. */
+    uint32_t best = 0, answered = 0;
+    for (uint32_t i = 0; i < c->cfg.n; i++) {
+        if (!(rd->replied & (1u << i))) continue;
+        answered++;
+        uint32_t m = read_matches(rd, c->cfg.n, i);
+        if (m > best) best = m;
+    }
+    if (best + (c->cfg.n - answered) < need) read_fall_back(c, rd, now_ms);
+}
+
+void bft_client_on_reply(struct bft_client *c, const uint8_t *msg, size_t len, uint64_t now_ms)
+{
+    c->stats.replies++;
+    struct bft_msg m;
+    if (bft_msg_decode(msg, len, &m) != BFT_E_OK || m.type != BFT_MSG_REPLY ||
+        m.sender >= c->cfg.n || m.cluster_id != c->cfg.cluster_id) {
+        c->stats.bad_replies++;
+        return;
+    }
+    /* The decoder checked the layout; read it again with bounds anyway. */
+    struct wire_rd body;
+    wire_rd_init(&body, m.body, m.body_len);
+    uint32_t client = wire_get_u32(&body);
+    uint64_t first = wire_get_u64(&body);
+    uint16_t count = wire_get_u16(&body);
+    if (body.err || client != c->cfg.id || count == 0 || first > UINT64_MAX - count) {
+        c->stats.bad_replies++;
+        return;
+    }
+    struct client_read *rd = NULL;
+    if (first & CLIENT_READ_BIT) {
+        for (uint32_t i = 0; i < CLIENT_READS && !rd; i++)
+            if (c->reads[i].id == first && !c->reads[i].fallback) rd = &c->reads[i];
+        if (!rd || count != 1 || (rd->replied & (1u << m.sender))) return;
+        /* A local read takes only the answer of the replica it asked now. */
+        if (rd->level == BFT_READ_LOCAL && m.sender != rd->target) return;
+    }
+    if ((m.flags & BFT_REPLY_STALE) && (!rd || rd->level != BFT_READ_LOCAL)) {
+        c->stats.bad_replies++; /* only a local read can be refused as stale */
+        return;
+    }
+    /* Cheap relevance check before the expensive signature check: replies
+     * to completed or unknown requests are dropped unverified. */
+    bool useful = rd != NULL;
+    for (uint64_t r = first; r < first + count && !useful; r++) {
+        const struct client_slot *s = pending(c, r);
+        useful = s && !(s->replied & (1u << m.sender));
+    }
+    if (!useful) return;
+    if (is_bft(c) && !c->cfg.null_crypto) {
+        const uint8_t *region;
+        size_t region_len;
+        bft_msg_signed_region(m.raw, &region, &region_len);
+        if (!crypto_verify_msg(c->cfg.replica_pk[m.sender], BFT_MSG_REPLY, c->cfg.cluster_id,
+                               region, region_len, m.sig)) {
+            c->stats.bad_replies++;
+            return;
+        }
+    }
+    if (rd && (m.flags & BFT_REPLY_STALE)) { /* refused: ask the next replica */
+        c->stats.read_refusals++;
+        local_ask_next(c, rd, now_ms);
+        return;
+    }
+    if (rd) { /* a read: one result, answered from the replica's state */
+        uint16_t res_len = wire_get_u16(&body);
+        const uint8_t *res = res_len ? wire_get_ptr(&body, res_len) : NULL;
+        if (body.err || res_len > BFT_RESULT_MAX) {
+            c->stats.bad_replies++;
+            return;
+        }
+        read_reply(c, rd, m.sender, res ? res : (const uint8_t *)"", res_len, now_ms);
+        return;
+    }
+    if (is_bft(c))
+        learn_view(c, m.sender, m.view);
+    else
+        c->leader = m.sender; /* only the Raft leader replies */
+
+    for (uint16_t i = 0; i < count; i++) {
+        uint16_t res_len = wire_get_u16(&body);
+        const uint8_t *res = res_len ? wire_get_ptr(&body, res_len) : NULL;
+        if (body.err || res_len > BFT_RESULT_MAX) {
+            c->stats.bad_replies++;
+            return;
+        }
+        /* Re-checked per request: done() may have submitted and sent. */
+        struct client_slot *s = pending(c, first + i);
+        if (!s || (s->replied & (1u << m.sender))) continue; /* one vote per replica */
+        record_result(c, s, m.sender, res ? res : (const uint8_t *)"", res_len);
+    }
+}
+
+uint32_t bft_client_tick(struct bft_client *c, uint64_t now_ms)
+{
+    uint64_t next = UINT64_MAX;
+    for (uint32_t i = 0; i < CLIENT_READS; i++) {
+        struct client_read *rd = &c->reads[i];
+        if (!rd->id || rd->fallback) continue;
+        if (rd->deadline_ms <= now_ms) {
+            if (rd->level == BFT_READ_LOCAL)
+                local_ask_next(c, rd, now_ms);
+            else
+                read_fall_back(c, rd, now_ms);
+        }
+        if (rd->id && !rd->fallback && rd->deadline_ms < next) next = rd->deadline_ms;
+    }
+    bool rotated = false;
+    uint64_t r = c->oldest;
+    while (r < c->unsent) {
+        struct client_slot *head = slot_of(c, r);
+        assert(head->req_no == r && head->env_first == r);
+        uint64_t end = r + head->env_count;
+        if (head->env_left > 0) {
+            if (head->deadline_ms <= now_ms) {
+                size_t len = encode_envelope(c, r, head->env_count, head->sig);
+                if (is_bft(c)) {
+                    /* PBFT §4.1: a client that times out broadcasts the
+                     * request to all replicas, so backups learn of it and
+                     * can suspect a faulty primary. */
+                    send_all(c, len);
+                } else {
+                    /* Raft: the leader may be gone; try the next replica
+                     * (once per tick, however many envelopes are late). */
+                    if (!rotated) c->leader = (c->leader + 1) % c->cfg.n;
+                    rotated = true;
+                    c->host.send(c->host.ctx, c->leader, c->msg, len);
+                }
+                c->stats.retransmits++;
+                uint64_t max = (uint64_t)c->cfg.retransmit_ms * CLIENT_BACKOFF_MAX;
+                uint64_t twice = (uint64_t)head->interval_ms * 2;
+                head->interval_ms = twice < max ? twice : max;
+                head->deadline_ms = now_ms + head->interval_ms;
+            }
+            if (head->deadline_ms < next) next = head->deadline_ms;
+        }
+        r = end;
+    }
+    if (next == UINT64_MAX) return UINT32_MAX;
+    uint64_t wait = next - now_ms;
+    return wait >= UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)wait;
+}

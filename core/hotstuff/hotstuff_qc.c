@@ -1,0 +1,289 @@
+/* Quorum and timeout certificates, and vote collection.
+ *
+ * A QC is 2f+1 votes on (view, height, block) from distinct replicas
+ * (§4.2 "a quorum certificate ... collection of (n - f) votes", §5
+ * Algorithm 3). Each vote is the voter's own HS_VOTE message, whose signed
+ * region is its 68-byte header from the version byte on; a QC carries only
+ * (signer, signature) pairs and the verifier rebuilds each header, so the
+ * signatures the leader collected are checked as they were made. Every
+ * check is done in full: signer < n, no repeated signer, at least 2f+1 of
+ * them, every signature valid. A QC is verified once: recently verified QC
+ * identities are cached (and the node caches each signature as well).
+ *
+ * A TC is 2f+1 signed timeout statements (view, hqc_view) from distinct
+ * replicas (the LibraBFT/DiemBFT pacemaker; HotStuff §4.4 leaves the
+ * pacemaker abstract).
+ */
+#include <assert.h>
+#include <string.h>
+
+#include "core/hotstuff/hotstuff_internal.h"
+
+void hs_qc_genesis(struct hs_qc *q)
+{
+    memset(q, 0, sizeof(*q));
+}
+
+bool hs_qc_read(struct wire_rd *r, uint32_t n, struct hs_qc *q)
+{
+    q->view = wire_get_u64(r);
+    q->height = wire_get_u64(r);
+    wire_get_bytes(r, q->block.b, 32);
+    q->k = wire_get_u8(r);
+    if (r->err || q->k > n) return false;
+    for (uint32_t i = 0; i < q->k; i++) {
+        q->signer[i] = wire_get_u8(r);
+        wire_get_bytes(r, q->sig[i], BFT_SIG_LEN);
+    }
+    return !r->err;
+}
+
+void hs_qc_write(struct wire_wr *w, const struct hs_qc *q)
+{
+    wire_put_u64(w, q->view);
+    wire_put_u64(w, q->height);
+    wire_put_bytes(w, q->block.b, 32);
+    wire_put_u8(w, q->k);
+    for (uint32_t i = 0; i < q->k; i++) {
+        wire_put_u8(w, q->signer[i]);
+        wire_put_bytes(w, q->sig[i], BFT_SIG_LEN);
+    }
+}
+
+void hs_vote_region(const struct bft_core *c, uint32_t signer, uint64_t view, uint64_t height,
+                    const bft_digest *block, uint8_t region[BFT_HDR_LEN - BFT_SIGNED_OFF])
+{
+    struct bft_msg m = {.type = BFT_MSG_HS_VOTE,
+                        .sender = signer,
+                        .cluster_id = c->cfg.cluster_id,
+                        .view = view,
+                        .seq = height,
+                        .digest = *block};
+    uint8_t buf[BFT_MSG_MIN_LEN];
+    size_t len = bft_msg_encode(&m, buf, sizeof buf);
+    assert(len == BFT_MSG_MIN_LEN);
+    memcpy(region, buf + BFT_SIGNED_OFF, BFT_HDR_LEN - BFT_SIGNED_OFF);
+}
+
+bool hs_qc_same(const struct hs_qc *a, const struct hs_qc *b)
+{
+    return a->view == b->view && a->height == b->height && hs_deq(&a->block, &b->block) &&
+           a->k == b->k && a->k <= BFT_MAX_REPLICAS && memcmp(a->signer, b->signer, a->k) == 0 &&
+           memcmp(a->sig, b->sig, (size_t)a->k * BFT_SIG_LEN) == 0;
+}
+
+/* Issue 12: the cache answers only for the very copy that was verified.
+ * Matching on (view, height, block) alone let a Byzantine leader plant a
+ * copy with garbage signatures that we would then store, log, serve in
+ * block-sync answers and forward, and that others reject. A different
+ * copy of a certificate we hold is verified like any other (the node's
+ * signature cache makes the honest case cheap). */
+static bool qc_cached(const struct bft_core *c, const struct hs_qc *q)
+{
+    if (hs_qc_same(q, &c->high_qc)) return true;
+    for (uint32_t i = 0; i < HS_QC_CACHE; i++)
+        if (c->qc_cache[i].view != 0 && hs_qc_same(q, &c->qc_cache[i])) return true;
+    return false;
+}
+
+static void qc_cache_put(struct bft_core *c, const struct hs_qc *q)
+{
+    c->qc_cache[c->qc_cache_next++ % HS_QC_CACHE] = *q;
+}
+
+int hs_qc_verify(struct bft_core *c, const struct hs_qc *q)
+{
+    if (q->view == 0) {
+        /* The genesis QC is the only one without signatures. */
+        if (q->height != 0 || q->k != 0 || !hs_is_zero(&q->block)) return BFT_REJECT_MALFORMED;
+        return -1;
+    }
+    if (q->height == 0) return BFT_REJECT_MALFORMED;
+    if (q->k < c->quorum || q->k > c->n) return BFT_REJECT_MALFORMED;
+    uint32_t mask = 0;
+    for (uint32_t i = 0; i < q->k; i++) {
+        if (q->signer[i] >= c->n) return BFT_REJECT_UNKNOWN_SENDER;
+        if (mask & (1u << q->signer[i])) return BFT_REJECT_DUPLICATE;
+        mask |= 1u << q->signer[i];
+    }
+    if (qc_cached(c, q)) return -1;
+    for (uint32_t i = 0; i < q->k; i++) {
+        uint8_t region[BFT_HDR_LEN - BFT_SIGNED_OFF];
+        hs_vote_region(c, q->signer[i], q->view, q->height, &q->block, region);
+        if (!c->env.verify(c->env.ctx, q->signer[i], BFT_MSG_HS_VOTE, region, sizeof region,
+                           q->sig[i]))
+            return BFT_REJECT_BAD_SIGNATURE;
+    }
+    qc_cache_put(c, q);
+    return -1;
+}
+
+/* ---- timeout certificates ---- */
+
+void hs_timeout_region(uint64_t view, uint64_t hqc_view, uint8_t region[20])
+{
+    memcpy(region, "HSTO", 4);
+    wire_le_store(region + 4, view, 8);
+    wire_le_store(region + 12, hqc_view, 8);
+}
+
+bool hs_tc_read(struct wire_rd *r, uint32_t n, struct hs_tc *t)
+{
+    t->view = wire_get_u64(r);
+    t->k = wire_get_u8(r);
+    if (r->err || t->k > n) return false;
+    for (uint32_t i = 0; i < t->k; i++) {
+        t->signer[i] = wire_get_u8(r);
+        t->hqc_view[i] = wire_get_u64(r);
+        wire_get_bytes(r, t->sig[i], BFT_SIG_LEN);
+    }
+    return !r->err;
+}
+
+void hs_tc_write(struct wire_wr *w, const struct hs_tc *t)
+{
+    wire_put_u64(w, t->view);
+    wire_put_u8(w, t->k);
+    for (uint32_t i = 0; i < t->k; i++) {
+        wire_put_u8(w, t->signer[i]);
+        wire_put_u64(w, t->hqc_view[i]);
+        wire_put_bytes(w, t->sig[i], BFT_SIG_LEN);
+    }
+}
+
+uint64_t hs_tc_max_hqc(const struct hs_tc *t)
+{
+    uint64_t m = 0;
+    for (uint32_t i = 0; i < t->k; i++)
+        if (t->hqc_view[i] > m) m = t->hqc_view[i];
+    return m;
+}
+
+static bool tc_same(const struct hs_tc *a, const struct hs_tc *b)
+{
+    return a->view == b->view && a->k == b->k && a->k <= BFT_MAX_REPLICAS &&
+           memcmp(a->signer, b->signer, a->k) == 0 &&
+           memcmp(a->hqc_view, b->hqc_view, (size_t)a->k * sizeof a->hqc_view[0]) == 0 &&
+           memcmp(a->sig, b->sig, (size_t)a->k * BFT_SIG_LEN) == 0;
+}
+
+/* Issue 12: every TC that justifies anything is verified. A TC at or
+ * below high_tc used to pass unchecked, yet a proposal may rest on it: its
+ * reported high-QC views decide how old a justify the proposal may carry
+ * (DiemBFT's "qc.round >= max high_qc round in the TC"), so a forged one
+ * left safety to the lock alone. Only the very copies verified before
+ * (high_tc, which holds nothing else, and a small ring) skip the check. */
+int hs_tc_verify(struct bft_core *c, const struct hs_tc *t)
+{
+    if (t->view == 0 || t->k < c->quorum || t->k > c->n) return BFT_REJECT_MALFORMED;
+    uint32_t mask = 0;
+    for (uint32_t i = 0; i < t->k; i++) {
+        if (t->signer[i] >= c->n) return BFT_REJECT_UNKNOWN_SENDER;
+        if (mask & (1u << t->signer[i])) return BFT_REJECT_DUPLICATE;
+        mask |= 1u << t->signer[i];
+        if (t->hqc_view[i] >= t->view) return BFT_REJECT_MALFORMED;
+    }
+    if (tc_same(t, &c->high_tc)) return -1;
+    for (uint32_t i = 0; i < HS_TC_CACHE; i++)
+        if (c->tc_cache[i].view != 0 && tc_same(t, &c->tc_cache[i])) return -1;
+    for (uint32_t i = 0; i < t->k; i++) {
+        uint8_t region[20];
+        hs_timeout_region(t->view, t->hqc_view[i], region);
+        if (!c->env.verify(c->env.ctx, t->signer[i], HS_DOM_TIMEOUT, region, sizeof region,
+                           t->sig[i]))
+            return BFT_REJECT_BAD_SIGNATURE;
+    }
+    c->tc_cache[c->tc_cache_next++ % HS_TC_CACHE] = *t;
+    return -1;
+}
+
+/* ---- vote collection (at the next view's leader, and from timeouts) ---- */
+
+/* Vote collection keeps each replica's votes apart: voter i's vote in view
+ * v lives in votes[i][v % HS_VOTE_VIEWS], and a QC forms when 2f+1 voters'
+ * records name the same (view, height, block). A replica votes once per
+ * view (§4.2; Algorithm 3's vheight), so one record per voter and view is
+ * all an honest voter needs, and a Byzantine one, whatever it sends
+ * (directly or inside TIMEOUTs), fills only its own records. Issue 12:
+ * the former 8 collectors shared by everyone could be filled by f
+ * Byzantine replicas at n >= 7 with junk for views v..v+3, so honest votes
+ * for the current proposal were refused as OVERLOAD and no QC formed. */
+static void form_qc(struct bft_core *c, uint64_t view, uint64_t height, const bft_digest *block)
+{
+    struct hs_qc q = {.view = view, .height = height, .block = *block};
+    uint32_t at = (uint32_t)(view % HS_VOTE_VIEWS);
+    for (uint32_t i = 0; i < c->n && q.k < c->quorum; i++) {
+        const struct hs_vote_rec *v = &c->votes[i][at];
+        if (!v->used || v->view != view || v->height != height || !hs_deq(&v->block, block))
+            continue;
+        q.signer[q.k] = (uint8_t)i;
+        memcpy(q.sig[q.k], v->sig, BFT_SIG_LEN);
+        q.k++;
+    }
+    qc_cache_put(c, &q); /* made of votes verified one by one */
+    hs_on_qc(c, &q);
+}
+
+void hs_vote_add(struct bft_core *c, uint32_t from, uint64_t view, uint64_t height,
+                 const bft_digest *block, const uint8_t sig[BFT_SIG_LEN])
+{
+    /* Votes are kept only around the current view: older ones can no
+     * longer make a useful QC, and far-future ones cannot be genuine. */
+    /* The n - 2f - 1 votes arriving after the QC formed are expected:
+     * dropped without counting a reject (a QC for the view exists, and
+     * two cannot: any two quorums share an honest replica). */
+    if (view <= c->high_qc.view) return;
+    if (view + 2 < c->view) {
+        hs_reject(c, BFT_REJECT_STALE_VIEW);
+        return;
+    }
+    if (view > c->view + 2) {
+        hs_reject(c, BFT_REJECT_OUT_OF_WINDOW);
+        return;
+    }
+    if (from >= c->n) {
+        hs_reject(c, BFT_REJECT_UNKNOWN_SENDER);
+        return;
+    }
+    uint32_t at = (uint32_t)(view % HS_VOTE_VIEWS);
+    struct hs_vote_rec *v = &c->votes[from][at];
+    if (v->used && v->view == view) {
+        /* One vote per replica per view (§4.2: a replica votes once). */
+        bool same = v->height == height && hs_deq(&v->block, block);
+        hs_reject(c, same ? BFT_REJECT_DUPLICATE : BFT_REJECT_EQUIVOCATION);
+        return;
+    }
+    /* The window holds 5 views < HS_VOTE_VIEWS, so a record of another
+     * view in this slot is from an older view: replaced. (A newer one can
+     * only exist if our view went back, which it never does.) */
+    if (v->used && v->view > view) {
+        hs_reject(c, BFT_REJECT_STALE_VIEW);
+        return;
+    }
+    v->used = true;
+    v->view = view;
+    v->height = height;
+    v->block = *block;
+    memcpy(v->sig, sig, BFT_SIG_LEN);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        const struct hs_vote_rec *o = &c->votes[i][at];
+        if (o->used && o->view == view && o->height == height && hs_deq(&o->block, block)) k++;
+    }
+    if (k >= c->quorum) form_qc(c, view, height, block);
+}
+
+/* HS_VOTE: "send vote to leader(curView + 1)" (Algorithm 3). The node has
+ * verified the vote's signature, which is exactly the QC entry. */
+void hs_on_vote(struct bft_core *c, const struct bft_msg *m)
+{
+    if (m->body_len != 0 || m->payload_len != 0 || m->view == 0 || m->seq == 0) {
+        hs_reject(c, BFT_REJECT_MALFORMED);
+        return;
+    }
+    if (hs_leader(c, m->view + 1) != c->self) {
+        hs_reject(c, BFT_REJECT_MALFORMED); /* votes go to the next leader only */
+        return;
+    }
+    hs_vote_add(c, m->sender, m->view, m->seq, &m->digest, m->sig);
+}

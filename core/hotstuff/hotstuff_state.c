@@ -1,0 +1,428 @@
+/* State transfer, for a replica further behind than the block history the
+ * others keep (or restarted with an empty application): it asks everyone
+ * (STATE_REQ) and restores a snapshot once f+1 replicas, so at least one
+ * honest, claim the same (seq, state digest, committed block). Replicas
+ * record such a claim at every checkpoint seq (a multiple of
+ * checkpoint_interval) and take a snapshot only when asked: at the next
+ * checkpoint, or at once if nothing executed since the last request (an
+ * idle cluster reaches no checkpoint, but then all honest replicas sit at
+ * the same seq). After the restore the committed block becomes the root of
+ * the block tree and block sync fetches what lies above it. PBFT's state
+ * transfer (OSDI'99 §4.3) proves the digest with 2f+1 checkpoint messages;
+ * here f+1 matching signed responses are the proof.
+ *
+ * A snapshot travels in chunks of HS_STATE_CHUNK bytes (Castro-Liskov
+ * TOCS'02 §6.2 fetch the state in pieces too): every response carries the
+ * first chunk, and once an offer has f+1 support the asker fetches the rest
+ * from that one replica, chunk by chunk (STATE_REQ with the snapshot seq
+ * and the offset it needs). io->restore checks the assembled bytes against
+ * the claimed state digest, so a liar's chunks only cost a retry with
+ * another replica. Before chunks, the orders state outgrew one message
+ * (BFT_PAYLOAD_MAX) after ~12,800 orders and a replica restarted after a
+ * few seconds down could never catch up again. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/grow.h"
+#include "core/hotstuff/hotstuff_internal.h"
+
+static void send_req(struct bft_core *c)
+{
+    struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = c->view, .seq = c->root_height};
+    c->io.broadcast(c->io.ctx, &m);
+}
+
+/* Ask the replica we assemble from for the next chunk. */
+static void send_chunk_req(struct bft_core *c)
+{
+    struct hs_assembly *a = &c->st_asm;
+    uint8_t body[12];
+    struct wire_wr w;
+    wire_wr_init(&w, body, sizeof body);
+    wire_put_u64(&w, a->claim.seq);
+    wire_put_u32(&w, a->len);
+    struct bft_msg m = {.type = BFT_MSG_STATE_REQ,
+                        .view = c->view,
+                        .seq = c->root_height,
+                        .body = body,
+                        .body_len = (uint32_t)w.len};
+    c->io.send(c->io.ctx, a->src, &m);
+}
+
+static void asm_stop(struct bft_core *c)
+{
+    c->st_asm.on = false;
+    c->st_asm.len = 0;
+}
+
+/* Append bytes at the assembly's end; false if they do not fit. */
+static bool asm_append(struct hs_assembly *a, const uint8_t *p, uint32_t len)
+{
+    if (len > a->total - a->len) return false;
+    if (a->len + len > a->cap) {
+        size_t cap = bft_grow_cap(a->cap ? a->cap : HS_STATE_CHUNK, (size_t)a->len + len, a->total);
+        uint8_t *b = realloc(a->buf, cap);
+        if (!b) return false;
+        a->buf = b;
+        a->cap = (uint32_t)cap;
+    }
+    if (len) memcpy(a->buf + a->len, p, len);
+    a->len += len;
+    return true;
+}
+
+static void clear_offers(struct bft_core *c)
+{
+    for (uint32_t i = 0; i < BFT_MAX_REPLICAS; i++) {
+        struct hs_offer *o = &c->offers[i];
+        o->nclaims = 0;
+        memset(&o->snap, 0, sizeof o->snap);
+        o->snap_len = 0;
+    }
+}
+
+void hs_state_start(struct bft_core *c)
+{
+    if (c->st_active) return;
+    c->st_active = true;
+    clear_offers(c);
+    asm_stop(c);
+    send_req(c);
+    if (!c->st_timer_armed) {
+        c->st_timer_armed = true;
+        c->io.set_timer(c->io.ctx, HS_TIMER_STATE, c->cfg.request_timeout_ms);
+    }
+}
+
+void hs_on_state_timer(struct bft_core *c)
+{
+    c->st_timer_armed = false;
+    if (!c->st_active) return;
+    struct hs_assembly *a = &c->st_asm;
+    if (a->on && a->progress) {
+        /* Still coming: ask again in case a chunk or request was lost. */
+        a->progress = false;
+        send_chunk_req(c);
+    } else {
+        if (a->on) {
+            /* The source went quiet: drop its offer, ask everyone again. */
+            c->offers[a->src].snap.seq = 0;
+            asm_stop(c);
+        }
+        send_req(c);
+    }
+    c->st_timer_armed = true;
+    c->io.set_timer(c->io.ctx, HS_TIMER_STATE, c->cfg.request_timeout_ms);
+}
+
+void hs_state_free(struct bft_core *c)
+{
+    for (uint32_t i = 0; i < BFT_MAX_REPLICAS; i++)
+        free(c->offers[i].snap_buf);
+    free(c->snap_buf);
+    free(c->st_asm.buf);
+}
+
+static void add_claim(struct bft_core *c, uint64_t seq, const bft_digest *block,
+                      const bft_digest *state)
+{
+    uint32_t last = (c->claims_next + HS_CLAIMS - 1) % HS_CLAIMS;
+    if (c->claims[last].seq == seq) return;
+    struct hs_claim *k = &c->claims[c->claims_next++ % HS_CLAIMS];
+    k->seq = seq;
+    k->block = *block;
+    k->state = *state;
+}
+
+static void send_resp(struct bft_core *c, uint32_t to, uint64_t above, uint32_t off);
+
+static void take_snapshot(struct bft_core *c, uint64_t seq, const bft_digest *block,
+                          const bft_digest *state)
+{
+    const uint8_t *buf;
+    size_t len;
+    if (c->io.snapshot(c->io.ctx, &buf, &len) != BFT_E_OK || len > HS_SNAP_MAX) return;
+    if (len > c->snap_cap) {
+        uint8_t *p = realloc(c->snap_buf, len);
+        if (!p) return;
+        c->snap_buf = p;
+        c->snap_cap = len;
+    }
+    if (len) memcpy(c->snap_buf, buf, len);
+    c->snap_len = len;
+    c->snap.seq = seq;
+    c->snap.block = *block;
+    c->snap.state = *state;
+    c->snap_wanted = false;
+    add_claim(c, seq, block, state);
+    /* Offer it now to those who asked for it, rather than at their next
+     * retry a timeout later. */
+    uint32_t askers = c->snap_askers;
+    c->snap_askers = 0;
+    for (uint32_t i = 0; i < c->n; i++)
+        if ((askers >> i & 1) && seq > c->snap_ask_seq[i]) send_resp(c, i, c->snap_ask_seq[i], 0);
+}
+
+void hs_state_executed(struct bft_core *c, uint64_t seq, const bft_digest *block,
+                       const bft_digest *state)
+{
+    c->last_state = *state;
+    if (seq % c->cfg.checkpoint_interval != 0) return;
+    add_claim(c, seq, block, state);
+    /* The application is at seq now: the host may keep it on disk. */
+    if (c->io.checkpoint) c->io.checkpoint(c->io.ctx, seq, state, NULL, 0);
+    if (c->snap_wanted) take_snapshot(c, seq, block, state);
+}
+
+/* Our recent claims and, if newer than `above`, our snapshot's chunk at
+ * `off`. */
+static void send_resp(struct bft_core *c, uint32_t to, uint64_t above, uint32_t off)
+{
+    bool with = c->snap.seq > above && off <= c->snap_len;
+    uint8_t *body = hs_body(c, HS_STATE_RESP_BODY_MAX);
+    if (!body) return; /* out of memory: as if lost; the asker retries */
+    struct wire_wr w;
+    wire_wr_init(&w, body, c->body.cap);
+    static const bft_digest zero;
+    wire_put_bytes(&w, with ? c->snap.block.b : zero.b, 32);
+    uint8_t k = 0;
+    for (uint32_t i = 0; i < HS_CLAIMS; i++)
+        k += c->claims[i].seq != 0;
+    wire_put_u8(&w, k);
+    for (uint32_t i = 0; i < HS_CLAIMS; i++) {
+        if (c->claims[i].seq == 0) continue;
+        wire_put_u64(&w, c->claims[i].seq);
+        wire_put_bytes(&w, c->claims[i].state.b, 32);
+        wire_put_bytes(&w, c->claims[i].block.b, 32);
+    }
+    uint32_t total = with ? (uint32_t)c->snap_len : 0;
+    uint32_t len = with ? total - off : 0;
+    if (len > HS_STATE_CHUNK) len = HS_STATE_CHUNK;
+    wire_put_u32(&w, total);
+    wire_put_u32(&w, with ? off : 0);
+    if (w.err) return;
+    struct bft_msg m = {.type = BFT_MSG_STATE_RESP,
+                        .view = c->view,
+                        .seq = with ? c->snap.seq : 0,
+                        .body = body,
+                        .body_len = (uint32_t)w.len};
+    if (with) {
+        m.digest = c->snap.state;
+        m.payload = len ? c->snap_buf + off : NULL;
+        m.payload_len = len;
+    }
+    c->io.send(c->io.ctx, to, &m);
+}
+
+void hs_on_state_req(struct bft_core *c, const struct bft_msg *m)
+{
+    if ((m->body_len != 0 && m->body_len != 12) || m->payload_len != 0) {
+        hs_reject(c, BFT_REJECT_MALFORMED);
+        return;
+    }
+    if (c->root_height <= m->seq || c->exec_blocked) return; /* nothing newer to give */
+    if (m->body_len == 12) {
+        /* The next chunk of a snapshot we offered. If we replaced it since,
+         * the first chunk of the new one tells the asker to start over. */
+        struct wire_rd r;
+        wire_rd_init(&r, m->body, m->body_len);
+        uint64_t seq = wire_get_u64(&r);
+        uint32_t off = wire_get_u32(&r);
+        if (c->sync_budget[m->sender] < HS_SYNC_BATCH) {
+            hs_reject(c, BFT_REJECT_OVERLOAD);
+            return;
+        }
+        c->sync_budget[m->sender] -= HS_SYNC_BATCH;
+        bool same = seq == c->snap.seq && off < c->snap_len;
+        send_resp(c, m->sender, m->seq, same ? off : 0);
+        return;
+    }
+    /* A snapshot costs a whole copy of the state: rate-limited per peer. */
+    if (c->sync_budget[m->sender] < HS_SYNC_BATCH) {
+        hs_reject(c, BFT_REJECT_OVERLOAD);
+        return;
+    }
+    c->sync_budget[m->sender] -= HS_SYNC_BATCH;
+    /* Want a snapshot if ours is behind our root: taken at the next
+     * checkpoint, which the replicas asked at the same time share; or now,
+     * if nothing executed since the last request (idle: no checkpoint
+     * comes, all honest replicas sit at one seq, and their snapshots must
+     * be of that seq: one left at an earlier idle seq matches nobody's). */
+    if (c->snap.seq < c->root_height) {
+        if (!c->snap_wanted || c->snap_wanted_at != c->root_height) {
+            /* (Re)start the idle clock: a wish from an older root that no
+             * checkpoint fulfilled must not block the idle snapshot. */
+            c->snap_wanted = true;
+            c->snap_wanted_at = c->root_height;
+        } else {
+            /* Idle since the last request. */
+            take_snapshot(c, c->root_height, &c->root, &c->last_state);
+        }
+        if (c->snap_wanted) {
+            c->snap_askers |= 1u << m->sender;
+            c->snap_ask_seq[m->sender] = m->seq;
+        }
+    }
+    send_resp(c, m->sender, m->seq, 0);
+}
+
+static bool claim_eq(const struct hs_claim *a, const struct hs_claim *b)
+{
+    return a->seq == b->seq && hs_deq(&a->state, &b->state) && hs_deq(&a->block, &b->block);
+}
+
+static bool claimed(const struct hs_offer *o, const struct hs_claim *k)
+{
+    if (o->snap.seq && claim_eq(&o->snap, k)) return true;
+    for (uint32_t i = 0; i < o->nclaims; i++)
+        if (claim_eq(&o->claims[i], k)) return true;
+    return false;
+}
+
+static void restored(struct bft_core *c, const struct hs_claim *k, const bft_digest *state)
+{
+    c->exec_blocked = false;
+    c->root = k->block;
+    c->root_height = k->seq;
+    c->root_view = 0;
+    c->last_state = *state;
+    c->st_active = false;
+    if (c->st_timer_armed) c->io.cancel_timer(c->io.ctx, HS_TIMER_STATE);
+    c->st_timer_armed = false;
+    clear_offers(c);
+    asm_stop(c);
+    add_claim(c, k->seq, &k->block, state);
+    /* Requests executed inside the state would stay pending forever;
+     * clients retransmit what is still outstanding. */
+    hs_pending_clear(&c->pend);
+    hs_store_reconnect(c);
+    hs_sync_resume(c);
+}
+
+/* The assembly is complete: restore it if it is the state f+1 claimed. */
+static void finish(struct bft_core *c)
+{
+    struct hs_assembly *a = &c->st_asm;
+    struct hs_claim k = a->claim;
+    /* Room for its WAL records before the state is replaced, so a
+     * restored snapshot is always logged. Out of memory: drop the
+     * assembly; the state timer asks again. */
+    if (!hs_snapshot_rec_room(c, a->len)) {
+        asm_stop(c);
+        hs_reject(c, BFT_REJECT_OVERLOAD);
+        return;
+    }
+    bft_digest state = {{0}};
+    int rv = c->io.restore(c->io.ctx, k.seq, a->len ? a->buf : NULL, a->len, &k.state, &state);
+    if (rv == BFT_E_OK && hs_deq(&state, &k.state)) {
+        hs_persist_snapshot(c, &k, a->buf, a->len);
+        if (c->io.checkpoint) c->io.checkpoint(c->io.ctx, k.seq, &state, a->buf, a->len);
+        restored(c, &k, &state);
+        return;
+    }
+    /* A lying snapshot: the node refused it and our state is as it was.
+     * Drop the offer and wait for another. */
+    c->offers[a->src].snap.seq = 0;
+    asm_stop(c);
+    hs_reject(c, BFT_REJECT_MALFORMED);
+}
+
+static void try_restore(struct bft_core *c)
+{
+    if (c->st_asm.on) return;
+    for (uint32_t j = 0; j < c->n; j++) {
+        struct hs_offer *o = &c->offers[j];
+        if (o->snap.seq <= c->root_height) continue;
+        uint32_t support = 0;
+        for (uint32_t i = 0; i < c->n; i++)
+            support += claimed(&c->offers[i], &o->snap);
+        if (support < c->f + 1) continue;
+        /* Assemble it from j, starting with the chunk it sent. */
+        struct hs_assembly *a = &c->st_asm;
+        a->on = true;
+        a->progress = true;
+        a->src = j;
+        a->claim = o->snap;
+        a->total = o->snap_total;
+        a->len = 0;
+        if (!asm_append(a, o->snap_buf, o->snap_len)) {
+            o->snap.seq = 0;
+            asm_stop(c);
+            continue;
+        }
+        if (a->len == a->total)
+            finish(c);
+        else
+            send_chunk_req(c);
+        return;
+    }
+}
+
+void hs_on_state_resp(struct bft_core *c, const struct bft_msg *m)
+{
+    struct wire_rd r;
+    wire_rd_init(&r, m->body, m->body_len);
+    struct hs_claim snap = {.seq = m->seq, .state = m->digest};
+    wire_get_bytes(&r, snap.block.b, 32);
+    uint8_t k = wire_get_u8(&r);
+    struct hs_claim claims[HS_CLAIMS];
+    if (k > HS_CLAIMS) r.err = true;
+    for (uint32_t i = 0; i < k && !r.err; i++) {
+        claims[i].seq = wire_get_u64(&r);
+        wire_get_bytes(&r, claims[i].state.b, 32);
+        wire_get_bytes(&r, claims[i].block.b, 32);
+    }
+    uint32_t total = wire_get_u32(&r), off = wire_get_u32(&r);
+    if (r.err || wire_rd_left(&r) != 0 || (m->seq == 0 && (m->payload_len != 0 || total != 0)) ||
+        total > HS_SNAP_MAX || off > total || m->payload_len > total - off ||
+        m->payload_len > HS_STATE_CHUNK || (off + m->payload_len < total && m->payload_len == 0)) {
+        hs_reject(c, BFT_REJECT_MALFORMED);
+        return;
+    }
+    if (!c->st_active) {
+        hs_reject(c, BFT_REJECT_DUPLICATE);
+        return;
+    }
+    struct hs_assembly *a = &c->st_asm;
+    if (off > 0) {
+        /* A later chunk: only the one we asked our source for. */
+        if (!a->on || m->sender != a->src || m->seq != a->claim.seq || total != a->total ||
+            !hs_deq(&m->digest, &a->claim.state) || !hs_deq(&snap.block, &a->claim.block)) {
+            hs_reject(c, BFT_REJECT_OUT_OF_WINDOW);
+            return;
+        }
+        if (off != a->len) {
+            hs_reject(c, BFT_REJECT_DUPLICATE); /* a resend crossed the answer */
+            return;
+        }
+        if (!asm_append(a, m->payload, m->payload_len)) {
+            hs_reject(c, BFT_REJECT_OVERLOAD);
+            return;
+        }
+        a->progress = true;
+        if (a->len == a->total)
+            finish(c);
+        else
+            send_chunk_req(c);
+        return;
+    }
+    /* An offer (claims and the first chunk). From our source, a new
+     * snapshot replaces the one we were assembling. */
+    if (a->on && m->sender == a->src) asm_stop(c);
+    struct hs_offer *o = &c->offers[m->sender];
+    o->nclaims = k;
+    memcpy(o->claims, claims, k * sizeof(claims[0]));
+    if (m->seq > c->root_height) {
+        if (m->payload_len > o->snap_cap) {
+            uint8_t *p = realloc(o->snap_buf, m->payload_len);
+            if (!p) return;
+            o->snap_buf = p;
+            o->snap_cap = m->payload_len;
+        }
+        if (m->payload_len) memcpy(o->snap_buf, m->payload, m->payload_len);
+        o->snap_len = m->payload_len;
+        o->snap_total = total;
+        o->snap = snap;
+    }
+    try_restore(c);
+}

@@ -1,0 +1,237 @@
+/* The committed log kept since the served snapshot (docs/pbft.md
+ * "Snapshots"). A replica takes a snapshot only at some checkpoints (a copy
+ * and a SHA-256 of a state of up to PBFT_SNAP_MAX bytes is too dear for
+ * every K seqs), so its stable checkpoint h usually has none. What it
+ * serves instead is its newest certified snapshot (at snap_seq, with that
+ * checkpoint's own 2f+1 proof) and every entry from snap_seq + 1 to h with
+ * the 2f+1 COMMITs that committed it: committed(m, v, n) of Castro &
+ * Liskov §4.2, the same proof the log fetch uses (pbft_fetch.c). A laggard
+ * restores the snapshot, replays those entries below its window and goes
+ * on at h; the state it reaches at h must be the certified h_digest (§4.3).
+ *
+ * The entries are copied from the window when a checkpoint becomes stable
+ * (pbft_make_stable garbage-collects them there) or when a laggard replays
+ * them, so they are kept only while they extend the log contiguously from
+ * snap_seq. The snapshot rule keeps their bytes near one snapshot's size;
+ * PBFT_KEPT_SEQS and PBFT_KEPT_BYTES bound them regardless. A laggard holds
+ * fetched entries that overtook their predecessors (the network reorders),
+ * at most one fetch range (PBFT_FETCH_RANGE) ahead. */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/pbft/pbft_internal.h"
+
+void pbft_kept_reset(struct bft_core *c)
+{
+    for (uint32_t i = 0; i < c->kept_n; i++)
+        free(c->kept[i]);
+    c->kept_n = 0;
+    c->kept_bytes = 0;
+    c->kept_batch_bytes = 0;
+    c->kept_broken = false;
+}
+
+/* A gap or a bound: the log since the snapshot cannot be served whole, so
+ * keep nothing more until the next snapshot (taken at the next checkpoint,
+ * pbft_state.c). */
+static void kept_break(struct bft_core *c)
+{
+    PTRACE(c, "kept log broken at %llu (snap %llu)", (unsigned long long)(c->snap_seq + c->kept_n),
+           (unsigned long long)c->snap_seq);
+    pbft_kept_reset(c);
+    c->kept_broken = true;
+}
+
+/* The entry for seq, or NULL (out of memory, or a peer's COMMIT we no
+ * longer hold: raws[i] of a peer must be set). */
+static struct pbft_kept_entry *entry_new(const struct bft_core *c, uint64_t seq, uint64_t view,
+                                         const bft_digest *d, uint32_t mask,
+                                         const struct pbft_raw *raws, const uint8_t *batch,
+                                         uint32_t len)
+{
+    size_t raws_len = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (!(mask & (1u << i))) continue;
+        if (i != c->self && raws[i].len == 0) return NULL;
+        raws_len += 3 + (i == c->self ? 0 : raws[i].len);
+    }
+    struct pbft_kept_entry *e = malloc(sizeof(*e) + raws_len + len);
+    if (!e) return NULL;
+    e->seq = seq;
+    e->view = view;
+    e->digest = *d;
+    e->mask = mask;
+    e->raws_len = (uint32_t)raws_len;
+    e->batch_len = len;
+    uint8_t *p = e->data;
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (!(mask & (1u << i))) continue;
+        uint16_t rl = i == c->self ? 0 : raws[i].len; /* 0: our own, regenerated */
+        *p++ = (uint8_t)i;
+        *p++ = (uint8_t)rl;
+        *p++ = (uint8_t)(rl >> 8);
+        if (rl) memcpy(p, raws[i].b, rl);
+        p += rl;
+    }
+    if (len) memcpy(p, batch, len);
+    return e;
+}
+
+static size_t entry_size(const struct pbft_kept_entry *e)
+{
+    return sizeof(*e) + e->raws_len + e->batch_len;
+}
+
+/* Append e (owned from here on: kept or freed) if it extends the kept log. */
+static void kept_append(struct bft_core *c, struct pbft_kept_entry *e)
+{
+    uint64_t top = c->snap_seq + c->kept_n;
+    if (!c->snap_mask || c->kept_broken || e->seq <= top) {
+        free(e); /* nothing served, already broken, or already kept */
+        return;
+    }
+    size_t size = entry_size(e);
+    if (e->seq != top + 1 || pbft_popcount(e->mask) < 2 * c->f + 1 || c->kept_n >= PBFT_KEPT_SEQS ||
+        size > PBFT_KEPT_BYTES - c->kept_bytes) {
+        free(e);
+        kept_break(c);
+        return;
+    }
+    if (c->kept_n == c->kept_cap) {
+        uint32_t cap = c->kept_cap ? 2 * c->kept_cap : 64;
+        if (cap > PBFT_KEPT_SEQS) cap = PBFT_KEPT_SEQS;
+        struct pbft_kept_entry **p = realloc(c->kept, cap * sizeof(*p));
+        if (!p) {
+            free(e);
+            kept_break(c);
+            return;
+        }
+        c->kept = p;
+        c->kept_cap = cap;
+    }
+    c->kept[c->kept_n++] = e;
+    c->kept_bytes += size;
+    c->kept_batch_bytes += e->batch_len;
+}
+
+void pbft_kept_add(struct bft_core *c, uint64_t seq, uint64_t view, const bft_digest *d,
+                   uint32_t mask, const struct pbft_raw *raws, const uint8_t *batch, uint32_t len)
+{
+    if (!c->snap_mask || c->kept_broken || seq <= c->snap_seq + c->kept_n) return;
+    if (seq != c->snap_seq + c->kept_n + 1) {
+        kept_break(c); /* a gap: do not copy what cannot be kept */
+        return;
+    }
+    struct pbft_kept_entry *e = entry_new(c, seq, view, d, mask, raws, batch, len);
+    if (!e) {
+        kept_break(c);
+        return;
+    }
+    kept_append(c, e);
+}
+
+const struct pbft_kept_entry *pbft_kept_get(const struct bft_core *c, uint64_t seq)
+{
+    if (!c->snap_mask || seq <= c->snap_seq || seq - c->snap_seq > c->kept_n) return NULL;
+    return c->kept[seq - c->snap_seq - 1];
+}
+
+bool pbft_kept_covers(const struct bft_core *c, uint64_t seq)
+{
+    return c->snap_mask && !c->kept_broken && c->snap_seq + c->kept_n >= seq;
+}
+
+void pbft_kept_send(struct bft_core *c, uint32_t to, const struct pbft_kept_entry *e)
+{
+    uint8_t body[1 + 8 + 1 + BFT_MAX_REPLICAS * (2 + PBFT_RAW_MAX)];
+    struct pbft_wr w = {.p = body, .cap = sizeof body};
+    pbft_put(&w, 1, 1);
+    pbft_put(&w, c->last_exec, 8);
+    pbft_put(&w, pbft_popcount(e->mask), 1);
+    struct pbft_rd r = {.p = e->data, .len = e->raws_len};
+    while (r.off < r.len && !r.err) {
+        pbft_get(&r, 1); /* the sender id (the raw names it too) */
+        uint16_t len = (uint16_t)pbft_get(&r, 2);
+        const uint8_t *raw = pbft_get_ptr(&r, len);
+        struct pbft_raw own;
+        if (len == 0) {
+            pbft_sign_own(c, BFT_MSG_COMMIT, e->view, e->seq, &e->digest, &own);
+            raw = own.b;
+            len = own.len;
+        }
+        pbft_put(&w, len, 2);
+        pbft_put_bytes(&w, raw, len);
+    }
+    assert(!r.err && !w.err);
+    struct bft_msg out = {.type = BFT_MSG_STATE_RESP, .view = c->view, .seq = e->seq};
+    out.digest = e->digest;
+    out.body = body;
+    out.body_len = (uint32_t)w.len;
+    out.payload = e->batch_len ? e->data + e->raws_len : NULL;
+    out.payload_len = e->batch_len;
+    c->io.send(c->io.ctx, to, &out);
+}
+
+void pbft_kept_free_ahead(struct bft_core *c)
+{
+    for (uint32_t i = 0; i < PBFT_FETCH_RANGE; i++) {
+        free(c->ahead[i]);
+        c->ahead[i] = NULL;
+    }
+}
+
+/* Execute e at last_exec + 1 <= h; e is then kept or freed. */
+static void execute_entry(struct bft_core *c, struct pbft_kept_entry *e)
+{
+    assert(e->seq == c->last_exec + 1 && e->seq <= c->h);
+    bool ckpt = e->seq % c->K == 0;
+    bft_digest state = {{0}};
+    const uint8_t *batch = e->batch_len ? e->data + e->raws_len : NULL;
+    c->io.execute(c->io.ctx, e->seq, e->view, batch, e->batch_len, &e->digest,
+                  ckpt ? &state : NULL);
+    c->last_exec = e->seq;
+    if (ckpt) c->last_state = state;
+    pbft_batch_mark(c, batch, e->batch_len, e->seq, PBFT_BATCH_EXECUTED);
+    /* Serve what we replay too: we may hold the only snapshot left. */
+    kept_append(c, e);
+}
+
+void pbft_kept_fetched(struct bft_core *c, uint64_t seq, uint64_t view, const bft_digest *d,
+                       uint32_t mask, const struct pbft_raw *raws, const uint8_t *batch,
+                       uint32_t len)
+{
+    assert(seq > c->last_exec && seq <= c->h && seq - c->last_exec <= PBFT_FETCH_RANGE);
+    struct pbft_kept_entry *e = entry_new(c, seq, view, d, mask, raws, batch, len);
+    if (!e) return; /* out of memory: fetched again later */
+    /* The network reorders: hold entries up to one fetch range ahead. */
+    struct pbft_kept_entry **slot = &c->ahead[seq % PBFT_FETCH_RANGE];
+    free(*slot);
+    *slot = e;
+    for (;;) {
+        slot = &c->ahead[(c->last_exec + 1) % PBFT_FETCH_RANGE];
+        if (c->last_exec >= c->h || !*slot || (*slot)->seq != c->last_exec + 1) break;
+        e = *slot;
+        *slot = NULL;
+        execute_entry(c, e);
+    }
+    if (c->last_exec < c->h) return;
+    pbft_kept_free_ahead(c);
+    /* At the stable checkpoint: the replayed state must be the certified
+     * one. 2f+1 COMMITs per entry make a mismatch impossible with at most
+     * f faulty replicas; count it if it happens all the same. */
+    if (!pbft_deq(&c->last_state, &c->h_digest)) {
+        PTRACE(c, "replayed state at h differs from the certified digest");
+        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+    }
+    PTRACE(c, "replayed the kept log up to h %llu", (unsigned long long)c->h);
+    if (c->st_active && c->last_exec >= c->st_seq) {
+        c->st_active = false;
+        if (c->st_timer_armed) c->io.cancel_timer(c->io.ctx, PBFT_TIMER_STATE);
+        c->st_timer_armed = false;
+    }
+    if (c->next_seq <= c->last_exec) c->next_seq = c->last_exec + 1;
+    pbft_try_execute(c); /* the window above h may be committed already */
+    pbft_request_timer_update(c);
+    pbft_try_propose(c);
+}

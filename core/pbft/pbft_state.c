@@ -1,0 +1,448 @@
+/* State transfer (Castro & Liskov OSDI'99 §4.3 "a replica ... may need to
+ * fetch state", TOCS'02 §6.2, simplified to one snapshot per checkpoint
+ * instead of a partition tree): a replica that learns of a stable
+ * checkpoint it has not reached asks the other replicas, one at a time, for
+ * their snapshot at that checkpoint or later. The snapshot travels in
+ * chunks (it can outgrow one message) from one peer; the first chunk
+ * carries the 2f+1 CHECKPOINT messages that prove the state digest, every
+ * chunk the snapshot's length and SHA-256, and the restored state must hash
+ * to the certified digest. */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/pbft/pbft_internal.h"
+
+/* Ask for the first chunk of a snapshot at st_seq or later. Rotate over
+ * every other replica, not only the certifiers: any replica whose stable
+ * checkpoint is at or above st_seq holds a servable snapshot (one that
+ * restored its state by transfer too), and a certifier may have crashed
+ * and lost its copy since. */
+static void send_state_req(struct bft_core *c)
+{
+    for (uint32_t k = 0; k < c->n; k++) {
+        uint32_t to = (c->st_peer + k) % c->n;
+        if (to == c->self) continue;
+        c->st_peer = to + 1;
+        PTRACE(c, "state req %llu to %u", (unsigned long long)c->st_seq, to);
+        struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = c->view, .seq = c->st_seq};
+        c->io.send(c->io.ctx, to, &m);
+        return;
+    }
+}
+
+/* Ask the peer serving the snapshot being assembled for its next chunk. */
+static void send_chunk_req(struct bft_core *c)
+{
+    uint8_t body[5];
+    struct pbft_wr w = {.p = body, .cap = sizeof body};
+    pbft_put(&w, 2, 1);
+    pbft_put(&w, c->x_off, 4);
+    assert(!w.err);
+    struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = c->view, .seq = c->x_seq};
+    m.body = body;
+    m.body_len = sizeof body;
+    c->io.send(c->io.ctx, c->x_from, &m);
+}
+
+static void arm_state_timer(struct bft_core *c)
+{
+    if (c->st_timer_armed) return;
+    c->st_timer_armed = true;
+    c->io.set_timer(c->io.ctx, PBFT_TIMER_STATE, 2 * c->retransmit_ms);
+}
+
+void pbft_state_note(struct bft_core *c, uint64_t seq, const bft_digest *d,
+                     const struct pbft_raw *proof, uint32_t mask, bool urgent)
+{
+    if (seq <= c->last_exec) return;
+    PTRACE(c, "state note %llu urgent %d active %d", (unsigned long long)seq, urgent, c->st_active);
+    if (!c->st_active || seq > c->st_seq) {
+        c->st_active = true;
+        c->st_seq = seq;
+        c->st_digest = *d;
+        c->st_mask = mask;
+        for (uint32_t i = 0; i < c->n; i++)
+            c->st_proof[i] = proof[i];
+    }
+    if (urgent) {
+        pbft_make_stable(c, c->st_seq, &c->st_digest, c->st_proof, c->st_mask, true);
+        /* A transfer under way goes on (its peer restarts it on a newer
+         * snapshot if it dropped the old one); the state timer covers a
+         * peer that went quiet. */
+        if (!c->x_active) send_state_req(c);
+    }
+    arm_state_timer(c);
+}
+
+void pbft_on_state_timer(struct bft_core *c)
+{
+    c->st_timer_armed = false;
+    if (!c->st_active || c->last_exec >= c->st_seq) {
+        c->st_active = false;
+        c->x_active = false;
+        return;
+    }
+    /* Still behind after a grace period: give up on the log below the
+     * certified checkpoint and fetch the state. */
+    if (c->st_seq > c->h)
+        pbft_make_stable(c, c->st_seq, &c->st_digest, c->st_proof, c->st_mask, true);
+    /* Restored below h (or just behind it): pull the kept log of the
+     * others from what we executed (pbft_kept.c). */
+    if (c->last_exec < c->h) pbft_fetch_request(c, -1, 1);
+    if (c->x_active && c->x_stall++ < 3) {
+        send_chunk_req(c); /* a chunk or its request was lost */
+    } else {
+        c->x_active = false; /* the serving peer went quiet: ask another */
+        send_state_req(c);
+    }
+    arm_state_timer(c);
+}
+
+/* Copy the application snapshot into `next` (taken at checkpoint seq). */
+static bool take_snapshot(struct bft_core *c, uint64_t seq, const bft_digest *state)
+{
+    const uint8_t *buf;
+    size_t len;
+    if (c->snap_too_big) return false;
+    if (c->io.snapshot(c->io.ctx, &buf, &len) != BFT_E_OK) return false;
+    if (len > PBFT_SNAP_MAX) {
+        /* More than a transfer may assemble (above every application's
+         * largest state): stop trying (counted). */
+        c->snap_too_big = true;
+        c->io.reject(c->io.ctx, BFT_REJECT_OVERLOAD);
+        return false;
+    }
+    if (len > c->next_cap) {
+        uint8_t *p = realloc(c->next, len);
+        if (!p) return false;
+        c->next = p;
+        c->next_cap = len;
+    }
+    if (len) memcpy(c->next, buf, len);
+    c->next_len = len;
+    c->next_seq_snap = seq;
+    c->next_digest = *state;
+    crypto_sha256(c->next, len, c->next_sha.b);
+    c->snaps_taken++;
+    return true;
+}
+
+void pbft_state_on_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
+                          const struct pbft_raw *proof, uint32_t mask)
+{
+    if (!c->next || c->next_seq_snap != seq || !pbft_deq(&c->next_digest, d)) return;
+    /* The pending snapshot is certified now: promote it (swap buffers). */
+    uint8_t *b = c->snap;
+    size_t cap = c->snap_cap;
+    c->snap = c->next;
+    c->snap_cap = c->next_cap;
+    c->snap_len = c->next_len;
+    c->snap_seq = seq;
+    c->snap_digest = *d;
+    c->snap_sha = c->next_sha;
+    c->snap_mask = mask;
+    for (uint32_t i = 0; i < c->n; i++)
+        if (mask & (1u << i)) c->snap_proof[i] = proof[i];
+    c->next = b;
+    c->next_cap = cap;
+    c->next_len = 0;
+    c->next_seq_snap = 0;
+    pbft_kept_reset(c); /* the log it replaces */
+    /* A certified state: the host may keep it on disk (docs/storage.md). */
+    if (c->io.checkpoint) c->io.checkpoint(c->io.ctx, seq, d, c->snap, c->snap_len);
+}
+
+/* The log since our served snapshot if we took none at seq (the kept log
+ * up to h, the window up to seq), counted as the WAL writes it at least:
+ * each batch plus PBFT_LOG_SEQ_BYTES. */
+static uint64_t log_bytes_since_snapshot(struct bft_core *c, uint64_t seq)
+{
+    uint64_t bytes = c->kept_batch_bytes + (uint64_t)c->kept_n * PBFT_LOG_SEQ_BYTES;
+    for (uint64_t s = c->h + 1; s <= seq; s++) {
+        const struct pbft_slot *sl = pbft_slot_peek(c, s);
+        if (sl) bytes += PBFT_LOG_SEQ_BYTES + sl->batch_len;
+    }
+    return bytes;
+}
+
+/* The snapshot rule (docs/pbft.md "Snapshots"): a snapshot costs a copy
+ * and a SHA-256 of the whole state, so take one at a checkpoint only when
+ * the log it would replace (what a laggard replays after our served
+ * snapshot) holds at least as many bytes as that snapshot: the copying is
+ * amortised over the log, the kept log stays near one snapshot's size, and
+ * the host, which writes a snapshot once the WAL grew by its size
+ * (docs/storage.md), takes each one offered.
+ * Always when nothing is served yet or the kept log broke. Not while one
+ * taken at an earlier checkpoint still waits for its 2f+1 proof. */
+static bool snapshot_due(struct bft_core *c, uint64_t seq)
+{
+    if (c->next_seq_snap > c->h && c->next_seq_snap < seq) return false;
+    if (!c->snap_mask || c->kept_broken) return true;
+    return log_bytes_since_snapshot(c, seq) >= c->snap_len;
+}
+
+/* A snapshot is taken at a checkpoint we execute when it is due and served
+ * once that checkpoint is stable; in between the kept log (pbft_kept.c)
+ * carries a laggard from the served snapshot to h. Taking it only when
+ * someone asks can deadlock: when the replica that fell behind is needed
+ * for progress (it is the primary, or one of only 2f+1 live replicas), no
+ * later checkpoint ever comes. */
+void pbft_state_snapshot_checkpoint(struct bft_core *c, uint64_t seq, const bft_digest *state,
+                                    bool force)
+{
+    if (force || snapshot_due(c, seq)) take_snapshot(c, seq, state);
+}
+
+/* One chunk of our served snapshot; the first carries the 2f+1 proof. The
+ * body is at most a few KiB (the proof of n <= BFT_MAX_REPLICAS), so it is
+ * built on the stack. */
+static void send_state_chunk(struct bft_core *c, uint32_t to, size_t off, size_t len)
+{
+    uint8_t body[1 + 4 + 4 + 32 + 1 + BFT_MAX_REPLICAS * (2 + PBFT_RAW_MAX)];
+    struct pbft_wr w = {.p = body, .cap = sizeof body};
+    pbft_put(&w, 0, 1); /* kind: state */
+    pbft_put(&w, c->snap_len, 4);
+    pbft_put(&w, off, 4);
+    pbft_put_bytes(&w, c->snap_sha.b, 32);
+    uint32_t k = off == 0 ? pbft_popcount(c->snap_mask) : 0;
+    pbft_put(&w, k, 1);
+    for (uint32_t i = 0; k && i < c->n; i++) {
+        if (!(c->snap_mask & (1u << i))) continue;
+        pbft_put(&w, c->snap_proof[i].len, 2);
+        pbft_put_bytes(&w, c->snap_proof[i].b, c->snap_proof[i].len);
+    }
+    assert(!w.err);
+    struct bft_msg m = {.type = BFT_MSG_STATE_RESP, .view = c->view, .seq = c->snap_seq};
+    m.digest = c->snap_digest;
+    m.body = body;
+    m.body_len = (uint32_t)w.len;
+    m.payload = len ? c->snap + off : NULL;
+    m.payload_len = (uint32_t)len;
+    c->io.send(c->io.ctx, to, &m);
+}
+
+void pbft_on_state_req(struct bft_core *c, const struct bft_msg *m)
+{
+    if (m->body_len == 3 && m->body[0] == 1) {
+        pbft_on_fetch_req(c, m);
+        return;
+    }
+    if (m->body_len == 1 && m->body[0] == 3) {
+        pbft_on_relay_req(c, m);
+        return;
+    }
+    size_t off = 0;
+    if (m->body_len == 5 && m->body[0] == 2) {
+        off = (size_t)pbft_le(m->body + 1, 4);
+    } else if (m->body_len != 0) {
+        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+        return;
+    }
+    PTRACE(c, "got state req %llu off %zu from %u snap %llu/%zu", (unsigned long long)m->seq, off,
+           m->sender, (unsigned long long)c->snap_seq, c->snap_len);
+    if (c->h == 0 || m->seq > c->h) return; /* nothing certified to give yet */
+    /* Serve a snapshot taken at a checkpoint whose 2f+1 proof we hold, at
+     * seq or later, or older with the kept log from it up to seq. */
+    if (!(c->snap_mask && (c->snap_seq >= m->seq || pbft_kept_covers(c, m->seq)))) {
+        if (c->last_exec != c->h || !pbft_deq(&c->last_state, &c->h_digest) ||
+            !take_snapshot(c, c->h, &c->last_state))
+            return; /* the asker retries; our next stable checkpoint will do */
+        pbft_state_on_stable(c, c->h, &c->h_digest, c->h_proof, c->h_proof_mask);
+        if (!(c->snap_mask && c->snap_seq >= m->seq)) return;
+    }
+    /* A continuation of a snapshot we no longer hold restarts the asker
+     * on our newer one. */
+    if (off && c->snap_seq != m->seq) off = 0;
+    if (off && off >= c->snap_len) {
+        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+        return;
+    }
+    size_t len = c->snap_len - off;
+    if (len > c->st_chunk) len = c->st_chunk;
+    if (c->snap_budget[m->sender] < len) {
+        c->io.reject(c->io.ctx, BFT_REJECT_OVERLOAD); /* bytes per asker per tick */
+        return;
+    }
+    c->snap_budget[m->sender] -= (uint32_t)len;
+    c->helped = true;
+    pbft_arm_retransmit(c);
+    send_state_chunk(c, m->sender, off, len);
+}
+
+/* Parse k CHECKPOINT messages proving (seq, d); returns -1 or a reason. */
+static int parse_proof(struct bft_core *c, struct pbft_rd *r, uint32_t k, uint64_t seq,
+                       const bft_digest *d, struct pbft_raw *proof, uint32_t *mask)
+{
+    *mask = 0;
+    if (k > c->n) return BFT_REJECT_MALFORMED;
+    for (uint32_t i = 0; i < k; i++) {
+        uint16_t len = (uint16_t)pbft_get(r, 2);
+        const uint8_t *p = pbft_get_ptr(r, len);
+        if (!p) return BFT_REJECT_MALFORMED;
+        struct bft_msg e;
+        int why = pbft_embedded_check(c, p, len, BFT_MSG_CHECKPOINT, &e, true);
+        if (why >= 0) return why;
+        if (e.seq != seq || !pbft_deq(&e.digest, d) || (*mask & (1u << e.sender)))
+            return BFT_REJECT_MALFORMED;
+        *mask |= 1u << e.sender;
+        proof[e.sender].len = len;
+        memcpy(proof[e.sender].b, p, len);
+    }
+    return -1;
+}
+
+/* The assembled snapshot is complete: install it (§4.3 state transfer). */
+static void install_snapshot(struct bft_core *c)
+{
+    c->x_active = false;
+    bft_digest sha;
+    crypto_sha256(c->x_buf, c->x_total, sha.b);
+    if (!pbft_deq(&sha, &c->x_sha)) {
+        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+        send_state_req(c); /* that peer lied: ask the next one */
+        return;
+    }
+    bft_digest state = {{0}};
+    /* The node installs it only if its state digest is the certified one;
+     * otherwise our state stays as it was. */
+    int rv = c->io.restore(c->io.ctx, c->x_seq, c->x_total ? c->x_buf : NULL, c->x_total,
+                           &c->x_digest, &state);
+    if (rv != BFT_E_OK || !pbft_deq(&state, &c->x_digest)) {
+        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+        send_state_req(c);
+        return;
+    }
+    uint64_t seq = c->x_seq;
+    PTRACE(c, "restored state %llu (%zu bytes) from %u", (unsigned long long)seq, c->x_total,
+           c->x_from);
+    c->last_exec = seq;
+    c->last_state = state;
+    if (seq > c->h) pbft_make_stable(c, seq, &c->x_digest, c->x_proof, c->x_mask, true);
+    /* Serve what we restored: it may be the only copy of this checkpoint
+     * left (its certifiers may have restarted empty since). */
+    uint8_t *b = c->snap;
+    size_t cap = c->snap_cap;
+    c->snap = c->x_buf;
+    c->snap_cap = c->x_cap;
+    c->snap_len = c->x_total;
+    c->snap_seq = seq;
+    c->snap_digest = c->x_digest;
+    c->snap_sha = c->x_sha;
+    c->snap_mask = c->x_mask;
+    for (uint32_t i = 0; i < c->n; i++)
+        c->snap_proof[i] = c->x_proof[i];
+    c->x_buf = b;
+    c->x_cap = cap;
+    pbft_kept_reset(c); /* kept from now on: what we replay up to h, then the window */
+    if (c->io.checkpoint) c->io.checkpoint(c->io.ctx, seq, &c->x_digest, c->snap, c->snap_len);
+    /* Requests executed inside the transferred state would otherwise stay
+     * pending forever; clients retransmit what is still outstanding. */
+    pbft_pending_clear(&c->pend);
+    struct pbft_raw own;
+    pbft_sign_own(c, BFT_MSG_CHECKPOINT, c->view, seq, &state, &own);
+    pbft_ckpt_insert(c, c->self, seq, &state, own.b, own.len);
+    if (c->st_active && c->last_exec >= c->st_seq) {
+        c->st_active = false;
+        if (c->st_timer_armed) c->io.cancel_timer(c->io.ctx, PBFT_TIMER_STATE);
+        c->st_timer_armed = false;
+    }
+    if (c->next_seq <= c->last_exec) c->next_seq = c->last_exec + 1;
+    pbft_try_execute(c);
+    pbft_request_timer_update(c);
+    pbft_try_propose(c);
+    /* The responder is ahead: pull what it executed after the checkpoint. */
+    pbft_fetch_request(c, (int)c->x_from, PBFT_FETCH_RANGE);
+}
+
+void pbft_on_state_resp(struct bft_core *c, const struct bft_msg *m)
+{
+    if (m->body_len >= 1 && m->body[0] == 1) {
+        pbft_on_fetch_resp(c, m);
+        return;
+    }
+    if (m->body_len >= 1 && m->body[0] == 2) {
+        pbft_on_fetch_ckpt(c, m);
+        return;
+    }
+    if (m->body_len >= 1 && m->body[0] == 3) {
+        pbft_on_relay_resp(c, m);
+        return;
+    }
+    if (m->body_len < 1 || m->body[0] != 0) {
+        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+        return;
+    }
+    /* A snapshot below our h is fine while we have not executed it: its
+     * server replays us the kept log from it up to h (pbft_kept.c). */
+    if (m->seq <= c->last_exec || m->seq % c->K != 0) {
+        c->io.reject(c->io.ctx, BFT_REJECT_DUPLICATE);
+        return;
+    }
+    struct pbft_rd r = {.p = m->body, .len = m->body_len, .off = 1};
+    size_t total = (size_t)pbft_get(&r, 4);
+    size_t off = (size_t)pbft_get(&r, 4);
+    const uint8_t *shap = pbft_get_ptr(&r, 32);
+    uint32_t k = (uint32_t)pbft_get(&r, 1);
+    /* Chunks of up to PBFT_STATE_CHUNK bytes (a responder may send less). */
+    size_t want = m->payload_len;
+    if (r.err || total > PBFT_SNAP_MAX || off > total || want > total - off ||
+        want > PBFT_STATE_CHUNK || (off < total && want == 0) || (off == 0) != (k > 0)) {
+        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+        return;
+    }
+    bft_digest sha;
+    memcpy(sha.b, shap, 32);
+    if (off == 0) {
+        /* A new transfer: only if it is newer than the one in progress, or
+         * its peer restarts it. */
+        if (c->x_active && m->seq < c->x_seq) return;
+        if (c->x_active && m->seq == c->x_seq && m->sender != c->x_from) return;
+        struct pbft_raw proof[BFT_MAX_REPLICAS];
+        uint32_t mask;
+        int why = parse_proof(c, &r, k, m->seq, &m->digest, proof, &mask);
+        if (why < 0 && (r.off != r.len || pbft_popcount(mask) < 2 * c->f + 1))
+            why = BFT_REJECT_MALFORMED;
+        if (why >= 0) {
+            c->io.reject(c->io.ctx, why);
+            return;
+        }
+        if (total > c->x_cap) {
+            uint8_t *p = realloc(c->x_buf, total);
+            if (!p) return;
+            c->x_buf = p;
+            c->x_cap = total;
+        }
+        c->x_active = true;
+        c->x_from = m->sender;
+        c->x_seq = m->seq;
+        c->x_digest = m->digest;
+        c->x_sha = sha;
+        c->x_total = total;
+        c->x_off = 0;
+        c->x_mask = mask;
+        for (uint32_t i = 0; i < c->n; i++)
+            c->x_proof[i] = proof[i];
+        if (!c->st_active || m->seq > c->st_seq) {
+            c->st_active = true;
+            c->st_seq = m->seq;
+            c->st_digest = m->digest;
+            c->st_mask = mask;
+            for (uint32_t i = 0; i < c->n; i++)
+                c->st_proof[i] = proof[i];
+        }
+        arm_state_timer(c);
+    } else if (!c->x_active || m->sender != c->x_from || m->seq != c->x_seq ||
+               !pbft_deq(&m->digest, &c->x_digest) || !pbft_deq(&sha, &c->x_sha) ||
+               total != c->x_total || off != c->x_off || r.off != r.len) {
+        c->io.reject(c->io.ctx, BFT_REJECT_DUPLICATE); /* stale or foreign chunk */
+        return;
+    }
+    if (want) memcpy(c->x_buf + off, m->payload, want);
+    c->x_off = off + want;
+    c->x_stall = 0;
+    if (c->x_off == c->x_total)
+        install_snapshot(c);
+    else
+        send_chunk_req(c);
+}

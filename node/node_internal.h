@@ -1,0 +1,150 @@
+/* Private to the replica node (node*.c). */
+#ifndef BFT_NODE_INTERNAL_H
+#define BFT_NODE_INTERNAL_H
+
+#include "node/node.h"
+#include "store/store.h"
+
+/* Exactly-once table (Castro & Liskov §4.1: a replica keeps the last reply
+ * per client). Clients may keep several envelopes outstanding, so instead of
+ * one timestamp we keep a sliding window: every req_no below `low` has been
+ * executed, and `bits` marks executed ones in [low, low + WINDOW). A request
+ * at or above low + WINDOW is refused (the client broke its bound). */
+#define NODE_CLIENT_WINDOW 1024
+/* Replies kept per client. A client may have up to 64 envelopes in
+ * flight (the simulator's clients do; bftctl's at most 16): if the reply to
+ * its oldest is lost, the replies to everything newer must not push the old
+ * one out before the client's retransmission arrives, or that request is
+ * stuck forever (found by bftsim: pbft seeds 21, 316, 330; raft lossy; only
+ * Raft's leader replies, so one loss is enough there). 128 covers a full
+ * window twice. Memory: at most clients x 128 replies, each bounded by
+ * BFT_BODY_MAX, allocated only as clients use them. */
+#define NODE_REPLY_CACHE 128
+
+struct node_reply {
+    uint64_t first_req_no;
+    uint16_t count;
+    uint32_t len;
+    uint32_t cap;
+    uint8_t *msg; /* encoded signed REPLY */
+};
+
+struct node_client {
+    uint64_t low;
+    uint64_t bits[NODE_CLIENT_WINDOW / 64];
+    struct node_reply replies[NODE_REPLY_CACHE];
+    uint32_t next_reply;
+};
+
+/* Outbox: sends buffered until bft_node_flush (durable before send). One
+ * arena of encoded bytes plus (destination, offset, len) entries; a
+ * broadcast is encoded and signed once and referenced n-1 times. Both
+ * start small and grow by doubling up to their bounds (node_out.c): most
+ * flushes carry a few KB, and a replica created per fuzz input or per
+ * simulated node should not map 8 MB it never touches. */
+#define NODE_OUTBOX_BYTES (8u << 20)
+#define NODE_OUTBOX_ENTRIES 16384
+#define NODE_OUTBOX_BYTES_INIT (64u << 10)
+#define NODE_OUTBOX_ENTRIES_INIT 256
+#define NODE_DEST_CLIENT 0x80000000u
+
+struct node_out {
+    uint32_t dest; /* replica id, or NODE_DEST_CLIENT | client id */
+    uint32_t off;
+    uint32_t len;
+};
+
+/* Linearizable reads waiting for execution to reach the read_floor at
+ * their arrival (node_read.c): a ring of fixed slots; when full, the oldest
+ * is dropped. A read REQUEST is one op, so its encoding fits a slot. */
+#define NODE_READS_WAITING 64
+#define NODE_READ_RAW_MAX (BFT_HDR_LEN + 4 + 2 + BFT_OP_MAX + BFT_SIG_LEN)
+struct node_read_wait {
+    uint64_t floor;
+    uint32_t len;
+    uint8_t raw[NODE_READ_RAW_MAX];
+};
+
+struct bft_node {
+    struct bft_node_config cfg;
+    struct bft_host host;
+    const struct bft_core_ops *ops;
+    struct bft_core *core;
+    void *app;
+    struct crypto_vcache *vcache;
+    struct bft_env env;
+    struct bft_io io;
+    uint8_t null_secret[32];
+    uint64_t rng;
+
+    struct node_client *clients; /* cfg.n_clients entries */
+
+    uint8_t *arena;
+    uint32_t arena_len, arena_cap; /* arena_cap <= NODE_OUTBOX_BYTES */
+    struct node_out *out;
+    uint32_t n_out, out_cap; /* out_cap <= NODE_OUTBOX_ENTRIES */
+    bool dirty;              /* persisted since last flush */
+
+    uint8_t *snap; /* last snapshot handed to the core */
+    size_t snap_len;
+
+    /* Durable snapshots (docs/storage.md): those the host loaded before
+     * replay, offered to the core through io->load_snapshot until the
+     * first event after recovery; and the newest one on disk (the base
+     * compaction may rely on). */
+    struct bft_snapfile disk[BFT_SNAPFILE_KEEP];
+    uint32_t n_disk;
+    bool disk_loaded; /* replay is over once an event was handled */
+    uint64_t base;
+    uint8_t result[BFT_RESULT_MAX];
+
+    /* When this replica last executed a committed batch or installed a
+     * committed snapshot (node_now_ms): local reads answer only within
+     * their staleness bound of it (docs/reads.md). */
+    uint64_t exec_ms;
+    bool exec_ever;
+    struct node_read_wait *reads_wait; /* NODE_READS_WAITING slots */
+    uint32_t reads_head, reads_count;
+
+    struct bft_node_stats stats;
+};
+
+/* node_crypto.c */
+void node_crypto_init(struct bft_node *n);
+void node_sign(struct bft_node *n, uint32_t domain, const uint8_t *region, size_t len,
+               uint8_t sig[BFT_SIG_LEN]);
+bool node_verify_replica(struct bft_node *n, uint32_t signer, uint32_t domain,
+                         const uint8_t *region, size_t len, const uint8_t sig[BFT_SIG_LEN]);
+bool node_verify_request(struct bft_node *n, const struct bft_msg *req);
+
+/* node_out.c */
+/* Encode m as this replica, sign it, and queue it for `dest` (or for every
+ * other replica when broadcast). */
+void node_queue_msg(struct bft_node *n, const struct bft_msg *m, bool broadcast, uint32_t dest);
+/* Queue already encoded bytes (forwarded client request, cached reply). */
+void node_queue_raw(struct bft_node *n, uint32_t dest, const uint8_t *buf, size_t len);
+
+/* node_read.c */
+void node_answer_read(struct bft_node *n, const struct bft_msg *req);
+void node_answer_local(struct bft_node *n, const struct bft_msg *req);
+/* Answer the waiting reads whose floor is at most `executed`. */
+void node_reads_serve(struct bft_node *n, uint64_t executed);
+/* The host's clock (bft_host.now_ms) or CLOCK_MONOTONIC, in ms. */
+uint64_t node_now_ms(struct bft_node *n);
+/* A committed state was just executed or installed: note when. */
+void node_mark_fresh(struct bft_node *n);
+
+/* node_exec.c */
+void node_execute(struct bft_node *n, uint64_t seq, uint64_t view, const uint8_t *batch, size_t len,
+                  const bft_digest *batch_digest, bft_digest *state);
+/* true if the envelope starting at req_no was executed; resends the cached
+ * reply if it is still held. */
+bool node_already_executed(struct bft_node *n, const struct bft_msg *req);
+void node_table_digest(struct bft_node *n, bft_digest *out);
+int node_snapshot(struct bft_node *n, uint8_t **buf, size_t *len);
+int node_restore(struct bft_node *n, const uint8_t *buf, size_t len, const bft_digest *expect,
+                 bft_digest *state);
+struct node_client *node_clients_new(uint32_t count);
+void node_clients_free(struct bft_node *n);
+
+#endif
