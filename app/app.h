@@ -32,7 +32,7 @@ extern const struct bft_app_ops bft_app_orders;
 extern const struct bft_app_ops bft_app_kv;
 const struct bft_app_ops *bft_app_for(const char *name); /* NULL if unknown */
 
-/* orders: operation and result encodings (docs/orders.md).
+/* orders: operation and result encodings (docs/design.md "Applications").
  * op  NEW: u8 kind=1 | u64 client_order_id | char symbol[8] | u8 side (1 buy,
  *          2 sell) | u32 qty | i64 price
  * res:     u8 status | u64 order_seq

@@ -23,6 +23,7 @@
 
 #include "app/app_internal.h"
 #include "app/app.h"
+#include "wire/hash.h"
 #include "wire/bytes.h"
 
 #define ORDERS_INITIAL_CAP 1024u
@@ -187,21 +188,12 @@ static void chain_link(uint8_t chain[32], uint64_t seq, const struct order *o)
 
 /* ---- Table ---- */
 
-/* splitmix64 finaliser. Clients are authenticated and the table is
- * bounded, so a client crafting collisions can only slow its own cluster
- * down, never change a result. */
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
+/* Clients are authenticated and the table is bounded, so a client
+ * crafting collisions can only slow its own cluster down, never change a
+ * result. */
 static uint32_t home_slot(const struct orders *t, uint32_t client, uint64_t coid)
 {
-    return (uint32_t)(mix64(coid ^ mix64(client + 0x9e3779b97f4a7c15ull)) & t->mask);
+    return (uint32_t)(bft_mix64(coid ^ bft_mix64(client + BFT_GOLDEN64)) & t->mask);
 }
 
 static uint32_t find(const struct orders *t, uint32_t client, uint64_t coid)

@@ -6,15 +6,13 @@
 #include <stdio.h>
 
 #include "faults/faults.h"
+#include "wire/hash.h"
 
 /* splitmix64: tiny, good enough for fault schedules, and exactly the same
  * on every machine, so a seed replays a run. */
 static inline uint64_t fault_rng_next(uint64_t *s)
 {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return bft_splitmix64(s);
 }
 /* Uniform in [0, bound); bound 0 gives 0. Modulo bias is irrelevant here. */
 static inline uint64_t fault_rng_below(uint64_t *s, uint64_t bound)

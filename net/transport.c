@@ -5,7 +5,7 @@
  * come from that thread (or be serialised by the caller); nng runs its own
  * I/O threads underneath, which never touch this struct.
  *
- * Why this shape (docs/design.md, "Network"): nng costs ~40 us of CPU per
+ * Why this shape (docs/design.md, "Transport"): nng costs ~40 us of CPU per
  * message whatever its size, so everything bound for one peer in one loop
  * iteration goes out as one frame; and every send is non-blocking into a
  * bounded nng queue (NET_PEER_QUEUE frames), so a slow or dead peer costs us

@@ -9,6 +9,7 @@
 
 #include "node/node_internal.h"
 #include "wire/bytes.h"
+#include "wire/hash.h"
 
 static void recovery_done(struct bft_node *n);
 static void drop_disk(struct bft_node *n);
@@ -37,10 +38,7 @@ static uint64_t env_random(void *ctx)
     /* Deterministic per replica: cores use it only for jitter (Raft
      * election timeouts), so the simulator replays it exactly. splitmix64. */
     struct bft_node *n = ctx;
-    uint64_t z = (n->rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return bft_splitmix64(&n->rng);
 }
 
 /* ---- effects of the core ---- */
@@ -305,7 +303,7 @@ static void recovery_done(struct bft_node *n)
 
 void bft_node_reject(struct bft_node *n, int reason)
 {
-    if (reason >= 0 && reason < BFT_REJECT__COUNT) n->stats.rejected[reason]++;
+    if (reason >= BFT_REJECT__FIRST && reason < BFT_REJECT__COUNT) n->stats.rejected[reason]++;
 }
 
 /* ---- input ---- */

@@ -20,6 +20,7 @@
 #include "app/app.h"
 #include "app/app_internal.h"
 #include "sim/sim_internal.h"
+#include "wire/hash.h"
 
 #define EMPTY UINT32_MAX
 
@@ -35,8 +36,7 @@ static uint64_t fnv1a(const uint8_t *p, size_t len)
 
 static size_t slot_of(size_t cap, uint32_t client, uint64_t req_no)
 {
-    uint64_t k = (req_no * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)client * 0xc2b2ae3d27d4eb4full);
-    return (size_t)(k ^ (k >> 29)) & (cap - 1);
+    return (size_t)bft_hash_request(client, req_no) & (cap - 1);
 }
 
 static struct sim_req_rec *find(const struct sim_checker *c, uint32_t client, uint64_t req_no)

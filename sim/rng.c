@@ -2,20 +2,13 @@
  * splitmix64, so one 64-bit seed fans out into independent streams (network,
  * clients, fault schedule) and a run never touches rand() or the clock. */
 #include "sim/sim_internal.h"
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+#include "wire/hash.h"
 
 void sim_rng_seed(struct sim_rng *r, uint64_t seed, uint64_t stream)
 {
     uint64_t x = seed ^ (stream * 0xd1b54a32d192ed03ull);
     for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&x);
+        r->s[i] = bft_splitmix64(&x);
 }
 
 static uint64_t rotl(uint64_t x, int k)

@@ -219,7 +219,7 @@ struct sim_behaviour {
 void sim_set_behaviour(struct sim *s, uint32_t r, const struct sim_behaviour *b);
 /* Re-sign an encoded replica message in place as replica r (which must be
  * up): a Byzantine replica keeps its real key, so what it sends verifies
- * (docs/design.md "Behaviours"). BFT_E_INVALID if r is down or msg too short. */
+ * (docs/design.md "Behaviours for --fault"). BFT_E_INVALID if r is down or msg too short. */
 int sim_sign_as(struct sim *s, uint32_t r, uint8_t *msg, size_t len);
 /* Observe every message put on the network (before behaviours, rules and
  * faults): tracing and scripted tests. fn may be NULL to remove it. */

@@ -51,7 +51,7 @@ int ctl_read_stats(const char *dir, struct ctl_replica *r)
     snprintf(r->state_digest, sizeof r->state_digest, "%s",
              cJSON_IsString(d) ? d->valuestring : "");
     const cJSON *rej = cJSON_GetObjectItemCaseSensitive(o, "rejected");
-    for (int i = 0; i < BFT_REJECT__COUNT; i++)
+    for (int i = BFT_REJECT__FIRST; i < BFT_REJECT__COUNT; i++)
         r->rejected[i] = jnum(rej, bft_reject_name(i));
     cJSON_Delete(o);
     return 0;

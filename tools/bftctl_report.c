@@ -43,7 +43,7 @@ static cJSON *replica_json(const struct ctl_replica *r)
     cJSON_AddNumberToObject(o, "signs", (double)r->signs);
     cJSON_AddNumberToObject(o, "verifies", (double)r->verifies);
     cJSON *rej = cJSON_AddObjectToObject(o, "rejected");
-    for (int k = 0; k < BFT_REJECT__COUNT; k++)
+    for (int k = BFT_REJECT__FIRST; k < BFT_REJECT__COUNT; k++)
         cJSON_AddNumberToObject(rej, bft_reject_name(k), (double)r->rejected[k]);
     return o;
 }
@@ -355,7 +355,7 @@ int ctl_report(struct ctl_run *run)
             const struct ctl_replica *r = &run->reps[i];
             char rej[256] = "";
             size_t off = 0;
-            for (int k = 0; k < BFT_REJECT__COUNT; k++)
+            for (int k = BFT_REJECT__FIRST; k < BFT_REJECT__COUNT; k++)
                 if (r->rejected[k] && off < sizeof rej)
                     off +=
                         (size_t)snprintf(rej + off, sizeof rej - off, "%s%s=%llu", off ? "," : "",

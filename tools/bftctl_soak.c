@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "tools/bftctl_run.h"
+#include "wire/hash.h"
 
 #define SOAK_WARMUP_S 3.0 /* healthy load before the first kill */
 #define SOAK_TAIL_S 5.0   /* healthy load after the last restart */
@@ -56,10 +57,7 @@ static int num(const char *flag, const char *s, double lo, double hi, double *ou
 /* splitmix64: the schedule is a pure function of the seed. */
 static uint64_t next_u64(uint64_t *s)
 {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return bft_splitmix64(s);
 }
 
 static double uniform(uint64_t *s)

@@ -17,6 +17,7 @@
 #include "tools/bftctl.h"
 #include "tools/loadgen_reads.h"
 #include "tools/loadgen_window.h"
+#include "wire/hash.h"
 
 #define LAT_CAP (8u << 20) /* latency samples kept (bounded) */
 #define SEQ_SEEN_BITS (64u << 20)
@@ -288,7 +289,7 @@ static int setup(struct lg *lg, char *err, size_t errlen)
         snprintf(err, errlen, "--reads wants a percentage 0..100");
         return -1;
     }
-    lg->rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)now_us();
+    lg->rng = BFT_GOLDEN64 ^ (uint64_t)now_us();
     if (!lg->cl || !lg->lat_us || !lg->seq_seen ||
         lg_reads_init(&lg->reads, o->read_pct ? o->read_level : BFT_READ_LINEARIZABLE,
                       o->read_pct ? READ_LAT_CAP : 1) != 0) {

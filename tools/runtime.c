@@ -28,6 +28,7 @@
 #include "tools/runtime_storage.h"
 #include "tools/runtime_metrics.h"
 #include "tools/runtime_faults.h"
+#include "wire/hash.h"
 
 #define RT_MAX_TIMERS 64
 #define RT_BURST_FRAMES 64
@@ -311,7 +312,7 @@ static void write_stats(struct rt *rt, bool final)
             (unsigned long long)rt->audit.lines, (unsigned long long)rt->audit.filled,
             (unsigned long long)rt->audit.gaps, (unsigned long long)st.reads_deferred,
             st.leader < rt->cl.n ? (int)st.leader : -1, st.is_leader ? "true" : "false");
-    for (int r = 0; r < BFT_REJECT__COUNT; r++)
+    for (int r = BFT_REJECT__FIRST; r < BFT_REJECT__COUNT; r++)
         fprintf(f, "%s\"%s\": %llu", r ? ", " : "", bft_reject_name(r),
                 (unsigned long long)st.rejected[r]);
     fprintf(f, "}");
@@ -397,7 +398,7 @@ static int setup(struct rt *rt, const struct rt_options *opt)
     /* Fresh entropy per process: a restarted incarnation must not repeat
      * its predecessor's random choices (Raft election timeouts). */
     if (crypto_random_bytes(&nc.random_seed, sizeof nc.random_seed) != 0 || nc.random_seed == 0)
-        nc.random_seed = rt_now_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
+        nc.random_seed = rt_now_ms() ^ ((uint64_t)getpid() << 32) ^ BFT_GOLDEN64;
 
     struct bft_host host = {.ctx = rt,
                             .send = h_send,

@@ -89,7 +89,7 @@ size_t rt_metrics_render(char *buf, size_t cap, uint32_t id, const char *protoco
     EMIT("# TYPE bft_frames_dropped_total counter\nbft_frames_dropped_total{%s=\"%u\"} %llu\n", l,
          id, (unsigned long long)ns->frames_dropped);
     EMIT("# TYPE bft_rejected_total counter\n");
-    for (int r = 0; r < BFT_REJECT__COUNT; r++)
+    for (int r = BFT_REJECT__FIRST; r < BFT_REJECT__COUNT; r++)
         EMIT("bft_rejected_total{%s=\"%u\",reason=\"%s\"} %llu\n", l, id, bft_reject_name(r),
              (unsigned long long)st->rejected[r]);
     EMIT("# TYPE bft_cpu_seconds_total counter\nbft_cpu_seconds_total{%s=\"%u\"} %.3f\n", l, id,

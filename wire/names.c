@@ -19,7 +19,7 @@ const char *bft_reject_name(int reason)
 #define BFT_REJECT_STR(name, str) [BFT_REJECT_##name] = str,
     static const char *const names[BFT_REJECT__COUNT] = {BFT_REJECT_MAP(BFT_REJECT_STR)};
 #undef BFT_REJECT_STR
-    if (reason < 0 || reason >= BFT_REJECT__COUNT) return "unknown";
+    if (reason < BFT_REJECT__FIRST || reason >= BFT_REJECT__COUNT) return "unknown";
     return names[reason];
 }
 

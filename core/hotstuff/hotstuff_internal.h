@@ -85,7 +85,8 @@ _Static_assert(HS_BLOCKS_MAX % HS_BLOCK_CHUNK == 0, "whole chunks");
 /* The pending table starts at this many entries, allocated with the first
  * request, and doubles up to HS_PENDING_MAX as the queue fills. */
 #define HS_PENDING_FIRST 64
-#define HS_PENDING_BUCKETS 8192 /* power of two */
+#define HS_PENDING_BUCKET_BITS 13
+#define HS_PENDING_BUCKETS (1u << HS_PENDING_BUCKET_BITS) /* hash buckets */
 #define HS_PENDING_BYTES_MAX (64u << 20)
 /* Per-client share of the pending table (core/client_quota.h): at least
  * this many requests and bytes, whatever the number of clients. */

@@ -18,13 +18,7 @@
 #include <string.h>
 
 #include "core/hotstuff/hotstuff_internal.h"
-
-static uint32_t bucket_of(uint32_t client, uint64_t req_no)
-{
-    uint64_t x = ((uint64_t)client << 40) ^ req_no;
-    x *= 0x9e3779b97f4a7c15ull;
-    return (uint32_t)(x >> 40) & (HS_PENDING_BUCKETS - 1);
-}
+#include "wire/hash.h"
 
 /* The free entry after free entry i (i < p->cap): a never-used entry (raw
  * NULL: every used entry keeps its buffer) is followed by i + 1, which may
@@ -86,7 +80,8 @@ void hs_pending_free(struct hs_pending *p)
 
 static int32_t find(const struct hs_pending *p, uint32_t client, uint64_t req_no)
 {
-    for (int32_t i = p->bucket[bucket_of(client, req_no)]; i >= 0; i = p->e[i].hnext)
+    for (int32_t i = p->bucket[bft_hash_bucket(client, req_no, HS_PENDING_BUCKET_BITS)]; i >= 0;
+         i = p->e[i].hnext)
         if (p->e[i].client == client && p->e[i].req_no == req_no) return i;
     return -1;
 }
@@ -121,7 +116,7 @@ int hs_pending_add(struct hs_pending *p, const struct bft_msg *req)
     r->req_no = req->seq;
     r->gen = 0;
     r->used = true;
-    uint32_t b = bucket_of(r->client, r->req_no);
+    uint32_t b = bft_hash_bucket(r->client, r->req_no, HS_PENDING_BUCKET_BITS);
     r->hnext = p->bucket[b];
     p->bucket[b] = i;
     r->prev = p->tail;
@@ -148,7 +143,7 @@ static void remove_at(struct hs_pending *p, int32_t i)
         p->e[r->next].prev = r->prev;
     else
         p->tail = r->prev;
-    int32_t *link = &p->bucket[bucket_of(r->client, r->req_no)];
+    int32_t *link = &p->bucket[bft_hash_bucket(r->client, r->req_no, HS_PENDING_BUCKET_BITS)];
     while (*link != i)
         link = &p->e[*link].hnext;
     *link = r->hnext;

@@ -99,11 +99,12 @@
 #define PBFT_TIMER_MONITOR 5     /* primary performance monitor tick (pbft_monitor.c) */
 
 /* Bounds. */
-#define PBFT_PENDING_MAX 4096              /* queued client REQUESTs */
-#define PBFT_PENDING_FIRST 64              /* entries allocated at first (doubling to MAX) */
-#define PBFT_PENDING_BUCKETS 8192          /* hash buckets (power of two) */
-#define PBFT_PENDING_BYTES_MAX (64u << 20) /* bytes held by queued requests */
-#define PBFT_QUOTA_FLOOR 16                /* requests one client may queue at least */
+#define PBFT_PENDING_MAX 4096 /* queued client REQUESTs */
+#define PBFT_PENDING_FIRST 64 /* entries allocated at first (doubling to MAX) */
+#define PBFT_PENDING_BUCKET_BITS 13
+#define PBFT_PENDING_BUCKETS (1u << PBFT_PENDING_BUCKET_BITS) /* hash buckets */
+#define PBFT_PENDING_BYTES_MAX (64u << 20)                    /* bytes held by queued requests */
+#define PBFT_QUOTA_FLOOR 16 /* requests one client may queue at least */
 #define PBFT_QUOTA_FLOOR_BYTES (1u << 20)
 #define PBFT_RAW_MAX BFT_MSG_MIN_LEN  /* votes/checkpoints have no body */
 #define PBFT_CKPT_RING 4              /* checkpoint seqs kept per replica */

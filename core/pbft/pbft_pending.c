@@ -9,13 +9,7 @@
 #include <string.h>
 
 #include "core/pbft/pbft_internal.h"
-
-static uint32_t bucket_of(uint32_t client, uint64_t req_no)
-{
-    uint64_t x = ((uint64_t)client << 40) ^ req_no;
-    x *= 0x9e3779b97f4a7c15ull;
-    return (uint32_t)(x >> 40) & (PBFT_PENDING_BUCKETS - 1);
-}
+#include "wire/hash.h"
 
 /* The free entry after free entry i: a never-used entry (raw NULL: every
  * used entry keeps its buffer) is followed by i + 1, see the init. */
@@ -77,7 +71,8 @@ void pbft_pending_free(struct pbft_pending *p)
 
 int32_t pbft_pending_find(const struct pbft_pending *p, uint32_t client, uint64_t req_no)
 {
-    for (int32_t i = p->bucket[bucket_of(client, req_no)]; i >= 0; i = p->e[i].hnext)
+    for (int32_t i = p->bucket[bft_hash_bucket(client, req_no, PBFT_PENDING_BUCKET_BITS)]; i >= 0;
+         i = p->e[i].hnext)
         if (p->e[i].client == client && p->e[i].req_no == req_no) return i;
     return -1;
 }
@@ -139,7 +134,7 @@ int pbft_pending_add(struct pbft_pending *p, const struct bft_msg *req)
     r->req_no = req->seq;
     r->proposed = 0;
     r->used = true;
-    uint32_t b = bucket_of(r->client, r->req_no);
+    uint32_t b = bft_hash_bucket(r->client, r->req_no, PBFT_PENDING_BUCKET_BITS);
     r->hnext = p->bucket[b];
     p->bucket[b] = i;
     fifo_append(p, i);
@@ -153,7 +148,7 @@ void pbft_pending_remove(struct pbft_pending *p, int32_t i)
     struct pbft_req *r = &p->e[i];
     if (!r->used) return;
     if (!r->proposed) fifo_unlink(p, i);
-    int32_t *link = &p->bucket[bucket_of(r->client, r->req_no)];
+    int32_t *link = &p->bucket[bft_hash_bucket(r->client, r->req_no, PBFT_PENDING_BUCKET_BITS)];
     while (*link != i)
         link = &p->e[*link].hnext;
     *link = r->hnext;

@@ -11,6 +11,7 @@
 
 #include "core/raft/raft_internal.h"
 #include "wire/bytes.h"
+#include "wire/hash.h"
 
 int raft_pending_init(struct bft_core *c)
 {
@@ -74,8 +75,7 @@ void raft_pending_clear(struct bft_core *c)
  * NULL if memory is short. */
 static struct raft_seen *seen_slot(struct bft_core *c, uint32_t client, uint64_t req_no)
 {
-    uint64_t k = (req_no * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)client * 0xc2b2ae3d27d4eb4full);
-    uint32_t i = (uint32_t)((k ^ (k >> 31)) & (RAFT_SEEN_SLOTS - 1));
+    uint32_t i = (uint32_t)(bft_hash_request(client, req_no) & (RAFT_SEEN_SLOTS - 1));
     struct raft_seen **page = &c->seen[i / RAFT_SEEN_PAGE];
     if (!*page) *page = calloc(RAFT_SEEN_PAGE, sizeof(**page));
     return *page ? &(*page)[i % RAFT_SEEN_PAGE] : NULL;

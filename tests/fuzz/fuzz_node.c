@@ -269,7 +269,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bft_node_stats(node, &st);
     if (getenv("FUZZ_VERBOSE")) {
         uint64_t rej = 0;
-        for (int i = 0; i < BFT_REJECT__COUNT; i++)
+        for (int i = BFT_REJECT__FIRST; i < BFT_REJECT__COUNT; i++)
             rej += st.rejected[i];
         fprintf(stderr,
                 "replica %u: %llu batches executed, view %llu, %llu received, %llu rejected, "

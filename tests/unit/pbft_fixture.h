@@ -310,7 +310,7 @@ static inline void fx_io_reject(void *ctx, int reason)
     struct fx_node *nd = ctx;
     struct fx_effect *e = fx_push(nd, FX_REJECT);
     e->reason = reason;
-    assert_true(reason >= 0 && reason < BFT_REJECT__COUNT);
+    assert_true(reason >= BFT_REJECT__FIRST && reason < BFT_REJECT__COUNT);
     nd->rejects[reason]++;
 }
 

@@ -4,6 +4,7 @@
  * executed logs of all replicas must agree (safety). */
 #include "core/core.h"
 #include "pbft_fixture.h"
+#include "wire/hash.h"
 
 static uint32_t g_loss_pct;
 
@@ -79,7 +80,7 @@ static void test_lossy_network_all_execute_same_order(void **state)
     struct bft_core_config cfg = small(4);
     struct fx fx;
     fx_init_cfg(&fx, 4, &cfg);
-    fx.rng = 0x9e3779b97f4a7c15ull;
+    fx.rng = BFT_GOLDEN64;
     g_loss_pct = 15;
     fx.drop = lossy;
     drive(&fx, 120, 120000);

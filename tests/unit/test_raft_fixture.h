@@ -21,6 +21,7 @@
 #include "wire/wire.h"
 #include "core/raft/raft_internal.h"
 #include "net/net.h"
+#include "wire/hash.h"
 
 #define FX_FN static inline __attribute__((unused))
 #define FX_MAX_MSGS 65536
@@ -81,10 +82,7 @@ struct fx {
 FX_FN uint64_t fx_random(void *ctx)
 {
     struct fx_node *nd = ctx;
-    uint64_t z = (nd->rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return bft_splitmix64(&nd->rng);
 }
 
 FX_FN void fx_push(struct fx *fx, uint32_t from, uint32_t to, const uint8_t *buf, size_t len)
@@ -215,7 +213,7 @@ FX_FN int fx_io_restore(void *ctx, uint64_t seq, const uint8_t *buf, size_t len,
 FX_FN void fx_io_reject(void *ctx, int reason)
 {
     struct fx_node *nd = ctx;
-    assert_true(reason >= 0 && reason < BFT_REJECT__COUNT);
+    assert_true(reason >= BFT_REJECT__FIRST && reason < BFT_REJECT__COUNT);
     nd->rejects[reason]++;
 }
 

@@ -624,6 +624,11 @@ static void test_names(void **state)
     assert_string_equal(bft_reject_name(BFT_REJECT_BAD_SIGNATURE), "bad_signature");
     assert_string_equal(bft_reject_name(BFT_REJECT_OVERLOAD), "overload");
     assert_string_equal(bft_reject_name(-1), "unknown");
+    /* 0 is "not refused", as BFT_E_OK is "ok": never a counted reason. */
+    assert_int_equal(BFT_REJECT_NONE, 0);
+    assert_int_equal(BFT_REJECT_MALFORMED, BFT_REJECT__FIRST);
+    assert_string_equal(bft_reject_name(BFT_REJECT_NONE), "unknown");
+    assert_string_equal(bft_reject_name(BFT_REJECT_MALFORMED), "malformed");
 
     assert_int_equal(bft_protocol_parse("pbft"), BFT_PROTO_PBFT);
     assert_int_equal(bft_protocol_parse("hotstuff"), BFT_PROTO_HOTSTUFF);
