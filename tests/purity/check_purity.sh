@@ -25,6 +25,9 @@ else
     done
 fi
 [ ${#LIBS[@]} -gt 0 ] || { echo "purity: no libraries given" >&2; exit 2; }
+for l in "${LIBS[@]}"; do
+    [ -f "$l" ] || { echo "purity: $l not found" >&2; exit 2; }
+done
 defined=$(nm --defined-only "${LIBS[@]}" 2>/dev/null | awk 'NF == 3 { print $3 }' | sort -u)
 bad=0
 # nm -A -u: "lib.a:obj.o:                 U symbol"
