@@ -42,15 +42,15 @@ int main(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
-        return CTL_USAGE;
+        return BFT_EXIT_USAGE;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
-        return CTL_OK;
+        return BFT_EXIT_OK;
     }
     if (crypto_init() != 0) {
         fprintf(stderr, "bftctl: crypto init failed\n");
-        return CTL_USAGE;
+        return BFT_EXIT_USAGE;
     }
     signal(SIGPIPE, SIG_IGN);
     if (!strcmp(argv[1], "keygen")) return cmd_keygen(argc - 1, argv + 1);
@@ -63,5 +63,5 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "read")) return cmd_read(argc - 1, argv + 1);
     fprintf(stderr, "bftctl: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
-    return CTL_USAGE;
+    return BFT_EXIT_USAGE;
 }

@@ -9,12 +9,11 @@
 #include "client/client.h"
 #include "config/cluster.h"
 #include "wire/wire.h"
+#include "tools/exit_codes.h"
 #include "tools/loadgen_ledger.h"
 
 #define CTL_MAX_FAULTS 256 /* --fault flags (a soak schedule has many) */
 
-/* Exit codes (docs/design.md contract). */
-enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2, CTL_UNSAFE = 3, CTL_NO_PROGRESS = 4 };
 
 struct keygen_opts {
     const char *out_dir;

@@ -58,20 +58,20 @@ int cmd_audit(int argc, char **argv)
             dir = optarg;
         else if (ch == 'h') {
             printf("usage: bftctl audit --dir DIR   (a run directory: DIR/replica-I/audit.log)\n");
-            return CTL_OK;
+            return BFT_EXIT_OK;
         } else {
             fprintf(stderr, "bftctl audit: unknown or incomplete option '%s'\n", argv[optind - 1]);
-            return CTL_USAGE;
+            return BFT_EXIT_USAGE;
         }
     }
     if (!dir || optind < argc) {
         fprintf(stderr, "usage: bftctl audit --dir DIR\n");
-        return CTL_USAGE;
+        return BFT_EXIT_USAGE;
     }
     size_t cap = 1u << 16, max_seq = 0, n_keys = 0, key_cap = 1u << 16;
     struct slot *slots = calloc(cap, sizeof *slots);
     struct key *keys = malloc(key_cap * sizeof *keys);
-    if (!slots || !keys) return CTL_USAGE;
+    if (!slots || !keys) return BFT_EXIT_USAGE;
     int violations = 0, logs = 0;
     for (uint32_t r = 0; r < BFT_MAX_REPLICAS; r++) {
         char path[700];
@@ -128,7 +128,7 @@ int cmd_audit(int argc, char **argv)
             if (e.order_seq == 0 || e.order_seq >= AUDIT_MAX_ORDERS) continue;
             while (e.order_seq >= cap) {
                 struct slot *p = realloc(slots, 2 * cap * sizeof *p);
-                if (!p) return CTL_USAGE;
+                if (!p) return BFT_EXIT_USAGE;
                 memset(p + cap, 0, cap * sizeof *p);
                 slots = p;
                 cap *= 2;
@@ -140,7 +140,7 @@ int cmd_audit(int argc, char **argv)
                 s->e = e;
                 if (n_keys == key_cap) {
                     struct key *p = realloc(keys, 2 * key_cap * sizeof *p);
-                    if (!p) return CTL_USAGE;
+                    if (!p) return BFT_EXIT_USAGE;
                     keys = p;
                     key_cap *= 2;
                 }
@@ -171,7 +171,7 @@ int cmd_audit(int argc, char **argv)
         fprintf(stderr, "bftctl audit: no replica-*/audit.log under %s\n", dir);
         free(slots);
         free(keys);
-        return CTL_USAGE;
+        return BFT_EXIT_USAGE;
     }
     uint64_t gaps = 0;
     for (uint64_t s = 1; s <= max_seq; s++)
@@ -193,9 +193,9 @@ int cmd_audit(int argc, char **argv)
     free(keys);
     if (violations) {
         printf("AUDIT FAILED: %d violation(s)\n", violations);
-        return CTL_UNSAFE;
+        return BFT_EXIT_UNSAFE;
     }
     printf("audit ok: %zu orders, numbers 1..%zu gap-free and unique, %d replica logs agree\n",
            max_seq, max_seq, logs);
-    return CTL_OK;
+    return BFT_EXIT_OK;
 }

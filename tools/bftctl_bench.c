@@ -49,15 +49,15 @@ static int run_one(const char *self, const char *out, struct row *r, double dur,
     snprintf(w, sizeof w, "%u", outstanding);
     pid_t pid = fork();
     if (pid == 0) {
-        if (!freopen("/dev/null", "w", stdout)) _exit(127);
+        if (!freopen("/dev/null", "w", stdout)) _exit(BFT_EXIT_EXEC_FAILED);
         execl(self, "bftctl", "cluster", "--protocol", r->protocol, "--nodes", nodes, "--duration",
               d, "--clients", c, "--envelope", e, "--outstanding", w, "--json", json,
               r->sign ? "--sign" : NULL, (char *)NULL);
-        _exit(127);
+        _exit(BFT_EXIT_EXEC_FAILED);
     }
     int st = 0;
     waitpid(pid, &st, 0);
-    r->exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    r->exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : BFT_EXIT_KILLED;
     FILE *f = fopen(json, "r");
     if (!f) return -1;
     char *buf = malloc(1 << 20);
@@ -145,7 +145,7 @@ int cmd_bench(int argc, char **argv)
             dur = strtod(optarg, &end);
             if (*end || dur < 1 || dur > 600) {
                 fprintf(stderr, "bftctl bench: --duration needs 1..600 seconds\n");
-                return CTL_USAGE;
+                return BFT_EXIT_USAGE;
             }
             break;
         case 'c':
@@ -154,7 +154,7 @@ int cmd_bench(int argc, char **argv)
             long v = strtol(optarg, &end, 10);
             if (*end || v < 1 || v > 256) {
                 fprintf(stderr, "bftctl bench: %s needs 1..256\n", argv[optind - 1]);
-                return CTL_USAGE;
+                return BFT_EXIT_USAGE;
             }
             if (ch == 'c')
                 clients = (uint32_t)v;
@@ -166,16 +166,16 @@ int cmd_bench(int argc, char **argv)
         }
         case 'h':
             usage(stdout);
-            return CTL_OK;
+            return BFT_EXIT_OK;
         default:
             fprintf(stderr, "bftctl bench: unknown or incomplete option '%s'\n", argv[optind - 1]);
             usage(stderr);
-            return CTL_USAGE;
+            return BFT_EXIT_USAGE;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "bftctl bench: unexpected argument '%s'\n", argv[optind]);
-        return CTL_USAGE;
+        return BFT_EXIT_USAGE;
     }
     struct row rows[BENCH_MAX];
     uint32_t nrows = 0;
@@ -183,7 +183,7 @@ int cmd_bench(int argc, char **argv)
         int proto = bft_protocol_parse(p);
         if (proto < 0) {
             fprintf(stderr, "bftctl bench: unknown protocol '%s'\n", p);
-            return CTL_USAGE;
+            return BFT_EXIT_USAGE;
         }
         char nb[64];
         snprintf(nb, sizeof nb, "%s", nodes);
@@ -192,7 +192,7 @@ int cmd_bench(int argc, char **argv)
             long n = strtol(q, NULL, 10);
             if (n < 3 || n > BFT_MAX_REPLICAS) {
                 fprintf(stderr, "bftctl bench: bad node count '%s'\n", q);
-                return CTL_USAGE;
+                return BFT_EXIT_USAGE;
             }
             uint32_t nn = (uint32_t)n;
             /* Raft at the same f: 2f+1 nodes (n=4 -> 3, n=7 -> 5). */
@@ -209,11 +209,11 @@ int cmd_bench(int argc, char **argv)
     }
     if (mkdir(out, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "bftctl bench: cannot create %s: %s\n", out, strerror(errno));
-        return CTL_USAGE;
+        return BFT_EXIT_USAGE;
     }
     char self[PATH_MAX];
     ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (sl <= 0) return CTL_USAGE;
+    if (sl <= 0) return BFT_EXIT_USAGE;
     self[sl] = 0;
     printf("%-16s %5s %10s %8s %8s %8s %9s %10s %8s\n", "protocol", "nodes", "ops/s", "p50_ms",
            "p99_ms", "msgs/op", "bytes/op", "cpu_us/op", "safety");
@@ -267,6 +267,6 @@ int cmd_bench(int argc, char **argv)
     plot(out);
     printf("wrote %s/bench.json, %s/bench.csv, %s/bench.png\n", out, out, out);
     for (uint32_t i = 0; i < nrows; i++)
-        if (strcmp(rows[i].safety, "ok") != 0) return CTL_FAIL;
-    return CTL_OK;
+        if (strcmp(rows[i].safety, "ok") != 0) return BFT_EXIT_FAIL;
+    return BFT_EXIT_OK;
 }

@@ -196,7 +196,7 @@ static void self_dir(char *out, size_t cap)
 void ctl_child_dies_with(pid_t parent)
 {
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(1); /* it died before prctl */
+    if (getppid() != parent) _exit(BFT_EXIT_FAIL); /* it died before prctl */
 }
 
 pid_t ctl_spawn_replica(const struct ctl_run *run, uint32_t id, bool fresh)
@@ -213,7 +213,7 @@ pid_t ctl_spawn_replica(const struct ctl_run *run, uint32_t id, bool fresh)
     ctl_child_dies_with(parent);
     FILE *lf = freopen(logp, "a", stderr);
     (void)lf;
-    if (!freopen("/dev/null", "w", stdout)) _exit(127);
+    if (!freopen("/dev/null", "w", stdout)) _exit(BFT_EXIT_EXEC_FAILED);
     int a = 0;
     argv[a++] = "bftd";
     argv[a++] = "--config";
@@ -225,7 +225,7 @@ pid_t ctl_spawn_replica(const struct ctl_run *run, uint32_t id, bool fresh)
     ctl_plan_args(run, id, 0, argv + a, buf);
     execv(run->bftd, (char *const *)argv);
     fprintf(stderr, "exec %s: %s\n", run->bftd, strerror(errno));
-    _exit(127);
+    _exit(BFT_EXIT_EXEC_FAILED);
 }
 
 static int parse_args(struct ctl_run *run, int argc, char **argv)
@@ -470,8 +470,8 @@ int ctl_cluster_args(struct ctl_run *run, int argc, char **argv)
 int cmd_cluster(int argc, char **argv)
 {
     struct ctl_run *run = ctl_run_new();
-    if (!run) return CTL_USAGE;
-    int rc = CTL_USAGE;
+    if (!run) return BFT_EXIT_USAGE;
+    int rc = BFT_EXIT_USAGE;
     if (parse_args(run, argc, argv) == 0) rc = ctl_cluster_exec(run);
     ctl_run_free(run);
     return rc;
@@ -479,7 +479,7 @@ int cmd_cluster(int argc, char **argv)
 
 int ctl_cluster_exec(struct ctl_run *run)
 {
-    int rc = CTL_USAGE;
+    int rc = BFT_EXIT_USAGE;
     char err[512];
     /* Progress is judged after the last heal: make sure the load runs on
      * for a while after it (a scenario has its own progress_after_s). */

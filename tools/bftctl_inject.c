@@ -71,31 +71,31 @@ int cmd_inject(int argc, char **argv)
                 else {
                     fprintf(stderr, "bftctl inject: --what takes junk and/or badsig, got '%s'\n",
                             t);
-                    return CTL_USAGE;
+                    return BFT_EXIT_USAGE;
                 }
             }
         } else if (ch == 'h') {
             printf("usage: bftctl inject --config DIR/cluster.json [--what junk,badsig]\n"
                    "An outsider sends junk frames and badly signed messages to every replica.\n");
-            return CTL_OK;
+            return BFT_EXIT_OK;
         } else {
             fprintf(stderr, "bftctl inject: unknown or incomplete option '%s'\n", argv[optind - 1]);
-            return CTL_USAGE;
+            return BFT_EXIT_USAGE;
         }
     }
     if (!cfg) {
         fprintf(stderr, "usage: bftctl inject --config DIR/cluster.json [--what junk,badsig]\n");
-        return CTL_USAGE;
+        return BFT_EXIT_USAGE;
     }
     if (!junk && !badsig) junk = badsig = true;
     struct bft_cluster cl;
     char err[512];
     if (bft_cluster_load(&cl, cfg, err, sizeof err) != 0) {
         fprintf(stderr, "bftctl inject: %s\n", err);
-        return CTL_USAGE;
+        return BFT_EXIT_USAGE;
     }
     int rv = ctl_inject(&cl, junk, badsig, err, sizeof err);
     if (rv != 0) fprintf(stderr, "bftctl inject: %s\n", err);
     bft_cluster_free(&cl);
-    return rv == 0 ? CTL_OK : CTL_FAIL;
+    return rv == 0 ? BFT_EXIT_OK : BFT_EXIT_FAIL;
 }

@@ -126,11 +126,11 @@ int cmd_keygen(int argc, char **argv)
     while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (ch) {
         case 'n':
-            if (parse_num("--nodes", optarg, 1, BFT_MAX_REPLICAS, &o.nodes)) return CTL_USAGE;
+            if (parse_num("--nodes", optarg, 1, BFT_MAX_REPLICAS, &o.nodes)) return BFT_EXIT_USAGE;
             have_nodes = true;
             break;
         case 'c':
-            if (parse_num("--clients", optarg, 0, BFT_MAX_CLIENTS, &o.clients)) return CTL_USAGE;
+            if (parse_num("--clients", optarg, 0, BFT_MAX_CLIENTS, &o.clients)) return BFT_EXIT_USAGE;
             break;
         case 'o':
             o.out_dir = optarg;
@@ -140,42 +140,42 @@ int cmd_keygen(int argc, char **argv)
             if (o.protocol < 0) {
                 fprintf(stderr, "bftctl keygen: unknown protocol '%s' (pbft, hotstuff, raft)\n",
                         optarg);
-                return CTL_USAGE;
+                return BFT_EXIT_USAGE;
             }
             break;
         case 'f':
-            if (parse_num("--f", optarg, 0, BFT_MAX_REPLICAS, &f)) return CTL_USAGE;
+            if (parse_num("--f", optarg, 0, BFT_MAX_REPLICAS, &f)) return BFT_EXIT_USAGE;
             break;
         case 'a':
             if (!bft_app_for(optarg)) {
                 fprintf(stderr, "bftctl keygen: unknown app '%s' (orders, kv)\n", optarg);
-                return CTL_USAGE;
+                return BFT_EXIT_USAGE;
             }
             o.app = optarg;
             break;
         case 'b':
-            if (parse_num("--base-port", optarg, 1024, 65000, &base)) return CTL_USAGE;
+            if (parse_num("--base-port", optarg, 1024, 65000, &base)) return BFT_EXIT_USAGE;
             break;
         case 'C':
-            if (parse_num("--client-port", optarg, 1024, 65535, &cport)) return CTL_USAGE;
+            if (parse_num("--client-port", optarg, 1024, 65535, &cport)) return BFT_EXIT_USAGE;
             break;
         case 'h':
             usage(stdout);
-            return CTL_OK;
+            return BFT_EXIT_OK;
         default:
             fprintf(stderr, "bftctl keygen: unknown or incomplete option '%s'\n", argv[optind - 1]);
             usage(stderr);
-            return CTL_USAGE;
+            return BFT_EXIT_USAGE;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "bftctl keygen: unexpected argument '%s'\n", argv[optind]);
-        return CTL_USAGE;
+        return BFT_EXIT_USAGE;
     }
     if (!have_nodes || !o.out_dir) {
         fprintf(stderr, "bftctl keygen: --nodes and --out are required\n");
         usage(stderr);
-        return CTL_USAGE;
+        return BFT_EXIT_USAGE;
     }
     o.f = f == UINT32_MAX ? ctl_default_f(o.protocol, o.nodes) : f;
     uint32_t need = o.protocol == BFT_PROTO_RAFT ? 2 * o.f + 1 : 3 * o.f + 1;
@@ -183,16 +183,16 @@ int cmd_keygen(int argc, char **argv)
         fprintf(stderr, "bftctl keygen: %s needs n >= %s with f >= 1; n=%u f=%u\n",
                 bft_protocol_name(o.protocol), o.protocol == BFT_PROTO_RAFT ? "2f+1" : "3f+1",
                 o.nodes, o.f);
-        return CTL_USAGE;
+        return BFT_EXIT_USAGE;
     }
     o.base_port = (uint16_t)base;
     o.client_port = (uint16_t)(cport ? cport : base + 100);
     char err[512];
     if (ctl_keygen(&o, err, sizeof err) != 0) {
         fprintf(stderr, "bftctl keygen: %s\n", err);
-        return CTL_USAGE;
+        return BFT_EXIT_USAGE;
     }
     printf("wrote %s/cluster.json: %s, n=%u, f=%u, %u clients; keys in %s/keys\n", o.out_dir,
            bft_protocol_name(o.protocol), o.nodes, o.f, o.clients, o.out_dir);
-    return CTL_OK;
+    return BFT_EXIT_OK;
 }

@@ -124,28 +124,28 @@ int cmd_read(int argc, char **argv)
         case 'l':
             if (bft_read_level_parse(optarg, &level, &staleness)) {
                 fprintf(stderr, "bftctl read: --level wants linearizable, quorum or local[:MS]\n");
-                return CTL_USAGE;
+                return BFT_EXIT_USAGE;
             }
             break;
         case 't':
             timeout_ms = strtol(optarg, &end, 10);
             if (*end || timeout_ms <= 0 || timeout_ms > 600000) {
                 fprintf(stderr, "bftctl read: --timeout wants 1..600000 ms\n");
-                return CTL_USAGE;
+                return BFT_EXIT_USAGE;
             }
             break;
         case 'h':
             read_usage(stdout);
-            return CTL_OK;
+            return BFT_EXIT_OK;
         default:
             fprintf(stderr, "bftctl read: unknown or incomplete option '%s'\n", argv[optind - 1]);
             read_usage(stderr);
-            return CTL_USAGE;
+            return BFT_EXIT_USAGE;
         }
     }
     if (!cfg || client_id < 0 || (!order == !key) || optind < argc) {
         read_usage(stderr);
-        return CTL_USAGE;
+        return BFT_EXIT_USAGE;
     }
     uint8_t op[BFT_OP_MAX];
     size_t op_len;
@@ -154,13 +154,13 @@ int cmd_read(int argc, char **argv)
         uint64_t coid;
         if (parse_order(order, &oc, &coid)) {
             fprintf(stderr, "bftctl read: --order wants CLIENT:CLIENT_ORDER_ID\n");
-            return CTL_USAGE;
+            return BFT_EXIT_USAGE;
         }
         op_len = bft_order_lookup_encode(op, oc, coid);
     } else {
         if (strlen(key) == 0 || strlen(key) > BFT_KV_KEY_MAX) {
             fprintf(stderr, "bftctl read: --key wants 1..%d bytes\n", BFT_KV_KEY_MAX);
-            return CTL_USAGE;
+            return BFT_EXIT_USAGE;
         }
         op_len = bft_kv_encode(op, BFT_KV_GET, key, strlen(key), NULL, 0);
     }
@@ -168,9 +168,9 @@ int cmd_read(int argc, char **argv)
     char err[512];
     if (bft_cluster_load(&cl, cfg, err, sizeof err) != 0) {
         fprintf(stderr, "bftctl read: %s\n", err);
-        return CTL_USAGE;
+        return BFT_EXIT_USAGE;
     }
-    int rc = CTL_USAGE;
+    int rc = BFT_EXIT_USAGE;
     struct one_read r = {0};
     struct bft_client *c = NULL;
     if ((uint32_t)client_id >= cl.n_clients) {
@@ -226,7 +226,7 @@ int cmd_read(int argc, char **argv)
     if (!ok) {
         printf("no answer within %ld ms (%s read, %llu stale refusals)\n", timeout_ms,
                bft_read_level_name(level), (unsigned long long)st.read_refusals);
-        rc = CTL_NO_PROGRESS;
+        rc = BFT_EXIT_NO_PROGRESS;
         goto out;
     }
     if (order) {
@@ -243,7 +243,7 @@ int cmd_read(int argc, char **argv)
     }
     printf("  (%s read, %.2f ms, %s, %llu stale refusals)\n", bft_read_level_name(level), ms, how,
            (unsigned long long)st.read_refusals);
-    rc = CTL_OK;
+    rc = BFT_EXIT_OK;
 out:
     bft_client_destroy(c);
     if (r.net) net_close(r.net);

@@ -367,7 +367,7 @@ int ctl_report(struct ctl_run *run)
                    r->state_digest[0] ? r->state_digest : "-", off ? rej : "-");
         }
     }
-    int rc = CTL_OK;
+    int rc = BFT_EXIT_OK;
     if (!v.safe) {
         if (!strcmp(v.bad_what, "final"))
             printf("SAFETY VIOLATED: honest replicas at seq %llu hold different state digests\n",
@@ -377,11 +377,11 @@ int ctl_report(struct ctl_run *run)
                    "replica %u %s %.16s...\n",
                    (unsigned long long)v.bad_seq, v.bad_a, v.bad_what, v.val_a, v.bad_b, v.bad_what,
                    v.val_b);
-        rc = CTL_UNSAFE;
+        rc = BFT_EXIT_UNSAFE;
     } else if (L->dup_order_seq) {
         printf("SAFETY VIOLATED: clients were given %llu order numbers twice\n",
                (unsigned long long)L->dup_order_seq);
-        rc = CTL_UNSAFE;
+        rc = BFT_EXIT_UNSAFE;
     } else if (run->have_ledger && ledger_violated(&run->ledger)) {
         const struct ledger_result *lr = &run->ledger;
         printf("SAFETY VIOLATED: acknowledged orders not held exactly once with the same order "
@@ -391,7 +391,7 @@ int ctl_report(struct ctl_run *run)
                (unsigned long long)lr->repeated_live, lr->ex_client,
                (unsigned long long)lr->ex_coid, (unsigned long long)lr->ex_ack_seq, lr->ex_what,
                lr->ex_replica);
-        rc = CTL_UNSAFE;
+        rc = BFT_EXIT_UNSAFE;
     } else if (ph.core_up && !ph.progressed) {
         if (ph.sched.any)
             printf("NO PROGRESS: no operation committed in the %.1f s after the last fault healed "
@@ -400,7 +400,7 @@ int ctl_report(struct ctl_run *run)
                    (unsigned long long)L->completed);
         else
             printf("NO PROGRESS: no operation committed in %.1f s\n", L->elapsed_s);
-        rc = CTL_NO_PROGRESS;
+        rc = BFT_EXIT_NO_PROGRESS;
     } else {
         if (!ph.core_up)
             printf("progress not required: %u honest replicas up and connected at the end, "
@@ -414,6 +414,6 @@ int ctl_report(struct ctl_run *run)
     bool ledger_ok = !run->have_ledger || !ledger_violated(&run->ledger);
     if (run->have_expect)
         rc = ctl_scenario_verdict(run, v.safe && !L->dup_order_seq && ledger_ok, rc);
-    if (run->json_path && write_json(run, &v, &t, div, &ph) != 0 && rc == CTL_OK) rc = CTL_USAGE;
+    if (run->json_path && write_json(run, &v, &t, div, &ph) != 0 && rc == BFT_EXIT_OK) rc = BFT_EXIT_USAGE;
     return rc;
 }

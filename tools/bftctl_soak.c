@@ -289,7 +289,7 @@ int cmd_soak(int argc, char **argv)
 {
     struct soak_opts o;
     memset(&o, 0, sizeof o);
-    if (parse(&o, argc, argv) != 0) return CTL_USAGE;
+    if (parse(&o, argc, argv) != 0) return BFT_EXIT_USAGE;
     static char spec[CTL_MAX_FAULTS][48];
     uint32_t n = make_schedule(&o, spec, CTL_MAX_FAULTS - 1);
     printf("bftctl soak: %s n=%u, %.0f s, seed %llu, wipe probability %.2f, %u kills\n",
@@ -334,11 +334,11 @@ int cmd_soak(int argc, char **argv)
     }
     av[ac] = NULL;
     struct ctl_run *run = ctl_run_new();
-    if (!run) return CTL_USAGE;
-    int rc = CTL_USAGE;
+    if (!run) return BFT_EXIT_USAGE;
+    int rc = BFT_EXIT_USAGE;
     if (ctl_cluster_args(run, ac, av) != 0) goto out;
     int crc = ctl_cluster_exec(run);
-    if (crc == CTL_USAGE || crc == CTL_FAIL || !run->load || !run->reps) {
+    if (crc == BFT_EXIT_USAGE || crc == BFT_EXIT_FAIL || !run->load || !run->reps) {
         rc = crc;
         goto out;
     }
@@ -395,7 +395,7 @@ int cmd_soak(int argc, char **argv)
     fflush(stdout);
     char *aav[] = {"audit", "--dir", run->dir, NULL};
     int arc = cmd_audit(3, aav);
-    rows[4].ok = arc == CTL_OK;
+    rows[4].ok = arc == BFT_EXIT_OK;
     snprintf(rows[4].detail, sizeof rows[4].detail, "bftctl audit exit %d", arc);
 
     printf("\nsoak %s n=%u seed %llu: %u kills in %.0f s\n", bft_protocol_name(o.protocol), o.nodes,
@@ -403,14 +403,14 @@ int cmd_soak(int argc, char **argv)
     for (uint32_t i = 0; i < 5; i++)
         printf("  %-9s %-4s  %s\n", rows[i].name, rows[i].ok ? "ok" : "FAIL", rows[i].detail);
     if (!rows[0].ok || !rows[2].ok || !rows[4].ok)
-        rc = CTL_UNSAFE;
+        rc = BFT_EXIT_UNSAFE;
     else if (!rows[1].ok || !rows[3].ok)
-        rc = CTL_NO_PROGRESS;
+        rc = BFT_EXIT_NO_PROGRESS;
     else
-        rc = CTL_OK;
+        rc = BFT_EXIT_OK;
     printf("soak: %s (exit %d)\n",
-           rc == CTL_OK       ? "all good"
-           : rc == CTL_UNSAFE ? "SAFETY, LEDGER OR AUDIT VIOLATION"
+           rc == BFT_EXIT_OK       ? "all good"
+           : rc == BFT_EXIT_UNSAFE ? "SAFETY, LEDGER OR AUDIT VIOLATION"
                               : "NO PROGRESS",
            rc);
     if (o.json) add_json(o.json, &o, spec, n, rows, 5, rc);

@@ -20,21 +20,21 @@ int cmd_status(int argc, char **argv)
             cfg = optarg;
         else if (ch == 'h') {
             printf("usage: bftctl status --config DIR/cluster.json\n");
-            return CTL_OK;
+            return BFT_EXIT_OK;
         } else {
             fprintf(stderr, "bftctl status: unknown or incomplete option '%s'\n", argv[optind - 1]);
-            return CTL_USAGE;
+            return BFT_EXIT_USAGE;
         }
     }
     if (!cfg || optind < argc) {
         fprintf(stderr, "usage: bftctl status --config DIR/cluster.json\n");
-        return CTL_USAGE;
+        return BFT_EXIT_USAGE;
     }
     struct bft_cluster cl;
     char err[512];
     if (bft_cluster_load(&cl, cfg, err, sizeof err) != 0) {
         fprintf(stderr, "bftctl status: %s\n", err);
-        return CTL_USAGE;
+        return BFT_EXIT_USAGE;
     }
     printf("cluster %016llx: %s n=%u f=%u\n", (unsigned long long)cl.cluster_id,
            bft_protocol_name(cl.protocol), cl.n, cl.f);
@@ -53,5 +53,5 @@ int cmd_status(int argc, char **argv)
                (unsigned long long)r.view, r.state_digest);
     }
     bft_cluster_free(&cl);
-    return CTL_OK;
+    return BFT_EXIT_OK;
 }

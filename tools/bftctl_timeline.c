@@ -84,7 +84,7 @@ void ctl_on_tick(void *ctx, double t)
             if (pid == 0) {
                 ctl_child_dies_with(parent);
                 execl(self, "bftctl", "inject", "--config", cfgp, "--what", what, (char *)NULL);
-                _exit(127);
+                _exit(BFT_EXIT_EXEC_FAILED);
             }
             run->inject_pid = pid;
             if (pid < 0)

@@ -346,12 +346,12 @@ static int setup(struct rt *rt, const struct rt_options *opt)
     char err[512];
     if (bft_cluster_load(&rt->cl, opt->config_path, err, sizeof err) != BFT_E_OK) {
         fprintf(stderr, "bftd: %s\n", err);
-        return 2;
+        return BFT_EXIT_USAGE;
     }
     if (opt->id >= rt->cl.n) {
         fprintf(stderr, "bftd: --id %u is not a replica of this cluster (n=%u)\n", opt->id,
                 rt->cl.n);
-        return 2;
+        return BFT_EXIT_USAGE;
     }
     rt->id = opt->id;
     struct bft_node_config nc;
@@ -360,12 +360,12 @@ static int setup(struct rt *rt, const struct rt_options *opt)
     bft_cluster_replica_key_path(&rt->cl, opt->id, keypath, sizeof keypath);
     if (crypto_key_read_pem(keypath, &nc.self_key, err, sizeof err) != 0) {
         fprintf(stderr, "bftd: replica %u key: %s\n", opt->id, err);
-        return 2;
+        return BFT_EXIT_USAGE;
     }
     if (memcmp(nc.self_key.pk, rt->cl.replicas[opt->id].pk, CRYPTO_PK_LEN) != 0) {
         fprintf(stderr, "bftd: key %s does not match replica %u's public_key in %s\n", keypath,
                 opt->id, opt->config_path);
-        return 2;
+        return BFT_EXIT_USAGE;
     }
     if (opt->data_dir)
         snprintf(rt->dir, sizeof rt->dir, "%s", opt->data_dir);
@@ -373,7 +373,7 @@ static int setup(struct rt *rt, const struct rt_options *opt)
         snprintf(rt->dir, sizeof rt->dir, "%s/replica-%u", rt->cl.dir, opt->id);
     if (mkdir_p(rt->dir) != 0) {
         fprintf(stderr, "bftd: cannot create %s: %s\n", rt->dir, strerror(errno));
-        return 2;
+        return BFT_EXIT_USAGE;
     }
 
     bft_core_config_defaults(&nc.core, rt->cl.protocol, rt->cl.n, opt->id);
@@ -383,12 +383,12 @@ static int setup(struct rt *rt, const struct rt_options *opt)
     nc.app = bft_app_for(rt->cl.app);
     if (!nc.app) {
         fprintf(stderr, "bftd: unknown app '%s'\n", rt->cl.app);
-        return 2;
+        return BFT_EXIT_USAGE;
     }
     for (uint32_t i = 0; i < rt->cl.n; i++)
         memcpy(nc.replica_pk[i], rt->cl.replicas[i].pk, 32);
     uint8_t(*cpk)[CRYPTO_PK_LEN] = calloc(rt->cl.n_clients ? rt->cl.n_clients : 1, CRYPTO_PK_LEN);
-    if (!cpk) return 2;
+    if (!cpk) return BFT_EXIT_USAGE;
     rt->client_pk = cpk;
     for (uint32_t i = 0; i < rt->cl.n_clients; i++)
         memcpy(cpk[i], rt->cl.clients[i].pk, 32);
@@ -413,14 +413,14 @@ static int setup(struct rt *rt, const struct rt_options *opt)
                             .on_result = strcmp(rt->cl.app, "orders") == 0 ? h_on_result : NULL};
     if (bft_node_create(&rt->node, &nc, &host, err, sizeof err) != BFT_E_OK) {
         fprintf(stderr, "bftd: %s\n", err);
-        return 2;
+        return BFT_EXIT_USAGE;
     }
     /* The audit log opens before replay: orders that replay executes again
      * and the log lacks (their lines died with the process) are written. */
     if (!strcmp(rt->cl.app, "orders")) {
         if (rt_audit_open(&rt->audit, rt->dir, err, sizeof err) != 0) {
             fprintf(stderr, "bftd %u: %s\n", opt->id, err);
-            return 2;
+            return BFT_EXIT_USAGE;
         }
         rt->audit.node = rt->node;
         if (rt->audit.cut_bytes && opt->verbose)
@@ -429,13 +429,13 @@ static int setup(struct rt *rt, const struct rt_options *opt)
     }
     if (rt_storage_open(&rt->store, rt->dir, opt->fresh, rt->node, opt->id, err, sizeof err) != 0) {
         fprintf(stderr, "bftd %u: storage in %s: %s\n", opt->id, rt->dir, err);
-        return 2;
+        return BFT_EXIT_USAGE;
     }
     if (rt->store.load_note[0]) fprintf(stderr, "bftd %u: %s\n", opt->id, rt->store.load_note);
     if (rt_audit_sync(&rt->audit) != 0) {
         fprintf(stderr, "bftd %u: cannot write %s/audit.log: %s\n", opt->id, rt->dir,
                 strerror(errno));
-        return 2;
+        return BFT_EXIT_USAGE;
     }
     if (rt->cl.metrics_base[0]) {
         /* metrics_base "http://HOST:PORT": replica i serves PORT + i. */
@@ -444,13 +444,13 @@ static int setup(struct rt *rt, const struct rt_options *opt)
         long port = colon ? strtol(colon + 1, NULL, 10) : 0;
         if (!colon || port <= 0 || port + opt->id > 65535) {
             fprintf(stderr, "bftd: metrics_base '%s' needs a port\n", rt->cl.metrics_base);
-            return 2;
+            return BFT_EXIT_USAGE;
         }
         snprintf(url, sizeof url, "%.*s:%ld", (int)(colon - rt->cl.metrics_base),
                  rt->cl.metrics_base, port + (long)opt->id);
         if (rt_metrics_start(&rt->metrics, url, err, sizeof err) != 0) {
             fprintf(stderr, "bftd %u: %s\n", opt->id, err);
-            return 2;
+            return BFT_EXIT_USAGE;
         }
     }
     char cpath[700];
@@ -459,7 +459,7 @@ static int setup(struct rt *rt, const struct rt_options *opt)
      * what its earlier incarnation executed (a torn tail is cut first). */
     if (rt_commits_open(&rt->commits, cpath, err, sizeof err) != 0) {
         fprintf(stderr, "bftd %u: %s\n", opt->id, err);
-        return 2;
+        return BFT_EXIT_USAGE;
     }
     if (opt->plan_path) {
         struct rt_faults_config fc = {.plan_path = opt->plan_path,
@@ -476,13 +476,13 @@ static int setup(struct rt *rt, const struct rt_options *opt)
                                       .ctx = rt};
         if (rt_faults_open(&rt->faults, &fc, err, sizeof err) != BFT_E_OK) {
             fprintf(stderr, "bftd: fault plan: %s\n", err);
-            return 2;
+            return BFT_EXIT_USAGE;
         }
     }
     const char *listen = opt->listen ? opt->listen : rt->cl.replicas[opt->id].address;
     if (net_open(&rt->net, listen, err, sizeof err) != 0) {
         fprintf(stderr, "bftd %u: %s\n", opt->id, err);
-        return 2;
+        return BFT_EXIT_USAGE;
     }
     for (uint32_t i = 0; i < rt->cl.n; i++) {
         if (i == opt->id) continue;
@@ -491,7 +491,7 @@ static int setup(struct rt *rt, const struct rt_options *opt)
             if (opt->peer_override[k].id == i) url = opt->peer_override[k].url;
         if (net_add_peer(rt->net, i, url, err, sizeof err) != 0) {
             fprintf(stderr, "bftd %u: peer %u: %s\n", opt->id, i, err);
-            return 2;
+            return BFT_EXIT_USAGE;
         }
     }
     for (uint32_t k = 0; k < opt->n_twin_peers; k++) {
@@ -500,7 +500,7 @@ static int setup(struct rt *rt, const struct rt_options *opt)
         if (net_add_peer(rt->net, RT_TWIN_PEER_BASE + i, opt->twin_peer[k].url, err, sizeof err) !=
             0) {
             fprintf(stderr, "bftd %u: twin of %u: %s\n", opt->id, i, err);
-            return 2;
+            return BFT_EXIT_USAGE;
         }
         rt->twin_peer[i] = true;
     }
@@ -571,7 +571,7 @@ static bool storage_writable(const char *dir)
 int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
 {
     struct rt *rt = calloc(1, sizeof *rt);
-    if (!rt) return 2;
+    if (!rt) return BFT_EXIT_USAGE;
     rt->commits.fd = -1;
     int rv = setup(rt, opt);
     if (rv != 0) goto out;
