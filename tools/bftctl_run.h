@@ -130,6 +130,10 @@ void ctl_child_dies_with(pid_t parent);
 /* The live replica that reports it leads (its stats.json), or -1. */
 int ctl_current_leader(const struct ctl_run *run);
 pid_t ctl_spawn_replica(const struct ctl_run *run, uint32_t id, bool fresh);
+/* bftctl_spawn.c: a base port with n replica ports and base+99 free below
+ * the ephemeral range (0: none found); the directory bftctl runs from. */
+uint16_t ctl_pick_ports(uint32_t n);
+void ctl_self_dir(char *out, size_t cap);
 /* Print the summary, write --json, return the exit code. */
 int ctl_report(struct ctl_run *run);
 void ctl_ledger_print(const struct ctl_run *run);
