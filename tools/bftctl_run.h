@@ -138,4 +138,18 @@ void ctl_self_dir(char *out, size_t cap);
 int ctl_report(struct ctl_run *run);
 void ctl_ledger_print(const struct ctl_run *run);
 
+/* bftctl_soak_report.c: the checks of `bftctl soak` over a finished run. */
+#define SOAK_CHECKS 5 /* safety, progress, ledger, digests, audit */
+struct soak_row {
+    const char *name;
+    bool ok;
+    char detail[400];
+};
+void ctl_soak_checks(struct ctl_run *run, struct soak_row *rows); /* SOAK_CHECKS rows */
+/* Print the table; the exit code (3 safety/ledger/audit, 4 progress/digests). */
+int ctl_soak_verdict(const struct soak_row *rows);
+/* Add the "soak" section to the cluster JSON at path. */
+void ctl_soak_json(const char *path, uint64_t seed, double wipe_prob, char (*spec)[48], uint32_t n,
+                   const struct soak_row *rows, int rc);
+
 #endif
