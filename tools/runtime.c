@@ -23,6 +23,7 @@
 #include "crypto/crypto.h"
 #include "net/net.h"
 #include "tools/runtime.h"
+#include "tools/runtime_files.h"
 #include "tools/runtime_audit.h"
 #include "tools/runtime_commits.h"
 #include "tools/runtime_storage.h"
@@ -224,55 +225,6 @@ static void h_on_result(void *ctx, uint32_t client, uint64_t req_no, uint64_t se
 
 /* ---- stats file (read by bftctl) ---- */
 
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return 0;
-    char line[256];
-    long v = 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld", &v) == 1) break;
-    fclose(f);
-    return v;
-}
-
-/* DIR/stats.json, replaced atomically (temp file and rename). When the
- * disk is full that fails, and the file is overwritten in place instead:
- * the blocks it already has take the new text, so a replica whose disk
- * filled up can still say why it stopped promising. */
-static void publish_stats(const char *dir, const char *text, size_t len)
-{
-    char path[700], tmp[710];
-    snprintf(path, sizeof path, "%s/stats.json", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (f) {
-        bool ok = fwrite(text, 1, len, f) == len;
-        if (fclose(f) == 0 && ok && rename(tmp, path) == 0) return;
-        unlink(tmp);
-    }
-    int fd = open(path, O_WRONLY);
-    if (fd < 0) return;
-    struct stat st;
-    if (fstat(fd, &st) == 0 && (size_t)st.st_size > len) {
-        /* Pad with spaces up to the old size: the JSON stays valid and no
-         * block is freed or allocated. */
-        char pad[256];
-        memset(pad, ' ', sizeof pad);
-        if (pwrite(fd, text, len, 0) == (ssize_t)len) {
-            for (off_t off = (off_t)len; off < st.st_size;) {
-                size_t k = (size_t)(st.st_size - off) < sizeof pad ? (size_t)(st.st_size - off)
-                                                                   : sizeof pad;
-                if (pwrite(fd, pad, k, off) != (ssize_t)k) break;
-                off += (off_t)k;
-            }
-        }
-    } else {
-        if (pwrite(fd, text, len, 0) == (ssize_t)len) (void)ftruncate(fd, (off_t)len);
-    }
-    close(fd);
-}
-
 static void write_stats(struct rt *rt, bool final)
 {
     struct bft_node_stats st;
@@ -306,7 +258,7 @@ static void write_stats(struct rt *rt, bool final)
             (unsigned long long)st.requests_executed, (unsigned long long)st.batches_executed,
             (unsigned long long)ns.msgs_sent, (unsigned long long)ns.bytes_sent,
             (unsigned long long)ns.frames_sent, (unsigned long long)ns.frames_dropped,
-            (unsigned long long)st.msgs_received, rss_kib(), cpu, (unsigned long long)cc.signs,
+            (unsigned long long)st.msgs_received, rt_rss_kib(), cpu, (unsigned long long)cc.signs,
             (unsigned long long)cc.verifies, (unsigned long long)cc.cache_hits,
             rt->wal_failed ? "true" : "false", rt->audit_failed ? "true" : "false",
             (unsigned long long)rt->audit.lines, (unsigned long long)rt->audit.filled,
@@ -319,27 +271,14 @@ static void write_stats(struct rt *rt, bool final)
     if (rt->faults) rt_faults_stats_json(rt->faults, f);
     rt_storage_stats_json(&rt->store, st.snapshot_loaded, f);
     fprintf(f, ", \"storage_error\": \"%s\"}\n", rt->storage_err);
-    if (fclose(f) == 0) publish_stats(rt->dir, text, text_len);
+    if (fclose(f) == 0) rt_publish_stats(rt->dir, text, text_len);
     free(text);
     if (rt->metrics)
         rt_metrics_publish(rt->metrics, rt->id, bft_protocol_name(rt->cl.protocol), &st, &ns, cpu,
-                           rss_kib(), rt->wal_failed || rt->audit_failed);
+                           rt_rss_kib(), rt->wal_failed || rt->audit_failed);
 }
 
 /* ---- setup ---- */
-
-static int mkdir_p(const char *path)
-{
-    char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0700) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return mkdir(tmp, 0700) != 0 && errno != EEXIST ? -1 : 0;
-}
 
 static int setup(struct rt *rt, const struct rt_options *opt)
 {
@@ -371,7 +310,7 @@ static int setup(struct rt *rt, const struct rt_options *opt)
         snprintf(rt->dir, sizeof rt->dir, "%s", opt->data_dir);
     else
         snprintf(rt->dir, sizeof rt->dir, "%s/replica-%u", rt->cl.dir, opt->id);
-    if (mkdir_p(rt->dir) != 0) {
+    if (rt_mkdir_p(rt->dir) != 0) {
         fprintf(stderr, "bftd: cannot create %s: %s\n", rt->dir, strerror(errno));
         return BFT_EXIT_USAGE;
     }
@@ -549,25 +488,6 @@ static int next_wait_ms(const struct rt *rt, uint64_t now)
     return (int)wait;
 }
 
-/* After a failed WAL or audit write: can the data dir take writes again?
- * Writes and syncs RT_PROBE_BYTES (headroom, so the replica does not fail
- * again at once), then removes the probe. */
-static bool storage_writable(const char *dir)
-{
-    char path[700];
-    snprintf(path, sizeof path, "%s/.storage-probe", dir);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0) return false;
-    static const uint8_t zero[65536];
-    bool ok = true;
-    for (size_t done = 0; ok && done < RT_PROBE_BYTES; done += sizeof zero)
-        ok = write(fd, zero, sizeof zero) == (ssize_t)sizeof zero;
-    ok = ok && fdatasync(fd) == 0;
-    close(fd);
-    unlink(path);
-    return ok;
-}
-
 int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
 {
     struct rt *rt = calloc(1, sizeof *rt);
@@ -612,7 +532,7 @@ int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
         }
         if ((rt->wal_failed || rt->audit_failed) && now - last_probe >= RT_PROBE_EVERY_MS) {
             last_probe = now;
-            if (storage_writable(rt->dir)) {
+            if (rt_storage_writable(rt->dir, RT_PROBE_BYTES)) {
                 fprintf(stderr, "bftd %u: storage is writable again; restarting from the WAL\n",
                         rt->id);
                 rv = RT_RESUME;
