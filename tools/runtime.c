@@ -280,7 +280,9 @@ static void write_stats(struct rt *rt, bool final)
 
 /* ---- setup ---- */
 
-static int setup(struct rt *rt, const struct rt_options *opt)
+/* The cluster, this replica's key (it must match cluster.json) and its
+ * data dir. */
+static int setup_identity(struct rt *rt, const struct rt_options *opt, struct bft_node_config *nc)
 {
     char err[512];
     if (bft_cluster_load(&rt->cl, opt->config_path, err, sizeof err) != BFT_E_OK) {
@@ -293,15 +295,13 @@ static int setup(struct rt *rt, const struct rt_options *opt)
         return BFT_EXIT_USAGE;
     }
     rt->id = opt->id;
-    struct bft_node_config nc;
-    memset(&nc, 0, sizeof nc);
     char keypath[700];
     bft_cluster_replica_key_path(&rt->cl, opt->id, keypath, sizeof keypath);
-    if (crypto_key_read_pem(keypath, &nc.self_key, err, sizeof err) != 0) {
+    if (crypto_key_read_pem(keypath, &nc->self_key, err, sizeof err) != 0) {
         fprintf(stderr, "bftd: replica %u key: %s\n", opt->id, err);
         return BFT_EXIT_USAGE;
     }
-    if (memcmp(nc.self_key.pk, rt->cl.replicas[opt->id].pk, CRYPTO_PK_LEN) != 0) {
+    if (memcmp(nc->self_key.pk, rt->cl.replicas[opt->id].pk, CRYPTO_PK_LEN) != 0) {
         fprintf(stderr, "bftd: key %s does not match replica %u's public_key in %s\n", keypath,
                 opt->id, opt->config_path);
         return BFT_EXIT_USAGE;
@@ -315,30 +315,42 @@ static int setup(struct rt *rt, const struct rt_options *opt)
         return BFT_EXIT_USAGE;
     }
 
-    bft_core_config_defaults(&nc.core, rt->cl.protocol, rt->cl.n, opt->id);
-    nc.core.f = rt->cl.f;
-    nc.core.cluster_id = rt->cl.cluster_id;
-    if (rt->cl.batch_max) nc.core.batch_max = rt->cl.batch_max;
-    nc.app = bft_app_for(rt->cl.app);
-    if (!nc.app) {
+    return BFT_EXIT_OK;
+}
+
+/* The node's configuration from cluster.json. */
+static int setup_config(struct rt *rt, const struct rt_options *opt, struct bft_node_config *nc)
+{
+    bft_core_config_defaults(&nc->core, rt->cl.protocol, rt->cl.n, opt->id);
+    nc->core.f = rt->cl.f;
+    nc->core.cluster_id = rt->cl.cluster_id;
+    if (rt->cl.batch_max) nc->core.batch_max = rt->cl.batch_max;
+    nc->app = bft_app_for(rt->cl.app);
+    if (!nc->app) {
         fprintf(stderr, "bftd: unknown app '%s'\n", rt->cl.app);
         return BFT_EXIT_USAGE;
     }
     for (uint32_t i = 0; i < rt->cl.n; i++)
-        memcpy(nc.replica_pk[i], rt->cl.replicas[i].pk, 32);
+        memcpy(nc->replica_pk[i], rt->cl.replicas[i].pk, CRYPTO_PK_LEN);
     uint8_t(*cpk)[CRYPTO_PK_LEN] = calloc(rt->cl.n_clients ? rt->cl.n_clients : 1, CRYPTO_PK_LEN);
     if (!cpk) return BFT_EXIT_USAGE;
     rt->client_pk = cpk;
     for (uint32_t i = 0; i < rt->cl.n_clients; i++)
-        memcpy(cpk[i], rt->cl.clients[i].pk, 32);
-    nc.n_clients = rt->cl.n_clients;
-    nc.client_pk = (const uint8_t(*)[CRYPTO_PK_LEN])cpk; /* freed after the node */
-    nc.sign_replica_msgs = rt->cl.sign;
+        memcpy(cpk[i], rt->cl.clients[i].pk, CRYPTO_PK_LEN);
+    nc->n_clients = rt->cl.n_clients;
+    nc->client_pk = (const uint8_t(*)[CRYPTO_PK_LEN])cpk; /* freed after the node */
+    nc->sign_replica_msgs = rt->cl.sign;
     /* Fresh entropy per process: a restarted incarnation must not repeat
      * its predecessor's random choices (Raft election timeouts). */
-    if (crypto_random_bytes(&nc.random_seed, sizeof nc.random_seed) != 0 || nc.random_seed == 0)
-        nc.random_seed = rt_now_ms() ^ ((uint64_t)getpid() << 32) ^ BFT_GOLDEN64;
+    if (crypto_random_bytes(&nc->random_seed, sizeof nc->random_seed) != 0 || nc->random_seed == 0)
+        nc->random_seed = rt_now_ms() ^ ((uint64_t)getpid() << 32) ^ BFT_GOLDEN64;
 
+    return BFT_EXIT_OK;
+}
+
+static int setup_node(struct rt *rt, const struct bft_node_config *nc)
+{
+    char err[512];
     struct bft_host host = {.ctx = rt,
                             .send = h_send,
                             .send_client = h_send_client,
@@ -350,10 +362,17 @@ static int setup(struct rt *rt, const struct rt_options *opt)
                             .save_snapshot = h_save_snapshot,
                             .snapshot_wanted = h_snapshot_wanted,
                             .on_result = strcmp(rt->cl.app, "orders") == 0 ? h_on_result : NULL};
-    if (bft_node_create(&rt->node, &nc, &host, err, sizeof err) != BFT_E_OK) {
+    if (bft_node_create(&rt->node, nc, &host, err, sizeof err) != BFT_E_OK) {
         fprintf(stderr, "bftd: %s\n", err);
         return BFT_EXIT_USAGE;
     }
+    return BFT_EXIT_OK;
+}
+
+/* audit.log, the WAL and snapshots (replayed here), metrics, commits.log. */
+static int setup_files(struct rt *rt, const struct rt_options *opt)
+{
+    char err[512];
     /* The audit log opens before replay: orders that replay executes again
      * and the log lacks (their lines died with the process) are written. */
     if (!strcmp(rt->cl.app, "orders")) {
@@ -400,6 +419,13 @@ static int setup(struct rt *rt, const struct rt_options *opt)
         fprintf(stderr, "bftd %u: %s\n", opt->id, err);
         return BFT_EXIT_USAGE;
     }
+    return BFT_EXIT_OK;
+}
+
+static int setup_faults(struct rt *rt, const struct rt_options *opt,
+                        const struct bft_node_config *nc)
+{
+    char err[512];
     if (opt->plan_path) {
         struct rt_faults_config fc = {.plan_path = opt->plan_path,
                                       .start_realtime_ms = opt->plan_start_ms,
@@ -409,8 +435,8 @@ static int setup(struct rt *rt, const struct rt_options *opt)
                                       .f = rt->cl.f,
                                       .self = opt->id,
                                       .cluster_id = rt->cl.cluster_id,
-                                      .request_timeout_ms = nc.core.request_timeout_ms,
-                                      .key = nc.self_key,
+                                      .request_timeout_ms = nc->core.request_timeout_ms,
+                                      .key = nc->self_key,
                                       .xmit = xmit,
                                       .ctx = rt};
         if (rt_faults_open(&rt->faults, &fc, err, sizeof err) != BFT_E_OK) {
@@ -418,6 +444,13 @@ static int setup(struct rt *rt, const struct rt_options *opt)
             return BFT_EXIT_USAGE;
         }
     }
+    return BFT_EXIT_OK;
+}
+
+/* Listen, and dial every peer (and a twin's second instance). */
+static int setup_net(struct rt *rt, const struct rt_options *opt)
+{
+    char err[512];
     const char *listen = opt->listen ? opt->listen : rt->cl.replicas[opt->id].address;
     if (net_open(&rt->net, listen, err, sizeof err) != 0) {
         fprintf(stderr, "bftd %u: %s\n", opt->id, err);
@@ -448,7 +481,20 @@ static int setup(struct rt *rt, const struct rt_options *opt)
                 "bftd %u: %s n=%u f=%u listening on %s, %d snapshot(s) loaded (base %llu)\n",
                 opt->id, bft_protocol_name(rt->cl.protocol), rt->cl.n, rt->cl.f, listen,
                 rt->store.loaded, (unsigned long long)bft_node_snapshot_base(rt->node));
-    return 0;
+    return BFT_EXIT_OK;
+}
+
+static int setup(struct rt *rt, const struct rt_options *opt)
+{
+    struct bft_node_config nc;
+    memset(&nc, 0, sizeof nc);
+    int rv = setup_identity(rt, opt, &nc);
+    if (rv == BFT_EXIT_OK) rv = setup_config(rt, opt, &nc);
+    if (rv == BFT_EXIT_OK) rv = setup_node(rt, &nc);
+    if (rv == BFT_EXIT_OK) rv = setup_files(rt, opt);
+    if (rv == BFT_EXIT_OK) rv = setup_faults(rt, opt, &nc);
+    if (rv == BFT_EXIT_OK) rv = setup_net(rt, opt);
+    return rv;
 }
 
 /* ---- loop ---- */
