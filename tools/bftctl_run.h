@@ -134,9 +134,17 @@ pid_t ctl_spawn_replica(const struct ctl_run *run, uint32_t id, bool fresh);
  * the ephemeral range (0: none found); the directory bftctl runs from. */
 uint16_t ctl_pick_ports(uint32_t n);
 void ctl_self_dir(char *out, size_t cap);
-/* Print the summary, write --json, return the exit code. */
+/* bftctl_report.c: print the summary, write --json, return the exit code. */
 int ctl_report(struct ctl_run *run);
 void ctl_ledger_print(const struct ctl_run *run);
+const char *ctl_reads_level_arg(const struct ctl_run *run);
+/* bftctl_report_json.c: write --json; 0 or -1 (message printed). */
+struct ctl_totals { /* summed over the replicas (view changes: the highest) */
+    uint64_t msgs, bytes, view_changes;
+    double cpu_s;
+};
+int ctl_report_json(const struct ctl_run *run, const struct ctl_verdict *v,
+                    const struct ctl_totals *t, double per_op_div, const struct ctl_phases *ph);
 
 /* bftctl_soak_report.c: the checks of `bftctl soak` over a finished run. */
 #define SOAK_CHECKS 5 /* safety, progress, ledger, digests, audit */
