@@ -23,6 +23,7 @@
 #include "crypto/crypto.h"
 #include "net/net.h"
 #include "tools/runtime.h"
+#include "tools/runtime_internal.h"
 #include "tools/runtime_files.h"
 #include "tools/runtime_audit.h"
 #include "tools/runtime_commits.h"
@@ -30,36 +31,6 @@
 #include "tools/runtime_metrics.h"
 #include "tools/runtime_faults.h"
 #include "wire/hash.h"
-
-#define RT_MAX_TIMERS 64
-#define RT_BURST_FRAMES 64
-#define RT_CLIENT_PEER_BASE BFT_MAX_REPLICAS
-#define RT_STATS_EVERY_MS 200
-#define RT_AUDIT_FILL_PER_TICK 65536u /* audit lines written from a snapshot per stats tick */
-#define RT_PROBE_EVERY_MS 1000        /* storage probe while writes fail */
-#define RT_PROBE_BYTES (1u << 20)     /* headroom the probe asks for */
-#define RT_TWIN_PEER_BASE (NET_MAX_PEERS - BFT_MAX_REPLICAS) /* a twin's second instance */
-
-struct rt {
-    struct bft_cluster cl;
-    uint32_t id;
-    struct net_transport *net;
-    struct bft_node *node;
-    struct rt_storage store; /* WAL segments and snapshots (runtime_storage.c) */
-    bool wal_failed;         /* WAL, snapshot or rotation: storage_failed */
-    bool audit_failed;
-    char storage_err[512];     /* why the replica stopped promising ("" if it did not) */
-    struct rt_commits commits; /* commits.log (fd -1 until opened) */
-    char dir[600];
-    uint64_t timer_due[RT_MAX_TIMERS]; /* 0 = not armed */
-    uint64_t start_ms;
-    uint64_t junk_frames;
-    struct rt_faults *faults;   /* NULL: no plan */
-    struct rt_audit audit;      /* orders app only */
-    struct rt_metrics *metrics; /* NULL: not configured */
-    uint8_t (*client_pk)[CRYPTO_PK_LEN];
-    bool twin_peer[BFT_MAX_REPLICAS];
-};
 
 uint64_t rt_now_ms(void)
 {
@@ -221,61 +192,6 @@ static void h_on_result(void *ctx, uint32_t client, uint64_t req_no, uint64_t se
     (void)req_no;
     (void)view;
     rt_audit_result(&rt->audit, client, seq, op, op_len, res, res_len);
-}
-
-/* ---- stats file (read by bftctl) ---- */
-
-static void write_stats(struct rt *rt, bool final)
-{
-    struct bft_node_stats st;
-    bft_node_stats(rt->node, &st);
-    struct net_peer_stats ns;
-    net_total_stats(rt->net, &ns);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-                 (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-    struct crypto_counters cc;
-    crypto_counters_get(&cc);
-    char dig[65];
-    char *text = NULL;
-    size_t text_len = 0;
-    FILE *f = open_memstream(&text, &text_len);
-    if (!f) return;
-    crypto_to_hex(st.state_digest.b, 32, dig);
-    fprintf(f,
-            "{\"id\": %u, \"final\": %s, \"committed_seq\": %llu, \"view\": %llu, "
-            "\"view_changes\": %llu, \"state_digest\": \"%s\", \"requests_executed\": %llu, "
-            "\"batches_executed\": %llu, \"msgs_sent\": %llu, \"bytes_sent\": %llu, "
-            "\"frames_sent\": %llu, \"frames_dropped\": %llu, \"msgs_received\": %llu, "
-            "\"rss_kib\": %ld, \"cpu_s\": %.3f, \"signs\": %llu, \"verifies\": %llu, "
-            "\"verify_cache_hits\": %llu, \"wal_failed\": %s, \"audit_failed\": %s, "
-            "\"audit_orders\": %llu, \"audit_filled\": %llu, \"audit_gaps\": %llu, "
-            "\"reads_deferred\": %llu, \"leader\": %d, "
-            "\"is_leader\": %s, \"rejected\": {",
-            rt->id, final ? "true" : "false", (unsigned long long)st.last_executed,
-            (unsigned long long)st.view, (unsigned long long)st.view_changes, dig,
-            (unsigned long long)st.requests_executed, (unsigned long long)st.batches_executed,
-            (unsigned long long)ns.msgs_sent, (unsigned long long)ns.bytes_sent,
-            (unsigned long long)ns.frames_sent, (unsigned long long)ns.frames_dropped,
-            (unsigned long long)st.msgs_received, rt_rss_kib(), cpu, (unsigned long long)cc.signs,
-            (unsigned long long)cc.verifies, (unsigned long long)cc.cache_hits,
-            rt->wal_failed ? "true" : "false", rt->audit_failed ? "true" : "false",
-            (unsigned long long)rt->audit.lines, (unsigned long long)rt->audit.filled,
-            (unsigned long long)rt->audit.gaps, (unsigned long long)st.reads_deferred,
-            st.leader < rt->cl.n ? (int)st.leader : -1, st.is_leader ? "true" : "false");
-    for (int r = BFT_REJECT__FIRST; r < BFT_REJECT__COUNT; r++)
-        fprintf(f, "%s\"%s\": %llu", r ? ", " : "", bft_reject_name(r),
-                (unsigned long long)st.rejected[r]);
-    fprintf(f, "}");
-    if (rt->faults) rt_faults_stats_json(rt->faults, f);
-    rt_storage_stats_json(&rt->store, st.snapshot_loaded, f);
-    fprintf(f, ", \"storage_error\": \"%s\"}\n", rt->storage_err);
-    if (fclose(f) == 0) rt_publish_stats(rt->dir, text, text_len);
-    free(text);
-    if (rt->metrics)
-        rt_metrics_publish(rt->metrics, rt->id, bft_protocol_name(rt->cl.protocol), &st, &ns, cpu,
-                           rt_rss_kib(), rt->wal_failed || rt->audit_failed);
 }
 
 /* ---- setup ---- */
@@ -573,7 +489,7 @@ int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
             /* Orders installed by state transfer, in bounded slices. */
             rt_audit_catch_up(&rt->audit, RT_AUDIT_FILL_PER_TICK);
             rt_commits_flush(&rt->commits);
-            write_stats(rt, false);
+            rt_write_stats(rt, false);
             last_stats = now;
         }
         if ((rt->wal_failed || rt->audit_failed) && now - last_probe >= RT_PROBE_EVERY_MS) {
@@ -589,7 +505,7 @@ int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
     bft_node_flush(rt->node);
     net_flush(rt->net);
     rt_commits_flush(&rt->commits);
-    write_stats(rt, true);
+    rt_write_stats(rt, true);
 out:
     rt_commits_close(&rt->commits);
     rt_audit_close(&rt->audit);
