@@ -49,7 +49,10 @@ void rt_write_stats(struct rt *rt, bool final)
             (unsigned long long)rt->audit.gaps, (unsigned long long)st.reads_deferred,
             st.leader < rt->cl.n ? (int)st.leader : -1, st.is_leader ? "true" : "false");
     for (int r = BFT_REJECT__FIRST; r < BFT_REJECT__COUNT; r++)
-        fprintf(f, "%s\"%s\": %llu", r ? ", " : "", bft_reject_name(r),
+        /* Reasons start at BFT_REJECT__FIRST (0 is "not refused"): no comma
+         * before the first, or the file is not JSON and bftctl reads no
+         * stats at all. */
+        fprintf(f, "%s\"%s\": %llu", r > BFT_REJECT__FIRST ? ", " : "", bft_reject_name(r),
                 (unsigned long long)st.rejected[r]);
     fprintf(f, "}");
     if (rt->faults) rt_faults_stats_json(rt->faults, f);
