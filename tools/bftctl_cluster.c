@@ -59,7 +59,11 @@ int cmd_cluster(int argc, char **argv)
     struct ctl_run *run = ctl_run_new();
     if (!run) return BFT_EXIT_USAGE;
     int rc = BFT_EXIT_USAGE;
-    if (ctl_cluster_args(run, argc, argv) == 0) rc = ctl_cluster_exec(run);
+    int r = ctl_cluster_args(run, argc, argv);
+    if (r == 0)
+        rc = ctl_cluster_exec(run);
+    else if (r > 0)
+        rc = BFT_EXIT_OK; /* --help */
     ctl_run_free(run);
     return rc;
 }

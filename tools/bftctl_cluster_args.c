@@ -244,7 +244,7 @@ int ctl_cluster_args(struct ctl_run *run, int argc, char **argv)
     uint64_t seen;
     run->protocol = -1;
     enum cli_result r = cli_parse(&k_spec, argc, argv, run, &seen);
-    if (r == CLI_HELP) exit(BFT_EXIT_OK);
+    if (r == CLI_HELP) return 1;
     if (r != CLI_PARSED) return -1;
     run->nodes_set = cli_given(&k_spec, seen, "nodes");
     run->duration_set = cli_given(&k_spec, seen, "duration");

@@ -64,8 +64,8 @@ struct ctl_run {
  * `bftctl cluster`: the soak only writes the fault schedule). */
 struct ctl_run *ctl_run_new(void); /* defaults; NULL if out of memory */
 void ctl_run_free(struct ctl_run *run);
-/* Parse `bftctl cluster` arguments (argv[0] is skipped); 0 or -1 (message
- * printed). */
+/* Parse `bftctl cluster` arguments (argv[0] is skipped); 0, 1 after
+ * printing --help, or -1 (message printed). */
 int ctl_cluster_args(struct ctl_run *run, int argc, char **argv);
 /* Start the replicas, run the load and the faults, stop, report; returns
  * the exit code. The run's results stay in run until ctl_run_free. */
