@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config/cluster.h"
 #include "crypto/crypto.h"
@@ -49,5 +50,7 @@ struct rt {
 /* runtime_stats.c: DIR/stats.json (docs/design.md "Files"), every
  * RT_STATS_EVERY_MS and on exit (final). */
 void rt_write_stats(struct rt *rt, bool final);
+/* The members of "rejected" (one per reason) and its closing brace. */
+void rt_stats_rejected_json(FILE *f, const uint64_t rejected[BFT_REJECT__COUNT]);
 
 #endif

@@ -9,6 +9,17 @@
 #include "tools/runtime_files.h"
 #include "tools/runtime_internal.h"
 
+void rt_stats_rejected_json(FILE *f, const uint64_t rejected[BFT_REJECT__COUNT])
+{
+    for (int r = BFT_REJECT__FIRST; r < BFT_REJECT__COUNT; r++)
+        /* Reasons start at BFT_REJECT__FIRST (0 is "not refused"): no comma
+         * before the first, or the file is not JSON and bftctl reads no
+         * stats at all. */
+        fprintf(f, "%s\"%s\": %llu", r > BFT_REJECT__FIRST ? ", " : "", bft_reject_name(r),
+                (unsigned long long)rejected[r]);
+    fprintf(f, "}");
+}
+
 void rt_write_stats(struct rt *rt, bool final)
 {
     struct bft_node_stats st;
@@ -48,13 +59,7 @@ void rt_write_stats(struct rt *rt, bool final)
             (unsigned long long)rt->audit.lines, (unsigned long long)rt->audit.filled,
             (unsigned long long)rt->audit.gaps, (unsigned long long)st.reads_deferred,
             st.leader < rt->cl.n ? (int)st.leader : -1, st.is_leader ? "true" : "false");
-    for (int r = BFT_REJECT__FIRST; r < BFT_REJECT__COUNT; r++)
-        /* Reasons start at BFT_REJECT__FIRST (0 is "not refused"): no comma
-         * before the first, or the file is not JSON and bftctl reads no
-         * stats at all. */
-        fprintf(f, "%s\"%s\": %llu", r > BFT_REJECT__FIRST ? ", " : "", bft_reject_name(r),
-                (unsigned long long)st.rejected[r]);
-    fprintf(f, "}");
+    rt_stats_rejected_json(f, st.rejected);
     if (rt->faults) rt_faults_stats_json(rt->faults, f);
     rt_storage_stats_json(&rt->store, st.snapshot_loaded, f);
     fprintf(f, ", \"storage_error\": \"%s\"}\n", rt->storage_err);
