@@ -277,7 +277,8 @@ pid_t ctl_spawn_twin(const struct ctl_run *run, uint32_t id)
     pid_t pid = fork();
     if (pid != 0) return pid;
     ctl_child_dies_with(parent);
-    if (!freopen(logp, "a", stderr) || !freopen("/dev/null", "w", stdout)) _exit(BFT_EXIT_EXEC_FAILED);
+    if (!freopen(logp, "a", stderr) || !freopen("/dev/null", "w", stdout))
+        _exit(BFT_EXIT_EXEC_FAILED);
     execv(run->bftd, (char *const *)argv);
     fprintf(stderr, "exec %s: %s\n", run->bftd, strerror(errno));
     _exit(BFT_EXIT_EXEC_FAILED);
