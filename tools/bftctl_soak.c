@@ -161,9 +161,9 @@ static void print_header(const struct soak_opts *o, char (*spec)[SOAK_SPEC_MAX],
 static int cluster_argv(const struct soak_opts *o, char (*spec)[SOAK_SPEC_MAX], uint32_t n,
                         char **av, char num[3][32])
 {
-    snprintf(num[0], 32, "%u", o->nodes);
-    snprintf(num[1], 32, "%g", o->duration_s);
-    snprintf(num[2], 32, "%u", o->clients);
+    snprintf(num[0], sizeof num[0], "%u", o->nodes);
+    snprintf(num[1], sizeof num[0], "%g", o->duration_s);
+    snprintf(num[2], sizeof num[0], "%u", o->clients);
     int ac = 0;
     av[ac++] = "cluster";
     av[ac++] = "--protocol";
