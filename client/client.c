@@ -27,97 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/client.h"
+#include "client/client_internal.h"
 #include "wire/bytes.h"
-
-#define CLIENT_CAP 4096u /* most outstanding requests */
-#define CLIENT_READS 16u /* most outstanding read-only requests */
-/* Read ids live in their own number space (bit 62 set): replicas never put
- * reads in their exactly-once table, so reads need no ordered number. */
-#define CLIENT_READ_BIT (1ull << 62)
-#define CLIENT_BACKOFF_MAX 8u /* retransmission interval cap, x retransmit_ms */
-
-struct client_slot {
-    uint64_t req_no; /* 0: free */
-    uint64_t env_first;
-    uint32_t replied; /* bit r: replica r's result hash is recorded */
-    uint16_t op_len;
-    bool done;
-    /* Valid in the slot of an envelope's first request only. */
-    uint16_t env_count, env_left;
-    uint64_t interval_ms;
-    uint64_t deadline_ms;
-    uint8_t sig[BFT_SIG_LEN];
-};
-
-/* A read-only request at one of three levels (docs/reads.md).
- * Linearizable (PBFT §5.1.3): sent to every replica, answered from their
- * current state without ordering, accepted on 2f+1 matching replies (so
- * the result reflects a state a quorum holds); Raft: the leader's answer
- * (lease or ReadIndex). Quorum: Raft ReadIndex without the lease; BFT an
- * ordered request. Local: one replica's answer, if it executed a commit
- * within staleness_ms; a refusal moves the read to the next replica. If a
- * read cannot complete (conflicting replies, a timeout, every replica
- * refused), it is re-issued as an ordered request and completes like any
- * other. */
-struct client_read {
-    uint64_t id;       /* 0: free */
-    uint64_t fallback; /* ordered req_no once fallen back, else 0 */
-    uint64_t deadline_ms;
-    uint32_t replied;
-    uint8_t level;         /* enum bft_read_level */
-    uint32_t staleness_ms; /* local only */
-    uint32_t target;       /* local: the replica asked now */
-    uint32_t asked;        /* local: bit r: replica r was asked */
-    uint16_t op_len;
-    uint8_t op[BFT_OP_MAX];
-    uint8_t hash[BFT_MAX_REPLICAS][CRYPTO_DIGEST_LEN];
-    uint8_t sig[BFT_SIG_LEN];
-};
-
-struct bft_client {
-    struct bft_client_config cfg;
-    struct client_read reads[CLIENT_READS];
-    uint64_t next_read;
-    struct bft_client_host host;
-    uint32_t cap;     /* slots */
-    uint32_t env_ops; /* ops per envelope: min(envelope, cap) */
-    size_t body_max;  /* largest envelope body */
-    struct client_slot *slots;
-    uint8_t *ops;                         /* cap x BFT_OP_MAX */
-    uint8_t (*hashes)[CRYPTO_DIGEST_LEN]; /* cap x n */
-    uint8_t *body;                        /* body_max */
-    uint8_t *msg;                         /* encoded envelope */
-    size_t msg_cap;
-    uint64_t next_req_no; /* next number to assign */
-    uint64_t oldest;      /* first request of the oldest live envelope */
-    uint64_t unsent;      /* first request not yet in an envelope */
-    size_t unsent_body;   /* body bytes the unsent requests would take */
-    uint64_t replica_view[BFT_MAX_REPLICAS];
-    uint64_t view;   /* believed view (PBFT) */
-    uint32_t leader; /* believed primary / leader */
-    struct bft_client_stats stats;
-};
-
-static struct client_slot *slot_of(struct bft_client *c, uint64_t req_no)
-{
-    return &c->slots[req_no % c->cap];
-}
-
-static uint8_t *op_of(struct bft_client *c, uint64_t req_no)
-{
-    return c->ops + (size_t)(req_no % c->cap) * BFT_OP_MAX;
-}
-
-static uint8_t *hash_of(struct bft_client *c, uint64_t req_no, uint32_t replica)
-{
-    return c->hashes[(size_t)(req_no % c->cap) * c->cfg.n + replica];
-}
-
-static bool is_bft(const struct bft_client *c)
-{
-    return c->cfg.protocol != BFT_PROTO_RAFT;
-}
 
 int bft_client_create(struct bft_client **out, const struct bft_client_config *cfg,
                       const struct bft_client_host *host)
@@ -204,7 +115,7 @@ static size_t encode_envelope(struct bft_client *c, uint64_t first, uint16_t cou
     return len;
 }
 
-static void send_all(struct bft_client *c, size_t len)
+void client_send_all(struct bft_client *c, size_t len)
 {
     for (uint32_t r = 0; r < c->cfg.n; r++)
         c->host.send(c->host.ctx, r, c->msg, len);
@@ -212,9 +123,11 @@ static void send_all(struct bft_client *c, size_t len)
 
 /* Seal the unsent requests into one signed envelope and send it the first
  * time: PBFT to the believed primary (§4.1: "sends the request to the
- * primary"), HotStuff to every replica (the leader rotates every view, so
- * any one guess is soon stale), Raft to the believed leader. */
-static void send_unsent(struct bft_client *c, uint64_t now_ms)
+ * primary"), HotStuff to every replica (each leader keeps a window of 256
+ * views, docs/hotstuff.md "Leader windows", but a timeout moves everyone to
+ * the next window's leader, and reputation may reorder them, so the client
+ * cannot know the next one), Raft to the believed leader. */
+void client_send_unsent(struct bft_client *c, uint64_t now_ms)
 {
     if (c->unsent == c->next_req_no) return;
     uint64_t first = c->unsent;
@@ -238,7 +151,7 @@ static void send_unsent(struct bft_client *c, uint64_t now_ms)
     c->unsent = c->next_req_no;
     c->unsent_body = 0;
     if (c->cfg.protocol == BFT_PROTO_HOTSTUFF)
-        send_all(c, len);
+        client_send_all(c, len);
     else
         c->host.send(c->host.ctx, c->leader, c->msg, len);
 }
@@ -248,7 +161,7 @@ uint64_t bft_client_submit(struct bft_client *c, const uint8_t *op, size_t len, 
     /* The codec refuses empty and oversized ops: refuse them here. */
     if (!op || len == 0 || len > BFT_OP_MAX) return 0;
     if (c->next_req_no - c->oldest >= c->cap) return 0; /* BFT_E_FULL */
-    if (4 + c->unsent_body + 2 + len > c->body_max) send_unsent(c, now_ms);
+    if (4 + c->unsent_body + 2 + len > c->body_max) client_send_unsent(c, now_ms);
     uint64_t req_no = c->next_req_no++;
     struct client_slot *s = slot_of(c, req_no);
     assert(s->req_no == 0);
@@ -258,13 +171,13 @@ uint64_t bft_client_submit(struct bft_client *c, const uint8_t *op, size_t len, 
     memcpy(op_of(c, req_no), op, len);
     c->unsent_body += 2 + len;
     c->stats.submitted++;
-    if (c->next_req_no - c->unsent >= c->env_ops) send_unsent(c, now_ms);
+    if (c->next_req_no - c->unsent >= c->env_ops) client_send_unsent(c, now_ms);
     return req_no;
 }
 
 void bft_client_flush(struct bft_client *c, uint64_t now_ms)
 {
-    send_unsent(c, now_ms);
+    client_send_unsent(c, now_ms);
 }
 
 uint32_t bft_client_room(const struct bft_client *c)
@@ -358,160 +271,29 @@ static void record_result(struct bft_client *c, struct client_slot *s, uint32_t 
     c->host.done(c->host.ctx, req_no, res, res_len);
 }
 
-/* ---- read-only requests ---- */
-
-static size_t encode_read(struct bft_client *c, const struct client_read *rd)
+/* Cheap relevance check before the expensive signature check: replies
+ * to completed or unknown requests are dropped unverified. Then the
+ * replica's signature (BFT; Raft trusts its leader). */
+static bool reply_wanted(struct bft_client *c, const struct bft_msg *mp,
+                         const struct client_read *rd, uint64_t first, uint16_t count)
 {
-    struct wire_wr w;
-    wire_wr_init(&w, c->body, c->body_max);
-    uint8_t flags = BFT_REQ_READONLY;
-    if (rd->level == BFT_READ_QUORUM) flags |= BFT_REQ_READ_QUORUM;
-    if (rd->level == BFT_READ_LOCAL) flags |= BFT_REQ_READ_LOCAL;
-    wire_put_u16(&w, 1);
-    wire_put_u8(&w, flags);
-    wire_put_u8(&w, 0);
-    wire_put_u16(&w, rd->op_len);
-    wire_put_bytes(&w, rd->op, rd->op_len);
-    struct bft_msg m = {.type = BFT_MSG_REQUEST,
-                        .sender = c->cfg.id,
-                        .cluster_id = c->cfg.cluster_id,
-                        .view = rd->level == BFT_READ_LOCAL ? rd->staleness_ms : 0,
-                        .seq = rd->id,
-                        .body = c->body,
-                        .body_len = (uint32_t)w.len};
-    memcpy(m.sig, rd->sig, BFT_SIG_LEN);
-    return bft_msg_encode(&m, c->msg, c->msg_cap);
-}
-
-static void read_fall_back(struct bft_client *c, struct client_read *rd, uint64_t now_ms);
-
-/* Sign the read once: a local read that moves on to the next replica
- * resends the same bytes. */
-static size_t encode_read_signed(struct bft_client *c, struct client_read *rd)
-{
-    size_t mlen = encode_read(c, rd);
-    if (!c->cfg.null_crypto) {
+    bool useful = rd != NULL;
+    for (uint64_t r = first; r < first + count && !useful; r++) {
+        const struct client_slot *s = pending(c, r);
+        useful = s && !(s->replied & (1u << mp->sender));
+    }
+    if (!useful) return false;
+    if (is_bft(c) && !c->cfg.null_crypto) {
         const uint8_t *region;
-        size_t rl;
-        bft_msg_signed_region(c->msg, &region, &rl);
-        crypto_sign_msg(&c->cfg.key, BFT_MSG_REQUEST, c->cfg.cluster_id, region, rl, rd->sig);
-        bft_msg_set_sig(c->msg, rd->sig);
+        size_t region_len;
+        bft_msg_signed_region(mp->raw, &region, &region_len);
+        if (!crypto_verify_msg(c->cfg.replica_pk[mp->sender], BFT_MSG_REPLY, c->cfg.cluster_id,
+                               region, region_len, mp->sig)) {
+            c->stats.bad_replies++;
+            return false;
+        }
     }
-    return mlen;
-}
-
-/* A local read asks one replica at a time, each at most once, starting
- * from one spread by client id so clients do not all load one replica.
- * When every replica has refused or timed out, the read is ordered. */
-static void local_ask_next(struct bft_client *c, struct client_read *rd, uint64_t now_ms)
-{
-    uint32_t all = c->cfg.n >= 32 ? UINT32_MAX : (1u << c->cfg.n) - 1;
-    if ((rd->asked & all) == all) {
-        read_fall_back(c, rd, now_ms);
-        return;
-    }
-    uint32_t r = rd->asked ? (rd->target + 1) % c->cfg.n : (c->cfg.id + rd->id) % c->cfg.n;
-    while (rd->asked & (1u << r))
-        r = (r + 1) % c->cfg.n;
-    rd->target = r;
-    rd->asked |= 1u << r;
-    rd->deadline_ms = now_ms + c->cfg.retransmit_ms;
-    size_t mlen = encode_read(c, rd); /* rd->sig: signed at issue */
-    c->host.send(c->host.ctx, r, c->msg, mlen);
-}
-
-uint64_t bft_client_read_at(struct bft_client *c, const uint8_t *op, size_t len, int level,
-                            uint32_t staleness_ms, uint64_t now_ms)
-{
-    if (!op || len == 0 || len > BFT_OP_MAX || c->body_max < 6 + len) return 0;
-    if (level != BFT_READ_LINEARIZABLE && level != BFT_READ_QUORUM && level != BFT_READ_LOCAL)
-        return 0;
-    if (level == BFT_READ_LOCAL && staleness_ms == 0) return 0;
-    struct client_read *rd = NULL;
-    for (uint32_t i = 0; i < CLIENT_READS && !rd; i++)
-        if (!c->reads[i].id) rd = &c->reads[i];
-    if (!rd) return 0; /* bounded */
-    memset(rd, 0, sizeof *rd);
-    rd->id = CLIENT_READ_BIT | ++c->next_read;
-    rd->level = (uint8_t)level;
-    rd->staleness_ms = level == BFT_READ_LOCAL ? staleness_ms : 0;
-    rd->op_len = (uint16_t)len;
-    memcpy(rd->op, op, len);
-    rd->deadline_ms = now_ms + c->cfg.retransmit_ms;
-    if (level == BFT_READ_QUORUM && is_bft(c)) {
-        /* BFT quorum: ordered through consensus, f+1 matching replies of
-         * its execution (docs/reads.md). If the window is full, the next
-         * tick past the deadline tries again. */
-        read_fall_back(c, rd, now_ms);
-        return rd->id;
-    }
-    size_t mlen = encode_read_signed(c, rd);
-    if (level == BFT_READ_LOCAL) {
-        local_ask_next(c, rd, now_ms); /* the same signed bytes, to one replica */
-    } else if (is_bft(c)) {
-        send_all(c, mlen);
-    } else {
-        c->host.send(c->host.ctx, c->leader, c->msg, mlen);
-    }
-    return rd->id;
-}
-
-uint64_t bft_client_read(struct bft_client *c, const uint8_t *op, size_t len, uint64_t now_ms)
-{
-    return bft_client_read_at(c, op, len, BFT_READ_LINEARIZABLE, 0, now_ms);
-}
-
-uint64_t bft_client_read_fallback(const struct bft_client *c, uint64_t read_id)
-{
-    for (uint32_t i = 0; i < CLIENT_READS; i++)
-        if (read_id && c->reads[i].id == read_id) return c->reads[i].fallback;
-    return 0;
-}
-
-static void read_fall_back(struct bft_client *c, struct client_read *rd, uint64_t now_ms)
-{
-    uint64_t req = bft_client_submit(c, rd->op, rd->op_len, now_ms);
-    if (!req) { /* window full: try again at the next tick past this */
-        rd->deadline_ms = now_ms + c->cfg.retransmit_ms;
-        return;
-    }
-    rd->fallback = req;
-    c->stats.read_fallbacks++;
-    send_unsent(c, now_ms);
-}
-
-static uint32_t read_matches(const struct client_read *rd, uint32_t n, uint32_t r)
-{
-    uint32_t match = 0;
-    for (uint32_t k = 0; k < n; k++)
-        if ((rd->replied & (1u << k)) && !memcmp(rd->hash[r], rd->hash[k], CRYPTO_DIGEST_LEN))
-            match++;
-    return match;
-}
-
-static void read_reply(struct bft_client *c, struct client_read *rd, uint32_t r, const uint8_t *res,
-                       size_t res_len, uint64_t now_ms)
-{
-    rd->replied |= 1u << r;
-    crypto_sha256(res, res_len, rd->hash[r]);
-    /* A local read trusts the one replica it asked (docs/reads.md). */
-    uint32_t need = is_bft(c) && rd->level != BFT_READ_LOCAL ? 2 * c->cfg.f + 1 : 1;
-    if (read_matches(rd, c->cfg.n, r) >= need) {
-        uint64_t id = rd->id;
-        rd->id = 0;
-        c->stats.completed++;
-        c->host.done(c->host.ctx, id, res, res_len);
-        return;
-    }
-    /* If 2f+1 matching replies can no longer happen, order it instead. */
-    uint32_t best = 0, answered = 0;
-    for (uint32_t i = 0; i < c->cfg.n; i++) {
-        if (!(rd->replied & (1u << i))) continue;
-        answered++;
-        uint32_t m = read_matches(rd, c->cfg.n, i);
-        if (m > best) best = m;
-    }
-    if (best + (c->cfg.n - answered) < need) read_fall_back(c, rd, now_ms);
+    return true;
 }
 
 void bft_client_on_reply(struct bft_client *c, const uint8_t *msg, size_t len, uint64_t now_ms)
@@ -535,8 +317,7 @@ void bft_client_on_reply(struct bft_client *c, const uint8_t *msg, size_t len, u
     }
     struct client_read *rd = NULL;
     if (first & CLIENT_READ_BIT) {
-        for (uint32_t i = 0; i < CLIENT_READS && !rd; i++)
-            if (c->reads[i].id == first && !c->reads[i].fallback) rd = &c->reads[i];
+        rd = client_read_of(c, first);
         if (!rd || count != 1 || (rd->replied & (1u << m.sender))) return;
         /* A local read takes only the answer of the replica it asked now. */
         if (rd->level == BFT_READ_LOCAL && m.sender != rd->target) return;
@@ -545,27 +326,10 @@ void bft_client_on_reply(struct bft_client *c, const uint8_t *msg, size_t len, u
         c->stats.bad_replies++; /* only a local read can be refused as stale */
         return;
     }
-    /* Cheap relevance check before the expensive signature check: replies
-     * to completed or unknown requests are dropped unverified. */
-    bool useful = rd != NULL;
-    for (uint64_t r = first; r < first + count && !useful; r++) {
-        const struct client_slot *s = pending(c, r);
-        useful = s && !(s->replied & (1u << m.sender));
-    }
-    if (!useful) return;
-    if (is_bft(c) && !c->cfg.null_crypto) {
-        const uint8_t *region;
-        size_t region_len;
-        bft_msg_signed_region(m.raw, &region, &region_len);
-        if (!crypto_verify_msg(c->cfg.replica_pk[m.sender], BFT_MSG_REPLY, c->cfg.cluster_id,
-                               region, region_len, m.sig)) {
-            c->stats.bad_replies++;
-            return;
-        }
-    }
+    if (!reply_wanted(c, &m, rd, first, count)) return;
     if (rd && (m.flags & BFT_REPLY_STALE)) { /* refused: ask the next replica */
         c->stats.read_refusals++;
-        local_ask_next(c, rd, now_ms);
+        client_local_ask_next(c, rd, now_ms);
         return;
     }
     if (rd) { /* a read: one result, answered from the replica's state */
@@ -575,7 +339,7 @@ void bft_client_on_reply(struct bft_client *c, const uint8_t *msg, size_t len, u
             c->stats.bad_replies++;
             return;
         }
-        read_reply(c, rd, m.sender, res ? res : (const uint8_t *)"", res_len, now_ms);
+        client_read_reply(c, rd, m.sender, res ? res : (const uint8_t *)"", res_len, now_ms);
         return;
     }
     if (is_bft(c))
@@ -605,9 +369,9 @@ uint32_t bft_client_tick(struct bft_client *c, uint64_t now_ms)
         if (!rd->id || rd->fallback) continue;
         if (rd->deadline_ms <= now_ms) {
             if (rd->level == BFT_READ_LOCAL)
-                local_ask_next(c, rd, now_ms);
+                client_local_ask_next(c, rd, now_ms);
             else
-                read_fall_back(c, rd, now_ms);
+                client_read_fall_back(c, rd, now_ms);
         }
         if (rd->id && !rd->fallback && rd->deadline_ms < next) next = rd->deadline_ms;
     }
@@ -624,7 +388,7 @@ uint32_t bft_client_tick(struct bft_client *c, uint64_t now_ms)
                     /* PBFT §4.1: a client that times out broadcasts the
                      * request to all replicas, so backups learn of it and
                      * can suspect a faulty primary. */
-                    send_all(c, len);
+                    client_send_all(c, len);
                 } else {
                     /* Raft: the leader may be gone; try the next replica
                      * (once per tick, however many envelopes are late). */

@@ -9,12 +9,11 @@
 #include "client/client.h"
 #include "config/cluster.h"
 #include "wire/wire.h"
+#include "tools/cli.h"
+#include "tools/exit_codes.h"
 #include "tools/loadgen_ledger.h"
 
 #define CTL_MAX_FAULTS 256 /* --fault flags (a soak schedule has many) */
-
-/* Exit codes (docs/design.md contract). */
-enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2, CTL_UNSAFE = 3, CTL_NO_PROGRESS = 4 };
 
 struct keygen_opts {
     const char *out_dir;
@@ -101,6 +100,11 @@ int ctl_load_run(const struct load_opts *o, struct load_result *r, char *err, si
 /* Outsider injection: frames of junk, and well-formed messages with bad
  * signatures, sent to every replica. */
 int ctl_inject(const struct bft_cluster *cl, bool junk, bool badsig, char *err, size_t errlen);
+
+/* bftctl_opts.c: option parsers shared by the commands. An int protocol
+ * at o->off; "junk,badsig" into two flags. */
+int ctl_opt_protocol(const char *prog, const struct cli_opt *o, void *ctx, const char *arg);
+int ctl_parse_inject(const char *prog, const char *flag, const char *arg, bool *junk, bool *badsig);
 
 int cmd_keygen(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);

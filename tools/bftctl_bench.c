@@ -4,7 +4,7 @@
  * installed) bench.png. Every figure comes from the runs' own JSON. */
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,16 +15,6 @@
 #include "tools/bftctl.h"
 
 #define BENCH_MAX 32
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: bftctl bench [--protocols pbft,hotstuff,raft] [--nodes 4,7] [--duration S]\n"
-            "                    [--clients C] [--envelope K] [--outstanding W] [--sign-raft]\n"
-            "                    [--out DIR]\n"
-            "Runs one cluster per protocol and node count (raft uses 2f+1 nodes for the\n"
-            "same f unless --raft-equal-n), then writes DIR/bench.json, bench.csv, bench.png.\n");
-}
 
 struct row {
     char protocol[16];
@@ -49,15 +39,15 @@ static int run_one(const char *self, const char *out, struct row *r, double dur,
     snprintf(w, sizeof w, "%u", outstanding);
     pid_t pid = fork();
     if (pid == 0) {
-        if (!freopen("/dev/null", "w", stdout)) _exit(127);
+        if (!freopen("/dev/null", "w", stdout)) _exit(BFT_EXIT_EXEC_FAILED);
         execl(self, "bftctl", "cluster", "--protocol", r->protocol, "--nodes", nodes, "--duration",
               d, "--clients", c, "--envelope", e, "--outstanding", w, "--json", json,
               r->sign ? "--sign" : NULL, (char *)NULL);
-        _exit(127);
+        _exit(BFT_EXIT_EXEC_FAILED);
     }
     int st = 0;
     waitpid(pid, &st, 0);
-    r->exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    r->exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : BFT_EXIT_KILLED;
     FILE *f = fopen(json, "r");
     if (!f) return -1;
     char *buf = malloc(1 << 20);
@@ -102,102 +92,70 @@ static void plot(const char *out)
     if (system(cmd) != 0) fprintf(stderr, "bftctl bench: gnuplot failed\n");
 }
 
-int cmd_bench(int argc, char **argv)
+struct bench_opts {
+    const char *protos, *nodes, *out;
+    double dur;
+    uint32_t clients, envelope, outstanding;
+    bool sign_raft, equal_n;
+};
+
+#define OFF(field) offsetof(struct bench_opts, field)
+static const struct cli_opt k_opts[] = {
+    {"protocols", 0, "LIST", CLI_STR, OFF(protos), 0, 0, NULL,
+     "comma-separated (default pbft,hotstuff,raft)"},
+    {"nodes", 0, "LIST", CLI_STR, OFF(nodes), 0, 0, NULL, "node counts, 3..16 (default 4,7)"},
+    {"duration", 0, "S", CLI_DOUBLE, OFF(dur), 1, 600, NULL, "seconds per run (default 10)"},
+    {"clients", 0, "C", CLI_U32, OFF(clients), 1, 256, NULL, "closed-loop clients (default 8)"},
+    {"envelope", 0, "K", CLI_U32, OFF(envelope), 1, 256, NULL,
+     "requests per client signature (default 1)"},
+    {"outstanding", 0, "W", CLI_U32, OFF(outstanding), 1, 256, NULL,
+     "envelopes in flight per client (default 1)"},
+    {"sign-raft", 0, NULL, CLI_FLAG, OFF(sign_raft), 0, 0, NULL, "add a signed Raft row"},
+    {"raft-equal-n", 0, NULL, CLI_FLAG, OFF(equal_n), 0, 0, NULL,
+     "raft at the same n, not 2f+1 for the same f"},
+    {"out", 0, "DIR", CLI_STR, OFF(out), 0, 0, NULL, "where the results go (default bench-out)"},
+};
+#undef OFF
+
+static const struct cli_spec k_spec = {
+    .prog = "bftctl bench",
+    .synopsis = "bftctl bench [--protocols pbft,hotstuff,raft] [--nodes 4,7] [--duration S]\n"
+                "                    [--clients C] [--envelope K] [--outstanding W] [--sign-raft]\n"
+                "                    [--raft-equal-n] [--out DIR]",
+    .intro = "Runs one cluster per protocol and node count (raft uses 2f+1 nodes for the\n"
+             "same f unless --raft-equal-n), then writes DIR/bench.json, bench.csv, bench.png.\n",
+    .opts = k_opts,
+    .n_opts = sizeof k_opts / sizeof *k_opts,
+    .outro = "Exit codes: 0 every run safe, 1 some run not safe, 2 usage.\n",
+};
+
+/* One row per (protocol, node count[, signed]); the count, or -1. */
+static int plan_rows(const struct bench_opts *o, struct row *rows)
 {
-    static const struct option lo[] = {{"protocols", 1, 0, 'p'},
-                                       {"nodes", 1, 0, 'n'},
-                                       {"duration", 1, 0, 'd'},
-                                       {"out", 1, 0, 'o'},
-                                       {"clients", 1, 0, 'c'},
-                                       {"envelope", 1, 0, 'e'},
-                                       {"outstanding", 1, 0, 'w'},
-                                       {"sign-raft", 0, 0, 's'},
-                                       {"raft-equal-n", 0, 0, 'E'},
-                                       {"help", 0, 0, 'h'},
-                                       {0, 0, 0, 0}};
-    char protos[128] = "pbft,hotstuff,raft", nodes[64] = "4,7";
-    const char *out = "bench-out";
-    double dur = 10;
-    uint32_t clients = 8, envelope = 1, outstanding = 1;
-    bool sign_raft = false, equal_n = false;
-    opterr = 0;
-    optind = 1;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        char *end;
-        switch (ch) {
-        case 'p':
-            snprintf(protos, sizeof protos, "%s", optarg);
-            break;
-        case 'n':
-            snprintf(nodes, sizeof nodes, "%s", optarg);
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case 's':
-            sign_raft = true;
-            break;
-        case 'E':
-            equal_n = true;
-            break;
-        case 'd':
-            dur = strtod(optarg, &end);
-            if (*end || dur < 1 || dur > 600) {
-                fprintf(stderr, "bftctl bench: --duration needs 1..600 seconds\n");
-                return CTL_USAGE;
-            }
-            break;
-        case 'c':
-        case 'e':
-        case 'w': {
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 1 || v > 256) {
-                fprintf(stderr, "bftctl bench: %s needs 1..256\n", argv[optind - 1]);
-                return CTL_USAGE;
-            }
-            if (ch == 'c')
-                clients = (uint32_t)v;
-            else if (ch == 'e')
-                envelope = (uint32_t)v;
-            else
-                outstanding = (uint32_t)v;
-            break;
-        }
-        case 'h':
-            usage(stdout);
-            return CTL_OK;
-        default:
-            fprintf(stderr, "bftctl bench: unknown or incomplete option '%s'\n", argv[optind - 1]);
-            usage(stderr);
-            return CTL_USAGE;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "bftctl bench: unexpected argument '%s'\n", argv[optind]);
-        return CTL_USAGE;
-    }
-    struct row rows[BENCH_MAX];
+    char protos[128];
     uint32_t nrows = 0;
-    for (char *p = strtok(protos, ","); p; p = strtok(NULL, ",")) {
+    snprintf(protos, sizeof protos, "%s", o->protos);
+    char *psave = NULL;
+    for (char *p = strtok_r(protos, ",", &psave); p; p = strtok_r(NULL, ",", &psave)) {
         int proto = bft_protocol_parse(p);
         if (proto < 0) {
             fprintf(stderr, "bftctl bench: unknown protocol '%s'\n", p);
-            return CTL_USAGE;
+            return -1;
         }
         char nb[64];
-        snprintf(nb, sizeof nb, "%s", nodes);
+        snprintf(nb, sizeof nb, "%s", o->nodes);
         char *save = NULL;
         for (char *q = strtok_r(nb, ",", &save); q; q = strtok_r(NULL, ",", &save)) {
-            long n = strtol(q, NULL, 10);
-            if (n < 3 || n > BFT_MAX_REPLICAS) {
+            char *end;
+            long n = strtol(q, &end, 10);
+            if (*end || n < 3 || n > BFT_MAX_REPLICAS) {
                 fprintf(stderr, "bftctl bench: bad node count '%s'\n", q);
-                return CTL_USAGE;
+                return -1;
             }
             uint32_t nn = (uint32_t)n;
             /* Raft at the same f: 2f+1 nodes (n=4 -> 3, n=7 -> 5). */
-            if (proto == BFT_PROTO_RAFT && !equal_n) nn = 2 * ((nn - 1) / 3) + 1;
-            for (int sg = 0; sg <= (proto == BFT_PROTO_RAFT && sign_raft); sg++) {
+            if (proto == BFT_PROTO_RAFT && !o->equal_n) nn = 2 * ((nn - 1) / 3) + 1;
+            for (int sg = 0; sg <= (proto == BFT_PROTO_RAFT && o->sign_raft); sg++) {
                 if (nrows == BENCH_MAX) break;
                 struct row *r = &rows[nrows++];
                 memset(r, 0, sizeof *r);
@@ -207,39 +165,26 @@ int cmd_bench(int argc, char **argv)
             }
         }
     }
-    if (mkdir(out, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "bftctl bench: cannot create %s: %s\n", out, strerror(errno));
-        return CTL_USAGE;
-    }
-    char self[PATH_MAX];
-    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (sl <= 0) return CTL_USAGE;
-    self[sl] = 0;
-    printf("%-16s %5s %10s %8s %8s %8s %9s %10s %8s\n", "protocol", "nodes", "ops/s", "p50_ms",
-           "p99_ms", "msgs/op", "bytes/op", "cpu_us/op", "safety");
-    fflush(stdout); /* before fork: the children must not inherit it */
-    for (uint32_t i = 0; i < nrows; i++) {
-        struct row *r = &rows[i];
-        if (run_one(self, out, r, dur, clients, envelope, outstanding) != 0) {
-            snprintf(r->safety, sizeof r->safety, "error");
-        }
-        printf("%-16s %5u %10.0f %8.2f %8.2f %8.1f %9.0f %10.0f %8s\n",
-               r->sign ? "raft+sign" : r->protocol, r->nodes, r->ops_s, r->p50, r->p99, r->msgs_op,
-               r->bytes_op, r->cpu_us_op, r->safety);
-        fflush(stdout);
-    }
+    return (int)nrows;
+}
+
+static void write_csv(const char *out, const struct row *rows, uint32_t nrows)
+{
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/bench.csv", out);
     FILE *f = fopen(path, "w");
-    if (f) {
-        for (uint32_t i = 0; i < nrows; i++) {
-            const struct row *r = &rows[i];
-            fprintf(f, "%s-n%u,%s,%u,%.1f,%.3f,%.3f,%.2f,%.0f,%.0f,%s\n",
-                    r->sign ? "raft+sign" : r->protocol, r->nodes, r->protocol, r->nodes, r->ops_s,
-                    r->p50, r->p99, r->msgs_op, r->bytes_op, r->cpu_us_op, r->safety);
-        }
-        fclose(f);
+    if (!f) return;
+    for (uint32_t i = 0; i < nrows; i++) {
+        const struct row *r = &rows[i];
+        fprintf(f, "%s-n%u,%s,%u,%.1f,%.3f,%.3f,%.2f,%.0f,%.0f,%s\n",
+                r->sign ? "raft+sign" : r->protocol, r->nodes, r->protocol, r->nodes, r->ops_s,
+                r->p50, r->p99, r->msgs_op, r->bytes_op, r->cpu_us_op, r->safety);
     }
+    fclose(f);
+}
+
+static void write_json(const char *out, const struct row *rows, uint32_t nrows)
+{
     cJSON *arr = cJSON_CreateArray();
     for (uint32_t i = 0; i < nrows; i++) {
         const struct row *r = &rows[i];
@@ -259,14 +204,54 @@ int cmd_bench(int argc, char **argv)
     }
     char *txt = cJSON_Print(arr);
     cJSON_Delete(arr);
+    char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/bench.json", out);
-    f = fopen(path, "w");
+    FILE *f = fopen(path, "w");
     if (f && txt) fprintf(f, "%s\n", txt);
     if (f) fclose(f);
     free(txt);
-    plot(out);
-    printf("wrote %s/bench.json, %s/bench.csv, %s/bench.png\n", out, out, out);
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    struct bench_opts o = {.protos = "pbft,hotstuff,raft",
+                           .nodes = "4,7",
+                           .out = "bench-out",
+                           .dur = 10,
+                           .clients = 8,
+                           .envelope = 1,
+                           .outstanding = 1};
+    enum cli_result cr = cli_parse(&k_spec, argc, argv, &o, NULL);
+    if (cr != CLI_PARSED) return cr == CLI_HELP ? BFT_EXIT_OK : BFT_EXIT_USAGE;
+    struct row rows[BENCH_MAX];
+    int nr = plan_rows(&o, rows);
+    if (nr < 0) return BFT_EXIT_USAGE;
+    uint32_t nrows = (uint32_t)nr;
+    if (mkdir(o.out, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "bftctl bench: cannot create %s: %s\n", o.out, strerror(errno));
+        return BFT_EXIT_USAGE;
+    }
+    char self[PATH_MAX];
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (sl <= 0) return BFT_EXIT_USAGE;
+    self[sl] = 0;
+    printf("%-16s %5s %10s %8s %8s %8s %9s %10s %8s\n", "protocol", "nodes", "ops/s", "p50_ms",
+           "p99_ms", "msgs/op", "bytes/op", "cpu_us/op", "safety");
+    fflush(stdout); /* before fork: the children must not inherit it */
+    for (uint32_t i = 0; i < nrows; i++) {
+        struct row *r = &rows[i];
+        if (run_one(self, o.out, r, o.dur, o.clients, o.envelope, o.outstanding) != 0)
+            snprintf(r->safety, sizeof r->safety, "error");
+        printf("%-16s %5u %10.0f %8.2f %8.2f %8.1f %9.0f %10.0f %8s\n",
+               r->sign ? "raft+sign" : r->protocol, r->nodes, r->ops_s, r->p50, r->p99, r->msgs_op,
+               r->bytes_op, r->cpu_us_op, r->safety);
+        fflush(stdout);
+    }
+    write_csv(o.out, rows, nrows);
+    write_json(o.out, rows, nrows);
+    plot(o.out);
+    printf("wrote %s/bench.json, %s/bench.csv, %s/bench.png\n", o.out, o.out, o.out);
     for (uint32_t i = 0; i < nrows; i++)
-        if (strcmp(rows[i].safety, "ok") != 0) return CTL_FAIL;
-    return CTL_OK;
+        if (strcmp(rows[i].safety, "ok") != 0) return BFT_EXIT_FAIL;
+    return BFT_EXIT_OK;
 }

@@ -85,7 +85,9 @@ int ctl_read_commits(const char *dir, struct ctl_replica *r)
             strcmp(line + end, "\n") != 0)
             continue;
         struct ctl_entry e = {.seq = seq, .view = view};
-        if (crypto_from_hex(b, e.batch, 32) != 0 || crypto_from_hex(s, e.state, 32) != 0) continue;
+        if (crypto_from_hex(b, e.batch, CRYPTO_DIGEST_LEN) != 0 ||
+            crypto_from_hex(s, e.state, CRYPTO_DIGEST_LEN) != 0)
+            continue;
         if (r->n_log == cap) {
             struct ctl_entry *p = realloc(r->log, 2 * cap * sizeof *p);
             if (!p) break;
@@ -107,11 +109,11 @@ static bool diverge(struct ctl_verdict *v, const struct ctl_replica *a, const st
 {
     const char *what = NULL;
     const uint8_t *va = NULL, *vb = NULL;
-    if (memcmp(x->batch, y->batch, 32) != 0) {
+    if (memcmp(x->batch, y->batch, CRYPTO_DIGEST_LEN) != 0) {
         what = "batch";
         va = x->batch;
         vb = y->batch;
-    } else if (memcmp(x->state, y->state, 32) != 0) {
+    } else if (memcmp(x->state, y->state, CRYPTO_DIGEST_LEN) != 0) {
         what = "state";
         va = x->state;
         vb = y->state;
@@ -123,8 +125,8 @@ static bool diverge(struct ctl_verdict *v, const struct ctl_replica *a, const st
         v->bad_a = a->id;
         v->bad_b = b->id;
         snprintf(v->bad_what, sizeof v->bad_what, "%s", what);
-        crypto_to_hex(va, 32, v->val_a);
-        crypto_to_hex(vb, 32, v->val_b);
+        crypto_to_hex(va, CRYPTO_DIGEST_LEN, v->val_a);
+        crypto_to_hex(vb, CRYPTO_DIGEST_LEN, v->val_b);
     }
     return true;
 }

@@ -2,7 +2,7 @@
  * replica's listening address: frames of random bytes, and well-formed
  * PREPAREs that claim to come from replica 0 but carry a random signature.
  * Replicas must count them (malformed, bad_signature) and keep committing. */
-#include <getopt.h>
+#include <stddef.h>
 #include <sodium.h>
 #include <string.h>
 #include <unistd.h>
@@ -37,7 +37,7 @@ int ctl_inject(const struct bft_cluster *cl, bool junk, bool badsig, char *err, 
             m.cluster_id = cl->cluster_id;
             m.view = 0;
             m.seq = 1 + (uint64_t)k;
-            randombytes_buf(m.digest.b, 32);
+            randombytes_buf(m.digest.b, sizeof m.digest.b);
             randombytes_buf(m.sig, sizeof m.sig);
             size_t len = bft_msg_encode(&m, buf, sizeof buf);
             if (len) net_send(t, i, buf, len);
@@ -49,53 +49,52 @@ int ctl_inject(const struct bft_cluster *cl, bool junk, bool badsig, char *err, 
     return 0;
 }
 
-/* bftctl inject --config DIR/cluster.json [--what junk,badsig] */
+struct inject_opts {
+    const char *cfg;
+    bool junk, badsig;
+};
+
+static int opt_what(const char *prog, const struct cli_opt *o, void *ctx, const char *arg)
+{
+    struct inject_opts *io = ctx;
+    return ctl_parse_inject(prog, o->name, arg, &io->junk, &io->badsig);
+}
+
+static const struct cli_opt k_opts[] = {
+    {"config", 0, "PATH", CLI_STR, offsetof(struct inject_opts, cfg), 0, 0, NULL,
+     "cluster.json (required)"},
+    {"what", 0, "junk,badsig", CLI_FN, 0, 0, 0, opt_what, "what to send (default both)"},
+};
+static const struct cli_spec k_spec = {
+    .prog = "bftctl inject",
+    .synopsis = "bftctl inject --config DIR/cluster.json [--what junk,badsig]",
+    .intro = "An outsider sends junk frames and badly signed messages to every replica.\n",
+    .opts = k_opts,
+    .n_opts = sizeof k_opts / sizeof *k_opts,
+    .outro = "Exit codes: 0 sent, 1 transport error, 2 usage.\n",
+};
+
 int cmd_inject(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"config", 1, 0, 'c'}, {"what", 1, 0, 'w'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-    const char *cfg = NULL;
-    bool junk = false, badsig = false;
-    opterr = 0;
-    optind = 1;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        if (ch == 'c') {
-            cfg = optarg;
-        } else if (ch == 'w') {
-            for (char *t = strtok(optarg, ","); t; t = strtok(NULL, ",")) {
-                if (!strcmp(t, "junk"))
-                    junk = true;
-                else if (!strcmp(t, "badsig"))
-                    badsig = true;
-                else {
-                    fprintf(stderr, "bftctl inject: --what takes junk and/or badsig, got '%s'\n",
-                            t);
-                    return CTL_USAGE;
-                }
-            }
-        } else if (ch == 'h') {
-            printf("usage: bftctl inject --config DIR/cluster.json [--what junk,badsig]\n"
-                   "An outsider sends junk frames and badly signed messages to every replica.\n");
-            return CTL_OK;
-        } else {
-            fprintf(stderr, "bftctl inject: unknown or incomplete option '%s'\n", argv[optind - 1]);
-            return CTL_USAGE;
-        }
+    struct inject_opts o = {0};
+    enum cli_result cr = cli_parse(&k_spec, argc, argv, &o, NULL);
+    if (cr != CLI_PARSED) return cr == CLI_HELP ? BFT_EXIT_OK : BFT_EXIT_USAGE;
+    if (!o.cfg) {
+        fprintf(stderr, "bftctl inject: --config is required\n");
+        cli_usage(&k_spec, stderr);
+        return BFT_EXIT_USAGE;
     }
-    if (!cfg) {
-        fprintf(stderr, "usage: bftctl inject --config DIR/cluster.json [--what junk,badsig]\n");
-        return CTL_USAGE;
-    }
+    const char *cfg = o.cfg;
+    bool junk = o.junk, badsig = o.badsig;
     if (!junk && !badsig) junk = badsig = true;
     struct bft_cluster cl;
     char err[512];
     if (bft_cluster_load(&cl, cfg, err, sizeof err) != 0) {
         fprintf(stderr, "bftctl inject: %s\n", err);
-        return CTL_USAGE;
+        return BFT_EXIT_USAGE;
     }
     int rv = ctl_inject(&cl, junk, badsig, err, sizeof err);
     if (rv != 0) fprintf(stderr, "bftctl inject: %s\n", err);
     bft_cluster_free(&cl);
-    return rv == 0 ? CTL_OK : CTL_FAIL;
+    return rv == 0 ? BFT_EXIT_OK : BFT_EXIT_FAIL;
 }

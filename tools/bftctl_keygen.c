@@ -2,7 +2,7 @@
  * keys as PEM files (mode 0600, readable by `openssl pkey`), public keys and
  * addresses in cluster.json. */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -85,114 +85,85 @@ out:
     return rv;
 }
 
-static void usage(FILE *f)
-{
-    fprintf(
-        f,
-        "usage: bftctl keygen --nodes N [--clients C] --out DIR [--protocol pbft|hotstuff|raft]\n"
-        "                     [--f F] [--app orders|kv] [--base-port PORT] [--client-port PORT]\n"
-        "Writes DIR/cluster.json and DIR/keys/{replica,client}-ID.pem.\n"
-        "Replicas listen on tcp://127.0.0.1:PORT+i (default PORT 7000); clients on\n"
-        "--client-port (default PORT+100). Edit the addresses to spread replicas over hosts.\n");
-}
+struct keygen_args {
+    struct keygen_opts o;
+    uint32_t base, cport, f;
+};
 
-static int parse_num(const char *flag, const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
+static int opt_app(const char *prog, const struct cli_opt *o, void *ctx, const char *arg)
 {
-    char *end;
-    errno = 0;
-    long v = s ? strtol(s, &end, 10) : 0;
-    if (!s || !*s || *end || errno || v < (long)lo || v > (long)hi) {
-        fprintf(stderr, "bftctl keygen: %s needs an integer in [%u, %u], got '%s'\n", flag, lo, hi,
-                s ? s : "");
+    (void)o;
+    if (!bft_app_for(arg)) {
+        fprintf(stderr, "%s: unknown app '%s' (orders, kv)\n", prog, arg);
         return -1;
     }
-    *out = (uint32_t)v;
+    ((struct keygen_args *)ctx)->o.app = arg;
     return 0;
 }
 
+#define OFF(field) offsetof(struct keygen_args, field)
+static const struct cli_opt k_opts[] = {
+    {"nodes", 0, "N", CLI_U32, OFF(o.nodes), 1, BFT_MAX_REPLICAS, NULL, "replicas (required)"},
+    {"out", 0, "DIR", CLI_STR, OFF(o.out_dir), 0, 0, NULL,
+     "where cluster.json and keys/ go (required; created)"},
+    {"clients", 0, "C", CLI_U32, OFF(o.clients), 0, BFT_MAX_CLIENTS, NULL,
+     "client key pairs (default 4)"},
+    {"protocol", 0, "P", CLI_FN, OFF(o.protocol), 0, 0, ctl_opt_protocol,
+     "pbft (default), hotstuff or raft"},
+    {"f", 0, "F", CLI_U32, OFF(f), 0, BFT_MAX_REPLICAS, NULL,
+     "faults tolerated (default (n-1)/3, raft (n-1)/2)"},
+    {"app", 0, "orders|kv", CLI_FN, 0, 0, 0, opt_app, "application (default orders)"},
+    {"base-port", 0, "PORT", CLI_U32, OFF(base), 1024, 65000, NULL,
+     "replica i at tcp://127.0.0.1:PORT+i (default 7000)"},
+    {"client-port", 0, "PORT", CLI_U32, OFF(cport), 1024, 65535, NULL,
+     "every client at this port (default PORT+100)"},
+};
+#undef OFF
+
+static const struct cli_spec k_spec = {
+    .prog = "bftctl keygen",
+    .synopsis =
+        "bftctl keygen --nodes N [--clients C] --out DIR [--protocol pbft|hotstuff|raft]\n"
+        "                     [--f F] [--app orders|kv] [--base-port PORT] [--client-port PORT]",
+    .intro = "Writes DIR/cluster.json and DIR/keys/{replica,client}-ID.pem. Edit the\n"
+             "addresses to spread replicas over hosts.\n",
+    .opts = k_opts,
+    .n_opts = sizeof k_opts / sizeof *k_opts,
+    .outro = "Exit codes: 0 done, 2 on any error.\n",
+};
+
 int cmd_keygen(int argc, char **argv)
 {
-    struct keygen_opts o = {.protocol = BFT_PROTO_PBFT, .clients = 4, .app = "orders"};
-    uint32_t base = 7000, cport = 0, f = UINT32_MAX;
-    bool have_nodes = false;
-    static const struct option lo[] = {{"nodes", 1, 0, 'n'},     {"clients", 1, 0, 'c'},
-                                       {"out", 1, 0, 'o'},       {"protocol", 1, 0, 'p'},
-                                       {"f", 1, 0, 'f'},         {"app", 1, 0, 'a'},
-                                       {"base-port", 1, 0, 'b'}, {"client-port", 1, 0, 'C'},
-                                       {"help", 0, 0, 'h'},      {0, 0, 0, 0}};
-    opterr = 0;
-    optind = 1;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        switch (ch) {
-        case 'n':
-            if (parse_num("--nodes", optarg, 1, BFT_MAX_REPLICAS, &o.nodes)) return CTL_USAGE;
-            have_nodes = true;
-            break;
-        case 'c':
-            if (parse_num("--clients", optarg, 0, BFT_MAX_CLIENTS, &o.clients)) return CTL_USAGE;
-            break;
-        case 'o':
-            o.out_dir = optarg;
-            break;
-        case 'p':
-            o.protocol = bft_protocol_parse(optarg);
-            if (o.protocol < 0) {
-                fprintf(stderr, "bftctl keygen: unknown protocol '%s' (pbft, hotstuff, raft)\n",
-                        optarg);
-                return CTL_USAGE;
-            }
-            break;
-        case 'f':
-            if (parse_num("--f", optarg, 0, BFT_MAX_REPLICAS, &f)) return CTL_USAGE;
-            break;
-        case 'a':
-            if (!bft_app_for(optarg)) {
-                fprintf(stderr, "bftctl keygen: unknown app '%s' (orders, kv)\n", optarg);
-                return CTL_USAGE;
-            }
-            o.app = optarg;
-            break;
-        case 'b':
-            if (parse_num("--base-port", optarg, 1024, 65000, &base)) return CTL_USAGE;
-            break;
-        case 'C':
-            if (parse_num("--client-port", optarg, 1024, 65535, &cport)) return CTL_USAGE;
-            break;
-        case 'h':
-            usage(stdout);
-            return CTL_OK;
-        default:
-            fprintf(stderr, "bftctl keygen: unknown or incomplete option '%s'\n", argv[optind - 1]);
-            usage(stderr);
-            return CTL_USAGE;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "bftctl keygen: unexpected argument '%s'\n", argv[optind]);
-        return CTL_USAGE;
-    }
-    if (!have_nodes || !o.out_dir) {
+    struct keygen_args a = {
+        .o = {.protocol = BFT_PROTO_PBFT, .clients = 4, .app = "orders"},
+        .base = 7000,
+        .f = UINT32_MAX,
+    };
+    struct keygen_opts *o = &a.o;
+    uint64_t seen;
+    enum cli_result cr = cli_parse(&k_spec, argc, argv, &a, &seen);
+    if (cr != CLI_PARSED) return cr == CLI_HELP ? BFT_EXIT_OK : BFT_EXIT_USAGE;
+    if (!cli_given(&k_spec, seen, "nodes") || !o->out_dir) {
         fprintf(stderr, "bftctl keygen: --nodes and --out are required\n");
-        usage(stderr);
-        return CTL_USAGE;
+        cli_usage(&k_spec, stderr);
+        return BFT_EXIT_USAGE;
     }
-    o.f = f == UINT32_MAX ? ctl_default_f(o.protocol, o.nodes) : f;
-    uint32_t need = o.protocol == BFT_PROTO_RAFT ? 2 * o.f + 1 : 3 * o.f + 1;
-    if (o.f < 1 || o.nodes < need) {
+    o->f = a.f == UINT32_MAX ? ctl_default_f(o->protocol, o->nodes) : a.f;
+    uint32_t need = o->protocol == BFT_PROTO_RAFT ? 2 * o->f + 1 : 3 * o->f + 1;
+    if (o->f < 1 || o->nodes < need) {
         fprintf(stderr, "bftctl keygen: %s needs n >= %s with f >= 1; n=%u f=%u\n",
-                bft_protocol_name(o.protocol), o.protocol == BFT_PROTO_RAFT ? "2f+1" : "3f+1",
-                o.nodes, o.f);
-        return CTL_USAGE;
+                bft_protocol_name(o->protocol), o->protocol == BFT_PROTO_RAFT ? "2f+1" : "3f+1",
+                o->nodes, o->f);
+        return BFT_EXIT_USAGE;
     }
-    o.base_port = (uint16_t)base;
-    o.client_port = (uint16_t)(cport ? cport : base + 100);
+    o->base_port = (uint16_t)a.base;
+    o->client_port = (uint16_t)(a.cport ? a.cport : a.base + 100);
     char err[512];
-    if (ctl_keygen(&o, err, sizeof err) != 0) {
+    if (ctl_keygen(o, err, sizeof err) != 0) {
         fprintf(stderr, "bftctl keygen: %s\n", err);
-        return CTL_USAGE;
+        return BFT_EXIT_USAGE;
     }
-    printf("wrote %s/cluster.json: %s, n=%u, f=%u, %u clients; keys in %s/keys\n", o.out_dir,
-           bft_protocol_name(o.protocol), o.nodes, o.f, o.clients, o.out_dir);
-    return CTL_OK;
+    printf("wrote %s/cluster.json: %s, n=%u, f=%u, %u clients; keys in %s/keys\n", o->out_dir,
+           bft_protocol_name(o->protocol), o->nodes, o->f, o->clients, o->out_dir);
+    return BFT_EXIT_OK;
 }

@@ -64,8 +64,8 @@ struct ctl_run {
  * `bftctl cluster`: the soak only writes the fault schedule). */
 struct ctl_run *ctl_run_new(void); /* defaults; NULL if out of memory */
 void ctl_run_free(struct ctl_run *run);
-/* Parse `bftctl cluster` arguments (argv[0] is skipped); 0 or -1 (message
- * printed). */
+/* Parse `bftctl cluster` arguments (argv[0] is skipped); 0, 1 after
+ * printing --help, or -1 (message printed). */
 int ctl_cluster_args(struct ctl_run *run, int argc, char **argv);
 /* Start the replicas, run the load and the faults, stop, report; returns
  * the exit code. The run's results stay in run until ctl_run_free. */
@@ -130,8 +130,34 @@ void ctl_child_dies_with(pid_t parent);
 /* The live replica that reports it leads (its stats.json), or -1. */
 int ctl_current_leader(const struct ctl_run *run);
 pid_t ctl_spawn_replica(const struct ctl_run *run, uint32_t id, bool fresh);
-/* Print the summary, write --json, return the exit code. */
+/* bftctl_spawn.c: a base port with n replica ports and base+99 free below
+ * the ephemeral range (0: none found); the directory bftctl runs from. */
+uint16_t ctl_pick_ports(uint32_t n);
+void ctl_self_dir(char *out, size_t cap);
+/* bftctl_report.c: print the summary, write --json, return the exit code. */
 int ctl_report(struct ctl_run *run);
 void ctl_ledger_print(const struct ctl_run *run);
+const char *ctl_reads_level_arg(const struct ctl_run *run);
+/* bftctl_report_json.c: write --json; 0 or -1 (message printed). */
+struct ctl_totals { /* summed over the replicas (view changes: the highest) */
+    uint64_t msgs, bytes, view_changes;
+    double cpu_s;
+};
+int ctl_report_json(const struct ctl_run *run, const struct ctl_verdict *v,
+                    const struct ctl_totals *t, double per_op_div, const struct ctl_phases *ph);
+
+/* bftctl_soak_report.c: the checks of `bftctl soak` over a finished run. */
+#define SOAK_CHECKS 5 /* safety, progress, ledger, digests, audit */
+struct soak_row {
+    const char *name;
+    bool ok;
+    char detail[400];
+};
+void ctl_soak_checks(struct ctl_run *run, struct soak_row *rows); /* SOAK_CHECKS rows */
+/* Print the table; the exit code (3 safety/ledger/audit, 4 progress/digests). */
+int ctl_soak_verdict(const struct soak_row *rows);
+/* Add the "soak" section to the cluster JSON at path. */
+void ctl_soak_json(const char *path, uint64_t seed, double wipe_prob, char (*spec)[48], uint32_t n,
+                   const struct soak_row *rows, int rc);
 
 #endif

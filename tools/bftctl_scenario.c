@@ -277,10 +277,11 @@ pid_t ctl_spawn_twin(const struct ctl_run *run, uint32_t id)
     pid_t pid = fork();
     if (pid != 0) return pid;
     ctl_child_dies_with(parent);
-    if (!freopen(logp, "a", stderr) || !freopen("/dev/null", "w", stdout)) _exit(127);
+    if (!freopen(logp, "a", stderr) || !freopen("/dev/null", "w", stdout))
+        _exit(BFT_EXIT_EXEC_FAILED);
     execv(run->bftd, (char *const *)argv);
     fprintf(stderr, "exec %s: %s\n", run->bftd, strerror(errno));
-    _exit(127);
+    _exit(BFT_EXIT_EXEC_FAILED);
 }
 
 int ctl_scenario_verdict(const struct ctl_run *run, bool safe, int rc)
@@ -299,21 +300,21 @@ int ctl_scenario_verdict(const struct ctl_run *run, bool safe, int rc)
     printf("  observed  safety %-8s  progress after %.1f s: %s (%llu ops)\n",
            safe ? "ok" : "violated", run->expect.progress_after_ms / 1000.0,
            progressed ? "yes" : "no", (unsigned long long)after);
-    if (rc == CTL_USAGE || rc == CTL_FAIL) return rc;
+    if (rc == BFT_EXIT_USAGE || rc == BFT_EXIT_FAIL) return rc;
     /* Raft loses safety only if the liar ends up leading; a "violated"
      * expectation is about what the protocol allows, so safety "ok" there
      * with a liar that never led is reported, not hidden. */
     if (safe != want_safe) {
         printf("scenario: NOT MATCHED (safety)\n");
-        return CTL_UNSAFE;
+        return BFT_EXIT_UNSAFE;
     }
     /* When safety is expected to break, progress is not part of the claim. */
     if (want_safe && progressed != run->expect.progress) {
         printf("scenario: NOT MATCHED (progress)\n");
-        return CTL_NO_PROGRESS;
+        return BFT_EXIT_NO_PROGRESS;
     }
     printf("scenario: matched\n");
-    return CTL_OK;
+    return BFT_EXIT_OK;
 }
 
 static uint64_t now_realtime_ms(void)

@@ -1,6 +1,5 @@
 /* bftctl status: each replica's last reported state (bftd rewrites
  * <dir>/replica-I/stats.json every 200 ms and on exit). */
-#include <getopt.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -10,31 +9,28 @@
 
 int cmd_status(int argc, char **argv)
 {
-    static const struct option lo[] = {{"config", 1, 0, 'c'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct cli_opt opts[] = {
+        {"config", 0, "PATH", CLI_STR, 0, 0, 0, NULL, "cluster.json (required)"}};
+    static const struct cli_spec spec = {
+        .prog = "bftctl status",
+        .synopsis = "bftctl status --config DIR/cluster.json",
+        .intro = "Each replica's last reported state (DIR/replica-I/stats.json).\n",
+        .opts = opts,
+        .n_opts = 1,
+        .outro = "Exit codes: 0 done, 2 a bad config.\n"};
     const char *cfg = NULL;
-    opterr = 0;
-    optind = 1;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        if (ch == 'c')
-            cfg = optarg;
-        else if (ch == 'h') {
-            printf("usage: bftctl status --config DIR/cluster.json\n");
-            return CTL_OK;
-        } else {
-            fprintf(stderr, "bftctl status: unknown or incomplete option '%s'\n", argv[optind - 1]);
-            return CTL_USAGE;
-        }
-    }
-    if (!cfg || optind < argc) {
-        fprintf(stderr, "usage: bftctl status --config DIR/cluster.json\n");
-        return CTL_USAGE;
+    enum cli_result cr = cli_parse(&spec, argc, argv, &cfg, NULL);
+    if (cr != CLI_PARSED) return cr == CLI_HELP ? BFT_EXIT_OK : BFT_EXIT_USAGE;
+    if (!cfg) {
+        fprintf(stderr, "bftctl status: --config is required\n");
+        cli_usage(&spec, stderr);
+        return BFT_EXIT_USAGE;
     }
     struct bft_cluster cl;
     char err[512];
     if (bft_cluster_load(&cl, cfg, err, sizeof err) != 0) {
         fprintf(stderr, "bftctl status: %s\n", err);
-        return CTL_USAGE;
+        return BFT_EXIT_USAGE;
     }
     printf("cluster %016llx: %s n=%u f=%u\n", (unsigned long long)cl.cluster_id,
            bft_protocol_name(cl.protocol), cl.n, cl.f);
@@ -53,5 +49,5 @@ int cmd_status(int argc, char **argv)
                (unsigned long long)r.view, r.state_digest);
     }
     bft_cluster_free(&cl);
-    return CTL_OK;
+    return BFT_EXIT_OK;
 }

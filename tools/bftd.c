@@ -6,7 +6,7 @@
  * could not restart itself after a storage failure (docs/architecture.md
  * "Storage failures"). */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "crypto/crypto.h"
+#include "tools/cli.h"
+#include "tools/exit_codes.h"
 #include "tools/runtime.h"
 
 static volatile sig_atomic_t g_stop;
@@ -25,37 +27,108 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
-static void usage(FILE *f)
+static int parse_plan_start(const char *prog, const struct cli_opt *o, void *ctx, const char *arg)
 {
-    fprintf(f, "usage: bftd --config DIR/cluster.json --id I [--data-dir DIR] [--fresh] [-v]\n"
-               "\n"
-               "Runs replica I of the cluster described by cluster.json (written by\n"
-               "`bftctl keygen`). Its private key is read from the cluster's keys dir.\n"
-               "  --config PATH    cluster.json\n"
-               "  --id I           replica id (0..n-1)\n"
-               "  --data-dir DIR   WAL, commit log and stats (default DIR/replica-I)\n"
-               "  --fresh          discard the WAL and start with empty state\n"
-               "  -v, --verbose    log to stderr\n"
-               "  --plan FILE      fault plan (docs/faults.md \"Plan file\"): this replica's\n"
-               "                   Byzantine behaviours, partitions and network rates\n"
-               "  --plan-start-ms MS  the run's T=0 in CLOCK_REALTIME ms (default: now)\n"
-               "  --twin-instance K   this is instance K (0/1) of a twin replica\n"
-               "  --listen URL     listen here instead of cluster.json's address\n"
-               "  --peer ID=URL    dial replica ID at URL instead of cluster.json's\n"
-               "  --twin-peer ID=URL  replica ID's twin instance: sends to ID go there while\n"
-               "                   the plan's twin window for ID is open\n"
-               "Stops cleanly on SIGTERM or SIGINT.\n");
-}
-
-static int parse_u32(const char *s, uint32_t *out)
-{
+    (void)prog;
+    (void)o;
     char *end;
-    if (!s || !*s) return -1;
-    unsigned long v = strtoul(s, &end, 10);
-    if (*end || v > 0xffffffffUL || s[0] == '-') return -1;
-    *out = (uint32_t)v;
+    errno = 0;
+    unsigned long long v = strtoull(arg, &end, 10);
+    if (!*arg || *end || errno || arg[0] == '-') {
+        fprintf(stderr, "bftd: --plan-start-ms needs milliseconds, got '%s'\n", arg);
+        return -1;
+    }
+    ((struct rt_options *)ctx)->plan_start_ms = v;
     return 0;
 }
+
+static int parse_twin_instance(const char *prog, const struct cli_opt *o, void *ctx,
+                               const char *arg)
+{
+    (void)prog;
+    uint32_t u;
+    if (cli_uint("bftd", o->name, arg, 0, 1, &u) != 0) return -1;
+    ((struct rt_options *)ctx)->twin_instance = (int)u;
+    return 0;
+}
+
+/* "ID=URL" into one of BFT_MAX_REPLICAS slots; arg is argv's own string,
+ * so the URL can stay in place. */
+static int parse_peer_url(const char *flag, const char *arg, uint32_t *n, uint32_t *id,
+                          const char **url)
+{
+    char idbuf[16];
+    const char *eq = strchr(arg, '=');
+    if (!eq || *n == BFT_MAX_REPLICAS || (size_t)(eq - arg) >= sizeof idbuf) {
+        fprintf(stderr, "bftd: --%s wants ID=URL, got '%s'\n", flag, arg);
+        return -1;
+    }
+    memcpy(idbuf, arg, (size_t)(eq - arg));
+    idbuf[eq - arg] = 0;
+    if (cli_uint("bftd", flag, idbuf, 0, BFT_MAX_REPLICAS - 1, id) != 0) return -1;
+    *url = eq + 1;
+    (*n)++;
+    return 0;
+}
+
+static int parse_peer(const char *prog, const struct cli_opt *o, void *ctx, const char *arg)
+{
+    (void)prog;
+    struct rt_options *opt = ctx;
+    uint32_t k = opt->n_peer_overrides;
+    return parse_peer_url(o->name, arg, &opt->n_peer_overrides,
+                          &opt->peer_override[k < BFT_MAX_REPLICAS ? k : 0].id,
+                          &opt->peer_override[k < BFT_MAX_REPLICAS ? k : 0].url);
+}
+
+static int parse_twin_peer(const char *prog, const struct cli_opt *o, void *ctx, const char *arg)
+{
+    (void)prog;
+    struct rt_options *opt = ctx;
+    uint32_t k = opt->n_twin_peers;
+    return parse_peer_url(o->name, arg, &opt->n_twin_peers,
+                          &opt->twin_peer[k < BFT_MAX_REPLICAS ? k : 0].id,
+                          &opt->twin_peer[k < BFT_MAX_REPLICAS ? k : 0].url);
+}
+
+#define OFF(field) offsetof(struct rt_options, field)
+static const struct cli_opt k_opts[] = {
+    {"config", 'c', "PATH", CLI_STR, OFF(config_path), 0, 0, NULL, "cluster.json (required)"},
+    {"id", 'i', "I", CLI_U32, OFF(id), 0, UINT32_MAX, NULL, "replica id, 0..n-1 (required)"},
+    {"data-dir", 'd', "DIR", CLI_STR, OFF(data_dir), 0, 0, NULL,
+     "WAL, commit log and stats (default DIR/replica-I)"},
+    {"fresh", 0, NULL, CLI_FLAG, OFF(fresh), 0, 0, NULL,
+     "discard the WAL and start with empty state"},
+    {"verbose", 'v', NULL, CLI_COUNT, OFF(verbose), 0, 0, NULL, "log to stderr"},
+    {"plan", 0, "FILE", CLI_STR, OFF(plan_path), 0, 0, NULL,
+     "fault plan (docs/faults.md \"Plan file\"): this replica's\nByzantine behaviours, "
+     "partitions and network rates"},
+    {"plan-start-ms", 0, "MS", CLI_FN, 0, 0, 0, parse_plan_start,
+     "the run's T=0 in CLOCK_REALTIME ms (default: now)"},
+    {"twin-instance", 0, "K", CLI_FN, 0, 0, 0, parse_twin_instance,
+     "this is instance K (0/1) of a twin replica"},
+    {"listen", 0, "URL", CLI_STR, OFF(listen), 0, 0, NULL,
+     "listen here instead of cluster.json's address"},
+    {"peer", 0, "ID=URL", CLI_FN, 0, 0, 0, parse_peer,
+     "dial replica ID at URL instead of cluster.json's\n(repeatable)"},
+    {"twin-peer", 0, "ID=URL", CLI_FN, 0, 0, 0, parse_twin_peer,
+     "replica ID's twin instance: sends to ID go there while\nthe plan's twin window for ID "
+     "is open (repeatable)"},
+};
+#undef OFF
+
+static const struct cli_spec k_spec = {
+    .prog = "bftd",
+    .synopsis = "bftd --config DIR/cluster.json --id I [--data-dir DIR] [--fresh] [-v]\n"
+                "            [--plan FILE] [--plan-start-ms MS] [--twin-instance K]\n"
+                "            [--listen URL] [--peer ID=URL]... [--twin-peer ID=URL]...",
+    .intro = "\nRuns replica I of the cluster described by cluster.json (written by\n"
+             "`bftctl keygen`). Its private key is read from the cluster's keys dir.\n",
+    .opts = k_opts,
+    .n_opts = sizeof k_opts / sizeof *k_opts,
+    .outro = "Stops cleanly on SIGTERM or SIGINT. Exit codes: 0 clean stop, 2 usage or setup\n"
+             "error, 1 it could not restart itself after its storage recovered.\n",
+};
 
 /* Storage failed and is writable again (rt_run): start anew from the WAL,
  * as after a crash, in the same process (same pid for whoever supervises
@@ -63,7 +136,7 @@ static int parse_u32(const char *s, uint32_t *out)
 static void resume(int argc, char **argv)
 {
     char **av = calloc((size_t)argc + 1, sizeof *av);
-    if (!av) _exit(1);
+    if (!av) _exit(BFT_EXIT_FAIL);
     int k = 0;
     for (int i = 0; i < argc; i++)
         if (strcmp(argv[i], "--fresh") != 0) av[k++] = argv[i];
@@ -71,123 +144,23 @@ static void resume(int argc, char **argv)
     fflush(NULL);
     execv("/proc/self/exe", av);
     fprintf(stderr, "bftd: cannot restart itself: %s\n", strerror(errno));
-    _exit(1);
+    _exit(BFT_EXIT_FAIL);
 }
 
 int main(int argc, char **argv)
 {
     struct rt_options opt = {.twin_instance = -1};
-    uint32_t u;
-    bool have_id = false;
-    static const struct option longopts[] = {{"config", required_argument, 0, 'c'},
-                                             {"id", required_argument, 0, 'i'},
-                                             {"data-dir", required_argument, 0, 'd'},
-                                             {"fresh", no_argument, 0, 'F'},
-                                             {"verbose", no_argument, 0, 'v'},
-                                             {"help", no_argument, 0, 'h'},
-                                             {"plan", required_argument, 0, 'P'},
-                                             {"plan-start-ms", required_argument, 0, 'S'},
-                                             {"twin-instance", required_argument, 0, 'T'},
-                                             {"listen", required_argument, 0, 'L'},
-                                             {"peer", required_argument, 0, 'E'},
-                                             {"twin-peer", required_argument, 0, 'W'},
-                                             {0, 0, 0, 0}};
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "c:i:d:vh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            opt.config_path = optarg;
-            break;
-        case 'i':
-            if (parse_u32(optarg, &opt.id) != 0) {
-                fprintf(stderr, "bftd: --id needs a non-negative integer, got '%s'\n", optarg);
-                return 2;
-            }
-            have_id = true;
-            break;
-        case 'd':
-            opt.data_dir = optarg;
-            break;
-        case 'F':
-            opt.fresh = true;
-            break;
-        case 'P':
-            opt.plan_path = optarg;
-            break;
-        case 'S': {
-            char *end;
-            opt.plan_start_ms = strtoull(optarg, &end, 10);
-            if (*end || !*optarg) {
-                fprintf(stderr, "bftd: --plan-start-ms needs milliseconds, got '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        }
-        case 'T':
-            if (parse_u32(optarg, &u) != 0 || u > 1) {
-                fprintf(stderr, "bftd: --twin-instance is 0 or 1, got '%s'\n", optarg);
-                return 2;
-            }
-            opt.twin_instance = (int)u;
-            break;
-        case 'L':
-            opt.listen = optarg;
-            break;
-        case 'W': {
-            char *eq = strchr(optarg, '=');
-            if (!eq || opt.n_twin_peers == BFT_MAX_REPLICAS) {
-                fprintf(stderr, "bftd: --twin-peer wants ID=URL, got '%s'\n", optarg);
-                return 2;
-            }
-            *eq = 0;
-            if (parse_u32(optarg, &u) != 0) {
-                fprintf(stderr, "bftd: --twin-peer: bad replica id '%s'\n", optarg);
-                return 2;
-            }
-            opt.twin_peer[opt.n_twin_peers].id = u;
-            opt.twin_peer[opt.n_twin_peers++].url = eq + 1;
-            break;
-        }
-        case 'E': {
-            char *eq = strchr(optarg, '=');
-            if (!eq || opt.n_peer_overrides == BFT_MAX_REPLICAS) {
-                fprintf(stderr, "bftd: --peer wants ID=URL, got '%s'\n", optarg);
-                return 2;
-            }
-            *eq = 0;
-            if (parse_u32(optarg, &u) != 0) {
-                fprintf(stderr, "bftd: --peer: bad replica id '%s'\n", optarg);
-                return 2;
-            }
-            opt.peer_override[opt.n_peer_overrides].id = u;
-            opt.peer_override[opt.n_peer_overrides++].url = eq + 1;
-            break;
-        }
-        case 'v':
-            opt.verbose++;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            fprintf(stderr, "bftd: unknown or incomplete option '%s'\n", argv[optind - 1]);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "bftd: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    if (!opt.config_path || !have_id) {
+    uint64_t seen;
+    enum cli_result r = cli_parse(&k_spec, argc, argv, &opt, &seen);
+    if (r != CLI_PARSED) return r == CLI_HELP ? BFT_EXIT_OK : BFT_EXIT_USAGE;
+    if (!opt.config_path || !cli_given(&k_spec, seen, "id")) {
         fprintf(stderr, "bftd: --config and --id are required\n");
-        usage(stderr);
-        return 2;
+        cli_usage(&k_spec, stderr);
+        return BFT_EXIT_USAGE;
     }
     if (crypto_init() != 0) {
         fprintf(stderr, "bftd: crypto init failed\n");
-        return 2;
+        return BFT_EXIT_USAGE;
     }
     if (opt.plan_path && !opt.plan_start_ms) {
         struct timespec ts;

@@ -308,7 +308,7 @@ static int setup(struct lg *lg, char *err, size_t errlen)
         cc.id = i;
         cc.cluster_id = cl->cluster_id;
         for (uint32_t r = 0; r < cl->n; r++)
-            memcpy(cc.replica_pk[r], cl->replicas[r].pk, 32);
+            memcpy(cc.replica_pk[r], cl->replicas[r].pk, CRYPTO_PK_LEN);
         char path[700];
         bft_cluster_client_key_path(cl, i, path, sizeof path);
         if (crypto_key_read_pem(path, &cc.key, err, errlen) != 0) return -1;

@@ -23,42 +23,14 @@
 #include "crypto/crypto.h"
 #include "net/net.h"
 #include "tools/runtime.h"
+#include "tools/runtime_internal.h"
+#include "tools/runtime_files.h"
 #include "tools/runtime_audit.h"
 #include "tools/runtime_commits.h"
 #include "tools/runtime_storage.h"
 #include "tools/runtime_metrics.h"
 #include "tools/runtime_faults.h"
 #include "wire/hash.h"
-
-#define RT_MAX_TIMERS 64
-#define RT_BURST_FRAMES 64
-#define RT_CLIENT_PEER_BASE BFT_MAX_REPLICAS
-#define RT_STATS_EVERY_MS 200
-#define RT_AUDIT_FILL_PER_TICK 65536u /* audit lines written from a snapshot per stats tick */
-#define RT_PROBE_EVERY_MS 1000        /* storage probe while writes fail */
-#define RT_PROBE_BYTES (1u << 20)     /* headroom the probe asks for */
-#define RT_TWIN_PEER_BASE (NET_MAX_PEERS - BFT_MAX_REPLICAS) /* a twin's second instance */
-
-struct rt {
-    struct bft_cluster cl;
-    uint32_t id;
-    struct net_transport *net;
-    struct bft_node *node;
-    struct rt_storage store; /* WAL segments and snapshots (runtime_storage.c) */
-    bool wal_failed;         /* WAL, snapshot or rotation: storage_failed */
-    bool audit_failed;
-    char storage_err[512];     /* why the replica stopped promising ("" if it did not) */
-    struct rt_commits commits; /* commits.log (fd -1 until opened) */
-    char dir[600];
-    uint64_t timer_due[RT_MAX_TIMERS]; /* 0 = not armed */
-    uint64_t start_ms;
-    uint64_t junk_frames;
-    struct rt_faults *faults;   /* NULL: no plan */
-    struct rt_audit audit;      /* orders app only */
-    struct rt_metrics *metrics; /* NULL: not configured */
-    uint8_t (*client_pk)[CRYPTO_PK_LEN];
-    bool twin_peer[BFT_MAX_REPLICAS];
-};
 
 uint64_t rt_now_ms(void)
 {
@@ -222,184 +194,79 @@ static void h_on_result(void *ctx, uint32_t client, uint64_t req_no, uint64_t se
     rt_audit_result(&rt->audit, client, seq, op, op_len, res, res_len);
 }
 
-/* ---- stats file (read by bftctl) ---- */
-
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return 0;
-    char line[256];
-    long v = 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld", &v) == 1) break;
-    fclose(f);
-    return v;
-}
-
-/* DIR/stats.json, replaced atomically (temp file and rename). When the
- * disk is full that fails, and the file is overwritten in place instead:
- * the blocks it already has take the new text, so a replica whose disk
- * filled up can still say why it stopped promising. */
-static void publish_stats(const char *dir, const char *text, size_t len)
-{
-    char path[700], tmp[710];
-    snprintf(path, sizeof path, "%s/stats.json", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (f) {
-        bool ok = fwrite(text, 1, len, f) == len;
-        if (fclose(f) == 0 && ok && rename(tmp, path) == 0) return;
-        unlink(tmp);
-    }
-    int fd = open(path, O_WRONLY);
-    if (fd < 0) return;
-    struct stat st;
-    if (fstat(fd, &st) == 0 && (size_t)st.st_size > len) {
-        /* Pad with spaces up to the old size: the JSON stays valid and no
-         * block is freed or allocated. */
-        char pad[256];
-        memset(pad, ' ', sizeof pad);
-        if (pwrite(fd, text, len, 0) == (ssize_t)len) {
-            for (off_t off = (off_t)len; off < st.st_size;) {
-                size_t k = (size_t)(st.st_size - off) < sizeof pad ? (size_t)(st.st_size - off)
-                                                                   : sizeof pad;
-                if (pwrite(fd, pad, k, off) != (ssize_t)k) break;
-                off += (off_t)k;
-            }
-        }
-    } else {
-        if (pwrite(fd, text, len, 0) == (ssize_t)len) (void)ftruncate(fd, (off_t)len);
-    }
-    close(fd);
-}
-
-static void write_stats(struct rt *rt, bool final)
-{
-    struct bft_node_stats st;
-    bft_node_stats(rt->node, &st);
-    struct net_peer_stats ns;
-    net_total_stats(rt->net, &ns);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-                 (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-    struct crypto_counters cc;
-    crypto_counters_get(&cc);
-    char dig[65];
-    char *text = NULL;
-    size_t text_len = 0;
-    FILE *f = open_memstream(&text, &text_len);
-    if (!f) return;
-    crypto_to_hex(st.state_digest.b, 32, dig);
-    fprintf(f,
-            "{\"id\": %u, \"final\": %s, \"committed_seq\": %llu, \"view\": %llu, "
-            "\"view_changes\": %llu, \"state_digest\": \"%s\", \"requests_executed\": %llu, "
-            "\"batches_executed\": %llu, \"msgs_sent\": %llu, \"bytes_sent\": %llu, "
-            "\"frames_sent\": %llu, \"frames_dropped\": %llu, \"msgs_received\": %llu, "
-            "\"rss_kib\": %ld, \"cpu_s\": %.3f, \"signs\": %llu, \"verifies\": %llu, "
-            "\"verify_cache_hits\": %llu, \"wal_failed\": %s, \"audit_failed\": %s, "
-            "\"audit_orders\": %llu, \"audit_filled\": %llu, \"audit_gaps\": %llu, "
-            "\"reads_deferred\": %llu, \"leader\": %d, "
-            "\"is_leader\": %s, \"rejected\": {",
-            rt->id, final ? "true" : "false", (unsigned long long)st.last_executed,
-            (unsigned long long)st.view, (unsigned long long)st.view_changes, dig,
-            (unsigned long long)st.requests_executed, (unsigned long long)st.batches_executed,
-            (unsigned long long)ns.msgs_sent, (unsigned long long)ns.bytes_sent,
-            (unsigned long long)ns.frames_sent, (unsigned long long)ns.frames_dropped,
-            (unsigned long long)st.msgs_received, rss_kib(), cpu, (unsigned long long)cc.signs,
-            (unsigned long long)cc.verifies, (unsigned long long)cc.cache_hits,
-            rt->wal_failed ? "true" : "false", rt->audit_failed ? "true" : "false",
-            (unsigned long long)rt->audit.lines, (unsigned long long)rt->audit.filled,
-            (unsigned long long)rt->audit.gaps, (unsigned long long)st.reads_deferred,
-            st.leader < rt->cl.n ? (int)st.leader : -1, st.is_leader ? "true" : "false");
-    for (int r = BFT_REJECT__FIRST; r < BFT_REJECT__COUNT; r++)
-        fprintf(f, "%s\"%s\": %llu", r ? ", " : "", bft_reject_name(r),
-                (unsigned long long)st.rejected[r]);
-    fprintf(f, "}");
-    if (rt->faults) rt_faults_stats_json(rt->faults, f);
-    rt_storage_stats_json(&rt->store, st.snapshot_loaded, f);
-    fprintf(f, ", \"storage_error\": \"%s\"}\n", rt->storage_err);
-    if (fclose(f) == 0) publish_stats(rt->dir, text, text_len);
-    free(text);
-    if (rt->metrics)
-        rt_metrics_publish(rt->metrics, rt->id, bft_protocol_name(rt->cl.protocol), &st, &ns, cpu,
-                           rss_kib(), rt->wal_failed || rt->audit_failed);
-}
-
 /* ---- setup ---- */
 
-static int mkdir_p(const char *path)
-{
-    char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(tmp, 0700) != 0 && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return mkdir(tmp, 0700) != 0 && errno != EEXIST ? -1 : 0;
-}
-
-static int setup(struct rt *rt, const struct rt_options *opt)
+/* The cluster, this replica's key (it must match cluster.json) and its
+ * data dir. */
+static int setup_identity(struct rt *rt, const struct rt_options *opt, struct bft_node_config *nc)
 {
     char err[512];
     if (bft_cluster_load(&rt->cl, opt->config_path, err, sizeof err) != BFT_E_OK) {
         fprintf(stderr, "bftd: %s\n", err);
-        return 2;
+        return BFT_EXIT_USAGE;
     }
     if (opt->id >= rt->cl.n) {
         fprintf(stderr, "bftd: --id %u is not a replica of this cluster (n=%u)\n", opt->id,
                 rt->cl.n);
-        return 2;
+        return BFT_EXIT_USAGE;
     }
     rt->id = opt->id;
-    struct bft_node_config nc;
-    memset(&nc, 0, sizeof nc);
     char keypath[700];
     bft_cluster_replica_key_path(&rt->cl, opt->id, keypath, sizeof keypath);
-    if (crypto_key_read_pem(keypath, &nc.self_key, err, sizeof err) != 0) {
+    if (crypto_key_read_pem(keypath, &nc->self_key, err, sizeof err) != 0) {
         fprintf(stderr, "bftd: replica %u key: %s\n", opt->id, err);
-        return 2;
+        return BFT_EXIT_USAGE;
     }
-    if (memcmp(nc.self_key.pk, rt->cl.replicas[opt->id].pk, CRYPTO_PK_LEN) != 0) {
+    if (memcmp(nc->self_key.pk, rt->cl.replicas[opt->id].pk, CRYPTO_PK_LEN) != 0) {
         fprintf(stderr, "bftd: key %s does not match replica %u's public_key in %s\n", keypath,
                 opt->id, opt->config_path);
-        return 2;
+        return BFT_EXIT_USAGE;
     }
     if (opt->data_dir)
         snprintf(rt->dir, sizeof rt->dir, "%s", opt->data_dir);
     else
         snprintf(rt->dir, sizeof rt->dir, "%s/replica-%u", rt->cl.dir, opt->id);
-    if (mkdir_p(rt->dir) != 0) {
+    if (rt_mkdir_p(rt->dir) != 0) {
         fprintf(stderr, "bftd: cannot create %s: %s\n", rt->dir, strerror(errno));
-        return 2;
+        return BFT_EXIT_USAGE;
     }
 
-    bft_core_config_defaults(&nc.core, rt->cl.protocol, rt->cl.n, opt->id);
-    nc.core.f = rt->cl.f;
-    nc.core.cluster_id = rt->cl.cluster_id;
-    if (rt->cl.batch_max) nc.core.batch_max = rt->cl.batch_max;
-    nc.app = bft_app_for(rt->cl.app);
-    if (!nc.app) {
+    return BFT_EXIT_OK;
+}
+
+/* The node's configuration from cluster.json. */
+static int setup_config(struct rt *rt, const struct rt_options *opt, struct bft_node_config *nc)
+{
+    bft_core_config_defaults(&nc->core, rt->cl.protocol, rt->cl.n, opt->id);
+    nc->core.f = rt->cl.f;
+    nc->core.cluster_id = rt->cl.cluster_id;
+    if (rt->cl.batch_max) nc->core.batch_max = rt->cl.batch_max;
+    nc->app = bft_app_for(rt->cl.app);
+    if (!nc->app) {
         fprintf(stderr, "bftd: unknown app '%s'\n", rt->cl.app);
-        return 2;
+        return BFT_EXIT_USAGE;
     }
     for (uint32_t i = 0; i < rt->cl.n; i++)
-        memcpy(nc.replica_pk[i], rt->cl.replicas[i].pk, 32);
+        memcpy(nc->replica_pk[i], rt->cl.replicas[i].pk, CRYPTO_PK_LEN);
     uint8_t(*cpk)[CRYPTO_PK_LEN] = calloc(rt->cl.n_clients ? rt->cl.n_clients : 1, CRYPTO_PK_LEN);
-    if (!cpk) return 2;
+    if (!cpk) return BFT_EXIT_USAGE;
     rt->client_pk = cpk;
     for (uint32_t i = 0; i < rt->cl.n_clients; i++)
-        memcpy(cpk[i], rt->cl.clients[i].pk, 32);
-    nc.n_clients = rt->cl.n_clients;
-    nc.client_pk = (const uint8_t(*)[CRYPTO_PK_LEN])cpk; /* freed after the node */
-    nc.sign_replica_msgs = rt->cl.sign;
+        memcpy(cpk[i], rt->cl.clients[i].pk, CRYPTO_PK_LEN);
+    nc->n_clients = rt->cl.n_clients;
+    nc->client_pk = (const uint8_t(*)[CRYPTO_PK_LEN])cpk; /* freed after the node */
+    nc->sign_replica_msgs = rt->cl.sign;
     /* Fresh entropy per process: a restarted incarnation must not repeat
      * its predecessor's random choices (Raft election timeouts). */
-    if (crypto_random_bytes(&nc.random_seed, sizeof nc.random_seed) != 0 || nc.random_seed == 0)
-        nc.random_seed = rt_now_ms() ^ ((uint64_t)getpid() << 32) ^ BFT_GOLDEN64;
+    if (crypto_random_bytes(&nc->random_seed, sizeof nc->random_seed) != 0 || nc->random_seed == 0)
+        nc->random_seed = rt_now_ms() ^ ((uint64_t)getpid() << 32) ^ BFT_GOLDEN64;
 
+    return BFT_EXIT_OK;
+}
+
+static int setup_node(struct rt *rt, const struct bft_node_config *nc)
+{
+    char err[512];
     struct bft_host host = {.ctx = rt,
                             .send = h_send,
                             .send_client = h_send_client,
@@ -411,16 +278,23 @@ static int setup(struct rt *rt, const struct rt_options *opt)
                             .save_snapshot = h_save_snapshot,
                             .snapshot_wanted = h_snapshot_wanted,
                             .on_result = strcmp(rt->cl.app, "orders") == 0 ? h_on_result : NULL};
-    if (bft_node_create(&rt->node, &nc, &host, err, sizeof err) != BFT_E_OK) {
+    if (bft_node_create(&rt->node, nc, &host, err, sizeof err) != BFT_E_OK) {
         fprintf(stderr, "bftd: %s\n", err);
-        return 2;
+        return BFT_EXIT_USAGE;
     }
+    return BFT_EXIT_OK;
+}
+
+/* audit.log, the WAL and snapshots (replayed here), metrics, commits.log. */
+static int setup_files(struct rt *rt, const struct rt_options *opt)
+{
+    char err[512];
     /* The audit log opens before replay: orders that replay executes again
      * and the log lacks (their lines died with the process) are written. */
     if (!strcmp(rt->cl.app, "orders")) {
         if (rt_audit_open(&rt->audit, rt->dir, err, sizeof err) != 0) {
             fprintf(stderr, "bftd %u: %s\n", opt->id, err);
-            return 2;
+            return BFT_EXIT_USAGE;
         }
         rt->audit.node = rt->node;
         if (rt->audit.cut_bytes && opt->verbose)
@@ -429,13 +303,13 @@ static int setup(struct rt *rt, const struct rt_options *opt)
     }
     if (rt_storage_open(&rt->store, rt->dir, opt->fresh, rt->node, opt->id, err, sizeof err) != 0) {
         fprintf(stderr, "bftd %u: storage in %s: %s\n", opt->id, rt->dir, err);
-        return 2;
+        return BFT_EXIT_USAGE;
     }
     if (rt->store.load_note[0]) fprintf(stderr, "bftd %u: %s\n", opt->id, rt->store.load_note);
     if (rt_audit_sync(&rt->audit) != 0) {
         fprintf(stderr, "bftd %u: cannot write %s/audit.log: %s\n", opt->id, rt->dir,
                 strerror(errno));
-        return 2;
+        return BFT_EXIT_USAGE;
     }
     if (rt->cl.metrics_base[0]) {
         /* metrics_base "http://HOST:PORT": replica i serves PORT + i. */
@@ -444,13 +318,13 @@ static int setup(struct rt *rt, const struct rt_options *opt)
         long port = colon ? strtol(colon + 1, NULL, 10) : 0;
         if (!colon || port <= 0 || port + opt->id > 65535) {
             fprintf(stderr, "bftd: metrics_base '%s' needs a port\n", rt->cl.metrics_base);
-            return 2;
+            return BFT_EXIT_USAGE;
         }
         snprintf(url, sizeof url, "%.*s:%ld", (int)(colon - rt->cl.metrics_base),
                  rt->cl.metrics_base, port + (long)opt->id);
         if (rt_metrics_start(&rt->metrics, url, err, sizeof err) != 0) {
             fprintf(stderr, "bftd %u: %s\n", opt->id, err);
-            return 2;
+            return BFT_EXIT_USAGE;
         }
     }
     char cpath[700];
@@ -459,8 +333,15 @@ static int setup(struct rt *rt, const struct rt_options *opt)
      * what its earlier incarnation executed (a torn tail is cut first). */
     if (rt_commits_open(&rt->commits, cpath, err, sizeof err) != 0) {
         fprintf(stderr, "bftd %u: %s\n", opt->id, err);
-        return 2;
+        return BFT_EXIT_USAGE;
     }
+    return BFT_EXIT_OK;
+}
+
+static int setup_faults(struct rt *rt, const struct rt_options *opt,
+                        const struct bft_node_config *nc)
+{
+    char err[512];
     if (opt->plan_path) {
         struct rt_faults_config fc = {.plan_path = opt->plan_path,
                                       .start_realtime_ms = opt->plan_start_ms,
@@ -470,19 +351,26 @@ static int setup(struct rt *rt, const struct rt_options *opt)
                                       .f = rt->cl.f,
                                       .self = opt->id,
                                       .cluster_id = rt->cl.cluster_id,
-                                      .request_timeout_ms = nc.core.request_timeout_ms,
-                                      .key = nc.self_key,
+                                      .request_timeout_ms = nc->core.request_timeout_ms,
+                                      .key = nc->self_key,
                                       .xmit = xmit,
                                       .ctx = rt};
         if (rt_faults_open(&rt->faults, &fc, err, sizeof err) != BFT_E_OK) {
             fprintf(stderr, "bftd: fault plan: %s\n", err);
-            return 2;
+            return BFT_EXIT_USAGE;
         }
     }
+    return BFT_EXIT_OK;
+}
+
+/* Listen, and dial every peer (and a twin's second instance). */
+static int setup_net(struct rt *rt, const struct rt_options *opt)
+{
+    char err[512];
     const char *listen = opt->listen ? opt->listen : rt->cl.replicas[opt->id].address;
     if (net_open(&rt->net, listen, err, sizeof err) != 0) {
         fprintf(stderr, "bftd %u: %s\n", opt->id, err);
-        return 2;
+        return BFT_EXIT_USAGE;
     }
     for (uint32_t i = 0; i < rt->cl.n; i++) {
         if (i == opt->id) continue;
@@ -491,7 +379,7 @@ static int setup(struct rt *rt, const struct rt_options *opt)
             if (opt->peer_override[k].id == i) url = opt->peer_override[k].url;
         if (net_add_peer(rt->net, i, url, err, sizeof err) != 0) {
             fprintf(stderr, "bftd %u: peer %u: %s\n", opt->id, i, err);
-            return 2;
+            return BFT_EXIT_USAGE;
         }
     }
     for (uint32_t k = 0; k < opt->n_twin_peers; k++) {
@@ -500,7 +388,7 @@ static int setup(struct rt *rt, const struct rt_options *opt)
         if (net_add_peer(rt->net, RT_TWIN_PEER_BASE + i, opt->twin_peer[k].url, err, sizeof err) !=
             0) {
             fprintf(stderr, "bftd %u: twin of %u: %s\n", opt->id, i, err);
-            return 2;
+            return BFT_EXIT_USAGE;
         }
         rt->twin_peer[i] = true;
     }
@@ -509,7 +397,20 @@ static int setup(struct rt *rt, const struct rt_options *opt)
                 "bftd %u: %s n=%u f=%u listening on %s, %d snapshot(s) loaded (base %llu)\n",
                 opt->id, bft_protocol_name(rt->cl.protocol), rt->cl.n, rt->cl.f, listen,
                 rt->store.loaded, (unsigned long long)bft_node_snapshot_base(rt->node));
-    return 0;
+    return BFT_EXIT_OK;
+}
+
+static int setup(struct rt *rt, const struct rt_options *opt)
+{
+    struct bft_node_config nc;
+    memset(&nc, 0, sizeof nc);
+    int rv = setup_identity(rt, opt, &nc);
+    if (rv == BFT_EXIT_OK) rv = setup_config(rt, opt, &nc);
+    if (rv == BFT_EXIT_OK) rv = setup_node(rt, &nc);
+    if (rv == BFT_EXIT_OK) rv = setup_files(rt, opt);
+    if (rv == BFT_EXIT_OK) rv = setup_faults(rt, opt, &nc);
+    if (rv == BFT_EXIT_OK) rv = setup_net(rt, opt);
+    return rv;
 }
 
 /* ---- loop ---- */
@@ -549,29 +450,10 @@ static int next_wait_ms(const struct rt *rt, uint64_t now)
     return (int)wait;
 }
 
-/* After a failed WAL or audit write: can the data dir take writes again?
- * Writes and syncs RT_PROBE_BYTES (headroom, so the replica does not fail
- * again at once), then removes the probe. */
-static bool storage_writable(const char *dir)
-{
-    char path[700];
-    snprintf(path, sizeof path, "%s/.storage-probe", dir);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0) return false;
-    static const uint8_t zero[65536];
-    bool ok = true;
-    for (size_t done = 0; ok && done < RT_PROBE_BYTES; done += sizeof zero)
-        ok = write(fd, zero, sizeof zero) == (ssize_t)sizeof zero;
-    ok = ok && fdatasync(fd) == 0;
-    close(fd);
-    unlink(path);
-    return ok;
-}
-
 int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
 {
     struct rt *rt = calloc(1, sizeof *rt);
-    if (!rt) return 2;
+    if (!rt) return BFT_EXIT_USAGE;
     rt->commits.fd = -1;
     int rv = setup(rt, opt);
     if (rv != 0) goto out;
@@ -607,12 +489,12 @@ int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
             /* Orders installed by state transfer, in bounded slices. */
             rt_audit_catch_up(&rt->audit, RT_AUDIT_FILL_PER_TICK);
             rt_commits_flush(&rt->commits);
-            write_stats(rt, false);
+            rt_write_stats(rt, false);
             last_stats = now;
         }
         if ((rt->wal_failed || rt->audit_failed) && now - last_probe >= RT_PROBE_EVERY_MS) {
             last_probe = now;
-            if (storage_writable(rt->dir)) {
+            if (rt_storage_writable(rt->dir, RT_PROBE_BYTES)) {
                 fprintf(stderr, "bftd %u: storage is writable again; restarting from the WAL\n",
                         rt->id);
                 rv = RT_RESUME;
@@ -623,7 +505,7 @@ int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
     bft_node_flush(rt->node);
     net_flush(rt->net);
     rt_commits_flush(&rt->commits);
-    write_stats(rt, true);
+    rt_write_stats(rt, true);
 out:
     rt_commits_close(&rt->commits);
     rt_audit_close(&rt->audit);

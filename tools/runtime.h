@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "tools/exit_codes.h"
 #include "wire/wire.h"
 
 struct rt_options {
@@ -36,7 +37,7 @@ struct rt_options {
     } twin_peer[BFT_MAX_REPLICAS];
 };
 
-/* Run until *stop becomes non-zero. Returns 0 on a clean stop, 2 on a setup
+/* Run until *stop becomes non-zero. Returns BFT_EXIT_OK on a clean stop, BFT_EXIT_USAGE on a setup
  * error (message already printed to stderr), or RT_RESUME when storage
  * failed and became writable again: the caller starts the replica anew
  * from its WAL (bftd re-executes itself), which discards whatever this

@@ -28,6 +28,7 @@
 
 #include "node/node.h"
 #include "app/app.h"
+#include "crypto/crypto.h"
 #include "tools/runtime_audit.h"
 
 /* Scan the log: the offset just past the last line of the intact chain,
@@ -48,7 +49,8 @@ static int scan(FILE *r, struct rt_audit *a, long *good_end, long *size, char *e
         bool whole = n > 0 && line[n - 1] == '\n';
         bool parses = whole && bft_audit_parse(line, &e) == 0;
         bool ok = parses && bad_at < 0 &&
-                  (first || (memcmp(e.prev, a->prev, 32) == 0 && e.order_seq > a->last_order));
+                  (first || (memcmp(e.prev, a->prev, CRYPTO_DIGEST_LEN) == 0 &&
+                             e.order_seq > a->last_order));
         if (parses && bad_at >= 0) {
             snprintf(err, errlen,
                      "audit.log line %llu is damaged but later lines are intact: not a torn tail; "
@@ -57,7 +59,7 @@ static int scan(FILE *r, struct rt_audit *a, long *good_end, long *size, char *e
             return -1;
         }
         if (ok) {
-            memcpy(a->prev, e.hash, 32);
+            memcpy(a->prev, e.hash, CRYPTO_DIGEST_LEN);
             a->last_order = e.order_seq;
             a->lines++;
             first = false;
@@ -114,7 +116,7 @@ int rt_audit_open(struct rt_audit *a, const char *dir, char *err, size_t errlen)
 /* Append entry e (prev and hash are set here). */
 static int append(struct rt_audit *a, struct bft_audit_entry *e)
 {
-    memcpy(e->prev, a->prev, 32);
+    memcpy(e->prev, a->prev, CRYPTO_DIGEST_LEN);
     char line[BFT_AUDIT_LINE_MAX];
     size_t n = bft_audit_format(e, line, sizeof line);
     if (!n) return -1;
@@ -122,7 +124,7 @@ static int append(struct rt_audit *a, struct bft_audit_entry *e)
         a->failed = true;
         return -1;
     }
-    memcpy(a->prev, e->hash, 32);
+    memcpy(a->prev, e->hash, CRYPTO_DIGEST_LEN);
     a->last_order = e->order_seq;
     a->lines++;
     a->unsynced = true;

@@ -85,10 +85,12 @@ void rt_commits_add(struct rt_commits *c, uint64_t seq, uint64_t view, const bft
 {
     if (c->fd < 0) return;
     /* A line: two u64 (at most 20 digits each), two 64-hex digests. */
-    if (RT_COMMITS_BUF - c->len < 20 + 1 + 20 + 1 + 64 + 1 + 64 + 2) rt_commits_flush(c);
-    char b[65], s[65];
-    crypto_to_hex(batch->b, 32, b);
-    crypto_to_hex(state->b, 32, s);
+    if (RT_COMMITS_BUF - c->len <
+        20 + 1 + 20 + 1 + 2 * CRYPTO_DIGEST_LEN + 1 + 2 * CRYPTO_DIGEST_LEN + 2)
+        rt_commits_flush(c);
+    char b[2 * CRYPTO_DIGEST_LEN + 1], s[2 * CRYPTO_DIGEST_LEN + 1];
+    crypto_to_hex(batch->b, CRYPTO_DIGEST_LEN, b);
+    crypto_to_hex(state->b, CRYPTO_DIGEST_LEN, s);
     int n = snprintf(c->buf + c->len, RT_COMMITS_BUF - c->len, "%llu %llu %s %s\n",
                      (unsigned long long)seq, (unsigned long long)view, b, s);
     if (n > 0 && (size_t)n < RT_COMMITS_BUF - c->len) c->len += (size_t)n;

@@ -39,4 +39,32 @@ expect 2 "does not match" "$BUILD/bftd" --config "$d/c/cluster.json" --id 0
 rm "$d/c/keys/replica-2.pem"
 expect 2 "replica 2 key" "$BUILD/bftd" --config "$d/c/cluster.json" --id 2
 expect 2 "needs n >= 3f+1" "$BUILD/bftctl" keygen --nodes 3 --f 1 --out "$d/x"
+# Every behaviour `bftctl cluster --help` lists is one --fault takes (it
+# got as far as the node count check, after the faults were parsed).
+behaviours=$("$BUILD/bftctl" cluster --help | sed -n '/behaviours (docs/{n;p}')
+[ -n "$behaviours" ] || { echo "FAIL: no behaviour list in bftctl cluster --help"; exit 1; }
+for b in $behaviours; do
+  expect 2 "needs at least 4" "$BUILD/bftctl" cluster --protocol pbft --nodes 3 --duration 1 --fault "0:$b@1"
+done
+expect 2 "needs at least 4" "$BUILD/bftctl" cluster --protocol pbft --nodes 3 --duration 1 --fault 0:byzzfuzz@1
+# --fault windows take the units --partition and --net take.
+expect 2 "needs at least 4" "$BUILD/bftctl" cluster --protocol pbft --nodes 3 --duration 1 --fault 0:crash@1500ms-3s
+expect 2 "needs at least 4" "$BUILD/bftctl" cluster --protocol pbft --nodes 3 --duration 1 --fault 0:slow@2.5-4s
+expect 2 "bad window" "$BUILD/bftctl" cluster --protocol pbft --nodes 4 --duration 1 --fault 0:crash@2x
+expect 2 "bad window" "$BUILD/bftctl" cluster --protocol pbft --nodes 4 --duration 1 --fault 0:crash@3-2
+expect 2 "integer in" "$BUILD/bftctl" cluster --protocol pbft --nodes 4.5 --duration 1
+# bftctl --help: each description sits under its own command.
+"$BUILD/bftctl" --help | grep -A1 '^  inject ' | grep -q outsider ||
+  { echo "FAIL: bftctl --help: inject's description is not under inject"; exit 1; }
+"$BUILD/bftctl" --help | grep -A2 '^  read ' | grep -q outsider &&
+  { echo "FAIL: bftctl --help: inject's description is under read"; exit 1; }
+n=$((n+1))
+# Every command answers --help with exit 0 and refuses an unknown flag with 2.
+for c in keygen cluster status bench audit soak inject read; do
+  expect 0 usage "$BUILD/bftctl" "$c" --help
+  expect 2 "unknown or incomplete option" "$BUILD/bftctl" "$c" --bogus
+done
+# The soak's replay line carries every flag that shapes the run (a bftd
+# that cannot run stops it right after the line is printed).
+expect 2 "replay: .*--clients 3" env BFTD=/nonexistent "$BUILD/bftctl" soak --protocol pbft --duration 12 --clients 3 --seed 5 --dir "$d/soak"
 echo "$n passed, 0 failed"

@@ -1,0 +1,56 @@
+/* Private to bftd's runtime (tools/runtime*.c): the state of one replica
+ * process. */
+#ifndef BFT_TOOLS_RUNTIME_INTERNAL_H
+#define BFT_TOOLS_RUNTIME_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config/cluster.h"
+#include "crypto/crypto.h"
+#include "net/net.h"
+#include "node/node.h"
+#include "tools/runtime_audit.h"
+#include "tools/runtime_commits.h"
+#include "tools/runtime_faults.h"
+#include "tools/runtime_metrics.h"
+#include "tools/runtime_storage.h"
+
+#define RT_MAX_TIMERS 64
+#define RT_BURST_FRAMES 64
+#define RT_CLIENT_PEER_BASE BFT_MAX_REPLICAS
+#define RT_STATS_EVERY_MS 200
+#define RT_AUDIT_FILL_PER_TICK 65536u /* audit lines written from a snapshot per stats tick */
+#define RT_PROBE_EVERY_MS 1000        /* storage probe while writes fail */
+#define RT_PROBE_BYTES (1u << 20)     /* headroom the probe asks for */
+#define RT_TWIN_PEER_BASE (NET_MAX_PEERS - BFT_MAX_REPLICAS) /* a twin's second instance */
+
+struct rt {
+    struct bft_cluster cl;
+    uint32_t id;
+    struct net_transport *net;
+    struct bft_node *node;
+    struct rt_storage store; /* WAL segments and snapshots (runtime_storage.c) */
+    bool wal_failed;         /* WAL, snapshot or rotation: storage_failed */
+    bool audit_failed;
+    char storage_err[512];     /* why the replica stopped promising ("" if it did not) */
+    struct rt_commits commits; /* commits.log (fd -1 until opened) */
+    char dir[600];
+    uint64_t timer_due[RT_MAX_TIMERS]; /* 0 = not armed */
+    uint64_t start_ms;
+    uint64_t junk_frames;
+    struct rt_faults *faults;   /* NULL: no plan */
+    struct rt_audit audit;      /* orders app only */
+    struct rt_metrics *metrics; /* NULL: not configured */
+    uint8_t (*client_pk)[CRYPTO_PK_LEN];
+    bool twin_peer[BFT_MAX_REPLICAS];
+};
+
+/* runtime_stats.c: DIR/stats.json (docs/design.md "Files"), every
+ * RT_STATS_EVERY_MS and on exit (final). */
+void rt_write_stats(struct rt *rt, bool final);
+/* The members of "rejected" (one per reason) and its closing brace. */
+void rt_stats_rejected_json(FILE *f, const uint64_t rejected[BFT_REJECT__COUNT]);
+
+#endif

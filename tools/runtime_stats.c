@@ -1,0 +1,71 @@
+/* bftd's stats.json: what bftctl status, bftctl cluster and the tests read
+ * about a running replica (docs/design.md "Files"). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "tools/runtime.h"
+#include "tools/runtime_files.h"
+#include "tools/runtime_internal.h"
+
+void rt_stats_rejected_json(FILE *f, const uint64_t rejected[BFT_REJECT__COUNT])
+{
+    for (int r = BFT_REJECT__FIRST; r < BFT_REJECT__COUNT; r++)
+        /* Reasons start at BFT_REJECT__FIRST (0 is "not refused"): no comma
+         * before the first, or the file is not JSON and bftctl reads no
+         * stats at all. */
+        fprintf(f, "%s\"%s\": %llu", r > BFT_REJECT__FIRST ? ", " : "", bft_reject_name(r),
+                (unsigned long long)rejected[r]);
+    fprintf(f, "}");
+}
+
+void rt_write_stats(struct rt *rt, bool final)
+{
+    struct bft_node_stats st;
+    bft_node_stats(rt->node, &st);
+    struct net_peer_stats ns;
+    net_total_stats(rt->net, &ns);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    struct crypto_counters cc;
+    crypto_counters_get(&cc);
+    char dig[65];
+    char *text = NULL;
+    size_t text_len = 0;
+    FILE *f = open_memstream(&text, &text_len);
+    if (!f) return;
+    crypto_to_hex(st.state_digest.b, sizeof st.state_digest.b, dig);
+    fprintf(f,
+            "{\"id\": %u, \"final\": %s, \"committed_seq\": %llu, \"view\": %llu, "
+            "\"view_changes\": %llu, \"state_digest\": \"%s\", \"requests_executed\": %llu, "
+            "\"batches_executed\": %llu, \"msgs_sent\": %llu, \"bytes_sent\": %llu, "
+            "\"frames_sent\": %llu, \"frames_dropped\": %llu, \"msgs_received\": %llu, "
+            "\"rss_kib\": %ld, \"cpu_s\": %.3f, \"signs\": %llu, \"verifies\": %llu, "
+            "\"verify_cache_hits\": %llu, \"wal_failed\": %s, \"audit_failed\": %s, "
+            "\"audit_orders\": %llu, \"audit_filled\": %llu, \"audit_gaps\": %llu, "
+            "\"reads_deferred\": %llu, \"leader\": %d, "
+            "\"is_leader\": %s, \"rejected\": {",
+            rt->id, final ? "true" : "false", (unsigned long long)st.last_executed,
+            (unsigned long long)st.view, (unsigned long long)st.view_changes, dig,
+            (unsigned long long)st.requests_executed, (unsigned long long)st.batches_executed,
+            (unsigned long long)ns.msgs_sent, (unsigned long long)ns.bytes_sent,
+            (unsigned long long)ns.frames_sent, (unsigned long long)ns.frames_dropped,
+            (unsigned long long)st.msgs_received, rt_rss_kib(), cpu, (unsigned long long)cc.signs,
+            (unsigned long long)cc.verifies, (unsigned long long)cc.cache_hits,
+            rt->wal_failed ? "true" : "false", rt->audit_failed ? "true" : "false",
+            (unsigned long long)rt->audit.lines, (unsigned long long)rt->audit.filled,
+            (unsigned long long)rt->audit.gaps, (unsigned long long)st.reads_deferred,
+            st.leader < rt->cl.n ? (int)st.leader : -1, st.is_leader ? "true" : "false");
+    rt_stats_rejected_json(f, st.rejected);
+    if (rt->faults) rt_faults_stats_json(rt->faults, f);
+    rt_storage_stats_json(&rt->store, st.snapshot_loaded, f);
+    fprintf(f, ", \"storage_error\": \"%s\"}\n", rt->storage_err);
+    if (fclose(f) == 0) rt_publish_stats(rt->dir, text, text_len);
+    free(text);
+    if (rt->metrics)
+        rt_metrics_publish(rt->metrics, rt->id, bft_protocol_name(rt->cl.protocol), &st, &ns, cpu,
+                           rt_rss_kib(), rt->wal_failed || rt->audit_failed);
+}
