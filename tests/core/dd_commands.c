@@ -124,7 +124,8 @@ static bool cmd_request(struct dd_ctx *x, const struct dd_cmd *c, struct dd_buf 
     if (dd_arg(c, "ops") && !parse_u32(dd_arg(c, "ops"), &ops)) return fail(out, c, "ops=<n>");
     if (!parse_nodes(x->cf, dd_arg(c, "to"), &mask)) return fail(out, c, "to=all|<id>,<id>...");
     bool readonly = strcmp(c->name, "read") == 0;
-    uint64_t first = cf_request(x->cf, client, ops, mask, readonly);
+    uint64_t first = strcmp(c->name, "resend") == 0 ? cf_resend(x->cf, client, mask)
+                                                    : cf_request(x->cf, client, ops, mask, readonly);
     take_log(x->cf, out);
     return first != 0;
 }
@@ -190,8 +191,11 @@ static bool cmd_tick(struct dd_ctx *x, const struct dd_cmd *c, struct dd_buf *ou
 static bool cmd_advance(struct dd_ctx *x, const struct dd_cmd *c, struct dd_buf *out)
 {
     uint64_t ms;
-    if (!parse_u64(dd_pos(c, 0), &ms)) return fail(out, c, "advance <ms>");
-    cf_advance(x->cf, ms);
+    if (!parse_u64(dd_pos(c, 0), &ms)) return fail(out, c, "advance|run <ms>");
+    if (strcmp(c->name, "run") == 0)
+        cf_run(x->cf, ms);
+    else
+        cf_advance(x->cf, ms);
     take_log(x->cf, out);
     return true;
 }
@@ -260,12 +264,13 @@ static bool cmd_status(struct dd_ctx *x, const struct dd_cmd *c, struct dd_buf *
             dd_appendf(out, "%u: down\n", i);
             continue;
         }
-        char state[9];
+        char state[9], leader[16] = "none";
         cf_state_hex(x->cf, i, state);
+        if (st.leader < cf_n(x->cf)) snprintf(leader, sizeof leader, "%u", st.leader);
         dd_appendf(out,
-                   "%u: view=%llu leader=%u%s last_exec=%llu stable=%llu pending=%u%s "
+                   "%u: view=%llu leader=%s%s last_exec=%llu stable=%llu pending=%u%s "
                    "state=%s\n",
-                   i, (unsigned long long)st.view, st.leader, st.is_leader ? " (self)" : "",
+                   i, (unsigned long long)st.view, leader, st.is_leader ? " (self)" : "",
                    (unsigned long long)st.last_executed, (unsigned long long)st.stable_checkpoint,
                    st.pending_requests, st.in_view_change ? " in_view_change" : "", state);
     }
@@ -317,7 +322,7 @@ static bool cmd_log(struct dd_ctx *x, const struct dd_cmd *c, struct dd_buf *out
                  {"timer", CF_LOG_TIMER},   {"reject", CF_LOG_REJECT},   {"ckpt", CF_LOG_CKPT},
                  {"read", CF_LOG_READ},     {"recv", CF_LOG_RECV},       {"net", CF_LOG_NET}};
     const char *spec = dd_pos(c, 0);
-    if (!spec) return fail(out, c, "log default|all|none|<kind>,...");
+    if (!spec) return fail(out, c, "log default|all|none|<kind>,... [types=<msg>,...]");
     take_log(x->cf, out);
     unsigned mask = 0;
     if (strcmp(spec, "default") == 0)
@@ -336,6 +341,14 @@ static bool cmd_log(struct dd_ctx *x, const struct dd_cmd *c, struct dd_buf *out
         }
     }
     cf_set_log_mask(x->cf, mask);
+    /* types=a,b: only these message types in send/recv lines. */
+    const char *types[32];
+    size_t nt = 0;
+    char tbuf[256];
+    snprintf(tbuf, sizeof tbuf, "%s", dd_arg(c, "types") ? dd_arg(c, "types") : "");
+    for (char *t = strtok(tbuf, ","); t && nt < 32; t = strtok(NULL, ","))
+        types[nt++] = t;
+    if (!cf_set_log_types(x->cf, types, nt)) return fail(out, c, "unknown message type");
     return true;
 }
 
@@ -346,9 +359,9 @@ static const struct {
     const char *name;
     cmd_fn fn;
 } commands[] = {
-    {"init", cmd_init},         {"request", cmd_request}, {"read", cmd_request},
+    {"init", cmd_init},         {"request", cmd_request}, {"read", cmd_request}, {"resend", cmd_request},
     {"deliver", cmd_deliver},   {"drop", cmd_drop},       {"stabilize", cmd_stabilize},
-    {"tick", cmd_tick},         {"advance", cmd_advance}, {"crash", cmd_crash},
+    {"tick", cmd_tick},         {"advance", cmd_advance}, {"run", cmd_advance}, {"crash", cmd_crash},
     {"restart", cmd_restart},   {"partition", cmd_partition}, {"heal", cmd_heal},
     {"status", cmd_status},     {"timers", cmd_timers},   {"queue", cmd_queue},
     {"log", cmd_log},

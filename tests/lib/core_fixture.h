@@ -75,6 +75,9 @@ const struct bft_core_ops *cf_ops(const struct cf *cf);
  * out of memory. */
 char *cf_log_take(struct cf *cf);
 void cf_set_log_mask(struct cf *cf, unsigned mask);
+/* Show send/recv lines only for these message types (NULL or count 0:
+ * every type). Unknown names are refused (false). */
+bool cf_set_log_types(struct cf *cf, const char *const *types, size_t count);
 /* Append a line of the test's own (status output, errors). */
 void cf_logf(struct cf *cf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -86,6 +89,9 @@ void cf_logf(struct cf *cf, const char *fmt, ...) __attribute__((format(printf, 
  * (logged). */
 uint64_t cf_request(struct cf *cf, uint32_t client, uint32_t ops, uint32_t to_mask,
                     bool readonly);
+
+/* The client's last request again, byte for byte (a client retry). */
+uint64_t cf_resend(struct cf *cf, uint32_t client, uint32_t to_mask);
 
 /* Network. Deliver up to max packets queued on from->to (only those
  * queued before the call); returns how many. */
@@ -108,6 +114,9 @@ bool cf_fire(struct cf *cf, uint32_t id, uint32_t timer);
 /* Advance the virtual clock by ms, firing due timers of live nodes in
  * deadline order (ties: node id, then timer id). Packets are not moved. */
 void cf_advance(struct cf *cf, uint64_t ms);
+/* The same, but the network is stabilized first and after every timer
+ * fired: a network faster than any timer. */
+void cf_run(struct cf *cf, uint64_t ms);
 bool cf_timer_armed(const struct cf *cf, uint32_t id, uint32_t timer);
 /* Protocol timer names (as the log prints them) and back; -1 if unknown. */
 int cf_timer_parse(const struct cf *cf, const char *name);

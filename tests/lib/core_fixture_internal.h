@@ -65,6 +65,12 @@ struct cf_node {
     uint8_t snapbuf[CF_SNAP_LEN]; /* io->snapshot's buffer, until the next call */
 };
 
+struct cf_last_req {
+    uint64_t first; /* 0: none yet */
+    uint32_t ops;
+    bool readonly;
+};
+
 struct cf {
     struct cf_options opt;
     const struct bft_core_ops *ops;
@@ -74,11 +80,13 @@ struct cf {
     bool partitioned;
     uint64_t now_ms;
     uint64_t next_req[CF_MAX_CLIENTS]; /* next request number per client */
+    struct cf_last_req last[CF_MAX_CLIENTS];
     /* effect log */
     char *log;
     size_t log_len, log_cap;
     uint32_t log_lines, log_lost;
     unsigned mask;
+    bool hide_type[256]; /* message types not shown in send/recv lines */
 };
 
 /* core_fixture.c: a fresh core for node id (its WAL and snapshots are

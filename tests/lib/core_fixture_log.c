@@ -94,8 +94,27 @@ void cf_short_digest(const bft_digest *d, char out[9])
     crypto_to_hex(d->b, 4, out);
 }
 
+bool cf_set_log_types(struct cf *cf, const char *const *types, size_t count)
+{
+    bool hide[256];
+    for (int t = 0; t < 256; t++) {
+        hide[t] = count > 0;
+        for (size_t i = 0; i < count; i++)
+            if (bft_msg_type_name(t) && strcmp(bft_msg_type_name(t), types[i]) == 0) hide[t] = false;
+    }
+    for (size_t i = 0; i < count; i++) {
+        int t = 0;
+        while (t < 256 && !(bft_msg_type_name(t) && strcmp(bft_msg_type_name(t), types[i]) == 0))
+            t++;
+        if (t == 256) return false;
+    }
+    memcpy(cf->hide_type, hide, sizeof hide);
+    return true;
+}
+
 void cf_log_msg(struct cf *cf, unsigned kind, const char *prefix, const struct bft_msg *m)
 {
+    if (cf->hide_type[m->type]) return;
     const char *name = bft_msg_type_name(m->type);
     char d[9];
     cf_short_digest(&m->digest, d);

@@ -45,6 +45,28 @@ static uint8_t *build_request(uint32_t client, uint64_t first, uint32_t ops, boo
     return buf;
 }
 
+/* Build the envelope and hand it to the nodes in to_mask. */
+static uint64_t send_request(struct cf *cf, uint32_t client, uint64_t first, uint32_t ops,
+                             uint32_t to_mask, bool readonly)
+{
+    size_t len;
+    uint8_t *buf = build_request(client, first, ops, readonly, &len);
+    if (!buf) {
+        cf_logf(cf, "request: out of memory");
+        return 0;
+    }
+    struct bft_msg m;
+    if (bft_msg_decode(buf, len, &m) != BFT_E_OK) {
+        cf_logf(cf, "request: the fixture built an undecodable REQUEST");
+        first = 0;
+    } else {
+        for (uint32_t i = 0; i < cf->opt.n; i++)
+            if ((to_mask & (1u << i)) && cf->node[i].core) cf_node_request(cf, &cf->node[i], &m);
+    }
+    free(buf);
+    return first;
+}
+
 uint64_t cf_request(struct cf *cf, uint32_t client, uint32_t ops, uint32_t to_mask, bool readonly)
 {
     if (client >= CF_MAX_CLIENTS || ops < 1 || ops > CF_OPS_MAX ||
@@ -55,23 +77,18 @@ uint64_t cf_request(struct cf *cf, uint32_t client, uint32_t ops, uint32_t to_ma
     }
     uint64_t first = cf->next_req[client];
     cf->next_req[client] += ops;
-    size_t len;
-    uint8_t *buf = build_request(client, first, ops, readonly, &len);
-    if (!buf) {
-        cf_logf(cf, "request: out of memory");
+    cf->last[client] = (struct cf_last_req){first, ops, readonly};
+    return send_request(cf, client, first, ops, to_mask, readonly);
+}
+
+uint64_t cf_resend(struct cf *cf, uint32_t client, uint32_t to_mask)
+{
+    if (client >= CF_MAX_CLIENTS || cf->last[client].first == 0) {
+        cf_logf(cf, "resend: client %u sent no request yet", client);
         return 0;
     }
-    struct bft_msg m;
-    if (bft_msg_decode(buf, len, &m) != BFT_E_OK) {
-        cf_logf(cf, "request: the fixture built an undecodable REQUEST");
-    } else {
-        for (uint32_t i = 0; i < cf->opt.n; i++) {
-            if (!(to_mask & (1u << i)) || !cf->node[i].core) continue;
-            cf_node_request(cf, &cf->node[i], &m);
-        }
-    }
-    free(buf);
-    return first;
+    const struct cf_last_req *l = &cf->last[client];
+    return send_request(cf, client, l->first, l->ops, to_mask, l->readonly);
 }
 
 /* ---- timers ---- */
@@ -103,7 +120,7 @@ bool cf_timer_armed(const struct cf *cf, uint32_t id, uint32_t timer)
  * timer forever would otherwise never let the test end. */
 #define CF_FIRES_MAX 10000
 
-void cf_advance(struct cf *cf, uint64_t ms)
+static void advance(struct cf *cf, uint64_t ms, bool settle)
 {
     uint64_t target = cf->now_ms + ms;
     for (uint32_t fires = 0;; fires++) {
@@ -126,8 +143,20 @@ void cf_advance(struct cf *cf, uint64_t ms)
         uint64_t at = cf->node[best_id].deadline_ms[best_t];
         if (at > cf->now_ms) cf->now_ms = at;
         fire(cf, best_id, best_t);
+        if (settle) cf_stabilize(cf);
     }
     cf->now_ms = target;
+}
+
+void cf_advance(struct cf *cf, uint64_t ms)
+{
+    advance(cf, ms, false);
+}
+
+void cf_run(struct cf *cf, uint64_t ms)
+{
+    cf_stabilize(cf);
+    advance(cf, ms, true);
 }
 
 /* ---- crash and restart ---- */
