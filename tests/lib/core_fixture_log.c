@@ -112,14 +112,53 @@ bool cf_set_log_types(struct cf *cf, const char *const *types, size_t count)
     return true;
 }
 
+/* Key fields of Raft's bodies (layouts in core/raft/raft_election.c and
+ * raft_replication.c): whether a vote is a pre-vote and was granted,
+ * what an append carries and whether it was accepted. These decide what
+ * a Raft test shows; the BFT messages say enough in their headers. */
+static void raft_detail(const struct bft_msg *m, char *out, size_t cap)
+{
+    static const char *const kinds[] = {"?", "real", "pre", "probe"};
+    struct wire_rd r;
+    wire_rd_init(&r, m->body, m->body_len);
+    out[0] = '\0';
+    if (m->type == BFT_MSG_RAFT_VOTE) {
+        uint8_t k = wire_get_u8(&r);
+        uint64_t last_term = wire_get_u64(&r);
+        if (!r.err)
+            snprintf(out, cap, " %s last=%llu/%llu", kinds[k < 4 ? k : 0],
+                     (unsigned long long)last_term, (unsigned long long)m->seq);
+    } else if (m->type == BFT_MSG_RAFT_VOTE_RESP) {
+        uint8_t k = wire_get_u8(&r), granted = wire_get_u8(&r);
+        if (!r.err) snprintf(out, cap, " %s %s", kinds[k < 4 ? k : 0], granted ? "granted" : "denied");
+    } else if (m->type == BFT_MSG_RAFT_APPEND) {
+        uint8_t flags = wire_get_u8(&r);
+        uint64_t prev_term = wire_get_u64(&r), commit = wire_get_u64(&r);
+        (void)wire_get_u64(&r); /* round */
+        if (flags & 1) { /* the anchor: boot id and index */
+            (void)wire_get_u64(&r);
+            (void)wire_get_u64(&r);
+        }
+        uint32_t k = wire_get_u32(&r);
+        if (!r.err)
+            snprintf(out, cap, " prev=%llu/%llu commit=%llu entries=%u",
+                     (unsigned long long)prev_term, (unsigned long long)m->seq,
+                     (unsigned long long)commit, k);
+    } else if (m->type == BFT_MSG_RAFT_APPEND_RESP) {
+        uint8_t flags = wire_get_u8(&r);
+        if (!r.err) snprintf(out, cap, " %s", (flags & 1) ? "ok" : "reject");
+    }
+}
+
 void cf_log_msg(struct cf *cf, unsigned kind, const char *prefix, const struct bft_msg *m)
 {
     if (cf->hide_type[m->type]) return;
     const char *name = bft_msg_type_name(m->type);
     char d[9];
     cf_short_digest(&m->digest, d);
-    char pay[24] = "";
+    char pay[80] = "";
     if (m->payload_len) snprintf(pay, sizeof pay, " pay=%u", m->payload_len);
+    if (cf->opt.protocol == BFT_PROTO_RAFT) raft_detail(m, pay, sizeof pay);
     if (m->type == BFT_MSG_REQUEST)
         cf_log_line(cf, kind, "%s request client=%u req=%llu", prefix, m->sender,
                     (unsigned long long)m->seq);
