@@ -86,7 +86,7 @@ int main(int argc, char **argv)
         paths++;
         struct stat st;
         int r = stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode) ? run_dir(argv[i], rewrite, &failed)
-                                                                : run_one(argv[i], rewrite, &failed);
+                                                               : run_one(argv[i], rewrite, &failed);
         if (r) rv = r;
     }
     if (paths == 0) {

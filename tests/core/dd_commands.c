@@ -54,8 +54,7 @@ static bool parse_nodes(const struct cf *cf, const char *s, uint32_t *mask)
 }
 
 /* "A->B" where either side may be "*" (every node). */
-static bool parse_link(const struct cf *cf, const char *s, uint32_t *from_mask,
-                       uint32_t *to_mask)
+static bool parse_link(const struct cf *cf, const char *s, uint32_t *from_mask, uint32_t *to_mask)
 {
     const char *arrow = s ? strstr(s, "->") : NULL;
     if (!arrow || arrow == s) return false;
@@ -124,8 +123,9 @@ static bool cmd_request(struct dd_ctx *x, const struct dd_cmd *c, struct dd_buf 
     if (dd_arg(c, "ops") && !parse_u32(dd_arg(c, "ops"), &ops)) return fail(out, c, "ops=<n>");
     if (!parse_nodes(x->cf, dd_arg(c, "to"), &mask)) return fail(out, c, "to=all|<id>,<id>...");
     bool readonly = strcmp(c->name, "read") == 0;
-    uint64_t first = strcmp(c->name, "resend") == 0 ? cf_resend(x->cf, client, mask)
-                                                    : cf_request(x->cf, client, ops, mask, readonly);
+    uint64_t first = strcmp(c->name, "resend") == 0
+                         ? cf_resend(x->cf, client, mask)
+                         : cf_request(x->cf, client, ops, mask, readonly);
     take_log(x->cf, out);
     return first != 0;
 }
@@ -318,9 +318,9 @@ static bool cmd_log(struct dd_ctx *x, const struct dd_cmd *c, struct dd_buf *out
     static const struct {
         const char *name;
         unsigned bit;
-    } kinds[] = {{"send", CF_LOG_SEND},     {"persist", CF_LOG_PERSIST}, {"exec", CF_LOG_EXEC},
-                 {"timer", CF_LOG_TIMER},   {"reject", CF_LOG_REJECT},   {"ckpt", CF_LOG_CKPT},
-                 {"read", CF_LOG_READ},     {"recv", CF_LOG_RECV},       {"net", CF_LOG_NET}};
+    } kinds[] = {{"send", CF_LOG_SEND},   {"persist", CF_LOG_PERSIST}, {"exec", CF_LOG_EXEC},
+                 {"timer", CF_LOG_TIMER}, {"reject", CF_LOG_REJECT},   {"ckpt", CF_LOG_CKPT},
+                 {"read", CF_LOG_READ},   {"recv", CF_LOG_RECV},       {"net", CF_LOG_NET}};
     const char *spec = dd_pos(c, 0);
     if (!spec) return fail(out, c, "log default|all|none|<kind>,... [types=<msg>,...]");
     take_log(x->cf, out);
@@ -359,12 +359,12 @@ static const struct {
     const char *name;
     cmd_fn fn;
 } commands[] = {
-    {"init", cmd_init},         {"request", cmd_request}, {"read", cmd_request}, {"resend", cmd_request},
-    {"deliver", cmd_deliver},   {"drop", cmd_drop},       {"stabilize", cmd_stabilize},
-    {"tick", cmd_tick},         {"advance", cmd_advance}, {"run", cmd_advance}, {"crash", cmd_crash},
-    {"restart", cmd_restart},   {"partition", cmd_partition}, {"heal", cmd_heal},
-    {"status", cmd_status},     {"timers", cmd_timers},   {"queue", cmd_queue},
-    {"log", cmd_log},
+    {"init", cmd_init},           {"request", cmd_request}, {"read", cmd_request},
+    {"resend", cmd_request},      {"deliver", cmd_deliver}, {"drop", cmd_drop},
+    {"stabilize", cmd_stabilize}, {"tick", cmd_tick},       {"advance", cmd_advance},
+    {"run", cmd_advance},         {"crash", cmd_crash},     {"restart", cmd_restart},
+    {"partition", cmd_partition}, {"heal", cmd_heal},       {"status", cmd_status},
+    {"timers", cmd_timers},       {"queue", cmd_queue},     {"log", cmd_log},
 };
 
 bool dd_commands_run(void *ctx, const struct dd_cmd *c, struct dd_buf *out)

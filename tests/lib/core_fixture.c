@@ -13,10 +13,14 @@
 static const struct bft_core_ops *ops_for(int protocol)
 {
     switch (protocol) {
-    case BFT_PROTO_PBFT: return &bft_pbft_ops;
-    case BFT_PROTO_HOTSTUFF: return &bft_hotstuff_ops;
-    case BFT_PROTO_RAFT: return &bft_raft_ops;
-    default: return NULL;
+    case BFT_PROTO_PBFT:
+        return &bft_pbft_ops;
+    case BFT_PROTO_HOTSTUFF:
+        return &bft_hotstuff_ops;
+    case BFT_PROTO_RAFT:
+        return &bft_raft_ops;
+    default:
+        return NULL;
     }
 }
 

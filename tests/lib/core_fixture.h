@@ -56,8 +56,7 @@ struct cf_options {
     int protocol; /* BFT_PROTO_* */
     uint32_t n;
     /* Overrides of bft_core_config_defaults; 0 keeps the default. */
-    uint32_t batch_max, pipeline_max, window, checkpoint_interval, request_timeout_ms,
-        leader_views;
+    uint32_t batch_max, pipeline_max, window, checkpoint_interval, request_timeout_ms, leader_views;
     bool no_reputation; /* HotStuff: leader_reputation = 0 */
 };
 
@@ -87,8 +86,7 @@ void cf_logf(struct cf *cf, const char *fmt, ...) __attribute__((format(printf, 
  * filter). readonly: a linearizable read, given through on_read where the
  * core has one. Returns the first request number, or 0 on bad input
  * (logged). */
-uint64_t cf_request(struct cf *cf, uint32_t client, uint32_t ops, uint32_t to_mask,
-                    bool readonly);
+uint64_t cf_request(struct cf *cf, uint32_t client, uint32_t ops, uint32_t to_mask, bool readonly);
 
 /* The client's last request again, byte for byte (a client retry). */
 uint64_t cf_resend(struct cf *cf, uint32_t client, uint32_t to_mask);

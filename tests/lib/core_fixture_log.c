@@ -100,7 +100,8 @@ bool cf_set_log_types(struct cf *cf, const char *const *types, size_t count)
     for (int t = 0; t < 256; t++) {
         hide[t] = count > 0;
         for (size_t i = 0; i < count; i++)
-            if (bft_msg_type_name(t) && strcmp(bft_msg_type_name(t), types[i]) == 0) hide[t] = false;
+            if (bft_msg_type_name(t) && strcmp(bft_msg_type_name(t), types[i]) == 0)
+                hide[t] = false;
     }
     for (size_t i = 0; i < count; i++) {
         int t = 0;
@@ -130,12 +131,13 @@ static void raft_detail(const struct bft_msg *m, char *out, size_t cap)
                      (unsigned long long)last_term, (unsigned long long)m->seq);
     } else if (m->type == BFT_MSG_RAFT_VOTE_RESP) {
         uint8_t k = wire_get_u8(&r), granted = wire_get_u8(&r);
-        if (!r.err) snprintf(out, cap, " %s %s", kinds[k < 4 ? k : 0], granted ? "granted" : "denied");
+        if (!r.err)
+            snprintf(out, cap, " %s %s", kinds[k < 4 ? k : 0], granted ? "granted" : "denied");
     } else if (m->type == BFT_MSG_RAFT_APPEND) {
         uint8_t flags = wire_get_u8(&r);
         uint64_t prev_term = wire_get_u64(&r), commit = wire_get_u64(&r);
         (void)wire_get_u64(&r); /* round */
-        if (flags & 1) { /* the anchor: boot id and index */
+        if (flags & 1) {        /* the anchor: boot id and index */
             (void)wire_get_u64(&r);
             (void)wire_get_u64(&r);
         }

@@ -59,8 +59,8 @@ bool dd_rewrite_from_env(void)
 /* ---- reading the file ---- */
 
 struct dd_file {
-    char *text;   /* the whole file, lines split in place */
-    char **line;  /* line[i]: i-th line without '\n' */
+    char *text;  /* the whole file, lines split in place */
+    char **line; /* line[i]: i-th line without '\n' */
     int n_lines;
 };
 
@@ -157,7 +157,8 @@ static void print_diff(FILE *err, const char *expected, const char *actual)
     while (head < ne && head < na && strcmp(el[head], al[head]) == 0)
         head++;
     int tail = 0;
-    while (tail < ne - head && tail < na - head && strcmp(el[ne - 1 - tail], al[na - 1 - tail]) == 0)
+    while (tail < ne - head && tail < na - head &&
+           strcmp(el[ne - 1 - tail], al[na - 1 - tail]) == 0)
         tail++;
     int from = head > DD_CONTEXT ? head - DD_CONTEXT : 0;
     fprintf(err, "@@ -%d,%d +%d,%d @@\n", head + 1, ne - head - tail, head + 1, na - head - tail);

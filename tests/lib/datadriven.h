@@ -22,15 +22,15 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define DD_ARGS_MAX 16        /* arguments on one command line */
-#define DD_LINE_MAX 512       /* characters in one line of a test file */
+#define DD_ARGS_MAX 16         /* arguments on one command line */
+#define DD_LINE_MAX 512        /* characters in one line of a test file */
 #define DD_FILE_MAX (1u << 20) /* bytes in one test file */
 
 struct dd_cmd {
     const char *file;
-    int line;          /* 1-based line of the command */
-    const char *name;  /* the first word */
-    int argc;          /* arguments after the name */
+    int line;                     /* 1-based line of the command */
+    const char *name;             /* the first word */
+    int argc;                     /* arguments after the name */
     const char *key[DD_ARGS_MAX]; /* NULL for a positional argument */
     const char *val[DD_ARGS_MAX];
 };

@@ -88,7 +88,7 @@ static void test_network_and_partition(void **state)
     assert_int_equal(cf_queued(cf, 0, 1), 0);
     uint8_t group[CF_MAX_NODES] = {0, 0, 1, 1};
     cf_partition(cf, group);
-    assert_int_equal(cf_queued(cf, 0, 2), 0); /* cut links are emptied */
+    assert_int_equal(cf_queued(cf, 0, 2), 0);     /* cut links are emptied */
     assert_int_equal(cf_deliver(cf, 0, 9, 5), 0); /* bad ids: nothing */
     cf_set_log_mask(cf, CF_LOG_NET);
     cf_resend(cf, 0, 1u);

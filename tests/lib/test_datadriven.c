@@ -25,8 +25,8 @@ static bool echo(void *ctx, const struct dd_cmd *c, struct dd_buf *out)
     }
     if (strcmp(c->name, "quiet") == 0) return true;
     for (int i = 0; i < c->argc; i++)
-        dd_appendf(out, "%s%s%s%s", i ? "|" : "", c->key[i] ? c->key[i] : "",
-                   c->key[i] ? "=" : "", c->val[i]);
+        dd_appendf(out, "%s%s%s%s", i ? "|" : "", c->key[i] ? c->key[i] : "", c->key[i] ? "=" : "",
+                   c->val[i]);
     dd_append(out, "\n");
     return true;
 }
