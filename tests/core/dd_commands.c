@@ -140,9 +140,15 @@ static bool cmd_deliver(struct dd_ctx *x, const struct dd_cmd *c, struct dd_buf 
     if (what && strcmp(what, "all") == 0) {
         cf_deliver_round(x->cf);
     } else if (parse_link(x->cf, what, &fm, &tm)) {
+        /* Only what is queued when the command starts: packets sent in
+         * reaction wait for the next command, as with `deliver all`. */
+        uint32_t now[CF_MAX_NODES][CF_MAX_NODES];
         for (uint32_t i = 0; i < cf_n(x->cf); i++)
             for (uint32_t j = 0; j < cf_n(x->cf); j++)
-                if ((fm >> i & 1) && (tm >> j & 1) && i != j) cf_deliver(x->cf, i, j, count);
+                now[i][j] = cf_queued(x->cf, i, j) < count ? cf_queued(x->cf, i, j) : count;
+        for (uint32_t i = 0; i < cf_n(x->cf); i++)
+            for (uint32_t j = 0; j < cf_n(x->cf); j++)
+                if ((fm >> i & 1) && (tm >> j & 1) && i != j) cf_deliver(x->cf, i, j, now[i][j]);
     } else {
         return fail(out, c, "deliver all | deliver A->B [count=N]");
     }
