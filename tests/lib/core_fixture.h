@@ -1,0 +1,137 @@
+/* tests/lib/core_fixture.h: one deterministic cluster fixture for every
+ * protocol core, driven only through `struct bft_core_ops` (core/core.h).
+ * The real node is not used: the fixture is the host.
+ *
+ * It holds n cores, each behind a fake bft_env (keyed-hash signatures, so
+ * a message can be neither forged nor altered unnoticed, and client
+ * requests built here verify) and a fake bft_io that appends every effect
+ * to a text effect log. Messages travel through the real wire codec over
+ * one FIFO per (from, to) pair; nothing moves until the test says so
+ * (docs/style.md #3, canonical/raft's raft_fixture and etcd-io/raft's
+ * interaction tests). Timers are remembered per node and fire only when
+ * the test fires them or advances the virtual clock. Each node keeps its
+ * WAL (every persisted record) and its durable snapshots: a crash
+ * destroys the core and the application, a restart creates a new core and
+ * replays the WAL through ops->recover.
+ *
+ * Everything is bounded (docs/style.md #7): packets per link, bytes in
+ * the WAL, lines in the effect log, executed requests remembered. A bound
+ * that is hit is reported in the log, never silently ignored. */
+#ifndef BFT_TESTS_CORE_FIXTURE_H
+#define BFT_TESTS_CORE_FIXTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+#define CF_MAX_NODES 7     /* enough for f = 2 BFT clusters */
+#define CF_MAX_CLIENTS 8   /* client ids 0..7 */
+#define CF_REQS_MAX 1024   /* request numbers remembered per client */
+#define CF_TIMERS 64       /* timer ids per node (Raft's are < 64) */
+#define CF_LINK_MAX 4096   /* packets queued on one (from, to) link */
+#define CF_WAL_MAX 4096    /* records in one node's WAL */
+#define CF_DISK_SNAPS 2    /* durable snapshots kept per node */
+#define CF_OPS_MAX 16      /* operations in one request envelope */
+#define CF_LOG_MAX 4000    /* lines in the effect log between two reads */
+#define CF_LINE_MAX 160    /* characters in one effect line */
+#define CF_STEPS_MAX 20000 /* packets delivered by one stabilize */
+
+/* Kinds of effect; the log shows those in the mask (cf_set_log_mask). */
+enum cf_kind {
+    CF_LOG_SEND = 1u << 0,    /* send and broadcast */
+    CF_LOG_PERSIST = 1u << 1, /* WAL records */
+    CF_LOG_EXEC = 1u << 2,    /* executed batches */
+    CF_LOG_TIMER = 1u << 3,   /* set_timer / cancel_timer / fired */
+    CF_LOG_REJECT = 1u << 4,  /* rejects, with the reason's name */
+    CF_LOG_CKPT = 1u << 5,    /* checkpoint, snapshot, restore, load */
+    CF_LOG_READ = 1u << 6,    /* read_ready */
+    CF_LOG_RECV = 1u << 7,    /* every delivered packet (off by default) */
+    CF_LOG_NET = 1u << 8,     /* packets dropped by the network */
+};
+#define CF_LOG_DEFAULT (0xffffu & ~(unsigned)CF_LOG_RECV)
+
+struct cf_options {
+    int protocol; /* BFT_PROTO_* */
+    uint32_t n;
+    /* Overrides of bft_core_config_defaults; 0 keeps the default. */
+    uint32_t batch_max, pipeline_max, window, checkpoint_interval, request_timeout_ms, leader_views;
+    bool no_reputation; /* HotStuff: leader_reputation = 0 */
+};
+
+struct cf;
+
+/* Create a cluster. BFT_E_OK, BFT_E_INVALID (bad shape or protocol; err
+ * says why) or BFT_E_NOMEM. */
+int cf_create(struct cf **out, const struct cf_options *opt, char *err, size_t errlen);
+void cf_destroy(struct cf *cf);
+uint32_t cf_n(const struct cf *cf);
+const struct bft_core_ops *cf_ops(const struct cf *cf);
+
+/* The effect log: lines appended since the last cf_log_take, each ending
+ * in '\n'. The caller owns the returned string (free); never NULL unless
+ * out of memory. */
+char *cf_log_take(struct cf *cf);
+void cf_set_log_mask(struct cf *cf, unsigned mask);
+/* Show send/recv lines only for these message types (NULL or count 0:
+ * every type). Unknown names are refused (false). */
+bool cf_set_log_types(struct cf *cf, const char *const *types, size_t count);
+/* Append a line of the test's own (status output, errors). */
+void cf_logf(struct cf *cf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A client REQUEST with `ops` operations (request numbers continue the
+ * client's sequence), signed by the client, given through on_request to
+ * every live node in `to_mask` that has not executed it (as the node would
+ * filter). readonly: a linearizable read, given through on_read where the
+ * core has one. Returns the first request number, or 0 on bad input
+ * (logged). */
+uint64_t cf_request(struct cf *cf, uint32_t client, uint32_t ops, uint32_t to_mask, bool readonly);
+
+/* The client's last request again, byte for byte (a client retry). */
+uint64_t cf_resend(struct cf *cf, uint32_t client, uint32_t to_mask);
+
+/* Network. Deliver up to max packets queued on from->to (only those
+ * queued before the call); returns how many. */
+uint32_t cf_deliver(struct cf *cf, uint32_t from, uint32_t to, uint32_t max);
+/* One round: every packet queued now, link by link in (from, to) order. */
+uint32_t cf_deliver_round(struct cf *cf);
+/* Rounds until no packet is queued, at most CF_STEPS_MAX packets; false
+ * if the bound stopped it (logged). */
+bool cf_stabilize(struct cf *cf);
+/* Drop what is queued on from->to; returns how many. */
+uint32_t cf_drop(struct cf *cf, uint32_t from, uint32_t to);
+uint32_t cf_queued(const struct cf *cf, uint32_t from, uint32_t to);
+/* Partition: group[i] is node i's side; packets between sides are dropped
+ * when sent (and those queued now are dropped). cf_heal joins them. */
+void cf_partition(struct cf *cf, const uint8_t group[CF_MAX_NODES]);
+void cf_heal(struct cf *cf);
+
+/* Timers. Fire `timer` on node id if it is armed (false if not). */
+bool cf_fire(struct cf *cf, uint32_t id, uint32_t timer);
+/* Advance the virtual clock by ms, firing due timers of live nodes in
+ * deadline order (ties: node id, then timer id). Packets are not moved. */
+void cf_advance(struct cf *cf, uint64_t ms);
+/* The same, but the network is stabilized first and after every timer
+ * fired: a network faster than any timer. */
+void cf_run(struct cf *cf, uint64_t ms);
+bool cf_timer_armed(const struct cf *cf, uint32_t id, uint32_t timer);
+/* Protocol timer names (as the log prints them) and back; -1 if unknown. */
+int cf_timer_parse(const struct cf *cf, const char *name);
+const char *cf_timer_name(const struct cf *cf, uint32_t timer, char *buf, size_t cap);
+
+/* Crash: destroy node id's core and application, drop its packets in
+ * flight (both ways) and its timers; its WAL and snapshots stay. Restart:
+ * a new core replays the WAL through ops->recover. Return BFT_E_OK or
+ * BFT_E_INVALID (already down / up) or the core's create error. */
+int cf_crash(struct cf *cf, uint32_t id);
+int cf_restart(struct cf *cf, uint32_t id);
+bool cf_is_down(const struct cf *cf, uint32_t id);
+
+/* Status of a live node; false if it is down. */
+bool cf_status(const struct cf *cf, uint32_t id, struct bft_core_status *st);
+/* The application's state digest on node id (a hash chain over executed
+ * batch digests), first 8 hex digits, for agreement checks. */
+void cf_state_hex(const struct cf *cf, uint32_t id, char out[9]);
+
+#endif
