@@ -168,7 +168,7 @@ static void hs_on_request(struct bft_core *c, const struct bft_msg *req)
 {
     if (c->post_recover) hs_post_recover(c);
     int why = hs_pending_add(&c->pend, req);
-    if (why >= 0) {
+    if (why != BFT_REJECT_NONE) {
         hs_reject(c, why);
         return;
     }

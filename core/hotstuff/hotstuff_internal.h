@@ -51,8 +51,8 @@
 
 #include "core/core.h"
 #include "core/hotstuff/hotstuff.h"
-#include "core/client_quota.h"
 #include "core/grow.h"
+#include "core/pending.h"
 #include "wire/bytes.h"
 
 /* Timer ids. */
@@ -227,26 +227,6 @@ struct hs_claim {
     bft_digest state, block;
 };
 
-struct hs_req {
-    bool used;
-    uint32_t client;
-    uint64_t req_no;
-    uint64_t gen; /* == pending.gen: in an uncommitted ancestor */
-    uint8_t *raw;
-    uint32_t len, cap;
-    int32_t prev, next, hnext;
-};
-
-struct hs_pending {
-    struct hs_req *e; /* cap entries; realloc'd as it grows, so held by index */
-    uint32_t cap;     /* up to HS_PENDING_MAX */
-    int32_t *bucket;
-    int32_t free_head, head, tail;
-    uint32_t count;
-    uint64_t bytes, gen;
-    struct bft_client_quota quota; /* per-client share (issue 12) */
-};
-
 /* State transfer: what one peer offered (its snapshot's first chunk). */
 struct hs_offer {
     uint32_t nclaims;
@@ -362,7 +342,7 @@ struct bft_core {
     bool fetch_timer_armed;
     uint32_t sync_budget[BFT_MAX_REPLICAS];
 
-    struct hs_pending pend;
+    struct bft_pending pend;
 
     /* State transfer (hotstuff_state.c). */
     bool st_active, st_timer_armed, exec_blocked;
@@ -543,26 +523,29 @@ void hs_state_executed(struct bft_core *c, uint64_t seq, const bft_digest *block
                        const bft_digest *state);
 void hs_state_free(struct bft_core *c);
 
-/* ---- pending client requests (hotstuff_pending.c) ---- */
-int hs_pending_init(struct hs_pending *p, uint32_t n_clients);
-void hs_pending_free(struct hs_pending *p);
-/* -1 on success (or already queued), else a BFT_REJECT_* reason. */
-int hs_pending_add(struct hs_pending *p, const struct bft_msg *req);
-void hs_pending_clear(struct hs_pending *p);
+/* ---- pending client requests (hotstuff_pending.c over core/pending.h) ----
+ * Every request stays in the FIFO until its block commits; while a
+ * proposal is built, those inside an uncommitted ancestor are marked with
+ * the queue's current gen and skipped. */
+int hs_pending_init(struct bft_pending *p, uint32_t n_clients);
+void hs_pending_free(struct bft_pending *p);
+/* BFT_REJECT_NONE if queued or already queued, else BFT_REJECT_OVERLOAD. */
+int hs_pending_add(struct bft_pending *p, const struct bft_msg *req);
+void hs_pending_clear(struct bft_pending *p);
 /* Remove every request of a committed batch. */
-void hs_pending_remove_batch(struct hs_pending *p, const uint8_t *batch, uint32_t len);
+void hs_pending_remove_batch(struct bft_pending *p, const uint8_t *batch, uint32_t len);
 /* Mark the requests of an uncommitted ancestor batch as in flight for the
  * proposal being built (generation `p->gen`). */
-void hs_pending_mark_batch(struct hs_pending *p, const uint8_t *batch, uint32_t len);
+void hs_pending_mark_batch(struct bft_pending *p, const uint8_t *batch, uint32_t len);
 /* Build into `out` (grown as needed, up to BFT_PAYLOAD_MAX) a batch of up
  * to max requests not marked in flight; *len gets its length (0: nothing
  * to propose). BFT_E_NOMEM if `out` cannot grow (*len 0). */
-int hs_pending_build(struct hs_pending *p, uint32_t max, struct bft_buf *out, uint32_t *len);
-uint32_t hs_pending_unmarked(const struct hs_pending *p);
+int hs_pending_build(struct bft_pending *p, uint32_t max, struct bft_buf *out, uint32_t *len);
+uint32_t hs_pending_unmarked(const struct bft_pending *p);
 /* The oldest queued request; false if none. */
-bool hs_pending_oldest(const struct hs_pending *p, uint32_t *client, uint64_t *req_no);
+bool hs_pending_oldest(const struct bft_pending *p, uint32_t *client, uint64_t *req_no);
 /* The encoded request, or NULL if it is not queued. */
-const uint8_t *hs_pending_get(const struct hs_pending *p, uint32_t client, uint64_t req_no,
+const uint8_t *hs_pending_get(const struct bft_pending *p, uint32_t client, uint64_t req_no,
                               uint32_t *len);
 
 /* ---- WAL (hotstuff_wal.c) ---- */

@@ -72,8 +72,8 @@
 
 #include "core/core.h"
 #include "core/pbft/pbft.h"
-#include "core/client_quota.h"
 #include "core/grow.h"
+#include "core/pending.h"
 
 /* Build with -DPBFT_TRACE to narrate view changes and state transfer on
  * stderr (for replaying a bftsim seed); compiled out otherwise. */
@@ -277,38 +277,21 @@ struct pbft_ckpt {
     struct pbft_raw raw;
 };
 
-/* ---- pending client requests (pbft_pending.c) ---- */
-struct pbft_req {
-    uint32_t client;
-    uint64_t req_no;
-    uint64_t proposed; /* seq of the in-flight batch holding it, 0 if none */
-    uint8_t *raw;
-    uint32_t len, cap;
-    int32_t prev, next; /* FIFO of unproposed requests, or free list */
-    int32_t hnext;
-    bool used;
-};
-struct pbft_pending {
-    struct pbft_req *e; /* cap entries; indexes, never pointers, are kept */
-    uint32_t cap;
-    int32_t *bucket;
-    int32_t free_head, head, tail;
-    uint32_t count, unproposed;
-    uint64_t bytes;
-    struct bft_client_quota quota; /* one client's share (client_quota.h) */
-};
+/* ---- pending client requests (pbft_pending.c over core/pending.h) ----
+ * A request's mark is the seq of the batch that proposed it; proposed
+ * requests leave the FIFO until they execute or their batch is lost. */
 /* n_clients: for the per-client quota (0: unknown, no quota). */
-int pbft_pending_init(struct pbft_pending *p, uint32_t n_clients);
-void pbft_pending_free(struct pbft_pending *p);
-int32_t pbft_pending_find(const struct pbft_pending *p, uint32_t client, uint64_t req_no);
-/* Returns -1 on success or a BFT_REJECT_* reason. */
-int pbft_pending_add(struct pbft_pending *p, const struct bft_msg *req);
-void pbft_pending_remove(struct pbft_pending *p, int32_t i);
-void pbft_pending_mark(struct pbft_pending *p, int32_t i, uint64_t seq);
-void pbft_pending_unmark_all(struct pbft_pending *p);
-void pbft_pending_requeue(struct pbft_pending *p, int32_t i);
-int32_t pbft_pending_oldest(const struct pbft_pending *p);
-void pbft_pending_clear(struct pbft_pending *p);
+int pbft_pending_init(struct bft_pending *p, uint32_t n_clients);
+void pbft_pending_free(struct bft_pending *p);
+int32_t pbft_pending_find(const struct bft_pending *p, uint32_t client, uint64_t req_no);
+/* BFT_REJECT_NONE if queued, else BFT_REJECT_DUPLICATE or _OVERLOAD. */
+int pbft_pending_add(struct bft_pending *p, const struct bft_msg *req);
+void pbft_pending_remove(struct bft_pending *p, int32_t i);
+void pbft_pending_mark(struct bft_pending *p, int32_t i, uint64_t seq);
+void pbft_pending_unmark_all(struct bft_pending *p);
+void pbft_pending_requeue(struct bft_pending *p, int32_t i);
+int32_t pbft_pending_oldest(const struct bft_pending *p);
+void pbft_pending_clear(struct bft_pending *p);
 /* Read (client, first req_no) of an encoded REQUEST inside a batch. */
 bool pbft_req_key(const uint8_t *raw, size_t len, uint32_t *client, uint64_t *req_no);
 
@@ -363,7 +346,7 @@ struct bft_core {
     struct pbft_slot **slot_chunk;
 
     struct pbft_ckpt ck[BFT_MAX_REPLICAS][PBFT_CKPT_RING];
-    struct pbft_pending pend;
+    struct bft_pending pend;
 
     /* View change (§4.4). */
     uint32_t vc_attempts;  /* view changes since the last progress */

@@ -39,7 +39,7 @@ void pbft_batch_mark(struct bft_core *c, const uint8_t *batch, uint32_t len, uin
             pbft_pending_mark(&c->pend, i, seq);
         else if (what == PBFT_BATCH_EXECUTED)
             pbft_pending_remove(&c->pend, i);
-        else if (c->pend.e[i].proposed == seq)
+        else if (c->pend.e[i].mark == seq)
             pbft_pending_requeue(&c->pend, i);
     }
 }
@@ -85,7 +85,7 @@ void pbft_on_request(struct bft_core *c, const struct bft_msg *req)
         return;
     }
     int why = pbft_pending_add(&c->pend, req);
-    if (why >= 0) {
+    if (why != BFT_REJECT_NONE) {
         reject(c, why);
         /* A duplicate is a client retransmission: the primary may have
          * missed the first copy, so relay it again. */
@@ -190,7 +190,7 @@ void pbft_try_propose(struct bft_core *c)
         if (w.err) break;
         pbft_put(&w, count, 2);
         for (int32_t i = c->pend.head; count > 0; count--) {
-            struct pbft_req *r = &c->pend.e[i];
+            struct bft_pending_req *r = &c->pend.e[i];
             int32_t next = r->next;
             pbft_put(&w, r->len, 4);
             pbft_put_bytes(&w, r->raw, r->len);

@@ -4,7 +4,15 @@
  * the next commit cuts a batch of up to batch_max. Followers forward a
  * request to the leader they know, or drop it (the client retries
  * round-robin); exactly-once comes from the node's client table, and a
- * small cache keeps a retry from being appended twice in one term. */
+ * small cache keeps a retry from being appended twice in one term.
+ *
+ * Why not the shared queue of core/pending.h (PBFT, HotStuff): Raft's
+ * queue is only ever consumed whole from its head, never searched,
+ * removed from in the middle or put back, so a ring is all it needs; the
+ * shared queue would add a hash table per replica and a second duplicate
+ * check that refuses what the seen cache (a lossy cache) lets through
+ * today, a change of behaviour. The bound, the per-client share
+ * (client_quota.h) and the doubling growth (core/grow.h) are the same. */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,17 +58,15 @@ bool raft_ring_grow(void **ring, uint32_t *cap, uint32_t head, size_t size, uint
 {
     uint32_t old = *cap;
     if (old >= max) return false;
-    uint32_t cap2 = (uint32_t)bft_grow_cap(old, (size_t)old + 1, max);
-    uint8_t *p = realloc(*ring, (size_t)cap2 * size);
+    uint8_t *p = bft_grow_array(*ring, size, cap, (size_t)old + 1, old, max);
     if (!p) return false;
+    assert(*cap >= old + head); /* doubled: room behind the old end for the front */
     /* Full ring: live slots are [head, old) then [0, head). Move the
-     * wrapped front behind the old end; the rest of the new slots start
-     * empty. */
+     * wrapped front behind the old end (bft_grow_array zeroed the new
+     * slots); the slots it leaves start empty. */
     memcpy(p + (size_t)old * size, p, (size_t)head * size);
     memset(p, 0, (size_t)head * size);
-    memset(p + (size_t)(old + head) * size, 0, (size_t)(cap2 - old - head) * size);
     *ring = p;
-    *cap = cap2;
     return true;
 }
 

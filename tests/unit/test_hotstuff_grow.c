@@ -170,7 +170,7 @@ static void test_full_batch_is_proposed_logged_and_replayed(void **state)
 
 static uint8_t raw_req[BFT_MSG_MIN_LEN + 8];
 
-static int add(struct hs_pending *p, uint32_t client, uint64_t req_no)
+static int add(struct bft_pending *p, uint32_t client, uint64_t req_no)
 {
     memset(raw_req, 0, sizeof raw_req);
     raw_req[5] = BFT_MSG_REQUEST;
@@ -185,7 +185,7 @@ static int add(struct hs_pending *p, uint32_t client, uint64_t req_no)
 }
 
 /* Commit the request (client, req_no) as a batch of one. */
-static void commit_one(struct hs_pending *p, uint32_t client, uint64_t req_no)
+static void commit_one(struct bft_pending *p, uint32_t client, uint64_t req_no)
 {
     uint8_t batch[2 + 4 + sizeof raw_req];
     memset(batch, 0, sizeof batch);
@@ -200,19 +200,19 @@ static void commit_one(struct hs_pending *p, uint32_t client, uint64_t req_no)
 static void test_pending_grows_by_doubling_to_its_bound(void **state)
 {
     (void)state;
-    struct hs_pending p;
+    struct bft_pending p;
     assert_int_equal(hs_pending_init(&p, CLIENTS), BFT_E_OK);
     assert_null(p.e);
     assert_int_equal(p.cap, 0);
     /* The first request allocates the first HS_PENDING_FIRST entries. */
-    assert_int_equal(add(&p, 0, 1), -1);
+    assert_int_equal(add(&p, 0, 1), BFT_REJECT_NONE);
     assert_int_equal(p.cap, HS_PENDING_FIRST);
     for (uint64_t r = 2; r <= HS_PENDING_FIRST; r++)
-        assert_int_equal(add(&p, 0, r), -1);
+        assert_int_equal(add(&p, 0, r), BFT_REJECT_NONE);
     assert_int_equal(p.cap, HS_PENDING_FIRST);
     /* One past it doubles the table; queued requests are still found and
      * still in FIFO order. */
-    assert_int_equal(add(&p, 1, 1), -1);
+    assert_int_equal(add(&p, 1, 1), BFT_REJECT_NONE);
     assert_int_equal(p.cap, 2 * HS_PENDING_FIRST);
     uint32_t client, len;
     uint64_t req_no;
@@ -223,20 +223,20 @@ static void test_pending_grows_by_doubling_to_its_bound(void **state)
         assert_non_null(hs_pending_get(&p, 0, r, &len));
     assert_non_null(hs_pending_get(&p, 1, 1, &len));
     assert_int_equal(len, sizeof raw_req);
-    assert_int_equal(add(&p, 0, 1), -1); /* a retransmission: still one entry */
+    assert_int_equal(add(&p, 0, 1), BFT_REJECT_NONE); /* a retransmission: still one entry */
     assert_int_equal(p.count, HS_PENDING_FIRST + 1);
     /* Emptied and refilled, it reuses its entries: no growth. */
     hs_pending_clear(&p);
     assert_int_equal(p.count, 0);
     for (uint64_t r = 1; r <= HS_PENDING_FIRST + 1; r++)
-        assert_int_equal(add(&p, 2 + (uint32_t)(r % 2), r), -1);
+        assert_int_equal(add(&p, 2 + (uint32_t)(r % 2), r), BFT_REJECT_NONE);
     assert_int_equal(p.cap, 2 * HS_PENDING_FIRST);
     /* Filled to the bound, it holds exactly HS_PENDING_MAX and refuses the
      * next request though its client has room in its share. */
     hs_pending_clear(&p);
     for (uint32_t c = 0; c < HS_PENDING_MAX / 64; c++)
         for (uint64_t r = 1; r <= 64; r++)
-            assert_int_equal(add(&p, c, 1000 + r), -1);
+            assert_int_equal(add(&p, c, 1000 + r), BFT_REJECT_NONE);
     assert_int_equal(p.count, HS_PENDING_MAX);
     assert_int_equal(p.cap, HS_PENDING_MAX);
     assert_int_equal(p.free_head, -1);
@@ -246,7 +246,7 @@ static void test_pending_grows_by_doubling_to_its_bound(void **state)
     commit_one(&p, 5, 1001);
     assert_int_equal(p.count, HS_PENDING_MAX - 1);
     assert_null(hs_pending_get(&p, 5, 1001, &len));
-    assert_int_equal(add(&p, 70, 1), -1);
+    assert_int_equal(add(&p, 70, 1), BFT_REJECT_NONE);
     assert_non_null(hs_pending_get(&p, 70, 1, &len));
     assert_int_equal(p.cap, HS_PENDING_MAX);
     hs_pending_free(&p);
@@ -272,12 +272,12 @@ static void test_pending_batch_bound(void **state)
         /* The filler leaves 0 bytes, or is one byte too many. */
         lens[BIG] =
             big_request(1, 1 + 1000 * BIG, BIG_FILL + (exact ? 0 : 1), raws[BIG], sizeof raws[BIG]);
-        struct hs_pending p;
+        struct bft_pending p;
         assert_int_equal(hs_pending_init(&p, CLIENTS), BFT_E_OK);
         for (uint32_t k = 0; k < K; k++) {
             struct bft_msg d;
             assert_int_equal(bft_msg_decode(raws[k], lens[k], &d), BFT_E_OK);
-            assert_int_equal(hs_pending_add(&p, &d), -1);
+            assert_int_equal(hs_pending_add(&p, &d), BFT_REJECT_NONE);
         }
         p.gen++;
         assert_int_equal(hs_pending_build(&p, 64, &out, &got), BFT_E_OK);
@@ -305,11 +305,11 @@ static void test_pending_batch_bound(void **state)
     }
     bft_buf_free(&out);
     /* A fresh scratch grows to the batch it is asked for. */
-    struct hs_pending p;
+    struct bft_pending p;
     assert_int_equal(hs_pending_init(&p, CLIENTS), BFT_E_OK);
     struct bft_msg d;
     assert_int_equal(bft_msg_decode(raws[K - 1], lens[K - 1], &d), BFT_E_OK);
-    assert_int_equal(hs_pending_add(&p, &d), -1);
+    assert_int_equal(hs_pending_add(&p, &d), BFT_REJECT_NONE);
     p.gen++;
     assert_int_equal(hs_pending_build(&p, 64, &out, &got), BFT_E_OK);
     assert_int_equal(got, 2 + 4 + lens[K - 1]);

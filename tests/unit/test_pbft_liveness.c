@@ -324,7 +324,7 @@ static void test_4_2_request_of_a_batch_that_lost_its_seq_is_proposed_again(void
     assert_int_equal(p->eff[i].seq, 2);
     int32_t q = pbft_pending_find(&p->core->pend, 7, 1);
     assert_true(q >= 0);
-    assert_int_equal(p->core->pend.e[q].proposed, 2);
+    assert_int_equal(p->core->pend.e[q].mark, 2);
     fx_free(&fx);
 }
 

@@ -1,9 +1,10 @@
-/* The PBFT pending-request table (core/pbft/pbft_pending.c) threads its free
- * list lazily: never-used entries follow one another in index order, freed
- * entries are pushed in front. The table still holds exactly
- * PBFT_PENDING_MAX requests, reuses freed entries first, and clear/oldest/
- * unmark_all see every used entry. The table starts at PBFT_PENDING_FIRST
- * entries and doubles as requests need entries past its end. */
+/* PBFT's pending requests (core/pbft/pbft_pending.c over core/pending.h)
+ * with PBFT's limits and words: the free list is threaded lazily
+ * (never-used entries follow one another in index order, freed entries are
+ * pushed in front); the table holds exactly PBFT_PENDING_MAX requests,
+ * reuses freed entries first, and clear/oldest/unmark_all see every used
+ * entry. The table is allocated with the first request (PBFT_PENDING_FIRST
+ * entries) and doubles as requests need entries past its end. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +16,7 @@
 
 #include "core/pbft/pbft_internal.h"
 
-static int add(struct pbft_pending *p, uint32_t client, uint64_t req_no)
+static int add(struct bft_pending *p, uint32_t client, uint64_t req_no)
 {
     uint8_t raw[BFT_MSG_MIN_LEN];
     memset(raw, (uint8_t)req_no, sizeof raw);
@@ -28,10 +29,10 @@ static int add(struct pbft_pending *p, uint32_t client, uint64_t req_no)
 static void test_holds_exactly_max(void **state)
 {
     (void)state;
-    struct pbft_pending p;
+    struct bft_pending p;
     assert_int_equal(pbft_pending_init(&p, 0), BFT_E_OK);
     for (uint64_t r = 1; r <= PBFT_PENDING_MAX; r++)
-        assert_int_equal(add(&p, 0, r), -1);
+        assert_int_equal(add(&p, 0, r), BFT_REJECT_NONE);
     assert_int_equal(p.count, PBFT_PENDING_MAX);
     assert_int_equal(add(&p, 0, PBFT_PENDING_MAX + 1), BFT_REJECT_OVERLOAD);
     assert_int_equal(add(&p, 0, 7), BFT_REJECT_DUPLICATE);
@@ -44,18 +45,18 @@ static void test_holds_exactly_max(void **state)
 static void test_freed_entries_first_then_fresh(void **state)
 {
     (void)state;
-    struct pbft_pending p;
+    struct bft_pending p;
     assert_int_equal(pbft_pending_init(&p, 0), BFT_E_OK);
     for (uint64_t r = 1; r <= 3; r++)
-        assert_int_equal(add(&p, 1, r), -1);
+        assert_int_equal(add(&p, 1, r), BFT_REJECT_NONE);
     pbft_pending_remove(&p, pbft_pending_find(&p, 1, 2)); /* entry 1 */
-    assert_int_equal(add(&p, 1, 10), -1);
+    assert_int_equal(add(&p, 1, 10), BFT_REJECT_NONE);
     assert_int_equal(pbft_pending_find(&p, 1, 10), 1); /* reused */
-    assert_int_equal(add(&p, 1, 11), -1);
+    assert_int_equal(add(&p, 1, 11), BFT_REJECT_NONE);
     assert_int_equal(pbft_pending_find(&p, 1, 11), 3); /* next fresh one */
     /* Fill the rest: the table is full after exactly MAX live entries. */
     for (uint64_t r = 100; p.count < PBFT_PENDING_MAX; r++)
-        assert_int_equal(add(&p, 2, r), -1);
+        assert_int_equal(add(&p, 2, r), BFT_REJECT_NONE);
     assert_int_equal(add(&p, 3, 1), BFT_REJECT_OVERLOAD);
     pbft_pending_free(&p);
 }
@@ -63,11 +64,11 @@ static void test_freed_entries_first_then_fresh(void **state)
 static void test_clear_oldest_unmark_see_all(void **state)
 {
     (void)state;
-    struct pbft_pending p;
+    struct bft_pending p;
     assert_int_equal(pbft_pending_init(&p, 0), BFT_E_OK);
     assert_int_equal(pbft_pending_oldest(&p), -1);
     for (uint64_t r = 1; r <= 40; r++)
-        assert_int_equal(add(&p, 0, r), -1);
+        assert_int_equal(add(&p, 0, r), BFT_REJECT_NONE);
     /* All proposed: the FIFO is empty, oldest still finds one. */
     for (uint64_t r = 1; r <= 40; r++)
         pbft_pending_mark(&p, pbft_pending_find(&p, 0, r), 5);
@@ -80,7 +81,7 @@ static void test_clear_oldest_unmark_see_all(void **state)
     assert_int_equal(p.bytes, 0);
     assert_int_equal(pbft_pending_oldest(&p), -1);
     for (uint64_t r = 1; r <= PBFT_PENDING_MAX; r++)
-        assert_int_equal(add(&p, 0, r), -1);
+        assert_int_equal(add(&p, 0, r), BFT_REJECT_NONE);
     assert_int_equal(add(&p, 0, 0), BFT_REJECT_OVERLOAD);
     pbft_pending_free(&p);
 }
@@ -90,32 +91,33 @@ static void test_clear_oldest_unmark_see_all(void **state)
 static void test_grows_past_first_capacity_and_back(void **state)
 {
     (void)state;
-    struct pbft_pending p;
+    struct bft_pending p;
     assert_int_equal(pbft_pending_init(&p, 0), BFT_E_OK);
-    assert_int_equal(p.cap, PBFT_PENDING_FIRST);
+    assert_int_equal(p.cap, 0);
+    assert_null(p.e);
     for (uint64_t r = 1; r <= PBFT_PENDING_FIRST; r++)
-        assert_int_equal(add(&p, 0, r), -1);
+        assert_int_equal(add(&p, 0, r), BFT_REJECT_NONE);
     assert_int_equal(p.cap, PBFT_PENDING_FIRST); /* full, not grown */
     pbft_pending_mark(&p, pbft_pending_find(&p, 0, 1), 7);
-    assert_int_equal(add(&p, 0, PBFT_PENDING_FIRST + 1), -1);
+    assert_int_equal(add(&p, 0, PBFT_PENDING_FIRST + 1), BFT_REJECT_NONE);
     assert_int_equal(p.cap, 2 * PBFT_PENDING_FIRST);
     for (uint64_t r = 1; r <= PBFT_PENDING_FIRST + 1; r++) {
         int32_t i = pbft_pending_find(&p, 0, r);
         assert_int_equal(i, (int32_t)(r - 1));
         assert_int_equal(p.e[i].raw[0], (uint8_t)r);
     }
-    assert_int_equal(p.e[0].proposed, 7);
+    assert_int_equal(p.e[0].mark, 7);
     assert_int_equal(p.head, 1); /* the FIFO of unproposed ones */
     assert_int_equal(p.tail, PBFT_PENDING_FIRST);
     /* Back down and up again: freed entries are reused, no growth. */
     pbft_pending_clear(&p);
     assert_int_equal(p.count, 0);
     for (uint64_t r = 1; r <= 2 * PBFT_PENDING_FIRST; r++)
-        assert_int_equal(add(&p, 1, r), -1);
+        assert_int_equal(add(&p, 1, r), BFT_REJECT_NONE);
     assert_int_equal(p.cap, 2 * PBFT_PENDING_FIRST);
     /* Up to the bound, never past it. */
     for (uint64_t r = 1; p.count < PBFT_PENDING_MAX; r++)
-        assert_int_equal(add(&p, 2, r), -1);
+        assert_int_equal(add(&p, 2, r), BFT_REJECT_NONE);
     assert_int_equal(p.cap, PBFT_PENDING_MAX);
     assert_int_equal(add(&p, 3, 1), BFT_REJECT_OVERLOAD);
     assert_int_equal(p.cap, PBFT_PENDING_MAX);
