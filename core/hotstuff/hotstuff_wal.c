@@ -207,7 +207,7 @@ static void recover_block(struct bft_core *c, struct wire_rd *r, bool committed)
             c->high_qc = w.justify;
         return;
     }
-    if (c->exec_blocked || w.height != c->root_height + 1 || !hs_deq(&w.parent, &c->root)) return;
+    if (c->st.exec_blocked || w.height != c->root_height + 1 || !hs_deq(&w.parent, &c->root)) return;
     struct hs_block *b = hs_block_insert(c, &w, c->self);
     if (!b) return;
     if (!b->connected) {
@@ -236,7 +236,7 @@ static void recover_snap(struct bft_core *c, struct wire_rd *r)
 /* Pieces of a snapshot, in order, into the state-transfer assembly. */
 static void recover_snap_part(struct bft_core *c, struct wire_rd *r)
 {
-    struct hs_assembly *a = &c->st_asm;
+    struct hs_assembly *a = &c->st.assembly;
     uint64_t seq = wire_get_u64(r);
     uint32_t off = wire_get_u32(r);
     uint32_t len = (uint32_t)wire_rd_left(r);
@@ -262,7 +262,7 @@ static void recover_snap_part(struct bft_core *c, struct wire_rd *r)
 
 static void recover_snap_end(struct bft_core *c, struct wire_rd *r)
 {
-    struct hs_assembly *a = &c->st_asm;
+    struct hs_assembly *a = &c->st.assembly;
     struct hs_claim k;
     k.seq = wire_get_u64(r);
     wire_get_bytes(r, k.block.b, 32);
@@ -282,10 +282,10 @@ static void restore_snap(struct bft_core *c, const struct hs_claim *kp, const ui
     bft_digest state = {{0}};
     if (c->io.restore(c->io.ctx, k.seq, len ? snap : NULL, len, &k.state, &state) != BFT_E_OK ||
         !hs_deq(&state, &k.state)) {
-        c->exec_blocked = true; /* cannot happen unless the WAL lies */
+        c->st.exec_blocked = true; /* cannot happen unless the WAL lies */
         return;
     }
-    c->exec_blocked = false;
+    c->st.exec_blocked = false;
     c->root = k.block;
     c->root_height = k.seq;
     c->root_view = 0;
@@ -310,7 +310,7 @@ static void recover_base(struct bft_core *c, struct wire_rd *r)
      * committed blocks after BASE do not connect, and the replica catches
      * up from its peers (block sync, else state transfer). */
     if (!c->io.load_snapshot || c->io.load_snapshot(c->io.ctx, seq, &state) != BFT_E_OK) return;
-    c->exec_blocked = false;
+    c->st.exec_blocked = false;
     c->root = block;
     c->root_height = seq;
     c->root_view = 0;
@@ -334,7 +334,7 @@ static void emit_vote(void (*emit)(void *, const uint8_t *, size_t), void *ctx, 
 int hs_compact(struct bft_core *c, uint64_t base,
                void (*emit)(void *ctx, const uint8_t *rec, size_t len), void *ctx)
 {
-    if (base == 0 || base > c->root_height || c->exec_blocked) return BFT_E_AGAIN;
+    if (base == 0 || base > c->root_height || c->st.exec_blocked) return BFT_E_AGAIN;
     /* The committed chain from the root down to base + 1 must be held. */
     int32_t chain[HS_BLOCKS_MAX];
     uint32_t k = 0;
