@@ -176,10 +176,12 @@ static void recv_small(struct bft_core *c, const struct bft_msg *m)
         if ((why = hs_vote_decode(m, &v)) == BFT_REJECT_NONE) hs_on_vote(c, m->sender, &v);
     } else if (m->type == BFT_MSG_HS_BLOCK_REQ) {
         struct hs_block_req q;
-        if ((why = hs_block_req_decode(m, &q)) == BFT_REJECT_NONE) hs_on_block_req(c, m->sender, &q);
+        if ((why = hs_block_req_decode(m, &q)) == BFT_REJECT_NONE)
+            hs_on_block_req(c, m->sender, &q);
     } else {
         struct hs_state_req q;
-        if ((why = hs_state_req_decode(m, &q)) == BFT_REJECT_NONE) hs_on_state_req(c, m->sender, &q);
+        if ((why = hs_state_req_decode(m, &q)) == BFT_REJECT_NONE)
+            hs_on_state_req(c, m->sender, &q);
     }
     if (why != BFT_REJECT_NONE) hs_reject(c, why);
 }

@@ -5,18 +5,17 @@
  * LibraBFT/DiemBFT. docs/hotstuff.md explains the rules.
  *
  * The core is pure: it acts only through struct bft_io effects and struct
- * bft_env services (bft.h). Everything is bounded: a block store of
+ * bft_env services (core/core.h). Everything is bounded: a block store of
  * HS_BLOCKS_MAX blocks, HS_VOTE_VIEWS votes per replica, one timeout per
  * replica, HS_FETCH_MAX outstanding block fetches, HS_PENDING_MAX queued
  * client requests.
  *
- * Blocks. The leader of view v is hs_leader (hotstuff_leader.c). A block is (view, height, parent,
- * batch digest, justify QC); parent is always justify's block (Algorithm 3
- * createLeaf(qc_high.node, ...)), so height = justify.height + 1. Genesis
- * is height 0, view 0, digest all-zero, certified by the genesis QC (view
- * 0, no signatures). Block digest = SHA-256(view | height | parent | batch
- * digest | justify.view | justify.height | justify.block), u64 LE.
- * Every committed block gets execution seq = its height.
+ * Blocks. The leader of view v is hs_leader (hotstuff_leader.c). A block
+ * is (view, height, parent, batch digest, justify QC); parent is always justify's block (Algorithm
+ * 3 createLeaf(qc_high.node, ...)), so height = justify.height + 1. Genesis is height 0, view 0,
+ * digest all-zero, certified by the genesis QC (view 0, no signatures). Block digest = SHA-256(view
+ * | height | parent | batch digest | justify.view | justify.height | justify.block), u64 LE. Every
+ * committed block gets execution seq = its height.
  *
  * Wire layouts: hotstuff_wire.h, the typed codec (hotstuff_wire.c).
  */
@@ -88,7 +87,6 @@ _Static_assert(HS_BLOCKS_MAX % HS_BLOCK_CHUNK == 0, "whole chunks");
 #define HS_MON_FLOOR 16      /* the bar never tightens below 1 tick (T/20), in 1/16 */
 #define HS_MON_STRIKES 2     /* consecutive windows over the bar to give up */
 #define HS_MON_TERMS 4       /* leader terms whose best window is remembered */
-#define HS_REC_MAX (1 + HS_QC_WIRE_MAX + 64)
 /* WAL records (first byte):
  * VOTE:   u64 view | u64 height | block  (last voted view; a zero block
  *         marks a view we proposed in without voting)
@@ -108,13 +106,15 @@ enum {
     HS_REC_BLOCK = 5,
     HS_REC_SNAP_PART = 6,
     HS_REC_SNAP_END = 7,
-    HS_REC_BASE = 8 /* u64 height | u8[32] block: the durable snapshot (docs/storage.md) */
+    HS_REC_BASE = 8 /* u64 height | block: the durable snapshot (docs/storage.md) */
 };
+/* A VOTE or LOCK record, at most (a LOCK is the tag and a QC). */
+#define HS_REC_MAX (1 + HS_QC_WIRE_MAX + 64)
 /* The bound of the record scratch (c->rec): a COMMIT or BLOCK record with
  * a full batch, or a SNAP_PART of HS_STATE_CHUNK bytes. */
 #define HS_REC_BIG ((size_t)BFT_PAYLOAD_MAX + 4096)
 /* A COMMIT / BLOCK record without its batch, at most. */
-#define HS_BLOCK_REC_FIXED (1 + 8 + 8 + 32 + 32 + HS_QC_WIRE_MAX + 4)
+#define HS_BLOCK_REC_FIXED (1 + 8 + 8 + 2 * CRYPTO_DIGEST_LEN + HS_QC_WIRE_MAX + 4)
 #define HS_SNAP_PART_REC_MAX (1 + 8 + 4 + HS_STATE_CHUNK)
 _Static_assert(HS_BLOCK_REC_FIXED + BFT_PAYLOAD_MAX <= HS_REC_BIG, "a full block fits a record");
 _Static_assert(HS_SNAP_PART_REC_MAX <= HS_REC_BIG, "a snapshot part fits a record");
@@ -198,9 +198,9 @@ struct hs_assembly {
 /* Leader performance monitor state (hotstuff_monitor.c). */
 struct hs_monitor {
     struct bft_timeout timer; /* HS_TIMER_MONITOR, the tick */
-    bool complain; /* giving up on every view of the current leader term */
-    bool started;  /* the clock runs for `view`: entered it with work */
-    uint64_t ms;   /* tick period, T / HS_MON_TICK_DIV */
+    bool complain;            /* giving up on every view of the current leader term */
+    bool started;             /* the clock runs for `view`: entered it with work */
+    uint64_t ms;              /* tick period, T / HS_MON_TICK_DIV */
     uint64_t tick;
     uint64_t view, start_tick; /* when we entered `view` (with work) */
     uint64_t term;             /* view / W of the term measured */
@@ -246,7 +246,7 @@ struct hs_cert_cache {
 /* Block sync (hotstuff_sync.c). */
 struct hs_sync {
     struct hs_fetch fetch[HS_FETCH_MAX];
-    struct bft_timeout timer; /* HS_TIMER_FETCH */
+    struct bft_timeout timer;          /* HS_TIMER_FETCH */
     uint32_t budget[BFT_MAX_REPLICAS]; /* blocks we still send each peer */
     uint32_t resume_peer;              /* hs_sync_resume asks peers in turn */
 };

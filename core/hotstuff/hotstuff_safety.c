@@ -130,8 +130,7 @@ void hs_on_proposal(struct bft_core *c, uint32_t from, const struct hs_wire_bloc
     hs_monitor_on_proposal(c, w);
     /* A recent past view's block is kept (no vote) as a likely ancestor of
      * the next proposal; anything older is stale. */
-    if (w->height <= c->root_height ||
-        (w->view + 2 < c->view && !hs_fetch_wanted(c, &w->digest))) {
+    if (w->height <= c->root_height || (w->view + 2 < c->view && !hs_fetch_wanted(c, &w->digest))) {
         hs_reject(c, BFT_REJECT_STALE_VIEW);
         return;
     }

@@ -158,7 +158,8 @@ static void take_snapshot(struct bft_core *c, uint64_t seq, const bft_digest *bl
     uint32_t askers = c->st.snap_askers;
     c->st.snap_askers = 0;
     for (uint32_t i = 0; i < c->n; i++)
-        if ((askers >> i & 1) && seq > c->st.snap_ask_seq[i]) send_resp(c, i, c->st.snap_ask_seq[i], 0);
+        if ((askers >> i & 1) && seq > c->st.snap_ask_seq[i])
+            send_resp(c, i, c->st.snap_ask_seq[i], 0);
 }
 
 void hs_state_executed(struct bft_core *c, uint64_t seq, const bft_digest *block,

@@ -52,7 +52,8 @@ bool hs_fetch_wanted(const struct bft_core *c, const bft_digest *d)
 void hs_fetch_done(struct bft_core *c, const bft_digest *d)
 {
     for (uint32_t i = 0; i < HS_FETCH_MAX; i++)
-        if (c->sync.fetch[i].used && hs_deq(&c->sync.fetch[i].digest, d)) c->sync.fetch[i].used = false;
+        if (c->sync.fetch[i].used && hs_deq(&c->sync.fetch[i].digest, d))
+            c->sync.fetch[i].used = false;
 }
 
 void hs_fetch_want(struct bft_core *c, const bft_digest *d, uint64_t height, uint32_t from,

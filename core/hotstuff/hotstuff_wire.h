@@ -54,8 +54,7 @@
 #define HS_SNAP_MAX (256u << 20)
 #define HS_STATE_CHUNK_REQ_LEN (8 + 4) /* u64 snapshot seq | u32 offset */
 
-#define HS_QC_WIRE_MAX                                                                             \
-    (8 + 8 + CRYPTO_DIGEST_LEN + 1 + BFT_MAX_REPLICAS * (1 + BFT_SIG_LEN))
+#define HS_QC_WIRE_MAX (8 + 8 + CRYPTO_DIGEST_LEN + 1 + BFT_MAX_REPLICAS * (1 + BFT_SIG_LEN))
 #define HS_TC_WIRE_MAX (8 + 1 + BFT_MAX_REPLICAS * (1 + 8 + BFT_SIG_LEN))
 /* The largest body of each message (layouts above): what the body scratch
  * grows to for it. All far below BFT_BODY_MAX, so a replica's body
@@ -183,8 +182,7 @@ int hs_state_resp_decode(const struct bft_msg *m, struct hs_state_resp *out);
 bool hs_block_encode(const struct hs_wire_block *b, uint8_t type, uint8_t *buf, size_t cap,
                      struct bft_msg *m);
 void hs_vote_encode(const struct hs_vote_msg *v, struct bft_msg *m);
-bool hs_timeout_encode(const struct hs_timeout_msg *t, uint8_t *buf, size_t cap,
-                       struct bft_msg *m);
+bool hs_timeout_encode(const struct hs_timeout_msg *t, uint8_t *buf, size_t cap, struct bft_msg *m);
 void hs_block_req_encode(const struct hs_block_req *q, uint64_t view, struct bft_msg *m);
 bool hs_state_req_encode(const struct hs_state_req *q, uint64_t view, uint8_t *buf, size_t cap,
                          struct bft_msg *m);
