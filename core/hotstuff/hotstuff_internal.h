@@ -416,7 +416,6 @@ uint64_t hs_tc_max_hqc(const struct hs_tc *t);
 /* Region a voter signs: its HS_VOTE header from version on (68 bytes). */
 void hs_vote_region(const struct bft_core *c, uint32_t signer, uint64_t view, uint64_t height,
                     const bft_digest *block, uint8_t region[HS_VOTE_REGION_LEN]);
-void hs_timeout_region(uint64_t view, uint64_t hqc_view, uint8_t region[HS_TIMEOUT_REGION_LEN]);
 /* Count a verified vote; forms a QC at 2f+1 (then hs_on_qc). */
 void hs_vote_add(struct bft_core *c, uint32_t from, uint64_t view, uint64_t height,
                  const bft_digest *block, const uint8_t sig[BFT_SIG_LEN]);

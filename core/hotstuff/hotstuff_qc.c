@@ -94,13 +94,6 @@ int hs_qc_verify(struct bft_core *c, const struct hs_qc *q)
 
 /* ---- timeout certificates ---- */
 
-void hs_timeout_region(uint64_t view, uint64_t hqc_view, uint8_t region[HS_TIMEOUT_REGION_LEN])
-{
-    memcpy(region, "HSTO", 4);
-    wire_le_store(region + 4, view, 8);
-    wire_le_store(region + 12, hqc_view, 8);
-}
-
 uint64_t hs_tc_max_hqc(const struct hs_tc *t)
 {
     uint64_t m = 0;

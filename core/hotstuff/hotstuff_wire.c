@@ -65,6 +65,15 @@ void hs_tc_write(struct wire_wr *w, const struct hs_tc *t)
     }
 }
 
+void hs_timeout_region(uint64_t view, uint64_t hqc_view, uint8_t region[HS_TIMEOUT_REGION_LEN])
+{
+    struct wire_wr w;
+    wire_wr_init(&w, region, HS_TIMEOUT_REGION_LEN);
+    wire_put_bytes(&w, "HSTO", 4);
+    wire_put_u64(&w, view);
+    wire_put_u64(&w, hqc_view);
+}
+
 /* ---- blocks: HS_PROPOSAL and HS_BLOCK_RESP ---- */
 
 void hs_block_digest(uint64_t view, uint64_t height, const bft_digest *parent,

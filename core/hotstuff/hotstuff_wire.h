@@ -163,6 +163,10 @@ void hs_qc_write(struct wire_wr *w, const struct hs_qc *q);
 bool hs_tc_read(struct wire_rd *r, uint32_t n, struct hs_tc *t);
 void hs_tc_write(struct wire_wr *w, const struct hs_tc *t);
 
+/* The statement a timeout signs (domain HS_DOM_TIMEOUT):
+ * "HSTO" | u64 view | u64 hqc_view. */
+void hs_timeout_region(uint64_t view, uint64_t hqc_view, uint8_t region[HS_TIMEOUT_REGION_LEN]);
+
 /* Block digest = SHA-256(view | height | parent | batch digest |
  * justify.view | justify.height | justify.block), u64 LE. */
 void hs_block_digest(uint64_t view, uint64_t height, const bft_digest *parent,

@@ -455,6 +455,17 @@ static void test_timeout_decode_rejects(void **state)
     assert_int_equal(timeout_edit(&bad, 0, -1, 0, 0, T, 0), NONE);
 }
 
+/* The signed timeout statement: "HSTO" | u64 view | u64 hqc_view. */
+static void test_timeout_region_layout(void **state)
+{
+    (void)state;
+    uint8_t region[HS_TIMEOUT_REGION_LEN];
+    hs_timeout_region(0x0102030405060708ull, 7, region);
+    static const uint8_t want[HS_TIMEOUT_REGION_LEN] = {'H', 'S', 'T', 'O', 8, 7, 6, 5, 4, 3,
+                                                        2,   1,   7,   0,   0, 0, 0, 0, 0, 0};
+    assert_memory_equal(region, want, sizeof want);
+}
+
 /* ---- state transfer ---- */
 
 static void test_state_req_roundtrip_and_rejects(void **state)
@@ -636,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_block_req_roundtrip_and_rejects),
         cmocka_unit_test(test_timeout_roundtrip),
         cmocka_unit_test(test_timeout_decode_rejects),
+        cmocka_unit_test(test_timeout_region_layout),
         cmocka_unit_test(test_state_req_roundtrip_and_rejects),
         cmocka_unit_test(test_state_resp_roundtrip),
         cmocka_unit_test(test_state_resp_decode_rejects),
