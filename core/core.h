@@ -33,6 +33,14 @@ struct bft_env {
     uint64_t (*random)(void *ctx);
 };
 
+/* Check a batch a peer sent: `digest` binds its bytes, it parses, and
+ * every envelope is a REQUEST (no payload) that its client signed
+ * (env->verify_request). n_clients: client ids must be below it (0: not
+ * known, not checked). BFT_REJECT_NONE if fine, else the reason
+ * (core/batch_verify.c). Used by the node and the HotStuff core alike. */
+int bft_batch_verify(const struct bft_env *env, uint32_t n_clients, const uint8_t *batch,
+                     size_t len, const bft_digest *digest);
+
 /* Effects. The node buffers sends made during one step and releases them
  * only after every persist of that step is durable ("persist before you
  * promise", docs/style.md #2, etcd's Ready.MustSync). */

@@ -332,29 +332,6 @@ static void receive_request(struct bft_node *n, const struct bft_msg *m)
     recovery_done(n);
 }
 
-/* A batch-carrying message: the digest must bind the payload, and every
- * request inside must be a client-signed REQUEST (validity). */
-static int check_batch(struct bft_node *n, const struct bft_msg *m)
-{
-    bft_digest d;
-    bft_batch_digest(m->payload, m->payload_len, &d);
-    if (memcmp(d.b, m->digest.b, 32) != 0) return BFT_REJECT_MALFORMED;
-    struct bft_batch_iter it;
-    if (bft_batch_iter_init(&it, m->payload, m->payload_len) != BFT_E_OK)
-        return BFT_REJECT_MALFORMED;
-    const uint8_t *raw;
-    size_t len;
-    while (bft_batch_iter_next(&it, &raw, &len)) {
-        struct bft_msg req;
-        if (bft_msg_decode(raw, len, &req) != BFT_E_OK || req.type != BFT_MSG_REQUEST ||
-            req.payload_len != 0)
-            return BFT_REJECT_MALFORMED;
-        if (req.sender >= n->cfg.n_clients) return BFT_REJECT_UNKNOWN_SENDER;
-        if (!node_verify_request(n, &req)) return BFT_REJECT_BAD_SIGNATURE;
-    }
-    return -1;
-}
-
 void bft_node_receive(struct bft_node *n, const uint8_t *buf, size_t len)
 {
     struct bft_msg m;
@@ -400,8 +377,8 @@ void bft_node_receive(struct bft_node *n, const uint8_t *buf, size_t len)
         }
     }
     if ((m.type == BFT_MSG_PRE_PREPARE || m.type == BFT_MSG_HS_PROPOSAL) && m.payload_len) {
-        int why = check_batch(n, &m);
-        if (why >= 0) {
+        int why = node_check_batch(n, &m);
+        if (why != BFT_REJECT_NONE) {
             bft_node_reject(n, why);
             return;
         }

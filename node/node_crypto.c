@@ -72,3 +72,11 @@ bool node_verify_request(struct bft_node *n, const struct bft_msg *req)
     return crypto_vcache_verify(n->vcache, n->cfg.client_pk[req->sender], BFT_MSG_REQUEST,
                                 n->cfg.core.cluster_id, region, len, req->sig);
 }
+
+/* The same check the HotStuff core runs on block responses (core.h
+ * bft_batch_verify), through this node's env, so both refuse the same
+ * batches for the same reasons. */
+int node_check_batch(struct bft_node *n, const struct bft_msg *m)
+{
+    return bft_batch_verify(&n->env, n->cfg.n_clients, m->payload, m->payload_len, &m->digest);
+}

@@ -116,6 +116,10 @@ void node_sign(struct bft_node *n, uint32_t domain, const uint8_t *region, size_
 bool node_verify_replica(struct bft_node *n, uint32_t signer, uint32_t domain,
                          const uint8_t *region, size_t len, const uint8_t sig[BFT_SIG_LEN]);
 bool node_verify_request(struct bft_node *n, const struct bft_msg *req);
+/* A batch-carrying message (PRE-PREPARE, HS_PROPOSAL): its digest binds
+ * the payload and every request inside is client-signed
+ * (bft_batch_verify). BFT_REJECT_NONE if fine. */
+int node_check_batch(struct bft_node *n, const struct bft_msg *m);
 
 /* node_out.c */
 /* Encode m as this replica, sign it, and queue it for `dest` (or for every

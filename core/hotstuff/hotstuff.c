@@ -81,10 +81,14 @@ static int hs_create(struct bft_core **out, const struct bft_core_config *cfg,
     if (c->history < HS_HISTORY_MIN) c->history = HS_HISTORY_MIN;
     if (c->history > HS_BLOCKS_MAX / 2) c->history = HS_BLOCKS_MAX / 2;
     c->view = 1;
+    bft_timeout_init(&c->pm.view_timer, HS_TIMER_VIEW);
+    bft_timeout_init(&c->req_timer.timer, HS_TIMER_REQUEST);
+    bft_timeout_init(&c->sync.timer, HS_TIMER_FETCH);
+    bft_timeout_init(&c->st.timer, HS_TIMER_STATE);
     hs_qc_genesis(&c->high_qc);
     hs_qc_genesis(&c->locked_qc);
     for (uint32_t i = 0; i < BFT_MAX_REPLICAS; i++)
-        c->sync_budget[i] = HS_SYNC_BUDGET;
+        c->sync.budget[i] = HS_SYNC_BUDGET;
     /* The scratch buffers (body, batch, rec) start empty: each grows to
      * what is written into it (docs/architecture.md "Bounds"). */
     if (hs_store_init(c) != BFT_E_OK || hs_pending_init(&c->pend, cfg->n_clients) != BFT_E_OK) {
@@ -103,9 +107,9 @@ static void hs_status(const struct bft_core *c, struct bft_core_status *out)
     out->leader = hs_leader(c, c->view);
     out->last_executed = c->root_height;
     out->read_floor = c->read_floor;
-    out->view_changes = c->view_changes;
+    out->view_changes = c->pm.view_changes;
     out->pending_requests = c->pend.count;
-    out->in_view_change = c->timed_out;
+    out->in_view_change = c->pm.timed_out;
     out->is_leader = out->leader == c->self;
 }
 
@@ -120,6 +124,66 @@ static void after_event(struct bft_core *c)
     hs_timer_update(c);
     hs_request_timer_update(c);
     hs_monitor_arm(c);
+}
+
+/* Decode a message body into its typed struct (hotstuff_wire.c) and hand
+ * it to its handler; a malformed one is counted and dropped
+ * (docs/style.md #6). The structs are large (certificates): one per
+ * message type, each in its own frame. */
+static void recv_block(struct bft_core *c, const struct bft_msg *m)
+{
+    struct hs_wire_block w;
+    int why = hs_block_decode(m, c->n, &w);
+    if (why != BFT_REJECT_NONE)
+        hs_reject(c, why);
+    else if (m->type == BFT_MSG_HS_PROPOSAL)
+        hs_on_proposal(c, m->sender, &w);
+    else
+        hs_on_block_resp(c, m->sender, &w);
+}
+
+static void recv_timeout(struct bft_core *c, const struct bft_msg *m)
+{
+    /* A stale timeout is dropped before its body is parsed (the handler
+     * checks again): it is counted as stale, even if its body is bad. */
+    if (m->view != 0 && m->payload_len == 0 && hs_view_after_tc(c, m->view) < c->view) {
+        hs_reject(c, BFT_REJECT_STALE_VIEW);
+        return;
+    }
+    struct hs_timeout_msg t;
+    int why = hs_timeout_decode(m, c->n, &t);
+    if (why != BFT_REJECT_NONE)
+        hs_reject(c, why);
+    else
+        hs_on_timeout_msg(c, m->sender, &t);
+}
+
+static void recv_state_resp(struct bft_core *c, const struct bft_msg *m)
+{
+    struct hs_state_resp r;
+    int why = hs_state_resp_decode(m, &r);
+    if (why != BFT_REJECT_NONE)
+        hs_reject(c, why);
+    else
+        hs_on_state_resp(c, m->sender, &r);
+}
+
+static void recv_small(struct bft_core *c, const struct bft_msg *m)
+{
+    int why;
+    if (m->type == BFT_MSG_HS_VOTE) {
+        struct hs_vote_msg v;
+        if ((why = hs_vote_decode(m, &v)) == BFT_REJECT_NONE) hs_on_vote(c, m->sender, &v);
+    } else if (m->type == BFT_MSG_HS_BLOCK_REQ) {
+        struct hs_block_req q;
+        if ((why = hs_block_req_decode(m, &q)) == BFT_REJECT_NONE)
+            hs_on_block_req(c, m->sender, &q);
+    } else {
+        struct hs_state_req q;
+        if ((why = hs_state_req_decode(m, &q)) == BFT_REJECT_NONE)
+            hs_on_state_req(c, m->sender, &q);
+    }
+    if (why != BFT_REJECT_NONE) hs_reject(c, why);
 }
 
 static void hs_on_message(struct bft_core *c, const struct bft_msg *m)
@@ -137,25 +201,19 @@ static void hs_on_message(struct bft_core *c, const struct bft_msg *m)
     }
     switch (m->type) {
     case BFT_MSG_HS_PROPOSAL:
-        hs_on_proposal(c, m);
-        break;
-    case BFT_MSG_HS_VOTE:
-        hs_on_vote(c, m);
+    case BFT_MSG_HS_BLOCK_RESP:
+        recv_block(c, m);
         break;
     case BFT_MSG_HS_TIMEOUT:
-        hs_on_timeout_msg(c, m);
-        break;
-    case BFT_MSG_HS_BLOCK_REQ:
-        hs_on_block_req(c, m);
-        break;
-    case BFT_MSG_HS_BLOCK_RESP:
-        hs_on_block_resp(c, m);
-        break;
-    case BFT_MSG_STATE_REQ:
-        hs_on_state_req(c, m);
+        recv_timeout(c, m);
         break;
     case BFT_MSG_STATE_RESP:
-        hs_on_state_resp(c, m);
+        recv_state_resp(c, m);
+        break;
+    case BFT_MSG_HS_VOTE:
+    case BFT_MSG_HS_BLOCK_REQ:
+    case BFT_MSG_STATE_REQ:
+        recv_small(c, m);
         break;
     default:
         hs_reject(c, BFT_REJECT_MALFORMED);

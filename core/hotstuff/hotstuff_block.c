@@ -41,20 +41,6 @@ void hs_store_free(struct bft_core *c)
     c->bucket = NULL;
 }
 
-void hs_block_digest(uint64_t view, uint64_t height, const bft_digest *parent,
-                     const bft_digest *batch_digest, const struct hs_qc *justify, bft_digest *out)
-{
-    uint8_t buf[8 + 8 + 32 + 32 + 8 + 8 + 32];
-    wire_le_store(buf, view, 8);
-    wire_le_store(buf + 8, height, 8);
-    memcpy(buf + 16, parent->b, 32);
-    memcpy(buf + 48, batch_digest->b, 32);
-    wire_le_store(buf + 80, justify->view, 8);
-    wire_le_store(buf + 88, justify->height, 8);
-    memcpy(buf + 96, justify->block.b, 32);
-    crypto_sha256(buf, sizeof buf, out->b);
-}
-
 static int32_t find(const struct bft_core *c, const bft_digest *d)
 {
     for (int32_t i = c->bucket[bucket_of(d)]; i >= 0; i = hs_blk(c, i)->hnext)
@@ -104,6 +90,19 @@ static int32_t victim(const struct bft_core *c)
         if (bc != oc ? bc : b->height < o->height) best = i;
     }
     return best;
+}
+
+void hs_wire_block_of(const struct hs_block *b, struct hs_wire_block *w)
+{
+    memset(w, 0, sizeof(*w));
+    w->view = b->view;
+    w->height = b->height;
+    w->parent = b->parent;
+    w->batch_digest = b->batch_digest;
+    w->digest = b->digest;
+    w->justify = b->justify;
+    w->batch = b->batch_len ? b->batch : NULL;
+    w->batch_len = b->batch_len;
 }
 
 struct hs_block *hs_block_insert(struct bft_core *c, const struct hs_wire_block *w, uint32_t from)

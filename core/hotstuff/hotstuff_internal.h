@@ -5,42 +5,19 @@
  * LibraBFT/DiemBFT. docs/hotstuff.md explains the rules.
  *
  * The core is pure: it acts only through struct bft_io effects and struct
- * bft_env services (bft.h). Everything is bounded: a block store of
+ * bft_env services (core/core.h). Everything is bounded: a block store of
  * HS_BLOCKS_MAX blocks, HS_VOTE_VIEWS votes per replica, one timeout per
  * replica, HS_FETCH_MAX outstanding block fetches, HS_PENDING_MAX queued
  * client requests.
  *
- * Blocks. The leader of view v is hs_leader (hotstuff_leader.c). A block is (view, height, parent,
- * batch digest, justify QC); parent is always justify's block (Algorithm 3
- * createLeaf(qc_high.node, ...)), so height = justify.height + 1. Genesis
- * is height 0, view 0, digest all-zero, certified by the genesis QC (view
- * 0, no signatures). Block digest = SHA-256(view | height | parent | batch
- * digest | justify.view | justify.height | justify.block), u64 LE.
- * Every committed block gets execution seq = its height.
+ * Blocks. The leader of view v is hs_leader (hotstuff_leader.c). A block
+ * is (view, height, parent, batch digest, justify QC); parent is always justify's block (Algorithm
+ * 3 createLeaf(qc_high.node, ...)), so height = justify.height + 1. Genesis is height 0, view 0,
+ * digest all-zero, certified by the genesis QC (view 0, no signatures). Block digest = SHA-256(view
+ * | height | parent | batch digest | justify.view | justify.height | justify.block), u64 LE. Every
+ * committed block gets execution seq = its height.
  *
- * Wire (all integers little-endian; the codec treats HS bodies as opaque):
- *   QC  = u64 view | u64 height | u8[32] block | u8 k | k x (u8 signer | sig64)
- *         signer's HS_VOTE header (sender = signer, body_len 0, cluster,
- *         view, seq = height, digest = block) signed under domain HS_VOTE.
- *   TC  = u64 view | u8 k | k x (u8 signer | u64 hqc_view | sig64)
- *         sig over "HSTO" | u64 view | u64 hqc_view, domain HS_DOM_TIMEOUT.
- *   HS_PROPOSAL   view, seq = height, digest = batch digest (zero if empty);
- *                 body = parent | QC justify | u8 has_tc | [TC]; payload =
- * batch HS_VOTE       view, seq = height, digest = block digest; no body
- *   HS_TIMEOUT    view = view timed out; body = QC high | sig64 statement
- *                 | u8 has_vote [u64 view | u64 height | block | sig64]
- *                 | u8 has_tc [TC]   (our highest TC, if above our QC)
- *   HS_BLOCK_REQ  digest = wanted block, seq = most blocks wanted (its
- *                 ancestors follow, newest first); no body
- *   HS_BLOCK_RESP as HS_PROPOSAL with has_tc 0
- *   STATE_REQ     seq = our last executed seq; body empty (an offer,
- *                 asked of everyone) or u64 snapshot seq | u32 offset (the
- *                 next chunk of that snapshot, asked of one replica)
- *   STATE_RESP    seq = snapshot seq, digest = state digest after it (both 0
- *                 with no snapshot); body = u8[32] block at seq | u8 k |
- *                 k x (u64 seq | state | block) recent claims | u32 total
- *                 snapshot length | u32 offset; payload = snapshot bytes
- *                 [offset, offset + HS_STATE_CHUNK)
+ * Wire layouts: hotstuff_wire.h, the typed codec (hotstuff_wire.c).
  */
 #ifndef BFT_HOTSTUFF_INTERNAL_H
 #define BFT_HOTSTUFF_INTERNAL_H
@@ -53,6 +30,8 @@
 #include "core/hotstuff/hotstuff.h"
 #include "core/grow.h"
 #include "core/pending.h"
+#include "core/hotstuff/hotstuff_wire.h"
+#include "core/timeout.h"
 #include "wire/bytes.h"
 
 /* Timer ids. */
@@ -99,7 +78,6 @@ _Static_assert(HS_BLOCKS_MAX % HS_BLOCK_CHUNK == 0, "whole chunks");
 #define HS_EPOCH_VIEWS 65536ull
 #define HS_EXCLUDE_MAX 3u
 #define HS_STUCK_VIEWS 2 /* others' timeouts this many views back still count */
-#define HS_CLAIMS 8
 /* Leader performance monitor (hotstuff_monitor.c, docs/hotstuff.md). */
 #define HS_MON_TICK_DIV 20   /* a monitor tick is T/20 */
 #define HS_MON_WINDOW 10     /* ticks per measurement window (T/2) */
@@ -109,26 +87,6 @@ _Static_assert(HS_BLOCKS_MAX % HS_BLOCK_CHUNK == 0, "whole chunks");
 #define HS_MON_FLOOR 16      /* the bar never tightens below 1 tick (T/20), in 1/16 */
 #define HS_MON_STRIKES 2     /* consecutive windows over the bar to give up */
 #define HS_MON_TERMS 4       /* leader terms whose best window is remembered */
-/* State transfer: a snapshot travels in chunks (the orders state outgrows
- * one message after ~12,800 orders) and is logged in parts (one WAL record
- * is at most BFT_WAL_RECORD_MAX). */
-#define HS_STATE_CHUNK (256u << 10)
-#define HS_SNAP_MAX (256u << 20)
-#define HS_DOM_TIMEOUT 0x48530001u /* "HS" timeout statements */
-#define HS_QC_WIRE_MAX (8 + 8 + 32 + 1 + BFT_MAX_REPLICAS * (1 + BFT_SIG_LEN))
-#define HS_TC_WIRE_MAX (8 + 1 + BFT_MAX_REPLICAS * (1 + 8 + BFT_SIG_LEN))
-#define HS_REC_MAX (1 + HS_QC_WIRE_MAX + 64)
-/* The largest body of each message we send (wire layouts above): what the
- * body scratch grows to for it. All far below BFT_BODY_MAX, so a replica's
- * body scratch stays a few KiB. */
-#define HS_PROPOSAL_BODY_MAX (32 + HS_QC_WIRE_MAX + 1 + HS_TC_WIRE_MAX) /* and HS_BLOCK_RESP */
-#define HS_TIMEOUT_BODY_MAX                                                                        \
-    (HS_QC_WIRE_MAX + BFT_SIG_LEN + 1 + (8 + 8 + 32 + BFT_SIG_LEN) + 1 + HS_TC_WIRE_MAX)
-#define HS_STATE_RESP_BODY_MAX (32 + 1 + HS_CLAIMS * (8 + 32 + 32) + 4 + 4)
-_Static_assert(HS_PROPOSAL_BODY_MAX <= BFT_BODY_MAX, "proposal body fits a message");
-_Static_assert(HS_TIMEOUT_BODY_MAX <= BFT_BODY_MAX, "timeout body fits a message");
-_Static_assert(HS_STATE_RESP_BODY_MAX <= BFT_BODY_MAX, "state response body fits a message");
-
 /* WAL records (first byte):
  * VOTE:   u64 view | u64 height | block  (last voted view; a zero block
  *         marks a view we proposed in without voting)
@@ -148,32 +106,18 @@ enum {
     HS_REC_BLOCK = 5,
     HS_REC_SNAP_PART = 6,
     HS_REC_SNAP_END = 7,
-    HS_REC_BASE = 8 /* u64 height | u8[32] block: the durable snapshot (docs/storage.md) */
+    HS_REC_BASE = 8 /* u64 height | block: the durable snapshot (docs/storage.md) */
 };
+/* A VOTE or LOCK record, at most (a LOCK is the tag and a QC). */
+#define HS_REC_MAX (1 + HS_QC_WIRE_MAX + 64)
 /* The bound of the record scratch (c->rec): a COMMIT or BLOCK record with
  * a full batch, or a SNAP_PART of HS_STATE_CHUNK bytes. */
 #define HS_REC_BIG ((size_t)BFT_PAYLOAD_MAX + 4096)
 /* A COMMIT / BLOCK record without its batch, at most. */
-#define HS_BLOCK_REC_FIXED (1 + 8 + 8 + 32 + 32 + HS_QC_WIRE_MAX + 4)
+#define HS_BLOCK_REC_FIXED (1 + 8 + 8 + 2 * CRYPTO_DIGEST_LEN + HS_QC_WIRE_MAX + 4)
 #define HS_SNAP_PART_REC_MAX (1 + 8 + 4 + HS_STATE_CHUNK)
 _Static_assert(HS_BLOCK_REC_FIXED + BFT_PAYLOAD_MAX <= HS_REC_BIG, "a full block fits a record");
 _Static_assert(HS_SNAP_PART_REC_MAX <= HS_REC_BIG, "a snapshot part fits a record");
-
-struct hs_qc {
-    uint64_t view, height;
-    bft_digest block;
-    uint8_t k;
-    uint8_t signer[BFT_MAX_REPLICAS];
-    uint8_t sig[BFT_MAX_REPLICAS][BFT_SIG_LEN];
-};
-
-struct hs_tc {
-    uint64_t view; /* 0: none */
-    uint8_t k;
-    uint8_t signer[BFT_MAX_REPLICAS];
-    uint64_t hqc_view[BFT_MAX_REPLICAS];
-    uint8_t sig[BFT_MAX_REPLICAS][BFT_SIG_LEN];
-};
 
 struct hs_block {
     bool used, connected, committed;
@@ -188,17 +132,6 @@ struct hs_block {
     uint32_t from; /* who sent it: first peer to ask for its ancestors */
     int32_t hnext;
     int32_t idx; /* its slot (hs_blk) */
-};
-
-/* A block as parsed from a proposal or a block response. */
-struct hs_wire_block {
-    uint64_t view, height;
-    bft_digest parent, batch_digest, digest;
-    struct hs_qc justify;
-    bool has_tc;
-    struct hs_tc tc;
-    const uint8_t *batch;
-    uint32_t batch_len;
 };
 
 /* One replica's vote in one view (hotstuff_qc.c). */
@@ -220,11 +153,6 @@ struct hs_fetch {
     bft_digest digest;
     uint32_t peer; /* next peer to ask */
     uint32_t tries;
-};
-
-struct hs_claim {
-    uint64_t seq;
-    bft_digest state, block;
 };
 
 /* State transfer: what one peer offered (its snapshot's first chunk). */
@@ -249,10 +177,10 @@ struct hs_assembly {
 
 /* Leader performance monitor state (hotstuff_monitor.c). */
 struct hs_monitor {
-    bool armed;
-    bool complain; /* giving up on every view of the current leader term */
-    bool started;  /* the clock runs for `view`: entered it with work */
-    uint64_t ms;   /* tick period, T / HS_MON_TICK_DIV */
+    struct bft_timeout timer; /* HS_TIMER_MONITOR, the tick */
+    bool complain;            /* giving up on every view of the current leader term */
+    bool started;             /* the clock runs for `view`: entered it with work */
+    uint64_t ms;              /* tick period, T / HS_MON_TICK_DIV */
     uint64_t tick;
     uint64_t view, start_tick; /* when we entered `view` (with work) */
     uint64_t term;             /* view / W of the term measured */
@@ -266,16 +194,70 @@ struct hs_monitor {
     uint64_t complaints;
 };
 
+/* Pacemaker (hotstuff_pacemaker.c; §4.4 leaves it abstract, the design
+ * follows LibraBFT/DiemBFT's timeout certificates). */
+struct hs_pacemaker {
+    bool timed_out;                /* sent HS_TIMEOUT for `view` */
+    struct bft_timeout view_timer; /* HS_TIMER_VIEW */
+    uint32_t backoff;              /* views given up since the last commit */
+    uint64_t view_changes;         /* views entered through timeouts */
+};
+
+/* Per-request timer (hotstuff_pacemaker.c): the oldest pending request we
+ * watch, whether we forwarded it, and whether we refuse the current
+ * leader's window until it commits or a TC ends the window. */
+struct hs_req_timer {
+    struct bft_timeout timer; /* HS_TIMER_REQUEST */
+    bool forwarded, complain;
+    uint32_t client;
+    uint64_t req_no;
+};
+
+/* Recently verified certificates, whole (signatures included): a QC or
+ * TC matches only if it is the same copy, so an unverified copy with the
+ * same (view, height, block) is never taken for a verified one. */
+struct hs_cert_cache {
+    struct hs_qc qc[HS_QC_CACHE];
+    uint32_t qc_next;
+    struct hs_tc tc[HS_TC_CACHE];
+    uint32_t tc_next;
+};
+
+/* Block sync (hotstuff_sync.c). */
+struct hs_sync {
+    struct hs_fetch fetch[HS_FETCH_MAX];
+    struct bft_timeout timer;          /* HS_TIMER_FETCH */
+    uint32_t budget[BFT_MAX_REPLICAS]; /* blocks we still send each peer */
+    uint32_t resume_peer;              /* hs_sync_resume asks peers in turn */
+};
+
+/* State transfer (hotstuff_state.c). */
+struct hs_state_xfer {
+    bool active;
+    struct bft_timeout timer; /* HS_TIMER_STATE */
+    bool exec_blocked;
+    struct hs_offer offers[BFT_MAX_REPLICAS];
+    struct hs_claim claims[HS_CLAIMS]; /* own recent checkpoint claims */
+    uint32_t claims_next;
+    struct hs_assembly assembly;
+    bool snap_wanted;
+    uint64_t snap_wanted_at;
+    uint32_t snap_askers; /* replicas to send the wished snapshot to */
+    uint64_t snap_ask_seq[BFT_MAX_REPLICAS];
+    struct hs_claim snap; /* our snapshot */
+    uint8_t *snap_buf;
+    size_t snap_len, snap_cap;
+};
+
 struct bft_core {
     struct bft_core_config cfg;
     struct bft_env env;
     struct bft_io io;
     uint32_t n, f, quorum, self;
     uint32_t leader_views; /* W: consecutive views per leader (>= 1) */
-    uint32_t resume_peer;  /* hs_sync_resume asks peers in turn */
     uint64_t history;      /* committed blocks kept below the root */
 
-    /* Pacemaker and voting state (Algorithm 3 vheight/b_lock/qc_high). */
+    /* Voting state (Algorithm 3 vheight/b_lock/qc_high). */
     uint64_t view;
     uint64_t last_voted_view; /* persisted */
     uint64_t read_floor;      /* height two below the highest block we voted for */
@@ -283,23 +265,13 @@ struct bft_core {
     struct hs_qc locked_qc; /* persisted */
     struct hs_tc high_tc;
     uint64_t proposed_view;
-    bool timed_out; /* sent HS_TIMEOUT for `view` */
-    bool view_timer_armed;
-    uint32_t backoff;
-    uint64_t view_changes; /* views entered through timeouts */
     struct {
         bool valid;
         uint64_t view, height;
         bft_digest block;
     } my_vote;
-    /* Per-request timer (hotstuff_pacemaker.c): the oldest pending
-     * request we watch, whether we forwarded it, and whether we refuse the
-     * current leader's window until it commits or a TC ends the window. */
-    struct {
-        bool armed, forwarded, complain;
-        uint32_t client;
-        uint64_t req_no;
-    } req_timer;
+    struct hs_pacemaker pm;
+    struct hs_req_timer req_timer;
     struct {
         uint64_t view; /* our last proposal, retransmitted once */
         bft_digest block;
@@ -309,19 +281,13 @@ struct bft_core {
     /* The last committed (and executed) block: the root of the tree. */
     uint64_t root_height, root_view;
     bft_digest root;
+    bft_digest last_state; /* the state digest after the root */
 
     struct {
         uint64_t view;
         bft_digest digest;
     } seen[HS_SEEN_MAX];
-    /* Recently verified QCs, whole (signatures included): a QC matches only
-     * if it is the same copy, so an unverified copy with the same (view,
-     * height, block) is never taken for a verified one. */
-    struct hs_qc qc_cache[HS_QC_CACHE];
-    uint32_t qc_cache_next;
-    /* Recently verified TCs, whole, for the same reason. */
-    struct hs_tc tc_cache[HS_TC_CACHE];
-    uint32_t tc_cache_next;
+    struct hs_cert_cache cache;
 
     struct hs_block *block_chunk[HS_BLOCKS_MAX / HS_BLOCK_CHUNK]; /* NULL until used */
     int32_t *bucket;
@@ -338,27 +304,9 @@ struct bft_core {
      * (hotstuff_pacemaker.c, "Split views"). */
     struct hs_timeout_rec to[BFT_MAX_REPLICAS][2];
 
-    struct hs_fetch fetch[HS_FETCH_MAX];
-    bool fetch_timer_armed;
-    uint32_t sync_budget[BFT_MAX_REPLICAS];
-
+    struct hs_sync sync;
     struct bft_pending pend;
-
-    /* State transfer (hotstuff_state.c). */
-    bool st_active, st_timer_armed, exec_blocked;
-    struct hs_offer offers[BFT_MAX_REPLICAS];
-    struct hs_claim claims[HS_CLAIMS]; /* own recent checkpoint claims */
-    uint32_t claims_next;
-    struct hs_assembly st_asm;
-    bft_digest last_state;
-    bool snap_wanted;
-    uint64_t snap_wanted_at;
-    uint32_t snap_askers; /* replicas to send the wished snapshot to */
-    uint64_t snap_ask_seq[BFT_MAX_REPLICAS];
-    struct hs_claim snap;
-    uint8_t *snap_buf;
-    size_t snap_len, snap_cap;
-
+    struct hs_state_xfer st;
     struct hs_monitor mon;
 
     bool post_recover;
@@ -423,8 +371,8 @@ struct hs_block *hs_block_get(struct bft_core *c, const bft_digest *d);
 /* Insert a parsed block (copies the batch); NULL if the store is full of
  * blocks it must keep. */
 struct hs_block *hs_block_insert(struct bft_core *c, const struct hs_wire_block *w, uint32_t from);
-void hs_block_digest(uint64_t view, uint64_t height, const bft_digest *parent,
-                     const bft_digest *batch_digest, const struct hs_qc *justify, bft_digest *out);
+/* A stored block as the codec sends it (no TC; the batch is borrowed). */
+void hs_wire_block_of(const struct hs_block *b, struct hs_wire_block *w);
 /* A block is connected when its parent chain reaches the root. Marks b and
  * every stored descendant that now connects, and processes them in height
  * order (hs_on_connected). */
@@ -437,32 +385,30 @@ bool hs_extends(struct bft_core *c, const struct hs_block *b, const bft_digest *
 
 /* ---- QCs, TCs, votes (hotstuff_qc.c) ---- */
 void hs_qc_genesis(struct hs_qc *q);
-bool hs_qc_read(struct wire_rd *r, uint32_t n, struct hs_qc *q);
-void hs_qc_write(struct wire_wr *w, const struct hs_qc *q);
-/* -1 if valid, else a BFT_REJECT_* reason. */
+/* BFT_REJECT_NONE if valid (every signature checked, or the very copy
+ * verified before), else the reason. */
 int hs_qc_verify(struct bft_core *c, const struct hs_qc *q);
 /* Same QC, signatures and all. */
 bool hs_qc_same(const struct hs_qc *a, const struct hs_qc *b);
-bool hs_tc_read(struct wire_rd *r, uint32_t n, struct hs_tc *t);
-void hs_tc_write(struct wire_wr *w, const struct hs_tc *t);
+/* BFT_REJECT_NONE if valid, else the reason (as hs_qc_verify). */
 int hs_tc_verify(struct bft_core *c, const struct hs_tc *t);
 uint64_t hs_tc_max_hqc(const struct hs_tc *t);
 /* Region a voter signs: its HS_VOTE header from version on (68 bytes). */
 void hs_vote_region(const struct bft_core *c, uint32_t signer, uint64_t view, uint64_t height,
-                    const bft_digest *block, uint8_t region[BFT_HDR_LEN - BFT_SIGNED_OFF]);
-void hs_timeout_region(uint64_t view, uint64_t hqc_view, uint8_t region[20]);
+                    const bft_digest *block, uint8_t region[HS_VOTE_REGION_LEN]);
 /* Count a verified vote; forms a QC at 2f+1 (then hs_on_qc). */
 void hs_vote_add(struct bft_core *c, uint32_t from, uint64_t view, uint64_t height,
                  const bft_digest *block, const uint8_t sig[BFT_SIG_LEN]);
-void hs_on_vote(struct bft_core *c, const struct bft_msg *m);
+void hs_on_vote(struct bft_core *c, uint32_t from, const struct hs_vote_msg *v);
 
 /* ---- safety and commit (hotstuff_safety.c) ---- */
 /* A verified QC: raise qc_high and enter view qc.view + 1. */
 void hs_on_qc(struct bft_core *c, const struct hs_qc *q);
-void hs_on_proposal(struct bft_core *c, const struct bft_msg *m);
-/* Parse and check a block body; -1 if fine, else a BFT_REJECT_* reason. */
-int hs_block_parse(struct bft_core *c, const struct bft_msg *m, bool allow_tc, bool check_batch,
-                   struct hs_wire_block *w);
+void hs_on_proposal(struct bft_core *c, uint32_t from, const struct hs_wire_block *w);
+/* The batch of a decoded block binds its digest and holds only
+ * client-signed requests (bft_batch_verify): BFT_REJECT_NONE or why not.
+ * The node checks this for proposals; block responses need it here. */
+int hs_block_check_batch(const struct bft_core *c, const struct hs_wire_block *w);
 /* b just became connected: Algorithm 3 update(b), then vote if it is the
  * current view's proposal. */
 void hs_on_connected(struct bft_core *c, struct hs_block *b);
@@ -480,7 +426,7 @@ void hs_advance_view(struct bft_core *c, uint64_t view, bool by_timeout);
 void hs_timer_update(struct bft_core *c);
 uint64_t hs_timeout_ms(const struct bft_core *c);
 void hs_on_view_timer(struct bft_core *c);
-void hs_on_timeout_msg(struct bft_core *c, const struct bft_msg *m);
+void hs_on_timeout_msg(struct bft_core *c, uint32_t from, const struct hs_timeout_msg *t);
 void hs_on_tc(struct bft_core *c, const struct hs_tc *t);
 void hs_request_timer_update(struct bft_core *c);
 void hs_on_request_timer(struct bft_core *c);
@@ -508,8 +454,8 @@ void hs_fetch_want(struct bft_core *c, const bft_digest *d, uint64_t height, uin
 bool hs_fetch_wanted(const struct bft_core *c, const bft_digest *d);
 void hs_fetch_done(struct bft_core *c, const bft_digest *d);
 void hs_on_fetch_timer(struct bft_core *c);
-void hs_on_block_req(struct bft_core *c, const struct bft_msg *m);
-void hs_on_block_resp(struct bft_core *c, const struct bft_msg *m);
+void hs_on_block_req(struct bft_core *c, uint32_t from, const struct hs_block_req *q);
+void hs_on_block_resp(struct bft_core *c, uint32_t from, const struct hs_wire_block *w);
 /* A certified height we are far below: fetch state instead of blocks. */
 void hs_note_height(struct bft_core *c, uint64_t height);
 void hs_sync_resume(struct bft_core *c);
@@ -517,8 +463,8 @@ void hs_sync_resume(struct bft_core *c);
 /* ---- state transfer (hotstuff_state.c) ---- */
 void hs_state_start(struct bft_core *c);
 void hs_on_state_timer(struct bft_core *c);
-void hs_on_state_req(struct bft_core *c, const struct bft_msg *m);
-void hs_on_state_resp(struct bft_core *c, const struct bft_msg *m);
+void hs_on_state_req(struct bft_core *c, uint32_t from, const struct hs_state_req *q);
+void hs_on_state_resp(struct bft_core *c, uint32_t from, const struct hs_state_resp *r);
 void hs_state_executed(struct bft_core *c, uint64_t seq, const bft_digest *block,
                        const bft_digest *state);
 void hs_state_free(struct bft_core *c);

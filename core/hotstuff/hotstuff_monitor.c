@@ -97,6 +97,7 @@ static uint32_t start_bar(const struct bft_core *c)
 
 void hs_monitor_init(struct bft_core *c)
 {
+    bft_timeout_init(&c->mon.timer, HS_TIMER_MONITOR);
     c->mon.ms = c->cfg.request_timeout_ms / HS_MON_TICK_DIV;
     if (c->mon.ms == 0) c->mon.ms = 1;
     c->mon.term = c->view / c->leader_views;
@@ -110,9 +111,8 @@ void hs_monitor_init(struct bft_core *c)
 
 void hs_monitor_arm(struct bft_core *c)
 {
-    if (c->mon.armed || (!c->view_timer_armed && c->pend.count == 0)) return;
-    c->mon.armed = true;
-    c->io.set_timer(c->io.ctx, HS_TIMER_MONITOR, c->mon.ms);
+    if (!c->pm.view_timer.armed && c->pend.count == 0) return;
+    bft_timeout_start(&c->mon.timer, &c->io, c->mon.ms);
 }
 
 /* A new leader term: remember the best of the last one, start lenient. */
@@ -176,12 +176,12 @@ static uint32_t window_mean(struct bft_core *c)
 
 void hs_monitor_on_timer(struct bft_core *c)
 {
-    c->mon.armed = false;
+    bft_timeout_fired(&c->mon.timer);
     c->mon.tick++;
     hs_monitor_arm(c);
     sync_term(c);
     /* Entered the view idle: the clock starts with the work. */
-    if (!c->mon.started && c->mon.view == c->view && c->pend.count > 0 && !c->timed_out &&
+    if (!c->mon.started && c->mon.view == c->view && c->pend.count > 0 && !c->pm.timed_out &&
         c->last_voted_view < c->view) {
         c->mon.started = true;
         c->mon.start_tick = c->mon.tick;
@@ -238,7 +238,7 @@ void hs_monitor_on_timeout(struct bft_core *c, uint64_t view)
         hs_advance_view(c, view, false); /* times out `view` (complaint) */
         return;
     }
-    if (c->timed_out || c->mon.bad == 0 || view >= c->view || view + HS_STUCK_VIEWS < c->view)
+    if (c->pm.timed_out || c->mon.bad == 0 || view >= c->view || view + HS_STUCK_VIEWS < c->view)
         return;
     uint32_t k = 0;
     for (uint32_t i = 0; i < c->n; i++) {

@@ -27,20 +27,16 @@
 
 uint64_t hs_timeout_ms(const struct bft_core *c)
 {
-    uint32_t shift = c->backoff < HS_BACKOFF_MAX ? c->backoff : HS_BACKOFF_MAX;
+    uint32_t shift = c->pm.backoff < HS_BACKOFF_MAX ? c->pm.backoff : HS_BACKOFF_MAX;
     return (uint64_t)c->cfg.request_timeout_ms << shift;
 }
 
 void hs_timer_update(struct bft_core *c)
 {
     if (hs_has_work(c)) {
-        if (!c->view_timer_armed) {
-            c->view_timer_armed = true;
-            c->io.set_timer(c->io.ctx, HS_TIMER_VIEW, hs_timeout_ms(c));
-        }
-    } else if (c->view_timer_armed) {
-        c->view_timer_armed = false;
-        c->io.cancel_timer(c->io.ctx, HS_TIMER_VIEW);
+        bft_timeout_start(&c->pm.view_timer, &c->io, hs_timeout_ms(c));
+    } else {
+        bft_timeout_stop(&c->pm.view_timer, &c->io);
     }
 }
 
@@ -54,7 +50,7 @@ void hs_advance_view(struct bft_core *c, uint64_t view, bool by_timeout)
     if (view <= c->view) return;
     uint32_t old_leader = hs_leader(c, c->view);
     c->view = view;
-    c->timed_out = false;
+    c->pm.timed_out = false;
     /* A replica that complained about a request (hs_on_request_timer)
      * keeps refusing the same leader's views; a new leader gets a fresh
      * request interval. */
@@ -62,14 +58,12 @@ void hs_advance_view(struct bft_core *c, uint64_t view, bool by_timeout)
     if (complain && (by_timeout || hs_leader(c, view) != old_leader)) {
         complain = false;
         c->req_timer.complain = false;
-        if (c->req_timer.armed) c->io.cancel_timer(c->io.ctx, HS_TIMER_REQUEST);
-        c->req_timer.armed = false;
+        bft_timeout_stop(&c->req_timer.timer, &c->io);
     }
     if (hs_monitor_enter_view(c, old_leader, by_timeout)) complain = true;
-    if (by_timeout) c->view_changes++;
+    if (by_timeout) c->pm.view_changes++;
     /* A fresh view gets a fresh timer. */
-    if (c->view_timer_armed) c->io.cancel_timer(c->io.ctx, HS_TIMER_VIEW);
-    c->view_timer_armed = false;
+    bft_timeout_stop(&c->pm.view_timer, &c->io);
     hs_timer_update(c);
     if (complain) {
         send_timeout(c);
@@ -100,35 +94,31 @@ void hs_advance_view(struct bft_core *c, uint64_t view, bool by_timeout)
  * nobody: it needs f+1. */
 void hs_request_timer_update(struct bft_core *c)
 {
-    if (c->req_timer.armed) {
+    if (c->req_timer.timer.armed) {
         uint32_t len;
         if (hs_pending_get(&c->pend, c->req_timer.client, c->req_timer.req_no, &len)) return;
         /* It committed: watch the next one, from scratch. */
-        c->req_timer.armed = false;
         c->req_timer.complain = false;
-        c->io.cancel_timer(c->io.ctx, HS_TIMER_REQUEST);
+        bft_timeout_stop(&c->req_timer.timer, &c->io);
     }
     uint32_t client;
     uint64_t req_no;
     if (!hs_pending_oldest(&c->pend, &client, &req_no)) return;
-    c->req_timer.armed = true;
     c->req_timer.forwarded = false;
     c->req_timer.complain = false;
     c->req_timer.client = client;
     c->req_timer.req_no = req_no;
-    c->io.set_timer(c->io.ctx, HS_TIMER_REQUEST, hs_timeout_ms(c));
+    bft_timeout_restart(&c->req_timer.timer, &c->io, hs_timeout_ms(c));
 }
 
 void hs_on_request_timer(struct bft_core *c)
 {
-    if (!c->req_timer.armed) return;
+    if (!c->req_timer.timer.armed) return;
     uint32_t len;
     const uint8_t *raw = hs_pending_get(&c->pend, c->req_timer.client, c->req_timer.req_no, &len);
-    if (!raw) {
-        c->req_timer.armed = false;
-        return; /* committed meanwhile: after_event watches the next */
-    }
-    c->io.set_timer(c->io.ctx, HS_TIMER_REQUEST, hs_timeout_ms(c));
+    bft_timeout_fired(&c->req_timer.timer);
+    if (!raw) return; /* committed meanwhile: after_event watches the next */
+    bft_timeout_restart(&c->req_timer.timer, &c->io, hs_timeout_ms(c));
     if (!c->req_timer.forwarded) {
         c->req_timer.forwarded = true;
         struct bft_msg m;
@@ -137,24 +127,18 @@ void hs_on_request_timer(struct bft_core *c)
     }
     c->req_timer.complain = true;
     give_up(c);
-    if (!c->view_timer_armed) {
-        /* Resend the timeouts every base interval, as the view timer does. */
-        c->view_timer_armed = true;
-        c->io.set_timer(c->io.ctx, HS_TIMER_VIEW, c->cfg.request_timeout_ms);
-    }
+    /* Resend the timeouts every base interval, as the view timer does. */
+    bft_timeout_start(&c->pm.view_timer, &c->io, c->cfg.request_timeout_ms);
 }
 
 void hs_give_up_view(struct bft_core *c)
 {
-    if (!c->timed_out)
+    if (!c->pm.timed_out)
         give_up(c);
     else
         check_tc(c, c->view);
-    if (!c->view_timer_armed) {
-        /* Resent every base interval, as the view timer does. */
-        c->view_timer_armed = true;
-        c->io.set_timer(c->io.ctx, HS_TIMER_VIEW, c->cfg.request_timeout_ms);
-    }
+    /* Resent every base interval, as the view timer does. */
+    bft_timeout_start(&c->pm.view_timer, &c->io, c->cfg.request_timeout_ms);
 }
 
 /* Replica i's timeout for exactly `view`, if recorded. */
@@ -201,7 +185,7 @@ static void give_up(struct bft_core *c)
 {
     uint64_t v = failed_view(c);
     send_timeout_for(c, v);
-    c->timed_out = true;
+    c->pm.timed_out = true;
     check_tc(c, v);
 }
 
@@ -213,29 +197,25 @@ static void broadcast_timeout(struct bft_core *c, uint64_t view, const uint8_t s
      * resends our timeout. */
     uint8_t *body = hs_body(c, HS_TIMEOUT_BODY_MAX);
     if (!body) return;
-    struct wire_wr w;
-    wire_wr_init(&w, body, c->body.cap);
-    hs_qc_write(&w, &c->high_qc);
-    wire_put_bytes(&w, sig, BFT_SIG_LEN);
-    wire_put_u8(&w, with_vote ? 1 : 0);
+    struct hs_timeout_msg t = {.view = view, .high_qc = c->high_qc, .has_vote = with_vote};
+    memcpy(t.sig, sig, BFT_SIG_LEN);
     if (with_vote) {
-        uint8_t vr[BFT_HDR_LEN - BFT_SIGNED_OFF], vsig[BFT_SIG_LEN];
+        uint8_t vr[HS_VOTE_REGION_LEN];
         hs_vote_region(c, c->self, c->my_vote.view, c->my_vote.height, &c->my_vote.block, vr);
-        c->env.sign(c->env.ctx, BFT_MSG_HS_VOTE, vr, sizeof vr, vsig);
-        wire_put_u64(&w, c->my_vote.view);
-        wire_put_u64(&w, c->my_vote.height);
-        wire_put_bytes(&w, c->my_vote.block.b, 32);
-        wire_put_bytes(&w, vsig, BFT_SIG_LEN);
+        c->env.sign(c->env.ctx, BFT_MSG_HS_VOTE, vr, sizeof vr, t.vote.sig);
+        t.vote.view = c->my_vote.view;
+        t.vote.height = c->my_vote.height;
+        t.vote.block = c->my_vote.block;
     }
     /* Our highest TC whenever it says more than our QC: a replica left
      * behind in an older view catches up on it (view synchronisation). */
-    bool with_tc = c->high_tc.view && c->high_tc.view < view &&
-                   hs_view_after_tc(c, c->high_tc.view) > c->high_qc.view;
-    wire_put_u8(&w, with_tc ? 1 : 0);
-    if (with_tc) hs_tc_write(&w, &c->high_tc);
-    assert(!w.err);
-    struct bft_msg m = {
-        .type = BFT_MSG_HS_TIMEOUT, .view = view, .body = body, .body_len = (uint32_t)w.len};
+    t.has_tc = c->high_tc.view && c->high_tc.view < view &&
+               hs_view_after_tc(c, c->high_tc.view) > c->high_qc.view;
+    if (t.has_tc) t.tc = c->high_tc;
+    struct bft_msg m;
+    bool ok = hs_timeout_encode(&t, body, c->body.cap, &m);
+    assert(ok); /* the scratch holds HS_TIMEOUT_BODY_MAX: a bug otherwise */
+    (void)ok;
     c->io.broadcast(c->io.ctx, &m);
 }
 
@@ -245,8 +225,8 @@ static void broadcast_timeout(struct bft_core *c, uint64_t view, const uint8_t s
 static void send_timeout_for(struct bft_core *c, uint64_t view)
 {
     assert(view == c->view || (view + 1 == c->view && c->high_qc.view < view));
-    if (view == c->view) c->timed_out = true;
-    uint8_t region[20];
+    if (view == c->view) c->pm.timed_out = true;
+    uint8_t region[HS_TIMEOUT_REGION_LEN];
     hs_timeout_region(view, c->high_qc.view, region);
     struct hs_timeout_rec *own = &c->to[c->self][view & 1];
     own->valid = true;
@@ -258,7 +238,7 @@ static void send_timeout_for(struct bft_core *c, uint64_t view)
     broadcast_timeout(c, view, own->sig, with_vote);
     if (with_vote) {
         /* Our vote counts toward the QC the timeouts may assemble. */
-        uint8_t vr[BFT_HDR_LEN - BFT_SIGNED_OFF], sig[BFT_SIG_LEN];
+        uint8_t vr[HS_VOTE_REGION_LEN], sig[BFT_SIG_LEN];
         hs_vote_region(c, c->self, c->my_vote.view, c->my_vote.height, &c->my_vote.block, vr);
         c->env.sign(c->env.ctx, BFT_MSG_HS_VOTE, vr, sizeof vr, sig);
         hs_vote_add(c, c->self, c->my_vote.view, c->my_vote.height, &c->my_vote.block, sig);
@@ -298,7 +278,7 @@ void hs_on_tc(struct bft_core *c, const struct hs_tc *t)
             c->high_tc.view = 0;
             int why = hs_tc_verify(c, t);
             c->high_tc = held;
-            if (why >= 0) {
+            if (why != BFT_REJECT_NONE) {
                 hs_reject(c, why);
                 return;
             }
@@ -314,116 +294,102 @@ void hs_on_tc(struct bft_core *c, const struct hs_tc *t)
 
 void hs_on_view_timer(struct bft_core *c)
 {
-    c->view_timer_armed = false;
+    bft_timeout_fired(&c->pm.view_timer);
     for (uint32_t i = 0; i < c->n; i++)
-        c->sync_budget[i] = HS_SYNC_BUDGET;
+        c->sync.budget[i] = HS_SYNC_BUDGET;
     if (!hs_has_work(c)) return;
     /* Each view given up without a commit since makes the next one wait
      * longer (§4.4: eventually longer than the real delay). */
-    if (!c->timed_out && c->backoff < HS_BACKOFF_MAX) c->backoff++;
+    if (!c->pm.timed_out && c->pm.backoff < HS_BACKOFF_MAX) c->pm.backoff++;
     /* Resent every base interval: timeouts may be lost like anything
      * else, and a view split must not wait for the backed-off timer. */
     give_up(c);
-    if (!c->view_timer_armed) {
-        c->view_timer_armed = true;
-        c->io.set_timer(c->io.ctx, HS_TIMER_VIEW, c->cfg.request_timeout_ms);
-    }
+    bft_timeout_start(&c->pm.view_timer, &c->io, c->cfg.request_timeout_ms);
 }
 
-void hs_on_timeout_msg(struct bft_core *c, const struct bft_msg *m)
+/* Check what a timeout carries and catch up on it: its signed statement,
+ * its high QC and TC (then acted on), and the vote riding in it. False if
+ * the timeout is refused (counted). */
+static bool timeout_take_certs(struct bft_core *c, uint32_t from, const struct hs_timeout_msg *t)
+{
+    uint8_t region[HS_TIMEOUT_REGION_LEN];
+    hs_timeout_region(t->view, t->high_qc.view, region);
+    if (!c->env.verify(c->env.ctx, from, HS_DOM_TIMEOUT, region, sizeof region, t->sig)) {
+        hs_reject(c, BFT_REJECT_BAD_SIGNATURE);
+        return false;
+    }
+    int why = hs_qc_verify(c, &t->high_qc);
+    if (why == BFT_REJECT_NONE && t->has_tc) why = hs_tc_verify(c, &t->tc);
+    if (why != BFT_REJECT_NONE) {
+        hs_reject(c, why);
+        return false;
+    }
+    if (t->has_tc) hs_on_tc(c, &t->tc);
+    hs_on_qc(c, &t->high_qc);
+    const struct hs_carried_vote *v = &t->vote;
+    if (t->has_vote && v->view > c->high_qc.view) {
+        uint8_t vr[HS_VOTE_REGION_LEN];
+        hs_vote_region(c, from, v->view, v->height, &v->block, vr);
+        if (c->env.verify(c->env.ctx, from, BFT_MSG_HS_VOTE, vr, sizeof vr, v->sig))
+            hs_vote_add(c, from, v->view, v->height, &v->block, v->sig);
+        else
+            hs_reject(c, BFT_REJECT_BAD_SIGNATURE);
+    }
+    return true;
+}
+
+/* Record `from`'s timeout for t->view; false if it says nothing new (a
+ * resend, or older than its last). */
+static bool timeout_record(struct bft_core *c, uint32_t from, const struct hs_timeout_msg *t)
+{
+    struct hs_timeout_rec *r = &c->to[from][t->view & 1];
+    if (r->valid && r->view >= t->view) return false;
+    r->valid = true;
+    r->view = t->view;
+    r->hqc_view = t->high_qc.view;
+    memcpy(r->sig, t->sig, BFT_SIG_LEN);
+    hs_monitor_on_timeout(c, t->view);
+    return true;
+}
+
+void hs_on_timeout_msg(struct bft_core *c, uint32_t from, const struct hs_timeout_msg *t)
 {
     /* Only a view whose TC would lead to ours or later can still teach us
      * something (the QC and vote a next leader needs); older timeouts are
      * stale. */
-    if (m->view == 0 || m->payload_len != 0) {
-        hs_reject(c, BFT_REJECT_MALFORMED);
-        return;
-    }
-    if (hs_view_after_tc(c, m->view) < c->view) {
+    if (hs_view_after_tc(c, t->view) < c->view) {
         hs_reject(c, BFT_REJECT_STALE_VIEW);
         return;
     }
-    struct hs_qc hqc;
-    struct hs_tc tc;
-    uint8_t sig[BFT_SIG_LEN], vsig[BFT_SIG_LEN];
-    uint64_t vview = 0, vheight = 0;
-    bft_digest vblock;
-    struct wire_rd r;
-    wire_rd_init(&r, m->body, m->body_len);
-    bool ok = hs_qc_read(&r, c->n, &hqc);
-    wire_get_bytes(&r, sig, BFT_SIG_LEN);
-    uint8_t has_vote = wire_get_u8(&r);
-    if (has_vote == 1) {
-        vview = wire_get_u64(&r);
-        vheight = wire_get_u64(&r);
-        wire_get_bytes(&r, vblock.b, 32);
-        wire_get_bytes(&r, vsig, BFT_SIG_LEN);
-    }
-    uint8_t has_tc = wire_get_u8(&r);
-    if (has_tc == 1) ok = ok && hs_tc_read(&r, c->n, &tc);
-    if (!ok || r.err || has_vote > 1 || has_tc > 1 || wire_rd_left(&r) != 0 ||
-        hqc.view >= m->view || (has_tc && tc.view >= m->view) ||
-        (has_vote && (vview == 0 || vheight == 0 || vview > m->view))) {
-        hs_reject(c, BFT_REJECT_MALFORMED);
-        return;
-    }
-    uint8_t region[20];
-    hs_timeout_region(m->view, hqc.view, region);
-    if (!c->env.verify(c->env.ctx, m->sender, HS_DOM_TIMEOUT, region, sizeof region, sig)) {
-        hs_reject(c, BFT_REJECT_BAD_SIGNATURE);
-        return;
-    }
-    int why = hs_qc_verify(c, &hqc);
-    if (why < 0 && has_tc) why = hs_tc_verify(c, &tc);
-    if (why >= 0) {
-        hs_reject(c, why);
-        return;
-    }
-    /* Catch up on the certificates it carries. */
-    if (has_tc) hs_on_tc(c, &tc);
-    hs_on_qc(c, &hqc);
-    if (has_vote && vview > c->high_qc.view) {
-        uint8_t vr[BFT_HDR_LEN - BFT_SIGNED_OFF];
-        hs_vote_region(c, m->sender, vview, vheight, &vblock, vr);
-        if (c->env.verify(c->env.ctx, m->sender, BFT_MSG_HS_VOTE, vr, sizeof vr, vsig))
-            hs_vote_add(c, m->sender, vview, vheight, &vblock, vsig);
-        else
-            hs_reject(c, BFT_REJECT_BAD_SIGNATURE);
-    }
+    if (!timeout_take_certs(c, from, t)) return;
     /* We gave up on the view below ours (failed_view) and the votes in the
      * timeouts just assembled its QC: the next leader had those votes a
      * whole view timeout ago and did not propose. Give up our view too. */
-    if (c->timed_out && c->high_qc.view + 1 == c->view && timeout_of(c, c->self, c->view - 1) &&
+    if (c->pm.timed_out && c->high_qc.view + 1 == c->view && timeout_of(c, c->self, c->view - 1) &&
         !timeout_of(c, c->self, c->view)) {
         send_timeout_for(c, c->view);
         check_tc(c, c->view);
     }
     /* Used what it carried. A recent view before ours is over, but the
      * timeout is still recorded: hs_has_work counts replicas stuck there. */
-    if (m->view + HS_STUCK_VIEWS < c->view) return;
-    struct hs_timeout_rec *t = &c->to[m->sender][m->view & 1];
-    if (t->valid && t->view >= m->view) return; /* a resend, or older than its last */
-    t->valid = true;
-    t->view = m->view;
-    t->hqc_view = hqc.view;
-    memcpy(t->sig, sig, BFT_SIG_LEN);
-    hs_monitor_on_timeout(c, m->view);
-    /* Split views. We voted in m->view and so moved on to the next view
+    if (t->view + HS_STUCK_VIEWS < c->view) return;
+    if (!timeout_record(c, from, t)) return;
+    /* Split views. We voted in t->view and so moved on to the next view
      * (Algorithm 3), but no QC for it reached us, and f+1 others (one
      * honest) gave up on it: its leader's proposal did not reach enough
      * replicas (withheld, corrupted). Our timeout for our own view would
-     * never meet theirs, so join theirs and let TC(m->view) form. */
-    if (m->view + 1 == c->view && c->high_qc.view < m->view && !timeout_of(c, c->self, m->view) &&
-        count_timeouts(c, m->view, true) >= c->f + 1) {
-        send_timeout_for(c, m->view);
-        check_tc(c, m->view);
+     * never meet theirs, so join theirs and let TC(t->view) form. */
+    if (t->view + 1 == c->view && c->high_qc.view < t->view && !timeout_of(c, c->self, t->view) &&
+        count_timeouts(c, t->view, true) >= c->f + 1) {
+        send_timeout_for(c, t->view);
+        check_tc(c, t->view);
         return;
     }
     /* f+1 timeouts for a view (one of them honest): join it, so the
      * honest replicas reach 2f+1 together (PBFT §4.5.2's f+1 rule). */
-    if ((m->view > c->view || !c->timed_out) && count_timeouts(c, m->view, true) >= c->f + 1) {
-        hs_advance_view(c, m->view, false);
-        if (c->view == m->view && !c->timed_out) send_timeout(c);
+    if ((t->view > c->view || !c->pm.timed_out) && count_timeouts(c, t->view, true) >= c->f + 1) {
+        hs_advance_view(c, t->view, false);
+        if (c->view == t->view && !c->pm.timed_out) send_timeout(c);
     }
-    check_tc(c, m->view);
+    check_tc(c, t->view);
 }

@@ -24,34 +24,8 @@ void hs_qc_genesis(struct hs_qc *q)
     memset(q, 0, sizeof(*q));
 }
 
-bool hs_qc_read(struct wire_rd *r, uint32_t n, struct hs_qc *q)
-{
-    q->view = wire_get_u64(r);
-    q->height = wire_get_u64(r);
-    wire_get_bytes(r, q->block.b, 32);
-    q->k = wire_get_u8(r);
-    if (r->err || q->k > n) return false;
-    for (uint32_t i = 0; i < q->k; i++) {
-        q->signer[i] = wire_get_u8(r);
-        wire_get_bytes(r, q->sig[i], BFT_SIG_LEN);
-    }
-    return !r->err;
-}
-
-void hs_qc_write(struct wire_wr *w, const struct hs_qc *q)
-{
-    wire_put_u64(w, q->view);
-    wire_put_u64(w, q->height);
-    wire_put_bytes(w, q->block.b, 32);
-    wire_put_u8(w, q->k);
-    for (uint32_t i = 0; i < q->k; i++) {
-        wire_put_u8(w, q->signer[i]);
-        wire_put_bytes(w, q->sig[i], BFT_SIG_LEN);
-    }
-}
-
 void hs_vote_region(const struct bft_core *c, uint32_t signer, uint64_t view, uint64_t height,
-                    const bft_digest *block, uint8_t region[BFT_HDR_LEN - BFT_SIGNED_OFF])
+                    const bft_digest *block, uint8_t region[HS_VOTE_REGION_LEN])
 {
     struct bft_msg m = {.type = BFT_MSG_HS_VOTE,
                         .sender = signer,
@@ -62,7 +36,7 @@ void hs_vote_region(const struct bft_core *c, uint32_t signer, uint64_t view, ui
     uint8_t buf[BFT_MSG_MIN_LEN];
     size_t len = bft_msg_encode(&m, buf, sizeof buf);
     assert(len == BFT_MSG_MIN_LEN);
-    memcpy(region, buf + BFT_SIGNED_OFF, BFT_HDR_LEN - BFT_SIGNED_OFF);
+    memcpy(region, buf + BFT_SIGNED_OFF, HS_VOTE_REGION_LEN);
 }
 
 bool hs_qc_same(const struct hs_qc *a, const struct hs_qc *b)
@@ -82,13 +56,13 @@ static bool qc_cached(const struct bft_core *c, const struct hs_qc *q)
 {
     if (hs_qc_same(q, &c->high_qc)) return true;
     for (uint32_t i = 0; i < HS_QC_CACHE; i++)
-        if (c->qc_cache[i].view != 0 && hs_qc_same(q, &c->qc_cache[i])) return true;
+        if (c->cache.qc[i].view != 0 && hs_qc_same(q, &c->cache.qc[i])) return true;
     return false;
 }
 
 static void qc_cache_put(struct bft_core *c, const struct hs_qc *q)
 {
-    c->qc_cache[c->qc_cache_next++ % HS_QC_CACHE] = *q;
+    c->cache.qc[c->cache.qc_next++ % HS_QC_CACHE] = *q;
 }
 
 int hs_qc_verify(struct bft_core *c, const struct hs_qc *q)
@@ -96,7 +70,7 @@ int hs_qc_verify(struct bft_core *c, const struct hs_qc *q)
     if (q->view == 0) {
         /* The genesis QC is the only one without signatures. */
         if (q->height != 0 || q->k != 0 || !hs_is_zero(&q->block)) return BFT_REJECT_MALFORMED;
-        return -1;
+        return BFT_REJECT_NONE;
     }
     if (q->height == 0) return BFT_REJECT_MALFORMED;
     if (q->k < c->quorum || q->k > c->n) return BFT_REJECT_MALFORMED;
@@ -106,50 +80,19 @@ int hs_qc_verify(struct bft_core *c, const struct hs_qc *q)
         if (mask & (1u << q->signer[i])) return BFT_REJECT_DUPLICATE;
         mask |= 1u << q->signer[i];
     }
-    if (qc_cached(c, q)) return -1;
+    if (qc_cached(c, q)) return BFT_REJECT_NONE;
     for (uint32_t i = 0; i < q->k; i++) {
-        uint8_t region[BFT_HDR_LEN - BFT_SIGNED_OFF];
+        uint8_t region[HS_VOTE_REGION_LEN];
         hs_vote_region(c, q->signer[i], q->view, q->height, &q->block, region);
         if (!c->env.verify(c->env.ctx, q->signer[i], BFT_MSG_HS_VOTE, region, sizeof region,
                            q->sig[i]))
             return BFT_REJECT_BAD_SIGNATURE;
     }
     qc_cache_put(c, q);
-    return -1;
+    return BFT_REJECT_NONE;
 }
 
 /* ---- timeout certificates ---- */
-
-void hs_timeout_region(uint64_t view, uint64_t hqc_view, uint8_t region[20])
-{
-    memcpy(region, "HSTO", 4);
-    wire_le_store(region + 4, view, 8);
-    wire_le_store(region + 12, hqc_view, 8);
-}
-
-bool hs_tc_read(struct wire_rd *r, uint32_t n, struct hs_tc *t)
-{
-    t->view = wire_get_u64(r);
-    t->k = wire_get_u8(r);
-    if (r->err || t->k > n) return false;
-    for (uint32_t i = 0; i < t->k; i++) {
-        t->signer[i] = wire_get_u8(r);
-        t->hqc_view[i] = wire_get_u64(r);
-        wire_get_bytes(r, t->sig[i], BFT_SIG_LEN);
-    }
-    return !r->err;
-}
-
-void hs_tc_write(struct wire_wr *w, const struct hs_tc *t)
-{
-    wire_put_u64(w, t->view);
-    wire_put_u8(w, t->k);
-    for (uint32_t i = 0; i < t->k; i++) {
-        wire_put_u8(w, t->signer[i]);
-        wire_put_u64(w, t->hqc_view[i]);
-        wire_put_bytes(w, t->sig[i], BFT_SIG_LEN);
-    }
-}
 
 uint64_t hs_tc_max_hqc(const struct hs_tc *t)
 {
@@ -183,18 +126,18 @@ int hs_tc_verify(struct bft_core *c, const struct hs_tc *t)
         mask |= 1u << t->signer[i];
         if (t->hqc_view[i] >= t->view) return BFT_REJECT_MALFORMED;
     }
-    if (tc_same(t, &c->high_tc)) return -1;
+    if (tc_same(t, &c->high_tc)) return BFT_REJECT_NONE;
     for (uint32_t i = 0; i < HS_TC_CACHE; i++)
-        if (c->tc_cache[i].view != 0 && tc_same(t, &c->tc_cache[i])) return -1;
+        if (c->cache.tc[i].view != 0 && tc_same(t, &c->cache.tc[i])) return BFT_REJECT_NONE;
     for (uint32_t i = 0; i < t->k; i++) {
-        uint8_t region[20];
+        uint8_t region[HS_TIMEOUT_REGION_LEN];
         hs_timeout_region(t->view, t->hqc_view[i], region);
         if (!c->env.verify(c->env.ctx, t->signer[i], HS_DOM_TIMEOUT, region, sizeof region,
                            t->sig[i]))
             return BFT_REJECT_BAD_SIGNATURE;
     }
-    c->tc_cache[c->tc_cache_next++ % HS_TC_CACHE] = *t;
-    return -1;
+    c->cache.tc[c->cache.tc_next++ % HS_TC_CACHE] = *t;
+    return BFT_REJECT_NONE;
 }
 
 /* ---- vote collection (at the next view's leader, and from timeouts) ---- */
@@ -275,15 +218,11 @@ void hs_vote_add(struct bft_core *c, uint32_t from, uint64_t view, uint64_t heig
 
 /* HS_VOTE: "send vote to leader(curView + 1)" (Algorithm 3). The node has
  * verified the vote's signature, which is exactly the QC entry. */
-void hs_on_vote(struct bft_core *c, const struct bft_msg *m)
+void hs_on_vote(struct bft_core *c, uint32_t from, const struct hs_vote_msg *v)
 {
-    if (m->body_len != 0 || m->payload_len != 0 || m->view == 0 || m->seq == 0) {
-        hs_reject(c, BFT_REJECT_MALFORMED);
-        return;
-    }
-    if (hs_leader(c, m->view + 1) != c->self) {
+    if (hs_leader(c, v->view + 1) != c->self) {
         hs_reject(c, BFT_REJECT_MALFORMED); /* votes go to the next leader only */
         return;
     }
-    hs_vote_add(c, m->sender, m->view, m->seq, &m->digest, m->sig);
+    hs_vote_add(c, from, v->view, v->height, &v->block, v->sig);
 }

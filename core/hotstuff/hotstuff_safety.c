@@ -19,50 +19,10 @@
 
 #include "core/hotstuff/hotstuff_internal.h"
 
-int hs_block_parse(struct bft_core *c, const struct bft_msg *m, bool allow_tc, bool check_batch,
-                   struct hs_wire_block *w)
+int hs_block_check_batch(const struct bft_core *c, const struct hs_wire_block *w)
 {
-    memset(w, 0, sizeof(*w));
-    struct wire_rd r;
-    wire_rd_init(&r, m->body, m->body_len);
-    wire_get_bytes(&r, w->parent.b, 32);
-    if (!hs_qc_read(&r, c->n, &w->justify)) return BFT_REJECT_MALFORMED;
-    uint8_t has_tc = wire_get_u8(&r);
-    if (r.err || has_tc > 1 || (has_tc && !allow_tc)) return BFT_REJECT_MALFORMED;
-    w->has_tc = has_tc;
-    if (has_tc && !hs_tc_read(&r, c->n, &w->tc)) return BFT_REJECT_MALFORMED;
-    if (wire_rd_left(&r) != 0) return BFT_REJECT_MALFORMED;
-    w->view = m->view;
-    w->height = m->seq;
-    w->batch_digest = m->digest;
-    w->batch = m->payload_len ? m->payload : NULL;
-    w->batch_len = m->payload_len;
-    /* The block extends its justify node, one height up, in a later view. */
-    if (!hs_deq(&w->parent, &w->justify.block) || w->height == 0 ||
-        w->height - 1 != w->justify.height || w->view <= w->justify.view)
-        return BFT_REJECT_MALFORMED;
-    if (w->batch_len == 0) {
-        if (!hs_is_zero(&w->batch_digest)) return BFT_REJECT_MALFORMED;
-    } else if (check_batch) {
-        /* Block responses do not pass the node's batch checks: do them. */
-        bft_digest d;
-        bft_batch_digest(w->batch, w->batch_len, &d);
-        if (!hs_deq(&d, &w->batch_digest)) return BFT_REJECT_MALFORMED;
-        struct bft_batch_iter it;
-        if (bft_batch_iter_init(&it, w->batch, w->batch_len) != BFT_E_OK)
-            return BFT_REJECT_MALFORMED;
-        const uint8_t *raw;
-        size_t len;
-        while (bft_batch_iter_next(&it, &raw, &len)) {
-            struct bft_msg req;
-            if (bft_msg_decode(raw, len, &req) != BFT_E_OK || req.type != BFT_MSG_REQUEST ||
-                req.payload_len != 0)
-                return BFT_REJECT_MALFORMED;
-            if (!c->env.verify_request(c->env.ctx, &req)) return BFT_REJECT_BAD_SIGNATURE;
-        }
-    }
-    hs_block_digest(w->view, w->height, &w->parent, &w->batch_digest, &w->justify, &w->digest);
-    return -1;
+    if (w->batch_len == 0) return BFT_REJECT_NONE; /* the decoder checked its zero digest */
+    return bft_batch_verify(&c->env, c->cfg.n_clients, w->batch, w->batch_len, &w->batch_digest);
 }
 
 /* ---- catching up on certificates ---- */
@@ -83,7 +43,7 @@ static int seen_check(struct bft_core *c, uint64_t view, const bft_digest *d)
     for (uint32_t i = 0; i < HS_SEEN_MAX; i++)
         if (c->seen[i].view == view)
             return hs_deq(&c->seen[i].digest, d) ? BFT_REJECT_DUPLICATE : BFT_REJECT_EQUIVOCATION;
-    return -1;
+    return BFT_REJECT_NONE;
 }
 
 static void seen_add(struct bft_core *c, uint64_t view, const bft_digest *d)
@@ -122,56 +82,65 @@ void hs_block_arrived(struct bft_core *c, struct hs_block *b, uint32_t from, boo
         hs_fetch_want(c, &missing, missing_height, from, send_now);
 }
 
-void hs_on_proposal(struct bft_core *c, const struct bft_msg *m)
+/* The leader retransmits when its QC did not form: our vote may have been
+ * lost. Send it again (the collector counts it once). */
+static void resend_vote(struct bft_core *c, const struct hs_wire_block *w)
+{
+    if (!c->my_vote.valid || c->my_vote.view != w->view || !hs_deq(&c->my_vote.block, &w->digest) ||
+        hs_leader(c, w->view + 1) == c->self)
+        return;
+    struct hs_vote_msg v = {.view = w->view, .height = w->height, .block = w->digest};
+    struct bft_msg m;
+    hs_vote_encode(&v, &m);
+    c->io.send(c->io.ctx, hs_leader(c, w->view + 1), &m);
+}
+
+/* A proposal for view v is justified by QC(v-1), or by a TC whose view
+ * leads to v (the last window's) with a justify at least as high as every
+ * QC the TC's signers reported (DiemBFT's "qc.round >= max high_qc round
+ * in the TC"). */
+static int check_justify(struct bft_core *c, const struct hs_wire_block *w)
+{
+    int why = hs_qc_verify(c, &w->justify);
+    if (why != BFT_REJECT_NONE) return why;
+    if (!w->has_tc) return w->justify.view + 1 == w->view ? BFT_REJECT_NONE : BFT_REJECT_MALFORMED;
+    if (hs_view_after_tc(c, w->tc.view) != w->view) return BFT_REJECT_MALFORMED;
+    why = hs_tc_verify(c, &w->tc);
+    if (why != BFT_REJECT_NONE) return why;
+    return w->justify.view < hs_tc_max_hqc(&w->tc) ? BFT_REJECT_MALFORMED : BFT_REJECT_NONE;
+}
+
+void hs_on_proposal(struct bft_core *c, uint32_t from, const struct hs_wire_block *w)
 {
     /* Only the leader of a view proposes in it (hs_leader: leader windows). */
-    if (m->view == 0 || hs_leader(c, m->view) != m->sender) {
+    if (hs_leader(c, w->view) != from) {
         hs_reject(c, BFT_REJECT_MALFORMED);
         return;
     }
-    struct hs_wire_block w;
-    int why = hs_block_parse(c, m, true, false, &w);
-    if (why < 0) why = seen_check(c, w.view, &w.digest);
-    if (why == BFT_REJECT_DUPLICATE && c->my_vote.valid && c->my_vote.view == w.view &&
-        hs_deq(&c->my_vote.block, &w.digest) && hs_leader(c, w.view + 1) != c->self) {
-        /* The leader retransmits when its QC did not form: our vote may
-         * have been lost. Send it again (the collector counts it once). */
-        struct bft_msg v = {
-            .type = BFT_MSG_HS_VOTE, .view = w.view, .seq = w.height, .digest = w.digest};
-        c->io.send(c->io.ctx, hs_leader(c, w.view + 1), &v);
-    }
-    if (why < 0) why = hs_qc_verify(c, &w.justify);
-    /* A proposal for view v is justified by QC(v-1), or by a TC whose view
-     * leads to v (the last window's) with a justify at least as high as
-     * every QC the TC's signers reported. */
-    if (why < 0 && w.has_tc) {
-        if (hs_view_after_tc(c, w.tc.view) != w.view) why = BFT_REJECT_MALFORMED;
-        if (why < 0) why = hs_tc_verify(c, &w.tc);
-        if (why < 0 && w.justify.view < hs_tc_max_hqc(&w.tc)) why = BFT_REJECT_MALFORMED;
-    } else if (why < 0 && w.justify.view + 1 != w.view) {
-        why = BFT_REJECT_MALFORMED;
-    }
-    if (why >= 0) {
+    int why = seen_check(c, w->view, &w->digest);
+    if (why == BFT_REJECT_DUPLICATE) resend_vote(c, w);
+    if (why == BFT_REJECT_NONE) why = check_justify(c, w);
+    if (why != BFT_REJECT_NONE) {
         hs_reject(c, why);
         return;
     }
-    seen_add(c, w.view, &w.digest);
-    if (w.has_tc) hs_on_tc(c, &w.tc);
-    hs_on_qc(c, &w.justify);
-    hs_monitor_on_proposal(c, &w);
+    seen_add(c, w->view, &w->digest);
+    if (w->has_tc) hs_on_tc(c, &w->tc);
+    hs_on_qc(c, &w->justify);
+    hs_monitor_on_proposal(c, w);
     /* A recent past view's block is kept (no vote) as a likely ancestor of
      * the next proposal; anything older is stale. */
-    if (w.height <= c->root_height || (w.view + 2 < c->view && !hs_fetch_wanted(c, &w.digest))) {
+    if (w->height <= c->root_height || (w->view + 2 < c->view && !hs_fetch_wanted(c, &w->digest))) {
         hs_reject(c, BFT_REJECT_STALE_VIEW);
         return;
     }
-    struct hs_block *b = hs_block_insert(c, &w, m->sender);
+    struct hs_block *b = hs_block_insert(c, w, from);
     if (!b) {
-        hs_reject(c, BFT_REJECT_OVERLOAD);
+        hs_reject(c, BFT_REJECT_OVERLOAD); /* the store is full of live blocks */
         return;
     }
-    if (w.view == c->view) b->proposal = true;
-    hs_block_arrived(c, b, m->sender, true);
+    if (w->view == c->view) b->proposal = true;
+    hs_block_arrived(c, b, from, true);
 }
 
 /* ---- update, vote, commit ---- */
@@ -235,14 +204,14 @@ void hs_on_connected(struct bft_core *c, struct hs_block *b)
     }
     b = hs_block_get(c, &d);
     if (!b || !b->proposal) return;
-    if (b->view != c->view || b->view <= c->last_voted_view || c->timed_out) return;
+    if (b->view != c->view || b->view <= c->last_voted_view || c->pm.timed_out) return;
     if (!safe_node(c, b)) return;
     vote(c, b);
 }
 
 void hs_commit(struct bft_core *c, struct hs_block *b)
 {
-    if (b->height <= c->root_height || c->exec_blocked) return;
+    if (b->height <= c->root_height || c->st.exec_blocked) return;
     /* Collect b and its uncommitted ancestors down to the root, then
      * execute them oldest first: seq = height, so seqs are consecutive. */
     int32_t chain[HS_BLOCKS_MAX];
@@ -264,10 +233,10 @@ void hs_commit(struct bft_core *c, struct hs_block *b)
         hs_execute_block(c, k);
     }
     /* Progress: the pacemaker's backoff starts over. */
-    c->backoff = 0;
+    c->pm.backoff = 0;
     c->gc_tick++;
     for (uint32_t i = 0; i < c->n; i++)
-        c->sync_budget[i] = HS_SYNC_BUDGET;
+        c->sync.budget[i] = HS_SYNC_BUDGET;
 }
 
 void hs_execute_block(struct bft_core *c, struct hs_block *b)
@@ -294,21 +263,14 @@ static bool broadcast_proposal(struct bft_core *c, const struct hs_block *b)
     if (has_tc && hs_view_after_tc(c, c->high_tc.view) != b->view) return false;
     uint8_t *body = hs_body(c, HS_PROPOSAL_BODY_MAX);
     if (!body) return false; /* out of memory: as if lost; resent by the timer */
-    struct wire_wr wr;
-    wire_wr_init(&wr, body, c->body.cap);
-    wire_put_bytes(&wr, b->parent.b, 32);
-    hs_qc_write(&wr, &b->justify);
-    wire_put_u8(&wr, has_tc ? 1 : 0);
-    if (has_tc) hs_tc_write(&wr, &c->high_tc);
-    assert(!wr.err);
-    struct bft_msg m = {.type = BFT_MSG_HS_PROPOSAL,
-                        .view = b->view,
-                        .seq = b->height,
-                        .digest = b->batch_digest,
-                        .body = body,
-                        .body_len = (uint32_t)wr.len,
-                        .payload = b->batch_len ? b->batch : NULL,
-                        .payload_len = b->batch_len};
+    struct hs_wire_block w;
+    hs_wire_block_of(b, &w);
+    w.has_tc = has_tc;
+    if (has_tc) w.tc = c->high_tc;
+    struct bft_msg m;
+    bool ok = hs_block_encode(&w, BFT_MSG_HS_PROPOSAL, body, c->body.cap, &m);
+    assert(ok); /* the scratch holds HS_PROPOSAL_BODY_MAX: a bug otherwise */
+    (void)ok;
     c->io.broadcast(c->io.ctx, &m);
     return true;
 }

@@ -20,6 +20,7 @@
  * another replica. Before chunks, the orders state outgrew one message
  * (BFT_PAYLOAD_MAX) after ~12,800 orders and a replica restarted after a
  * few seconds down could never catch up again. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,31 +29,32 @@
 
 static void send_req(struct bft_core *c)
 {
-    struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = c->view, .seq = c->root_height};
+    struct hs_state_req q = {.last_exec = c->root_height};
+    struct bft_msg m;
+    bool ok = hs_state_req_encode(&q, c->view, NULL, 0, &m);
+    assert(ok); /* no body: always fits */
+    (void)ok;
     c->io.broadcast(c->io.ctx, &m);
 }
 
 /* Ask the replica we assemble from for the next chunk. */
 static void send_chunk_req(struct bft_core *c)
 {
-    struct hs_assembly *a = &c->st_asm;
-    uint8_t body[12];
-    struct wire_wr w;
-    wire_wr_init(&w, body, sizeof body);
-    wire_put_u64(&w, a->claim.seq);
-    wire_put_u32(&w, a->len);
-    struct bft_msg m = {.type = BFT_MSG_STATE_REQ,
-                        .view = c->view,
-                        .seq = c->root_height,
-                        .body = body,
-                        .body_len = (uint32_t)w.len};
+    struct hs_assembly *a = &c->st.assembly;
+    uint8_t body[HS_STATE_CHUNK_REQ_LEN];
+    struct hs_state_req q = {
+        .last_exec = c->root_height, .chunk = true, .snap_seq = a->claim.seq, .off = a->len};
+    struct bft_msg m;
+    bool ok = hs_state_req_encode(&q, c->view, body, sizeof body, &m);
+    assert(ok); /* body is HS_STATE_CHUNK_REQ_LEN */
+    (void)ok;
     c->io.send(c->io.ctx, a->src, &m);
 }
 
 static void asm_stop(struct bft_core *c)
 {
-    c->st_asm.on = false;
-    c->st_asm.len = 0;
+    c->st.assembly.on = false;
+    c->st.assembly.len = 0;
 }
 
 /* Append bytes at the assembly's end; false if they do not fit. */
@@ -74,7 +76,7 @@ static bool asm_append(struct hs_assembly *a, const uint8_t *p, uint32_t len)
 static void clear_offers(struct bft_core *c)
 {
     for (uint32_t i = 0; i < BFT_MAX_REPLICAS; i++) {
-        struct hs_offer *o = &c->offers[i];
+        struct hs_offer *o = &c->st.offers[i];
         o->nclaims = 0;
         memset(&o->snap, 0, sizeof o->snap);
         o->snap_len = 0;
@@ -83,22 +85,19 @@ static void clear_offers(struct bft_core *c)
 
 void hs_state_start(struct bft_core *c)
 {
-    if (c->st_active) return;
-    c->st_active = true;
+    if (c->st.active) return;
+    c->st.active = true;
     clear_offers(c);
     asm_stop(c);
     send_req(c);
-    if (!c->st_timer_armed) {
-        c->st_timer_armed = true;
-        c->io.set_timer(c->io.ctx, HS_TIMER_STATE, c->cfg.request_timeout_ms);
-    }
+    bft_timeout_start(&c->st.timer, &c->io, c->cfg.request_timeout_ms);
 }
 
 void hs_on_state_timer(struct bft_core *c)
 {
-    c->st_timer_armed = false;
-    if (!c->st_active) return;
-    struct hs_assembly *a = &c->st_asm;
+    bft_timeout_fired(&c->st.timer);
+    if (!c->st.active) return;
+    struct hs_assembly *a = &c->st.assembly;
     if (a->on && a->progress) {
         /* Still coming: ask again in case a chunk or request was lost. */
         a->progress = false;
@@ -106,29 +105,28 @@ void hs_on_state_timer(struct bft_core *c)
     } else {
         if (a->on) {
             /* The source went quiet: drop its offer, ask everyone again. */
-            c->offers[a->src].snap.seq = 0;
+            c->st.offers[a->src].snap.seq = 0;
             asm_stop(c);
         }
         send_req(c);
     }
-    c->st_timer_armed = true;
-    c->io.set_timer(c->io.ctx, HS_TIMER_STATE, c->cfg.request_timeout_ms);
+    bft_timeout_restart(&c->st.timer, &c->io, c->cfg.request_timeout_ms);
 }
 
 void hs_state_free(struct bft_core *c)
 {
     for (uint32_t i = 0; i < BFT_MAX_REPLICAS; i++)
-        free(c->offers[i].snap_buf);
-    free(c->snap_buf);
-    free(c->st_asm.buf);
+        free(c->st.offers[i].snap_buf);
+    free(c->st.snap_buf);
+    free(c->st.assembly.buf);
 }
 
 static void add_claim(struct bft_core *c, uint64_t seq, const bft_digest *block,
                       const bft_digest *state)
 {
-    uint32_t last = (c->claims_next + HS_CLAIMS - 1) % HS_CLAIMS;
-    if (c->claims[last].seq == seq) return;
-    struct hs_claim *k = &c->claims[c->claims_next++ % HS_CLAIMS];
+    uint32_t last = (c->st.claims_next + HS_CLAIMS - 1) % HS_CLAIMS;
+    if (c->st.claims[last].seq == seq) return;
+    struct hs_claim *k = &c->st.claims[c->st.claims_next++ % HS_CLAIMS];
     k->seq = seq;
     k->block = *block;
     k->state = *state;
@@ -142,25 +140,26 @@ static void take_snapshot(struct bft_core *c, uint64_t seq, const bft_digest *bl
     const uint8_t *buf;
     size_t len;
     if (c->io.snapshot(c->io.ctx, &buf, &len) != BFT_E_OK || len > HS_SNAP_MAX) return;
-    if (len > c->snap_cap) {
-        uint8_t *p = realloc(c->snap_buf, len);
+    if (len > c->st.snap_cap) {
+        uint8_t *p = realloc(c->st.snap_buf, len);
         if (!p) return;
-        c->snap_buf = p;
-        c->snap_cap = len;
+        c->st.snap_buf = p;
+        c->st.snap_cap = len;
     }
-    if (len) memcpy(c->snap_buf, buf, len);
-    c->snap_len = len;
-    c->snap.seq = seq;
-    c->snap.block = *block;
-    c->snap.state = *state;
-    c->snap_wanted = false;
+    if (len) memcpy(c->st.snap_buf, buf, len);
+    c->st.snap_len = len;
+    c->st.snap.seq = seq;
+    c->st.snap.block = *block;
+    c->st.snap.state = *state;
+    c->st.snap_wanted = false;
     add_claim(c, seq, block, state);
     /* Offer it now to those who asked for it, rather than at their next
      * retry a timeout later. */
-    uint32_t askers = c->snap_askers;
-    c->snap_askers = 0;
+    uint32_t askers = c->st.snap_askers;
+    c->st.snap_askers = 0;
     for (uint32_t i = 0; i < c->n; i++)
-        if ((askers >> i & 1) && seq > c->snap_ask_seq[i]) send_resp(c, i, c->snap_ask_seq[i], 0);
+        if ((askers >> i & 1) && seq > c->st.snap_ask_seq[i])
+            send_resp(c, i, c->st.snap_ask_seq[i], 0);
 }
 
 void hs_state_executed(struct bft_core *c, uint64_t seq, const bft_digest *block,
@@ -171,99 +170,69 @@ void hs_state_executed(struct bft_core *c, uint64_t seq, const bft_digest *block
     add_claim(c, seq, block, state);
     /* The application is at seq now: the host may keep it on disk. */
     if (c->io.checkpoint) c->io.checkpoint(c->io.ctx, seq, state, NULL, 0);
-    if (c->snap_wanted) take_snapshot(c, seq, block, state);
+    if (c->st.snap_wanted) take_snapshot(c, seq, block, state);
 }
 
 /* Our recent claims and, if newer than `above`, our snapshot's chunk at
  * `off`. */
 static void send_resp(struct bft_core *c, uint32_t to, uint64_t above, uint32_t off)
 {
-    bool with = c->snap.seq > above && off <= c->snap_len;
+    bool with = c->st.snap.seq > above && off <= c->st.snap_len;
     uint8_t *body = hs_body(c, HS_STATE_RESP_BODY_MAX);
     if (!body) return; /* out of memory: as if lost; the asker retries */
-    struct wire_wr w;
-    wire_wr_init(&w, body, c->body.cap);
-    static const bft_digest zero;
-    wire_put_bytes(&w, with ? c->snap.block.b : zero.b, 32);
-    uint8_t k = 0;
+    struct hs_state_resp r = {0};
     for (uint32_t i = 0; i < HS_CLAIMS; i++)
-        k += c->claims[i].seq != 0;
-    wire_put_u8(&w, k);
-    for (uint32_t i = 0; i < HS_CLAIMS; i++) {
-        if (c->claims[i].seq == 0) continue;
-        wire_put_u64(&w, c->claims[i].seq);
-        wire_put_bytes(&w, c->claims[i].state.b, 32);
-        wire_put_bytes(&w, c->claims[i].block.b, 32);
-    }
-    uint32_t total = with ? (uint32_t)c->snap_len : 0;
-    uint32_t len = with ? total - off : 0;
-    if (len > HS_STATE_CHUNK) len = HS_STATE_CHUNK;
-    wire_put_u32(&w, total);
-    wire_put_u32(&w, with ? off : 0);
-    if (w.err) return;
-    struct bft_msg m = {.type = BFT_MSG_STATE_RESP,
-                        .view = c->view,
-                        .seq = with ? c->snap.seq : 0,
-                        .body = body,
-                        .body_len = (uint32_t)w.len};
+        if (c->st.claims[i].seq != 0) r.claims[r.nclaims++] = c->st.claims[i];
     if (with) {
-        m.digest = c->snap.state;
-        m.payload = len ? c->snap_buf + off : NULL;
-        m.payload_len = len;
+        r.snap = c->st.snap;
+        r.total = (uint32_t)c->st.snap_len;
+        r.off = off;
+        uint32_t len = r.total - off;
+        r.chunk_len = len > HS_STATE_CHUNK ? HS_STATE_CHUNK : len;
+        r.chunk = r.chunk_len ? c->st.snap_buf + off : NULL;
     }
+    struct bft_msg m;
+    if (!hs_state_resp_encode(&r, c->view, body, c->body.cap, &m)) return;
     c->io.send(c->io.ctx, to, &m);
 }
 
-void hs_on_state_req(struct bft_core *c, const struct bft_msg *m)
+void hs_on_state_req(struct bft_core *c, uint32_t from, const struct hs_state_req *q)
 {
-    if ((m->body_len != 0 && m->body_len != 12) || m->payload_len != 0) {
-        hs_reject(c, BFT_REJECT_MALFORMED);
-        return;
-    }
-    if (c->root_height <= m->seq || c->exec_blocked) return; /* nothing newer to give */
-    if (m->body_len == 12) {
-        /* The next chunk of a snapshot we offered. If we replaced it since,
-         * the first chunk of the new one tells the asker to start over. */
-        struct wire_rd r;
-        wire_rd_init(&r, m->body, m->body_len);
-        uint64_t seq = wire_get_u64(&r);
-        uint32_t off = wire_get_u32(&r);
-        if (c->sync_budget[m->sender] < HS_SYNC_BATCH) {
-            hs_reject(c, BFT_REJECT_OVERLOAD);
-            return;
-        }
-        c->sync_budget[m->sender] -= HS_SYNC_BATCH;
-        bool same = seq == c->snap.seq && off < c->snap_len;
-        send_resp(c, m->sender, m->seq, same ? off : 0);
-        return;
-    }
+    if (c->root_height <= q->last_exec || c->st.exec_blocked) return; /* nothing newer to give */
     /* A snapshot costs a whole copy of the state: rate-limited per peer. */
-    if (c->sync_budget[m->sender] < HS_SYNC_BATCH) {
+    if (c->sync.budget[from] < HS_SYNC_BATCH) {
         hs_reject(c, BFT_REJECT_OVERLOAD);
         return;
     }
-    c->sync_budget[m->sender] -= HS_SYNC_BATCH;
+    c->sync.budget[from] -= HS_SYNC_BATCH;
+    if (q->chunk) {
+        /* The next chunk of a snapshot we offered. If we replaced it since,
+         * the first chunk of the new one tells the asker to start over. */
+        bool same = q->snap_seq == c->st.snap.seq && q->off < c->st.snap_len;
+        send_resp(c, from, q->last_exec, same ? q->off : 0);
+        return;
+    }
     /* Want a snapshot if ours is behind our root: taken at the next
      * checkpoint, which the replicas asked at the same time share; or now,
      * if nothing executed since the last request (idle: no checkpoint
      * comes, all honest replicas sit at one seq, and their snapshots must
      * be of that seq: one left at an earlier idle seq matches nobody's). */
-    if (c->snap.seq < c->root_height) {
-        if (!c->snap_wanted || c->snap_wanted_at != c->root_height) {
+    if (c->st.snap.seq < c->root_height) {
+        if (!c->st.snap_wanted || c->st.snap_wanted_at != c->root_height) {
             /* (Re)start the idle clock: a wish from an older root that no
              * checkpoint fulfilled must not block the idle snapshot. */
-            c->snap_wanted = true;
-            c->snap_wanted_at = c->root_height;
+            c->st.snap_wanted = true;
+            c->st.snap_wanted_at = c->root_height;
         } else {
             /* Idle since the last request. */
             take_snapshot(c, c->root_height, &c->root, &c->last_state);
         }
-        if (c->snap_wanted) {
-            c->snap_askers |= 1u << m->sender;
-            c->snap_ask_seq[m->sender] = m->seq;
+        if (c->st.snap_wanted) {
+            c->st.snap_askers |= 1u << from;
+            c->st.snap_ask_seq[from] = q->last_exec;
         }
     }
-    send_resp(c, m->sender, m->seq, 0);
+    send_resp(c, from, q->last_exec, 0);
 }
 
 static bool claim_eq(const struct hs_claim *a, const struct hs_claim *b)
@@ -281,14 +250,13 @@ static bool claimed(const struct hs_offer *o, const struct hs_claim *k)
 
 static void restored(struct bft_core *c, const struct hs_claim *k, const bft_digest *state)
 {
-    c->exec_blocked = false;
+    c->st.exec_blocked = false;
     c->root = k->block;
     c->root_height = k->seq;
     c->root_view = 0;
     c->last_state = *state;
-    c->st_active = false;
-    if (c->st_timer_armed) c->io.cancel_timer(c->io.ctx, HS_TIMER_STATE);
-    c->st_timer_armed = false;
+    c->st.active = false;
+    bft_timeout_stop(&c->st.timer, &c->io);
     clear_offers(c);
     asm_stop(c);
     add_claim(c, k->seq, &k->block, state);
@@ -302,7 +270,7 @@ static void restored(struct bft_core *c, const struct hs_claim *k, const bft_dig
 /* The assembly is complete: restore it if it is the state f+1 claimed. */
 static void finish(struct bft_core *c)
 {
-    struct hs_assembly *a = &c->st_asm;
+    struct hs_assembly *a = &c->st.assembly;
     struct hs_claim k = a->claim;
     /* Room for its WAL records before the state is replaced, so a
      * restored snapshot is always logged. Out of memory: drop the
@@ -322,23 +290,23 @@ static void finish(struct bft_core *c)
     }
     /* A lying snapshot: the node refused it and our state is as it was.
      * Drop the offer and wait for another. */
-    c->offers[a->src].snap.seq = 0;
+    c->st.offers[a->src].snap.seq = 0;
     asm_stop(c);
     hs_reject(c, BFT_REJECT_MALFORMED);
 }
 
 static void try_restore(struct bft_core *c)
 {
-    if (c->st_asm.on) return;
+    if (c->st.assembly.on) return;
     for (uint32_t j = 0; j < c->n; j++) {
-        struct hs_offer *o = &c->offers[j];
+        struct hs_offer *o = &c->st.offers[j];
         if (o->snap.seq <= c->root_height) continue;
         uint32_t support = 0;
         for (uint32_t i = 0; i < c->n; i++)
-            support += claimed(&c->offers[i], &o->snap);
+            support += claimed(&c->st.offers[i], &o->snap);
         if (support < c->f + 1) continue;
         /* Assemble it from j, starting with the chunk it sent. */
-        struct hs_assembly *a = &c->st_asm;
+        struct hs_assembly *a = &c->st.assembly;
         a->on = true;
         a->progress = true;
         a->src = j;
@@ -358,71 +326,63 @@ static void try_restore(struct bft_core *c)
     }
 }
 
-void hs_on_state_resp(struct bft_core *c, const struct bft_msg *m)
+/* A later chunk of the snapshot we assemble: only the one we asked our
+ * source for. */
+static void on_chunk(struct bft_core *c, uint32_t from, const struct hs_state_resp *r)
 {
-    struct wire_rd r;
-    wire_rd_init(&r, m->body, m->body_len);
-    struct hs_claim snap = {.seq = m->seq, .state = m->digest};
-    wire_get_bytes(&r, snap.block.b, 32);
-    uint8_t k = wire_get_u8(&r);
-    struct hs_claim claims[HS_CLAIMS];
-    if (k > HS_CLAIMS) r.err = true;
-    for (uint32_t i = 0; i < k && !r.err; i++) {
-        claims[i].seq = wire_get_u64(&r);
-        wire_get_bytes(&r, claims[i].state.b, 32);
-        wire_get_bytes(&r, claims[i].block.b, 32);
-    }
-    uint32_t total = wire_get_u32(&r), off = wire_get_u32(&r);
-    if (r.err || wire_rd_left(&r) != 0 || (m->seq == 0 && (m->payload_len != 0 || total != 0)) ||
-        total > HS_SNAP_MAX || off > total || m->payload_len > total - off ||
-        m->payload_len > HS_STATE_CHUNK || (off + m->payload_len < total && m->payload_len == 0)) {
-        hs_reject(c, BFT_REJECT_MALFORMED);
+    struct hs_assembly *a = &c->st.assembly;
+    if (!a->on || from != a->src || r->snap.seq != a->claim.seq || r->total != a->total ||
+        !hs_deq(&r->snap.state, &a->claim.state) || !hs_deq(&r->snap.block, &a->claim.block)) {
+        hs_reject(c, BFT_REJECT_OUT_OF_WINDOW);
         return;
     }
-    if (!c->st_active) {
+    if (r->off != a->len) {
+        hs_reject(c, BFT_REJECT_DUPLICATE); /* a resend crossed the answer */
+        return;
+    }
+    if (!asm_append(a, r->chunk, r->chunk_len)) {
+        hs_reject(c, BFT_REJECT_OVERLOAD);
+        return;
+    }
+    a->progress = true;
+    if (a->len == a->total)
+        finish(c);
+    else
+        send_chunk_req(c);
+}
+
+/* An offer (claims and the first chunk). From our source, a new snapshot
+ * replaces the one we were assembling. */
+static void on_offer(struct bft_core *c, uint32_t from, const struct hs_state_resp *r)
+{
+    struct hs_assembly *a = &c->st.assembly;
+    if (a->on && from == a->src) asm_stop(c);
+    struct hs_offer *o = &c->st.offers[from];
+    o->nclaims = r->nclaims;
+    memcpy(o->claims, r->claims, r->nclaims * sizeof(r->claims[0]));
+    if (r->snap.seq > c->root_height) {
+        if (r->chunk_len > o->snap_cap) {
+            uint8_t *p = realloc(o->snap_buf, r->chunk_len);
+            if (!p) return; /* out of memory: the offer is dropped, as if lost */
+            o->snap_buf = p;
+            o->snap_cap = r->chunk_len;
+        }
+        if (r->chunk_len) memcpy(o->snap_buf, r->chunk, r->chunk_len);
+        o->snap_len = r->chunk_len;
+        o->snap_total = r->total;
+        o->snap = r->snap;
+    }
+    try_restore(c);
+}
+
+void hs_on_state_resp(struct bft_core *c, uint32_t from, const struct hs_state_resp *r)
+{
+    if (!c->st.active) {
         hs_reject(c, BFT_REJECT_DUPLICATE);
         return;
     }
-    struct hs_assembly *a = &c->st_asm;
-    if (off > 0) {
-        /* A later chunk: only the one we asked our source for. */
-        if (!a->on || m->sender != a->src || m->seq != a->claim.seq || total != a->total ||
-            !hs_deq(&m->digest, &a->claim.state) || !hs_deq(&snap.block, &a->claim.block)) {
-            hs_reject(c, BFT_REJECT_OUT_OF_WINDOW);
-            return;
-        }
-        if (off != a->len) {
-            hs_reject(c, BFT_REJECT_DUPLICATE); /* a resend crossed the answer */
-            return;
-        }
-        if (!asm_append(a, m->payload, m->payload_len)) {
-            hs_reject(c, BFT_REJECT_OVERLOAD);
-            return;
-        }
-        a->progress = true;
-        if (a->len == a->total)
-            finish(c);
-        else
-            send_chunk_req(c);
-        return;
-    }
-    /* An offer (claims and the first chunk). From our source, a new
-     * snapshot replaces the one we were assembling. */
-    if (a->on && m->sender == a->src) asm_stop(c);
-    struct hs_offer *o = &c->offers[m->sender];
-    o->nclaims = k;
-    memcpy(o->claims, claims, k * sizeof(claims[0]));
-    if (m->seq > c->root_height) {
-        if (m->payload_len > o->snap_cap) {
-            uint8_t *p = realloc(o->snap_buf, m->payload_len);
-            if (!p) return;
-            o->snap_buf = p;
-            o->snap_cap = m->payload_len;
-        }
-        if (m->payload_len) memcpy(o->snap_buf, m->payload, m->payload_len);
-        o->snap_len = m->payload_len;
-        o->snap_total = total;
-        o->snap = snap;
-    }
-    try_restore(c);
+    if (r->off > 0)
+        on_chunk(c, from, r);
+    else
+        on_offer(c, from, r);
 }

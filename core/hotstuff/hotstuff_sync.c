@@ -29,8 +29,9 @@ static void send_req(struct bft_core *c, struct hs_fetch *f)
 {
     uint32_t to = f->peer;
     if (to >= c->n || to == c->self) to = next_peer(c, c->self);
-    struct bft_msg m = {.type = BFT_MSG_HS_BLOCK_REQ, .view = c->view, .seq = HS_SYNC_BATCH};
-    m.digest = f->digest;
+    struct hs_block_req q = {.want = f->digest, .count = HS_SYNC_BATCH};
+    struct bft_msg m;
+    hs_block_req_encode(&q, c->view, &m);
     c->io.send(c->io.ctx, to, &m);
     f->peer = next_peer(c, to);
     f->tries++;
@@ -44,14 +45,15 @@ void hs_note_height(struct bft_core *c, uint64_t height)
 bool hs_fetch_wanted(const struct bft_core *c, const bft_digest *d)
 {
     for (uint32_t i = 0; i < HS_FETCH_MAX; i++)
-        if (c->fetch[i].used && hs_deq(&c->fetch[i].digest, d)) return true;
+        if (c->sync.fetch[i].used && hs_deq(&c->sync.fetch[i].digest, d)) return true;
     return false;
 }
 
 void hs_fetch_done(struct bft_core *c, const bft_digest *d)
 {
     for (uint32_t i = 0; i < HS_FETCH_MAX; i++)
-        if (c->fetch[i].used && hs_deq(&c->fetch[i].digest, d)) c->fetch[i].used = false;
+        if (c->sync.fetch[i].used && hs_deq(&c->sync.fetch[i].digest, d))
+            c->sync.fetch[i].used = false;
 }
 
 void hs_fetch_want(struct bft_core *c, const bft_digest *d, uint64_t height, uint32_t from,
@@ -65,7 +67,7 @@ void hs_fetch_want(struct bft_core *c, const bft_digest *d, uint64_t height, uin
     if (hs_block_get(c, d) || hs_fetch_wanted(c, d)) return;
     struct hs_fetch *f = NULL;
     for (uint32_t i = 0; i < HS_FETCH_MAX && !f; i++)
-        if (!c->fetch[i].used) f = &c->fetch[i];
+        if (!c->sync.fetch[i].used) f = &c->sync.fetch[i];
     if (!f) {
         hs_reject(c, BFT_REJECT_OVERLOAD);
         return;
@@ -78,17 +80,14 @@ void hs_fetch_want(struct bft_core *c, const bft_digest *d, uint64_t height, uin
      * way (responses carry ancestors): ask only if the timer finds it
      * still missing. */
     if (send_now) send_req(c, f);
-    if (!c->fetch_timer_armed) {
-        c->fetch_timer_armed = true;
-        c->io.set_timer(c->io.ctx, HS_TIMER_FETCH, fetch_ms(c));
-    }
+    bft_timeout_start(&c->sync.timer, &c->io, fetch_ms(c));
 }
 
 /* Is our high QC's block cut off from our root? Then certified blocks exist
  * above us that we cannot reach: we are behind. */
 static bool cut_off(struct bft_core *c)
 {
-    if (c->high_qc.height <= c->root_height || c->st_active) return false;
+    if (c->high_qc.height <= c->root_height || c->st.active) return false;
     const struct hs_block *b = hs_block_get(c, &c->high_qc.block);
     return !b || !b->connected;
 }
@@ -106,25 +105,22 @@ void hs_sync_resume(struct bft_core *c)
         hs_state_start(c); /* beyond the history others keep */
         return;
     }
-    uint32_t peer = next_peer(c, c->resume_peer);
-    c->resume_peer = peer;
+    uint32_t peer = next_peer(c, c->sync.resume_peer);
+    c->sync.resume_peer = peer;
     struct hs_block *b = hs_block_get(c, &c->high_qc.block);
     if (b)
         hs_block_arrived(c, b, peer, true); /* fetches its missing ancestor */
     else
         hs_fetch_want(c, &c->high_qc.block, c->high_qc.height, peer, true);
-    if (!c->fetch_timer_armed) {
-        c->fetch_timer_armed = true;
-        c->io.set_timer(c->io.ctx, HS_TIMER_FETCH, c->cfg.request_timeout_ms);
-    }
+    bft_timeout_start(&c->sync.timer, &c->io, c->cfg.request_timeout_ms);
 }
 
 void hs_on_fetch_timer(struct bft_core *c)
 {
-    c->fetch_timer_armed = false;
+    bft_timeout_fired(&c->sync.timer);
     bool any = false;
     for (uint32_t i = 0; i < HS_FETCH_MAX; i++) {
-        struct hs_fetch *f = &c->fetch[i];
+        struct hs_fetch *f = &c->sync.fetch[i];
         if (!f->used) continue;
         /* Give up after asking everyone a few times; a later proposal
          * that still needs the block asks again. */
@@ -136,8 +132,7 @@ void hs_on_fetch_timer(struct bft_core *c)
         any = true;
     }
     if (any) {
-        c->fetch_timer_armed = true;
-        c->io.set_timer(c->io.ctx, HS_TIMER_FETCH, fetch_ms(c));
+        bft_timeout_restart(&c->sync.timer, &c->io, fetch_ms(c));
     } else {
         hs_sync_resume(c);
     }
@@ -147,38 +142,24 @@ static void send_block(struct bft_core *c, uint32_t to, const struct hs_block *b
 {
     uint8_t *body = hs_body(c, HS_PROPOSAL_BODY_MAX);
     if (!body) return; /* out of memory: as if lost; the asker retries */
-    struct wire_wr w;
-    wire_wr_init(&w, body, c->body.cap);
-    wire_put_bytes(&w, b->parent.b, 32);
-    hs_qc_write(&w, &b->justify);
-    wire_put_u8(&w, 0);
-    if (w.err) return;
-    struct bft_msg m = {.type = BFT_MSG_HS_BLOCK_RESP,
-                        .view = b->view,
-                        .seq = b->height,
-                        .digest = b->batch_digest,
-                        .body = body,
-                        .body_len = (uint32_t)w.len,
-                        .payload = b->batch_len ? b->batch : NULL,
-                        .payload_len = b->batch_len};
+    struct hs_wire_block w;
+    hs_wire_block_of(b, &w);
+    struct bft_msg m;
+    if (!hs_block_encode(&w, BFT_MSG_HS_BLOCK_RESP, body, c->body.cap, &m)) return;
     c->io.send(c->io.ctx, to, &m);
 }
 
-void hs_on_block_req(struct bft_core *c, const struct bft_msg *m)
+void hs_on_block_req(struct bft_core *c, uint32_t from, const struct hs_block_req *q)
 {
-    if (m->body_len != 0 || m->payload_len != 0 || m->seq == 0) {
-        hs_reject(c, BFT_REJECT_MALFORMED);
-        return;
-    }
-    uint64_t want = m->seq < HS_SYNC_BATCH ? m->seq : HS_SYNC_BATCH;
-    const struct hs_block *b = hs_block_get(c, &m->digest);
+    uint64_t want = q->count < HS_SYNC_BATCH ? q->count : HS_SYNC_BATCH;
+    const struct hs_block *b = hs_block_get(c, &q->want);
     for (uint64_t i = 0; b && i < want; i++) {
-        if (c->sync_budget[m->sender] == 0) {
+        if (c->sync.budget[from] == 0) {
             hs_reject(c, BFT_REJECT_OVERLOAD);
             return;
         }
-        c->sync_budget[m->sender]--;
-        send_block(c, m->sender, b);
+        c->sync.budget[from]--;
+        send_block(c, from, b);
         b = b->height > 1 ? hs_block_get(c, &b->parent) : NULL;
     }
 }
@@ -186,7 +167,7 @@ void hs_on_block_req(struct bft_core *c, const struct bft_msg *m)
 static bool fetching(const struct bft_core *c)
 {
     for (uint32_t i = 0; i < HS_FETCH_MAX; i++)
-        if (c->fetch[i].used) return true;
+        if (c->sync.fetch[i].used) return true;
     return false;
 }
 
@@ -200,34 +181,42 @@ static bool named_by_child(struct bft_core *c, const bft_digest *d)
     return false;
 }
 
-void hs_on_block_resp(struct bft_core *c, const struct bft_msg *m)
+/* Why a decoded block response is refused, BFT_REJECT_NONE if it is
+ * taken; *wanted: we asked for it by digest. */
+static int block_resp_check(struct bft_core *c, const struct hs_wire_block *w, bool *wanted)
 {
-    struct hs_wire_block w;
-    int why = hs_block_parse(c, m, false, true, &w);
-    bool wanted = why < 0 && hs_fetch_wanted(c, &w.digest);
-    if (why < 0 && !wanted) {
+    /* Block responses do not pass the node's batch checks: do them. */
+    int why = hs_block_check_batch(c, w);
+    if (why != BFT_REJECT_NONE) return why;
+    *wanted = hs_fetch_wanted(c, &w->digest);
+    if (!*wanted) {
         /* Not asked for by digest: an ancestor riding along with the one
          * we asked for (they may arrive in any order). Taken only while we
          * fetch, within the window a fetch may cover. */
-        if (hs_block_get(c, &w.digest))
-            why = BFT_REJECT_DUPLICATE;
-        else if (!fetching(c) || w.height <= c->root_height ||
-                 w.height > c->root_height + c->history / 2)
-            why = BFT_REJECT_OUT_OF_WINDOW;
+        if (hs_block_get(c, &w->digest)) return BFT_REJECT_DUPLICATE;
+        if (!fetching(c) || w->height <= c->root_height ||
+            w->height > c->root_height + c->history / 2)
+            return BFT_REJECT_OUT_OF_WINDOW;
     }
-    if (why < 0) why = hs_qc_verify(c, &w.justify);
-    if (why >= 0) {
+    return hs_qc_verify(c, &w->justify);
+}
+
+void hs_on_block_resp(struct bft_core *c, uint32_t from, const struct hs_wire_block *w)
+{
+    bool wanted = false;
+    int why = block_resp_check(c, w, &wanted);
+    if (why != BFT_REJECT_NONE) {
         hs_reject(c, why);
         return;
     }
-    struct hs_block *b = hs_block_insert(c, &w, m->sender);
+    struct hs_block *b = hs_block_insert(c, w, from);
     if (!b) {
-        hs_reject(c, BFT_REJECT_OVERLOAD);
+        hs_reject(c, BFT_REJECT_OVERLOAD); /* the store is full of live blocks */
         return;
     }
-    if (!wanted && !named_by_child(c, &w.digest)) {
+    if (!wanted && !named_by_child(c, &w->digest)) {
         b->spec = true;
         return;
     }
-    hs_block_arrived(c, b, m->sender, false);
+    hs_block_arrived(c, b, from, false);
 }

@@ -25,13 +25,13 @@ static void recover_base(struct bft_core *c, struct wire_rd *r);
 
 void hs_persist_vote(struct bft_core *c, uint64_t view, uint64_t height, const bft_digest *block)
 {
-    uint8_t rec[1 + 8 + 8 + 32];
+    uint8_t rec[1 + 8 + 8 + CRYPTO_DIGEST_LEN];
     struct wire_wr w;
     wire_wr_init(&w, rec, sizeof rec);
     wire_put_u8(&w, HS_REC_VOTE);
     wire_put_u64(&w, view);
     wire_put_u64(&w, height);
-    wire_put_bytes(&w, block->b, 32);
+    wire_put_bytes(&w, block->b, CRYPTO_DIGEST_LEN);
     assert(!w.err && w.len == sizeof rec);
     c->io.persist(c->io.ctx, rec, w.len);
 }
@@ -58,7 +58,7 @@ void hs_recover(struct bft_core *c, const uint8_t *rec, size_t len)
     if (type == HS_REC_VOTE) {
         uint64_t view = wire_get_u64(&r), height = wire_get_u64(&r);
         bft_digest block;
-        wire_get_bytes(&r, block.b, 32);
+        wire_get_bytes(&r, block.b, CRYPTO_DIGEST_LEN);
         if (r.err || wire_rd_left(&r) != 0) return;
         if (view > c->last_voted_view) c->last_voted_view = view;
         if (!hs_is_zero(&block)) hs_note_vote_height(c, height);
@@ -118,8 +118,8 @@ static bool write_block(struct bft_core *c, uint8_t type, const struct hs_block 
     wire_put_u8(&w, type);
     wire_put_u64(&w, b->view);
     wire_put_u64(&w, b->height);
-    wire_put_bytes(&w, b->parent.b, 32);
-    wire_put_bytes(&w, b->batch_digest.b, 32);
+    wire_put_bytes(&w, b->parent.b, CRYPTO_DIGEST_LEN);
+    wire_put_bytes(&w, b->batch_digest.b, CRYPTO_DIGEST_LEN);
     hs_qc_write(&w, &b->justify);
     wire_put_u32(&w, b->batch_len);
     wire_put_bytes(&w, b->batch, b->batch_len);
@@ -146,7 +146,7 @@ bool hs_persist_block(struct bft_core *c, const struct hs_block *b)
     return persist_block(c, HS_REC_BLOCK, b);
 }
 
-#define SNAP_END_REC_LEN (1 + 8 + 32 + 32 + 4)
+#define SNAP_END_REC_LEN (1 + 8 + CRYPTO_DIGEST_LEN + CRYPTO_DIGEST_LEN + 4)
 
 bool hs_snapshot_rec_room(struct bft_core *c, uint32_t len)
 {
@@ -178,8 +178,8 @@ void hs_persist_snapshot(struct bft_core *c, const struct hs_claim *k, const uin
     wire_wr_init(&w, c->rec.p, c->rec.cap);
     wire_put_u8(&w, HS_REC_SNAP_END);
     wire_put_u64(&w, k->seq);
-    wire_put_bytes(&w, k->block.b, 32);
-    wire_put_bytes(&w, k->state.b, 32);
+    wire_put_bytes(&w, k->block.b, CRYPTO_DIGEST_LEN);
+    wire_put_bytes(&w, k->state.b, CRYPTO_DIGEST_LEN);
     wire_put_u32(&w, len);
     assert(!w.err && w.len == SNAP_END_REC_LEN);
     c->io.persist(c->io.ctx, c->rec.p, w.len);
@@ -194,8 +194,8 @@ static void recover_block(struct bft_core *c, struct wire_rd *r, bool committed)
     memset(&w, 0, sizeof w);
     w.view = wire_get_u64(r);
     w.height = wire_get_u64(r);
-    wire_get_bytes(r, w.parent.b, 32);
-    wire_get_bytes(r, w.batch_digest.b, 32);
+    wire_get_bytes(r, w.parent.b, CRYPTO_DIGEST_LEN);
+    wire_get_bytes(r, w.batch_digest.b, CRYPTO_DIGEST_LEN);
     if (!hs_qc_read(r, c->n, &w.justify)) return;
     w.batch_len = wire_get_u32(r);
     w.batch = wire_get_ptr(r, w.batch_len);
@@ -207,7 +207,8 @@ static void recover_block(struct bft_core *c, struct wire_rd *r, bool committed)
             c->high_qc = w.justify;
         return;
     }
-    if (c->exec_blocked || w.height != c->root_height + 1 || !hs_deq(&w.parent, &c->root)) return;
+    if (c->st.exec_blocked || w.height != c->root_height + 1 || !hs_deq(&w.parent, &c->root))
+        return;
     struct hs_block *b = hs_block_insert(c, &w, c->self);
     if (!b) return;
     if (!b->connected) {
@@ -225,8 +226,8 @@ static void recover_snap(struct bft_core *c, struct wire_rd *r)
 {
     struct hs_claim k;
     k.seq = wire_get_u64(r);
-    wire_get_bytes(r, k.block.b, 32);
-    wire_get_bytes(r, k.state.b, 32);
+    wire_get_bytes(r, k.block.b, CRYPTO_DIGEST_LEN);
+    wire_get_bytes(r, k.state.b, CRYPTO_DIGEST_LEN);
     uint32_t len = wire_get_u32(r);
     const uint8_t *snap = wire_get_ptr(r, len);
     if (r->err || wire_rd_left(r) != 0 || k.seq <= c->root_height) return;
@@ -236,7 +237,7 @@ static void recover_snap(struct bft_core *c, struct wire_rd *r)
 /* Pieces of a snapshot, in order, into the state-transfer assembly. */
 static void recover_snap_part(struct bft_core *c, struct wire_rd *r)
 {
-    struct hs_assembly *a = &c->st_asm;
+    struct hs_assembly *a = &c->st.assembly;
     uint64_t seq = wire_get_u64(r);
     uint32_t off = wire_get_u32(r);
     uint32_t len = (uint32_t)wire_rd_left(r);
@@ -262,11 +263,11 @@ static void recover_snap_part(struct bft_core *c, struct wire_rd *r)
 
 static void recover_snap_end(struct bft_core *c, struct wire_rd *r)
 {
-    struct hs_assembly *a = &c->st_asm;
+    struct hs_assembly *a = &c->st.assembly;
     struct hs_claim k;
     k.seq = wire_get_u64(r);
-    wire_get_bytes(r, k.block.b, 32);
-    wire_get_bytes(r, k.state.b, 32);
+    wire_get_bytes(r, k.block.b, CRYPTO_DIGEST_LEN);
+    wire_get_bytes(r, k.state.b, CRYPTO_DIGEST_LEN);
     uint32_t len = wire_get_u32(r);
     bool ok = !r->err && wire_rd_left(r) == 0 && k.seq == a->claim.seq && len == a->len;
     a->len = 0;
@@ -282,10 +283,10 @@ static void restore_snap(struct bft_core *c, const struct hs_claim *kp, const ui
     bft_digest state = {{0}};
     if (c->io.restore(c->io.ctx, k.seq, len ? snap : NULL, len, &k.state, &state) != BFT_E_OK ||
         !hs_deq(&state, &k.state)) {
-        c->exec_blocked = true; /* cannot happen unless the WAL lies */
+        c->st.exec_blocked = true; /* cannot happen unless the WAL lies */
         return;
     }
-    c->exec_blocked = false;
+    c->st.exec_blocked = false;
     c->root = k.block;
     c->root_height = k.seq;
     c->root_view = 0;
@@ -303,14 +304,14 @@ static void recover_base(struct bft_core *c, struct wire_rd *r)
 {
     uint64_t seq = wire_get_u64(r);
     bft_digest block;
-    wire_get_bytes(r, block.b, 32);
+    wire_get_bytes(r, block.b, CRYPTO_DIGEST_LEN);
     if (r->err || wire_rd_left(r) != 0 || seq <= c->root_height) return;
     bft_digest state = {{0}};
     /* No snapshot (or a damaged one): the root stays where it is, the
      * committed blocks after BASE do not connect, and the replica catches
      * up from its peers (block sync, else state transfer). */
     if (!c->io.load_snapshot || c->io.load_snapshot(c->io.ctx, seq, &state) != BFT_E_OK) return;
-    c->exec_blocked = false;
+    c->st.exec_blocked = false;
     c->root = block;
     c->root_height = seq;
     c->root_view = 0;
@@ -320,13 +321,13 @@ static void recover_base(struct bft_core *c, struct wire_rd *r)
 static void emit_vote(void (*emit)(void *, const uint8_t *, size_t), void *ctx, uint64_t view,
                       uint64_t height, const bft_digest *block)
 {
-    uint8_t rec[1 + 8 + 8 + 32];
+    uint8_t rec[1 + 8 + 8 + CRYPTO_DIGEST_LEN];
     struct wire_wr w;
     wire_wr_init(&w, rec, sizeof rec);
     wire_put_u8(&w, HS_REC_VOTE);
     wire_put_u64(&w, view);
     wire_put_u64(&w, height);
-    wire_put_bytes(&w, block->b, 32);
+    wire_put_bytes(&w, block->b, CRYPTO_DIGEST_LEN);
     assert(!w.err && w.len == sizeof rec);
     emit(ctx, rec, w.len);
 }
@@ -334,7 +335,7 @@ static void emit_vote(void (*emit)(void *, const uint8_t *, size_t), void *ctx, 
 int hs_compact(struct bft_core *c, uint64_t base,
                void (*emit)(void *ctx, const uint8_t *rec, size_t len), void *ctx)
 {
-    if (base == 0 || base > c->root_height || c->exec_blocked) return BFT_E_AGAIN;
+    if (base == 0 || base > c->root_height || c->st.exec_blocked) return BFT_E_AGAIN;
     /* The committed chain from the root down to base + 1 must be held. */
     int32_t chain[HS_BLOCKS_MAX];
     uint32_t k = 0;
@@ -374,7 +375,7 @@ int hs_compact(struct bft_core *c, uint64_t base,
     wire_wr_init(&w, rec, sizeof rec);
     wire_put_u8(&w, HS_REC_BASE);
     wire_put_u64(&w, base);
-    wire_put_bytes(&w, at.b, 32);
+    wire_put_bytes(&w, at.b, CRYPTO_DIGEST_LEN);
     assert(!w.err);
     emit(ctx, rec, w.len);
     bool ok = true; /* the scratch holds the largest record: no allocation below */

@@ -42,7 +42,7 @@ static void test_duplicate_vote_counts_once(void **state)
     assert_int_equal(q.k, 3);
     assert_true(q.signer[0] != q.signer[1] && q.signer[1] != q.signer[2] &&
                 q.signer[0] != q.signer[2]);
-    assert_int_equal(hs_qc_verify(H->core[0], &q), -1);
+    assert_int_equal(hs_qc_verify(H->core[0], &q), BFT_REJECT_NONE);
 }
 
 /* A proposal for view 2 justified by a bad QC(1): nothing is accepted, no

@@ -40,7 +40,7 @@ static void test_cached_qc_copy_with_bad_signatures_rejected(void **state)
     assert_int_equal(count_fx(E_SEND, 0, BFT_MSG_HS_VOTE), 1); /* no vote for it */
     assert_null(hs_block_get(H->core[0], &b.digest));
     /* high_qc is still the genuine copy. */
-    assert_int_equal(hs_qc_verify(H->core[1], &H->core[0]->high_qc), -1);
+    assert_int_equal(hs_qc_verify(H->core[1], &H->core[0]->high_qc), BFT_REJECT_NONE);
     /* The genuine proposal on the genuine QC(1) is still voted for. */
     make_block(&b, 2, &chain_qc[0], NULL);
     propose_to(0, &b);

@@ -1,0 +1,659 @@
+/* The HotStuff message codec (core/hotstuff/hotstuff_wire.c): every body
+ * survives encode -> bft_msg_encode -> bft_msg_decode -> decode unchanged,
+ * and every reject path of every decoder refuses its input with the
+ * reason it names (docs/wire.md; docs/style.md #6: a malformed message is
+ * refused, never read past). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/hotstuff/hotstuff_wire.h"
+
+#define N 4
+#define NONE BFT_REJECT_NONE
+#define BAD BFT_REJECT_MALFORMED
+
+static uint8_t g_body[BFT_BODY_MAX];
+static uint8_t g_enc[BFT_MSG_MIN_LEN + BFT_BODY_MAX + 4096];
+
+/* Through the real message codec, as a peer's message arrives. */
+static void trip(const struct bft_msg *in, struct bft_msg *out)
+{
+    struct bft_msg m = *in;
+    m.sender = 2;
+    m.cluster_id = 77;
+    memset(m.sig, 0xab, sizeof m.sig);
+    size_t len = bft_msg_encode(&m, g_enc, sizeof g_enc);
+    assert_true(len > 0);
+    assert_int_equal(bft_msg_decode(g_enc, len, out), BFT_E_OK);
+}
+
+static void fill_digest(bft_digest *d, uint8_t v)
+{
+    memset(d->b, v, sizeof d->b);
+}
+
+static void make_qc(struct hs_qc *q, uint64_t view, uint64_t height, uint8_t k)
+{
+    memset(q, 0, sizeof *q);
+    q->view = view;
+    q->height = height;
+    fill_digest(&q->block, (uint8_t)(0x10 + height));
+    q->k = k;
+    for (uint8_t i = 0; i < k; i++) {
+        q->signer[i] = i;
+        memset(q->sig[i], 0x40 + i, BFT_SIG_LEN);
+    }
+}
+
+static void make_tc(struct hs_tc *t, uint64_t view, uint8_t k)
+{
+    memset(t, 0, sizeof *t);
+    t->view = view;
+    t->k = k;
+    for (uint8_t i = 0; i < k; i++) {
+        t->signer[i] = (uint8_t)(k - 1 - i);
+        t->hqc_view[i] = view > 1 ? view - 1 - (i % 2) : 0;
+        memset(t->sig[i], 0x60 + i, BFT_SIG_LEN);
+    }
+}
+
+static void assert_qc_equal(const struct hs_qc *a, const struct hs_qc *b)
+{
+    assert_true(a->view == b->view && a->height == b->height && a->k == b->k);
+    assert_memory_equal(a->block.b, b->block.b, CRYPTO_DIGEST_LEN);
+    assert_memory_equal(a->signer, b->signer, a->k);
+    assert_memory_equal(a->sig, b->sig, (size_t)a->k * BFT_SIG_LEN);
+}
+
+static void assert_tc_equal(const struct hs_tc *a, const struct hs_tc *b)
+{
+    assert_true(a->view == b->view && a->k == b->k);
+    assert_memory_equal(a->signer, b->signer, a->k);
+    assert_memory_equal(a->hqc_view, b->hqc_view, a->k * sizeof a->hqc_view[0]);
+    assert_memory_equal(a->sig, b->sig, (size_t)a->k * BFT_SIG_LEN);
+}
+
+/* ---- blocks ---- */
+
+static const uint8_t g_batch[] = {1, 2, 3, 4, 5, 6, 7};
+
+/* Block (view 5, height 3) on QC(view, 2); with a TC when tc_view != 0. */
+static void make_block(struct hs_wire_block *w, uint64_t qc_view, uint64_t tc_view, bool batch)
+{
+    memset(w, 0, sizeof *w);
+    w->view = 5;
+    w->height = 3;
+    make_qc(&w->justify, qc_view, 2, 3);
+    w->parent = w->justify.block;
+    if (tc_view) {
+        w->has_tc = true;
+        make_tc(&w->tc, tc_view, 3);
+    }
+    if (batch) {
+        w->batch = g_batch;
+        w->batch_len = sizeof g_batch;
+        bft_batch_digest(g_batch, sizeof g_batch, &w->batch_digest);
+    }
+}
+
+static void block_roundtrip(uint8_t type, uint64_t tc_view, bool batch)
+{
+    struct hs_wire_block w, d;
+    make_block(&w, 4, tc_view, batch);
+    struct bft_msg m, got;
+    assert_true(hs_block_encode(&w, type, g_body, sizeof g_body, &m));
+    trip(&m, &got);
+    assert_int_equal(hs_block_decode(&got, N, &d), NONE);
+    assert_true(d.view == w.view && d.height == w.height && d.has_tc == w.has_tc);
+    assert_memory_equal(d.parent.b, w.parent.b, CRYPTO_DIGEST_LEN);
+    assert_memory_equal(d.batch_digest.b, w.batch_digest.b, CRYPTO_DIGEST_LEN);
+    assert_qc_equal(&d.justify, &w.justify);
+    if (w.has_tc) assert_tc_equal(&d.tc, &w.tc);
+    assert_int_equal(d.batch_len, w.batch_len);
+    if (batch)
+        assert_memory_equal(d.batch, g_batch, sizeof g_batch);
+    else
+        assert_null(d.batch);
+    bft_digest want;
+    hs_block_digest(w.view, w.height, &w.parent, &w.batch_digest, &w.justify, &want);
+    assert_memory_equal(d.digest.b, want.b, CRYPTO_DIGEST_LEN);
+}
+
+static void test_block_roundtrip(void **state)
+{
+    (void)state;
+    block_roundtrip(BFT_MSG_HS_PROPOSAL, 0, true);
+    block_roundtrip(BFT_MSG_HS_PROPOSAL, 4, true); /* with the TC into view 5 */
+    block_roundtrip(BFT_MSG_HS_PROPOSAL, 0, false);
+    block_roundtrip(BFT_MSG_HS_BLOCK_RESP, 0, true);
+    block_roundtrip(BFT_MSG_HS_BLOCK_RESP, 0, false);
+}
+
+/* The block digest changes with every field it covers. */
+static void test_block_digest_covers_fields(void **state)
+{
+    (void)state;
+    struct hs_qc q;
+    make_qc(&q, 4, 2, 3);
+    bft_digest p, bd, a, b;
+    fill_digest(&p, 1);
+    fill_digest(&bd, 2);
+    hs_block_digest(5, 3, &p, &bd, &q, &a);
+    hs_block_digest(6, 3, &p, &bd, &q, &b);
+    assert_memory_not_equal(a.b, b.b, CRYPTO_DIGEST_LEN);
+    hs_block_digest(5, 4, &p, &bd, &q, &b);
+    assert_memory_not_equal(a.b, b.b, CRYPTO_DIGEST_LEN);
+    fill_digest(&bd, 3);
+    hs_block_digest(5, 3, &p, &bd, &q, &b);
+    assert_memory_not_equal(a.b, b.b, CRYPTO_DIGEST_LEN);
+    fill_digest(&bd, 2);
+    q.view = 3;
+    hs_block_digest(5, 3, &p, &bd, &q, &b);
+    assert_memory_not_equal(a.b, b.b, CRYPTO_DIGEST_LEN);
+}
+
+/* A block body written field by field, to break one at a time. */
+struct raw_block {
+    uint8_t type;
+    uint64_t view, height;
+    bft_digest parent, batch_digest;
+    struct hs_qc qc;
+    uint8_t qc_k_wire; /* k as written (may exceed the signers that follow) */
+    uint8_t has_tc;
+    struct hs_tc tc;
+    uint32_t cut;   /* drop this many bytes from the end */
+    uint32_t extra; /* append this many bytes */
+    uint32_t payload_len;
+};
+
+static void raw_block_init(struct raw_block *r)
+{
+    memset(r, 0, sizeof *r);
+    r->type = BFT_MSG_HS_PROPOSAL;
+    r->view = 5;
+    r->height = 3;
+    make_qc(&r->qc, 4, 2, 3);
+    r->qc_k_wire = 3;
+    r->parent = r->qc.block;
+    make_tc(&r->tc, 4, 3);
+}
+
+static int raw_block_decode(const struct raw_block *r)
+{
+    struct wire_wr w;
+    wire_wr_init(&w, g_body, sizeof g_body);
+    wire_put_bytes(&w, r->parent.b, CRYPTO_DIGEST_LEN);
+    wire_put_u64(&w, r->qc.view);
+    wire_put_u64(&w, r->qc.height);
+    wire_put_bytes(&w, r->qc.block.b, CRYPTO_DIGEST_LEN);
+    wire_put_u8(&w, r->qc_k_wire);
+    for (uint32_t i = 0; i < r->qc.k; i++) {
+        wire_put_u8(&w, r->qc.signer[i]);
+        wire_put_bytes(&w, r->qc.sig[i], BFT_SIG_LEN);
+    }
+    wire_put_u8(&w, r->has_tc);
+    if (r->has_tc) hs_tc_write(&w, &r->tc);
+    for (uint32_t i = 0; i < r->extra; i++)
+        wire_put_u8(&w, 0);
+    assert_false(w.err);
+    struct bft_msg m = {.type = r->type,
+                        .view = r->view,
+                        .seq = r->height,
+                        .digest = r->batch_digest,
+                        .body = g_body,
+                        .body_len = (uint32_t)(w.len - r->cut),
+                        .payload = r->payload_len ? g_batch : NULL,
+                        .payload_len = r->payload_len};
+    struct hs_wire_block out;
+    return hs_block_decode(&m, N, &out);
+}
+
+static void test_block_decode_rejects(void **state)
+{
+    (void)state;
+    struct raw_block r;
+    raw_block_init(&r);
+    assert_int_equal(raw_block_decode(&r), NONE); /* the base case is fine */
+    r.type = BFT_MSG_HS_VOTE;                     /* not a block message */
+    assert_int_equal(raw_block_decode(&r), BAD);
+    raw_block_init(&r);
+    r.cut = 1; /* has_tc byte missing */
+    assert_int_equal(raw_block_decode(&r), BAD);
+    raw_block_init(&r);
+    r.cut = 2 + BFT_SIG_LEN; /* the QC's last signature cut short */
+    assert_int_equal(raw_block_decode(&r), BAD);
+    raw_block_init(&r);
+    r.qc_k_wire = N + 1; /* more signers than replicas */
+    assert_int_equal(raw_block_decode(&r), BAD);
+    raw_block_init(&r);
+    r.has_tc = 2;
+    assert_int_equal(raw_block_decode(&r), BAD);
+    raw_block_init(&r);
+    r.has_tc = 1;
+    assert_int_equal(raw_block_decode(&r), NONE);
+    r.type = BFT_MSG_HS_BLOCK_RESP; /* only a proposal carries a TC */
+    assert_int_equal(raw_block_decode(&r), BAD);
+    raw_block_init(&r);
+    r.has_tc = 1;
+    r.tc.k = N + 1; /* TC with more signers than replicas */
+    assert_int_equal(raw_block_decode(&r), BAD);
+    raw_block_init(&r);
+    r.has_tc = 1;
+    r.cut = 3; /* TC cut short */
+    assert_int_equal(raw_block_decode(&r), BAD);
+    raw_block_init(&r);
+    r.extra = 1; /* trailing bytes */
+    assert_int_equal(raw_block_decode(&r), BAD);
+    raw_block_init(&r);
+    fill_digest(&r.parent, 0xee); /* parent is not the justify block */
+    assert_int_equal(raw_block_decode(&r), BAD);
+    raw_block_init(&r);
+    r.height = 0;
+    assert_int_equal(raw_block_decode(&r), BAD);
+    raw_block_init(&r);
+    r.height = 4; /* not justify.height + 1 */
+    assert_int_equal(raw_block_decode(&r), BAD);
+    raw_block_init(&r);
+    r.view = 4; /* not after the justify's view */
+    assert_int_equal(raw_block_decode(&r), BAD);
+    raw_block_init(&r);
+    fill_digest(&r.batch_digest, 9); /* empty batch, non-zero digest */
+    assert_int_equal(raw_block_decode(&r), BAD);
+    r.payload_len = sizeof g_batch; /* with a batch, the digest is the node's to check */
+    assert_int_equal(raw_block_decode(&r), NONE);
+}
+
+/* ---- votes and block requests ---- */
+
+static void test_vote_roundtrip(void **state)
+{
+    (void)state;
+    struct hs_vote_msg v = {.view = 9, .height = 7}, d;
+    fill_digest(&v.block, 0x33);
+    struct bft_msg m, got;
+    hs_vote_encode(&v, &m);
+    trip(&m, &got);
+    assert_int_equal(hs_vote_decode(&got, &d), NONE);
+    assert_true(d.view == 9 && d.height == 7);
+    assert_memory_equal(d.block.b, v.block.b, CRYPTO_DIGEST_LEN);
+    assert_memory_equal(d.sig, got.sig, BFT_SIG_LEN); /* the header signature is the vote */
+}
+
+static void test_vote_decode_rejects(void **state)
+{
+    (void)state;
+    const uint8_t one = 1;
+    struct hs_vote_msg d;
+    struct bft_msg base = {.type = BFT_MSG_HS_VOTE, .view = 2, .seq = 1}, m = base;
+    assert_int_equal(hs_vote_decode(&m, &d), NONE);
+    m.type = BFT_MSG_HS_TIMEOUT;
+    assert_int_equal(hs_vote_decode(&m, &d), BAD);
+    m = base;
+    m.body = &one;
+    m.body_len = 1;
+    assert_int_equal(hs_vote_decode(&m, &d), BAD);
+    m = base;
+    m.payload = &one;
+    m.payload_len = 1;
+    assert_int_equal(hs_vote_decode(&m, &d), BAD);
+    m = base;
+    m.view = 0;
+    assert_int_equal(hs_vote_decode(&m, &d), BAD);
+    m = base;
+    m.seq = 0;
+    assert_int_equal(hs_vote_decode(&m, &d), BAD);
+}
+
+static void test_block_req_roundtrip_and_rejects(void **state)
+{
+    (void)state;
+    struct hs_block_req q = {.count = 32}, d;
+    fill_digest(&q.want, 0x77);
+    struct bft_msg m, got;
+    hs_block_req_encode(&q, 12, &m);
+    trip(&m, &got);
+    assert_int_equal(hs_block_req_decode(&got, &d), NONE);
+    assert_true(d.count == 32 && got.view == 12);
+    assert_memory_equal(d.want.b, q.want.b, CRYPTO_DIGEST_LEN);
+
+    const uint8_t one = 1;
+    struct bft_msg base = {.type = BFT_MSG_HS_BLOCK_REQ, .seq = 1};
+    m = base;
+    m.type = BFT_MSG_HS_BLOCK_RESP;
+    assert_int_equal(hs_block_req_decode(&m, &d), BAD);
+    m = base;
+    m.body = &one;
+    m.body_len = 1;
+    assert_int_equal(hs_block_req_decode(&m, &d), BAD);
+    m = base;
+    m.payload = &one;
+    m.payload_len = 1;
+    assert_int_equal(hs_block_req_decode(&m, &d), BAD);
+    m = base;
+    m.seq = 0; /* asks for nothing */
+    assert_int_equal(hs_block_req_decode(&m, &d), BAD);
+}
+
+/* ---- timeouts ---- */
+
+static void make_timeout(struct hs_timeout_msg *t, bool vote, bool tc)
+{
+    memset(t, 0, sizeof *t);
+    t->view = 8;
+    make_qc(&t->high_qc, 6, 4, 3);
+    memset(t->sig, 0x5a, BFT_SIG_LEN);
+    if (vote) {
+        t->has_vote = true;
+        t->vote = (struct hs_carried_vote){.view = 7, .height = 5};
+        fill_digest(&t->vote.block, 0x21);
+        memset(t->vote.sig, 0x22, BFT_SIG_LEN);
+    }
+    if (tc) {
+        t->has_tc = true;
+        make_tc(&t->tc, 7, 3);
+    }
+}
+
+static void timeout_roundtrip(bool vote, bool tc)
+{
+    struct hs_timeout_msg t, d;
+    make_timeout(&t, vote, tc);
+    struct bft_msg m, got;
+    assert_true(hs_timeout_encode(&t, g_body, sizeof g_body, &m));
+    trip(&m, &got);
+    assert_int_equal(hs_timeout_decode(&got, N, &d), NONE);
+    assert_true(d.view == 8 && d.has_vote == vote && d.has_tc == tc);
+    assert_qc_equal(&d.high_qc, &t.high_qc);
+    assert_memory_equal(d.sig, t.sig, BFT_SIG_LEN);
+    if (vote) {
+        assert_true(d.vote.view == 7 && d.vote.height == 5);
+        assert_memory_equal(d.vote.block.b, t.vote.block.b, CRYPTO_DIGEST_LEN);
+        assert_memory_equal(d.vote.sig, t.vote.sig, BFT_SIG_LEN);
+    }
+    if (tc) assert_tc_equal(&d.tc, &t.tc);
+}
+
+static void test_timeout_roundtrip(void **state)
+{
+    (void)state;
+    timeout_roundtrip(false, false);
+    timeout_roundtrip(true, false);
+    timeout_roundtrip(false, true);
+    timeout_roundtrip(true, true);
+}
+
+/* Encode t as it is (the encoder checks nothing), then edit the body:
+ * set byte `at` (from the end if negative) to `val`, cut or extend. */
+static int timeout_edit(const struct hs_timeout_msg *t, long at, int val, uint32_t cut,
+                        uint32_t extra, uint8_t type, uint32_t payload_len)
+{
+    struct bft_msg m;
+    assert_true(hs_timeout_encode(t, g_body, sizeof g_body - 8, &m));
+    size_t len = m.body_len;
+    if (val >= 0) g_body[at >= 0 ? (size_t)at : len - (size_t)(-at)] = (uint8_t)val;
+    memset(g_body + len, 0, extra);
+    m.body_len = (uint32_t)(len - cut + extra);
+    m.type = type;
+    m.payload = payload_len ? g_batch : NULL;
+    m.payload_len = payload_len;
+    struct hs_timeout_msg d;
+    return hs_timeout_decode(&m, N, &d);
+}
+
+#define QC3_LEN (8 + 8 + CRYPTO_DIGEST_LEN + 1 + 3 * (1 + BFT_SIG_LEN))
+
+static void test_timeout_decode_rejects(void **state)
+{
+    (void)state;
+    const uint8_t T = BFT_MSG_HS_TIMEOUT;
+    struct hs_timeout_msg t;
+    make_timeout(&t, true, true);
+    assert_int_equal(timeout_edit(&t, 0, -1, 0, 0, T, 0), NONE);
+    assert_int_equal(timeout_edit(&t, 0, -1, 0, 0, BFT_MSG_HS_VOTE, 0), BAD);
+    assert_int_equal(timeout_edit(&t, 0, -1, 0, 0, T, 1), BAD); /* a payload */
+    assert_int_equal(timeout_edit(&t, 0, -1, 0, 1, T, 0), BAD); /* trailing byte */
+    assert_int_equal(timeout_edit(&t, 0, -1, 1, 0, T, 0), BAD); /* TC cut short */
+    assert_int_equal(timeout_edit(&t, 8 + 8 + CRYPTO_DIGEST_LEN, N + 1, 0, 0, T, 0),
+                     BAD); /* QC k */
+    /* has_vote = 2 */
+    assert_int_equal(timeout_edit(&t, QC3_LEN + BFT_SIG_LEN, 2, 0, 0, T, 0), BAD);
+    /* has_tc = 2 */
+    long has_tc_at = QC3_LEN + BFT_SIG_LEN + 1 + HS_TIMEOUT_VOTE_LEN;
+    assert_int_equal(timeout_edit(&t, has_tc_at, 2, 0, 0, T, 0), BAD);
+    assert_int_equal(timeout_edit(&t, has_tc_at + 9, N + 1, 0, 0, T, 0), BAD); /* TC k */
+    struct hs_timeout_msg no;
+    make_timeout(&no, false, false);
+    assert_int_equal(timeout_edit(&no, 0, -1, 1, 0, T, 0), BAD);      /* has_tc missing */
+    assert_int_equal(timeout_edit(&no, 0, -1, 2 + 10, 0, T, 0), BAD); /* sig cut short */
+    assert_int_equal(timeout_edit(&no, -1, 1, 0, 0, T, 0), BAD);      /* has_tc, no TC */
+    assert_int_equal(timeout_edit(&no, -2, 1, 0, 0, T, 0), BAD);      /* has_vote, no vote */
+
+    struct hs_timeout_msg bad = t;
+    bad.view = 0;
+    assert_int_equal(timeout_edit(&bad, 0, -1, 0, 0, T, 0), BAD);
+    bad = t;
+    bad.high_qc.view = 8; /* a QC of the timed-out view itself */
+    assert_int_equal(timeout_edit(&bad, 0, -1, 0, 0, T, 0), BAD);
+    bad = t;
+    bad.tc.view = 8;
+    assert_int_equal(timeout_edit(&bad, 0, -1, 0, 0, T, 0), BAD);
+    bad = t;
+    bad.vote.view = 0;
+    assert_int_equal(timeout_edit(&bad, 0, -1, 0, 0, T, 0), BAD);
+    bad = t;
+    bad.vote.height = 0;
+    assert_int_equal(timeout_edit(&bad, 0, -1, 0, 0, T, 0), BAD);
+    bad = t;
+    bad.vote.view = 9; /* a vote from after the view */
+    assert_int_equal(timeout_edit(&bad, 0, -1, 0, 0, T, 0), BAD);
+    bad.vote.view = 8; /* the view itself is fine */
+    assert_int_equal(timeout_edit(&bad, 0, -1, 0, 0, T, 0), NONE);
+}
+
+/* The signed timeout statement: "HSTO" | u64 view | u64 hqc_view. */
+static void test_timeout_region_layout(void **state)
+{
+    (void)state;
+    uint8_t region[HS_TIMEOUT_REGION_LEN];
+    hs_timeout_region(0x0102030405060708ull, 7, region);
+    static const uint8_t want[HS_TIMEOUT_REGION_LEN] = {'H', 'S', 'T', 'O', 8, 7, 6, 5, 4, 3,
+                                                        2,   1,   7,   0,   0, 0, 0, 0, 0, 0};
+    assert_memory_equal(region, want, sizeof want);
+}
+
+/* ---- state transfer ---- */
+
+static void test_state_req_roundtrip_and_rejects(void **state)
+{
+    (void)state;
+    struct hs_state_req offer = {.last_exec = 40},
+                        chunk = {.last_exec = 41, .chunk = true, .snap_seq = 100, .off = 262144};
+    struct hs_state_req d;
+    struct bft_msg m, got;
+    assert_true(hs_state_req_encode(&offer, 3, NULL, 0, &m));
+    assert_int_equal(m.body_len, 0);
+    trip(&m, &got);
+    assert_int_equal(hs_state_req_decode(&got, &d), NONE);
+    assert_true(d.last_exec == 40 && !d.chunk);
+    uint8_t buf[HS_STATE_CHUNK_REQ_LEN];
+    assert_false(hs_state_req_encode(&chunk, 3, buf, sizeof buf - 1, &m)); /* does not fit */
+    assert_true(hs_state_req_encode(&chunk, 3, buf, sizeof buf, &m));
+    trip(&m, &got);
+    assert_int_equal(hs_state_req_decode(&got, &d), NONE);
+    assert_true(d.last_exec == 41 && d.chunk && d.snap_seq == 100 && d.off == 262144);
+
+    const uint8_t five[5] = {0};
+    m = (struct bft_msg){.type = BFT_MSG_STATE_RESP};
+    assert_int_equal(hs_state_req_decode(&m, &d), BAD);
+    m = (struct bft_msg){.type = BFT_MSG_STATE_REQ, .payload = five, .payload_len = 1};
+    assert_int_equal(hs_state_req_decode(&m, &d), BAD);
+    m = (struct bft_msg){.type = BFT_MSG_STATE_REQ, .body = five, .body_len = 5};
+    assert_int_equal(hs_state_req_decode(&m, &d), BAD);
+}
+
+static uint8_t g_snap[1000];
+
+static void make_resp(struct hs_state_resp *r, uint8_t k, uint32_t total, uint32_t off,
+                      uint32_t chunk_len)
+{
+    memset(r, 0, sizeof *r);
+    r->snap.seq = 64;
+    fill_digest(&r->snap.state, 0x51);
+    fill_digest(&r->snap.block, 0x52);
+    r->nclaims = k;
+    for (uint8_t i = 0; i < k; i++) {
+        r->claims[i].seq = 16u * (i + 1);
+        fill_digest(&r->claims[i].state, (uint8_t)(0x80 + i));
+        fill_digest(&r->claims[i].block, (uint8_t)(0x90 + i));
+    }
+    r->total = total;
+    r->off = off;
+    r->chunk = chunk_len ? g_snap + off : NULL;
+    r->chunk_len = chunk_len;
+}
+
+static void test_state_resp_roundtrip(void **state)
+{
+    (void)state;
+    for (uint32_t i = 0; i < sizeof g_snap; i++)
+        g_snap[i] = (uint8_t)(i * 7);
+    struct hs_state_resp r, d;
+    make_resp(&r, HS_CLAIMS, sizeof g_snap, 600, 400);
+    struct bft_msg m, got;
+    assert_true(hs_state_resp_encode(&r, 9, g_body, HS_STATE_RESP_BODY_MAX, &m));
+    trip(&m, &got);
+    assert_int_equal(hs_state_resp_decode(&got, &d), NONE);
+    assert_true(d.snap.seq == 64 && d.nclaims == HS_CLAIMS && d.total == sizeof g_snap);
+    assert_true(d.off == 600 && d.chunk_len == 400);
+    assert_memory_equal(&d.snap, &r.snap, sizeof r.snap);
+    assert_memory_equal(d.claims, r.claims, sizeof r.claims);
+    assert_memory_equal(d.chunk, g_snap + 600, 400);
+    /* No snapshot: claims only. */
+    make_resp(&r, 2, 0, 0, 0);
+    memset(&r.snap, 0, sizeof r.snap);
+    assert_true(hs_state_resp_encode(&r, 9, g_body, sizeof g_body, &m));
+    trip(&m, &got);
+    assert_int_equal(hs_state_resp_decode(&got, &d), NONE);
+    assert_true(d.snap.seq == 0 && d.nclaims == 2 && d.chunk == NULL && d.chunk_len == 0);
+    assert_memory_equal(d.claims, r.claims, 2 * sizeof r.claims[0]);
+    /* The encoder refuses what it cannot fit or describe. */
+    assert_false(hs_state_resp_encode(&r, 9, g_body, 10, &m));
+    r.nclaims = HS_CLAIMS + 1;
+    assert_false(hs_state_resp_encode(&r, 9, g_body, sizeof g_body, &m));
+}
+
+static int resp_decode(uint64_t seq, uint8_t k, uint32_t total, uint32_t off, uint32_t payload,
+                       int body_delta)
+{
+    struct hs_state_resp r;
+    /* At most two claims are sent; k may claim more. */
+    make_resp(&r, k > 2 ? 2 : k, total, off, 0);
+    struct bft_msg m;
+    assert_true(hs_state_resp_encode(&r, 1, g_body, sizeof g_body - 8, &m));
+    g_body[CRYPTO_DIGEST_LEN] = k; /* k as written */
+    memset(g_body + m.body_len, 0, 8);
+    m.body_len = (uint32_t)((int)m.body_len + body_delta);
+    m.seq = seq;
+    m.payload = payload ? g_snap : NULL;
+    m.payload_len = payload;
+    struct hs_state_resp d;
+    return hs_state_resp_decode(&m, &d);
+}
+
+static void test_state_resp_decode_rejects(void **state)
+{
+    (void)state;
+    assert_int_equal(resp_decode(64, 2, 1000, 0, 100, 0), NONE);
+    assert_int_equal(resp_decode(64, 2, 1000, 900, 100, 0), NONE); /* the last chunk */
+    assert_int_equal(resp_decode(0, 2, 0, 0, 0, 0), NONE);         /* no snapshot */
+    struct bft_msg m = {.type = BFT_MSG_STATE_REQ};
+    struct hs_state_resp d;
+    assert_int_equal(hs_state_resp_decode(&m, &d), BAD);
+    assert_int_equal(resp_decode(64, HS_CLAIMS + 1, 1000, 0, 100, 0), BAD); /* too many claims */
+    assert_int_equal(resp_decode(64, 3, 1000, 0, 100, 0), BAD);  /* k beyond the claims sent */
+    assert_int_equal(resp_decode(64, 2, 1000, 0, 100, -1), BAD); /* offset cut short */
+    assert_int_equal(resp_decode(64, 2, 1000, 0, 100, 1), BAD);  /* trailing byte */
+    assert_int_equal(resp_decode(0, 2, 0, 0, 10, 0), BAD);       /* no snapshot, but bytes */
+    assert_int_equal(resp_decode(0, 2, 10, 0, 0, 0), BAD);       /* no snapshot, but a length */
+    assert_int_equal(resp_decode(64, 2, HS_SNAP_MAX + 1, 0, 100, 0), BAD); /* too big */
+    assert_int_equal(resp_decode(64, 2, 1000, 1001, 0, 0), BAD);           /* offset past the end */
+    assert_int_equal(resp_decode(64, 2, 1000, 950, 100, 0), BAD);          /* chunk past the end */
+    assert_int_equal(resp_decode(64, 2, 1000, 0, 0, 0), BAD);              /* empty, not the last */
+}
+
+static void test_state_resp_chunk_bound(void **state)
+{
+    (void)state;
+    /* A chunk above HS_STATE_CHUNK is refused even inside the snapshot. */
+    static uint8_t big[HS_STATE_CHUNK + 1];
+    struct hs_state_resp r;
+    make_resp(&r, 0, HS_STATE_CHUNK + 10, 0, 0);
+    struct bft_msg m;
+    assert_true(hs_state_resp_encode(&r, 1, g_body, sizeof g_body, &m));
+    m.payload = big;
+    m.payload_len = sizeof big;
+    struct hs_state_resp d;
+    assert_int_equal(hs_state_resp_decode(&m, &d), BAD);
+    m.payload_len = HS_STATE_CHUNK;
+    assert_int_equal(hs_state_resp_decode(&m, &d), NONE);
+}
+
+/* ---- encoders refuse a body that does not fit ---- */
+
+static void test_encoders_refuse_small_buffers(void **state)
+{
+    (void)state;
+    struct hs_wire_block w;
+    make_block(&w, 3, 4, true);
+    struct bft_msg m;
+    assert_false(hs_block_encode(&w, BFT_MSG_HS_PROPOSAL, g_body, 40, &m));
+    assert_true(hs_block_encode(&w, BFT_MSG_HS_PROPOSAL, g_body, HS_PROPOSAL_BODY_MAX, &m));
+    struct hs_timeout_msg t;
+    make_timeout(&t, true, true);
+    assert_false(hs_timeout_encode(&t, g_body, 40, &m));
+    assert_true(hs_timeout_encode(&t, g_body, HS_TIMEOUT_BODY_MAX, &m));
+}
+
+/* A full QC and TC (BFT_MAX_REPLICAS signers) fit the declared bounds. */
+static void test_full_certificates_fit_bounds(void **state)
+{
+    (void)state;
+    struct hs_wire_block w;
+    make_block(&w, 3, 4, false);
+    make_qc(&w.justify, 3, 2, BFT_MAX_REPLICAS);
+    w.parent = w.justify.block;
+    make_tc(&w.tc, 4, BFT_MAX_REPLICAS);
+    struct bft_msg m;
+    assert_true(hs_block_encode(&w, BFT_MSG_HS_PROPOSAL, g_body, HS_PROPOSAL_BODY_MAX, &m));
+    assert_int_equal(m.body_len, HS_PROPOSAL_BODY_MAX);
+    struct hs_wire_block d;
+    assert_int_equal(hs_block_decode(&m, BFT_MAX_REPLICAS, &d), NONE);
+    assert_int_equal(hs_block_decode(&m, BFT_MAX_REPLICAS - 1, &d), BAD); /* k > n */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_block_roundtrip),
+        cmocka_unit_test(test_block_digest_covers_fields),
+        cmocka_unit_test(test_block_decode_rejects),
+        cmocka_unit_test(test_vote_roundtrip),
+        cmocka_unit_test(test_vote_decode_rejects),
+        cmocka_unit_test(test_block_req_roundtrip_and_rejects),
+        cmocka_unit_test(test_timeout_roundtrip),
+        cmocka_unit_test(test_timeout_decode_rejects),
+        cmocka_unit_test(test_timeout_region_layout),
+        cmocka_unit_test(test_state_req_roundtrip_and_rejects),
+        cmocka_unit_test(test_state_resp_roundtrip),
+        cmocka_unit_test(test_state_resp_decode_rejects),
+        cmocka_unit_test(test_state_resp_chunk_bound),
+        cmocka_unit_test(test_encoders_refuse_small_buffers),
+        cmocka_unit_test(test_full_certificates_fit_bounds),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
