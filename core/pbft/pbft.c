@@ -94,16 +94,17 @@ int pbft_embedded_check(struct bft_core *c, const uint8_t *raw, size_t len, uint
                         struct bft_msg *m, bool verify)
 {
     if (len != PBFT_RAW_MAX) return BFT_REJECT_MALFORMED;
-    if (pbft_le(raw, 4) != 0 || raw[4] != BFT_WIRE_VERSION || raw[5] != type) {
+    if (wire_le_load(raw, 4) != 0 || raw[4] != BFT_WIRE_VERSION || raw[5] != type) {
         return BFT_REJECT_MALFORMED;
     }
-    if (pbft_le(raw + 6, 2) != 0 || pbft_le(raw + 12, 4) != 0) return BFT_REJECT_MALFORMED;
+    if (wire_le_load(raw + 6, 2) != 0 || wire_le_load(raw + 12, 4) != 0)
+        return BFT_REJECT_MALFORMED;
     memset(m, 0, sizeof(*m));
     m->type = type;
-    m->sender = (uint32_t)pbft_le(raw + 8, 4);
-    m->cluster_id = pbft_le(raw + 16, 8);
-    m->view = pbft_le(raw + 24, 8);
-    m->seq = pbft_le(raw + 32, 8);
+    m->sender = (uint32_t)wire_le_load(raw + 8, 4);
+    m->cluster_id = wire_le_load(raw + 16, 8);
+    m->view = wire_le_load(raw + 24, 8);
+    m->seq = wire_le_load(raw + 32, 8);
     memcpy(m->digest.b, raw + 40, sizeof m->digest.b);
     memcpy(m->sig, raw + BFT_HDR_LEN, BFT_SIG_LEN);
     m->raw = raw;
@@ -123,10 +124,10 @@ int pbft_embedded_check(struct bft_core *c, const uint8_t *raw, size_t len, uint
 void pbft_persist_view(struct bft_core *c)
 {
     uint8_t rec[10];
-    struct pbft_wr w = {.p = rec, .cap = sizeof rec};
-    pbft_put(&w, PBFT_REC_VIEW, 1);
-    pbft_put(&w, c->view, 8);
-    pbft_put(&w, c->in_vc ? 1 : 0, 1);
+    struct wire_wr w = {.buf = rec, .cap = sizeof rec};
+    wire_put_le(&w, PBFT_REC_VIEW, 1);
+    wire_put_le(&w, c->view, 8);
+    wire_put_le(&w, c->in_vc ? 1 : 0, 1);
     assert(!w.err);
     c->io.persist(c->io.ctx, rec, w.len);
 }

@@ -66,13 +66,13 @@ static bool spend_budget(struct bft_core *c, uint32_t to)
 void pbft_send_checkpoint_proof(struct bft_core *c, uint32_t to)
 {
     uint8_t body[2 + BFT_MAX_REPLICAS * (2 + PBFT_RAW_MAX)];
-    struct pbft_wr w = {.p = body, .cap = sizeof body};
-    pbft_put(&w, 2, 1);
-    pbft_put(&w, pbft_popcount(c->h_proof_mask), 1);
+    struct wire_wr w = {.buf = body, .cap = sizeof body};
+    wire_put_le(&w, 2, 1);
+    wire_put_le(&w, pbft_popcount(c->h_proof_mask), 1);
     for (uint32_t i = 0; i < c->n; i++) {
         if (!(c->h_proof_mask & (1u << i))) continue;
-        pbft_put(&w, c->h_proof[i].len, 2);
-        pbft_put_bytes(&w, c->h_proof[i].b, c->h_proof[i].len);
+        wire_put_le(&w, c->h_proof[i].len, 2);
+        wire_put_bytes(&w, c->h_proof[i].b, c->h_proof[i].len);
     }
     assert(!w.err);
     struct bft_msg out = {.type = BFT_MSG_STATE_RESP, .view = c->view, .seq = c->h};
@@ -86,10 +86,10 @@ void pbft_send_checkpoint_proof(struct bft_core *c, uint32_t to)
 static void send_entry(struct bft_core *c, uint32_t to, const struct pbft_slot *s)
 {
     uint8_t body[1 + 8 + 1 + BFT_MAX_REPLICAS * (2 + PBFT_RAW_MAX)];
-    struct pbft_wr w = {.p = body, .cap = sizeof body};
-    pbft_put(&w, 1, 1);
-    pbft_put(&w, c->last_exec, 8);
-    pbft_put(&w, pbft_popcount(s->proof_mask), 1);
+    struct wire_wr w = {.buf = body, .cap = sizeof body};
+    wire_put_le(&w, 1, 1);
+    wire_put_le(&w, c->last_exec, 8);
+    wire_put_le(&w, pbft_popcount(s->proof_mask), 1);
     for (uint32_t i = 0; i < c->n; i++) {
         if (!(s->proof_mask & (1u << i))) continue;
         struct pbft_raw own;
@@ -98,8 +98,8 @@ static void send_entry(struct bft_core *c, uint32_t to, const struct pbft_slot *
             pbft_sign_own(c, BFT_MSG_COMMIT, s->proof_view, s->seq, &s->digest, &own);
             r = &own;
         }
-        pbft_put(&w, r->len, 2);
-        pbft_put_bytes(&w, r->b, r->len);
+        wire_put_le(&w, r->len, 2);
+        wire_put_bytes(&w, r->b, r->len);
     }
     assert(!w.err);
     struct bft_msg out = {.type = BFT_MSG_STATE_RESP, .view = c->view, .seq = s->seq};
@@ -121,7 +121,7 @@ void pbft_on_fetch_req(struct bft_core *c, const struct bft_msg *m)
             pbft_send_checkpoint_proof(c, m->sender);
         return;
     }
-    uint32_t count = (uint32_t)pbft_le(m->body + 1, 2);
+    uint32_t count = (uint32_t)wire_le_load(m->body + 1, 2);
     if (count > PBFT_FETCH_RANGE) count = PBFT_FETCH_RANGE;
     for (uint64_t seq = m->seq; seq - m->seq < count; seq++) {
         if (seq <= c->h) {
@@ -153,9 +153,9 @@ void pbft_on_fetch_resp(struct bft_core *c, const struct bft_msg *m)
         c->io.reject(c->io.ctx, BFT_REJECT_OUT_OF_WINDOW);
         return;
     }
-    struct pbft_rd r = {.p = m->body, .len = m->body_len, .off = 1};
-    uint64_t their_exec = pbft_get(&r, 8);
-    uint32_t k = (uint32_t)pbft_get(&r, 1);
+    struct wire_rd r = {.p = m->body, .len = m->body_len, .off = 1};
+    uint64_t their_exec = wire_get_le(&r, 8);
+    uint32_t k = (uint32_t)wire_get_le(&r, 1);
     if (r.err || k < 2 * c->f + 1 || k > c->n) {
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         return;
@@ -164,8 +164,8 @@ void pbft_on_fetch_resp(struct bft_core *c, const struct bft_msg *m)
     uint32_t mask = 0;
     uint64_t view = 0;
     for (uint32_t i = 0; i < k; i++) {
-        uint16_t len = (uint16_t)pbft_get(&r, 2);
-        const uint8_t *p = pbft_get_ptr(&r, len);
+        uint16_t len = (uint16_t)wire_get_le(&r, 2);
+        const uint8_t *p = wire_get_ptr(&r, len);
         struct bft_msg e;
         int why =
             p ? pbft_embedded_check(c, p, len, BFT_MSG_COMMIT, &e, true) : BFT_REJECT_MALFORMED;
@@ -224,14 +224,14 @@ void pbft_on_fetch_ckpt(struct bft_core *c, const struct bft_msg *m)
         c->io.reject(c->io.ctx, BFT_REJECT_DUPLICATE);
         return;
     }
-    struct pbft_rd r = {.p = m->body, .len = m->body_len, .off = 1};
-    uint32_t k = (uint32_t)pbft_get(&r, 1);
+    struct wire_rd r = {.p = m->body, .len = m->body_len, .off = 1};
+    uint32_t k = (uint32_t)wire_get_le(&r, 1);
     struct pbft_raw proof[BFT_MAX_REPLICAS];
     uint32_t mask = 0;
     if (r.err || k > c->n) r.err = true;
     for (uint32_t i = 0; i < k && !r.err; i++) {
-        uint16_t len = (uint16_t)pbft_get(&r, 2);
-        const uint8_t *p = pbft_get_ptr(&r, len);
+        uint16_t len = (uint16_t)wire_get_le(&r, 2);
+        const uint8_t *p = wire_get_ptr(&r, len);
         struct bft_msg e;
         int why =
             p ? pbft_embedded_check(c, p, len, BFT_MSG_CHECKPOINT, &e, true) : BFT_REJECT_MALFORMED;

@@ -145,23 +145,23 @@ bool pbft_kept_covers(const struct bft_core *c, uint64_t seq)
 void pbft_kept_send(struct bft_core *c, uint32_t to, const struct pbft_kept_entry *e)
 {
     uint8_t body[1 + 8 + 1 + BFT_MAX_REPLICAS * (2 + PBFT_RAW_MAX)];
-    struct pbft_wr w = {.p = body, .cap = sizeof body};
-    pbft_put(&w, 1, 1);
-    pbft_put(&w, c->last_exec, 8);
-    pbft_put(&w, pbft_popcount(e->mask), 1);
-    struct pbft_rd r = {.p = e->data, .len = e->raws_len};
+    struct wire_wr w = {.buf = body, .cap = sizeof body};
+    wire_put_le(&w, 1, 1);
+    wire_put_le(&w, c->last_exec, 8);
+    wire_put_le(&w, pbft_popcount(e->mask), 1);
+    struct wire_rd r = {.p = e->data, .len = e->raws_len};
     while (r.off < r.len && !r.err) {
-        pbft_get(&r, 1); /* the sender id (the raw names it too) */
-        uint16_t len = (uint16_t)pbft_get(&r, 2);
-        const uint8_t *raw = pbft_get_ptr(&r, len);
+        wire_get_le(&r, 1); /* the sender id (the raw names it too) */
+        uint16_t len = (uint16_t)wire_get_le(&r, 2);
+        const uint8_t *raw = wire_get_ptr(&r, len);
         struct pbft_raw own;
         if (len == 0) {
             pbft_sign_own(c, BFT_MSG_COMMIT, e->view, e->seq, &e->digest, &own);
             raw = own.b;
             len = own.len;
         }
-        pbft_put(&w, len, 2);
-        pbft_put_bytes(&w, raw, len);
+        wire_put_le(&w, len, 2);
+        wire_put_bytes(&w, raw, len);
     }
     assert(!r.err && !w.err);
     struct bft_msg out = {.type = BFT_MSG_STATE_RESP, .view = c->view, .seq = e->seq};

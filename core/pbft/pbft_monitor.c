@@ -154,7 +154,7 @@ void pbft_monitor_on_pp(struct bft_core *c, uint64_t seq, const uint8_t *batch, 
 {
     sync_view(c);
     if (c->in_vc || pbft_primary(c, c->view) == c->self) return;
-    if (len < 2 || pbft_le(batch, 2) < 2) return; /* no evidence of a backlog */
+    if (len < 2 || wire_le_load(batch, 2) < 2) return; /* no evidence of a backlog */
     uint64_t p = c->cfg.pipeline_max;
     if (seq <= p) return;
     const struct pbft_slot *prev = pbft_slot_peek(c, seq - p);

@@ -63,15 +63,15 @@ void pbft_nv_compute(const struct bft_core *c, const pbft_vc_set set, uint32_t n
 static void persist_nv(struct bft_core *c)
 {
     /* Fits the floor c->rec always holds (pbft_rec_floor). */
-    struct pbft_wr w = pbft_rec_wr(c, pbft_rec_floor(c));
-    pbft_put(&w, PBFT_REC_NV, 1);
-    pbft_put(&w, c->nv_view, 8);
-    pbft_put(&w, c->nv_min, 8);
-    pbft_put(&w, c->nv_max, 8);
+    struct wire_wr w = pbft_rec_wr(c, pbft_rec_floor(c));
+    wire_put_le(&w, PBFT_REC_NV, 1);
+    wire_put_le(&w, c->nv_view, 8);
+    wire_put_le(&w, c->nv_min, 8);
+    wire_put_le(&w, c->nv_max, 8);
     for (uint64_t k = 0; k < c->nv_max - c->nv_min; k++)
-        pbft_put_bytes(&w, c->nv_dig[k].b, 32);
+        wire_put_bytes(&w, c->nv_dig[k].b, 32);
     assert(!w.err);
-    c->io.persist(c->io.ctx, w.p, w.len);
+    c->io.persist(c->io.ctx, w.buf, w.len);
 }
 
 void pbft_enter_new_view(struct bft_core *c, uint64_t view, const pbft_vc_set set, uint32_t nset)
@@ -110,7 +110,7 @@ void pbft_enter_new_view(struct bft_core *c, uint64_t view, const pbft_vc_set se
         struct pbft_raw proof[BFT_MAX_REPLICAS];
         uint32_t mask = 0;
         for (uint32_t i = 0; i < v->nproof; i++) {
-            uint32_t from = (uint32_t)pbft_le(v->proof[i] + 8, 4);
+            uint32_t from = (uint32_t)wire_le_load(v->proof[i] + 8, 4);
             if (from >= c->n || v->proof_len[i] != PBFT_RAW_MAX) continue;
             mask |= 1u << from;
             proof[from].len = v->proof_len[i];
@@ -207,31 +207,31 @@ void pbft_try_new_view(struct bft_core *c)
     pbft_nv_compute(c, set, nset, &min_s, &min_d, &min_src, &max_s, c->nv_dig, srcv, srcc);
     free(srcv);
     free(srcc);
-    struct pbft_wr w = {.p = c->nv_sent.p, .cap = c->nv_sent.cap};
-    pbft_put(&w, min_s, 8);
-    pbft_put_bytes(&w, min_d.b, 32);
-    pbft_put(&w, max_s, 8);
-    pbft_put(&w, nset, 1);
+    struct wire_wr w = {.buf = c->nv_sent.p, .cap = c->nv_sent.cap};
+    wire_put_le(&w, min_s, 8);
+    wire_put_bytes(&w, min_d.b, 32);
+    wire_put_le(&w, max_s, 8);
+    wire_put_le(&w, nset, 1);
     for (uint32_t i = 0; i < nset; i++) {
-        pbft_put(&w, ids[i], 4);
-        pbft_put_bytes(&w, set[i]->id.b, 32);
+        wire_put_le(&w, ids[i], 4);
+        wire_put_bytes(&w, set[i]->id.b, 32);
     }
-    pbft_put(&w, max_s - min_s, 2);
+    wire_put_le(&w, max_s - min_s, 2);
     for (uint64_t k = 0; k < max_s - min_s; k++)
-        pbft_put_bytes(&w, c->nv_dig[k].b, 32);
+        wire_put_bytes(&w, c->nv_dig[k].b, 32);
     size_t epos = w.len;
-    pbft_put(&w, 0, 1);
+    wire_put_le(&w, 0, 1);
     assert(!w.err);
     uint8_t nemb = 0;
     for (uint32_t i = 0; i < nset; i++) {
         const struct pbft_vc *v = set[i];
         if (w.len + 4 + v->len > BFT_BODY_MAX) continue; /* referenced only */
-        pbft_put(&w, v->len, 4);
-        pbft_put_bytes(&w, v->raw, v->len);
+        wire_put_le(&w, v->len, 4);
+        wire_put_bytes(&w, v->raw, v->len);
         nemb++;
     }
     assert(!w.err);
-    w.p[epos] = nemb;
+    w.buf[epos] = nemb;
     c->nv_sent_len = (uint32_t)w.len;
     c->nv_sent_view = c->view;
     c->nv_sent_seq = max_s;
@@ -270,11 +270,11 @@ void pbft_on_new_view(struct bft_core *c, const struct bft_msg *m)
         reject(c, BFT_REJECT_MALFORMED);
         return;
     }
-    struct pbft_rd r = {.p = m->body, .len = m->body_len};
-    uint64_t min_s = pbft_get(&r, 8);
-    const uint8_t *min_d = pbft_get_ptr(&r, 32);
-    uint64_t max_s = pbft_get(&r, 8);
-    uint32_t nref = (uint32_t)pbft_get(&r, 1);
+    struct wire_rd r = {.p = m->body, .len = m->body_len};
+    uint64_t min_s = wire_get_le(&r, 8);
+    const uint8_t *min_d = wire_get_ptr(&r, 32);
+    uint64_t max_s = wire_get_le(&r, 8);
+    uint32_t nref = (uint32_t)wire_get_le(&r, 1);
     if (r.err || nref < 2 * c->f + 1 || nref > c->n || max_s < min_s || max_s - min_s > c->L) {
         reject(c, BFT_REJECT_MALFORMED);
         return;
@@ -282,24 +282,24 @@ void pbft_on_new_view(struct bft_core *c, const struct bft_msg *m)
     uint32_t from_ids[BFT_MAX_REPLICAS];
     const uint8_t *ids[BFT_MAX_REPLICAS];
     for (uint32_t i = 0; i < nref; i++) {
-        uint32_t from = (uint32_t)pbft_get(&r, 4);
-        ids[i] = pbft_get_ptr(&r, 32);
+        uint32_t from = (uint32_t)wire_get_le(&r, 4);
+        ids[i] = wire_get_ptr(&r, 32);
         if (r.err || from >= c->n || (i > 0 && from <= from_ids[i - 1])) {
             reject(c, BFT_REJECT_MALFORMED);
             return;
         }
         from_ids[i] = from;
     }
-    uint32_t ndig = (uint32_t)pbft_get(&r, 2);
-    const uint8_t *digs = pbft_get_ptr(&r, (size_t)ndig * 32);
-    uint32_t nemb = (uint32_t)pbft_get(&r, 1);
+    uint32_t ndig = (uint32_t)wire_get_le(&r, 2);
+    const uint8_t *digs = wire_get_ptr(&r, (size_t)ndig * 32);
+    uint32_t nemb = (uint32_t)wire_get_le(&r, 1);
     if (r.err || ndig != max_s - min_s || nemb > c->n) {
         reject(c, BFT_REJECT_MALFORMED);
         return;
     }
     for (uint32_t i = 0; i < nemb; i++) {
-        uint32_t len = (uint32_t)pbft_get(&r, 4);
-        const uint8_t *p = pbft_get_ptr(&r, len);
+        uint32_t len = (uint32_t)wire_get_le(&r, 4);
+        const uint8_t *p = wire_get_ptr(&r, len);
         struct bft_msg v;
         if (!p || bft_msg_decode(p, len, &v) != BFT_E_OK || v.type != BFT_MSG_VIEW_CHANGE ||
             v.view != m->view || v.sender >= c->n) {

@@ -107,17 +107,17 @@ void pbft_on_request(struct bft_core *c, const struct bft_msg *req)
  * instead of leaving it accepted but not logged. */
 static void persist_pp(struct bft_core *c, const struct pbft_slot *s)
 {
-    struct pbft_wr w = pbft_rec_wr(c, pbft_pp_rec_len(s->pp.len, s->batch_len));
-    pbft_put(&w, PBFT_REC_PP, 1);
-    pbft_put(&w, s->view, 8);
-    pbft_put(&w, s->seq, 8);
-    pbft_put_bytes(&w, s->digest.b, 32);
-    pbft_put(&w, s->pp.len, 2);
-    pbft_put_bytes(&w, s->pp.b, s->pp.len);
-    pbft_put(&w, s->batch_len, 4);
-    pbft_put_bytes(&w, s->batch, s->batch_len);
+    struct wire_wr w = pbft_rec_wr(c, pbft_pp_rec_len(s->pp.len, s->batch_len));
+    wire_put_le(&w, PBFT_REC_PP, 1);
+    wire_put_le(&w, s->view, 8);
+    wire_put_le(&w, s->seq, 8);
+    wire_put_bytes(&w, s->digest.b, 32);
+    wire_put_le(&w, s->pp.len, 2);
+    wire_put_bytes(&w, s->pp.b, s->pp.len);
+    wire_put_le(&w, s->batch_len, 4);
+    wire_put_bytes(&w, s->batch, s->batch_len);
     assert(!w.err);
-    c->io.persist(c->io.ctx, w.p, w.len);
+    c->io.persist(c->io.ctx, w.buf, w.len);
 }
 
 static void send_pre_prepare(struct bft_core *c, const struct pbft_slot *s)
@@ -186,21 +186,21 @@ void pbft_try_propose(struct bft_core *c)
             count++;
         }
         if (count == 0) break; /* a request larger than a batch: never */
-        struct pbft_wr w = pbft_rec_wr(c, need);
+        struct wire_wr w = pbft_rec_wr(c, need);
         if (w.err) break;
-        pbft_put(&w, count, 2);
+        wire_put_le(&w, count, 2);
         for (int32_t i = c->pend.head; count > 0; count--) {
             struct pbft_req *r = &c->pend.e[i];
             int32_t next = r->next;
-            pbft_put(&w, r->len, 4);
-            pbft_put_bytes(&w, r->raw, r->len);
+            wire_put_le(&w, r->len, 4);
+            wire_put_bytes(&w, r->raw, r->len);
             pbft_pending_mark(&c->pend, i, seq);
             i = next;
         }
         assert(!w.err && w.len == need);
         bft_digest d;
-        bft_batch_digest(w.p, w.len, &d);
-        if (!pbft_slot_set_batch(s, w.p, (uint32_t)w.len)) break;
+        bft_batch_digest(w.buf, w.len, &d);
+        if (!pbft_slot_set_batch(s, w.buf, (uint32_t)w.len)) break;
         c->next_seq++;
         pbft_propose_at(c, seq, &d, s->batch, s->batch_len);
     }

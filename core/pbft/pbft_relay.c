@@ -166,10 +166,10 @@ void pbft_on_relay_req(struct bft_core *c, const struct bft_msg *m)
         return;
     }
     uint8_t body[1 + 2 + PBFT_RAW_MAX];
-    struct pbft_wr w = {.p = body, .cap = sizeof body};
-    pbft_put(&w, PBFT_RELAY_KIND, 1);
-    pbft_put(&w, s->pp.len, 2);
-    pbft_put_bytes(&w, s->pp.b, s->pp.len);
+    struct wire_wr w = {.buf = body, .cap = sizeof body};
+    wire_put_le(&w, PBFT_RELAY_KIND, 1);
+    wire_put_le(&w, s->pp.len, 2);
+    wire_put_bytes(&w, s->pp.b, s->pp.len);
     assert(!w.err);
     out.type = BFT_MSG_STATE_RESP;
     out.body = body;
@@ -202,9 +202,9 @@ static int check_batch(struct bft_core *c, const struct bft_msg *m)
 
 void pbft_on_relay_resp(struct bft_core *c, const struct bft_msg *m)
 {
-    struct pbft_rd r = {.p = m->body, .len = m->body_len, .off = 1};
-    uint16_t len = (uint16_t)pbft_get(&r, 2);
-    const uint8_t *raw = pbft_get_ptr(&r, len);
+    struct wire_rd r = {.p = m->body, .len = m->body_len, .off = 1};
+    uint16_t len = (uint16_t)wire_get_le(&r, 2);
+    const uint8_t *raw = wire_get_ptr(&r, len);
     if (r.err || r.off != r.len) {
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         return;

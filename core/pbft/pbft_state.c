@@ -35,9 +35,9 @@ static void send_state_req(struct bft_core *c)
 static void send_chunk_req(struct bft_core *c)
 {
     uint8_t body[5];
-    struct pbft_wr w = {.p = body, .cap = sizeof body};
-    pbft_put(&w, 2, 1);
-    pbft_put(&w, c->x_off, 4);
+    struct wire_wr w = {.buf = body, .cap = sizeof body};
+    wire_put_le(&w, 2, 1);
+    wire_put_le(&w, c->x_off, 4);
     assert(!w.err);
     struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = c->view, .seq = c->x_seq};
     m.body = body;
@@ -200,17 +200,17 @@ void pbft_state_snapshot_checkpoint(struct bft_core *c, uint64_t seq, const bft_
 static void send_state_chunk(struct bft_core *c, uint32_t to, size_t off, size_t len)
 {
     uint8_t body[1 + 4 + 4 + 32 + 1 + BFT_MAX_REPLICAS * (2 + PBFT_RAW_MAX)];
-    struct pbft_wr w = {.p = body, .cap = sizeof body};
-    pbft_put(&w, 0, 1); /* kind: state */
-    pbft_put(&w, c->snap_len, 4);
-    pbft_put(&w, off, 4);
-    pbft_put_bytes(&w, c->snap_sha.b, 32);
+    struct wire_wr w = {.buf = body, .cap = sizeof body};
+    wire_put_le(&w, 0, 1); /* kind: state */
+    wire_put_le(&w, c->snap_len, 4);
+    wire_put_le(&w, off, 4);
+    wire_put_bytes(&w, c->snap_sha.b, 32);
     uint32_t k = off == 0 ? pbft_popcount(c->snap_mask) : 0;
-    pbft_put(&w, k, 1);
+    wire_put_le(&w, k, 1);
     for (uint32_t i = 0; k && i < c->n; i++) {
         if (!(c->snap_mask & (1u << i))) continue;
-        pbft_put(&w, c->snap_proof[i].len, 2);
-        pbft_put_bytes(&w, c->snap_proof[i].b, c->snap_proof[i].len);
+        wire_put_le(&w, c->snap_proof[i].len, 2);
+        wire_put_bytes(&w, c->snap_proof[i].b, c->snap_proof[i].len);
     }
     assert(!w.err);
     struct bft_msg m = {.type = BFT_MSG_STATE_RESP, .view = c->view, .seq = c->snap_seq};
@@ -234,7 +234,7 @@ void pbft_on_state_req(struct bft_core *c, const struct bft_msg *m)
     }
     size_t off = 0;
     if (m->body_len == 5 && m->body[0] == 2) {
-        off = (size_t)pbft_le(m->body + 1, 4);
+        off = (size_t)wire_le_load(m->body + 1, 4);
     } else if (m->body_len != 0) {
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         return;
@@ -271,14 +271,14 @@ void pbft_on_state_req(struct bft_core *c, const struct bft_msg *m)
 }
 
 /* Parse k CHECKPOINT messages proving (seq, d); returns -1 or a reason. */
-static int parse_proof(struct bft_core *c, struct pbft_rd *r, uint32_t k, uint64_t seq,
+static int parse_proof(struct bft_core *c, struct wire_rd *r, uint32_t k, uint64_t seq,
                        const bft_digest *d, struct pbft_raw *proof, uint32_t *mask)
 {
     *mask = 0;
     if (k > c->n) return BFT_REJECT_MALFORMED;
     for (uint32_t i = 0; i < k; i++) {
-        uint16_t len = (uint16_t)pbft_get(r, 2);
-        const uint8_t *p = pbft_get_ptr(r, len);
+        uint16_t len = (uint16_t)wire_get_le(r, 2);
+        const uint8_t *p = wire_get_ptr(r, len);
         if (!p) return BFT_REJECT_MALFORMED;
         struct bft_msg e;
         int why = pbft_embedded_check(c, p, len, BFT_MSG_CHECKPOINT, &e, true);
@@ -379,11 +379,11 @@ void pbft_on_state_resp(struct bft_core *c, const struct bft_msg *m)
         c->io.reject(c->io.ctx, BFT_REJECT_DUPLICATE);
         return;
     }
-    struct pbft_rd r = {.p = m->body, .len = m->body_len, .off = 1};
-    size_t total = (size_t)pbft_get(&r, 4);
-    size_t off = (size_t)pbft_get(&r, 4);
-    const uint8_t *shap = pbft_get_ptr(&r, 32);
-    uint32_t k = (uint32_t)pbft_get(&r, 1);
+    struct wire_rd r = {.p = m->body, .len = m->body_len, .off = 1};
+    size_t total = (size_t)wire_get_le(&r, 4);
+    size_t off = (size_t)wire_get_le(&r, 4);
+    const uint8_t *shap = wire_get_ptr(&r, 32);
+    uint32_t k = (uint32_t)wire_get_le(&r, 1);
     /* Chunks of up to PBFT_STATE_CHUNK bytes (a responder may send less). */
     size_t want = m->payload_len;
     if (r.err || total > PBFT_SNAP_MAX || off > total || want > total - off ||

@@ -21,10 +21,10 @@ static size_t cert_size(const struct bft_core *c, const struct pbft_cert *ct)
     return 2 + PBFT_RAW_MAX + 1 + (size_t)pbft_popcount(ct->voters) * (2 + PBFT_RAW_MAX) + 4;
 }
 
-static void put_raw(struct pbft_wr *w, const struct pbft_raw *r)
+static void put_raw(struct wire_wr *w, const struct pbft_raw *r)
 {
-    pbft_put(w, r->len, 2);
-    pbft_put_bytes(w, r->b, r->len);
+    wire_put_le(w, r->len, 2);
+    wire_put_bytes(w, r->b, r->len);
 }
 
 /* Whether slot sl's certificate goes with its batch: batches fill what the
@@ -64,15 +64,15 @@ static uint32_t build_vc_body(struct bft_core *c)
         if (sl && sl->cert.valid && vc_batch_fits(sl, &budget)) need += sl->batch_len;
     }
     if (!bft_buf_reserve(&c->own_vc, need, BFT_BODY_MAX)) return 0;
-    struct pbft_wr w = {.p = c->own_vc.p, .cap = c->own_vc.cap};
-    pbft_put(&w, c->h, 8);
-    pbft_put_bytes(&w, c->h_digest.b, 32);
-    pbft_put(&w, pbft_popcount(c->h_proof_mask), 1);
+    struct wire_wr w = {.buf = c->own_vc.p, .cap = c->own_vc.cap};
+    wire_put_le(&w, c->h, 8);
+    wire_put_bytes(&w, c->h_digest.b, 32);
+    wire_put_le(&w, pbft_popcount(c->h_proof_mask), 1);
     for (uint32_t i = 0; i < c->n; i++)
         if (c->h_proof_mask & (1u << i)) put_raw(&w, &c->h_proof[i]);
     budget = BFT_BODY_MAX - fixed;
     size_t npos = w.len;
-    pbft_put(&w, 0, 2);
+    wire_put_le(&w, 0, 2);
     uint16_t ncert = 0;
     for (uint64_t s = c->h + 1; s <= c->h + c->L; s++) {
         struct pbft_slot *sl = pbft_slot_peek(c, s);
@@ -85,7 +85,7 @@ static uint32_t build_vc_body(struct bft_core *c)
         } else {
             put_raw(&w, &ct->pp);
         }
-        pbft_put(&w, pbft_popcount(ct->voters), 1);
+        wire_put_le(&w, pbft_popcount(ct->voters), 1);
         for (uint32_t i = 0; i < c->n; i++) {
             if (!(ct->voters & (1u << i))) continue;
             if (ct->prep[i].len == 0) {
@@ -96,20 +96,20 @@ static uint32_t build_vc_body(struct bft_core *c)
             }
         }
         if (pbft_is_null(&ct->digest)) {
-            pbft_put(&w, 0, 4);
+            wire_put_le(&w, 0, 4);
         } else if (vc_batch_fits(sl, &budget)) {
-            pbft_put(&w, sl->batch_len, 4);
-            pbft_put_bytes(&w, sl->batch, sl->batch_len);
+            wire_put_le(&w, sl->batch_len, 4);
+            wire_put_bytes(&w, sl->batch, sl->batch_len);
         } else {
-            pbft_put(&w, PBFT_BATCH_OMITTED, 4);
+            wire_put_le(&w, PBFT_BATCH_OMITTED, 4);
         }
         ncert++;
     }
     /* need counted every raw as PBFT_RAW_MAX bytes, as the budget does;
      * one recovered from the WAL may be shorter. */
     assert(!w.err && w.len <= need);
-    w.p[npos] = (uint8_t)ncert;
-    w.p[npos + 1] = (uint8_t)(ncert >> 8);
+    w.buf[npos] = (uint8_t)ncert;
+    w.buf[npos + 1] = (uint8_t)(ncert >> 8);
     return (uint32_t)w.len;
 }
 
@@ -133,18 +133,18 @@ static void store_own_vc(struct bft_core *c)
                         .body = c->own_vc.p,
                         .body_len = c->own_vc_len};
     /* Encoded in c->rec, grown to this message's length. */
-    struct pbft_wr w = pbft_rec_wr(c, bft_msg_encoded_len(&m));
+    struct wire_wr w = pbft_rec_wr(c, bft_msg_encoded_len(&m));
     if (w.err) return; /* short memory: stored when the VIEW-CHANGE is rebuilt */
-    size_t len = bft_msg_encode(&m, w.p, w.cap);
+    size_t len = bft_msg_encode(&m, w.buf, w.cap);
     assert(len);
     const uint8_t *region;
     size_t rlen;
-    bft_msg_signed_region(w.p, &region, &rlen);
+    bft_msg_signed_region(w.buf, &region, &rlen);
     uint8_t sig[BFT_SIG_LEN];
     c->env.sign(c->env.ctx, BFT_MSG_VIEW_CHANGE, region, rlen, sig);
-    bft_msg_set_sig(w.p, sig);
+    bft_msg_set_sig(w.buf, sig);
     struct bft_msg d;
-    int rv = bft_msg_decode(w.p, len, &d);
+    int rv = bft_msg_decode(w.buf, len, &d);
     assert(rv == BFT_E_OK);
     (void)rv;
     rv = pbft_vc_store(c, &d);
@@ -223,10 +223,10 @@ void pbft_vc_check_progress(struct bft_core *c)
 
 static int vc_parse(struct bft_core *c, const struct bft_msg *m, struct pbft_vc *out, bool verify)
 {
-    struct pbft_rd r = {.p = m->body, .len = m->body_len};
-    uint64_t h = pbft_get(&r, 8);
-    const uint8_t *hd = pbft_get_ptr(&r, 32);
-    uint32_t nproof = (uint32_t)pbft_get(&r, 1);
+    struct wire_rd r = {.p = m->body, .len = m->body_len};
+    uint64_t h = wire_get_le(&r, 8);
+    const uint8_t *hd = wire_get_ptr(&r, 32);
+    uint32_t nproof = (uint32_t)wire_get_le(&r, 1);
     if (r.err || nproof > c->n || h % c->K != 0) return BFT_REJECT_MALFORMED;
     bft_digest hdig;
     memcpy(hdig.b, hd, 32);
@@ -235,8 +235,8 @@ static int vc_parse(struct bft_core *c, const struct bft_msg *m, struct pbft_vc 
     uint32_t seen = 0;
     struct bft_msg e;
     for (uint32_t i = 0; i < nproof; i++) {
-        uint16_t len = (uint16_t)pbft_get(&r, 2);
-        const uint8_t *p = pbft_get_ptr(&r, len);
+        uint16_t len = (uint16_t)wire_get_le(&r, 2);
+        const uint8_t *p = wire_get_ptr(&r, len);
         if (!p) return BFT_REJECT_MALFORMED;
         int why = pbft_embedded_check(c, p, len, BFT_MSG_CHECKPOINT, &e, verify);
         if (why >= 0) return why;
@@ -248,12 +248,12 @@ static int vc_parse(struct bft_core *c, const struct bft_msg *m, struct pbft_vc 
             out->proof_len[i] = len;
         }
     }
-    uint32_t ncert = (uint32_t)pbft_get(&r, 2);
+    uint32_t ncert = (uint32_t)wire_get_le(&r, 2);
     if (r.err || ncert > c->L) return BFT_REJECT_MALFORMED;
     uint64_t prev = h;
     for (uint32_t i = 0; i < ncert; i++) {
-        uint16_t len = (uint16_t)pbft_get(&r, 2);
-        const uint8_t *p = pbft_get_ptr(&r, len);
+        uint16_t len = (uint16_t)wire_get_le(&r, 2);
+        const uint8_t *p = wire_get_ptr(&r, len);
         if (!p) return BFT_REJECT_MALFORMED;
         struct bft_msg pp;
         int why = pbft_embedded_check(c, p, len, BFT_MSG_PRE_PREPARE, &pp, verify);
@@ -262,12 +262,12 @@ static int vc_parse(struct bft_core *c, const struct bft_msg *m, struct pbft_vc 
             pp.seq - h > c->L)
             return BFT_REJECT_MALFORMED;
         prev = pp.seq;
-        uint32_t nprep = (uint32_t)pbft_get(&r, 1);
+        uint32_t nprep = (uint32_t)wire_get_le(&r, 1);
         if (r.err || nprep < 2 * c->f || nprep >= c->n) return BFT_REJECT_MALFORMED;
         uint32_t voters = 0;
         for (uint32_t j = 0; j < nprep; j++) {
-            uint16_t vlen = (uint16_t)pbft_get(&r, 2);
-            const uint8_t *vp = pbft_get_ptr(&r, vlen);
+            uint16_t vlen = (uint16_t)wire_get_le(&r, 2);
+            const uint8_t *vp = wire_get_ptr(&r, vlen);
             if (!vp) return BFT_REJECT_MALFORMED;
             why = pbft_embedded_check(c, vp, vlen, BFT_MSG_PREPARE, &e, verify);
             if (why >= 0) return why;
@@ -276,13 +276,13 @@ static int vc_parse(struct bft_core *c, const struct bft_msg *m, struct pbft_vc 
                 return BFT_REJECT_MALFORMED;
             voters |= 1u << e.sender;
         }
-        uint32_t blen = (uint32_t)pbft_get(&r, 4);
+        uint32_t blen = (uint32_t)wire_get_le(&r, 4);
         const uint8_t *batch = NULL;
         if (r.err) return BFT_REJECT_MALFORMED;
         if (pbft_is_null(&pp.digest)) {
             if (blen != 0) return BFT_REJECT_MALFORMED;
         } else if (blen != PBFT_BATCH_OMITTED) {
-            batch = pbft_get_ptr(&r, blen);
+            batch = wire_get_ptr(&r, blen);
             if (!batch || blen == 0) return BFT_REJECT_MALFORMED;
             if (verify) {
                 struct bft_batch_iter it;

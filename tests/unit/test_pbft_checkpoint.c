@@ -94,17 +94,17 @@ static void test_4_3_future_checkpoints_bounded(void **state)
 static uint32_t state_chunk_body(uint8_t *body, size_t cap, const uint8_t *snap, size_t len,
                                  uint32_t k, uint8_t *const *raws, const uint32_t *rlen)
 {
-    struct pbft_wr w = {.p = body, .cap = cap};
+    struct wire_wr w = {.buf = body, .cap = cap};
     uint8_t sha[32];
     crypto_sha256(snap, len, sha);
-    pbft_put(&w, 0, 1);
-    pbft_put(&w, len, 4);
-    pbft_put(&w, 0, 4);
-    pbft_put_bytes(&w, sha, 32);
-    pbft_put(&w, k, 1);
+    wire_put_le(&w, 0, 1);
+    wire_put_le(&w, len, 4);
+    wire_put_le(&w, 0, 4);
+    wire_put_bytes(&w, sha, 32);
+    wire_put_le(&w, k, 1);
     for (uint32_t i = 0; i < k; i++) {
-        pbft_put(&w, rlen[i], 2);
-        pbft_put_bytes(&w, raws[i], rlen[i]);
+        wire_put_le(&w, rlen[i], 2);
+        wire_put_bytes(&w, raws[i], rlen[i]);
     }
     assert_false(w.err);
     return (uint32_t)w.len;

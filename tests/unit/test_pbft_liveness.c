@@ -215,14 +215,14 @@ static void test_4_4_commit_certificate_stays_one_view_after_view_change(void **
     int resp = fx_find(&fx.node[2], FX_SEND, BFT_MSG_STATE_RESP, 0);
     assert_true(resp >= 0);
     const struct fx_effect *e = &fx.node[2].eff[resp];
-    struct pbft_rd r = {.p = e->body, .len = e->body_len, .off = 9};
-    uint32_t k = (uint32_t)pbft_get(&r, 1);
+    struct wire_rd r = {.p = e->body, .len = e->body_len, .off = 9};
+    uint32_t k = (uint32_t)wire_get_le(&r, 1);
     assert_true(k >= 3);
     uint32_t senders = 0;
     uint64_t view = UINT64_MAX;
     for (uint32_t i = 0; i < k; i++) {
-        uint16_t len = (uint16_t)pbft_get(&r, 2);
-        const uint8_t *p = pbft_get_ptr(&r, len);
+        uint16_t len = (uint16_t)wire_get_le(&r, 2);
+        const uint8_t *p = wire_get_ptr(&r, len);
         assert_non_null(p);
         struct bft_msg c;
         assert_int_equal(pbft_embedded_check(fx.node[3].core, p, len, BFT_MSG_COMMIT, &c, true),
@@ -248,16 +248,16 @@ static void fetch_committed(struct fx *fx, uint32_t to, uint64_t seq, uint64_t r
     uint32_t blen = pp.payload_len;
     memcpy(batch, pp.payload, blen);
     uint8_t body[10 + 3 * (2 + BFT_MSG_MIN_LEN)];
-    struct pbft_wr w = {.p = body, .cap = sizeof body};
-    pbft_put(&w, 1, 1);
-    pbft_put(&w, seq, 8);
-    pbft_put(&w, 3, 1);
+    struct wire_wr w = {.buf = body, .cap = sizeof body};
+    wire_put_le(&w, 1, 1);
+    wire_put_le(&w, seq, 8);
+    wire_put_le(&w, 3, 1);
     for (uint32_t i = 1; i < 4; i++) {
         struct bft_msg v = fx_vote(BFT_MSG_COMMIT, 0, seq, d);
         uint32_t len;
         uint8_t *raw = fx_encode(i, &v, &len);
-        pbft_put(&w, len, 2);
-        pbft_put_bytes(&w, raw, len);
+        wire_put_le(&w, len, 2);
+        wire_put_bytes(&w, raw, len);
         free(raw);
     }
     assert_false(w.err);

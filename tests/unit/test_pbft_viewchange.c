@@ -94,26 +94,26 @@ static void test_4_4_timer_expiry_sends_view_change_with_certificate(void **stat
     assert_int_equal(fx_status(b).view, 1);
     const struct fx_effect *e = &b->eff[vc];
     assert_int_equal(e->view, 1);
-    struct pbft_rd r = {.p = e->body, .len = e->body_len};
-    assert_int_equal(pbft_get(&r, 8), 0); /* h */
-    pbft_get_ptr(&r, 32);
-    assert_int_equal(pbft_get(&r, 1), 0); /* no checkpoint yet */
-    assert_int_equal(pbft_get(&r, 2), 1); /* one certificate */
-    uint16_t len = (uint16_t)pbft_get(&r, 2);
-    const uint8_t *pp = pbft_get_ptr(&r, len);
+    struct wire_rd r = {.p = e->body, .len = e->body_len};
+    assert_int_equal(wire_get_le(&r, 8), 0); /* h */
+    wire_get_ptr(&r, 32);
+    assert_int_equal(wire_get_le(&r, 1), 0); /* no checkpoint yet */
+    assert_int_equal(wire_get_le(&r, 2), 1); /* one certificate */
+    uint16_t len = (uint16_t)wire_get_le(&r, 2);
+    const uint8_t *pp = wire_get_ptr(&r, len);
     assert_int_equal(len, BFT_MSG_MIN_LEN);
     assert_int_equal(pp[5], BFT_MSG_PRE_PREPARE);
-    assert_int_equal(pbft_le(pp + 8, 4), 0);  /* signed by primary 0 */
-    assert_int_equal(pbft_le(pp + 32, 8), 1); /* seq 1 */
-    assert_int_equal(pbft_get(&r, 1), 2);     /* 2f prepares */
+    assert_int_equal(wire_le_load(pp + 8, 4), 0);  /* signed by primary 0 */
+    assert_int_equal(wire_le_load(pp + 32, 8), 1); /* seq 1 */
+    assert_int_equal(wire_get_le(&r, 1), 2);       /* 2f prepares */
     for (int i = 0; i < 2; i++) {
-        len = (uint16_t)pbft_get(&r, 2);
-        const uint8_t *p = pbft_get_ptr(&r, len);
+        len = (uint16_t)wire_get_le(&r, 2);
+        const uint8_t *p = wire_get_ptr(&r, len);
         assert_int_equal(p[5], BFT_MSG_PREPARE);
         assert_memory_equal(p + 40, pp + 40, 32);
     }
-    uint32_t blen = (uint32_t)pbft_get(&r, 4);
-    const uint8_t *batch = pbft_get_ptr(&r, blen);
+    uint32_t blen = (uint32_t)wire_get_le(&r, 4);
+    const uint8_t *batch = wire_get_ptr(&r, blen);
     assert_false(r.err);
     assert_int_equal(r.off, r.len);
     bft_digest d;
@@ -216,8 +216,8 @@ static void test_4_4_backup_rejects_new_view_dropping_prepared_value(void **stat
     memcpy(body, e->body, e->body_len);
     uint32_t nref = body[48];
     size_t dig_off = 8 + 32 + 8 + 1 + nref * 36 + 2;
-    assert_int_equal(pbft_le(body + 40, 8), 1); /* max-s: seq 1 is in O */
-    memset(body + dig_off, 0, 32);              /* ... but claim it is null */
+    assert_int_equal(wire_le_load(body + 40, 8), 1); /* max-s: seq 1 is in O */
+    memset(body + dig_off, 0, 32);                   /* ... but claim it is null */
     struct bft_msg forged = {.type = BFT_MSG_NEW_VIEW, .view = 1, .seq = 1};
     forged.body = body;
     forged.body_len = e->body_len;
@@ -431,7 +431,7 @@ static void test_4_4_waiting_new_view_not_replaced_by_future_primary(void **stat
     assert_true(nv >= 0);
     const struct fx_effect *e = &fx.node[1].eff[nv];
     uint32_t nref = e->body[48];
-    uint32_t ndig = (uint32_t)pbft_le(e->body + 49 + nref * 36, 2);
+    uint32_t ndig = (uint32_t)wire_le_load(e->body + 49 + nref * 36, 2);
     uint32_t nemb_off = 49 + nref * 36 + 2 + ndig * 32;
     uint8_t *refs_only = malloc(nemb_off + 1);
     memcpy(refs_only, e->body, nemb_off);
