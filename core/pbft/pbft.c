@@ -134,25 +134,21 @@ void pbft_persist_view(struct bft_core *c)
 
 void pbft_arm_retransmit(struct bft_core *c)
 {
-    if (c->retx_armed) return;
-    c->retx_armed = true;
-    c->io.set_timer(c->io.ctx, PBFT_TIMER_RETRANSMIT, c->retransmit_ms);
+    bft_timeout_start(&c->retx, &c->io, c->retransmit_ms);
 }
 
 /* The status timer runs for the replica's whole life: the first event of
  * any kind starts it. */
 void pbft_arm_status(struct bft_core *c)
 {
-    if (c->status_armed) return;
-    c->status_armed = true;
-    c->io.set_timer(c->io.ctx, PBFT_TIMER_STATUS, PBFT_STATUS_TICKS * c->retransmit_ms);
+    if (!bft_timeout_start(&c->status, &c->io, PBFT_STATUS_TICKS * c->retransmit_ms)) return;
     pbft_monitor_arm(c);
 }
 
 /* Exponential backoff (§4.5.2): T, 2T, 4T ... per failed view change. */
 uint64_t pbft_timeout_ms(const struct bft_core *c)
 {
-    uint32_t shift = c->vc_attempts > 0 ? c->vc_attempts - 1 : 0;
+    uint32_t shift = c->vchg.attempts > 0 ? c->vchg.attempts - 1 : 0;
     if (shift > PBFT_VC_SHIFT_MAX) shift = PBFT_VC_SHIFT_MAX;
     return (uint64_t)c->cfg.request_timeout_ms << shift;
 }
@@ -186,25 +182,36 @@ static void pbft_destroy(struct bft_core *c)
         }
     free(c->slot_chunk);
     for (uint32_t i = 0; i < BFT_MAX_REPLICAS; i++) {
-        free(c->vcs[i].raw);
-        free(c->vcs[i].certs);
-        free(c->nvvcs[i].raw);
-        free(c->nvvcs[i].certs);
+        free(c->vchg.vcs[i].raw);
+        free(c->vchg.vcs[i].certs);
+        free(c->vchg.nvvcs[i].raw);
+        free(c->vchg.nvvcs[i].certs);
     }
     pbft_pending_free(&c->pend);
-    bft_buf_free(&c->own_vc);
-    free(c->nv_dig);
-    bft_buf_free(&c->nv_sent);
+    bft_buf_free(&c->vchg.own_vc);
+    free(c->vchg.nv_dig);
+    bft_buf_free(&c->vchg.nv_sent);
     for (uint32_t i = 0; i < BFT_MAX_REPLICAS; i++)
-        free(c->nv_pending[i].buf);
+        free(c->vchg.nv_pending[i].buf);
     pbft_kept_reset(c);
     pbft_kept_free_ahead(c);
     free(c->kept);
-    free(c->snap);
-    free(c->next);
-    free(c->x_buf);
+    free(c->snap.buf);
+    free(c->snap.next_buf);
+    free(c->xfer.buf);
     bft_buf_free(&c->rec);
     free(c);
+}
+
+/* Every timer the core runs, by its host id (PBFT_TIMER_*). */
+static void init_timeouts(struct bft_core *c)
+{
+    bft_timeout_init(&c->vchg.request, PBFT_TIMER_VIEW_CHANGE);
+    bft_timeout_init(&c->vchg.wait, PBFT_TIMER_VIEW_CHANGE);
+    bft_timeout_init(&c->retx, PBFT_TIMER_RETRANSMIT);
+    bft_timeout_init(&c->st.timer, PBFT_TIMER_STATE);
+    bft_timeout_init(&c->status, PBFT_TIMER_STATUS);
+    bft_timeout_init(&c->mon_timer, PBFT_TIMER_MONITOR);
 }
 
 static int pbft_create(struct bft_core **out, const struct bft_core_config *cfg,
@@ -244,19 +251,20 @@ static int pbft_create(struct bft_core **out, const struct bft_core_config *cfg,
      * resends fit in one timeout before anyone suspects the primary. */
     c->retransmit_ms = cfg->request_timeout_ms / 5 ? cfg->request_timeout_ms / 5 : 1;
     c->next_seq = 1;
-    c->st_chunk = PBFT_STATE_CHUNK;
+    c->st.chunk = PBFT_STATE_CHUNK;
+    init_timeouts(c);
     pbft_monitor_init(c);
     c->slot_chunk = calloc(pbft_slot_chunks(c), sizeof(*c->slot_chunk));
-    c->nv_dig = calloc(c->L, sizeof(bft_digest));
+    c->vchg.nv_dig = calloc(c->L, sizeof(bft_digest));
     /* Scratch buffers start small and grow to their bounds only when a
      * batch, a record or a VIEW-CHANGE needs it (docs/architecture.md
      * "Bounds"): a replica that never sees a big batch never holds one. */
-    bool ok = c->slot_chunk && c->nv_dig &&
+    bool ok = c->slot_chunk && c->vchg.nv_dig &&
               bft_buf_reserve(&c->rec, pbft_rec_floor(c), PBFT_REC_MAX) != NULL;
     for (uint32_t i = 0; ok && i < c->n; i++) {
-        c->vcs[i].certs = calloc(c->L, sizeof(struct pbft_vc_cert));
-        c->nvvcs[i].certs = calloc(c->L, sizeof(struct pbft_vc_cert));
-        ok = c->vcs[i].certs != NULL && c->nvvcs[i].certs != NULL;
+        c->vchg.vcs[i].certs = calloc(c->L, sizeof(struct pbft_vc_cert));
+        c->vchg.nvvcs[i].certs = calloc(c->L, sizeof(struct pbft_vc_cert));
+        ok = c->vchg.vcs[i].certs != NULL && c->vchg.nvvcs[i].certs != NULL;
     }
     if (!ok || pbft_pending_init(&c->pend, cfg->n_clients) != BFT_E_OK) {
         pbft_destroy(c);

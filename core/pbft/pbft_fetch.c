@@ -37,7 +37,7 @@ void pbft_fetch_request(struct bft_core *c, int to, uint16_t count)
  * answers nothing. */
 void pbft_on_status_timer(struct bft_core *c)
 {
-    c->status_armed = false;
+    bft_timeout_fired(&c->status);
     bool idle = c->last_exec == c->status_exec;
     c->status_exec = c->last_exec;
     if (idle && !c->in_vc && c->n > 1) {

@@ -74,6 +74,7 @@
 #include "core/pbft/pbft.h"
 #include "core/client_quota.h"
 #include "core/grow.h"
+#include "core/timeout.h"
 
 /* Build with -DPBFT_TRACE to narrate view changes and state transfer on
  * stderr (for replaying a bftsim seed); compiled out otherwise. */
@@ -283,6 +284,71 @@ struct pbft_vc {
     struct pbft_vc_cert *certs; /* L entries */
 };
 
+/* ---- view change state (§4.4; pbft_viewchange.c, pbft_newview.c) ---- */
+struct pbft_vchg {
+    uint32_t attempts; /* view changes since the last progress */
+    /* Both use PBFT_TIMER_VIEW_CHANGE, never at once: the normal-case
+     * request timer, and the new-view wait (2f+1 VCs seen). */
+    struct bft_timeout request, wait;
+    struct pbft_vc vcs[BFT_MAX_REPLICAS];
+    uint64_t seen_view[BFT_MAX_REPLICAS];   /* highest view of a replica's
+                                                normal-case messages */
+    struct pbft_vc nvvcs[BFT_MAX_REPLICAS]; /* VCs carried by a NEW-VIEW whose
+                                                sender moved past that view */
+    struct bft_buf own_vc;                  /* our VIEW-CHANGE body, grown to BFT_BODY_MAX */
+    uint32_t own_vc_len;
+    uint64_t nv_view, nv_min, nv_max; /* O of the last NEW-VIEW entered */
+    bft_digest *nv_dig;               /* L entries: digest of nv_min+1+i */
+    struct bft_buf nv_sent;           /* the NEW-VIEW body we sent as primary (for resends) */
+    uint32_t nv_sent_len;
+    uint64_t nv_sent_view, nv_sent_seq;
+    /* NEW-VIEWs waiting for VIEW-CHANGEs they reference: one per sender
+     * (the primary of its view), so a Byzantine future primary can only
+     * replace its own, never an honest primary's (issue 12 defect 6a). */
+    struct pbft_nv_wait {
+        uint8_t *buf;
+        uint32_t len, cap;
+        uint64_t view;
+    } nv_pending[BFT_MAX_REPLICAS];
+};
+
+/* ---- state transfer (pbft_state.c): the certified checkpoint we fetch ---- */
+struct pbft_transfer {
+    bool active;
+    struct bft_timeout timer; /* PBFT_TIMER_STATE: request rate limit */
+    uint64_t seq;
+    bft_digest digest;
+    uint32_t mask, peer;
+    struct pbft_raw proof[BFT_MAX_REPLICAS];
+    uint32_t chunk; /* PBFT_STATE_CHUNK (tests shrink it) */
+};
+
+/* The snapshot being assembled chunk by chunk from one peer. */
+struct pbft_assembly {
+    bool active;
+    uint32_t from, mask, stall;
+    uint64_t seq;
+    bft_digest digest, sha;
+    size_t total, off, cap;
+    uint8_t *buf;
+    struct pbft_raw proof[BFT_MAX_REPLICAS];
+};
+
+/* Snapshots: the served one (its checkpoint is stable, proof held) and
+ * `next`, taken at one of our checkpoints and waiting for stability. Not
+ * every checkpoint takes one (pbft_state.c snapshot_due). */
+struct pbft_snaps {
+    bool too_big;
+    uint64_t seq, next_seq;
+    bft_digest digest, next_digest;
+    bft_digest sha, next_sha; /* SHA-256 of the snapshot bytes */
+    uint32_t mask;
+    struct pbft_raw proof[BFT_MAX_REPLICAS];
+    uint8_t *buf, *next_buf;
+    size_t len, cap, next_len, next_cap;
+    uint64_t taken; /* snapshots copied at checkpoints (tests, docs) */
+};
+
 struct bft_core {
     struct bft_core_config cfg;
     struct bft_env env;
@@ -314,67 +380,21 @@ struct bft_core {
     struct pbft_ckpt ck[BFT_MAX_REPLICAS][PBFT_CKPT_RING];
     struct pbft_pending pend;
 
-    /* View change (§4.4). */
-    uint32_t vc_attempts;  /* view changes since the last progress */
-    bool vc_timer_running; /* normal-case request timer */
-    bool vc_wait_armed;    /* new-view wait timer (2f+1 VCs seen) */
-    struct pbft_vc vcs[BFT_MAX_REPLICAS];
-    uint64_t seen_view[BFT_MAX_REPLICAS];   /* highest view of a replica's
-                                                normal-case messages */
-    struct pbft_vc nvvcs[BFT_MAX_REPLICAS]; /* VCs carried by a NEW-VIEW whose
-                                                sender moved past that view */
-    struct bft_buf own_vc;                  /* our VIEW-CHANGE body, grown to BFT_BODY_MAX */
-    uint32_t own_vc_len;
-    uint64_t nv_view, nv_min, nv_max; /* O of the last NEW-VIEW entered */
-    bft_digest *nv_dig;               /* L entries: digest of nv_min+1+i */
-    struct bft_buf nv_sent;           /* the NEW-VIEW body we sent as primary (for resends) */
-    uint32_t nv_sent_len;
-    uint64_t nv_sent_view, nv_sent_seq;
-    /* NEW-VIEWs waiting for VIEW-CHANGEs they reference: one per sender
-     * (the primary of its view), so a Byzantine future primary can only
-     * replace its own, never an honest primary's (issue 12 defect 6a). */
-    struct pbft_nv_wait {
-        uint8_t *buf;
-        uint32_t len, cap;
-        uint64_t view;
-    } nv_pending[BFT_MAX_REPLICAS];
+    struct pbft_vchg vchg;
 
     /* Retransmission. */
-    bool retx_armed, helped;
-    bool status_armed;    /* PBFT_TIMER_STATUS is running */
+    struct bft_timeout retx;   /* PBFT_TIMER_RETRANSMIT */
+    struct bft_timeout status; /* PBFT_TIMER_STATUS: the idle probe */
+    bool helped;
     uint64_t status_exec; /* last_exec at the previous status tick */
     uint32_t status_peer; /* whom the next idle probe asks (round robin) */
     uint32_t help_budget[BFT_MAX_REPLICAS];
     uint32_t snap_budget[BFT_MAX_REPLICAS]; /* snapshot bytes per asker per tick */
     uint64_t fetch_hi;                      /* highest log entry asked for */
 
-    /* State transfer. */
-    bool st_active, st_timer_armed;
-    uint64_t st_seq;
-    bft_digest st_digest;
-    uint32_t st_mask, st_peer;
-    struct pbft_raw st_proof[BFT_MAX_REPLICAS];
-    /* The snapshot being assembled chunk by chunk from one peer. */
-    uint32_t st_chunk; /* PBFT_STATE_CHUNK (tests shrink it) */
-    bool x_active;
-    uint32_t x_from, x_mask, x_stall;
-    uint64_t x_seq;
-    bft_digest x_digest, x_sha;
-    size_t x_total, x_off, x_cap;
-    uint8_t *x_buf;
-    struct pbft_raw x_proof[BFT_MAX_REPLICAS];
-    /* Snapshots: `snap` is served (its checkpoint is stable, proof held);
-     * `next` was taken at one of our checkpoints and waits for stability.
-     * Not every checkpoint takes one (pbft_state.c snapshot_due). */
-    bool snap_too_big;
-    uint64_t snap_seq, next_seq_snap;
-    bft_digest snap_digest, next_digest;
-    bft_digest snap_sha, next_sha; /* SHA-256 of the snapshot bytes */
-    uint32_t snap_mask;
-    struct pbft_raw snap_proof[BFT_MAX_REPLICAS];
-    uint8_t *snap, *next;
-    size_t snap_len, snap_cap, next_len, next_cap;
-    uint64_t snaps_taken; /* snapshots copied at checkpoints (tests, docs) */
+    struct pbft_transfer st;   /* state transfer */
+    struct pbft_assembly xfer; /* the snapshot being assembled */
+    struct pbft_snaps snap;    /* snapshots served and waiting */
     /* The committed log since the served snapshot: entries snap_seq + 1 ..
      * snap_seq + kept_n, each with its 2f+1 COMMITs (pbft_kept.c). A
      * laggard restores `snap` and replays these up to the stable
@@ -399,12 +419,12 @@ struct bft_core {
 
     /* Primary performance monitor (pbft_monitor.c). Volatile: a restart
      * begins with a lenient bar and no history. */
-    bool mon_armed;
-    uint64_t mon_ms;        /* tick period, T / PBFT_MON_TICK_DIV */
-    uint64_t mon_tick;      /* ticks since the first event */
-    uint64_t mon_view;      /* the view being measured */
-    uint32_t mon_win_ticks; /* ticks in the current window */
-    uint32_t mon_nsamples;  /* samples in the current window */
+    struct bft_timeout mon_timer; /* PBFT_TIMER_MONITOR */
+    uint64_t mon_ms;              /* tick period, T / PBFT_MON_TICK_DIV */
+    uint64_t mon_tick;            /* ticks since the first event */
+    uint64_t mon_view;            /* the view being measured */
+    uint32_t mon_win_ticks;       /* ticks in the current window */
+    uint32_t mon_nsamples;        /* samples in the current window */
     uint32_t mon_hist[PBFT_MON_HIST];
     uint32_t mon_windows;              /* windows closed in this view */
     uint32_t mon_allowed;              /* the bar: largest acceptable median, ticks */
@@ -426,6 +446,15 @@ struct bft_core {
 };
 
 /* ---- helpers (pbft.c) ---- */
+/* Stop PBFT_TIMER_VIEW_CHANGE in whichever use it runs. The cancel is
+ * unconditional: entering a view change or a new view must leave no
+ * deadline of the old one behind. */
+static inline void pbft_vc_timers_stop(struct bft_core *c)
+{
+    c->io.cancel_timer(c->io.ctx, PBFT_TIMER_VIEW_CHANGE);
+    bft_timeout_fired(&c->vchg.request);
+    bft_timeout_fired(&c->vchg.wait);
+}
 /* Make c->rec hold `need` bytes (need <= PBFT_REC_MAX) and return a writer
  * over all of it; if memory is short the writer starts in error. */
 static inline struct wire_wr pbft_rec_wr(struct bft_core *c, size_t need)

@@ -37,8 +37,8 @@ void pbft_kept_reset(struct bft_core *c)
  * pbft_state.c). */
 static void kept_break(struct bft_core *c)
 {
-    PTRACE(c, "kept log broken at %llu (snap %llu)", (unsigned long long)(c->snap_seq + c->kept_n),
-           (unsigned long long)c->snap_seq);
+    PTRACE(c, "kept log broken at %llu (snap %llu)", (unsigned long long)(c->snap.seq + c->kept_n),
+           (unsigned long long)c->snap.seq);
     pbft_kept_reset(c);
     c->kept_broken = true;
 }
@@ -86,8 +86,8 @@ static size_t entry_size(const struct pbft_kept_entry *e)
 /* Append e (owned from here on: kept or freed) if it extends the kept log. */
 static void kept_append(struct bft_core *c, struct pbft_kept_entry *e)
 {
-    uint64_t top = c->snap_seq + c->kept_n;
-    if (!c->snap_mask || c->kept_broken || e->seq <= top) {
+    uint64_t top = c->snap.seq + c->kept_n;
+    if (!c->snap.mask || c->kept_broken || e->seq <= top) {
         free(e); /* nothing served, already broken, or already kept */
         return;
     }
@@ -118,8 +118,8 @@ static void kept_append(struct bft_core *c, struct pbft_kept_entry *e)
 void pbft_kept_add(struct bft_core *c, uint64_t seq, uint64_t view, const bft_digest *d,
                    uint32_t mask, const struct pbft_raw *raws, const uint8_t *batch, uint32_t len)
 {
-    if (!c->snap_mask || c->kept_broken || seq <= c->snap_seq + c->kept_n) return;
-    if (seq != c->snap_seq + c->kept_n + 1) {
+    if (!c->snap.mask || c->kept_broken || seq <= c->snap.seq + c->kept_n) return;
+    if (seq != c->snap.seq + c->kept_n + 1) {
         kept_break(c); /* a gap: do not copy what cannot be kept */
         return;
     }
@@ -133,13 +133,13 @@ void pbft_kept_add(struct bft_core *c, uint64_t seq, uint64_t view, const bft_di
 
 const struct pbft_kept_entry *pbft_kept_get(const struct bft_core *c, uint64_t seq)
 {
-    if (!c->snap_mask || seq <= c->snap_seq || seq - c->snap_seq > c->kept_n) return NULL;
-    return c->kept[seq - c->snap_seq - 1];
+    if (!c->snap.mask || seq <= c->snap.seq || seq - c->snap.seq > c->kept_n) return NULL;
+    return c->kept[seq - c->snap.seq - 1];
 }
 
 bool pbft_kept_covers(const struct bft_core *c, uint64_t seq)
 {
-    return c->snap_mask && !c->kept_broken && c->snap_seq + c->kept_n >= seq;
+    return c->snap.mask && !c->kept_broken && c->snap.seq + c->kept_n >= seq;
 }
 
 void pbft_kept_send(struct bft_core *c, uint32_t to, const struct pbft_kept_entry *e)
@@ -225,10 +225,9 @@ void pbft_kept_fetched(struct bft_core *c, uint64_t seq, uint64_t view, const bf
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
     }
     PTRACE(c, "replayed the kept log up to h %llu", (unsigned long long)c->h);
-    if (c->st_active && c->last_exec >= c->st_seq) {
-        c->st_active = false;
-        if (c->st_timer_armed) c->io.cancel_timer(c->io.ctx, PBFT_TIMER_STATE);
-        c->st_timer_armed = false;
+    if (c->st.active && c->last_exec >= c->st.seq) {
+        c->st.active = false;
+        bft_timeout_stop(&c->st.timer, &c->io);
     }
     if (c->next_seq <= c->last_exec) c->next_seq = c->last_exec + 1;
     pbft_try_execute(c); /* the window above h may be committed already */

@@ -65,11 +65,11 @@ static void persist_nv(struct bft_core *c)
     /* Fits the floor c->rec always holds (pbft_rec_floor). */
     struct wire_wr w = pbft_rec_wr(c, pbft_rec_floor(c));
     wire_put_le(&w, PBFT_REC_NV, 1);
-    wire_put_le(&w, c->nv_view, 8);
-    wire_put_le(&w, c->nv_min, 8);
-    wire_put_le(&w, c->nv_max, 8);
-    for (uint64_t k = 0; k < c->nv_max - c->nv_min; k++)
-        wire_put_bytes(&w, c->nv_dig[k].b, 32);
+    wire_put_le(&w, c->vchg.nv_view, 8);
+    wire_put_le(&w, c->vchg.nv_min, 8);
+    wire_put_le(&w, c->vchg.nv_max, 8);
+    for (uint64_t k = 0; k < c->vchg.nv_max - c->vchg.nv_min; k++)
+        wire_put_bytes(&w, c->vchg.nv_dig[k].b, 32);
     assert(!w.err);
     c->io.persist(c->io.ctx, w.buf, w.len);
 }
@@ -86,21 +86,19 @@ void pbft_enter_new_view(struct bft_core *c, uint64_t view, const pbft_vc_set se
     uint64_t min_s, max_s;
     bft_digest min_d;
     int min_src;
-    pbft_nv_compute(c, set, nset, &min_s, &min_d, &min_src, &max_s, c->nv_dig, srcv, srcc);
+    pbft_nv_compute(c, set, nset, &min_s, &min_d, &min_src, &max_s, c->vchg.nv_dig, srcv, srcc);
 
     c->view = view;
     PTRACE(c, "enter new view %llu min %llu max %llu", (unsigned long long)view,
            (unsigned long long)min_s, (unsigned long long)max_s);
     c->in_vc = false;
-    c->vc_wait_armed = false;
-    c->io.cancel_timer(c->io.ctx, PBFT_TIMER_VIEW_CHANGE);
-    c->vc_timer_running = false;
+    pbft_vc_timers_stop(c);
     c->view_changes++;
-    c->nv_view = view;
-    c->nv_min = min_s;
-    c->nv_max = max_s;
+    c->vchg.nv_view = view;
+    c->vchg.nv_min = min_s;
+    c->vchg.nv_max = max_s;
     for (uint32_t i = 0; i < c->n; i++) /* waiting NEW-VIEWs up to this view are moot */
-        if (c->nv_pending[i].view <= view) c->nv_pending[i].len = 0;
+        if (c->vchg.nv_pending[i].view <= view) c->vchg.nv_pending[i].len = 0;
     pbft_persist_view(c);
     persist_nv(c);
 
@@ -134,7 +132,7 @@ void pbft_enter_new_view(struct bft_core *c, uint64_t view, const pbft_vc_set se
         /* Re-propose O as ordinary PRE-PREPAREs in the new view. */
         for (uint64_t seq = (min_s > c->h ? min_s : c->h) + 1; seq <= max_s; seq++) {
             uint64_t k = seq - min_s - 1;
-            const bft_digest *d = &c->nv_dig[k];
+            const bft_digest *d = &c->vchg.nv_dig[k];
             const uint8_t *batch = NULL;
             uint32_t len = 0;
             if (!pbft_is_null(d)) {
@@ -170,19 +168,19 @@ static uint32_t pick_set(const struct bft_core *c, pbft_vc_set set, uint32_t *id
     uint32_t others = 0;
     for (uint32_t i = 0; i < c->n; i++) {
         bool mine = i == c->self;
-        if (!c->vcs[i].valid || c->vcs[i].view != c->view) continue;
+        if (!c->vchg.vcs[i].valid || c->vchg.vcs[i].view != c->view) continue;
         if (!mine && others == 2 * c->f) continue; /* leave room for ours */
         if (!mine) others++;
         ids[k] = i;
-        set[k++] = &c->vcs[i];
+        set[k++] = &c->vchg.vcs[i];
     }
     return k;
 }
 
 void pbft_try_new_view(struct bft_core *c)
 {
-    if (!c->in_vc || pbft_primary(c, c->view) != c->self || c->nv_sent_view == c->view) return;
-    if (!c->vcs[c->self].valid || c->vcs[c->self].view != c->view) return;
+    if (!c->in_vc || pbft_primary(c, c->view) != c->self || c->vchg.nv_sent_view == c->view) return;
+    if (!c->vchg.vcs[c->self].valid || c->vchg.vcs[c->self].view != c->view) return;
     pbft_vc_set set;
     uint32_t ids[BFT_MAX_REPLICAS];
     uint32_t nset = pick_set(c, set, ids);
@@ -196,7 +194,7 @@ void pbft_try_new_view(struct bft_core *c)
     if (need > BFT_BODY_MAX) need = BFT_BODY_MAX;
     int *srcv = malloc(c->L * sizeof(int));
     uint32_t *srcc = malloc(c->L * sizeof(uint32_t));
-    if (!srcv || !srcc || !bft_buf_reserve(&c->nv_sent, need, BFT_BODY_MAX)) {
+    if (!srcv || !srcc || !bft_buf_reserve(&c->vchg.nv_sent, need, BFT_BODY_MAX)) {
         free(srcv);
         free(srcc);
         return;
@@ -204,10 +202,10 @@ void pbft_try_new_view(struct bft_core *c)
     uint64_t min_s, max_s;
     bft_digest min_d;
     int min_src;
-    pbft_nv_compute(c, set, nset, &min_s, &min_d, &min_src, &max_s, c->nv_dig, srcv, srcc);
+    pbft_nv_compute(c, set, nset, &min_s, &min_d, &min_src, &max_s, c->vchg.nv_dig, srcv, srcc);
     free(srcv);
     free(srcc);
-    struct wire_wr w = {.buf = c->nv_sent.p, .cap = c->nv_sent.cap};
+    struct wire_wr w = {.buf = c->vchg.nv_sent.p, .cap = c->vchg.nv_sent.cap};
     wire_put_le(&w, min_s, 8);
     wire_put_bytes(&w, min_d.b, 32);
     wire_put_le(&w, max_s, 8);
@@ -218,7 +216,7 @@ void pbft_try_new_view(struct bft_core *c)
     }
     wire_put_le(&w, max_s - min_s, 2);
     for (uint64_t k = 0; k < max_s - min_s; k++)
-        wire_put_bytes(&w, c->nv_dig[k].b, 32);
+        wire_put_bytes(&w, c->vchg.nv_dig[k].b, 32);
     size_t epos = w.len;
     wire_put_le(&w, 0, 1);
     assert(!w.err);
@@ -232,12 +230,12 @@ void pbft_try_new_view(struct bft_core *c)
     }
     assert(!w.err);
     w.buf[epos] = nemb;
-    c->nv_sent_len = (uint32_t)w.len;
-    c->nv_sent_view = c->view;
-    c->nv_sent_seq = max_s;
+    c->vchg.nv_sent_len = (uint32_t)w.len;
+    c->vchg.nv_sent_view = c->view;
+    c->vchg.nv_sent_seq = max_s;
     struct bft_msg m = {.type = BFT_MSG_NEW_VIEW, .view = c->view, .seq = max_s};
-    m.body = c->nv_sent.p;
-    m.body_len = c->nv_sent_len;
+    m.body = c->vchg.nv_sent.p;
+    m.body_len = c->vchg.nv_sent_len;
     c->io.broadcast(c->io.ctx, &m);
     pbft_enter_new_view(c, c->view, set, nset);
 }
@@ -247,7 +245,7 @@ void pbft_try_new_view(struct bft_core *c)
  * a newer one from the same primary replaces it, nobody else's does. */
 static void keep_pending(struct bft_core *c, const struct bft_msg *m)
 {
-    struct pbft_nv_wait *w = &c->nv_pending[m->sender];
+    struct pbft_nv_wait *w = &c->vchg.nv_pending[m->sender];
     if (w->len && w->view > m->view) return;
     if (m->raw_len > w->cap) {
         uint8_t *p = realloc(w->buf, m->raw_len);
@@ -320,7 +318,7 @@ void pbft_on_new_view(struct bft_core *c, const struct bft_msg *m)
         }
         int why = pbft_vc_store(c, &v);
         if (why == BFT_REJECT_STALE_VIEW) /* its sender moved on: keep it aside */
-            why = pbft_vc_load(c, &v, &c->nvvcs[v.sender]);
+            why = pbft_vc_load(c, &v, &c->vchg.nvvcs[v.sender]);
         if (why >= 0 && why != BFT_REJECT_DUPLICATE) {
             reject(c, why);
             return;
@@ -332,7 +330,7 @@ void pbft_on_new_view(struct bft_core *c, const struct bft_msg *m)
     }
     pbft_vc_set set;
     for (uint32_t i = 0; i < nref; i++) {
-        const struct pbft_vc *cand[2] = {&c->vcs[from_ids[i]], &c->nvvcs[from_ids[i]]};
+        const struct pbft_vc *cand[2] = {&c->vchg.vcs[from_ids[i]], &c->vchg.nvvcs[from_ids[i]]};
         set[i] = NULL;
         for (int j = 0; j < 2 && !set[i]; j++)
             if (cand[j]->valid && cand[j]->view == m->view &&
@@ -371,7 +369,7 @@ void pbft_on_new_view(struct bft_core *c, const struct bft_msg *m)
 void pbft_retry_pending_nv(struct bft_core *c)
 {
     for (uint32_t i = 0; i < c->n; i++) {
-        struct pbft_nv_wait *w = &c->nv_pending[i];
+        struct pbft_nv_wait *w = &c->vchg.nv_pending[i];
         if (!w->len) continue;
         /* Take it out: processing it may keep it again (still waiting). */
         uint8_t *buf = w->buf;

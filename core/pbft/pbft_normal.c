@@ -51,8 +51,7 @@ static void watch_start(struct bft_core *c, int32_t i)
     c->watch_req = c->pend.e[i].req_no;
     c->probes = 0;
     c->probe_resets = 0;
-    c->io.set_timer(c->io.ctx, PBFT_TIMER_VIEW_CHANGE, pbft_timeout_ms(c));
-    c->vc_timer_running = true;
+    bft_timeout_restart(&c->vchg.request, &c->io, pbft_timeout_ms(c));
 }
 
 /* §4.4: a backup starts its timer when it receives a request and the timer
@@ -66,11 +65,10 @@ void pbft_request_timer_update(struct bft_core *c)
     int32_t i = is_primary(c) ? -1 : pbft_pending_oldest(&c->pend);
     if (i < 0) {
         c->watching = false;
-        if (c->vc_timer_running) c->io.cancel_timer(c->io.ctx, PBFT_TIMER_VIEW_CHANGE);
-        c->vc_timer_running = false;
+        bft_timeout_stop(&c->vchg.request, &c->io);
         return;
     }
-    if (c->vc_timer_running && c->watching &&
+    if (c->vchg.request.armed && c->watching &&
         pbft_pending_find(&c->pend, c->watch_client, c->watch_req) >= 0)
         return; /* still waiting for the same request: keep its deadline */
     watch_start(c, i);
@@ -308,8 +306,8 @@ static void accept_pre_prepare(struct bft_core *c, const struct bft_msg *m, cons
         reject(c, BFT_REJECT_OUT_OF_WINDOW);
         return;
     }
-    bool in_o = c->nv_view == c->view && m->seq > c->nv_min && m->seq <= c->nv_max;
-    if (in_o && !pbft_deq(&m->digest, &c->nv_dig[m->seq - c->nv_min - 1])) {
+    bool in_o = c->vchg.nv_view == c->view && m->seq > c->vchg.nv_min && m->seq <= c->vchg.nv_max;
+    if (in_o && !pbft_deq(&m->digest, &c->vchg.nv_dig[m->seq - c->vchg.nv_min - 1])) {
         reject(c, BFT_REJECT_EQUIVOCATION);
         return;
     }
@@ -465,15 +463,14 @@ void pbft_try_execute(struct bft_core *c)
         c->last_exec = s->seq;
         if (ckpt) c->last_state = state;
         progressed = true;
-        if (s->view == c->view) c->vc_attempts = 0; /* the view works (§4.5.2) */
+        if (s->view == c->view) c->vchg.attempts = 0; /* the view works (§4.5.2) */
         pbft_batch_mark(c, s->batch, s->batch_len, s->seq, PBFT_BATCH_EXECUTED);
         if (ckpt) pbft_checkpoint_own(c, s->seq, &state);
     }
     if (!progressed) return;
-    if (c->st_active && c->last_exec >= c->st_seq) {
-        c->st_active = false;
-        if (c->st_timer_armed) c->io.cancel_timer(c->io.ctx, PBFT_TIMER_STATE);
-        c->st_timer_armed = false;
+    if (c->st.active && c->last_exec >= c->st.seq) {
+        c->st.active = false;
+        bft_timeout_stop(&c->st.timer, &c->io);
     }
     pbft_request_timer_update(c);
     pbft_try_propose(c);
@@ -483,7 +480,7 @@ void pbft_try_execute(struct bft_core *c)
  * or our VIEW-CHANGE while the view change is in progress. */
 void pbft_on_retransmit(struct bft_core *c)
 {
-    c->retx_armed = false;
+    bft_timeout_fired(&c->retx);
     bool again = c->helped;
     c->helped = false;
     for (uint32_t i = 0; i < c->n; i++) {

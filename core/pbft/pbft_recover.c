@@ -138,10 +138,10 @@ void pbft_recover(struct bft_core *c, const uint8_t *rec, size_t len)
         if (r.err || hi < lo || hi - lo > c->L) break;
         const uint8_t *digs = wire_get_ptr(&r, (size_t)(hi - lo) * 32);
         if (!digs) break;
-        c->nv_view = view;
-        c->nv_min = lo;
-        c->nv_max = hi;
-        if (hi > lo) memcpy(c->nv_dig, digs, (size_t)(hi - lo) * 32);
+        c->vchg.nv_view = view;
+        c->vchg.nv_min = lo;
+        c->vchg.nv_max = hi;
+        if (hi > lo) memcpy(c->vchg.nv_dig, digs, (size_t)(hi - lo) * 32);
         break;
     }
     case PBFT_REC_FLOOR: {
@@ -194,7 +194,7 @@ void pbft_post_recover(struct bft_core *c)
 {
     c->post_recover = false;
     uint64_t top = c->h;
-    if (c->nv_view == c->view && c->nv_max > top) top = c->nv_max;
+    if (c->vchg.nv_view == c->view && c->vchg.nv_max > top) top = c->vchg.nv_max;
     for (uint32_t i = 0; i < c->L; i++) {
         const struct pbft_slot *s = pbft_slot_at(c, i);
         if (s && s->seq && s->has_pp && s->view == c->view && s->seq > top) top = s->seq;
@@ -305,14 +305,14 @@ int pbft_compact(struct bft_core *c, uint64_t base,
     wire_put_le(&w, c->read_floor, 8);
     assert(!w.err);
     emit(ctx, floor, w.len);
-    if (c->nv_view) {
+    if (c->vchg.nv_view) {
         w = pbft_rec_wr(c, pbft_rec_floor(c));
         wire_put_le(&w, PBFT_REC_NV, 1);
-        wire_put_le(&w, c->nv_view, 8);
-        wire_put_le(&w, c->nv_min, 8);
-        wire_put_le(&w, c->nv_max, 8);
-        for (uint64_t k = 0; k < c->nv_max - c->nv_min; k++)
-            wire_put_bytes(&w, c->nv_dig[k].b, 32);
+        wire_put_le(&w, c->vchg.nv_view, 8);
+        wire_put_le(&w, c->vchg.nv_min, 8);
+        wire_put_le(&w, c->vchg.nv_max, 8);
+        for (uint64_t k = 0; k < c->vchg.nv_max - c->vchg.nv_min; k++)
+            wire_put_bytes(&w, c->vchg.nv_dig[k].b, 32);
         assert(!w.err);
         emit(ctx, w.buf, w.len);
     }

@@ -21,11 +21,11 @@
 static void send_state_req(struct bft_core *c)
 {
     for (uint32_t k = 0; k < c->n; k++) {
-        uint32_t to = (c->st_peer + k) % c->n;
+        uint32_t to = (c->st.peer + k) % c->n;
         if (to == c->self) continue;
-        c->st_peer = to + 1;
-        PTRACE(c, "state req %llu to %u", (unsigned long long)c->st_seq, to);
-        struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = c->view, .seq = c->st_seq};
+        c->st.peer = to + 1;
+        PTRACE(c, "state req %llu to %u", (unsigned long long)c->st.seq, to);
+        struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = c->view, .seq = c->st.seq};
         c->io.send(c->io.ctx, to, &m);
         return;
     }
@@ -37,63 +37,61 @@ static void send_chunk_req(struct bft_core *c)
     uint8_t body[5];
     struct wire_wr w = {.buf = body, .cap = sizeof body};
     wire_put_le(&w, 2, 1);
-    wire_put_le(&w, c->x_off, 4);
+    wire_put_le(&w, c->xfer.off, 4);
     assert(!w.err);
-    struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = c->view, .seq = c->x_seq};
+    struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = c->view, .seq = c->xfer.seq};
     m.body = body;
     m.body_len = sizeof body;
-    c->io.send(c->io.ctx, c->x_from, &m);
+    c->io.send(c->io.ctx, c->xfer.from, &m);
 }
 
 static void arm_state_timer(struct bft_core *c)
 {
-    if (c->st_timer_armed) return;
-    c->st_timer_armed = true;
-    c->io.set_timer(c->io.ctx, PBFT_TIMER_STATE, 2 * c->retransmit_ms);
+    bft_timeout_start(&c->st.timer, &c->io, 2 * c->retransmit_ms);
 }
 
 void pbft_state_note(struct bft_core *c, uint64_t seq, const bft_digest *d,
                      const struct pbft_raw *proof, uint32_t mask, bool urgent)
 {
     if (seq <= c->last_exec) return;
-    PTRACE(c, "state note %llu urgent %d active %d", (unsigned long long)seq, urgent, c->st_active);
-    if (!c->st_active || seq > c->st_seq) {
-        c->st_active = true;
-        c->st_seq = seq;
-        c->st_digest = *d;
-        c->st_mask = mask;
+    PTRACE(c, "state note %llu urgent %d active %d", (unsigned long long)seq, urgent, c->st.active);
+    if (!c->st.active || seq > c->st.seq) {
+        c->st.active = true;
+        c->st.seq = seq;
+        c->st.digest = *d;
+        c->st.mask = mask;
         for (uint32_t i = 0; i < c->n; i++)
-            c->st_proof[i] = proof[i];
+            c->st.proof[i] = proof[i];
     }
     if (urgent) {
-        pbft_make_stable(c, c->st_seq, &c->st_digest, c->st_proof, c->st_mask, true);
+        pbft_make_stable(c, c->st.seq, &c->st.digest, c->st.proof, c->st.mask, true);
         /* A transfer under way goes on (its peer restarts it on a newer
          * snapshot if it dropped the old one); the state timer covers a
          * peer that went quiet. */
-        if (!c->x_active) send_state_req(c);
+        if (!c->xfer.active) send_state_req(c);
     }
     arm_state_timer(c);
 }
 
 void pbft_on_state_timer(struct bft_core *c)
 {
-    c->st_timer_armed = false;
-    if (!c->st_active || c->last_exec >= c->st_seq) {
-        c->st_active = false;
-        c->x_active = false;
+    bft_timeout_fired(&c->st.timer);
+    if (!c->st.active || c->last_exec >= c->st.seq) {
+        c->st.active = false;
+        c->xfer.active = false;
         return;
     }
     /* Still behind after a grace period: give up on the log below the
      * certified checkpoint and fetch the state. */
-    if (c->st_seq > c->h)
-        pbft_make_stable(c, c->st_seq, &c->st_digest, c->st_proof, c->st_mask, true);
+    if (c->st.seq > c->h)
+        pbft_make_stable(c, c->st.seq, &c->st.digest, c->st.proof, c->st.mask, true);
     /* Restored below h (or just behind it): pull the kept log of the
      * others from what we executed (pbft_kept.c). */
     if (c->last_exec < c->h) pbft_fetch_request(c, -1, 1);
-    if (c->x_active && c->x_stall++ < 3) {
+    if (c->xfer.active && c->xfer.stall++ < 3) {
         send_chunk_req(c); /* a chunk or its request was lost */
     } else {
-        c->x_active = false; /* the serving peer went quiet: ask another */
+        c->xfer.active = false; /* the serving peer went quiet: ask another */
         send_state_req(c);
     }
     arm_state_timer(c);
@@ -104,53 +102,53 @@ static bool take_snapshot(struct bft_core *c, uint64_t seq, const bft_digest *st
 {
     const uint8_t *buf;
     size_t len;
-    if (c->snap_too_big) return false;
+    if (c->snap.too_big) return false;
     if (c->io.snapshot(c->io.ctx, &buf, &len) != BFT_E_OK) return false;
     if (len > PBFT_SNAP_MAX) {
         /* More than a transfer may assemble (above every application's
          * largest state): stop trying (counted). */
-        c->snap_too_big = true;
+        c->snap.too_big = true;
         c->io.reject(c->io.ctx, BFT_REJECT_OVERLOAD);
         return false;
     }
-    if (len > c->next_cap) {
-        uint8_t *p = realloc(c->next, len);
+    if (len > c->snap.next_cap) {
+        uint8_t *p = realloc(c->snap.next_buf, len);
         if (!p) return false;
-        c->next = p;
-        c->next_cap = len;
+        c->snap.next_buf = p;
+        c->snap.next_cap = len;
     }
-    if (len) memcpy(c->next, buf, len);
-    c->next_len = len;
-    c->next_seq_snap = seq;
-    c->next_digest = *state;
-    crypto_sha256(c->next, len, c->next_sha.b);
-    c->snaps_taken++;
+    if (len) memcpy(c->snap.next_buf, buf, len);
+    c->snap.next_len = len;
+    c->snap.next_seq = seq;
+    c->snap.next_digest = *state;
+    crypto_sha256(c->snap.next_buf, len, c->snap.next_sha.b);
+    c->snap.taken++;
     return true;
 }
 
 void pbft_state_on_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
                           const struct pbft_raw *proof, uint32_t mask)
 {
-    if (!c->next || c->next_seq_snap != seq || !pbft_deq(&c->next_digest, d)) return;
+    if (!c->snap.next_buf || c->snap.next_seq != seq || !pbft_deq(&c->snap.next_digest, d)) return;
     /* The pending snapshot is certified now: promote it (swap buffers). */
-    uint8_t *b = c->snap;
-    size_t cap = c->snap_cap;
-    c->snap = c->next;
-    c->snap_cap = c->next_cap;
-    c->snap_len = c->next_len;
-    c->snap_seq = seq;
-    c->snap_digest = *d;
-    c->snap_sha = c->next_sha;
-    c->snap_mask = mask;
+    uint8_t *b = c->snap.buf;
+    size_t cap = c->snap.cap;
+    c->snap.buf = c->snap.next_buf;
+    c->snap.cap = c->snap.next_cap;
+    c->snap.len = c->snap.next_len;
+    c->snap.seq = seq;
+    c->snap.digest = *d;
+    c->snap.sha = c->snap.next_sha;
+    c->snap.mask = mask;
     for (uint32_t i = 0; i < c->n; i++)
-        if (mask & (1u << i)) c->snap_proof[i] = proof[i];
-    c->next = b;
-    c->next_cap = cap;
-    c->next_len = 0;
-    c->next_seq_snap = 0;
+        if (mask & (1u << i)) c->snap.proof[i] = proof[i];
+    c->snap.next_buf = b;
+    c->snap.next_cap = cap;
+    c->snap.next_len = 0;
+    c->snap.next_seq = 0;
     pbft_kept_reset(c); /* the log it replaces */
     /* A certified state: the host may keep it on disk (docs/storage.md). */
-    if (c->io.checkpoint) c->io.checkpoint(c->io.ctx, seq, d, c->snap, c->snap_len);
+    if (c->io.checkpoint) c->io.checkpoint(c->io.ctx, seq, d, c->snap.buf, c->snap.len);
 }
 
 /* The log since our served snapshot if we took none at seq (the kept log
@@ -177,9 +175,9 @@ static uint64_t log_bytes_since_snapshot(struct bft_core *c, uint64_t seq)
  * taken at an earlier checkpoint still waits for its 2f+1 proof. */
 static bool snapshot_due(struct bft_core *c, uint64_t seq)
 {
-    if (c->next_seq_snap > c->h && c->next_seq_snap < seq) return false;
-    if (!c->snap_mask || c->kept_broken) return true;
-    return log_bytes_since_snapshot(c, seq) >= c->snap_len;
+    if (c->snap.next_seq > c->h && c->snap.next_seq < seq) return false;
+    if (!c->snap.mask || c->kept_broken) return true;
+    return log_bytes_since_snapshot(c, seq) >= c->snap.len;
 }
 
 /* A snapshot is taken at a checkpoint we execute when it is due and served
@@ -202,22 +200,22 @@ static void send_state_chunk(struct bft_core *c, uint32_t to, size_t off, size_t
     uint8_t body[1 + 4 + 4 + 32 + 1 + BFT_MAX_REPLICAS * (2 + PBFT_RAW_MAX)];
     struct wire_wr w = {.buf = body, .cap = sizeof body};
     wire_put_le(&w, 0, 1); /* kind: state */
-    wire_put_le(&w, c->snap_len, 4);
+    wire_put_le(&w, c->snap.len, 4);
     wire_put_le(&w, off, 4);
-    wire_put_bytes(&w, c->snap_sha.b, 32);
-    uint32_t k = off == 0 ? pbft_popcount(c->snap_mask) : 0;
+    wire_put_bytes(&w, c->snap.sha.b, 32);
+    uint32_t k = off == 0 ? pbft_popcount(c->snap.mask) : 0;
     wire_put_le(&w, k, 1);
     for (uint32_t i = 0; k && i < c->n; i++) {
-        if (!(c->snap_mask & (1u << i))) continue;
-        wire_put_le(&w, c->snap_proof[i].len, 2);
-        wire_put_bytes(&w, c->snap_proof[i].b, c->snap_proof[i].len);
+        if (!(c->snap.mask & (1u << i))) continue;
+        wire_put_le(&w, c->snap.proof[i].len, 2);
+        wire_put_bytes(&w, c->snap.proof[i].b, c->snap.proof[i].len);
     }
     assert(!w.err);
-    struct bft_msg m = {.type = BFT_MSG_STATE_RESP, .view = c->view, .seq = c->snap_seq};
-    m.digest = c->snap_digest;
+    struct bft_msg m = {.type = BFT_MSG_STATE_RESP, .view = c->view, .seq = c->snap.seq};
+    m.digest = c->snap.digest;
     m.body = body;
     m.body_len = (uint32_t)w.len;
-    m.payload = len ? c->snap + off : NULL;
+    m.payload = len ? c->snap.buf + off : NULL;
     m.payload_len = (uint32_t)len;
     c->io.send(c->io.ctx, to, &m);
 }
@@ -240,26 +238,26 @@ void pbft_on_state_req(struct bft_core *c, const struct bft_msg *m)
         return;
     }
     PTRACE(c, "got state req %llu off %zu from %u snap %llu/%zu", (unsigned long long)m->seq, off,
-           m->sender, (unsigned long long)c->snap_seq, c->snap_len);
+           m->sender, (unsigned long long)c->snap.seq, c->snap.len);
     if (c->h == 0 || m->seq > c->h) return; /* nothing certified to give yet */
     /* Serve a snapshot taken at a checkpoint whose 2f+1 proof we hold, at
      * seq or later, or older with the kept log from it up to seq. */
-    if (!(c->snap_mask && (c->snap_seq >= m->seq || pbft_kept_covers(c, m->seq)))) {
+    if (!(c->snap.mask && (c->snap.seq >= m->seq || pbft_kept_covers(c, m->seq)))) {
         if (c->last_exec != c->h || !pbft_deq(&c->last_state, &c->h_digest) ||
             !take_snapshot(c, c->h, &c->last_state))
             return; /* the asker retries; our next stable checkpoint will do */
         pbft_state_on_stable(c, c->h, &c->h_digest, c->h_proof, c->h_proof_mask);
-        if (!(c->snap_mask && c->snap_seq >= m->seq)) return;
+        if (!(c->snap.mask && c->snap.seq >= m->seq)) return;
     }
     /* A continuation of a snapshot we no longer hold restarts the asker
      * on our newer one. */
-    if (off && c->snap_seq != m->seq) off = 0;
-    if (off && off >= c->snap_len) {
+    if (off && c->snap.seq != m->seq) off = 0;
+    if (off && off >= c->snap.len) {
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         return;
     }
-    size_t len = c->snap_len - off;
-    if (len > c->st_chunk) len = c->st_chunk;
+    size_t len = c->snap.len - off;
+    if (len > c->st.chunk) len = c->st.chunk;
     if (c->snap_budget[m->sender] < len) {
         c->io.reject(c->io.ctx, BFT_REJECT_OVERLOAD); /* bytes per asker per tick */
         return;
@@ -295,10 +293,10 @@ static int parse_proof(struct bft_core *c, struct wire_rd *r, uint32_t k, uint64
 /* The assembled snapshot is complete: install it (§4.3 state transfer). */
 static void install_snapshot(struct bft_core *c)
 {
-    c->x_active = false;
+    c->xfer.active = false;
     bft_digest sha;
-    crypto_sha256(c->x_buf, c->x_total, sha.b);
-    if (!pbft_deq(&sha, &c->x_sha)) {
+    crypto_sha256(c->xfer.buf, c->xfer.total, sha.b);
+    if (!pbft_deq(&sha, &c->xfer.sha)) {
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         send_state_req(c); /* that peer lied: ask the next one */
         return;
@@ -306,53 +304,53 @@ static void install_snapshot(struct bft_core *c)
     bft_digest state = {{0}};
     /* The node installs it only if its state digest is the certified one;
      * otherwise our state stays as it was. */
-    int rv = c->io.restore(c->io.ctx, c->x_seq, c->x_total ? c->x_buf : NULL, c->x_total,
-                           &c->x_digest, &state);
-    if (rv != BFT_E_OK || !pbft_deq(&state, &c->x_digest)) {
+    int rv = c->io.restore(c->io.ctx, c->xfer.seq, c->xfer.total ? c->xfer.buf : NULL,
+                           c->xfer.total, &c->xfer.digest, &state);
+    if (rv != BFT_E_OK || !pbft_deq(&state, &c->xfer.digest)) {
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         send_state_req(c);
         return;
     }
-    uint64_t seq = c->x_seq;
-    PTRACE(c, "restored state %llu (%zu bytes) from %u", (unsigned long long)seq, c->x_total,
-           c->x_from);
+    uint64_t seq = c->xfer.seq;
+    PTRACE(c, "restored state %llu (%zu bytes) from %u", (unsigned long long)seq, c->xfer.total,
+           c->xfer.from);
     c->last_exec = seq;
     c->last_state = state;
-    if (seq > c->h) pbft_make_stable(c, seq, &c->x_digest, c->x_proof, c->x_mask, true);
+    if (seq > c->h) pbft_make_stable(c, seq, &c->xfer.digest, c->xfer.proof, c->xfer.mask, true);
     /* Serve what we restored: it may be the only copy of this checkpoint
      * left (its certifiers may have restarted empty since). */
-    uint8_t *b = c->snap;
-    size_t cap = c->snap_cap;
-    c->snap = c->x_buf;
-    c->snap_cap = c->x_cap;
-    c->snap_len = c->x_total;
-    c->snap_seq = seq;
-    c->snap_digest = c->x_digest;
-    c->snap_sha = c->x_sha;
-    c->snap_mask = c->x_mask;
+    uint8_t *b = c->snap.buf;
+    size_t cap = c->snap.cap;
+    c->snap.buf = c->xfer.buf;
+    c->snap.cap = c->xfer.cap;
+    c->snap.len = c->xfer.total;
+    c->snap.seq = seq;
+    c->snap.digest = c->xfer.digest;
+    c->snap.sha = c->xfer.sha;
+    c->snap.mask = c->xfer.mask;
     for (uint32_t i = 0; i < c->n; i++)
-        c->snap_proof[i] = c->x_proof[i];
-    c->x_buf = b;
-    c->x_cap = cap;
+        c->snap.proof[i] = c->xfer.proof[i];
+    c->xfer.buf = b;
+    c->xfer.cap = cap;
     pbft_kept_reset(c); /* kept from now on: what we replay up to h, then the window */
-    if (c->io.checkpoint) c->io.checkpoint(c->io.ctx, seq, &c->x_digest, c->snap, c->snap_len);
+    if (c->io.checkpoint)
+        c->io.checkpoint(c->io.ctx, seq, &c->xfer.digest, c->snap.buf, c->snap.len);
     /* Requests executed inside the transferred state would otherwise stay
      * pending forever; clients retransmit what is still outstanding. */
     pbft_pending_clear(&c->pend);
     struct pbft_raw own;
     pbft_sign_own(c, BFT_MSG_CHECKPOINT, c->view, seq, &state, &own);
     pbft_ckpt_insert(c, c->self, seq, &state, own.b, own.len);
-    if (c->st_active && c->last_exec >= c->st_seq) {
-        c->st_active = false;
-        if (c->st_timer_armed) c->io.cancel_timer(c->io.ctx, PBFT_TIMER_STATE);
-        c->st_timer_armed = false;
+    if (c->st.active && c->last_exec >= c->st.seq) {
+        c->st.active = false;
+        bft_timeout_stop(&c->st.timer, &c->io);
     }
     if (c->next_seq <= c->last_exec) c->next_seq = c->last_exec + 1;
     pbft_try_execute(c);
     pbft_request_timer_update(c);
     pbft_try_propose(c);
     /* The responder is ahead: pull what it executed after the checkpoint. */
-    pbft_fetch_request(c, (int)c->x_from, PBFT_FETCH_RANGE);
+    pbft_fetch_request(c, (int)c->xfer.from, PBFT_FETCH_RANGE);
 }
 
 void pbft_on_state_resp(struct bft_core *c, const struct bft_msg *m)
@@ -396,8 +394,8 @@ void pbft_on_state_resp(struct bft_core *c, const struct bft_msg *m)
     if (off == 0) {
         /* A new transfer: only if it is newer than the one in progress, or
          * its peer restarts it. */
-        if (c->x_active && m->seq < c->x_seq) return;
-        if (c->x_active && m->seq == c->x_seq && m->sender != c->x_from) return;
+        if (c->xfer.active && m->seq < c->xfer.seq) return;
+        if (c->xfer.active && m->seq == c->xfer.seq && m->sender != c->xfer.from) return;
         struct pbft_raw proof[BFT_MAX_REPLICAS];
         uint32_t mask;
         int why = parse_proof(c, &r, k, m->seq, &m->digest, proof, &mask);
@@ -407,41 +405,41 @@ void pbft_on_state_resp(struct bft_core *c, const struct bft_msg *m)
             c->io.reject(c->io.ctx, why);
             return;
         }
-        if (total > c->x_cap) {
-            uint8_t *p = realloc(c->x_buf, total);
+        if (total > c->xfer.cap) {
+            uint8_t *p = realloc(c->xfer.buf, total);
             if (!p) return;
-            c->x_buf = p;
-            c->x_cap = total;
+            c->xfer.buf = p;
+            c->xfer.cap = total;
         }
-        c->x_active = true;
-        c->x_from = m->sender;
-        c->x_seq = m->seq;
-        c->x_digest = m->digest;
-        c->x_sha = sha;
-        c->x_total = total;
-        c->x_off = 0;
-        c->x_mask = mask;
+        c->xfer.active = true;
+        c->xfer.from = m->sender;
+        c->xfer.seq = m->seq;
+        c->xfer.digest = m->digest;
+        c->xfer.sha = sha;
+        c->xfer.total = total;
+        c->xfer.off = 0;
+        c->xfer.mask = mask;
         for (uint32_t i = 0; i < c->n; i++)
-            c->x_proof[i] = proof[i];
-        if (!c->st_active || m->seq > c->st_seq) {
-            c->st_active = true;
-            c->st_seq = m->seq;
-            c->st_digest = m->digest;
-            c->st_mask = mask;
+            c->xfer.proof[i] = proof[i];
+        if (!c->st.active || m->seq > c->st.seq) {
+            c->st.active = true;
+            c->st.seq = m->seq;
+            c->st.digest = m->digest;
+            c->st.mask = mask;
             for (uint32_t i = 0; i < c->n; i++)
-                c->st_proof[i] = proof[i];
+                c->st.proof[i] = proof[i];
         }
         arm_state_timer(c);
-    } else if (!c->x_active || m->sender != c->x_from || m->seq != c->x_seq ||
-               !pbft_deq(&m->digest, &c->x_digest) || !pbft_deq(&sha, &c->x_sha) ||
-               total != c->x_total || off != c->x_off || r.off != r.len) {
+    } else if (!c->xfer.active || m->sender != c->xfer.from || m->seq != c->xfer.seq ||
+               !pbft_deq(&m->digest, &c->xfer.digest) || !pbft_deq(&sha, &c->xfer.sha) ||
+               total != c->xfer.total || off != c->xfer.off || r.off != r.len) {
         c->io.reject(c->io.ctx, BFT_REJECT_DUPLICATE); /* stale or foreign chunk */
         return;
     }
-    if (want) memcpy(c->x_buf + off, m->payload, want);
-    c->x_off = off + want;
-    c->x_stall = 0;
-    if (c->x_off == c->x_total)
+    if (want) memcpy(c->xfer.buf + off, m->payload, want);
+    c->xfer.off = off + want;
+    c->xfer.stall = 0;
+    if (c->xfer.off == c->xfer.total)
         install_snapshot(c);
     else
         send_chunk_req(c);

@@ -63,8 +63,8 @@ static uint32_t build_vc_body(struct bft_core *c)
         struct pbft_slot *sl = pbft_slot_peek(c, s);
         if (sl && sl->cert.valid && vc_batch_fits(sl, &budget)) need += sl->batch_len;
     }
-    if (!bft_buf_reserve(&c->own_vc, need, BFT_BODY_MAX)) return 0;
-    struct wire_wr w = {.buf = c->own_vc.p, .cap = c->own_vc.cap};
+    if (!bft_buf_reserve(&c->vchg.own_vc, need, BFT_BODY_MAX)) return 0;
+    struct wire_wr w = {.buf = c->vchg.own_vc.p, .cap = c->vchg.own_vc.cap};
     wire_put_le(&w, c->h, 8);
     wire_put_bytes(&w, c->h_digest.b, 32);
     wire_put_le(&w, pbft_popcount(c->h_proof_mask), 1);
@@ -115,10 +115,10 @@ static uint32_t build_vc_body(struct bft_core *c)
 
 void pbft_resend_own_vc(struct bft_core *c)
 {
-    if (!c->in_vc || !c->own_vc_len) return;
+    if (!c->in_vc || !c->vchg.own_vc_len) return;
     struct bft_msg m = {.type = BFT_MSG_VIEW_CHANGE, .view = c->view, .seq = c->h};
-    m.body = c->own_vc.p;
-    m.body_len = c->own_vc_len;
+    m.body = c->vchg.own_vc.p;
+    m.body_len = c->vchg.own_vc_len;
     c->io.broadcast(c->io.ctx, &m);
 }
 
@@ -130,8 +130,8 @@ static void store_own_vc(struct bft_core *c)
                         .cluster_id = c->cfg.cluster_id,
                         .view = c->view,
                         .seq = c->h,
-                        .body = c->own_vc.p,
-                        .body_len = c->own_vc_len};
+                        .body = c->vchg.own_vc.p,
+                        .body_len = c->vchg.own_vc_len};
     /* Encoded in c->rec, grown to this message's length. */
     struct wire_wr w = pbft_rec_wr(c, bft_msg_encoded_len(&m));
     if (w.err) return; /* short memory: stored when the VIEW-CHANGE is rebuilt */
@@ -160,12 +160,10 @@ void pbft_start_view_change(struct bft_core *c, uint64_t view)
     PTRACE(c, "start view change -> %llu", (unsigned long long)view);
     c->view = view;
     c->in_vc = true;
-    c->vc_wait_armed = false;
-    c->io.cancel_timer(c->io.ctx, PBFT_TIMER_VIEW_CHANGE);
-    c->vc_timer_running = false;
+    pbft_vc_timers_stop(c);
     pbft_persist_view(c);
-    c->own_vc_len = build_vc_body(c);
-    if (c->own_vc_len) store_own_vc(c); /* 0: short memory, nothing to send */
+    c->vchg.own_vc_len = build_vc_body(c);
+    if (c->vchg.own_vc_len) store_own_vc(c); /* 0: short memory, nothing to send */
     pbft_resend_own_vc(c);
     pbft_arm_retransmit(c);
     pbft_vc_check_progress(c);
@@ -174,8 +172,8 @@ void pbft_start_view_change(struct bft_core *c, uint64_t view)
 
 void pbft_on_vc_timer(struct bft_core *c)
 {
-    c->vc_timer_running = false;
-    c->vc_wait_armed = false;
+    bft_timeout_fired(&c->vchg.request);
+    bft_timeout_fired(&c->vchg.wait);
     /* Request timer expired, or no NEW-VIEW in time: try the next view,
      * waiting twice as long this time (§4.5.2). */
     if (!c->in_vc && pbft_primary(c, c->view) == c->self) return;
@@ -189,20 +187,19 @@ void pbft_on_vc_timer(struct bft_core *c)
     }
     /* Fetching state means we are behind and cannot judge the primary;
      * still, a transfer that never completes delays suspicion only boundedly. */
-    bool catching_up = c->st_active && c->probes < 4 * PBFT_PROBES;
+    bool catching_up = c->st.active && c->probes < 4 * PBFT_PROBES;
     if (!c->in_vc && (catching_up || c->probes < PBFT_PROBES)) {
         /* Before suspecting the primary, ask whether the others executed
          * past us (we may have missed their messages): a short probe. */
         c->probes++;
         c->probe_exec = c->last_exec;
         pbft_fetch_request(c, -1, 1);
-        c->io.set_timer(c->io.ctx, PBFT_TIMER_VIEW_CHANGE, c->retransmit_ms);
-        c->vc_timer_running = true;
+        bft_timeout_restart(&c->vchg.request, &c->io, c->retransmit_ms);
         return;
     }
     c->probes = 0;
     c->watching = false;
-    c->vc_attempts++;
+    c->vchg.attempts++;
     pbft_start_view_change(c, c->view + 1);
 }
 
@@ -211,11 +208,8 @@ void pbft_vc_check_progress(struct bft_core *c)
     if (!c->in_vc) return;
     uint32_t k = 0;
     for (uint32_t i = 0; i < c->n; i++)
-        if (c->vcs[i].valid && c->vcs[i].view == c->view) k++;
-    if (k >= 2 * c->f + 1 && !c->vc_wait_armed) {
-        c->vc_wait_armed = true;
-        c->io.set_timer(c->io.ctx, PBFT_TIMER_VIEW_CHANGE, pbft_timeout_ms(c));
-    }
+        if (c->vchg.vcs[i].valid && c->vchg.vcs[i].view == c->view) k++;
+    if (k >= 2 * c->f + 1) bft_timeout_start(&c->vchg.wait, &c->io, pbft_timeout_ms(c));
     if (k >= 2 * c->f + 1 && pbft_primary(c, c->view) == c->self) pbft_try_new_view(c);
 }
 
@@ -347,7 +341,7 @@ int pbft_vc_load(struct bft_core *c, const struct bft_msg *m, struct pbft_vc *v)
 int pbft_vc_store(struct bft_core *c, const struct bft_msg *m)
 {
     if (m->sender >= c->n) return BFT_REJECT_MALFORMED;
-    struct pbft_vc *v = &c->vcs[m->sender];
+    struct pbft_vc *v = &c->vchg.vcs[m->sender];
     if (v->valid && v->view > m->view) return BFT_REJECT_STALE_VIEW;
     if (v->valid && v->view == m->view && m->raw) {
         const uint8_t *region;
@@ -367,8 +361,8 @@ static void maybe_join(struct bft_core *c)
     uint64_t views[BFT_MAX_REPLICAS];
     uint32_t k = 0;
     for (uint32_t i = 0; i < c->n; i++)
-        if (i != c->self && c->vcs[i].valid && c->vcs[i].view > c->view)
-            views[k++] = c->vcs[i].view;
+        if (i != c->self && c->vchg.vcs[i].valid && c->vchg.vcs[i].view > c->view)
+            views[k++] = c->vchg.vcs[i].view;
     if (k < c->f + 1) return;
     for (uint32_t i = 1; i < k; i++) /* sort descending (k <= 16) */
         for (uint32_t j = i; j > 0 && views[j] > views[j - 1]; j--) {
@@ -376,7 +370,7 @@ static void maybe_join(struct bft_core *c)
             views[j] = views[j - 1];
             views[j - 1] = t;
         }
-    c->vc_attempts++;
+    c->vchg.attempts++;
     pbft_start_view_change(c, views[c->f]);
 }
 
@@ -390,12 +384,12 @@ static void maybe_join(struct bft_core *c)
  * move us: it takes f+1. One u64 per replica, so bounded. */
 void pbft_note_view(struct bft_core *c, uint32_t from, uint64_t view)
 {
-    if (from >= c->n || view <= c->seen_view[from]) return;
-    c->seen_view[from] = view;
+    if (from >= c->n || view <= c->vchg.seen_view[from]) return;
+    c->vchg.seen_view[from] = view;
     uint64_t views[BFT_MAX_REPLICAS];
     uint32_t k = 0;
     for (uint32_t i = 0; i < c->n; i++)
-        if (i != c->self && c->seen_view[i] > c->view) views[k++] = c->seen_view[i];
+        if (i != c->self && c->vchg.seen_view[i] > c->view) views[k++] = c->vchg.seen_view[i];
     if (k < c->f + 1) return;
     for (uint32_t i = 1; i < k; i++) /* sort descending (k <= 16) */
         for (uint32_t j = i; j > 0 && views[j] > views[j - 1]; j--) {
@@ -409,12 +403,12 @@ void pbft_note_view(struct bft_core *c, uint32_t from, uint64_t view)
 
 static void resend_new_view(struct bft_core *c, uint32_t to)
 {
-    if (c->nv_sent_view != c->view || !c->nv_sent.p || c->help_budget[to] == 0) return;
+    if (c->vchg.nv_sent_view != c->view || !c->vchg.nv_sent.p || c->help_budget[to] == 0) return;
     c->help_budget[to]--;
     c->helped = true;
-    struct bft_msg m = {.type = BFT_MSG_NEW_VIEW, .view = c->view, .seq = c->nv_sent_seq};
-    m.body = c->nv_sent.p;
-    m.body_len = c->nv_sent_len;
+    struct bft_msg m = {.type = BFT_MSG_NEW_VIEW, .view = c->view, .seq = c->vchg.nv_sent_seq};
+    m.body = c->vchg.nv_sent.p;
+    m.body_len = c->vchg.nv_sent_len;
     c->io.send(c->io.ctx, to, &m);
     pbft_arm_retransmit(c);
 }

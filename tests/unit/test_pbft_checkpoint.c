@@ -168,11 +168,11 @@ static void test_4_3_state_transfer_when_behind(void **state)
     fx_inject(&fx, 0, 3, &resp);
     assert_int_equal(fx_status(b).last_executed, 16);
     assert_memory_equal(b->state.b, st.b, 32);
-    assert_false(b->core->st_active);
+    assert_false(b->core->st.active);
     assert_int_equal(b->restores, 1);
     /* What it restored it now serves (the certifiers may lose theirs). */
-    assert_int_equal(b->core->snap_seq, 16);
-    assert_int_equal(b->core->snap_len, sizeof snap);
+    assert_int_equal(b->core->snap.seq, 16);
+    assert_int_equal(b->core->snap.len, sizeof snap);
     for (uint32_t i = 0; i < 3; i++)
         free(raws[i]);
     fx_free(&fx);

@@ -45,8 +45,8 @@ static void test_new_replica_holds_little(void **state)
     const struct bft_core *c = fx.node[1].core;
     assert_true(c->rec.cap >= pbft_rec_floor(c));
     assert_true(c->rec.cap < (128u << 10));
-    assert_null(c->own_vc.p);
-    assert_null(c->nv_sent.p);
+    assert_null(c->vchg.own_vc.p);
+    assert_null(c->vchg.nv_sent.p);
     assert_int_equal(c->pend.cap, PBFT_PENDING_FIRST);
     assert_int_equal(chunks_used(c), 0);
     assert_null(pbft_slot_peek(fx.node[1].core, 1));
@@ -164,8 +164,9 @@ static void test_view_change_batches_up_to_body_max(void **state)
     int vc = fx_find(b, FX_BCAST, BFT_MSG_VIEW_CHANGE, 0);
     assert_true(vc >= 0);
     const struct fx_effect *e = &b->eff[vc];
-    assert_int_equal(e->body_len, b->core->own_vc_len);
-    assert_true(b->core->own_vc.cap >= e->body_len && b->core->own_vc.cap <= BFT_BODY_MAX);
+    assert_int_equal(e->body_len, b->core->vchg.own_vc_len);
+    assert_true(b->core->vchg.own_vc.cap >= e->body_len &&
+                b->core->vchg.own_vc.cap <= BFT_BODY_MAX);
     struct wire_rd r = {.p = e->body, .len = e->body_len};
     wire_get_ptr(&r, 8 + 32);
     assert_int_equal(wire_get_le(&r, 1), 0); /* no stable checkpoint yet */
@@ -174,8 +175,8 @@ static void test_view_change_batches_up_to_body_max(void **state)
     assert_int_equal(skip_cert(&r), PBFT_BATCH_OMITTED);
     assert_int_equal(r.off, r.len);
     /* Our own VIEW-CHANGE is in the store, as the others see it. */
-    assert_true(b->core->vcs[1].valid);
-    assert_int_equal(b->core->vcs[1].view, 1);
+    assert_true(b->core->vchg.vcs[1].valid);
+    assert_int_equal(b->core->vchg.vcs[1].view, 1);
     free(b1);
     free(b2);
     fx_free(&fx);

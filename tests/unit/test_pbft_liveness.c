@@ -55,7 +55,7 @@ static void test_4_3_chunked_state_transfer_served_by_restored_replica(void **st
     struct fx fx;
     fx_init_cfg(&fx, 4, &cfg);
     for (uint32_t i = 0; i < 4; i++)
-        fx.node[i].core->st_chunk = 1000; /* a 4128-byte snapshot: 5 chunks */
+        fx.node[i].core->st.chunk = 1000; /* a 4128-byte snapshot: 5 chunks */
     fx.node[3].down = true;
     drive(&fx, 60, 60000);
     assert_true(all_done(&fx, 60));
@@ -73,13 +73,13 @@ static void test_4_3_chunked_state_transfer_served_by_restored_replica(void **st
             chunk_reqs++;
     assert_true(chunk_reqs >= 4); /* asked for chunks 2..5 */
     assert_memory_equal(b->state.b, fx.node[0].state.b, 32);
-    assert_false(b->core->x_active);
+    assert_false(b->core->xfer.active);
     /* It now serves the snapshot it restored, with the 2f+1 proof. */
     const struct bft_core *c = b->core;
-    assert_true(c->snap_seq > 0 && c->snap_seq <= c->h);
-    assert_int_equal(c->snap_len, sizeof b->snap);
-    assert_true(pbft_popcount(c->snap_mask) >= 3);
-    struct bft_msg req = {.type = BFT_MSG_STATE_REQ, .seq = c->snap_seq};
+    assert_true(c->snap.seq > 0 && c->snap.seq <= c->h);
+    assert_int_equal(c->snap.len, sizeof b->snap);
+    assert_true(pbft_popcount(c->snap.mask) >= 3);
+    struct bft_msg req = {.type = BFT_MSG_STATE_REQ, .seq = c->snap.seq};
     uint32_t before = fx_count(b, FX_SEND, BFT_MSG_STATE_RESP);
     fx_inject(&fx, 1, 3, &req);
     assert_int_equal(fx_count(b, FX_SEND, BFT_MSG_STATE_RESP), before + 1);

@@ -338,12 +338,12 @@ static void test_4_4_view_change_with_bad_embedded_signature_rejected(void **sta
     struct fx_node *b = &fx.node[2];
     fx_inject(&fx, 1, 2, &m);
     assert_int_equal(b->rejects[BFT_REJECT_BAD_SIGNATURE], 1);
-    assert_false(b->core->vcs[1].valid);
+    assert_false(b->core->vchg.vcs[1].valid);
     body[prep_sig] = 0;
     m.body_len = e->body_len - 1; /* truncated */
     fx_inject(&fx, 1, 2, &m);
     assert_int_equal(b->rejects[BFT_REJECT_MALFORMED], 1);
-    assert_false(b->core->vcs[1].valid);
+    assert_false(b->core->vchg.vcs[1].valid);
     /* A prepared certificate with only 2f-1 prepares is not a certificate. */
     body[8 + 32 + 1 + 2 + 2 + BFT_MSG_MIN_LEN] = 1;
     m.body_len = e->body_len;
@@ -351,8 +351,8 @@ static void test_4_4_view_change_with_bad_embedded_signature_rejected(void **sta
     assert_int_equal(b->rejects[BFT_REJECT_MALFORMED], 2);
     body[8 + 32 + 1 + 2 + 2 + BFT_MSG_MIN_LEN] = 2;
     fx_inject(&fx, 1, 2, &m);
-    assert_true(b->core->vcs[1].valid);
-    assert_int_equal(b->core->vcs[1].ncert, 1);
+    assert_true(b->core->vchg.vcs[1].valid);
+    assert_int_equal(b->core->vchg.vcs[1].ncert, 1);
     free(body);
     fx_free(&fx);
 }
