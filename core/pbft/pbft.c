@@ -87,38 +87,27 @@ void pbft_sign_own(struct bft_core *c, uint8_t type, uint64_t view, uint64_t seq
     out->len = (uint16_t)len;
 }
 
-/* Embedded messages are parsed here rather than by bft_msg_decode because a
- * stripped PRE-PREPARE (no payload) is not a valid wire message. Only
- * bodiless types are ever embedded, so the layout is fixed. */
-int pbft_embedded_check(struct bft_core *c, const uint8_t *raw, size_t len, uint8_t type,
-                        struct bft_msg *m, bool verify)
+/* An embedded message decoded by pbft_emb_decode (pbft_wire.c): ours to
+ * accept only if it is of our cluster, from a replica, and (verify) signed
+ * by it. */
+enum bft_reject pbft_emb_check(struct bft_core *c, const struct bft_msg *e, bool verify)
 {
-    if (len != PBFT_RAW_MAX) return BFT_REJECT_MALFORMED;
-    if (wire_le_load(raw, 4) != 0 || raw[4] != BFT_WIRE_VERSION || raw[5] != type) {
-        return BFT_REJECT_MALFORMED;
-    }
-    if (wire_le_load(raw + 6, 2) != 0 || wire_le_load(raw + 12, 4) != 0)
-        return BFT_REJECT_MALFORMED;
-    memset(m, 0, sizeof(*m));
-    m->type = type;
-    m->sender = (uint32_t)wire_le_load(raw + 8, 4);
-    m->cluster_id = wire_le_load(raw + 16, 8);
-    m->view = wire_le_load(raw + 24, 8);
-    m->seq = wire_le_load(raw + 32, 8);
-    memcpy(m->digest.b, raw + 40, sizeof m->digest.b);
-    memcpy(m->sig, raw + BFT_HDR_LEN, BFT_SIG_LEN);
-    m->raw = raw;
-    m->raw_len = (uint32_t)len;
-    if (m->cluster_id != c->cfg.cluster_id) return BFT_REJECT_WRONG_CLUSTER;
-    if (m->sender >= c->n) return BFT_REJECT_UNKNOWN_SENDER;
-    if (!verify) return -1;
+    if (e->cluster_id != c->cfg.cluster_id) return BFT_REJECT_WRONG_CLUSTER;
+    if (e->sender >= c->n) return BFT_REJECT_UNKNOWN_SENDER;
+    if (!verify) return BFT_REJECT_NONE;
     const uint8_t *region;
     size_t rlen;
-    bft_msg_signed_region(raw, &region, &rlen);
-    if (!c->env.verify(c->env.ctx, m->sender, type, region, rlen, m->sig)) {
+    bft_msg_signed_region(e->raw, &region, &rlen);
+    if (!c->env.verify(c->env.ctx, e->sender, e->type, region, rlen, e->sig))
         return BFT_REJECT_BAD_SIGNATURE;
-    }
-    return -1;
+    return BFT_REJECT_NONE;
+}
+
+enum bft_reject pbft_embedded_check(struct bft_core *c, const uint8_t *raw, size_t len,
+                                    uint8_t type, struct bft_msg *m, bool verify)
+{
+    enum bft_reject why = pbft_emb_decode(raw, len, type, m);
+    return why != BFT_REJECT_NONE ? why : pbft_emb_check(c, m, verify);
 }
 
 void pbft_persist_view(struct bft_core *c)

@@ -9,51 +9,9 @@
  * Slots, that table and the scratch buffers are allocated as first needed,
  * up to those bounds (docs/architecture.md "Bounds").
  *
- * Wire bodies defined by this core (VIEW_CHANGE, NEW_VIEW, STATE_RESP; the
- * codec treats them as opaque). All integers little-endian. "raw" is an
- * encoded signed message with payload_len 0 (for a PRE-PREPARE the payload
- * is stripped: it is not signed, the digest binds it). Own messages that
- * must appear in a certificate are re-encoded and signed locally with
- * env->sign (Ed25519 is deterministic, so they equal what the node sent).
- *
- * VIEW_CHANGE(v+1) body (§4.4 <VIEW-CHANGE, v+1, n, C, P, i>):
- *   u64 h | u8[32] h_digest | u8 nproof | nproof x (u16 len | CHECKPOINT raw)
- *   | u16 ncert | ncert x ( u16 len | PRE-PREPARE raw
- *                         | u8 nprep | nprep x (u16 len | PREPARE raw)
- *                         | u32 batch_len | batch )
- *   batch_len PBFT_BATCH_OMITTED means the batch did not fit in the body.
- * NEW_VIEW(v+1) body (§4.4 <NEW-VIEW, v+1, V, O>):
- *   u64 min_s | u8[32] min_s_digest | u64 max_s
- *   | u8 nref | nref x (u32 sender | u8[32] SHA-256(signed region of the VC))
- *   | u16 ndig | ndig x u8[32]   (digest for min_s+1 .. max_s, zero = null)
- *   | u8 nemb | nemb x (u32 len | VIEW_CHANGE raw)
- *   VCs that do not fit are only referenced; backups use the copy they
- *   received directly (every replica broadcasts and retransmits its VC).
- *   The new primary then sends an ordinary PRE-PREPARE(v+1, s, d) with the
- *   batch for each s in O, so later certificates hold a signed pre-prepare.
- * STATE_REQ: seq = lowest checkpoint seq wanted; empty body (first chunk),
- *   or body = u8 2 | u32 offset: the next chunk of the snapshot at seq.
- *   The answer may be an older snapshot whose server keeps the committed
- *   log from it up to seq (pbft_kept.c); the asker then fetches that log.
- *   Log fetch: body = u8 1 | u16 count; seq = the first committed seq
- *   wanted; the responder sends up to count entries (one STATE_RESP each).
- *   Relay: body = u8 3; view, seq, digest = the pre-prepare wanted
- *   (pbft_relay.c).
- * STATE_RESP: body starts with u8 kind.
- *   kind 0 (state chunk): seq, digest = state digest, payload = snapshot
- *     bytes [offset, offset + PBFT_STATE_CHUNK), body = u8 0 | u32 total
- *     | u32 offset | u8[32] SHA-256(snapshot) | u8 k | k x (u16 len |
- *     CHECKPOINT raw) (the 2f+1 proof; k = 0 on chunks after the first).
- *   kind 1 (log entry, from the window or, at or below h, the kept log):
- *     seq, digest = batch digest, payload = batch,
- *     body = u8 1 | u64 responder's last executed | u8 k |
- *     k x (u16 len | COMMIT raw) (2f+1 COMMITs: committed(m, v, n), §4.2).
- *   kind 2 (answer to a log fetch below our h): seq = h, digest = state
- *     digest, body = u8 2 | u8 k | k x (u16 len | CHECKPOINT raw).
- *   kind 3 (relayed pre-prepare): seq, digest = batch digest, payload =
- *     batch, body = u8 3 | u16 len | PRE-PREPARE raw (primary-signed).
- *
- * Null request (§4.4): empty batch, all-zero digest, payload_len 0.
+ * Message bodies and their codec: pbft_wire.h. Own messages that must
+ * appear in a certificate are re-encoded and signed locally with env->sign
+ * (Ed25519 is deterministic, so they equal what the node sent).
  *
  * Liveness rules found with bftsim (docs/pbft.md has the whole protocol):
  * a commit certificate (2f+1 COMMITs of one view) is a fact about a seq:
@@ -72,6 +30,7 @@
 
 #include "core/core.h"
 #include "core/pbft/pbft.h"
+#include "core/pbft/pbft_wire.h"
 #include "core/client_quota.h"
 #include "core/grow.h"
 #include "core/timeout.h"
@@ -107,7 +66,6 @@
 #define PBFT_PENDING_BYTES_MAX (64u << 20)                    /* bytes held by queued requests */
 #define PBFT_QUOTA_FLOOR 16 /* requests one client may queue at least */
 #define PBFT_QUOTA_FLOOR_BYTES (1u << 20)
-#define PBFT_RAW_MAX BFT_MSG_MIN_LEN  /* votes/checkpoints have no body */
 #define PBFT_CKPT_RING 4              /* checkpoint seqs kept per replica */
 #define PBFT_RETRANSMIT_BURST 16      /* slots resent per firing */
 #define PBFT_SLOT_CHUNK 4             /* log slots per allocation (~32 KiB) */
@@ -143,7 +101,6 @@
 #define PBFT_MON_STRIKES 2     /* consecutive windows over the bar to complain */
 #define PBFT_MON_VIEWS 4       /* views whose best window is remembered */
 #define PBFT_MON_RELAY_MIN 8   /* pre-prepares a window needs to judge their delivery */
-#define PBFT_BATCH_OMITTED 0xffffffffu
 #define PBFT_REC_MAX ((size_t)BFT_PAYLOAD_MAX + 8192)
 
 /* WAL record types (first byte). Layouts, after the type byte:
@@ -516,10 +473,17 @@ void pbft_send_simple(struct bft_core *c, int to, uint8_t type, uint64_t view, u
 /* Encode and sign one of our own bodiless messages (for certificates). */
 void pbft_sign_own(struct bft_core *c, uint8_t type, uint64_t view, uint64_t seq,
                    const bft_digest *d, struct pbft_raw *out);
-/* Parse and verify an embedded bodiless message (vote, checkpoint,
- * stripped pre-prepare). Returns -1 if fine, else a BFT_REJECT_* reason. */
-int pbft_embedded_check(struct bft_core *c, const uint8_t *raw, size_t len, uint8_t type,
-                        struct bft_msg *m, bool verify);
+/* Check an embedded message decoded by pbft_emb_decode: cluster, sender
+ * and (verify) signature. BFT_REJECT_NONE if fine. */
+enum bft_reject pbft_emb_check(struct bft_core *c, const struct bft_msg *e, bool verify);
+/* pbft_emb_decode then pbft_emb_check. */
+enum bft_reject pbft_embedded_check(struct bft_core *c, const uint8_t *raw, size_t len,
+                                    uint8_t type, struct bft_msg *m, bool verify);
+/* The bounds bodies are decoded against (pbft_wire.h). */
+static inline struct pbft_limits pbft_limits_of(const struct bft_core *c)
+{
+    return (struct pbft_limits){.n = c->n, .f = c->f, .K = c->K, .L = c->L};
+}
 void pbft_persist_view(struct bft_core *c);
 void pbft_arm_retransmit(struct bft_core *c);
 void pbft_arm_status(struct bft_core *c);
@@ -588,10 +552,11 @@ void pbft_on_new_view(struct bft_core *c, const struct bft_msg *m);
 void pbft_on_vc_timer(struct bft_core *c);
 void pbft_resend_own_vc(struct bft_core *c);
 /* Validate a VIEW-CHANGE (m: decoded, outer signature already checked) and
- * store it as replica m->sender's. Returns -1 or a BFT_REJECT_* reason. */
-int pbft_vc_store(struct bft_core *c, const struct bft_msg *m);
+ * store it as replica m->sender's. BFT_REJECT_NONE if stored; OVERLOAD if
+ * memory for the copy is short (never a peer fault). */
+enum bft_reject pbft_vc_store(struct bft_core *c, const struct bft_msg *m);
 /* Validate m and load it into v (no view ordering checks). */
-int pbft_vc_load(struct bft_core *c, const struct bft_msg *m, struct pbft_vc *v);
+enum bft_reject pbft_vc_load(struct bft_core *c, const struct bft_msg *m, struct pbft_vc *v);
 void pbft_vc_check_progress(struct bft_core *c);
 /* A normal-case message of a view above ours: join it once f+1 replicas
  * are seen working there. */
@@ -658,9 +623,14 @@ size_t pbft_commit_rec(struct bft_core *c, const struct pbft_slot *s); /* COMMIT
 /* Log fetch (pbft_fetch.c): a replica that missed committed seqs pulls them
  * with their COMMIT proof instead of waiting for the next checkpoint. */
 void pbft_fetch_request(struct bft_core *c, int to, uint16_t count);
-void pbft_on_fetch_req(struct bft_core *c, const struct bft_msg *m);
+void pbft_on_fetch_req(struct bft_core *c, const struct bft_msg *m, uint16_t count);
 void pbft_on_fetch_resp(struct bft_core *c, const struct bft_msg *m);
 void pbft_on_fetch_ckpt(struct bft_core *c, const struct bft_msg *m);
+/* CHECKPOINTs proving (seq, d) from distinct replicas, copied into proof
+ * by sender (pbft_state.c); the caller counts them. */
+enum bft_reject pbft_ckpt_proof_check(struct bft_core *c, uint64_t seq, const bft_digest *d,
+                                      const struct pbft_emb_list *l, struct pbft_raw *proof,
+                                      uint32_t *mask);
 /* Send our stable checkpoint with its 2f+1 proof (STATE-RESP kind 2). */
 void pbft_send_checkpoint_proof(struct bft_core *c, uint32_t to);
 /* Retransmit tick: resend our latest checkpoint while it is not stable. */

@@ -146,9 +146,7 @@ void pbft_kept_send(struct bft_core *c, uint32_t to, const struct pbft_kept_entr
 {
     uint8_t body[1 + 8 + 1 + BFT_MAX_REPLICAS * (2 + PBFT_RAW_MAX)];
     struct wire_wr w = {.buf = body, .cap = sizeof body};
-    wire_put_le(&w, 1, 1);
-    wire_put_le(&w, c->last_exec, 8);
-    wire_put_le(&w, pbft_popcount(e->mask), 1);
+    pbft_entry_put_head(&w, c->last_exec, pbft_popcount(e->mask));
     struct wire_rd r = {.p = e->data, .len = e->raws_len};
     while (r.off < r.len && !r.err) {
         wire_get_le(&r, 1); /* the sender id (the raw names it too) */
@@ -160,8 +158,7 @@ void pbft_kept_send(struct bft_core *c, uint32_t to, const struct pbft_kept_entr
             raw = own.b;
             len = own.len;
         }
-        wire_put_le(&w, len, 2);
-        wire_put_bytes(&w, raw, len);
+        pbft_emb_put(&w, raw, len);
     }
     assert(!r.err && !w.err);
     struct bft_msg out = {.type = BFT_MSG_STATE_RESP, .view = c->view, .seq = e->seq};

@@ -188,7 +188,7 @@ void pbft_try_new_view(struct bft_core *c)
     /* nv_sent grows to at most this body's size (docs/architecture.md
      * "Bounds"), before O is computed into nv_dig: with L digests (the
      * most O has) and every VIEW-CHANGE embedded, or BFT_BODY_MAX. */
-    size_t need = 8 + 32 + 8 + 1 + (size_t)nset * (4 + 32) + 2 + (size_t)c->L * 32 + 1;
+    size_t need = pbft_nv_head_len(nset, c->L);
     for (uint32_t i = 0; i < nset; i++)
         need += 4 + set[i]->len;
     if (need > BFT_BODY_MAX) need = BFT_BODY_MAX;
@@ -205,31 +205,27 @@ void pbft_try_new_view(struct bft_core *c)
     pbft_nv_compute(c, set, nset, &min_s, &min_d, &min_src, &max_s, c->vchg.nv_dig, srcv, srcc);
     free(srcv);
     free(srcc);
-    struct wire_wr w = {.buf = c->vchg.nv_sent.p, .cap = c->vchg.nv_sent.cap};
-    wire_put_le(&w, min_s, 8);
-    wire_put_bytes(&w, min_d.b, 32);
-    wire_put_le(&w, max_s, 8);
-    wire_put_le(&w, nset, 1);
+    struct pbft_nv_wire nv = {.min_s = min_s, .max_s = max_s, .min_d = min_d, .nref = nset};
     for (uint32_t i = 0; i < nset; i++) {
-        wire_put_le(&w, ids[i], 4);
-        wire_put_bytes(&w, set[i]->id.b, 32);
+        nv.ref_from[i] = ids[i];
+        nv.ref_id[i] = set[i]->id;
     }
-    wire_put_le(&w, max_s - min_s, 2);
-    for (uint64_t k = 0; k < max_s - min_s; k++)
-        wire_put_bytes(&w, c->vchg.nv_dig[k].b, 32);
-    size_t epos = w.len;
-    wire_put_le(&w, 0, 1);
-    assert(!w.err);
-    uint8_t nemb = 0;
+    nv.ndig = (uint32_t)(max_s - min_s);
+    nv.digs = c->vchg.nv_dig[0].b;
+    /* Embed the VIEW-CHANGEs that fit one body; the rest are referenced
+     * only (backups use the copy they received directly). */
+    size_t len = pbft_nv_head_len(nset, nv.ndig);
     for (uint32_t i = 0; i < nset; i++) {
         const struct pbft_vc *v = set[i];
-        if (w.len + 4 + v->len > BFT_BODY_MAX) continue; /* referenced only */
-        wire_put_le(&w, v->len, 4);
-        wire_put_bytes(&w, v->raw, v->len);
-        nemb++;
+        if (len + 4 + v->len > BFT_BODY_MAX) continue;
+        nv.emb[nv.nemb].raw = v->raw;
+        nv.emb[nv.nemb++].raw_len = v->len;
+        len += 4 + v->len;
     }
-    assert(!w.err);
-    w.buf[epos] = nemb;
+    struct wire_wr w;
+    wire_wr_init(&w, c->vchg.nv_sent.p, c->vchg.nv_sent.cap);
+    pbft_nv_encode(&w, &nv);
+    assert(!w.err && w.len == len); /* nv_sent was reserved for it */
     c->vchg.nv_sent_len = (uint32_t)w.len;
     c->vchg.nv_sent_view = c->view;
     c->vchg.nv_sent_seq = max_s;
@@ -258,6 +254,71 @@ static void keep_pending(struct bft_core *c, const struct bft_msg *m)
     w->view = m->view;
 }
 
+/* Store the VIEW-CHANGEs the NEW-VIEW carries (each checked like one
+ * received directly); a VIEW-CHANGE its sender already moved past is kept
+ * aside in nvvcs. BFT_REJECT_NONE if all are fine. */
+static enum bft_reject nv_store_embedded(struct bft_core *c, const struct pbft_nv_wire *nv)
+{
+    for (uint32_t i = 0; i < nv->nemb; i++) {
+        const struct bft_msg *v = &nv->emb[i];
+        if (v->cluster_id != c->cfg.cluster_id) return BFT_REJECT_WRONG_CLUSTER;
+        if (v->sender == c->self) continue; /* we hold our own */
+        const uint8_t *region;
+        size_t rlen;
+        bft_msg_signed_region(v->raw, &region, &rlen);
+        if (!c->env.verify(c->env.ctx, v->sender, BFT_MSG_VIEW_CHANGE, region, rlen, v->sig))
+            return BFT_REJECT_BAD_SIGNATURE;
+        enum bft_reject why = pbft_vc_store(c, v);
+        if (why == BFT_REJECT_STALE_VIEW) /* its sender moved on: keep it aside */
+            why = pbft_vc_load(c, v, &c->vchg.nvvcs[v->sender]);
+        if (why != BFT_REJECT_NONE && why != BFT_REJECT_DUPLICATE) return why;
+    }
+    return BFT_REJECT_NONE;
+}
+
+/* V: the VIEW-CHANGEs the NEW-VIEW names, by sender and digest; false if
+ * one has not arrived yet. */
+static bool nv_find_set(struct bft_core *c, const struct pbft_nv_wire *nv, uint64_t view,
+                        pbft_vc_set set)
+{
+    for (uint32_t i = 0; i < nv->nref; i++) {
+        const struct pbft_vc *cand[2] = {&c->vchg.vcs[nv->ref_from[i]],
+                                         &c->vchg.nvvcs[nv->ref_from[i]]};
+        set[i] = NULL;
+        for (int j = 0; j < 2 && !set[i]; j++)
+            if (cand[j]->valid && cand[j]->view == view && pbft_deq(&cand[j]->id, &nv->ref_id[i]))
+                set[i] = cand[j];
+        if (!set[i]) return false;
+    }
+    return true;
+}
+
+/* Recompute O from V (§4.4) and compare with the primary's. OVERLOAD if
+ * memory for the computation is short: that is ours, not the primary's
+ * fault. */
+static enum bft_reject nv_check_o(struct bft_core *c, const struct pbft_nv_wire *nv,
+                                  const pbft_vc_set set)
+{
+    int *srcv = malloc(c->L * sizeof(int));
+    uint32_t *srcc = malloc(c->L * sizeof(uint32_t));
+    bft_digest *mine = malloc(c->L * sizeof(bft_digest));
+    enum bft_reject why = BFT_REJECT_OVERLOAD;
+    if (srcv && srcc && mine) {
+        uint64_t lo, hi;
+        bft_digest lo_d;
+        int lo_src;
+        pbft_nv_compute(c, set, nv->nref, &lo, &lo_d, &lo_src, &hi, mine, srcv, srcc);
+        bool same = lo == nv->min_s && hi == nv->max_s && pbft_deq(&lo_d, &nv->min_d) &&
+                    (nv->ndig == 0 ||
+                     memcmp(mine, nv->digs, (size_t)nv->ndig * CRYPTO_DIGEST_LEN) == 0);
+        why = same ? BFT_REJECT_NONE : BFT_REJECT_EQUIVOCATION;
+    }
+    free(srcv);
+    free(srcc);
+    free(mine);
+    return why;
+}
+
 void pbft_on_new_view(struct bft_core *c, const struct bft_msg *m)
 {
     if (m->view < c->view || (m->view == c->view && !c->in_vc)) {
@@ -268,101 +329,27 @@ void pbft_on_new_view(struct bft_core *c, const struct bft_msg *m)
         reject(c, BFT_REJECT_MALFORMED);
         return;
     }
-    struct wire_rd r = {.p = m->body, .len = m->body_len};
-    uint64_t min_s = wire_get_le(&r, 8);
-    const uint8_t *min_d = wire_get_ptr(&r, 32);
-    uint64_t max_s = wire_get_le(&r, 8);
-    uint32_t nref = (uint32_t)wire_get_le(&r, 1);
-    if (r.err || nref < 2 * c->f + 1 || nref > c->n || max_s < min_s || max_s - min_s > c->L) {
-        reject(c, BFT_REJECT_MALFORMED);
-        return;
-    }
-    uint32_t from_ids[BFT_MAX_REPLICAS];
-    const uint8_t *ids[BFT_MAX_REPLICAS];
-    for (uint32_t i = 0; i < nref; i++) {
-        uint32_t from = (uint32_t)wire_get_le(&r, 4);
-        ids[i] = wire_get_ptr(&r, 32);
-        if (r.err || from >= c->n || (i > 0 && from <= from_ids[i - 1])) {
-            reject(c, BFT_REJECT_MALFORMED);
-            return;
-        }
-        from_ids[i] = from;
-    }
-    uint32_t ndig = (uint32_t)wire_get_le(&r, 2);
-    const uint8_t *digs = wire_get_ptr(&r, (size_t)ndig * 32);
-    uint32_t nemb = (uint32_t)wire_get_le(&r, 1);
-    if (r.err || ndig != max_s - min_s || nemb > c->n) {
-        reject(c, BFT_REJECT_MALFORMED);
-        return;
-    }
-    for (uint32_t i = 0; i < nemb; i++) {
-        uint32_t len = (uint32_t)wire_get_le(&r, 4);
-        const uint8_t *p = wire_get_ptr(&r, len);
-        struct bft_msg v;
-        if (!p || bft_msg_decode(p, len, &v) != BFT_E_OK || v.type != BFT_MSG_VIEW_CHANGE ||
-            v.view != m->view || v.sender >= c->n) {
-            reject(c, BFT_REJECT_MALFORMED);
-            return;
-        }
-        if (v.cluster_id != c->cfg.cluster_id) {
-            reject(c, BFT_REJECT_WRONG_CLUSTER);
-            return;
-        }
-        if (v.sender == c->self) continue; /* we hold our own */
-        const uint8_t *region;
-        size_t rlen;
-        bft_msg_signed_region(v.raw, &region, &rlen);
-        if (!c->env.verify(c->env.ctx, v.sender, BFT_MSG_VIEW_CHANGE, region, rlen, v.sig)) {
-            reject(c, BFT_REJECT_BAD_SIGNATURE);
-            return;
-        }
-        int why = pbft_vc_store(c, &v);
-        if (why == BFT_REJECT_STALE_VIEW) /* its sender moved on: keep it aside */
-            why = pbft_vc_load(c, &v, &c->vchg.nvvcs[v.sender]);
-        if (why >= 0 && why != BFT_REJECT_DUPLICATE) {
-            reject(c, why);
-            return;
-        }
-    }
-    if (r.off != r.len) {
-        reject(c, BFT_REJECT_MALFORMED);
+    struct pbft_limits lim = pbft_limits_of(c);
+    struct pbft_nv_wire nv;
+    enum bft_reject why = pbft_nv_decode(m, &lim, &nv);
+    if (why == BFT_REJECT_NONE) why = nv_store_embedded(c, &nv);
+    if (why != BFT_REJECT_NONE) {
+        reject(c, why);
         return;
     }
     pbft_vc_set set;
-    for (uint32_t i = 0; i < nref; i++) {
-        const struct pbft_vc *cand[2] = {&c->vchg.vcs[from_ids[i]], &c->vchg.nvvcs[from_ids[i]]};
-        set[i] = NULL;
-        for (int j = 0; j < 2 && !set[i]; j++)
-            if (cand[j]->valid && cand[j]->view == m->view &&
-                memcmp(cand[j]->id.b, ids[i], 32) == 0)
-                set[i] = cand[j];
-        if (!set[i]) {
-            keep_pending(c, m); /* wait for the VIEW-CHANGEs it names */
-            return;
-        }
-    }
-    /* Recompute O from V and refuse a primary that lies about it. */
-    int *srcv = malloc(c->L * sizeof(int));
-    uint32_t *srcc = malloc(c->L * sizeof(uint32_t));
-    bft_digest *mine = malloc(c->L * sizeof(bft_digest));
-    bool same = false;
-    if (srcv && srcc && mine) {
-        uint64_t lo, hi;
-        bft_digest lo_d;
-        int lo_src;
-        pbft_nv_compute(c, set, nref, &lo, &lo_d, &lo_src, &hi, mine, srcv, srcc);
-        same = lo == min_s && hi == max_s && memcmp(lo_d.b, min_d, 32) == 0 &&
-               (ndig == 0 || memcmp(mine, digs, (size_t)ndig * 32) == 0);
-    }
-    free(srcv);
-    free(srcc);
-    free(mine);
-    PTRACE(c, "new view %llu from %u same %d", (unsigned long long)m->view, m->sender, same);
-    if (!same) {
-        reject(c, BFT_REJECT_EQUIVOCATION);
+    if (!nv_find_set(c, &nv, m->view, set)) {
+        keep_pending(c, m); /* wait for the VIEW-CHANGEs it names */
         return;
     }
-    pbft_enter_new_view(c, m->view, set, nref);
+    why = nv_check_o(c, &nv, set);
+    PTRACE(c, "new view %llu from %u same %d", (unsigned long long)m->view, m->sender,
+           why == BFT_REJECT_NONE);
+    if (why != BFT_REJECT_NONE) {
+        reject(c, why);
+        return;
+    }
+    pbft_enter_new_view(c, m->view, set, nv.nref);
     pbft_try_execute(c);
 }
 

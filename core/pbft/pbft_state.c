@@ -34,14 +34,11 @@ static void send_state_req(struct bft_core *c)
 /* Ask the peer serving the snapshot being assembled for its next chunk. */
 static void send_chunk_req(struct bft_core *c)
 {
-    uint8_t body[5];
-    struct wire_wr w = {.buf = body, .cap = sizeof body};
-    wire_put_le(&w, 2, 1);
-    wire_put_le(&w, c->xfer.off, 4);
-    assert(!w.err);
+    uint8_t body[PBFT_SREQ_MAX];
+    struct pbft_state_req q = {.kind = PBFT_SREQ_CHUNK, .offset = (uint32_t)c->xfer.off};
     struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = c->view, .seq = c->xfer.seq};
     m.body = body;
-    m.body_len = sizeof body;
+    m.body_len = (uint32_t)pbft_state_req_encode(&q, body);
     c->io.send(c->io.ctx, c->xfer.from, &m);
 }
 
@@ -199,17 +196,10 @@ static void send_state_chunk(struct bft_core *c, uint32_t to, size_t off, size_t
 {
     uint8_t body[1 + 4 + 4 + 32 + 1 + BFT_MAX_REPLICAS * (2 + PBFT_RAW_MAX)];
     struct wire_wr w = {.buf = body, .cap = sizeof body};
-    wire_put_le(&w, 0, 1); /* kind: state */
-    wire_put_le(&w, c->snap.len, 4);
-    wire_put_le(&w, off, 4);
-    wire_put_bytes(&w, c->snap.sha.b, 32);
     uint32_t k = off == 0 ? pbft_popcount(c->snap.mask) : 0;
-    wire_put_le(&w, k, 1);
-    for (uint32_t i = 0; k && i < c->n; i++) {
-        if (!(c->snap.mask & (1u << i))) continue;
-        wire_put_le(&w, c->snap.proof[i].len, 2);
-        wire_put_bytes(&w, c->snap.proof[i].b, c->snap.proof[i].len);
-    }
+    pbft_chunk_put_head(&w, (uint32_t)c->snap.len, (uint32_t)off, &c->snap.sha, k);
+    for (uint32_t i = 0; k && i < c->n; i++)
+        if (c->snap.mask & (1u << i)) pbft_emb_put(&w, c->snap.proof[i].b, c->snap.proof[i].len);
     assert(!w.err);
     struct bft_msg m = {.type = BFT_MSG_STATE_RESP, .view = c->view, .seq = c->snap.seq};
     m.digest = c->snap.digest;
@@ -222,21 +212,20 @@ static void send_state_chunk(struct bft_core *c, uint32_t to, size_t off, size_t
 
 void pbft_on_state_req(struct bft_core *c, const struct bft_msg *m)
 {
-    if (m->body_len == 3 && m->body[0] == 1) {
-        pbft_on_fetch_req(c, m);
-        return;
-    }
-    if (m->body_len == 1 && m->body[0] == 3) {
-        pbft_on_relay_req(c, m);
-        return;
-    }
-    size_t off = 0;
-    if (m->body_len == 5 && m->body[0] == 2) {
-        off = (size_t)wire_le_load(m->body + 1, 4);
-    } else if (m->body_len != 0) {
+    struct pbft_state_req q;
+    if (pbft_state_req_decode(m, &q) != BFT_REJECT_NONE) {
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         return;
     }
+    if (q.kind == PBFT_SREQ_FETCH) {
+        pbft_on_fetch_req(c, m, q.count);
+        return;
+    }
+    if (q.kind == PBFT_SREQ_RELAY) {
+        pbft_on_relay_req(c, m);
+        return;
+    }
+    size_t off = q.offset;
     PTRACE(c, "got state req %llu off %zu from %u snap %llu/%zu", (unsigned long long)m->seq, off,
            m->sender, (unsigned long long)c->snap.seq, c->snap.len);
     if (c->h == 0 || m->seq > c->h) return; /* nothing certified to give yet */
@@ -268,26 +257,24 @@ void pbft_on_state_req(struct bft_core *c, const struct bft_msg *m)
     send_state_chunk(c, m->sender, off, len);
 }
 
-/* Parse k CHECKPOINT messages proving (seq, d); returns -1 or a reason. */
-static int parse_proof(struct bft_core *c, struct wire_rd *r, uint32_t k, uint64_t seq,
-                       const bft_digest *d, struct pbft_raw *proof, uint32_t *mask)
+/* CHECKPOINT messages proving (seq, d) from distinct replicas; copies them
+ * into proof by sender. The caller checks there are 2f+1 (§4.3). */
+enum bft_reject pbft_ckpt_proof_check(struct bft_core *c, uint64_t seq, const bft_digest *d,
+                                      const struct pbft_emb_list *l, struct pbft_raw *proof,
+                                      uint32_t *mask)
 {
     *mask = 0;
-    if (k > c->n) return BFT_REJECT_MALFORMED;
-    for (uint32_t i = 0; i < k; i++) {
-        uint16_t len = (uint16_t)wire_get_le(r, 2);
-        const uint8_t *p = wire_get_ptr(r, len);
-        if (!p) return BFT_REJECT_MALFORMED;
-        struct bft_msg e;
-        int why = pbft_embedded_check(c, p, len, BFT_MSG_CHECKPOINT, &e, true);
-        if (why >= 0) return why;
-        if (e.seq != seq || !pbft_deq(&e.digest, d) || (*mask & (1u << e.sender)))
+    for (uint32_t i = 0; i < l->count; i++) {
+        const struct bft_msg *e = &l->m[i];
+        enum bft_reject why = pbft_emb_check(c, e, true);
+        if (why != BFT_REJECT_NONE) return why;
+        if (e->seq != seq || !pbft_deq(&e->digest, d) || (*mask & (1u << e->sender)))
             return BFT_REJECT_MALFORMED;
-        *mask |= 1u << e.sender;
-        proof[e.sender].len = len;
-        memcpy(proof[e.sender].b, p, len);
+        *mask |= 1u << e->sender;
+        proof[e->sender].len = (uint16_t)e->raw_len;
+        memcpy(proof[e->sender].b, e->raw, e->raw_len);
     }
-    return -1;
+    return BFT_REJECT_NONE;
 }
 
 /* The assembled snapshot is complete: install it (§4.3 state transfer). */
@@ -353,86 +340,71 @@ static void install_snapshot(struct bft_core *c)
     pbft_fetch_request(c, (int)c->xfer.from, PBFT_FETCH_RANGE);
 }
 
-void pbft_on_state_resp(struct bft_core *c, const struct bft_msg *m)
+/* The first chunk of a snapshot, with its proof: start assembling it. */
+static bool start_assembly(struct bft_core *c, const struct bft_msg *m,
+                           const struct pbft_chunk_wire *cw)
 {
-    if (m->body_len >= 1 && m->body[0] == 1) {
-        pbft_on_fetch_resp(c, m);
-        return;
+    /* A new transfer: only if it is newer than the one in progress, or
+     * its peer restarts it. */
+    if (c->xfer.active && m->seq < c->xfer.seq) return false;
+    if (c->xfer.active && m->seq == c->xfer.seq && m->sender != c->xfer.from) return false;
+    struct pbft_raw proof[BFT_MAX_REPLICAS];
+    uint32_t mask;
+    enum bft_reject why = pbft_ckpt_proof_check(c, m->seq, &m->digest, &cw->proof, proof, &mask);
+    if (why == BFT_REJECT_NONE && pbft_popcount(mask) < 2 * c->f + 1) why = BFT_REJECT_MALFORMED;
+    if (why != BFT_REJECT_NONE) {
+        c->io.reject(c->io.ctx, why);
+        return false;
     }
-    if (m->body_len >= 1 && m->body[0] == 2) {
-        pbft_on_fetch_ckpt(c, m);
-        return;
+    if (cw->total > c->xfer.cap) {
+        uint8_t *p = realloc(c->xfer.buf, cw->total);
+        if (!p) return false; /* short memory: as if the chunk never came */
+        c->xfer.buf = p;
+        c->xfer.cap = cw->total;
     }
-    if (m->body_len >= 1 && m->body[0] == 3) {
-        pbft_on_relay_resp(c, m);
-        return;
+    c->xfer.active = true;
+    c->xfer.from = m->sender;
+    c->xfer.seq = m->seq;
+    c->xfer.digest = m->digest;
+    c->xfer.sha = cw->sha;
+    c->xfer.total = cw->total;
+    c->xfer.off = 0;
+    c->xfer.mask = mask;
+    for (uint32_t i = 0; i < c->n; i++)
+        c->xfer.proof[i] = proof[i];
+    if (!c->st.active || m->seq > c->st.seq) {
+        c->st.active = true;
+        c->st.seq = m->seq;
+        c->st.digest = m->digest;
+        c->st.mask = mask;
+        for (uint32_t i = 0; i < c->n; i++)
+            c->st.proof[i] = proof[i];
     }
-    if (m->body_len < 1 || m->body[0] != 0) {
-        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
-        return;
-    }
+    arm_state_timer(c);
+    return true;
+}
+
+/* A chunk of the snapshot being assembled (STATE-RESP kind 0). */
+static void on_state_chunk(struct bft_core *c, const struct bft_msg *m)
+{
     /* A snapshot below our h is fine while we have not executed it: its
      * server replays us the kept log from it up to h (pbft_kept.c). */
     if (m->seq <= c->last_exec || m->seq % c->K != 0) {
         c->io.reject(c->io.ctx, BFT_REJECT_DUPLICATE);
         return;
     }
-    struct wire_rd r = {.p = m->body, .len = m->body_len, .off = 1};
-    size_t total = (size_t)wire_get_le(&r, 4);
-    size_t off = (size_t)wire_get_le(&r, 4);
-    const uint8_t *shap = wire_get_ptr(&r, 32);
-    uint32_t k = (uint32_t)wire_get_le(&r, 1);
-    /* Chunks of up to PBFT_STATE_CHUNK bytes (a responder may send less). */
-    size_t want = m->payload_len;
-    if (r.err || total > PBFT_SNAP_MAX || off > total || want > total - off ||
-        want > PBFT_STATE_CHUNK || (off < total && want == 0) || (off == 0) != (k > 0)) {
+    struct pbft_limits lim = pbft_limits_of(c);
+    struct pbft_chunk_wire cw;
+    if (pbft_chunk_decode(m, &lim, PBFT_SNAP_MAX, PBFT_STATE_CHUNK, &cw) != BFT_REJECT_NONE) {
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         return;
     }
-    bft_digest sha;
-    memcpy(sha.b, shap, 32);
+    size_t off = cw.offset, want = m->payload_len;
     if (off == 0) {
-        /* A new transfer: only if it is newer than the one in progress, or
-         * its peer restarts it. */
-        if (c->xfer.active && m->seq < c->xfer.seq) return;
-        if (c->xfer.active && m->seq == c->xfer.seq && m->sender != c->xfer.from) return;
-        struct pbft_raw proof[BFT_MAX_REPLICAS];
-        uint32_t mask;
-        int why = parse_proof(c, &r, k, m->seq, &m->digest, proof, &mask);
-        if (why < 0 && (r.off != r.len || pbft_popcount(mask) < 2 * c->f + 1))
-            why = BFT_REJECT_MALFORMED;
-        if (why >= 0) {
-            c->io.reject(c->io.ctx, why);
-            return;
-        }
-        if (total > c->xfer.cap) {
-            uint8_t *p = realloc(c->xfer.buf, total);
-            if (!p) return;
-            c->xfer.buf = p;
-            c->xfer.cap = total;
-        }
-        c->xfer.active = true;
-        c->xfer.from = m->sender;
-        c->xfer.seq = m->seq;
-        c->xfer.digest = m->digest;
-        c->xfer.sha = sha;
-        c->xfer.total = total;
-        c->xfer.off = 0;
-        c->xfer.mask = mask;
-        for (uint32_t i = 0; i < c->n; i++)
-            c->xfer.proof[i] = proof[i];
-        if (!c->st.active || m->seq > c->st.seq) {
-            c->st.active = true;
-            c->st.seq = m->seq;
-            c->st.digest = m->digest;
-            c->st.mask = mask;
-            for (uint32_t i = 0; i < c->n; i++)
-                c->st.proof[i] = proof[i];
-        }
-        arm_state_timer(c);
+        if (!start_assembly(c, m, &cw)) return;
     } else if (!c->xfer.active || m->sender != c->xfer.from || m->seq != c->xfer.seq ||
-               !pbft_deq(&m->digest, &c->xfer.digest) || !pbft_deq(&sha, &c->xfer.sha) ||
-               total != c->xfer.total || off != c->xfer.off || r.off != r.len) {
+               !pbft_deq(&m->digest, &c->xfer.digest) || !pbft_deq(&cw.sha, &c->xfer.sha) ||
+               cw.total != c->xfer.total || off != c->xfer.off) {
         c->io.reject(c->io.ctx, BFT_REJECT_DUPLICATE); /* stale or foreign chunk */
         return;
     }
@@ -443,4 +415,15 @@ void pbft_on_state_resp(struct bft_core *c, const struct bft_msg *m)
         install_snapshot(c);
     else
         send_chunk_req(c);
+}
+
+void pbft_on_state_resp(struct bft_core *c, const struct bft_msg *m)
+{
+    switch (pbft_state_resp_kind(m)) {
+    case PBFT_SRESP_CHUNK: on_state_chunk(c, m); return;
+    case PBFT_SRESP_ENTRY: pbft_on_fetch_resp(c, m); return;
+    case PBFT_SRESP_CKPT: pbft_on_fetch_ckpt(c, m); return;
+    case PBFT_SRESP_RELAY: pbft_on_relay_resp(c, m); return;
+    default: c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED); return;
+    }
 }

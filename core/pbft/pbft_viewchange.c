@@ -147,8 +147,10 @@ static void store_own_vc(struct bft_core *c)
     int rv = bft_msg_decode(w.buf, len, &d);
     assert(rv == BFT_E_OK);
     (void)rv;
-    rv = pbft_vc_store(c, &d);
-    assert(rv < 0 || rv == BFT_REJECT_DUPLICATE);
+    /* Our own message passes our own checks; OVERLOAD is short memory
+     * (stored when the VIEW-CHANGE is rebuilt). */
+    rv = (int)pbft_vc_store(c, &d);
+    assert(rv == BFT_REJECT_NONE || rv == BFT_REJECT_DUPLICATE || rv == BFT_REJECT_OVERLOAD);
 }
 
 /* §4.4: move to view v+1, stop accepting normal-case messages, multicast
@@ -215,97 +217,96 @@ void pbft_vc_check_progress(struct bft_core *c)
 
 /* ---- validating a VIEW-CHANGE ---- */
 
-static int vc_parse(struct bft_core *c, const struct bft_msg *m, struct pbft_vc *out, bool verify)
+/* C (§4.4): 2f+1 CHECKPOINTs for (h, h_digest) from distinct replicas
+ * (the count was checked by the decoder). */
+static enum bft_reject vc_check_proof(struct bft_core *c, const struct pbft_vc_wire *w,
+                                      bool verify)
 {
-    struct wire_rd r = {.p = m->body, .len = m->body_len};
-    uint64_t h = wire_get_le(&r, 8);
-    const uint8_t *hd = wire_get_ptr(&r, 32);
-    uint32_t nproof = (uint32_t)wire_get_le(&r, 1);
-    if (r.err || nproof > c->n || h % c->K != 0) return BFT_REJECT_MALFORMED;
-    bft_digest hdig;
-    memcpy(hdig.b, hd, 32);
-    if (h == 0 ? (nproof != 0 || !pbft_is_null(&hdig)) : nproof < 2 * c->f + 1)
-        return BFT_REJECT_MALFORMED;
     uint32_t seen = 0;
-    struct bft_msg e;
-    for (uint32_t i = 0; i < nproof; i++) {
-        uint16_t len = (uint16_t)wire_get_le(&r, 2);
-        const uint8_t *p = wire_get_ptr(&r, len);
-        if (!p) return BFT_REJECT_MALFORMED;
-        int why = pbft_embedded_check(c, p, len, BFT_MSG_CHECKPOINT, &e, verify);
-        if (why >= 0) return why;
-        if (e.seq != h || !pbft_deq(&e.digest, &hdig) || (seen & (1u << e.sender)))
+    for (uint32_t i = 0; i < w->proof.count; i++) {
+        const struct bft_msg *e = &w->proof.m[i];
+        enum bft_reject why = pbft_emb_check(c, e, verify);
+        if (why != BFT_REJECT_NONE) return why;
+        if (e->seq != w->h || !pbft_deq(&e->digest, &w->h_digest) || (seen & (1u << e->sender)))
             return BFT_REJECT_MALFORMED;
-        seen |= 1u << e.sender;
-        if (out) {
-            out->proof[i] = p;
-            out->proof_len[i] = len;
-        }
+        seen |= 1u << e->sender;
     }
-    uint32_t ncert = (uint32_t)wire_get_le(&r, 2);
-    if (r.err || ncert > c->L) return BFT_REJECT_MALFORMED;
-    uint64_t prev = h;
-    for (uint32_t i = 0; i < ncert; i++) {
-        uint16_t len = (uint16_t)wire_get_le(&r, 2);
-        const uint8_t *p = wire_get_ptr(&r, len);
-        if (!p) return BFT_REJECT_MALFORMED;
-        struct bft_msg pp;
-        int why = pbft_embedded_check(c, p, len, BFT_MSG_PRE_PREPARE, &pp, verify);
-        if (why >= 0) return why;
-        if (pp.view >= m->view || pp.sender != pbft_primary(c, pp.view) || pp.seq <= prev ||
-            pp.seq - h > c->L)
-            return BFT_REJECT_MALFORMED;
-        prev = pp.seq;
-        uint32_t nprep = (uint32_t)wire_get_le(&r, 1);
-        if (r.err || nprep < 2 * c->f || nprep >= c->n) return BFT_REJECT_MALFORMED;
-        uint32_t voters = 0;
-        for (uint32_t j = 0; j < nprep; j++) {
-            uint16_t vlen = (uint16_t)wire_get_le(&r, 2);
-            const uint8_t *vp = wire_get_ptr(&r, vlen);
-            if (!vp) return BFT_REJECT_MALFORMED;
-            why = pbft_embedded_check(c, vp, vlen, BFT_MSG_PREPARE, &e, verify);
-            if (why >= 0) return why;
-            if (e.view != pp.view || e.seq != pp.seq || !pbft_deq(&e.digest, &pp.digest) ||
-                e.sender == pp.sender || (voters & (1u << e.sender)))
-                return BFT_REJECT_MALFORMED;
-            voters |= 1u << e.sender;
-        }
-        uint32_t blen = (uint32_t)wire_get_le(&r, 4);
-        const uint8_t *batch = NULL;
-        if (r.err) return BFT_REJECT_MALFORMED;
-        if (pbft_is_null(&pp.digest)) {
-            if (blen != 0) return BFT_REJECT_MALFORMED;
-        } else if (blen != PBFT_BATCH_OMITTED) {
-            batch = wire_get_ptr(&r, blen);
-            if (!batch || blen == 0) return BFT_REJECT_MALFORMED;
-            if (verify) {
-                struct bft_batch_iter it;
-                bft_digest bd;
-                bft_batch_digest(batch, blen, &bd);
-                if (!pbft_deq(&bd, &pp.digest) || bft_batch_iter_init(&it, batch, blen) != BFT_E_OK)
-                    return BFT_REJECT_MALFORMED;
-            }
-        }
-        if (out) {
-            struct pbft_vc_cert *ct = &out->certs[i];
-            ct->seq = pp.seq;
-            ct->view = pp.view;
-            ct->digest = pp.digest;
-            ct->batch = batch;
-            ct->batch_len = batch ? blen : 0;
-        }
-    }
-    if (r.err || r.off != r.len) return BFT_REJECT_MALFORMED;
-    if (out) {
-        out->h = h;
-        out->h_digest = hdig;
-        out->nproof = nproof;
-        out->ncert = ncert;
-    }
-    return -1;
+    return BFT_REJECT_NONE;
 }
 
-int pbft_vc_load(struct bft_core *c, const struct bft_msg *m, struct pbft_vc *v)
+/* One prepared certificate of P (§4.2 prepared(m, v, n, i)): a PRE-PREPARE
+ * of an older view signed by its primary, above the previous one and in
+ * the window above h, and 2f PREPAREs for it from distinct backups. */
+static enum bft_reject vc_check_cert(struct bft_core *c, uint64_t vc_view, uint64_t h,
+                                     uint64_t prev, const struct pbft_vc_wire_cert *ct,
+                                     bool verify)
+{
+    const struct bft_msg *pp = &ct->pp;
+    enum bft_reject why = pbft_emb_check(c, pp, verify);
+    if (why != BFT_REJECT_NONE) return why;
+    if (pp->view >= vc_view || pp->sender != pbft_primary(c, pp->view) || pp->seq <= prev ||
+        pp->seq - h > c->L)
+        return BFT_REJECT_MALFORMED;
+    uint32_t voters = 0;
+    for (uint32_t j = 0; j < ct->prep.count; j++) {
+        const struct bft_msg *e = &ct->prep.m[j];
+        why = pbft_emb_check(c, e, verify);
+        if (why != BFT_REJECT_NONE) return why;
+        if (e->view != pp->view || e->seq != pp->seq || !pbft_deq(&e->digest, &pp->digest) ||
+            e->sender == pp->sender || (voters & (1u << e->sender)))
+            return BFT_REJECT_MALFORMED;
+        voters |= 1u << e->sender;
+    }
+    if (verify && ct->batch) {
+        struct bft_batch_iter it;
+        bft_digest bd;
+        bft_batch_digest(ct->batch, ct->batch_len, &bd);
+        if (!pbft_deq(&bd, &pp->digest) ||
+            bft_batch_iter_init(&it, ct->batch, ct->batch_len) != BFT_E_OK)
+            return BFT_REJECT_MALFORMED;
+    }
+    return BFT_REJECT_NONE;
+}
+
+/* Validate the VIEW-CHANGE body of m; with out, load it (pointers into m). */
+static enum bft_reject vc_parse(struct bft_core *c, const struct bft_msg *m, struct pbft_vc *out,
+                                bool verify)
+{
+    struct pbft_limits lim = pbft_limits_of(c);
+    struct pbft_vc_wire w;
+    if (pbft_vc_decode(m->body, m->body_len, &lim, &w) != BFT_REJECT_NONE)
+        return BFT_REJECT_MALFORMED;
+    enum bft_reject why = vc_check_proof(c, &w, verify);
+    if (why != BFT_REJECT_NONE) return why;
+    uint64_t prev = w.h;
+    struct pbft_vc_wire_cert ct;
+    for (uint32_t i = 0; pbft_vc_next_cert(&w, &ct); i++) {
+        why = vc_check_cert(c, m->view, w.h, prev, &ct, verify);
+        if (why != BFT_REJECT_NONE) return why;
+        prev = ct.pp.seq;
+        if (out) {
+            struct pbft_vc_cert *oc = &out->certs[i];
+            oc->seq = ct.pp.seq;
+            oc->view = ct.pp.view;
+            oc->digest = ct.pp.digest;
+            oc->batch = ct.batch;
+            oc->batch_len = ct.batch ? ct.batch_len : 0;
+        }
+    }
+    if (out) {
+        out->h = w.h;
+        out->h_digest = w.h_digest;
+        out->nproof = w.proof.count;
+        for (uint32_t i = 0; i < w.proof.count; i++) {
+            out->proof[i] = w.proof.m[i].raw;
+            out->proof_len[i] = (uint16_t)w.proof.m[i].raw_len;
+        }
+        out->ncert = w.ncert;
+    }
+    return BFT_REJECT_NONE;
+}
+
+enum bft_reject pbft_vc_load(struct bft_core *c, const struct bft_msg *m, struct pbft_vc *v)
 {
     if (m->type != BFT_MSG_VIEW_CHANGE || m->payload_len != 0 || !m->raw || m->sender >= c->n)
         return BFT_REJECT_MALFORMED;
@@ -314,8 +315,8 @@ int pbft_vc_load(struct bft_core *c, const struct bft_msg *m, struct pbft_vc *v)
     bft_msg_signed_region(m->raw, &region, &rlen);
     bft_digest id;
     crypto_sha256(region, rlen, id.b);
-    int why = vc_parse(c, m, NULL, true);
-    if (why >= 0) return why;
+    enum bft_reject why = vc_parse(c, m, NULL, true);
+    if (why != BFT_REJECT_NONE) return why;
     /* Valid: keep a copy and re-parse it so pointers refer to our copy. */
     if (m->raw_len > v->cap) {
         uint8_t *p = realloc(v->raw, m->raw_len);
@@ -331,14 +332,14 @@ int pbft_vc_load(struct bft_core *c, const struct bft_msg *m, struct pbft_vc *v)
         return BFT_REJECT_MALFORMED;
     }
     why = vc_parse(c, &copy, v, false);
-    assert(why < 0);
+    assert(why == BFT_REJECT_NONE); /* our copy of what just passed */
     v->valid = true;
     v->view = m->view;
     v->id = id;
-    return -1;
+    return BFT_REJECT_NONE;
 }
 
-int pbft_vc_store(struct bft_core *c, const struct bft_msg *m)
+enum bft_reject pbft_vc_store(struct bft_core *c, const struct bft_msg *m)
 {
     if (m->sender >= c->n) return BFT_REJECT_MALFORMED;
     struct pbft_vc *v = &c->vchg.vcs[m->sender];
@@ -423,8 +424,8 @@ void pbft_on_view_change(struct bft_core *c, const struct bft_msg *m)
         reject(c, BFT_REJECT_STALE_VIEW);
         return;
     }
-    int why = pbft_vc_store(c, m);
-    if (why >= 0) {
+    enum bft_reject why = pbft_vc_store(c, m);
+    if (why != BFT_REJECT_NONE) {
         reject(c, why);
         return;
     }
