@@ -232,7 +232,8 @@ void pbft_on_fetch_ckpt(struct bft_core *c, const struct bft_msg *m)
     struct pbft_raw proof[BFT_MAX_REPLICAS];
     uint32_t mask = 0;
     enum bft_reject why = pbft_ckpt_proof_decode(m, &lim, &l);
-    if (why == BFT_REJECT_NONE) why = pbft_ckpt_proof_check(c, m->seq, &m->digest, &l, proof, &mask);
+    if (why == BFT_REJECT_NONE)
+        why = pbft_ckpt_proof_check(c, m->seq, &m->digest, &l, proof, &mask);
     if (why == BFT_REJECT_NONE && pbft_popcount(mask) < 2 * c->f + 1) why = BFT_REJECT_MALFORMED;
     if (why != BFT_REJECT_NONE) {
         c->io.reject(c->io.ctx, why);

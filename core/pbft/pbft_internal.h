@@ -30,6 +30,7 @@
 
 #include "core/core.h"
 #include "core/pbft/pbft.h"
+#include "core/pbft/pbft_rec.h"
 #include "core/pbft/pbft_wire.h"
 #include "core/client_quota.h"
 #include "core/grow.h"
@@ -49,6 +50,8 @@
     } while (0)
 #else
 #define PTRACE(c, ...) ((void)0)
+#include "core/pbft/pbft_kept.h"
+
 #endif
 
 /* Timer ids (bft_io.set_timer). */
@@ -101,31 +104,6 @@
 #define PBFT_MON_STRIKES 2     /* consecutive windows over the bar to complain */
 #define PBFT_MON_VIEWS 4       /* views whose best window is remembered */
 #define PBFT_MON_RELAY_MIN 8   /* pre-prepares a window needs to judge their delivery */
-#define PBFT_REC_MAX ((size_t)BFT_PAYLOAD_MAX + 8192)
-
-/* WAL record types (first byte). Layouts, after the type byte:
- * VIEW:   u64 view | u8 in_view_change
- * PP:     u64 view | u64 seq | digest | u16 len | pre-prepare raw (0 = own)
- *         | u32 batch_len | batch.  A backup's PP record also stands for its
- *         own PREPARE (it always prepares what it accepts).
- * COMMIT: u64 view | u64 seq | digest | u32 voters | u16 len | pp raw
- *         | u8 k | k x (u8 id | u16 len | PREPARE raw)  (prepared cert + own
- *         COMMIT; own prepare is regenerated)
- * CKPT:   u64 seq | digest                 (own checkpoint)
- * STABLE: u64 seq | digest | u8 k | k x (u16 len | CHECKPOINT raw)
- * NV:     u64 view | u64 min_s | u64 max_s | (max_s - min_s) x digest
- * FLOOR:  u64 read_floor  (compaction dumps only, docs/storage.md: the
- *         highest seq we sent a COMMIT for, which the COMMIT records of a
- *         dump may no longer imply) */
-enum {
-    PBFT_REC_VIEW = 1,
-    PBFT_REC_PP = 2,
-    PBFT_REC_COMMIT = 3,
-    PBFT_REC_CKPT = 4,
-    PBFT_REC_STABLE = 5,
-    PBFT_REC_NV = 6,
-    PBFT_REC_FLOOR = 7,
-};
 
 /* Bodies and records are read and written with wire/bytes.h (wire_rd,
  * wire_wr). pbft_le stays only for pbft_pending.c, which another change
@@ -242,6 +220,8 @@ struct pbft_vc {
 };
 
 /* ---- view change state (§4.4; pbft_viewchange.c, pbft_newview.c) ---- */
+struct pbft_kept_entry; /* pbft_kept.h */
+
 struct pbft_vchg {
     uint32_t attempts; /* view changes since the last progress */
     /* Both use PBFT_TIMER_VIEW_CHANGE, never at once: the normal-case
@@ -572,37 +552,6 @@ void pbft_try_new_view(struct bft_core *c);
 void pbft_enter_new_view(struct bft_core *c, uint64_t view, const pbft_vc_set set, uint32_t nset);
 void pbft_retry_pending_nv(struct bft_core *c);
 
-/* ---- the log kept since the served snapshot (pbft_kept.c) ---- */
-struct pbft_kept_entry {
-    uint64_t seq, view; /* view of the COMMITs */
-    bft_digest digest;
-    uint32_t mask;      /* COMMIT senders (our own is regenerated) */
-    uint32_t raws_len;  /* bytes of (u16 len | COMMIT raw) for mask minus us */
-    uint32_t batch_len; /* the batch follows the raws */
-    uint8_t data[];
-};
-/* Drop everything kept: the served snapshot moved (or never was). */
-void pbft_kept_reset(struct bft_core *c);
-/* A committed, executed entry leaves the window (or was replayed below
- * h): keep it if it extends the kept log contiguously. raws[i] for i in
- * mask; len 0 or i == self means our own COMMIT (regenerated). */
-void pbft_kept_add(struct bft_core *c, uint64_t seq, uint64_t view, const bft_digest *d,
-                   uint32_t mask, const struct pbft_raw *raws, const uint8_t *batch, uint32_t len);
-const struct pbft_kept_entry *pbft_kept_get(const struct bft_core *c, uint64_t seq);
-/* We serve `snap` plus the kept log up to seq (a laggard asking for the
- * state at seq can restore and replay). */
-bool pbft_kept_covers(const struct bft_core *c, uint64_t seq);
-/* Send one kept entry as a log-fetch answer (STATE_RESP kind 1). */
-void pbft_kept_send(struct bft_core *c, uint32_t to, const struct pbft_kept_entry *e);
-/* A fetched committed entry (2f+1 COMMITs checked) at last_exec < seq <=
- * h, at most PBFT_FETCH_RANGE ahead: we restored a snapshot older than the
- * stable checkpoint. Held until its predecessors came, then executed below
- * the window and kept. */
-void pbft_kept_fetched(struct bft_core *c, uint64_t seq, uint64_t view, const bft_digest *d,
-                       uint32_t mask, const struct pbft_raw *raws, const uint8_t *batch,
-                       uint32_t len);
-void pbft_kept_free_ahead(struct bft_core *c);
-
 /* ---- state transfer and recovery (pbft_state.c, pbft_recover.c) ---- */
 /* A checkpoint above our execution is certified: fetch state if we do not
  * catch up by ourselves (urgent: it is beyond our window). */
@@ -640,5 +589,7 @@ void pbft_post_recover(struct bft_core *c);
 /* WAL compaction (bft_core_ops.compact, docs/storage.md). */
 int pbft_compact(struct bft_core *c, uint64_t base,
                  void (*emit)(void *ctx, const uint8_t *rec, size_t len), void *ctx);
+
+#include "core/pbft/pbft_kept.h"
 
 #endif

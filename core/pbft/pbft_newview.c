@@ -74,6 +74,58 @@ static void persist_nv(struct bft_core *c)
     c->io.persist(c->io.ctx, w.buf, w.len);
 }
 
+/* Adopt the checkpoint proven in V (C of the VIEW-CHANGE with the highest
+ * h, §4.4) when it is newer than ours; fetch its state if we are behind. */
+static void adopt_checkpoint(struct bft_core *c, const struct pbft_vc *v, uint64_t min_s,
+                             const bft_digest *min_d)
+{
+    struct pbft_raw proof[BFT_MAX_REPLICAS];
+    uint32_t mask = 0;
+    for (uint32_t i = 0; i < v->nproof; i++) {
+        struct bft_msg e;
+        /* Checked when the VIEW-CHANGE was stored (pbft_vc_load). */
+        if (pbft_emb_decode(v->proof[i], v->proof_len[i], BFT_MSG_CHECKPOINT, &e) !=
+                BFT_REJECT_NONE ||
+            e.sender >= c->n)
+            continue;
+        mask |= 1u << e.sender;
+        proof[e.sender].len = v->proof_len[i];
+        memcpy(proof[e.sender].b, v->proof[i], v->proof_len[i]);
+    }
+    pbft_make_stable(c, min_s, min_d, proof, mask, true);
+    if (c->last_exec < min_s) pbft_state_note(c, min_s, min_d, proof, mask, true);
+}
+
+/* The new primary re-proposes O as ordinary PRE-PREPAREs in the new view
+ * (§4.4), with the batch we hold or the one a VIEW-CHANGE carried. */
+static void repropose_o(struct bft_core *c, const pbft_vc_set set, uint64_t min_s, uint64_t max_s,
+                        const int *srcv, const uint32_t *srcc)
+{
+    for (uint64_t seq = (min_s > c->h ? min_s : c->h) + 1; seq <= max_s; seq++) {
+        uint64_t k = seq - min_s - 1;
+        const bft_digest *d = &c->vchg.nv_dig[k];
+        const uint8_t *batch = NULL;
+        uint32_t len = 0;
+        if (!pbft_is_null(d)) {
+            struct pbft_slot *s = pbft_slot_peek(c, seq);
+            if (s && s->has_batch && s->batch_len && pbft_deq(&s->digest, d)) {
+                batch = s->batch;
+                len = s->batch_len;
+            } else if (srcv[k] >= 0 && set[srcv[k]]->certs[srcc[k]].batch) {
+                batch = set[srcv[k]]->certs[srcc[k]].batch;
+                len = set[srcv[k]]->certs[srcc[k]].batch_len;
+            } else {
+                continue; /* nobody sent us the batch: cannot re-propose */
+            }
+        }
+        pbft_propose_at(c, seq, d, batch, len);
+        struct pbft_slot *s = pbft_slot_peek(c, seq);
+        if (s) pbft_batch_mark(c, s->batch, s->batch_len, seq, PBFT_BATCH_PROPOSED);
+    }
+    c->next_seq = (max_s > c->h ? max_s : c->h) + 1;
+    if (c->next_seq <= c->last_exec) c->next_seq = c->last_exec + 1;
+}
+
 void pbft_enter_new_view(struct bft_core *c, uint64_t view, const pbft_vc_set set, uint32_t nset)
 {
     int *srcv = malloc(c->L * sizeof(int));
@@ -102,21 +154,7 @@ void pbft_enter_new_view(struct bft_core *c, uint64_t view, const pbft_vc_set se
     pbft_persist_view(c);
     persist_nv(c);
 
-    /* Adopt the checkpoint proven in V if it is newer than ours. */
-    if (min_s > c->h) {
-        const struct pbft_vc *v = set[min_src];
-        struct pbft_raw proof[BFT_MAX_REPLICAS];
-        uint32_t mask = 0;
-        for (uint32_t i = 0; i < v->nproof; i++) {
-            uint32_t from = (uint32_t)wire_le_load(v->proof[i] + 8, 4);
-            if (from >= c->n || v->proof_len[i] != PBFT_RAW_MAX) continue;
-            mask |= 1u << from;
-            proof[from].len = v->proof_len[i];
-            memcpy(proof[from].b, v->proof[i], v->proof_len[i]);
-        }
-        pbft_make_stable(c, min_s, &min_d, proof, mask, true);
-        if (c->last_exec < min_s) pbft_state_note(c, min_s, &min_d, proof, mask, true);
-    }
+    if (min_s > c->h) adopt_checkpoint(c, set[min_src], min_s, &min_d);
     /* Votes of older views are void; certificates and batches stay. */
     for (uint32_t i = 0; i < c->L; i++) {
         struct pbft_slot *s = pbft_slot_at(c, i);
@@ -128,32 +166,7 @@ void pbft_enter_new_view(struct bft_core *c, uint64_t view, const pbft_vc_set se
         s->pp.len = 0;
     }
     pbft_pending_unmark_all(&c->pend);
-    if (pbft_primary(c, view) == c->self) {
-        /* Re-propose O as ordinary PRE-PREPAREs in the new view. */
-        for (uint64_t seq = (min_s > c->h ? min_s : c->h) + 1; seq <= max_s; seq++) {
-            uint64_t k = seq - min_s - 1;
-            const bft_digest *d = &c->vchg.nv_dig[k];
-            const uint8_t *batch = NULL;
-            uint32_t len = 0;
-            if (!pbft_is_null(d)) {
-                struct pbft_slot *s = pbft_slot_peek(c, seq);
-                if (s && s->has_batch && s->batch_len && pbft_deq(&s->digest, d)) {
-                    batch = s->batch;
-                    len = s->batch_len;
-                } else if (srcv[k] >= 0 && set[srcv[k]]->certs[srcc[k]].batch) {
-                    batch = set[srcv[k]]->certs[srcc[k]].batch;
-                    len = set[srcv[k]]->certs[srcc[k]].batch_len;
-                } else {
-                    continue; /* nobody sent us the batch: cannot re-propose */
-                }
-            }
-            pbft_propose_at(c, seq, d, batch, len);
-            struct pbft_slot *s = pbft_slot_peek(c, seq);
-            if (s) pbft_batch_mark(c, s->batch, s->batch_len, seq, PBFT_BATCH_PROPOSED);
-        }
-        c->next_seq = (max_s > c->h ? max_s : c->h) + 1;
-        if (c->next_seq <= c->last_exec) c->next_seq = c->last_exec + 1;
-    }
+    if (pbft_primary(c, view) == c->self) repropose_o(c, set, min_s, max_s, srcv, srcc);
     free(srcv);
     free(srcc);
     pbft_request_timer_update(c);
@@ -308,9 +321,9 @@ static enum bft_reject nv_check_o(struct bft_core *c, const struct pbft_nv_wire 
         bft_digest lo_d;
         int lo_src;
         pbft_nv_compute(c, set, nv->nref, &lo, &lo_d, &lo_src, &hi, mine, srcv, srcc);
-        bool same = lo == nv->min_s && hi == nv->max_s && pbft_deq(&lo_d, &nv->min_d) &&
-                    (nv->ndig == 0 ||
-                     memcmp(mine, nv->digs, (size_t)nv->ndig * CRYPTO_DIGEST_LEN) == 0);
+        bool same =
+            lo == nv->min_s && hi == nv->max_s && pbft_deq(&lo_d, &nv->min_d) &&
+            (nv->ndig == 0 || memcmp(mine, nv->digs, (size_t)nv->ndig * CRYPTO_DIGEST_LEN) == 0);
         why = same ? BFT_REJECT_NONE : BFT_REJECT_EQUIVOCATION;
     }
     free(srcv);

@@ -219,8 +219,7 @@ void pbft_vc_check_progress(struct bft_core *c)
 
 /* C (§4.4): 2f+1 CHECKPOINTs for (h, h_digest) from distinct replicas
  * (the count was checked by the decoder). */
-static enum bft_reject vc_check_proof(struct bft_core *c, const struct pbft_vc_wire *w,
-                                      bool verify)
+static enum bft_reject vc_check_proof(struct bft_core *c, const struct pbft_vc_wire *w, bool verify)
 {
     uint32_t seen = 0;
     for (uint32_t i = 0; i < w->proof.count; i++) {
@@ -238,8 +237,7 @@ static enum bft_reject vc_check_proof(struct bft_core *c, const struct pbft_vc_w
  * of an older view signed by its primary, above the previous one and in
  * the window above h, and 2f PREPAREs for it from distinct backups. */
 static enum bft_reject vc_check_cert(struct bft_core *c, uint64_t vc_view, uint64_t h,
-                                     uint64_t prev, const struct pbft_vc_wire_cert *ct,
-                                     bool verify)
+                                     uint64_t prev, const struct pbft_vc_wire_cert *ct, bool verify)
 {
     const struct bft_msg *pp = &ct->pp;
     enum bft_reject why = pbft_emb_check(c, pp, verify);

@@ -307,8 +307,7 @@ enum bft_reject pbft_ckpt_proof_decode(const struct bft_msg *m, const struct pbf
     return r.off == r.len ? BFT_REJECT_NONE : BFT_REJECT_MALFORMED;
 }
 
-enum bft_reject pbft_relay_resp_decode(const struct bft_msg *m, const uint8_t **raw,
-                                       uint16_t *len)
+enum bft_reject pbft_relay_resp_decode(const struct bft_msg *m, const uint8_t **raw, uint16_t *len)
 {
     struct wire_rd r;
     wire_rd_init(&r, m->body, m->body_len);
@@ -319,8 +318,8 @@ enum bft_reject pbft_relay_resp_decode(const struct bft_msg *m, const uint8_t **
     return BFT_REJECT_NONE;
 }
 
-void pbft_chunk_put_head(struct wire_wr *w, uint32_t total, uint32_t offset,
-                         const bft_digest *sha, uint32_t k)
+void pbft_chunk_put_head(struct wire_wr *w, uint32_t total, uint32_t offset, const bft_digest *sha,
+                         uint32_t k)
 {
     wire_put_u8(w, PBFT_SRESP_CHUNK);
     wire_put_u32(w, total);

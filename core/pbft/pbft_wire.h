@@ -109,9 +109,9 @@ struct pbft_nv_wire {
     uint32_t nref;
     uint32_t ref_from[BFT_MAX_REPLICAS]; /* ascending */
     bft_digest ref_id[BFT_MAX_REPLICAS];
-    uint32_t ndig;         /* max_s - min_s */
-    const uint8_t *digs;   /* ndig x 32 bytes */
-    uint32_t nemb;         /* embedded VIEW-CHANGEs, each of the NEW-VIEW's view */
+    uint32_t ndig;                        /* max_s - min_s */
+    const uint8_t *digs;                  /* ndig x 32 bytes */
+    uint32_t nemb;                        /* embedded VIEW-CHANGEs, each of the NEW-VIEW's view */
     struct bft_msg emb[BFT_MAX_REPLICAS]; /* decoded with bft_msg_decode */
 };
 enum bft_reject pbft_nv_decode(const struct bft_msg *m, const struct pbft_limits *lim,
@@ -157,12 +157,11 @@ enum bft_reject pbft_ckpt_proof_decode(const struct bft_msg *m, const struct pbf
                                        struct pbft_emb_list *out);
 /* The relayed pre-prepare (kind 3): its raw, not yet decoded (the handler
  * first checks whether it still needs it). */
-enum bft_reject pbft_relay_resp_decode(const struct bft_msg *m, const uint8_t **raw,
-                                       uint16_t *len);
+enum bft_reject pbft_relay_resp_decode(const struct bft_msg *m, const uint8_t **raw, uint16_t *len);
 /* Heads of the STATE-RESP bodies; the caller appends k raws with
  * pbft_emb_put (kinds 0, 1, 2) after the head. */
-void pbft_chunk_put_head(struct wire_wr *w, uint32_t total, uint32_t offset,
-                         const bft_digest *sha, uint32_t k);
+void pbft_chunk_put_head(struct wire_wr *w, uint32_t total, uint32_t offset, const bft_digest *sha,
+                         uint32_t k);
 void pbft_entry_put_head(struct wire_wr *w, uint64_t their_exec, uint32_t k);
 void pbft_ckpt_proof_put_head(struct wire_wr *w, uint32_t k);
 void pbft_relay_resp_put(struct wire_wr *w, const uint8_t *raw, uint16_t len);
