@@ -25,6 +25,9 @@ struct pbft_slot *pbft_slot_get(struct bft_core *c, uint64_t seq)
     struct pbft_slot **k = &c->slot_chunk[i / PBFT_SLOT_CHUNK];
     if (!*k && !(*k = calloc(PBFT_SLOT_CHUNK, sizeof(**k)))) return NULL;
     struct pbft_slot *s = &(*k)[i % PBFT_SLOT_CHUNK];
+    /* A slot in use holds a seq of the window that maps to it: one below
+     * h would have been freed by the checkpoint GC (pbft_make_stable). */
+    assert(!s->seq || (s->seq % c->L == i && s->seq > c->h));
     if (s->seq != seq) {
         pbft_slot_reset(s);
         s->seq = seq;

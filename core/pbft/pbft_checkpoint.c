@@ -31,6 +31,7 @@ void pbft_make_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
 {
     if (seq <= c->h) return;
     uint64_t old_h = c->h;
+    assert(seq % c->K == 0); /* watermarks move by checkpoints (§4.3) */
     c->h = seq;
     c->h_digest = *d;
     c->h_proof_mask = mask;

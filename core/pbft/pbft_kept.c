@@ -187,6 +187,7 @@ static void execute_entry(struct bft_core *c, struct pbft_kept_entry *e)
     const uint8_t *batch = e->batch_len ? e->data + e->raws_len : NULL;
     c->io.execute(c->io.ctx, e->seq, e->view, batch, e->batch_len, &e->digest,
                   ckpt ? &state : NULL);
+    assert(e->seq > c->last_exec); /* last_exec only grows */
     c->last_exec = e->seq;
     if (ckpt) c->last_state = state;
     pbft_batch_mark(c, batch, e->batch_len, e->seq, PBFT_BATCH_EXECUTED);

@@ -460,6 +460,7 @@ void pbft_try_execute(struct bft_core *c)
                       ckpt ? &state : NULL);
         s->executed = true;
         if (!s->mon_ready) pbft_monitor_slot_free(c, s);
+        assert(s->seq == c->last_exec + 1); /* in seq order: last_exec only grows */
         c->last_exec = s->seq;
         if (ckpt) c->last_state = state;
         progressed = true;
