@@ -323,6 +323,12 @@ static void pbft_on_message(struct bft_core *c, const struct bft_msg *m)
     case BFT_MSG_STATE_RESP:
         pbft_on_state_resp(c, m);
         break;
+    case BFT_MSG_FETCH_REQ:
+        pbft_on_fetch_req(c, m);
+        break;
+    case BFT_MSG_FETCH_RESP:
+        pbft_on_fetch_resp_msg(c, m);
+        break;
     default:
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         break;

@@ -14,12 +14,11 @@
 void pbft_fetch_request(struct bft_core *c, int to, uint16_t count)
 {
     PTRACE(c, "fetch %llu+%u from %d", (unsigned long long)c->last_exec + 1, count, to);
-    uint8_t body[PBFT_SREQ_MAX];
-    struct pbft_state_req q = {.kind = PBFT_SREQ_FETCH, .count = count};
-    size_t blen = pbft_state_req_encode(&q, body);
-    struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = c->view, .seq = c->last_exec + 1};
+    uint8_t body[PBFT_FETCH_REQ_LEN];
+    pbft_fetch_req_encode(count, body);
+    struct bft_msg m = {.type = BFT_MSG_FETCH_REQ, .view = c->view, .seq = c->last_exec + 1};
     m.body = body;
-    m.body_len = (uint32_t)blen;
+    m.body_len = sizeof body;
     /* The end of the range asked for last: once executed, the next range is
      * asked for (a stale higher mark would stall a catch-up to one entry
      * per probe). */
@@ -73,7 +72,7 @@ void pbft_send_checkpoint_proof(struct bft_core *c, uint32_t to)
     for (uint32_t i = 0; i < c->n; i++)
         if (c->h_proof_mask & (1u << i)) pbft_emb_put(&w, c->h_proof[i].b, c->h_proof[i].len);
     assert(!w.err);
-    struct bft_msg out = {.type = BFT_MSG_STATE_RESP, .view = c->view, .seq = c->h};
+    struct bft_msg out = {.type = BFT_MSG_FETCH_RESP, .view = c->view, .seq = c->h};
     out.digest = c->h_digest;
     out.body = body;
     out.body_len = (uint32_t)w.len;
@@ -97,7 +96,7 @@ static void send_entry(struct bft_core *c, uint32_t to, const struct pbft_slot *
         pbft_emb_put(&w, r->b, r->len);
     }
     assert(!w.err);
-    struct bft_msg out = {.type = BFT_MSG_STATE_RESP, .view = c->view, .seq = s->seq};
+    struct bft_msg out = {.type = BFT_MSG_FETCH_RESP, .view = c->view, .seq = s->seq};
     out.digest = s->digest;
     out.body = body;
     out.body_len = (uint32_t)w.len;
@@ -106,8 +105,13 @@ static void send_entry(struct bft_core *c, uint32_t to, const struct pbft_slot *
     c->io.send(c->io.ctx, to, &out);
 }
 
-void pbft_on_fetch_req(struct bft_core *c, const struct bft_msg *m, uint16_t asked)
+void pbft_on_fetch_req(struct bft_core *c, const struct bft_msg *m)
 {
+    uint16_t asked;
+    if (pbft_fetch_req_decode(m, &asked) != BFT_REJECT_NONE) {
+        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+        return;
+    }
     /* Below our h only from the log kept since our served snapshot
      * (pbft_kept.c); otherwise the asker needs state: our checkpoint. */
     if (m->seq <= c->h && !pbft_kept_get(c, m->seq)) {
@@ -243,4 +247,19 @@ void pbft_on_fetch_ckpt(struct bft_core *c, const struct bft_msg *m)
         pbft_make_stable(c, m->seq, &m->digest, proof, mask, true); /* we lost the votes */
     else
         pbft_state_note(c, m->seq, &m->digest, proof, mask, true);
+}
+
+void pbft_on_fetch_resp_msg(struct bft_core *c, const struct bft_msg *m)
+{
+    switch (pbft_resp_kind(m)) {
+    case PBFT_FRESP_ENTRY:
+        pbft_on_fetch_resp(c, m);
+        return;
+    case PBFT_FRESP_CKPT:
+        pbft_on_fetch_ckpt(c, m);
+        return;
+    default:
+        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+        return;
+    }
 }

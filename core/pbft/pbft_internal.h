@@ -572,7 +572,9 @@ size_t pbft_commit_rec(struct bft_core *c, const struct pbft_slot *s); /* COMMIT
 /* Log fetch (pbft_fetch.c): a replica that missed committed seqs pulls them
  * with their COMMIT proof instead of waiting for the next checkpoint. */
 void pbft_fetch_request(struct bft_core *c, int to, uint16_t count);
-void pbft_on_fetch_req(struct bft_core *c, const struct bft_msg *m, uint16_t count);
+void pbft_on_fetch_req(struct bft_core *c, const struct bft_msg *m);
+/* A FETCH-RESP: a committed entry or a checkpoint proof. */
+void pbft_on_fetch_resp_msg(struct bft_core *c, const struct bft_msg *m);
 void pbft_on_fetch_resp(struct bft_core *c, const struct bft_msg *m);
 void pbft_on_fetch_ckpt(struct bft_core *c, const struct bft_msg *m);
 /* CHECKPOINTs proving (seq, d) from distinct replicas, copied into proof
@@ -580,7 +582,7 @@ void pbft_on_fetch_ckpt(struct bft_core *c, const struct bft_msg *m);
 enum bft_reject pbft_ckpt_proof_check(struct bft_core *c, uint64_t seq, const bft_digest *d,
                                       const struct pbft_emb_list *l, struct pbft_raw *proof,
                                       uint32_t *mask);
-/* Send our stable checkpoint with its 2f+1 proof (STATE-RESP kind 2). */
+/* Send our stable checkpoint with its 2f+1 proof (FETCH-RESP kind 2). */
 void pbft_send_checkpoint_proof(struct bft_core *c, uint32_t to);
 /* Retransmit tick: resend our latest checkpoint while it is not stable. */
 bool pbft_checkpoint_retransmit(struct bft_core *c);

@@ -161,7 +161,7 @@ void pbft_kept_send(struct bft_core *c, uint32_t to, const struct pbft_kept_entr
         pbft_emb_put(&w, raw, len);
     }
     assert(!r.err && !w.err);
-    struct bft_msg out = {.type = BFT_MSG_STATE_RESP, .view = c->view, .seq = e->seq};
+    struct bft_msg out = {.type = BFT_MSG_FETCH_RESP, .view = c->view, .seq = e->seq};
     out.digest = e->digest;
     out.body = body;
     out.body_len = (uint32_t)w.len;

@@ -31,7 +31,7 @@ const struct pbft_kept_entry *pbft_kept_get(const struct bft_core *c, uint64_t s
 /* We serve `snap` plus the kept log up to seq (a laggard asking for the
  * state at seq can restore and replay). */
 bool pbft_kept_covers(const struct bft_core *c, uint64_t seq);
-/* Send one kept entry as a log-fetch answer (STATE_RESP kind 1). */
+/* Send one kept entry as a log-fetch answer (FETCH-RESP kind 1). */
 void pbft_kept_send(struct bft_core *c, uint32_t to, const struct pbft_kept_entry *e);
 /* A fetched committed entry (2f+1 COMMITs checked) at last_exec < seq <=
  * h, at most PBFT_FETCH_RANGE ahead: we restored a snapshot older than the

@@ -217,10 +217,6 @@ void pbft_on_state_req(struct bft_core *c, const struct bft_msg *m)
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         return;
     }
-    if (q.kind == PBFT_SREQ_FETCH) {
-        pbft_on_fetch_req(c, m, q.count);
-        return;
-    }
     if (q.kind == PBFT_SREQ_RELAY) {
         pbft_on_relay_req(c, m);
         return;
@@ -419,15 +415,9 @@ static void on_state_chunk(struct bft_core *c, const struct bft_msg *m)
 
 void pbft_on_state_resp(struct bft_core *c, const struct bft_msg *m)
 {
-    switch (pbft_state_resp_kind(m)) {
+    switch (pbft_resp_kind(m)) {
     case PBFT_SRESP_CHUNK:
         on_state_chunk(c, m);
-        return;
-    case PBFT_SRESP_ENTRY:
-        pbft_on_fetch_resp(c, m);
-        return;
-    case PBFT_SRESP_CKPT:
-        pbft_on_fetch_ckpt(c, m);
         return;
     case PBFT_SRESP_RELAY:
         pbft_on_relay_resp(c, m);

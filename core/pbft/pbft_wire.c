@@ -230,9 +230,7 @@ enum bft_reject pbft_state_req_decode(const struct bft_msg *m, struct pbft_state
     struct wire_rd r;
     wire_rd_init(&r, m->body, m->body_len);
     out->kind = wire_get_u8(&r);
-    if (out->kind == PBFT_SREQ_FETCH)
-        out->count = wire_get_u16(&r);
-    else if (out->kind == PBFT_SREQ_CHUNK)
+    if (out->kind == PBFT_SREQ_CHUNK)
         out->offset = wire_get_u32(&r);
     else if (out->kind != PBFT_SREQ_RELAY)
         return BFT_REJECT_MALFORMED;
@@ -245,17 +243,34 @@ size_t pbft_state_req_encode(const struct pbft_state_req *q, uint8_t body[PBFT_S
     wire_wr_init(&w, body, PBFT_SREQ_MAX);
     if (q->kind == PBFT_SREQ_FIRST) return 0;
     wire_put_u8(&w, q->kind);
-    if (q->kind == PBFT_SREQ_FETCH) wire_put_u16(&w, q->count);
     if (q->kind == PBFT_SREQ_CHUNK) wire_put_u32(&w, q->offset);
     return w.len;
 }
 
-/* ---- STATE-RESP ---- */
+/* ---- FETCH-REQ ---- */
 
-int pbft_state_resp_kind(const struct bft_msg *m)
+enum bft_reject pbft_fetch_req_decode(const struct bft_msg *m, uint16_t *count)
 {
-    if (m->body_len < 1 || m->body[0] > PBFT_SRESP_RELAY) return -1;
-    return m->body[0];
+    *count = 0;
+    if (m->body_len != PBFT_FETCH_REQ_LEN) return BFT_REJECT_MALFORMED;
+    *count = (uint16_t)wire_le_load(m->body, 2);
+    return BFT_REJECT_NONE;
+}
+
+void pbft_fetch_req_encode(uint16_t count, uint8_t body[PBFT_FETCH_REQ_LEN])
+{
+    wire_le_store(body, count, 2);
+}
+
+/* ---- STATE-RESP and FETCH-RESP ---- */
+
+int pbft_resp_kind(const struct bft_msg *m)
+{
+    if (m->body_len < 1) return -1;
+    uint8_t k = m->body[0];
+    if (m->type == BFT_MSG_STATE_RESP && (k == PBFT_SRESP_CHUNK || k == PBFT_SRESP_RELAY)) return k;
+    if (m->type == BFT_MSG_FETCH_RESP && (k == PBFT_FRESP_ENTRY || k == PBFT_FRESP_CKPT)) return k;
+    return -1;
 }
 
 enum bft_reject pbft_chunk_decode(const struct bft_msg *m, const struct pbft_limits *lim,
@@ -288,7 +303,7 @@ enum bft_reject pbft_entry_decode(const struct bft_msg *m, const struct pbft_lim
     out->their_exec = wire_get_u64(&r);
     uint32_t k = wire_get_u8(&r);
     /* committed(m, v, n) takes 2f+1 COMMITs (§4.2). */
-    if (r.err || kind != PBFT_SRESP_ENTRY || k < 2 * lim->f + 1 || k > lim->n)
+    if (r.err || kind != PBFT_FRESP_ENTRY || k < 2 * lim->f + 1 || k > lim->n)
         return BFT_REJECT_MALFORMED;
     if (get_list(&r, k, BFT_MSG_COMMIT, &out->commits) != BFT_REJECT_NONE)
         return BFT_REJECT_MALFORMED;
@@ -302,7 +317,7 @@ enum bft_reject pbft_ckpt_proof_decode(const struct bft_msg *m, const struct pbf
     wire_rd_init(&r, m->body, m->body_len);
     uint8_t kind = wire_get_u8(&r);
     uint32_t k = wire_get_u8(&r);
-    if (r.err || kind != PBFT_SRESP_CKPT || k > lim->n) return BFT_REJECT_MALFORMED;
+    if (r.err || kind != PBFT_FRESP_CKPT || k > lim->n) return BFT_REJECT_MALFORMED;
     if (get_list(&r, k, BFT_MSG_CHECKPOINT, out) != BFT_REJECT_NONE) return BFT_REJECT_MALFORMED;
     return r.off == r.len ? BFT_REJECT_NONE : BFT_REJECT_MALFORMED;
 }
@@ -330,14 +345,14 @@ void pbft_chunk_put_head(struct wire_wr *w, uint32_t total, uint32_t offset, con
 
 void pbft_entry_put_head(struct wire_wr *w, uint64_t their_exec, uint32_t k)
 {
-    wire_put_u8(w, PBFT_SRESP_ENTRY);
+    wire_put_u8(w, PBFT_FRESP_ENTRY);
     wire_put_u64(w, their_exec);
     wire_put_u8(w, (uint8_t)k);
 }
 
 void pbft_ckpt_proof_put_head(struct wire_wr *w, uint32_t k)
 {
-    wire_put_u8(w, PBFT_SRESP_CKPT);
+    wire_put_u8(w, PBFT_FRESP_CKPT);
     wire_put_u8(w, (uint8_t)k);
 }
 

@@ -28,21 +28,24 @@
  *   | u8 nref | nref x (u32 sender | u8[32] SHA-256(signed region of the VC))
  *   | u16 ndig | ndig x u8[32]   (digest for min_s+1 .. max_s, zero = null)
  *   | u8 nemb | nemb x (u32 len | VIEW_CHANGE raw)
- * STATE_REQ: seq = the checkpoint (or first log entry, or pre-prepare) wanted.
+ * STATE_REQ: seq = the checkpoint (or pre-prepare) wanted.
  *   empty body: first chunk of a snapshot at seq or later;
  *   u8 2 | u32 offset: the next chunk of the snapshot at seq;
- *   u8 1 | u16 count: log fetch of count committed entries from seq;
  *   u8 3: relay of the pre-prepare (view, seq, digest) (pbft_relay.c).
  * STATE_RESP: body starts with u8 kind.
  *   0 chunk: seq, digest = state digest, payload = snapshot bytes [offset,
  *     offset + len); u8 0 | u32 total | u32 offset | u8[32] SHA-256(snapshot)
  *     | u8 k | k x (u16 len | CHECKPOINT raw)  (k = 0 after the first chunk)
- *   1 log entry: seq, digest = batch digest, payload = batch;
- *     u8 1 | u64 responder's last executed | u8 k | k x (u16 len | COMMIT raw)
- *   2 checkpoint proof: seq = h, digest = state digest;
- *     u8 2 | u8 k | k x (u16 len | CHECKPOINT raw)
  *   3 relayed pre-prepare: seq, digest = batch digest, payload = batch;
  *     u8 3 | u16 len | PRE-PREPARE raw (primary-signed)
+ * FETCH_REQ (log fetch, pbft_fetch.c): seq = the first committed seq
+ *   wanted; body u16 count (the responder sends up to count entries).
+ * FETCH_RESP: body starts with u8 kind.
+ *   1 log entry (from the window or, at or below h, the kept log): seq,
+ *     digest = batch digest, payload = batch; u8 1 | u64 responder's last
+ *     executed | u8 k | k x (u16 len | COMMIT raw)  (2f+1 COMMITs, §4.2)
+ *   2 checkpoint proof (the entry is below the responder's h): seq = h,
+ *     digest = state digest; u8 2 | u8 k | k x (u16 len | CHECKPOINT raw)
  * Null request (§4.4): empty batch, all-zero digest, payload_len 0. */
 #ifndef BFT_PBFT_WIRE_H
 #define BFT_PBFT_WIRE_H
@@ -122,21 +125,27 @@ size_t pbft_nv_head_len(uint32_t nref, uint32_t ndig);
 void pbft_nv_encode(struct wire_wr *w, const struct pbft_nv_wire *nv);
 
 /* ---- STATE-REQ ---- */
-enum { PBFT_SREQ_FIRST = 0, PBFT_SREQ_FETCH = 1, PBFT_SREQ_CHUNK = 2, PBFT_SREQ_RELAY = 3 };
+enum { PBFT_SREQ_FIRST = 0, PBFT_SREQ_CHUNK = 2, PBFT_SREQ_RELAY = 3 };
 #define PBFT_SREQ_MAX 5 /* bytes of the largest STATE-REQ body */
 struct pbft_state_req {
     uint8_t kind;    /* PBFT_SREQ_* */
     uint32_t offset; /* CHUNK */
-    uint16_t count;  /* FETCH */
 };
 enum bft_reject pbft_state_req_decode(const struct bft_msg *m, struct pbft_state_req *out);
 /* Returns the body length (0 for FIRST), at most PBFT_SREQ_MAX. */
 size_t pbft_state_req_encode(const struct pbft_state_req *q, uint8_t body[PBFT_SREQ_MAX]);
 
-/* ---- STATE-RESP ---- */
-enum { PBFT_SRESP_CHUNK = 0, PBFT_SRESP_ENTRY = 1, PBFT_SRESP_CKPT = 2, PBFT_SRESP_RELAY = 3 };
-/* The kind byte, or -1 if the body is empty or the kind unknown. */
-int pbft_state_resp_kind(const struct bft_msg *m);
+/* ---- FETCH-REQ ---- */
+#define PBFT_FETCH_REQ_LEN 2
+enum bft_reject pbft_fetch_req_decode(const struct bft_msg *m, uint16_t *count);
+void pbft_fetch_req_encode(uint16_t count, uint8_t body[PBFT_FETCH_REQ_LEN]);
+
+/* ---- STATE-RESP and FETCH-RESP ---- */
+enum { PBFT_SRESP_CHUNK = 0, PBFT_SRESP_RELAY = 3 }; /* STATE-RESP kinds */
+enum { PBFT_FRESP_ENTRY = 1, PBFT_FRESP_CKPT = 2 };  /* FETCH-RESP kinds */
+/* The kind byte of a STATE-RESP or FETCH-RESP, or -1 if the body is empty
+ * or the kind is not one of its type. */
+int pbft_resp_kind(const struct bft_msg *m);
 struct pbft_chunk_wire {
     uint32_t total, offset;
     bft_digest sha;
@@ -152,14 +161,14 @@ struct pbft_entry_wire {
 };
 enum bft_reject pbft_entry_decode(const struct bft_msg *m, const struct pbft_limits *lim,
                                   struct pbft_entry_wire *out);
-/* The proof list of a CHECKPOINT-proof answer (kind 2). */
+/* The proof list of a checkpoint-proof answer (FETCH-RESP kind 2). */
 enum bft_reject pbft_ckpt_proof_decode(const struct bft_msg *m, const struct pbft_limits *lim,
                                        struct pbft_emb_list *out);
-/* The relayed pre-prepare (kind 3): its raw, not yet decoded (the handler
+/* The relayed pre-prepare (STATE-RESP kind 3): its raw, not yet decoded (the handler
  * first checks whether it still needs it). */
 enum bft_reject pbft_relay_resp_decode(const struct bft_msg *m, const uint8_t **raw, uint16_t *len);
-/* Heads of the STATE-RESP bodies; the caller appends k raws with
- * pbft_emb_put (kinds 0, 1, 2) after the head. */
+/* Heads of the STATE-RESP and FETCH-RESP bodies; the caller appends k
+ * raws with pbft_emb_put after the head. */
 void pbft_chunk_put_head(struct wire_wr *w, uint32_t total, uint32_t offset, const bft_digest *sha,
                          uint32_t k);
 void pbft_entry_put_head(struct wire_wr *w, uint64_t their_exec, uint32_t k);

@@ -254,7 +254,7 @@ static void test_4_3_wiped_replica_restores_big_snapshot_and_replays_kept_log(vo
     fx_free(&fx);
 }
 
-/* Log-fetch answers held back by the network (STATE_RESP kind 1 to replica
+/* Log-fetch answers held back by the network (FETCH_RESP kind 1 to replica
  * 3 at or below `below`), to be delivered in reverse order. */
 struct held {
     uint64_t below, lo;
@@ -267,7 +267,7 @@ struct held {
 static bool hold_kept_entries(struct fx *fx, uint32_t from, uint32_t to, const struct bft_msg *m)
 {
     struct held *h = fx->arg;
-    if (to != 3 || m->type != BFT_MSG_STATE_RESP || m->body_len < 1 || m->body[0] != 1 ||
+    if (to != 3 || m->type != BFT_MSG_FETCH_RESP || m->body_len < 1 || m->body[0] != 1 ||
         m->seq > h->below || m->seq <= h->lo || h->n == 256)
         return false;
     h->buf[h->n] = fx_encode(from, m, &h->len[h->n]);

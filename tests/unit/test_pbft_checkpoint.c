@@ -190,10 +190,10 @@ static void test_4_3_log_fetch_with_commit_proof(void **state)
     struct fx_node *b = &fx.node[1];
     bft_digest d;
     commit_seq(&fx, 1, 1, &d);
-    uint8_t want[3] = {1, 1, 0};
-    struct bft_msg req = {.type = BFT_MSG_STATE_REQ, .seq = 1, .body = want, .body_len = 3};
+    uint8_t want[2] = {1, 0}; /* u16 count 1 */
+    struct bft_msg req = {.type = BFT_MSG_FETCH_REQ, .seq = 1, .body = want, .body_len = 2};
     fx_inject(&fx, 3, 1, &req);
-    int resp = fx_find(b, FX_SEND, BFT_MSG_STATE_RESP, 0);
+    int resp = fx_find(b, FX_SEND, BFT_MSG_FETCH_RESP, 0);
     assert_true(resp >= 0);
     const struct fx_effect *e = &b->eff[resp];
     assert_int_equal(e->to, 3);
@@ -204,7 +204,7 @@ static void test_4_3_log_fetch_with_commit_proof(void **state)
     struct fx fx2;
     fx_init(&fx2, 4);
     struct fx_node *l = &fx2.node[3];
-    struct bft_msg m = {.type = BFT_MSG_STATE_RESP, .seq = 1, .digest = e->digest};
+    struct bft_msg m = {.type = BFT_MSG_FETCH_RESP, .seq = 1, .digest = e->digest};
     uint8_t *body = malloc(e->body_len), *batch = malloc(e->payload_len);
     memcpy(body, e->body, e->body_len);
     memcpy(batch, e->payload, e->payload_len);

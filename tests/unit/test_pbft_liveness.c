@@ -208,11 +208,11 @@ static void test_4_4_commit_certificate_stays_one_view_after_view_change(void **
     const struct pbft_slot *sl = pbft_slot_at(fx.node[2].core, 1);
     assert_true(sl->executed && sl->committed);
     /* A laggard asks replica 2 for seq 1. */
-    uint8_t want[3] = {1, 1, 0};
-    struct bft_msg req = {.type = BFT_MSG_STATE_REQ, .seq = 1, .body = want, .body_len = 3};
+    uint8_t want[2] = {1, 0}; /* u16 count 1 */
+    struct bft_msg req = {.type = BFT_MSG_FETCH_REQ, .seq = 1, .body = want, .body_len = 2};
     fx_clear_effects(&fx.node[2]);
     fx_inject(&fx, 0, 2, &req);
-    int resp = fx_find(&fx.node[2], FX_SEND, BFT_MSG_STATE_RESP, 0);
+    int resp = fx_find(&fx.node[2], FX_SEND, BFT_MSG_FETCH_RESP, 0);
     assert_true(resp >= 0);
     const struct fx_effect *e = &fx.node[2].eff[resp];
     struct wire_rd r = {.p = e->body, .len = e->body_len, .off = 9};
@@ -261,7 +261,7 @@ static void fetch_committed(struct fx *fx, uint32_t to, uint64_t seq, uint64_t r
         free(raw);
     }
     assert_false(w.err);
-    struct bft_msg resp = {.type = BFT_MSG_STATE_RESP, .seq = seq, .digest = *d};
+    struct bft_msg resp = {.type = BFT_MSG_FETCH_RESP, .seq = seq, .digest = *d};
     resp.body = body;
     resp.body_len = (uint32_t)w.len;
     resp.payload = batch;

@@ -77,7 +77,7 @@ static void test_4_4_timer_expiry_sends_view_change_with_certificate(void **stat
     assert_true(b->timer_armed[PBFT_TIMER_VIEW_CHANGE]);
     uint32_t mark = b->neff;
     fx_fire(&fx, 2, PBFT_TIMER_VIEW_CHANGE); /* first: probe the others */
-    int probe = fx_find(b, FX_BCAST, BFT_MSG_STATE_REQ, mark);
+    int probe = fx_find(b, FX_BCAST, BFT_MSG_FETCH_REQ, mark);
     assert_true(probe >= 0);
     assert_int_equal(b->eff[probe].seq, 1);
     assert_false(fx_status(b).in_view_change);
@@ -85,7 +85,7 @@ static void test_4_4_timer_expiry_sends_view_change_with_certificate(void **stat
     for (int i = 1; i < PBFT_PROBES; i++)
         fx_fire(&fx, 2, PBFT_TIMER_VIEW_CHANGE);
     assert_false(fx_status(b).in_view_change);
-    assert_int_equal(fx_count(b, FX_BCAST, BFT_MSG_STATE_REQ), PBFT_PROBES);
+    assert_int_equal(fx_count(b, FX_BCAST, BFT_MSG_FETCH_REQ), PBFT_PROBES);
     fx_fire(&fx, 2, PBFT_TIMER_VIEW_CHANGE); /* nobody is ahead: suspect */
     int rec = fx_find(b, FX_PERSIST, PBFT_REC_VIEW, mark);
     int vc = fx_find(b, FX_BCAST, BFT_MSG_VIEW_CHANGE, mark);

@@ -367,11 +367,10 @@ static void test_state_req_round_trip_and_rejects(void **state)
 {
     (void)state;
     const struct pbft_state_req qs[] = {{.kind = PBFT_SREQ_FIRST},
-                                        {.kind = PBFT_SREQ_FETCH, .count = 64},
                                         {.kind = PBFT_SREQ_CHUNK, .offset = 262144},
                                         {.kind = PBFT_SREQ_RELAY}};
-    const size_t lens[] = {0, 3, 5, 1};
-    for (size_t i = 0; i < 4; i++) {
+    const size_t lens[] = {0, 5, 1};
+    for (size_t i = 0; i < 3; i++) {
         uint8_t body[PBFT_SREQ_MAX + 1];
         size_t len = pbft_state_req_encode(&qs[i], body);
         assert_int_equal(len, lens[i]);
@@ -379,7 +378,6 @@ static void test_state_req_round_trip_and_rejects(void **state)
         struct pbft_state_req q;
         assert_int_equal(pbft_state_req_decode(&m, &q), BFT_REJECT_NONE);
         assert_int_equal(q.kind, qs[i].kind);
-        assert_int_equal(q.count, qs[i].count);
         assert_int_equal(q.offset, qs[i].offset);
         if (len > 1) { /* truncated */
             m.body_len = (uint32_t)len - 1;
@@ -391,10 +389,33 @@ static void test_state_req_round_trip_and_rejects(void **state)
             assert_int_equal(pbft_state_req_decode(&m, &q), BFT_REJECT_MALFORMED);
         }
     }
-    uint8_t unknown[1] = {4};
+    /* Unknown kinds, log fetch (kind 1) included: it has its own type. */
+    uint8_t unknown[3] = {4, 64, 0};
     struct bft_msg m = body_msg(BFT_MSG_STATE_REQ, unknown, 1);
     struct pbft_state_req q;
     assert_int_equal(pbft_state_req_decode(&m, &q), BFT_REJECT_MALFORMED);
+    unknown[0] = 1;
+    m.body_len = 3;
+    assert_int_equal(pbft_state_req_decode(&m, &q), BFT_REJECT_MALFORMED);
+}
+
+/* ---- FETCH-REQ ---- */
+
+static void test_fetch_req_round_trip_and_rejects(void **state)
+{
+    (void)state;
+    uint8_t body[PBFT_FETCH_REQ_LEN + 1];
+    pbft_fetch_req_encode(300, body);
+    struct bft_msg m = body_msg(BFT_MSG_FETCH_REQ, body, PBFT_FETCH_REQ_LEN);
+    uint16_t count;
+    assert_int_equal(pbft_fetch_req_decode(&m, &count), BFT_REJECT_NONE);
+    assert_int_equal(count, 300);
+    m.body_len = 1;
+    assert_int_equal(pbft_fetch_req_decode(&m, &count), BFT_REJECT_MALFORMED);
+    m.body_len = 3;
+    assert_int_equal(pbft_fetch_req_decode(&m, &count), BFT_REJECT_MALFORMED);
+    m.body_len = 0;
+    assert_int_equal(pbft_fetch_req_decode(&m, &count), BFT_REJECT_MALFORMED);
 }
 
 /* ---- STATE-RESP ---- */
@@ -428,7 +449,7 @@ static void test_state_chunk_round_trip_and_rejects(void **state)
 {
     (void)state;
     struct bft_msg m = chunk_msg(40, 0, 3, 16);
-    assert_int_equal(pbft_state_resp_kind(&m), PBFT_SRESP_CHUNK);
+    assert_int_equal(pbft_resp_kind(&m), PBFT_SRESP_CHUNK);
     struct pbft_chunk_wire cw;
     assert_int_equal(pbft_chunk_decode(&m, &LIM, 64, 16, &cw), BFT_REJECT_NONE);
     assert_int_equal(cw.total, 40);
@@ -453,7 +474,7 @@ static void test_state_chunk_round_trip_and_rejects(void **state)
     assert_int_equal(chunk(40, 0, 0, 16), BFT_REJECT_MALFORMED);  /* first without proof */
     assert_int_equal(chunk(40, 16, 3, 16), BFT_REJECT_MALFORMED); /* proof after the first */
     assert_int_equal(chunk(40, 0, 5, 16), BFT_REJECT_MALFORMED);  /* over n */
-    rbuf[0] = PBFT_SRESP_ENTRY;
+    rbuf[0] = PBFT_FRESP_ENTRY;
     assert_int_equal(pbft_chunk_decode(&m, &LIM, 64, 16, &cw), BFT_REJECT_MALFORMED);
 }
 
@@ -465,14 +486,14 @@ static struct bft_msg entry_msg(uint32_t k)
     for (uint32_t i = 0; i < k; i++)
         put_raw(&w, BFT_MSG_COMMIT, i, 2, 9, 0x55);
     assert_false(w.err);
-    return body_msg(BFT_MSG_STATE_RESP, rbuf, w.len);
+    return body_msg(BFT_MSG_FETCH_RESP, rbuf, w.len);
 }
 
 static void test_log_entry_round_trip_and_rejects(void **state)
 {
     (void)state;
     struct bft_msg m = entry_msg(3);
-    assert_int_equal(pbft_state_resp_kind(&m), PBFT_SRESP_ENTRY);
+    assert_int_equal(pbft_resp_kind(&m), PBFT_FRESP_ENTRY);
     struct pbft_entry_wire ew;
     assert_int_equal(pbft_entry_decode(&m, &LIM, &ew), BFT_REJECT_NONE);
     assert_int_equal(ew.their_exec, 77);
@@ -491,7 +512,7 @@ static void test_log_entry_round_trip_and_rejects(void **state)
     m = entry_msg(5); /* over n */
     assert_int_equal(pbft_entry_decode(&m, &LIM, &ew), BFT_REJECT_MALFORMED);
     m = entry_msg(3);
-    rbuf[0] = PBFT_SRESP_CKPT;
+    rbuf[0] = PBFT_FRESP_CKPT;
     assert_int_equal(pbft_entry_decode(&m, &LIM, &ew), BFT_REJECT_MALFORMED);
 }
 
@@ -503,14 +524,14 @@ static struct bft_msg ckpt_msg(uint32_t k)
     for (uint32_t i = 0; i < k; i++)
         put_raw(&w, BFT_MSG_CHECKPOINT, i, 0, 8, 0x44);
     assert_false(w.err);
-    return body_msg(BFT_MSG_STATE_RESP, rbuf, w.len);
+    return body_msg(BFT_MSG_FETCH_RESP, rbuf, w.len);
 }
 
 static void test_checkpoint_proof_round_trip_and_rejects(void **state)
 {
     (void)state;
     struct bft_msg m = ckpt_msg(4);
-    assert_int_equal(pbft_state_resp_kind(&m), PBFT_SRESP_CKPT);
+    assert_int_equal(pbft_resp_kind(&m), PBFT_FRESP_CKPT);
     struct pbft_emb_list l;
     assert_int_equal(pbft_ckpt_proof_decode(&m, &LIM, &l), BFT_REJECT_NONE);
     assert_int_equal(l.count, 4);
@@ -540,7 +561,7 @@ static void test_relay_round_trip_and_rejects(void **state)
     pbft_relay_resp_put(&w, raw, sizeof raw);
     assert_false(w.err);
     struct bft_msg m = body_msg(BFT_MSG_STATE_RESP, rbuf, w.len);
-    assert_int_equal(pbft_state_resp_kind(&m), PBFT_SRESP_RELAY);
+    assert_int_equal(pbft_resp_kind(&m), PBFT_SRESP_RELAY);
     const uint8_t *got;
     uint16_t len;
     assert_int_equal(pbft_relay_resp_decode(&m, &got, &len), BFT_REJECT_NONE);
@@ -558,14 +579,23 @@ static void test_relay_round_trip_and_rejects(void **state)
     assert_int_equal(pbft_relay_resp_decode(&m, &got, &len), BFT_REJECT_MALFORMED);
 }
 
-static void test_state_resp_kind_unknown(void **state)
+static void test_resp_kind_unknown(void **state)
 {
     (void)state;
     uint8_t b[1] = {4};
     struct bft_msg m = body_msg(BFT_MSG_STATE_RESP, b, 1);
-    assert_int_equal(pbft_state_resp_kind(&m), -1);
+    assert_int_equal(pbft_resp_kind(&m), -1);
     m.body_len = 0;
-    assert_int_equal(pbft_state_resp_kind(&m), -1);
+    assert_int_equal(pbft_resp_kind(&m), -1);
+    /* Each kind belongs to one type: a log entry is not a STATE-RESP, a
+     * snapshot chunk not a FETCH-RESP. */
+    b[0] = PBFT_FRESP_ENTRY;
+    m.body_len = 1;
+    assert_int_equal(pbft_resp_kind(&m), -1);
+    m.type = BFT_MSG_FETCH_RESP;
+    assert_int_equal(pbft_resp_kind(&m), PBFT_FRESP_ENTRY);
+    b[0] = PBFT_SRESP_CHUNK;
+    assert_int_equal(pbft_resp_kind(&m), -1);
 }
 
 int main(void)
@@ -578,11 +608,12 @@ int main(void)
         cmocka_unit_test(test_new_view_rejects),
         cmocka_unit_test(test_new_view_rejects_foreign_view_change),
         cmocka_unit_test(test_state_req_round_trip_and_rejects),
+        cmocka_unit_test(test_fetch_req_round_trip_and_rejects),
         cmocka_unit_test(test_state_chunk_round_trip_and_rejects),
         cmocka_unit_test(test_log_entry_round_trip_and_rejects),
         cmocka_unit_test(test_checkpoint_proof_round_trip_and_rejects),
         cmocka_unit_test(test_relay_round_trip_and_rejects),
-        cmocka_unit_test(test_state_resp_kind_unknown),
+        cmocka_unit_test(test_resp_kind_unknown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
