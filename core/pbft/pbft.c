@@ -155,8 +155,8 @@ static uint32_t pbft_slot_chunks(const struct bft_core *c)
 size_t pbft_rec_floor(const struct bft_core *c)
 {
     size_t raw = 2 + PBFT_RAW_MAX; /* u16 len | raw */
-    size_t commit = 1 + 8 + 8 + 32 + 4 + raw + 1 + (size_t)c->n * (1 + raw);
-    size_t stable = 1 + 8 + 32 + 1 + (size_t)c->n * raw;
+    size_t commit = 1 + 8 + 8 + CRYPTO_DIGEST_LEN + 4 + raw + 1 + (size_t)c->n * (1 + raw);
+    size_t stable = 1 + 8 + CRYPTO_DIGEST_LEN + 1 + (size_t)c->n * raw;
     size_t nv = 1 + 8 + 8 + 8 + (size_t)c->L * sizeof(bft_digest);
     size_t floor = commit > stable ? commit : stable;
     return floor > nv ? floor : nv;
@@ -232,7 +232,7 @@ static int pbft_create(struct bft_core **out, const struct bft_core_config *cfg,
      * every seq in the window plus the checkpoint proof in one body; shrink
      * L (deterministically, to a multiple of K) for large n. */
     size_t cert = 2 + PBFT_RAW_MAX + 1 + (size_t)2 * cfg->f * (2 + PBFT_RAW_MAX) + 4;
-    size_t fixed = 8 + 32 + 1 + (size_t)cfg->n * (2 + PBFT_RAW_MAX) + 2;
+    size_t fixed = 8 + CRYPTO_DIGEST_LEN + 1 + (size_t)cfg->n * (2 + PBFT_RAW_MAX) + 2;
     while (c->L > c->K && fixed + c->L * cert > BFT_BODY_MAX)
         c->L -= c->K;
     if (fixed + c->L * cert > BFT_BODY_MAX) {

@@ -15,7 +15,7 @@ static void persist_stable(struct bft_core *c)
     struct wire_wr w = pbft_rec_wr(c, pbft_rec_floor(c));
     wire_put_le(&w, PBFT_REC_STABLE, 1);
     wire_put_le(&w, c->h, 8);
-    wire_put_bytes(&w, c->h_digest.b, 32);
+    wire_put_bytes(&w, c->h_digest.b, CRYPTO_DIGEST_LEN);
     wire_put_le(&w, pbft_popcount(c->h_proof_mask), 1);
     for (uint32_t i = 0; i < c->n; i++) {
         if (!(c->h_proof_mask & (1u << i))) continue;
@@ -31,7 +31,6 @@ void pbft_make_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
 {
     if (seq <= c->h) return;
     uint64_t old_h = c->h;
-    assert(seq % c->K == 0); /* watermarks move by checkpoints (§4.3) */
     c->h = seq;
     c->h_digest = *d;
     c->h_proof_mask = mask;
@@ -112,7 +111,7 @@ void pbft_checkpoint_own(struct bft_core *c, uint64_t seq, const bft_digest *sta
     struct wire_wr w = {.buf = rec, .cap = sizeof rec};
     wire_put_le(&w, PBFT_REC_CKPT, 1);
     wire_put_le(&w, seq, 8);
-    wire_put_bytes(&w, state->b, 32);
+    wire_put_bytes(&w, state->b, CRYPTO_DIGEST_LEN);
     assert(!w.err);
     c->io.persist(c->io.ctx, rec, w.len);
     pbft_send_simple(c, -1, BFT_MSG_CHECKPOINT, c->view, seq, state);

@@ -403,7 +403,7 @@ static inline struct wire_wr pbft_rec_wr(struct bft_core *c, size_t need)
  * bytes (0: our own) and whose batch is batch_len bytes. */
 static inline size_t pbft_pp_rec_len(size_t pp_len, size_t batch_len)
 {
-    return 1 + 8 + 8 + 32 + 2 + pp_len + 4 + batch_len;
+    return 1 + 8 + 8 + CRYPTO_DIGEST_LEN + 2 + pp_len + 4 + batch_len;
 }
 /* The largest COMMIT, STABLE and NV records for this n and L: c->rec holds
  * that much from creation on. */

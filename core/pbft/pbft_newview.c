@@ -69,7 +69,7 @@ static void persist_nv(struct bft_core *c)
     wire_put_le(&w, c->vchg.nv_min, 8);
     wire_put_le(&w, c->vchg.nv_max, 8);
     for (uint64_t k = 0; k < c->vchg.nv_max - c->vchg.nv_min; k++)
-        wire_put_bytes(&w, c->vchg.nv_dig[k].b, 32);
+        wire_put_bytes(&w, c->vchg.nv_dig[k].b, CRYPTO_DIGEST_LEN);
     assert(!w.err);
     c->io.persist(c->io.ctx, w.buf, w.len);
 }

@@ -109,7 +109,7 @@ static void persist_pp(struct bft_core *c, const struct pbft_slot *s)
     wire_put_le(&w, PBFT_REC_PP, 1);
     wire_put_le(&w, s->view, 8);
     wire_put_le(&w, s->seq, 8);
-    wire_put_bytes(&w, s->digest.b, 32);
+    wire_put_bytes(&w, s->digest.b, CRYPTO_DIGEST_LEN);
     wire_put_le(&w, s->pp.len, 2);
     wire_put_bytes(&w, s->pp.b, s->pp.len);
     wire_put_le(&w, s->batch_len, 4);

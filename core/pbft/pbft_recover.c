@@ -23,10 +23,10 @@ static void recover_pp(struct bft_core *c, struct wire_rd *r)
 {
     uint64_t view = wire_get_le(r, 8), seq = wire_get_le(r, 8);
     bft_digest d;
-    const uint8_t *dp = wire_get_ptr(r, 32);
+    const uint8_t *dp = wire_get_ptr(r, CRYPTO_DIGEST_LEN);
     struct pbft_raw pp;
     if (!dp || !get_raw(r, &pp)) return;
-    memcpy(d.b, dp, 32);
+    memcpy(d.b, dp, CRYPTO_DIGEST_LEN);
     uint32_t blen = (uint32_t)wire_get_le(r, 4);
     const uint8_t *batch = wire_get_ptr(r, blen);
     if (r->err) return;
@@ -52,12 +52,12 @@ static void recover_pp(struct bft_core *c, struct wire_rd *r)
 static void recover_commit(struct bft_core *c, struct wire_rd *r)
 {
     uint64_t view = wire_get_le(r, 8), seq = wire_get_le(r, 8);
-    const uint8_t *dp = wire_get_ptr(r, 32);
+    const uint8_t *dp = wire_get_ptr(r, CRYPTO_DIGEST_LEN);
     uint32_t voters = (uint32_t)wire_get_le(r, 4);
     struct pbft_cert ct;
     memset(&ct, 0, sizeof ct);
     if (!dp || !get_raw(r, &ct.pp)) return;
-    memcpy(ct.digest.b, dp, 32);
+    memcpy(ct.digest.b, dp, CRYPTO_DIGEST_LEN);
     ct.view = view;
     ct.voters = voters & ((1u << c->n) - 1);
     if (pbft_popcount(ct.voters) > 2 * c->f) return; /* never written by us */
@@ -85,7 +85,7 @@ static void recover_commit(struct bft_core *c, struct wire_rd *r)
 static void recover_stable(struct bft_core *c, struct wire_rd *r)
 {
     uint64_t seq = wire_get_le(r, 8);
-    const uint8_t *dp = wire_get_ptr(r, 32);
+    const uint8_t *dp = wire_get_ptr(r, CRYPTO_DIGEST_LEN);
     uint32_t k = (uint32_t)wire_get_le(r, 1);
     struct pbft_raw proof[BFT_MAX_REPLICAS];
     uint32_t mask = 0;
@@ -99,7 +99,7 @@ static void recover_stable(struct bft_core *c, struct wire_rd *r)
     }
     if (r->err || !dp) return;
     bft_digest d;
-    memcpy(d.b, dp, 32);
+    memcpy(d.b, dp, CRYPTO_DIGEST_LEN);
     pbft_make_stable(c, seq, &d, proof, mask, false);
 }
 
@@ -121,10 +121,10 @@ void pbft_recover(struct bft_core *c, const uint8_t *rec, size_t len)
         break;
     case PBFT_REC_CKPT: {
         uint64_t seq = wire_get_le(&r, 8);
-        const uint8_t *dp = wire_get_ptr(&r, 32);
+        const uint8_t *dp = wire_get_ptr(&r, CRYPTO_DIGEST_LEN);
         if (!dp || seq <= c->h) break;
         bft_digest d;
-        memcpy(d.b, dp, 32);
+        memcpy(d.b, dp, CRYPTO_DIGEST_LEN);
         struct pbft_raw own;
         pbft_sign_own(c, BFT_MSG_CHECKPOINT, c->view, seq, &d, &own);
         pbft_ckpt_insert(c, c->self, seq, &d, own.b, own.len);
@@ -136,12 +136,12 @@ void pbft_recover(struct bft_core *c, const uint8_t *rec, size_t len)
     case PBFT_REC_NV: {
         uint64_t view = wire_get_le(&r, 8), lo = wire_get_le(&r, 8), hi = wire_get_le(&r, 8);
         if (r.err || hi < lo || hi - lo > c->L) break;
-        const uint8_t *digs = wire_get_ptr(&r, (size_t)(hi - lo) * 32);
+        const uint8_t *digs = wire_get_ptr(&r, (size_t)(hi - lo) * CRYPTO_DIGEST_LEN);
         if (!digs) break;
         c->vchg.nv_view = view;
         c->vchg.nv_min = lo;
         c->vchg.nv_max = hi;
-        if (hi > lo) memcpy(c->vchg.nv_dig, digs, (size_t)(hi - lo) * 32);
+        if (hi > lo) memcpy(c->vchg.nv_dig, digs, (size_t)(hi - lo) * CRYPTO_DIGEST_LEN);
         break;
     }
     case PBFT_REC_FLOOR: {
@@ -225,7 +225,7 @@ static void emit_pp(struct bft_core *c, const struct pbft_slot *s,
     wire_put_le(&w, PBFT_REC_PP, 1);
     wire_put_le(&w, s->view, 8);
     wire_put_le(&w, s->seq, 8);
-    wire_put_bytes(&w, s->digest.b, 32);
+    wire_put_bytes(&w, s->digest.b, CRYPTO_DIGEST_LEN);
     wire_put_le(&w, s->pp.len, 2);
     wire_put_bytes(&w, s->pp.b, s->pp.len);
     wire_put_le(&w, s->batch_len, 4);
@@ -245,7 +245,7 @@ size_t pbft_commit_rec(struct bft_core *c, const struct pbft_slot *s)
     wire_put_le(&w, PBFT_REC_COMMIT, 1);
     wire_put_le(&w, ct->view, 8);
     wire_put_le(&w, s->seq, 8);
-    wire_put_bytes(&w, ct->digest.b, 32);
+    wire_put_bytes(&w, ct->digest.b, CRYPTO_DIGEST_LEN);
     wire_put_le(&w, ct->voters, 4);
     wire_put_le(&w, ct->pp.len, 2);
     wire_put_bytes(&w, ct->pp.b, ct->pp.len);
@@ -312,7 +312,7 @@ int pbft_compact(struct bft_core *c, uint64_t base,
         wire_put_le(&w, c->vchg.nv_min, 8);
         wire_put_le(&w, c->vchg.nv_max, 8);
         for (uint64_t k = 0; k < c->vchg.nv_max - c->vchg.nv_min; k++)
-            wire_put_bytes(&w, c->vchg.nv_dig[k].b, 32);
+            wire_put_bytes(&w, c->vchg.nv_dig[k].b, CRYPTO_DIGEST_LEN);
         assert(!w.err);
         emit(ctx, w.buf, w.len);
     }
@@ -320,7 +320,7 @@ int pbft_compact(struct bft_core *c, uint64_t base,
         w = pbft_rec_wr(c, pbft_rec_floor(c));
         wire_put_le(&w, PBFT_REC_STABLE, 1);
         wire_put_le(&w, c->h, 8);
-        wire_put_bytes(&w, c->h_digest.b, 32);
+        wire_put_bytes(&w, c->h_digest.b, CRYPTO_DIGEST_LEN);
         wire_put_le(&w, pbft_popcount(c->h_proof_mask), 1);
         for (uint32_t i = 0; i < c->n; i++) {
             if (!(c->h_proof_mask & (1u << i))) continue;
@@ -337,7 +337,7 @@ int pbft_compact(struct bft_core *c, uint64_t base,
         w = (struct wire_wr){.buf = rec, .cap = sizeof rec};
         wire_put_le(&w, PBFT_REC_CKPT, 1);
         wire_put_le(&w, k->seq, 8);
-        wire_put_bytes(&w, k->digest.b, 32);
+        wire_put_bytes(&w, k->digest.b, CRYPTO_DIGEST_LEN);
         assert(!w.err);
         emit(ctx, rec, w.len);
     }

@@ -194,7 +194,7 @@ void pbft_state_snapshot_checkpoint(struct bft_core *c, uint64_t seq, const bft_
  * built on the stack. */
 static void send_state_chunk(struct bft_core *c, uint32_t to, size_t off, size_t len)
 {
-    uint8_t body[1 + 4 + 4 + 32 + 1 + BFT_MAX_REPLICAS * (2 + PBFT_RAW_MAX)];
+    uint8_t body[1 + 4 + 4 + CRYPTO_DIGEST_LEN + 1 + BFT_MAX_REPLICAS * (2 + PBFT_RAW_MAX)];
     struct wire_wr w = {.buf = body, .cap = sizeof body};
     uint32_t k = off == 0 ? pbft_popcount(c->snap.mask) : 0;
     pbft_chunk_put_head(&w, (uint32_t)c->snap.len, (uint32_t)off, &c->snap.sha, k);

@@ -45,7 +45,7 @@ static bool vc_batch_fits(const struct pbft_slot *sl, size_t *budget)
  * length, 0 if memory is short. */
 static uint32_t build_vc_body(struct bft_core *c)
 {
-    size_t head = 8 + 32 + 1;
+    size_t head = 8 + CRYPTO_DIGEST_LEN + 1;
     for (uint32_t i = 0; i < c->n; i++)
         if (c->h_proof_mask & (1u << i)) head += 2 + c->h_proof[i].len;
     size_t fixed = head + 2;
@@ -66,7 +66,7 @@ static uint32_t build_vc_body(struct bft_core *c)
     if (!bft_buf_reserve(&c->vchg.own_vc, need, BFT_BODY_MAX)) return 0;
     struct wire_wr w = {.buf = c->vchg.own_vc.p, .cap = c->vchg.own_vc.cap};
     wire_put_le(&w, c->h, 8);
-    wire_put_bytes(&w, c->h_digest.b, 32);
+    wire_put_bytes(&w, c->h_digest.b, CRYPTO_DIGEST_LEN);
     wire_put_le(&w, pbft_popcount(c->h_proof_mask), 1);
     for (uint32_t i = 0; i < c->n; i++)
         if (c->h_proof_mask & (1u << i)) put_raw(&w, &c->h_proof[i]);

@@ -113,7 +113,7 @@ struct pbft_nv_wire {
     uint32_t ref_from[BFT_MAX_REPLICAS]; /* ascending */
     bft_digest ref_id[BFT_MAX_REPLICAS];
     uint32_t ndig;                        /* max_s - min_s */
-    const uint8_t *digs;                  /* ndig x 32 bytes */
+    const uint8_t *digs;                  /* ndig x CRYPTO_DIGEST_LEN bytes */
     uint32_t nemb;                        /* embedded VIEW-CHANGEs, each of the NEW-VIEW's view */
     struct bft_msg emb[BFT_MAX_REPLICAS]; /* decoded with bft_msg_decode */
 };
