@@ -23,8 +23,7 @@ static size_t cert_size(const struct bft_core *c, const struct pbft_cert *ct)
 
 static void put_raw(struct wire_wr *w, const struct pbft_raw *r)
 {
-    wire_put_le(w, r->len, 2);
-    wire_put_bytes(w, r->b, r->len);
+    pbft_emb_put(w, r->b, r->len);
 }
 
 /* Whether slot sl's certificate goes with its batch: batches fill what the
@@ -37,6 +36,37 @@ static bool vc_batch_fits(const struct pbft_slot *sl, size_t *budget)
     if (!have || sl->batch_len > *budget) return false;
     *budget -= sl->batch_len;
     return true;
+}
+
+/* One prepared certificate of P (§4.4): our own pre-prepare and prepare
+ * are re-signed (deterministic), then the batch if it fits the budget. */
+static void put_cert(struct bft_core *c, struct wire_wr *w, const struct pbft_slot *sl,
+                     size_t *budget)
+{
+    const struct pbft_cert *ct = &sl->cert;
+    struct pbft_raw tmp;
+    if (ct->pp.len == 0) {
+        pbft_sign_own(c, BFT_MSG_PRE_PREPARE, ct->view, sl->seq, &ct->digest, &tmp);
+        put_raw(w, &tmp);
+    } else {
+        put_raw(w, &ct->pp);
+    }
+    wire_put_u8(w, (uint8_t)pbft_popcount(ct->voters));
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (!(ct->voters & (1u << i))) continue;
+        if (ct->prep[i].len == 0) {
+            pbft_sign_own(c, BFT_MSG_PREPARE, ct->view, sl->seq, &ct->digest, &tmp);
+            put_raw(w, &tmp);
+        } else {
+            put_raw(w, &ct->prep[i]);
+        }
+    }
+    if (pbft_is_null(&ct->digest))
+        pbft_vc_put_batch(w, NULL, 0, false);
+    else if (vc_batch_fits(sl, budget))
+        pbft_vc_put_batch(w, sl->batch, sl->batch_len, false);
+    else
+        pbft_vc_put_batch(w, NULL, 0, true);
 }
 
 /* C = the stable checkpoint and its 2f+1 proof; P = a prepared certificate
@@ -64,52 +94,24 @@ static uint32_t build_vc_body(struct bft_core *c)
         if (sl && sl->cert.valid && vc_batch_fits(sl, &budget)) need += sl->batch_len;
     }
     if (!bft_buf_reserve(&c->vchg.own_vc, need, BFT_BODY_MAX)) return 0;
-    struct wire_wr w = {.buf = c->vchg.own_vc.p, .cap = c->vchg.own_vc.cap};
-    wire_put_le(&w, c->h, 8);
-    wire_put_bytes(&w, c->h_digest.b, CRYPTO_DIGEST_LEN);
-    wire_put_le(&w, pbft_popcount(c->h_proof_mask), 1);
+    struct wire_wr w;
+    wire_wr_init(&w, c->vchg.own_vc.p, c->vchg.own_vc.cap);
+    pbft_vc_put_head(&w, c->h, &c->h_digest, pbft_popcount(c->h_proof_mask));
     for (uint32_t i = 0; i < c->n; i++)
         if (c->h_proof_mask & (1u << i)) put_raw(&w, &c->h_proof[i]);
     budget = BFT_BODY_MAX - fixed;
-    size_t npos = w.len;
-    wire_put_le(&w, 0, 2);
+    size_t npos = pbft_vc_begin_certs(&w);
     uint16_t ncert = 0;
     for (uint64_t s = c->h + 1; s <= c->h + c->L; s++) {
         struct pbft_slot *sl = pbft_slot_peek(c, s);
         if (!sl || !sl->cert.valid) continue;
-        const struct pbft_cert *ct = &sl->cert;
-        struct pbft_raw tmp;
-        if (ct->pp.len == 0) {
-            pbft_sign_own(c, BFT_MSG_PRE_PREPARE, ct->view, s, &ct->digest, &tmp);
-            put_raw(&w, &tmp);
-        } else {
-            put_raw(&w, &ct->pp);
-        }
-        wire_put_le(&w, pbft_popcount(ct->voters), 1);
-        for (uint32_t i = 0; i < c->n; i++) {
-            if (!(ct->voters & (1u << i))) continue;
-            if (ct->prep[i].len == 0) {
-                pbft_sign_own(c, BFT_MSG_PREPARE, ct->view, s, &ct->digest, &tmp);
-                put_raw(&w, &tmp);
-            } else {
-                put_raw(&w, &ct->prep[i]);
-            }
-        }
-        if (pbft_is_null(&ct->digest)) {
-            wire_put_le(&w, 0, 4);
-        } else if (vc_batch_fits(sl, &budget)) {
-            wire_put_le(&w, sl->batch_len, 4);
-            wire_put_bytes(&w, sl->batch, sl->batch_len);
-        } else {
-            wire_put_le(&w, PBFT_BATCH_OMITTED, 4);
-        }
+        put_cert(c, &w, sl, &budget);
         ncert++;
     }
+    pbft_vc_put_ncert(&w, npos, ncert);
     /* need counted every raw as PBFT_RAW_MAX bytes, as the budget does;
      * one recovered from the WAL may be shorter. */
     assert(!w.err && w.len <= need);
-    w.buf[npos] = (uint8_t)ncert;
-    w.buf[npos + 1] = (uint8_t)(ncert >> 8);
     return (uint32_t)w.len;
 }
 

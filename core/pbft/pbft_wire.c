@@ -124,12 +124,18 @@ bool pbft_vc_next_cert(struct pbft_vc_wire *vc, struct pbft_vc_wire_cert *out)
     return get_cert(&vc->certs, NULL, out) == BFT_REJECT_NONE;
 }
 
-size_t pbft_vc_put_head(struct wire_wr *w, uint64_t h, const bft_digest *hd, uint32_t nproof)
+void pbft_vc_put_head(struct wire_wr *w, uint64_t h, const bft_digest *hd, uint32_t nproof)
 {
     wire_put_u64(w, h);
     wire_put_bytes(w, hd->b, CRYPTO_DIGEST_LEN);
     wire_put_u8(w, (uint8_t)nproof);
-    return w->len;
+}
+
+size_t pbft_vc_begin_certs(struct wire_wr *w)
+{
+    size_t pos = w->len;
+    wire_put_u16(w, 0);
+    return pos;
 }
 
 void pbft_vc_put_ncert(struct wire_wr *w, size_t pos, uint16_t ncert)

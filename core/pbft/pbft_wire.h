@@ -97,10 +97,13 @@ enum bft_reject pbft_vc_decode(const uint8_t *body, size_t len, const struct pbf
                                struct pbft_vc_wire *out);
 /* The next certificate of a decoded VIEW-CHANGE; false after the last. */
 bool pbft_vc_next_cert(struct pbft_vc_wire *vc, struct pbft_vc_wire_cert *out);
-/* Encoding: the head (h, C) then ncert certificates. The count is written
- * as 0 and patched by pbft_vc_put_ncert(w, pos) with pos = the writer's
- * length returned by pbft_vc_put_head. */
-size_t pbft_vc_put_head(struct wire_wr *w, uint64_t h, const bft_digest *hd, uint32_t nproof);
+/* Encoding: pbft_vc_put_head (h, h_digest, nproof), nproof raws with
+ * pbft_emb_put, then pbft_vc_begin_certs, which writes the certificate
+ * count as 0 and returns where it is; each certificate (pre-prepare raw, u8
+ * nprep, prepare raws, pbft_vc_put_batch); pbft_vc_put_ncert patches the
+ * count. */
+void pbft_vc_put_head(struct wire_wr *w, uint64_t h, const bft_digest *hd, uint32_t nproof);
+size_t pbft_vc_begin_certs(struct wire_wr *w);
 void pbft_vc_put_ncert(struct wire_wr *w, size_t pos, uint16_t ncert);
 /* batch NULL with omitted: PBFT_BATCH_OMITTED; NULL otherwise: length 0. */
 void pbft_vc_put_batch(struct wire_wr *w, const uint8_t *batch, uint32_t len, bool omitted);

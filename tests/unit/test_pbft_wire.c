@@ -102,8 +102,7 @@ static size_t build_vc(uint8_t *buf, size_t cap, const struct vc_knobs *k)
     pbft_vc_put_head(&w, k->h, &hd, k->nproof);
     for (uint32_t i = 0; i < k->nproof; i++)
         put_raw(&w, BFT_MSG_CHECKPOINT, i, 0, k->h, 0x44);
-    size_t pos = w.len;
-    wire_put_u16(&w, 0);
+    size_t pos = pbft_vc_begin_certs(&w);
     static const uint8_t ds[3] = {0x55, 0, 0x66};
     for (uint32_t c = 0; c < k->ncert; c++) {
         uint8_t d = ds[c % 3];
@@ -210,7 +209,7 @@ static void test_view_change_rejects(void **state)
     wire_wr_init(&w, vcbuf, sizeof vcbuf);
     bft_digest z = dig(0);
     pbft_vc_put_head(&w, 0, &z, 0);
-    wire_put_u16(&w, 1);
+    pbft_vc_put_ncert(&w, pbft_vc_begin_certs(&w), 1);
     put_raw(&w, BFT_MSG_PRE_PREPARE, 1, 1, 1, 0x55);
     wire_put_u8(&w, 2);
     put_raw(&w, BFT_MSG_PREPARE, 0, 1, 1, 0x55);
