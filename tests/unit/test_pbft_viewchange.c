@@ -94,31 +94,28 @@ static void test_4_4_timer_expiry_sends_view_change_with_certificate(void **stat
     assert_int_equal(fx_status(b).view, 1);
     const struct fx_effect *e = &b->eff[vc];
     assert_int_equal(e->view, 1);
-    struct wire_rd r = {.p = e->body, .len = e->body_len};
-    assert_int_equal(wire_get_le(&r, 8), 0); /* h */
-    wire_get_ptr(&r, 32);
-    assert_int_equal(wire_get_le(&r, 1), 0); /* no checkpoint yet */
-    assert_int_equal(wire_get_le(&r, 2), 1); /* one certificate */
-    uint16_t len = (uint16_t)wire_get_le(&r, 2);
-    const uint8_t *pp = wire_get_ptr(&r, len);
-    assert_int_equal(len, BFT_MSG_MIN_LEN);
-    assert_int_equal(pp[5], BFT_MSG_PRE_PREPARE);
-    assert_int_equal(wire_le_load(pp + 8, 4), 0);  /* signed by primary 0 */
-    assert_int_equal(wire_le_load(pp + 32, 8), 1); /* seq 1 */
-    assert_int_equal(wire_get_le(&r, 1), 2);       /* 2f prepares */
-    for (int i = 0; i < 2; i++) {
-        len = (uint16_t)wire_get_le(&r, 2);
-        const uint8_t *p = wire_get_ptr(&r, len);
-        assert_int_equal(p[5], BFT_MSG_PREPARE);
-        assert_memory_equal(p + 40, pp + 40, 32);
+    struct pbft_limits lim = pbft_limits_of(b->core);
+    struct pbft_vc_wire w;
+    assert_int_equal(pbft_vc_decode(e->body, e->body_len, &lim, &w), BFT_REJECT_NONE);
+    assert_int_equal(w.h, 0);
+    assert_int_equal(w.proof.count, 0); /* no checkpoint yet */
+    assert_int_equal(w.ncert, 1);       /* one certificate */
+    struct pbft_vc_wire_cert ct;
+    assert_true(pbft_vc_next_cert(&w, &ct));
+    assert_int_equal(ct.pp.type, BFT_MSG_PRE_PREPARE);
+    assert_int_equal(ct.pp.sender, 0); /* signed by primary 0 */
+    assert_int_equal(ct.pp.seq, 1);
+    assert_int_equal(ct.prep.count, 2); /* 2f prepares */
+    for (uint32_t i = 0; i < 2; i++) {
+        assert_int_equal(ct.prep.m[i].type, BFT_MSG_PREPARE);
+        assert_memory_equal(ct.prep.m[i].digest.b, ct.pp.digest.b, CRYPTO_DIGEST_LEN);
     }
-    uint32_t blen = (uint32_t)wire_get_le(&r, 4);
-    const uint8_t *batch = wire_get_ptr(&r, blen);
-    assert_false(r.err);
-    assert_int_equal(r.off, r.len);
+    assert_non_null(ct.batch);
+    struct pbft_vc_wire_cert more;
+    assert_false(pbft_vc_next_cert(&w, &more)); /* only one */
     bft_digest d;
-    bft_batch_digest(batch, blen, &d);
-    assert_memory_equal(d.b, pp + 40, 32);
+    bft_batch_digest(ct.batch, ct.batch_len, &d);
+    assert_memory_equal(d.b, ct.pp.digest.b, CRYPTO_DIGEST_LEN);
     /* Normal-case messages are refused during the view change. */
     struct bft_msg v = fx_vote(BFT_MSG_PREPARE, 0, 2, &d);
     fx_inject(&fx, 1, 2, &v);
