@@ -126,6 +126,12 @@ static bool check_hs_vote(const struct bft_msg *m)
     return m->body_len == 0;
 }
 
+/* PBFT log fetch: u16 count (core/pbft/pbft_wire.h). */
+static bool check_fetch_req(const struct bft_msg *m)
+{
+    return m->body_len == 2;
+}
+
 /* Bodies owned by the protocol cores (certificates, QCs, Raft entries): the
  * generic length checks apply, the owner validates the layout. Give a type
  * its own function here once its layout is fixed. */
@@ -150,6 +156,8 @@ static bool check_opaque(const struct bft_msg *m)
     X(NEW_VIEW, 0, PAYLOAD_NO, check_opaque)                                                       \
     X(STATE_REQ, 0, PAYLOAD_NO, check_opaque)                                                      \
     X(STATE_RESP, 0, PAYLOAD_YES, check_opaque)                                                    \
+    X(FETCH_REQ, 0, PAYLOAD_NO, check_fetch_req)                                                   \
+    X(FETCH_RESP, 0, PAYLOAD_YES, check_opaque)                                                    \
     X(HS_PROPOSAL, 0, PAYLOAD_YES, check_opaque)                                                   \
     X(HS_VOTE, 0, PAYLOAD_NO, check_hs_vote)                                                       \
     X(HS_TIMEOUT, 0, PAYLOAD_NO, check_opaque)                                                     \

@@ -89,6 +89,8 @@ int bft_protocol_parse(const char *s); /* -1 if unknown */
     X(NEW_VIEW, 15, "new_view")                                                                    \
     X(STATE_REQ, 16, "state_req")                                                                  \
     X(STATE_RESP, 17, "state_resp")                                                                \
+    X(FETCH_REQ, 18, "fetch_req")   /* PBFT log fetch (core/pbft/pbft_wire.h) */                   \
+    X(FETCH_RESP, 19, "fetch_resp") /* its answer: a committed entry or a checkpoint proof */      \
     X(HS_PROPOSAL, 30, "hs_proposal")                                                              \
     X(HS_VOTE, 31, "hs_vote")                                                                      \
     X(HS_TIMEOUT, 32, "hs_timeout")                                                                \

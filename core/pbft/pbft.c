@@ -25,6 +25,9 @@ struct pbft_slot *pbft_slot_get(struct bft_core *c, uint64_t seq)
     struct pbft_slot **k = &c->slot_chunk[i / PBFT_SLOT_CHUNK];
     if (!*k && !(*k = calloc(PBFT_SLOT_CHUNK, sizeof(**k)))) return NULL;
     struct pbft_slot *s = &(*k)[i % PBFT_SLOT_CHUNK];
+    /* A slot in use holds a seq of the window that maps to it: one below
+     * h would have been freed by the checkpoint GC (pbft_make_stable). */
+    assert(!s->seq || (s->seq % c->L == i && s->seq > c->h));
     if (s->seq != seq) {
         pbft_slot_reset(s);
         s->seq = seq;
@@ -87,71 +90,57 @@ void pbft_sign_own(struct bft_core *c, uint8_t type, uint64_t view, uint64_t seq
     out->len = (uint16_t)len;
 }
 
-/* Embedded messages are parsed here rather than by bft_msg_decode because a
- * stripped PRE-PREPARE (no payload) is not a valid wire message. Only
- * bodiless types are ever embedded, so the layout is fixed. */
-int pbft_embedded_check(struct bft_core *c, const uint8_t *raw, size_t len, uint8_t type,
-                        struct bft_msg *m, bool verify)
+/* An embedded message decoded by pbft_emb_decode (pbft_wire.c): ours to
+ * accept only if it is of our cluster, from a replica, and (verify) signed
+ * by it. */
+enum bft_reject pbft_emb_check(struct bft_core *c, const struct bft_msg *e, bool verify)
 {
-    if (len != PBFT_RAW_MAX) return BFT_REJECT_MALFORMED;
-    if (pbft_le(raw, 4) != 0 || raw[4] != BFT_WIRE_VERSION || raw[5] != type) {
-        return BFT_REJECT_MALFORMED;
-    }
-    if (pbft_le(raw + 6, 2) != 0 || pbft_le(raw + 12, 4) != 0) return BFT_REJECT_MALFORMED;
-    memset(m, 0, sizeof(*m));
-    m->type = type;
-    m->sender = (uint32_t)pbft_le(raw + 8, 4);
-    m->cluster_id = pbft_le(raw + 16, 8);
-    m->view = pbft_le(raw + 24, 8);
-    m->seq = pbft_le(raw + 32, 8);
-    memcpy(m->digest.b, raw + 40, sizeof m->digest.b);
-    memcpy(m->sig, raw + BFT_HDR_LEN, BFT_SIG_LEN);
-    m->raw = raw;
-    m->raw_len = (uint32_t)len;
-    if (m->cluster_id != c->cfg.cluster_id) return BFT_REJECT_WRONG_CLUSTER;
-    if (m->sender >= c->n) return BFT_REJECT_UNKNOWN_SENDER;
-    if (!verify) return -1;
+    if (e->cluster_id != c->cfg.cluster_id) return BFT_REJECT_WRONG_CLUSTER;
+    if (e->sender >= c->n) return BFT_REJECT_UNKNOWN_SENDER;
+    if (!verify) return BFT_REJECT_NONE;
     const uint8_t *region;
     size_t rlen;
-    bft_msg_signed_region(raw, &region, &rlen);
-    if (!c->env.verify(c->env.ctx, m->sender, type, region, rlen, m->sig)) {
+    bft_msg_signed_region(e->raw, &region, &rlen);
+    if (!c->env.verify(c->env.ctx, e->sender, e->type, region, rlen, e->sig))
         return BFT_REJECT_BAD_SIGNATURE;
-    }
-    return -1;
+    return BFT_REJECT_NONE;
+}
+
+enum bft_reject pbft_embedded_check(struct bft_core *c, const uint8_t *raw, size_t len,
+                                    uint8_t type, struct bft_msg *m, bool verify)
+{
+    enum bft_reject why = pbft_emb_decode(raw, len, type, m);
+    return why != BFT_REJECT_NONE ? why : pbft_emb_check(c, m, verify);
 }
 
 void pbft_persist_view(struct bft_core *c)
 {
     uint8_t rec[10];
-    struct pbft_wr w = {.p = rec, .cap = sizeof rec};
-    pbft_put(&w, PBFT_REC_VIEW, 1);
-    pbft_put(&w, c->view, 8);
-    pbft_put(&w, c->in_vc ? 1 : 0, 1);
+    struct wire_wr w = {.buf = rec, .cap = sizeof rec};
+    wire_put_le(&w, PBFT_REC_VIEW, 1);
+    wire_put_le(&w, c->view, 8);
+    wire_put_le(&w, c->in_vc ? 1 : 0, 1);
     assert(!w.err);
     c->io.persist(c->io.ctx, rec, w.len);
 }
 
 void pbft_arm_retransmit(struct bft_core *c)
 {
-    if (c->retx_armed) return;
-    c->retx_armed = true;
-    c->io.set_timer(c->io.ctx, PBFT_TIMER_RETRANSMIT, c->retransmit_ms);
+    bft_timeout_start(&c->retx, &c->io, c->retransmit_ms);
 }
 
 /* The status timer runs for the replica's whole life: the first event of
  * any kind starts it. */
 void pbft_arm_status(struct bft_core *c)
 {
-    if (c->status_armed) return;
-    c->status_armed = true;
-    c->io.set_timer(c->io.ctx, PBFT_TIMER_STATUS, PBFT_STATUS_TICKS * c->retransmit_ms);
+    if (!bft_timeout_start(&c->status, &c->io, PBFT_STATUS_TICKS * c->retransmit_ms)) return;
     pbft_monitor_arm(c);
 }
 
 /* Exponential backoff (§4.5.2): T, 2T, 4T ... per failed view change. */
 uint64_t pbft_timeout_ms(const struct bft_core *c)
 {
-    uint32_t shift = c->vc_attempts > 0 ? c->vc_attempts - 1 : 0;
+    uint32_t shift = c->vchg.attempts > 0 ? c->vchg.attempts - 1 : 0;
     if (shift > PBFT_VC_SHIFT_MAX) shift = PBFT_VC_SHIFT_MAX;
     return (uint64_t)c->cfg.request_timeout_ms << shift;
 }
@@ -166,8 +155,8 @@ static uint32_t pbft_slot_chunks(const struct bft_core *c)
 size_t pbft_rec_floor(const struct bft_core *c)
 {
     size_t raw = 2 + PBFT_RAW_MAX; /* u16 len | raw */
-    size_t commit = 1 + 8 + 8 + 32 + 4 + raw + 1 + (size_t)c->n * (1 + raw);
-    size_t stable = 1 + 8 + 32 + 1 + (size_t)c->n * raw;
+    size_t commit = 1 + 8 + 8 + CRYPTO_DIGEST_LEN + 4 + raw + 1 + (size_t)c->n * (1 + raw);
+    size_t stable = 1 + 8 + CRYPTO_DIGEST_LEN + 1 + (size_t)c->n * raw;
     size_t nv = 1 + 8 + 8 + 8 + (size_t)c->L * sizeof(bft_digest);
     size_t floor = commit > stable ? commit : stable;
     return floor > nv ? floor : nv;
@@ -185,25 +174,36 @@ static void pbft_destroy(struct bft_core *c)
         }
     free(c->slot_chunk);
     for (uint32_t i = 0; i < BFT_MAX_REPLICAS; i++) {
-        free(c->vcs[i].raw);
-        free(c->vcs[i].certs);
-        free(c->nvvcs[i].raw);
-        free(c->nvvcs[i].certs);
+        free(c->vchg.vcs[i].raw);
+        free(c->vchg.vcs[i].certs);
+        free(c->vchg.nvvcs[i].raw);
+        free(c->vchg.nvvcs[i].certs);
     }
     pbft_pending_free(&c->pend);
-    bft_buf_free(&c->own_vc);
-    free(c->nv_dig);
-    bft_buf_free(&c->nv_sent);
+    bft_buf_free(&c->vchg.own_vc);
+    free(c->vchg.nv_dig);
+    bft_buf_free(&c->vchg.nv_sent);
     for (uint32_t i = 0; i < BFT_MAX_REPLICAS; i++)
-        free(c->nv_pending[i].buf);
+        free(c->vchg.nv_pending[i].buf);
     pbft_kept_reset(c);
     pbft_kept_free_ahead(c);
     free(c->kept);
-    free(c->snap);
-    free(c->next);
-    free(c->x_buf);
+    free(c->snap.buf);
+    free(c->snap.next_buf);
+    free(c->xfer.buf);
     bft_buf_free(&c->rec);
     free(c);
+}
+
+/* Every timer the core runs, by its host id (PBFT_TIMER_*). */
+static void init_timeouts(struct bft_core *c)
+{
+    bft_timeout_init(&c->vchg.request, PBFT_TIMER_VIEW_CHANGE);
+    bft_timeout_init(&c->vchg.wait, PBFT_TIMER_VIEW_CHANGE);
+    bft_timeout_init(&c->retx, PBFT_TIMER_RETRANSMIT);
+    bft_timeout_init(&c->st.timer, PBFT_TIMER_STATE);
+    bft_timeout_init(&c->status, PBFT_TIMER_STATUS);
+    bft_timeout_init(&c->mon_timer, PBFT_TIMER_MONITOR);
 }
 
 static int pbft_create(struct bft_core **out, const struct bft_core_config *cfg,
@@ -232,7 +232,7 @@ static int pbft_create(struct bft_core **out, const struct bft_core_config *cfg,
      * every seq in the window plus the checkpoint proof in one body; shrink
      * L (deterministically, to a multiple of K) for large n. */
     size_t cert = 2 + PBFT_RAW_MAX + 1 + (size_t)2 * cfg->f * (2 + PBFT_RAW_MAX) + 4;
-    size_t fixed = 8 + 32 + 1 + (size_t)cfg->n * (2 + PBFT_RAW_MAX) + 2;
+    size_t fixed = 8 + CRYPTO_DIGEST_LEN + 1 + (size_t)cfg->n * (2 + PBFT_RAW_MAX) + 2;
     while (c->L > c->K && fixed + c->L * cert > BFT_BODY_MAX)
         c->L -= c->K;
     if (fixed + c->L * cert > BFT_BODY_MAX) {
@@ -243,19 +243,20 @@ static int pbft_create(struct bft_core **out, const struct bft_core_config *cfg,
      * resends fit in one timeout before anyone suspects the primary. */
     c->retransmit_ms = cfg->request_timeout_ms / 5 ? cfg->request_timeout_ms / 5 : 1;
     c->next_seq = 1;
-    c->st_chunk = PBFT_STATE_CHUNK;
+    c->st.chunk = PBFT_STATE_CHUNK;
+    init_timeouts(c);
     pbft_monitor_init(c);
     c->slot_chunk = calloc(pbft_slot_chunks(c), sizeof(*c->slot_chunk));
-    c->nv_dig = calloc(c->L, sizeof(bft_digest));
+    c->vchg.nv_dig = calloc(c->L, sizeof(bft_digest));
     /* Scratch buffers start small and grow to their bounds only when a
      * batch, a record or a VIEW-CHANGE needs it (docs/architecture.md
      * "Bounds"): a replica that never sees a big batch never holds one. */
-    bool ok = c->slot_chunk && c->nv_dig &&
+    bool ok = c->slot_chunk && c->vchg.nv_dig &&
               bft_buf_reserve(&c->rec, pbft_rec_floor(c), PBFT_REC_MAX) != NULL;
     for (uint32_t i = 0; ok && i < c->n; i++) {
-        c->vcs[i].certs = calloc(c->L, sizeof(struct pbft_vc_cert));
-        c->nvvcs[i].certs = calloc(c->L, sizeof(struct pbft_vc_cert));
-        ok = c->vcs[i].certs != NULL && c->nvvcs[i].certs != NULL;
+        c->vchg.vcs[i].certs = calloc(c->L, sizeof(struct pbft_vc_cert));
+        c->vchg.nvvcs[i].certs = calloc(c->L, sizeof(struct pbft_vc_cert));
+        ok = c->vchg.vcs[i].certs != NULL && c->vchg.nvvcs[i].certs != NULL;
     }
     if (!ok || pbft_pending_init(&c->pend, cfg->n_clients) != BFT_E_OK) {
         pbft_destroy(c);
@@ -321,6 +322,12 @@ static void pbft_on_message(struct bft_core *c, const struct bft_msg *m)
         break;
     case BFT_MSG_STATE_RESP:
         pbft_on_state_resp(c, m);
+        break;
+    case BFT_MSG_FETCH_REQ:
+        pbft_on_fetch_req(c, m);
+        break;
+    case BFT_MSG_FETCH_RESP:
+        pbft_on_fetch_resp_msg(c, m);
         break;
     default:
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);

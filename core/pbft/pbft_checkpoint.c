@@ -12,18 +12,18 @@
 static void persist_stable(struct bft_core *c)
 {
     /* Fits the floor c->rec always holds (pbft_rec_floor). */
-    struct pbft_wr w = pbft_rec_wr(c, pbft_rec_floor(c));
-    pbft_put(&w, PBFT_REC_STABLE, 1);
-    pbft_put(&w, c->h, 8);
-    pbft_put_bytes(&w, c->h_digest.b, 32);
-    pbft_put(&w, pbft_popcount(c->h_proof_mask), 1);
+    struct wire_wr w = pbft_rec_wr(c, pbft_rec_floor(c));
+    wire_put_le(&w, PBFT_REC_STABLE, 1);
+    wire_put_le(&w, c->h, 8);
+    wire_put_bytes(&w, c->h_digest.b, CRYPTO_DIGEST_LEN);
+    wire_put_le(&w, pbft_popcount(c->h_proof_mask), 1);
     for (uint32_t i = 0; i < c->n; i++) {
         if (!(c->h_proof_mask & (1u << i))) continue;
-        pbft_put(&w, c->h_proof[i].len, 2);
-        pbft_put_bytes(&w, c->h_proof[i].b, c->h_proof[i].len);
+        wire_put_le(&w, c->h_proof[i].len, 2);
+        wire_put_bytes(&w, c->h_proof[i].b, c->h_proof[i].len);
     }
     assert(!w.err);
-    c->io.persist(c->io.ctx, w.p, w.len);
+    c->io.persist(c->io.ctx, w.buf, w.len);
 }
 
 void pbft_make_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
@@ -108,10 +108,10 @@ void pbft_ckpt_insert(struct bft_core *c, uint32_t from, uint64_t seq, const bft
 void pbft_checkpoint_own(struct bft_core *c, uint64_t seq, const bft_digest *state)
 {
     uint8_t rec[41];
-    struct pbft_wr w = {.p = rec, .cap = sizeof rec};
-    pbft_put(&w, PBFT_REC_CKPT, 1);
-    pbft_put(&w, seq, 8);
-    pbft_put_bytes(&w, state->b, 32);
+    struct wire_wr w = {.buf = rec, .cap = sizeof rec};
+    wire_put_le(&w, PBFT_REC_CKPT, 1);
+    wire_put_le(&w, seq, 8);
+    wire_put_bytes(&w, state->b, CRYPTO_DIGEST_LEN);
     assert(!w.err);
     c->io.persist(c->io.ctx, rec, w.len);
     pbft_send_simple(c, -1, BFT_MSG_CHECKPOINT, c->view, seq, state);

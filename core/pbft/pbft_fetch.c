@@ -14,8 +14,9 @@
 void pbft_fetch_request(struct bft_core *c, int to, uint16_t count)
 {
     PTRACE(c, "fetch %llu+%u from %d", (unsigned long long)c->last_exec + 1, count, to);
-    uint8_t body[3] = {1, (uint8_t)count, (uint8_t)(count >> 8)};
-    struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = c->view, .seq = c->last_exec + 1};
+    uint8_t body[PBFT_FETCH_REQ_LEN];
+    pbft_fetch_req_encode(count, body);
+    struct bft_msg m = {.type = BFT_MSG_FETCH_REQ, .view = c->view, .seq = c->last_exec + 1};
     m.body = body;
     m.body_len = sizeof body;
     /* The end of the range asked for last: once executed, the next range is
@@ -37,7 +38,7 @@ void pbft_fetch_request(struct bft_core *c, int to, uint16_t count)
  * answers nothing. */
 void pbft_on_status_timer(struct bft_core *c)
 {
-    c->status_armed = false;
+    bft_timeout_fired(&c->status);
     bool idle = c->last_exec == c->status_exec;
     c->status_exec = c->last_exec;
     if (idle && !c->in_vc && c->n > 1) {
@@ -66,16 +67,12 @@ static bool spend_budget(struct bft_core *c, uint32_t to)
 void pbft_send_checkpoint_proof(struct bft_core *c, uint32_t to)
 {
     uint8_t body[2 + BFT_MAX_REPLICAS * (2 + PBFT_RAW_MAX)];
-    struct pbft_wr w = {.p = body, .cap = sizeof body};
-    pbft_put(&w, 2, 1);
-    pbft_put(&w, pbft_popcount(c->h_proof_mask), 1);
-    for (uint32_t i = 0; i < c->n; i++) {
-        if (!(c->h_proof_mask & (1u << i))) continue;
-        pbft_put(&w, c->h_proof[i].len, 2);
-        pbft_put_bytes(&w, c->h_proof[i].b, c->h_proof[i].len);
-    }
+    struct wire_wr w = {.buf = body, .cap = sizeof body};
+    pbft_ckpt_proof_put_head(&w, pbft_popcount(c->h_proof_mask));
+    for (uint32_t i = 0; i < c->n; i++)
+        if (c->h_proof_mask & (1u << i)) pbft_emb_put(&w, c->h_proof[i].b, c->h_proof[i].len);
     assert(!w.err);
-    struct bft_msg out = {.type = BFT_MSG_STATE_RESP, .view = c->view, .seq = c->h};
+    struct bft_msg out = {.type = BFT_MSG_FETCH_RESP, .view = c->view, .seq = c->h};
     out.digest = c->h_digest;
     out.body = body;
     out.body_len = (uint32_t)w.len;
@@ -86,10 +83,8 @@ void pbft_send_checkpoint_proof(struct bft_core *c, uint32_t to)
 static void send_entry(struct bft_core *c, uint32_t to, const struct pbft_slot *s)
 {
     uint8_t body[1 + 8 + 1 + BFT_MAX_REPLICAS * (2 + PBFT_RAW_MAX)];
-    struct pbft_wr w = {.p = body, .cap = sizeof body};
-    pbft_put(&w, 1, 1);
-    pbft_put(&w, c->last_exec, 8);
-    pbft_put(&w, pbft_popcount(s->proof_mask), 1);
+    struct wire_wr w = {.buf = body, .cap = sizeof body};
+    pbft_entry_put_head(&w, c->last_exec, pbft_popcount(s->proof_mask));
     for (uint32_t i = 0; i < c->n; i++) {
         if (!(s->proof_mask & (1u << i))) continue;
         struct pbft_raw own;
@@ -98,11 +93,10 @@ static void send_entry(struct bft_core *c, uint32_t to, const struct pbft_slot *
             pbft_sign_own(c, BFT_MSG_COMMIT, s->proof_view, s->seq, &s->digest, &own);
             r = &own;
         }
-        pbft_put(&w, r->len, 2);
-        pbft_put_bytes(&w, r->b, r->len);
+        pbft_emb_put(&w, r->b, r->len);
     }
     assert(!w.err);
-    struct bft_msg out = {.type = BFT_MSG_STATE_RESP, .view = c->view, .seq = s->seq};
+    struct bft_msg out = {.type = BFT_MSG_FETCH_RESP, .view = c->view, .seq = s->seq};
     out.digest = s->digest;
     out.body = body;
     out.body_len = (uint32_t)w.len;
@@ -113,6 +107,11 @@ static void send_entry(struct bft_core *c, uint32_t to, const struct pbft_slot *
 
 void pbft_on_fetch_req(struct bft_core *c, const struct bft_msg *m)
 {
+    uint16_t asked;
+    if (pbft_fetch_req_decode(m, &asked) != BFT_REJECT_NONE) {
+        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+        return;
+    }
     /* Below our h only from the log kept since our served snapshot
      * (pbft_kept.c); otherwise the asker needs state: our checkpoint. */
     if (m->seq <= c->h && !pbft_kept_get(c, m->seq)) {
@@ -121,7 +120,7 @@ void pbft_on_fetch_req(struct bft_core *c, const struct bft_msg *m)
             pbft_send_checkpoint_proof(c, m->sender);
         return;
     }
-    uint32_t count = (uint32_t)pbft_le(m->body + 1, 2);
+    uint32_t count = asked;
     if (count > PBFT_FETCH_RANGE) count = PBFT_FETCH_RANGE;
     for (uint64_t seq = m->seq; seq - m->seq < count; seq++) {
         if (seq <= c->h) {
@@ -136,6 +135,40 @@ void pbft_on_fetch_req(struct bft_core *c, const struct bft_msg *m)
         if (!spend_budget(c, m->sender)) return;
         send_entry(c, m->sender, s);
     }
+}
+
+/* committed(m, v, n) (§4.2): 2f+1 COMMITs of one view for (seq, digest)
+ * from distinct replicas; copies them into raws by sender. */
+static enum bft_reject check_commits(struct bft_core *c, const struct bft_msg *m,
+                                     const struct pbft_emb_list *l, struct pbft_raw *raws,
+                                     uint32_t *mask, uint64_t *view)
+{
+    for (uint32_t i = 0; i < l->count; i++) {
+        const struct bft_msg *e = &l->m[i];
+        enum bft_reject why = pbft_emb_check(c, e, true);
+        if (why != BFT_REJECT_NONE) return why;
+        if (i == 0) *view = e->view;
+        if (e->seq != m->seq || e->view != *view || !pbft_deq(&e->digest, &m->digest) ||
+            (*mask & (1u << e->sender)))
+            return BFT_REJECT_MALFORMED;
+        *mask |= 1u << e->sender;
+        raws[e->sender].len = (uint16_t)e->raw_len;
+        memcpy(raws[e->sender].b, e->raw, e->raw_len);
+    }
+    return BFT_REJECT_NONE;
+}
+
+/* The payload is the batch the digest names (empty for a null request). */
+static bool entry_batch_ok(const struct bft_msg *m)
+{
+    bool null = pbft_is_null(&m->digest);
+    if (null != (m->payload_len == 0)) return false;
+    if (null) return true;
+    struct bft_batch_iter it;
+    bft_digest d;
+    bft_batch_digest(m->payload, m->payload_len, &d);
+    return pbft_deq(&d, &m->digest) &&
+           bft_batch_iter_init(&it, m->payload, m->payload_len) == BFT_E_OK;
 }
 
 void pbft_on_fetch_resp(struct bft_core *c, const struct bft_msg *m)
@@ -153,45 +186,19 @@ void pbft_on_fetch_resp(struct bft_core *c, const struct bft_msg *m)
         c->io.reject(c->io.ctx, BFT_REJECT_OUT_OF_WINDOW);
         return;
     }
-    struct pbft_rd r = {.p = m->body, .len = m->body_len, .off = 1};
-    uint64_t their_exec = pbft_get(&r, 8);
-    uint32_t k = (uint32_t)pbft_get(&r, 1);
-    if (r.err || k < 2 * c->f + 1 || k > c->n) {
+    struct pbft_limits lim = pbft_limits_of(c);
+    struct pbft_entry_wire ew;
+    if (pbft_entry_decode(m, &lim, &ew) != BFT_REJECT_NONE) {
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         return;
     }
+    uint64_t their_exec = ew.their_exec, view = 0;
     struct pbft_raw raws[BFT_MAX_REPLICAS];
     uint32_t mask = 0;
-    uint64_t view = 0;
-    for (uint32_t i = 0; i < k; i++) {
-        uint16_t len = (uint16_t)pbft_get(&r, 2);
-        const uint8_t *p = pbft_get_ptr(&r, len);
-        struct bft_msg e;
-        int why =
-            p ? pbft_embedded_check(c, p, len, BFT_MSG_COMMIT, &e, true) : BFT_REJECT_MALFORMED;
-        if (why < 0 && i == 0) view = e.view;
-        if (why < 0 && (e.seq != m->seq || e.view != view || !pbft_deq(&e.digest, &m->digest) ||
-                        (mask & (1u << e.sender))))
-            why = BFT_REJECT_MALFORMED;
-        if (why >= 0) {
-            c->io.reject(c->io.ctx, why);
-            return;
-        }
-        mask |= 1u << e.sender;
-        raws[e.sender].len = len;
-        memcpy(raws[e.sender].b, p, len);
-    }
-    bool null = pbft_is_null(&m->digest);
-    bool ok = r.off == r.len && null == (m->payload_len == 0);
-    if (ok && !null) {
-        struct bft_batch_iter it;
-        bft_digest d;
-        bft_batch_digest(m->payload, m->payload_len, &d);
-        ok = pbft_deq(&d, &m->digest) &&
-             bft_batch_iter_init(&it, m->payload, m->payload_len) == BFT_E_OK;
-    }
-    if (!ok) {
-        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+    enum bft_reject why = check_commits(c, m, &ew.commits, raws, &mask, &view);
+    if (why == BFT_REJECT_NONE && !entry_batch_ok(m)) why = BFT_REJECT_MALFORMED;
+    if (why != BFT_REJECT_NONE) {
+        c->io.reject(c->io.ctx, why);
         return;
     }
     if (below) {
@@ -224,35 +231,35 @@ void pbft_on_fetch_ckpt(struct bft_core *c, const struct bft_msg *m)
         c->io.reject(c->io.ctx, BFT_REJECT_DUPLICATE);
         return;
     }
-    struct pbft_rd r = {.p = m->body, .len = m->body_len, .off = 1};
-    uint32_t k = (uint32_t)pbft_get(&r, 1);
+    struct pbft_limits lim = pbft_limits_of(c);
+    struct pbft_emb_list l;
     struct pbft_raw proof[BFT_MAX_REPLICAS];
     uint32_t mask = 0;
-    if (r.err || k > c->n) r.err = true;
-    for (uint32_t i = 0; i < k && !r.err; i++) {
-        uint16_t len = (uint16_t)pbft_get(&r, 2);
-        const uint8_t *p = pbft_get_ptr(&r, len);
-        struct bft_msg e;
-        int why =
-            p ? pbft_embedded_check(c, p, len, BFT_MSG_CHECKPOINT, &e, true) : BFT_REJECT_MALFORMED;
-        if (why >= 0) {
-            c->io.reject(c->io.ctx, why);
-            return;
-        }
-        if (e.seq != m->seq || !pbft_deq(&e.digest, &m->digest) || (mask & (1u << e.sender))) {
-            r.err = true;
-            break;
-        }
-        mask |= 1u << e.sender;
-        proof[e.sender].len = len;
-        memcpy(proof[e.sender].b, p, len);
-    }
-    if (r.err || r.off != r.len || pbft_popcount(mask) < 2 * c->f + 1) {
-        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+    enum bft_reject why = pbft_ckpt_proof_decode(m, &lim, &l);
+    if (why == BFT_REJECT_NONE)
+        why = pbft_ckpt_proof_check(c, m->seq, &m->digest, &l, proof, &mask);
+    if (why == BFT_REJECT_NONE && pbft_popcount(mask) < 2 * c->f + 1) why = BFT_REJECT_MALFORMED;
+    if (why != BFT_REJECT_NONE) {
+        c->io.reject(c->io.ctx, why);
         return;
     }
     if (m->seq <= c->last_exec)
         pbft_make_stable(c, m->seq, &m->digest, proof, mask, true); /* we lost the votes */
     else
         pbft_state_note(c, m->seq, &m->digest, proof, mask, true);
+}
+
+void pbft_on_fetch_resp_msg(struct bft_core *c, const struct bft_msg *m)
+{
+    switch (pbft_resp_kind(m)) {
+    case PBFT_FRESP_ENTRY:
+        pbft_on_fetch_resp(c, m);
+        return;
+    case PBFT_FRESP_CKPT:
+        pbft_on_fetch_ckpt(c, m);
+        return;
+    default:
+        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+        return;
+    }
 }

@@ -9,51 +9,9 @@
  * Slots, that table and the scratch buffers are allocated as first needed,
  * up to those bounds (docs/architecture.md "Bounds").
  *
- * Wire bodies defined by this core (VIEW_CHANGE, NEW_VIEW, STATE_RESP; the
- * codec treats them as opaque). All integers little-endian. "raw" is an
- * encoded signed message with payload_len 0 (for a PRE-PREPARE the payload
- * is stripped: it is not signed, the digest binds it). Own messages that
- * must appear in a certificate are re-encoded and signed locally with
- * env->sign (Ed25519 is deterministic, so they equal what the node sent).
- *
- * VIEW_CHANGE(v+1) body (§4.4 <VIEW-CHANGE, v+1, n, C, P, i>):
- *   u64 h | u8[32] h_digest | u8 nproof | nproof x (u16 len | CHECKPOINT raw)
- *   | u16 ncert | ncert x ( u16 len | PRE-PREPARE raw
- *                         | u8 nprep | nprep x (u16 len | PREPARE raw)
- *                         | u32 batch_len | batch )
- *   batch_len PBFT_BATCH_OMITTED means the batch did not fit in the body.
- * NEW_VIEW(v+1) body (§4.4 <NEW-VIEW, v+1, V, O>):
- *   u64 min_s | u8[32] min_s_digest | u64 max_s
- *   | u8 nref | nref x (u32 sender | u8[32] SHA-256(signed region of the VC))
- *   | u16 ndig | ndig x u8[32]   (digest for min_s+1 .. max_s, zero = null)
- *   | u8 nemb | nemb x (u32 len | VIEW_CHANGE raw)
- *   VCs that do not fit are only referenced; backups use the copy they
- *   received directly (every replica broadcasts and retransmits its VC).
- *   The new primary then sends an ordinary PRE-PREPARE(v+1, s, d) with the
- *   batch for each s in O, so later certificates hold a signed pre-prepare.
- * STATE_REQ: seq = lowest checkpoint seq wanted; empty body (first chunk),
- *   or body = u8 2 | u32 offset: the next chunk of the snapshot at seq.
- *   The answer may be an older snapshot whose server keeps the committed
- *   log from it up to seq (pbft_kept.c); the asker then fetches that log.
- *   Log fetch: body = u8 1 | u16 count; seq = the first committed seq
- *   wanted; the responder sends up to count entries (one STATE_RESP each).
- *   Relay: body = u8 3; view, seq, digest = the pre-prepare wanted
- *   (pbft_relay.c).
- * STATE_RESP: body starts with u8 kind.
- *   kind 0 (state chunk): seq, digest = state digest, payload = snapshot
- *     bytes [offset, offset + PBFT_STATE_CHUNK), body = u8 0 | u32 total
- *     | u32 offset | u8[32] SHA-256(snapshot) | u8 k | k x (u16 len |
- *     CHECKPOINT raw) (the 2f+1 proof; k = 0 on chunks after the first).
- *   kind 1 (log entry, from the window or, at or below h, the kept log):
- *     seq, digest = batch digest, payload = batch,
- *     body = u8 1 | u64 responder's last executed | u8 k |
- *     k x (u16 len | COMMIT raw) (2f+1 COMMITs: committed(m, v, n), §4.2).
- *   kind 2 (answer to a log fetch below our h): seq = h, digest = state
- *     digest, body = u8 2 | u8 k | k x (u16 len | CHECKPOINT raw).
- *   kind 3 (relayed pre-prepare): seq, digest = batch digest, payload =
- *     batch, body = u8 3 | u16 len | PRE-PREPARE raw (primary-signed).
- *
- * Null request (§4.4): empty batch, all-zero digest, payload_len 0.
+ * Message bodies and their codec: pbft_wire.h. Own messages that must
+ * appear in a certificate are re-encoded and signed locally with env->sign
+ * (Ed25519 is deterministic, so they equal what the node sent).
  *
  * Liveness rules found with bftsim (docs/pbft.md has the whole protocol):
  * a commit certificate (2f+1 COMMITs of one view) is a fact about a seq:
@@ -72,8 +30,12 @@
 
 #include "core/core.h"
 #include "core/pbft/pbft.h"
+#include "core/pbft/pbft_rec.h"
+#include "core/pbft/pbft_wire.h"
+#include "core/client_quota.h"
 #include "core/grow.h"
 #include "core/pending.h"
+#include "core/timeout.h"
 
 /* Build with -DPBFT_TRACE to narrate view changes and state transfer on
  * stderr (for replaying a bftsim seed); compiled out otherwise. */
@@ -89,6 +51,8 @@
     } while (0)
 #else
 #define PTRACE(c, ...) ((void)0)
+#include "core/pbft/pbft_kept.h"
+
 #endif
 
 /* Timer ids (bft_io.set_timer). */
@@ -106,7 +70,6 @@
 #define PBFT_PENDING_BYTES_MAX (64u << 20)                    /* bytes held by queued requests */
 #define PBFT_QUOTA_FLOOR 16 /* requests one client may queue at least */
 #define PBFT_QUOTA_FLOOR_BYTES (1u << 20)
-#define PBFT_RAW_MAX BFT_MSG_MIN_LEN  /* votes/checkpoints have no body */
 #define PBFT_CKPT_RING 4              /* checkpoint seqs kept per replica */
 #define PBFT_RETRANSMIT_BURST 16      /* slots resent per firing */
 #define PBFT_SLOT_CHUNK 4             /* log slots per allocation (~32 KiB) */
@@ -142,91 +105,9 @@
 #define PBFT_MON_STRIKES 2     /* consecutive windows over the bar to complain */
 #define PBFT_MON_VIEWS 4       /* views whose best window is remembered */
 #define PBFT_MON_RELAY_MIN 8   /* pre-prepares a window needs to judge their delivery */
-#define PBFT_BATCH_OMITTED 0xffffffffu
-#define PBFT_REC_MAX ((size_t)BFT_PAYLOAD_MAX + 8192)
 
-/* WAL record types (first byte). Layouts, after the type byte:
- * VIEW:   u64 view | u8 in_view_change
- * PP:     u64 view | u64 seq | digest | u16 len | pre-prepare raw (0 = own)
- *         | u32 batch_len | batch.  A backup's PP record also stands for its
- *         own PREPARE (it always prepares what it accepts).
- * COMMIT: u64 view | u64 seq | digest | u32 voters | u16 len | pp raw
- *         | u8 k | k x (u8 id | u16 len | PREPARE raw)  (prepared cert + own
- *         COMMIT; own prepare is regenerated)
- * CKPT:   u64 seq | digest                 (own checkpoint)
- * STABLE: u64 seq | digest | u8 k | k x (u16 len | CHECKPOINT raw)
- * NV:     u64 view | u64 min_s | u64 max_s | (max_s - min_s) x digest
- * FLOOR:  u64 read_floor  (compaction dumps only, docs/storage.md: the
- *         highest seq we sent a COMMIT for, which the COMMIT records of a
- *         dump may no longer imply) */
-enum {
-    PBFT_REC_VIEW = 1,
-    PBFT_REC_PP = 2,
-    PBFT_REC_COMMIT = 3,
-    PBFT_REC_CKPT = 4,
-    PBFT_REC_STABLE = 5,
-    PBFT_REC_NV = 6,
-    PBFT_REC_FLOOR = 7,
-};
-
-/* ---- little-endian writer / bounded reader (errors are sticky) ---- */
-struct pbft_wr {
-    uint8_t *p;
-    size_t cap, len;
-    bool err;
-};
-struct pbft_rd {
-    const uint8_t *p;
-    size_t len, off;
-    bool err;
-};
-static inline void pbft_put(struct pbft_wr *w, uint64_t v, size_t n)
-{
-    if (w->err || n > w->cap - w->len) {
-        w->err = true;
-        return;
-    }
-    for (size_t i = 0; i < n; i++)
-        w->p[w->len++] = (uint8_t)(v >> (8 * i));
-}
-static inline void pbft_put_bytes(struct pbft_wr *w, const void *src, size_t n)
-{
-    if (w->err || n > w->cap - w->len) {
-        w->err = true;
-        return;
-    }
-    if (n) memcpy(w->p + w->len, src, n);
-    w->len += n;
-}
-static inline uint64_t pbft_get(struct pbft_rd *r, size_t n)
-{
-    if (r->err || n > r->len - r->off) {
-        r->err = true;
-        return 0;
-    }
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)r->p[r->off + i] << (8 * i);
-    r->off += n;
-    return v;
-}
-static inline const uint8_t *pbft_get_ptr(struct pbft_rd *r, size_t n)
-{
-    if (r->err || n > r->len - r->off) {
-        r->err = true;
-        return NULL;
-    }
-    const uint8_t *p = r->p + r->off;
-    r->off += n;
-    return p;
-}
-static inline uint64_t pbft_le(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
+/* Bodies and records are read and written with wire/bytes.h (wire_rd,
+ * wire_wr); the layouts are in pbft_wire.h and pbft_rec.h. */
 
 /* ---- the log ---- */
 struct pbft_raw {
@@ -317,6 +198,73 @@ struct pbft_vc {
     struct pbft_vc_cert *certs; /* L entries */
 };
 
+/* ---- view change state (§4.4; pbft_viewchange.c, pbft_newview.c) ---- */
+struct pbft_kept_entry; /* pbft_kept.h */
+
+struct pbft_vchg {
+    uint32_t attempts; /* view changes since the last progress */
+    /* Both use PBFT_TIMER_VIEW_CHANGE, never at once: the normal-case
+     * request timer, and the new-view wait (2f+1 VCs seen). */
+    struct bft_timeout request, wait;
+    struct pbft_vc vcs[BFT_MAX_REPLICAS];
+    uint64_t seen_view[BFT_MAX_REPLICAS];   /* highest view of a replica's
+                                                normal-case messages */
+    struct pbft_vc nvvcs[BFT_MAX_REPLICAS]; /* VCs carried by a NEW-VIEW whose
+                                                sender moved past that view */
+    struct bft_buf own_vc;                  /* our VIEW-CHANGE body, grown to BFT_BODY_MAX */
+    uint32_t own_vc_len;
+    uint64_t nv_view, nv_min, nv_max; /* O of the last NEW-VIEW entered */
+    bft_digest *nv_dig;               /* L entries: digest of nv_min+1+i */
+    struct bft_buf nv_sent;           /* the NEW-VIEW body we sent as primary (for resends) */
+    uint32_t nv_sent_len;
+    uint64_t nv_sent_view, nv_sent_seq;
+    /* NEW-VIEWs waiting for VIEW-CHANGEs they reference: one per sender
+     * (the primary of its view), so a Byzantine future primary can only
+     * replace its own, never an honest primary's (issue 12 defect 6a). */
+    struct pbft_nv_wait {
+        uint8_t *buf;
+        uint32_t len, cap;
+        uint64_t view;
+    } nv_pending[BFT_MAX_REPLICAS];
+};
+
+/* ---- state transfer (pbft_state.c): the certified checkpoint we fetch ---- */
+struct pbft_transfer {
+    bool active;
+    struct bft_timeout timer; /* PBFT_TIMER_STATE: request rate limit */
+    uint64_t seq;
+    bft_digest digest;
+    uint32_t mask, peer;
+    struct pbft_raw proof[BFT_MAX_REPLICAS];
+    uint32_t chunk; /* PBFT_STATE_CHUNK (tests shrink it) */
+};
+
+/* The snapshot being assembled chunk by chunk from one peer. */
+struct pbft_assembly {
+    bool active;
+    uint32_t from, mask, stall;
+    uint64_t seq;
+    bft_digest digest, sha;
+    size_t total, off, cap;
+    uint8_t *buf;
+    struct pbft_raw proof[BFT_MAX_REPLICAS];
+};
+
+/* Snapshots: the served one (its checkpoint is stable, proof held) and
+ * `next`, taken at one of our checkpoints and waiting for stability. Not
+ * every checkpoint takes one (pbft_state.c snapshot_due). */
+struct pbft_snaps {
+    bool too_big;
+    uint64_t seq, next_seq;
+    bft_digest digest, next_digest;
+    bft_digest sha, next_sha; /* SHA-256 of the snapshot bytes */
+    uint32_t mask;
+    struct pbft_raw proof[BFT_MAX_REPLICAS];
+    uint8_t *buf, *next_buf;
+    size_t len, cap, next_len, next_cap;
+    uint64_t taken; /* snapshots copied at checkpoints (tests, docs) */
+};
+
 struct bft_core {
     struct bft_core_config cfg;
     struct bft_env env;
@@ -348,67 +296,21 @@ struct bft_core {
     struct pbft_ckpt ck[BFT_MAX_REPLICAS][PBFT_CKPT_RING];
     struct bft_pending pend;
 
-    /* View change (§4.4). */
-    uint32_t vc_attempts;  /* view changes since the last progress */
-    bool vc_timer_running; /* normal-case request timer */
-    bool vc_wait_armed;    /* new-view wait timer (2f+1 VCs seen) */
-    struct pbft_vc vcs[BFT_MAX_REPLICAS];
-    uint64_t seen_view[BFT_MAX_REPLICAS];   /* highest view of a replica's
-                                                normal-case messages */
-    struct pbft_vc nvvcs[BFT_MAX_REPLICAS]; /* VCs carried by a NEW-VIEW whose
-                                                sender moved past that view */
-    struct bft_buf own_vc;                  /* our VIEW-CHANGE body, grown to BFT_BODY_MAX */
-    uint32_t own_vc_len;
-    uint64_t nv_view, nv_min, nv_max; /* O of the last NEW-VIEW entered */
-    bft_digest *nv_dig;               /* L entries: digest of nv_min+1+i */
-    struct bft_buf nv_sent;           /* the NEW-VIEW body we sent as primary (for resends) */
-    uint32_t nv_sent_len;
-    uint64_t nv_sent_view, nv_sent_seq;
-    /* NEW-VIEWs waiting for VIEW-CHANGEs they reference: one per sender
-     * (the primary of its view), so a Byzantine future primary can only
-     * replace its own, never an honest primary's (issue 12 defect 6a). */
-    struct pbft_nv_wait {
-        uint8_t *buf;
-        uint32_t len, cap;
-        uint64_t view;
-    } nv_pending[BFT_MAX_REPLICAS];
+    struct pbft_vchg vchg;
 
     /* Retransmission. */
-    bool retx_armed, helped;
-    bool status_armed;    /* PBFT_TIMER_STATUS is running */
+    struct bft_timeout retx;   /* PBFT_TIMER_RETRANSMIT */
+    struct bft_timeout status; /* PBFT_TIMER_STATUS: the idle probe */
+    bool helped;
     uint64_t status_exec; /* last_exec at the previous status tick */
     uint32_t status_peer; /* whom the next idle probe asks (round robin) */
     uint32_t help_budget[BFT_MAX_REPLICAS];
     uint32_t snap_budget[BFT_MAX_REPLICAS]; /* snapshot bytes per asker per tick */
     uint64_t fetch_hi;                      /* highest log entry asked for */
 
-    /* State transfer. */
-    bool st_active, st_timer_armed;
-    uint64_t st_seq;
-    bft_digest st_digest;
-    uint32_t st_mask, st_peer;
-    struct pbft_raw st_proof[BFT_MAX_REPLICAS];
-    /* The snapshot being assembled chunk by chunk from one peer. */
-    uint32_t st_chunk; /* PBFT_STATE_CHUNK (tests shrink it) */
-    bool x_active;
-    uint32_t x_from, x_mask, x_stall;
-    uint64_t x_seq;
-    bft_digest x_digest, x_sha;
-    size_t x_total, x_off, x_cap;
-    uint8_t *x_buf;
-    struct pbft_raw x_proof[BFT_MAX_REPLICAS];
-    /* Snapshots: `snap` is served (its checkpoint is stable, proof held);
-     * `next` was taken at one of our checkpoints and waits for stability.
-     * Not every checkpoint takes one (pbft_state.c snapshot_due). */
-    bool snap_too_big;
-    uint64_t snap_seq, next_seq_snap;
-    bft_digest snap_digest, next_digest;
-    bft_digest snap_sha, next_sha; /* SHA-256 of the snapshot bytes */
-    uint32_t snap_mask;
-    struct pbft_raw snap_proof[BFT_MAX_REPLICAS];
-    uint8_t *snap, *next;
-    size_t snap_len, snap_cap, next_len, next_cap;
-    uint64_t snaps_taken; /* snapshots copied at checkpoints (tests, docs) */
+    struct pbft_transfer st;   /* state transfer */
+    struct pbft_assembly xfer; /* the snapshot being assembled */
+    struct pbft_snaps snap;    /* snapshots served and waiting */
     /* The committed log since the served snapshot: entries snap_seq + 1 ..
      * snap_seq + kept_n, each with its 2f+1 COMMITs (pbft_kept.c). A
      * laggard restores `snap` and replays these up to the stable
@@ -433,12 +335,12 @@ struct bft_core {
 
     /* Primary performance monitor (pbft_monitor.c). Volatile: a restart
      * begins with a lenient bar and no history. */
-    bool mon_armed;
-    uint64_t mon_ms;        /* tick period, T / PBFT_MON_TICK_DIV */
-    uint64_t mon_tick;      /* ticks since the first event */
-    uint64_t mon_view;      /* the view being measured */
-    uint32_t mon_win_ticks; /* ticks in the current window */
-    uint32_t mon_nsamples;  /* samples in the current window */
+    struct bft_timeout mon_timer; /* PBFT_TIMER_MONITOR */
+    uint64_t mon_ms;              /* tick period, T / PBFT_MON_TICK_DIV */
+    uint64_t mon_tick;            /* ticks since the first event */
+    uint64_t mon_view;            /* the view being measured */
+    uint32_t mon_win_ticks;       /* ticks in the current window */
+    uint32_t mon_nsamples;        /* samples in the current window */
     uint32_t mon_hist[PBFT_MON_HIST];
     uint32_t mon_windows;              /* windows closed in this view */
     uint32_t mon_allowed;              /* the bar: largest acceptable median, ticks */
@@ -460,18 +362,27 @@ struct bft_core {
 };
 
 /* ---- helpers (pbft.c) ---- */
+/* Stop PBFT_TIMER_VIEW_CHANGE in whichever use it runs. The cancel is
+ * unconditional: entering a view change or a new view must leave no
+ * deadline of the old one behind. */
+static inline void pbft_vc_timers_stop(struct bft_core *c)
+{
+    c->io.cancel_timer(c->io.ctx, PBFT_TIMER_VIEW_CHANGE);
+    bft_timeout_fired(&c->vchg.request);
+    bft_timeout_fired(&c->vchg.wait);
+}
 /* Make c->rec hold `need` bytes (need <= PBFT_REC_MAX) and return a writer
  * over all of it; if memory is short the writer starts in error. */
-static inline struct pbft_wr pbft_rec_wr(struct bft_core *c, size_t need)
+static inline struct wire_wr pbft_rec_wr(struct bft_core *c, size_t need)
 {
     uint8_t *p = bft_buf_reserve(&c->rec, need, PBFT_REC_MAX);
-    return (struct pbft_wr){.p = p, .cap = p ? c->rec.cap : 0, .err = p == NULL};
+    return (struct wire_wr){.buf = p, .cap = p ? c->rec.cap : 0, .err = p == NULL};
 }
 /* Length of a PP record (layout above) whose pre-prepare raw is pp_len
  * bytes (0: our own) and whose batch is batch_len bytes. */
 static inline size_t pbft_pp_rec_len(size_t pp_len, size_t batch_len)
 {
-    return 1 + 8 + 8 + 32 + 2 + pp_len + 4 + batch_len;
+    return 1 + 8 + 8 + CRYPTO_DIGEST_LEN + 2 + pp_len + 4 + batch_len;
 }
 /* The largest COMMIT, STABLE and NV records for this n and L: c->rec holds
  * that much from creation on. */
@@ -521,10 +432,17 @@ void pbft_send_simple(struct bft_core *c, int to, uint8_t type, uint64_t view, u
 /* Encode and sign one of our own bodiless messages (for certificates). */
 void pbft_sign_own(struct bft_core *c, uint8_t type, uint64_t view, uint64_t seq,
                    const bft_digest *d, struct pbft_raw *out);
-/* Parse and verify an embedded bodiless message (vote, checkpoint,
- * stripped pre-prepare). Returns -1 if fine, else a BFT_REJECT_* reason. */
-int pbft_embedded_check(struct bft_core *c, const uint8_t *raw, size_t len, uint8_t type,
-                        struct bft_msg *m, bool verify);
+/* Check an embedded message decoded by pbft_emb_decode: cluster, sender
+ * and (verify) signature. BFT_REJECT_NONE if fine. */
+enum bft_reject pbft_emb_check(struct bft_core *c, const struct bft_msg *e, bool verify);
+/* pbft_emb_decode then pbft_emb_check. */
+enum bft_reject pbft_embedded_check(struct bft_core *c, const uint8_t *raw, size_t len,
+                                    uint8_t type, struct bft_msg *m, bool verify);
+/* The bounds bodies are decoded against (pbft_wire.h). */
+static inline struct pbft_limits pbft_limits_of(const struct bft_core *c)
+{
+    return (struct pbft_limits){.n = c->n, .f = c->f, .K = c->K, .L = c->L};
+}
 void pbft_persist_view(struct bft_core *c);
 void pbft_arm_retransmit(struct bft_core *c);
 void pbft_arm_status(struct bft_core *c);
@@ -593,10 +511,11 @@ void pbft_on_new_view(struct bft_core *c, const struct bft_msg *m);
 void pbft_on_vc_timer(struct bft_core *c);
 void pbft_resend_own_vc(struct bft_core *c);
 /* Validate a VIEW-CHANGE (m: decoded, outer signature already checked) and
- * store it as replica m->sender's. Returns -1 or a BFT_REJECT_* reason. */
-int pbft_vc_store(struct bft_core *c, const struct bft_msg *m);
+ * store it as replica m->sender's. BFT_REJECT_NONE if stored; OVERLOAD if
+ * memory for the copy is short (never a peer fault). */
+enum bft_reject pbft_vc_store(struct bft_core *c, const struct bft_msg *m);
 /* Validate m and load it into v (no view ordering checks). */
-int pbft_vc_load(struct bft_core *c, const struct bft_msg *m, struct pbft_vc *v);
+enum bft_reject pbft_vc_load(struct bft_core *c, const struct bft_msg *m, struct pbft_vc *v);
 void pbft_vc_check_progress(struct bft_core *c);
 /* A normal-case message of a view above ours: join it once f+1 replicas
  * are seen working there. */
@@ -611,37 +530,6 @@ void pbft_nv_compute(const struct bft_core *c, const pbft_vc_set set, uint32_t n
 void pbft_try_new_view(struct bft_core *c);
 void pbft_enter_new_view(struct bft_core *c, uint64_t view, const pbft_vc_set set, uint32_t nset);
 void pbft_retry_pending_nv(struct bft_core *c);
-
-/* ---- the log kept since the served snapshot (pbft_kept.c) ---- */
-struct pbft_kept_entry {
-    uint64_t seq, view; /* view of the COMMITs */
-    bft_digest digest;
-    uint32_t mask;      /* COMMIT senders (our own is regenerated) */
-    uint32_t raws_len;  /* bytes of (u16 len | COMMIT raw) for mask minus us */
-    uint32_t batch_len; /* the batch follows the raws */
-    uint8_t data[];
-};
-/* Drop everything kept: the served snapshot moved (or never was). */
-void pbft_kept_reset(struct bft_core *c);
-/* A committed, executed entry leaves the window (or was replayed below
- * h): keep it if it extends the kept log contiguously. raws[i] for i in
- * mask; len 0 or i == self means our own COMMIT (regenerated). */
-void pbft_kept_add(struct bft_core *c, uint64_t seq, uint64_t view, const bft_digest *d,
-                   uint32_t mask, const struct pbft_raw *raws, const uint8_t *batch, uint32_t len);
-const struct pbft_kept_entry *pbft_kept_get(const struct bft_core *c, uint64_t seq);
-/* We serve `snap` plus the kept log up to seq (a laggard asking for the
- * state at seq can restore and replay). */
-bool pbft_kept_covers(const struct bft_core *c, uint64_t seq);
-/* Send one kept entry as a log-fetch answer (STATE_RESP kind 1). */
-void pbft_kept_send(struct bft_core *c, uint32_t to, const struct pbft_kept_entry *e);
-/* A fetched committed entry (2f+1 COMMITs checked) at last_exec < seq <=
- * h, at most PBFT_FETCH_RANGE ahead: we restored a snapshot older than the
- * stable checkpoint. Held until its predecessors came, then executed below
- * the window and kept. */
-void pbft_kept_fetched(struct bft_core *c, uint64_t seq, uint64_t view, const bft_digest *d,
-                       uint32_t mask, const struct pbft_raw *raws, const uint8_t *batch,
-                       uint32_t len);
-void pbft_kept_free_ahead(struct bft_core *c);
 
 /* ---- state transfer and recovery (pbft_state.c, pbft_recover.c) ---- */
 /* A checkpoint above our execution is certified: fetch state if we do not
@@ -664,9 +552,16 @@ size_t pbft_commit_rec(struct bft_core *c, const struct pbft_slot *s); /* COMMIT
  * with their COMMIT proof instead of waiting for the next checkpoint. */
 void pbft_fetch_request(struct bft_core *c, int to, uint16_t count);
 void pbft_on_fetch_req(struct bft_core *c, const struct bft_msg *m);
+/* A FETCH-RESP: a committed entry or a checkpoint proof. */
+void pbft_on_fetch_resp_msg(struct bft_core *c, const struct bft_msg *m);
 void pbft_on_fetch_resp(struct bft_core *c, const struct bft_msg *m);
 void pbft_on_fetch_ckpt(struct bft_core *c, const struct bft_msg *m);
-/* Send our stable checkpoint with its 2f+1 proof (STATE-RESP kind 2). */
+/* CHECKPOINTs proving (seq, d) from distinct replicas, copied into proof
+ * by sender (pbft_state.c); the caller counts them. */
+enum bft_reject pbft_ckpt_proof_check(struct bft_core *c, uint64_t seq, const bft_digest *d,
+                                      const struct pbft_emb_list *l, struct pbft_raw *proof,
+                                      uint32_t *mask);
+/* Send our stable checkpoint with its 2f+1 proof (FETCH-RESP kind 2). */
 void pbft_send_checkpoint_proof(struct bft_core *c, uint32_t to);
 /* Retransmit tick: resend our latest checkpoint while it is not stable. */
 bool pbft_checkpoint_retransmit(struct bft_core *c);
@@ -675,5 +570,7 @@ void pbft_post_recover(struct bft_core *c);
 /* WAL compaction (bft_core_ops.compact, docs/storage.md). */
 int pbft_compact(struct bft_core *c, uint64_t base,
                  void (*emit)(void *ctx, const uint8_t *rec, size_t len), void *ctx);
+
+#include "core/pbft/pbft_kept.h"
 
 #endif

@@ -37,8 +37,8 @@ void pbft_kept_reset(struct bft_core *c)
  * pbft_state.c). */
 static void kept_break(struct bft_core *c)
 {
-    PTRACE(c, "kept log broken at %llu (snap %llu)", (unsigned long long)(c->snap_seq + c->kept_n),
-           (unsigned long long)c->snap_seq);
+    PTRACE(c, "kept log broken at %llu (snap %llu)", (unsigned long long)(c->snap.seq + c->kept_n),
+           (unsigned long long)c->snap.seq);
     pbft_kept_reset(c);
     c->kept_broken = true;
 }
@@ -86,8 +86,8 @@ static size_t entry_size(const struct pbft_kept_entry *e)
 /* Append e (owned from here on: kept or freed) if it extends the kept log. */
 static void kept_append(struct bft_core *c, struct pbft_kept_entry *e)
 {
-    uint64_t top = c->snap_seq + c->kept_n;
-    if (!c->snap_mask || c->kept_broken || e->seq <= top) {
+    uint64_t top = c->snap.seq + c->kept_n;
+    if (!c->snap.mask || c->kept_broken || e->seq <= top) {
         free(e); /* nothing served, already broken, or already kept */
         return;
     }
@@ -118,8 +118,8 @@ static void kept_append(struct bft_core *c, struct pbft_kept_entry *e)
 void pbft_kept_add(struct bft_core *c, uint64_t seq, uint64_t view, const bft_digest *d,
                    uint32_t mask, const struct pbft_raw *raws, const uint8_t *batch, uint32_t len)
 {
-    if (!c->snap_mask || c->kept_broken || seq <= c->snap_seq + c->kept_n) return;
-    if (seq != c->snap_seq + c->kept_n + 1) {
+    if (!c->snap.mask || c->kept_broken || seq <= c->snap.seq + c->kept_n) return;
+    if (seq != c->snap.seq + c->kept_n + 1) {
         kept_break(c); /* a gap: do not copy what cannot be kept */
         return;
     }
@@ -133,38 +133,35 @@ void pbft_kept_add(struct bft_core *c, uint64_t seq, uint64_t view, const bft_di
 
 const struct pbft_kept_entry *pbft_kept_get(const struct bft_core *c, uint64_t seq)
 {
-    if (!c->snap_mask || seq <= c->snap_seq || seq - c->snap_seq > c->kept_n) return NULL;
-    return c->kept[seq - c->snap_seq - 1];
+    if (!c->snap.mask || seq <= c->snap.seq || seq - c->snap.seq > c->kept_n) return NULL;
+    return c->kept[seq - c->snap.seq - 1];
 }
 
 bool pbft_kept_covers(const struct bft_core *c, uint64_t seq)
 {
-    return c->snap_mask && !c->kept_broken && c->snap_seq + c->kept_n >= seq;
+    return c->snap.mask && !c->kept_broken && c->snap.seq + c->kept_n >= seq;
 }
 
 void pbft_kept_send(struct bft_core *c, uint32_t to, const struct pbft_kept_entry *e)
 {
     uint8_t body[1 + 8 + 1 + BFT_MAX_REPLICAS * (2 + PBFT_RAW_MAX)];
-    struct pbft_wr w = {.p = body, .cap = sizeof body};
-    pbft_put(&w, 1, 1);
-    pbft_put(&w, c->last_exec, 8);
-    pbft_put(&w, pbft_popcount(e->mask), 1);
-    struct pbft_rd r = {.p = e->data, .len = e->raws_len};
+    struct wire_wr w = {.buf = body, .cap = sizeof body};
+    pbft_entry_put_head(&w, c->last_exec, pbft_popcount(e->mask));
+    struct wire_rd r = {.p = e->data, .len = e->raws_len};
     while (r.off < r.len && !r.err) {
-        pbft_get(&r, 1); /* the sender id (the raw names it too) */
-        uint16_t len = (uint16_t)pbft_get(&r, 2);
-        const uint8_t *raw = pbft_get_ptr(&r, len);
+        wire_get_le(&r, 1); /* the sender id (the raw names it too) */
+        uint16_t len = (uint16_t)wire_get_le(&r, 2);
+        const uint8_t *raw = wire_get_ptr(&r, len);
         struct pbft_raw own;
         if (len == 0) {
             pbft_sign_own(c, BFT_MSG_COMMIT, e->view, e->seq, &e->digest, &own);
             raw = own.b;
             len = own.len;
         }
-        pbft_put(&w, len, 2);
-        pbft_put_bytes(&w, raw, len);
+        pbft_emb_put(&w, raw, len);
     }
     assert(!r.err && !w.err);
-    struct bft_msg out = {.type = BFT_MSG_STATE_RESP, .view = c->view, .seq = e->seq};
+    struct bft_msg out = {.type = BFT_MSG_FETCH_RESP, .view = c->view, .seq = e->seq};
     out.digest = e->digest;
     out.body = body;
     out.body_len = (uint32_t)w.len;
@@ -190,6 +187,7 @@ static void execute_entry(struct bft_core *c, struct pbft_kept_entry *e)
     const uint8_t *batch = e->batch_len ? e->data + e->raws_len : NULL;
     c->io.execute(c->io.ctx, e->seq, e->view, batch, e->batch_len, &e->digest,
                   ckpt ? &state : NULL);
+    assert(e->seq > c->last_exec); /* last_exec only grows */
     c->last_exec = e->seq;
     if (ckpt) c->last_state = state;
     pbft_batch_mark(c, batch, e->batch_len, e->seq, PBFT_BATCH_EXECUTED);
@@ -225,10 +223,9 @@ void pbft_kept_fetched(struct bft_core *c, uint64_t seq, uint64_t view, const bf
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
     }
     PTRACE(c, "replayed the kept log up to h %llu", (unsigned long long)c->h);
-    if (c->st_active && c->last_exec >= c->st_seq) {
-        c->st_active = false;
-        if (c->st_timer_armed) c->io.cancel_timer(c->io.ctx, PBFT_TIMER_STATE);
-        c->st_timer_armed = false;
+    if (c->st.active && c->last_exec >= c->st.seq) {
+        c->st.active = false;
+        bft_timeout_stop(&c->st.timer, &c->io);
     }
     if (c->next_seq <= c->last_exec) c->next_seq = c->last_exec + 1;
     pbft_try_execute(c); /* the window above h may be committed already */

@@ -119,9 +119,7 @@ void pbft_monitor_init(struct bft_core *c)
 
 void pbft_monitor_arm(struct bft_core *c)
 {
-    if (c->mon_armed) return;
-    c->mon_armed = true;
-    c->io.set_timer(c->io.ctx, PBFT_TIMER_MONITOR, c->mon_ms);
+    bft_timeout_start(&c->mon_timer, &c->io, c->mon_ms);
 }
 
 /* A new view: remember the best of the last one, start lenient again. */
@@ -154,7 +152,7 @@ void pbft_monitor_on_pp(struct bft_core *c, uint64_t seq, const uint8_t *batch, 
 {
     sync_view(c);
     if (c->in_vc || pbft_primary(c, c->view) == c->self) return;
-    if (len < 2 || pbft_le(batch, 2) < 2) return; /* no evidence of a backlog */
+    if (len < 2 || wire_le_load(batch, 2) < 2) return; /* no evidence of a backlog */
     uint64_t p = c->cfg.pipeline_max;
     if (seq <= p) return;
     const struct pbft_slot *prev = pbft_slot_peek(c, seq - p);
@@ -197,7 +195,7 @@ static void complain(struct bft_core *c)
     c->mon_relay_bad = 0;
     c->probes = 0;
     c->watching = false;
-    c->vc_attempts++;
+    c->vchg.attempts++;
     pbft_start_view_change(c, c->view + 1);
 }
 
@@ -218,7 +216,7 @@ static bool judge_delivery(struct bft_core *c)
 
 void pbft_on_monitor_timer(struct bft_core *c)
 {
-    c->mon_armed = false;
+    bft_timeout_fired(&c->mon_timer);
     pbft_monitor_arm(c);
     c->mon_tick++;
     sync_view(c);

@@ -51,8 +51,7 @@ static void watch_start(struct bft_core *c, int32_t i)
     c->watch_req = c->pend.e[i].req_no;
     c->probes = 0;
     c->probe_resets = 0;
-    c->io.set_timer(c->io.ctx, PBFT_TIMER_VIEW_CHANGE, pbft_timeout_ms(c));
-    c->vc_timer_running = true;
+    bft_timeout_restart(&c->vchg.request, &c->io, pbft_timeout_ms(c));
 }
 
 /* §4.4: a backup starts its timer when it receives a request and the timer
@@ -66,11 +65,10 @@ void pbft_request_timer_update(struct bft_core *c)
     int32_t i = is_primary(c) ? -1 : pbft_pending_oldest(&c->pend);
     if (i < 0) {
         c->watching = false;
-        if (c->vc_timer_running) c->io.cancel_timer(c->io.ctx, PBFT_TIMER_VIEW_CHANGE);
-        c->vc_timer_running = false;
+        bft_timeout_stop(&c->vchg.request, &c->io);
         return;
     }
-    if (c->vc_timer_running && c->watching &&
+    if (c->vchg.request.armed && c->watching &&
         pbft_pending_find(&c->pend, c->watch_client, c->watch_req) >= 0)
         return; /* still waiting for the same request: keep its deadline */
     watch_start(c, i);
@@ -107,17 +105,17 @@ void pbft_on_request(struct bft_core *c, const struct bft_msg *req)
  * instead of leaving it accepted but not logged. */
 static void persist_pp(struct bft_core *c, const struct pbft_slot *s)
 {
-    struct pbft_wr w = pbft_rec_wr(c, pbft_pp_rec_len(s->pp.len, s->batch_len));
-    pbft_put(&w, PBFT_REC_PP, 1);
-    pbft_put(&w, s->view, 8);
-    pbft_put(&w, s->seq, 8);
-    pbft_put_bytes(&w, s->digest.b, 32);
-    pbft_put(&w, s->pp.len, 2);
-    pbft_put_bytes(&w, s->pp.b, s->pp.len);
-    pbft_put(&w, s->batch_len, 4);
-    pbft_put_bytes(&w, s->batch, s->batch_len);
+    struct wire_wr w = pbft_rec_wr(c, pbft_pp_rec_len(s->pp.len, s->batch_len));
+    wire_put_le(&w, PBFT_REC_PP, 1);
+    wire_put_le(&w, s->view, 8);
+    wire_put_le(&w, s->seq, 8);
+    wire_put_bytes(&w, s->digest.b, CRYPTO_DIGEST_LEN);
+    wire_put_le(&w, s->pp.len, 2);
+    wire_put_bytes(&w, s->pp.b, s->pp.len);
+    wire_put_le(&w, s->batch_len, 4);
+    wire_put_bytes(&w, s->batch, s->batch_len);
     assert(!w.err);
-    c->io.persist(c->io.ctx, w.p, w.len);
+    c->io.persist(c->io.ctx, w.buf, w.len);
 }
 
 static void send_pre_prepare(struct bft_core *c, const struct pbft_slot *s)
@@ -186,21 +184,21 @@ void pbft_try_propose(struct bft_core *c)
             count++;
         }
         if (count == 0) break; /* a request larger than a batch: never */
-        struct pbft_wr w = pbft_rec_wr(c, need);
+        struct wire_wr w = pbft_rec_wr(c, need);
         if (w.err) break;
-        pbft_put(&w, count, 2);
+        wire_put_le(&w, count, 2);
         for (int32_t i = c->pend.head; count > 0; count--) {
             struct bft_pending_req *r = &c->pend.e[i];
             int32_t next = r->next;
-            pbft_put(&w, r->len, 4);
-            pbft_put_bytes(&w, r->raw, r->len);
+            wire_put_le(&w, r->len, 4);
+            wire_put_bytes(&w, r->raw, r->len);
             pbft_pending_mark(&c->pend, i, seq);
             i = next;
         }
         assert(!w.err && w.len == need);
         bft_digest d;
-        bft_batch_digest(w.p, w.len, &d);
-        if (!pbft_slot_set_batch(s, w.p, (uint32_t)w.len)) break;
+        bft_batch_digest(w.buf, w.len, &d);
+        if (!pbft_slot_set_batch(s, w.buf, (uint32_t)w.len)) break;
         c->next_seq++;
         pbft_propose_at(c, seq, &d, s->batch, s->batch_len);
     }
@@ -308,8 +306,8 @@ static void accept_pre_prepare(struct bft_core *c, const struct bft_msg *m, cons
         reject(c, BFT_REJECT_OUT_OF_WINDOW);
         return;
     }
-    bool in_o = c->nv_view == c->view && m->seq > c->nv_min && m->seq <= c->nv_max;
-    if (in_o && !pbft_deq(&m->digest, &c->nv_dig[m->seq - c->nv_min - 1])) {
+    bool in_o = c->vchg.nv_view == c->view && m->seq > c->vchg.nv_min && m->seq <= c->vchg.nv_max;
+    if (in_o && !pbft_deq(&m->digest, &c->vchg.nv_dig[m->seq - c->vchg.nv_min - 1])) {
         reject(c, BFT_REJECT_EQUIVOCATION);
         return;
     }
@@ -462,18 +460,18 @@ void pbft_try_execute(struct bft_core *c)
                       ckpt ? &state : NULL);
         s->executed = true;
         if (!s->mon_ready) pbft_monitor_slot_free(c, s);
+        assert(s->seq == c->last_exec + 1); /* in seq order: last_exec only grows */
         c->last_exec = s->seq;
         if (ckpt) c->last_state = state;
         progressed = true;
-        if (s->view == c->view) c->vc_attempts = 0; /* the view works (§4.5.2) */
+        if (s->view == c->view) c->vchg.attempts = 0; /* the view works (§4.5.2) */
         pbft_batch_mark(c, s->batch, s->batch_len, s->seq, PBFT_BATCH_EXECUTED);
         if (ckpt) pbft_checkpoint_own(c, s->seq, &state);
     }
     if (!progressed) return;
-    if (c->st_active && c->last_exec >= c->st_seq) {
-        c->st_active = false;
-        if (c->st_timer_armed) c->io.cancel_timer(c->io.ctx, PBFT_TIMER_STATE);
-        c->st_timer_armed = false;
+    if (c->st.active && c->last_exec >= c->st.seq) {
+        c->st.active = false;
+        bft_timeout_stop(&c->st.timer, &c->io);
     }
     pbft_request_timer_update(c);
     pbft_try_propose(c);
@@ -483,7 +481,7 @@ void pbft_try_execute(struct bft_core *c)
  * or our VIEW-CHANGE while the view change is in progress. */
 void pbft_on_retransmit(struct bft_core *c)
 {
-    c->retx_armed = false;
+    bft_timeout_fired(&c->retx);
     bool again = c->helped;
     c->helped = false;
     for (uint32_t i = 0; i < c->n; i++) {

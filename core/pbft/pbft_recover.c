@@ -9,26 +9,26 @@
 
 #include "core/pbft/pbft_internal.h"
 
-static bool get_raw(struct pbft_rd *r, struct pbft_raw *out)
+static bool get_raw(struct wire_rd *r, struct pbft_raw *out)
 {
-    uint16_t len = (uint16_t)pbft_get(r, 2);
-    const uint8_t *p = pbft_get_ptr(r, len);
+    uint16_t len = (uint16_t)wire_get_le(r, 2);
+    const uint8_t *p = wire_get_ptr(r, len);
     if (!p || len > PBFT_RAW_MAX) return false;
     out->len = len;
     memcpy(out->b, p, len);
     return true;
 }
 
-static void recover_pp(struct bft_core *c, struct pbft_rd *r)
+static void recover_pp(struct bft_core *c, struct wire_rd *r)
 {
-    uint64_t view = pbft_get(r, 8), seq = pbft_get(r, 8);
+    uint64_t view = wire_get_le(r, 8), seq = wire_get_le(r, 8);
     bft_digest d;
-    const uint8_t *dp = pbft_get_ptr(r, 32);
+    const uint8_t *dp = wire_get_ptr(r, CRYPTO_DIGEST_LEN);
     struct pbft_raw pp;
     if (!dp || !get_raw(r, &pp)) return;
-    memcpy(d.b, dp, 32);
-    uint32_t blen = (uint32_t)pbft_get(r, 4);
-    const uint8_t *batch = pbft_get_ptr(r, blen);
+    memcpy(d.b, dp, CRYPTO_DIGEST_LEN);
+    uint32_t blen = (uint32_t)wire_get_le(r, 4);
+    const uint8_t *batch = wire_get_ptr(r, blen);
     if (r->err) return;
     struct pbft_slot *s = pbft_slot_get(c, seq);
     if (!s || !pbft_slot_set_batch(s, batch, blen)) return;
@@ -49,21 +49,21 @@ static void recover_pp(struct bft_core *c, struct pbft_rd *r)
     }
 }
 
-static void recover_commit(struct bft_core *c, struct pbft_rd *r)
+static void recover_commit(struct bft_core *c, struct wire_rd *r)
 {
-    uint64_t view = pbft_get(r, 8), seq = pbft_get(r, 8);
-    const uint8_t *dp = pbft_get_ptr(r, 32);
-    uint32_t voters = (uint32_t)pbft_get(r, 4);
+    uint64_t view = wire_get_le(r, 8), seq = wire_get_le(r, 8);
+    const uint8_t *dp = wire_get_ptr(r, CRYPTO_DIGEST_LEN);
+    uint32_t voters = (uint32_t)wire_get_le(r, 4);
     struct pbft_cert ct;
     memset(&ct, 0, sizeof ct);
     if (!dp || !get_raw(r, &ct.pp)) return;
-    memcpy(ct.digest.b, dp, 32);
+    memcpy(ct.digest.b, dp, CRYPTO_DIGEST_LEN);
     ct.view = view;
     ct.voters = voters & ((1u << c->n) - 1);
     if (pbft_popcount(ct.voters) > 2 * c->f) return; /* never written by us */
-    uint32_t k = (uint32_t)pbft_get(r, 1);
+    uint32_t k = (uint32_t)wire_get_le(r, 1);
     for (uint32_t i = 0; i < k && !r->err; i++) {
-        uint32_t id = (uint32_t)pbft_get(r, 1);
+        uint32_t id = (uint32_t)wire_get_le(r, 1);
         struct pbft_raw raw;
         if (!get_raw(r, &raw) || id >= c->n) return;
         ct.prep[id] = raw;
@@ -82,36 +82,36 @@ static void recover_commit(struct bft_core *c, struct pbft_rd *r)
     }
 }
 
-static void recover_stable(struct bft_core *c, struct pbft_rd *r)
+static void recover_stable(struct bft_core *c, struct wire_rd *r)
 {
-    uint64_t seq = pbft_get(r, 8);
-    const uint8_t *dp = pbft_get_ptr(r, 32);
-    uint32_t k = (uint32_t)pbft_get(r, 1);
+    uint64_t seq = wire_get_le(r, 8);
+    const uint8_t *dp = wire_get_ptr(r, CRYPTO_DIGEST_LEN);
+    uint32_t k = (uint32_t)wire_get_le(r, 1);
     struct pbft_raw proof[BFT_MAX_REPLICAS];
     uint32_t mask = 0;
     for (uint32_t i = 0; i < k && !r->err; i++) {
         struct pbft_raw raw;
         if (!get_raw(r, &raw) || raw.len < BFT_HDR_LEN) return;
-        uint32_t from = (uint32_t)pbft_le(raw.b + 8, 4);
+        uint32_t from = (uint32_t)wire_le_load(raw.b + 8, 4);
         if (from >= c->n) return;
         proof[from] = raw;
         mask |= 1u << from;
     }
     if (r->err || !dp) return;
     bft_digest d;
-    memcpy(d.b, dp, 32);
+    memcpy(d.b, dp, CRYPTO_DIGEST_LEN);
     pbft_make_stable(c, seq, &d, proof, mask, false);
 }
 
 void pbft_recover(struct bft_core *c, const uint8_t *rec, size_t len)
 {
-    struct pbft_rd r = {.p = rec, .len = len};
-    uint32_t type = (uint32_t)pbft_get(&r, 1);
+    struct wire_rd r = {.p = rec, .len = len};
+    uint32_t type = (uint32_t)wire_get_le(&r, 1);
     c->post_recover = true;
     switch (type) {
     case PBFT_REC_VIEW:
-        c->view = pbft_get(&r, 8);
-        c->in_vc = pbft_get(&r, 1) != 0;
+        c->view = wire_get_le(&r, 8);
+        c->in_vc = wire_get_le(&r, 1) != 0;
         break;
     case PBFT_REC_PP:
         recover_pp(c, &r);
@@ -120,11 +120,11 @@ void pbft_recover(struct bft_core *c, const uint8_t *rec, size_t len)
         recover_commit(c, &r);
         break;
     case PBFT_REC_CKPT: {
-        uint64_t seq = pbft_get(&r, 8);
-        const uint8_t *dp = pbft_get_ptr(&r, 32);
+        uint64_t seq = wire_get_le(&r, 8);
+        const uint8_t *dp = wire_get_ptr(&r, CRYPTO_DIGEST_LEN);
         if (!dp || seq <= c->h) break;
         bft_digest d;
-        memcpy(d.b, dp, 32);
+        memcpy(d.b, dp, CRYPTO_DIGEST_LEN);
         struct pbft_raw own;
         pbft_sign_own(c, BFT_MSG_CHECKPOINT, c->view, seq, &d, &own);
         pbft_ckpt_insert(c, c->self, seq, &d, own.b, own.len);
@@ -134,18 +134,18 @@ void pbft_recover(struct bft_core *c, const uint8_t *rec, size_t len)
         recover_stable(c, &r);
         break;
     case PBFT_REC_NV: {
-        uint64_t view = pbft_get(&r, 8), lo = pbft_get(&r, 8), hi = pbft_get(&r, 8);
+        uint64_t view = wire_get_le(&r, 8), lo = wire_get_le(&r, 8), hi = wire_get_le(&r, 8);
         if (r.err || hi < lo || hi - lo > c->L) break;
-        const uint8_t *digs = pbft_get_ptr(&r, (size_t)(hi - lo) * 32);
+        const uint8_t *digs = wire_get_ptr(&r, (size_t)(hi - lo) * CRYPTO_DIGEST_LEN);
         if (!digs) break;
-        c->nv_view = view;
-        c->nv_min = lo;
-        c->nv_max = hi;
-        if (hi > lo) memcpy(c->nv_dig, digs, (size_t)(hi - lo) * 32);
+        c->vchg.nv_view = view;
+        c->vchg.nv_min = lo;
+        c->vchg.nv_max = hi;
+        if (hi > lo) memcpy(c->vchg.nv_dig, digs, (size_t)(hi - lo) * CRYPTO_DIGEST_LEN);
         break;
     }
     case PBFT_REC_FLOOR: {
-        uint64_t floor = pbft_get(&r, 8);
+        uint64_t floor = wire_get_le(&r, 8);
         if (!r.err && floor > c->read_floor) c->read_floor = floor;
         break;
     }
@@ -194,7 +194,7 @@ void pbft_post_recover(struct bft_core *c)
 {
     c->post_recover = false;
     uint64_t top = c->h;
-    if (c->nv_view == c->view && c->nv_max > top) top = c->nv_max;
+    if (c->vchg.nv_view == c->view && c->vchg.nv_max > top) top = c->vchg.nv_max;
     for (uint32_t i = 0; i < c->L; i++) {
         const struct pbft_slot *s = pbft_slot_at(c, i);
         if (s && s->seq && s->has_pp && s->view == c->view && s->seq > top) top = s->seq;
@@ -221,17 +221,17 @@ void pbft_post_recover(struct bft_core *c)
 static void emit_pp(struct bft_core *c, const struct pbft_slot *s,
                     void (*emit)(void *, const uint8_t *, size_t), void *ctx)
 {
-    struct pbft_wr w = pbft_rec_wr(c, pbft_pp_rec_len(s->pp.len, s->batch_len));
-    pbft_put(&w, PBFT_REC_PP, 1);
-    pbft_put(&w, s->view, 8);
-    pbft_put(&w, s->seq, 8);
-    pbft_put_bytes(&w, s->digest.b, 32);
-    pbft_put(&w, s->pp.len, 2);
-    pbft_put_bytes(&w, s->pp.b, s->pp.len);
-    pbft_put(&w, s->batch_len, 4);
-    pbft_put_bytes(&w, s->batch, s->batch_len);
+    struct wire_wr w = pbft_rec_wr(c, pbft_pp_rec_len(s->pp.len, s->batch_len));
+    wire_put_le(&w, PBFT_REC_PP, 1);
+    wire_put_le(&w, s->view, 8);
+    wire_put_le(&w, s->seq, 8);
+    wire_put_bytes(&w, s->digest.b, CRYPTO_DIGEST_LEN);
+    wire_put_le(&w, s->pp.len, 2);
+    wire_put_bytes(&w, s->pp.b, s->pp.len);
+    wire_put_le(&w, s->batch_len, 4);
+    wire_put_bytes(&w, s->batch, s->batch_len);
     assert(!w.err);
-    emit(ctx, w.p, w.len);
+    emit(ctx, w.buf, w.len);
 }
 
 /* The COMMIT record of slot s's certificate in c->rec (layout in
@@ -241,26 +241,26 @@ static void emit_pp(struct bft_core *c, const struct pbft_slot *s,
 size_t pbft_commit_rec(struct bft_core *c, const struct pbft_slot *s)
 {
     const struct pbft_cert *ct = &s->cert;
-    struct pbft_wr w = pbft_rec_wr(c, pbft_rec_floor(c));
-    pbft_put(&w, PBFT_REC_COMMIT, 1);
-    pbft_put(&w, ct->view, 8);
-    pbft_put(&w, s->seq, 8);
-    pbft_put_bytes(&w, ct->digest.b, 32);
-    pbft_put(&w, ct->voters, 4);
-    pbft_put(&w, ct->pp.len, 2);
-    pbft_put_bytes(&w, ct->pp.b, ct->pp.len);
+    struct wire_wr w = pbft_rec_wr(c, pbft_rec_floor(c));
+    wire_put_le(&w, PBFT_REC_COMMIT, 1);
+    wire_put_le(&w, ct->view, 8);
+    wire_put_le(&w, s->seq, 8);
+    wire_put_bytes(&w, ct->digest.b, CRYPTO_DIGEST_LEN);
+    wire_put_le(&w, ct->voters, 4);
+    wire_put_le(&w, ct->pp.len, 2);
+    wire_put_bytes(&w, ct->pp.b, ct->pp.len);
     size_t kpos = w.len;
-    pbft_put(&w, 0, 1);
+    wire_put_le(&w, 0, 1);
     uint8_t k = 0;
     for (uint32_t i = 0; i < c->n; i++) {
         if (!(ct->voters & (1u << i)) || ct->prep[i].len == 0) continue;
-        pbft_put(&w, i, 1);
-        pbft_put(&w, ct->prep[i].len, 2);
-        pbft_put_bytes(&w, ct->prep[i].b, ct->prep[i].len);
+        wire_put_le(&w, i, 1);
+        wire_put_le(&w, ct->prep[i].len, 2);
+        wire_put_bytes(&w, ct->prep[i].b, ct->prep[i].len);
         k++;
     }
     assert(!w.err);
-    w.p[kpos] = k;
+    w.buf[kpos] = k;
     return w.len;
 }
 
@@ -293,51 +293,51 @@ int pbft_compact(struct bft_core *c, uint64_t base,
     if (!reserve_dump(c)) return BFT_E_NOMEM;
     if (!emit) return BFT_E_OK;
     uint8_t small[10];
-    struct pbft_wr w = {.p = small, .cap = sizeof small};
-    pbft_put(&w, PBFT_REC_VIEW, 1);
-    pbft_put(&w, c->view, 8);
-    pbft_put(&w, c->in_vc ? 1 : 0, 1);
+    struct wire_wr w = {.buf = small, .cap = sizeof small};
+    wire_put_le(&w, PBFT_REC_VIEW, 1);
+    wire_put_le(&w, c->view, 8);
+    wire_put_le(&w, c->in_vc ? 1 : 0, 1);
     assert(!w.err);
     emit(ctx, small, w.len);
     uint8_t floor[9];
-    w = (struct pbft_wr){.p = floor, .cap = sizeof floor};
-    pbft_put(&w, PBFT_REC_FLOOR, 1);
-    pbft_put(&w, c->read_floor, 8);
+    w = (struct wire_wr){.buf = floor, .cap = sizeof floor};
+    wire_put_le(&w, PBFT_REC_FLOOR, 1);
+    wire_put_le(&w, c->read_floor, 8);
     assert(!w.err);
     emit(ctx, floor, w.len);
-    if (c->nv_view) {
+    if (c->vchg.nv_view) {
         w = pbft_rec_wr(c, pbft_rec_floor(c));
-        pbft_put(&w, PBFT_REC_NV, 1);
-        pbft_put(&w, c->nv_view, 8);
-        pbft_put(&w, c->nv_min, 8);
-        pbft_put(&w, c->nv_max, 8);
-        for (uint64_t k = 0; k < c->nv_max - c->nv_min; k++)
-            pbft_put_bytes(&w, c->nv_dig[k].b, 32);
+        wire_put_le(&w, PBFT_REC_NV, 1);
+        wire_put_le(&w, c->vchg.nv_view, 8);
+        wire_put_le(&w, c->vchg.nv_min, 8);
+        wire_put_le(&w, c->vchg.nv_max, 8);
+        for (uint64_t k = 0; k < c->vchg.nv_max - c->vchg.nv_min; k++)
+            wire_put_bytes(&w, c->vchg.nv_dig[k].b, CRYPTO_DIGEST_LEN);
         assert(!w.err);
-        emit(ctx, w.p, w.len);
+        emit(ctx, w.buf, w.len);
     }
     if (c->h) {
         w = pbft_rec_wr(c, pbft_rec_floor(c));
-        pbft_put(&w, PBFT_REC_STABLE, 1);
-        pbft_put(&w, c->h, 8);
-        pbft_put_bytes(&w, c->h_digest.b, 32);
-        pbft_put(&w, pbft_popcount(c->h_proof_mask), 1);
+        wire_put_le(&w, PBFT_REC_STABLE, 1);
+        wire_put_le(&w, c->h, 8);
+        wire_put_bytes(&w, c->h_digest.b, CRYPTO_DIGEST_LEN);
+        wire_put_le(&w, pbft_popcount(c->h_proof_mask), 1);
         for (uint32_t i = 0; i < c->n; i++) {
             if (!(c->h_proof_mask & (1u << i))) continue;
-            pbft_put(&w, c->h_proof[i].len, 2);
-            pbft_put_bytes(&w, c->h_proof[i].b, c->h_proof[i].len);
+            wire_put_le(&w, c->h_proof[i].len, 2);
+            wire_put_bytes(&w, c->h_proof[i].b, c->h_proof[i].len);
         }
         assert(!w.err);
-        emit(ctx, w.p, w.len);
+        emit(ctx, w.buf, w.len);
     }
     for (uint32_t j = 0; j < PBFT_CKPT_RING; j++) {
         const struct pbft_ckpt *k = &c->ck[c->self][j];
         if (k->seq <= c->h) continue;
         uint8_t rec[41];
-        w = (struct pbft_wr){.p = rec, .cap = sizeof rec};
-        pbft_put(&w, PBFT_REC_CKPT, 1);
-        pbft_put(&w, k->seq, 8);
-        pbft_put_bytes(&w, k->digest.b, 32);
+        w = (struct wire_wr){.buf = rec, .cap = sizeof rec};
+        wire_put_le(&w, PBFT_REC_CKPT, 1);
+        wire_put_le(&w, k->seq, 8);
+        wire_put_bytes(&w, k->digest.b, CRYPTO_DIGEST_LEN);
         assert(!w.err);
         emit(ctx, rec, w.len);
     }

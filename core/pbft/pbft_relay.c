@@ -20,10 +20,8 @@
  * replica known to hold the message, as in the retransmission scheme of
  * Castro's library (Castro, PhD thesis, MIT 2001, §5.2).
  *
- * Wire (STATE_REQ / STATE_RESP body kind 3):
- *   STATE_REQ  view = v, seq = n, digest = d   body: u8 3
- *   STATE_RESP seq = n, digest = d, payload = batch
- *              body: u8 3 | u16 len | PRE-PREPARE raw (payload stripped)
+ * Wire: STATE_REQ kind PBFT_SREQ_RELAY (view = v, seq = n, digest = d),
+ * answered by STATE_RESP kind PBFT_SRESP_RELAY (layouts in pbft_wire.h).
  * A primary asked for its own pre-prepare resends the PRE-PREPARE itself.
  *
  * Bounds: a slot asks each replica at most once per view on votes, and
@@ -34,8 +32,6 @@
 
 #include "core/pbft/pbft_internal.h"
 
-#define PBFT_RELAY_KIND 3
-
 static void relay_sync(const struct bft_core *c, struct pbft_slot *s)
 {
     if (s->relay_view == c->view) return;
@@ -45,11 +41,13 @@ static void relay_sync(const struct bft_core *c, struct pbft_slot *s)
 
 static void ask(struct bft_core *c, struct pbft_slot *s, uint32_t to, const bft_digest *d)
 {
-    uint8_t body[1] = {PBFT_RELAY_KIND};
+    uint8_t body[PBFT_SREQ_MAX];
+    struct pbft_state_req q = {.kind = PBFT_SREQ_RELAY};
+    size_t blen = pbft_state_req_encode(&q, body);
     struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = s->view, .seq = s->seq};
     m.digest = *d;
     m.body = body;
-    m.body_len = sizeof body;
+    m.body_len = (uint32_t)blen;
     s->relay_asked |= 1u << to;
     c->io.send(c->io.ctx, to, &m);
 }
@@ -166,10 +164,8 @@ void pbft_on_relay_req(struct bft_core *c, const struct bft_msg *m)
         return;
     }
     uint8_t body[1 + 2 + PBFT_RAW_MAX];
-    struct pbft_wr w = {.p = body, .cap = sizeof body};
-    pbft_put(&w, PBFT_RELAY_KIND, 1);
-    pbft_put(&w, s->pp.len, 2);
-    pbft_put_bytes(&w, s->pp.b, s->pp.len);
+    struct wire_wr w = {.buf = body, .cap = sizeof body};
+    pbft_relay_resp_put(&w, s->pp.b, s->pp.len);
     assert(!w.err);
     out.type = BFT_MSG_STATE_RESP;
     out.body = body;
@@ -179,9 +175,10 @@ void pbft_on_relay_req(struct bft_core *c, const struct bft_msg *m)
 
 /* Every request in a relayed batch is well formed and client-signed (the
  * node checks this for a PRE-PREPARE it receives, not for a STATE-RESP). */
-static int check_batch(struct bft_core *c, const struct bft_msg *m)
+static enum bft_reject check_batch(struct bft_core *c, const struct bft_msg *m)
 {
-    if (m->payload_len == 0) return pbft_is_null(&m->digest) ? -1 : BFT_REJECT_MALFORMED;
+    if (m->payload_len == 0)
+        return pbft_is_null(&m->digest) ? BFT_REJECT_NONE : BFT_REJECT_MALFORMED;
     bft_digest d;
     bft_batch_digest(m->payload, m->payload_len, &d);
     if (!pbft_deq(&d, &m->digest)) return BFT_REJECT_MALFORMED;
@@ -197,15 +194,14 @@ static int check_batch(struct bft_core *c, const struct bft_msg *m)
             return BFT_REJECT_MALFORMED;
         if (!c->env.verify_request(c->env.ctx, &req)) return BFT_REJECT_BAD_SIGNATURE;
     }
-    return -1;
+    return BFT_REJECT_NONE;
 }
 
 void pbft_on_relay_resp(struct bft_core *c, const struct bft_msg *m)
 {
-    struct pbft_rd r = {.p = m->body, .len = m->body_len, .off = 1};
-    uint16_t len = (uint16_t)pbft_get(&r, 2);
-    const uint8_t *raw = pbft_get_ptr(&r, len);
-    if (r.err || r.off != r.len) {
+    const uint8_t *raw;
+    uint16_t len;
+    if (pbft_relay_resp_decode(m, &raw, &len) != BFT_REJECT_NONE) {
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         return;
     }
@@ -216,16 +212,15 @@ void pbft_on_relay_resp(struct bft_core *c, const struct bft_msg *m)
         return;
     }
     struct bft_msg pp;
-    int why = pbft_embedded_check(c, raw, len, BFT_MSG_PRE_PREPARE, &pp, false);
-    if (why < 0 && (pp.seq != m->seq || !pbft_deq(&pp.digest, &m->digest)))
-        why = BFT_REJECT_MALFORMED;
-    if (why < 0 && pp.view != c->view) why = BFT_REJECT_STALE_VIEW;
-    if (why < 0 && pp.sender != pbft_primary(c, pp.view)) why = BFT_REJECT_MALFORMED;
-    if (why < 0) why = pbft_embedded_check(c, raw, len, BFT_MSG_PRE_PREPARE, &pp, true);
+    enum bft_reject why = pbft_embedded_check(c, raw, len, BFT_MSG_PRE_PREPARE, &pp, false);
+    if (!why && (pp.seq != m->seq || !pbft_deq(&pp.digest, &m->digest))) why = BFT_REJECT_MALFORMED;
+    if (!why && pp.view != c->view) why = BFT_REJECT_STALE_VIEW;
+    if (!why && pp.sender != pbft_primary(c, pp.view)) why = BFT_REJECT_MALFORMED;
+    if (!why) why = pbft_emb_check(c, &pp, true);
     pp.payload = m->payload;
     pp.payload_len = m->payload_len;
-    if (why < 0) why = check_batch(c, &pp);
-    if (why >= 0) {
+    if (!why) why = check_batch(c, &pp);
+    if (why != BFT_REJECT_NONE) {
         c->io.reject(c->io.ctx, why);
         return;
     }

@@ -21,11 +21,11 @@
 static void send_state_req(struct bft_core *c)
 {
     for (uint32_t k = 0; k < c->n; k++) {
-        uint32_t to = (c->st_peer + k) % c->n;
+        uint32_t to = (c->st.peer + k) % c->n;
         if (to == c->self) continue;
-        c->st_peer = to + 1;
-        PTRACE(c, "state req %llu to %u", (unsigned long long)c->st_seq, to);
-        struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = c->view, .seq = c->st_seq};
+        c->st.peer = to + 1;
+        PTRACE(c, "state req %llu to %u", (unsigned long long)c->st.seq, to);
+        struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = c->view, .seq = c->st.seq};
         c->io.send(c->io.ctx, to, &m);
         return;
     }
@@ -34,66 +34,61 @@ static void send_state_req(struct bft_core *c)
 /* Ask the peer serving the snapshot being assembled for its next chunk. */
 static void send_chunk_req(struct bft_core *c)
 {
-    uint8_t body[5];
-    struct pbft_wr w = {.p = body, .cap = sizeof body};
-    pbft_put(&w, 2, 1);
-    pbft_put(&w, c->x_off, 4);
-    assert(!w.err);
-    struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = c->view, .seq = c->x_seq};
+    uint8_t body[PBFT_SREQ_MAX];
+    struct pbft_state_req q = {.kind = PBFT_SREQ_CHUNK, .offset = (uint32_t)c->xfer.off};
+    struct bft_msg m = {.type = BFT_MSG_STATE_REQ, .view = c->view, .seq = c->xfer.seq};
     m.body = body;
-    m.body_len = sizeof body;
-    c->io.send(c->io.ctx, c->x_from, &m);
+    m.body_len = (uint32_t)pbft_state_req_encode(&q, body);
+    c->io.send(c->io.ctx, c->xfer.from, &m);
 }
 
 static void arm_state_timer(struct bft_core *c)
 {
-    if (c->st_timer_armed) return;
-    c->st_timer_armed = true;
-    c->io.set_timer(c->io.ctx, PBFT_TIMER_STATE, 2 * c->retransmit_ms);
+    bft_timeout_start(&c->st.timer, &c->io, 2 * c->retransmit_ms);
 }
 
 void pbft_state_note(struct bft_core *c, uint64_t seq, const bft_digest *d,
                      const struct pbft_raw *proof, uint32_t mask, bool urgent)
 {
     if (seq <= c->last_exec) return;
-    PTRACE(c, "state note %llu urgent %d active %d", (unsigned long long)seq, urgent, c->st_active);
-    if (!c->st_active || seq > c->st_seq) {
-        c->st_active = true;
-        c->st_seq = seq;
-        c->st_digest = *d;
-        c->st_mask = mask;
+    PTRACE(c, "state note %llu urgent %d active %d", (unsigned long long)seq, urgent, c->st.active);
+    if (!c->st.active || seq > c->st.seq) {
+        c->st.active = true;
+        c->st.seq = seq;
+        c->st.digest = *d;
+        c->st.mask = mask;
         for (uint32_t i = 0; i < c->n; i++)
-            c->st_proof[i] = proof[i];
+            c->st.proof[i] = proof[i];
     }
     if (urgent) {
-        pbft_make_stable(c, c->st_seq, &c->st_digest, c->st_proof, c->st_mask, true);
+        pbft_make_stable(c, c->st.seq, &c->st.digest, c->st.proof, c->st.mask, true);
         /* A transfer under way goes on (its peer restarts it on a newer
          * snapshot if it dropped the old one); the state timer covers a
          * peer that went quiet. */
-        if (!c->x_active) send_state_req(c);
+        if (!c->xfer.active) send_state_req(c);
     }
     arm_state_timer(c);
 }
 
 void pbft_on_state_timer(struct bft_core *c)
 {
-    c->st_timer_armed = false;
-    if (!c->st_active || c->last_exec >= c->st_seq) {
-        c->st_active = false;
-        c->x_active = false;
+    bft_timeout_fired(&c->st.timer);
+    if (!c->st.active || c->last_exec >= c->st.seq) {
+        c->st.active = false;
+        c->xfer.active = false;
         return;
     }
     /* Still behind after a grace period: give up on the log below the
      * certified checkpoint and fetch the state. */
-    if (c->st_seq > c->h)
-        pbft_make_stable(c, c->st_seq, &c->st_digest, c->st_proof, c->st_mask, true);
+    if (c->st.seq > c->h)
+        pbft_make_stable(c, c->st.seq, &c->st.digest, c->st.proof, c->st.mask, true);
     /* Restored below h (or just behind it): pull the kept log of the
      * others from what we executed (pbft_kept.c). */
     if (c->last_exec < c->h) pbft_fetch_request(c, -1, 1);
-    if (c->x_active && c->x_stall++ < 3) {
+    if (c->xfer.active && c->xfer.stall++ < 3) {
         send_chunk_req(c); /* a chunk or its request was lost */
     } else {
-        c->x_active = false; /* the serving peer went quiet: ask another */
+        c->xfer.active = false; /* the serving peer went quiet: ask another */
         send_state_req(c);
     }
     arm_state_timer(c);
@@ -104,53 +99,53 @@ static bool take_snapshot(struct bft_core *c, uint64_t seq, const bft_digest *st
 {
     const uint8_t *buf;
     size_t len;
-    if (c->snap_too_big) return false;
+    if (c->snap.too_big) return false;
     if (c->io.snapshot(c->io.ctx, &buf, &len) != BFT_E_OK) return false;
     if (len > PBFT_SNAP_MAX) {
         /* More than a transfer may assemble (above every application's
          * largest state): stop trying (counted). */
-        c->snap_too_big = true;
+        c->snap.too_big = true;
         c->io.reject(c->io.ctx, BFT_REJECT_OVERLOAD);
         return false;
     }
-    if (len > c->next_cap) {
-        uint8_t *p = realloc(c->next, len);
+    if (len > c->snap.next_cap) {
+        uint8_t *p = realloc(c->snap.next_buf, len);
         if (!p) return false;
-        c->next = p;
-        c->next_cap = len;
+        c->snap.next_buf = p;
+        c->snap.next_cap = len;
     }
-    if (len) memcpy(c->next, buf, len);
-    c->next_len = len;
-    c->next_seq_snap = seq;
-    c->next_digest = *state;
-    crypto_sha256(c->next, len, c->next_sha.b);
-    c->snaps_taken++;
+    if (len) memcpy(c->snap.next_buf, buf, len);
+    c->snap.next_len = len;
+    c->snap.next_seq = seq;
+    c->snap.next_digest = *state;
+    crypto_sha256(c->snap.next_buf, len, c->snap.next_sha.b);
+    c->snap.taken++;
     return true;
 }
 
 void pbft_state_on_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
                           const struct pbft_raw *proof, uint32_t mask)
 {
-    if (!c->next || c->next_seq_snap != seq || !pbft_deq(&c->next_digest, d)) return;
+    if (!c->snap.next_buf || c->snap.next_seq != seq || !pbft_deq(&c->snap.next_digest, d)) return;
     /* The pending snapshot is certified now: promote it (swap buffers). */
-    uint8_t *b = c->snap;
-    size_t cap = c->snap_cap;
-    c->snap = c->next;
-    c->snap_cap = c->next_cap;
-    c->snap_len = c->next_len;
-    c->snap_seq = seq;
-    c->snap_digest = *d;
-    c->snap_sha = c->next_sha;
-    c->snap_mask = mask;
+    uint8_t *b = c->snap.buf;
+    size_t cap = c->snap.cap;
+    c->snap.buf = c->snap.next_buf;
+    c->snap.cap = c->snap.next_cap;
+    c->snap.len = c->snap.next_len;
+    c->snap.seq = seq;
+    c->snap.digest = *d;
+    c->snap.sha = c->snap.next_sha;
+    c->snap.mask = mask;
     for (uint32_t i = 0; i < c->n; i++)
-        if (mask & (1u << i)) c->snap_proof[i] = proof[i];
-    c->next = b;
-    c->next_cap = cap;
-    c->next_len = 0;
-    c->next_seq_snap = 0;
+        if (mask & (1u << i)) c->snap.proof[i] = proof[i];
+    c->snap.next_buf = b;
+    c->snap.next_cap = cap;
+    c->snap.next_len = 0;
+    c->snap.next_seq = 0;
     pbft_kept_reset(c); /* the log it replaces */
     /* A certified state: the host may keep it on disk (docs/storage.md). */
-    if (c->io.checkpoint) c->io.checkpoint(c->io.ctx, seq, d, c->snap, c->snap_len);
+    if (c->io.checkpoint) c->io.checkpoint(c->io.ctx, seq, d, c->snap.buf, c->snap.len);
 }
 
 /* The log since our served snapshot if we took none at seq (the kept log
@@ -177,9 +172,9 @@ static uint64_t log_bytes_since_snapshot(struct bft_core *c, uint64_t seq)
  * taken at an earlier checkpoint still waits for its 2f+1 proof. */
 static bool snapshot_due(struct bft_core *c, uint64_t seq)
 {
-    if (c->next_seq_snap > c->h && c->next_seq_snap < seq) return false;
-    if (!c->snap_mask || c->kept_broken) return true;
-    return log_bytes_since_snapshot(c, seq) >= c->snap_len;
+    if (c->snap.next_seq > c->h && c->snap.next_seq < seq) return false;
+    if (!c->snap.mask || c->kept_broken) return true;
+    return log_bytes_since_snapshot(c, seq) >= c->snap.len;
 }
 
 /* A snapshot is taken at a checkpoint we execute when it is due and served
@@ -199,67 +194,55 @@ void pbft_state_snapshot_checkpoint(struct bft_core *c, uint64_t seq, const bft_
  * built on the stack. */
 static void send_state_chunk(struct bft_core *c, uint32_t to, size_t off, size_t len)
 {
-    uint8_t body[1 + 4 + 4 + 32 + 1 + BFT_MAX_REPLICAS * (2 + PBFT_RAW_MAX)];
-    struct pbft_wr w = {.p = body, .cap = sizeof body};
-    pbft_put(&w, 0, 1); /* kind: state */
-    pbft_put(&w, c->snap_len, 4);
-    pbft_put(&w, off, 4);
-    pbft_put_bytes(&w, c->snap_sha.b, 32);
-    uint32_t k = off == 0 ? pbft_popcount(c->snap_mask) : 0;
-    pbft_put(&w, k, 1);
-    for (uint32_t i = 0; k && i < c->n; i++) {
-        if (!(c->snap_mask & (1u << i))) continue;
-        pbft_put(&w, c->snap_proof[i].len, 2);
-        pbft_put_bytes(&w, c->snap_proof[i].b, c->snap_proof[i].len);
-    }
+    uint8_t body[1 + 4 + 4 + CRYPTO_DIGEST_LEN + 1 + BFT_MAX_REPLICAS * (2 + PBFT_RAW_MAX)];
+    struct wire_wr w = {.buf = body, .cap = sizeof body};
+    uint32_t k = off == 0 ? pbft_popcount(c->snap.mask) : 0;
+    pbft_chunk_put_head(&w, (uint32_t)c->snap.len, (uint32_t)off, &c->snap.sha, k);
+    for (uint32_t i = 0; k && i < c->n; i++)
+        if (c->snap.mask & (1u << i)) pbft_emb_put(&w, c->snap.proof[i].b, c->snap.proof[i].len);
     assert(!w.err);
-    struct bft_msg m = {.type = BFT_MSG_STATE_RESP, .view = c->view, .seq = c->snap_seq};
-    m.digest = c->snap_digest;
+    struct bft_msg m = {.type = BFT_MSG_STATE_RESP, .view = c->view, .seq = c->snap.seq};
+    m.digest = c->snap.digest;
     m.body = body;
     m.body_len = (uint32_t)w.len;
-    m.payload = len ? c->snap + off : NULL;
+    m.payload = len ? c->snap.buf + off : NULL;
     m.payload_len = (uint32_t)len;
     c->io.send(c->io.ctx, to, &m);
 }
 
 void pbft_on_state_req(struct bft_core *c, const struct bft_msg *m)
 {
-    if (m->body_len == 3 && m->body[0] == 1) {
-        pbft_on_fetch_req(c, m);
-        return;
-    }
-    if (m->body_len == 1 && m->body[0] == 3) {
-        pbft_on_relay_req(c, m);
-        return;
-    }
-    size_t off = 0;
-    if (m->body_len == 5 && m->body[0] == 2) {
-        off = (size_t)pbft_le(m->body + 1, 4);
-    } else if (m->body_len != 0) {
+    struct pbft_state_req q;
+    if (pbft_state_req_decode(m, &q) != BFT_REJECT_NONE) {
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         return;
     }
+    if (q.kind == PBFT_SREQ_RELAY) {
+        pbft_on_relay_req(c, m);
+        return;
+    }
+    size_t off = q.offset;
     PTRACE(c, "got state req %llu off %zu from %u snap %llu/%zu", (unsigned long long)m->seq, off,
-           m->sender, (unsigned long long)c->snap_seq, c->snap_len);
+           m->sender, (unsigned long long)c->snap.seq, c->snap.len);
     if (c->h == 0 || m->seq > c->h) return; /* nothing certified to give yet */
     /* Serve a snapshot taken at a checkpoint whose 2f+1 proof we hold, at
      * seq or later, or older with the kept log from it up to seq. */
-    if (!(c->snap_mask && (c->snap_seq >= m->seq || pbft_kept_covers(c, m->seq)))) {
+    if (!(c->snap.mask && (c->snap.seq >= m->seq || pbft_kept_covers(c, m->seq)))) {
         if (c->last_exec != c->h || !pbft_deq(&c->last_state, &c->h_digest) ||
             !take_snapshot(c, c->h, &c->last_state))
             return; /* the asker retries; our next stable checkpoint will do */
         pbft_state_on_stable(c, c->h, &c->h_digest, c->h_proof, c->h_proof_mask);
-        if (!(c->snap_mask && c->snap_seq >= m->seq)) return;
+        if (!(c->snap.mask && c->snap.seq >= m->seq)) return;
     }
     /* A continuation of a snapshot we no longer hold restarts the asker
      * on our newer one. */
-    if (off && c->snap_seq != m->seq) off = 0;
-    if (off && off >= c->snap_len) {
+    if (off && c->snap.seq != m->seq) off = 0;
+    if (off && off >= c->snap.len) {
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         return;
     }
-    size_t len = c->snap_len - off;
-    if (len > c->st_chunk) len = c->st_chunk;
+    size_t len = c->snap.len - off;
+    if (len > c->st.chunk) len = c->st.chunk;
     if (c->snap_budget[m->sender] < len) {
         c->io.reject(c->io.ctx, BFT_REJECT_OVERLOAD); /* bytes per asker per tick */
         return;
@@ -270,35 +253,33 @@ void pbft_on_state_req(struct bft_core *c, const struct bft_msg *m)
     send_state_chunk(c, m->sender, off, len);
 }
 
-/* Parse k CHECKPOINT messages proving (seq, d); returns -1 or a reason. */
-static int parse_proof(struct bft_core *c, struct pbft_rd *r, uint32_t k, uint64_t seq,
-                       const bft_digest *d, struct pbft_raw *proof, uint32_t *mask)
+/* CHECKPOINT messages proving (seq, d) from distinct replicas; copies them
+ * into proof by sender. The caller checks there are 2f+1 (§4.3). */
+enum bft_reject pbft_ckpt_proof_check(struct bft_core *c, uint64_t seq, const bft_digest *d,
+                                      const struct pbft_emb_list *l, struct pbft_raw *proof,
+                                      uint32_t *mask)
 {
     *mask = 0;
-    if (k > c->n) return BFT_REJECT_MALFORMED;
-    for (uint32_t i = 0; i < k; i++) {
-        uint16_t len = (uint16_t)pbft_get(r, 2);
-        const uint8_t *p = pbft_get_ptr(r, len);
-        if (!p) return BFT_REJECT_MALFORMED;
-        struct bft_msg e;
-        int why = pbft_embedded_check(c, p, len, BFT_MSG_CHECKPOINT, &e, true);
-        if (why >= 0) return why;
-        if (e.seq != seq || !pbft_deq(&e.digest, d) || (*mask & (1u << e.sender)))
+    for (uint32_t i = 0; i < l->count; i++) {
+        const struct bft_msg *e = &l->m[i];
+        enum bft_reject why = pbft_emb_check(c, e, true);
+        if (why != BFT_REJECT_NONE) return why;
+        if (e->seq != seq || !pbft_deq(&e->digest, d) || (*mask & (1u << e->sender)))
             return BFT_REJECT_MALFORMED;
-        *mask |= 1u << e.sender;
-        proof[e.sender].len = len;
-        memcpy(proof[e.sender].b, p, len);
+        *mask |= 1u << e->sender;
+        proof[e->sender].len = (uint16_t)e->raw_len;
+        memcpy(proof[e->sender].b, e->raw, e->raw_len);
     }
-    return -1;
+    return BFT_REJECT_NONE;
 }
 
 /* The assembled snapshot is complete: install it (§4.3 state transfer). */
 static void install_snapshot(struct bft_core *c)
 {
-    c->x_active = false;
+    c->xfer.active = false;
     bft_digest sha;
-    crypto_sha256(c->x_buf, c->x_total, sha.b);
-    if (!pbft_deq(&sha, &c->x_sha)) {
+    crypto_sha256(c->xfer.buf, c->xfer.total, sha.b);
+    if (!pbft_deq(&sha, &c->xfer.sha)) {
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         send_state_req(c); /* that peer lied: ask the next one */
         return;
@@ -306,143 +287,143 @@ static void install_snapshot(struct bft_core *c)
     bft_digest state = {{0}};
     /* The node installs it only if its state digest is the certified one;
      * otherwise our state stays as it was. */
-    int rv = c->io.restore(c->io.ctx, c->x_seq, c->x_total ? c->x_buf : NULL, c->x_total,
-                           &c->x_digest, &state);
-    if (rv != BFT_E_OK || !pbft_deq(&state, &c->x_digest)) {
+    int rv = c->io.restore(c->io.ctx, c->xfer.seq, c->xfer.total ? c->xfer.buf : NULL,
+                           c->xfer.total, &c->xfer.digest, &state);
+    if (rv != BFT_E_OK || !pbft_deq(&state, &c->xfer.digest)) {
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         send_state_req(c);
         return;
     }
-    uint64_t seq = c->x_seq;
-    PTRACE(c, "restored state %llu (%zu bytes) from %u", (unsigned long long)seq, c->x_total,
-           c->x_from);
+    uint64_t seq = c->xfer.seq;
+    PTRACE(c, "restored state %llu (%zu bytes) from %u", (unsigned long long)seq, c->xfer.total,
+           c->xfer.from);
     c->last_exec = seq;
     c->last_state = state;
-    if (seq > c->h) pbft_make_stable(c, seq, &c->x_digest, c->x_proof, c->x_mask, true);
+    if (seq > c->h) pbft_make_stable(c, seq, &c->xfer.digest, c->xfer.proof, c->xfer.mask, true);
     /* Serve what we restored: it may be the only copy of this checkpoint
      * left (its certifiers may have restarted empty since). */
-    uint8_t *b = c->snap;
-    size_t cap = c->snap_cap;
-    c->snap = c->x_buf;
-    c->snap_cap = c->x_cap;
-    c->snap_len = c->x_total;
-    c->snap_seq = seq;
-    c->snap_digest = c->x_digest;
-    c->snap_sha = c->x_sha;
-    c->snap_mask = c->x_mask;
+    uint8_t *b = c->snap.buf;
+    size_t cap = c->snap.cap;
+    c->snap.buf = c->xfer.buf;
+    c->snap.cap = c->xfer.cap;
+    c->snap.len = c->xfer.total;
+    c->snap.seq = seq;
+    c->snap.digest = c->xfer.digest;
+    c->snap.sha = c->xfer.sha;
+    c->snap.mask = c->xfer.mask;
     for (uint32_t i = 0; i < c->n; i++)
-        c->snap_proof[i] = c->x_proof[i];
-    c->x_buf = b;
-    c->x_cap = cap;
+        c->snap.proof[i] = c->xfer.proof[i];
+    c->xfer.buf = b;
+    c->xfer.cap = cap;
     pbft_kept_reset(c); /* kept from now on: what we replay up to h, then the window */
-    if (c->io.checkpoint) c->io.checkpoint(c->io.ctx, seq, &c->x_digest, c->snap, c->snap_len);
+    if (c->io.checkpoint)
+        c->io.checkpoint(c->io.ctx, seq, &c->xfer.digest, c->snap.buf, c->snap.len);
     /* Requests executed inside the transferred state would otherwise stay
      * pending forever; clients retransmit what is still outstanding. */
     pbft_pending_clear(&c->pend);
     struct pbft_raw own;
     pbft_sign_own(c, BFT_MSG_CHECKPOINT, c->view, seq, &state, &own);
     pbft_ckpt_insert(c, c->self, seq, &state, own.b, own.len);
-    if (c->st_active && c->last_exec >= c->st_seq) {
-        c->st_active = false;
-        if (c->st_timer_armed) c->io.cancel_timer(c->io.ctx, PBFT_TIMER_STATE);
-        c->st_timer_armed = false;
+    if (c->st.active && c->last_exec >= c->st.seq) {
+        c->st.active = false;
+        bft_timeout_stop(&c->st.timer, &c->io);
     }
     if (c->next_seq <= c->last_exec) c->next_seq = c->last_exec + 1;
     pbft_try_execute(c);
     pbft_request_timer_update(c);
     pbft_try_propose(c);
     /* The responder is ahead: pull what it executed after the checkpoint. */
-    pbft_fetch_request(c, (int)c->x_from, PBFT_FETCH_RANGE);
+    pbft_fetch_request(c, (int)c->xfer.from, PBFT_FETCH_RANGE);
 }
 
-void pbft_on_state_resp(struct bft_core *c, const struct bft_msg *m)
+/* The first chunk of a snapshot, with its proof: start assembling it. */
+static bool start_assembly(struct bft_core *c, const struct bft_msg *m,
+                           const struct pbft_chunk_wire *cw)
 {
-    if (m->body_len >= 1 && m->body[0] == 1) {
-        pbft_on_fetch_resp(c, m);
-        return;
+    /* A new transfer: only if it is newer than the one in progress, or
+     * its peer restarts it. */
+    if (c->xfer.active && m->seq < c->xfer.seq) return false;
+    if (c->xfer.active && m->seq == c->xfer.seq && m->sender != c->xfer.from) return false;
+    struct pbft_raw proof[BFT_MAX_REPLICAS];
+    uint32_t mask;
+    enum bft_reject why = pbft_ckpt_proof_check(c, m->seq, &m->digest, &cw->proof, proof, &mask);
+    if (why == BFT_REJECT_NONE && pbft_popcount(mask) < 2 * c->f + 1) why = BFT_REJECT_MALFORMED;
+    if (why != BFT_REJECT_NONE) {
+        c->io.reject(c->io.ctx, why);
+        return false;
     }
-    if (m->body_len >= 1 && m->body[0] == 2) {
-        pbft_on_fetch_ckpt(c, m);
-        return;
+    if (cw->total > c->xfer.cap) {
+        uint8_t *p = realloc(c->xfer.buf, cw->total);
+        if (!p) return false; /* short memory: as if the chunk never came */
+        c->xfer.buf = p;
+        c->xfer.cap = cw->total;
     }
-    if (m->body_len >= 1 && m->body[0] == 3) {
-        pbft_on_relay_resp(c, m);
-        return;
+    c->xfer.active = true;
+    c->xfer.from = m->sender;
+    c->xfer.seq = m->seq;
+    c->xfer.digest = m->digest;
+    c->xfer.sha = cw->sha;
+    c->xfer.total = cw->total;
+    c->xfer.off = 0;
+    c->xfer.mask = mask;
+    for (uint32_t i = 0; i < c->n; i++)
+        c->xfer.proof[i] = proof[i];
+    if (!c->st.active || m->seq > c->st.seq) {
+        c->st.active = true;
+        c->st.seq = m->seq;
+        c->st.digest = m->digest;
+        c->st.mask = mask;
+        for (uint32_t i = 0; i < c->n; i++)
+            c->st.proof[i] = proof[i];
     }
-    if (m->body_len < 1 || m->body[0] != 0) {
-        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
-        return;
-    }
+    arm_state_timer(c);
+    return true;
+}
+
+/* A chunk of the snapshot being assembled (STATE-RESP kind 0). */
+static void on_state_chunk(struct bft_core *c, const struct bft_msg *m)
+{
     /* A snapshot below our h is fine while we have not executed it: its
      * server replays us the kept log from it up to h (pbft_kept.c). */
     if (m->seq <= c->last_exec || m->seq % c->K != 0) {
         c->io.reject(c->io.ctx, BFT_REJECT_DUPLICATE);
         return;
     }
-    struct pbft_rd r = {.p = m->body, .len = m->body_len, .off = 1};
-    size_t total = (size_t)pbft_get(&r, 4);
-    size_t off = (size_t)pbft_get(&r, 4);
-    const uint8_t *shap = pbft_get_ptr(&r, 32);
-    uint32_t k = (uint32_t)pbft_get(&r, 1);
-    /* Chunks of up to PBFT_STATE_CHUNK bytes (a responder may send less). */
-    size_t want = m->payload_len;
-    if (r.err || total > PBFT_SNAP_MAX || off > total || want > total - off ||
-        want > PBFT_STATE_CHUNK || (off < total && want == 0) || (off == 0) != (k > 0)) {
+    struct pbft_limits lim = pbft_limits_of(c);
+    struct pbft_chunk_wire cw;
+    if (pbft_chunk_decode(m, &lim, PBFT_SNAP_MAX, PBFT_STATE_CHUNK, &cw) != BFT_REJECT_NONE) {
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         return;
     }
-    bft_digest sha;
-    memcpy(sha.b, shap, 32);
+    size_t off = cw.offset, want = m->payload_len;
     if (off == 0) {
-        /* A new transfer: only if it is newer than the one in progress, or
-         * its peer restarts it. */
-        if (c->x_active && m->seq < c->x_seq) return;
-        if (c->x_active && m->seq == c->x_seq && m->sender != c->x_from) return;
-        struct pbft_raw proof[BFT_MAX_REPLICAS];
-        uint32_t mask;
-        int why = parse_proof(c, &r, k, m->seq, &m->digest, proof, &mask);
-        if (why < 0 && (r.off != r.len || pbft_popcount(mask) < 2 * c->f + 1))
-            why = BFT_REJECT_MALFORMED;
-        if (why >= 0) {
-            c->io.reject(c->io.ctx, why);
-            return;
-        }
-        if (total > c->x_cap) {
-            uint8_t *p = realloc(c->x_buf, total);
-            if (!p) return;
-            c->x_buf = p;
-            c->x_cap = total;
-        }
-        c->x_active = true;
-        c->x_from = m->sender;
-        c->x_seq = m->seq;
-        c->x_digest = m->digest;
-        c->x_sha = sha;
-        c->x_total = total;
-        c->x_off = 0;
-        c->x_mask = mask;
-        for (uint32_t i = 0; i < c->n; i++)
-            c->x_proof[i] = proof[i];
-        if (!c->st_active || m->seq > c->st_seq) {
-            c->st_active = true;
-            c->st_seq = m->seq;
-            c->st_digest = m->digest;
-            c->st_mask = mask;
-            for (uint32_t i = 0; i < c->n; i++)
-                c->st_proof[i] = proof[i];
-        }
-        arm_state_timer(c);
-    } else if (!c->x_active || m->sender != c->x_from || m->seq != c->x_seq ||
-               !pbft_deq(&m->digest, &c->x_digest) || !pbft_deq(&sha, &c->x_sha) ||
-               total != c->x_total || off != c->x_off || r.off != r.len) {
+        if (!start_assembly(c, m, &cw)) return;
+    } else if (!c->xfer.active || m->sender != c->xfer.from || m->seq != c->xfer.seq ||
+               !pbft_deq(&m->digest, &c->xfer.digest) || !pbft_deq(&cw.sha, &c->xfer.sha) ||
+               cw.total != c->xfer.total || off != c->xfer.off) {
         c->io.reject(c->io.ctx, BFT_REJECT_DUPLICATE); /* stale or foreign chunk */
         return;
     }
-    if (want) memcpy(c->x_buf + off, m->payload, want);
-    c->x_off = off + want;
-    c->x_stall = 0;
-    if (c->x_off == c->x_total)
+    if (want) memcpy(c->xfer.buf + off, m->payload, want);
+    c->xfer.off = off + want;
+    c->xfer.stall = 0;
+    if (c->xfer.off == c->xfer.total)
         install_snapshot(c);
     else
         send_chunk_req(c);
+}
+
+void pbft_on_state_resp(struct bft_core *c, const struct bft_msg *m)
+{
+    switch (pbft_resp_kind(m)) {
+    case PBFT_SRESP_CHUNK:
+        on_state_chunk(c, m);
+        return;
+    case PBFT_SRESP_RELAY:
+        pbft_on_relay_resp(c, m);
+        return;
+    default:
+        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+        return;
+    }
 }

@@ -21,10 +21,9 @@ static size_t cert_size(const struct bft_core *c, const struct pbft_cert *ct)
     return 2 + PBFT_RAW_MAX + 1 + (size_t)pbft_popcount(ct->voters) * (2 + PBFT_RAW_MAX) + 4;
 }
 
-static void put_raw(struct pbft_wr *w, const struct pbft_raw *r)
+static void put_raw(struct wire_wr *w, const struct pbft_raw *r)
 {
-    pbft_put(w, r->len, 2);
-    pbft_put_bytes(w, r->b, r->len);
+    pbft_emb_put(w, r->b, r->len);
 }
 
 /* Whether slot sl's certificate goes with its batch: batches fill what the
@@ -39,13 +38,44 @@ static bool vc_batch_fits(const struct pbft_slot *sl, size_t *budget)
     return true;
 }
 
+/* One prepared certificate of P (§4.4): our own pre-prepare and prepare
+ * are re-signed (deterministic), then the batch if it fits the budget. */
+static void put_cert(struct bft_core *c, struct wire_wr *w, const struct pbft_slot *sl,
+                     size_t *budget)
+{
+    const struct pbft_cert *ct = &sl->cert;
+    struct pbft_raw tmp;
+    if (ct->pp.len == 0) {
+        pbft_sign_own(c, BFT_MSG_PRE_PREPARE, ct->view, sl->seq, &ct->digest, &tmp);
+        put_raw(w, &tmp);
+    } else {
+        put_raw(w, &ct->pp);
+    }
+    wire_put_u8(w, (uint8_t)pbft_popcount(ct->voters));
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (!(ct->voters & (1u << i))) continue;
+        if (ct->prep[i].len == 0) {
+            pbft_sign_own(c, BFT_MSG_PREPARE, ct->view, sl->seq, &ct->digest, &tmp);
+            put_raw(w, &tmp);
+        } else {
+            put_raw(w, &ct->prep[i]);
+        }
+    }
+    if (pbft_is_null(&ct->digest))
+        pbft_vc_put_batch(w, NULL, 0, false);
+    else if (vc_batch_fits(sl, budget))
+        pbft_vc_put_batch(w, sl->batch, sl->batch_len, false);
+    else
+        pbft_vc_put_batch(w, NULL, 0, true);
+}
+
 /* C = the stable checkpoint and its 2f+1 proof; P = a prepared certificate
  * for every seq above h prepared here, with its batch so the new primary
  * can re-propose it (as much as fits in one body). Returns the body's
  * length, 0 if memory is short. */
 static uint32_t build_vc_body(struct bft_core *c)
 {
-    size_t head = 8 + 32 + 1;
+    size_t head = 8 + CRYPTO_DIGEST_LEN + 1;
     for (uint32_t i = 0; i < c->n; i++)
         if (c->h_proof_mask & (1u << i)) head += 2 + c->h_proof[i].len;
     size_t fixed = head + 2;
@@ -63,62 +93,34 @@ static uint32_t build_vc_body(struct bft_core *c)
         struct pbft_slot *sl = pbft_slot_peek(c, s);
         if (sl && sl->cert.valid && vc_batch_fits(sl, &budget)) need += sl->batch_len;
     }
-    if (!bft_buf_reserve(&c->own_vc, need, BFT_BODY_MAX)) return 0;
-    struct pbft_wr w = {.p = c->own_vc.p, .cap = c->own_vc.cap};
-    pbft_put(&w, c->h, 8);
-    pbft_put_bytes(&w, c->h_digest.b, 32);
-    pbft_put(&w, pbft_popcount(c->h_proof_mask), 1);
+    if (!bft_buf_reserve(&c->vchg.own_vc, need, BFT_BODY_MAX)) return 0;
+    struct wire_wr w;
+    wire_wr_init(&w, c->vchg.own_vc.p, c->vchg.own_vc.cap);
+    pbft_vc_put_head(&w, c->h, &c->h_digest, pbft_popcount(c->h_proof_mask));
     for (uint32_t i = 0; i < c->n; i++)
         if (c->h_proof_mask & (1u << i)) put_raw(&w, &c->h_proof[i]);
     budget = BFT_BODY_MAX - fixed;
-    size_t npos = w.len;
-    pbft_put(&w, 0, 2);
+    size_t npos = pbft_vc_begin_certs(&w);
     uint16_t ncert = 0;
     for (uint64_t s = c->h + 1; s <= c->h + c->L; s++) {
         struct pbft_slot *sl = pbft_slot_peek(c, s);
         if (!sl || !sl->cert.valid) continue;
-        const struct pbft_cert *ct = &sl->cert;
-        struct pbft_raw tmp;
-        if (ct->pp.len == 0) {
-            pbft_sign_own(c, BFT_MSG_PRE_PREPARE, ct->view, s, &ct->digest, &tmp);
-            put_raw(&w, &tmp);
-        } else {
-            put_raw(&w, &ct->pp);
-        }
-        pbft_put(&w, pbft_popcount(ct->voters), 1);
-        for (uint32_t i = 0; i < c->n; i++) {
-            if (!(ct->voters & (1u << i))) continue;
-            if (ct->prep[i].len == 0) {
-                pbft_sign_own(c, BFT_MSG_PREPARE, ct->view, s, &ct->digest, &tmp);
-                put_raw(&w, &tmp);
-            } else {
-                put_raw(&w, &ct->prep[i]);
-            }
-        }
-        if (pbft_is_null(&ct->digest)) {
-            pbft_put(&w, 0, 4);
-        } else if (vc_batch_fits(sl, &budget)) {
-            pbft_put(&w, sl->batch_len, 4);
-            pbft_put_bytes(&w, sl->batch, sl->batch_len);
-        } else {
-            pbft_put(&w, PBFT_BATCH_OMITTED, 4);
-        }
+        put_cert(c, &w, sl, &budget);
         ncert++;
     }
+    pbft_vc_put_ncert(&w, npos, ncert);
     /* need counted every raw as PBFT_RAW_MAX bytes, as the budget does;
      * one recovered from the WAL may be shorter. */
     assert(!w.err && w.len <= need);
-    w.p[npos] = (uint8_t)ncert;
-    w.p[npos + 1] = (uint8_t)(ncert >> 8);
     return (uint32_t)w.len;
 }
 
 void pbft_resend_own_vc(struct bft_core *c)
 {
-    if (!c->in_vc || !c->own_vc_len) return;
+    if (!c->in_vc || !c->vchg.own_vc_len) return;
     struct bft_msg m = {.type = BFT_MSG_VIEW_CHANGE, .view = c->view, .seq = c->h};
-    m.body = c->own_vc.p;
-    m.body_len = c->own_vc_len;
+    m.body = c->vchg.own_vc.p;
+    m.body_len = c->vchg.own_vc_len;
     c->io.broadcast(c->io.ctx, &m);
 }
 
@@ -130,25 +132,27 @@ static void store_own_vc(struct bft_core *c)
                         .cluster_id = c->cfg.cluster_id,
                         .view = c->view,
                         .seq = c->h,
-                        .body = c->own_vc.p,
-                        .body_len = c->own_vc_len};
+                        .body = c->vchg.own_vc.p,
+                        .body_len = c->vchg.own_vc_len};
     /* Encoded in c->rec, grown to this message's length. */
-    struct pbft_wr w = pbft_rec_wr(c, bft_msg_encoded_len(&m));
+    struct wire_wr w = pbft_rec_wr(c, bft_msg_encoded_len(&m));
     if (w.err) return; /* short memory: stored when the VIEW-CHANGE is rebuilt */
-    size_t len = bft_msg_encode(&m, w.p, w.cap);
+    size_t len = bft_msg_encode(&m, w.buf, w.cap);
     assert(len);
     const uint8_t *region;
     size_t rlen;
-    bft_msg_signed_region(w.p, &region, &rlen);
+    bft_msg_signed_region(w.buf, &region, &rlen);
     uint8_t sig[BFT_SIG_LEN];
     c->env.sign(c->env.ctx, BFT_MSG_VIEW_CHANGE, region, rlen, sig);
-    bft_msg_set_sig(w.p, sig);
+    bft_msg_set_sig(w.buf, sig);
     struct bft_msg d;
-    int rv = bft_msg_decode(w.p, len, &d);
+    int rv = bft_msg_decode(w.buf, len, &d);
     assert(rv == BFT_E_OK);
     (void)rv;
-    rv = pbft_vc_store(c, &d);
-    assert(rv < 0 || rv == BFT_REJECT_DUPLICATE);
+    /* Our own message passes our own checks; OVERLOAD is short memory
+     * (stored when the VIEW-CHANGE is rebuilt). */
+    rv = (int)pbft_vc_store(c, &d);
+    assert(rv == BFT_REJECT_NONE || rv == BFT_REJECT_DUPLICATE || rv == BFT_REJECT_OVERLOAD);
 }
 
 /* §4.4: move to view v+1, stop accepting normal-case messages, multicast
@@ -160,12 +164,10 @@ void pbft_start_view_change(struct bft_core *c, uint64_t view)
     PTRACE(c, "start view change -> %llu", (unsigned long long)view);
     c->view = view;
     c->in_vc = true;
-    c->vc_wait_armed = false;
-    c->io.cancel_timer(c->io.ctx, PBFT_TIMER_VIEW_CHANGE);
-    c->vc_timer_running = false;
+    pbft_vc_timers_stop(c);
     pbft_persist_view(c);
-    c->own_vc_len = build_vc_body(c);
-    if (c->own_vc_len) store_own_vc(c); /* 0: short memory, nothing to send */
+    c->vchg.own_vc_len = build_vc_body(c);
+    if (c->vchg.own_vc_len) store_own_vc(c); /* 0: short memory, nothing to send */
     pbft_resend_own_vc(c);
     pbft_arm_retransmit(c);
     pbft_vc_check_progress(c);
@@ -174,8 +176,8 @@ void pbft_start_view_change(struct bft_core *c, uint64_t view)
 
 void pbft_on_vc_timer(struct bft_core *c)
 {
-    c->vc_timer_running = false;
-    c->vc_wait_armed = false;
+    bft_timeout_fired(&c->vchg.request);
+    bft_timeout_fired(&c->vchg.wait);
     /* Request timer expired, or no NEW-VIEW in time: try the next view,
      * waiting twice as long this time (§4.5.2). */
     if (!c->in_vc && pbft_primary(c, c->view) == c->self) return;
@@ -189,20 +191,19 @@ void pbft_on_vc_timer(struct bft_core *c)
     }
     /* Fetching state means we are behind and cannot judge the primary;
      * still, a transfer that never completes delays suspicion only boundedly. */
-    bool catching_up = c->st_active && c->probes < 4 * PBFT_PROBES;
+    bool catching_up = c->st.active && c->probes < 4 * PBFT_PROBES;
     if (!c->in_vc && (catching_up || c->probes < PBFT_PROBES)) {
         /* Before suspecting the primary, ask whether the others executed
          * past us (we may have missed their messages): a short probe. */
         c->probes++;
         c->probe_exec = c->last_exec;
         pbft_fetch_request(c, -1, 1);
-        c->io.set_timer(c->io.ctx, PBFT_TIMER_VIEW_CHANGE, c->retransmit_ms);
-        c->vc_timer_running = true;
+        bft_timeout_restart(&c->vchg.request, &c->io, c->retransmit_ms);
         return;
     }
     c->probes = 0;
     c->watching = false;
-    c->vc_attempts++;
+    c->vchg.attempts++;
     pbft_start_view_change(c, c->view + 1);
 }
 
@@ -211,107 +212,101 @@ void pbft_vc_check_progress(struct bft_core *c)
     if (!c->in_vc) return;
     uint32_t k = 0;
     for (uint32_t i = 0; i < c->n; i++)
-        if (c->vcs[i].valid && c->vcs[i].view == c->view) k++;
-    if (k >= 2 * c->f + 1 && !c->vc_wait_armed) {
-        c->vc_wait_armed = true;
-        c->io.set_timer(c->io.ctx, PBFT_TIMER_VIEW_CHANGE, pbft_timeout_ms(c));
-    }
+        if (c->vchg.vcs[i].valid && c->vchg.vcs[i].view == c->view) k++;
+    if (k >= 2 * c->f + 1) bft_timeout_start(&c->vchg.wait, &c->io, pbft_timeout_ms(c));
     if (k >= 2 * c->f + 1 && pbft_primary(c, c->view) == c->self) pbft_try_new_view(c);
 }
 
 /* ---- validating a VIEW-CHANGE ---- */
 
-static int vc_parse(struct bft_core *c, const struct bft_msg *m, struct pbft_vc *out, bool verify)
+/* C (§4.4): 2f+1 CHECKPOINTs for (h, h_digest) from distinct replicas
+ * (the count was checked by the decoder). */
+static enum bft_reject vc_check_proof(struct bft_core *c, const struct pbft_vc_wire *w, bool verify)
 {
-    struct pbft_rd r = {.p = m->body, .len = m->body_len};
-    uint64_t h = pbft_get(&r, 8);
-    const uint8_t *hd = pbft_get_ptr(&r, 32);
-    uint32_t nproof = (uint32_t)pbft_get(&r, 1);
-    if (r.err || nproof > c->n || h % c->K != 0) return BFT_REJECT_MALFORMED;
-    bft_digest hdig;
-    memcpy(hdig.b, hd, 32);
-    if (h == 0 ? (nproof != 0 || !pbft_is_null(&hdig)) : nproof < 2 * c->f + 1)
-        return BFT_REJECT_MALFORMED;
     uint32_t seen = 0;
-    struct bft_msg e;
-    for (uint32_t i = 0; i < nproof; i++) {
-        uint16_t len = (uint16_t)pbft_get(&r, 2);
-        const uint8_t *p = pbft_get_ptr(&r, len);
-        if (!p) return BFT_REJECT_MALFORMED;
-        int why = pbft_embedded_check(c, p, len, BFT_MSG_CHECKPOINT, &e, verify);
-        if (why >= 0) return why;
-        if (e.seq != h || !pbft_deq(&e.digest, &hdig) || (seen & (1u << e.sender)))
+    for (uint32_t i = 0; i < w->proof.count; i++) {
+        const struct bft_msg *e = &w->proof.m[i];
+        enum bft_reject why = pbft_emb_check(c, e, verify);
+        if (why != BFT_REJECT_NONE) return why;
+        if (e->seq != w->h || !pbft_deq(&e->digest, &w->h_digest) || (seen & (1u << e->sender)))
             return BFT_REJECT_MALFORMED;
-        seen |= 1u << e.sender;
-        if (out) {
-            out->proof[i] = p;
-            out->proof_len[i] = len;
-        }
+        seen |= 1u << e->sender;
     }
-    uint32_t ncert = (uint32_t)pbft_get(&r, 2);
-    if (r.err || ncert > c->L) return BFT_REJECT_MALFORMED;
-    uint64_t prev = h;
-    for (uint32_t i = 0; i < ncert; i++) {
-        uint16_t len = (uint16_t)pbft_get(&r, 2);
-        const uint8_t *p = pbft_get_ptr(&r, len);
-        if (!p) return BFT_REJECT_MALFORMED;
-        struct bft_msg pp;
-        int why = pbft_embedded_check(c, p, len, BFT_MSG_PRE_PREPARE, &pp, verify);
-        if (why >= 0) return why;
-        if (pp.view >= m->view || pp.sender != pbft_primary(c, pp.view) || pp.seq <= prev ||
-            pp.seq - h > c->L)
-            return BFT_REJECT_MALFORMED;
-        prev = pp.seq;
-        uint32_t nprep = (uint32_t)pbft_get(&r, 1);
-        if (r.err || nprep < 2 * c->f || nprep >= c->n) return BFT_REJECT_MALFORMED;
-        uint32_t voters = 0;
-        for (uint32_t j = 0; j < nprep; j++) {
-            uint16_t vlen = (uint16_t)pbft_get(&r, 2);
-            const uint8_t *vp = pbft_get_ptr(&r, vlen);
-            if (!vp) return BFT_REJECT_MALFORMED;
-            why = pbft_embedded_check(c, vp, vlen, BFT_MSG_PREPARE, &e, verify);
-            if (why >= 0) return why;
-            if (e.view != pp.view || e.seq != pp.seq || !pbft_deq(&e.digest, &pp.digest) ||
-                e.sender == pp.sender || (voters & (1u << e.sender)))
-                return BFT_REJECT_MALFORMED;
-            voters |= 1u << e.sender;
-        }
-        uint32_t blen = (uint32_t)pbft_get(&r, 4);
-        const uint8_t *batch = NULL;
-        if (r.err) return BFT_REJECT_MALFORMED;
-        if (pbft_is_null(&pp.digest)) {
-            if (blen != 0) return BFT_REJECT_MALFORMED;
-        } else if (blen != PBFT_BATCH_OMITTED) {
-            batch = pbft_get_ptr(&r, blen);
-            if (!batch || blen == 0) return BFT_REJECT_MALFORMED;
-            if (verify) {
-                struct bft_batch_iter it;
-                bft_digest bd;
-                bft_batch_digest(batch, blen, &bd);
-                if (!pbft_deq(&bd, &pp.digest) || bft_batch_iter_init(&it, batch, blen) != BFT_E_OK)
-                    return BFT_REJECT_MALFORMED;
-            }
-        }
-        if (out) {
-            struct pbft_vc_cert *ct = &out->certs[i];
-            ct->seq = pp.seq;
-            ct->view = pp.view;
-            ct->digest = pp.digest;
-            ct->batch = batch;
-            ct->batch_len = batch ? blen : 0;
-        }
-    }
-    if (r.err || r.off != r.len) return BFT_REJECT_MALFORMED;
-    if (out) {
-        out->h = h;
-        out->h_digest = hdig;
-        out->nproof = nproof;
-        out->ncert = ncert;
-    }
-    return -1;
+    return BFT_REJECT_NONE;
 }
 
-int pbft_vc_load(struct bft_core *c, const struct bft_msg *m, struct pbft_vc *v)
+/* One prepared certificate of P (§4.2 prepared(m, v, n, i)): a PRE-PREPARE
+ * of an older view signed by its primary, above the previous one and in
+ * the window above h, and 2f PREPAREs for it from distinct backups. */
+static enum bft_reject vc_check_cert(struct bft_core *c, uint64_t vc_view, uint64_t h,
+                                     uint64_t prev, const struct pbft_vc_wire_cert *ct, bool verify)
+{
+    const struct bft_msg *pp = &ct->pp;
+    enum bft_reject why = pbft_emb_check(c, pp, verify);
+    if (why != BFT_REJECT_NONE) return why;
+    if (pp->view >= vc_view || pp->sender != pbft_primary(c, pp->view) || pp->seq <= prev ||
+        pp->seq - h > c->L)
+        return BFT_REJECT_MALFORMED;
+    uint32_t voters = 0;
+    for (uint32_t j = 0; j < ct->prep.count; j++) {
+        const struct bft_msg *e = &ct->prep.m[j];
+        why = pbft_emb_check(c, e, verify);
+        if (why != BFT_REJECT_NONE) return why;
+        if (e->view != pp->view || e->seq != pp->seq || !pbft_deq(&e->digest, &pp->digest) ||
+            e->sender == pp->sender || (voters & (1u << e->sender)))
+            return BFT_REJECT_MALFORMED;
+        voters |= 1u << e->sender;
+    }
+    if (verify && ct->batch) {
+        struct bft_batch_iter it;
+        bft_digest bd;
+        bft_batch_digest(ct->batch, ct->batch_len, &bd);
+        if (!pbft_deq(&bd, &pp->digest) ||
+            bft_batch_iter_init(&it, ct->batch, ct->batch_len) != BFT_E_OK)
+            return BFT_REJECT_MALFORMED;
+    }
+    return BFT_REJECT_NONE;
+}
+
+/* Validate the VIEW-CHANGE body of m; with out, load it (pointers into m). */
+static enum bft_reject vc_parse(struct bft_core *c, const struct bft_msg *m, struct pbft_vc *out,
+                                bool verify)
+{
+    struct pbft_limits lim = pbft_limits_of(c);
+    struct pbft_vc_wire w;
+    if (pbft_vc_decode(m->body, m->body_len, &lim, &w) != BFT_REJECT_NONE)
+        return BFT_REJECT_MALFORMED;
+    enum bft_reject why = vc_check_proof(c, &w, verify);
+    if (why != BFT_REJECT_NONE) return why;
+    uint64_t prev = w.h;
+    struct pbft_vc_wire_cert ct;
+    for (uint32_t i = 0; pbft_vc_next_cert(&w, &ct); i++) {
+        why = vc_check_cert(c, m->view, w.h, prev, &ct, verify);
+        if (why != BFT_REJECT_NONE) return why;
+        prev = ct.pp.seq;
+        if (out) {
+            struct pbft_vc_cert *oc = &out->certs[i];
+            oc->seq = ct.pp.seq;
+            oc->view = ct.pp.view;
+            oc->digest = ct.pp.digest;
+            oc->batch = ct.batch;
+            oc->batch_len = ct.batch ? ct.batch_len : 0;
+        }
+    }
+    if (out) {
+        out->h = w.h;
+        out->h_digest = w.h_digest;
+        out->nproof = w.proof.count;
+        for (uint32_t i = 0; i < w.proof.count; i++) {
+            out->proof[i] = w.proof.m[i].raw;
+            out->proof_len[i] = (uint16_t)w.proof.m[i].raw_len;
+        }
+        out->ncert = w.ncert;
+    }
+    return BFT_REJECT_NONE;
+}
+
+enum bft_reject pbft_vc_load(struct bft_core *c, const struct bft_msg *m, struct pbft_vc *v)
 {
     if (m->type != BFT_MSG_VIEW_CHANGE || m->payload_len != 0 || !m->raw || m->sender >= c->n)
         return BFT_REJECT_MALFORMED;
@@ -320,8 +315,8 @@ int pbft_vc_load(struct bft_core *c, const struct bft_msg *m, struct pbft_vc *v)
     bft_msg_signed_region(m->raw, &region, &rlen);
     bft_digest id;
     crypto_sha256(region, rlen, id.b);
-    int why = vc_parse(c, m, NULL, true);
-    if (why >= 0) return why;
+    enum bft_reject why = vc_parse(c, m, NULL, true);
+    if (why != BFT_REJECT_NONE) return why;
     /* Valid: keep a copy and re-parse it so pointers refer to our copy. */
     if (m->raw_len > v->cap) {
         uint8_t *p = realloc(v->raw, m->raw_len);
@@ -337,17 +332,17 @@ int pbft_vc_load(struct bft_core *c, const struct bft_msg *m, struct pbft_vc *v)
         return BFT_REJECT_MALFORMED;
     }
     why = vc_parse(c, &copy, v, false);
-    assert(why < 0);
+    assert(why == BFT_REJECT_NONE); /* our copy of what just passed */
     v->valid = true;
     v->view = m->view;
     v->id = id;
-    return -1;
+    return BFT_REJECT_NONE;
 }
 
-int pbft_vc_store(struct bft_core *c, const struct bft_msg *m)
+enum bft_reject pbft_vc_store(struct bft_core *c, const struct bft_msg *m)
 {
     if (m->sender >= c->n) return BFT_REJECT_MALFORMED;
-    struct pbft_vc *v = &c->vcs[m->sender];
+    struct pbft_vc *v = &c->vchg.vcs[m->sender];
     if (v->valid && v->view > m->view) return BFT_REJECT_STALE_VIEW;
     if (v->valid && v->view == m->view && m->raw) {
         const uint8_t *region;
@@ -367,8 +362,8 @@ static void maybe_join(struct bft_core *c)
     uint64_t views[BFT_MAX_REPLICAS];
     uint32_t k = 0;
     for (uint32_t i = 0; i < c->n; i++)
-        if (i != c->self && c->vcs[i].valid && c->vcs[i].view > c->view)
-            views[k++] = c->vcs[i].view;
+        if (i != c->self && c->vchg.vcs[i].valid && c->vchg.vcs[i].view > c->view)
+            views[k++] = c->vchg.vcs[i].view;
     if (k < c->f + 1) return;
     for (uint32_t i = 1; i < k; i++) /* sort descending (k <= 16) */
         for (uint32_t j = i; j > 0 && views[j] > views[j - 1]; j--) {
@@ -376,7 +371,7 @@ static void maybe_join(struct bft_core *c)
             views[j] = views[j - 1];
             views[j - 1] = t;
         }
-    c->vc_attempts++;
+    c->vchg.attempts++;
     pbft_start_view_change(c, views[c->f]);
 }
 
@@ -390,12 +385,12 @@ static void maybe_join(struct bft_core *c)
  * move us: it takes f+1. One u64 per replica, so bounded. */
 void pbft_note_view(struct bft_core *c, uint32_t from, uint64_t view)
 {
-    if (from >= c->n || view <= c->seen_view[from]) return;
-    c->seen_view[from] = view;
+    if (from >= c->n || view <= c->vchg.seen_view[from]) return;
+    c->vchg.seen_view[from] = view;
     uint64_t views[BFT_MAX_REPLICAS];
     uint32_t k = 0;
     for (uint32_t i = 0; i < c->n; i++)
-        if (i != c->self && c->seen_view[i] > c->view) views[k++] = c->seen_view[i];
+        if (i != c->self && c->vchg.seen_view[i] > c->view) views[k++] = c->vchg.seen_view[i];
     if (k < c->f + 1) return;
     for (uint32_t i = 1; i < k; i++) /* sort descending (k <= 16) */
         for (uint32_t j = i; j > 0 && views[j] > views[j - 1]; j--) {
@@ -409,12 +404,12 @@ void pbft_note_view(struct bft_core *c, uint32_t from, uint64_t view)
 
 static void resend_new_view(struct bft_core *c, uint32_t to)
 {
-    if (c->nv_sent_view != c->view || !c->nv_sent.p || c->help_budget[to] == 0) return;
+    if (c->vchg.nv_sent_view != c->view || !c->vchg.nv_sent.p || c->help_budget[to] == 0) return;
     c->help_budget[to]--;
     c->helped = true;
-    struct bft_msg m = {.type = BFT_MSG_NEW_VIEW, .view = c->view, .seq = c->nv_sent_seq};
-    m.body = c->nv_sent.p;
-    m.body_len = c->nv_sent_len;
+    struct bft_msg m = {.type = BFT_MSG_NEW_VIEW, .view = c->view, .seq = c->vchg.nv_sent_seq};
+    m.body = c->vchg.nv_sent.p;
+    m.body_len = c->vchg.nv_sent_len;
     c->io.send(c->io.ctx, to, &m);
     pbft_arm_retransmit(c);
 }
@@ -429,8 +424,8 @@ void pbft_on_view_change(struct bft_core *c, const struct bft_msg *m)
         reject(c, BFT_REJECT_STALE_VIEW);
         return;
     }
-    int why = pbft_vc_store(c, m);
-    if (why >= 0) {
+    enum bft_reject why = pbft_vc_store(c, m);
+    if (why != BFT_REJECT_NONE) {
         reject(c, why);
         return;
     }

@@ -513,7 +513,7 @@ static void test_vote_delivered_twice_counts_once(void **state)
     drop(s, BFT_MSG_COMMIT, SIM_MASK(0) | SIM_MASK(3), SIM_MASK(1));
     /* and no log fetch: the idle status probe would legitimately bring
      * replica 1 the 2f+1 COMMITs it is denied here */
-    drop(s, BFT_MSG_STATE_RESP, SIM_MASK(0) | SIM_MASK(2) | SIM_MASK(3), SIM_MASK(1));
+    drop(s, BFT_MSG_FETCH_RESP, SIM_MASK(0) | SIM_MASK(2) | SIM_MASK(3), SIM_MASK(1));
     struct sim_rule dup = {.action = SIM_RULE_DUPLICATE,
                            .type = BFT_MSG_COMMIT,
                            .from_mask = SIM_MASK(2),

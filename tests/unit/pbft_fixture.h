@@ -120,10 +120,10 @@ static inline int fx_decode(const uint8_t *buf, size_t len, struct bft_msg *m)
     if (len == BFT_MSG_MIN_LEN && buf[5] == BFT_MSG_PRE_PREPARE) {
         memset(m, 0, sizeof(*m));
         m->type = buf[5];
-        m->sender = (uint32_t)pbft_le(buf + 8, 4);
-        m->cluster_id = pbft_le(buf + 16, 8);
-        m->view = pbft_le(buf + 24, 8);
-        m->seq = pbft_le(buf + 32, 8);
+        m->sender = (uint32_t)wire_le_load(buf + 8, 4);
+        m->cluster_id = wire_le_load(buf + 16, 8);
+        m->view = wire_le_load(buf + 24, 8);
+        m->seq = wire_le_load(buf + 32, 8);
         memcpy(m->digest.b, buf + 40, 32);
         m->body = buf + BFT_HDR_LEN;
         memcpy(m->sig, buf + BFT_HDR_LEN, BFT_SIG_LEN);
@@ -251,7 +251,7 @@ static inline void fx_io_execute(void *ctx, uint64_t seq, uint64_t view, const u
         const uint8_t *raw;
         size_t rlen;
         while (bft_batch_iter_next(&it, &raw, &rlen)) {
-            uint64_t req_no = pbft_le(raw + 32, 8);
+            uint64_t req_no = wire_le_load(raw + 32, 8);
             if (req_no < FX_REQS) nd->done[req_no] = true;
         }
     }
@@ -459,11 +459,11 @@ static inline uint64_t fx_rand(struct fx *fx)
 static uint8_t *fx_request(uint32_t client, uint64_t req_no, uint32_t *len)
 {
     uint8_t body[4 + 2 + 8];
-    struct pbft_wr w = {.p = body, .cap = sizeof body};
-    pbft_put(&w, 1, 2);
-    pbft_put(&w, 0, 2);
-    pbft_put(&w, 8, 2);
-    pbft_put(&w, req_no * 1000 + client, 8);
+    struct wire_wr w = {.buf = body, .cap = sizeof body};
+    wire_put_le(&w, 1, 2);
+    wire_put_le(&w, 0, 2);
+    wire_put_le(&w, 8, 2);
+    wire_put_le(&w, req_no * 1000 + client, 8);
     struct bft_msg m = {.type = BFT_MSG_REQUEST, .seq = req_no, .body = body, .body_len = w.len};
     return fx_encode(client, &m, len);
 }
@@ -483,13 +483,13 @@ static inline void fx_submit(struct fx *fx, uint32_t to, uint32_t client, uint64
 static inline uint32_t fx_batch(uint8_t *out, size_t cap, uint32_t client, uint64_t first,
                                 uint32_t count)
 {
-    struct pbft_wr w = {.p = out, .cap = cap};
-    pbft_put(&w, count, 2);
+    struct wire_wr w = {.buf = out, .cap = cap};
+    wire_put_le(&w, count, 2);
     for (uint32_t i = 0; i < count; i++) {
         uint32_t len;
         uint8_t *req = fx_request(client, first + i, &len);
-        pbft_put(&w, len, 4);
-        pbft_put_bytes(&w, req, len);
+        wire_put_le(&w, len, 4);
+        wire_put_bytes(&w, req, len);
         free(req);
     }
     assert_false(w.err);

@@ -21,7 +21,7 @@ static void test_4_2_primary_assigns_seq_persist_then_preprepare(void **state)
     assert_true(rec >= 0 && pp > rec);
     assert_int_equal(p->eff[pp].seq, 1);
     assert_int_equal(p->eff[pp].view, 0);
-    assert_int_equal(pbft_le(p->eff[pp].payload, 2), 1); /* low load: batch of one */
+    assert_int_equal(wire_le_load(p->eff[pp].payload, 2), 1); /* low load: batch of one */
     bft_digest d;
     bft_batch_digest(p->eff[pp].payload, p->eff[pp].payload_len, &d);
     assert_memory_equal(d.b, p->eff[pp].digest.b, 32);
@@ -251,7 +251,7 @@ static void test_4_2_batching_grows_when_pipeline_full(void **state)
     for (int i = 0; i < 3; i++)
         third = fx_find(p, FX_BCAST, BFT_MSG_PRE_PREPARE, (uint32_t)third + 1);
     assert_int_equal(p->eff[third].seq, 3);
-    assert_int_equal(pbft_le(p->eff[third].payload, 2), 10);
+    assert_int_equal(wire_le_load(p->eff[third].payload, 2), 10);
     assert_int_equal(fx_status(p).pending_requests, 11); /* request 1 executed */
     fx_free(&fx);
 }

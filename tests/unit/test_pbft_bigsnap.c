@@ -162,13 +162,13 @@ static void test_4_3_snapshot_above_64_mib_is_certified_and_handed_over(void **s
     for (uint32_t i = 0; i < 4; i++) {
         const struct bft_core *c = fx.node[i].core;
         assert_true(c->h >= 8);
-        assert_int_equal(c->snap_len, BIG);
-        assert_true(c->snap_seq > 0 && c->snap_seq <= c->h);
-        assert_true(pbft_popcount(c->snap_mask) >= 3);
-        assert_false(c->snap_too_big);
+        assert_int_equal(c->snap.len, BIG);
+        assert_true(c->snap.seq > 0 && c->snap.seq <= c->h);
+        assert_true(pbft_popcount(c->snap.mask) >= 3);
+        assert_false(c->snap.too_big);
         assert_true(ck_calls[i] >= 1);
         assert_int_equal(ck_len[i], BIG);
-        assert_int_equal(ck_seq[i], c->snap_seq);
+        assert_int_equal(ck_seq[i], c->snap.seq);
         assert_int_equal(fx.node[i].rejects[BFT_REJECT_OVERLOAD], 0);
     }
     fx_free(&fx);
@@ -186,11 +186,11 @@ static void test_snapshot_rule_keeps_the_log_instead_of_copying_the_state(void *
     assert_true(all_done(&fx, 1, 60));
     for (uint32_t i = 0; i < 4; i++) {
         const struct bft_core *c = fx.node[i].core;
-        assert_true(c->h >= c->snap_seq + 2 * c->K); /* checkpoints without a copy */
-        assert_int_equal(c->snaps_taken, 1);
+        assert_true(c->h >= c->snap.seq + 2 * c->K); /* checkpoints without a copy */
+        assert_int_equal(c->snap.taken, 1);
         assert_int_equal(ck_calls[i], 1);
         assert_false(c->kept_broken);
-        assert_int_equal(c->snap_seq + c->kept_n, c->h);
+        assert_int_equal(c->snap.seq + c->kept_n, c->h);
         assert_true(pbft_kept_covers(c, c->h));
         assert_true(c->kept_bytes < BIG);
     }
@@ -211,9 +211,9 @@ static void test_snapshot_rule_small_state_snapshots_often(void **state)
     const struct bft_core *c = fx.node[1].core;
     uint64_t checkpoints = c->h / c->K;
     assert_true(checkpoints >= 8);
-    assert_true(c->snaps_taken >= 2);
-    assert_true(c->snaps_taken < checkpoints);
-    assert_true(c->kept_bytes < 2 * c->snap_len + c->K * 1024);
+    assert_true(c->snap.taken >= 2);
+    assert_true(c->snap.taken < checkpoints);
+    assert_true(c->kept_bytes < 2 * c->snap.len + c->K * 1024);
     fx_free(&fx);
 }
 
@@ -233,7 +233,7 @@ static void test_4_3_wiped_replica_restores_big_snapshot_and_replays_kept_log(vo
     drive(&fx, 9, 80, 60000);
     assert_true(all_done(&fx, 9, 80));
     const struct bft_core *c0 = fx.node[0].core;
-    uint64_t h = c0->h, snap_seq = c0->snap_seq;
+    uint64_t h = c0->h, snap_seq = c0->snap.seq;
     assert_true(snap_seq > 0 && snap_seq + 2 * c0->K <= h); /* h has no snapshot */
     wipe(&fx, 3);
     fx.node[3].down = false;
@@ -245,16 +245,16 @@ static void test_4_3_wiped_replica_restores_big_snapshot_and_replays_kept_log(vo
     assert_true(b->exec_seq[0] > snap_seq && b->exec_seq[0] <= h); /* replayed below h */
     assert_true(fx_status(b).last_executed >= fx_status(&fx.node[0]).last_executed - 4);
     assert_memory_equal(b->state.b, fx.node[0].state.b, 32);
-    assert_false(b->core->x_active);
+    assert_false(b->core->xfer.active);
     /* It serves what it restored, with the kept log it replayed. */
-    assert_int_equal(b->core->snap_len, BIG);
-    assert_true(pbft_popcount(b->core->snap_mask) >= 3);
+    assert_int_equal(b->core->snap.len, BIG);
+    assert_true(pbft_popcount(b->core->snap.mask) >= 3);
     for (uint32_t i = 0; i < 4; i++)
         assert_int_equal(fx.node[i].rejects[BFT_REJECT_MALFORMED], 0);
     fx_free(&fx);
 }
 
-/* Log-fetch answers held back by the network (STATE_RESP kind 1 to replica
+/* Log-fetch answers held back by the network (FETCH_RESP kind 1 to replica
  * 3 at or below `below`), to be delivered in reverse order. */
 struct held {
     uint64_t below, lo;
@@ -267,7 +267,7 @@ struct held {
 static bool hold_kept_entries(struct fx *fx, uint32_t from, uint32_t to, const struct bft_msg *m)
 {
     struct held *h = fx->arg;
-    if (to != 3 || m->type != BFT_MSG_STATE_RESP || m->body_len < 1 || m->body[0] != 1 ||
+    if (to != 3 || m->type != BFT_MSG_FETCH_RESP || m->body_len < 1 || m->body[0] != 1 ||
         m->seq > h->below || m->seq <= h->lo || h->n == 256)
         return false;
     h->buf[h->n] = fx_encode(from, m, &h->len[h->n]);
@@ -290,7 +290,7 @@ static void test_4_3_kept_log_entries_out_of_order_are_replayed_in_order(void **
     drive(&fx, 9, 40, 60000);
     assert_true(all_done(&fx, 1, 40));
     const struct bft_core *c0 = fx.node[0].core;
-    uint64_t h = c0->h, snap_seq = c0->snap_seq;
+    uint64_t h = c0->h, snap_seq = c0->snap.seq;
     print_message("snapshot %llu, h %llu\n", (unsigned long long)snap_seq, (unsigned long long)h);
     assert_true(snap_seq + 2 * c0->K <= h && h - snap_seq <= 64);
     uint64_t all = h - snap_seq == 64 ? ~0ull : (1ull << (h - snap_seq)) - 1;

@@ -94,17 +94,17 @@ static void test_4_3_future_checkpoints_bounded(void **state)
 static uint32_t state_chunk_body(uint8_t *body, size_t cap, const uint8_t *snap, size_t len,
                                  uint32_t k, uint8_t *const *raws, const uint32_t *rlen)
 {
-    struct pbft_wr w = {.p = body, .cap = cap};
+    struct wire_wr w = {.buf = body, .cap = cap};
     uint8_t sha[32];
     crypto_sha256(snap, len, sha);
-    pbft_put(&w, 0, 1);
-    pbft_put(&w, len, 4);
-    pbft_put(&w, 0, 4);
-    pbft_put_bytes(&w, sha, 32);
-    pbft_put(&w, k, 1);
+    wire_put_le(&w, 0, 1);
+    wire_put_le(&w, len, 4);
+    wire_put_le(&w, 0, 4);
+    wire_put_bytes(&w, sha, 32);
+    wire_put_le(&w, k, 1);
     for (uint32_t i = 0; i < k; i++) {
-        pbft_put(&w, rlen[i], 2);
-        pbft_put_bytes(&w, raws[i], rlen[i]);
+        wire_put_le(&w, rlen[i], 2);
+        wire_put_bytes(&w, raws[i], rlen[i]);
     }
     assert_false(w.err);
     return (uint32_t)w.len;
@@ -168,11 +168,11 @@ static void test_4_3_state_transfer_when_behind(void **state)
     fx_inject(&fx, 0, 3, &resp);
     assert_int_equal(fx_status(b).last_executed, 16);
     assert_memory_equal(b->state.b, st.b, 32);
-    assert_false(b->core->st_active);
+    assert_false(b->core->st.active);
     assert_int_equal(b->restores, 1);
     /* What it restored it now serves (the certifiers may lose theirs). */
-    assert_int_equal(b->core->snap_seq, 16);
-    assert_int_equal(b->core->snap_len, sizeof snap);
+    assert_int_equal(b->core->snap.seq, 16);
+    assert_int_equal(b->core->snap.len, sizeof snap);
     for (uint32_t i = 0; i < 3; i++)
         free(raws[i]);
     fx_free(&fx);
@@ -190,10 +190,10 @@ static void test_4_3_log_fetch_with_commit_proof(void **state)
     struct fx_node *b = &fx.node[1];
     bft_digest d;
     commit_seq(&fx, 1, 1, &d);
-    uint8_t want[3] = {1, 1, 0};
-    struct bft_msg req = {.type = BFT_MSG_STATE_REQ, .seq = 1, .body = want, .body_len = 3};
+    uint8_t want[2] = {1, 0}; /* u16 count 1 */
+    struct bft_msg req = {.type = BFT_MSG_FETCH_REQ, .seq = 1, .body = want, .body_len = 2};
     fx_inject(&fx, 3, 1, &req);
-    int resp = fx_find(b, FX_SEND, BFT_MSG_STATE_RESP, 0);
+    int resp = fx_find(b, FX_SEND, BFT_MSG_FETCH_RESP, 0);
     assert_true(resp >= 0);
     const struct fx_effect *e = &b->eff[resp];
     assert_int_equal(e->to, 3);
@@ -204,7 +204,7 @@ static void test_4_3_log_fetch_with_commit_proof(void **state)
     struct fx fx2;
     fx_init(&fx2, 4);
     struct fx_node *l = &fx2.node[3];
-    struct bft_msg m = {.type = BFT_MSG_STATE_RESP, .seq = 1, .digest = e->digest};
+    struct bft_msg m = {.type = BFT_MSG_FETCH_RESP, .seq = 1, .digest = e->digest};
     uint8_t *body = malloc(e->body_len), *batch = malloc(e->payload_len);
     memcpy(body, e->body, e->body_len);
     memcpy(batch, e->payload, e->payload_len);

@@ -13,9 +13,9 @@ static uint8_t *big_batch(uint32_t len, uint8_t fill, bft_digest *d)
     uint8_t *b = malloc(len);
     assert_non_null(b);
     memset(b, fill, len);
-    struct pbft_wr w = {.p = b, .cap = len};
-    pbft_put(&w, 1, 2);
-    pbft_put(&w, len - 6, 4);
+    struct wire_wr w = {.buf = b, .cap = len};
+    wire_put_le(&w, 1, 2);
+    wire_put_le(&w, len - 6, 4);
     assert_false(w.err);
     bft_batch_digest(b, len, d);
     return b;
@@ -45,8 +45,8 @@ static void test_new_replica_holds_little(void **state)
     const struct bft_core *c = fx.node[1].core;
     assert_true(c->rec.cap >= pbft_rec_floor(c));
     assert_true(c->rec.cap < (128u << 10));
-    assert_null(c->own_vc.p);
-    assert_null(c->nv_sent.p);
+    assert_null(c->vchg.own_vc.p);
+    assert_null(c->vchg.nv_sent.p);
     assert_int_equal(c->pend.cap, 0); /* allocated with the first request */
     assert_int_equal(chunks_used(c), 0);
     assert_null(pbft_slot_peek(fx.node[1].core, 1));
@@ -134,14 +134,14 @@ static void prepare_at_1(struct fx *fx, uint64_t seq, const uint8_t *batch, uint
 }
 
 /* Skip one certificate of a VIEW-CHANGE body; returns its batch_len field. */
-static uint32_t skip_cert(struct pbft_rd *r)
+static uint32_t skip_cert(struct wire_rd *r)
 {
-    pbft_get_ptr(r, pbft_get(r, 2)); /* pre-prepare */
-    uint32_t nprep = (uint32_t)pbft_get(r, 1);
+    wire_get_ptr(r, wire_get_le(r, 2)); /* pre-prepare */
+    uint32_t nprep = (uint32_t)wire_get_le(r, 1);
     for (uint32_t i = 0; i < nprep; i++)
-        pbft_get_ptr(r, pbft_get(r, 2));
-    uint32_t blen = (uint32_t)pbft_get(r, 4);
-    if (blen != PBFT_BATCH_OMITTED) pbft_get_ptr(r, blen);
+        wire_get_ptr(r, wire_get_le(r, 2));
+    uint32_t blen = (uint32_t)wire_get_le(r, 4);
+    if (blen != PBFT_BATCH_OMITTED) wire_get_ptr(r, blen);
     assert_false(r->err);
     return blen;
 }
@@ -164,18 +164,19 @@ static void test_view_change_batches_up_to_body_max(void **state)
     int vc = fx_find(b, FX_BCAST, BFT_MSG_VIEW_CHANGE, 0);
     assert_true(vc >= 0);
     const struct fx_effect *e = &b->eff[vc];
-    assert_int_equal(e->body_len, b->core->own_vc_len);
-    assert_true(b->core->own_vc.cap >= e->body_len && b->core->own_vc.cap <= BFT_BODY_MAX);
-    struct pbft_rd r = {.p = e->body, .len = e->body_len};
-    pbft_get_ptr(&r, 8 + 32);
-    assert_int_equal(pbft_get(&r, 1), 0); /* no stable checkpoint yet */
-    assert_int_equal(pbft_get(&r, 2), 2);
+    assert_int_equal(e->body_len, b->core->vchg.own_vc_len);
+    assert_true(b->core->vchg.own_vc.cap >= e->body_len &&
+                b->core->vchg.own_vc.cap <= BFT_BODY_MAX);
+    struct wire_rd r = {.p = e->body, .len = e->body_len};
+    wire_get_ptr(&r, 8 + 32);
+    assert_int_equal(wire_get_le(&r, 1), 0); /* no stable checkpoint yet */
+    assert_int_equal(wire_get_le(&r, 2), 2);
     assert_int_equal(skip_cert(&r), len);
     assert_int_equal(skip_cert(&r), PBFT_BATCH_OMITTED);
     assert_int_equal(r.off, r.len);
     /* Our own VIEW-CHANGE is in the store, as the others see it. */
-    assert_true(b->core->vcs[1].valid);
-    assert_int_equal(b->core->vcs[1].view, 1);
+    assert_true(b->core->vchg.vcs[1].valid);
+    assert_int_equal(b->core->vchg.vcs[1].view, 1);
     free(b1);
     free(b2);
     fx_free(&fx);

@@ -226,7 +226,7 @@ static void test_holder_answers_relay_request(void **state)
     assert_int_equal(b->eff[i].body_len, 3 + PBFT_RAW_MAX);
     assert_int_equal(b->eff[i].body[0], 3);
     assert_int_equal(b->eff[i].payload_len, pp.payload_len);
-    assert_int_equal(pbft_le(b->eff[i].body + 3 + 8, 4), 0); /* signed by primary 0 */
+    assert_int_equal(wire_le_load(b->eff[i].body + 3 + 8, 4), 0); /* signed by primary 0 */
     req.seq = 2;
     fx_inject(&fx, 3, 1, &req);
     assert_int_equal(count_sends(b, BFT_MSG_STATE_RESP, 3), 1);

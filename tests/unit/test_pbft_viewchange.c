@@ -77,7 +77,7 @@ static void test_4_4_timer_expiry_sends_view_change_with_certificate(void **stat
     assert_true(b->timer_armed[PBFT_TIMER_VIEW_CHANGE]);
     uint32_t mark = b->neff;
     fx_fire(&fx, 2, PBFT_TIMER_VIEW_CHANGE); /* first: probe the others */
-    int probe = fx_find(b, FX_BCAST, BFT_MSG_STATE_REQ, mark);
+    int probe = fx_find(b, FX_BCAST, BFT_MSG_FETCH_REQ, mark);
     assert_true(probe >= 0);
     assert_int_equal(b->eff[probe].seq, 1);
     assert_false(fx_status(b).in_view_change);
@@ -85,7 +85,7 @@ static void test_4_4_timer_expiry_sends_view_change_with_certificate(void **stat
     for (int i = 1; i < PBFT_PROBES; i++)
         fx_fire(&fx, 2, PBFT_TIMER_VIEW_CHANGE);
     assert_false(fx_status(b).in_view_change);
-    assert_int_equal(fx_count(b, FX_BCAST, BFT_MSG_STATE_REQ), PBFT_PROBES);
+    assert_int_equal(fx_count(b, FX_BCAST, BFT_MSG_FETCH_REQ), PBFT_PROBES);
     fx_fire(&fx, 2, PBFT_TIMER_VIEW_CHANGE); /* nobody is ahead: suspect */
     int rec = fx_find(b, FX_PERSIST, PBFT_REC_VIEW, mark);
     int vc = fx_find(b, FX_BCAST, BFT_MSG_VIEW_CHANGE, mark);
@@ -94,31 +94,28 @@ static void test_4_4_timer_expiry_sends_view_change_with_certificate(void **stat
     assert_int_equal(fx_status(b).view, 1);
     const struct fx_effect *e = &b->eff[vc];
     assert_int_equal(e->view, 1);
-    struct pbft_rd r = {.p = e->body, .len = e->body_len};
-    assert_int_equal(pbft_get(&r, 8), 0); /* h */
-    pbft_get_ptr(&r, 32);
-    assert_int_equal(pbft_get(&r, 1), 0); /* no checkpoint yet */
-    assert_int_equal(pbft_get(&r, 2), 1); /* one certificate */
-    uint16_t len = (uint16_t)pbft_get(&r, 2);
-    const uint8_t *pp = pbft_get_ptr(&r, len);
-    assert_int_equal(len, BFT_MSG_MIN_LEN);
-    assert_int_equal(pp[5], BFT_MSG_PRE_PREPARE);
-    assert_int_equal(pbft_le(pp + 8, 4), 0);  /* signed by primary 0 */
-    assert_int_equal(pbft_le(pp + 32, 8), 1); /* seq 1 */
-    assert_int_equal(pbft_get(&r, 1), 2);     /* 2f prepares */
-    for (int i = 0; i < 2; i++) {
-        len = (uint16_t)pbft_get(&r, 2);
-        const uint8_t *p = pbft_get_ptr(&r, len);
-        assert_int_equal(p[5], BFT_MSG_PREPARE);
-        assert_memory_equal(p + 40, pp + 40, 32);
+    struct pbft_limits lim = pbft_limits_of(b->core);
+    struct pbft_vc_wire w;
+    assert_int_equal(pbft_vc_decode(e->body, e->body_len, &lim, &w), BFT_REJECT_NONE);
+    assert_int_equal(w.h, 0);
+    assert_int_equal(w.proof.count, 0); /* no checkpoint yet */
+    assert_int_equal(w.ncert, 1);       /* one certificate */
+    struct pbft_vc_wire_cert ct;
+    assert_true(pbft_vc_next_cert(&w, &ct));
+    assert_int_equal(ct.pp.type, BFT_MSG_PRE_PREPARE);
+    assert_int_equal(ct.pp.sender, 0); /* signed by primary 0 */
+    assert_int_equal(ct.pp.seq, 1);
+    assert_int_equal(ct.prep.count, 2); /* 2f prepares */
+    for (uint32_t i = 0; i < 2; i++) {
+        assert_int_equal(ct.prep.m[i].type, BFT_MSG_PREPARE);
+        assert_memory_equal(ct.prep.m[i].digest.b, ct.pp.digest.b, CRYPTO_DIGEST_LEN);
     }
-    uint32_t blen = (uint32_t)pbft_get(&r, 4);
-    const uint8_t *batch = pbft_get_ptr(&r, blen);
-    assert_false(r.err);
-    assert_int_equal(r.off, r.len);
+    assert_non_null(ct.batch);
+    struct pbft_vc_wire_cert more;
+    assert_false(pbft_vc_next_cert(&w, &more)); /* only one */
     bft_digest d;
-    bft_batch_digest(batch, blen, &d);
-    assert_memory_equal(d.b, pp + 40, 32);
+    bft_batch_digest(ct.batch, ct.batch_len, &d);
+    assert_memory_equal(d.b, ct.pp.digest.b, CRYPTO_DIGEST_LEN);
     /* Normal-case messages are refused during the view change. */
     struct bft_msg v = fx_vote(BFT_MSG_PREPARE, 0, 2, &d);
     fx_inject(&fx, 1, 2, &v);
@@ -216,8 +213,8 @@ static void test_4_4_backup_rejects_new_view_dropping_prepared_value(void **stat
     memcpy(body, e->body, e->body_len);
     uint32_t nref = body[48];
     size_t dig_off = 8 + 32 + 8 + 1 + nref * 36 + 2;
-    assert_int_equal(pbft_le(body + 40, 8), 1); /* max-s: seq 1 is in O */
-    memset(body + dig_off, 0, 32);              /* ... but claim it is null */
+    assert_int_equal(wire_le_load(body + 40, 8), 1); /* max-s: seq 1 is in O */
+    memset(body + dig_off, 0, 32);                   /* ... but claim it is null */
     struct bft_msg forged = {.type = BFT_MSG_NEW_VIEW, .view = 1, .seq = 1};
     forged.body = body;
     forged.body_len = e->body_len;
@@ -338,12 +335,12 @@ static void test_4_4_view_change_with_bad_embedded_signature_rejected(void **sta
     struct fx_node *b = &fx.node[2];
     fx_inject(&fx, 1, 2, &m);
     assert_int_equal(b->rejects[BFT_REJECT_BAD_SIGNATURE], 1);
-    assert_false(b->core->vcs[1].valid);
+    assert_false(b->core->vchg.vcs[1].valid);
     body[prep_sig] = 0;
     m.body_len = e->body_len - 1; /* truncated */
     fx_inject(&fx, 1, 2, &m);
     assert_int_equal(b->rejects[BFT_REJECT_MALFORMED], 1);
-    assert_false(b->core->vcs[1].valid);
+    assert_false(b->core->vchg.vcs[1].valid);
     /* A prepared certificate with only 2f-1 prepares is not a certificate. */
     body[8 + 32 + 1 + 2 + 2 + BFT_MSG_MIN_LEN] = 1;
     m.body_len = e->body_len;
@@ -351,8 +348,8 @@ static void test_4_4_view_change_with_bad_embedded_signature_rejected(void **sta
     assert_int_equal(b->rejects[BFT_REJECT_MALFORMED], 2);
     body[8 + 32 + 1 + 2 + 2 + BFT_MSG_MIN_LEN] = 2;
     fx_inject(&fx, 1, 2, &m);
-    assert_true(b->core->vcs[1].valid);
-    assert_int_equal(b->core->vcs[1].ncert, 1);
+    assert_true(b->core->vchg.vcs[1].valid);
+    assert_int_equal(b->core->vchg.vcs[1].ncert, 1);
     free(body);
     fx_free(&fx);
 }
@@ -431,7 +428,7 @@ static void test_4_4_waiting_new_view_not_replaced_by_future_primary(void **stat
     assert_true(nv >= 0);
     const struct fx_effect *e = &fx.node[1].eff[nv];
     uint32_t nref = e->body[48];
-    uint32_t ndig = (uint32_t)pbft_le(e->body + 49 + nref * 36, 2);
+    uint32_t ndig = (uint32_t)wire_le_load(e->body + 49 + nref * 36, 2);
     uint32_t nemb_off = 49 + nref * 36 + 2 + ndig * 32;
     uint8_t *refs_only = malloc(nemb_off + 1);
     memcpy(refs_only, e->body, nemb_off);
