@@ -346,7 +346,7 @@ static void test_disk_loss_after_compaction(void **state)
     assert_true(l->log.start > 1);
     assert_int_equal(fx->node[2].restores, 1);
     assert_true(c2->anchored);
-    assert_int_equal(l->match[2], l->log.last);
+    assert_int_equal(l->prog[2].match, l->log.last);
     assert_int_equal(fx->node[2].executed, fx->node[0].executed);
     assert_int_equal(fx->node[2].state, fx->node[0].state);
     /* It keeps up with new entries by appends, not more snapshots. */
