@@ -122,8 +122,10 @@ static void install(struct bft_core *c, uint32_t from, uint64_t from_term)
     uint64_t idx = c->in_index, term = c->in_term;
     bft_digest st;
     /* Crash-fault: the leader's snapshot is trusted as it is (no digest). */
-    if (c->io.restore(c->io.ctx, idx, c->in_snap, c->in_total, NULL, &st) != BFT_E_OK) {
-        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+    int rv = c->io.restore(c->io.ctx, idx, c->in_snap, c->in_total, NULL, &st);
+    if (rv != BFT_E_OK) {
+        /* Memory short is our overload, not a bad snapshot from the peer. */
+        c->io.reject(c->io.ctx, rv == BFT_E_NOMEM ? BFT_REJECT_OVERLOAD : BFT_REJECT_MALFORMED);
         c->in_index = 0;
         c->in_len = 0;
         return;
