@@ -212,6 +212,54 @@ static void test_5_4_2_figure8_commit_only_current_term(void **state)
     fx_free(fx);
 }
 
+/* Fig. 2 nextIndex/matchIndex, kept per follower in one raft_progress (etcd's
+ * tracker.Progress): a new leader starts every follower at PROBE with
+ * next = last + 1 and match = 0; an ack moves match and next up and
+ * switches it to REPLICATE; check-quorum (diss. §6.2) counts and clears
+ * recent_active. A follower's stickiness (diss. §4.2.3) is a bft_timeout
+ * that runs from each append until its timer fires. */
+static void test_fig2_progress_next_match_and_recent_activity(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new(3);
+    fx_boot(fx);
+    struct bft_core *l = fx->node[0].core, *f = fx->node[1].core;
+    assert_false(f->sticky.armed);
+    assert_true(fx_fire(fx, 0, RAFT_TIMER_ELECTION));
+    /* Before any ack: PROBE, next = last + 1 (the no-op is at last). */
+    for (uint32_t p = 1; p < 3; p++) {
+        assert_int_equal(l->prog[p].state, RAFT_PROBE);
+        assert_int_equal(l->prog[p].match, 0);
+        assert_false(l->prog[p].recent_active);
+    }
+    fx_run(fx, 100000);
+    assert_true(fx_status(fx, 0).is_leader);
+    for (uint32_t p = 1; p < 3; p++) {
+        assert_int_equal(l->prog[p].state, RAFT_REPLICATE);
+        assert_int_equal(l->prog[p].match, l->log.last);
+        assert_int_equal(l->prog[p].next, l->log.last + 1);
+        assert_true(l->prog[p].recent_active);
+        assert_int_equal(raft_inflight(&l->prog[p], l->log.last), 0);
+    }
+    assert_true(f->sticky.armed);
+    assert_int_equal(f->sticky.id, RAFT_TIMER_STICKY);
+    assert_true(fx_fire(fx, 1, RAFT_TIMER_STICKY));
+    assert_false(f->sticky.armed);
+    /* Check-quorum clears recent activity; an ack sets it again. */
+    assert_true(fx_fire(fx, 0, RAFT_TIMER_QUORUM));
+    assert_false(l->prog[1].recent_active || l->prog[2].recent_active);
+    fx_heartbeat(fx, 0);
+    assert_true(l->prog[1].recent_active && l->prog[2].recent_active);
+    assert_true(f->sticky.armed);
+    /* Entries sent to a cut-off follower stay in flight. */
+    fx_partition(fx, (1u << 0) | (1u << 1));
+    fx_submit(fx, 0, 0, 1, false);
+    fx_run(fx, 100000);
+    assert_int_equal(l->prog[1].match, l->log.last);
+    assert_int_equal(raft_inflight(&l->prog[2], l->prog[2].next - 1), 1);
+    fx_free(fx);
+}
+
 /* ---- partitions ---- */
 
 static void test_5_3_minority_cannot_commit_majority_can(void **state)
@@ -349,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_5_3_fast_backoff_one_round_trip),
         cmocka_unit_test(test_5_1_stale_leader_fenced_by_term),
         cmocka_unit_test(test_5_4_2_figure8_commit_only_current_term),
+        cmocka_unit_test(test_fig2_progress_next_match_and_recent_activity),
         cmocka_unit_test(test_5_3_minority_cannot_commit_majority_can),
         cmocka_unit_test(test_5_3_even_cluster_majority),
         cmocka_unit_test(test_5_3_single_node),
