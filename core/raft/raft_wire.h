@@ -24,7 +24,7 @@
 #define RAFT_AR_SUCCESS 0x01 /* AppendEntries reply: success */
 #define RAFT_AR_FRESH 0x02   /* AppendEntries reply: replier is un-anchored */
 enum { RAFT_VOTE_REAL = 1, RAFT_VOTE_PRE = 2, RAFT_VOTE_PROBE = 3 };
-#define RAFT_APPEND_HDR 64 /* bytes before the entries (at most 37 used) */
+#define RAFT_APPEND_HDR 64 /* room before the entries (raft_append_head_len: at most 45) */
 #define RAFT_ENTRY_HDR 12  /* term + len */
 #define RAFT_ENTRY_MAX (BFT_BODY_MAX - RAFT_APPEND_HDR - RAFT_ENTRY_HDR)
 #define RAFT_APPEND_ENTRIES_MAX 256 /* entries in one AppendEntries */
