@@ -127,11 +127,23 @@ static void test_raft_wire_append_rejects(void **state)
     m.seq = UINT64_MAX - 10;
     assert_int_equal(raft_decode_append(&m, &a), BFT_REJECT_MALFORMED);
     m.seq = 41;
-    /* prevLogTerm above the sender's term. */
-    wire_le_store(body + 1, 8, 8);
-    assert_int_equal(raft_decode_append(&m, &a), BFT_REJECT_MALFORMED);
-    wire_le_store(body + 1, 5, 8);
     assert_int_equal(raft_decode_append(&m, &a), BFT_REJECT_NONE);
+    /* prevLogTerm above the sender's term (a heartbeat: no entries whose
+     * own terms would give it away). */
+    uint8_t hb[64];
+    struct raft_append h0 = {.term = 7, .prev_index = 41, .prev_term = 7};
+    struct wire_wr w0;
+    wire_wr_init(&w0, hb, sizeof hb);
+    raft_put_append_head(&w0, &h0);
+    struct bft_msg mh;
+    raft_append_msg(&h0, &w0, &mh);
+    assert_int_equal(raft_decode_append(&mh, &a), BFT_REJECT_NONE);
+    wire_le_store(hb + 1, 8, 8);
+    assert_int_equal(raft_decode_append(&mh, &a), BFT_REJECT_MALFORMED);
+    /* Term 0 has no leader, even for an empty append at the start. */
+    wire_le_store(hb + 1, 0, 8);
+    mh.view = 0;
+    assert_int_equal(raft_decode_append(&mh, &a), BFT_REJECT_MALFORMED);
     /* Entry terms going down, below prevLogTerm, or above the term. */
     m = make_append(body, sizeof body, false, 7, 6);
     assert_int_equal(raft_decode_append(&m, &a), BFT_REJECT_MALFORMED);
