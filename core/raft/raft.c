@@ -10,19 +10,16 @@
 
 /* ---- shared state changes ---- */
 
-void raft_persist_hard(struct bft_core *c)
+void raft_set_term(struct bft_core *c, uint64_t term)
 {
-    uint8_t rec[1 + 8 + 4 + 8 + 1];
-    rec[0] = RAFT_REC_HARD;
-    uint8_t *p = rec + 1;
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(c->term >> (8 * i));
-    for (int i = 0; i < 4; i++)
-        p[8 + i] = (uint8_t)(c->voted_for >> (8 * i));
-    for (int i = 0; i < 8; i++)
-        p[12 + i] = (uint8_t)(c->vote_floor >> (8 * i));
-    p[20] = c->anchored ? 1 : 0;
-    c->io.persist(c->io.ctx, rec, sizeof rec);
+    assert(term > c->term);
+    c->term = term;
+}
+
+void raft_commit_to(struct bft_core *c, uint64_t index)
+{
+    assert(index > c->commit);
+    c->commit = index;
 }
 
 void raft_reset_election_timer(struct bft_core *c)
@@ -62,7 +59,7 @@ void raft_become_follower(struct bft_core *c, uint64_t term, uint32_t leader)
 {
     if (c->role == RAFT_LEADER) stop_leading(c);
     if (term > c->term) {
-        c->term = term;
+        raft_set_term(c, term);
         c->voted_for = RAFT_NONE;
         raft_persist_hard(c);
     }
@@ -115,6 +112,7 @@ static int raft_create(struct bft_core **out, const struct bft_core_config *cfg,
     c->compact_every = k * 16 < 2048 ? k * 16 : 2048;
     c->voted_for = RAFT_NONE;
     c->leader = RAFT_NONE;
+    bft_timeout_init(&c->sticky, RAFT_TIMER_STICKY);
     /* The scratch buffers and the request tables start empty or small and
      * grow with use (docs/architecture.md "Bounds"). */
     if (raft_log_init(&c->log) != BFT_E_OK || raft_pending_init(c) != BFT_E_OK) {
@@ -142,6 +140,50 @@ static void raft_status(const struct bft_core *c, struct bft_core_status *out)
 
 /* ---- events ---- */
 
+/* Decode the body (raft_wire.c) and hand the struct to its handler; a body
+ * that does not decode is refused before any state is touched. */
+static enum bft_reject raft_dispatch(struct bft_core *c, const struct bft_msg *m)
+{
+    enum bft_reject why = BFT_REJECT_MALFORMED; /* unknown type */
+    union {
+        struct raft_append ae;
+        struct raft_append_resp ar;
+        struct raft_vote rv;
+        struct raft_vote_resp vr;
+        struct raft_state_req sq;
+        struct raft_state_resp ss;
+    } u;
+    switch (m->type) {
+    case BFT_MSG_RAFT_APPEND:
+        if ((why = raft_decode_append(m, &u.ae)) == BFT_REJECT_NONE)
+            raft_on_append(c, m->sender, &u.ae);
+        break;
+    case BFT_MSG_RAFT_APPEND_RESP:
+        if ((why = raft_decode_append_resp(m, &u.ar)) == BFT_REJECT_NONE)
+            raft_on_append_resp(c, m->sender, &u.ar);
+        break;
+    case BFT_MSG_RAFT_VOTE:
+        if ((why = raft_decode_vote(m, &u.rv)) == BFT_REJECT_NONE)
+            raft_on_vote(c, m->sender, &u.rv);
+        break;
+    case BFT_MSG_RAFT_VOTE_RESP:
+        if ((why = raft_decode_vote_resp(m, &u.vr)) == BFT_REJECT_NONE)
+            raft_on_vote_resp(c, m->sender, &u.vr);
+        break;
+    case BFT_MSG_STATE_REQ:
+        if ((why = raft_decode_state_req(m, &u.sq)) == BFT_REJECT_NONE)
+            raft_on_state_req(c, m->sender, &u.sq);
+        break;
+    case BFT_MSG_STATE_RESP:
+        if ((why = raft_decode_state_resp(m, &u.ss)) == BFT_REJECT_NONE)
+            raft_on_state_resp(c, m->sender, &u.ss);
+        break;
+    default:
+        break;
+    }
+    return why;
+}
+
 static void raft_on_message(struct bft_core *c, const struct bft_msg *m)
 {
     raft_start(c);
@@ -160,29 +202,8 @@ static void raft_on_message(struct bft_core *c, const struct bft_msg *m)
         c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
         return;
     }
-    switch (m->type) {
-    case BFT_MSG_RAFT_APPEND:
-        raft_on_append(c, m);
-        break;
-    case BFT_MSG_RAFT_APPEND_RESP:
-        raft_on_append_resp(c, m);
-        break;
-    case BFT_MSG_RAFT_VOTE:
-        raft_on_vote(c, m);
-        break;
-    case BFT_MSG_RAFT_VOTE_RESP:
-        raft_on_vote_resp(c, m);
-        break;
-    case BFT_MSG_STATE_REQ:
-        raft_on_state_req(c, m);
-        break;
-    case BFT_MSG_STATE_RESP:
-        raft_on_state_resp(c, m);
-        break;
-    default:
-        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
-        break;
-    }
+    enum bft_reject why = raft_dispatch(c, m);
+    if (why != BFT_REJECT_NONE) c->io.reject(c->io.ctx, why);
 }
 
 static void raft_on_request_event(struct bft_core *c, const struct bft_msg *req)
@@ -212,7 +233,7 @@ static void raft_on_timer(struct bft_core *c, uint32_t timer)
         raft_on_heartbeat_timer(c);
         break;
     case RAFT_TIMER_STICKY:
-        c->sticky = false;
+        bft_timeout_fired(&c->sticky);
         break;
     case RAFT_TIMER_QUORUM:
         raft_on_quorum_timer(c);

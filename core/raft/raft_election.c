@@ -31,7 +31,6 @@
 #include <string.h>
 
 #include "core/raft/raft_internal.h"
-#include "wire/bytes.h"
 
 static uint32_t popcount(uint32_t m)
 {
@@ -40,15 +39,14 @@ static uint32_t popcount(uint32_t m)
 
 static void send_vote(struct bft_core *c, uint8_t kind, uint64_t term, uint64_t nonce)
 {
-    uint8_t body[17];
-    body[0] = kind;
-    wire_le_store(body + 1, raft_last_term(&c->log), 8);
-    wire_le_store(body + 9, nonce, 8);
-    struct bft_msg m = {.type = BFT_MSG_RAFT_VOTE,
-                        .view = term,
-                        .seq = c->log.last,
-                        .body = body,
-                        .body_len = sizeof body};
+    struct raft_vote v = {.term = term,
+                          .kind = kind,
+                          .last_index = c->log.last,
+                          .last_term = raft_last_term(&c->log),
+                          .nonce = nonce};
+    uint8_t body[RAFT_VOTE_LEN];
+    struct bft_msg m;
+    raft_encode_vote(&v, body, &m);
     c->io.broadcast(c->io.ctx, &m);
 }
 
@@ -58,15 +56,13 @@ static void send_vote(struct bft_core *c, uint8_t kind, uint64_t term, uint64_t 
 static void send_vote_resp(struct bft_core *c, uint32_t to, uint8_t kind, bool granted,
                            uint64_t asked, uint64_t nonce)
 {
-    uint8_t body[18];
-    body[0] = kind;
-    body[1] = granted ? 1 : 0;
-    wire_le_store(body + 2, asked, 8);
-    wire_le_store(body + 10, nonce, 8);
     uint64_t view = c->term;
     if (kind != RAFT_VOTE_PROBE && c->vote_floor > view) view = c->vote_floor;
-    struct bft_msg m = {
-        .type = BFT_MSG_RAFT_VOTE_RESP, .view = view, .body = body, .body_len = sizeof body};
+    struct raft_vote_resp v = {
+        .term = view, .kind = kind, .granted = granted, .asked_term = asked, .nonce = nonce};
+    uint8_t body[RAFT_VOTE_RESP_LEN];
+    struct bft_msg m;
+    raft_encode_vote_resp(&v, body, &m);
     c->io.send(c->io.ctx, to, &m);
 }
 
@@ -109,10 +105,7 @@ void raft_start(struct bft_core *c)
      * counts on our refusal: refuse votes for one election timeout (diss.
      * §4.2.3, §6.4.1). A new replica has heard from nobody; one that lost
      * its disk does not vote until anchored anyway. */
-    if (c->term > 0) {
-        c->sticky = true;
-        c->io.set_timer(c->io.ctx, RAFT_TIMER_STICKY, c->elect_ms);
-    }
+    if (c->term > 0) bft_timeout_restart(&c->sticky, &c->io, c->elect_ms);
     if (c->n == 1 && !c->anchored) {
         c->anchored = true; /* nobody to lose state to */
         raft_persist_hard(c);
@@ -126,7 +119,7 @@ void raft_start(struct bft_core *c)
 static void start_election(struct bft_core *c)
 {
     /* §5.2: increment the term, vote for self, persist, ask everyone. */
-    c->term = (c->term > c->vote_floor ? c->term : c->vote_floor) + 1;
+    raft_set_term(c, (c->term > c->vote_floor ? c->term : c->vote_floor) + 1);
     c->voted_for = c->self;
     c->role = RAFT_CANDIDATE;
     c->leader = RAFT_NONE;
@@ -171,94 +164,83 @@ static bool up_to_date(const struct bft_core *c, uint64_t last_index, uint64_t l
     return last_term > mine || (last_term == mine && last_index >= c->log.last);
 }
 
-void raft_on_vote(struct bft_core *c, const struct bft_msg *m)
+/* RequestVote receiver (Fig. 2), with pre-vote and probes. */
+void raft_on_vote(struct bft_core *c, uint32_t from, const struct raft_vote *v)
 {
-    struct wire_rd r;
-    wire_rd_init(&r, m->body, m->body_len);
-    uint8_t kind = wire_get_u8(&r);
-    uint64_t last_term = wire_get_u64(&r);
-    uint64_t nonce = wire_get_u64(&r);
-    if (r.err || wire_rd_left(&r) != 0 || kind < RAFT_VOTE_REAL || kind > RAFT_VOTE_PROBE ||
-        (kind != RAFT_VOTE_PROBE && (nonce != 0 || m->view == 0))) {
-        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+    if (v->kind == RAFT_VOTE_PROBE) {
+        send_vote_resp(c, from, v->kind, false, v->term, v->nonce);
         return;
     }
-    if (kind == RAFT_VOTE_PROBE) {
-        send_vote_resp(c, m->sender, kind, false, m->view, nonce);
-        return;
-    }
-    bool ok_log = up_to_date(c, m->seq, last_term);
+    bool ok_log = up_to_date(c, v->last_index, v->last_term);
     /* Heard from a live leader within T (or we are it): refuse, and do not
      * let the request move our term (diss. §4.2.3). */
-    if (c->sticky || raft_is_leader(c)) {
-        send_vote_resp(c, m->sender, kind, false, m->view, 0);
+    if (c->sticky.armed || raft_is_leader(c)) {
+        send_vote_resp(c, from, v->kind, false, v->term, 0);
         return;
     }
-    if (kind == RAFT_VOTE_PRE) {
+    if (v->kind == RAFT_VOTE_PRE) {
         /* Never change our term for a pre-vote (diss. §9.6). */
-        bool grant = c->anchored && m->view > c->term && m->view > c->vote_floor && ok_log;
-        send_vote_resp(c, m->sender, kind, grant, m->view, 0);
+        bool grant = c->anchored && v->term > c->term && v->term > c->vote_floor && ok_log;
+        send_vote_resp(c, from, v->kind, grant, v->term, 0);
         return;
     }
-    if (m->view < c->term) {
+    if (v->term < c->term) {
         c->io.reject(c->io.ctx, BFT_REJECT_STALE_VIEW);
-        send_vote_resp(c, m->sender, kind, false, m->view, 0);
+        send_vote_resp(c, from, v->kind, false, v->term, 0);
         return;
     }
-    if (m->view > c->term) raft_become_follower(c, m->view, RAFT_NONE);
-    bool grant = c->anchored && m->view > c->vote_floor && ok_log &&
-                 (c->voted_for == RAFT_NONE || c->voted_for == m->sender);
+    if (v->term > c->term) raft_become_follower(c, v->term, RAFT_NONE);
+    /* §5.2: at most one vote per term, first come first served. */
+    bool grant = c->anchored && v->term > c->vote_floor && ok_log &&
+                 (c->voted_for == RAFT_NONE || c->voted_for == from);
     if (grant) {
         /* Durable before the reply leaves (the node orders persists first). */
-        if (c->voted_for != m->sender) {
-            c->voted_for = m->sender;
+        if (c->voted_for != from) {
+            c->voted_for = from;
             raft_persist_hard(c);
         }
         raft_reset_election_timer(c);
     }
-    send_vote_resp(c, m->sender, kind, grant, m->view, 0);
+    send_vote_resp(c, from, v->kind, grant, v->term, 0);
 }
 
-void raft_on_vote_resp(struct bft_core *c, const struct bft_msg *m)
+/* A probe answer for the current round: enough of them give the vote
+ * floor, and maybe the anchor (see the top of this file). */
+static void on_probe_resp(struct bft_core *c, uint32_t from, const struct raft_vote_resp *v)
 {
-    struct wire_rd r;
-    wire_rd_init(&r, m->body, m->body_len);
-    uint8_t kind = wire_get_u8(&r);
-    uint8_t granted = wire_get_u8(&r);
-    uint64_t asked = wire_get_u64(&r);
-    uint64_t nonce = wire_get_u64(&r);
-    if (r.err || wire_rd_left(&r) != 0 || kind < RAFT_VOTE_REAL || kind > RAFT_VOTE_PROBE ||
-        granted > 1 || (kind == RAFT_VOTE_PROBE && granted)) {
-        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+    if (c->anchored || v->nonce != c->probe_nonce || v->nonce == 0) return;
+    c->probe_mask |= 1u << from;
+    if (v->term > c->probe_max) c->probe_max = v->term;
+    if (popcount(c->probe_mask) < c->n - c->maj + 1) return;
+    c->probe_done = true;
+    c->probe_nonce = 0; /* this round is complete */
+    if (c->probe_max > c->vote_floor) c->vote_floor = c->probe_max;
+    if (c->probe_max == 0 || c->leader_anchor_ok)
+        anchor(c);
+    else
+        raft_persist_hard(c);
+}
+
+void raft_on_vote_resp(struct bft_core *c, uint32_t from, const struct raft_vote_resp *v)
+{
+    uint32_t bit = 1u << from;
+    if (v->kind == RAFT_VOTE_PROBE) {
+        on_probe_resp(c, from, v);
         return;
     }
-    uint32_t bit = 1u << m->sender;
-    if (kind == RAFT_VOTE_PROBE) {
-        if (c->anchored || nonce != c->probe_nonce || nonce == 0) return;
-        c->probe_mask |= bit;
-        if (m->view > c->probe_max) c->probe_max = m->view;
-        if (popcount(c->probe_mask) < c->n - c->maj + 1) return;
-        c->probe_done = true;
-        c->probe_nonce = 0; /* this round is complete */
-        if (c->probe_max > c->vote_floor) c->vote_floor = c->probe_max;
-        if (c->probe_max == 0 || c->leader_anchor_ok)
-            anchor(c);
-        else
-            raft_persist_hard(c);
+    if (v->term > c->term) {
+        raft_become_follower(c, v->term, RAFT_NONE);
         return;
     }
-    if (m->view > c->term) {
-        raft_become_follower(c, m->view, RAFT_NONE);
-        return;
-    }
-    if (!granted) return;
-    if (kind == RAFT_VOTE_PRE) {
-        if (c->role != RAFT_PRECANDIDATE || asked != c->pre_term) return;
+    if (!v->granted) return;
+    if (v->kind == RAFT_VOTE_PRE) {
+        if (c->role != RAFT_PRECANDIDATE || v->asked_term != c->pre_term) return;
         c->votes |= bit;
         if (popcount(c->votes) >= c->maj) start_election(c);
         return;
     }
-    if (c->role != RAFT_CANDIDATE || asked != c->term || m->view != c->term) return;
+    /* §5.2: a candidate with votes from a majority becomes leader. */
+    if (c->role != RAFT_CANDIDATE || v->asked_term != c->term || v->term != c->term) return;
     c->votes |= bit;
     if (popcount(c->votes) >= c->maj) raft_become_leader(c);
 }

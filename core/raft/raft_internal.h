@@ -7,31 +7,9 @@
  * signed by default, so every body is still validated with the bounded
  * reader (a corrupt or hostile body is counted and dropped, never trusted).
  *
- * Wire bodies (all integers little-endian; the header carries type, sender,
- * view = the sender's current term, seq as noted):
- *
- * RAFT_APPEND (AppendEntries, Fig. 2), seq = prevLogIndex:
- *   u8 flags (RAFT_AE_ANCHOR) | u64 prevLogTerm | u64 leaderCommit
- *   | u64 round (heartbeat round, for the lease and ReadIndex)
- *   | [ANCHOR: u64 boot_id | u64 anchor_index]
- *   | u32 count | count x (u64 term | u32 len | batch[len])
- *   Each batch is a client batch (bft.h): u16 k | k x (u32 len | REQUEST);
- *   len 0 is the leader's no-op entry (§5.4.2, diss. §3.6.2).
- * RAFT_APPEND_RESP, seq = match index on success, else 0:
- *   u8 flags (RAFT_AR_SUCCESS | RAFT_AR_FRESH) | u64 round (echo)
- *   | u64 conflict_term | u64 conflict_index (fast back-off, §5.3)
- *   | [FRESH: u64 boot_id]
- * RAFT_VOTE (RequestVote, Fig. 2; pre-vote diss. §9.6), view = the term the
- *   candidate asks for (current term + 1 for a pre-vote), seq = lastLogIndex:
- *   u8 kind (RAFT_VOTE_REAL | RAFT_VOTE_PRE | RAFT_VOTE_PROBE)
- *   | u64 lastLogTerm | u64 nonce (PROBE; 0 otherwise)
- * RAFT_VOTE_RESP, view = responder's current term:
- *   u8 kind | u8 granted | u64 asked_term | u64 nonce
- * STATE_REQ (InstallSnapshot pull, diss. §5.3), seq = lowest snapshot index
- *   wanted: u64 snap_index (the one being assembled, 0 = none) | u64 offset
- * STATE_RESP (InstallSnapshot chunk), seq = snapshot index,
- *   payload = snapshot bytes [offset, offset + payload_len):
- *   u64 snap_term | u64 total_len | u64 offset
+ * Wire bodies: raft_wire.h (one struct per message, decoded and encoded
+ * by raft_wire.c; the header carries type, sender, view = the sender's
+ * current term, and seq as noted there).
  *
  * WAL records (first byte = type):
  *   HARD:   u64 term | u32 voted_for | u64 vote_floor | u8 anchored
@@ -48,10 +26,12 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "core/core.h"
-#include "core/raft/raft.h"
 #include "core/client_quota.h"
+#include "core/core.h"
 #include "core/grow.h"
+#include "core/raft/raft.h"
+#include "core/raft/raft_wire.h"
+#include "core/timeout.h"
 
 /* ---- timers (ids < 64) ---- */
 #define RAFT_TIMER_START 1     /* first event after recovery */
@@ -67,13 +47,9 @@
 #define RAFT_LOG_CAP 65536u               /* entries in memory (power of two) */
 #define RAFT_LOG_CAP_INIT 64u             /* ring slots at first; doubles to RAFT_LOG_CAP */
 #define RAFT_LOG_BYTES_MAX (256ull << 20) /* batch bytes in memory */
-#define RAFT_APPEND_HDR 64                /* bytes before the entries */
-#define RAFT_ENTRY_HDR 12                 /* term + len */
-#define RAFT_ENTRY_MAX (BFT_BODY_MAX - RAFT_APPEND_HDR - RAFT_ENTRY_HDR)
-#define RAFT_APPEND_ENTRIES_MAX 256 /* entries in one AppendEntries */
-#define RAFT_INFLIGHT_MAX 512       /* entries sent, unacked, per follower */
-#define RAFT_PENDING_MAX 4096       /* client requests queued at the leader */
-#define RAFT_PENDING_CAP_INIT 16u   /* queue slots at first; doubles to RAFT_PENDING_MAX */
+#define RAFT_INFLIGHT_MAX 512             /* entries sent, unacked, per follower */
+#define RAFT_PENDING_MAX 4096             /* client requests queued at the leader */
+#define RAFT_PENDING_CAP_INIT 16u         /* queue slots at first; doubles to RAFT_PENDING_MAX */
 #define RAFT_PENDING_BYTES_MAX (64u << 20)
 #define RAFT_QUOTA_FLOOR 16 /* envelopes one client may queue at least (client_quota.h) */
 #define RAFT_QUOTA_FLOOR_BYTES (1u << 20)
@@ -82,16 +58,11 @@
 #define RAFT_READS_MAX 1024    /* pending ReadIndex reads */
 #define RAFT_READS_CAP_INIT 4u /* read slots at first; doubles to RAFT_READS_MAX */
 #define RAFT_READS_BYTES_MAX (16u << 20)
-#define RAFT_SNAP_MAX (256u << 20)  /* largest snapshot accepted */
 #define RAFT_CHUNK_MAX (512u << 10) /* snapshot bytes per STATE_RESP */
 #define RAFT_REC_MAX (RAFT_ENTRY_MAX + 64)
 #define RAFT_REC_ENTRY_HDR 21 /* type + index + term + len before an ENTRY record's batch */
 
-/* ---- wire constants ---- */
-#define RAFT_AE_ANCHOR 0x01
-#define RAFT_AR_SUCCESS 0x01
-#define RAFT_AR_FRESH 0x02
-enum { RAFT_VOTE_REAL = 1, RAFT_VOTE_PRE = 2, RAFT_VOTE_PROBE = 3 };
+/* ---- WAL record types ---- */
 enum { RAFT_REC_HARD = 1, RAFT_REC_ENTRY = 2, RAFT_REC_COMMIT = 3, RAFT_REC_SNAP = 4 };
 
 #define RAFT_NONE UINT32_MAX
@@ -100,6 +71,30 @@ enum raft_role { RAFT_FOLLOWER = 0, RAFT_PRECANDIDATE, RAFT_CANDIDATE, RAFT_LEAD
 /* Per-follower replication state (etcd's Progress): PROBE sends one
  * append at a time until the follower's log matches; REPLICATE pipelines. */
 enum raft_pstate { RAFT_PROBE = 0, RAFT_REPLICATE };
+
+/* What the leader knows of one follower, after etcd-io/raft's
+ * tracker.Progress: Fig. 2's nextIndex/matchIndex plus the state that
+ * paces sends to it. The snapshot state of etcd is implicit: next below
+ * our log's start means the follower needs InstallSnapshot (§7). Reset
+ * whole when we become leader (raft_progress_reset). */
+struct raft_progress {
+    uint64_t match;         /* highest index known stored there (matchIndex) */
+    uint64_t next;          /* next index to send (nextIndex) */
+    uint8_t state;          /* enum raft_pstate */
+    bool paused;            /* PROBE: one append in flight, wait for its answer */
+    bool snap_pushed;       /* InstallSnapshot's first chunk sent this round */
+    bool recent_active;     /* answered since the last check-quorum (diss. §6.2) */
+    uint64_t match_at_tick; /* match at the last heartbeat: unchanged = resend */
+    uint64_t acked_round;   /* highest heartbeat round it acked (raft_read.c) */
+    /* Disk-loss guard (raft_election.c): the follower restarted as boot id
+     * anchor_boot (0: it did not) and must reach anchor_index. */
+    uint64_t anchor_boot, anchor_index;
+};
+/* Entries sent but not acked: REPLICATE keeps it <= RAFT_INFLIGHT_MAX. */
+static inline uint64_t raft_inflight(const struct raft_progress *pr, uint64_t upto)
+{
+    return upto - pr->match;
+}
 
 /* ---- the log (raft_log.c): a ring of entries [start, last] ---- */
 struct raft_entry {
@@ -159,7 +154,9 @@ struct bft_core {
     uint64_t commit_hint; /* last COMMIT record */
     uint64_t view_changes;
     bool started;
-    bool sticky; /* heard from a current leader within T (diss. §4.2.3) */
+    /* Running while we heard from a current leader within T (diss.
+     * §4.2.3): we refuse votes until it fires. */
+    struct bft_timeout sticky;
 
     /* Elections. */
     uint32_t votes; /* bitmask of granted votes / pre-votes */
@@ -171,20 +168,13 @@ struct bft_core {
     bool probe_done, leader_anchor_ok;
 
     /* Leader. */
-    uint64_t next[BFT_MAX_REPLICAS], match[BFT_MAX_REPLICAS];
-    uint8_t pstate[BFT_MAX_REPLICAS];
-    bool paused[BFT_MAX_REPLICAS];
-    uint64_t match_at_tick[BFT_MAX_REPLICAS];
-    uint64_t acked_round[BFT_MAX_REPLICAS];
-    uint64_t anchor_boot[BFT_MAX_REPLICAS], anchor_idx[BFT_MAX_REPLICAS];
-    bool snap_pushed[BFT_MAX_REPLICAS];
-    uint32_t heard;                       /* followers heard since the last check-quorum */
-    uint64_t term_first;                  /* index of this term's no-op */
-    uint64_t round;                       /* heartbeat rounds started (monotonic) */
-    uint64_t term_round;                  /* first round of this leadership */
-    uint64_t confirmed_round;             /* highest round acked by a majority */
-    uint64_t lease_slot[RAFT_LEASE_RING]; /* round whose lease timer is armed */
-    uint64_t lease_expired;               /* highest round whose lease timer fired */
+    struct raft_progress prog[BFT_MAX_REPLICAS]; /* one per replica; ours unused */
+    uint64_t term_first;                         /* index of this term's no-op */
+    uint64_t round;                              /* heartbeat rounds started (monotonic) */
+    uint64_t term_round;                         /* first round of this leadership */
+    uint64_t confirmed_round;                    /* highest round acked by a majority */
+    uint64_t lease_slot[RAFT_LEASE_RING];        /* round whose lease timer is armed */
+    uint64_t lease_expired;                      /* highest round whose lease timer fired */
 
     /* Pending client requests (leader). The queues are rings that start
      * small and double when full up to their MAX; the dedup cache is
@@ -218,7 +208,11 @@ struct bft_core {
 };
 
 /* ---- raft.c ---- */
-void raft_persist_hard(struct bft_core *c);
+/* Our own invariants (docs/style.md #6, asserted): the current term only
+ * grows (Fig. 2), the commit index only grows (§5.4.3: a committed entry
+ * stays committed). */
+void raft_set_term(struct bft_core *c, uint64_t term);
+void raft_commit_to(struct bft_core *c, uint64_t index);
 void raft_become_follower(struct bft_core *c, uint64_t term, uint32_t leader);
 void raft_reset_election_timer(struct bft_core *c);
 void raft_note_leader(struct bft_core *c, uint32_t leader);
@@ -258,6 +252,7 @@ static inline uint64_t raft_last_term(const struct raft_log *l)
 }
 
 /* ---- raft_wal.c ---- */
+void raft_persist_hard(struct bft_core *c);
 /* False (nothing written) if memory for the record is short. */
 bool raft_persist_entry(struct bft_core *c, uint64_t index);
 void raft_persist_commit(struct bft_core *c);
@@ -270,21 +265,26 @@ int raft_compact(struct bft_core *c, uint64_t base,
 /* ---- raft_election.c ---- */
 void raft_start(struct bft_core *c);
 void raft_on_election_timer(struct bft_core *c);
-void raft_on_vote(struct bft_core *c, const struct bft_msg *m);
-void raft_on_vote_resp(struct bft_core *c, const struct bft_msg *m);
+/* Handlers take decoded bodies (raft_wire.h) and the sender, which the
+ * dispatcher (raft.c) checked is another replica of this cluster. */
+void raft_on_vote(struct bft_core *c, uint32_t from, const struct raft_vote *v);
+void raft_on_vote_resp(struct bft_core *c, uint32_t from, const struct raft_vote_resp *v);
 /* A leader's anchor covers our log: maybe leave the disk-loss guard. */
 void raft_anchor_check(struct bft_core *c);
 
 /* ---- raft_replication.c ---- */
 void raft_become_leader(struct bft_core *c);
+/* Leader's view of follower p reset at the start of a term (Fig. 2:
+ * nextIndex = last log index + 1, matchIndex = 0). */
+void raft_progress_reset(struct raft_progress *pr, uint64_t next);
 void raft_send_append(struct bft_core *c, uint32_t p, bool tick);
 void raft_broadcast_append(struct bft_core *c);
-void raft_on_append(struct bft_core *c, const struct bft_msg *m);
+void raft_on_append(struct bft_core *c, uint32_t from, const struct raft_append *a);
 /* AppendEntries reply (also after InstallSnapshot): match index on success,
  * else the conflict hint; carries FRESH while the disk-loss guard holds. */
 void raft_send_append_resp(struct bft_core *c, uint32_t to, bool ok, uint64_t match, uint64_t round,
                            uint64_t cterm, uint64_t cindex);
-void raft_on_append_resp(struct bft_core *c, const struct bft_msg *m);
+void raft_on_append_resp(struct bft_core *c, uint32_t from, const struct raft_append_resp *a);
 void raft_on_heartbeat_timer(struct bft_core *c);
 void raft_on_quorum_timer(struct bft_core *c);
 void raft_advance_commit(struct bft_core *c);
@@ -321,8 +321,8 @@ void raft_reads_clear(struct bft_core *c);
 void raft_maybe_compact(struct bft_core *c, bool force);
 void raft_send_snapshot(struct bft_core *c, uint32_t to, uint64_t offset);
 void raft_request_state(struct bft_core *c);
-void raft_on_state_req(struct bft_core *c, const struct bft_msg *m);
-void raft_on_state_resp(struct bft_core *c, const struct bft_msg *m);
+void raft_on_state_req(struct bft_core *c, uint32_t from, const struct raft_state_req *s);
+void raft_on_state_resp(struct bft_core *c, uint32_t from, const struct raft_state_resp *s);
 void raft_on_state_timer(struct bft_core *c);
 
 #endif

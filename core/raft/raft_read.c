@@ -68,7 +68,7 @@ void raft_round_acked(struct bft_core *c)
     if (!raft_is_leader(c)) return;
     uint64_t v[BFT_MAX_REPLICAS];
     for (uint32_t p = 0; p < c->n; p++)
-        v[p] = p == c->self ? c->round : c->acked_round[p];
+        v[p] = p == c->self ? c->round : c->prog[p].acked_round;
     qsort(v, c->n, sizeof v[0], cmp_desc);
     if (v[c->maj - 1] <= c->confirmed_round) return;
     c->confirmed_round = v[c->maj - 1];

@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include "core/raft/raft_internal.h"
-#include "wire/bytes.h"
 
 static bool take_snapshot(struct bft_core *c)
 {
@@ -64,27 +63,26 @@ void raft_send_snapshot(struct bft_core *c, uint32_t to, uint64_t offset)
     if (offset > c->snap_len) return;
     size_t chunk = c->snap_len - offset;
     if (chunk > RAFT_CHUNK_MAX) chunk = RAFT_CHUNK_MAX;
-    uint8_t body[24];
-    wire_le_store(body, c->snap_term, 8);
-    wire_le_store(body + 8, c->snap_len, 8);
-    wire_le_store(body + 16, offset, 8);
-    struct bft_msg m = {.type = BFT_MSG_STATE_RESP,
-                        .view = c->term,
-                        .seq = c->snap_index,
-                        .body = body,
-                        .body_len = sizeof body,
-                        .payload = c->snap + offset,
-                        .payload_len = (uint32_t)chunk};
+    struct raft_state_resp s = {.term = c->term,
+                                .snap_index = c->snap_index,
+                                .snap_term = c->snap_term,
+                                .total = c->snap_len,
+                                .offset = offset,
+                                .chunk = c->snap + offset,
+                                .chunk_len = (uint32_t)chunk};
+    uint8_t body[RAFT_STATE_RESP_LEN];
+    struct bft_msg m;
+    raft_encode_state_resp(&s, body, &m);
     c->io.send(c->io.ctx, to, &m);
 }
 
 static void send_state_req(struct bft_core *c, uint32_t to, uint64_t want)
 {
-    uint8_t body[16];
-    wire_le_store(body, c->in_index, 8);
-    wire_le_store(body + 8, c->in_len, 8);
-    struct bft_msg m = {
-        .type = BFT_MSG_STATE_REQ, .view = c->term, .seq = want, .body = body, .body_len = 16};
+    struct raft_state_req s = {
+        .term = c->term, .want = want, .snap_index = c->in_index, .offset = c->in_len};
+    uint8_t body[RAFT_STATE_REQ_LEN];
+    struct bft_msg m;
+    raft_encode_state_req(&s, body, &m);
     c->io.send(c->io.ctx, to, &m);
 }
 
@@ -108,22 +106,15 @@ void raft_on_state_timer(struct bft_core *c)
     if (raft_need_state(c)) raft_request_state(c);
 }
 
-void raft_on_state_req(struct bft_core *c, const struct bft_msg *m)
+void raft_on_state_req(struct bft_core *c, uint32_t from, const struct raft_state_req *s)
 {
-    struct wire_rd r;
-    wire_rd_init(&r, m->body, m->body_len);
-    uint64_t in_index = wire_get_u64(&r);
-    uint64_t offset = wire_get_u64(&r);
-    if (r.err || wire_rd_left(&r) != 0) {
-        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
-        return;
-    }
-    if (raft_need_state(c) || c->applied == 0 || c->applied < m->seq) return; /* cannot help */
-    if (c->snap_index < m->seq || !c->snap_len) {
+    if (raft_need_state(c) || c->applied == 0 || c->applied < s->want) return; /* cannot help */
+    if (c->snap_index < s->want || !c->snap_len) {
         if (!take_snapshot(c)) return;
     }
-    if (in_index != c->snap_index) offset = 0;
-    raft_send_snapshot(c, m->sender, offset);
+    /* Resume the transfer it is assembling, or start ours from 0. */
+    uint64_t offset = s->snap_index == c->snap_index ? s->offset : 0;
+    raft_send_snapshot(c, from, offset);
 }
 
 static void install(struct bft_core *c, uint32_t from, uint64_t from_term)
@@ -131,8 +122,10 @@ static void install(struct bft_core *c, uint32_t from, uint64_t from_term)
     uint64_t idx = c->in_index, term = c->in_term;
     bft_digest st;
     /* Crash-fault: the leader's snapshot is trusted as it is (no digest). */
-    if (c->io.restore(c->io.ctx, idx, c->in_snap, c->in_total, NULL, &st) != BFT_E_OK) {
-        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
+    int rv = c->io.restore(c->io.ctx, idx, c->in_snap, c->in_total, NULL, &st);
+    if (rv != BFT_E_OK) {
+        /* Memory short is our overload, not a bad snapshot from the peer. */
+        c->io.reject(c->io.ctx, rv == BFT_E_NOMEM ? BFT_REJECT_OVERLOAD : BFT_REJECT_MALFORMED);
         c->in_index = 0;
         c->in_len = 0;
         return;
@@ -164,56 +157,53 @@ static void install(struct bft_core *c, uint32_t from, uint64_t from_term)
         raft_send_append_resp(c, from, true, idx, 0, 0, 0);
 }
 
-void raft_on_state_resp(struct bft_core *c, const struct bft_msg *m)
+/* A push we do not need (say our ack was lost): tell the leader how far
+ * our committed prefix, identical to its own, goes. */
+static void ack_unneeded(struct bft_core *c, uint32_t from, const struct raft_state_resp *s)
 {
-    struct wire_rd r;
-    wire_rd_init(&r, m->body, m->body_len);
-    uint64_t term = wire_get_u64(&r);
-    uint64_t total = wire_get_u64(&r);
-    uint64_t offset = wire_get_u64(&r);
-    if (r.err || wire_rd_left(&r) != 0 || m->seq == 0 || total > RAFT_SNAP_MAX || offset > total ||
-        m->payload_len > total - offset || term > m->view) {
-        c->io.reject(c->io.ctx, BFT_REJECT_MALFORMED);
-        return;
-    }
+    if (s->offset == 0 && s->term == c->term && !raft_is_leader(c) && c->applied &&
+        !raft_need_state(c))
+        raft_send_append_resp(c, from, true, c->applied, 0, 0, 0);
+}
+
+void raft_on_state_resp(struct bft_core *c, uint32_t from, const struct raft_state_resp *s)
+{
     /* Useless unless it moves our state forward and joins our log (a
      * leader holds every committed entry, §5.4.3: never past its log). */
-    if (m->seq <= c->applied || m->seq + 1 < c->log.start) {
-        /* A push we do not need (say our ack was lost): tell the leader
-         * how far our committed prefix, identical to its own, goes. */
-        if (offset == 0 && m->view == c->term && !raft_is_leader(c) && c->applied &&
-            !raft_need_state(c))
-            raft_send_append_resp(c, m->sender, true, c->applied, 0, 0, 0);
+    if (s->snap_index <= c->applied || s->snap_index + 1 < c->log.start) {
+        ack_unneeded(c, from, s);
         return;
     }
-    if (raft_is_leader(c) && m->seq > c->log.last) return;
-    if (m->seq != c->in_index) {
-        if (offset != 0) return;
-        c->in_index = m->seq;
-        c->in_term = term;
-        c->in_total = total;
+    if (raft_is_leader(c) && s->snap_index > c->log.last) return;
+    if (s->snap_index != c->in_index) {
+        if (s->offset != 0) return;
+        c->in_index = s->snap_index;
+        c->in_term = s->snap_term;
+        c->in_total = s->total;
         c->in_len = 0;
     }
-    if (total != c->in_total || term != c->in_term) return;
-    if (offset != c->in_len) {
+    if (s->total != c->in_total || s->snap_term != c->in_term) return;
+    if (s->offset != c->in_len) {
         /* A chunk was lost (or this is a repeated push): ask the sender
          * for the one we need. */
-        send_state_req(c, m->sender, m->seq);
+        send_state_req(c, from, s->snap_index);
         return;
     }
-    if (!c->in_snap || offset == 0) {
-        uint8_t *p = realloc(c->in_snap, total ? total : 1);
+    if (!c->in_snap || s->offset == 0) {
+        /* Out of memory: drop the transfer (our overload, not the
+         * sender's fault); the state timer asks again. */
+        uint8_t *p = realloc(c->in_snap, s->total ? s->total : 1);
         if (!p) {
             c->in_index = 0;
             return;
         }
         c->in_snap = p;
     }
-    if (m->payload_len) memcpy(c->in_snap + offset, m->payload, m->payload_len);
-    c->in_len += m->payload_len;
+    if (s->chunk_len) memcpy(c->in_snap + s->offset, s->chunk, s->chunk_len);
+    c->in_len += s->chunk_len;
     if (c->in_len < c->in_total) {
-        send_state_req(c, m->sender, m->seq);
+        send_state_req(c, from, s->snap_index);
         return;
     }
-    install(c, m->sender, m->view);
+    install(c, from, s->term);
 }

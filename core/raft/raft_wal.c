@@ -18,6 +18,29 @@
 #include "core/raft/raft_internal.h"
 #include "wire/bytes.h"
 
+#define HARD_REC_LEN (1 + 8 + 4 + 8 + 1)
+
+/* The HARD record (Fig. 2 currentTerm and votedFor, plus the disk-loss
+ * guard's floor and anchor) into buf. */
+static void hard_record(const struct bft_core *c, uint8_t buf[HARD_REC_LEN])
+{
+    struct wire_wr w;
+    wire_wr_init(&w, buf, HARD_REC_LEN);
+    wire_put_u8(&w, RAFT_REC_HARD);
+    wire_put_u64(&w, c->term);
+    wire_put_u32(&w, c->voted_for);
+    wire_put_u64(&w, c->vote_floor);
+    wire_put_u8(&w, c->anchored ? 1 : 0);
+    assert(!w.err && w.len == HARD_REC_LEN);
+}
+
+void raft_persist_hard(struct bft_core *c)
+{
+    uint8_t rec[HARD_REC_LEN];
+    hard_record(c, rec);
+    c->io.persist(c->io.ctx, rec, sizeof rec);
+}
+
 /* One ENTRY record into c->rec, grown to the record's size (an entry is at
  * most RAFT_ENTRY_MAX, so a record is within RAFT_REC_MAX). NULL if memory
  * is short. */
@@ -187,12 +210,8 @@ int raft_compact(struct bft_core *c, uint64_t base,
     if (!bft_buf_reserve(&c->rec, RAFT_REC_ENTRY_HDR + (size_t)big, RAFT_REC_MAX))
         return BFT_E_AGAIN;
     if (!emit) return BFT_E_OK;
-    uint8_t small[1 + 8 + 4 + 8 + 1];
-    small[0] = RAFT_REC_HARD;
-    wire_le_store(small + 1, c->term, 8);
-    wire_le_store(small + 9, c->voted_for, 4);
-    wire_le_store(small + 13, c->vote_floor, 8);
-    small[21] = c->anchored ? 1 : 0;
+    uint8_t small[HARD_REC_LEN];
+    hard_record(c, small);
     emit(ctx, small, sizeof small);
     small[0] = RAFT_REC_SNAP;
     wire_le_store(small + 1, base, 8);

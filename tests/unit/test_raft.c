@@ -2,13 +2,18 @@
  * like etcd's raft_paper_test. This file: leader election (§5.2, §5.4.1),
  * pre-vote and stickiness (diss. §9.6, §4.2.3), leader crash. Replication
  * and commitment are in test_raft_replication.c, durability and snapshots
- * in test_raft_durable.c, reads in test_raft_read.c. */
+ * in test_raft_durable.c, reads in test_raft_read.c.
+ *
+ * Test names start with the section they check, like etcd's
+ * raft_paper_test: test_5_3_x is §5.3 of the Raft paper (Ongaro and
+ * Ousterhout, ATC'14), test_fig2_x its Figure 2, test_diss_6_4_x §6.4 of
+ * Ongaro's dissertation. */
 #include "core/core.h"
 #include "test_raft_fixture.h"
 
 /* ---- §5.2 leader election ---- */
 
-static void test_election_basic(void **state)
+static void test_5_2_election_basic(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -34,7 +39,7 @@ static void test_election_basic(void **state)
 }
 
 /* Randomised timeouts (§5.2): in [T, 2T), not all equal. */
-static void test_election_timeout_randomised(void **state)
+static void test_5_2_election_timeout_randomised(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(5);
@@ -58,7 +63,7 @@ static void test_election_timeout_randomised(void **state)
 
 /* Election safety (Fig. 3): split votes and competing candidates never give
  * two leaders in one term. */
-static void test_election_safety_competing(void **state)
+static void test_5_2_election_safety_competing(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(5);
@@ -87,7 +92,7 @@ static void test_election_safety_competing(void **state)
 }
 
 /* §5.4.1: a voter refuses a candidate whose log is less up-to-date. */
-static void test_vote_up_to_date_check(void **state)
+static void test_5_4_1_election_restriction(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -116,7 +121,7 @@ static void test_vote_up_to_date_check(void **state)
 
 /* A partitioned node's timeouts do not inflate its term, and when it comes
  * back it does not depose the healthy leader. */
-static void test_prevote_rejoin_does_not_disrupt(void **state)
+static void test_diss_9_6_prevote_rejoin_does_not_disrupt(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -145,7 +150,7 @@ static void test_prevote_rejoin_does_not_disrupt(void **state)
 /* Even a real RequestVote with a higher term (a node that did bump its
  * term) does not depose a leader whose followers heard from it (diss.
  * §4.2.3); check-quorum keeps the leader in place. */
-static void test_sticky_followers_ignore_higher_term_votes(void **state)
+static void test_diss_4_2_3_sticky_followers_ignore_higher_term_votes(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -169,7 +174,7 @@ static void test_sticky_followers_ignore_higher_term_votes(void **state)
 
 /* ---- leader crash and re-election ---- */
 
-static void test_leader_crash_reelection(void **state)
+static void test_5_2_leader_crash_reelection(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -207,13 +212,13 @@ static void test_leader_crash_reelection(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_election_basic),
-        cmocka_unit_test(test_election_timeout_randomised),
-        cmocka_unit_test(test_election_safety_competing),
-        cmocka_unit_test(test_vote_up_to_date_check),
-        cmocka_unit_test(test_prevote_rejoin_does_not_disrupt),
-        cmocka_unit_test(test_sticky_followers_ignore_higher_term_votes),
-        cmocka_unit_test(test_leader_crash_reelection),
+        cmocka_unit_test(test_5_2_election_basic),
+        cmocka_unit_test(test_5_2_election_timeout_randomised),
+        cmocka_unit_test(test_5_2_election_safety_competing),
+        cmocka_unit_test(test_5_4_1_election_restriction),
+        cmocka_unit_test(test_diss_9_6_prevote_rejoin_does_not_disrupt),
+        cmocka_unit_test(test_diss_4_2_3_sticky_followers_ignore_higher_term_votes),
+        cmocka_unit_test(test_5_2_leader_crash_reelection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

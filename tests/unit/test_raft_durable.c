@@ -1,7 +1,12 @@
 /* Raft durability: persist before the message that relies on it (Fig. 2
  * "Persistent state ... updated on stable storage before responding to
  * RPCs"), recovery from the WAL with re-execution, log compaction and
- * InstallSnapshot (§7), the disk-loss guard, and malformed input. */
+ * InstallSnapshot (§7), the disk-loss guard, and malformed input.
+ *
+ * Test names start with the section they check, like etcd's
+ * raft_paper_test: test_5_3_x is §5.3 of the Raft paper (Ongaro and
+ * Ousterhout, ATC'14), test_fig2_x its Figure 2, test_diss_6_4_x §6.4 of
+ * Ongaro's dissertation. */
 #include "core/core.h"
 #include "test_raft_fixture.h"
 
@@ -16,7 +21,7 @@ static long first_ev(const struct fx_node *nd, size_t from, uint8_t kind, uint8_
     return -1;
 }
 
-static void test_persist_before_vote_and_ack(void **state)
+static void test_fig2_persist_before_vote_and_ack(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -86,7 +91,7 @@ static int ask_vote(struct fx *fx, uint32_t from, uint32_t to, uint64_t term, ui
     return -1;
 }
 
-static void test_recover_restores_term_vote_log(void **state)
+static void test_fig2_recover_restores_term_vote_log(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -121,7 +126,7 @@ static void test_recover_restores_term_vote_log(void **state)
  * restarted replica re-executes the committed prefix of its log (up to the
  * last commit hint) at once, then the rest when the leader tells it the
  * commit index. */
-static void test_restart_reexecutes(void **state)
+static void test_5_5_restart_reexecutes(void **state)
 {
     (void)state;
     struct fx *fx = fx_alloc(3);
@@ -153,7 +158,7 @@ static void test_restart_reexecutes(void **state)
 /* Replay keeps the in-memory log bounded however long the WAL: beyond the
  * ring, the oldest committed entries are dropped and the state up to them
  * must come by transfer; uncommitted entries are never dropped. */
-static void test_replay_bounded(void **state)
+static void test_7_replay_bounded(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -180,7 +185,7 @@ static void test_replay_bounded(void **state)
  * prefix gets the leader's snapshot (STATE_RESP chunks) and catches up;
  * after a restart it pulls the state again (the WAL says the log before
  * the snapshot is gone). */
-static void test_compaction_and_snapshot_transfer(void **state)
+static void test_7_compaction_and_snapshot_transfer(void **state)
 {
     (void)state;
     struct fx *fx = fx_alloc(3);
@@ -226,7 +231,7 @@ static void test_compaction_and_snapshot_transfer(void **state)
 /* Disk-loss guard: a replica restarted without its WAL neither votes nor
  * campaigns until its probe set a vote floor and a leader's anchor brought
  * its log up to date. */
-static void test_disk_loss_guard(void **state)
+static void test_fig2_stable_storage_disk_loss_guard(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -270,7 +275,7 @@ static void test_disk_loss_guard(void **state)
  * answer (here a forged "term 5") only raises the vote floor; the next
  * round, all term 0, anchors the replica. Refusals then carry the floor so
  * a candidate learns to campaign above it. */
-static void test_probe_rounds_and_floor(void **state)
+static void test_fig2_stable_storage_probe_rounds_and_floor(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -322,7 +327,7 @@ static void test_probe_rounds_and_floor(void **state)
 /* A replica that lost its disk after the leader compacted: it gets the
  * snapshot, acks it (so the leader resumes appends), anchors, and ends with
  * the leader's state. */
-static void test_disk_loss_after_compaction(void **state)
+static void test_fig2_stable_storage_disk_loss_after_compaction(void **state)
 {
     (void)state;
     struct fx *fx = fx_alloc(3);
@@ -346,7 +351,7 @@ static void test_disk_loss_after_compaction(void **state)
     assert_true(l->log.start > 1);
     assert_int_equal(fx->node[2].restores, 1);
     assert_true(c2->anchored);
-    assert_int_equal(l->match[2], l->log.last);
+    assert_int_equal(l->prog[2].match, l->log.last);
     assert_int_equal(fx->node[2].executed, fx->node[0].executed);
     assert_int_equal(fx->node[2].state, fx->node[0].state);
     /* It keeps up with new entries by appends, not more snapshots. */
@@ -360,7 +365,7 @@ static void test_disk_loss_after_compaction(void **state)
 
 /* Never trust a body: truncated, oversized, bad enums are counted and
  * dropped; random bodies for every Raft type never crash (ASan). */
-static void test_malformed_bodies(void **state)
+static void test_fig2_malformed_bodies_dropped(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -445,15 +450,15 @@ static void test_malformed_bodies(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_persist_before_vote_and_ack),
-        cmocka_unit_test(test_recover_restores_term_vote_log),
-        cmocka_unit_test(test_restart_reexecutes),
-        cmocka_unit_test(test_replay_bounded),
-        cmocka_unit_test(test_compaction_and_snapshot_transfer),
-        cmocka_unit_test(test_disk_loss_guard),
-        cmocka_unit_test(test_disk_loss_after_compaction),
-        cmocka_unit_test(test_probe_rounds_and_floor),
-        cmocka_unit_test(test_malformed_bodies),
+        cmocka_unit_test(test_fig2_persist_before_vote_and_ack),
+        cmocka_unit_test(test_fig2_recover_restores_term_vote_log),
+        cmocka_unit_test(test_5_5_restart_reexecutes),
+        cmocka_unit_test(test_7_replay_bounded),
+        cmocka_unit_test(test_7_compaction_and_snapshot_transfer),
+        cmocka_unit_test(test_fig2_stable_storage_disk_loss_guard),
+        cmocka_unit_test(test_fig2_stable_storage_disk_loss_after_compaction),
+        cmocka_unit_test(test_fig2_stable_storage_probe_rounds_and_floor),
+        cmocka_unit_test(test_fig2_malformed_bodies_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,12 @@
  * locally while the lease holds and refused once its timer fires, ReadIndex
  * that confirms leadership with a heartbeat round and waits for the state
  * machine to catch up, the bounds on pending reads, and quorum-level reads
- * (docs/reads.md) that never take the lease. */
+ * (docs/reads.md) that never take the lease.
+ *
+ * Test names start with the section they check, like etcd's
+ * raft_paper_test: test_5_3_x is §5.3 of the Raft paper (Ongaro and
+ * Ousterhout, ATC'14), test_fig2_x its Figure 2, test_diss_6_4_x §6.4 of
+ * Ongaro's dissertation. */
 #include "test_raft_fixture.h"
 
 /* Fire every armed lease timer of node i: the lease runs out. */
@@ -12,7 +17,7 @@ static void expire_leases(struct fx *fx, uint32_t i)
         fx_fire(fx, i, RAFT_TIMER_LEASE_BASE + s);
 }
 
-static void test_lease_read_served_locally(void **state)
+static void test_diss_6_4_1_lease_read_served_locally(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -31,7 +36,7 @@ static void test_lease_read_served_locally(void **state)
     fx_free(fx);
 }
 
-static void test_lease_refused_after_timer(void **state)
+static void test_diss_6_4_1_lease_refused_after_timer(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -59,7 +64,7 @@ static void test_lease_refused_after_timer(void **state)
 
 /* A lease only counts rounds of the current leadership, and a new leader
  * has none until its first round (and its no-op) are confirmed. */
-static void test_new_leader_has_no_lease(void **state)
+static void test_diss_6_4_new_leader_has_no_lease(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -73,7 +78,7 @@ static void test_new_leader_has_no_lease(void **state)
 
 /* ReadIndex (§6.4): a read arriving before the new leader's no-op commits
  * waits for leadership confirmation and for applied >= read index. */
-static void test_readindex_waits_for_apply(void **state)
+static void test_diss_6_4_readindex_waits_for_apply(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -103,7 +108,7 @@ static void test_readindex_waits_for_apply(void **state)
 
 /* Reads at a follower go to the leader it knows; pending reads are
  * bounded; a leader that steps down drops its pending reads. */
-static void test_read_forwarding_and_bounds(void **state)
+static void test_diss_6_4_read_forwarding_and_bounds(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -138,7 +143,7 @@ static void test_read_forwarding_and_bounds(void **state)
  * Otherwise the restarted follower votes at once, another leader is
  * elected and commits writes, while the old leader, cut off, still serves
  * reads from its lease: stale reads. */
-static void test_6_4_1_restarted_follower_keeps_the_lease_rule(void **state)
+static void test_diss_6_4_1_restarted_follower_keeps_the_lease_rule(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -183,7 +188,7 @@ static void submit_quorum_read(struct fx *fx, uint32_t i, uint64_t req_no)
  * heartbeat round started after the read arrived is acked by a majority
  * (ReadIndex, §6.4 steps 1-4), so the read does not rely on clock drift.
  * A linearizable read in the same state is served from the lease. */
-static void test_quorum_read_skips_lease(void **state)
+static void test_diss_6_4_quorum_read_skips_lease(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -203,7 +208,7 @@ static void test_quorum_read_skips_lease(void **state)
 
 /* A cut-off leader with its lease still valid serves linearizable reads
  * from it but never answers a quorum read: no majority acks its round. */
-static void test_quorum_read_cut_off_leader_never_answers(void **state)
+static void test_diss_6_4_quorum_read_cut_off_leader_never_answers(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -226,14 +231,14 @@ static void test_quorum_read_cut_off_leader_never_answers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lease_read_served_locally),
-        cmocka_unit_test(test_lease_refused_after_timer),
-        cmocka_unit_test(test_new_leader_has_no_lease),
-        cmocka_unit_test(test_readindex_waits_for_apply),
-        cmocka_unit_test(test_read_forwarding_and_bounds),
-        cmocka_unit_test(test_6_4_1_restarted_follower_keeps_the_lease_rule),
-        cmocka_unit_test(test_quorum_read_skips_lease),
-        cmocka_unit_test(test_quorum_read_cut_off_leader_never_answers),
+        cmocka_unit_test(test_diss_6_4_1_lease_read_served_locally),
+        cmocka_unit_test(test_diss_6_4_1_lease_refused_after_timer),
+        cmocka_unit_test(test_diss_6_4_new_leader_has_no_lease),
+        cmocka_unit_test(test_diss_6_4_readindex_waits_for_apply),
+        cmocka_unit_test(test_diss_6_4_read_forwarding_and_bounds),
+        cmocka_unit_test(test_diss_6_4_1_restarted_follower_keeps_the_lease_rule),
+        cmocka_unit_test(test_diss_6_4_quorum_read_skips_lease),
+        cmocka_unit_test(test_diss_6_4_quorum_read_cut_off_leader_never_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

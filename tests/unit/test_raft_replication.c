@@ -2,13 +2,18 @@
  * batching, log matching and fast back-off (§5.3), fencing of a deposed
  * leader by term (§5.1), commit only by counting entries of the current
  * term (§5.4.2, Figure 8), minority and majority partitions, n = 4 and 1,
- * follower forwarding. */
+ * follower forwarding.
+ *
+ * Test names start with the section they check, like etcd's
+ * raft_paper_test: test_5_3_x is §5.3 of the Raft paper (Ongaro and
+ * Ousterhout, ATC'14), test_fig2_x its Figure 2, test_diss_6_4_x §6.4 of
+ * Ongaro's dissertation. */
 #include "test_raft_fixture.h"
 
 /* ---- §5.3 log replication ---- */
 
 /* Pipelining: the leader sends new entries without waiting for acks. */
-static void test_pipelined_append(void **state)
+static void test_5_3_pipelined_append(void **state)
 {
     (void)state;
     struct fx *fx = fx_alloc(3);
@@ -31,7 +36,7 @@ static void test_pipelined_append(void **state)
 
 /* Adaptive batching: with the pipeline full, requests accumulate and are
  * cut into one entry when a commit frees room. */
-static void test_batching_when_pipeline_full(void **state)
+static void test_5_3_batching_when_pipeline_full(void **state)
 {
     (void)state;
     struct fx *fx = fx_alloc(3);
@@ -54,7 +59,7 @@ static void test_batching_when_pipeline_full(void **state)
 /* Log matching and fast back-off (§5.3): a follower with a long divergent
  * suffix is repaired with one rejection per conflicting term, not one per
  * entry. */
-static void test_fast_backoff(void **state)
+static void test_5_3_fast_backoff(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -87,7 +92,7 @@ static void test_fast_backoff(void **state)
 
 /* The same, counting messages: a divergent tail of 7 entries in one term
  * costs one rejected round trip. */
-static void test_fast_backoff_one_round_trip(void **state)
+static void test_5_3_fast_backoff_one_round_trip(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -125,7 +130,7 @@ static void test_fast_backoff_one_round_trip(void **state)
 
 /* §5.1: a deposed leader's late appends are rejected by term (the term is
  * a fencing token) and the reply makes it step down. */
-static void test_stale_leader_fenced(void **state)
+static void test_5_1_stale_leader_fenced_by_term(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -167,7 +172,7 @@ static void test_stale_leader_fenced(void **state)
 /* A leader never commits an entry of an earlier term by counting replicas:
  * index 2 (term 2) stored on a majority stays uncommitted until an entry of
  * the current term (its no-op at 3) is. */
-static void test_figure8_commit_only_current_term(void **state)
+static void test_5_4_2_figure8_commit_only_current_term(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(5);
@@ -207,9 +212,57 @@ static void test_figure8_commit_only_current_term(void **state)
     fx_free(fx);
 }
 
+/* Fig. 2 nextIndex/matchIndex, kept per follower in one raft_progress (etcd's
+ * tracker.Progress): a new leader starts every follower at PROBE with
+ * next = last + 1 and match = 0; an ack moves match and next up and
+ * switches it to REPLICATE; check-quorum (diss. §6.2) counts and clears
+ * recent_active. A follower's stickiness (diss. §4.2.3) is a bft_timeout
+ * that runs from each append until its timer fires. */
+static void test_fig2_progress_next_match_and_recent_activity(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new(3);
+    fx_boot(fx);
+    struct bft_core *l = fx->node[0].core, *f = fx->node[1].core;
+    assert_false(f->sticky.armed);
+    assert_true(fx_fire(fx, 0, RAFT_TIMER_ELECTION));
+    /* Before any ack: PROBE, next = last + 1 (the no-op is at last). */
+    for (uint32_t p = 1; p < 3; p++) {
+        assert_int_equal(l->prog[p].state, RAFT_PROBE);
+        assert_int_equal(l->prog[p].match, 0);
+        assert_false(l->prog[p].recent_active);
+    }
+    fx_run(fx, 100000);
+    assert_true(fx_status(fx, 0).is_leader);
+    for (uint32_t p = 1; p < 3; p++) {
+        assert_int_equal(l->prog[p].state, RAFT_REPLICATE);
+        assert_int_equal(l->prog[p].match, l->log.last);
+        assert_int_equal(l->prog[p].next, l->log.last + 1);
+        assert_true(l->prog[p].recent_active);
+        assert_int_equal(raft_inflight(&l->prog[p], l->log.last), 0);
+    }
+    assert_true(f->sticky.armed);
+    assert_int_equal(f->sticky.id, RAFT_TIMER_STICKY);
+    assert_true(fx_fire(fx, 1, RAFT_TIMER_STICKY));
+    assert_false(f->sticky.armed);
+    /* Check-quorum clears recent activity; an ack sets it again. */
+    assert_true(fx_fire(fx, 0, RAFT_TIMER_QUORUM));
+    assert_false(l->prog[1].recent_active || l->prog[2].recent_active);
+    fx_heartbeat(fx, 0);
+    assert_true(l->prog[1].recent_active && l->prog[2].recent_active);
+    assert_true(f->sticky.armed);
+    /* Entries sent to a cut-off follower stay in flight. */
+    fx_partition(fx, (1u << 0) | (1u << 1));
+    fx_submit(fx, 0, 0, 1, false);
+    fx_run(fx, 100000);
+    assert_int_equal(l->prog[1].match, l->log.last);
+    assert_int_equal(raft_inflight(&l->prog[2], l->prog[2].next - 1), 1);
+    fx_free(fx);
+}
+
 /* ---- partitions ---- */
 
-static void test_minority_cannot_commit_majority_can(void **state)
+static void test_5_3_minority_cannot_commit_majority_can(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(5);
@@ -254,7 +307,7 @@ static void test_minority_cannot_commit_majority_can(void **state)
 }
 
 /* n = 4: majority is 3, so 2 + 2 cannot commit on either side. */
-static void test_even_cluster_majority(void **state)
+static void test_5_3_even_cluster_majority(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(4);
@@ -274,7 +327,7 @@ static void test_even_cluster_majority(void **state)
 }
 
 /* n = 1: a single replica elects itself and commits alone. */
-static void test_single_node(void **state)
+static void test_5_3_single_node(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(1);
@@ -287,7 +340,7 @@ static void test_single_node(void **state)
 }
 
 /* Followers forward client requests to the leader they know, or drop. */
-static void test_follower_forwards(void **state)
+static void test_8_follower_forwards_to_leader(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
@@ -312,7 +365,7 @@ static void test_follower_forwards(void **state)
  * floods more than the whole queue while the leader cannot propose (its followers are cut off, so
  * the pipeline stays full); once client 0 hits its share it is refused,
  * and client 1 is still accepted. */
-static void test_per_client_quota_at_the_leader(void **state)
+static void test_8_per_client_quota_at_the_leader(void **state)
 {
     (void)state;
     struct fx *fx = fx_alloc(3);
@@ -338,17 +391,18 @@ static void test_per_client_quota_at_the_leader(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pipelined_append),
-        cmocka_unit_test(test_batching_when_pipeline_full),
-        cmocka_unit_test(test_fast_backoff),
-        cmocka_unit_test(test_fast_backoff_one_round_trip),
-        cmocka_unit_test(test_stale_leader_fenced),
-        cmocka_unit_test(test_figure8_commit_only_current_term),
-        cmocka_unit_test(test_minority_cannot_commit_majority_can),
-        cmocka_unit_test(test_even_cluster_majority),
-        cmocka_unit_test(test_single_node),
-        cmocka_unit_test(test_follower_forwards),
-        cmocka_unit_test(test_per_client_quota_at_the_leader),
+        cmocka_unit_test(test_5_3_pipelined_append),
+        cmocka_unit_test(test_5_3_batching_when_pipeline_full),
+        cmocka_unit_test(test_5_3_fast_backoff),
+        cmocka_unit_test(test_5_3_fast_backoff_one_round_trip),
+        cmocka_unit_test(test_5_1_stale_leader_fenced_by_term),
+        cmocka_unit_test(test_5_4_2_figure8_commit_only_current_term),
+        cmocka_unit_test(test_fig2_progress_next_match_and_recent_activity),
+        cmocka_unit_test(test_5_3_minority_cannot_commit_majority_can),
+        cmocka_unit_test(test_5_3_even_cluster_majority),
+        cmocka_unit_test(test_5_3_single_node),
+        cmocka_unit_test(test_8_follower_forwards_to_leader),
+        cmocka_unit_test(test_8_per_client_quota_at_the_leader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
