@@ -142,7 +142,7 @@ static void compact_emit(void *ctx, const uint8_t *rec, size_t len)
 }
 
 /* The simulator's rotation: the WAL becomes the core's dump at once (the
- * crash points in between are tests/unit/test_wal_seg.c's business). */
+ * crash points in between are tests/store/test_wal_seg.c's business). */
 void sim_replica_compact(struct sim_replica *rp)
 {
     if (!rp->node || rp->wal_bytes < SIM_WAL_COMPACT_BYTES) return;

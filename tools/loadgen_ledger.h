@@ -1,7 +1,7 @@
 /* The acknowledgement ledger: every order a client saw acknowledged (the
  * client rule accepted its result), checked after the run against each
  * honest replica's own record of accepted orders (its audit.log). Pure:
- * tests/unit/test_loadgen.c drives it with arrays. */
+ * tests/tools/test_loadgen.c drives it with arrays. */
 #ifndef BFT_TOOLS_LOADGEN_LEDGER_H
 #define BFT_TOOLS_LOADGEN_LEDGER_H
 

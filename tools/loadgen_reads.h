@@ -1,6 +1,6 @@
 /* The load generator's reads (docs/reads.md): which level each read uses,
  * the read op, and per-level latency samples, kept apart from the network
- * so a unit test can drive them (tests/unit/test_loadgen.c). */
+ * so a unit test can drive them (tests/tools/test_loadgen.c). */
 #ifndef BFT_TOOLS_LOADGEN_READS_H
 #define BFT_TOOLS_LOADGEN_READS_H
 

@@ -1,5 +1,5 @@
 /* The load generator's per-client window, kept apart from the network so a
- * unit test can drive it (tests/unit/test_loadgen.c). */
+ * unit test can drive it (tests/tools/test_loadgen.c). */
 #ifndef BFT_TOOLS_LOADGEN_WINDOW_H
 #define BFT_TOOLS_LOADGEN_WINDOW_H
 

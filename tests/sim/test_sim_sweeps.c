@@ -5,7 +5,7 @@
  * checker asserts agreement, validity, exactly-once and equal state digests
  * after every step. PBFT's sweeps and scenarios are in test_sim_pbft.c; the
  * scripted HotStuff and Raft scenarios are unit tests
- * (tests/unit/test_hotstuff*.c, test_raft*.c). */
+ * (tests/core/hotstuff/test_hotstuff*.c, test_raft*.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -2,7 +2,7 @@
  * n = 7 (f = 2): §4.2 and §5 Algorithm 3, a QC is n - f votes for one
  * block from distinct replicas, each voting once per view. */
 #define N 7
-#include "tests/unit/hotstuff_fixture.h"
+#include "tests/core/hotstuff/hotstuff_fixture.h"
 
 /* The leader of view 2 (replica 2) collects votes for view 1. Byzantine
  * replicas 5 and 6 send votes for junk blocks in views 1..4 -- directly,

@@ -6,7 +6,7 @@
  * Paper references: Yin et al., PODC'19, §4.2 (safeNode), §5 Algorithm 3
  * (chained HotStuff: 2-chain lock, 3-chain commit over consecutive views);
  * the pacemaker rules are docs/hotstuff.md's. */
-#include "tests/unit/hotstuff_fixture.h"
+#include "tests/core/hotstuff/hotstuff_fixture.h"
 static void test_duplicate_vote_counts_once(void **state)
 {
     (void)state;

@@ -2,7 +2,7 @@
  * flooding client (issue 12): one authenticated client may hold only its
  * share of the table (core/client_quota.h: with 16 clients, max(64, 4096 /
  * 16) = 256), so every other client's requests are still queued. */
-#include "tests/unit/hotstuff_fixture.h"
+#include "tests/core/hotstuff/hotstuff_fixture.h"
 
 static void test_flooding_client_leaves_room_for_others(void **state)
 {

@@ -3,7 +3,7 @@
  * the following turns; the leader is a function of the view alone, so a
  * restarted replica (or one with no history at all) names the same one. */
 #include "core/core.h"
-#include "tests/unit/hotstuff_fixture.h"
+#include "tests/core/hotstuff/hotstuff_fixture.h"
 
 /* Leader windows of 4 views; replica 1 crashed for good (sends nothing,
  * receives nothing). Requests arrive one at a time; whenever the network

@@ -1,7 +1,7 @@
 /* core/grow.h: buffers and arrays grow by doubling and never past their
  * bound; bft_buf and bft_grow_array keep their contents as they grow,
  * bft_grow_array zeroes what it adds, and a failed allocation
- * (tests/unit/fail_alloc.h) leaves both as they were. */
+ * (tests/lib/fail_alloc.h) leaves both as they were. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "core/grow.h"
-#include "tests/unit/fail_alloc.h"
+#include "tests/lib/fail_alloc.h"
 
 static void test_doubles_until_the_need_fits(void **state)
 {

@@ -1,7 +1,7 @@
 /* The shared bounded pending-request queue (core/pending.h): FIFO order,
  * lookup, removal, duplicate refusal, the per-client share, the count and
  * byte bounds, growth to the bound and never past it, the out-of-memory
- * paths (tests/unit/fail_alloc.h), batches, and a randomized check against
+ * paths (tests/lib/fail_alloc.h), batches, and a randomized check against
  * a naive model. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "core/pending.h"
-#include "tests/unit/fail_alloc.h"
+#include "tests/lib/fail_alloc.h"
 #include "wire/bytes.h"
 
 /* Small limits so bounds are reached quickly; 4 buckets so hash chains

@@ -4,7 +4,7 @@
  * LibraBFT/DiemBFT pacemaker's certificate, as valid as the 2f+1 timeout
  * statements in it); what a replica stores, logs and forwards is only ever
  * a copy it verified. */
-#include "tests/unit/hotstuff_fixture.h"
+#include "tests/core/hotstuff/hotstuff_fixture.h"
 
 static void garble_qc(struct hs_qc *q)
 {

@@ -387,7 +387,7 @@ static void test_shipped_scenarios(void **state)
 {
     (void)state;
     char dir[1024];
-    const char *tail = strstr(__FILE__, "tests/unit/");
+    const char *tail = strstr(__FILE__, "tests/faults/");
     if (!tail) skip();
     snprintf(dir, sizeof dir, "%.*sscenarios", (int)(tail - __FILE__), __FILE__);
     DIR *d = opendir(dir);

@@ -1,7 +1,7 @@
 /* Chained HotStuff, adversarial TIMEOUTs (issue 12). The pacemaker is the
  * LibraBFT/DiemBFT timeout-certificate design (HotStuff PODC'19 §4.4 and §5
  * leave it abstract); docs/hotstuff.md has the rules. */
-#include "tests/unit/hotstuff_fixture.h"
+#include "tests/core/hotstuff/hotstuff_fixture.h"
 
 /* A Byzantine replica's TIMEOUT for a view a million ahead used to count as
  * "stuck" (hs_has_work) forever: with it, one honest replica's timeout was

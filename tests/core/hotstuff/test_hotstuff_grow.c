@@ -5,7 +5,7 @@
  * replayed, the pending table grows past its first capacity by doubling
  * and still refuses at HS_PENDING_MAX. */
 #include "core/core.h"
-#include "tests/unit/hotstuff_fixture.h"
+#include "tests/core/hotstuff/hotstuff_fixture.h"
 
 /* ---- requests of a chosen size ---- */
 

@@ -16,7 +16,7 @@
 
 #include "core/hotstuff/hotstuff_internal.h"
 #include "crypto/crypto.h"
-#include "tests/unit/hotstuff_fixture.h"
+#include "tests/core/hotstuff/hotstuff_fixture.h"
 
 static int setup_w256(void **state)
 {

@@ -1,7 +1,7 @@
 /* Chained HotStuff core, scripted: pacemaker (TCs, silent and send-only
  * replicas), restart with the persisted lock, block sync, idling. Yin et
  * al., PODC'19 §5 and docs/hotstuff.md's pacemaker rules. */
-#include "tests/unit/hotstuff_fixture.h"
+#include "tests/core/hotstuff/hotstuff_fixture.h"
 
 /* A replica restarted from its records keeps its lock and its last voted
  * view: it does not vote again in a view it voted in, even for another
