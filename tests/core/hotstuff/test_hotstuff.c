@@ -1,13 +1,22 @@
 /* Chained HotStuff core, scripted: cores driven through their ops table
  * with a fake io that records every effect in order, a FIFO "network"
  * between them (no sockets), and real Ed25519 signatures (crypto/), since
- * most of what is tested here is about certificates.
+ * most of what is tested here is about certificates: QCs (§4.2, valid as
+ * §4.4 defines), vote collection (Algorithm 4 onReceiveVote), proposals
+ * (Algorithm 3, with safeNode from §4.1 and Algorithm 1), the 3-chain
+ * commit over consecutive views (§5, Figure 2) and voting once per view
+ * (§4.4 Lemma 1). Pacemaker, restarts and sync: test_hotstuff_pacemaker.c.
  *
- * Paper references: Yin et al., PODC'19, §4.2 (safeNode), §5 Algorithm 3
- * (chained HotStuff: 2-chain lock, 3-chain commit over consecutive views);
- * the pacemaker rules are docs/hotstuff.md's. */
+ * Test names start with the section they check, like etcd's
+ * raft_paper_test and our PBFT and Raft tests: test_4_2_x is §4.2 of the
+ * HotStuff paper (Yin, Malkhi, Reiter, Gueta, Abraham, PODC'19, arXiv
+ * v6), test_alg3_x its Algorithm 3, test_diembft_x a rule of DiemBFT v4
+ * (its timeout certificates, pacemaker and voting rule), and
+ * test_impl_<part>_x one of our own extensions, each described in
+ * docs/hotstuff.md. The line above each test names the section. */
 #include "tests/core/hotstuff/hotstuff_fixture.h"
-static void test_duplicate_vote_counts_once(void **state)
+/* Algorithm 4 onReceiveVote: duplicates ignored, a QC at n - f votes. */
+static void test_alg4_duplicate_vote_counts_once(void **state)
 {
     (void)state;
     submit(0, 1); /* give the next leader something to propose */
@@ -57,7 +66,8 @@ static void check_bad_qc(const struct hs_qc *q, int reason)
     assert_int_equal(status(0).view, 1);
 }
 
-static void test_qc_repeated_signer_rejected(void **state)
+/* §4.2 Quorum certificates: n - f signatures by distinct replicas. */
+static void test_4_2_qc_repeated_signer_rejected(void **state)
 {
     (void)state;
     bft_digest d;
@@ -68,7 +78,8 @@ static void test_qc_repeated_signer_rejected(void **state)
     check_bad_qc(&q, BFT_REJECT_DUPLICATE);
 }
 
-static void test_qc_unknown_or_too_few_signers_rejected(void **state)
+/* §4.2 Quorum certificates: signed by n - f of the n replicas. */
+static void test_4_2_qc_unknown_or_too_few_signers_rejected(void **state)
 {
     (void)state;
     bft_digest d;
@@ -85,7 +96,8 @@ static void test_qc_unknown_or_too_few_signers_rejected(void **state)
     assert_int_equal(status(0).view, 1);
 }
 
-static void test_qc_bad_signature_rejected(void **state)
+/* §4.4 Safety: a QC is valid only if tverify accepts its signatures. */
+static void test_4_4_qc_bad_signature_rejected(void **state)
 {
     (void)state;
     bft_digest d;
@@ -105,7 +117,8 @@ static void test_qc_bad_signature_rejected(void **state)
 
 /* A proposal must carry a justify QC that is valid and certifies view
  * v-1 (or come with TC(v-1)). */
-static void test_proposal_missing_or_invalid_justify(void **state)
+/* Algorithm 3 (§5): from leader(curView), QC to its parent; DiemBFT v4 safe_to_vote. */
+static void test_alg3_proposal_needs_leader_and_valid_justify(void **state)
 {
     (void)state;
     /* No body at all: no justify. */
@@ -151,7 +164,8 @@ static void test_proposal_missing_or_invalid_justify(void **state)
  * receiver, replica 3): the 3-chains (1,2,4) and (2,4,5) have gaps and
  * commit nothing; (4,5,6), certified by view 8's QC(6), commits 4 and its
  * ancestors 1 and 2 first, in order. */
-static void test_commit_needs_consecutive_views(void **state)
+/* §5 Three-Chain (Figure 2: views 4, 5, 6 and 8), Algorithm 4 onCommit. */
+static void test_5_three_chain_commit_needs_consecutive_views(void **state)
 {
     (void)state;
     static const uint64_t views[] = {1, 2, 4, 5, 6, 8};
@@ -178,7 +192,8 @@ static void test_commit_needs_consecutive_views(void **state)
 
 /* The vote is durable first: the VOTE record is persisted before the vote
  * is sent (the node then flushes persists before sends). */
-static void test_persist_precedes_vote(void **state)
+/* docs/hotstuff.md "What is persisted": VOTE is durable before the vote. */
+static void test_impl_persist_vote_record_before_vote(void **state)
 {
     (void)state;
     struct blk c[1];
@@ -199,7 +214,8 @@ static void test_persist_precedes_vote(void **state)
 
 /* Two different proposals from one leader for one view: the second is
  * rejected as equivocation and gets no vote; a repeat is a duplicate. */
-static void test_equivocation_rejected(void **state)
+/* Algorithm 4 onReceiveProposal: vote only above vheight (§4.4 Lemma 1). */
+static void test_alg4_equivocating_proposal_gets_no_second_vote(void **state)
 {
     (void)state;
     struct hs_qc g;
@@ -234,7 +250,8 @@ static void test_equivocation_rejected(void **state)
 }
 
 /* Votes from two conflicting blocks in one view by one voter. */
-static void test_vote_equivocation_rejected(void **state)
+/* §4.4 Lemma 1: a correct replica votes once per view. */
+static void test_4_4_second_vote_of_a_voter_in_a_view_is_equivocation(void **state)
 {
     (void)state;
     bft_digest d1, d2;
@@ -250,16 +267,20 @@ static void test_vote_equivocation_rejected(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_duplicate_vote_counts_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_qc_repeated_signer_rejected, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_qc_unknown_or_too_few_signers_rejected, setup,
+        cmocka_unit_test_setup_teardown(test_alg4_duplicate_vote_counts_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_4_2_qc_repeated_signer_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_4_2_qc_unknown_or_too_few_signers_rejected, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_qc_bad_signature_rejected, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_proposal_missing_or_invalid_justify, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_commit_needs_consecutive_views, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_persist_precedes_vote, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_equivocation_rejected, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_vote_equivocation_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_4_4_qc_bad_signature_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alg3_proposal_needs_leader_and_valid_justify, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_5_three_chain_commit_needs_consecutive_views, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_impl_persist_vote_record_before_vote, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alg4_equivocating_proposal_gets_no_second_vote, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_4_4_second_vote_of_a_voter_in_a_view_is_equivocation,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,17 @@
 /* Chained HotStuff, adversarial: certificates a Byzantine replica crafts
  * (issue 12). Every QC and TC that justifies anything is verified in full
- * (PODC'19 §4.2, §5 Algorithm 3: a QC is n - f valid votes; the TC is the
- * LibraBFT/DiemBFT pacemaker's certificate, as valid as the 2f+1 timeout
- * statements in it); what a replica stores, logs and forwards is only ever
- * a copy it verified. */
+ * (§4.2: a QC is n - f votes; §4.4: it is valid only if its signatures
+ * verify; the TC is DiemBFT v4's certificate, as valid as the 2f+1
+ * timeout statements in it); what a replica stores, logs and forwards is
+ * only ever a copy it verified.
+ *
+ * Test names start with the section they check, like etcd's
+ * raft_paper_test and our PBFT and Raft tests: test_4_2_x is §4.2 of the
+ * HotStuff paper (Yin, Malkhi, Reiter, Gueta, Abraham, PODC'19, arXiv
+ * v6), test_alg3_x its Algorithm 3, test_diembft_x a rule of DiemBFT v4
+ * (its timeout certificates, pacemaker and voting rule), and
+ * test_impl_<part>_x one of our own extensions, each described in
+ * docs/hotstuff.md. The line above each test names the section. */
 #include "tests/core/hotstuff/hotstuff_fixture.h"
 
 static void garble_qc(struct hs_qc *q)
@@ -17,7 +25,8 @@ static void garble_qc(struct hs_qc *q)
  * garbage signatures: the copy is verified (and rejected), not taken for
  * the cached one, so it never reaches the block store, the WAL, block-sync
  * answers or high_qc, where others would reject it. */
-static void test_cached_qc_copy_with_bad_signatures_rejected(void **state)
+/* §4.4 Safety: QC validity is tverify; docs/hotstuff.md "Quorum certificates" cache. */
+static void test_4_4_cached_qc_copy_with_bad_signatures_rejected(void **state)
 {
     (void)state;
     static const uint64_t v1[] = {1};
@@ -54,7 +63,8 @@ static void test_cached_qc_copy_with_bad_signatures_rejected(void **state)
  * reported QC" rule. A TC at or below high_tc used to pass unverified;
  * now every TC that justifies a proposal is verified (or is the very copy
  * verified before), and the proposal is rejected. */
-static void test_forged_tc_at_high_tc_rejected(void **state)
+/* DiemBFT v4 safe_to_vote: a TC justifies only with 2f+1 valid timeout signatures. */
+static void test_diembft_forged_tc_at_high_tc_rejected(void **state)
 {
     (void)state;
     struct hs_qc g;
@@ -79,9 +89,10 @@ static void test_forged_tc_at_high_tc_rejected(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_cached_qc_copy_with_bad_signatures_rejected, setup,
+        cmocka_unit_test_setup_teardown(test_4_4_cached_qc_copy_with_bad_signatures_rejected, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_forged_tc_at_high_tc_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_diembft_forged_tc_at_high_tc_rejected, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,18 @@
 /* The HotStuff core's scratch buffers (body, batch, WAL record) and its
  * pending table start empty and grow on demand up to the same bounds as
- * before (docs/architecture.md "Bounds"): a new replica allocates none of
- * them, a full-size batch (BFT_PAYLOAD_MAX) is still proposed, logged and
- * replayed, the pending table grows past its first capacity by doubling
- * and still refuses at HS_PENDING_MAX. */
+ * before (docs/architecture.md "Bounds", docs/hotstuff.md "Bounds and
+ * rejects"): a new replica allocates none of them, a full-size batch
+ * (BFT_PAYLOAD_MAX) is still proposed, logged and replayed, the pending
+ * table grows past its first capacity by doubling and still refuses at
+ * HS_PENDING_MAX. All of it is ours (test_impl_).
+ *
+ * Test names start with the section they check, like etcd's
+ * raft_paper_test and our PBFT and Raft tests: test_4_2_x is §4.2 of the
+ * HotStuff paper (Yin, Malkhi, Reiter, Gueta, Abraham, PODC'19, arXiv
+ * v6), test_alg3_x its Algorithm 3, test_diembft_x a rule of DiemBFT v4
+ * (its timeout certificates, pacemaker and voting rule), and
+ * test_impl_<part>_x one of our own extensions, each described in
+ * docs/hotstuff.md. The line above each test names the section. */
 #include "core/core.h"
 #include "tests/core/hotstuff/hotstuff_fixture.h"
 
@@ -59,7 +68,8 @@ static void submit_big(uint32_t client, uint64_t req_no, uint32_t body_len)
 
 /* ---- creation ---- */
 
-static void test_new_replica_holds_no_scratch(void **state)
+/* docs/hotstuff.md "Bounds and rejects": buffers start empty. */
+static void test_impl_bounds_new_replica_holds_no_scratch(void **state)
 {
     (void)state;
     for (uint32_t i = 0; i < N; i++) {
@@ -73,7 +83,8 @@ static void test_new_replica_holds_no_scratch(void **state)
 }
 
 /* Small requests: every buffer stays far below its bound. */
-static void test_small_traffic_keeps_buffers_small(void **state)
+/* docs/hotstuff.md "Bounds and rejects": buffers grow only on demand. */
+static void test_impl_bounds_small_traffic_keeps_buffers_small(void **state)
 {
     (void)state;
     for (uint64_t r = 1; r <= 10; r++)
@@ -113,7 +124,8 @@ static uint32_t rec_batch_len(const struct rec *r)
     return len;
 }
 
-static void test_full_batch_is_proposed_logged_and_replayed(void **state)
+/* docs/hotstuff.md "What is persisted": BLOCK and COMMIT records replay a full batch. */
+static void test_impl_persist_full_batch_is_proposed_logged_and_replayed(void **state)
 {
     (void)state;
     /* Replica 1 leads view 1 and proposes the first request alone. */
@@ -197,7 +209,8 @@ static void commit_one(struct bft_pending *p, uint32_t client, uint64_t req_no)
     hs_pending_remove_batch(p, batch, sizeof batch);
 }
 
-static void test_pending_grows_by_doubling_to_its_bound(void **state)
+/* docs/hotstuff.md "Bounds and rejects": 4096 pending requests. */
+static void test_impl_bounds_pending_grows_by_doubling_to_its_bound(void **state)
 {
     (void)state;
     struct bft_pending p;
@@ -256,7 +269,8 @@ static void test_pending_grows_by_doubling_to_its_bound(void **state)
  * BFT_PAYLOAD_MAX: one that fills it exactly still fits, one byte more
  * does not (and nothing behind it is taken), and the scratch grows to the
  * batch, not to the bound. */
-static void test_pending_batch_bound(void **state)
+/* docs/hotstuff.md "Clients and batching": a batch stops at BFT_PAYLOAD_MAX. */
+static void test_impl_batching_pending_batch_bound(void **state)
 {
     (void)state;
     enum { BIG = 7, K = BIG + 2 }; /* 7 big, the filler, a small one */
@@ -325,12 +339,14 @@ static void test_pending_batch_bound(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_new_replica_holds_no_scratch, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_small_traffic_keeps_buffers_small, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_full_batch_is_proposed_logged_and_replayed, setup,
+        cmocka_unit_test_setup_teardown(test_impl_bounds_new_replica_holds_no_scratch, setup,
                                         teardown),
-        cmocka_unit_test(test_pending_grows_by_doubling_to_its_bound),
-        cmocka_unit_test(test_pending_batch_bound),
+        cmocka_unit_test_setup_teardown(test_impl_bounds_small_traffic_keeps_buffers_small, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_impl_persist_full_batch_is_proposed_logged_and_replayed, setup, teardown),
+        cmocka_unit_test(test_impl_bounds_pending_grows_by_doubling_to_its_bound),
+        cmocka_unit_test(test_impl_batching_pending_batch_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

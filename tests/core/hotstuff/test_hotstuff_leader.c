@@ -1,7 +1,17 @@
-/* HotStuff leader reputation (core/hotstuff/hotstuff_leader.c, docs/hotstuff.md
- * "Leader reputation"): a leader whose window ended in a TC is skipped in
- * the following turns; the leader is a function of the view alone, so a
- * restarted replica (or one with no history at all) names the same one. */
+/* HotStuff leader windows and reputation (core/hotstuff/hotstuff_leader.c,
+ * docs/hotstuff.md "Blocks and leaders"): a leader whose window ended in a
+ * TC is skipped in the following turns; the leader is a function of the
+ * view alone, so a restarted replica (or one with no history at all) names
+ * the same one. The paper leaves getLeader to the application (Algorithm
+ * 5), so all of it is ours (test_impl_).
+ *
+ * Test names start with the section they check, like etcd's
+ * raft_paper_test and our PBFT and Raft tests: test_4_2_x is §4.2 of the
+ * HotStuff paper (Yin, Malkhi, Reiter, Gueta, Abraham, PODC'19, arXiv
+ * v6), test_alg3_x its Algorithm 3, test_diembft_x a rule of DiemBFT v4
+ * (its timeout certificates, pacemaker and voting rule), and
+ * test_impl_<part>_x one of our own extensions, each described in
+ * docs/hotstuff.md. The line above each test names the section. */
 #include "core/core.h"
 #include "tests/core/hotstuff/hotstuff_fixture.h"
 
@@ -52,8 +62,9 @@ static void crash(uint32_t r)
 /* The live leaders 0, 2, 3 hold windows of 4 views; 40 requests take the
  * views through many rotations. With reputation, replica 1's window costs
  * one TC and then never comes round again; with plain windows it costs a
- * TC every rotation (test_windows_dead_leader_costs_a_timeout_per_turn). */
-static void test_dead_leader_skipped_after_one_timeout(void **state)
+ * TC every rotation (test_impl_leader_windows_dead_leader_costs_a_timeout_per_turn). */
+/* docs/hotstuff.md "Blocks and leaders", Leader reputation. */
+static void test_impl_reputation_dead_leader_skipped_after_one_timeout(void **state)
 {
     (void)state;
     crash(1);
@@ -78,7 +89,8 @@ static void test_dead_leader_skipped_after_one_timeout(void **state)
 
 /* The same schedule with plain windows: a timeout at every turn of the
  * dead replica (what the test above improves on). */
-static void test_windows_dead_leader_costs_a_timeout_per_turn(void **state)
+/* docs/hotstuff.md "Blocks and leaders", Leader windows (without reputation). */
+static void test_impl_leader_windows_dead_leader_costs_a_timeout_per_turn(void **state)
 {
     (void)state;
     crash(1);
@@ -96,7 +108,8 @@ static void test_windows_dead_leader_costs_a_timeout_per_turn(void **state)
  * leaders, and since n = 4 with one replica down needs every other vote,
  * commits without a timeout show the restarted replica votes for the
  * leaders the others follow. */
-static void test_restarted_replica_agrees_on_leader(void **state)
+/* docs/hotstuff.md "Blocks and leaders", Leader reputation: the view alone decides. */
+static void test_impl_reputation_restarted_replica_agrees_on_leader(void **state)
 {
     (void)state;
     crash(1);
@@ -163,7 +176,8 @@ static void check_rule(uint32_t n, uint32_t w)
     }
     bft_hotstuff_ops.destroy(c);
 }
-static void test_rule_properties(void **state)
+/* docs/hotstuff.md "Blocks and leaders", Leader reputation: epochs and exclusion lists. */
+static void test_impl_reputation_rule_properties(void **state)
 {
     (void)state;
     check_rule(4, 4);
@@ -180,7 +194,8 @@ static void test_rule_properties(void **state)
  * proposes or times out carrying it there); one holding TC(13) keeps it. A
  * TC(13) with a bad signature is refused, though hs_tc_verify takes TCs
  * older than the high TC as checked. */
-static void test_tc_that_leads_further_wins(void **state)
+/* docs/hotstuff.md "Blocks and leaders", Leader reputation: TC order. */
+static void test_impl_reputation_tc_that_leads_further_wins(void **state)
 {
     (void)state;
     struct bft_core *c = H->core[2];
@@ -214,14 +229,17 @@ static void test_tc_that_leads_further_wins(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_dead_leader_skipped_after_one_timeout, setup_rep,
+        cmocka_unit_test_setup_teardown(test_impl_reputation_dead_leader_skipped_after_one_timeout,
+                                        setup_rep, teardown_rep),
+        cmocka_unit_test_setup_teardown(
+            test_impl_leader_windows_dead_leader_costs_a_timeout_per_turn, setup_windows,
+            teardown_rep),
+        cmocka_unit_test_setup_teardown(test_impl_reputation_restarted_replica_agrees_on_leader,
+                                        setup_rep, teardown_rep),
+        cmocka_unit_test_setup_teardown(test_impl_reputation_rule_properties, setup_rep,
                                         teardown_rep),
-        cmocka_unit_test_setup_teardown(test_windows_dead_leader_costs_a_timeout_per_turn,
-                                        setup_windows, teardown_rep),
-        cmocka_unit_test_setup_teardown(test_restarted_replica_agrees_on_leader, setup_rep,
+        cmocka_unit_test_setup_teardown(test_impl_reputation_tc_that_leads_further_wins, setup_rep,
                                         teardown_rep),
-        cmocka_unit_test_setup_teardown(test_rule_properties, setup_rep, teardown_rep),
-        cmocka_unit_test_setup_teardown(test_tc_that_leads_further_wins, setup_rep, teardown_rep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

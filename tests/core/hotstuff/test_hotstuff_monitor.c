@@ -1,9 +1,18 @@
 /* HotStuff leader performance monitor (core/hotstuff/hotstuff_monitor.c,
- * docs/hotstuff.md "Leader performance monitor"), scripted on four real
- * cores with leader windows of 256 views: replica 0 leads views 1-255.
- * A "slow leader" is scripted by holding each of replica 0's proposals
- * while K monitor ticks (T/20 each) pass at every replica, with a backlog
- * of client requests, so every proposal carries a batch of several. */
+ * docs/hotstuff.md "Slow leaders: the performance monitor", after Aardvark
+ * §4.3), scripted on four real cores with leader windows of 256 views:
+ * replica 0 leads views 1-255. A "slow leader" is scripted by holding each
+ * of replica 0's proposals while K monitor ticks (T/20 each) pass at every
+ * replica, with a backlog of client requests, so every proposal carries a
+ * batch of several. The monitor is ours (test_impl_).
+ *
+ * Test names start with the section they check, like etcd's
+ * raft_paper_test and our PBFT and Raft tests: test_4_2_x is §4.2 of the
+ * HotStuff paper (Yin, Malkhi, Reiter, Gueta, Abraham, PODC'19, arXiv
+ * v6), test_alg3_x its Algorithm 3, test_diembft_x a rule of DiemBFT v4
+ * (its timeout certificates, pacemaker and voting rule), and
+ * test_impl_<part>_x one of our own extensions, each described in
+ * docs/hotstuff.md. The line above each test names the section. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -74,7 +83,8 @@ static void start_load(void)
  * floor (4 ticks); two windows over it and replicas 1-3 give up on view
  * after view of leader 0's window: their timeouts form a TC and view 256
  * (leader 1) begins. Without the monitor nobody ever times out. */
-static void test_slow_leader_under_backlog_times_out_its_views(void **state)
+/* docs/hotstuff.md "Slow leaders" (Aardvark §4.3): giving up after two strikes. */
+static void test_impl_monitor_slow_leader_under_backlog_times_out_its_views(void **state)
 {
     (void)state;
     start_load();
@@ -96,7 +106,8 @@ static void test_slow_leader_under_backlog_times_out_its_views(void **state)
  * its window however long the backlog lasts, and an idle cluster (no
  * requests, no samples) is never judged. (The floor was 4 ticks while the
  * monitor judged window medians; it judges means now, see below.) */
-static void test_prompt_leader_and_idle_cluster_kept(void **state)
+/* docs/hotstuff.md "Slow leaders" (Aardvark §4.3): the floor and idle clusters. */
+static void test_impl_monitor_prompt_leader_and_idle_cluster_kept(void **state)
 {
     (void)state;
     start_load();
@@ -115,7 +126,8 @@ static void test_prompt_leader_and_idle_cluster_kept(void **state)
  * carrying requests are work too, which an honest leader proposes on at
  * once (empty blocks complete their 3-chain), so the leader is judged and
  * its views given up all the same. */
-static void test_slow_leader_with_single_request_batches_times_out(void **state)
+/* docs/hotstuff.md "Slow leaders" (Aardvark §4.3): uncommitted blocks are work. */
+static void test_impl_monitor_slow_leader_with_single_request_batches_times_out(void **state)
 {
     (void)state;
     uint32_t seen = 0;
@@ -144,7 +156,8 @@ static void test_slow_leader_with_single_request_batches_times_out(void **state)
  * the healthy rate, yet the median wait of its windows is 0. The monitor
  * judges the mean wait per view (2 ticks here, over the 1-tick floor), so
  * replicas 1-3 give up on its window (issue 10). */
-static void test_leader_delaying_one_proposal_in_five_times_out(void **state)
+/* docs/hotstuff.md "Slow leaders" (Aardvark §4.3): windows judged by the mean. */
+static void test_impl_monitor_leader_delaying_one_proposal_in_five_times_out(void **state)
 {
     (void)state;
     start_load();
@@ -169,14 +182,17 @@ static void test_leader_delaying_one_proposal_in_five_times_out(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_slow_leader_under_backlog_times_out_its_views,
+        cmocka_unit_test_setup_teardown(
+            test_impl_monitor_slow_leader_under_backlog_times_out_its_views, setup_w256,
+            teardown_w256),
+        cmocka_unit_test_setup_teardown(test_impl_monitor_prompt_leader_and_idle_cluster_kept,
                                         setup_w256, teardown_w256),
-        cmocka_unit_test_setup_teardown(test_prompt_leader_and_idle_cluster_kept, setup_w256,
-                                        teardown_w256),
-        cmocka_unit_test_setup_teardown(test_slow_leader_with_single_request_batches_times_out,
-                                        setup_w256, teardown_w256),
-        cmocka_unit_test_setup_teardown(test_leader_delaying_one_proposal_in_five_times_out,
-                                        setup_w256, teardown_w256),
+        cmocka_unit_test_setup_teardown(
+            test_impl_monitor_slow_leader_with_single_request_batches_times_out, setup_w256,
+            teardown_w256),
+        cmocka_unit_test_setup_teardown(
+            test_impl_monitor_leader_delaying_one_proposal_in_five_times_out, setup_w256,
+            teardown_w256),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

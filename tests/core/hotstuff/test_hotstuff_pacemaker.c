@@ -1,12 +1,23 @@
 /* Chained HotStuff core, scripted: pacemaker (TCs, silent and send-only
- * replicas), restart with the persisted lock, block sync, idling. Yin et
- * al., PODC'19 §5 and docs/hotstuff.md's pacemaker rules. */
+ * replicas), restart with the persisted lock, block sync, idling. The
+ * paper leaves the pacemaker abstract (§4.4, §6 Algorithm 5); ours uses
+ * DiemBFT v4's timeout certificates plus the rules of docs/hotstuff.md
+ * "Pacemaker".
+ *
+ * Test names start with the section they check, like etcd's
+ * raft_paper_test and our PBFT and Raft tests: test_4_2_x is §4.2 of the
+ * HotStuff paper (Yin, Malkhi, Reiter, Gueta, Abraham, PODC'19, arXiv
+ * v6), test_alg3_x its Algorithm 3, test_diembft_x a rule of DiemBFT v4
+ * (its timeout certificates, pacemaker and voting rule), and
+ * test_impl_<part>_x one of our own extensions, each described in
+ * docs/hotstuff.md. The line above each test names the section. */
 #include "tests/core/hotstuff/hotstuff_fixture.h"
 
 /* A replica restarted from its records keeps its lock and its last voted
  * view: it does not vote again in a view it voted in, even for another
  * block the (equivocating) leader shows the new incarnation. */
-static void test_restart_keeps_lock_and_vote(void **state)
+/* Algorithm 4 onReceiveProposal (vheight, b_lock) across a restart from the WAL. */
+static void test_alg4_restart_keeps_lock_and_vheight(void **state)
 {
     (void)state;
     /* Views led by 2, 3, 0: replica 1 only follows. */
@@ -76,7 +87,8 @@ static void test_restart_keeps_lock_and_vote(void **state)
 /* A silent leader costs a timeout: TC(1) moves everyone to view 2, whose
  * leader proposes; with replica 1 silent for good (leader of 1, 5, 9...)
  * the votes riding in the timeouts still let commits happen. */
-static void test_silent_leader_tc_then_commits(void **state)
+/* DiemBFT v4 Pacemaker: 2f+1 timeouts form TC(v), everyone enters the next view. */
+static void test_diembft_silent_leader_tc_then_commits(void **state)
 {
     (void)state;
     H->drop_from[1] = true;
@@ -125,7 +137,8 @@ static int teardown_w4(void **state)
     fixture_leader_views = 1;
     return teardown(state);
 }
-static void test_leader_window_dead_leader_costs_one_timeout(void **state)
+/* docs/hotstuff.md "Blocks and leaders", Leader windows: one TC per dead window. */
+static void test_impl_leader_windows_dead_leader_costs_one_timeout(void **state)
 {
     (void)state;
     H->drop_from[0] = true;
@@ -157,7 +170,8 @@ static void test_leader_window_dead_leader_costs_one_timeout(void **state)
 
 /* Replica 3 can send but not receive: its timeouts (1 < f+1, < 2f+1)
  * neither form a TC nor make the others change views. */
-static void test_send_only_replica_no_view_changes(void **state)
+/* docs/hotstuff.md "Pacemaker", f+1 rule (PBFT §4.5.2): a lone replica moves nobody. */
+static void test_impl_pacemaker_send_only_replica_no_view_changes(void **state)
 {
     (void)state;
     H->drop_to[3] = true;
@@ -198,7 +212,8 @@ static void test_send_only_replica_no_view_changes(void **state)
 /* A proposal whose parent is unknown: the block is fetched from the
  * proposer (HS_BLOCK_REQ by digest), checked against the digest asked for,
  * and then voted on. */
-static void test_block_sync_fetches_parent(void **state)
+/* §4.2 Tree and branches: a replica behind fetches missing nodes ("Block sync"). */
+static void test_4_2_block_sync_fetches_parent(void **state)
 {
     (void)state;
     static const uint64_t views[] = {1, 2};
@@ -233,7 +248,8 @@ static void test_block_sync_fetches_parent(void **state)
 /* End to end over the fake network: a request commits everywhere at seq 1
  * (three more blocks push it over the 3-chain), then the cluster idles: no
  * empty-block storm and no armed view timer. */
-static void test_commit_then_idle(void **state)
+/* docs/hotstuff.md "Pacemaker": the view timer runs only while there is work. */
+static void test_impl_pacemaker_commit_then_idle(void **state)
 {
     (void)state;
     submit(0, 1);
@@ -276,7 +292,8 @@ static void send_timeout_to(uint32_t from, uint32_t to, uint64_t view)
  * pending sits in v+1. It must still time out once f+1 others time out in
  * its view or the one before, or no TC ever forms. One such timeout is not
  * enough (it may be a liar's). */
-static void test_idle_replica_joins_timeouts_of_f_plus_1(void **state)
+/* docs/hotstuff.md "Pacemaker", Idle replicas join: f+1 timeouts make work. */
+static void test_impl_pacemaker_idle_replica_joins_timeouts_of_f_plus_1(void **state)
 {
     (void)state;
     submit(0, 1);
@@ -318,7 +335,8 @@ static void ask_state(uint32_t from, uint32_t to)
  * the idle snapshot for good, and the asker never got f+1 matching
  * offers. Now each request judges idleness afresh: two requests at the
  * same root bring a snapshot of that root. */
-static void test_idle_snapshot_after_a_stale_wish(void **state)
+/* docs/hotstuff.md "State transfer": idleness judged afresh at every request. */
+static void test_impl_state_idle_snapshot_after_a_stale_wish(void **state)
 {
     (void)state;
     submit(0, 1);
@@ -343,7 +361,8 @@ static void test_idle_snapshot_after_a_stale_wish(void **state)
  * retransmits it once, half a timeout later (HS_TIMER_RESEND), replica 2
  * votes and the request commits with no view timer firing. Before the
  * retransmission the only way on was the view timer: a timeout and a TC. */
-static void test_lost_proposal_retransmitted_once(void **state)
+/* docs/hotstuff.md "Pacemaker", Proposal retransmission. */
+static void test_impl_pacemaker_lost_proposal_retransmitted_once(void **state)
 {
     (void)state;
     H->drop_to[3] = true;
@@ -381,7 +400,8 @@ static int setup_w256(void **state)
     fixture_leader_views = 256;
     return setup(state);
 }
-static void test_request_timer_deposes_censoring_leader(void **state)
+/* docs/hotstuff.md "Pacemaker", Per-request timer (PBFT OSDI'99 §4.4). */
+static void test_impl_pacemaker_request_timer_deposes_censoring_leader(void **state)
 {
     (void)state;
     H->drop_type = BFT_MSG_REQUEST;
@@ -414,20 +434,23 @@ static void test_request_timer_deposes_censoring_leader(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_restart_keeps_lock_and_vote, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_request_timer_deposes_censoring_leader, setup_w256,
-                                        teardown_w4),
-        cmocka_unit_test_setup_teardown(test_lost_proposal_retransmitted_once, setup_w4,
-                                        teardown_w4),
-        cmocka_unit_test_setup_teardown(test_silent_leader_tc_then_commits, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_send_only_replica_no_view_changes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_leader_window_dead_leader_costs_one_timeout, setup_w4,
-                                        teardown_w4),
-        cmocka_unit_test_setup_teardown(test_block_sync_fetches_parent, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_commit_then_idle, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_idle_snapshot_after_a_stale_wish, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_idle_replica_joins_timeouts_of_f_plus_1, setup,
+        cmocka_unit_test_setup_teardown(test_alg4_restart_keeps_lock_and_vheight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_impl_pacemaker_request_timer_deposes_censoring_leader,
+                                        setup_w256, teardown_w4),
+        cmocka_unit_test_setup_teardown(test_impl_pacemaker_lost_proposal_retransmitted_once,
+                                        setup_w4, teardown_w4),
+        cmocka_unit_test_setup_teardown(test_diembft_silent_leader_tc_then_commits, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_impl_pacemaker_send_only_replica_no_view_changes,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_impl_leader_windows_dead_leader_costs_one_timeout,
+                                        setup_w4, teardown_w4),
+        cmocka_unit_test_setup_teardown(test_4_2_block_sync_fetches_parent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_impl_pacemaker_commit_then_idle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_impl_state_idle_snapshot_after_a_stale_wish, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_impl_pacemaker_idle_replica_joins_timeouts_of_f_plus_1,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,10 +1,20 @@
 /* Chained HotStuff pending-request table (hotstuff_pending.c) under a
  * flooding client (issue 12): one authenticated client may hold only its
  * share of the table (core/client_quota.h: with 16 clients, max(64, 4096 /
- * 16) = 256), so every other client's requests are still queued. */
+ * 16) = 256), so every other client's requests are still queued
+ * (docs/hotstuff.md "Clients and batching"; ours, test_impl_).
+ *
+ * Test names start with the section they check, like etcd's
+ * raft_paper_test and our PBFT and Raft tests: test_4_2_x is §4.2 of the
+ * HotStuff paper (Yin, Malkhi, Reiter, Gueta, Abraham, PODC'19, arXiv
+ * v6), test_alg3_x its Algorithm 3, test_diembft_x a rule of DiemBFT v4
+ * (its timeout certificates, pacemaker and voting rule), and
+ * test_impl_<part>_x one of our own extensions, each described in
+ * docs/hotstuff.md. The line above each test names the section. */
 #include "tests/core/hotstuff/hotstuff_fixture.h"
 
-static void test_flooding_client_leaves_room_for_others(void **state)
+/* docs/hotstuff.md "Clients and batching": a per-client share of the queue. */
+static void test_impl_clients_flooding_client_leaves_room_for_others(void **state)
 {
     (void)state;
     /* Client 1 sends as many requests as the whole table holds. */
@@ -32,8 +42,8 @@ static void test_flooding_client_leaves_room_for_others(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_flooding_client_leaves_room_for_others, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_impl_clients_flooding_client_leaves_room_for_others,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,16 @@
-/* The HotStuff block store (core/hotstuff/hotstuff_block.c) allocates its slots in
- * chunks of HS_BLOCK_CHUNK as they are first used: a block never moves
- * once stored (callers hold pointers), slots are taken lowest first, and
- * the bound is still HS_BLOCKS_MAX blocks, past which a stray or old block
- * makes room. */
+/* The HotStuff block store (core/hotstuff/hotstuff_block.c) allocates its
+ * slots in chunks of HS_BLOCK_CHUNK as they are first used: a block never
+ * moves once stored (callers hold pointers), slots are taken lowest first,
+ * and the bound is still HS_BLOCKS_MAX blocks, past which a stray or old
+ * block makes room (docs/hotstuff.md "Block sync"; ours, test_impl_).
+ *
+ * Test names start with the section they check, like etcd's
+ * raft_paper_test and our PBFT and Raft tests: test_4_2_x is §4.2 of the
+ * HotStuff paper (Yin, Malkhi, Reiter, Gueta, Abraham, PODC'19, arXiv
+ * v6), test_alg3_x its Algorithm 3, test_diembft_x a rule of DiemBFT v4
+ * (its timeout certificates, pacemaker and voting rule), and
+ * test_impl_<part>_x one of our own extensions, each described in
+ * docs/hotstuff.md. The line above each test names the section. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,7 +51,8 @@ static void drop(struct bft_core *c)
     free(c);
 }
 
-static void test_blocks_do_not_move(void **state)
+/* docs/hotstuff.md "Block sync": the block store (stored blocks never move). */
+static void test_impl_store_blocks_do_not_move(void **state)
 {
     (void)state;
     struct bft_core *c = store();
@@ -72,7 +81,8 @@ static void test_blocks_do_not_move(void **state)
     drop(c);
 }
 
-static void test_bound_is_blocks_max(void **state)
+/* docs/hotstuff.md "Block sync" and "Bounds and rejects": the store holds 1024. */
+static void test_impl_store_bound_is_blocks_max(void **state)
 {
     (void)state;
     struct bft_core *c = store();
@@ -98,8 +108,8 @@ static void test_bound_is_blocks_max(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_blocks_do_not_move),
-        cmocka_unit_test(test_bound_is_blocks_max),
+        cmocka_unit_test(test_impl_store_blocks_do_not_move),
+        cmocka_unit_test(test_impl_store_bound_is_blocks_max),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,13 +1,22 @@
 /* Chained HotStuff, adversarial TIMEOUTs (issue 12). The pacemaker is the
- * LibraBFT/DiemBFT timeout-certificate design (HotStuff PODC'19 §4.4 and §5
- * leave it abstract); docs/hotstuff.md has the rules. */
+ * DiemBFT v4 timeout-certificate design (HotStuff PODC'19 §4.4 and §6
+ * leave it abstract); docs/hotstuff.md "Pacemaker" has the rules.
+ *
+ * Test names start with the section they check, like etcd's
+ * raft_paper_test and our PBFT and Raft tests: test_4_2_x is §4.2 of the
+ * HotStuff paper (Yin, Malkhi, Reiter, Gueta, Abraham, PODC'19, arXiv
+ * v6), test_alg3_x its Algorithm 3, test_diembft_x a rule of DiemBFT v4
+ * (its timeout certificates, pacemaker and voting rule), and
+ * test_impl_<part>_x one of our own extensions, each described in
+ * docs/hotstuff.md. The line above each test names the section. */
 #include "tests/core/hotstuff/hotstuff_fixture.h"
 
 /* A Byzantine replica's TIMEOUT for a view a million ahead used to count as
  * "stuck" (hs_has_work) forever: with it, one honest replica's timeout was
  * enough to start the view timer of an idle replica, and so on in every
  * view after. A timeout counts only for views near ours now. */
-static void test_far_future_timeout_not_counted_stuck(void **state)
+/* docs/hotstuff.md "Pacemaker", Idle replicas join: only views near ours count. */
+static void test_impl_pacemaker_far_future_timeout_not_counted_stuck(void **state)
 {
     (void)state;
     struct hs_qc g;
@@ -31,7 +40,8 @@ static void test_far_future_timeout_not_counted_stuck(void **state)
  * the cluster stalled for good. Now a replica that voted in view 1 without
  * seeing its QC joins f+1 timeouts for it: TC(1) forms and everyone moves
  * on. */
-static void test_voter_joins_timeouts_for_withheld_view(void **state)
+/* DiemBFT v4 Pacemaker: a voter times out the round it voted in (Split views). */
+static void test_diembft_voter_joins_timeouts_for_withheld_view(void **state)
 {
     (void)state;
     submit(5, 1);
@@ -72,7 +82,8 @@ static void test_voter_joins_timeouts_for_withheld_view(void **state)
  * formed it) does not join timeouts for that view (it could not: its high
  * QC is not below it); the QC it carries in its own timeouts brings the
  * others along instead. */
-static void test_voter_with_qc_does_not_join_lower_timeouts(void **state)
+/* DiemBFT v4 Pacemaker advance_round_qc: a QC holder has left the view. */
+static void test_diembft_voter_with_qc_does_not_join_lower_timeouts(void **state)
 {
     (void)state;
     submit(5, 1);
@@ -109,7 +120,8 @@ static bool sent_timeout(uint32_t r, uint64_t view)
  * they give up view 2 at once, and TC(2) names its leader. Block 1 is not
  * lost. (An equivocating leader's votes would not agree, and TC(1) would
  * name it: tests/sim/test_sim_hotstuff_byz.c.) */
-static void test_dead_collector_failed_view_then_its_own(void **state)
+/* DiemBFT v4 Pacemaker: time out the failed view (docs/hotstuff.md "Failed view"). */
+static void test_diembft_dead_collector_failed_view_then_its_own(void **state)
 {
     (void)state;
     H->drop_to[2] = H->drop_from[2] = true;
@@ -137,12 +149,13 @@ static void test_dead_collector_failed_view_then_its_own(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_far_future_timeout_not_counted_stuck, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_voter_joins_timeouts_for_withheld_view, setup,
+        cmocka_unit_test_setup_teardown(test_impl_pacemaker_far_future_timeout_not_counted_stuck,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_diembft_voter_joins_timeouts_for_withheld_view, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_voter_with_qc_does_not_join_lower_timeouts, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_dead_collector_failed_view_then_its_own, setup,
+        cmocka_unit_test_setup_teardown(test_diembft_voter_with_qc_does_not_join_lower_timeouts,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_diembft_dead_collector_failed_view_then_its_own, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

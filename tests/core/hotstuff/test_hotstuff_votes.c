@@ -1,6 +1,14 @@
 /* Chained HotStuff vote collection under Byzantine voters (issue 12), at
  * n = 7 (f = 2): §4.2 and §5 Algorithm 3, a QC is n - f votes for one
- * block from distinct replicas, each voting once per view. */
+ * block from distinct replicas, each voting once per view (§4.4 Lemma 1).
+ *
+ * Test names start with the section they check, like etcd's
+ * raft_paper_test and our PBFT and Raft tests: test_4_2_x is §4.2 of the
+ * HotStuff paper (Yin, Malkhi, Reiter, Gueta, Abraham, PODC'19, arXiv
+ * v6), test_alg3_x its Algorithm 3, test_diembft_x a rule of DiemBFT v4
+ * (its timeout certificates, pacemaker and voting rule), and
+ * test_impl_<part>_x one of our own extensions, each described in
+ * docs/hotstuff.md. The line above each test names the section. */
 #define N 7
 #include "tests/core/hotstuff/hotstuff_fixture.h"
 
@@ -11,7 +19,8 @@
  * evict the honest block's collector, every honest vote was refused as
  * OVERLOAD and no QC formed. Each replica's votes are kept apart now (one
  * per view), so junk only ever takes the sender's own room. */
-static void test_byzantine_votes_cannot_jam_collection(void **state)
+/* docs/hotstuff.md "Quorum certificates", Vote collection: records per voter. */
+static void test_impl_qc_byzantine_votes_cannot_jam_collection(void **state)
 {
     (void)state;
     struct hs_qc g;
@@ -49,7 +58,8 @@ static void test_byzantine_votes_cannot_jam_collection(void **state)
 /* One vote per replica per view still holds: a second vote of the same
  * replica in the same view for another block is equivocation, the same
  * vote again a duplicate, whether direct or inside a TIMEOUT. */
-static void test_one_vote_per_replica_per_view(void **state)
+/* §4.4 Lemma 1: one vote per replica per view, also inside TIMEOUTs. */
+static void test_4_4_one_vote_per_replica_per_view(void **state)
 {
     (void)state;
     struct hs_qc g;
@@ -77,9 +87,9 @@ static void test_one_vote_per_replica_per_view(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_byzantine_votes_cannot_jam_collection, setup,
+        cmocka_unit_test_setup_teardown(test_impl_qc_byzantine_votes_cannot_jam_collection, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_one_vote_per_replica_per_view, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_4_4_one_vote_per_replica_per_view, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,17 @@
 /* The HotStuff message codec (core/hotstuff/hotstuff_wire.c): every body
  * survives encode -> bft_msg_encode -> bft_msg_decode -> decode unchanged,
  * and every reject path of every decoder refuses its input with the
- * reason it names (docs/wire.md; docs/style.md #6: a malformed message is
- * refused, never read past). */
+ * reason it names (docs/hotstuff.md "Messages", docs/wire.md;
+ * docs/style.md #6: a malformed message is refused, never read past). The
+ * layouts are ours (test_impl_).
+ *
+ * Test names start with the section they check, like etcd's
+ * raft_paper_test and our PBFT and Raft tests: test_4_2_x is §4.2 of the
+ * HotStuff paper (Yin, Malkhi, Reiter, Gueta, Abraham, PODC'19, arXiv
+ * v6), test_alg3_x its Algorithm 3, test_diembft_x a rule of DiemBFT v4
+ * (its timeout certificates, pacemaker and voting rule), and
+ * test_impl_<part>_x one of our own extensions, each described in
+ * docs/hotstuff.md. The line above each test names the section. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -124,7 +133,8 @@ static void block_roundtrip(uint8_t type, uint64_t tc_view, bool batch)
     assert_memory_equal(d.digest.b, want.b, CRYPTO_DIGEST_LEN);
 }
 
-static void test_block_roundtrip(void **state)
+/* docs/hotstuff.md "Messages": HS_PROPOSAL and HS_BLOCK_RESP. */
+static void test_impl_msg_block_roundtrip(void **state)
 {
     (void)state;
     block_roundtrip(BFT_MSG_HS_PROPOSAL, 0, true);
@@ -135,7 +145,8 @@ static void test_block_roundtrip(void **state)
 }
 
 /* The block digest changes with every field it covers. */
-static void test_block_digest_covers_fields(void **state)
+/* docs/hotstuff.md "Blocks and leaders": the block digest. */
+static void test_impl_blocks_digest_covers_fields(void **state)
 {
     (void)state;
     struct hs_qc q;
@@ -213,7 +224,8 @@ static int raw_block_decode(const struct raw_block *r)
     return hs_block_decode(&m, N, &out);
 }
 
-static void test_block_decode_rejects(void **state)
+/* docs/hotstuff.md "Messages": block shapes refused. */
+static void test_impl_msg_block_decode_rejects(void **state)
 {
     (void)state;
     struct raw_block r;
@@ -270,7 +282,8 @@ static void test_block_decode_rejects(void **state)
 
 /* ---- votes and block requests ---- */
 
-static void test_vote_roundtrip(void **state)
+/* docs/hotstuff.md "Messages": HS_VOTE. */
+static void test_impl_msg_vote_roundtrip(void **state)
 {
     (void)state;
     struct hs_vote_msg v = {.view = 9, .height = 7}, d;
@@ -284,7 +297,8 @@ static void test_vote_roundtrip(void **state)
     assert_memory_equal(d.sig, got.sig, BFT_SIG_LEN); /* the header signature is the vote */
 }
 
-static void test_vote_decode_rejects(void **state)
+/* docs/hotstuff.md "Messages": HS_VOTE shapes refused. */
+static void test_impl_msg_vote_decode_rejects(void **state)
 {
     (void)state;
     const uint8_t one = 1;
@@ -309,7 +323,8 @@ static void test_vote_decode_rejects(void **state)
     assert_int_equal(hs_vote_decode(&m, &d), BAD);
 }
 
-static void test_block_req_roundtrip_and_rejects(void **state)
+/* docs/hotstuff.md "Messages": HS_BLOCK_REQ. */
+static void test_impl_msg_block_req_roundtrip_and_rejects(void **state)
 {
     (void)state;
     struct hs_block_req q = {.count = 32}, d;
@@ -378,7 +393,8 @@ static void timeout_roundtrip(bool vote, bool tc)
     if (tc) assert_tc_equal(&d.tc, &t.tc);
 }
 
-static void test_timeout_roundtrip(void **state)
+/* docs/hotstuff.md "Messages": HS_TIMEOUT. */
+static void test_impl_msg_timeout_roundtrip(void **state)
 {
     (void)state;
     timeout_roundtrip(false, false);
@@ -407,7 +423,8 @@ static int timeout_edit(const struct hs_timeout_msg *t, long at, int val, uint32
 
 #define QC3_LEN (8 + 8 + CRYPTO_DIGEST_LEN + 1 + 3 * (1 + BFT_SIG_LEN))
 
-static void test_timeout_decode_rejects(void **state)
+/* docs/hotstuff.md "Messages": HS_TIMEOUT shapes refused. */
+static void test_impl_msg_timeout_decode_rejects(void **state)
 {
     (void)state;
     const uint8_t T = BFT_MSG_HS_TIMEOUT;
@@ -456,7 +473,8 @@ static void test_timeout_decode_rejects(void **state)
 }
 
 /* The signed timeout statement: "HSTO" | u64 view | u64 hqc_view. */
-static void test_timeout_region_layout(void **state)
+/* docs/hotstuff.md "Messages": the TC signature region. */
+static void test_impl_msg_timeout_region_layout(void **state)
 {
     (void)state;
     uint8_t region[HS_TIMEOUT_REGION_LEN];
@@ -468,7 +486,8 @@ static void test_timeout_region_layout(void **state)
 
 /* ---- state transfer ---- */
 
-static void test_state_req_roundtrip_and_rejects(void **state)
+/* docs/hotstuff.md "Messages": STATE_REQ. */
+static void test_impl_msg_state_req_roundtrip_and_rejects(void **state)
 {
     (void)state;
     struct hs_state_req offer = {.last_exec = 40},
@@ -517,7 +536,8 @@ static void make_resp(struct hs_state_resp *r, uint8_t k, uint32_t total, uint32
     r->chunk_len = chunk_len;
 }
 
-static void test_state_resp_roundtrip(void **state)
+/* docs/hotstuff.md "Messages": STATE_RESP. */
+static void test_impl_msg_state_resp_roundtrip(void **state)
 {
     (void)state;
     for (uint32_t i = 0; i < sizeof g_snap; i++)
@@ -565,7 +585,8 @@ static int resp_decode(uint64_t seq, uint8_t k, uint32_t total, uint32_t off, ui
     return hs_state_resp_decode(&m, &d);
 }
 
-static void test_state_resp_decode_rejects(void **state)
+/* docs/hotstuff.md "Messages": STATE_RESP shapes refused. */
+static void test_impl_msg_state_resp_decode_rejects(void **state)
 {
     (void)state;
     assert_int_equal(resp_decode(64, 2, 1000, 0, 100, 0), NONE);
@@ -586,7 +607,8 @@ static void test_state_resp_decode_rejects(void **state)
     assert_int_equal(resp_decode(64, 2, 1000, 0, 0, 0), BAD);              /* empty, not the last */
 }
 
-static void test_state_resp_chunk_bound(void **state)
+/* docs/hotstuff.md "State transfer": chunks of 256 KiB. */
+static void test_impl_msg_state_resp_chunk_bound(void **state)
 {
     (void)state;
     /* A chunk above HS_STATE_CHUNK is refused even inside the snapshot. */
@@ -605,7 +627,8 @@ static void test_state_resp_chunk_bound(void **state)
 
 /* ---- encoders refuse a body that does not fit ---- */
 
-static void test_encoders_refuse_small_buffers(void **state)
+/* docs/hotstuff.md "Messages": encoders refuse what does not fit. */
+static void test_impl_msg_encoders_refuse_small_buffers(void **state)
 {
     (void)state;
     struct hs_wire_block w;
@@ -620,7 +643,8 @@ static void test_encoders_refuse_small_buffers(void **state)
 }
 
 /* A full QC and TC (BFT_MAX_REPLICAS signers) fit the declared bounds. */
-static void test_full_certificates_fit_bounds(void **state)
+/* docs/hotstuff.md "Messages": QC and TC layouts at n = BFT_MAX_REPLICAS. */
+static void test_impl_msg_full_certificates_fit_bounds(void **state)
 {
     (void)state;
     struct hs_wire_block w;
@@ -639,21 +663,21 @@ static void test_full_certificates_fit_bounds(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_block_roundtrip),
-        cmocka_unit_test(test_block_digest_covers_fields),
-        cmocka_unit_test(test_block_decode_rejects),
-        cmocka_unit_test(test_vote_roundtrip),
-        cmocka_unit_test(test_vote_decode_rejects),
-        cmocka_unit_test(test_block_req_roundtrip_and_rejects),
-        cmocka_unit_test(test_timeout_roundtrip),
-        cmocka_unit_test(test_timeout_decode_rejects),
-        cmocka_unit_test(test_timeout_region_layout),
-        cmocka_unit_test(test_state_req_roundtrip_and_rejects),
-        cmocka_unit_test(test_state_resp_roundtrip),
-        cmocka_unit_test(test_state_resp_decode_rejects),
-        cmocka_unit_test(test_state_resp_chunk_bound),
-        cmocka_unit_test(test_encoders_refuse_small_buffers),
-        cmocka_unit_test(test_full_certificates_fit_bounds),
+        cmocka_unit_test(test_impl_msg_block_roundtrip),
+        cmocka_unit_test(test_impl_blocks_digest_covers_fields),
+        cmocka_unit_test(test_impl_msg_block_decode_rejects),
+        cmocka_unit_test(test_impl_msg_vote_roundtrip),
+        cmocka_unit_test(test_impl_msg_vote_decode_rejects),
+        cmocka_unit_test(test_impl_msg_block_req_roundtrip_and_rejects),
+        cmocka_unit_test(test_impl_msg_timeout_roundtrip),
+        cmocka_unit_test(test_impl_msg_timeout_decode_rejects),
+        cmocka_unit_test(test_impl_msg_timeout_region_layout),
+        cmocka_unit_test(test_impl_msg_state_req_roundtrip_and_rejects),
+        cmocka_unit_test(test_impl_msg_state_resp_roundtrip),
+        cmocka_unit_test(test_impl_msg_state_resp_decode_rejects),
+        cmocka_unit_test(test_impl_msg_state_resp_chunk_bound),
+        cmocka_unit_test(test_impl_msg_encoders_refuse_small_buffers),
+        cmocka_unit_test(test_impl_msg_full_certificates_fit_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
