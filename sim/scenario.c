@@ -149,7 +149,7 @@ static bool find_leader(struct sim *s, void *ctx)
 static bool head_start(struct sim *s, uint32_t liar, struct sim_scenario_result *r)
 {
     uint64_t deadline = s->now_us + HEAD_START_US;
-    while (r->leader_restarts <= HEAD_START_RESTARTS_MAX) {
+    while (r->leader_restarts < HEAD_START_RESTARTS_MAX) {
         int leader = -1;
         if (!sim_run_until(s, deadline, find_leader, &leader)) break;
         if ((uint32_t)leader == liar) return true;
