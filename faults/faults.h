@@ -157,6 +157,10 @@ size_t fault_net_format(const struct fault_net_rates *r, char *out, size_t cap);
 bool fault_plan_has(const struct fault_plan *p, uint32_t replica, int behaviour, uint64_t now_ms);
 /* Some entry of this behaviour for the replica, at any time. */
 bool fault_plan_has_ever(const struct fault_plan *p, uint32_t replica, int behaviour);
+/* Behaviours that only hurt a crash-fault protocol from the leader's seat
+ * (equivocate, twin, forge, stale, replay, byzzfuzz): a Raft host makes
+ * the liar lead before T=0 (docs/faults.md "Raft: the liar must lead"). */
+bool fault_behaviour_needs_leader(int b);
 /* Byzantine: has any behaviour other than crash (the checker must not trust
  * what it executes; crash-only replicas stay honest). */
 bool fault_plan_byzantine(const struct fault_plan *p, uint32_t replica);
@@ -209,9 +213,14 @@ struct fault_scenario {
     uint32_t duration_s;
     struct fault_plan plan;     /* validated against the largest nodes */
     struct fault_expect expect; /* default expectation */
+    bool seed_set;              /* "seed" was given: plan.seed is the file's */
     uint32_t n_protocols;
     struct fault_scenario_protocol protocols[3];
 };
+/* The keys an "expect" block may hold, i = 0, 1, ...; NULL past the last.
+ * A host maps each to a check of its own and must say which it cannot
+ * check (bftsim --scenario, docs/simulator.md "Scenarios"). */
+const char *fault_expect_key(size_t i);
 int fault_scenario_parse(struct fault_scenario *s, const char *text, char *err, size_t errlen);
 int fault_scenario_load(struct fault_scenario *s, const char *path, char *err, size_t errlen);
 /* The entry for one protocol, or NULL if the scenario does not list it. */

@@ -26,6 +26,15 @@ bool fault_plan_has_ever(const struct fault_plan *p, uint32_t replica, int behav
     return false;
 }
 
+/* Raft trusts its leader: a follower that lies is outvoted or ignored, a
+ * leader that lies is believed (docs/faults.md "Raft under Byzantine
+ * faults"). */
+bool fault_behaviour_needs_leader(int b)
+{
+    return b == FAULT_EQUIVOCATE || b == FAULT_TWIN || b == FAULT_FORGE || b == FAULT_STALE ||
+           b == FAULT_REPLAY || b == FAULT_BYZZFUZZ;
+}
+
 bool fault_plan_byzantine(const struct fault_plan *p, uint32_t replica)
 {
     for (uint32_t i = 0; i < p->n_faults; i++)

@@ -10,6 +10,47 @@
 
 #include "faults/faults_internal.h"
 
+/* The keys of an "expect" block (docs/faults.md "Scenario schema"). Hosts
+ * map each to a check of their own (bftsim --scenario, bftctl cluster). */
+static const char *const expect_keys[] = {"safety", "progress", "progress_after_s"};
+
+const char *fault_expect_key(size_t i)
+{
+    return i < sizeof expect_keys / sizeof *expect_keys ? expect_keys[i] : NULL;
+}
+
+static int parse_expect_key(const cJSON *it, struct fault_expect *e, const char *where, char *err,
+                            size_t errlen)
+{
+    const char *k = it->string;
+    if (strcmp(k, "safety") == 0) {
+        if (cJSON_IsString(it) && strcmp(it->valuestring, "ok") == 0)
+            e->safety = FAULT_SAFETY_OK;
+        else if (cJSON_IsString(it) && strcmp(it->valuestring, "violated") == 0)
+            e->safety = FAULT_SAFETY_VIOLATED;
+        else
+            return fault_err(err, errlen, BFT_E_INVALID,
+                             "%s: expect.safety must be \"ok\" or \"violated\"", where);
+    } else if (strcmp(k, "progress") == 0) {
+        if (!cJSON_IsBool(it))
+            return fault_err(err, errlen, BFT_E_INVALID,
+                             "%s: expect.progress must be true or false", where);
+        e->progress = cJSON_IsTrue(it);
+    } else if (strcmp(k, "progress_after_s") == 0) {
+        double d = cJSON_IsNumber(it) ? it->valuedouble : -1;
+        if (!(d >= 0) || d * 1000 > (double)FAULT_TIME_MAX_MS)
+            return fault_err(err, errlen, BFT_E_INVALID,
+                             "%s: expect.progress_after_s must be seconds >= 0", where);
+        e->progress_after_ms = (uint64_t)llround(d * 1000);
+    } else {
+        return fault_err(err, errlen, BFT_E_INVALID,
+                         "%s: unknown key expect.%s (known: safety, progress, "
+                         "progress_after_s)",
+                         where, k);
+    }
+    return BFT_E_OK;
+}
+
 static int parse_expect(const cJSON *o, struct fault_expect *e, const char *where, char *err,
                         size_t errlen)
 {
@@ -18,32 +59,8 @@ static int parse_expect(const cJSON *o, struct fault_expect *e, const char *wher
     const cJSON *it;
     cJSON_ArrayForEach(it, o)
     {
-        const char *k = it->string;
-        if (strcmp(k, "safety") == 0) {
-            if (cJSON_IsString(it) && strcmp(it->valuestring, "ok") == 0)
-                e->safety = FAULT_SAFETY_OK;
-            else if (cJSON_IsString(it) && strcmp(it->valuestring, "violated") == 0)
-                e->safety = FAULT_SAFETY_VIOLATED;
-            else
-                return fault_err(err, errlen, BFT_E_INVALID,
-                                 "%s: expect.safety must be \"ok\" or \"violated\"", where);
-        } else if (strcmp(k, "progress") == 0) {
-            if (!cJSON_IsBool(it))
-                return fault_err(err, errlen, BFT_E_INVALID,
-                                 "%s: expect.progress must be true or false", where);
-            e->progress = cJSON_IsTrue(it);
-        } else if (strcmp(k, "progress_after_s") == 0) {
-            double d = cJSON_IsNumber(it) ? it->valuedouble : -1;
-            if (!(d >= 0) || d * 1000 > (double)FAULT_TIME_MAX_MS)
-                return fault_err(err, errlen, BFT_E_INVALID,
-                                 "%s: expect.progress_after_s must be seconds >= 0", where);
-            e->progress_after_ms = (uint64_t)llround(d * 1000);
-        } else {
-            return fault_err(err, errlen, BFT_E_INVALID,
-                             "%s: unknown key expect.%s (known: safety, progress, "
-                             "progress_after_s)",
-                             where, k);
-        }
+        int rv = parse_expect_key(it, e, where, err, errlen);
+        if (rv != BFT_E_OK) return rv;
     }
     return BFT_E_OK;
 }
@@ -122,7 +139,7 @@ static const char *const scenario_keys[] = {
     "faults", "partitions",  "network",   "params", "expect",     "by_protocol",
 };
 
-static int parse_root(struct fault_scenario *s, const cJSON *root, char *err, size_t errlen)
+static int check_keys(const cJSON *root, char *err, size_t errlen)
 {
     const cJSON *it;
     cJSON_ArrayForEach(it, root)
@@ -134,6 +151,12 @@ static int parse_root(struct fault_scenario *s, const cJSON *root, char *err, si
             return fault_err(err, errlen, BFT_E_INVALID,
                              "scenario: unknown key \"%s\" (see docs/faults.md)", it->string);
     }
+    return BFT_E_OK;
+}
+
+/* name, description, nodes, duration_s. */
+static int parse_header(struct fault_scenario *s, const cJSON *root, char *err, size_t errlen)
+{
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
     if (!cJSON_IsString(name) || !*name->valuestring || strlen(name->valuestring) >= sizeof s->name)
         return fault_err(err, errlen, BFT_E_INVALID,
@@ -155,7 +178,13 @@ static int parse_root(struct fault_scenario *s, const cJSON *root, char *err, si
         return fault_err(err, errlen, BFT_E_INVALID,
                          "scenario %s: \"duration_s\" must be a whole number 1..86400", s->name);
     s->duration_s = (uint32_t)d;
-    rv = parse_protocols(s, cJSON_GetObjectItemCaseSensitive(root, "protocols"), err, errlen);
+    return BFT_E_OK;
+}
+
+/* protocols, expect and by_protocol: each protocol's size and outcome. */
+static int parse_outcomes(struct fault_scenario *s, const cJSON *root, char *err, size_t errlen)
+{
+    int rv = parse_protocols(s, cJSON_GetObjectItemCaseSensitive(root, "protocols"), err, errlen);
     if (rv != BFT_E_OK) return rv;
     const cJSON *exp = cJSON_GetObjectItemCaseSensitive(root, "expect");
     if (!exp)
@@ -170,9 +199,14 @@ static int parse_root(struct fault_scenario *s, const cJSON *root, char *err, si
     }
     const cJSON *by = cJSON_GetObjectItemCaseSensitive(root, "by_protocol");
     if (by && (rv = parse_overrides(s, by, err, errlen)) != BFT_E_OK) return rv;
+    return BFT_E_OK;
+}
 
-    /* Specs are checked against the largest cluster here, and against each
-     * protocol's own size by fault_scenario_plan. */
+/* seed, faults, partitions, network, params: the plan. Specs are checked
+ * against the largest cluster here, and against each protocol's own size
+ * by fault_scenario_plan. */
+static int parse_plan(struct fault_scenario *s, const cJSON *root, char *err, size_t errlen)
+{
     uint32_t n_max = 0;
     for (uint32_t i = 0; i < s->n_protocols; i++)
         if (s->protocols[i].nodes > n_max) n_max = s->protocols[i].nodes;
@@ -181,8 +215,10 @@ static int parse_root(struct fault_scenario *s, const cJSON *root, char *err, si
     if (seed && fault_json_seed(seed, &s->plan.seed) != BFT_E_OK)
         return fault_err(err, errlen, BFT_E_INVALID, "scenario %s: \"seed\" must be a number",
                          s->name);
+    s->seed_set = seed != NULL;
     char inner[256];
     const cJSON *v;
+    int rv = BFT_E_OK;
     if ((v = cJSON_GetObjectItemCaseSensitive(root, "faults")) &&
         (rv = fault_json_specs(v, &s->plan, false, inner, sizeof inner)) != BFT_E_OK)
         goto bad;
@@ -203,6 +239,15 @@ static int parse_root(struct fault_scenario *s, const cJSON *root, char *err, si
     return BFT_E_OK;
 bad:
     return fault_err(err, errlen, rv, "scenario %s: %s", s->name, inner);
+}
+
+static int parse_root(struct fault_scenario *s, const cJSON *root, char *err, size_t errlen)
+{
+    int rv = check_keys(root, err, errlen);
+    if (rv == BFT_E_OK) rv = parse_header(s, root, err, errlen);
+    if (rv == BFT_E_OK) rv = parse_outcomes(s, root, err, errlen);
+    if (rv == BFT_E_OK) rv = parse_plan(s, root, err, errlen);
+    return rv;
 }
 
 int fault_scenario_parse(struct fault_scenario *s, const char *text, char *err, size_t errlen)

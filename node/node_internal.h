@@ -15,8 +15,9 @@
  * flight (the simulator's clients do; bftctl's at most 16): if the reply to
  * its oldest is lost, the replies to everything newer must not push the old
  * one out before the client's retransmission arrives, or that request is
- * stuck forever (found by bftsim: pbft seeds 21, 316, 330; raft lossy; only
- * Raft's leader replies, so one loss is enough there). 128 covers a full
+ * stuck forever (found by bftsim; guarded by tests/sim/test_sim_regressions.c
+ * test_reply_cache_keeps_oldest_reply_pbft and _raft_lossy: only Raft's
+ * leader replies, so one loss is enough there). 128 covers a full
  * window twice. Memory: at most clients x 128 replies, each bounded by
  * BFT_BODY_MAX, allocated only as clients use them. */
 #define NODE_REPLY_CACHE 128

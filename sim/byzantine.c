@@ -227,6 +227,32 @@ static void schedule_edge(struct sim *s, uint64_t from_ms, uint64_t until_ms, ui
         sim_at(s, s->plan_t0_us + until_ms * 1000, edge_action, (void *)base);
 }
 
+static void dishonest_action(struct sim *s, void *ctx)
+{
+    uint32_t r = (uint32_t)(uintptr_t)ctx;
+    if (s->faults_on) s->rep[r].honest = false;
+}
+
+/* A faulty replica stops being honest for the checker when the plan is
+ * applied, or (o.honest_until_fault: scenarios) when its first non-crash
+ * window opens: until then it runs the protocol as written, and what it
+ * executes and answers is checked like any other replica's. */
+static void mark_dishonest(struct sim *s, uint32_t r)
+{
+    if (!s->o.honest_until_fault) {
+        s->rep[r].honest = false;
+        return;
+    }
+    uint64_t from_ms = FAULT_FOREVER;
+    for (uint32_t i = 0; i < s->plan.n_faults; i++) {
+        const struct fault_entry *e = &s->plan.fault[i];
+        if (e->replica == r && e->behaviour != FAULT_CRASH && e->win.from_ms < from_ms)
+            from_ms = e->win.from_ms;
+    }
+    if (from_ms < UINT64_MAX / 2000)
+        sim_at(s, s->plan_t0_us + from_ms * 1000, dishonest_action, (void *)(uintptr_t)r);
+}
+
 int sim_apply_plan(struct sim *s, const struct fault_plan *p, const struct byzzfuzz_schedule *bz,
                    char *err, size_t errlen)
 {
@@ -249,7 +275,7 @@ int sim_apply_plan(struct sim *s, const struct fault_plan *p, const struct byzzf
     }
     bool any_actor = false;
     for (uint32_t r = 0; r < s->o.n; r++) {
-        if (fault_plan_byzantine(&s->plan, r)) s->rep[r].honest = false;
+        if (fault_plan_byzantine(&s->plan, r)) mark_dishonest(s, r);
         bool needs_actor = false;
         for (uint32_t i = 0; i < s->plan.n_faults; i++) {
             const struct fault_entry *e = &s->plan.fault[i];

@@ -108,33 +108,34 @@ void sim_check_apply(struct sim *s, uint32_t r, uint32_t client, uint64_t req_no
     if (!rp->honest) return;
     struct sim_req_rec *rec = find(&s->chk, client, req_no);
     if (!rec) {
-        sim_fail(s, "validity: replica %u applied client %u req %llu at seq %llu, never submitted",
-                 r, client, (unsigned long long)req_no, (unsigned long long)seq);
+        sim_violation(
+            s, "validity: replica %u applied client %u req %llu at seq %llu, never submitted", r,
+            client, (unsigned long long)req_no, (unsigned long long)seq);
         return;
     }
     if (rec->op_len != len || rec->op_hash != fnv1a(op, len)) {
-        sim_fail(s, "validity: replica %u applied client %u req %llu with other op bytes", r,
-                 client, (unsigned long long)req_no);
+        sim_violation(s, "validity: replica %u applied client %u req %llu with other op bytes", r,
+                      client, (unsigned long long)req_no);
         return;
     }
     if (rec->seq == 0) {
         rec->seq = seq;
     } else if (rec->seq != seq) {
-        sim_fail(
+        sim_violation(
             s, "exactly-once: client %u req %llu applied at seq %llu and at seq %llu (replica %u)",
             client, (unsigned long long)req_no, (unsigned long long)rec->seq,
             (unsigned long long)seq, r);
         return;
     }
     if (rec->applied_mask & (1u << r)) {
-        sim_fail(s, "exactly-once: replica %u applied client %u req %llu twice", r, client,
-                 (unsigned long long)req_no);
+        sim_violation(s, "exactly-once: replica %u applied client %u req %llu twice", r, client,
+                      (unsigned long long)req_no);
         return;
     }
     rec->applied_mask |= 1u << r;
     if (seq < rp->apply_min) {
-        sim_fail(s, "order: replica %u applied at seq %llu after seq %llu", r,
-                 (unsigned long long)seq, (unsigned long long)rp->apply_min);
+        sim_violation(s, "order: replica %u applied at seq %llu after seq %llu", r,
+                      (unsigned long long)seq, (unsigned long long)rp->apply_min);
         return;
     }
     rp->apply_min = seq;
@@ -157,8 +158,8 @@ void sim_check_execute(struct sim *s, uint32_t r, uint64_t seq, const bft_digest
     if (!rp->honest) return;
     struct sim_checker *c = &s->chk;
     if (seq < rp->exec_min) {
-        sim_fail(s, "order: replica %u executed seq %llu after seq %llu", r,
-                 (unsigned long long)seq, (unsigned long long)(rp->exec_min - 1));
+        sim_violation(s, "order: replica %u executed seq %llu after seq %llu", r,
+                      (unsigned long long)seq, (unsigned long long)(rp->exec_min - 1));
         return;
     }
     rp->exec_min = seq + 1;
@@ -191,15 +192,17 @@ void sim_check_execute(struct sim *s, uint32_t r, uint64_t seq, const bft_digest
     if (batch && memcmp(batch, &rec->batch, sizeof(*batch)) != 0) {
         hex8(&rec->batch, a);
         hex8(batch, b);
-        sim_fail(s, "agreement: replica %u executed batch %s.. at seq %llu, another replica %s..",
-                 r, b, (unsigned long long)seq, a);
+        sim_violation(s,
+                      "agreement: replica %u executed batch %s.. at seq %llu, another replica %s..",
+                      r, b, (unsigned long long)seq, a);
         return;
     }
     if (state && memcmp(state, &rec->state, sizeof(*state)) != 0) {
         hex8(&rec->state, a);
         hex8(state, b);
-        sim_fail(s, "agreement: replica %u state digest %s.. after seq %llu, another replica %s..",
-                 r, b, (unsigned long long)seq, a);
+        sim_violation(
+            s, "agreement: replica %u state digest %s.. after seq %llu, another replica %s..", r, b,
+            (unsigned long long)seq, a);
     }
 }
 
@@ -309,11 +312,11 @@ void sim_check_result(struct sim *s, uint32_t r, uint32_t client, const uint8_t 
     if (o->order_seq == 0) {
         o->order_seq = order_seq;
     } else if (o->order_seq != order_seq) {
-        sim_fail(s,
-                 "orders: replica %u gave client %u order %llu order_seq %llu, earlier %llu "
-                 "(applied or acknowledged)",
-                 r, client, (unsigned long long)order_id, (unsigned long long)order_seq,
-                 (unsigned long long)o->order_seq);
+        sim_violation(s,
+                      "orders: replica %u gave client %u order %llu order_seq %llu, earlier %llu "
+                      "(applied or acknowledged)",
+                      r, client, (unsigned long long)order_id, (unsigned long long)order_seq,
+                      (unsigned long long)o->order_seq);
     }
 }
 
@@ -335,10 +338,10 @@ void sim_check_order_acked(struct sim *s, uint32_t client, uint64_t order_id, ui
      * find it. */
     if (o->order_seq == 0) o->order_seq = order_seq;
     if (o->order_seq != order_seq) {
-        sim_fail(s,
-                 "orders: client %u order %llu acknowledged with order_seq %llu, applied as %llu",
-                 client, (unsigned long long)order_id, (unsigned long long)order_seq,
-                 (unsigned long long)o->order_seq);
+        sim_violation(
+            s, "orders: client %u order %llu acknowledged with order_seq %llu, applied as %llu",
+            client, (unsigned long long)order_id, (unsigned long long)order_seq,
+            (unsigned long long)o->order_seq);
         return;
     }
     make_visible(s, o);
@@ -363,11 +366,12 @@ void sim_check_local_answer(struct sim *s, uint32_t r, uint32_t c, const uint8_t
         uint64_t now_ms = s->now_us / 1000, exec_ms = rp->exec_us / 1000;
         s->st.local_answers++;
         if (!rp->exec_ever || now_ms - exec_ms > s->o.read_staleness_ms)
-            sim_fail(s,
-                     "local read too stale: replica %u answered client %u's local read at %llu "
-                     "ms; its last execution was %s%llu ms, bound %u ms",
-                     rp->id, c, (unsigned long long)now_ms, rp->exec_ever ? "at " : "never, ",
-                     (unsigned long long)(rp->exec_ever ? exec_ms : 0), s->o.read_staleness_ms);
+            sim_violation(
+                s,
+                "local read too stale: replica %u answered client %u's local read at %llu "
+                "ms; its last execution was %s%llu ms, bound %u ms",
+                rp->id, c, (unsigned long long)now_ms, rp->exec_ever ? "at " : "never, ",
+                (unsigned long long)(rp->exec_ever ? exec_ms : 0), s->o.read_staleness_ms);
         return;
     }
 }
@@ -379,8 +383,8 @@ void sim_check_read(struct sim *s, uint32_t reader, int level, uint32_t client, 
     uint64_t order_seq = 0;
     if (bft_order_result_decode(res, res_len, &status, &order_seq) != BFT_E_OK ||
         (status != BFT_ORDER_OK && status != BFT_ORDER_NOT_FOUND)) {
-        sim_fail(s, "read: client %u accepted a bad LOOKUP result (status %u, %zu bytes)", reader,
-                 status, res_len);
+        sim_violation(s, "read: client %u accepted a bad LOOKUP result (status %u, %zu bytes)",
+                      reader, status, res_len);
         return;
     }
     struct sim_order_rec *o = order_rec(s, client, order_id, true);
@@ -388,32 +392,34 @@ void sim_check_read(struct sim *s, uint32_t reader, int level, uint32_t client, 
     if (status == BFT_ORDER_NOT_FOUND) {
         if (level == BFT_READ_LOCAL) return; /* may miss acknowledged orders */
         if (o && o->visible_us != NEVER && o->visible_ev < issued_ev)
-            sim_fail(s,
-                     "stale read (%s): client %u LOOKUP of client %u order %llu issued at %llu us "
-                     "returned not found at %llu us; the order (order_seq %llu, committed at "
-                     "%llu us) was acknowledged or read at %llu us",
-                     bft_read_level_name(level), reader, client, (unsigned long long)order_id,
-                     (unsigned long long)issued_us, (unsigned long long)s->now_us,
-                     (unsigned long long)o->order_seq, (unsigned long long)o->commit_us,
-                     (unsigned long long)o->visible_us);
+            sim_violation(
+                s,
+                "stale read (%s): client %u LOOKUP of client %u order %llu issued at %llu us "
+                "returned not found at %llu us; the order (order_seq %llu, committed at "
+                "%llu us) was acknowledged or read at %llu us",
+                bft_read_level_name(level), reader, client, (unsigned long long)order_id,
+                (unsigned long long)issued_us, (unsigned long long)s->now_us,
+                (unsigned long long)o->order_seq, (unsigned long long)o->commit_us,
+                (unsigned long long)o->visible_us);
         return;
     }
     if (!o || o->commit_us == NEVER) {
-        sim_fail(s,
-                 "read of uncommitted write (%s): client %u LOOKUP of client %u order %llu (issued "
-                 "at %llu us) found order_seq %llu at %llu us, but no honest replica has "
-                 "applied that order",
-                 bft_read_level_name(level), reader, client, (unsigned long long)order_id,
-                 (unsigned long long)issued_us, (unsigned long long)order_seq,
-                 (unsigned long long)s->now_us);
+        sim_violation(
+            s,
+            "read of uncommitted write (%s): client %u LOOKUP of client %u order %llu (issued "
+            "at %llu us) found order_seq %llu at %llu us, but no honest replica has "
+            "applied that order",
+            bft_read_level_name(level), reader, client, (unsigned long long)order_id,
+            (unsigned long long)issued_us, (unsigned long long)order_seq,
+            (unsigned long long)s->now_us);
         return;
     }
     if (o->order_seq != order_seq) {
-        sim_fail(s,
-                 "read: client %u LOOKUP of client %u order %llu found order_seq %llu, the "
-                 "order has %llu",
-                 reader, client, (unsigned long long)order_id, (unsigned long long)order_seq,
-                 (unsigned long long)o->order_seq);
+        sim_violation(s,
+                      "read: client %u LOOKUP of client %u order %llu found order_seq %llu, the "
+                      "order has %llu",
+                      reader, client, (unsigned long long)order_id, (unsigned long long)order_seq,
+                      (unsigned long long)o->order_seq);
         return;
     }
     if (level != BFT_READ_LOCAL) make_visible(s, o);

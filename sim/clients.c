@@ -81,13 +81,13 @@ static void check_result(struct sim *s, struct sim_client *cl, uint64_t req_no, 
     uint64_t order_seq = 0;
     if (bft_order_result_decode(res, len, &status, &order_seq) != BFT_E_OK ||
         (status != BFT_ORDER_OK && status != BFT_ORDER_DUP)) {
-        sim_fail(s, "client %u req %llu: accepted a bad order result (status %u, %zu bytes)",
-                 cl->id, (unsigned long long)req_no, status, len);
+        sim_violation(s, "client %u req %llu: accepted a bad order result (status %u, %zu bytes)",
+                      cl->id, (unsigned long long)req_no, status, len);
         return;
     }
     if (status == BFT_ORDER_OK && !mark_order_seq(s, order_seq)) {
-        sim_fail(s, "order_seq %llu accepted twice with status OK (client %u req %llu)",
-                 (unsigned long long)order_seq, cl->id, (unsigned long long)req_no);
+        sim_violation(s, "order_seq %llu accepted twice with status OK (client %u req %llu)",
+                      (unsigned long long)order_seq, cl->id, (unsigned long long)req_no);
         return;
     }
     sim_check_order_acked(s, cl->id, order_id, order_seq);
@@ -96,9 +96,9 @@ static void check_result(struct sim *s, struct sim_client *cl, uint64_t req_no, 
         if (cl->recent[i].order_seq == 0) {
             cl->recent[i].order_seq = order_seq;
         } else if (cl->recent[i].order_seq != order_seq) {
-            sim_fail(s, "client %u order %llu got order_seq %llu, earlier %llu", cl->id,
-                     (unsigned long long)order_id, (unsigned long long)order_seq,
-                     (unsigned long long)cl->recent[i].order_seq);
+            sim_violation(s, "client %u order %llu got order_seq %llu, earlier %llu", cl->id,
+                          (unsigned long long)order_id, (unsigned long long)order_seq,
+                          (unsigned long long)cl->recent[i].order_seq);
         }
         return;
     }

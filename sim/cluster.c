@@ -48,24 +48,43 @@ void sim_log(const struct sim *s, const char *fmt, ...)
     va_end(ap);
 }
 
-void sim_fail(struct sim *s, const char *fmt, ...)
+static void vfail(struct sim *s, bool safety, const char *fmt, va_list ap)
 {
     if (s->failed) return;
     s->failed = true;
-    va_list ap;
-    va_start(ap, fmt);
+    s->violated = safety;
     vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
-    va_end(ap);
     /* One line: bftsim prints the reason inside its FAIL line. */
     for (char *p = s->reason; *p; p++)
         if (*p == '\n') *p = ' ';
     sim_log(s, "FAILED: %s", s->reason);
 }
 
+void sim_fail(struct sim *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(s, false, fmt, ap);
+    va_end(ap);
+}
+
+void sim_violation(struct sim *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(s, true, fmt, ap);
+    va_end(ap);
+}
+
 bool sim_failed(const struct sim *s, const char **reason)
 {
     if (reason) *reason = s->failed ? s->reason : NULL;
     return s->failed;
+}
+
+bool sim_violated(const struct sim *s)
+{
+    return s->violated;
 }
 
 static int check_options(const struct sim_options *o, char *err, size_t errlen)

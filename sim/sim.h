@@ -109,6 +109,11 @@ struct sim_options {
      * fault phase on top of the profile (windows relative to the run start,
      * everything stopped when the fault phase ends); borrowed. */
     const struct fault_plan *plan;
+    /* A plan's faulty replica stays honest for the checker until its first
+     * non-crash window opens (scenarios: replica 0 "silent@2" leads Raft
+     * honestly for 2 s and answers reads); false: dishonest from the start
+     * of the plan, as the sweeps have always run. */
+    bool honest_until_fault;
     uint32_t twins_rounds;    /* twins profile: rounds per scenario (default 4) */
     uint32_t byzzfuzz_rounds; /* byzzfuzz profile: rounds (default 10) */
 };
@@ -159,6 +164,12 @@ bool sim_run_until(struct sim *s, uint64_t until_us, sim_pred_fn pred, void *ctx
 bool sim_failed(const struct sim *s, const char **reason);
 /* Record an external failure (tests, liveness): first reason wins. */
 void sim_fail(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same for a broken safety invariant (the checker's agreement,
+ * validity, exactly-once, order, order-router and read rules): a scenario
+ * that expects "safety": "violated" matches only these. */
+void sim_violation(struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The run failed on a safety invariant (not on liveness or a bound). */
+bool sim_violated(const struct sim *s);
 
 /* Run fn(s, ctx) at virtual time at_us (fault schedules, scripted steps). */
 typedef void (*sim_action_fn)(struct sim *s, void *ctx);
@@ -311,5 +322,35 @@ struct sim_result {
  * BFT_E_OK when the run happened (see res->passed) or an error if the
  * cluster could not be built (res->reason says why). */
 int sim_run_seed(const struct sim_options *o, uint64_t seed, struct sim_result *res);
+
+/* ---- Scenario files (bftsim --scenario, docs/simulator.md "Scenarios"). ---- */
+struct sim_scenario_result {
+    bool passed;                       /* the outcome matched the file's expect block */
+    bool failed, violated;             /* the run failed; on a safety invariant */
+    char why[SIM_REASON_LEN + 64];     /* the mismatch or setup error, when !passed */
+    char reason[SIM_REASON_LEN];       /* the failure, when failed */
+    uint64_t seed, t0_us, duration_us; /* T=0 in virtual time, the timeline's length */
+    uint64_t ops_total, ops_after;     /* client ops completed from T=0, from progress_after_s */
+    uint64_t ops_at_mark;              /* internal: ops when the progress window opened */
+    bool marked;                       /* internal: the window opened */
+    uint32_t leader_restarts;          /* Raft: deposed leaders before the liar led */
+    struct sim_stats stats;
+    struct sim_fault_stats faults;
+};
+/* Options for a scenario run: the defaults for the protocol at the
+ * scenario's size for it (nodes != 0 overrides), no profile. Callers may
+ * then set verbose and the read options. */
+void sim_scenario_options(struct sim_options *o, const struct fault_scenario *sc, int protocol,
+                          uint32_t nodes);
+/* One seed of a scenario for o->protocol with o->n replicas. BFT_E_OK when
+ * the run happened (r->passed says whether it matched, r->why why not), or
+ * an error if the scenario cannot run so (r->why says why). */
+int sim_run_scenario(const struct fault_scenario *sc, const struct sim_options *o, uint64_t seed,
+                     struct sim_scenario_result *r);
+/* What the simulator checks for an expect key, or NULL if it cannot. */
+const char *sim_scenario_check_of(const char *key);
+/* The expect keys (fault_expect_key) the simulator cannot check, comma
+ * separated into out; returns how many ("" and 0 today). */
+size_t sim_scenario_unchecked(char *out, size_t cap);
 
 #endif

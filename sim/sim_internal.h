@@ -197,6 +197,7 @@ struct sim {
     struct twins_scenario twins;
     uint64_t twin_cut;
     bool failed;
+    bool violated; /* the failure is a safety invariant (sim_violation) */
     char reason[SIM_REASON_LEN];
 };
 

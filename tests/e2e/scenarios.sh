@@ -3,6 +3,9 @@
 # SCEN_DURATION seconds, default 5), for each protocol built into this
 # bftctl, must give its expected outcome: `bftctl cluster --scenario`
 # exits 0 iff safety and progress are as the file says (docs/faults.md).
+# A smoke test of the real processes: every file already runs for every
+# protocol, deterministically, in the simulator (bftsim --scenario,
+# tests/sim/test_sim_scenarios.c, docs/simulator.md "Scenarios").
 # make test runs a subset per protocol (SCEN_SET=quick, ~2.5 min on 2 cores);
 # SCEN_SET=all runs every file for every protocol.
 #   bash tests/e2e/scenarios.sh BUILD_DIR
