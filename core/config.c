@@ -17,8 +17,9 @@ void bft_core_config_defaults(struct bft_core_config *c, int protocol, uint32_t 
     c->checkpoint_interval = 64;
     /* One base timeout for all three cores. A shorter one for HotStuff
      * (400 ms) made a crashed leader cheaper in real clusters but let the
-     * simulator's slow, lossy networks starve it of commits (bftsim
-     * --protocol hotstuff --nodes 4 --seeds 572:572 loses liveness). */
+     * simulator's slow, lossy networks starve it of commits (regression
+     * test test_hotstuff_base_timeout_keeps_liveness_on_slow_networks in
+     * tests/sim/test_sim_regressions.c). */
     c->request_timeout_ms = 1000;
     /* HotStuff leaders keep 256 consecutive views and a timeout passes the
      * lead to the next replica's window. Rotating every view, n = 4 with

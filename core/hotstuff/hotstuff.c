@@ -17,8 +17,9 @@ bool hs_has_work(struct bft_core *c)
      * before: time out with them even with nothing of our own pending. Our
      * timeout carries the QC they may lack and joins the TC they cannot
      * form alone. Without this, replicas spread over views v, v+1, v+2
-     * with the idle one ahead never form a TC (bftsim --protocol hotstuff
-     * --nodes 4 --seeds 1327:1327 and 3928:3928). Older timeouts expire
+     * with the idle one ahead never form a TC (regression test
+     * test_hotstuff_idle_replica_joins_stuck_views in
+     * tests/sim/test_sim_regressions.c). Older timeouts expire
      * as our view moves on, so an idle cluster does not churn views.
      * Timeouts for views ahead count only up to the view a TC of ours
      * would lead to (plus HS_STUCK_VIEWS): an honest replica's timeout
