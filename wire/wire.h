@@ -60,10 +60,7 @@ const char *bft_strerror(int err);
 /* 0 means "not refused", as BFT_E_OK does (docs/style.md #13): a check
  * that returns a reject reason returns BFT_REJECT_NONE when the input is
  * fine. Counters are indexed by reason; iterate from BFT_REJECT__FIRST. */
-enum bft_reject {
-    BFT_REJECT_NONE = 0,
-    BFT_REJECT_MAP(BFT_REJECT_ENUM) BFT_REJECT__COUNT
-};
+enum bft_reject { BFT_REJECT_NONE = 0, BFT_REJECT_MAP(BFT_REJECT_ENUM) BFT_REJECT__COUNT };
 #define BFT_REJECT__FIRST 1 /* the first real reason, after NONE */
 const char *bft_reject_name(int reason);
 
