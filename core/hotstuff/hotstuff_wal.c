@@ -257,6 +257,9 @@ static void recover_snap_part(struct bft_core *c, struct wire_rd *r)
         a->buf = b;
         a->cap = (uint32_t)cap;
     }
+    /* An empty chunk is legal input; with nothing assembled yet buf is
+     * NULL, and memcpy(NULL, p, 0) is undefined (fuzz_wal, UBSan). */
+    if (len == 0) return;
     memcpy(a->buf + a->len, p, len);
     a->len += len;
 }

@@ -416,6 +416,15 @@ static inline bool pbft_in_window(const struct bft_core *c, uint64_t seq)
 {
     return seq > c->h && seq - c->h <= c->L;
 }
+/* The first seq not yet executed that can have a slot. last_exec may be
+ * far below h (a stable checkpoint adopted before its state arrived, or a
+ * WAL that says so): scans start at the window, never at last_exec + 1,
+ * or a forged or huge h costs billions of empty steps (found by
+ * fuzz_node_pbft: a 26 s timeout in pbft_relay_retransmit). */
+static inline uint64_t pbft_scan_start(const struct bft_core *c)
+{
+    return (c->last_exec > c->h ? c->last_exec : c->h) + 1;
+}
 /* Slot i (0 <= i < L), NULL if its chunk was never used (then it is free). */
 static inline struct pbft_slot *pbft_slot_at(const struct bft_core *c, uint32_t i)
 {

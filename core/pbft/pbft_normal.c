@@ -500,7 +500,7 @@ void pbft_on_retransmit(struct bft_core *c)
     } else {
         if (pbft_relay_retransmit(c)) again = true;
         uint32_t sent = 0;
-        for (uint64_t seq = c->last_exec + 1; seq <= c->h + c->L; seq++) {
+        for (uint64_t seq = pbft_scan_start(c); seq <= c->h + c->L; seq++) {
             struct pbft_slot *s = pbft_slot_peek(c, seq);
             if (!s || s->executed || s->view != c->view) continue;
             if (!(s->has_pp && s->pp.len == 0) && !s->sent_prepare && !s->sent_commit) continue;

@@ -74,7 +74,7 @@ bool pbft_relay_retransmit(struct bft_core *c)
     if (c->in_vc) return false;
     bool missing = false;
     uint32_t asked = 0;
-    for (uint64_t seq = c->last_exec + 1; seq <= c->h + c->L; seq++) {
+    for (uint64_t seq = pbft_scan_start(c); seq <= c->h + c->L; seq++) {
         struct pbft_slot *s = pbft_slot_peek(c, seq);
         if (!s || !missing_pp(c, s)) continue;
         uint32_t voters = s->prep_mask | s->commit_mask;
@@ -120,7 +120,7 @@ void pbft_relay_on_backup_vote(struct bft_core *c, uint32_t from, uint64_t seq, 
         !pbft_deq(&voted->digest, d))
         return;
     uint32_t bit = 1u << from, sent = 0;
-    for (uint64_t n = c->last_exec + 1; n < seq && sent < PBFT_RETRANSMIT_BURST; n++) {
+    for (uint64_t n = pbft_scan_start(c); n < seq && sent < PBFT_RETRANSMIT_BURST; n++) {
         struct pbft_slot *s = pbft_slot_peek(c, n);
         if (!s || s->view != c->view || !s->has_pp || s->pp.len != 0 || s->executed) continue;
         if ((s->prep_mask | s->commit_mask) & bit) continue;

@@ -154,7 +154,7 @@ void pbft_state_on_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
 static uint64_t log_bytes_since_snapshot(struct bft_core *c, uint64_t seq)
 {
     uint64_t bytes = c->kept_batch_bytes + (uint64_t)c->kept_n * PBFT_LOG_SEQ_BYTES;
-    for (uint64_t s = c->h + 1; s <= seq; s++) {
+    for (uint64_t s = c->h + 1; s <= seq && s - c->h <= c->L; s++) {
         const struct pbft_slot *sl = pbft_slot_peek(c, s);
         if (sl) bytes += PBFT_LOG_SEQ_BYTES + sl->batch_len;
     }
