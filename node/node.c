@@ -140,6 +140,10 @@ static int io_load_snapshot(void *ctx, uint64_t seq, bft_digest *state)
          * (node_restore), so a file that passed its checksum but does not
          * hold what it claims is refused too. */
         if (node_restore(n, f->buf, f->len, &f->state, state) != BFT_E_OK) return BFT_E_NOTFOUND;
+        /* The replayed WAL builds on this snapshot: the host keeps the
+         * file until the next rotation (bft_node_wal_base). A seq the
+         * core only probed (PBFT tries older checkpoints) is not pinned. */
+        n->wal_base = seq;
         n->stats.last_executed = seq;
         n->stats.snapshot_loaded = seq;
         return BFT_E_OK;
@@ -283,6 +287,11 @@ int bft_node_add_snapshot(struct bft_node *n, uint64_t seq, const bft_digest *st
 uint64_t bft_node_snapshot_base(const struct bft_node *n)
 {
     return n->base;
+}
+
+uint64_t bft_node_wal_base(const struct bft_node *n)
+{
+    return n->wal_base;
 }
 
 int bft_node_compact(struct bft_node *n, void (*emit)(void *ctx, const uint8_t *rec, size_t len),

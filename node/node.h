@@ -113,6 +113,11 @@ int bft_node_add_snapshot(struct bft_node *n, uint64_t seq, const bft_digest *st
 /* The newest durable snapshot's seq (saved by host->save_snapshot or
  * added before replay), 0 if none. */
 uint64_t bft_node_snapshot_base(const struct bft_node *n);
+/* The durable snapshot the replayed WAL builds on (the one the core
+ * restored through io->load_snapshot during recovery; 0: none, the WAL
+ * starts at the beginning or its base was lost). Until the next rotation the host must not
+ * delete that file (bft_snapfile_write's pin). */
+uint64_t bft_node_wal_base(const struct bft_node *n);
 /* WAL compaction through the core's compact op with base =
  * bft_node_snapshot_base. emit NULL: only whether it could. */
 int bft_node_compact(struct bft_node *n, void (*emit)(void *ctx, const uint8_t *rec, size_t len),

@@ -97,6 +97,7 @@ struct bft_node {
     uint32_t n_disk;
     bool disk_loaded; /* replay is over once an event was handled */
     uint64_t base;
+    uint64_t wal_base; /* the snapshot recovery restored (bft_node_wal_base) */
     uint8_t result[BFT_RESULT_MAX];
 
     /* When this replica last executed a committed batch or installed a

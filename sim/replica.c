@@ -63,8 +63,9 @@ static void host_persist(void *ctx, const uint8_t *rec, size_t len)
     rp->wal_bytes += len;
 }
 
-/* Durable snapshots: kept in memory as bftd keeps its files (the newest
- * BFT_SNAPFILE_KEEP). Always "written". */
+/* Durable snapshots: kept in memory as bftd keeps its files
+ * (BFT_SNAPFILE_KEEP: the newest and the one the WAL is compacted onto,
+ * compact_base, see bft_snapfile_write). Always "written". */
 static int host_save_snapshot(void *ctx, uint64_t seq, const bft_digest *state, const uint8_t *snap,
                               size_t len)
 {
@@ -72,6 +73,7 @@ static int host_save_snapshot(void *ctx, uint64_t seq, const bft_digest *state, 
     uint32_t slot = rp->n_snaps;
     if (slot == BFT_SNAPFILE_KEEP) {
         slot = rp->snaps[0].seq < rp->snaps[1].seq ? 0 : 1;
+        if (rp->compact_base != 0 && rp->snaps[slot].seq == rp->compact_base) slot = 1 - slot;
         bft_snapfile_free(&rp->snaps[slot]);
     }
     uint8_t *p = malloc(len ? len : 1);

@@ -129,14 +129,35 @@ static void snap_path(char *out, size_t cap, const char *dir, uint64_t seq, bool
     snprintf(out, cap, "%s/snap-%020" PRIu64 "%s", dir, seq, tmp ? ".tmp" : "");
 }
 
-/* Delete all but the newest BFT_SNAPFILE_KEEP, oldest first. */
-static int prune(const char *dir)
+/* Keep BFT_SNAPFILE_KEEP snapshots: the newest, the one the active WAL
+ * names as its base (pin; 0: none), then the next newest; delete the
+ * rest, oldest first. The pinned one must survive: the WAL holds only what
+ * lies above it, so without it a restart could rebuild nothing from disk
+ * (if every replica restarted at once, no peer could send the state). */
+static int prune(const char *dir, uint64_t pin)
 {
     uint64_t seqs[SNAP_SCAN_MAX];
     int k = list_snaps(dir, seqs, SNAP_SCAN_MAX, true);
     if (k < 0) return -1;
+    bool keep[SNAP_SCAN_MAX] = {false};
+    int left = BFT_SNAPFILE_KEEP;
+    if (k > 0) {
+        keep[0] = true; /* seqs are newest first */
+        left--;
+    }
+    for (int i = 1; i < k && pin != 0 && left > 0; i++)
+        if (seqs[i] == pin) {
+            keep[i] = true;
+            left--;
+        }
+    for (int i = 1; i < k && left > 0; i++)
+        if (!keep[i]) {
+            keep[i] = true;
+            left--;
+        }
     bool removed = false;
-    for (int i = k - 1; i >= BFT_SNAPFILE_KEEP; i--) {
+    for (int i = k - 1; i >= 0; i--) {
+        if (keep[i]) continue;
         char p[4200];
         snap_path(p, sizeof p, dir, seqs[i], false);
         if (unlink(p) != 0 && errno != ENOENT) return -1;
@@ -147,7 +168,7 @@ static int prune(const char *dir)
 }
 
 int bft_snapfile_write(const char *dir, uint64_t seq, const bft_digest *state, const uint8_t *buf,
-                       size_t len, char *err, size_t errlen)
+                       size_t len, uint64_t pin, char *err, size_t errlen)
 {
     uint8_t hdr[BFT_SNAPFILE_HDR] = {0};
     memcpy(hdr, SNAP_MAGIC, 8);
@@ -181,7 +202,7 @@ int bft_snapfile_write(const char *dir, uint64_t seq, const bft_digest *state, c
     if (wal_sync_dir(dir) != 0) goto fail;
     if (storage_crash_at(BFT_STEP_SNAP_DIR_SYNCED)) goto crash;
     what = "delete of an old snapshot";
-    if (prune(dir) != 0) goto fail;
+    if (prune(dir, pin) != 0) goto fail;
     return BFT_E_OK;
 fail_fd:
     close(fd);

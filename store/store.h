@@ -72,10 +72,12 @@ struct bft_snapfile {
     uint8_t *buf; /* malloc'd, len bytes */
     size_t len;
 };
-/* Write snapshot seq atomically, then delete all but the newest
- * BFT_SNAPFILE_KEEP snapshot files. BFT_E_OK or BFT_E_IO with err. */
+/* Write snapshot seq atomically, then delete older snapshot files down to
+ * BFT_SNAPFILE_KEEP: the newest, the one at `pin` (the snapshot the active
+ * WAL names as its base; 0: none), then the next newest. BFT_E_OK or
+ * BFT_E_IO with err. */
 int bft_snapfile_write(const char *dir, uint64_t seq, const bft_digest *state, const uint8_t *buf,
-                       size_t len, char *err, size_t errlen);
+                       size_t len, uint64_t pin, char *err, size_t errlen);
 /* Read and check one snapshot file: BFT_E_OK, BFT_E_MALFORMED (torn,
  * corrupt, wrong name) or BFT_E_IO, with err. */
 int bft_snapfile_read(const char *path, struct bft_snapfile *out, char *err, size_t errlen);

@@ -125,8 +125,10 @@ int rt_storage_open(struct rt_storage *s, const char *dir, bool fresh, struct bf
     }
     if (rv != 0) return -1;
     s->loaded = k;
-    s->rotated_base = bft_node_snapshot_base(node);
     if (bft_walseg_replay(dir, replay_cb, node, err, errlen) < 0) return -1;
+    /* The snapshot the WAL on disk is based on: kept (pinned) until the
+     * next rotation moves the base, and any newer snapshot may rotate. */
+    s->rotated_base = bft_node_wal_base(node);
     if (bft_walseg_open(&s->wal, dir, err, errlen) != BFT_E_OK) return -1;
     return 0;
 }
@@ -171,7 +173,8 @@ int rt_storage_save_snapshot(struct rt_storage *s, uint64_t seq, const bft_diges
         snprintf(err, errlen, "WAL sync before snapshot %llu", (unsigned long long)seq);
         return -1;
     }
-    if (bft_snapfile_write(s->dir, seq, state, snap, len, err, errlen) != BFT_E_OK) return -1;
+    if (bft_snapfile_write(s->dir, seq, state, snap, len, s->rotated_base, err, errlen) != BFT_E_OK)
+        return -1;
     s->snapshots++;
     s->snapshot_us += now_us() - t0;
     s->since_snap = 0;

@@ -28,12 +28,27 @@ bad() {
 
 nodes() { case $1 in raft) echo 3 ;; *) echo 4 ;; esac }
 
+# The check needs replica 1 to hold a snapshot when it is killed. How soon
+# its first snapshot comes depends on the machine's speed (Raft: 1024
+# entries; a loaded 2-core machine once reached fewer by 9 s). When the
+# restart loaded none, that precondition was not met, which says nothing
+# about storage: run once more with the kill later. A restart that loaded
+# a snapshot and restored none still fails at once.
+cluster_run() { # proto n run crash_at duration
+    "$BFTCTL" cluster --protocol "$1" --nodes "$2" --duration "$5" --clients 4 \
+        --fault "1:crash@$4" --dir "$3" >"$TMP/$1.out" 2>&1
+}
 for proto in pbft hotstuff raft; do
     n=$(nodes $proto)
     run="$TMP/$proto"
-    "$BFTCTL" cluster --protocol $proto --nodes "$n" --duration 16 --clients 4 \
-        --fault 1:crash@9-11 --dir "$run" >"$TMP/$proto.out" 2>&1
+    cluster_run $proto "$n" "$run" 9-11 16
     rc=$?
+    if [ "$(jq -r '.storage.snapshots_loaded' "$run/replica-1/stats.json" 2>/dev/null)" = 0 ]; then
+        echo "note $proto: replica 1 held no snapshot when killed at 9 s (slow machine); again with the kill at 16 s"
+        rm -rf "$run"
+        cluster_run $proto "$n" "$run" 16-18 24
+        rc=$?
+    fi
     ok=1
     why=""
     [ $rc -eq 0 ] || { ok=0; why="cluster exit $rc"; }
@@ -54,7 +69,7 @@ for proto in pbft hotstuff raft; do
         segs=$(find "$d" -maxdepth 1 -name 'wal-*' | wc -l)
         snaps=$(find "$d" -maxdepth 1 -name 'snap-*' ! -name '*.tmp' | wc -l)
         [ "$segs" -le 2 ] && [ "$snaps" -le 2 ] || { ok=0; why="$why; replica $r: $segs segments, $snaps snapshots"; }
-        # Replica 1's counters restart with its process; the others ran 16 s.
+        # Replica 1's counters restart with its process; the others ran throughout.
         [ $r = 1 ] || [ "${rot:-0}" -ge 1 ] 2>/dev/null || { ok=0; why="$why; replica $r never rotated"; }
     done
     "$BFTCTL" audit --dir "$run" >"$TMP/$proto.audit" 2>&1 || { ok=0; why="$why; audit failed"; }

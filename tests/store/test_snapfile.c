@@ -60,14 +60,19 @@ static void make(uint64_t seq, uint8_t *buf, size_t len, bft_digest *d)
     memset(d->b, (int)(seq & 0xff), 32);
 }
 
-static void write_snap(const char *dir, uint64_t seq, size_t len)
+static void write_snap_pinned(const char *dir, uint64_t seq, size_t len, uint64_t pin)
 {
     uint8_t *buf = malloc(len ? len : 1);
     bft_digest d;
     make(seq, buf, len, &d);
     char err[256];
-    assert_int_equal(bft_snapfile_write(dir, seq, &d, buf, len, err, sizeof err), BFT_E_OK);
+    assert_int_equal(bft_snapfile_write(dir, seq, &d, buf, len, pin, err, sizeof err), BFT_E_OK);
     free(buf);
+}
+
+static void write_snap(const char *dir, uint64_t seq, size_t len)
+{
+    write_snap_pinned(dir, seq, len, 0);
 }
 
 static void check_snap(const struct bft_snapfile *f, uint64_t seq, size_t len)
@@ -150,6 +155,32 @@ static void test_keeps_newest_two(void **state)
     check_snap(&f[0], 30, 300);
     check_snap(&f[1], 20, 200);
     assert_string_equal(note, "");
+    free2(f, 2);
+}
+
+/* The snapshot the active WAL is based on (pin) survives newer writes: the
+ * WAL holds only what lies above it. Before the pin, two snapshots written
+ * between rotations deleted it, and a restart found no base (e2e_storage:
+ * "restored no snapshot"; with every replica so, no peer could help). */
+static void test_keeps_the_wal_base(void **state)
+{
+    struct fixture *fx = *state;
+    write_snap(fx->dir, 10, 100);
+    write_snap_pinned(fx->dir, 20, 200, 10);
+    write_snap_pinned(fx->dir, 30, 300, 10);
+    write_snap_pinned(fx->dir, 40, 400, 10);
+    assert_int_equal(count_files(fx->dir, "snap-"), 2);
+    struct bft_snapfile f[2];
+    char note[512];
+    assert_int_equal(load(fx->dir, f, note, sizeof note), 2);
+    check_snap(&f[0], 40, 400);
+    check_snap(&f[1], 10, 100);
+    free2(f, 2);
+    /* A pin that is gone, or is the newest, changes nothing. */
+    write_snap_pinned(fx->dir, 50, 500, 99);
+    assert_int_equal(load(fx->dir, f, note, sizeof note), 2);
+    check_snap(&f[0], 50, 500);
+    check_snap(&f[1], 40, 400);
     free2(f, 2);
 }
 
@@ -237,7 +268,7 @@ static void test_write_failure_reports(void **state)
     bft_digest d = {{0}};
     uint8_t buf[4] = {1, 2, 3, 4};
     char err[256] = "";
-    assert_int_equal(bft_snapfile_write("/proc/no-such-dir", 1, &d, buf, 4, err, sizeof err),
+    assert_int_equal(bft_snapfile_write("/proc/no-such-dir", 1, &d, buf, 4, 0, err, sizeof err),
                      BFT_E_IO);
     assert_non_null(strstr(err, "create"));
 }
@@ -266,7 +297,7 @@ static void test_crash_at_every_step(void **state)
         bft_digest d;
         make(30, buf, sizeof buf, &d);
         char err[256];
-        assert_int_equal(bft_snapfile_write(fx->dir, 30, &d, buf, sizeof buf, err, sizeof err),
+        assert_int_equal(bft_snapfile_write(fx->dir, 30, &d, buf, sizeof buf, 0, err, sizeof err),
                          BFT_E_IO);
         bft_storage_fault_hook(NULL, NULL);
         /* "Restart": only intact snapshots, the new one iff renamed. */
@@ -308,6 +339,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_payload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keeps_newest_two, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keeps_the_wal_base, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_newest_falls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_newest_falls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_renamed_file_refused, setup, teardown),
