@@ -3,130 +3,7 @@
  * per property, named for what it proves (Castro & Liskov, OSDI'99 /
  * TOCS'02). The scenarios arrange message loss with sim rules; primary =
  * view mod n is the only PBFT knowledge here. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
-
-#include "sim/sim.h"
-#include "sim/sim_internal.h"
-
-#define MS 1000ull
-#define SEC 1000000ull
-
-/* ---- helpers ---- */
-
-static struct sim *mk(uint32_t n, uint32_t clients, uint32_t ckpt, uint32_t window)
-{
-    struct sim_options o;
-    sim_options_default(&o, BFT_PROTO_PBFT, n);
-    o.clients = clients;
-    o.request_timeout_ms = 500;
-    o.checkpoint_interval = ckpt;
-    o.window = window;
-    o.verbose = getenv("SIM_VERBOSE") != NULL;
-    struct sim *s = NULL;
-    char err[256];
-    int rv = sim_create(&s, &o, 7, err, sizeof(err));
-    if (rv != BFT_E_OK) fail_msg("sim_create: %s", err);
-    sim_clients_load(s, false); /* scripted: requests only when a test submits */
-    return s;
-}
-
-struct done_ctx {
-    uint32_t c;
-    uint64_t req_no;
-};
-static bool is_done(struct sim *s, void *ctx)
-{
-    struct done_ctx *d = ctx;
-    return sim_client_done(s, d->c, d->req_no);
-}
-
-static bool wait_done(struct sim *s, uint32_t c, uint64_t req_no, uint64_t within_us)
-{
-    struct done_ctx d = {c, req_no};
-    return sim_run_until(s, sim_now_us(s) + within_us, is_done, &d);
-}
-
-static uint64_t submit_and_wait(struct sim *s, uint32_t c, uint64_t within_us)
-{
-    uint64_t r = sim_client_submit_order(s, c, 0);
-    assert_true(r > 0);
-    if (!wait_done(s, c, r, within_us)) {
-        const char *why = NULL;
-        sim_failed(s, &why);
-        fail_msg("client %u req %llu not done within %llu ms (%s)", c, (unsigned long long)r,
-                 (unsigned long long)(within_us / MS), why ? why : "no failure recorded");
-    }
-    return r;
-}
-
-static void assert_not_failed(struct sim *s)
-{
-    const char *why = NULL;
-    if (sim_failed(s, &why)) fail_msg("invariant violated: %s", why);
-}
-
-static struct sim_replica_status status(struct sim *s, uint32_t r)
-{
-    struct sim_replica_status st;
-    assert_int_equal(sim_replica_status(s, r, &st), BFT_E_OK);
-    return st;
-}
-
-static int drop(struct sim *s, uint8_t type, uint64_t from, uint64_t to)
-{
-    struct sim_rule r = {.action = SIM_RULE_DROP, .type = type, .from_mask = from, .to_mask = to};
-    int id = sim_rule_add(s, &r);
-    assert_true(id >= 0);
-    return id;
-}
-
-static uint64_t replicas_mask(uint32_t bits)
-{
-    return (uint64_t)bits;
-}
-
-/* ---- seed sweeps ---- */
-
-/* BFT_SIM_SEEDS=K runs K seeds at n=4 and K/5 at n=7. Sanitizer builds run
- * a fifth of the sweep by default so ctest stays within its timeout. */
-static void sweep(uint32_t n, uint64_t seeds)
-{
-    const char *env = getenv("BFT_SIM_SEEDS");
-#if defined(__SANITIZE_ADDRESS__)
-    seeds /= 5;
-#endif
-    if (env) seeds = strtoull(env, NULL, 10) * (n == 4 ? 5 : 1) / 5;
-    struct sim_options o;
-    sim_options_default(&o, BFT_PROTO_PBFT, n);
-    o.faults = SIM_FAULTS_DEFAULT;
-    /* Short fault phases keep 600 runs well within a few minutes at -O2;
-     * the replay line carries them so bftsim reproduces the same run. */
-    o.fault_phase_min_us = 1 * SEC;
-    o.fault_phase_max_us = 4 * SEC;
-    /* Reads at 20% (bftsim's default is 50%) keep the sweep's time budget:
-     * about +2% instead of +16%; tests/sim/test_sim_reads.c has more. */
-    o.read_pct = 20;
-    uint64_t failed = 0;
-    for (uint64_t seed = 1; seed <= seeds; seed++) {
-        struct sim_result res;
-        assert_int_equal(sim_run_seed(&o, seed, &res), BFT_E_OK);
-        if (res.passed) continue;
-        failed++;
-        print_message("FAIL seed=%llu: %s; replay: bftsim --protocol pbft --nodes %u --seeds "
-                      "%llu:%llu --faults default --fault-phase-ms 1000:4000 --reads 20\n",
-                      (unsigned long long)seed, res.reason, n, (unsigned long long)seed,
-                      (unsigned long long)seed);
-    }
-    assert_int_equal(failed, 0);
-}
+#include "tests/sim/sim_pbft_test_util.h"
 
 static void test_sweep_500_seeds_n4_default_profile(void **state)
 {
@@ -259,22 +136,6 @@ static uint64_t first_pp_seq(const struct pp_log *l, uint32_t from, uint64_t vie
     for (uint32_t i = 0; i < l->n; i++)
         if (l->e[i].from == from && l->e[i].view == view && l->e[i].seq > above) return l->e[i].seq;
     return 0;
-}
-
-struct view_ctx {
-    uint32_t mask;
-    uint64_t view;
-};
-static bool all_in_view(struct sim *s, void *ctx)
-{
-    struct view_ctx *v = ctx;
-    for (uint32_t r = 0; r < BFT_MAX_REPLICAS; r++) {
-        if (!(v->mask >> r & 1)) continue;
-        struct sim_replica_status st;
-        sim_replica_status(s, r, &st);
-        if (!st.up || st.view < v->view) return false;
-    }
-    return true;
 }
 
 struct applied_ctx {
@@ -601,110 +462,6 @@ static void test_idle_laggard_catches_up(void **state)
 
 /* ---- a slow primary (Aardvark, NSDI'09 §4.3; core/pbft/pbft_monitor.c) ---- */
 
-/* Closed-loop load from every client, several requests in flight each, so
- * the primary has a backlog and cuts multi-envelope batches. */
-static struct sim *mk_loaded(uint32_t n, uint32_t clients, uint32_t outstanding)
-{
-    struct sim_options o;
-    sim_options_default(&o, BFT_PROTO_PBFT, n);
-    o.clients = clients;
-    o.outstanding = outstanding;
-    o.request_timeout_ms = 500;
-    o.verbose = getenv("SIM_VERBOSE") != NULL;
-    struct sim *s = NULL;
-    char err[256];
-    if (sim_create(&s, &o, 11, err, sizeof(err)) != BFT_E_OK) fail_msg("sim_create: %s", err);
-    return s;
-}
-
-static void apply_faults(struct sim *s, uint32_t n, const char *const *specs, uint32_t k)
-{
-    struct fault_plan p;
-    char err[256];
-    fault_plan_init(&p, n, 5);
-    for (uint32_t i = 0; i < k; i++)
-        if (fault_plan_add_fault(&p, specs[i], err, sizeof(err)) != BFT_E_OK) fail_msg("%s", err);
-    if (sim_apply_plan(s, &p, NULL, err, sizeof(err)) != BFT_E_OK) fail_msg("%s", err);
-}
-
-static uint64_t completed(struct sim *s, uint32_t clients)
-{
-    uint64_t k = 0;
-    for (uint32_t c = 0; c < clients; c++)
-        k += sim_client_completed(s, c);
-    return k;
-}
-
-/* The faults/ `slow` behaviour delays everything the primary sends by 60%
- * of the request timeout: the request timer never expires. The backups'
- * monitor must vote it out within a few seconds, and the next view must
- * run at the fault-free rate again. */
-static void test_slow_primary_voted_out_and_throughput_recovers(void **state)
-{
-    (void)state;
-    struct sim *s = mk_loaded(4, 4, 4);
-    sim_run_until(s, 2 * SEC, NULL, NULL);
-    uint64_t before = completed(s, 4);
-    assert_true(before > 0);
-    const char *slow0[] = {"0:slow"};
-    apply_faults(s, 4, slow0, 1);
-    struct view_ctx v = {.mask = 0xe, .view = 1};
-    assert_true(sim_run_until(s, sim_now_us(s) + 5 * SEC, all_in_view, &v));
-    sim_run_until(s, sim_now_us(s) + SEC, NULL, NULL); /* settle */
-    uint64_t from = completed(s, 4);
-    sim_run_until(s, sim_now_us(s) + 2 * SEC, NULL, NULL);
-    uint64_t after = completed(s, 4) - from;
-    /* 2 s in the new view do at least half of the first 2 fault-free s. */
-    assert_true(2 * after >= before);
-    for (uint32_t i = 1; i < 4; i++)
-        assert_int_equal(status(s, i).view, 1);
-    assert_not_failed(s);
-    sim_destroy(s);
-}
-
-/* f = 2: primaries 0 and 1 both turn slow. View 1 starts from the history
- * of view 0 (what primary 0 did before it slowed down), so its slow
- * primary is voted out too, and view 2 keeps working. */
-static void test_slow_successor_voted_out_too(void **state)
-{
-    (void)state;
-    struct sim *s = mk_loaded(7, 4, 4);
-    sim_run_until(s, 2 * SEC, NULL, NULL);
-    const char *slow01[] = {"0:slow", "1:slow"};
-    apply_faults(s, 7, slow01, 2);
-    struct view_ctx v = {.mask = 0x7c, .view = 2};
-    assert_true(sim_run_until(s, sim_now_us(s) + 10 * SEC, all_in_view, &v));
-    sim_run_until(s, sim_now_us(s) + 3 * SEC, NULL, NULL);
-    for (uint32_t i = 2; i < 7; i++)
-        assert_int_equal(status(s, i).view, 2);
-    uint64_t from = completed(s, 4);
-    sim_run_until(s, sim_now_us(s) + SEC, NULL, NULL);
-    assert_true(completed(s, 4) > from);
-    assert_not_failed(s);
-    sim_destroy(s);
-}
-
-/* No storms: 20 s of fault-free load, then 20 s idle, then a trickle of
- * single requests: the monitor never votes anybody out. */
-static void test_healthy_loaded_and_idle_cluster_keeps_its_primary(void **state)
-{
-    (void)state;
-    struct sim *s = mk_loaded(4, 4, 4);
-    sim_run_until(s, 20 * SEC, NULL, NULL);
-    sim_clients_load(s, false);
-    sim_run_until(s, 40 * SEC, NULL, NULL);
-    for (int i = 0; i < 20; i++) {
-        submit_and_wait(s, (uint32_t)i % 4, 5 * SEC);
-        sim_run_until(s, sim_now_us(s) + 400 * MS, NULL, NULL);
-    }
-    for (uint32_t i = 0; i < 4; i++) {
-        assert_int_equal(status(s, i).view, 0);
-        assert_int_equal(status(s, i).view_changes, 0);
-    }
-    assert_not_failed(s);
-    sim_destroy(s);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -721,9 +478,6 @@ int main(void)
         cmocka_unit_test(test_two_view_changes_in_a_row),
         cmocka_unit_test(test_censored_client_forces_view_change),
         cmocka_unit_test(test_idle_laggard_catches_up),
-        cmocka_unit_test(test_slow_primary_voted_out_and_throughput_recovers),
-        cmocka_unit_test(test_slow_successor_voted_out_too),
-        cmocka_unit_test(test_healthy_loaded_and_idle_cluster_keeps_its_primary),
         cmocka_unit_test(test_sweep_500_seeds_n4_default_profile),
         cmocka_unit_test(test_sweep_100_seeds_n7_default_profile),
     };
