@@ -83,6 +83,11 @@ struct bft_io {
      * if there is none at seq (or it does not restore): the core then
      * catches up by state transfer. */
     int (*load_snapshot)(void *ctx, uint64_t seq, bft_digest *state);
+    /* The highest seq below `seq` at which the host loaded a durable
+     * snapshot, 0 if none (NULL: never). Recovery walks the few files the
+     * host holds this way instead of probing every checkpoint seq below
+     * a stable checkpoint (PBFT's load_stable). */
+    uint64_t (*snapshot_below)(void *ctx, uint64_t seq);
     /* A reject counted by the core (stale view, out of window, ...). */
     void (*reject)(void *ctx, int reason);
     /* Answer a read-only REQUEST (raw encoded bytes, as given to on_read)

@@ -151,6 +151,15 @@ static int io_load_snapshot(void *ctx, uint64_t seq, bft_digest *state)
     return BFT_E_NOTFOUND;
 }
 
+static uint64_t io_snapshot_below(void *ctx, uint64_t seq)
+{
+    const struct bft_node *n = ctx;
+    uint64_t best = 0;
+    for (uint32_t i = 0; i < n->n_disk; i++)
+        if (n->disk[i].seq < seq && n->disk[i].seq > best) best = n->disk[i].seq;
+    return best;
+}
+
 static void io_reject(void *ctx, int reason)
 {
     bft_node_reject(ctx, reason);
@@ -218,6 +227,7 @@ int bft_node_create(struct bft_node **out, const struct bft_node_config *cfg,
                             .restore = io_restore,
                             .checkpoint = io_checkpoint,
                             .load_snapshot = io_load_snapshot,
+                            .snapshot_below = io_snapshot_below,
                             .reject = io_reject,
                             .read_ready = io_read_ready};
     n->cfg.core.n_clients = cfg->n_clients; /* per-client quotas (client_quota.h) */

@@ -55,6 +55,7 @@ static void cache_reply(struct node_client *c, uint64_t first, uint16_t count, c
                         uint32_t len)
 {
     struct node_reply *r = &c->replies[c->next_reply];
+    if (c->filled <= c->next_reply) c->filled = c->next_reply + 1;
     c->next_reply = (c->next_reply + 1) % NODE_REPLY_CACHE;
     if (r->cap < len) {
         uint8_t *p = realloc(r->msg, len);
@@ -75,7 +76,7 @@ bool node_already_executed(struct bft_node *n, const struct bft_msg *req)
 {
     struct node_client *c = &n->clients[req->sender];
     if (!table_test(c, req->seq)) return false;
-    for (uint32_t i = 0; i < NODE_REPLY_CACHE; i++) {
+    for (uint32_t i = 0; i < c->filled; i++) {
         const struct node_reply *r = &c->replies[i];
         if (r->len && r->first_req_no == req->seq)
             node_queue_raw(n, NODE_DEST_CLIENT | req->sender, r->msg, r->len);
@@ -307,7 +308,7 @@ void node_clients_free(struct bft_node *n)
 {
     if (!n->clients) return;
     for (uint32_t i = 0; i < n->cfg.n_clients; i++)
-        for (uint32_t k = 0; k < NODE_REPLY_CACHE; k++)
+        for (uint32_t k = 0; k < n->clients[i].filled; k++)
             free(n->clients[i].replies[k].msg);
     free(n->clients);
     n->clients = NULL;

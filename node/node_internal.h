@@ -35,6 +35,11 @@ struct node_client {
     uint64_t bits[NODE_CLIENT_WINDOW / 64];
     struct node_reply replies[NODE_REPLY_CACHE];
     uint32_t next_reply;
+    /* Slots [0, filled) were ever used (cache_reply fills them in order
+     * from 0): lookups and frees touch only those, so a replica created
+     * and destroyed per fuzz input or simulated restart does not walk
+     * NODE_REPLY_CACHE empty slots per client. */
+    uint32_t filled;
 };
 
 /* Outbox: sends buffered until bft_node_flush (durable before send). One

@@ -168,8 +168,10 @@ static bool load_stable(struct bft_core *c)
          * the others kept the log from it up to h (pbft_kept.c); we replay
          * it and must reach h_digest. We hold no proof for it, so we do
          * not serve it. */
-        for (uint64_t s = c->h - c->h % c->K; s >= c->K && c->h - s <= PBFT_KEPT_SEQS; s -= c->K) {
-            if (s == c->h || c->io.load_snapshot(c->io.ctx, s, &st) != BFT_E_OK) continue;
+        uint64_t (*below)(void *, uint64_t) = c->io.snapshot_below;
+        for (uint64_t s = below ? below(c->io.ctx, c->h) : 0; s && c->h - s <= PBFT_KEPT_SEQS;
+             s = below(c->io.ctx, s)) {
+            if (s % c->K || c->io.load_snapshot(c->io.ctx, s, &st) != BFT_E_OK) continue;
             PTRACE(c, "restart from our snapshot %llu below h", (unsigned long long)s);
             c->last_exec = s;
             c->last_state = st;

@@ -225,6 +225,18 @@ static bool cmd_restart(struct dd_ctx *x, const struct dd_cmd *c, struct dd_buf 
     return true;
 }
 
+/* lose-snapshot <node> seq=S: its durable snapshot at S is gone. */
+static bool cmd_lose_snapshot(struct dd_ctx *x, const struct dd_cmd *c, struct dd_buf *out)
+{
+    uint32_t id;
+    uint64_t seq;
+    const char *s = dd_arg(c, "seq");
+    if (!parse_node(x->cf, dd_pos(c, 0), &id) || !s || !parse_u64(s, &seq))
+        return fail(out, c, "lose-snapshot <node> seq=S");
+    if (cf_lose_snapshot(x->cf, id, seq) != BFT_E_OK) return fail(out, c, "no snapshot at seq");
+    return true;
+}
+
 /* partition 0,1|2,3: the groups; a node in no group is on its own. */
 static bool cmd_partition(struct dd_ctx *x, const struct dd_cmd *c, struct dd_buf *out)
 {
@@ -369,6 +381,7 @@ static const struct {
     {"resend", cmd_request},      {"deliver", cmd_deliver}, {"drop", cmd_drop},
     {"stabilize", cmd_stabilize}, {"tick", cmd_tick},       {"advance", cmd_advance},
     {"run", cmd_advance},         {"crash", cmd_crash},     {"restart", cmd_restart},
+    {"lose-snapshot", cmd_lose_snapshot},
     {"partition", cmd_partition}, {"heal", cmd_heal},       {"status", cmd_status},
     {"timers", cmd_timers},       {"queue", cmd_queue},     {"log", cmd_log},
 };

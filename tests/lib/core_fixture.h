@@ -127,6 +127,9 @@ const char *cf_timer_name(const struct cf *cf, uint32_t timer, char *buf, size_t
 int cf_crash(struct cf *cf, uint32_t id);
 int cf_restart(struct cf *cf, uint32_t id);
 bool cf_is_down(const struct cf *cf, uint32_t id);
+/* Lose node id's durable snapshot at seq (a deleted or unreadable file):
+ * BFT_E_OK, or BFT_E_NOTFOUND if it holds none there. */
+int cf_lose_snapshot(struct cf *cf, uint32_t id, uint64_t seq);
 
 /* Status of a live node; false if it is down. */
 bool cf_status(const struct cf *cf, uint32_t id, struct bft_core_status *st);

@@ -290,6 +290,16 @@ static int io_load_snapshot(void *ctx, uint64_t seq, bft_digest *state)
     return BFT_E_NOTFOUND;
 }
 
+static uint64_t io_snapshot_below(void *ctx, uint64_t seq)
+{
+    const struct cf_node *nd = ctx;
+    uint64_t best = 0;
+    for (uint32_t i = 0; i < CF_DISK_SNAPS; i++)
+        if (nd->disk[i].used && nd->disk[i].seq < seq && nd->disk[i].seq > best)
+            best = nd->disk[i].seq;
+    return best;
+}
+
 /* ---- io: timers, rejects, reads ---- */
 
 static void io_set_timer(void *ctx, uint32_t timer, uint64_t after_ms)
@@ -349,6 +359,7 @@ void cf_node_bind(struct cf_node *nd)
                              .restore = io_restore,
                              .checkpoint = io_checkpoint,
                              .load_snapshot = io_load_snapshot,
+                             .snapshot_below = io_snapshot_below,
                              .reject = io_reject,
                              .read_ready = io_read_ready};
 }

@@ -161,6 +161,18 @@ void cf_run(struct cf *cf, uint64_t ms)
 
 /* ---- crash and restart ---- */
 
+int cf_lose_snapshot(struct cf *cf, uint32_t id, uint64_t seq)
+{
+    if (id >= cf->opt.n) return BFT_E_INVALID;
+    for (uint32_t i = 0; i < CF_DISK_SNAPS; i++) {
+        struct cf_snapfile *f = &cf->node[id].disk[i];
+        if (!f->used || f->seq != seq) continue;
+        memset(f, 0, sizeof *f);
+        return BFT_E_OK;
+    }
+    return BFT_E_NOTFOUND;
+}
+
 int cf_crash(struct cf *cf, uint32_t id)
 {
     if (id >= cf->opt.n || !cf->node[id].core) return BFT_E_INVALID;
