@@ -377,13 +377,25 @@ static const struct {
     const char *name;
     cmd_fn fn;
 } commands[] = {
-    {"init", cmd_init},           {"request", cmd_request}, {"read", cmd_request},
-    {"resend", cmd_request},      {"deliver", cmd_deliver}, {"drop", cmd_drop},
-    {"stabilize", cmd_stabilize}, {"tick", cmd_tick},       {"advance", cmd_advance},
-    {"run", cmd_advance},         {"crash", cmd_crash},     {"restart", cmd_restart},
+    {"init", cmd_init},
+    {"request", cmd_request},
+    {"read", cmd_request},
+    {"resend", cmd_request},
+    {"deliver", cmd_deliver},
+    {"drop", cmd_drop},
+    {"stabilize", cmd_stabilize},
+    {"tick", cmd_tick},
+    {"advance", cmd_advance},
+    {"run", cmd_advance},
+    {"crash", cmd_crash},
+    {"restart", cmd_restart},
     {"lose-snapshot", cmd_lose_snapshot},
-    {"partition", cmd_partition}, {"heal", cmd_heal},       {"status", cmd_status},
-    {"timers", cmd_timers},       {"queue", cmd_queue},     {"log", cmd_log},
+    {"partition", cmd_partition},
+    {"heal", cmd_heal},
+    {"status", cmd_status},
+    {"timers", cmd_timers},
+    {"queue", cmd_queue},
+    {"log", cmd_log},
 };
 
 bool dd_commands_run(void *ctx, const struct dd_cmd *c, struct dd_buf *out)
