@@ -37,6 +37,7 @@ static void node_config(struct cf *cf, uint32_t id, struct bft_core_config *c)
     if (o->request_timeout_ms) c->request_timeout_ms = o->request_timeout_ms;
     if (o->leader_views) c->leader_views = o->leader_views;
     if (o->no_reputation) c->leader_reputation = 0;
+    if (o->tune) o->tune(o->tune_arg, id, c);
 }
 
 /* A fresh core for node id (its WAL and snapshots are kept elsewhere). */
@@ -123,6 +124,33 @@ const struct bft_core_ops *cf_ops(const struct cf *cf)
     return cf->ops;
 }
 
+void cf_set_observer(struct cf *cf, cf_observer fn, void *arg)
+{
+    cf->observer = fn;
+    cf->observer_arg = arg;
+}
+
+void cf_set_filter(struct cf *cf, cf_filter fn, void *arg)
+{
+    cf->filter = fn;
+    cf->filter_arg = arg;
+}
+
+struct bft_core *cf_core(const struct cf *cf, uint32_t id)
+{
+    return id < cf->opt.n ? cf->node[id].core : NULL;
+}
+
+const struct bft_core_config *cf_config(const struct cf *cf, uint32_t id)
+{
+    return id < cf->opt.n ? &cf->node[id].cfg : NULL;
+}
+
+uint64_t cf_now(const struct cf *cf)
+{
+    return cf->now_ms;
+}
+
 /* ---- the network ---- */
 
 void cf_net_push(struct cf *cf, uint32_t from, uint32_t to, const uint8_t *buf, size_t len)
@@ -182,6 +210,11 @@ static void deliver(struct cf *cf, uint32_t from, uint32_t to, const uint8_t *bu
     char prefix[32];
     snprintf(prefix, sizeof prefix, "recv %u->%u", from, to);
     cf_log_msg(cf, CF_LOG_RECV, prefix, &m);
+    if (cf->filter && cf->filter(cf->filter_arg, from, to, &m)) {
+        cf_log_line(cf, CF_LOG_NET, "net %u->%u %s dropped (test filter)", from, to,
+                    bft_msg_type_name(m.type));
+        return;
+    }
     if (m.type == BFT_MSG_REQUEST) {
         cf_node_request(cf, nd, &m);
         return;
@@ -189,13 +222,21 @@ static void deliver(struct cf *cf, uint32_t from, uint32_t to, const uint8_t *bu
     const uint8_t *region;
     size_t rlen;
     bft_msg_signed_region(m.raw, &region, &rlen);
-    uint8_t want[BFT_SIG_LEN];
-    cf_sig(m.sender, m.type, region, rlen, want);
-    if (m.sender != from || memcmp(want, m.sig, BFT_SIG_LEN) != 0) {
+    if (m.sender != from || !cf_sig_ok(cf, m.sender, m.type, region, rlen, m.sig)) {
         cf_log_line(cf, CF_LOG_NET, "net %u->%u bad signature, dropped", from, to);
         return;
     }
     cf->ops->on_message(nd->core, &m);
+}
+
+void cf_receive(struct cf *cf, uint32_t from, uint32_t to, const uint8_t *buf, size_t len)
+{
+    if (from < cf->opt.n && to < cf->opt.n && cf->node[to].core) deliver(cf, from, to, buf, len);
+}
+
+void cf_push(struct cf *cf, uint32_t from, uint32_t to, const uint8_t *buf, size_t len)
+{
+    if (from < cf->opt.n && to < cf->opt.n) cf_net_push(cf, from, to, buf, len);
 }
 
 uint32_t cf_deliver(struct cf *cf, uint32_t from, uint32_t to, uint32_t max)

@@ -58,7 +58,16 @@ struct cf_options {
     /* Overrides of bft_core_config_defaults; 0 keeps the default. */
     uint32_t batch_max, pipeline_max, window, checkpoint_interval, request_timeout_ms, leader_views;
     bool no_reputation; /* HotStuff: leader_reputation = 0 */
+    /* Null signatures (the programmatic tests' forged messages): sign
+     * writes zeros and verify accepts any signature whose first byte is
+     * not CF_BAD_SIG. Default: keyed-hash signatures. */
+    bool null_sigs;
+    /* Called for each node's config after the defaults and the overrides
+     * above, at create and at every restart (NULL: none). */
+    void (*tune)(void *arg, uint32_t id, struct bft_core_config *c);
+    void *tune_arg;
 };
+#define CF_BAD_SIG 0xBA
 
 struct cf;
 
@@ -130,6 +139,51 @@ bool cf_is_down(const struct cf *cf, uint32_t id);
 /* Lose node id's durable snapshot at seq (a deleted or unreadable file):
  * BFT_E_OK, or BFT_E_NOTFOUND if it holds none there. */
 int cf_lose_snapshot(struct cf *cf, uint32_t id, uint64_t seq);
+
+/* ---- Hooks for the programmatic tests (tests/core/<protocol>/<protocol>_fixture.h
+ * build their helpers on these, so every core test runs on this one
+ * fixture) ---- */
+
+/* One effect as the io carried it out; pointers live during the call. */
+#define CF_BROADCAST 0xffffffffu
+struct cf_effect {
+    unsigned kind;             /* one CF_LOG_* bit (SEND, PERSIST, EXEC, TIMER, REJECT, READ) */
+    uint32_t node;             /* the node whose io it is */
+    uint32_t to;               /* SEND: destination, or CF_BROADCAST */
+    const struct bft_msg *msg; /* SEND; READ: the read request */
+    const uint8_t *data;       /* PERSIST: the record; EXEC: the batch */
+    size_t len;                /* its length */
+    uint64_t seq, view;        /* EXEC */
+    const bft_digest *digest;  /* EXEC: the batch digest */
+    const bft_digest *state;   /* EXEC: the state after it */
+    uint32_t timer;            /* TIMER */
+    uint64_t ms;               /* TIMER: the delay set */
+    bool cancel;               /* TIMER: a cancel, not a set */
+    int reason;                /* REJECT */
+};
+typedef void (*cf_observer)(void *arg, const struct cf_effect *e);
+/* Every effect of every node is passed to fn (NULL: none), besides the log. */
+void cf_set_observer(struct cf *cf, cf_observer fn, void *arg);
+/* Every packet about to be delivered is passed to fn first (NULL: none);
+ * true drops it (logged as dropped by the network). */
+typedef bool (*cf_filter)(void *arg, uint32_t from, uint32_t to, const struct bft_msg *m);
+void cf_set_filter(struct cf *cf, cf_filter fn, void *arg);
+/* Node id's live core (NULL while down) and its config. */
+struct bft_core *cf_core(const struct cf *cf, uint32_t id);
+const struct bft_core_config *cf_config(const struct cf *cf, uint32_t id);
+/* Encode m as replica `from` sends it (sender, cluster id, signature);
+ * the caller frees the result. NULL if it does not encode. */
+uint8_t *cf_encode_as(const struct cf *cf, uint32_t from, const struct bft_msg *m, size_t *len);
+/* Sign encoded bytes as replica `from` (its sender field is left as is). */
+void cf_sign_as(const struct cf *cf, uint32_t from, uint8_t *buf, size_t len);
+/* Queue encoded bytes on from->to as if `from` had sent them (partitions
+ * and down nodes apply). */
+void cf_push(struct cf *cf, uint32_t from, uint32_t to, const uint8_t *buf, size_t len);
+/* Deliver encoded bytes to node `to` now, checked as any packet from
+ * `from` is (decode, signature, filter). */
+void cf_receive(struct cf *cf, uint32_t from, uint32_t to, const uint8_t *buf, size_t len);
+/* The virtual clock, in ms. */
+uint64_t cf_now(const struct cf *cf);
 
 /* Status of a live node; false if it is down. */
 bool cf_status(const struct cf *cf, uint32_t id, struct bft_core_status *st);

@@ -87,7 +87,20 @@ struct cf {
     uint32_t log_lines, log_lost;
     unsigned mask;
     bool hide_type[256]; /* message types not shown in send/recv lines */
+    cf_observer observer;
+    void *observer_arg;
+    cf_filter filter;
+    void *filter_arg;
 };
+
+/* Pass an effect to the test's observer, if any. */
+static inline void cf_observe(struct cf *cf, const struct cf_effect *e)
+{
+    if (cf->observer) cf->observer(cf->observer_arg, e);
+}
+/* Signature check of a delivered message or a request, in either mode. */
+bool cf_sig_ok(const struct cf *cf, uint32_t key_id, uint32_t domain, const uint8_t *region,
+               size_t len, const uint8_t sig[BFT_SIG_LEN]);
 
 /* core_fixture.c: a fresh core for node id (its WAL and snapshots are
  * kept); the core's create error if it fails. */

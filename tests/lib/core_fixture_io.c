@@ -22,11 +22,30 @@ void cf_sig(uint32_t key_id, uint32_t domain, const uint8_t *region, size_t len,
         wire_le_store(sig + 8 * w, bft_mix64(h + w * BFT_GOLDEN64), 8);
 }
 
+/* Sign as key_id in the fixture's mode (null_sigs: zeros). */
+static void sign_as(const struct cf *cf, uint32_t key_id, uint32_t domain, const uint8_t *region,
+                    size_t len, uint8_t sig[BFT_SIG_LEN])
+{
+    if (cf->opt.null_sigs)
+        memset(sig, 0, BFT_SIG_LEN);
+    else
+        cf_sig(key_id, domain, region, len, sig);
+}
+
+bool cf_sig_ok(const struct cf *cf, uint32_t key_id, uint32_t domain, const uint8_t *region,
+               size_t len, const uint8_t sig[BFT_SIG_LEN])
+{
+    if (cf->opt.null_sigs) return sig[0] != CF_BAD_SIG;
+    uint8_t want[BFT_SIG_LEN];
+    cf_sig(key_id, domain, region, len, want);
+    return memcmp(want, sig, BFT_SIG_LEN) == 0;
+}
+
 static void env_sign(void *ctx, uint32_t domain, const uint8_t *region, size_t len,
                      uint8_t sig[BFT_SIG_LEN])
 {
     struct cf_node *nd = ctx;
-    cf_sig(nd->id, domain, region, len, sig);
+    sign_as(nd->cf, nd->id, domain, region, len, sig);
 }
 
 static bool env_verify(void *ctx, uint32_t signer, uint32_t domain, const uint8_t *region,
@@ -34,21 +53,17 @@ static bool env_verify(void *ctx, uint32_t signer, uint32_t domain, const uint8_
 {
     struct cf_node *nd = ctx;
     if (signer >= nd->cf->opt.n) return false;
-    uint8_t want[BFT_SIG_LEN];
-    cf_sig(signer, domain, region, len, want);
-    return memcmp(want, sig, BFT_SIG_LEN) == 0;
+    return cf_sig_ok(nd->cf, signer, domain, region, len, sig);
 }
 
 static bool env_verify_request(void *ctx, const struct bft_msg *req)
 {
-    (void)ctx;
+    struct cf_node *nd = ctx;
     if (req->type != BFT_MSG_REQUEST || req->sender >= CF_MAX_CLIENTS || !req->raw) return false;
     const uint8_t *region;
     size_t len;
     bft_msg_signed_region(req->raw, &region, &len);
-    uint8_t want[BFT_SIG_LEN];
-    cf_sig(CF_CLIENT_KEY + req->sender, BFT_MSG_REQUEST, region, len, want);
-    return memcmp(want, req->sig, BFT_SIG_LEN) == 0;
+    return cf_sig_ok(nd->cf, CF_CLIENT_KEY + req->sender, BFT_MSG_REQUEST, region, len, req->sig);
 }
 
 static uint64_t env_random(void *ctx)
@@ -61,7 +76,7 @@ static uint64_t env_random(void *ctx)
 
 /* Encode as the node does: sender and cluster set here, signed by the
  * sender's key. A client REQUEST the core forwards travels as it came. */
-static uint8_t *encode(struct cf_node *nd, const struct bft_msg *in, size_t *len)
+uint8_t *cf_encode_as(const struct cf *cf, uint32_t from, const struct bft_msg *in, size_t *len)
 {
     if (in->type == BFT_MSG_REQUEST && in->raw) {
         uint8_t *buf = malloc(in->raw_len);
@@ -70,28 +85,34 @@ static uint8_t *encode(struct cf_node *nd, const struct bft_msg *in, size_t *len
         return buf;
     }
     struct bft_msg m = *in;
-    m.sender = nd->id;
+    m.sender = from;
     m.cluster_id = CF_CLUSTER;
     memset(m.sig, 0, sizeof m.sig);
     *len = bft_msg_encoded_len(&m);
-    uint8_t *buf = malloc(*len);
+    uint8_t *buf = malloc(*len ? *len : 1);
     if (!buf || bft_msg_encode(&m, buf, *len) != *len) {
         free(buf);
         return NULL;
     }
+    cf_sign_as(cf, from, buf, *len);
+    return buf;
+}
+
+void cf_sign_as(const struct cf *cf, uint32_t from, uint8_t *buf, size_t len)
+{
+    if (len < BFT_MSG_MIN_LEN) return;
     const uint8_t *region;
     size_t rlen;
     bft_msg_signed_region(buf, &region, &rlen);
     uint8_t sig[BFT_SIG_LEN];
-    cf_sig(nd->id, m.type, region, rlen, sig);
+    sign_as(cf, from, buf[5], region, rlen, sig);
     bft_msg_set_sig(buf, sig);
-    return buf;
 }
 
 static void send_to(struct cf_node *nd, uint32_t to, const struct bft_msg *m)
 {
     size_t len;
-    uint8_t *buf = encode(nd, m, &len);
+    uint8_t *buf = cf_encode_as(nd->cf, nd->id, m, &len);
     if (!buf) {
         cf_log_line(nd->cf, CF_LOG_NET, "%u: cannot encode %s (bug or no memory)", nd->id,
                     bft_msg_type_name(m->type));
@@ -107,6 +128,8 @@ static void io_send(void *ctx, uint32_t to, const struct bft_msg *m)
     char prefix[32];
     snprintf(prefix, sizeof prefix, "%u->%u", nd->id, to);
     cf_log_msg(nd->cf, CF_LOG_SEND, prefix, m);
+    cf_observe(nd->cf,
+               &(struct cf_effect){.kind = CF_LOG_SEND, .node = nd->id, .to = to, .msg = m});
     if (to >= nd->cf->opt.n || to == nd->id) return; /* logged: a core bug shows */
     send_to(nd, to, m);
 }
@@ -117,6 +140,8 @@ static void io_broadcast(void *ctx, const struct bft_msg *m)
     char prefix[32];
     snprintf(prefix, sizeof prefix, "%u->*", nd->id);
     cf_log_msg(nd->cf, CF_LOG_SEND, prefix, m);
+    cf_observe(nd->cf, &(struct cf_effect){
+                           .kind = CF_LOG_SEND, .node = nd->id, .to = CF_BROADCAST, .msg = m});
     for (uint32_t i = 0; i < nd->cf->opt.n; i++)
         if (i != nd->id) send_to(nd, i, m);
 }
@@ -130,6 +155,8 @@ static void io_persist(void *ctx, const uint8_t *rec, size_t len)
     char text[64];
     cf_record_text(cf->opt.protocol, rec, len, text, sizeof text);
     cf_log_line(cf, CF_LOG_PERSIST, "%u persist %s", nd->id, text);
+    cf_observe(
+        cf, &(struct cf_effect){.kind = CF_LOG_PERSIST, .node = nd->id, .data = rec, .len = len});
     uint8_t *p = malloc(len ? len : 1);
     if (nd->n_wal == CF_WAL_MAX || nd->wal_bytes + len > CF_WAL_BYTES_MAX || !p) {
         free(p);
@@ -236,6 +263,14 @@ static void io_execute(void *ctx, uint64_t seq, uint64_t view, const uint8_t *ba
     cf_log_line(nd->cf, CF_LOG_EXEC, "%u exec s=%llu v=%llu d=%s ops=%u state=%s%s", nd->id,
                 (unsigned long long)seq, (unsigned long long)view, d, ops, s,
                 in_order ? "" : " OUT-OF-ORDER");
+    cf_observe(nd->cf, &(struct cf_effect){.kind = CF_LOG_EXEC,
+                                           .node = nd->id,
+                                           .data = batch,
+                                           .len = len,
+                                           .seq = seq,
+                                           .view = view,
+                                           .digest = batch_digest,
+                                           .state = &a->state});
 }
 
 static int io_snapshot(void *ctx, const uint8_t **buf, size_t *len)
@@ -308,6 +343,8 @@ static void io_set_timer(void *ctx, uint32_t timer, uint64_t after_ms)
     char name[24];
     cf_log_line(nd->cf, CF_LOG_TIMER, "%u timer %s +%llums", nd->id,
                 cf_timer_name(nd->cf, timer, name, sizeof name), (unsigned long long)after_ms);
+    cf_observe(nd->cf, &(struct cf_effect){
+                           .kind = CF_LOG_TIMER, .node = nd->id, .timer = timer, .ms = after_ms});
     if (timer >= CF_TIMERS) return; /* logged above; the core's bug shows in the output */
     nd->armed[timer] = true;
     nd->deadline_ms[timer] = nd->cf->now_ms + after_ms;
@@ -319,6 +356,8 @@ static void io_cancel_timer(void *ctx, uint32_t timer)
     char name[24];
     cf_log_line(nd->cf, CF_LOG_TIMER, "%u timer %s cancel", nd->id,
                 cf_timer_name(nd->cf, timer, name, sizeof name));
+    cf_observe(nd->cf, &(struct cf_effect){
+                           .kind = CF_LOG_TIMER, .node = nd->id, .timer = timer, .cancel = true});
     if (timer < CF_TIMERS) nd->armed[timer] = false;
 }
 
@@ -327,6 +366,8 @@ static void io_reject(void *ctx, int reason)
     struct cf_node *nd = ctx;
     const char *name = bft_reject_name(reason);
     cf_log_line(nd->cf, CF_LOG_REJECT, "%u reject %s", nd->id, name ? name : "(unknown reason)");
+    cf_observe(nd->cf,
+               &(struct cf_effect){.kind = CF_LOG_REJECT, .node = nd->id, .reason = reason});
 }
 
 static void io_read_ready(void *ctx, const uint8_t *req, size_t len)
@@ -339,6 +380,7 @@ static void io_read_ready(void *ctx, const uint8_t *req, size_t len)
     }
     cf_log_line(nd->cf, CF_LOG_READ, "%u read_ready client=%u req=%llu applied=%llu", nd->id,
                 m.sender, (unsigned long long)m.seq, (unsigned long long)nd->app.last_seq);
+    cf_observe(nd->cf, &(struct cf_effect){.kind = CF_LOG_READ, .node = nd->id, .msg = &m});
 }
 
 void cf_node_bind(struct cf_node *nd)

@@ -153,6 +153,107 @@ static void test_request_bounds(void **state)
     cf_destroy(cf);
 }
 
+/* The hooks the programmatic tests use: the observer sees each effect
+ * with its fields, the filter drops what it says, tune changes configs,
+ * and under null signatures a forged message from a peer is accepted
+ * unless its signature starts with CF_BAD_SIG. */
+struct seen {
+    uint32_t sends, execs, persists, timers, rejects;
+    uint64_t last_exec_seq;
+    uint32_t dropped;
+};
+
+static void observe(void *arg, const struct cf_effect *e)
+{
+    struct seen *s = arg;
+    switch (e->kind) {
+    case CF_LOG_SEND:
+        assert_non_null(e->msg);
+        s->sends++;
+        break;
+    case CF_LOG_EXEC:
+        assert_non_null(e->digest);
+        assert_non_null(e->state);
+        s->execs++;
+        s->last_exec_seq = e->seq;
+        break;
+    case CF_LOG_PERSIST:
+        assert_true(e->len > 0);
+        s->persists++;
+        break;
+    case CF_LOG_TIMER:
+        s->timers++;
+        break;
+    case CF_LOG_REJECT:
+        s->rejects++;
+        break;
+    default:
+        break;
+    }
+}
+
+static bool drop_commits_to_3(void *arg, uint32_t from, uint32_t to, const struct bft_msg *m)
+{
+    struct seen *s = arg;
+    (void)from;
+    if (to != 3 || m->type != BFT_MSG_COMMIT) return false;
+    s->dropped++;
+    return true;
+}
+
+static void tune_timeout(void *arg, uint32_t id, struct bft_core_config *c)
+{
+    (void)arg;
+    c->request_timeout_ms = 1000 + id;
+}
+
+static void test_hooks(void **state)
+{
+    (void)state;
+    struct seen s = {0};
+    struct cf_options o = {
+        .protocol = BFT_PROTO_PBFT, .n = 4, .null_sigs = true, .tune = tune_timeout};
+    struct cf *cf = NULL;
+    char err[128];
+    assert_int_equal(cf_create(&cf, &o, err, sizeof err), BFT_E_OK);
+    assert_int_equal(cf_config(cf, 2)->request_timeout_ms, 1002);
+    cf_set_observer(cf, observe, &s);
+    cf_set_filter(cf, drop_commits_to_3, &s);
+    assert_int_not_equal(cf_request(cf, 0, 1, 1u, false), 0);
+    assert_true(cf_stabilize(cf));
+    assert_true(s.sends > 0 && s.persists > 0 && s.timers > 0);
+    assert_int_equal(s.execs, 3); /* 3 saw no COMMIT */
+    assert_int_equal(s.last_exec_seq, 1);
+    assert_true(s.dropped >= 3);
+    struct bft_core_status st;
+    assert_true(cf_status(cf, 3, &st));
+    assert_int_equal(st.last_executed, 0);
+    assert_non_null(cf_core(cf, 3));
+    cf_set_filter(cf, NULL, NULL);
+    /* A forged CHECKPOINT from 1 to 3: accepted under null signatures,
+     * dropped when its signature starts with CF_BAD_SIG. */
+    struct bft_msg m = {.type = BFT_MSG_CHECKPOINT, .view = 0, .seq = 1000};
+    size_t len;
+    uint8_t *buf = cf_encode_as(cf, 1, &m, &len);
+    assert_non_null(buf);
+    drain(cf);
+    cf_receive(cf, 1, 3, buf, len);
+    char *log = cf_log_take(cf);
+    assert_null(strstr(log, "bad signature"));
+    free(log);
+    buf[BFT_HDR_LEN] = CF_BAD_SIG;
+    cf_receive(cf, 1, 3, buf, len);
+    log = cf_log_take(cf);
+    assert_non_null(strstr(log, "bad signature"));
+    free(log);
+    cf_push(cf, 1, 3, buf, len);
+    assert_int_equal(cf_queued(cf, 1, 3), 1);
+    free(buf);
+    cf_set_observer(cf, NULL, NULL);
+    drain(cf);
+    cf_destroy(cf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -162,6 +263,7 @@ int main(void)
         cmocka_unit_test(test_timers_fire_only_when_armed),
         cmocka_unit_test(test_crash_and_restart_replays_wal),
         cmocka_unit_test(test_request_bounds),
+        cmocka_unit_test(test_hooks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
