@@ -24,6 +24,20 @@ static const struct bft_core_ops *ops_for(int protocol)
     }
 }
 
+const struct cf_names *cf_names_for(int protocol)
+{
+    switch (protocol) {
+    case BFT_PROTO_PBFT:
+        return &cf_names_pbft;
+    case BFT_PROTO_HOTSTUFF:
+        return &cf_names_hotstuff;
+    case BFT_PROTO_RAFT:
+        return &cf_names_raft;
+    default:
+        return NULL;
+    }
+}
+
 static void node_config(struct cf *cf, uint32_t id, struct bft_core_config *c)
 {
     const struct cf_options *o = &cf->opt;

@@ -121,6 +121,29 @@ bool cf_app_done(const struct cf_app *a, uint32_t client, uint64_t req_no);
  * full link: logged). */
 void cf_net_push(struct cf *cf, uint32_t from, uint32_t to, const uint8_t *buf, size_t len);
 
+/* core_fixture_names_<p>.c: what the log calls each protocol's WAL
+ * records and timers, and a one-line detail of its message bodies. */
+struct cf_rec_name {
+    uint8_t type;
+    const char *name;
+    const char *f1, *f2; /* u64 fields after the type byte; NULL: not shown */
+    uint8_t w2;          /* width of f2 in bytes (8, or 4 for Raft's vote) */
+};
+struct cf_timer_name {
+    uint32_t id;
+    const char *name;
+};
+struct cf_names {
+    const struct cf_rec_name *recs;
+    size_t n_recs;
+    const struct cf_timer_name *timers;
+    size_t n_timers;
+    uint32_t lease_base, lease_ring; /* Raft: lease timers "lease<k>"; 0: none */
+    void (*detail)(const struct bft_msg *m, char *out, size_t cap); /* NULL: none */
+};
+extern const struct cf_names cf_names_pbft, cf_names_hotstuff, cf_names_raft;
+const struct cf_names *cf_names_for(int protocol);
+
 /* core_fixture_log.c */
 void cf_log_line(struct cf *cf, unsigned kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

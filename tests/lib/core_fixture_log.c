@@ -2,10 +2,10 @@
  * CF_LOG_MAX lines between two reads, and the names it prints: message
  * types (wire/wire.h), WAL record types and timers of each protocol.
  *
- * The record and timer tables repeat ids that the cores keep in their
- * private headers (core/<p>/<p>_internal.h): the fixture sees a core only
- * through bft_core_ops, and a renumbered id shows as a changed name in
- * every testdata file that prints it. */
+ * The fixture drives a core only through bft_core_ops; the names come
+ * from core_fixture_names_<p>.c, which read the ids from each core's own
+ * headers and decode Raft's bodies with its codec (raft_wire.h), so
+ * nothing here restates a layout. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,45 +113,6 @@ bool cf_set_log_types(struct cf *cf, const char *const *types, size_t count)
     return true;
 }
 
-/* Key fields of Raft's bodies (layouts in core/raft/raft_election.c and
- * raft_replication.c): whether a vote is a pre-vote and was granted,
- * what an append carries and whether it was accepted. These decide what
- * a Raft test shows; the BFT messages say enough in their headers. */
-static void raft_detail(const struct bft_msg *m, char *out, size_t cap)
-{
-    static const char *const kinds[] = {"?", "real", "pre", "probe"};
-    struct wire_rd r;
-    wire_rd_init(&r, m->body, m->body_len);
-    out[0] = '\0';
-    if (m->type == BFT_MSG_RAFT_VOTE) {
-        uint8_t k = wire_get_u8(&r);
-        uint64_t last_term = wire_get_u64(&r);
-        if (!r.err)
-            snprintf(out, cap, " %s last=%llu/%llu", kinds[k < 4 ? k : 0],
-                     (unsigned long long)last_term, (unsigned long long)m->seq);
-    } else if (m->type == BFT_MSG_RAFT_VOTE_RESP) {
-        uint8_t k = wire_get_u8(&r), granted = wire_get_u8(&r);
-        if (!r.err)
-            snprintf(out, cap, " %s %s", kinds[k < 4 ? k : 0], granted ? "granted" : "denied");
-    } else if (m->type == BFT_MSG_RAFT_APPEND) {
-        uint8_t flags = wire_get_u8(&r);
-        uint64_t prev_term = wire_get_u64(&r), commit = wire_get_u64(&r);
-        (void)wire_get_u64(&r); /* round */
-        if (flags & 1) {        /* the anchor: boot id and index */
-            (void)wire_get_u64(&r);
-            (void)wire_get_u64(&r);
-        }
-        uint32_t k = wire_get_u32(&r);
-        if (!r.err)
-            snprintf(out, cap, " prev=%llu/%llu commit=%llu entries=%u",
-                     (unsigned long long)prev_term, (unsigned long long)m->seq,
-                     (unsigned long long)commit, k);
-    } else if (m->type == BFT_MSG_RAFT_APPEND_RESP) {
-        uint8_t flags = wire_get_u8(&r);
-        if (!r.err) snprintf(out, cap, " %s", (flags & 1) ? "ok" : "reject");
-    }
-}
-
 void cf_log_msg(struct cf *cf, unsigned kind, const char *prefix, const struct bft_msg *m)
 {
     if (cf->hide_type[m->type]) return;
@@ -160,7 +121,8 @@ void cf_log_msg(struct cf *cf, unsigned kind, const char *prefix, const struct b
     cf_short_digest(&m->digest, d);
     char pay[80] = "";
     if (m->payload_len) snprintf(pay, sizeof pay, " pay=%u", m->payload_len);
-    if (cf->opt.protocol == BFT_PROTO_RAFT) raft_detail(m, pay, sizeof pay);
+    const struct cf_names *nm = cf_names_for(cf->opt.protocol);
+    if (nm && nm->detail) nm->detail(m, pay, sizeof pay);
     if (m->type == BFT_MSG_REQUEST)
         cf_log_line(cf, kind, "%s request client=%u req=%llu", prefix, m->sender,
                     (unsigned long long)m->seq);
@@ -171,49 +133,23 @@ void cf_log_msg(struct cf *cf, unsigned kind, const char *prefix, const struct b
 
 /* ---- WAL record names: the type byte and its first fields ---- */
 
-struct rec_name {
-    int protocol;
-    uint8_t type;
-    const char *name;
-    const char *f1, *f2; /* u64 fields after the type byte; NULL: not shown */
-    uint8_t w2;          /* width of f2 in bytes (8, or 4 for Raft's vote) */
-};
-
-static const struct rec_name rec_names[] = {
-    {BFT_PROTO_PBFT, 1, "view", "v", NULL, 0},
-    {BFT_PROTO_PBFT, 2, "pre_prepare", "v", "s", 8},
-    {BFT_PROTO_PBFT, 3, "commit", "v", "s", 8},
-    {BFT_PROTO_PBFT, 4, "checkpoint", "s", NULL, 0},
-    {BFT_PROTO_PBFT, 5, "stable", "s", NULL, 0},
-    {BFT_PROTO_PBFT, 6, "new_view", "v", NULL, 0},
-    {BFT_PROTO_PBFT, 7, "floor", "s", NULL, 0},
-    {BFT_PROTO_HOTSTUFF, 1, "vote", "v", "h", 8},
-    {BFT_PROTO_HOTSTUFF, 2, "lock", NULL, NULL, 0},
-    {BFT_PROTO_HOTSTUFF, 3, "commit", "v", "h", 8},
-    {BFT_PROTO_HOTSTUFF, 4, "snap", "s", NULL, 0},
-    {BFT_PROTO_HOTSTUFF, 5, "block", "v", "h", 8},
-    {BFT_PROTO_HOTSTUFF, 6, "snap_part", "s", NULL, 0},
-    {BFT_PROTO_HOTSTUFF, 7, "snap_end", "s", NULL, 0},
-    {BFT_PROTO_HOTSTUFF, 8, "base", "h", NULL, 0},
-    {BFT_PROTO_RAFT, 1, "hard", "term", "vote", 4},
-    {BFT_PROTO_RAFT, 2, "entry", "i", "t", 8},
-    {BFT_PROTO_RAFT, 3, "commit", "i", NULL, 0},
-    {BFT_PROTO_RAFT, 4, "snap", "i", NULL, 0},
-};
+static const struct cf_rec_name *rec_name(int protocol, const uint8_t *rec, size_t len)
+{
+    const struct cf_names *nm = cf_names_for(protocol);
+    for (size_t i = 0; nm && len && i < nm->n_recs; i++)
+        if (nm->recs[i].type == rec[0]) return &nm->recs[i];
+    return NULL;
+}
 
 const char *cf_record_name(int protocol, uint8_t type)
 {
-    for (size_t i = 0; i < sizeof rec_names / sizeof rec_names[0]; i++)
-        if (rec_names[i].protocol == protocol && rec_names[i].type == type)
-            return rec_names[i].name;
-    return "unknown";
+    const struct cf_rec_name *r = rec_name(protocol, &type, 1);
+    return r ? r->name : "unknown";
 }
 
 void cf_record_text(int protocol, const uint8_t *rec, size_t len, char *out, size_t cap)
 {
-    const struct rec_name *r = NULL;
-    for (size_t i = 0; len && i < sizeof rec_names / sizeof rec_names[0]; i++)
-        if (rec_names[i].protocol == protocol && rec_names[i].type == rec[0]) r = &rec_names[i];
+    const struct cf_rec_name *r = rec_name(protocol, rec, len);
     if (!r) {
         snprintf(out, cap, "unknown(%u) len=%zu", len ? rec[0] : 0, len);
         return;
@@ -233,34 +169,13 @@ void cf_record_text(int protocol, const uint8_t *rec, size_t len, char *out, siz
 
 /* ---- timer names ---- */
 
-struct timer_name {
-    int protocol;
-    uint32_t id;
-    const char *name;
-};
-
-static const struct timer_name timer_names[] = {
-    {BFT_PROTO_PBFT, 1, "view_change"}, {BFT_PROTO_PBFT, 2, "retransmit"},
-    {BFT_PROTO_PBFT, 3, "state"},       {BFT_PROTO_PBFT, 4, "status"},
-    {BFT_PROTO_PBFT, 5, "monitor"},     {BFT_PROTO_HOTSTUFF, 1, "view"},
-    {BFT_PROTO_HOTSTUFF, 2, "fetch"},   {BFT_PROTO_HOTSTUFF, 3, "state"},
-    {BFT_PROTO_HOTSTUFF, 4, "resend"},  {BFT_PROTO_HOTSTUFF, 5, "request"},
-    {BFT_PROTO_HOTSTUFF, 6, "monitor"}, {BFT_PROTO_RAFT, 1, "start"},
-    {BFT_PROTO_RAFT, 2, "election"},    {BFT_PROTO_RAFT, 3, "heartbeat"},
-    {BFT_PROTO_RAFT, 4, "sticky"},      {BFT_PROTO_RAFT, 5, "quorum"},
-    {BFT_PROTO_RAFT, 6, "state"},
-};
-#define CF_RAFT_LEASE_BASE 16 /* Raft: one lease timer per heartbeat round, 16..47 */
-#define CF_RAFT_LEASE_RING 32
-
 const char *cf_timer_name(const struct cf *cf, uint32_t timer, char *buf, size_t cap)
 {
-    for (size_t i = 0; i < sizeof timer_names / sizeof timer_names[0]; i++)
-        if (timer_names[i].protocol == cf->opt.protocol && timer_names[i].id == timer)
-            return timer_names[i].name;
-    if (cf->opt.protocol == BFT_PROTO_RAFT && timer >= CF_RAFT_LEASE_BASE &&
-        timer < CF_RAFT_LEASE_BASE + CF_RAFT_LEASE_RING)
-        snprintf(buf, cap, "lease%u", timer - CF_RAFT_LEASE_BASE);
+    const struct cf_names *nm = cf_names_for(cf->opt.protocol);
+    for (size_t i = 0; nm && i < nm->n_timers; i++)
+        if (nm->timers[i].id == timer) return nm->timers[i].name;
+    if (nm && nm->lease_ring && timer >= nm->lease_base && timer < nm->lease_base + nm->lease_ring)
+        snprintf(buf, cap, "lease%u", timer - nm->lease_base);
     else
         snprintf(buf, cap, "timer%u", timer);
     return buf;
