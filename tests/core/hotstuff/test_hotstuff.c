@@ -1,11 +1,12 @@
-/* Chained HotStuff core, scripted: cores driven through their ops table
- * with a fake io that records every effect in order, a FIFO "network"
- * between them (no sockets), and real Ed25519 signatures (crypto/), since
- * most of what is tested here is about certificates: QCs (§4.2, valid as
- * §4.4 defines), vote collection (Algorithm 4 onReceiveVote), proposals
- * (Algorithm 3, with safeNode from §4.1 and Algorithm 1), the 3-chain
- * commit over consecutive views (§5, Figure 2) and voting once per view
- * (§4.4 Lemma 1). Pacemaker, restarts and sync: test_hotstuff_pacemaker.c.
+/* Chained HotStuff core, scripted on the core fixture (tests/lib): cores
+ * driven through their ops table, every effect recorded in order, FIFO
+ * links between them (no sockets), and the fixture's keyed-hash
+ * signatures (one altered, or made with another replica's key, fails),
+ * since most of what is tested here is about certificates: QCs (§4.2,
+ * valid as §4.4 defines), vote collection (Algorithm 4 onReceiveVote),
+ * proposals (Algorithm 3, with safeNode from §4.1 and Algorithm 1), the
+ * 3-chain commit over consecutive views (§5, Figure 2) and voting once
+ * per view (§4.4 Lemma 1). Pacemaker, restarts and sync: test_hotstuff_pacemaker.c.
  *
  * Test names start with the section they check, like etcd's
  * raft_paper_test and our PBFT and Raft tests: test_4_2_x is §4.2 of the

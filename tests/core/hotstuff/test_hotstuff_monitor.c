@@ -24,7 +24,6 @@
 #include <cmocka.h>
 
 #include "core/hotstuff/hotstuff_internal.h"
-#include "crypto/crypto.h"
 #include "tests/core/hotstuff/hotstuff_fixture.h"
 
 static int setup_w256(void **state)
