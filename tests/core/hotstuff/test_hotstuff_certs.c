@@ -39,7 +39,7 @@ static void test_4_4_cached_qc_copy_with_bad_signatures_rejected(void **state)
     /* Replica 1 times out in view 2 with the genuine QC(1): verified and
      * remembered by replica 0. */
     timeout_to(1, 0, 2, &chain_qc[0], 0, 0, NULL, NULL);
-    assert_int_equal(H->core[0]->high_qc.view, 1);
+    assert_int_equal(core(0)->high_qc.view, 1);
     struct hs_qc forged = chain_qc[0];
     garble_qc(&forged);
     struct blk b;
@@ -47,9 +47,9 @@ static void test_4_4_cached_qc_copy_with_bad_signatures_rejected(void **state)
     propose_to(0, &b);
     assert_int_equal(H->rep[0].rejected[BFT_REJECT_BAD_SIGNATURE], 1);
     assert_int_equal(count_fx(E_SEND, 0, BFT_MSG_HS_VOTE), 1); /* no vote for it */
-    assert_null(hs_block_get(H->core[0], &b.digest));
+    assert_null(hs_block_get(core(0), &b.digest));
     /* high_qc is still the genuine copy. */
-    assert_int_equal(hs_qc_verify(H->core[1], &H->core[0]->high_qc), BFT_REJECT_NONE);
+    assert_int_equal(hs_qc_verify(core(1), &core(0)->high_qc), BFT_REJECT_NONE);
     /* The genuine proposal on the genuine QC(1) is still voted for. */
     make_block(&b, 2, &chain_qc[0], NULL);
     propose_to(0, &b);
@@ -72,7 +72,7 @@ static void test_diembft_forged_tc_at_high_tc_rejected(void **state)
     struct hs_tc tc2, forged;
     make_tc(&tc2, 2, 1);
     timeout_to(1, 0, 3, &g, 0, 0, NULL, &tc2);
-    assert_int_equal(H->core[0]->high_tc.view, 2);
+    assert_int_equal(core(0)->high_tc.view, 2);
     assert_int_equal(status(0).view, 3);
     make_tc(&forged, 2, 0);
     for (uint32_t i = 0; i < forged.k; i++)
@@ -83,7 +83,7 @@ static void test_diembft_forged_tc_at_high_tc_rejected(void **state)
     assert_int_equal(H->rep[0].rejected[BFT_REJECT_BAD_SIGNATURE], 1);
     assert_int_equal(count_fx(E_SEND, 0, BFT_MSG_HS_VOTE), 0);
     /* high_tc is still the genuine one. */
-    assert_int_equal(hs_tc_max_hqc(&H->core[0]->high_tc), 1);
+    assert_int_equal(hs_tc_max_hqc(&core(0)->high_tc), 1);
 }
 
 int main(void)

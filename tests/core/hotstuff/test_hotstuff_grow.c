@@ -18,10 +18,11 @@
 
 /* ---- requests of a chosen size ---- */
 
-/* An encoded REQUEST from `client` whose ops (of at most BFT_OP_MAX bytes)
- * make its body exactly body_len bytes; returns its encoded length. */
-static size_t big_request(uint32_t client, uint64_t req_no, uint32_t body_len, uint8_t *out,
-                          size_t cap)
+/* An encoded REQUEST of cluster `cluster` from `client` whose ops (of at
+ * most BFT_OP_MAX bytes) make its body exactly body_len bytes; returns
+ * its encoded length. */
+static size_t big_request(uint64_t cluster, uint32_t client, uint64_t req_no, uint32_t body_len,
+                          uint8_t *out, size_t cap)
 {
     static uint8_t body[BFT_BODY_MAX];
     struct wire_wr w;
@@ -47,7 +48,7 @@ static size_t big_request(uint32_t client, uint64_t req_no, uint32_t body_len, u
     wire_le_store(body, ops, 2);
     struct bft_msg m = {.type = BFT_MSG_REQUEST,
                         .sender = client,
-                        .cluster_id = CLUSTER,
+                        .cluster_id = cluster,
                         .seq = req_no,
                         .body = body,
                         .body_len = body_len};
@@ -59,11 +60,12 @@ static size_t big_request(uint32_t client, uint64_t req_no, uint32_t body_len, u
 static void submit_big(uint32_t client, uint64_t req_no, uint32_t body_len)
 {
     static uint8_t buf[BFT_MSG_MIN_LEN + BFT_BODY_MAX];
-    size_t len = big_request(client, req_no, body_len, buf, sizeof buf);
+    size_t len = big_request(CLUSTER, client, req_no, body_len, buf, sizeof buf);
+    assert_true(cf_sign_request(H->cf, buf, len));
     struct bft_msg d;
     assert_int_equal(bft_msg_decode(buf, len, &d), BFT_E_OK);
     for (uint32_t i = 0; i < N; i++)
-        bft_hotstuff_ops.on_request(H->core[i], &d);
+        OPS->on_request(core(i), &d);
 }
 
 /* ---- creation ---- */
@@ -73,7 +75,7 @@ static void test_impl_bounds_new_replica_holds_no_scratch(void **state)
 {
     (void)state;
     for (uint32_t i = 0; i < N; i++) {
-        const struct bft_core *c = H->core[i];
+        const struct bft_core *c = core(i);
         assert_null(c->body.p);
         assert_null(c->batch.p);
         assert_null(c->rec.p);
@@ -91,7 +93,7 @@ static void test_impl_bounds_small_traffic_keeps_buffers_small(void **state)
         submit(1, r);
     run_rounds(12);
     for (uint32_t i = 0; i < N; i++) {
-        const struct bft_core *c = H->core[i];
+        const struct bft_core *c = core(i);
         assert_int_equal(status(i).pending_requests, 0);
         assert_int_equal(H->rep[i].executed > 0, true);
         assert_true(c->body.cap >= HS_PROPOSAL_BODY_MAX || c->body.cap == 0);
@@ -111,10 +113,10 @@ static void test_impl_bounds_small_traffic_keeps_buffers_small(void **state)
 #define BIG_FILL (BFT_PAYLOAD_MAX - 2u - 8u * (4u + BFT_MSG_MIN_LEN) - 7u * BIG_BODY)
 
 /* The batch length of a COMMIT or BLOCK record. */
-static uint32_t rec_batch_len(const struct rec *r)
+static uint32_t rec_batch_len(const uint8_t *rec, size_t rec_len)
 {
     struct wire_rd rd;
-    wire_rd_init(&rd, r->p, r->len);
+    wire_rd_init(&rd, rec, rec_len);
     assert_non_null(wire_get_ptr(&rd, 1 + 8 + 8 + 32 + 32));
     struct hs_qc q;
     assert_true(hs_qc_read(&rd, N, &q));
@@ -124,10 +126,24 @@ static uint32_t rec_batch_len(const struct rec *r)
     return len;
 }
 
+/* BLOCK and COMMIT records each replica persisted whose batch is full,
+ * checked as they are written (every one within the bound). */
+static uint32_t full_recs[N];
+
+static void count_full_batch(uint32_t replica, const uint8_t *rec, size_t len)
+{
+    if (rec[0] != HS_REC_COMMIT && rec[0] != HS_REC_BLOCK) return;
+    uint32_t batch_len = rec_batch_len(rec, len);
+    assert_true(batch_len <= BFT_PAYLOAD_MAX);
+    full_recs[replica] += batch_len == BFT_PAYLOAD_MAX;
+}
+
 /* docs/hotstuff.md "What is persisted": BLOCK and COMMIT records replay a full batch. */
 static void test_impl_persist_full_batch_is_proposed_logged_and_replayed(void **state)
 {
     (void)state;
+    memset(full_recs, 0, sizeof full_recs);
+    fixture_on_persist = count_full_batch;
     /* Replica 1 leads view 1 and proposes the first request alone. */
     submit(1, 1);
     assert_int_equal(count_fx(E_SEND, 1, BFT_MSG_HS_PROPOSAL), N - 1);
@@ -143,32 +159,19 @@ static void test_impl_persist_full_batch_is_proposed_logged_and_replayed(void **
     }
     /* Replica 2 (leader of view 2) built the full batch: its scratch grew to
      * the bound, and no further. */
-    assert_int_equal(H->core[2]->batch.cap, BFT_PAYLOAD_MAX);
+    assert_int_equal(core(2)->batch.cap, BFT_PAYLOAD_MAX);
     /* Every replica logged the block with its whole batch (BLOCK when it
      * voted, COMMIT when it executed it). */
     for (uint32_t i = 0; i < N; i++) {
-        uint32_t full = 0;
-        for (uint32_t k = 0; k < H->rep[i].nrecs; k++) {
-            const struct rec *r = &H->rep[i].recs[k];
-            if (r->p[0] != HS_REC_COMMIT && r->p[0] != HS_REC_BLOCK) continue;
-            uint32_t len = rec_batch_len(r);
-            assert_true(len <= BFT_PAYLOAD_MAX);
-            full += len == BFT_PAYLOAD_MAX;
-        }
-        assert_true(full >= 1);
-        assert_true(H->core[i]->rec.cap <= HS_REC_BIG);
-        assert_true(H->core[i]->rec.cap >= HS_BLOCK_REC_FIXED - HS_QC_WIRE_MAX + BFT_PAYLOAD_MAX);
+        assert_true(full_recs[i] >= 1);
+        assert_true(core(i)->rec.cap <= HS_REC_BIG);
+        assert_true(core(i)->rec.cap >= HS_BLOCK_REC_FIXED - HS_QC_WIRE_MAX + BFT_PAYLOAD_MAX);
     }
     /* Replica 0 restarts from its records: the full block replays and it is
      * back at the same height with the same state. */
     uint64_t executed = H->rep[0].executed;
     bft_digest st = H->rep[0].state;
-    bft_hotstuff_ops.destroy(H->core[0]);
-    make_core(0);
-    H->rep[0].executed = 0;
-    memset(&H->rep[0].state, 0, sizeof H->rep[0].state);
-    for (uint32_t k = 0; k < H->rep[0].nrecs; k++)
-        bft_hotstuff_ops.recover(H->core[0], H->rep[0].recs[k].p, H->rep[0].recs[k].len);
+    restart(0);
     assert_int_equal(H->rep[0].executed, executed);
     assert_memory_equal(H->rep[0].state.b, st.b, 32);
 }
@@ -277,15 +280,15 @@ static void test_impl_batching_pending_batch_bound(void **state)
     static uint8_t raws[K][BFT_MSG_MIN_LEN + BFT_BODY_MAX];
     size_t lens[K];
     for (uint32_t k = 0; k < BIG; k++)
-        lens[k] = big_request(1, 1 + 1000 * k, BIG_BODY, raws[k], sizeof raws[k]);
-    lens[K - 1] = big_request(1, 1 + 1000 * (K - 1), 16, raws[K - 1], sizeof raws[K - 1]);
+        lens[k] = big_request(0, 1, 1 + 1000 * k, BIG_BODY, raws[k], sizeof raws[k]);
+    lens[K - 1] = big_request(0, 1, 1 + 1000 * (K - 1), 16, raws[K - 1], sizeof raws[K - 1]);
     uint32_t used = 2 + BIG * (4 + (uint32_t)lens[0]);
     struct bft_buf out = {0};
     uint32_t got;
     for (int exact = 1; exact >= 0; exact--) {
         /* The filler leaves 0 bytes, or is one byte too many. */
-        lens[BIG] =
-            big_request(1, 1 + 1000 * BIG, BIG_FILL + (exact ? 0 : 1), raws[BIG], sizeof raws[BIG]);
+        lens[BIG] = big_request(0, 1, 1 + 1000 * BIG, BIG_FILL + (exact ? 0 : 1), raws[BIG],
+                                sizeof raws[BIG]);
         struct bft_pending p;
         assert_int_equal(hs_pending_init(&p, CLIENTS), BFT_E_OK);
         for (uint32_t k = 0; k < K; k++) {

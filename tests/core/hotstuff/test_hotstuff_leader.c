@@ -84,7 +84,7 @@ static void test_impl_reputation_dead_leader_skipped_after_one_timeout(void **st
         assert_int_equal(status(i).view_changes, 1);
     }
     for (uint64_t v = v0; v <= v1; v++)
-        assert_int_not_equal(hs_leader(H->core[0], v), 1);
+        assert_int_not_equal(hs_leader(core(0), v), 1);
 }
 
 /* The same schedule with plain windows: a timeout at every turn of the
@@ -115,26 +115,22 @@ static void test_impl_reputation_restarted_replica_agrees_on_leader(void **state
     crash(1);
     uint64_t req = 1;
     assert_int_equal(drive(&req, 6), 1);
-    bft_hotstuff_ops.destroy(H->core[2]);
-    H->rep[2].executed = 0; /* recovery executes the committed blocks again */
-    memset(&H->rep[2].state, 0, sizeof H->rep[2].state);
-    make_core(2);
-    for (uint32_t k = 0; k < H->rep[2].nrecs; k++)
-        bft_hotstuff_ops.recover(H->core[2], H->rep[2].recs[k].p, H->rep[2].recs[k].len);
+    restart(2); /* recovery executes the committed blocks again */
     uint64_t v = status(0).view;
     for (uint64_t x = v; x < v + 64; x++)
-        assert_int_equal(hs_leader(H->core[2], x), hs_leader(H->core[0], x));
+        assert_int_equal(hs_leader(core(2), x), hs_leader(core(0), x));
     assert_int_equal(drive(&req, 20), 0);
     assert_int_equal(status(2).view, status(0).view);
     assert_int_equal(status(2).leader, status(0).leader);
     assert_int_equal(status(2).last_executed, status(0).last_executed);
-    /* A replica that knows nothing (fresh, as before a state transfer)
-     * names the same leader for every view the others are in. */
-    bft_hotstuff_ops.destroy(H->core[1]);
-    make_core(1);
+    /* A replica that knows nothing (fresh, as before a state transfer:
+     * replica 1's config and no WAL) names the same leader for every view
+     * the others are in. */
+    struct bft_core *fresh = extra_core(1, cf_config(H->cf, 1));
     v = status(0).view;
     for (uint64_t x = v - 64; x < v + 64; x++)
-        assert_int_equal(hs_leader(H->core[1], x), hs_leader(H->core[0], x));
+        assert_int_equal(hs_leader(fresh, x), hs_leader(core(0), x));
+    OPS->destroy(fresh);
 }
 
 /* The rule itself, for n = 4 (f = 1) and n = 7 (f = 2), W = 4 and 256,
@@ -148,8 +144,7 @@ static void check_rule(uint32_t n, uint32_t w)
     bft_core_config_defaults(&cfg, BFT_PROTO_HOTSTUFF, n, 0);
     cfg.leader_views = w;
     cfg.leader_reputation = 1;
-    struct bft_core *c;
-    assert_int_equal(bft_hotstuff_ops.create(&c, &cfg, &H->env[0], &H->io[0]), BFT_E_OK);
+    struct bft_core *c = extra_core(0, &cfg);
     uint64_t x = 1;
     for (int k = 0; k < 3000; k++) {
         x = x * 6364136223846793005ull + 1442695040888963407ull;
@@ -174,7 +169,7 @@ static void check_rule(uint32_t n, uint32_t w)
             }
         }
     }
-    bft_hotstuff_ops.destroy(c);
+    OPS->destroy(c);
 }
 /* docs/hotstuff.md "Blocks and leaders", Leader reputation: epochs and exclusion lists. */
 static void test_impl_reputation_rule_properties(void **state)
@@ -198,7 +193,7 @@ static void test_impl_reputation_rule_properties(void **state)
 static void test_impl_reputation_tc_that_leads_further_wins(void **state)
 {
     (void)state;
-    struct bft_core *c = H->core[2];
+    struct bft_core *c = core(2);
     assert_int_equal(hs_view_after_tc(c, 13), 4 * HS_EPOCH_VIEWS);
     assert_int_equal(hs_view_after_tc(c, 17), HS_EPOCH_VIEWS);
     assert_int_equal(hs_leader(c, 4 * HS_EPOCH_VIEWS), 0);
@@ -220,10 +215,10 @@ static void test_impl_reputation_tc_that_leads_further_wins(void **state)
     assert_int_equal(c->view, 4 * HS_EPOCH_VIEWS);
     assert_int_equal(c->high_tc.view, 13);
     /* Replica 3: TC(13) first; TC(17) changes nothing. */
-    hs_on_tc(H->core[3], &t13);
-    hs_on_tc(H->core[3], &t17);
-    assert_int_equal(H->core[3]->view, 4 * HS_EPOCH_VIEWS);
-    assert_int_equal(H->core[3]->high_tc.view, 13);
+    hs_on_tc(core(3), &t13);
+    hs_on_tc(core(3), &t17);
+    assert_int_equal(core(3)->view, 4 * HS_EPOCH_VIEWS);
+    assert_int_equal(core(3)->high_tc.view, 13);
 }
 
 int main(void)

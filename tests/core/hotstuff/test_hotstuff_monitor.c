@@ -24,7 +24,6 @@
 #include <cmocka.h>
 
 #include "core/hotstuff/hotstuff_internal.h"
-#include "crypto/crypto.h"
 #include "tests/core/hotstuff/hotstuff_fixture.h"
 
 static int setup_w256(void **state)
@@ -55,8 +54,7 @@ static uint32_t run_slow_leader(uint32_t k, uint32_t proposals)
 {
     uint32_t seen = 0;
     uint64_t held_view = 0;
-    while (H->net_head < H->net_tail && seen < proposals) {
-        struct packet *p = &H->net[H->net_head];
+    for (struct packet *p; (p = peek()) && seen < proposals;) {
         struct bft_msg m;
         assert_int_equal(bft_msg_decode(p->buf, p->len, &m), BFT_E_OK);
         if (p->from == 0 && m.type == BFT_MSG_HS_PROPOSAL && m.view != held_view) {
@@ -134,8 +132,7 @@ static void test_impl_monitor_slow_leader_with_single_request_batches_times_out(
     uint64_t held_view = 0;
     submit(1, 1);
     next_req = 2;
-    while (H->net_head < H->net_tail && seen < 40) {
-        struct packet *p = &H->net[H->net_head];
+    for (struct packet *p; (p = peek()) && seen < 40;) {
         struct bft_msg m;
         assert_int_equal(bft_msg_decode(p->buf, p->len, &m), BFT_E_OK);
         if (p->from == 0 && m.type == BFT_MSG_HS_PROPOSAL && m.view != held_view) {
@@ -163,8 +160,7 @@ static void test_impl_monitor_leader_delaying_one_proposal_in_five_times_out(voi
     start_load();
     uint32_t seen = 0;
     uint64_t held_view = 0;
-    while (H->net_head < H->net_tail && seen < 200 && status(1).view < 256) {
-        struct packet *p = &H->net[H->net_head];
+    for (struct packet *p; (p = peek()) && seen < 200 && status(1).view < 256;) {
         struct bft_msg m;
         assert_int_equal(bft_msg_decode(p->buf, p->len, &m), BFT_E_OK);
         if (p->from == 0 && m.type == BFT_MSG_HS_PROPOSAL && m.view != held_view) {

@@ -27,17 +27,14 @@ static void test_alg4_restart_keeps_lock_and_vheight(void **state)
     for (int i = 0; i < 3; i++)
         propose_to(1, &c[i]);
     /* c[2] carries QC(c[1]) whose justify is QC(c[0]): locked on c[0]. */
-    assert_int_equal(H->core[1]->locked_qc.view, 2);
-    assert_int_equal(H->core[1]->last_voted_view, 4);
+    assert_int_equal(core(1)->locked_qc.view, 2);
+    assert_int_equal(core(1)->last_voted_view, 4);
     assert_int_equal(count_fx(E_SEND, 1, BFT_MSG_HS_VOTE), 2); /* to 3, 0; then self */
     /* Crash and restart from the persisted records. */
-    bft_hotstuff_ops.destroy(H->core[1]);
-    make_core(1);
-    for (uint32_t k = 0; k < H->rep[1].nrecs; k++)
-        bft_hotstuff_ops.recover(H->core[1], H->rep[1].recs[k].p, H->rep[1].recs[k].len);
-    assert_int_equal(H->core[1]->locked_qc.view, 2);
-    assert_true(hs_deq(&H->core[1]->locked_qc.block, &c[0].digest));
-    assert_int_equal(H->core[1]->last_voted_view, 4);
+    restart(1);
+    assert_int_equal(core(1)->locked_qc.view, 2);
+    assert_true(hs_deq(&core(1)->locked_qc.block, &c[0].digest));
+    assert_int_equal(core(1)->last_voted_view, 4);
     /* The (equivocating) leader of view 4 shows the new incarnation another
      * block for view 4: no second vote in view 4. */
     struct hs_qc q3;
@@ -58,7 +55,7 @@ static void test_alg4_restart_keeps_lock_and_vheight(void **state)
     bft_batch_digest(batch, sizeof batch, &m.digest);
     deliver_raw(0, 1, &m);
     assert_int_equal(status(1).view, 5); /* resumed after its last vote */
-    assert_int_equal(H->core[1]->last_voted_view, 4);
+    assert_int_equal(core(1)->last_voted_view, 4);
     assert_int_equal(count_fx(E_SEND, 1, BFT_MSG_HS_VOTE), 2);
     /* A block for view 6 that does not extend the lock, with a justify no
      * newer than the lock, is refused by safeNode. */
@@ -70,7 +67,7 @@ static void test_alg4_restart_keeps_lock_and_vheight(void **state)
     make_block(&fork, 6, &g, &tc);
     propose_to(1, &fork);
     assert_int_equal(status(1).view, 6);
-    assert_int_equal(H->core[1]->last_voted_view, 4);
+    assert_int_equal(core(1)->last_voted_view, 4);
     /* While one (view 7) that extends the lock is voted for. */
     make_tc(&tc, 6, 3);
     struct blk ext;
@@ -79,7 +76,7 @@ static void test_alg4_restart_keeps_lock_and_vheight(void **state)
     propose_to(1, &ext);
     /* The blocks it voted for came back from the WAL with their votes: it
      * checks the lock and votes at once, fetching nothing. */
-    assert_int_equal(H->core[1]->last_voted_view, 7);
+    assert_int_equal(core(1)->last_voted_view, 7);
     assert_int_equal(count_fx(E_SEND, 1, BFT_MSG_HS_VOTE), 3);
     assert_int_equal(count_fx(E_SEND, 1, BFT_MSG_HS_BLOCK_REQ), reqs);
 }
@@ -257,7 +254,7 @@ static void test_impl_pacemaker_commit_then_idle(void **state)
     for (uint32_t i = 0; i < N; i++) {
         assert_true(status(i).last_executed >= 1);
         assert_int_equal(status(i).pending_requests, 0);
-        assert_false(H->rep[i].armed[HS_TIMER_VIEW]);
+        assert_false(armed(i, HS_TIMER_VIEW));
     }
     uint32_t proposals = count_fx(E_SEND, -1, BFT_MSG_HS_PROPOSAL);
     assert_true(proposals <= 5 * (N - 1));
@@ -272,9 +269,8 @@ static void send_timeout_to(uint32_t from, uint32_t to, uint64_t view)
 {
     struct hs_qc g;
     hs_qc_genesis(&g);
-    uint8_t region[20], sig[BFT_SIG_LEN], body[HS_QC_WIRE_MAX + BFT_SIG_LEN + 2];
-    hs_timeout_region(view, g.view, region);
-    crypto_sign_msg(&H->keys[from], HS_DOM_TIMEOUT, CLUSTER, region, sizeof region, sig);
+    uint8_t sig[BFT_SIG_LEN], body[HS_QC_WIRE_MAX + BFT_SIG_LEN + 2];
+    sign_timeout(from, view, g.view, sig);
     struct wire_wr w;
     wire_wr_init(&w, body, sizeof body);
     hs_qc_write(&w, &g);
@@ -300,11 +296,11 @@ static void test_impl_pacemaker_idle_replica_joins_timeouts_of_f_plus_1(void **s
     run();
     uint64_t v = status(2).view;
     assert_true(v >= 2);
-    assert_false(H->rep[2].armed[HS_TIMER_VIEW]);
+    assert_false(armed(2, HS_TIMER_VIEW));
     send_timeout_to(0, 2, v - 1);
-    assert_false(H->rep[2].armed[HS_TIMER_VIEW]); /* f = 1: not yet */
+    assert_false(armed(2, HS_TIMER_VIEW)); /* f = 1: not yet */
     send_timeout_to(1, 2, v - 1);
-    assert_true(H->rep[2].armed[HS_TIMER_VIEW]);
+    assert_true(armed(2, HS_TIMER_VIEW));
     uint32_t before = count_fx(E_SEND, 2, BFT_MSG_HS_TIMEOUT);
     fire(2, HS_TIMER_VIEW);
     assert_true(count_fx(E_SEND, 2, BFT_MSG_HS_TIMEOUT) > before);

@@ -22,14 +22,14 @@ static void test_impl_pacemaker_far_future_timeout_not_counted_stuck(void **stat
     struct hs_qc g;
     hs_qc_genesis(&g);
     timeout_to(3, 0, 1000000, &g, 0, 0, NULL, NULL);
-    assert_false(H->rep[0].armed[HS_TIMER_VIEW]);
+    assert_false(armed(0, HS_TIMER_VIEW));
     assert_int_equal(status(0).view, 1);
     /* One honest replica stuck in view 1: f = 1 others, not f + 1. */
     timeout_to(1, 0, 1, &g, 0, 0, NULL, NULL);
-    assert_false(H->rep[0].armed[HS_TIMER_VIEW]);
+    assert_false(armed(0, HS_TIMER_VIEW));
     /* A second one is f + 1: replica 0 joins. */
     timeout_to(2, 0, 1, &g, 0, 0, NULL, NULL);
-    assert_true(H->rep[0].armed[HS_TIMER_VIEW] || status(0).in_view_change);
+    assert_true(armed(0, HS_TIMER_VIEW) || status(0).in_view_change);
 }
 
 /* Split views (issue 10, the `withhold` fault). The leader of view 1
@@ -46,14 +46,11 @@ static void test_diembft_voter_joins_timeouts_for_withheld_view(void **state)
     (void)state;
     submit(5, 1);
     /* Deliver everything but the leader's proposal to replicas 2 and 3. */
-    while (H->net_head < H->net_tail) {
-        struct packet *p = &H->net[H->net_head];
+    for (struct packet *p; (p = peek());) {
         struct bft_msg m;
         assert_int_equal(bft_msg_decode(p->buf, p->len, &m), BFT_E_OK);
         if (p->from == 1 && m.type == BFT_MSG_HS_PROPOSAL && m.view == 1 && p->to >= 2) {
-            free(p->buf);
-            p->buf = NULL;
-            H->net_head++;
+            drop_one();
             continue;
         }
         deliver_one();
@@ -90,7 +87,7 @@ static void test_diembft_voter_with_qc_does_not_join_lower_timeouts(void **state
     run();
     uint32_t r = N;
     for (uint32_t i = 0; i < N && r == N; i++)
-        if (H->core[i]->high_qc.view + 1 == status(i).view) r = i;
+        if (core(i)->high_qc.view + 1 == status(i).view) r = i;
     assert_true(r < N);
     uint64_t v = status(r).view;
     struct hs_qc g;
@@ -137,8 +134,8 @@ static void test_diembft_dead_collector_failed_view_then_its_own(void **state)
         if (i == 2) continue;
         assert_true(sent_timeout(i, 1));
         assert_true(sent_timeout(i, 2));
-        assert_true(H->core[i]->high_qc.view >= 1);
-        assert_int_equal(H->core[i]->high_tc.view, 2);
+        assert_true(core(i)->high_qc.view >= 1);
+        assert_int_equal(core(i)->high_tc.view, 2);
         assert_true(status(i).view >= 3);
     }
     run_rounds(4);

@@ -39,7 +39,7 @@ static void test_impl_qc_byzantine_votes_cannot_jam_collection(void **state)
             timeout_to(byz, 2, view + 1, &g, view, view, &junk, NULL);
         }
     }
-    assert_int_equal(H->core[2]->high_qc.view, 0);
+    assert_int_equal(core(2)->high_qc.view, 0);
     /* The honest votes: replicas 0, 3 and 4 get the proposal; replica 1,
      * its leader, voted for its own block. */
     propose_to(0, &b1);
@@ -49,10 +49,10 @@ static void test_impl_qc_byzantine_votes_cannot_jam_collection(void **state)
     deliver_raw(1, 2, &own);
     run();
     assert_int_equal(H->rep[2].rejected[BFT_REJECT_OVERLOAD], 0);
-    assert_int_equal(H->core[2]->high_qc.view, 1);
-    assert_true(hs_deq(&H->core[2]->high_qc.block, &b1.digest));
-    assert_int_equal(H->core[2]->high_qc.k, FX_QUORUM);
-    assert_int_equal(hs_qc_verify(H->core[0], &H->core[2]->high_qc), BFT_REJECT_NONE);
+    assert_int_equal(core(2)->high_qc.view, 1);
+    assert_true(hs_deq(&core(2)->high_qc.block, &b1.digest));
+    assert_int_equal(core(2)->high_qc.k, FX_QUORUM);
+    assert_int_equal(hs_qc_verify(core(0), &core(2)->high_qc), BFT_REJECT_NONE);
 }
 
 /* One vote per replica per view still holds: a second vote of the same
@@ -80,8 +80,8 @@ static void test_4_4_one_vote_per_replica_per_view(void **state)
     v.digest = d1;
     for (uint32_t i = 0; i < 4; i++)
         deliver_raw(i == 2 ? 6 : i, 2, &v);
-    assert_int_equal(H->core[2]->high_qc.view, 1);
-    assert_true(hs_deq(&H->core[2]->high_qc.block, &d1));
+    assert_int_equal(core(2)->high_qc.view, 1);
+    assert_true(hs_deq(&core(2)->high_qc.block, &d1));
 }
 
 int main(void)
