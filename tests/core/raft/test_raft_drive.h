@@ -123,18 +123,30 @@ FX_FN void fx_crash(struct fx *fx, uint32_t i)
     fx->node[i].executed = 0; /* the application's memory is gone */
 }
 
-/* Restart: a new core replays the WAL (or none: a lost disk). Snapshot
- * files are lost either way (see the top of test_raft_fixture.h). */
-FX_FN void fx_restart(struct fx *fx, uint32_t i, bool keep_wal)
+FX_FN void fx_restart_from(struct fx *fx, uint32_t i, bool keep_wal, bool keep_snapshots)
 {
     struct fx_node *nd = &fx->node[i];
-    assert_int_equal(cf_lose_disk(fx->cf, i, !keep_wal), BFT_E_OK);
+    if (!keep_wal || !keep_snapshots)
+        assert_int_equal(cf_lose_disk(fx->cf, i, !keep_wal), BFT_E_OK);
     if (keep_wal)
         assert_false(nd->wal_short); /* its scripted past would be cut short */
     else
         nd->wal_short = false;
     assert_int_equal(cf_restart(fx->cf, i), BFT_E_OK);
     fx_sync(fx);
+}
+
+/* Restart: a new core replays the WAL (or none: a lost disk). Snapshot
+ * files are lost either way (see the top of test_raft_fixture.h). */
+FX_FN void fx_restart(struct fx *fx, uint32_t i, bool keep_wal)
+{
+    fx_restart_from(fx, i, keep_wal, false);
+}
+
+/* Restart with the whole disk: the WAL and the snapshot files. */
+FX_FN void fx_restart_keep_snapshots(struct fx *fx, uint32_t i)
+{
+    fx_restart_from(fx, i, true, true);
 }
 
 /* ---- steps ---- */

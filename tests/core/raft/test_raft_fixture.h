@@ -14,9 +14,10 @@
  * A partition cuts delivery, not sending (through the fixture's filter): a
  * packet queued across the cut is dropped when its turn comes, one queued
  * before a heal arrives. Requests are handed straight to a core, as a
- * client at that replica. The host keeps no durable snapshot across a
- * restart (cf_lose_disk): a restarted replica re-executes from its WAL or
- * pulls state by transfer (§7), which is what these tests check. */
+ * client at that replica. fx_restart loses the node's snapshot files
+ * (cf_lose_disk): a restarted replica re-executes from its WAL or pulls
+ * state by transfer (§7), which is what these tests were written for;
+ * fx_restart_keep_snapshots keeps them (docs/storage.md). */
 #ifndef TEST_RAFT_FIXTURE_H
 #define TEST_RAFT_FIXTURE_H
 
@@ -69,10 +70,9 @@ struct fx_node {
     bool ev_lost;   /* more effects than FX_MAX_EVENTS: searches refuse */
     bool wal_short; /* a scripted record did not fit in the WAL */
     /* The application as the tests see it. */
-    uint64_t executed;   /* last sequence applied (executed or restored) */
-    uint64_t exec_count; /* batches executed */
-    uint32_t exec_reqs;  /* requests in them */
-    uint64_t restores;   /* snapshots installed by state transfer */
+    uint64_t executed;  /* last sequence applied (executed or restored) */
+    uint32_t exec_reqs; /* requests in them */
+    uint64_t restores;  /* snapshots installed by state transfer */
     uint64_t rejects[BFT_REJECT__COUNT];
     uint64_t reads_ready;
 };
@@ -222,7 +222,6 @@ FX_FN void fx_on_exec(struct fx *fx, const struct cf_effect *e)
     assert_int_equal(e->seq, nd->executed + 1);
     assert_true((e->data == NULL) == (e->len == 0));
     nd->executed = e->seq;
-    nd->exec_count++;
     if (e->len >= 2) nd->exec_reqs += (uint32_t)wire_le_load(e->data, 2);
 }
 
