@@ -33,8 +33,8 @@ static void test_5_2_election_basic(void **state)
         assert_int_equal(st.view_changes, 1);
         assert_int_equal(st.last_executed, 1);
     }
-    assert_true(fx->node[0].armed[RAFT_TIMER_HEARTBEAT]);
-    assert_false(fx->node[0].armed[RAFT_TIMER_ELECTION]);
+    assert_true(fx_armed(fx, 0, RAFT_TIMER_HEARTBEAT));
+    assert_false(fx_armed(fx, 0, RAFT_TIMER_ELECTION));
     fx_free(fx);
 }
 
@@ -160,13 +160,13 @@ static void test_diss_4_2_3_sticky_followers_ignore_higher_term_votes(void **sta
     wire_le_store(body + 1, 1, 8);
     struct bft_msg v = {.type = BFT_MSG_RAFT_VOTE,
                         .sender = 2,
-                        .cluster_id = 77,
+                        .cluster_id = fx_cluster(fx),
                         .view = 9,
                         .seq = 100,
                         .body = body,
                         .body_len = sizeof body};
-    bft_raft_ops.on_message(fx->node[1].core, &v);
-    bft_raft_ops.on_message(fx->node[0].core, &v);
+    bft_raft_ops.on_message(fx_core(fx, 1), &v);
+    bft_raft_ops.on_message(fx_core(fx, 0), &v);
     assert_int_equal(fx_status(fx, 1).view, 1);
     assert_int_equal(fx_leader(fx), 0);
     fx_free(fx);
@@ -197,14 +197,14 @@ static void test_5_2_leader_crash_reelection(void **state)
     fx_heartbeat(fx, 1);
     assert_int_equal(fx_status(fx, 1).last_executed, 4); /* noop, r1, noop, r2 */
     assert_int_equal(fx_status(fx, 2).last_executed, 4);
-    assert_int_equal(fx->node[1].state, fx->node[2].state);
+    assert_int_equal(fx_state(fx, 1), fx_state(fx, 2));
     /* The old leader comes back from its WAL, re-executes, catches up. */
     fx_restart(fx, 0, true);
     fx_fire(fx, 0, RAFT_TIMER_START);
     fx_heartbeat(fx, 1);
     fx_heartbeat(fx, 1);
     assert_int_equal(fx_status(fx, 0).last_executed, 4);
-    assert_int_equal(fx->node[0].state, fx->node[1].state);
+    assert_int_equal(fx_state(fx, 0), fx_state(fx, 1));
     assert_false(fx_status(fx, 0).is_leader);
     fx_free(fx);
 }

@@ -25,9 +25,9 @@ static void test_diss_6_4_1_lease_read_served_locally(void **state)
     fx_elect(fx, 0);
     /* The election's round was acked by a majority and the no-op is
      * committed: the lease holds. */
-    assert_true(raft_lease_valid(fx->node[0].core));
+    assert_true(raft_lease_valid(fx_core(fx, 0)));
     /* Armed for T minus the drift bound (T = 100 ms). */
-    uint32_t slot = (uint32_t)(fx->node[0].core->round % RAFT_LEASE_RING);
+    uint32_t slot = (uint32_t)(fx_core(fx, 0)->round % RAFT_LEASE_RING);
     assert_int_equal(fx->node[0].after_ms[RAFT_TIMER_LEASE_BASE + slot], 100 - 100 / 8);
     size_t sent = fx->sent_by_type[BFT_MSG_RAFT_APPEND];
     fx_submit(fx, 0, 0, 1, true);
@@ -44,7 +44,7 @@ static void test_diss_6_4_1_lease_refused_after_timer(void **state)
     fx_elect(fx, 0);
     fx_partition(fx, 1u << 0); /* the leader is cut off */
     expire_leases(fx, 0);
-    assert_false(raft_lease_valid(fx->node[0].core));
+    assert_false(raft_lease_valid(fx_core(fx, 0)));
     size_t sent = fx->sent_by_type[BFT_MSG_RAFT_APPEND];
     fx_submit(fx, 0, 0, 1, true);
     /* Not served locally: a ReadIndex round went out instead. */
@@ -58,7 +58,7 @@ static void test_diss_6_4_1_lease_refused_after_timer(void **state)
     fx_heal(fx);
     fx_heartbeat(fx, 0);
     assert_int_equal(fx->node[0].reads_ready, 1);
-    assert_true(raft_lease_valid(fx->node[0].core));
+    assert_true(raft_lease_valid(fx_core(fx, 0)));
     fx_free(fx);
 }
 
@@ -72,7 +72,7 @@ static void test_diss_6_4_new_leader_has_no_lease(void **state)
     assert_true(fx_fire(fx, 0, RAFT_TIMER_ELECTION));
     fx_run_only(fx, FX_T(BFT_MSG_RAFT_VOTE) | FX_T(BFT_MSG_RAFT_VOTE_RESP));
     assert_int_equal(fx_leader(fx), 0);
-    assert_false(raft_lease_valid(fx->node[0].core));
+    assert_false(raft_lease_valid(fx_core(fx, 0)));
     fx_free(fx);
 }
 
@@ -124,13 +124,13 @@ static void test_diss_6_4_read_forwarding_and_bounds(void **state)
     for (uint64_t r = 0; r < RAFT_READS_MAX + 5; r++)
         fx_submit(fx, 0, 0, 10 + r, true);
     assert_int_equal(fx->node[0].rejects[BFT_REJECT_OVERLOAD], 5);
-    assert_int_equal(fx->node[0].core->reads_count, RAFT_READS_MAX);
+    assert_int_equal(fx_core(fx, 0)->reads_count, RAFT_READS_MAX);
     fx_heartbeat(fx, 0);
     fx_heartbeat(fx, 0);
     assert_true(fx_fire(fx, 0, RAFT_TIMER_QUORUM));
     assert_true(fx_fire(fx, 0, RAFT_TIMER_QUORUM));
     assert_false(fx_status(fx, 0).is_leader);
-    assert_int_equal(fx->node[0].core->reads_count, 0);
+    assert_int_equal(fx_core(fx, 0)->reads_count, 0);
     assert_int_equal(fx->node[0].reads_ready, 1);
     fx_free(fx);
 }
@@ -149,7 +149,7 @@ static void test_diss_6_4_1_restarted_follower_keeps_the_lease_rule(void **state
     struct fx *fx = fx_new(3);
     fx_boot(fx);
     fx_elect(fx, 0);
-    assert_true(raft_lease_valid(fx->node[0].core));
+    assert_true(raft_lease_valid(fx_core(fx, 0)));
     fx_partition(fx, 1u << 0); /* the leader is cut off; its lease still holds */
     fx_crash(fx, 1);
     fx_restart(fx, 1, true);
@@ -160,7 +160,7 @@ static void test_diss_6_4_1_restarted_follower_keeps_the_lease_rule(void **state
     assert_true(fx_fire(fx, 2, RAFT_TIMER_ELECTION));
     fx_run(fx, 100000);
     assert_false(fx_status(fx, 2).is_leader);
-    assert_true(raft_lease_valid(fx->node[0].core));
+    assert_true(raft_lease_valid(fx_core(fx, 0)));
     /* One election timeout after the restart the rule lapses (the lease,
      * T minus the drift bound, has run out by then): node 2 is elected. */
     assert_true(fx_fire(fx, 1, RAFT_TIMER_STICKY));
@@ -176,12 +176,12 @@ static void test_diss_6_4_1_restarted_follower_keeps_the_lease_rule(void **state
 static void submit_quorum_read(struct fx *fx, uint32_t i, uint64_t req_no)
 {
     uint8_t buf[256];
-    size_t len = fx_request(buf, sizeof buf, 0, req_no, true);
+    size_t len = fx_request(buf, sizeof buf, fx_cluster(fx), 0, req_no, true);
     buf[BFT_HDR_LEN + 2] |= BFT_REQ_READ_QUORUM; /* the body's flags byte */
     struct bft_msg m;
     assert_int_equal(bft_msg_decode(buf, len, &m), BFT_E_OK);
     assert_int_equal(bft_req_flags(&m), BFT_REQ_READONLY | BFT_REQ_READ_QUORUM);
-    bft_raft_ops.on_read(fx->node[i].core, &m);
+    fx_submit_raw(fx, i, buf, len); /* a read: on_read */
 }
 
 /* Quorum level: even with a valid lease the leader answers only after a
@@ -194,7 +194,7 @@ static void test_diss_6_4_quorum_read_skips_lease(void **state)
     struct fx *fx = fx_new(3);
     fx_boot(fx);
     fx_elect(fx, 0);
-    assert_true(raft_lease_valid(fx->node[0].core));
+    assert_true(raft_lease_valid(fx_core(fx, 0)));
     size_t sent = fx->sent_by_type[BFT_MSG_RAFT_APPEND];
     submit_quorum_read(fx, 0, 1);
     assert_int_equal(fx->node[0].reads_ready, 0);
@@ -215,7 +215,7 @@ static void test_diss_6_4_quorum_read_cut_off_leader_never_answers(void **state)
     fx_boot(fx);
     fx_elect(fx, 0);
     fx_partition(fx, 1u << 0);
-    assert_true(raft_lease_valid(fx->node[0].core));
+    assert_true(raft_lease_valid(fx_core(fx, 0)));
     submit_quorum_read(fx, 0, 1);
     fx_run(fx, 100000);
     fx_heartbeat(fx, 0);

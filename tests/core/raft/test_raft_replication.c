@@ -86,7 +86,7 @@ static void test_5_3_fast_backoff(void **state)
     fx_heartbeat(fx, 0);
     fx_heartbeat(fx, 0);
     assert_int_equal(fx_status(fx, 2).last_executed, 5);
-    assert_int_equal(fx->node[2].state, fx->node[0].state);
+    assert_int_equal(fx_state(fx, 2), fx_state(fx, 0));
     fx_free(fx);
 }
 
@@ -113,7 +113,7 @@ static void test_5_3_fast_backoff_one_round_trip(void **state)
     assert_true(fx_fire(fx, 0, RAFT_TIMER_HEARTBEAT));
     size_t appends = 0, fails = 0;
     while (fx->len) {
-        struct fx_msg *m = &fx->q[fx->head];
+        struct fx_msg *m = fx_peek(fx, 0);
         struct bft_msg d;
         assert_int_equal(bft_msg_decode(m->buf, m->len, &d), BFT_E_OK);
         if (m->to == 2 && d.type == BFT_MSG_RAFT_APPEND) appends++;
@@ -139,11 +139,10 @@ static void test_5_1_stale_leader_fenced_by_term(void **state)
     fx_partition(fx, 1u << 0);
     fx_submit(fx, 0, 0, 1, false); /* the old leader still hears clients */
     /* Capture its append (term 1) for later, then drop everything. */
-    size_t qi = fx->head;
     assert_true(fx->len > 0);
-    struct fx_msg late = fx->q[qi];
-    late.buf = malloc(fx->q[qi].len);
-    memcpy(late.buf, fx->q[qi].buf, fx->q[qi].len);
+    struct fx_msg late = *fx_peek(fx, 0);
+    late.buf = malloc(late.len);
+    memcpy(late.buf, fx_peek(fx, 0)->buf, late.len);
     fx_run(fx, 100000);
     for (uint32_t i = 1; i < 3; i++)
         fx_fire(fx, i, RAFT_TIMER_STICKY);
@@ -191,23 +190,23 @@ static void test_5_4_2_figure8_commit_only_current_term(void **state)
     /* Acks for index 2 only (from 1 and 2): a majority holds entry 2. */
     uint8_t body[25] = {RAFT_AR_SUCCESS};
     struct bft_msg ack = {.type = BFT_MSG_RAFT_APPEND_RESP,
-                          .cluster_id = 77,
+                          .cluster_id = fx_cluster(fx),
                           .view = 4,
                           .seq = 2,
                           .body = body,
                           .body_len = sizeof body};
     ack.sender = 1;
-    bft_raft_ops.on_message(fx->node[0].core, &ack);
+    bft_raft_ops.on_message(fx_core(fx, 0), &ack);
     ack.sender = 2;
-    bft_raft_ops.on_message(fx->node[0].core, &ack);
+    bft_raft_ops.on_message(fx_core(fx, 0), &ack);
     assert_int_equal(fx->node[0].executed, 0);
     /* Now the term-4 no-op is on a majority: 1..3 commit together. */
     ack.seq = 3;
     ack.sender = 1;
-    bft_raft_ops.on_message(fx->node[0].core, &ack);
+    bft_raft_ops.on_message(fx_core(fx, 0), &ack);
     assert_int_equal(fx->node[0].executed, 0);
     ack.sender = 2;
-    bft_raft_ops.on_message(fx->node[0].core, &ack);
+    bft_raft_ops.on_message(fx_core(fx, 0), &ack);
     assert_int_equal(fx->node[0].executed, 3);
     fx_free(fx);
 }
@@ -223,7 +222,7 @@ static void test_fig2_progress_next_match_and_recent_activity(void **state)
     (void)state;
     struct fx *fx = fx_new(3);
     fx_boot(fx);
-    struct bft_core *l = fx->node[0].core, *f = fx->node[1].core;
+    struct bft_core *l = fx_core(fx, 0), *f = fx_core(fx, 1);
     assert_false(f->sticky.armed);
     assert_true(fx_fire(fx, 0, RAFT_TIMER_ELECTION));
     /* Before any ack: PROBE, next = last + 1 (the no-op is at last). */
@@ -300,7 +299,7 @@ static void test_5_3_minority_cannot_commit_majority_can(void **state)
     fx_heartbeat(fx, 3);
     fx_heartbeat(fx, 3);
     for (uint32_t i = 0; i < 5; i++) {
-        assert_int_equal(fx->node[i].state, fx->node[3].state);
+        assert_int_equal(fx_state(fx, i), fx_state(fx, 3));
         assert_int_equal(fx->node[i].exec_reqs, 3);
     }
     fx_free(fx);

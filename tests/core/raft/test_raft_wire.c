@@ -24,7 +24,7 @@ static struct bft_msg through_wire(const struct bft_msg *m, uint8_t *buf, size_t
 static uint32_t one_request_batch(uint8_t *b, size_t cap)
 {
     uint8_t req[256];
-    size_t rl = fx_request(req, sizeof req, 3, 9, false);
+    size_t rl = fx_request(req, sizeof req, 77, 3, 9, false);
     assert_true(6 + rl <= cap);
     wire_le_store(b, 1, 2);
     wire_le_store(b + 2, rl, 4);
