@@ -184,6 +184,30 @@ void cf_push(struct cf *cf, uint32_t from, uint32_t to, const uint8_t *buf, size
 void cf_receive(struct cf *cf, uint32_t from, uint32_t to, const uint8_t *buf, size_t len);
 /* The virtual clock, in ms. */
 uint64_t cf_now(const struct cf *cf);
+/* Sign a region as `signer` (a replica id, or CF_CLIENT_KEY + client) in
+ * the fixture's mode: a vote or timeout inside a certificate a test
+ * crafts. Sign an encoded REQUEST as its client (false if it is none). */
+#define CF_CLIENT_KEY 1000u
+void cf_sign_region(const struct cf *cf, uint32_t signer, uint32_t domain, const uint8_t *region,
+                    size_t len, uint8_t sig[BFT_SIG_LEN]);
+bool cf_sign_request(const struct cf *cf, uint8_t *buf, size_t len);
+/* Node id's env and io: a test may create one more core beside the
+ * cluster on them (a pure function of its config is what it checks). */
+const struct bft_env *cf_env(const struct cf *cf, uint32_t id);
+const struct bft_io *cf_io(const struct cf *cf, uint32_t id);
+/* The fake application of node id: its whole state digest, whether it
+ * executed (client, req_no) (its exactly-once table, restored with a
+ * snapshot too), and the size of one of its snapshots. */
+void cf_app_state(const struct cf *cf, uint32_t id, bft_digest *out);
+bool cf_executed(const struct cf *cf, uint32_t id, uint32_t client, uint64_t req_no);
+size_t cf_snap_len(void);
+/* Disk surgery on a down node: lose its snapshot files, and with `wal`
+ * its WAL too (a replaced drive): BFT_E_OK, or BFT_E_INVALID if it is up.
+ * Append a record to node id's WAL as if its core had persisted it (the
+ * core is not told; a restart replays it): BFT_E_OK, BFT_E_FULL at the
+ * WAL's bounds, BFT_E_NOMEM or BFT_E_INVALID. */
+int cf_lose_disk(struct cf *cf, uint32_t id, bool wal);
+int cf_wal_append(struct cf *cf, uint32_t id, const uint8_t *rec, size_t len);
 
 /* Status of a live node; false if it is down. */
 bool cf_status(const struct cf *cf, uint32_t id, struct bft_core_status *st);

@@ -113,7 +113,6 @@ void cf_node_request(struct cf *cf, struct cf_node *nd, const struct bft_msg *m)
 void cf_node_bind(struct cf_node *nd);
 /* Sign / verify with the keyed hash of `key_id` (replicas 0..n-1, clients
  * at CF_CLIENT_KEY + client). */
-#define CF_CLIENT_KEY 1000u
 void cf_sig(uint32_t key_id, uint32_t domain, const uint8_t *region, size_t len,
             uint8_t sig[BFT_SIG_LEN]);
 bool cf_app_done(const struct cf_app *a, uint32_t client, uint64_t req_no);

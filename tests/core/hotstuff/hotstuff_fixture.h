@@ -13,7 +13,7 @@
  *   of one type to one replica), carried out by the delivery filter when
  *   the packet comes up;
  * - certificates and messages a Byzantine replica crafts, signed with the
- *   fixture's keys (tests/lib/core_fixture_ext_hotstuff.c).
+ *   fixture's keys (cf_sign_region, tests/lib/core_fixture_hooks.c).
  *
  * The fixture logs only network events here: a packet that does not
  * decode or verify, or one a bound dropped, fails the test. */
@@ -33,15 +33,6 @@
 #include "core/core.h"
 #include "core/hotstuff/hotstuff_internal.h"
 #include "tests/lib/core_fixture.h"
-
-/* tests/lib/core_fixture_ext_hotstuff.c: sign a region as replica (or
- * key) `signer`; sign an encoded REQUEST as its client (false if it is
- * none); node id's env and io, for a core beside the cluster. */
-void cf_sign_region(const struct cf *cf, uint32_t signer, uint32_t domain, const uint8_t *region,
-                    size_t len, uint8_t sig[BFT_SIG_LEN]);
-bool cf_sign_request(const struct cf *cf, uint8_t *buf, size_t len);
-const struct bft_env *cf_env(const struct cf *cf, uint32_t id);
-const struct bft_io *cf_io(const struct cf *cf, uint32_t id);
 
 /* A test file may set N (n = N, f = (N - 1) / 3) before including this. */
 #ifndef N

@@ -264,14 +264,14 @@ static void test_4_4_backup_relays_request_and_times_it(void **state)
     struct fx fx;
     fx_init(&fx, 4);
     struct fx_node *b = &fx.node[1];
-    fx_submit(&fx, 1, 9, 10);
+    fx_submit(&fx, 1, SCRIPT_CLIENT, 10);
     int s = fx_find(b, FX_SEND, BFT_MSG_REQUEST, 0);
     assert_true(s >= 0);
     assert_int_equal(b->eff[s].to, 0);
     assert_true(b->timer_armed[PBFT_TIMER_VIEW_CHANGE]);
     assert_int_equal(b->timer_ms[PBFT_TIMER_VIEW_CHANGE], b->cfg.request_timeout_ms);
     bft_digest d;
-    commit_seq(&fx, 1, 1, &d); /* batch holds request (9, 10) */
+    commit_seq(&fx, 1, 1, &d); /* batch holds request (SCRIPT_CLIENT, 10) */
     assert_int_equal(b->nexec, 1);
     assert_false(b->timer_armed[PBFT_TIMER_VIEW_CHANGE]);
     assert_int_equal(fx_status(b).pending_requests, 0);

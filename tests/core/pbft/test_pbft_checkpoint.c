@@ -52,7 +52,7 @@ static void test_4_3_checkpoint_stable_at_2f_plus_1_and_gc(void **state)
     assert_true(resp >= 0);
     assert_int_equal(b->eff[resp].to, 3);
     assert_int_equal(b->eff[resp].seq, 4);
-    assert_int_equal(b->eff[resp].payload_len, 32 + FX_REQS);
+    assert_int_equal(b->eff[resp].payload_len, fx_snap_len());
     assert_int_equal(b->eff[resp].body[0], 0);  /* kind: state */
     assert_int_equal(b->eff[resp].body[5], 0);  /* offset 0: the first chunk */
     assert_int_equal(b->eff[resp].body[41], 3); /* 2f+1 proof */
@@ -119,9 +119,11 @@ static void test_4_3_state_transfer_when_behind(void **state)
     struct fx fx;
     fx_init_cfg(&fx, 4, &cfg);
     struct fx_node *b = &fx.node[3];
-    uint8_t snap[32 + FX_REQS];
+    /* A snapshot of tests/lib's application: its state digest first. */
+    const size_t snap_len = fx_snap_len();
+    uint8_t *snap = calloc(1, snap_len);
+    assert_non_null(snap);
     memset(snap, 0x42, 32);
-    memset(snap + 32, 0, FX_REQS);
     bft_digest st;
     memcpy(st.b, snap, 32);
     uint8_t *raws[3];
@@ -141,14 +143,14 @@ static void test_4_3_state_transfer_when_behind(void **state)
     uint8_t body[42 + 3 * (2 + BFT_MSG_MIN_LEN)];
     struct bft_msg resp = {.type = BFT_MSG_STATE_RESP, .seq = 16, .digest = st};
     resp.body = body;
-    resp.body_len = state_chunk_body(body, sizeof body, snap, sizeof snap, 2, raws, rlen);
+    resp.body_len = state_chunk_body(body, sizeof body, snap, snap_len, 2, raws, rlen);
     resp.payload = snap;
-    resp.payload_len = sizeof snap;
+    resp.payload_len = (uint32_t)snap_len;
     fx_inject(&fx, 0, 3, &resp); /* only 2f proofs: refused */
     assert_int_equal(b->restores, 0);
     assert_int_equal(b->rejects[BFT_REJECT_MALFORMED], 1);
 
-    resp.body_len = state_chunk_body(body, sizeof body, snap, sizeof snap, 3, raws, rlen);
+    resp.body_len = state_chunk_body(body, sizeof body, snap, snap_len, 3, raws, rlen);
     snap[40] ^= 1; /* bytes that do not hash to the snapshot SHA-256 sent */
     fx_inject(&fx, 0, 3, &resp);
     assert_int_equal(b->restores, 0);
@@ -156,7 +158,7 @@ static void test_4_3_state_transfer_when_behind(void **state)
     /* A consistent snapshot whose state does not hash to the certified
      * digest: refused before it replaces anything. */
     snap[0] ^= 1;
-    resp.body_len = state_chunk_body(body, sizeof body, snap, sizeof snap, 3, raws, rlen);
+    resp.body_len = state_chunk_body(body, sizeof body, snap, snap_len, 3, raws, rlen);
     fx_inject(&fx, 0, 3, &resp);
     assert_int_equal(fx_status(b).last_executed, 0);
     assert_int_equal(b->rejects[BFT_REJECT_MALFORMED], 3);
@@ -164,7 +166,7 @@ static void test_4_3_state_transfer_when_behind(void **state)
     assert_memory_not_equal(b->state.b, snap, 32);
     snap[0] ^= 1;
     snap[40] ^= 1;
-    resp.body_len = state_chunk_body(body, sizeof body, snap, sizeof snap, 3, raws, rlen);
+    resp.body_len = state_chunk_body(body, sizeof body, snap, snap_len, 3, raws, rlen);
     fx_inject(&fx, 0, 3, &resp);
     assert_int_equal(fx_status(b).last_executed, 16);
     assert_memory_equal(b->state.b, st.b, 32);
@@ -172,9 +174,10 @@ static void test_4_3_state_transfer_when_behind(void **state)
     assert_int_equal(b->restores, 1);
     /* What it restored it now serves (the certifiers may lose theirs). */
     assert_int_equal(b->core->snap.seq, 16);
-    assert_int_equal(b->core->snap.len, sizeof snap);
+    assert_int_equal(b->core->snap.len, snap_len);
     for (uint32_t i = 0; i < 3; i++)
         free(raws[i]);
+    free(snap);
     fx_free(&fx);
 }
 

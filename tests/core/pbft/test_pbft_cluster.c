@@ -38,7 +38,7 @@ static bool all_done(struct fx *fx, uint64_t reqs)
 {
     for (uint32_t i = 0; i < fx->n; i++)
         for (uint64_t r = 1; r <= reqs; r++)
-            if (!fx->node[i].done[r]) return false;
+            if (!fx_done(&fx->node[i], 7, r)) return false;
     return true;
 }
 

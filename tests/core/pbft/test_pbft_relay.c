@@ -328,7 +328,7 @@ static void test_two_backups_missing_pre_prepare_execute_without_retransmission(
     fx_init(&fx, 4);
     g_lost_pp_mask = (1u << 1) | (1u << 2);
     fx.drop = drop_first_pp;
-    fx_submit(&fx, 0, 9, 1);
+    fx_submit(&fx, 0, SCRIPT_CLIENT, 1);
     fx_run(&fx);
     for (uint32_t i = 0; i < 4; i++) {
         assert_int_equal(fx.node[i].nexec, 1);
@@ -348,8 +348,8 @@ static void test_primary_resends_pre_prepare_a_backup_skipped(void **state)
     fx_init(&fx, 4);
     g_lost_pp_mask = 0xe;
     fx.drop = drop_first_pp;
-    fx_submit(&fx, 0, 9, 1); /* seq 1 */
-    fx_submit(&fx, 0, 9, 2); /* seq 2, proposed while seq 1 is in flight */
+    fx_submit(&fx, 0, SCRIPT_CLIENT, 1); /* seq 1 */
+    fx_submit(&fx, 0, SCRIPT_CLIENT, 2); /* seq 2, proposed while seq 1 is in flight */
     fx_run(&fx);
     for (uint32_t i = 0; i < 4; i++)
         assert_int_equal(fx.node[i].nexec, 2);
@@ -372,8 +372,8 @@ static void test_primary_early_resend_bounded(void **state)
     struct fx fx;
     fx_init(&fx, 4);
     fx.node[1].down = fx.node[2].down = fx.node[3].down = true;
-    fx_submit(&fx, 0, 9, 1);
-    fx_submit(&fx, 0, 9, 2);
+    fx_submit(&fx, 0, SCRIPT_CLIENT, 1);
+    fx_submit(&fx, 0, SCRIPT_CLIENT, 2);
     fx_run(&fx);
     fx_clear_effects(&fx.node[0]);
     const struct bft_core *c = fx.node[0].core;

@@ -38,10 +38,6 @@
 #include "wire/hash.h"
 #include "wire/wire.h"
 
-/* tests/lib/core_fixture_ext_raft.c: disk hooks core_fixture.h lacks. */
-int cf_lose_disk(struct cf *cf, uint32_t id, bool wal);
-int cf_wal_append(struct cf *cf, uint32_t id, const uint8_t *rec, size_t len);
-
 #define FX_FN static inline __attribute__((unused))
 #define FX_MAX_MSGS 65536  /* packets in the global FIFO */
 #define FX_MAX_EVENTS 4096 /* sends and persists remembered per node */
