@@ -1,7 +1,7 @@
 /* node: a replica. It wires a pure core (core/core.h) to an application
  * (app/app.h) with the exactly-once client table, signing and
  * verification, and holds every send until the step's persists are durable.
- * Driven by bftd (tools/runtime.c) and by the simulator (sim/). */
+ * Driven by bftd (runtime/runtime.c) and by the simulator (sim/). */
 #ifndef BFT_NODE_H
 #define BFT_NODE_H
 

@@ -78,7 +78,7 @@ int ctl_read_commits(const char *dir, struct ctl_replica *r)
         char b[65], s[65];
         /* Whole lines only: a torn line (kill -9 mid-write) that a later
          * incarnation appended to would otherwise read as a divergence.
-         * bftd cuts torn tails (tools/runtime_commits.h); this is the
+         * bftd cuts torn tails (runtime/runtime_commits.h); this is the
          * reader's side of the same rule. */
         int end = 0;
         if (sscanf(line, "%llu %llu %64s %64s%n", &seq, &view, b, s, &end) != 4 ||

@@ -17,7 +17,7 @@
 #include "crypto/crypto.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
-#include "tools/runtime.h"
+#include "runtime/runtime.h"
 
 static volatile sig_atomic_t g_stop;
 

@@ -1,9 +1,16 @@
-/* Names for every enum in bft.h, generated from the X-macro tables there so
+/* Names for every enum in wire/wire.h and bft/common.h, generated from the X-macro tables there so
  * a new code cannot be added without its string (docs/style.md #5, after
  * canonical/raft's ERR_CODE_TO_STRING_MAP). */
 #include <string.h>
 
 #include "wire/wire.h"
+
+#define BFT_STR2(x) #x
+#define BFT_STR(x) BFT_STR2(x)
+const char *bft_version(void)
+{
+    return BFT_STR(BFT_VERSION_MAJOR) "." BFT_STR(BFT_VERSION_MINOR) "." BFT_STR(BFT_VERSION_PATCH);
+}
 
 const char *bft_strerror(int err)
 {

@@ -13,36 +13,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bft/common.h"
 #include "crypto/crypto.h"
 #include "wire/bytes.h"
 
 /* ------------------------------------------------------------------ */
-/* Limits. Every queue, window and buffer has one.                     */
+/* Limits. Every queue, window and buffer has one (the ones a caller    */
+/* must respect are public, in bft/common.h).                          */
 /* ------------------------------------------------------------------ */
-#define BFT_MAX_REPLICAS 16
-#define BFT_MAX_CLIENTS 1024
-#define BFT_OP_MAX 1024              /* bytes in one client operation */
-#define BFT_RESULT_MAX 256           /* bytes in one operation's result */
 #define BFT_ENVELOPE_MAX_OPS 256     /* requests under one client signature */
 #define BFT_BODY_MAX (256u << 10)    /* signed body of one message */
 #define BFT_PAYLOAD_MAX (512u << 10) /* unsigned, digest-bound attachment */
 #define BFT_BATCH_MAX_ENVELOPES 1024
 
 /* ------------------------------------------------------------------ */
-/* Errors: a positive enum with one string table (docs/style.md #5).        */
+/* Errors and reject reasons (docs/style.md #5). BFT_ERR_MAP, enum     */
+/* bft_err and bft_strerror are public: bft/common.h.                  */
 /* ------------------------------------------------------------------ */
-#define BFT_ERR_MAP(X)                                                                             \
-    X(OK, "ok")                                                                                    \
-    X(NOMEM, "out of memory")                                                                      \
-    X(INVALID, "invalid argument")                                                                 \
-    X(MALFORMED, "malformed input")                                                                \
-    X(FULL, "bounded queue or table full")                                                         \
-    X(IO, "I/O error")                                                                             \
-    X(NOTFOUND, "not found")                                                                       \
-    X(AGAIN, "not possible now; try later")
-#define BFT_ERR_ENUM(name, str) BFT_E_##name,
-enum bft_err { BFT_ERR_MAP(BFT_ERR_ENUM) BFT_E__COUNT };
-const char *bft_strerror(int err);
 
 /* Reasons a replica refuses input. Every refusal is counted by reason and
  * reported in the JSON `rejected` object under exactly these names. */
@@ -67,13 +54,6 @@ const char *bft_reject_name(int reason);
 /* ------------------------------------------------------------------ */
 /* Messages (docs/wire.md).                                            */
 /* ------------------------------------------------------------------ */
-typedef struct {
-    uint8_t b[32];
-} bft_digest;
-
-enum bft_protocol { BFT_PROTO_PBFT = 1, BFT_PROTO_HOTSTUFF = 2, BFT_PROTO_RAFT = 3 };
-const char *bft_protocol_name(int proto);
-int bft_protocol_parse(const char *s); /* -1 if unknown */
 
 #define BFT_MSG_TYPE_MAP(X)                                                                        \
     X(REQUEST, 1, "request") /* client envelope, signed by the client */                           \

@@ -8,7 +8,7 @@
 #     safe and progress, and `bftctl audit` must verify (the audit log is
 #     complete after a restart from a snapshot).
 #  2. Crash points: replica 1's storage stops at one step of a snapshot
-#     write or a rotation (BFT_STORAGE_CRASH_AT, tools/runtime_storage.c),
+#     write or a rotation (BFT_STORAGE_CRASH_AT, runtime/runtime_storage.c),
 #     as a crash would; it takes the storage-failure path, resumes, recovers
 #     from the files as the crash left them, and the run stays safe with an
 #     intact audit. Every step (1..10, enum bft_storage_step) is run once,

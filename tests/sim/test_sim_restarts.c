@@ -2,7 +2,7 @@
  * at a time killed and restarted from its WAL, stopped committing in a
  * real cluster. Two causes:
  *   - bftd segfaulted replaying a HotStuff WAL (commits.log was not open
- *     yet), so a restarted replica never came back (tools/runtime.c);
+ *     yet), so a restarted replica never came back (runtime/runtime.c);
  *   - once the orders state outgrew one message (~12,800 orders), a
  *     replica restarted a few seconds behind could not fetch state, stayed
  *     behind for good, and the next crash of another replica left only

@@ -1,5 +1,5 @@
-/* commits.log written in whole lines only (tools/runtime_commits.h). */
-#include "tools/runtime_commits.h"
+/* commits.log written in whole lines only (runtime/runtime_commits.h). */
+#include "runtime/runtime_commits.h"
 
 #include <errno.h>
 #include <fcntl.h>

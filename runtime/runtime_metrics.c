@@ -8,7 +8,7 @@
 
 #include "node/node.h"
 #include "store/store.h"
-#include "tools/runtime_metrics.h"
+#include "runtime/runtime_metrics.h"
 
 #define METRICS_PAGE_MAX 8192
 

@@ -1,6 +1,6 @@
-/* bftd's files in its data dir (tools/runtime_files.c). */
-#ifndef BFT_TOOLS_RUNTIME_FILES_H
-#define BFT_TOOLS_RUNTIME_FILES_H
+/* bftd's files in its data dir (runtime/runtime_files.c). */
+#ifndef BFT_RUNTIME_FILES_H
+#define BFT_RUNTIME_FILES_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tools/runtime_files.h"
+#include "runtime/runtime_files.h"
 
 long rt_rss_kib(void)
 {

@@ -5,9 +5,9 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "tools/runtime.h"
-#include "tools/runtime_files.h"
-#include "tools/runtime_internal.h"
+#include "runtime/runtime.h"
+#include "runtime/runtime_files.h"
+#include "runtime/runtime_internal.h"
 
 void rt_stats_rejected_json(FILE *f, const uint64_t rejected[BFT_REJECT__COUNT])
 {

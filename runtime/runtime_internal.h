@@ -1,7 +1,7 @@
-/* Private to bftd's runtime (tools/runtime*.c): the state of one replica
+/* Private to bftd's runtime (runtime/runtime*.c): the state of one replica
  * process. */
-#ifndef BFT_TOOLS_RUNTIME_INTERNAL_H
-#define BFT_TOOLS_RUNTIME_INTERNAL_H
+#ifndef BFT_RUNTIME_INTERNAL_H
+#define BFT_RUNTIME_INTERNAL_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -11,11 +11,11 @@
 #include "crypto/crypto.h"
 #include "net/net.h"
 #include "node/node.h"
-#include "tools/runtime_audit.h"
-#include "tools/runtime_commits.h"
-#include "tools/runtime_faults.h"
-#include "tools/runtime_metrics.h"
-#include "tools/runtime_storage.h"
+#include "runtime/runtime_audit.h"
+#include "runtime/runtime_commits.h"
+#include "runtime/runtime_faults.h"
+#include "runtime/runtime_metrics.h"
+#include "runtime/runtime_storage.h"
 
 #define RT_MAX_TIMERS 64
 #define RT_BURST_FRAMES 64

@@ -2,8 +2,8 @@
  * GET /metrics. The main loop renders a fresh page every stats interval;
  * the HTTP handler (an nng thread) only copies the last page under a
  * mutex, so it never touches replica state. */
-#ifndef BFT_TOOLS_RUNTIME_METRICS_H
-#define BFT_TOOLS_RUNTIME_METRICS_H
+#ifndef BFT_RUNTIME_METRICS_H
+#define BFT_RUNTIME_METRICS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -2,8 +2,8 @@
  * replica's outgoing messages go through its fault actor, and every send
  * to a replica or client meets the plan's network filter (partitions cut
  * only replica links; rates everywhere), with a bounded delay queue. */
-#ifndef BFT_TOOLS_RUNTIME_FAULTS_H
-#define BFT_TOOLS_RUNTIME_FAULTS_H
+#ifndef BFT_RUNTIME_FAULTS_H
+#define BFT_RUNTIME_FAULTS_H
 
 #include <stdio.h>
 

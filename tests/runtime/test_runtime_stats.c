@@ -1,4 +1,4 @@
-/* tools/runtime_stats.c: the "rejected" object of stats.json is JSON that
+/* runtime/runtime_stats.c: the "rejected" object of stats.json is JSON that
  * bftctl can read back, one count per reason. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +11,7 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
-#include "tools/runtime_internal.h"
+#include "runtime/runtime_internal.h"
 
 static void test_rejected_object_parses_with_every_reason(void **state)
 {

@@ -29,7 +29,7 @@
 #include "node/node.h"
 #include "app/app.h"
 #include "crypto/crypto.h"
-#include "tools/runtime_audit.h"
+#include "runtime/runtime_audit.h"
 
 /* Scan the log: the offset just past the last line of the intact chain,
  * its order_seq and hash. Returns 0, or -1 with err set when a bad line

@@ -1,8 +1,8 @@
 /* bftd's storage (docs/storage.md): the segmented WAL, durable snapshots
  * and rotation, around a node. Failures are reported to the caller, which
  * turns them into its storage-failure path (runtime.c storage_failed). */
-#ifndef BFT_TOOLS_RUNTIME_STORAGE_H
-#define BFT_TOOLS_RUNTIME_STORAGE_H
+#ifndef BFT_RUNTIME_STORAGE_H
+#define BFT_RUNTIME_STORAGE_H
 
 #include <stdio.h>
 

@@ -1,5 +1,5 @@
-#ifndef BFT_TOOLS_RUNTIME_AUDIT_H
-#define BFT_TOOLS_RUNTIME_AUDIT_H
+#ifndef BFT_RUNTIME_AUDIT_H
+#define BFT_RUNTIME_AUDIT_H
 
 #include <stdio.h>
 

@@ -1,4 +1,4 @@
-/* bftd's audit log file (tools/runtime_audit.c): a torn tail is cut at
+/* bftd's audit log file (runtime/runtime_audit.c): a torn tail is cut at
  * open and never appended to; orders that WAL replay executes again are
  * not written twice; damage before the tail refuses to start; a failed
  * write or sync is sticky, so the replica stops promising. */
@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "app/app.h"
-#include "tools/runtime_audit.h"
+#include "runtime/runtime_audit.h"
 
 static char g_dir[64];
 

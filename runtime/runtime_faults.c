@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "tools/runtime_faults.h"
+#include "runtime/runtime_faults.h"
 
 #define RT_DELAY_MAX 16384
 #define RT_DELAY_BYTES_MAX (64u << 20)

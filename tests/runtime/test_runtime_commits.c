@@ -1,4 +1,4 @@
-/* bftd's commits.log (tools/runtime_commits.c) and bftctl's reader of it
+/* bftd's commits.log (runtime/runtime_commits.c) and bftctl's reader of it
  * (tools/bftctl_check.c): lines reach the file whole, a torn tail is cut
  * before anything is appended, a short write (disk full) is undone, and
  * the reader skips a torn line glued to the next one instead of reading
@@ -21,7 +21,7 @@
 #include <cmocka.h>
 
 #include "tools/bftctl_check.h"
-#include "tools/runtime_commits.h"
+#include "runtime/runtime_commits.h"
 
 static char g_dir[64];
 static char g_path[256];

@@ -6,8 +6,8 @@
  * whole: buffered, written with write(2) in whole lines, a short write
  * undone with ftruncate, and a torn tail (kill -9 mid-write) cut when the
  * log is opened, before anything is appended after it. */
-#ifndef BFT_TOOLS_RUNTIME_COMMITS_H
-#define BFT_TOOLS_RUNTIME_COMMITS_H
+#ifndef BFT_RUNTIME_COMMITS_H
+#define BFT_RUNTIME_COMMITS_H
 
 #include <stddef.h>
 #include <stdint.h>

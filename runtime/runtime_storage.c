@@ -15,7 +15,7 @@
 
 #include "node/node.h"
 #include "store/store.h"
-#include "tools/runtime_storage.h"
+#include "runtime/runtime_storage.h"
 
 static uint64_t now_us(void)
 {

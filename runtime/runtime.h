@@ -1,7 +1,7 @@
 /* bftd's runtime: one thread that receives frames, steps the node, fires
  * timers, makes WAL records durable and flushes coalesced sends. */
-#ifndef BFT_TOOLS_RUNTIME_H
-#define BFT_TOOLS_RUNTIME_H
+#ifndef BFT_RUNTIME_H
+#define BFT_RUNTIME_H
 
 #include <signal.h>
 #include <stdint.h>
