@@ -8,13 +8,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Marks the functions the shared library exports; everything else is
+ * compiled with hidden visibility, so it is not part of the ABI. */
+#if defined(__GNUC__) || defined(__clang__)
+#define BFT_API __attribute__((visibility("default")))
+#else
+#define BFT_API
+#endif
+
 /* Library version (semantic: a MAJOR change breaks the public API). */
 #define BFT_VERSION_MAJOR 1
 #define BFT_VERSION_MINOR 0
 #define BFT_VERSION_PATCH 0
 /* The library's own version string, e.g. "1.0.0" (may differ from the
  * headers' a program was compiled with, when the shared library is newer). */
-const char *bft_version(void);
+BFT_API const char *bft_version(void);
 
 /* Limits. */
 #define BFT_MAX_REPLICAS 16
@@ -34,7 +42,7 @@ const char *bft_version(void);
     X(AGAIN, "not possible now; try later")
 #define BFT_ERR_ENUM(name, str) BFT_E_##name,
 enum bft_err { BFT_ERR_MAP(BFT_ERR_ENUM) BFT_E__COUNT };
-const char *bft_strerror(int err);
+BFT_API const char *bft_strerror(int err);
 
 /* A SHA-256 digest (of an application's state, for instance). */
 typedef struct {
@@ -42,7 +50,7 @@ typedef struct {
 } bft_digest;
 
 enum bft_protocol { BFT_PROTO_PBFT = 1, BFT_PROTO_HOTSTUFF = 2, BFT_PROTO_RAFT = 3 };
-const char *bft_protocol_name(int proto);
-int bft_protocol_parse(const char *s); /* -1 if unknown */
+BFT_API const char *bft_protocol_name(int proto);
+BFT_API int bft_protocol_parse(const char *s); /* -1 if unknown */
 
 #endif
