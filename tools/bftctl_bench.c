@@ -13,25 +13,15 @@
 #include <unistd.h>
 
 #include "tools/bftctl.h"
+#include "tools/bftctl_bench.h"
 
 #define BENCH_MAX 32
 
-struct row {
-    char protocol[16];
-    uint32_t nodes;
-    bool sign;
-    int exit_code;
-    double ops_s, p50, p99, msgs_op, bytes_op, cpu_us_op;
-    double committed;
-    char safety[16];
-};
-
-static int run_one(const char *self, const char *out, struct row *r, double dur, uint32_t clients,
-                   uint32_t envelope, uint32_t outstanding)
+int bench_run_one(const char *self, const char *out, const char *tag, struct bench_row *r,
+                  double dur, uint32_t clients, uint32_t envelope, uint32_t outstanding)
 {
     char json[PATH_MAX], nodes[16], d[32], c[16], e[16], w[16];
-    snprintf(json, sizeof json, "%s/%s-n%u%s.json", out, r->protocol, r->nodes,
-             r->sign ? "-sign" : "");
+    snprintf(json, sizeof json, "%s/%s.json", out, tag);
     snprintf(nodes, sizeof nodes, "%u", r->nodes);
     snprintf(d, sizeof d, "%g", dur);
     snprintf(c, sizeof c, "%u", clients);
@@ -68,6 +58,18 @@ static int run_one(const char *self, const char *out, struct row *r, double dur,
     cJSON *lat = cJSON_GetObjectItem(o, "latency_ms");
     r->p50 = cJSON_GetObjectItem(lat, "p50") ? cJSON_GetObjectItem(lat, "p50")->valuedouble : 0;
     r->p99 = cJSON_GetObjectItem(lat, "p99") ? cJSON_GetObjectItem(lat, "p99")->valuedouble : 0;
+    r->signs = r->verifies = r->rss_kib_max = 0;
+    const cJSON *rep;
+    cJSON_ArrayForEach(rep, cJSON_GetObjectItem(o, "replicas"))
+    {
+        const cJSON *sg = cJSON_GetObjectItem(rep, "signs"),
+                    *vf = cJSON_GetObjectItem(rep, "verifies");
+        const cJSON *rss = cJSON_GetObjectItem(rep, "rss_kib");
+        if (cJSON_IsNumber(sg)) r->signs += sg->valuedouble;
+        if (cJSON_IsNumber(vf)) r->verifies += vf->valuedouble;
+        if (cJSON_IsNumber(rss) && rss->valuedouble > r->rss_kib_max)
+            r->rss_kib_max = rss->valuedouble;
+    }
     cJSON *s = cJSON_GetObjectItem(o, "safety");
     snprintf(r->safety, sizeof r->safety, "%s", cJSON_IsString(s) ? s->valuestring : "?");
     cJSON_Delete(o);
@@ -81,14 +83,19 @@ static void plot(const char *out)
         return;
     }
     char cmd[PATH_MAX * 3];
-    snprintf(
-        cmd, sizeof cmd,
-        "cd '%s' && gnuplot -e \"set terminal png size 1000,450; set output 'bench.png'; "
-        "set datafile separator ','; set style data histograms; set style fill solid; "
-        "set multiplot layout 1,2; set xtics rotate by -30; set title 'throughput (ops/s)'; "
-        "plot 'bench.csv' using 4:xtic(1) notitle; set title 'latency p50 / p99 (ms)'; "
-        "plot 'bench.csv' using 5:xtic(1) title 'p50', '' using 6 title 'p99'; unset multiplot\"",
-        out);
+    /* Both panels start at zero (a bar chart whose axis starts elsewhere
+     * inflates differences); latency is on a log scale, so a 1.5 s p99
+     * outlier does not flatten every other bar; the legend sits outside. */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && gnuplot -e \"set terminal png size 1100,500; set output 'bench.png'; "
+             "set datafile separator ','; set style data histograms; set style fill solid; "
+             "set multiplot layout 1,2; set xtics rotate by -30; set yrange [0:*]; "
+             "set title 'throughput (ops/s)'; plot 'bench.csv' using 4:xtic(1) notitle; "
+             "set title 'latency p50 / p99 (ms, log scale)'; set logscale y; set yrange [*:*]; "
+             "set key outside top center horizontal; "
+             "plot 'bench.csv' using 5:xtic(1) title 'p50', '' using 6 title 'p99'; "
+             "unset multiplot\"",
+             out);
     if (system(cmd) != 0) fprintf(stderr, "bftctl bench: gnuplot failed\n");
 }
 
@@ -96,7 +103,8 @@ struct bench_opts {
     const char *protos, *nodes, *out;
     double dur;
     uint32_t clients, envelope, outstanding;
-    bool sign_raft, equal_n;
+    bool sign_raft, equal_n, sweep;
+    uint32_t max_points;
 };
 
 #define OFF(field) offsetof(struct bench_opts, field)
@@ -114,6 +122,11 @@ static const struct cli_opt k_opts[] = {
     {"raft-equal-n", 0, NULL, CLI_FLAG, OFF(equal_n), 0, 0, NULL,
      "raft at the same n, not 2f+1 for the same f"},
     {"out", 0, "DIR", CLI_STR, OFF(out), 0, 0, NULL, "where the results go (default bench-out)"},
+    {"sweep", 0, NULL, CLI_FLAG, OFF(sweep), 0, 0, NULL,
+     "raise the requests in flight until throughput stops rising; curves and the\n"
+     "crypto bound in DIR/sweep.{csv,json,png} (--clients and --outstanding ignored)"},
+    {"max-points", 0, "K", CLI_U32, OFF(max_points), 2, 13, NULL,
+     "--sweep: most points per series (default 13)"},
 };
 #undef OFF
 
@@ -121,7 +134,9 @@ static const struct cli_spec k_spec = {
     .prog = "bftctl bench",
     .synopsis = "bftctl bench [--protocols pbft,hotstuff,raft] [--nodes 4,7] [--duration S]\n"
                 "                    [--clients C] [--envelope K] [--outstanding W] [--sign-raft]\n"
-                "                    [--raft-equal-n] [--out DIR]",
+                "                    [--raft-equal-n] [--out DIR]\n"
+                "       bftctl bench --sweep [--protocols ...] [--nodes 4] [--duration S]\n"
+                "                    [--envelope K] [--max-points K] [--out DIR]",
     .intro = "Runs one cluster per protocol and node count (raft uses 2f+1 nodes for the\n"
              "same f unless --raft-equal-n), then writes DIR/bench.json, bench.csv, bench.png.\n",
     .opts = k_opts,
@@ -130,7 +145,7 @@ static const struct cli_spec k_spec = {
 };
 
 /* One row per (protocol, node count[, signed]); the count, or -1. */
-static int plan_rows(const struct bench_opts *o, struct row *rows)
+static int plan_rows(const struct bench_opts *o, struct bench_row *rows)
 {
     char protos[128];
     uint32_t nrows = 0;
@@ -157,7 +172,7 @@ static int plan_rows(const struct bench_opts *o, struct row *rows)
             if (proto == BFT_PROTO_RAFT && !o->equal_n) nn = 2 * ((nn - 1) / 3) + 1;
             for (int sg = 0; sg <= (proto == BFT_PROTO_RAFT && o->sign_raft); sg++) {
                 if (nrows == BENCH_MAX) break;
-                struct row *r = &rows[nrows++];
+                struct bench_row *r = &rows[nrows++];
                 memset(r, 0, sizeof *r);
                 snprintf(r->protocol, sizeof r->protocol, "%s", bft_protocol_name(proto));
                 r->nodes = nn;
@@ -168,14 +183,14 @@ static int plan_rows(const struct bench_opts *o, struct row *rows)
     return (int)nrows;
 }
 
-static void write_csv(const char *out, const struct row *rows, uint32_t nrows)
+static void write_csv(const char *out, const struct bench_row *rows, uint32_t nrows)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/bench.csv", out);
     FILE *f = fopen(path, "w");
     if (!f) return;
     for (uint32_t i = 0; i < nrows; i++) {
-        const struct row *r = &rows[i];
+        const struct bench_row *r = &rows[i];
         fprintf(f, "%s-n%u,%s,%u,%.1f,%.3f,%.3f,%.2f,%.0f,%.0f,%s\n",
                 r->sign ? "raft+sign" : r->protocol, r->nodes, r->protocol, r->nodes, r->ops_s,
                 r->p50, r->p99, r->msgs_op, r->bytes_op, r->cpu_us_op, r->safety);
@@ -183,11 +198,11 @@ static void write_csv(const char *out, const struct row *rows, uint32_t nrows)
     fclose(f);
 }
 
-static void write_json(const char *out, const struct row *rows, uint32_t nrows)
+static void write_json(const char *out, const struct bench_row *rows, uint32_t nrows)
 {
     cJSON *arr = cJSON_CreateArray();
     for (uint32_t i = 0; i < nrows; i++) {
-        const struct row *r = &rows[i];
+        const struct bench_row *r = &rows[i];
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "protocol", r->protocol);
         cJSON_AddNumberToObject(o, "nodes", r->nodes);
@@ -220,10 +235,11 @@ int cmd_bench(int argc, char **argv)
                            .dur = 10,
                            .clients = 8,
                            .envelope = 1,
-                           .outstanding = 1};
+                           .outstanding = 1,
+                           .max_points = 13};
     enum cli_result cr = cli_parse(&k_spec, argc, argv, &o, NULL);
     if (cr != CLI_PARSED) return cr == CLI_HELP ? BFT_EXIT_OK : BFT_EXIT_USAGE;
-    struct row rows[BENCH_MAX];
+    struct bench_row rows[BENCH_MAX];
     int nr = plan_rows(&o, rows);
     if (nr < 0) return BFT_EXIT_USAGE;
     uint32_t nrows = (uint32_t)nr;
@@ -235,12 +251,15 @@ int cmd_bench(int argc, char **argv)
     ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
     if (sl <= 0) return BFT_EXIT_USAGE;
     self[sl] = 0;
+    if (o.sweep) return bench_sweep(self, o.out, rows, nrows, o.dur, o.envelope, o.max_points);
     printf("%-16s %5s %10s %8s %8s %8s %9s %10s %8s\n", "protocol", "nodes", "ops/s", "p50_ms",
            "p99_ms", "msgs/op", "bytes/op", "cpu_us/op", "safety");
     fflush(stdout); /* before fork: the children must not inherit it */
     for (uint32_t i = 0; i < nrows; i++) {
-        struct row *r = &rows[i];
-        if (run_one(self, o.out, r, o.dur, o.clients, o.envelope, o.outstanding) != 0)
+        struct bench_row *r = &rows[i];
+        char tag[96];
+        snprintf(tag, sizeof tag, "%.15s-n%u%s", r->protocol, r->nodes, r->sign ? "-sign" : "");
+        if (bench_run_one(self, o.out, tag, r, o.dur, o.clients, o.envelope, o.outstanding) != 0)
             snprintf(r->safety, sizeof r->safety, "error");
         printf("%-16s %5u %10.0f %8.2f %8.2f %8.1f %9.0f %10.0f %8s\n",
                r->sign ? "raft+sign" : r->protocol, r->nodes, r->ops_s, r->p50, r->p99, r->msgs_op,
