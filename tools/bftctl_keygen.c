@@ -191,6 +191,44 @@ static const struct cli_spec k_spec = {
     .outro = "Exit codes: 0 done, 2 on any error.\n",
 };
 
+/* Endpoint k of the cluster: replica k (PORT+k), the status page of
+ * replica k-n (SPORT+k-n), or the clients' port (k = 2n); port 0: none. */
+static void endpoint(const struct keygen_opts *o, uint32_t k, const char **host, uint32_t *port)
+{
+    uint32_t n = o->nodes;
+    if (k < 2 * n) {
+        uint32_t i = k < n ? k : k - n;
+        *host = o->hosts[i] ? o->hosts[i] : "127.0.0.1";
+        *port = k < n ? o->base_port + i : o->status_port ? o->status_port + i : 0;
+    } else {
+        *host = o->client_host ? o->client_host : "127.0.0.1";
+        *port = o->clients ? o->client_port : 0;
+    }
+}
+
+/* Two listeners on one host and port would fail at start, far from the
+ * cause. */
+static int check_ports(const struct keygen_opts *o)
+{
+    uint32_t total = 2 * o->nodes + 1;
+    for (uint32_t a = 0; a < total; a++) {
+        for (uint32_t b = a + 1; b < total; b++) {
+            const char *ha, *hb;
+            uint32_t pa, pb;
+            endpoint(o, a, &ha, &pa);
+            endpoint(o, b, &hb, &pb);
+            if (pa && pa == pb && !strcmp(ha, hb)) {
+                fprintf(stderr,
+                        "bftctl keygen: %s:%u would be used twice (replicas at --base-port+i, "
+                        "status at --status-port+i, clients at --client-port)\n",
+                        ha, pa);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 int cmd_keygen(int argc, char **argv)
 {
     struct keygen_args a = {
@@ -229,6 +267,7 @@ int cmd_keygen(int argc, char **argv)
     o->status_port = (uint16_t)(a.sport == UINT32_MAX ? a.base + CTL_STATUS_PORT_OFFSET : a.sport);
     o->base_port = (uint16_t)a.base;
     o->client_port = (uint16_t)(a.cport ? a.cport : a.base + 100);
+    if (check_ports(o) != 0) return BFT_EXIT_USAGE;
     char err[512];
     if (ctl_keygen(o, err, sizeof err) != 0) {
         fprintf(stderr, "bftctl keygen: %s\n", err);

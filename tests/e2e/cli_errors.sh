@@ -74,6 +74,8 @@ done
 expect 2 "3 hosts for 4 replicas" "$BUILD/bftctl" keygen --nodes 4 --out "$d/h" --hosts a,b,c
 expect 2 "not a host name" "$BUILD/bftctl" keygen --nodes 4 --out "$d/h" --hosts "a,b,c,tcp://d"
 expect 2 "not a host name" "$BUILD/bftctl" keygen --nodes 4 --out "$d/h" --client-host "x y"
+expect 2 "used twice" "$BUILD/bftctl" keygen --nodes 4 --out "$d/p" --status-port 7002
+expect 2 "used twice" "$BUILD/bftctl" keygen --nodes 4 --out "$d/p" --status-port 7100
 expect 0 wrote "$BUILD/bftctl" keygen --nodes 4 --out "$d/s" --base-port 7000 --status-port 0
 expect 4 "no status address" "$BUILD/bftctl" status --config "$d/s/cluster.json"
 expect 2 "needs --watch" "$BUILD/bftctl" status --config "$d/s/cluster.json" --count 2
