@@ -54,9 +54,9 @@ struct rt {
 /* runtime_stats.c: DIR/stats.json (docs/design.md "Files"), every
  * RT_STATS_EVERY_MS and on exit (final). */
 void rt_write_stats(struct rt *rt, bool final);
-/* runtime_status_host.c: start the status page if the replica has a
- * status address (0, or -1 with err); observe and publish, every tick. */
-int rt_status_setup(struct rt *rt, char *err, size_t errlen);
+/* runtime_status_host.c: start the status page if `serve` and the
+ * replica has a status address (0, or -1 with err); observe and publish, every tick. */
+int rt_status_setup(struct rt *rt, bool serve, char *err, size_t errlen);
 void rt_status_tick(struct rt *rt, const struct bft_node_stats *st);
 /* The members of "rejected" (one per reason) and its closing brace. */
 void rt_stats_rejected_json(FILE *f, const uint64_t rejected[BFT_REJECT__COUNT]);

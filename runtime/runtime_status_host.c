@@ -16,14 +16,14 @@ static uint64_t unix_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-int rt_status_setup(struct rt *rt, char *err, size_t errlen)
+int rt_status_setup(struct rt *rt, bool serve, char *err, size_t errlen)
 {
     /* 2f+1 for PBFT and HotStuff (Castro & Liskov §3), a majority for Raft. */
     uint32_t quorum = rt->cl.protocol == BFT_PROTO_RAFT ? rt->cl.n / 2 + 1 : 2 * rt->cl.f + 1;
     rt_status_track_init(&rt->status_track, rt->cl.n, rt->id, quorum, RT_STATUS_WINDOW_MS,
                          rt_now_ms());
     char url[160];
-    if (bft_cluster_status_url(&rt->cl, rt->id, url, sizeof url) != 0) return 0; /* none */
+    if (!serve || bft_cluster_status_url(&rt->cl, rt->id, url, sizeof url) != 0) return 0;
     return rt_status_server_start(&rt->status, url, err, errlen);
 }
 
