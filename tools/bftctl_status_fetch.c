@@ -145,6 +145,11 @@ uint32_t ctl_status_fetch(const struct bft_cluster *cl, int timeout_ms, struct c
             memset(f, 0, sizeof *f);
             continue;
         }
+        /* The timeout bounds the whole transaction (connect, request,
+         * headers, body): nng 1.5.2's client has no body-size limit of its
+         * own, so what a misbehaving server can make us hold is what it
+         * sends within the timeout; pages over CTL_STATUS_BODY_MAX are
+         * refused after that (take_page). */
         nng_aio_set_timeout(f->aio, timeout_ms);
         nng_http_client_transact(f->cli, f->req, f->res, f->aio);
     }
