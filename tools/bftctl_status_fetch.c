@@ -93,8 +93,13 @@ static void take_page(struct fetch *f, struct ctl_status_row *r)
 {
     int rv = nng_aio_result(f->aio);
     if (rv != 0) {
-        snprintf(r->error, sizeof r->error, "%s",
-                 rv == NNG_ETIMEDOUT ? "no answer (timed out)" : nng_strerror(rv));
+        /* A blackholed or unroutable address fails connect() with EINVAL,
+         * which nng reports as "Invalid argument": say what it means. */
+        const char *why = rv == NNG_ETIMEDOUT      ? "no answer (timed out)"
+                          : rv == NNG_EINVAL       ? "no route to it (Invalid argument)"
+                          : rv == NNG_ECONNREFUSED ? "connection refused (not running?)"
+                                                   : nng_strerror(rv);
+        snprintf(r->error, sizeof r->error, "%s", why);
         return;
     }
     uint16_t code = nng_http_res_get_status(f->res);
