@@ -11,7 +11,8 @@
  *   sign         bool, raft --sign                      (default false)
  *   keys_dir     relative to the directory of cluster.json (default "keys")
  *   metrics_base string                                 (default "")
- *   replicas     [{id, address, public_key}], ids 0..n-1 in order
+ *   replicas     [{id, address, public_key, status?}], ids 0..n-1 in order;
+ *                status "http://HOST:PORT" (GET /status, bftctl status)
  *   clients      [{id, address?, public_key}], ids 0..C-1 in order
  * Every problem is reported as "<path>: <where>: <what>" in err. */
 #include <cjson/cJSON.h>
@@ -230,6 +231,23 @@ static const cJSON *get_array(const struct ctx *x, const cJSON *root, const char
     return a;
 }
 
+/* replicas[i].status: optional; an http:// URL with a host and a port,
+ * because bftd listens on it and bftctl status dials it. */
+static int parse_status(const struct ctx *x, const cJSON *it, uint32_t idx, char *out, size_t cap)
+{
+    char where[48];
+    snprintf(where, sizeof where, "replicas[%" PRIu32 "].", idx);
+    if (get_string(x, it, where, "status", "", cap, out) != 0) return -1;
+    if (out[0] == '\0') return 0;
+    const char *hp = strncmp(out, "http://", 7) == 0 ? out + 7 : NULL;
+    const char *colon = hp ? strrchr(hp, ':') : NULL;
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : 0;
+    if (!hp || !colon || colon == hp || port <= 0 || port > 65535 || *end != '\0')
+        return fail(x, "%sstatus: \"%s\" must be http://HOST:PORT", where, out);
+    return 0;
+}
+
 static int parse_replicas(const struct ctx *x, const cJSON *root, struct bft_cluster *c)
 {
     const cJSON *arr = get_array(x, root, "replicas");
@@ -244,6 +262,7 @@ static int parse_replicas(const struct ctx *x, const cJSON *root, struct bft_clu
     {
         struct bft_cluster_replica *r = &c->replicas[i];
         if (parse_member(x, it, "replicas", i, true, &r->id, r->address, r->pk) != 0) return -1;
+        if (parse_status(x, it, i, r->status, sizeof r->status) != 0) return -1;
         i++;
     }
     c->n = i;
@@ -384,6 +403,23 @@ void bft_cluster_replica_key_path(const struct bft_cluster *c, uint32_t id, char
     snprintf(out, cap, "%s/replica-%" PRIu32 ".pem", c->keys_dir, id);
 }
 
+int bft_cluster_status_url(const struct bft_cluster *c, uint32_t id, char *out, size_t cap)
+{
+    if (id >= c->n || cap == 0) return -1;
+    int w;
+    if (c->replicas[id].status[0]) {
+        w = snprintf(out, cap, "%s", c->replicas[id].status);
+    } else {
+        /* metrics_base "http://HOST:PORT": replica i at PORT + i. */
+        const char *colon = strrchr(c->metrics_base, ':');
+        long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+        if (!c->metrics_base[0] || !colon || port <= 0 || port + id > 65535) return -1;
+        w = snprintf(out, cap, "%.*s:%ld", (int)(colon - c->metrics_base), c->metrics_base,
+                     port + (long)id);
+    }
+    return w > 0 && (size_t)w < cap ? 0 : -1;
+}
+
 void bft_cluster_client_key_path(const struct bft_cluster *c, uint32_t id, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/client-%" PRIu32 ".pem", c->keys_dir, id);
@@ -452,6 +488,8 @@ static cJSON *cluster_json(const struct bft_cluster *c, const char *keys_rel)
     for (uint32_t i = 0; ok && i < c->n; i++) {
         cJSON *m = member_json(c->replicas[i].id, c->replicas[i].address, c->replicas[i].pk);
         ok = m != NULL && cJSON_AddItemToArray(reps, m);
+        if (ok && c->replicas[i].status[0])
+            ok = cJSON_AddStringToObject(m, "status", c->replicas[i].status) != NULL;
     }
     for (uint32_t i = 0; ok && i < c->n_clients; i++) {
         cJSON *m = member_json(c->clients[i].id, c->clients[i].address, c->clients[i].pk);

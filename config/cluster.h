@@ -17,6 +17,7 @@ struct bft_cluster_replica {
     uint32_t id;
     char address[128];
     uint8_t pk[CRYPTO_PK_LEN];
+    char status[128]; /* optional "http://HOST:PORT" serving GET /status ("": none) */
 };
 struct bft_cluster_client {
     uint32_t id;
@@ -45,5 +46,9 @@ void bft_cluster_free(struct bft_cluster *c);
 /* Paths of private key files under the keys dir. */
 void bft_cluster_replica_key_path(const struct bft_cluster *c, uint32_t id, char *out, size_t cap);
 void bft_cluster_client_key_path(const struct bft_cluster *c, uint32_t id, char *out, size_t cap);
+/* Where replica id serves its status page (docs/design.md "bftctl
+ * status"): its "status" field, else metrics_base's PORT+id, else none.
+ * 0 with the URL in out, -1 when it has none (or it does not fit). */
+int bft_cluster_status_url(const struct bft_cluster *c, uint32_t id, char *out, size_t cap);
 
 #endif

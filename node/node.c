@@ -347,6 +347,7 @@ static void receive_request(struct bft_node *n, const struct bft_msg *m)
         return;
     }
     if (node_already_executed(n, m)) return; /* cached reply re-sent */
+    n->stats.requests_ordered++;
     n->ops->on_request(n->core, m);
     recovery_done(n);
 }
@@ -402,6 +403,7 @@ void bft_node_receive(struct bft_node *n, const uint8_t *buf, size_t len)
             return;
         }
     }
+    n->stats.heard_from[m.sender]++;
     n->ops->on_message(n->core, &m);
     recovery_done(n);
 }

@@ -88,6 +88,13 @@ struct bft_node_stats {
     uint64_t snapshot_base;   /* newest durable snapshot (bft_node_snapshot_base) */
     uint64_t reads_local;     /* local reads answered from this replica's state */
     uint64_t reads_stale;     /* local reads refused: no commit within the bound */
+    /* Status over the network (docs/design.md "bftctl status"): messages
+     * accepted from each replica (well-formed, of this cluster, signature
+     * checked where the protocol signs), and write requests handed to the
+     * core. Counters, not times: the host, which has the clock, turns a
+     * change into "heard from at" (runtime/runtime_status.c). */
+    uint64_t heard_from[BFT_MAX_REPLICAS];
+    uint64_t requests_ordered;
     uint64_t last_executed;
     uint64_t view;
     uint64_t view_changes;

@@ -327,6 +327,12 @@ static int setup_files(struct rt *rt, const struct rt_options *opt)
             return BFT_EXIT_USAGE;
         }
     }
+    /* Status over the network (runtime_status_host.c). A second instance
+     * listening elsewhere (a twin) leaves the status address to the first. */
+    if (rt_status_setup(rt, opt->listen == NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "bftd %u: %s\n", opt->id, err);
+        return BFT_EXIT_USAGE;
+    }
     char cpath[700];
     snprintf(cpath, sizeof cpath, "%s/commits.log", rt->dir);
     /* Append: a restarted replica's new executions are checked against

@@ -16,6 +16,7 @@
 #include "runtime/runtime_faults.h"
 #include "runtime/runtime_metrics.h"
 #include "runtime/runtime_storage.h"
+#include "runtime/runtime_status.h"
 
 #define RT_MAX_TIMERS 64
 #define RT_BURST_FRAMES 64
@@ -45,11 +46,18 @@ struct rt {
     struct rt_metrics *metrics; /* NULL: not configured */
     uint8_t (*client_pk)[CRYPTO_PK_LEN];
     bool twin_peer[BFT_MAX_REPLICAS];
+    /* Status over the network (runtime_status_host.c). */
+    struct rt_status_track status_track;
+    struct rt_status_server *status; /* NULL: no status address */
 };
 
 /* runtime_stats.c: DIR/stats.json (docs/design.md "Files"), every
  * RT_STATS_EVERY_MS and on exit (final). */
 void rt_write_stats(struct rt *rt, bool final);
+/* runtime_status_host.c: start the status page if `serve` and the
+ * replica has a status address (0, or -1 with err); observe and publish, every tick. */
+int rt_status_setup(struct rt *rt, bool serve, char *err, size_t errlen);
+void rt_status_tick(struct rt *rt, const struct bft_node_stats *st);
 /* The members of "rejected" (one per reason) and its closing brace. */
 void rt_stats_rejected_json(FILE *f, const uint64_t rejected[BFT_REJECT__COUNT]);
 

@@ -65,6 +65,7 @@ void rt_write_stats(struct rt *rt, bool final)
     fprintf(f, ", \"storage_error\": \"%s\"}\n", rt->storage_err);
     if (fclose(f) == 0) rt_publish_stats(rt->dir, text, text_len);
     free(text);
+    rt_status_tick(rt, &st);
     if (rt->metrics)
         rt_metrics_publish(rt->metrics, rt->id, bft_protocol_name(rt->cl.protocol), &st, &ns, cpu,
                            rt_rss_kib(), rt->wal_failed || rt->audit_failed);

@@ -19,7 +19,10 @@ static const struct ctl_command {
      "start one bftd per replica on 127.0.0.1, drive a closed-loop order\n"
      "load, apply faults, stop, and check safety across replicas",
      cmd_cluster},
-    {"status", "--config DIR/cluster.json", "show each replica's last reported state", cmd_status},
+    {"status", "--config DIR/cluster.json [--watch S [--count K]] [--json]",
+     "ask every replica over the network: role, view, leader, commits,\n"
+     "peers heard, WAL/snapshot bytes, rejects, \"no quorum since\"",
+     cmd_status},
     {"bench", "[--protocols pbft,hotstuff,raft] [--nodes 4,7] [--duration S] [--out DIR]",
      "one cluster run per protocol and size; JSON, CSV and PNG results", cmd_bench},
     {"audit", "--dir DIR",
@@ -38,6 +41,13 @@ static const struct ctl_command {
      "--config DIR/cluster.json --client ID (--order C:ID | --key K)\n"
      "[--level linearizable|quorum|local[:MS]] [--timeout MS]",
      "one read against a running cluster at a consistency level (docs/reads.md)", cmd_read},
+    /* Against replicas started by hand, on one host or many (docs/deploy.md). */
+    {"load",
+     "--config DIR/cluster.json [--clients C] [--outstanding K] [--duration S]\n"
+     "[--ledger FILE] [--json FILE]",
+     "closed-loop orders against a running cluster; acknowledged orders to FILE", cmd_load},
+    {"check", "--config DIR/cluster.json [--dir DIR] [--ledger FILE] [--killed I,J]",
+     "bftctl cluster's safety checks over the data dirs of stopped replicas", cmd_check},
 };
 #define N_COMMANDS (sizeof k_commands / sizeof *k_commands)
 

@@ -24,7 +24,17 @@ struct keygen_opts {
     bool sign;
     uint16_t base_port;   /* replicas at base_port + i */
     uint16_t client_port; /* every client at this port (one load generator) */
+    /* Multi-host (docs/deploy.md): replica i on hosts[i] (NULL: 127.0.0.1),
+     * the clients on client_host (NULL: 127.0.0.1); replica i serves its
+     * status page at http://HOST:status_port+i (0: no status address). */
+    const char *hosts[BFT_MAX_REPLICAS];
+    const char *client_host;
+    uint16_t status_port;
 };
+/* "PORT+70": where status ports start above a base port, clear of the
+ * replicas (PORT+i), twins (PORT+50+i) and the client port (PORT+99) for
+ * n <= BFT_MAX_REPLICAS. */
+#define CTL_STATUS_PORT_OFFSET 70
 int ctl_keygen(const struct keygen_opts *o, char *err, size_t errlen);
 uint32_t ctl_default_f(int protocol, uint32_t nodes);
 
@@ -114,5 +124,8 @@ int cmd_inject(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_soak(int argc, char **argv);
 int cmd_read(int argc, char **argv);
+/* issue 15 (status helper): against a running cluster. */
+int cmd_load(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 #endif

@@ -52,6 +52,9 @@ struct ctl_verdict {
  * check every acknowledged order against each honest replica's audit.log.
  * 0, or -1 if an audit log could not be read (message in err). */
 int ctl_ledger_csv(const char *dir, const struct ledger *acks);
+/* The same file at any path, and read back (bftctl load / bftctl check). */
+int ctl_ledger_csv_write(const char *path, const struct ledger *acks);
+int ctl_ledger_csv_read(const char *path, struct ledger *acks, char *err, size_t errlen);
 int ctl_ledger_run(const char *dir, const struct ctl_replica *reps, uint32_t n,
                    const struct ledger *acks, struct ledger_result *out, char *err, size_t errlen);
 

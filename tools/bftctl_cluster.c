@@ -123,7 +123,8 @@ static uint16_t make_cluster(struct ctl_run *run)
                              .batch_max = run->batch,
                              .sign = run->sign,
                              .base_port = base,
-                             .client_port = (uint16_t)(base + 99)};
+                             .client_port = (uint16_t)(base + 99),
+                             .status_port = (uint16_t)(base + CTL_STATUS_PORT_OFFSET)};
     if (ctl_keygen(&ko, err, sizeof err) != 0) {
         fprintf(stderr, "bftctl cluster: keygen: %s\n", err);
         return 0;

@@ -1,6 +1,7 @@
 /* bftctl keygen: one Ed25519 key pair per replica and per client, private
  * keys as PEM files (mode 0600, readable by `openssl pkey`), public keys and
  * addresses in cluster.json. */
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -62,8 +63,12 @@ int ctl_keygen(const struct keygen_opts *o, char *err, size_t errlen)
     for (uint32_t i = 0; i < o->nodes; i++) {
         if (crypto_keypair_generate(&kp) != 0) goto out;
         c.replicas[i].id = i;
-        snprintf(c.replicas[i].address, sizeof c.replicas[i].address, "tcp://127.0.0.1:%u",
+        const char *host = o->hosts[i] ? o->hosts[i] : "127.0.0.1";
+        snprintf(c.replicas[i].address, sizeof c.replicas[i].address, "tcp://%s:%u", host,
                  (unsigned)(o->base_port + i));
+        if (o->status_port)
+            snprintf(c.replicas[i].status, sizeof c.replicas[i].status, "http://%s:%u", host,
+                     (unsigned)(o->status_port + i));
         memcpy(c.replicas[i].pk, kp.pk, CRYPTO_PK_LEN);
         bft_cluster_replica_key_path(&c, i, path, sizeof path);
         if (crypto_key_write_pem(path, &kp, err, errlen) != 0) goto out;
@@ -71,8 +76,8 @@ int ctl_keygen(const struct keygen_opts *o, char *err, size_t errlen)
     for (uint32_t i = 0; i < o->clients; i++) {
         if (crypto_keypair_generate(&kp) != 0) goto out;
         c.clients[i].id = i;
-        snprintf(c.clients[i].address, sizeof c.clients[i].address, "tcp://127.0.0.1:%u",
-                 (unsigned)o->client_port);
+        snprintf(c.clients[i].address, sizeof c.clients[i].address, "tcp://%s:%u",
+                 o->client_host ? o->client_host : "127.0.0.1", (unsigned)o->client_port);
         memcpy(c.clients[i].pk, kp.pk, CRYPTO_PK_LEN);
         bft_cluster_client_key_path(&c, i, path, sizeof path);
         if (crypto_key_write_pem(path, &kp, err, errlen) != 0) goto out;
@@ -87,8 +92,54 @@ out:
 
 struct keygen_args {
     struct keygen_opts o;
-    uint32_t base, cport, f;
+    uint32_t base, cport, f, sport;
+    char hosts_buf[BFT_MAX_REPLICAS * 64];
+    uint32_t n_hosts;
 };
+
+/* A host name or IPv4 address as it goes into tcp://HOST:PORT: letters,
+ * digits, '.', '-' (an IPv6 literal would need brackets; not supported). */
+static bool host_ok(const char *h)
+{
+    if (!*h || strlen(h) > 63) return false;
+    for (const char *p = h; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '-')) return false;
+    return true;
+}
+
+/* --hosts H0,H1,...: one host per replica, in id order. */
+static int opt_hosts(const char *prog, const struct cli_opt *o, void *ctx, const char *arg)
+{
+    (void)o;
+    struct keygen_args *a = ctx;
+    if (strlen(arg) >= sizeof a->hosts_buf) {
+        fprintf(stderr, "%s: --hosts: too long\n", prog);
+        return -1;
+    }
+    memcpy(a->hosts_buf, arg, strlen(arg) + 1);
+    a->n_hosts = 0;
+    for (char *save = NULL, *h = strtok_r(a->hosts_buf, ",", &save); h;
+         h = strtok_r(NULL, ",", &save)) {
+        if (a->n_hosts == BFT_MAX_REPLICAS || !host_ok(h)) {
+            fprintf(stderr, "%s: --hosts: '%s' is not a host name or IPv4 address%s\n", prog, h,
+                    a->n_hosts == BFT_MAX_REPLICAS ? " (too many hosts)" : "");
+            return -1;
+        }
+        a->o.hosts[a->n_hosts++] = h;
+    }
+    return 0;
+}
+
+static int opt_client_host(const char *prog, const struct cli_opt *o, void *ctx, const char *arg)
+{
+    (void)o;
+    if (!host_ok(arg)) {
+        fprintf(stderr, "%s: --client-host: '%s' is not a host name or IPv4 address\n", prog, arg);
+        return -1;
+    }
+    ((struct keygen_args *)ctx)->o.client_host = arg;
+    return 0;
+}
 
 static int opt_app(const char *prog, const struct cli_opt *o, void *ctx, const char *arg)
 {
@@ -117,6 +168,12 @@ static const struct cli_opt k_opts[] = {
      "replica i at tcp://127.0.0.1:PORT+i (default 7000)"},
     {"client-port", 0, "PORT", CLI_U32, OFF(cport), 1024, 65535, NULL,
      "every client at this port (default PORT+100)"},
+    {"hosts", 0, "H0,H1,...", CLI_FN, 0, 0, 0, opt_hosts,
+     "replica i on host Hi (one per replica; default 127.0.0.1)"},
+    {"client-host", 0, "HOST", CLI_FN, 0, 0, 0, opt_client_host,
+     "where the clients listen for replies (default 127.0.0.1)"},
+    {"status-port", 0, "PORT", CLI_U32, OFF(sport), 0, 65000, NULL,
+     "replica i serves GET /status at http://Hi:PORT+i\n(default base port + 70; 0: none)"},
 };
 #undef OFF
 
@@ -124,13 +181,53 @@ static const struct cli_spec k_spec = {
     .prog = "bftctl keygen",
     .synopsis =
         "bftctl keygen --nodes N [--clients C] --out DIR [--protocol pbft|hotstuff|raft]\n"
-        "                     [--f F] [--app orders|kv] [--base-port PORT] [--client-port PORT]",
-    .intro = "Writes DIR/cluster.json and DIR/keys/{replica,client}-ID.pem. Edit the\n"
-             "addresses to spread replicas over hosts.\n",
+        "                     [--f F] [--app orders|kv] [--base-port PORT] [--client-port PORT]\n"
+        "                     [--hosts H0,H1,...] [--client-host HOST] [--status-port PORT]",
+    .intro = "Writes DIR/cluster.json and DIR/keys/{replica,client}-ID.pem. Replica i\n"
+             "listens on tcp://Hi:PORT+i and serves its status on http://Hi:SPORT+i\n"
+             "(docs/deploy.md: which file goes to which host).\n",
     .opts = k_opts,
     .n_opts = sizeof k_opts / sizeof *k_opts,
     .outro = "Exit codes: 0 done, 2 on any error.\n",
 };
+
+/* Endpoint k of the cluster: replica k (PORT+k), the status page of
+ * replica k-n (SPORT+k-n), or the clients' port (k = 2n); port 0: none. */
+static void endpoint(const struct keygen_opts *o, uint32_t k, const char **host, uint32_t *port)
+{
+    uint32_t n = o->nodes;
+    if (k < 2 * n) {
+        uint32_t i = k < n ? k : k - n;
+        *host = o->hosts[i] ? o->hosts[i] : "127.0.0.1";
+        *port = k < n ? o->base_port + i : o->status_port ? o->status_port + i : 0;
+    } else {
+        *host = o->client_host ? o->client_host : "127.0.0.1";
+        *port = o->clients ? o->client_port : 0;
+    }
+}
+
+/* Two listeners on one host and port would fail at start, far from the
+ * cause. */
+static int check_ports(const struct keygen_opts *o)
+{
+    uint32_t total = 2 * o->nodes + 1;
+    for (uint32_t a = 0; a < total; a++) {
+        for (uint32_t b = a + 1; b < total; b++) {
+            const char *ha, *hb;
+            uint32_t pa, pb;
+            endpoint(o, a, &ha, &pa);
+            endpoint(o, b, &hb, &pb);
+            if (pa && pa == pb && !strcmp(ha, hb)) {
+                fprintf(stderr,
+                        "bftctl keygen: %s:%u would be used twice (replicas at --base-port+i, "
+                        "status at --status-port+i, clients at --client-port)\n",
+                        ha, pa);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
 
 int cmd_keygen(int argc, char **argv)
 {
@@ -138,6 +235,7 @@ int cmd_keygen(int argc, char **argv)
         .o = {.protocol = BFT_PROTO_PBFT, .clients = 4, .app = "orders"},
         .base = 7000,
         .f = UINT32_MAX,
+        .sport = UINT32_MAX,
     };
     struct keygen_opts *o = &a.o;
     uint64_t seen;
@@ -156,8 +254,20 @@ int cmd_keygen(int argc, char **argv)
                 o->nodes, o->f);
         return BFT_EXIT_USAGE;
     }
+    if (a.n_hosts && a.n_hosts != o->nodes) {
+        fprintf(stderr, "bftctl keygen: --hosts names %u hosts for %u replicas\n", a.n_hosts,
+                o->nodes);
+        return BFT_EXIT_USAGE;
+    }
+    if (a.base + o->nodes - 1 > 65535 ||
+        (a.sport != UINT32_MAX && a.sport && a.sport + o->nodes - 1 > 65535)) {
+        fprintf(stderr, "bftctl keygen: ports past 65535 for %u replicas\n", o->nodes);
+        return BFT_EXIT_USAGE;
+    }
+    o->status_port = (uint16_t)(a.sport == UINT32_MAX ? a.base + CTL_STATUS_PORT_OFFSET : a.sport);
     o->base_port = (uint16_t)a.base;
     o->client_port = (uint16_t)(a.cport ? a.cport : a.base + 100);
+    if (check_ports(o) != 0) return BFT_EXIT_USAGE;
     char err[512];
     if (ctl_keygen(o, err, sizeof err) != 0) {
         fprintf(stderr, "bftctl keygen: %s\n", err);

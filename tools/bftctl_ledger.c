@@ -13,6 +13,11 @@ int ctl_ledger_csv(const char *dir, const struct ledger *acks)
 {
     char path[700];
     snprintf(path, sizeof path, "%s/ledger.csv", dir);
+    return ctl_ledger_csv_write(path, acks);
+}
+
+int ctl_ledger_csv_write(const char *path, const struct ledger *acks)
+{
     FILE *f = fopen(path, "w");
     if (!f) return -1;
     fprintf(f, "client,req_no,client_order_id,order_seq\n");
@@ -22,6 +27,34 @@ int ctl_ledger_csv(const char *dir, const struct ledger *acks)
                 (unsigned long long)r->client_order_id, (unsigned long long)r->order_seq);
     }
     return fclose(f) == 0 ? 0 : -1;
+}
+
+int ctl_ledger_csv_read(const char *path, struct ledger *acks, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[256];
+    int rv = 0;
+    for (uint64_t ln = 1; rv == 0 && fgets(line, sizeof line, f); ln++) { /* bounded by the file */
+        unsigned client, req;
+        unsigned long long coid, oseq;
+        int end = 0;
+        if (ln == 1 && !strncmp(line, "client,", 7)) continue; /* the header */
+        if (sscanf(line, "%u,%u,%llu,%llu%n", &client, &req, &coid, &oseq, &end) != 4 ||
+            strcmp(line + end, "\n") != 0) {
+            snprintf(err, errlen, "%s:%llu: not client,req_no,client_order_id,order_seq", path,
+                     (unsigned long long)ln);
+            rv = -1;
+        } else if (!ledger_add(acks, client, req, coid, oseq, 0)) {
+            snprintf(err, errlen, "%s: more than %u acknowledgements", path, LEDGER_MAX_ACKS);
+            rv = -1;
+        }
+    }
+    fclose(f);
+    return rv;
 }
 
 static int read_audit(const char *dir, uint32_t id, struct ledger *log, char *err, size_t errlen)

@@ -41,7 +41,8 @@ static unsigned ephemeral_low(void)
     return lo;
 }
 
-/* A base port with n replica ports and the client port free. */
+/* A base port with n replica ports, their status ports and the client
+ * port free. */
 uint16_t ctl_pick_ports(uint32_t n)
 {
     srand((unsigned)(getpid() ^ time(NULL)));
@@ -52,7 +53,8 @@ uint16_t ctl_pick_ports(uint32_t n)
         uint16_t base = (uint16_t)(10000 + (rand() % bases) * 100);
         bool ok = port_free((uint16_t)(base + 99));
         for (uint32_t i = 0; ok && i < n; i++)
-            ok = port_free((uint16_t)(base + i));
+            ok = port_free((uint16_t)(base + i)) &&
+                 port_free((uint16_t)(base + CTL_STATUS_PORT_OFFSET + i));
         if (ok) return base;
     }
     return 0;

@@ -16,7 +16,8 @@ enum bft_exit {
     /* cluster, soak: honest replicas diverged (or ledger, audit violated);
      * audit: a violation */
     BFT_EXIT_UNSAFE = 3,
-    /* cluster, soak: no progress after the last heal; read: no answer */
+    /* cluster, soak: no progress after the last heal; read: no answer;
+     * status: some replica did not answer */
     BFT_EXIT_NO_PROGRESS = 4,
     /* Not returned by a tool: what bftctl sees of its children. A forked
      * child that could not exec (the shell's convention), and the code

@@ -65,6 +65,7 @@ static void test_round_trip(void **state)
                  7000 + i);
         fill_pk(c.replicas[i].pk, (uint8_t)i);
     }
+    snprintf(c.replicas[1].status, sizeof c.replicas[1].status, "http://10.0.0.2:9901");
     struct bft_cluster_client clients[3];
     memset(clients, 0, sizeof clients);
     c.clients = clients;
@@ -93,6 +94,15 @@ static void test_round_trip(void **state)
     assert_int_equal(back.batch_max, 128);
     assert_true(back.sign);
     assert_string_equal(back.metrics_base, c.metrics_base);
+    /* A status address round-trips; without one, metrics_base PORT+i. */
+    char url[160];
+    assert_int_equal(bft_cluster_status_url(&back, 1, url, sizeof url), 0);
+    assert_string_equal(url, "http://10.0.0.2:9901");
+    assert_int_equal(bft_cluster_status_url(&back, 2, url, sizeof url), 0);
+    assert_string_equal(url, "http://127.0.0.1:9102");
+    assert_int_equal(bft_cluster_status_url(&back, 7, url, sizeof url), -1);
+    back.metrics_base[0] = '\0';
+    assert_int_equal(bft_cluster_status_url(&back, 2, url, sizeof url), -1);
     for (uint32_t i = 0; i < c.n; i++) {
         assert_int_equal(back.replicas[i].id, i);
         assert_string_equal(back.replicas[i].address, c.replicas[i].address);
@@ -289,6 +299,18 @@ static const struct bad_case bad_cases[] = {
      "keys_dir: empty"},
     {"{" HEAD "\"protocol\":\"pbft\",\"metrics_base\":[],\"replicas\":[" R4 "]," CLS "}",
      "metrics_base: must be a string"},
+    /* replicas[i].status (bftctl status): http://HOST:PORT or absent. */
+    {PBFT(R3 ",{\"id\":3,\"address\":\"ipc:///r3\",\"status\":\"tcp://h:1\",\"public_key\":" PK
+             "}"),
+     "replicas[3].status: \"tcp://h:1\" must be http://HOST:PORT"},
+    {PBFT(R3 ",{\"id\":3,\"address\":\"ipc:///r3\",\"status\":\"http://h:0\",\"public_key\":" PK
+             "}"),
+     "must be http://HOST:PORT"},
+    {PBFT(R3 ",{\"id\":3,\"address\":\"ipc:///r3\",\"status\":\"http://h:80x\",\"public_key\":" PK
+             "}"),
+     "must be http://HOST:PORT"},
+    {PBFT(R3 ",{\"id\":3,\"address\":\"ipc:///r3\",\"status\":5,\"public_key\":" PK "}"),
+     "replicas[3].status: must be a string"},
 };
 
 static void test_rejects(void **state)

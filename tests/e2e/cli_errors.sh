@@ -64,6 +64,27 @@ for c in keygen cluster status bench audit soak inject read; do
   expect 0 usage "$BUILD/bftctl" "$c" --help
   expect 2 "unknown or incomplete option" "$BUILD/bftctl" "$c" --bogus
 done
+# Status over the network, load and check against a running cluster, and
+# keygen's multi-host flags (issue 15: docs/deploy.md).
+for c in load check; do
+  expect 0 usage "$BUILD/bftctl" "$c" --help
+  expect 2 "unknown or incomplete option" "$BUILD/bftctl" "$c" --bogus
+  expect 2 "required" "$BUILD/bftctl" "$c"
+done
+expect 2 "3 hosts for 4 replicas" "$BUILD/bftctl" keygen --nodes 4 --out "$d/h" --hosts a,b,c
+expect 2 "not a host name" "$BUILD/bftctl" keygen --nodes 4 --out "$d/h" --hosts "a,b,c,tcp://d"
+expect 2 "not a host name" "$BUILD/bftctl" keygen --nodes 4 --out "$d/h" --client-host "x y"
+expect 2 "used twice" "$BUILD/bftctl" keygen --nodes 4 --out "$d/p" --status-port 7002
+expect 2 "used twice" "$BUILD/bftctl" keygen --nodes 4 --out "$d/p" --status-port 7100
+expect 0 wrote "$BUILD/bftctl" keygen --nodes 4 --out "$d/s" --base-port 7000 --status-port 0
+expect 4 "no status address" "$BUILD/bftctl" status --config "$d/s/cluster.json"
+expect 2 "needs --watch" "$BUILD/bftctl" status --config "$d/s/cluster.json" --count 2
+expect 2 "number in" "$BUILD/bftctl" status --config "$d/s/cluster.json" --watch 0
+expect 2 "cannot read" "$BUILD/bftctl" check --config "$d/s/cluster.json"
+expect 2 "replica ids" "$BUILD/bftctl" check --config "$d/s/cluster.json" --killed 9
+expect 2 "has 4 clients" "$BUILD/bftctl" load --config "$d/s/cluster.json" --clients 5
+sed 's|"public_key"|"status": "ftp://x", "public_key"|' "$d/s/cluster.json" >"$d/s/bad.json"
+expect 2 "must be http://HOST:PORT" "$BUILD/bftctl" status --config "$d/s/bad.json"
 # The soak's replay line carries every flag that shapes the run (a bftd
 # that cannot run stops it right after the line is printed).
 expect 2 "replay: .*--clients 3" env BFTD=/nonexistent "$BUILD/bftctl" soak --protocol pbft --duration 12 --clients 3 --seed 5 --dir "$d/soak"

@@ -303,6 +303,60 @@ static void local_reads(int proto)
     bft_node_destroy(n);
 }
 
+/* A PREPARE from replica `sender`, signed as the node under test signs
+ * (null crypto: every replica key is zero here), or with a broken
+ * signature. */
+static size_t prepare_from(struct bft_node *n, uint32_t sender, bool good_sig, uint8_t *buf,
+                           size_t cap)
+{
+    struct bft_msg m = {.type = BFT_MSG_PREPARE, .sender = sender, .view = 0, .seq = 1};
+    size_t len = bft_msg_encode(&m, buf, cap);
+    assert_true(len > 0);
+    const uint8_t *region;
+    size_t rlen;
+    bft_msg_signed_region(buf, &region, &rlen);
+    uint8_t sig[BFT_SIG_LEN];
+    node_sign(n, BFT_MSG_PREPARE, region, rlen, sig);
+    if (!good_sig) sig[0] ^= 1;
+    bft_msg_set_sig(buf, sig);
+    return len;
+}
+
+/* Status over the network counts, per replica, the messages accepted from
+ * it: a valid message counts for its sender; a bad signature, our own id
+ * arriving from outside or junk count for nobody (only as rejects). A new
+ * write request handed to the core counts in requests_ordered. */
+static void test_heard_from_counts_accepted_messages_only(void **state)
+{
+    (void)state;
+    assert_int_equal(crypto_init(), 0);
+    struct bft_node *n = mk(1);
+    uint8_t buf[1024];
+    size_t len = prepare_from(n, 2, true, buf, sizeof buf);
+    bft_node_receive(n, buf, len);
+    bft_node_receive(n, buf, len);
+    len = prepare_from(n, 3, false, buf, sizeof buf);
+    bft_node_receive(n, buf, len);
+    len = prepare_from(n, 1, true, buf, sizeof buf);
+    bft_node_receive(n, buf, len);
+    bft_node_receive(n, (const uint8_t *)"junk", 4);
+    struct bft_node_stats st;
+    bft_node_stats(n, &st);
+    assert_int_equal(st.heard_from[2], 2);
+    assert_int_equal(st.heard_from[3], 0);
+    assert_int_equal(st.heard_from[1], 0);
+    assert_int_equal(st.heard_from[0], 0);
+    assert_int_equal(st.rejected[BFT_REJECT_BAD_SIGNATURE], 1);
+    assert_int_equal(st.rejected[BFT_REJECT_UNKNOWN_SENDER], 1);
+    assert_int_equal(st.rejected[BFT_REJECT_MALFORMED], 1);
+    assert_int_equal(st.requests_ordered, 0);
+    len = envelope(buf, sizeof buf, 1, 1, 7);
+    bft_node_receive(n, buf, len);
+    bft_node_stats(n, &st);
+    assert_int_equal(st.requests_ordered, 1);
+    bft_node_destroy(n);
+}
+
 static void test_local_read_staleness_pbft(void **state)
 {
     (void)state;
@@ -383,6 +437,7 @@ static void test_linearizable_read_waits_for_floor(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_heard_from_counts_accepted_messages_only),
         cmocka_unit_test(test_linearizable_read_waits_for_floor),
         cmocka_unit_test(test_local_read_staleness_pbft),
         cmocka_unit_test(test_local_read_raft_follower),
