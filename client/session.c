@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "client/session_internal.h"
 #include "crypto/crypto.h"
@@ -25,6 +26,16 @@ static int session_transport_open(struct bft_session *s, const struct bft_cluste
     for (uint32_t i = 0; i < cl->n; i++)
         if (net_add_peer(s->tx, i, cl->replicas[i].address, err, errlen) != 0) return BFT_E_IO;
     return BFT_E_OK;
+}
+
+/* The wall clock (not the monotonic one requests are timed with): it seeds
+ * request numbers when there is no state file, so they land above those
+ * an earlier holder of the client id used (client/session_reqno.c). */
+static uint64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 /* Check the options and fill in the defaults. */
@@ -116,7 +127,7 @@ static int session_setup(struct bft_session *s, const struct bft_session_options
     else
         snprintf(state_path, sizeof state_path, "%s.reqno", key_path);
     uint64_t first;
-    rv = session_reqno_open(&s->rq, state_path, session_now_us(), &first, err, errlen);
+    rv = session_reqno_open(&s->rq, state_path, wall_us(), &first, err, errlen);
     if (rv != BFT_E_OK) return rv;
     cc->first_req_no = first;
     struct bft_client_host h = {.ctx = s, .send = session_host_send, .done = session_host_done};

@@ -114,5 +114,6 @@ int cmd_inject(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_soak(int argc, char **argv);
 int cmd_read(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
 
 #endif
