@@ -32,9 +32,9 @@ static const struct cli_opt k_opts[] = {
      "request-number state file (default: the key's path + .reqno)"},
     {"timeout", 0, "MS", CLI_U32, OFF(sf.timeout_ms), 1, 600000, NULL,
      "give up after MS: unknown outcome (default 5000)"},
-    {"order", 0, "SYM:SIDE:QTY:PRICE[:COID]", CLI_STR, OFF(order), 0, 0, NULL,
-     "orders app: a NEW order, SIDE buy or sell, COID the client order id\n"
-     "(default: the wall clock in microseconds)"},
+    {"order", 0, "ORDER", CLI_STR, OFF(order), 0, 0, NULL,
+     "orders app: a NEW order, SYMBOL:buy|sell:QTY:PRICE[:CLIENT_ORDER_ID]\n"
+     "(CLIENT_ORDER_ID default: the wall clock in microseconds)"},
     {"kv-put", 0, "K=V", CLI_STR, OFF(kv_put), 0, 0, NULL, "kv app: put V under K"},
     {"kv-del", 0, "K", CLI_STR, OFF(kv_del), 0, 0, NULL, "kv app: delete K"},
     {"op-hex", 0, "HEX", CLI_STR, OFF(op_hex), 0, 0, NULL,

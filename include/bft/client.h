@@ -121,8 +121,9 @@ struct bft_session;
 BFT_API int bft_session_open(struct bft_session **out, const struct bft_session_options *o,
                              char *err, size_t errlen);
 /* Stop the session thread; every request still in flight completes with
- * BFT_OUTCOME_UNKNOWN (its callback runs before close returns); record the
- * next free request number; free everything. NULL is a no-op. */
+ * BFT_OUTCOME_UNKNOWN (its callback runs on the closing thread, before
+ * close returns); record the next free request number in the state file;
+ * free everything. NULL is a no-op. */
 BFT_API void bft_session_close(struct bft_session *s);
 
 /* Order one operation (1..BFT_OP_MAX bytes) and wait up to timeout_ms
