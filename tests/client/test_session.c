@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,7 +324,7 @@ static void test_async_bounds_and_close(void **state)
 struct fake {
     struct net_transport *rx[NREP], *tx[NREP];
     pthread_t th;
-    volatile bool stop;
+    atomic_bool stop; /* set by the test thread, read by the fake's */
     /* What each replica executed: request number -> result (dedup). */
     uint64_t nos[NREP][32];
     uint8_t res[NREP][32][16];
@@ -386,7 +387,7 @@ static void fake_request(struct fake *fk, uint32_t r, const uint8_t *m, size_t m
 static void *fake_main(void *arg)
 {
     struct fake *fk = arg;
-    while (!fk->stop) {
+    while (!atomic_load(&fk->stop)) {
         for (uint32_t r = 0; r < NREP; r++) {
             uint8_t *frame;
             size_t len;
@@ -406,6 +407,7 @@ static void *fake_main(void *arg)
 static void fake_start(struct fake *fk)
 {
     memset(fk, 0, sizeof *fk);
+    atomic_init(&fk->stop, false);
     char url[128], err[256];
     for (uint32_t r = 0; r < NREP; r++) {
         snprintf(url, sizeof url, "ipc://%s/r%u", dir, r);
@@ -421,7 +423,7 @@ static void fake_start(struct fake *fk)
 
 static void fake_stop(struct fake *fk)
 {
-    fk->stop = true;
+    atomic_store(&fk->stop, true);
     pthread_join(fk->th, NULL);
     for (uint32_t r = 0; r < NREP; r++) {
         net_close(fk->rx[r]);
