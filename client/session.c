@@ -143,9 +143,11 @@ static int session_setup(struct bft_session *s, const struct bft_session_options
 static void deliver(struct bft_session *s)
 {
     while (s->n_ready) {
-        uint32_t batch[64], k = 0;
-        while (s->n_ready && k < 64)
-            batch[k++] = s->ready[--s->n_ready];
+        /* Oldest first: callbacks run in the order requests finished. */
+        uint32_t batch[64], k = s->n_ready < 64 ? s->n_ready : 64;
+        memcpy(batch, s->ready, k * sizeof *batch);
+        memmove(s->ready, s->ready + k, (s->n_ready - k) * sizeof *s->ready);
+        s->n_ready -= k;
         pthread_mutex_unlock(&s->mu);
         for (uint32_t i = 0; i < k; i++) {
             struct session_op *op = &s->ops[batch[i]];
