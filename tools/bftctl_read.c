@@ -2,7 +2,8 @@
  * against a running cluster (bftd started by hand, README.md), as client
  * ID: a LOOKUP of an order (orders app) or a get of a key (kv app). Prints
  * the result, the latency and how the read completed (answered, refused as
- * stale by N replicas, ordered as a fallback). */
+ * stale by N replicas, ordered as a fallback). It runs on the client
+ * session (include/bft/client.h), like bftctl submit. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
