@@ -28,6 +28,7 @@
 
 #define NREP 4
 #define CLUSTER_ID 0x5e55u
+#define FAKE_MAX 128 /* requests a fake replica remembers */
 static char dir[64];
 static char cfg_path[128];
 static struct crypto_keypair rkeys[NREP], ckeys[2];
@@ -326,8 +327,8 @@ struct fake {
     pthread_t th;
     atomic_bool stop; /* set by the test thread, read by the fake's */
     /* What each replica executed: request number -> result (dedup). */
-    uint64_t nos[NREP][32];
-    uint8_t res[NREP][32][16];
+    uint64_t nos[NREP][FAKE_MAX];
+    uint8_t res[NREP][FAKE_MAX][16];
     uint32_t count[NREP];
     uint32_t executions[NREP];
 };
@@ -349,7 +350,7 @@ static void fake_request(struct fake *fk, uint32_t r, const uint8_t *m, size_t m
     for (uint32_t i = 0; i < fk->count[r]; i++)
         if (fk->nos[r][i] == no) res = fk->res[r][i];
     if (!res) {
-        assert_true(fk->count[r] < 32);
+        assert_true(fk->count[r] < FAKE_MAX);
         res = fk->res[r][fk->count[r]];
         fk->nos[r][fk->count[r]++] = no;
         memset(res, 0, 16);
@@ -469,6 +470,88 @@ static void test_against_fake_replicas(void **state)
         assert_int_equal(fk.executions[r], 2);
 }
 
+/* Many threads at once, blocking and async: every request done once, each
+ * under its own number (the session's mutex serialises the client). */
+#define THREADS 4
+#define PER_THREAD 8
+struct worker {
+    struct bft_session *s;
+    uint64_t nos[PER_THREAD];
+    int done;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    for (int i = 0; i < PER_THREAD; i++) {
+        struct bft_outcome out;
+        uint8_t op = (uint8_t)i;
+        if (bft_session_submit(w->s, &op, 1, 10000, &out) == BFT_E_OK &&
+            out.status == BFT_OUTCOME_DONE && out.result[0] == op) {
+            w->nos[i] = out.req_no;
+            w->done++;
+        }
+    }
+    return NULL;
+}
+
+static void on_async(void *ctx, const struct bft_outcome *out)
+{
+    struct cb_log *l = ctx;
+    pthread_mutex_lock(&l->mu);
+    l->calls++;
+    if (out->status != BFT_OUTCOME_DONE) l->unknown++;
+    pthread_mutex_unlock(&l->mu);
+}
+
+static void test_concurrent_callers(void **state)
+{
+    (void)state;
+    static struct fake fk;
+    fake_start(&fk);
+    struct bft_session_options o = opts(1);
+    o.timeout_ms = 10000;
+    struct bft_session *s;
+    char err[512];
+    assert_int_equal(bft_session_open(&s, &o, err, sizeof err), BFT_E_OK);
+    struct worker w[THREADS];
+    pthread_t th[THREADS];
+    memset(w, 0, sizeof w);
+    for (int t = 0; t < THREADS; t++) {
+        w[t].s = s;
+        assert_int_equal(pthread_create(&th[t], NULL, worker_main, &w[t]), 0);
+    }
+    struct cb_log l = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    int sent = 0;
+    for (int i = 0; i < PER_THREAD; i++) {
+        uint8_t op = 0x80;
+        if (bft_session_submit_async(s, &op, 1, on_async, &l, NULL) == BFT_E_OK) sent++;
+    }
+    for (int t = 0; t < THREADS; t++)
+        pthread_join(th[t], NULL);
+    for (int i = 0; i < 1000; i++) { /* bounded: 10 s */
+        pthread_mutex_lock(&l.mu);
+        int calls = l.calls;
+        pthread_mutex_unlock(&l.mu);
+        if (calls == sent) break;
+        usleep(10000);
+    }
+    bft_session_close(s);
+    fake_stop(&fk);
+    assert_int_equal(sent, PER_THREAD);
+    assert_int_equal(l.calls, sent);
+    assert_int_equal(l.unknown, 0);
+    for (int t = 0; t < THREADS; t++) {
+        assert_int_equal(w[t].done, PER_THREAD);
+        for (int u = 0; u < THREADS; u++)
+            for (int i = 0; i < PER_THREAD; i++)
+                for (int j = 0; j < PER_THREAD; j++)
+                    if (t != u || i != j) assert_true(w[t].nos[i] != w[u].nos[j]);
+    }
+    for (uint32_t r = 0; r < 3; r++)
+        assert_int_equal(fk.executions[r], THREADS * PER_THREAD + PER_THREAD);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -479,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_unknown_outcome_and_numbers),
         cmocka_unit_test(test_async_bounds_and_close),
         cmocka_unit_test(test_against_fake_replicas),
+        cmocka_unit_test(test_concurrent_callers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
