@@ -40,6 +40,7 @@ int bft_client_create(struct bft_client **out, const struct bft_client_config *c
     if (cfg->n == 0 || cfg->n > BFT_MAX_REPLICAS || cfg->f + 1 > cfg->n) return BFT_E_INVALID;
     if (cfg->envelope == 0 || cfg->envelope > BFT_ENVELOPE_MAX_OPS) return BFT_E_INVALID;
     if (cfg->max_outstanding == 0 || cfg->retransmit_ms == 0) return BFT_E_INVALID;
+    if (cfg->first_req_no >= CLIENT_READ_BIT - CLIENT_CAP) return BFT_E_INVALID;
     if (!host->send || !host->done) return BFT_E_INVALID;
 
     struct bft_client *c = calloc(1, sizeof *c);
@@ -60,7 +61,7 @@ int bft_client_create(struct bft_client **out, const struct bft_client_config *c
         bft_client_destroy(c);
         return BFT_E_NOMEM;
     }
-    c->next_req_no = c->oldest = c->unsent = 1;
+    c->next_req_no = c->oldest = c->unsent = cfg->first_req_no ? cfg->first_req_no : 1;
     *out = c;
     return BFT_E_OK;
 }
@@ -409,4 +410,22 @@ uint32_t bft_client_tick(struct bft_client *c, uint64_t now_ms)
     if (next == UINT64_MAX) return UINT32_MAX;
     uint64_t wait = next - now_ms;
     return wait >= UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)wait;
+}
+
+int bft_client_abandon(struct bft_client *c, uint64_t req_no)
+{
+    struct client_slot *s = pending(c, req_no);
+    if (!s) return -1;
+    struct client_slot *head = slot_of(c, s->env_first);
+    assert(head->env_left > 0);
+    s->done = true;
+    head->env_left--;
+    c->stats.abandoned++;
+    advance_window(c);
+    return 0;
+}
+
+uint64_t bft_client_next_req_no(const struct bft_client *c)
+{
+    return c->next_req_no;
 }

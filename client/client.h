@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bft/client.h" /* the read levels */
 #include "wire/wire.h"
 
 /* ------------------------------------------------------------------ */
@@ -30,25 +31,17 @@ struct bft_client_config {
     uint32_t envelope;        /* requests per signature (1..BFT_ENVELOPE_MAX_OPS) */
     uint32_t max_outstanding; /* bounded: submit fails with BFT_E_FULL beyond */
     bool null_crypto;
+    /* The first request number (0 means 1). A session seeds it so that
+     * numbers never repeat across processes (client/session_reqno.c);
+     * below 2^62, where read ids start. */
+    uint64_t first_req_no;
 };
 
 struct bft_client_stats {
     uint64_t submitted, completed, retransmits, replies, bad_replies, read_fallbacks;
     uint64_t read_refusals; /* local reads a replica refused as stale */
+    uint64_t abandoned;     /* requests and reads the caller gave up on */
 };
-
-/* Read consistency levels (docs/reads.md). */
-enum bft_read_level {
-    BFT_READ_LINEARIZABLE = 0, /* the default */
-    BFT_READ_QUORUM = 1,
-    BFT_READ_LOCAL = 2, /* with a staleness bound in ms */
-};
-#define BFT_READ_LEVELS 3
-#define BFT_READ_STALENESS_DEFAULT_MS 100u
-const char *bft_read_level_name(int level); /* NULL if unknown */
-/* Parse "linearizable", "quorum", "local" or "local:MS" (MS >= 1; "local"
- * alone: BFT_READ_STALENESS_DEFAULT_MS). 0, or -1 if malformed. */
-int bft_read_level_parse(const char *s, int *level, uint32_t *staleness_ms);
 
 struct bft_client;
 int bft_client_create(struct bft_client **out, const struct bft_client_config *cfg,
@@ -82,6 +75,15 @@ uint64_t bft_client_read_at(struct bft_client *c, const uint8_t *op, size_t len,
  * if `read_id` is not an outstanding read). Read-only: lets a caller that
  * tracks request numbers (the simulator's checker) know the fallback. */
 uint64_t bft_client_read_fallback(const struct bft_client *c, uint64_t read_id);
+/* Give up on a pending ordered request: it is no longer retransmitted,
+ * its slot is freed, and a late reply is ignored (host->done is never
+ * called for it). The replicas may still execute it: its outcome is
+ * unknown to this client. 0, or -1 if req_no is not pending. */
+int bft_client_abandon(struct bft_client *c, uint64_t req_no);
+/* The same for a read (and the ordered request it fell back to). */
+int bft_client_read_abandon(struct bft_client *c, uint64_t read_id);
+/* The number the next bft_client_submit (or a read's fallback) will take. */
+uint64_t bft_client_next_req_no(const struct bft_client *c);
 void bft_client_on_reply(struct bft_client *c, const uint8_t *msg, size_t len, uint64_t now_ms);
 /* Retransmit overdue requests to all replicas. Returns the ms until the
  * next deadline (or UINT32_MAX if idle). */

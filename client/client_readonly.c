@@ -165,3 +165,15 @@ struct client_read *client_read_of(struct bft_client *c, uint64_t first)
         if (c->reads[i].id == first && !c->reads[i].fallback) return &c->reads[i];
     return NULL;
 }
+
+int bft_client_read_abandon(struct bft_client *c, uint64_t read_id)
+{
+    for (uint32_t i = 0; i < CLIENT_READS; i++) {
+        struct client_read *rd = &c->reads[i];
+        if (!read_id || rd->id != read_id) continue;
+        if (!rd->fallback || bft_client_abandon(c, rd->fallback) != 0) c->stats.abandoned++;
+        rd->id = 0;
+        return 0;
+    }
+    return -1;
+}

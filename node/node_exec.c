@@ -51,6 +51,36 @@ static bool table_set(struct node_client *c, uint64_t req_no)
     return true;
 }
 
+/* Move the window up so that `top` fits in it: the numbers that fall below
+ * the new low and never executed are abandoned, never executed later (a
+ * number below low counts as executed). A client moves its window this way
+ * when it starts a new session above its old numbers (client sessions seed
+ * their numbers, docs/design.md "Request numbers across sessions") or left
+ * a request it gave up on behind; it can only abandon its own requests. */
+/* Ordered request numbers stay below 2^62 (the client library numbers its
+ * read-only requests above it), so low + the window never wraps. */
+#define NODE_REQ_NO_LIMIT (1ull << 62)
+
+static void table_slide(struct node_client *c, uint64_t top)
+{
+    if (top < c->low + NODE_CLIENT_WINDOW) return;
+    uint64_t shift = top - (c->low + NODE_CLIENT_WINDOW) + 1;
+    if (shift >= NODE_CLIENT_WINDOW) {
+        memset(c->bits, 0, sizeof c->bits);
+    } else {
+        size_t words = (size_t)(shift / 64), bits = (size_t)(shift % 64);
+        for (size_t w = 0; w < NODE_CLIENT_WINDOW / 64; w++) {
+            size_t from = w + words;
+            uint64_t lo = from < NODE_CLIENT_WINDOW / 64 ? c->bits[from] : 0;
+            uint64_t hi = from + 1 < NODE_CLIENT_WINDOW / 64 ? c->bits[from + 1] : 0;
+            c->bits[w] = bits ? (lo >> bits) | (hi << (64 - bits)) : lo;
+        }
+    }
+    c->low += shift;
+    while (c->bits[0] & 1) /* an executed prefix may now sit at the bottom */
+        table_set(c, c->low);
+}
+
 static void cache_reply(struct node_client *c, uint64_t first, uint16_t count, const uint8_t *msg,
                         uint32_t len)
 {
@@ -96,10 +126,15 @@ static void exec_envelope(struct bft_node *n, uint64_t seq, uint64_t view,
      * exactly-once contract in bft.h). */
     for (uint16_t i = 0; i < count; i++)
         if (table_test(c, req->seq + i)) return;
-    if (req->seq + count - 1 >= c->low + NODE_CLIENT_WINDOW) {
+    /* Beyond the window: the client moved on; slide rather than refuse,
+     * so a client that abandoned a request (or a new session seeded above
+     * the old numbers) is not locked out. Deterministic: every replica
+     * slides the same way at the same envelope. */
+    if (req->seq >= NODE_REQ_NO_LIMIT - count) { /* no wrap: count <= 65535 */
         bft_node_reject(n, BFT_REJECT_OUT_OF_WINDOW);
         return;
     }
+    table_slide(c, req->seq + count - 1);
     uint8_t body[4 + 8 + 2 + BFT_ENVELOPE_MAX_OPS * (2 + BFT_RESULT_MAX)];
     struct wire_wr w;
     wire_wr_init(&w, body, sizeof body);

@@ -41,6 +41,12 @@ static const struct ctl_command {
      "--config DIR/cluster.json --client ID (--order C:ID | --key K)\n"
      "[--level linearizable|quorum|local[:MS]] [--timeout MS]",
      "one read against a running cluster at a consistency level (docs/reads.md)", cmd_read},
+    {"submit",
+     "--config DIR/cluster.json --client ID (--order SYM:buy|sell:QTY:PRICE[:COID] |\n"
+     "--kv-put K=V | --kv-del K | --op-hex HEX) [--req-no N] [--timeout MS]",
+     "place one operation against a running cluster; --req-no retries it\n"
+     "exactly once (exit 4: unknown outcome, retry command printed)",
+     cmd_submit},
     /* Against replicas started by hand, on one host or many (docs/deploy.md). */
     {"load",
      "--config DIR/cluster.json [--clients C] [--outstanding K] [--duration S]\n"

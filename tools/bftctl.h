@@ -69,6 +69,13 @@ struct load_opts {
     uint32_t read_pct;
     int read_level;
     uint32_t read_staleness_ms;
+    /* 0: request numbers and client order ids start at 1 (a fresh cluster,
+     * bftctl cluster). Else both start here: bftctl load against a running
+     * cluster passes the wall clock in us, so a second run, or a run after
+     * `bftctl submit` with the same client ids, numbers above everything
+     * before it (the replicas execute a request number at most once, and
+     * the orders app answers a repeated client order id with DUP). */
+    uint64_t first_id;
 };
 #define LOAD_READS_MAX 2
 #define LOAD_READ_MIX (-1)
@@ -124,7 +131,8 @@ int cmd_inject(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_soak(int argc, char **argv);
 int cmd_read(int argc, char **argv);
-/* issue 15 (status helper): against a running cluster. */
+int cmd_submit(int argc, char **argv);
+/* Against a running cluster (docs/deploy.md). */
 int cmd_load(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 

@@ -4,10 +4,20 @@
  * the --ledger file, for `bftctl check` after the run. */
 #include <stddef.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "tools/bftctl.h"
 #include "tools/bftctl_check.h"
+
+/* Microseconds since the epoch: above any request number or client order
+ * id an earlier run (or bftctl submit's session) used. */
+static uint64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 struct load_args {
     const char *cfg, *ledger, *json;
@@ -40,10 +50,9 @@ static const struct cli_spec k_spec = {
     .synopsis = "bftctl load --config DIR/cluster.json [--clients C] [--outstanding K]\n"
                 "                   [--duration S] [--ledger FILE] [--json FILE]",
     .intro = "Drives orders (or kv puts) at a running cluster from this host. The clients\n"
-             "listen on their cluster.json address (bftctl keygen --client-host). Run it\n"
-             "once per cluster and client ids: request numbers start at 1, and a\n"
-             "second run with the same ids would be answered from the replicas'\n"
-             "exactly-once table.\n",
+             "listen on their cluster.json address (bftctl keygen --client-host).\n"
+             "Request numbers and client order ids start at the wall clock in us, above\n"
+             "any earlier run's, so runs can follow one another with the same clients.\n",
     .opts = k_opts,
     .n_opts = sizeof k_opts / sizeof *k_opts,
     .outro = "Exit codes: 0 orders were acknowledged, 2 usage or setup error,\n"
@@ -99,7 +108,8 @@ int cmd_load(int argc, char **argv)
                            .envelope = a.envelope,
                            .outstanding = a.outstanding,
                            .duration_s = a.duration_s,
-                           .quiet = a.quiet};
+                           .quiet = a.quiet,
+                           .first_id = wall_us()};
     if (!r || ctl_load_run(&lo, r, err, sizeof err) != 0) {
         fprintf(stderr, "bftctl load: %s\n", r ? err : "out of memory");
         goto out;

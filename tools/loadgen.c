@@ -314,6 +314,8 @@ static int setup(struct lg *lg, char *err, size_t errlen)
         if (crypto_key_read_pem(path, &cc.key, err, errlen) != 0) return -1;
         cc.retransmit_ms = 500;
         cc.envelope = o->envelope;
+        cc.first_req_no = o->first_id;
+        c->next_coid = o->first_id ? o->first_id - 1 : 0;
         /* Room for reads that are ordered (BFT quorum, fallbacks) besides
          * the write window, which refill() keeps full. */
         cc.max_outstanding = o->outstanding * o->envelope + (o->read_pct ? LOAD_READS_MAX : 0);

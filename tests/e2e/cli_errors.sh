@@ -88,4 +88,22 @@ expect 2 "must be http://HOST:PORT" "$BUILD/bftctl" status --config "$d/s/bad.js
 # The soak's replay line carries every flag that shapes the run (a bftd
 # that cannot run stops it right after the line is printed).
 expect 2 "replay: .*--clients 3" env BFTD=/nonexistent "$BUILD/bftctl" soak --protocol pbft --duration 12 --clients 3 --seed 5 --dir "$d/soak"
+# ---- bftctl submit (the client session): flags, config and keys ----
+S=("$BUILD/bftctl" submit --config "$d/c/cluster.json")
+expect 0 usage "$BUILD/bftctl" submit --help
+expect 2 "unknown or incomplete option" "$BUILD/bftctl" submit --bogus
+expect 2 "exactly one of" "${S[@]}" --client 0
+expect 2 "exactly one of" "${S[@]}" --client 0 --kv-del a --order X:buy:1:1
+expect 2 "integer in" "${S[@]}" --client 5000 --order X:buy:1:1
+expect 2 "has clients 0..1" "${S[@]}" --client 7 --order X:buy:1:1
+expect 2 "--order wants" "${S[@]}" --client 0 --order X:hold:1:1
+expect 2 "--order wants" "${S[@]}" --client 0 --order TOOLONGSYM:buy:1:1
+expect 2 "--req-no wants" "${S[@]}" --client 0 --order X:buy:1:1 --req-no 0
+expect 2 "--op-hex wants" "${S[@]}" --client 0 --op-hex abc
+expect 2 "orders app: use --order" "${S[@]}" --client 0 --kv-put a=b
+expect 2 "client 0 key" "${S[@]}" --client 0 --key "$d/nokey.pem" --order X:buy:1:1
+expect 2 "is not client 0's key" "${S[@]}" --client 0 --key "$d/c/keys/client-1.pem" --order X:buy:1:1
+expect 2 "cannot\|no such\|missing" "$BUILD/bftctl" submit --config "$d/missing.json" --client 0 --order X:buy:1:1
+echo junk > "$d/c/keys/client-1.pem.reqno"
+expect 2 "malformed" "${S[@]}" --client 1 --order X:buy:1:1
 echo "$n passed, 0 failed"

@@ -167,6 +167,53 @@ static void test_overlapping_envelopes_apply_each_request_once(void **state)
     bft_node_destroy(n);
 }
 
+/* A client that moves far ahead (a new session numbered from the clock,
+ * or one that gave up on a request) slides its window instead of being
+ * refused: the new request executes; the numbers left below the window
+ * that never executed are abandoned (never executed later); an executed
+ * one stays executed; a number at or above 2^62 is refused. */
+static void test_window_slides_for_a_client_that_moved_on(void **state)
+{
+    (void)state;
+    assert_int_equal(crypto_init(), 0);
+    struct bft_node *n = mk(0);
+    uint8_t req[1024], batch[1100];
+    uint64_t seq = 1;
+    size_t rl = envelope(req, sizeof req, 1, 1, 100); /* executed */
+    node_execute(n, seq++, 0, batch, batch_of(batch, sizeof batch, req, rl), NULL, NULL);
+    rl = envelope(req, sizeof req, 3, 1, 101); /* 2 left behind */
+    node_execute(n, seq++, 0, batch, batch_of(batch, sizeof batch, req, rl), NULL, NULL);
+    assert_int_equal(n->stats.requests_executed, 2);
+    assert_int_equal(n->clients[0].low, 2);
+    /* Just beyond the window: slides by the few numbers needed. */
+    rl = envelope(req, sizeof req, 2 + NODE_CLIENT_WINDOW + 5, 1, 102);
+    node_execute(n, seq++, 0, batch, batch_of(batch, sizeof batch, req, rl), NULL, NULL);
+    assert_int_equal(n->stats.requests_executed, 3);
+    assert_int_equal(n->clients[0].low, 2 + 6);
+    /* 2 was abandoned, 3 stays executed: neither runs (again). */
+    for (uint64_t no = 2; no <= 3; no++) {
+        rl = envelope(req, sizeof req, no, 1, 200 + no);
+        node_execute(n, seq++, 0, batch, batch_of(batch, sizeof batch, req, rl), NULL, NULL);
+    }
+    assert_int_equal(n->stats.requests_executed, 3);
+    /* Far beyond (a session seeded from the clock in us). */
+    uint64_t far = 1796609601381048ull;
+    rl = envelope(req, sizeof req, far, 2, 300);
+    node_execute(n, seq++, 0, batch, batch_of(batch, sizeof batch, req, rl), NULL, NULL);
+    assert_int_equal(n->stats.requests_executed, 5);
+    /* Slid only as far as needed: the top request at the window's top. */
+    assert_int_equal(n->clients[0].low, far + 2 - NODE_CLIENT_WINDOW);
+    node_execute(n, seq++, 0, batch, batch_of(batch, sizeof batch, req, rl), NULL, NULL);
+    assert_int_equal(n->stats.requests_executed, 5); /* exactly once */
+    /* Read ids live at 2^62 and above: never ordered numbers. */
+    uint64_t rej = n->stats.rejected[BFT_REJECT_OUT_OF_WINDOW];
+    rl = envelope(req, sizeof req, 1ull << 62, 1, 400);
+    node_execute(n, seq++, 0, batch, batch_of(batch, sizeof batch, req, rl), NULL, NULL);
+    assert_int_equal(n->stats.requests_executed, 5);
+    assert_int_equal(n->stats.rejected[BFT_REJECT_OUT_OF_WINDOW], rej + 1);
+    bft_node_destroy(n);
+}
+
 static void test_restore_checks_digest_before_replacing(void **state)
 {
     (void)state;
@@ -444,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_linearizable_read_not_timed),
         cmocka_unit_test(test_restore_checks_digest_before_replacing),
         cmocka_unit_test(test_overlapping_envelopes_apply_each_request_once),
+        cmocka_unit_test(test_window_slides_for_a_client_that_moved_on),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
