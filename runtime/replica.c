@@ -62,11 +62,11 @@ int bft_replica_create(struct bft_replica **out, const struct bft_replica_option
                        size_t errlen)
 {
     static const struct bft_replica_advanced no_advanced = {.twin_instance = -1};
+    if (out) *out = NULL;
     if (!out || !o || !o->config_path) {
         snprintf(err, errlen, "bft_replica_create: options and config_path are required");
         return BFT_E_INVALID;
     }
-    *out = NULL;
     if (o->version != BFT_REPLICA_OPTIONS_VERSION) {
         snprintf(err, errlen, "replica options version %u, this library speaks version %u",
                  o->version, BFT_REPLICA_OPTIONS_VERSION);

@@ -187,7 +187,8 @@ static void h_on_result(void *ctx, uint32_t client, uint64_t req_no, uint64_t se
     struct rt *rt = ctx;
     (void)view;
     if (rt->audit_on) rt_audit_result(&rt->audit, client, seq, op, op_len, res, res_len);
-    if (rt->on_commit) rt->on_commit(rt->on_commit_ctx, seq, client, req_no, op, op_len, res, res_len);
+    if (rt->on_commit)
+        rt->on_commit(rt->on_commit_ctx, seq, client, req_no, op, op_len, res, res_len);
 }
 
 /* ---- setup ---- */

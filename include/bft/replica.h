@@ -93,7 +93,7 @@ struct bft_replica_info {
     uint64_t view; /* view (PBFT), round's view (HotStuff) or term (Raft) */
     uint32_t leader;
     bool is_leader;
-    uint64_t last_executed; /* highest executed sequence number */
+    uint64_t last_executed;  /* highest executed sequence number */
     bft_digest state_digest; /* app->digest of the state at last_executed */
     bool storage_failed;     /* not promising until the disk recovers */
 };

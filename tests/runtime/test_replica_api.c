@@ -1,0 +1,462 @@
+/* The public replica API (bft/replica.h): whole clusters of a user-defined
+ * state machine (tests/runtime/counter_app.c) in one process, one thread
+ * per replica polling through bft_replica_poll, on loopback; a client of
+ * the in-tree client library over net/ orders operations and reads; every
+ * replica must end with the same state digest. And the bad inputs an
+ * embedder can hand create, each refused with a clear message. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "bft/bft.h"
+#include "client/client.h"
+#include "config/cluster.h"
+#include "crypto/crypto.h"
+#include "net/net.h"
+#include "tests/runtime/counter_app.h"
+
+#define OPS 20
+#define INITIAL 1000u
+#define OP_TIMEOUT_MS 20000 /* per operation: bounds the test, not a goal */
+#define CONVERGE_TIMEOUT_MS 20000
+
+struct cluster_dir {
+    char dir[128];
+    char cfg[192];
+    uint32_t n;
+};
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static bool port_free(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+/* n replica ports at base.. and the client's at base+99, all free, below
+ * the usual ephemeral range (a dialer cannot take them meanwhile). */
+static uint16_t pick_base(uint32_t n)
+{
+    srand((unsigned)(getpid() ^ time(NULL)));
+    for (int tries = 0; tries < 200; tries++) {
+        uint16_t base = (uint16_t)(20000 + (rand() % 100) * 100);
+        bool ok = port_free((uint16_t)(base + 99));
+        for (uint32_t i = 0; ok && i < n; i++)
+            ok = port_free((uint16_t)(base + i));
+        if (ok) return base;
+    }
+    return 0;
+}
+
+/* What `bftctl keygen` writes: cluster.json and one PEM key per replica
+ * and client, in a fresh temp dir. */
+static void make_cluster(struct cluster_dir *cd, int protocol, uint32_t n)
+{
+    snprintf(cd->dir, sizeof cd->dir, "/tmp/bft-replica-api.XXXXXX");
+    assert_non_null(mkdtemp(cd->dir));
+    snprintf(cd->cfg, sizeof cd->cfg, "%s/cluster.json", cd->dir);
+    cd->n = n;
+    uint16_t base = pick_base(n);
+    assert_true(base != 0);
+    struct bft_cluster c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.dir, sizeof c.dir, "%s", cd->dir);
+    snprintf(c.keys_dir, sizeof c.keys_dir, "%s/keys", cd->dir);
+    assert_int_equal(mkdir(c.keys_dir, 0700), 0);
+    c.cluster_id = 0x15aa15aa00000000ull | base;
+    c.protocol = protocol;
+    c.n = n;
+    c.f = protocol == BFT_PROTO_RAFT ? (n - 1) / 2 : (n - 1) / 3;
+    snprintf(c.app, sizeof c.app, "kv"); /* not used: the options give the app */
+    c.batch_max = 16;
+    c.n_clients = 1;
+    c.clients = calloc(1, sizeof *c.clients);
+    assert_non_null(c.clients);
+    char path[700], err[512];
+    struct crypto_keypair kp;
+    for (uint32_t i = 0; i < n; i++) {
+        assert_int_equal(crypto_keypair_generate(&kp), 0);
+        c.replicas[i].id = i;
+        snprintf(c.replicas[i].address, sizeof c.replicas[i].address, "tcp://127.0.0.1:%u",
+                 (unsigned)(base + i));
+        memcpy(c.replicas[i].pk, kp.pk, CRYPTO_PK_LEN);
+        bft_cluster_replica_key_path(&c, i, path, sizeof path);
+        assert_int_equal(crypto_key_write_pem(path, &kp, err, sizeof err), 0);
+    }
+    assert_int_equal(crypto_keypair_generate(&kp), 0);
+    snprintf(c.clients[0].address, sizeof c.clients[0].address, "tcp://127.0.0.1:%u",
+             (unsigned)(base + 99));
+    memcpy(c.clients[0].pk, kp.pk, CRYPTO_PK_LEN);
+    bft_cluster_client_key_path(&c, 0, path, sizeof path);
+    assert_int_equal(crypto_key_write_pem(path, &kp, err, sizeof err), 0);
+    assert_int_equal(bft_cluster_save(&c, cd->cfg, err, sizeof err), BFT_E_OK);
+    free(c.clients);
+}
+
+static void remove_cluster(const struct cluster_dir *cd)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cd->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* ---- replicas: one thread each, polling ---- */
+
+struct rep {
+    struct bft_replica *r;
+    pthread_t th;
+    pthread_mutex_t mu;
+    struct bft_replica_info info; /* published after every poll, under mu */
+    int rv;
+    /* on_commit: runs on the replica's thread */
+    uint64_t commits, last_seq; /* adds executed; the last seq seen */
+    bool seq_went_back;
+};
+
+static void on_commit(void *ctx, uint64_t seq, uint32_t client, uint64_t req_no, const uint8_t *op,
+                      size_t op_len, const uint8_t *res, size_t res_len)
+{
+    struct rep *p = ctx;
+    (void)client;
+    (void)req_no;
+    (void)res;
+    (void)res_len;
+    if (seq < p->last_seq) p->seq_went_back = true;
+    p->last_seq = seq;
+    /* Adds only: a read the client had to order (its fallback) is
+     * executed too. */
+    if (op_len == COUNTER_OP_LEN && op[0] == COUNTER_ADD) p->commits++;
+}
+
+static void *rep_main(void *arg)
+{
+    struct rep *p = arg;
+    struct bft_replica_info info;
+    int rv;
+    while ((rv = bft_replica_poll(p->r, 20)) == BFT_REPLICA_RUNNING) {
+        bft_replica_info(p->r, &info);
+        pthread_mutex_lock(&p->mu);
+        p->info = info;
+        pthread_mutex_unlock(&p->mu);
+    }
+    p->rv = rv;
+    return NULL;
+}
+
+static struct counter_config g_counter_cfg = {.initial = INITIAL};
+
+static int create_replica(const struct cluster_dir *cd, uint32_t id, bool fresh, struct rep *p,
+                          char *err, size_t errlen)
+{
+    struct bft_replica_options o = {.version = BFT_REPLICA_OPTIONS_VERSION,
+                                    .config_path = cd->cfg,
+                                    .id = id,
+                                    .fresh = fresh,
+                                    .app = &counter_app,
+                                    .app_user = &g_counter_cfg,
+                                    .on_commit = on_commit,
+                                    .on_commit_ctx = p};
+    return bft_replica_create(&p->r, &o, err, errlen);
+}
+
+/* ---- the client: the in-tree client library over net/ ---- */
+
+struct cli {
+    struct net_transport *net;
+    struct bft_client *c;
+    uint64_t want;
+    bool done;
+    uint8_t res[BFT_RESULT_MAX];
+    size_t res_len;
+};
+
+static void c_send(void *ctx, uint32_t replica, const uint8_t *msg, size_t len)
+{
+    struct cli *k = ctx;
+    net_send(k->net, replica, msg, len);
+}
+
+static void c_done(void *ctx, uint64_t id, const uint8_t *res, size_t len)
+{
+    struct cli *k = ctx;
+    if (id != k->want) return;
+    k->done = true;
+    k->res_len = len;
+    memcpy(k->res, res, len);
+}
+
+static void open_client(const struct cluster_dir *cd, struct cli *k)
+{
+    struct bft_cluster cl;
+    char err[512], path[700];
+    assert_int_equal(bft_cluster_load(&cl, cd->cfg, err, sizeof err), BFT_E_OK);
+    struct bft_client_config cc = {.protocol = cl.protocol,
+                                   .n = cl.n,
+                                   .f = cl.f,
+                                   .id = 0,
+                                   .cluster_id = cl.cluster_id,
+                                   .retransmit_ms = 300,
+                                   .envelope = 1,
+                                   .max_outstanding = 2};
+    for (uint32_t i = 0; i < cl.n; i++)
+        memcpy(cc.replica_pk[i], cl.replicas[i].pk, CRYPTO_PK_LEN);
+    bft_cluster_client_key_path(&cl, 0, path, sizeof path);
+    assert_int_equal(crypto_key_read_pem(path, &cc.key, err, sizeof err), 0);
+    assert_int_equal(net_open(&k->net, cl.clients[0].address, err, sizeof err), 0);
+    for (uint32_t i = 0; i < cl.n; i++)
+        assert_int_equal(net_add_peer(k->net, i, cl.replicas[i].address, err, sizeof err), 0);
+    struct bft_client_host h = {.ctx = k, .send = c_send, .done = c_done};
+    assert_int_equal(bft_client_create(&k->c, &cc, &h), BFT_E_OK);
+    bft_cluster_free(&cl);
+}
+
+/* Tick the client until k->want completes or the bound passes. */
+static bool client_wait(struct cli *k)
+{
+    uint64_t deadline = mono_ms() + OP_TIMEOUT_MS;
+    bft_client_flush(k->c, mono_ms());
+    net_flush(k->net);
+    while (!k->done && mono_ms() < deadline) {
+        uint8_t *frame;
+        size_t len;
+        if (net_recv(k->net, 5, &frame, &len) == 1) {
+            struct net_frame_iter it;
+            if (net_frame_check(frame, len, &it) == NET_FRAME_OK) {
+                const uint8_t *m;
+                size_t ml;
+                while (net_frame_next(&it, &m, &ml))
+                    bft_client_on_reply(k->c, m, ml, mono_ms());
+            }
+            net_frame_free(frame);
+        }
+        bft_client_tick(k->c, mono_ms());
+        net_flush(k->net);
+    }
+    return k->done;
+}
+
+/* Every replica's published info: the same last_executed (>= min_seq)
+ * and state digest; waits up to the bound. */
+static bool replicas_agree(struct rep *reps, uint32_t n, uint64_t min_seq,
+                           struct bft_replica_info *out)
+{
+    uint64_t deadline = mono_ms() + CONVERGE_TIMEOUT_MS;
+    while (mono_ms() < deadline) {
+        struct bft_replica_info first, x;
+        bool same = true;
+        for (uint32_t i = 0; i < n; i++) {
+            pthread_mutex_lock(&reps[i].mu);
+            x = reps[i].info;
+            pthread_mutex_unlock(&reps[i].mu);
+            if (i == 0) first = x;
+            if (x.last_executed < min_seq || x.last_executed != first.last_executed ||
+                memcmp(&x.state_digest, &first.state_digest, sizeof first.state_digest) != 0)
+                same = false;
+        }
+        if (same) {
+            *out = first;
+            return true;
+        }
+        usleep(20000);
+    }
+    return false;
+}
+
+static void run_cluster(int protocol, uint32_t n)
+{
+    struct cluster_dir cd;
+    make_cluster(&cd, protocol, n);
+    struct rep reps[BFT_MAX_REPLICAS];
+    memset(reps, 0, sizeof reps);
+    char err[1024];
+    for (uint32_t i = 0; i < n; i++) {
+        pthread_mutex_init(&reps[i].mu, NULL);
+        int rv = create_replica(&cd, i, true, &reps[i], err, sizeof err);
+        if (rv != BFT_E_OK) fail_msg("replica %u: %s", i, err);
+    }
+    for (uint32_t i = 0; i < n; i++)
+        assert_int_equal(pthread_create(&reps[i].th, NULL, rep_main, &reps[i]), 0);
+
+    struct cli k;
+    memset(&k, 0, sizeof k);
+    open_client(&cd, &k);
+    uint8_t op[COUNTER_OP_LEN];
+    uint64_t value = 0, sum = INITIAL;
+    for (uint64_t a = 1; a <= OPS; a++) {
+        sum += a;
+        k.done = false;
+        k.want = bft_client_submit(k.c, op, counter_op(op, COUNTER_ADD, a), mono_ms());
+        assert_true(k.want != 0);
+        if (!client_wait(&k))
+            fail_msg("%s: add %llu: no answer", bft_protocol_name(protocol), (unsigned long long)a);
+        /* The app got app_user (INITIAL) and ordered every add once. */
+        assert_int_equal(counter_result(k.res, k.res_len, &value), 0);
+        assert_int_equal(value, sum);
+    }
+    /* A linearizable read (docs/reads.md) through app->query. */
+    k.done = false;
+    k.want = bft_client_read(k.c, op, counter_op(op, COUNTER_GET, 0), mono_ms());
+    assert_true(k.want != 0);
+    assert_true(client_wait(&k));
+    assert_int_equal(counter_result(k.res, k.res_len, &value), 0);
+    assert_int_equal(value, sum);
+
+    struct bft_replica_info agreed;
+    if (!replicas_agree(reps, n, 1, &agreed))
+        fail_msg("%s: replicas did not agree on a state digest", bft_protocol_name(protocol));
+    /* bft_replica_stop from another thread: every poll loop returns. */
+    for (uint32_t i = 0; i < n; i++)
+        bft_replica_stop(reps[i].r);
+    for (uint32_t i = 0; i < n; i++) {
+        assert_int_equal(pthread_join(reps[i].th, NULL), 0);
+        assert_int_equal(reps[i].rv, BFT_REPLICA_STOPPED);
+        assert_int_equal(bft_replica_poll(reps[i].r, 0), BFT_REPLICA_STOPPED);
+        struct bft_replica_info info;
+        bft_replica_info(reps[i].r, &info);
+        assert_int_equal(info.id, i);
+        assert_memory_equal(&info.state_digest, &agreed.state_digest, sizeof agreed.state_digest);
+        /* Every replica executed every add, once, in seq order. */
+        assert_int_equal(reps[i].commits, OPS);
+        assert_false(reps[i].seq_went_back);
+        bft_replica_destroy(reps[i].r);
+    }
+    printf("%s n=%u: %d adds, value %llu, every replica at seq %llu with one digest\n",
+           bft_protocol_name(protocol), n, OPS, (unsigned long long)value,
+           (unsigned long long)agreed.last_executed);
+
+    /* destroy closed the sockets: replica 0 comes back on its address
+     * from its WAL (what an embedder does on BFT_REPLICA_RESUME). */
+    struct rep again;
+    memset(&again, 0, sizeof again);
+    int rv = create_replica(&cd, 0, false, &again, err, sizeof err);
+    if (rv != BFT_E_OK) fail_msg("replica 0 again: %s", err);
+    assert_int_equal(bft_replica_poll(again.r, 10), BFT_REPLICA_RUNNING);
+    bft_replica_stop(again.r);
+    assert_int_equal(bft_replica_run(again.r), BFT_REPLICA_STOPPED);
+    bft_replica_destroy(again.r);
+
+    bft_client_destroy(k.c);
+    net_close(k.net);
+    for (uint32_t i = 0; i < n; i++)
+        pthread_mutex_destroy(&reps[i].mu);
+    remove_cluster(&cd);
+}
+
+static void test_pbft_cluster_of_a_user_app(void **state)
+{
+    (void)state;
+    run_cluster(BFT_PROTO_PBFT, 4);
+}
+
+static void test_hotstuff_cluster_of_a_user_app(void **state)
+{
+    (void)state;
+    run_cluster(BFT_PROTO_HOTSTUFF, 4);
+}
+
+static void test_raft_cluster_of_a_user_app(void **state)
+{
+    (void)state;
+    run_cluster(BFT_PROTO_RAFT, 3);
+}
+
+/* ---- bad input: refused with a clear message, nothing left behind ---- */
+
+static void expect_refused(const struct bft_replica_options *o, int want, const char *needle)
+{
+    struct bft_replica *r = (struct bft_replica *)&r; /* must become NULL */
+    char err[1024] = "";
+    int rv = bft_replica_create(&r, o, err, sizeof err);
+    if (rv != want) fail_msg("got %s ('%s'), want %s", bft_strerror(rv), err, bft_strerror(want));
+    assert_null(r);
+    if (!strstr(err, needle)) fail_msg("error '%s' does not say '%s'", err, needle);
+}
+
+static void test_bad_input_is_refused(void **state)
+{
+    (void)state;
+    struct cluster_dir cd;
+    make_cluster(&cd, BFT_PROTO_PBFT, 4);
+    struct bft_replica_options o = {.version = BFT_REPLICA_OPTIONS_VERSION,
+                                    .config_path = cd.cfg,
+                                    .id = 1,
+                                    .app = &counter_app};
+    /* Options of another layout. */
+    struct bft_replica_options v = o;
+    v.version = BFT_REPLICA_OPTIONS_VERSION + 1;
+    expect_refused(&v, BFT_E_INVALID, "options version 2");
+    /* App ops of another layout, or with a hole. */
+    struct bft_app_ops ops = counter_app;
+    ops.version = BFT_APP_OPS_VERSION + 1;
+    v = o;
+    v.app = &ops;
+    expect_refused(&v, BFT_E_INVALID, "application ops version 2");
+    ops = counter_app;
+    ops.restore = NULL;
+    expect_refused(&v, BFT_E_INVALID, "every function is required");
+    /* No config, a missing one, an id outside the cluster. */
+    v = o;
+    v.config_path = NULL;
+    expect_refused(&v, BFT_E_INVALID, "config_path");
+    v.config_path = "/nonexistent/cluster.json";
+    expect_refused(&v, BFT_E_INVALID, "/nonexistent/cluster.json");
+    v = o;
+    v.id = 4;
+    expect_refused(&v, BFT_E_INVALID, "not a replica");
+    /* This replica's key file is missing. */
+    char key[300];
+    snprintf(key, sizeof key, "%s/keys/replica-1.pem", cd.dir);
+    if (access(key, F_OK) != 0) {
+        struct bft_cluster cl;
+        char e[512];
+        assert_int_equal(bft_cluster_load(&cl, cd.cfg, e, sizeof e), BFT_E_OK);
+        bft_cluster_replica_key_path(&cl, 1, key, sizeof key);
+        bft_cluster_free(&cl);
+    }
+    assert_int_equal(unlink(key), 0);
+    expect_refused(&o, BFT_E_INVALID, "replica 1 key");
+    /* A fault plan that is not there. */
+    v = o;
+    v.id = 2;
+    v.plan_path = "/nonexistent/plan.json";
+    expect_refused(&v, BFT_E_IO, "fault plan: cannot open /nonexistent/plan.json");
+    remove_cluster(&cd);
+}
+
+int main(void)
+{
+    if (crypto_init() != 0) return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_input_is_refused),
+        cmocka_unit_test(test_pbft_cluster_of_a_user_app),
+        cmocka_unit_test(test_hotstuff_cluster_of_a_user_app),
+        cmocka_unit_test(test_raft_cluster_of_a_user_app),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
