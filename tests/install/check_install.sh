@@ -98,4 +98,15 @@ LIBS_STATIC=$(pkg-config --static --libs bft | sed 's/-lbft\b/-Wl,-Bstatic -lbft
 if readelf -d "$T/prog_static" | grep -q "NEEDED.*libbft"; then fail "prog_static needs libbft.so"; fi
 "$T/prog_static" >/dev/null || fail "prog_static did not run"
 echo "static: $("$T/prog_static")"
+# docs/embedding.md's example, as a user pastes it.
+DOC=$(cd "$(dirname "$0")/../.." && pwd)/docs/embedding.md
+awk '/<!-- example: counter.c -->/ {on = 1; next} on && /^```c$/ {copy = 1; next}
+     copy && /^```$/ {exit} copy {print}' "$DOC" >"$T/counter.c"
+[ -s "$T/counter.c" ] || fail "no counter.c example in $DOC"
+# shellcheck disable=SC2046
+"$CC" -std=c11 -Wall -Wextra -Werror -pedantic "$T/counter.c" $(pkg-config --cflags --libs bft) \
+    -Wl,-rpath,"$P/lib" -o "$T/counter" || fail "docs/embedding.md's counter.c does not build"
+usage=$("$T/counter" 2>&1 || true)
+case "$usage" in *"usage: counter"*) ;; *) fail "counter.c without arguments prints no usage" ;; esac
+echo "docs/embedding.md counter.c: builds against the installed library"
 echo "install_headers: ok"
