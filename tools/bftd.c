@@ -2,9 +2,11 @@
  *   bftd --config DIR/cluster.json --id I [--data-dir D] [--fresh] [-v]
  *        [--plan PLAN.json --plan-start-ms MS] [--twin-instance K]
  *        [--listen URL] [--peer ID=URL]...
- * Exit codes: 0 clean stop (SIGTERM/SIGINT), 2 usage or setup error, 1 it
- * could not restart itself after a storage failure (docs/architecture.md
- * "Storage failures"). */
+ * A thin main over the public replica API (bft/replica.h): flags, signals,
+ * and re-executing itself when the storage recovers.
+ * Exit codes: 0 clean stop (SIGTERM/SIGINT), 2 usage or setup error, 1 its
+ * transport failed or it could not restart itself after a storage failure
+ * (docs/architecture.md "Storage failures"). */
 #include <errno.h>
 #include <stddef.h>
 #include <signal.h>
@@ -136,7 +138,8 @@ static const struct cli_spec k_spec = {
     .opts = k_opts,
     .n_opts = sizeof k_opts / sizeof *k_opts,
     .outro = "Stops cleanly on SIGTERM or SIGINT. Exit codes: 0 clean stop, 2 usage or setup\n"
-             "error, 1 it could not restart itself after its storage recovered.\n",
+             "error, 1 its transport failed or it could not restart itself after its\n"
+             "storage recovered.\n",
 };
 
 /* Storage failed and is writable again (BFT_REPLICA_RESUME): start anew
