@@ -11,6 +11,9 @@
 set -euo pipefail
 BUILD=$(cd "${1:?usage: check_install.sh BUILD_DIR}" && pwd)
 CC=${CC:-cc}
+# A sanitized build's library needs its user linked with the same
+# sanitizer runtime (CMakeLists.txt sets this for the Asan build).
+USER_CFLAGS=${BFT_USER_CFLAGS:-}
 T=$(mktemp -d /tmp/bft-install.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 P=$T/prefix
@@ -84,8 +87,8 @@ int main(void)
     return 0;
 }
 PROG
-# shellcheck disable=SC2046
-"$CC" -std=c11 -Wall -Wextra -Werror -pedantic $CFLAGS_BFT "$T/prog.c" -o "$T/prog_shared" \
+# shellcheck disable=SC2046,SC2086
+"$CC" -std=c11 -Wall -Wextra -Werror -pedantic $USER_CFLAGS $CFLAGS_BFT "$T/prog.c" -o "$T/prog_shared" \
     $(pkg-config --libs bft) -Wl,-rpath,"$P/lib" || fail "link against libbft.so"
 readelf -d "$T/prog_shared" | grep -q "NEEDED.*libbft.so.1" || fail "prog_shared does not use libbft.so.1"
 echo "shared: $("$T/prog_shared")" || fail "prog_shared"
@@ -93,7 +96,7 @@ echo "shared: $("$T/prog_shared")" || fail "prog_shared"
 # Static: libbft.a, and its dependencies from Requires.private/Libs.private.
 LIBS_STATIC=$(pkg-config --static --libs bft | sed 's/-lbft\b/-Wl,-Bstatic -lbft -Wl,-Bdynamic/')
 # shellcheck disable=SC2086
-"$CC" -std=c11 -Wall -Wextra -Werror -pedantic $CFLAGS_BFT "$T/prog.c" -o "$T/prog_static" \
+"$CC" -std=c11 -Wall -Wextra -Werror -pedantic $USER_CFLAGS $CFLAGS_BFT "$T/prog.c" -o "$T/prog_static" \
     $LIBS_STATIC || fail "link against libbft.a (pkg-config --static --libs bft)"
 if readelf -d "$T/prog_static" | grep -q "NEEDED.*libbft"; then fail "prog_static needs libbft.so"; fi
 "$T/prog_static" >/dev/null || fail "prog_static did not run"
@@ -104,7 +107,7 @@ awk '/<!-- example: counter.c -->/ {on = 1; next} on && /^```c$/ {copy = 1; next
      copy && /^```$/ {exit} copy {print}' "$DOC" >"$T/counter.c"
 [ -s "$T/counter.c" ] || fail "no counter.c example in $DOC"
 # shellcheck disable=SC2046
-"$CC" -std=c11 -Wall -Wextra -Werror -pedantic "$T/counter.c" $(pkg-config --cflags --libs bft) \
+"$CC" -std=c11 -Wall -Wextra -Werror -pedantic $USER_CFLAGS "$T/counter.c" $(pkg-config --cflags --libs bft) \
     -Wl,-rpath,"$P/lib" -o "$T/counter" || fail "docs/embedding.md's counter.c does not build"
 usage=$("$T/counter" 2>&1 || true)
 case "$usage" in *"usage: counter"*) ;; *) fail "counter.c without arguments prints no usage" ;; esac
