@@ -206,7 +206,7 @@ static int setup_identity(struct rt *rt, const struct bft_replica_options *opt,
     if (bft_cluster_load(&rt->cl, opt->config_path, err, sizeof err) != BFT_E_OK)
         return FAIL(BFT_E_INVALID, "%s", err);
     if (opt->id >= rt->cl.n)
-        return FAIL(BFT_E_INVALID, "--id %u is not a replica of this cluster (n=%u)", opt->id,
+        return FAIL(BFT_E_INVALID, "id %u is not a replica of this cluster (n=%u)", opt->id,
                     rt->cl.n);
     rt->id = opt->id;
     char keypath[700];
