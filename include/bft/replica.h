@@ -76,8 +76,9 @@ enum bft_replica_state {
 };
 
 /* One bounded step of the replica's loop, for a caller with its own loop:
- * wait at most timeout_ms (>= 0) for messages, handle them, fire timers,
- * make the WAL durable and send. Call it from one thread at a time. */
+ * wait at most timeout_ms for messages (negative: until the replica's next
+ * timer, at most ~50 ms), handle a bounded burst of them, fire timers, make
+ * the WAL durable and send. Call it from one thread at a time. */
 BFT_API int bft_replica_poll(struct bft_replica *r, int timeout_ms);
 /* Poll until it returns something other than BFT_REPLICA_RUNNING. */
 BFT_API int bft_replica_run(struct bft_replica *r);
