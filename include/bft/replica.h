@@ -94,9 +94,11 @@ struct bft_replica_info {
     uint64_t view; /* view (PBFT), round's view (HotStuff) or term (Raft) */
     uint32_t leader;
     bool is_leader;
-    uint64_t last_executed;  /* highest executed sequence number */
-    bft_digest state_digest; /* app->digest of the state at last_executed */
-    bool storage_failed;     /* not promising until the disk recovers */
+    uint64_t last_executed; /* highest executed sequence number */
+    /* The replica's state digest at last_executed: the app's digest with
+     * the exactly-once client table; equal on replicas at the same seq. */
+    bft_digest state_digest;
+    bool storage_failed; /* not promising until the disk recovers */
 };
 /* A snapshot of the replica's progress; from the thread that polls (or
  * after run returned). */
