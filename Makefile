@@ -7,8 +7,10 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 4
 JOBS ?= 2
+# `make install PREFIX=...` (docs/embedding.md).
+PREFIX ?= /usr/local
 
-.PHONY: all deps build build-asan build-fuzz demo test test-release test-asan test-fuzz fuzz sim-long mutants soak bench-faults clean format
+.PHONY: all deps build install build-asan build-fuzz demo test test-release test-asan test-fuzz fuzz sim-long mutants soak bench-faults clean format
 
 all: build
 
@@ -18,6 +20,11 @@ deps:
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+# The library (libbft.a, libbft.so.1), include/bft/*.h, bft.pc, bftd,
+# bftctl and bftsim under PREFIX.
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 build-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Asan >/dev/null

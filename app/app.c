@@ -11,3 +11,8 @@ const struct bft_app_ops *bft_app_for(const char *name)
         if (strcmp(apps[i]->name, name) == 0) return apps[i];
     return NULL;
 }
+
+void bft_sha256(const void *data, size_t len, bft_digest *out)
+{
+    crypto_sha256(data, len, out->b);
+}

@@ -6,28 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bft/app.h"
 #include "wire/wire.h"
 
-/* ------------------------------------------------------------------ */
-/* Applications: deterministic state machines.                         */
-/* ------------------------------------------------------------------ */
-struct bft_app_ops {
-    const char *name;
-    void *(*create)(void);
-    void (*destroy)(void *app);
-    /* Apply one operation committed at `seq`; write the result (at most
-     * BFT_RESULT_MAX bytes) and return its length. Must be deterministic and
-     * must answer garbage ops with an error result, never crash. */
-    size_t (*apply)(void *app, uint64_t seq, uint32_t client_id, uint64_t req_no, const uint8_t *op,
-                    size_t op_len, uint8_t *result);
-    /* Read-only query, not ordered. */
-    size_t (*query)(void *app, const uint8_t *op, size_t op_len, uint8_t *result);
-    void (*digest)(void *app, bft_digest *out);
-    /* Snapshot into a malloc'd buffer the caller frees; restore replaces the
-     * state. Both return BFT_E_OK or an error. */
-    int (*snapshot)(void *app, uint8_t **buf, size_t *len);
-    int (*restore)(void *app, const uint8_t *buf, size_t len);
-};
+/* Applications: deterministic state machines; struct bft_app_ops is
+ * public (bft/app.h). */
 extern const struct bft_app_ops bft_app_orders;
 extern const struct bft_app_ops bft_app_kv;
 const struct bft_app_ops *bft_app_for(const char *name); /* NULL if unknown */

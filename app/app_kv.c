@@ -182,8 +182,9 @@ void *bft_kv_create_bounded(uint32_t max_keys)
     return t;
 }
 
-static void *kv_create(void)
+static void *kv_create(void *user)
 {
+    (void)user; /* built-in apps take no configuration */
     return bft_kv_create_bounded(BFT_KV_MAX_KEYS);
 }
 static void kv_destroy(void *app)
@@ -421,6 +422,7 @@ err:
 }
 
 const struct bft_app_ops bft_app_kv = {
+    .version = BFT_APP_OPS_VERSION,
     .name = "kv",
     .create = kv_create,
     .destroy = kv_destroy,

@@ -265,8 +265,9 @@ void *bft_orders_create_bounded(uint32_t max_orders)
     return t;
 }
 
-static void *orders_create(void)
+static void *orders_create(void *user)
 {
+    (void)user; /* built-in apps take no configuration */
     return bft_orders_create_bounded(BFT_ORDERS_MAX);
 }
 static void orders_destroy(void *app)
@@ -394,6 +395,7 @@ err:
 }
 
 const struct bft_app_ops bft_app_orders = {
+    .version = BFT_APP_OPS_VERSION,
     .name = "orders",
     .create = orders_create,
     .destroy = orders_destroy,

@@ -186,6 +186,18 @@ int bft_node_create(struct bft_node **out, const struct bft_node_config *cfg,
         snprintf(err, errlen, "no application");
         return BFT_E_INVALID;
     }
+    /* The ops table may come from an embedder built against other headers
+     * (bft/app.h): refuse a layout we do not know before calling it. */
+    if (cfg->app->version != BFT_APP_OPS_VERSION) {
+        snprintf(err, errlen, "application ops version %u, this library speaks version %u",
+                 cfg->app->version, BFT_APP_OPS_VERSION);
+        return BFT_E_INVALID;
+    }
+    if (!cfg->app->create || !cfg->app->destroy || !cfg->app->apply || !cfg->app->query ||
+        !cfg->app->digest || !cfg->app->snapshot || !cfg->app->restore) {
+        snprintf(err, errlen, "application ops: every function is required");
+        return BFT_E_INVALID;
+    }
     if (cfg->core.n == 0 || cfg->core.n > BFT_MAX_REPLICAS || cfg->core.self >= cfg->core.n ||
         cfg->n_clients > BFT_MAX_CLIENTS) {
         snprintf(err, errlen, "bad cluster shape: n=%u self=%u clients=%u", cfg->core.n,
@@ -206,7 +218,7 @@ int bft_node_create(struct bft_node **out, const struct bft_node_config *cfg,
     n->out = malloc(NODE_OUTBOX_ENTRIES_INIT * sizeof *n->out);
     n->out_cap = NODE_OUTBOX_ENTRIES_INIT;
     n->vcache = cfg->null_crypto ? NULL : crypto_vcache_new(1u << 16);
-    n->app = cfg->app->create();
+    n->app = cfg->app->create(cfg->app_user);
     n->reads_wait = malloc(NODE_READS_WAITING * sizeof *n->reads_wait);
     if (!n->clients || !n->arena || !n->out || !n->app || !n->reads_wait ||
         (!cfg->null_crypto && !n->vcache))

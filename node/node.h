@@ -60,6 +60,7 @@ struct bft_host {
 struct bft_node_config {
     struct bft_core_config core;
     const struct bft_app_ops *app;
+    void *app_user; /* passed to app->create (bft/app.h) */
     /* Public keys by id; self keypair. */
     uint8_t replica_pk[BFT_MAX_REPLICAS][CRYPTO_PK_LEN];
     uint32_t n_clients;

@@ -318,7 +318,7 @@ int node_restore(struct bft_node *n, const uint8_t *buf, size_t len, const bft_d
     uint32_t app_len = wire_get_u32(&r);
     const uint8_t *app = wire_get_ptr(&r, app_len);
     if (r.err || wire_rd_left(&r) != 0) goto bad;
-    app_new = n->cfg.app->create();
+    app_new = n->cfg.app->create(n->cfg.app_user);
     if (!app_new) {
         free(fresh);
         return BFT_E_NOMEM;

@@ -1,10 +1,6 @@
-/* bftd runtime. Single-threaded loop (nng has its own I/O threads):
- *   receive a burst of frames -> step the node for each message
- *   fire due timers
- *   bft_node_flush: fsync the WAL if this burst persisted anything, then
- *                   hand the buffered sends to the transport
- *   net_flush: one coalesced frame per peer
- * Group commit falls out of the burst: many promises, one fsync. */
+/* The replica runtime's host callbacks (what the node asks of its host)
+ * and its setup from cluster.json and the options (bft/replica.h). The
+ * loop and the public functions are in runtime/replica.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -98,9 +94,9 @@ static void h_send_client(void *ctx, uint32_t client, const uint8_t *msg, size_t
 /* A WAL or audit write failed (disk full, I/O error): the replica stops
  * promising (the node drops a step's sends when its sync fails), says why
  * on stderr, in stats.json and in the metrics, and probes the disk until it
- * takes writes again (rt_run). Failures are sticky per file handle: see
+ * takes writes again (bft_replica_poll). Failures are sticky per file handle: see
  * store/wal.c on fsyncgate. */
-static void storage_failed(struct rt *rt, bool *flag, const char *what, int err)
+void rt_storage_failed(struct rt *rt, bool *flag, const char *what, int err)
 {
     if (*flag) return;
     *flag = true;
@@ -116,7 +112,7 @@ static void h_persist(void *ctx, const uint8_t *rec, size_t len)
     if (rt->wal_failed) return;
     errno = 0;
     if (rt_storage_append(&rt->store, rec, len) != 0)
-        storage_failed(rt, &rt->wal_failed, "WAL write", errno);
+        rt_storage_failed(rt, &rt->wal_failed, "WAL write", errno);
 }
 
 static bool h_snapshot_wanted(void *ctx, uint64_t seq)
@@ -136,7 +132,7 @@ static int h_save_snapshot(void *ctx, uint64_t seq, const bft_digest *state, con
     char why[300];
     errno = 0;
     int rv = rt_storage_save_snapshot(&rt->store, seq, state, snap, len, why, sizeof why);
-    if (rv < 0) storage_failed(rt, &rt->wal_failed, why, errno);
+    if (rv < 0) rt_storage_failed(rt, &rt->wal_failed, why, errno);
     return rv;
 }
 
@@ -151,11 +147,11 @@ static int h_sync(void *ctx)
      * nothing of it to sync, but re-executed orders may have written
      * audit lines. */
     if (rt_storage_sync(&rt->store) != 0) {
-        storage_failed(rt, &rt->wal_failed, "WAL sync", errno);
+        rt_storage_failed(rt, &rt->wal_failed, "WAL sync", errno);
         return -1;
     }
     if (rt_audit_sync(&rt->audit) != 0) {
-        storage_failed(rt, &rt->audit_failed, "audit log write", errno);
+        rt_storage_failed(rt, &rt->audit_failed, "audit log write", errno);
         return -1;
     }
     return 0;
@@ -189,67 +185,64 @@ static void h_on_result(void *ctx, uint32_t client, uint64_t req_no, uint64_t se
                         const uint8_t *op, size_t op_len, const uint8_t *res, size_t res_len)
 {
     struct rt *rt = ctx;
-    (void)req_no;
     (void)view;
-    rt_audit_result(&rt->audit, client, seq, op, op_len, res, res_len);
+    if (rt->audit_on) rt_audit_result(&rt->audit, client, seq, op, op_len, res, res_len);
+    if (rt->on_commit)
+        rt->on_commit(rt->on_commit_ctx, seq, client, req_no, op, op_len, res, res_len);
 }
 
 /* ---- setup ---- */
 
+/* A setup error: the message goes to rt->err (bft_replica_create copies it
+ * out); returns code. */
+#define FAIL(code, ...) (snprintf(rt->err, sizeof rt->err, __VA_ARGS__), (code))
+
 /* The cluster, this replica's key (it must match cluster.json) and its
  * data dir. */
-static int setup_identity(struct rt *rt, const struct rt_options *opt, struct bft_node_config *nc)
+static int setup_identity(struct rt *rt, const struct bft_replica_options *opt,
+                          struct bft_node_config *nc)
 {
     char err[512];
-    if (bft_cluster_load(&rt->cl, opt->config_path, err, sizeof err) != BFT_E_OK) {
-        fprintf(stderr, "bftd: %s\n", err);
-        return BFT_EXIT_USAGE;
-    }
-    if (opt->id >= rt->cl.n) {
-        fprintf(stderr, "bftd: --id %u is not a replica of this cluster (n=%u)\n", opt->id,
-                rt->cl.n);
-        return BFT_EXIT_USAGE;
-    }
+    if (bft_cluster_load(&rt->cl, opt->config_path, err, sizeof err) != BFT_E_OK)
+        return FAIL(BFT_E_INVALID, "%s", err);
+    if (opt->id >= rt->cl.n)
+        return FAIL(BFT_E_INVALID, "id %u is not a replica of this cluster (n=%u)", opt->id,
+                    rt->cl.n);
     rt->id = opt->id;
     char keypath[700];
     bft_cluster_replica_key_path(&rt->cl, opt->id, keypath, sizeof keypath);
-    if (crypto_key_read_pem(keypath, &nc->self_key, err, sizeof err) != 0) {
-        fprintf(stderr, "bftd: replica %u key: %s\n", opt->id, err);
-        return BFT_EXIT_USAGE;
-    }
-    if (memcmp(nc->self_key.pk, rt->cl.replicas[opt->id].pk, CRYPTO_PK_LEN) != 0) {
-        fprintf(stderr, "bftd: key %s does not match replica %u's public_key in %s\n", keypath,
-                opt->id, opt->config_path);
-        return BFT_EXIT_USAGE;
-    }
+    if (crypto_key_read_pem(keypath, &nc->self_key, err, sizeof err) != 0)
+        return FAIL(BFT_E_INVALID, "replica %u key: %s", opt->id, err);
+    if (memcmp(nc->self_key.pk, rt->cl.replicas[opt->id].pk, CRYPTO_PK_LEN) != 0)
+        return FAIL(BFT_E_INVALID, "key %s does not match replica %u's public_key in %s", keypath,
+                    opt->id, opt->config_path);
     if (opt->data_dir)
         snprintf(rt->dir, sizeof rt->dir, "%s", opt->data_dir);
     else
         snprintf(rt->dir, sizeof rt->dir, "%s/replica-%u", rt->cl.dir, opt->id);
-    if (rt_mkdir_p(rt->dir) != 0) {
-        fprintf(stderr, "bftd: cannot create %s: %s\n", rt->dir, strerror(errno));
-        return BFT_EXIT_USAGE;
-    }
-
-    return BFT_EXIT_OK;
+    if (rt_mkdir_p(rt->dir) != 0)
+        return FAIL(BFT_E_IO, "cannot create %s: %s", rt->dir, strerror(errno));
+    return BFT_E_OK;
 }
 
-/* The node's configuration from cluster.json. */
-static int setup_config(struct rt *rt, const struct rt_options *opt, struct bft_node_config *nc)
+/* The node's configuration from cluster.json, and the application: the
+ * embedder's, or cluster.json's built-in one. */
+static int setup_config(struct rt *rt, const struct bft_replica_options *opt,
+                        struct bft_node_config *nc)
 {
     bft_core_config_defaults(&nc->core, rt->cl.protocol, rt->cl.n, opt->id);
     nc->core.f = rt->cl.f;
     nc->core.cluster_id = rt->cl.cluster_id;
     if (rt->cl.batch_max) nc->core.batch_max = rt->cl.batch_max;
-    nc->app = bft_app_for(rt->cl.app);
-    if (!nc->app) {
-        fprintf(stderr, "bftd: unknown app '%s'\n", rt->cl.app);
-        return BFT_EXIT_USAGE;
-    }
+    nc->app = opt->app ? opt->app : bft_app_for(rt->cl.app);
+    nc->app_user = opt->app_user;
+    if (!nc->app) return FAIL(BFT_E_INVALID, "unknown app '%s'", rt->cl.app);
+    /* The orders audit trail reads the orders application's own state. */
+    rt->audit_on = nc->app == &bft_app_orders;
     for (uint32_t i = 0; i < rt->cl.n; i++)
         memcpy(nc->replica_pk[i], rt->cl.replicas[i].pk, CRYPTO_PK_LEN);
     uint8_t(*cpk)[CRYPTO_PK_LEN] = calloc(rt->cl.n_clients ? rt->cl.n_clients : 1, CRYPTO_PK_LEN);
-    if (!cpk) return BFT_EXIT_USAGE;
+    if (!cpk) return FAIL(BFT_E_NOMEM, "out of memory");
     rt->client_pk = cpk;
     for (uint32_t i = 0; i < rt->cl.n_clients; i++)
         memcpy(cpk[i], rt->cl.clients[i].pk, CRYPTO_PK_LEN);
@@ -261,7 +254,7 @@ static int setup_config(struct rt *rt, const struct rt_options *opt, struct bft_
     if (crypto_random_bytes(&nc->random_seed, sizeof nc->random_seed) != 0 || nc->random_seed == 0)
         nc->random_seed = rt_now_ms() ^ ((uint64_t)getpid() << 32) ^ BFT_GOLDEN64;
 
-    return BFT_EXIT_OK;
+    return BFT_E_OK;
 }
 
 static int setup_node(struct rt *rt, const struct bft_node_config *nc)
@@ -277,81 +270,72 @@ static int setup_node(struct rt *rt, const struct bft_node_config *nc)
                             .on_execute = h_on_execute,
                             .save_snapshot = h_save_snapshot,
                             .snapshot_wanted = h_snapshot_wanted,
-                            .on_result = strcmp(rt->cl.app, "orders") == 0 ? h_on_result : NULL};
-    if (bft_node_create(&rt->node, nc, &host, err, sizeof err) != BFT_E_OK) {
-        fprintf(stderr, "bftd: %s\n", err);
-        return BFT_EXIT_USAGE;
-    }
-    return BFT_EXIT_OK;
+                            .on_result = rt->audit_on || rt->on_commit ? h_on_result : NULL};
+    int rv = bft_node_create(&rt->node, nc, &host, err, sizeof err);
+    if (rv != BFT_E_OK) return FAIL(rv, "%s", err);
+    return BFT_E_OK;
 }
 
 /* audit.log, the WAL and snapshots (replayed here), metrics, commits.log. */
-static int setup_files(struct rt *rt, const struct rt_options *opt)
+static int setup_files(struct rt *rt, const struct bft_replica_options *opt,
+                       const struct bft_replica_advanced *adv)
 {
     char err[512];
     /* The audit log opens before replay: orders that replay executes again
      * and the log lacks (their lines died with the process) are written. */
-    if (!strcmp(rt->cl.app, "orders")) {
-        if (rt_audit_open(&rt->audit, rt->dir, err, sizeof err) != 0) {
-            fprintf(stderr, "bftd %u: %s\n", opt->id, err);
-            return BFT_EXIT_USAGE;
-        }
+    if (rt->audit_on) {
+        if (rt_audit_open(&rt->audit, rt->dir, err, sizeof err) != 0)
+            return FAIL(BFT_E_IO, "replica %u: %s", opt->id, err);
         rt->audit.node = rt->node;
         if (rt->audit.cut_bytes && opt->verbose)
             fprintf(stderr, "bftd %u: audit.log: cut a torn tail of %llu bytes\n", opt->id,
                     (unsigned long long)rt->audit.cut_bytes);
     }
-    if (rt_storage_open(&rt->store, rt->dir, opt->fresh, rt->node, opt->id, err, sizeof err) != 0) {
-        fprintf(stderr, "bftd %u: storage in %s: %s\n", opt->id, rt->dir, err);
-        return BFT_EXIT_USAGE;
-    }
+    if (rt_storage_open(&rt->store, rt->dir, opt->fresh, rt->node, opt->id, err, sizeof err) != 0)
+        return FAIL(BFT_E_IO, "replica %u: storage in %s: %s", opt->id, rt->dir, err);
     if (rt->store.load_note[0]) fprintf(stderr, "bftd %u: %s\n", opt->id, rt->store.load_note);
-    if (rt_audit_sync(&rt->audit) != 0) {
-        fprintf(stderr, "bftd %u: cannot write %s/audit.log: %s\n", opt->id, rt->dir,
-                strerror(errno));
-        return BFT_EXIT_USAGE;
-    }
+    if (rt_audit_sync(&rt->audit) != 0)
+        return FAIL(BFT_E_IO, "replica %u: cannot write %s/audit.log: %s", opt->id, rt->dir,
+                    strerror(errno));
     if (rt->cl.metrics_base[0]) {
         /* metrics_base "http://HOST:PORT": replica i serves PORT + i. */
         char url[128];
         const char *colon = strrchr(rt->cl.metrics_base, ':');
         long port = colon ? strtol(colon + 1, NULL, 10) : 0;
-        if (!colon || port <= 0 || port + opt->id > 65535) {
-            fprintf(stderr, "bftd: metrics_base '%s' needs a port\n", rt->cl.metrics_base);
-            return BFT_EXIT_USAGE;
-        }
+        if (!colon || port <= 0 || port + opt->id > 65535)
+            return FAIL(BFT_E_INVALID, "metrics_base '%s' needs a port", rt->cl.metrics_base);
         snprintf(url, sizeof url, "%.*s:%ld", (int)(colon - rt->cl.metrics_base),
                  rt->cl.metrics_base, port + (long)opt->id);
-        if (rt_metrics_start(&rt->metrics, url, err, sizeof err) != 0) {
-            fprintf(stderr, "bftd %u: %s\n", opt->id, err);
-            return BFT_EXIT_USAGE;
-        }
+        if (rt_metrics_start(&rt->metrics, url, err, sizeof err) != 0)
+            return FAIL(BFT_E_IO, "replica %u: %s", opt->id, err);
     }
     /* Status over the network (runtime_status_host.c). A second instance
      * listening elsewhere (a twin) leaves the status address to the first. */
-    if (rt_status_setup(rt, opt->listen == NULL, err, sizeof err) != 0) {
-        fprintf(stderr, "bftd %u: %s\n", opt->id, err);
-        return BFT_EXIT_USAGE;
-    }
+    if (rt_status_setup(rt, adv->listen == NULL, err, sizeof err) != 0)
+        return FAIL(BFT_E_IO, "replica %u: %s", opt->id, err);
     char cpath[700];
     snprintf(cpath, sizeof cpath, "%s/commits.log", rt->dir);
     /* Append: a restarted replica's new executions are checked against
      * what its earlier incarnation executed (a torn tail is cut first). */
-    if (rt_commits_open(&rt->commits, cpath, err, sizeof err) != 0) {
-        fprintf(stderr, "bftd %u: %s\n", opt->id, err);
-        return BFT_EXIT_USAGE;
-    }
-    return BFT_EXIT_OK;
+    if (rt_commits_open(&rt->commits, cpath, err, sizeof err) != 0)
+        return FAIL(BFT_E_IO, "replica %u: %s", opt->id, err);
+    return BFT_E_OK;
 }
 
-static int setup_faults(struct rt *rt, const struct rt_options *opt,
-                        const struct bft_node_config *nc)
+static int setup_faults(struct rt *rt, const struct bft_replica_options *opt,
+                        const struct bft_replica_advanced *adv, const struct bft_node_config *nc)
 {
     char err[512];
     if (opt->plan_path) {
+        uint64_t start_ms = opt->plan_start_ms;
+        if (!start_ms) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            start_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+        }
         struct rt_faults_config fc = {.plan_path = opt->plan_path,
-                                      .start_realtime_ms = opt->plan_start_ms,
-                                      .twin_instance = opt->twin_instance,
+                                      .start_realtime_ms = start_ms,
+                                      .twin_instance = adv->twin_instance,
                                       .protocol = rt->cl.protocol,
                                       .n = rt->cl.n,
                                       .f = rt->cl.f,
@@ -361,41 +345,34 @@ static int setup_faults(struct rt *rt, const struct rt_options *opt,
                                       .key = nc->self_key,
                                       .xmit = xmit,
                                       .ctx = rt};
-        if (rt_faults_open(&rt->faults, &fc, err, sizeof err) != BFT_E_OK) {
-            fprintf(stderr, "bftd: fault plan: %s\n", err);
-            return BFT_EXIT_USAGE;
-        }
+        int rv = rt_faults_open(&rt->faults, &fc, err, sizeof err);
+        if (rv != BFT_E_OK) return FAIL(rv, "fault plan: %s", err);
     }
-    return BFT_EXIT_OK;
+    return BFT_E_OK;
 }
 
 /* Listen, and dial every peer (and a twin's second instance). */
-static int setup_net(struct rt *rt, const struct rt_options *opt)
+static int setup_net(struct rt *rt, const struct bft_replica_options *opt,
+                     const struct bft_replica_advanced *adv)
 {
     char err[512];
-    const char *listen = opt->listen ? opt->listen : rt->cl.replicas[opt->id].address;
-    if (net_open(&rt->net, listen, err, sizeof err) != 0) {
-        fprintf(stderr, "bftd %u: %s\n", opt->id, err);
-        return BFT_EXIT_USAGE;
-    }
+    const char *listen = adv->listen ? adv->listen : rt->cl.replicas[opt->id].address;
+    if (net_open(&rt->net, listen, err, sizeof err) != 0)
+        return FAIL(BFT_E_IO, "replica %u: %s", opt->id, err);
     for (uint32_t i = 0; i < rt->cl.n; i++) {
         if (i == opt->id) continue;
         const char *url = rt->cl.replicas[i].address;
-        for (uint32_t k = 0; k < opt->n_peer_overrides; k++)
-            if (opt->peer_override[k].id == i) url = opt->peer_override[k].url;
-        if (net_add_peer(rt->net, i, url, err, sizeof err) != 0) {
-            fprintf(stderr, "bftd %u: peer %u: %s\n", opt->id, i, err);
-            return BFT_EXIT_USAGE;
-        }
+        for (uint32_t k = 0; k < adv->n_peer_overrides; k++)
+            if (adv->peer_override[k].id == i) url = adv->peer_override[k].url;
+        if (net_add_peer(rt->net, i, url, err, sizeof err) != 0)
+            return FAIL(BFT_E_IO, "replica %u: peer %u: %s", opt->id, i, err);
     }
-    for (uint32_t k = 0; k < opt->n_twin_peers; k++) {
-        uint32_t i = opt->twin_peer[k].id;
+    for (uint32_t k = 0; k < adv->n_twin_peers; k++) {
+        uint32_t i = adv->twin_peer[k].id;
         if (i >= rt->cl.n || i == opt->id || !rt->faults) continue;
-        if (net_add_peer(rt->net, RT_TWIN_PEER_BASE + i, opt->twin_peer[k].url, err, sizeof err) !=
-            0) {
-            fprintf(stderr, "bftd %u: twin of %u: %s\n", opt->id, i, err);
-            return BFT_EXIT_USAGE;
-        }
+        if (net_add_peer(rt->net, RT_TWIN_PEER_BASE + i, adv->twin_peer[k].url, err, sizeof err) !=
+            0)
+            return FAIL(BFT_E_IO, "replica %u: twin of %u: %s", opt->id, i, err);
         rt->twin_peer[i] = true;
     }
     if (opt->verbose)
@@ -403,126 +380,21 @@ static int setup_net(struct rt *rt, const struct rt_options *opt)
                 "bftd %u: %s n=%u f=%u listening on %s, %d snapshot(s) loaded (base %llu)\n",
                 opt->id, bft_protocol_name(rt->cl.protocol), rt->cl.n, rt->cl.f, listen,
                 rt->store.loaded, (unsigned long long)bft_node_snapshot_base(rt->node));
-    return BFT_EXIT_OK;
+    return BFT_E_OK;
 }
 
-static int setup(struct rt *rt, const struct rt_options *opt)
+int rt_setup(struct rt *rt, const struct bft_replica_options *opt,
+             const struct bft_replica_advanced *adv)
 {
     struct bft_node_config nc;
     memset(&nc, 0, sizeof nc);
+    rt->on_commit = opt->on_commit;
+    rt->on_commit_ctx = opt->on_commit_ctx;
     int rv = setup_identity(rt, opt, &nc);
-    if (rv == BFT_EXIT_OK) rv = setup_config(rt, opt, &nc);
-    if (rv == BFT_EXIT_OK) rv = setup_node(rt, &nc);
-    if (rv == BFT_EXIT_OK) rv = setup_files(rt, opt);
-    if (rv == BFT_EXIT_OK) rv = setup_faults(rt, opt, &nc);
-    if (rv == BFT_EXIT_OK) rv = setup_net(rt, opt);
-    return rv;
-}
-
-/* ---- loop ---- */
-
-static void handle_frame(struct rt *rt, const uint8_t *frame, size_t len)
-{
-    struct net_frame_iter it;
-    if (net_frame_check(frame, len, &it) != NET_FRAME_OK) {
-        /* Junk on the wire: counted and dropped whole. */
-        bft_node_reject(rt->node, BFT_REJECT_MALFORMED);
-        return;
-    }
-    const uint8_t *msg;
-    size_t mlen;
-    while (net_frame_next(&it, &msg, &mlen))
-        bft_node_receive(rt->node, msg, mlen);
-}
-
-static void fire_timers(struct rt *rt, uint64_t now)
-{
-    for (uint32_t t = 0; t < RT_MAX_TIMERS; t++) {
-        if (rt->timer_due[t] && rt->timer_due[t] <= now) {
-            rt->timer_due[t] = 0;
-            bft_node_timer(rt->node, t);
-        }
-    }
-}
-
-static int next_wait_ms(const struct rt *rt, uint64_t now)
-{
-    uint64_t wait = rt->faults ? (uint64_t)rt_faults_wait_ms(rt->faults) : 50;
-    for (uint32_t t = 0; t < RT_MAX_TIMERS; t++) {
-        if (!rt->timer_due[t]) continue;
-        uint64_t d = rt->timer_due[t] > now ? rt->timer_due[t] - now : 0;
-        if (d < wait) wait = d;
-    }
-    return (int)wait;
-}
-
-int rt_run(const struct rt_options *opt, volatile sig_atomic_t *stop)
-{
-    struct rt *rt = calloc(1, sizeof *rt);
-    if (!rt) return BFT_EXIT_USAGE;
-    rt->commits.fd = -1;
-    int rv = setup(rt, opt);
-    if (rv != 0) goto out;
-    rt->start_ms = rt_now_ms();
-    uint64_t last_stats = 0, last_probe = 0;
-    while (!*stop) {
-        uint64_t now = rt_now_ms();
-        uint8_t *frame;
-        size_t len;
-        int got = net_recv(rt->net, next_wait_ms(rt, now), &frame, &len);
-        for (int i = 0; got == 1 && i < RT_BURST_FRAMES; i++) {
-            handle_frame(rt, frame, len);
-            net_frame_free(frame);
-            got = net_recv(rt->net, 0, &frame, &len);
-        }
-        if (got == 1) { /* burst limit reached: keep it for the next round */
-            handle_frame(rt, frame, len);
-            net_frame_free(frame);
-        }
-        if (got < 0) break;
-        now = rt_now_ms();
-        fire_timers(rt, now);
-        bft_node_flush(rt->node);
-        if (!rt->wal_failed) {
-            char why[200];
-            errno = 0;
-            if (rt_storage_maybe_rotate(&rt->store, rt->node, why, sizeof why) != 0)
-                storage_failed(rt, &rt->wal_failed, why, errno);
-        }
-        if (rt->faults) rt_faults_poll(rt->faults);
-        net_flush(rt->net);
-        if (now - last_stats >= RT_STATS_EVERY_MS) {
-            /* Orders installed by state transfer, in bounded slices. */
-            rt_audit_catch_up(&rt->audit, RT_AUDIT_FILL_PER_TICK);
-            rt_commits_flush(&rt->commits);
-            rt_write_stats(rt, false);
-            last_stats = now;
-        }
-        if ((rt->wal_failed || rt->audit_failed) && now - last_probe >= RT_PROBE_EVERY_MS) {
-            last_probe = now;
-            if (rt_storage_writable(rt->dir, RT_PROBE_BYTES)) {
-                fprintf(stderr, "bftd %u: storage is writable again; restarting from the WAL\n",
-                        rt->id);
-                rv = RT_RESUME;
-                break;
-            }
-        }
-    }
-    bft_node_flush(rt->node);
-    net_flush(rt->net);
-    rt_commits_flush(&rt->commits);
-    rt_write_stats(rt, true);
-out:
-    rt_commits_close(&rt->commits);
-    rt_audit_close(&rt->audit);
-    rt_storage_close(&rt->store);
-    if (rt->node) bft_node_destroy(rt->node);
-    rt_faults_close(rt->faults);
-    /* bftd exits right after; see net_abandon (nng_close can hang in
-     * nng 1.5.2). Everything worth keeping is already written. */
-    net_abandon(rt->net);
-    free(rt->client_pk);
-    bft_cluster_free(&rt->cl);
-    free(rt);
+    if (rv == BFT_E_OK) rv = setup_config(rt, opt, &nc);
+    if (rv == BFT_E_OK) rv = setup_node(rt, &nc);
+    if (rv == BFT_E_OK) rv = setup_files(rt, opt, adv);
+    if (rv == BFT_E_OK) rv = setup_faults(rt, opt, adv, &nc);
+    if (rv == BFT_E_OK) rv = setup_net(rt, opt, adv);
     return rv;
 }

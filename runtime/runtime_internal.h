@@ -1,8 +1,9 @@
-/* Private to bftd's runtime (runtime/runtime*.c): the state of one replica
- * process. */
+/* Private to the replica runtime (the .c files of runtime/): the state of one replica
+ * (struct bft_replica of bft/replica.h). */
 #ifndef BFT_RUNTIME_INTERNAL_H
 #define BFT_RUNTIME_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "crypto/crypto.h"
 #include "net/net.h"
 #include "node/node.h"
+#include "runtime/runtime.h"
 #include "runtime/runtime_audit.h"
 #include "runtime/runtime_commits.h"
 #include "runtime/runtime_faults.h"
@@ -49,7 +51,22 @@ struct rt {
     /* Status over the network (runtime_status_host.c). */
     struct rt_status_track status_track;
     struct rt_status_server *status; /* NULL: no status address */
+    bool audit_on; /* the orders app: audit.log (runtime_audit.c) */
+    bft_replica_commit_fn on_commit;
+    void *on_commit_ctx;
+    char err[2048];          /* why setup failed */
+    atomic_int stop;         /* bft_replica_stop: lock-free, so signal-safe */
+    bool finished;           /* the final flush is done (rt_finish) */
+    bool exit_after_destroy; /* bft_replica_advanced */
+    uint64_t last_stats_ms, last_probe_ms;
 };
+
+/* runtime.c: the node's host callbacks and the setup from cluster.json
+ * and the options; BFT_E_OK, or an error with rt->err set. */
+int rt_setup(struct rt *rt, const struct bft_replica_options *opt,
+             const struct bft_replica_advanced *adv);
+/* A WAL, snapshot or audit write failed: stop promising (runtime.c). */
+void rt_storage_failed(struct rt *rt, bool *flag, const char *what, int err);
 
 /* runtime_stats.c: DIR/stats.json (docs/design.md "Files"), every
  * RT_STATS_EVERY_MS and on exit (final). */

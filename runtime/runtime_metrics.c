@@ -114,3 +114,15 @@ void rt_metrics_publish(struct rt_metrics *m, uint32_t id, const char *protocol,
     m->len = len;
     pthread_mutex_unlock(&m->mu);
 }
+
+void rt_metrics_stop(struct rt_metrics *m)
+{
+    if (!m) return;
+    /* Stop serving before freeing the page the handler copies from: after
+     * nng_http_server_stop no handler runs. Release drops our hold, so a
+     * replica created again can serve the same address. */
+    nng_http_server_stop(m->srv);
+    nng_http_server_release(m->srv);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}

@@ -15,6 +15,9 @@
 struct rt_metrics;
 /* url like "http://127.0.0.1:9100". 0, or -1 with err. */
 int rt_metrics_start(struct rt_metrics **out, const char *url, char *err, size_t errlen);
+/* Stop serving and free (NULL is ignored): a replica destroyed inside a
+ * process that goes on (bft_replica_destroy). */
+void rt_metrics_stop(struct rt_metrics *m);
 /* Render and publish the page. */
 void rt_metrics_publish(struct rt_metrics *m, uint32_t id, const char *protocol,
                         const struct bft_node_stats *st, const struct net_peer_stats *ns,

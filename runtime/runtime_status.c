@@ -184,6 +184,7 @@ struct rt_status_server {
     char page[STATUS_PAGE_MAX];
     size_t len;
     nng_http_server *srv;
+    nng_http_handler *h;
 };
 
 static void handle(nng_aio *aio)
@@ -227,6 +228,7 @@ int rt_status_server_start(struct rt_status_server **out, const char *url, char 
     if (rv == 0) rv = nng_http_handler_alloc(&h, "/status", handle);
     if (rv == 0) rv = nng_http_handler_set_data(h, s, NULL);
     if (rv == 0) rv = nng_http_server_add_handler(s->srv, h);
+    if (rv == 0) s->h = h;
     if (rv == 0) rv = nng_http_server_start(s->srv);
     if (u) nng_url_free(u);
     if (rv != 0) {
@@ -244,4 +246,18 @@ void rt_status_server_publish(struct rt_status_server *s, const char *page, size
     memcpy(s->page, page, len);
     s->len = len;
     pthread_mutex_unlock(&s->mu);
+}
+
+void rt_status_server_stop(struct rt_status_server *s)
+{
+    if (!s) return;
+    /* The server may be shared with the metrics page (same address): take
+     * our handler off it before freeing the page it reads, then drop our
+     * start and our hold, so a replica created again in this process can
+     * serve the same address. */
+    if (s->h) nng_http_server_del_handler(s->srv, s->h);
+    nng_http_server_stop(s->srv);
+    nng_http_server_release(s->srv);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
 }

@@ -75,5 +75,7 @@ int rt_status_server_start(struct rt_status_server **out, const char *url, char 
                            size_t errlen);
 /* Replace the page (copied). */
 void rt_status_server_publish(struct rt_status_server *s, const char *page, size_t len);
+/* Stop serving and free; NULL is ignored. */
+void rt_status_server_stop(struct rt_status_server *s);
 
 #endif

@@ -4,7 +4,7 @@
  * the same request number, and read at a consistency level. The session
  * finds the leader, retransmits, and accepts a result only on f+1 matching
  * signed replies (2f+1 for a read answered without ordering; the leader's
- * for Raft). docs/embedding-client.md is the guide; this header is the
+ * for Raft). docs/embedding.md "The client session" is the guide; this header is the
  * contract. Self-contained: the C standard library and bft/common.h only.
  *
  * Threading. A session runs one thread of its own, which receives replies,
@@ -25,7 +25,7 @@
  * a retry never executes twice. A read that times out has no effect to
  * retry: read again.
  *
- * Request numbers across processes (docs/embedding-client.md). Replicas
+ * Request numbers across processes (docs/embedding.md "The client session"). Replicas
  * remember, per client, a window of 1024 request numbers and the last 128
  * replies; a number at or below one they executed is never executed again.
  * A session therefore never hands out a number an earlier session of the

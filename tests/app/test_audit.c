@@ -101,7 +101,7 @@ static void test_tamper_detected(void **state)
 static void test_chain_is_the_applications(void **state)
 {
     (void)state;
-    void *app = bft_app_orders.create();
+    void *app = bft_app_orders.create(NULL);
     assert_non_null(app);
     uint8_t op[BFT_ORDER_OP_LEN], res[BFT_RESULT_MAX];
     const char *sym[3] = {"AAPL", "MSFT", "IBM"};

@@ -59,7 +59,7 @@ static void digest_of(void *app, bft_digest *d)
 static void test_put_get_delete(void **state)
 {
     (void)state;
-    void *kv = A->create();
+    void *kv = A->create(NULL);
     assert_non_null(kv);
     expect_get(kv, "a", NULL);
     put(kv, "a", "1");
@@ -103,7 +103,7 @@ static void expect_invalid(void *kv, const uint8_t *op, size_t len)
 static void test_invalid_ops(void **state)
 {
     (void)state;
-    void *kv = A->create();
+    void *kv = A->create(NULL);
     put(kv, "k", "v");
     bft_digest before, after;
     digest_of(kv, &before);
@@ -162,7 +162,7 @@ static void test_bounds(void **state)
     assert_int_equal(run(kv, BFT_KV_GET, key, NULL, 0), BFT_RESULT_MAX);
     expect_get(kv, key, val);
     /* A snapshot with more keys than the bound is refused. */
-    void *big = A->create();
+    void *big = A->create(NULL);
     for (int i = 0; i < 5; i++)
         put(big, (char[]){(char)('a' + i), 0}, "x");
     uint8_t *snap;
@@ -187,7 +187,7 @@ static uint64_t next_rand(void)
 static void test_against_model(void **state)
 {
     (void)state;
-    void *kv = A->create();
+    void *kv = A->create(NULL);
     static char model[MODEL_KEYS][16];
     static bool live[MODEL_KEYS];
     memset(live, 0, sizeof(live));
@@ -231,7 +231,7 @@ static void fill(void *kv, int from, int to, int step, const char *tag)
 static void test_digest_order_independent(void **state)
 {
     (void)state;
-    void *a = A->create(), *b = A->create(), *c = A->create(), *d = A->create();
+    void *a = A->create(NULL), *b = A->create(NULL), *c = A->create(NULL), *d = A->create(NULL);
     bft_digest da, db, dc, dd, empty;
     digest_of(a, &empty);
     fill(a, 0, 500, 1, "v");
@@ -250,7 +250,7 @@ static void test_digest_order_independent(void **state)
     assert_memory_not_equal(da.b, dd.b, 32);
     assert_memory_not_equal(da.b, empty.b, 32);
     /* Key/value boundaries matter: ("ab","c") != ("a","bc"). */
-    void *x = A->create(), *y = A->create();
+    void *x = A->create(NULL), *y = A->create(NULL);
     put(x, "ab", "c");
     put(y, "a", "bc");
     bft_digest dx, dy;
@@ -266,7 +266,7 @@ static void test_digest_order_independent(void **state)
 static void test_snapshot_restore(void **state)
 {
     (void)state;
-    void *a = A->create(), *b = A->create(), *r = A->create();
+    void *a = A->create(NULL), *b = A->create(NULL), *r = A->create(NULL);
     fill(a, 0, 600, 1, "v");
     fill(b, 599, -1, -1, "v");
     put(r, "stale", "gone after restore");
@@ -312,7 +312,7 @@ static void test_snapshot_restore(void **state)
 static void test_snapshot_key_order(void **state)
 {
     (void)state;
-    void *a = A->create(), *r = A->create();
+    void *a = A->create(NULL), *r = A->create(NULL);
     put(a, "a", "1"), put(a, "b", "2");
     uint8_t *snap;
     size_t len;
@@ -327,7 +327,7 @@ static void test_snapshot_key_order(void **state)
     memcpy(swapped + 44, snap + 40, 4);
     assert_int_not_equal(A->restore(r, swapped, sizeof(swapped)), BFT_E_OK);
     /* ("a","1") twice, with sum = 2 x element hash (a correct multiset sum). */
-    void *one = A->create();
+    void *one = A->create(NULL);
     put(one, "a", "1");
     uint8_t *s1;
     size_t l1;

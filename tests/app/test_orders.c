@@ -52,7 +52,7 @@ static void digest_of(void *app, bft_digest *d)
 static void test_gap_free_numbering(void **state)
 {
     (void)state;
-    void *app = A->create();
+    void *app = A->create(NULL);
     assert_non_null(app);
     /* 3 clients interleaved, past the initial table size (grows twice). */
     uint64_t want = 1;
@@ -74,7 +74,7 @@ static void test_gap_free_numbering(void **state)
 static void test_retry_is_dup_without_gap(void **state)
 {
     (void)state;
-    void *app = A->create();
+    void *app = A->create(NULL);
     expect_new(app, 7, 555, 1);
     expect_new(app, 8, 1, 2);
     uint64_t seq;
@@ -92,7 +92,7 @@ static void test_retry_is_dup_without_gap(void **state)
 static void test_invalid_consumes_nothing(void **state)
 {
     (void)state;
-    void *app = A->create();
+    void *app = A->create(NULL);
     bft_digest before, after;
     digest_of(app, &before);
     uint8_t good[BFT_ORDER_OP_LEN], op[64], res[BFT_RESULT_MAX], status;
@@ -148,7 +148,7 @@ static void test_invalid_consumes_nothing(void **state)
 static void test_digest_is_history(void **state)
 {
     (void)state;
-    void *a = A->create(), *b = A->create(), *c = A->create(), *d = A->create();
+    void *a = A->create(NULL), *b = A->create(NULL), *c = A->create(NULL), *d = A->create(NULL);
     bft_digest da, db, dc, dd, empty;
     digest_of(a, &empty);
     for (uint64_t i = 1; i <= 100; i++) {
@@ -178,7 +178,7 @@ static void test_digest_is_history(void **state)
 static void test_snapshot_restore_round_trip(void **state)
 {
     (void)state;
-    void *a = A->create(), *b = A->create();
+    void *a = A->create(NULL), *b = A->create(NULL);
     for (uint64_t i = 1; i <= 2000; i++)
         expect_new(a, (uint32_t)(i % 5), i, i);
     expect_new(b, 9, 9, 1); /* b has other state, replaced by restore */
@@ -201,7 +201,7 @@ static void test_snapshot_restore_round_trip(void **state)
     digest_of(b, &db);
     assert_memory_equal(da.b, db.b, 32);
     /* An empty table snapshots and restores too. */
-    void *e = A->create();
+    void *e = A->create(NULL);
     uint8_t *esnap;
     size_t elen;
     assert_int_equal(A->snapshot(e, &esnap, &elen), BFT_E_OK);
@@ -215,7 +215,7 @@ static void test_snapshot_restore_round_trip(void **state)
 static void test_bad_snapshot_keeps_state(void **state)
 {
     (void)state;
-    void *a = A->create(), *b = A->create();
+    void *a = A->create(NULL), *b = A->create(NULL);
     for (uint64_t i = 1; i <= 40; i++)
         expect_new(a, 1, i, i);
     for (uint64_t i = 1; i <= 3; i++)
@@ -251,7 +251,7 @@ static void test_bad_snapshot_keeps_state(void **state)
 static void test_snapshot_with_duplicate_refused(void **state)
 {
     (void)state;
-    void *a = A->create(), *b = A->create();
+    void *a = A->create(NULL), *b = A->create(NULL);
     expect_new(a, 1, 1, 1);
     expect_new(a, 1, 2, 2);
     uint8_t *snap;
@@ -291,7 +291,7 @@ static void test_full_table(void **state)
     assert_int_equal(new_order(app, 1, 2, "AAPL", 1, 10, 1500, &seq), BFT_ORDER_DUP);
     assert_true(seq == 2);
     /* A snapshot bigger than the bound is refused. */
-    void *big = A->create();
+    void *big = A->create(NULL);
     for (uint64_t i = 1; i <= 6; i++)
         expect_new(big, 1, i, i);
     uint8_t *snap;

@@ -19,7 +19,7 @@
 
 static void app_roundtrip(const struct bft_app_ops *ops, const uint8_t *buf, size_t len)
 {
-    void *a = ops->create();
+    void *a = ops->create(NULL);
     if (!a) return;
     bft_digest before, after;
     ops->digest(a, &before);
@@ -36,7 +36,7 @@ static void app_roundtrip(const struct bft_app_ops *ops, const uint8_t *buf, siz
     uint8_t *snap = NULL;
     size_t slen = 0;
     if (ops->snapshot(a, &snap, &slen) == BFT_E_OK) {
-        void *b = ops->create();
+        void *b = ops->create(NULL);
         if (b) {
             bft_digest db;
             if (ops->restore(b, snap, slen) != BFT_E_OK) {

@@ -430,7 +430,7 @@ static void run(int proto, const char *pname)
 
 static void kv_seed(void)
 {
-    void *kv = bft_app_kv.create();
+    void *kv = bft_app_kv.create(NULL);
     uint8_t op[64], res[BFT_RESULT_MAX];
     for (int i = 0; i < 5; i++) {
         struct wire_wr w;
