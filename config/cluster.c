@@ -347,8 +347,15 @@ static int parse_root(const struct ctx *x, const cJSON *root, struct bft_cluster
         return fail(x, "protocol: unknown \"%s\" (expected pbft, hotstuff or raft)", proto);
     if (get_uint(x, root, "", "f", false, 0, 1, BFT_MAX_REPLICAS, &c->f) != 0) return -1;
     if (get_string(x, root, "", "app", "orders", sizeof c->app, c->app) != 0) return -1;
-    if (strcmp(c->app, "orders") != 0 && strcmp(c->app, "kv") != 0)
-        return fail(x, "app: unknown \"%s\" (expected orders or kv)", c->app);
+    /* Any name: bftd runs the built-in orders and kv, a program on the
+     * replica API (docs/embedding.md) its own app, whose name must match. */
+    bool name_ok = c->app[0] != 0;
+    for (const char *p = c->app; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+            name_ok = false;
+    if (!name_ok)
+        return fail(x, "app: \"%s\" is not a name (a-z, 0-9, '_', '-'; orders and kv are built in)",
+                    c->app);
     if (get_uint(x, root, "", "batch_max", true, 64, 1, BFT_BATCH_MAX_ENVELOPES, &c->batch_max))
         return -1;
     if (get_bool(x, root, "sign", false, &c->sign) != 0) return -1;

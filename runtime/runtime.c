@@ -236,7 +236,16 @@ static int setup_config(struct rt *rt, const struct bft_replica_options *opt,
     if (rt->cl.batch_max) nc->core.batch_max = rt->cl.batch_max;
     nc->app = opt->app ? opt->app : bft_app_for(rt->cl.app);
     nc->app_user = opt->app_user;
-    if (!nc->app) return FAIL(BFT_E_INVALID, "unknown app '%s'", rt->cl.app);
+    if (!nc->app)
+        return FAIL(BFT_E_INVALID,
+                    "app '%s' (cluster.json) is not built in (orders, kv): run it through the "
+                    "replica API with its bft_app_ops (docs/embedding.md)",
+                    rt->cl.app);
+    /* Every replica of a cluster must run the same state machine: a replica
+     * of another app would execute the same log into another state. */
+    if (opt->app && (!opt->app->name || strcmp(opt->app->name, rt->cl.app) != 0))
+        return FAIL(BFT_E_INVALID, "app '%s' but cluster.json says \"app\": \"%s\"",
+                    opt->app->name ? opt->app->name : "(no name)", rt->cl.app);
     /* The orders audit trail reads the orders application's own state. */
     rt->audit_on = nc->app == &bft_app_orders;
     for (uint32_t i = 0; i < rt->cl.n; i++)

@@ -41,8 +41,10 @@ struct bft_replica_options {
     bool fresh;              /* discard the WAL and snapshots: start empty */
     int verbose;             /* > 0: progress lines on stderr */
     /* The state machine. NULL: cluster.json's "app" (orders or kv, the
-     * built-in ones). When given, cluster.json's "app" is not used, and
-     * app->version must be BFT_APP_OPS_VERSION. */
+     * built-in ones). When given, app->name must equal cluster.json's
+     * "app" (bftctl keygen --app NAME), so that no replica runs another
+     * state machine than its peers, and app->version must be
+     * BFT_APP_OPS_VERSION. */
     const struct bft_app_ops *app;
     void *app_user; /* passed to app->create */
     /* Optional fault plan (docs/faults.md "Plan file") and the run's T=0

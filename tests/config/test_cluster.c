@@ -285,8 +285,11 @@ static const struct bad_case bad_cases[] = {
     {"{" HEAD "\"protocol\":\"pbft\",\"replicas\":[" R4 "],\"clients\":[{\"id\":0,\"address\":"
      "\"udp://x\",\"public_key\":" PK "}]}",
      "clients[0].address"},
-    {"{" HEAD "\"protocol\":\"pbft\",\"app\":\"sql\",\"replicas\":[" R4 "]," CLS "}",
-     "app: unknown \"sql\""},
+    /* Any app name loads (an embedder's own app); a non-name does not. */
+    {"{" HEAD "\"protocol\":\"pbft\",\"app\":\"Bank Ledger\",\"replicas\":[" R4 "]," CLS "}",
+     "app: \"Bank Ledger\" is not a name"},
+    {"{" HEAD "\"protocol\":\"pbft\",\"app\":\"\",\"replicas\":[" R4 "]," CLS "}",
+     "app: \"\" is not a name"},
     {"{" HEAD "\"protocol\":\"pbft\",\"batch_max\":0,\"replicas\":[" R4 "]," CLS "}",
      "batch_max: must be between 1"},
     {"{" HEAD "\"protocol\":\"pbft\",\"batch_max\":-3,\"replicas\":[" R4 "]," CLS "}",

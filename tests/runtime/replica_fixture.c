@@ -72,7 +72,7 @@ void make_cluster(struct cluster_dir *cd, int protocol, uint32_t n)
     c.protocol = protocol;
     c.n = n;
     c.f = protocol == BFT_PROTO_RAFT ? (n - 1) / 2 : (n - 1) / 3;
-    snprintf(c.app, sizeof c.app, "kv"); /* not used: the options give the app */
+    snprintf(c.app, sizeof c.app, "counter"); /* the app the options give */
     c.batch_max = 16;
     c.n_clients = 1;
     c.clients = calloc(1, sizeof *c.clients);

@@ -280,6 +280,17 @@ static void test_bad_input_is_refused(void **state)
     v = o;
     v.id = 4;
     expect_refused(&v, BFT_E_INVALID, "not a replica");
+    /* An app other than the one cluster.json names: it would execute the
+     * same log into another state than its peers. */
+    ops = counter_app;
+    ops.name = "bank";
+    v = o;
+    v.app = &ops;
+    expect_refused(&v, BFT_E_INVALID, "app 'bank' but cluster.json says \"app\": \"counter\"");
+    /* No app given: cluster.json's "counter" is not built in. */
+    v = o;
+    v.app = NULL;
+    expect_refused(&v, BFT_E_INVALID, "app 'counter' (cluster.json) is not built in");
     /* This replica's key file is missing. */
     char key[300];
     snprintf(key, sizeof key, "%s/keys/replica-1.pem", cd.dir);
