@@ -37,6 +37,11 @@ struct bft_cluster {
     struct bft_cluster_client *clients; /* malloc'd */
     char keys_dir[512];
     char metrics_base[64]; /* optional, e.g. "http://127.0.0.1:9100" */
+    /* TLS (docs/tls.md): "tls": {"ca": FILE} turns it on; every address is
+     * then tls+tcp://. tls_ca is the CA certificate's path, resolved
+     * against keys_dir when relative. */
+    bool tls;
+    char tls_ca[512];
 };
 /* Load and validate cluster.json; every problem is a clear message in err. */
 int bft_cluster_load(struct bft_cluster *c, const char *path, char *err, size_t errlen);
@@ -45,5 +50,9 @@ void bft_cluster_free(struct bft_cluster *c);
 /* Paths of private key files under the keys dir. */
 void bft_cluster_replica_key_path(const struct bft_cluster *c, uint32_t id, char *out, size_t cap);
 void bft_cluster_client_key_path(const struct bft_cluster *c, uint32_t id, char *out, size_t cap);
+/* TLS certificate and key of a replica or client, under the keys dir:
+ * replica-ID.crt / replica-ID.key, client-ID.crt / client-ID.key. */
+void bft_cluster_tls_paths(const struct bft_cluster *c, bool client, uint32_t id, char *crt,
+                           char *key, size_t cap);
 
 #endif
