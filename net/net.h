@@ -88,6 +88,8 @@ struct net_peer_stats {
     uint64_t bytes_sent;
     uint64_t frames_sent;
     uint64_t frames_dropped; /* send queue full or peer buffer overflow */
+    /* net_total_stats only: peers refused by TLS (net_tls_refused). */
+    uint64_t tls_refused;
 };
 
 /* listen_url may be NULL for a send-only endpoint. Returns 0 or -1 with err. */

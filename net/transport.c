@@ -407,6 +407,7 @@ void net_total_stats(const struct net_transport *t, struct net_peer_stats *out)
         out->frames_sent += p->st.frames_sent;
         out->frames_dropped += p->st.frames_dropped;
     }
+    out->tls_refused = net_tls_refused(t);
 }
 
 int net_send_raw(struct net_transport *t, uint32_t id, const uint8_t *bytes, size_t len)

@@ -20,6 +20,7 @@
 #include "app/app.h"
 #include "core/core.h"
 #include "config/cluster.h"
+#include "config/cluster_net.h" /* plain or TLS transport from cluster.json */
 #include "crypto/crypto.h"
 #include "net/net.h"
 #include "runtime/runtime.h"
@@ -47,7 +48,7 @@ static void send_client(struct rt *rt, uint32_t client, const uint8_t *msg, size
     uint32_t peer = RT_CLIENT_PEER_BASE + client;
     if (!net_has_peer(rt->net, peer)) {
         char err[256];
-        if (net_add_peer(rt->net, peer, rt->cl.clients[client].address, err, sizeof err) != 0) {
+        if (bft_cluster_net_add_client(&rt->cl, rt->net, peer, client, err, sizeof err) != 0) {
             fprintf(stderr, "bftd %u: client %u: %s\n", rt->id, client, err);
             return;
         }
@@ -368,7 +369,7 @@ static int setup_net(struct rt *rt, const struct rt_options *opt)
 {
     char err[512];
     const char *listen = opt->listen ? opt->listen : rt->cl.replicas[opt->id].address;
-    if (net_open(&rt->net, listen, err, sizeof err) != 0) {
+    if (bft_cluster_net_open(&rt->cl, false, opt->id, listen, &rt->net, err, sizeof err) != 0) {
         fprintf(stderr, "bftd %u: %s\n", opt->id, err);
         return BFT_EXIT_USAGE;
     }
@@ -377,7 +378,7 @@ static int setup_net(struct rt *rt, const struct rt_options *opt)
         const char *url = rt->cl.replicas[i].address;
         for (uint32_t k = 0; k < opt->n_peer_overrides; k++)
             if (opt->peer_override[k].id == i) url = opt->peer_override[k].url;
-        if (net_add_peer(rt->net, i, url, err, sizeof err) != 0) {
+        if (bft_cluster_net_add_replica(&rt->cl, rt->net, i, i, url, err, sizeof err) != 0) {
             fprintf(stderr, "bftd %u: peer %u: %s\n", opt->id, i, err);
             return BFT_EXIT_USAGE;
         }
@@ -385,8 +386,8 @@ static int setup_net(struct rt *rt, const struct rt_options *opt)
     for (uint32_t k = 0; k < opt->n_twin_peers; k++) {
         uint32_t i = opt->twin_peer[k].id;
         if (i >= rt->cl.n || i == opt->id || !rt->faults) continue;
-        if (net_add_peer(rt->net, RT_TWIN_PEER_BASE + i, opt->twin_peer[k].url, err, sizeof err) !=
-            0) {
+        if (bft_cluster_net_add_replica(&rt->cl, rt->net, RT_TWIN_PEER_BASE + i, i,
+                                        opt->twin_peer[k].url, err, sizeof err) != 0) {
             fprintf(stderr, "bftd %u: twin of %u: %s\n", opt->id, i, err);
             return BFT_EXIT_USAGE;
         }

@@ -24,6 +24,7 @@ struct keygen_opts {
     bool sign;
     uint16_t base_port;   /* replicas at base_port + i */
     uint16_t client_port; /* every client at this port (one load generator) */
+    bool tls;             /* tls+tcp:// addresses, a CA and certificates (docs/tls.md) */
 };
 int ctl_keygen(const struct keygen_opts *o, char *err, size_t errlen);
 uint32_t ctl_default_f(int protocol, uint32_t nodes);

@@ -1,6 +1,7 @@
 /* bftctl keygen: one Ed25519 key pair per replica and per client, private
  * keys as PEM files (mode 0600, readable by `openssl pkey`), public keys and
- * addresses in cluster.json. */
+ * addresses in cluster.json. With --tls also a cluster CA and one TLS
+ * certificate per replica and client (docs/tls.md). */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "config/cluster.h"
 #include "app/app.h"
 #include "crypto/crypto.h"
+#include "crypto/x509.h"
 #include "tools/bftctl.h"
 
 uint32_t ctl_default_f(int protocol, uint32_t nodes)
@@ -26,6 +28,35 @@ static int mkdir_one(const char *p, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+/* keys/ca.crt, keys/ca.key (0600: kept so more certificates can be issued
+ * later; move it off the hosts in a deployment, docs/tls.md) and one
+ * certificate + key per replica and per client. */
+static int keygen_tls(struct bft_cluster *c, char *err, size_t errlen)
+{
+    char crt[700], key[700], name[32];
+    struct crypto_x509_ca *ca;
+    snprintf(name, sizeof name, "bft-cluster-%016llx CA", (unsigned long long)c->cluster_id);
+    if (crypto_x509_ca_create(&ca, name, err, errlen) != 0) return -1;
+    int w = snprintf(c->tls_ca, sizeof c->tls_ca, "%s/ca.crt", c->keys_dir);
+    if (w < 0 || (size_t)w >= sizeof c->tls_ca) {
+        snprintf(err, errlen, "%s: path too long", c->keys_dir);
+        crypto_x509_ca_free(ca);
+        return -1;
+    }
+    snprintf(key, sizeof key, "%s/ca.key", c->keys_dir);
+    int rv = crypto_x509_ca_write(ca, c->tls_ca, key, err, errlen);
+    for (uint32_t i = 0; rv == 0 && i < c->n + c->n_clients; i++) {
+        bool client = i >= c->n;
+        uint32_t id = client ? i - c->n : i;
+        snprintf(name, sizeof name, "%s-%u", client ? "client" : "replica", id);
+        bft_cluster_tls_paths(c, client, id, crt, key, sizeof crt);
+        rv = crypto_x509_issue(ca, name, crt, key, err, errlen);
+    }
+    crypto_x509_ca_free(ca);
+    c->tls = rv == 0;
+    return rv;
 }
 
 int ctl_keygen(const struct keygen_opts *o, char *err, size_t errlen)
@@ -59,10 +90,11 @@ int ctl_keygen(const struct keygen_opts *o, char *err, size_t errlen)
     }
     char path[700];
     int rv = -1;
+    const char *scheme = o->tls ? "tls+tcp" : "tcp";
     for (uint32_t i = 0; i < o->nodes; i++) {
         if (crypto_keypair_generate(&kp) != 0) goto out;
         c.replicas[i].id = i;
-        snprintf(c.replicas[i].address, sizeof c.replicas[i].address, "tcp://127.0.0.1:%u",
+        snprintf(c.replicas[i].address, sizeof c.replicas[i].address, "%s://127.0.0.1:%u", scheme,
                  (unsigned)(o->base_port + i));
         memcpy(c.replicas[i].pk, kp.pk, CRYPTO_PK_LEN);
         bft_cluster_replica_key_path(&c, i, path, sizeof path);
@@ -71,12 +103,13 @@ int ctl_keygen(const struct keygen_opts *o, char *err, size_t errlen)
     for (uint32_t i = 0; i < o->clients; i++) {
         if (crypto_keypair_generate(&kp) != 0) goto out;
         c.clients[i].id = i;
-        snprintf(c.clients[i].address, sizeof c.clients[i].address, "tcp://127.0.0.1:%u",
+        snprintf(c.clients[i].address, sizeof c.clients[i].address, "%s://127.0.0.1:%u", scheme,
                  (unsigned)o->client_port);
         memcpy(c.clients[i].pk, kp.pk, CRYPTO_PK_LEN);
         bft_cluster_client_key_path(&c, i, path, sizeof path);
         if (crypto_key_write_pem(path, &kp, err, errlen) != 0) goto out;
     }
+    if (o->tls && keygen_tls(&c, err, errlen) != 0) goto out;
     snprintf(path, sizeof path, "%s/cluster.json", o->out_dir);
     rv = bft_cluster_save(&c, path, err, errlen) == BFT_E_OK ? 0 : -1;
 out:
@@ -117,6 +150,9 @@ static const struct cli_opt k_opts[] = {
      "replica i at tcp://127.0.0.1:PORT+i (default 7000)"},
     {"client-port", 0, "PORT", CLI_U32, OFF(cport), 1024, 65535, NULL,
      "every client at this port (default PORT+100)"},
+    {"tls", 0, NULL, CLI_FLAG, OFF(o.tls), 0, 0, NULL,
+     "tls+tcp:// addresses; a cluster CA (keys/ca.crt, ca.key)\nand a certificate per replica "
+     "and client (docs/tls.md)"},
 };
 #undef OFF
 
@@ -124,9 +160,11 @@ static const struct cli_spec k_spec = {
     .prog = "bftctl keygen",
     .synopsis =
         "bftctl keygen --nodes N [--clients C] --out DIR [--protocol pbft|hotstuff|raft]\n"
-        "                     [--f F] [--app orders|kv] [--base-port PORT] [--client-port PORT]",
+        "                     [--f F] [--app orders|kv] [--base-port PORT] [--client-port PORT]\n"
+        "                     [--tls]",
     .intro = "Writes DIR/cluster.json and DIR/keys/{replica,client}-ID.pem. Edit the\n"
-             "addresses to spread replicas over hosts.\n",
+             "addresses to spread replicas over hosts. With --tls also DIR/keys/ca.{crt,key}\n"
+             "and DIR/keys/{replica,client}-ID.{crt,key}.\n",
     .opts = k_opts,
     .n_opts = sizeof k_opts / sizeof *k_opts,
     .outro = "Exit codes: 0 done, 2 on any error.\n",
@@ -163,7 +201,8 @@ int cmd_keygen(int argc, char **argv)
         fprintf(stderr, "bftctl keygen: %s\n", err);
         return BFT_EXIT_USAGE;
     }
-    printf("wrote %s/cluster.json: %s, n=%u, f=%u, %u clients; keys in %s/keys\n", o->out_dir,
-           bft_protocol_name(o->protocol), o->nodes, o->f, o->clients, o->out_dir);
+    printf("wrote %s/cluster.json: %s, n=%u, f=%u, %u clients%s; keys in %s/keys\n", o->out_dir,
+           bft_protocol_name(o->protocol), o->nodes, o->f, o->clients,
+           o->tls ? ", TLS certificates" : "", o->out_dir);
     return BFT_EXIT_OK;
 }

@@ -11,6 +11,7 @@
 
 #include "client/client.h"
 #include "config/cluster.h"
+#include "config/cluster_net.h"
 #include "app/app.h"
 #include "app/app_internal.h"
 #include "crypto/crypto.h"
@@ -166,12 +167,13 @@ static int open_client(const struct bft_cluster *cl, const struct read_opts *o, 
         memcpy(cc.replica_pk[i], cl->replicas[i].pk, CRYPTO_PK_LEN);
     bft_cluster_client_key_path(cl, o->client_id, path, sizeof path);
     if (crypto_key_read_pem(path, &cc.key, err, sizeof err) != 0 ||
-        net_open(&r->net, cl->clients[o->client_id].address, err, sizeof err) != 0) {
+        bft_cluster_net_open(cl, true, o->client_id, cl->clients[o->client_id].address, &r->net,
+                             err, sizeof err) != 0) {
         fprintf(stderr, "bftctl read: %s\n", err);
         return -1;
     }
     for (uint32_t i = 0; i < cl->n; i++)
-        if (net_add_peer(r->net, i, cl->replicas[i].address, err, sizeof err) != 0) {
+        if (bft_cluster_net_add_replica(cl, r->net, i, i, NULL, err, sizeof err) != 0) {
             fprintf(stderr, "bftctl read: %s\n", err);
             return -1;
         }
