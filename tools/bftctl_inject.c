@@ -105,7 +105,9 @@ static const struct cli_opt k_opts[] = {
 static const struct cli_spec k_spec = {
     .prog = "bftctl inject",
     .synopsis = "bftctl inject --config DIR/cluster.json [--what junk,badsig]",
-    .intro = "An outsider sends junk frames and badly signed messages to every replica.\n",
+    .intro = "An outsider sends junk frames and badly signed messages to every replica.\n"
+             "On a TLS cluster it presents a \"replica-0\" certificate from a CA of its own:\n"
+             "replicas refuse it and count it in tls_refused (docs/tls.md).\n",
     .opts = k_opts,
     .n_opts = sizeof k_opts / sizeof *k_opts,
     .outro = "Exit codes: 0 sent, 1 transport error, 2 usage.\n",
