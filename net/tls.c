@@ -144,10 +144,12 @@ static void on_pipe_add(nng_pipe p, nng_pipe_ev ev, void *arg)
     struct net_tls_ctx *x = arg;
     (void)ev;
     bool verified = false;
-    if (nng_pipe_get_bool(p, NNG_OPT_TLS_VERIFIED, &verified) != 0 || !verified) {
-        x->refused++;
-        nng_pipe_close(p);
-    }
+    int rv = nng_pipe_get_bool(p, NNG_OPT_TLS_VERIFIED, &verified);
+    if (rv == 0 && verified) return;
+    /* Unverifiable is refused too, but counted only when the certificate
+     * was judged: a pipe the peer closed meanwhile is not a refusal. */
+    if (rv == 0) x->refused++;
+    nng_pipe_close(p);
 }
 
 int net_tls_guard(struct net_tls_ctx *x, nng_socket s, char *err, size_t errlen)
