@@ -59,7 +59,11 @@ int ctl_inject(const struct bft_cluster *cl, bool junk, bool badsig, char *err, 
             return -1;
         }
     }
-    usleep(100000); /* let the dialers connect */
+    /* Let the dialers connect. Under TLS wait until every replica has
+     * refused us at least once before sending: a refused nng PUSH socket
+     * may crash on send (docs/tls.md "Rotation and limits"), and each
+     * replica should have seen us first. */
+    usleep(cl->tls ? 500000 : 100000);
     uint8_t buf[512];
     for (uint32_t i = 0; i < cl->n; i++) {
         for (int k = 0; junk && k < INJECT_EACH; k++) {
