@@ -13,18 +13,26 @@
 #include <time.h>
 
 #include "client/session_internal.h"
+#include "config/cluster_net.h"
 #include "crypto/crypto.h"
 
 /* Open the transports: rx listens on the client's address (the replicas
  * send replies there), tx dials every replica. Kept in one function so the
  * transport's flavour (tcp, tls+tcp) is chosen in one place. */
 static int session_transport_open(struct bft_session *s, const struct bft_cluster *cl,
-                                  const char *listen, char *err, size_t errlen)
+                                  uint32_t client_id, const char *listen, char *err,
+                                  size_t errlen)
 {
-    if (net_open(&s->rx, listen, err, errlen) != 0) return BFT_E_IO;
-    if (net_open(&s->tx, NULL, err, errlen) != 0) return BFT_E_IO;
+    /* Through config/cluster_net.c: plain TCP, or TLS with this client's
+     * certificate (keys/client-ID.crt) when cluster.json has "tls"
+     * (docs/tls.md), so the session dials and is dialled like every other
+     * member. */
+    if (bft_cluster_net_open(cl, true, client_id, listen, &s->rx, err, errlen) != 0)
+        return BFT_E_IO;
+    if (bft_cluster_net_open(cl, true, client_id, NULL, &s->tx, err, errlen) != 0)
+        return BFT_E_IO;
     for (uint32_t i = 0; i < cl->n; i++)
-        if (net_add_peer(s->tx, i, cl->replicas[i].address, err, errlen) != 0) return BFT_E_IO;
+        if (bft_cluster_net_add_replica(cl, s->tx, i, i, NULL, err, errlen) != 0) return BFT_E_IO;
     return BFT_E_OK;
 }
 
@@ -135,7 +143,7 @@ static int session_setup(struct bft_session *s, const struct bft_session_options
         snprintf(err, errlen, "cannot create the client (out of memory?)");
         return BFT_E_NOMEM;
     }
-    return session_transport_open(s, cl, listen, err, errlen);
+    return session_transport_open(s, cl, v->client_id, listen, err, errlen);
 }
 
 /* Run the callbacks of finished async ops, with the mutex released, then

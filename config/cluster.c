@@ -11,6 +11,9 @@
  *   sign         bool, raft --sign                      (default false)
  *   keys_dir     relative to the directory of cluster.json (default "keys")
  *   metrics_base string                                 (default "")
+ *   tls          {"ca": FILE} (optional; docs/tls.md): FILE relative to
+ *                keys_dir; then every address must be tls+tcp://, and
+ *                without it none may be
  *   replicas     [{id, address, public_key, status?}], ids 0..n-1 in order;
  *                status "http://HOST:PORT" (GET /status, bftctl status)
  *   clients      [{id, address?, public_key}], ids 0..C-1 in order
@@ -172,9 +175,7 @@ static int parse_cluster_id(const struct ctx *x, const cJSON *root, uint64_t *ou
 
 static bool address_ok(const char *a)
 {
-    /* tls+tcp:// is refused: nng would need certificates bftd does not
-     * configure, so such a cluster would load and then never connect. */
-    static const char *const schemes[] = {"tcp://", "ipc://", "inproc://"};
+    static const char *const schemes[] = {"tcp://", "ipc://", "inproc://", "tls+tcp://"};
     for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
         size_t l = strlen(schemes[i]);
         if (strncmp(a, schemes[i], l) == 0 && a[l] != '\0') return true;
@@ -185,7 +186,7 @@ static bool address_ok(const char *a)
 /* One {id, address, public_key} entry; shared by replicas and clients,
  * which have the same layout. */
 static int parse_member(const struct ctx *x, const cJSON *it, const char *list, uint32_t idx,
-                        bool address_required, uint32_t *id, char *address, uint8_t *pk)
+                        bool address_required, bool tls, uint32_t *id, char *address, uint8_t *pk)
 {
     char where[48];
     snprintf(where, sizeof where, "%s[%" PRIu32 "].", list, idx);
@@ -198,15 +199,21 @@ static int parse_member(const struct ctx *x, const cJSON *it, const char *list, 
                    address) != 0)
         return -1;
     if (address_required && address[0] == '\0') return fail(x, "%saddress: empty", where);
-    if (strncmp(address, "tls+tcp://", 10) == 0)
+    /* A mix would send some traffic in the clear or never connect: with
+     * "tls" every endpoint speaks tls+tcp://, without it none does. */
+    bool is_tls = strncmp(address, "tls+tcp://", 10) == 0;
+    if (is_tls && !tls)
         return fail(x,
-                    "%saddress: \"%s\": tls+tcp:// is not supported (bftd configures no TLS "
-                    "certificates; messages are signed, use tcp://)",
+                    "%saddress: \"%s\": tls+tcp:// needs \"tls\": {\"ca\": ...} in the "
+                    "cluster (bftctl keygen --tls, docs/tls.md)",
+                    where, address);
+    if (tls && address[0] != '\0' && !is_tls)
+        return fail(x, "%saddress: \"%s\": the cluster has \"tls\", so it must be tls+tcp://",
                     where, address);
     if (address[0] != '\0' && !address_ok(address))
         return fail(x,
-                    "%saddress: \"%s\" must be an nng URL starting with tcp://, ipc:// or "
-                    "inproc://",
+                    "%saddress: \"%s\" must be an nng URL starting with tcp://, ipc://, "
+                    "inproc:// or tls+tcp://",
                     where, address);
     const cJSON *k = field(it, "public_key");
     if (k == NULL) return fail(x, "%spublic_key: missing (string required)", where);
@@ -261,7 +268,8 @@ static int parse_replicas(const struct ctx *x, const cJSON *root, struct bft_clu
     cJSON_ArrayForEach(it, arr)
     {
         struct bft_cluster_replica *r = &c->replicas[i];
-        if (parse_member(x, it, "replicas", i, true, &r->id, r->address, r->pk) != 0) return -1;
+        if (parse_member(x, it, "replicas", i, true, c->tls, &r->id, r->address, r->pk) != 0)
+            return -1;
         if (parse_status(x, it, i, r->status, sizeof r->status) != 0) return -1;
         i++;
     }
@@ -285,7 +293,8 @@ static int parse_clients(const struct ctx *x, const cJSON *root, struct bft_clus
     cJSON_ArrayForEach(it, arr)
     {
         struct bft_cluster_client *cl = &c->clients[i];
-        if (parse_member(x, it, "clients", i, false, &cl->id, cl->address, cl->pk) != 0) return -1;
+        if (parse_member(x, it, "clients", i, false, c->tls, &cl->id, cl->address, cl->pk) != 0)
+            return -1;
         i++;
     }
     c->n_clients = i;
@@ -336,6 +345,23 @@ static void dir_of(const char *path, char *out, size_t cap)
         snprintf(out, cap, "%.*s", (int)(slash - path), path);
 }
 
+/* "tls": {"ca": FILE}; FILE relative to keys_dir (where keygen --tls puts
+ * it, next to the certificates it signed). */
+static int parse_tls(const struct ctx *x, const cJSON *root, struct bft_cluster *c)
+{
+    const cJSON *t = field(root, "tls");
+    if (t == NULL || cJSON_IsNull(t)) return 0;
+    if (!cJSON_IsObject(t)) return fail(x, "tls: must be an object like {\"ca\": \"ca.crt\"}");
+    char ca[256];
+    if (get_string(x, t, "tls.", "ca", NULL, sizeof ca, ca) != 0) return -1;
+    if (ca[0] == '\0') return fail(x, "tls.ca: empty");
+    int w = ca[0] == '/' ? snprintf(c->tls_ca, sizeof c->tls_ca, "%s", ca)
+                         : snprintf(c->tls_ca, sizeof c->tls_ca, "%s/%s", c->keys_dir, ca);
+    if (w < 0 || (size_t)w >= sizeof c->tls_ca) return fail(x, "tls.ca: path too long");
+    c->tls = true;
+    return 0;
+}
+
 static int parse_root(const struct ctx *x, const cJSON *root, struct bft_cluster *c)
 {
     char proto[16], keys[256];
@@ -366,6 +392,7 @@ static int parse_root(const struct ctx *x, const cJSON *root, struct bft_cluster
     if (w < 0 || (size_t)w >= sizeof c->keys_dir) return fail(x, "keys_dir: path too long");
     if (get_string(x, root, "", "metrics_base", "", sizeof c->metrics_base, c->metrics_base))
         return -1;
+    if (parse_tls(x, root, c) != 0) return -1;
     if (parse_replicas(x, root, c) != 0) return -1;
     if (check_fault_bound(x, c) != 0) return -1;
     if (parse_clients(x, root, c) != 0) return -1;
@@ -432,6 +459,14 @@ void bft_cluster_client_key_path(const struct bft_cluster *c, uint32_t id, char 
     snprintf(out, cap, "%s/client-%" PRIu32 ".pem", c->keys_dir, id);
 }
 
+void bft_cluster_tls_paths(const struct bft_cluster *c, bool client, uint32_t id, char *crt,
+                           char *key, size_t cap)
+{
+    const char *who = client ? "client" : "replica";
+    snprintf(crt, cap, "%s/%s-%" PRIu32 ".crt", c->keys_dir, who, id);
+    snprintf(key, cap, "%s/%s-%" PRIu32 ".key", c->keys_dir, who, id);
+}
+
 /* ------------------------------------------------------------------ */
 /* Save.                                                               */
 /* ------------------------------------------------------------------ */
@@ -476,6 +511,17 @@ static cJSON *member_json(uint32_t id, const char *address, const uint8_t *pk)
     return o;
 }
 
+/* tls.ca as written: relative to keys_dir when it lies there (load
+ * resolves it against keys_dir), otherwise as loaded. */
+static const char *tls_ca_rel(const struct bft_cluster *c)
+{
+    size_t kl = strlen(c->keys_dir);
+    if (kl && strncmp(c->tls_ca, c->keys_dir, kl) == 0 && c->tls_ca[kl] == '/' &&
+        c->tls_ca[kl + 1] != '\0')
+        return c->tls_ca + kl + 1;
+    return c->tls_ca;
+}
+
 static cJSON *cluster_json(const struct bft_cluster *c, const char *keys_rel)
 {
     char id_hex[17];
@@ -492,6 +538,10 @@ static cJSON *cluster_json(const struct bft_cluster *c, const char *keys_rel)
     ok = ok && cJSON_AddBoolToObject(root, "sign", c->sign) != NULL;
     ok = ok && cJSON_AddStringToObject(root, "keys_dir", keys_rel) != NULL;
     ok = ok && cJSON_AddStringToObject(root, "metrics_base", c->metrics_base) != NULL;
+    if (ok && c->tls) {
+        cJSON *t = cJSON_AddObjectToObject(root, "tls");
+        ok = t != NULL && cJSON_AddStringToObject(t, "ca", tls_ca_rel(c)) != NULL;
+    }
     for (uint32_t i = 0; ok && i < c->n; i++) {
         cJSON *m = member_json(c->replicas[i].id, c->replicas[i].address, c->replicas[i].pk);
         ok = m != NULL && cJSON_AddItemToArray(reps, m);

@@ -38,6 +38,11 @@ struct bft_cluster {
     struct bft_cluster_client *clients; /* malloc'd */
     char keys_dir[512];
     char metrics_base[64]; /* optional, e.g. "http://127.0.0.1:9100" */
+    /* TLS (docs/tls.md): "tls": {"ca": FILE} turns it on; every address is
+     * then tls+tcp://. tls_ca is the CA certificate's path, resolved
+     * against keys_dir when relative. */
+    bool tls;
+    char tls_ca[512];
 };
 /* Load and validate cluster.json; every problem is a clear message in err. */
 int bft_cluster_load(struct bft_cluster *c, const char *path, char *err, size_t errlen);
@@ -50,5 +55,9 @@ void bft_cluster_client_key_path(const struct bft_cluster *c, uint32_t id, char 
  * status"): its "status" field, else metrics_base's PORT+id, else none.
  * 0 with the URL in out, -1 when it has none (or it does not fit). */
 int bft_cluster_status_url(const struct bft_cluster *c, uint32_t id, char *out, size_t cap);
+/* TLS certificate and key of a replica or client, under the keys dir:
+ * replica-ID.crt / replica-ID.key, client-ID.crt / client-ID.key. */
+void bft_cluster_tls_paths(const struct bft_cluster *c, bool client, uint32_t id, char *crt,
+                           char *key, size_t cap);
 
 #endif

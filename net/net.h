@@ -88,10 +88,38 @@ struct net_peer_stats {
     uint64_t bytes_sent;
     uint64_t frames_sent;
     uint64_t frames_dropped; /* send queue full or peer buffer overflow */
+    /* net_total_stats only: peers refused by TLS (net_tls_refused). */
+    uint64_t tls_refused;
 };
 
 /* listen_url may be NULL for a send-only endpoint. Returns 0 or -1 with err. */
 int net_open(struct net_transport **out, const char *listen_url, char *err, size_t errlen);
+
+/* ---- TLS (nng tls+tcp://, docs/tls.md) ----
+ * Mutual TLS: every endpoint presents its own certificate, and accepts only
+ * peers whose certificate the cluster CA signed. A dialer also checks that
+ * the listener's certificate carries the name it expects (net_add_peer_named).
+ * A peer that fails either check is disconnected before it carries a
+ * message, and counted (net_tls_refused). The files are PEM; they are read
+ * once, at open. */
+struct net_tls_files {
+    const char *ca_file;   /* the cluster CA certificate */
+    const char *cert_file; /* this endpoint's certificate, signed by the CA */
+    const char *key_file;  /* its private key */
+};
+/* As net_open, but with TLS: every URL (listen and peers) must then be
+ * tls+tcp://, and a tls+tcp:// URL without TLS files is an error. tls NULL
+ * is net_open. */
+int net_open_tls(struct net_transport **out, const char *listen_url,
+                 const struct net_tls_files *tls, char *err, size_t errlen);
+/* net_add_peer, and on a TLS transport the name the peer's certificate
+ * must carry (required there; ignored on a plain one). */
+int net_add_peer_named(struct net_transport *t, uint32_t id, const char *url, const char *peer_name,
+                       char *err, size_t errlen);
+/* Peers disconnected because their certificate did not verify (another CA,
+ * none, expired, or not the expected name). 0 without TLS. */
+uint64_t net_tls_refused(const struct net_transport *t);
+bool net_url_is_tls(const char *url);
 void net_close(struct net_transport *t);
 /* For a process about to exit: free our memory but leave the nng sockets to
  * the kernel. nng 1.5.2's nng_close can hang while frames are in flight

@@ -12,6 +12,7 @@
  * dropped frames, never a stalled replica (bulkhead).
  */
 #include "net/net.h"
+#include "net/tls.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -44,6 +45,7 @@ struct net_transport {
      * listed at most once (p->listed), so NET_MAX_PEERS bounds it. */
     uint32_t pending[NET_MAX_PEERS];
     size_t npending;
+    struct net_tls_ctx *tls; /* NULL: plain tcp/ipc */
 };
 
 /* A received frame is handed out as the nng_msg body itself (no copy of up
@@ -55,44 +57,6 @@ struct net_transport {
 static void set_err(char *err, size_t errlen, const char *what, const char *url, int rv)
 {
     if (err && errlen) snprintf(err, errlen, "%s %s: %s", what, url, nng_strerror(rv));
-}
-
-int net_open(struct net_transport **out, const char *listen_url, char *err, size_t errlen)
-{
-    int rv;
-    *out = NULL;
-    struct net_transport *t = calloc(1, sizeof *t);
-    if (!t) {
-        set_err(err, errlen, "open", listen_url ? listen_url : "(send-only)", NNG_ENOMEM);
-        return -1;
-    }
-    t->recv_timeo_ms = NET_TIMEO_UNSET;
-    if (listen_url) {
-        if ((rv = nng_pull0_open(&t->pull)) != 0) {
-            set_err(err, errlen, "open PULL socket for", listen_url, rv);
-            free(t);
-            return -1;
-        }
-        /* nng drops (and disconnects) anything larger before we allocate
-         * it: a peer cannot make us buffer more than this per frame. */
-        rv = nng_socket_set_size(t->pull, NNG_OPT_RECVMAXSZ, NET_FRAME_MAX + NET_RECV_SLACK);
-        if (rv != 0) {
-            set_err(err, errlen, "set receive limit on", listen_url, rv);
-            goto err_close;
-        }
-        if ((rv = nng_listen(t->pull, listen_url, NULL, 0)) != 0) {
-            set_err(err, errlen, "listen on", listen_url, rv);
-            goto err_close;
-        }
-        t->listening = true;
-    }
-    *out = t;
-    return 0;
-
-err_close:
-    nng_close(t->pull);
-    free(t);
-    return -1;
 }
 
 static void release(struct net_transport *t, bool close_sockets)
@@ -108,7 +72,112 @@ static void release(struct net_transport *t, bool close_sockets)
         free(p);
     }
     if (t->listening && close_sockets) nng_close(t->pull);
+    /* Abandoned sockets may still run the TLS pipe hook, which points at
+     * the context: it lives until the process exits. */
+    if (t->tls && close_sockets) {
+        net_tls_ctx_fini(t->tls);
+        free(t->tls);
+    }
     free(t);
+}
+
+bool net_url_is_tls(const char *url)
+{
+    return url && strncmp(url, "tls+tcp://", 10) == 0;
+}
+
+/* A TLS transport speaks only tls+tcp://, a plain one never: a mix would
+ * silently send some traffic in the clear, or never connect. */
+static int check_scheme(const struct net_transport *t, const char *url, char *err, size_t errlen)
+{
+    if (t->tls && !net_url_is_tls(url)) {
+        if (err && errlen) snprintf(err, errlen, "%s: TLS is on, the URL must be tls+tcp://", url);
+        return -1;
+    }
+    if (!t->tls && net_url_is_tls(url)) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: tls+tcp:// needs TLS certificates (docs/tls.md)", url);
+        return -1;
+    }
+    return 0;
+}
+
+static int start_listener(struct net_transport *t, const char *url, char *err, size_t errlen)
+{
+    int rv;
+    if (!t->tls) {
+        if ((rv = nng_listen(t->pull, url, NULL, 0)) != 0) {
+            set_err(err, errlen, "listen on", url, rv);
+            return -1;
+        }
+        return 0;
+    }
+    nng_listener l;
+    if ((rv = nng_listener_create(&l, t->pull, url)) != 0) {
+        set_err(err, errlen, "create listener on", url, rv);
+        return -1;
+    }
+    if (net_tls_listener(t->tls, l, err, errlen) != 0 ||
+        net_tls_guard(t->tls, t->pull, err, errlen) != 0)
+        return -1;
+    if ((rv = nng_listener_start(l, 0)) != 0) {
+        set_err(err, errlen, "listen on", url, rv);
+        return -1;
+    }
+    return 0;
+}
+
+int net_open(struct net_transport **out, const char *listen_url, char *err, size_t errlen)
+{
+    return net_open_tls(out, listen_url, NULL, err, errlen);
+}
+
+int net_open_tls(struct net_transport **out, const char *listen_url,
+                 const struct net_tls_files *tls, char *err, size_t errlen)
+{
+    int rv;
+    *out = NULL;
+    struct net_transport *t = calloc(1, sizeof *t);
+    if (!t) {
+        set_err(err, errlen, "open", listen_url ? listen_url : "(send-only)", NNG_ENOMEM);
+        return -1;
+    }
+    t->recv_timeo_ms = NET_TIMEO_UNSET;
+    if (tls) {
+        t->tls = malloc(sizeof *t->tls);
+        if (!t->tls || net_tls_ctx_init(t->tls, tls, err, errlen) != 0) {
+            if (!t->tls) set_err(err, errlen, "open", "TLS", NNG_ENOMEM);
+            free(t->tls);
+            free(t);
+            return -1;
+        }
+    }
+    if (listen_url && check_scheme(t, listen_url, err, errlen) != 0) {
+        release(t, true);
+        return -1;
+    }
+    if (listen_url) {
+        if ((rv = nng_pull0_open(&t->pull)) != 0) {
+            set_err(err, errlen, "open PULL socket for", listen_url, rv);
+            release(t, true);
+            return -1;
+        }
+        t->listening = true; /* the socket is ours to close from here on */
+        /* nng drops (and disconnects) anything larger before we allocate
+         * it: a peer cannot make us buffer more than this per frame. */
+        rv = nng_socket_set_size(t->pull, NNG_OPT_RECVMAXSZ, NET_FRAME_MAX + NET_RECV_SLACK);
+        if (rv != 0) {
+            set_err(err, errlen, "set receive limit on", listen_url, rv);
+            goto err_close;
+        }
+        if (start_listener(t, listen_url, err, errlen) != 0) goto err_close;
+    }
+    *out = t;
+    return 0;
+
+err_close:
+    release(t, true);
+    return -1;
 }
 
 void net_close(struct net_transport *t)
@@ -121,7 +190,8 @@ void net_abandon(struct net_transport *t)
     release(t, false);
 }
 
-static int dial_peer(nng_socket sock, const char *url, char *err, size_t errlen)
+static int dial_peer(struct net_transport *t, nng_socket sock, const char *url,
+                     const char *peer_name, char *err, size_t errlen)
 {
     nng_dialer d;
     int rv;
@@ -138,6 +208,9 @@ static int dial_peer(nng_socket sock, const char *url, char *err, size_t errlen)
         set_err(err, errlen, "set reconnect times for", url, rv);
         return -1;
     }
+    if (t->tls && (net_tls_dialer(t->tls, d, peer_name, err, errlen) != 0 ||
+                   net_tls_guard(t->tls, sock, err, errlen) != 0))
+        return -1;
     /* NONBLOCK: connect in the background and keep redialling; a peer that
      * is down now is not an error. */
     if ((rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
@@ -149,6 +222,17 @@ static int dial_peer(nng_socket sock, const char *url, char *err, size_t errlen)
 
 int net_add_peer(struct net_transport *t, uint32_t id, const char *url, char *err, size_t errlen)
 {
+    return net_add_peer_named(t, id, url, NULL, err, errlen);
+}
+
+int net_add_peer_named(struct net_transport *t, uint32_t id, const char *url, const char *peer_name,
+                       char *err, size_t errlen)
+{
+    if (check_scheme(t, url, err, errlen) != 0) return -1;
+    if (t->tls && (!peer_name || !peer_name[0])) {
+        if (err && errlen) snprintf(err, errlen, "%s: TLS needs the peer's certificate name", url);
+        return -1;
+    }
     if (id >= NET_MAX_PEERS) {
         if (err && errlen) snprintf(err, errlen, "peer id %u >= %u", id, NET_MAX_PEERS);
         return -1;
@@ -168,7 +252,7 @@ int net_add_peer(struct net_transport *t, uint32_t id, const char *url, char *er
         free(p);
         return -1;
     }
-    if (dial_peer(p->sock, url, err, errlen) != 0) {
+    if (dial_peer(t, p->sock, url, peer_name, err, errlen) != 0) {
         nng_close(p->sock);
         free(p);
         return -1;
@@ -323,6 +407,7 @@ void net_total_stats(const struct net_transport *t, struct net_peer_stats *out)
         out->frames_sent += p->st.frames_sent;
         out->frames_dropped += p->st.frames_dropped;
     }
+    out->tls_refused = net_tls_refused(t);
 }
 
 int net_send_raw(struct net_transport *t, uint32_t id, const uint8_t *bytes, size_t len)
@@ -340,4 +425,9 @@ int net_send_raw(struct net_transport *t, uint32_t id, const uint8_t *bytes, siz
     p->st.frames_sent++;
     p->st.bytes_sent += len;
     return 0;
+}
+
+uint64_t net_tls_refused(const struct net_transport *t)
+{
+    return t->tls ? t->tls->refused : 0;
 }

@@ -16,6 +16,7 @@
 #include "app/app.h"
 #include "core/core.h"
 #include "config/cluster.h"
+#include "config/cluster_net.h" /* plain or TLS transport from cluster.json */
 #include "crypto/crypto.h"
 #include "net/net.h"
 #include "runtime/runtime.h"
@@ -43,7 +44,7 @@ static void send_client(struct rt *rt, uint32_t client, const uint8_t *msg, size
     uint32_t peer = RT_CLIENT_PEER_BASE + client;
     if (!net_has_peer(rt->net, peer)) {
         char err[256];
-        if (net_add_peer(rt->net, peer, rt->cl.clients[client].address, err, sizeof err) != 0) {
+        if (bft_cluster_net_add_client(&rt->cl, rt->net, peer, client, err, sizeof err) != 0) {
             fprintf(stderr, "bftd %u: client %u: %s\n", rt->id, client, err);
             return;
         }
@@ -366,21 +367,21 @@ static int setup_net(struct rt *rt, const struct bft_replica_options *opt,
 {
     char err[512];
     const char *listen = adv->listen ? adv->listen : rt->cl.replicas[opt->id].address;
-    if (net_open(&rt->net, listen, err, sizeof err) != 0)
+    if (bft_cluster_net_open(&rt->cl, false, opt->id, listen, &rt->net, err, sizeof err) != 0)
         return FAIL(BFT_E_IO, "replica %u: %s", opt->id, err);
     for (uint32_t i = 0; i < rt->cl.n; i++) {
         if (i == opt->id) continue;
         const char *url = rt->cl.replicas[i].address;
         for (uint32_t k = 0; k < adv->n_peer_overrides; k++)
             if (adv->peer_override[k].id == i) url = adv->peer_override[k].url;
-        if (net_add_peer(rt->net, i, url, err, sizeof err) != 0)
+        if (bft_cluster_net_add_replica(&rt->cl, rt->net, i, i, url, err, sizeof err) != 0)
             return FAIL(BFT_E_IO, "replica %u: peer %u: %s", opt->id, i, err);
     }
     for (uint32_t k = 0; k < adv->n_twin_peers; k++) {
         uint32_t i = adv->twin_peer[k].id;
         if (i >= rt->cl.n || i == opt->id || !rt->faults) continue;
-        if (net_add_peer(rt->net, RT_TWIN_PEER_BASE + i, adv->twin_peer[k].url, err, sizeof err) !=
-            0)
+        if (bft_cluster_net_add_replica(&rt->cl, rt->net, RT_TWIN_PEER_BASE + i, i,
+                                        adv->twin_peer[k].url, err, sizeof err) != 0)
             return FAIL(BFT_E_IO, "replica %u: twin of %u: %s", opt->id, i, err);
         rt->twin_peer[i] = true;
     }

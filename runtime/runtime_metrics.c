@@ -88,6 +88,9 @@ size_t rt_metrics_render(char *buf, size_t cap, uint32_t id, const char *protoco
          (unsigned long long)ns->bytes_sent);
     EMIT("# TYPE bft_frames_dropped_total counter\nbft_frames_dropped_total{%s=\"%u\"} %llu\n", l,
          id, (unsigned long long)ns->frames_dropped);
+    /* Peers whose TLS certificate did not verify (docs/tls.md). */
+    EMIT("# TYPE bft_tls_refused_total counter\nbft_tls_refused_total{%s=\"%u\"} %llu\n", l, id,
+         (unsigned long long)ns->tls_refused);
     EMIT("# TYPE bft_rejected_total counter\n");
     for (int r = BFT_REJECT__FIRST; r < BFT_REJECT__COUNT; r++)
         EMIT("bft_rejected_total{%s=\"%u\",reason=\"%s\"} %llu\n", l, id, bft_reject_name(r),

@@ -62,6 +62,7 @@ void rt_write_stats(struct rt *rt, bool final)
     rt_stats_rejected_json(f, st.rejected);
     if (rt->faults) rt_faults_stats_json(rt->faults, f);
     rt_storage_stats_json(&rt->store, st.snapshot_loaded, f);
+    fprintf(f, ", \"tls_refused\": %llu", (unsigned long long)ns.tls_refused); /* docs/tls.md */
     fprintf(f, ", \"storage_error\": \"%s\"}\n", rt->storage_err);
     if (fclose(f) == 0) rt_publish_stats(rt->dir, text, text_len);
     free(text);

@@ -169,6 +169,8 @@ static const struct cli_opt k_opts[] = {
     {"payload", 0, "BYTES", CLI_U32, OFF(payload), 0, BFT_RESULT_MAX - 1, NULL,
      "kv value size (default 16)"},
     {"sign", 0, NULL, CLI_FLAG, OFF(sign), 0, 0, NULL, "raft: sign replica messages too"},
+    {"tls", 0, NULL, CLI_FLAG, OFF(tls), 0, 0, NULL,
+     "replicas and clients talk mutual TLS (keygen --tls;\ndocs/tls.md)"},
     {"reads", 0, "PCT", CLI_U32, OFF(read_pct), 0, 100, NULL,
      "each client also keeps up to 2 reads in flight: a free\nread slot issues a LOOKUP of its "
      "latest acknowledged order\nwith this chance (%; default 0: none); latency per level"},

@@ -1,6 +1,7 @@
 /* bftctl keygen: one Ed25519 key pair per replica and per client, private
  * keys as PEM files (mode 0600, readable by `openssl pkey`), public keys and
- * addresses in cluster.json. */
+ * addresses in cluster.json. With --tls also a cluster CA and one TLS
+ * certificate per replica and client (docs/tls.md). */
 #include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include "config/cluster.h"
 #include "app/app.h"
 #include "crypto/crypto.h"
+#include "crypto/x509.h"
 #include "tools/bftctl.h"
 
 uint32_t ctl_default_f(int protocol, uint32_t nodes)
@@ -27,6 +29,35 @@ static int mkdir_one(const char *p, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+/* keys/ca.crt, keys/ca.key (0600: kept so more certificates can be issued
+ * later; move it off the hosts in a deployment, docs/tls.md) and one
+ * certificate + key per replica and per client. */
+static int keygen_tls(struct bft_cluster *c, char *err, size_t errlen)
+{
+    char crt[700], key[700], name[32];
+    struct crypto_x509_ca *ca;
+    snprintf(name, sizeof name, "bft-cluster-%016llx CA", (unsigned long long)c->cluster_id);
+    if (crypto_x509_ca_create(&ca, name, err, errlen) != 0) return -1;
+    int w = snprintf(c->tls_ca, sizeof c->tls_ca, "%s/ca.crt", c->keys_dir);
+    if (w < 0 || (size_t)w >= sizeof c->tls_ca) {
+        snprintf(err, errlen, "%s: path too long", c->keys_dir);
+        crypto_x509_ca_free(ca);
+        return -1;
+    }
+    snprintf(key, sizeof key, "%s/ca.key", c->keys_dir);
+    int rv = crypto_x509_ca_write(ca, c->tls_ca, key, err, errlen);
+    for (uint32_t i = 0; rv == 0 && i < c->n + c->n_clients; i++) {
+        bool client = i >= c->n;
+        uint32_t id = client ? i - c->n : i;
+        snprintf(name, sizeof name, "%s-%u", client ? "client" : "replica", id);
+        bft_cluster_tls_paths(c, client, id, crt, key, sizeof crt);
+        rv = crypto_x509_issue(ca, name, crt, key, err, errlen);
+    }
+    crypto_x509_ca_free(ca);
+    c->tls = rv == 0;
+    return rv;
 }
 
 int ctl_keygen(const struct keygen_opts *o, char *err, size_t errlen)
@@ -60,11 +91,12 @@ int ctl_keygen(const struct keygen_opts *o, char *err, size_t errlen)
     }
     char path[700];
     int rv = -1;
+    const char *scheme = o->tls ? "tls+tcp" : "tcp";
     for (uint32_t i = 0; i < o->nodes; i++) {
         if (crypto_keypair_generate(&kp) != 0) goto out;
         c.replicas[i].id = i;
         const char *host = o->hosts[i] ? o->hosts[i] : "127.0.0.1";
-        snprintf(c.replicas[i].address, sizeof c.replicas[i].address, "tcp://%s:%u", host,
+        snprintf(c.replicas[i].address, sizeof c.replicas[i].address, "%s://%s:%u", scheme, host,
                  (unsigned)(o->base_port + i));
         if (o->status_port)
             snprintf(c.replicas[i].status, sizeof c.replicas[i].status, "http://%s:%u", host,
@@ -76,12 +108,13 @@ int ctl_keygen(const struct keygen_opts *o, char *err, size_t errlen)
     for (uint32_t i = 0; i < o->clients; i++) {
         if (crypto_keypair_generate(&kp) != 0) goto out;
         c.clients[i].id = i;
-        snprintf(c.clients[i].address, sizeof c.clients[i].address, "tcp://%s:%u",
+        snprintf(c.clients[i].address, sizeof c.clients[i].address, "%s://%s:%u", scheme,
                  o->client_host ? o->client_host : "127.0.0.1", (unsigned)o->client_port);
         memcpy(c.clients[i].pk, kp.pk, CRYPTO_PK_LEN);
         bft_cluster_client_key_path(&c, i, path, sizeof path);
         if (crypto_key_write_pem(path, &kp, err, errlen) != 0) goto out;
     }
+    if (o->tls && keygen_tls(&c, err, errlen) != 0) goto out;
     snprintf(path, sizeof path, "%s/cluster.json", o->out_dir);
     rv = bft_cluster_save(&c, path, err, errlen) == BFT_E_OK ? 0 : -1;
 out:
@@ -185,6 +218,9 @@ static const struct cli_opt k_opts[] = {
      "where the clients listen for replies (default 127.0.0.1)"},
     {"status-port", 0, "PORT", CLI_U32, OFF(sport), 0, 65000, NULL,
      "replica i serves GET /status at http://Hi:PORT+i\n(default base port + 70; 0: none)"},
+    {"tls", 0, NULL, CLI_FLAG, OFF(o.tls), 0, 0, NULL,
+     "tls+tcp:// addresses; a cluster CA (keys/ca.crt, ca.key)\nand a certificate per replica "
+     "and client (docs/tls.md)"},
 };
 #undef OFF
 
@@ -193,10 +229,12 @@ static const struct cli_spec k_spec = {
     .synopsis =
         "bftctl keygen --nodes N [--clients C] --out DIR [--protocol pbft|hotstuff|raft]\n"
         "                     [--f F] [--app NAME] [--base-port PORT] [--client-port PORT]\n"
-        "                     [--hosts H0,H1,...] [--client-host HOST] [--status-port PORT]",
+        "                     [--hosts H0,H1,...] [--client-host HOST] [--status-port PORT] [--tls]",
     .intro = "Writes DIR/cluster.json and DIR/keys/{replica,client}-ID.pem. Replica i\n"
              "listens on tcp://Hi:PORT+i and serves its status on http://Hi:SPORT+i\n"
-             "(docs/deploy.md: which file goes to which host).\n",
+             "(docs/deploy.md: which file goes to which host). With --tls also\n"
+             "DIR/keys/ca.{crt,key} and DIR/keys/{replica,client}-ID.{crt,key}, and\n"
+             "tls+tcp:// addresses (docs/tls.md).\n",
     .opts = k_opts,
     .n_opts = sizeof k_opts / sizeof *k_opts,
     .outro = "Exit codes: 0 done, 2 on any error.\n",
@@ -284,7 +322,8 @@ int cmd_keygen(int argc, char **argv)
         fprintf(stderr, "bftctl keygen: %s\n", err);
         return BFT_EXIT_USAGE;
     }
-    printf("wrote %s/cluster.json: %s, n=%u, f=%u, %u clients; keys in %s/keys\n", o->out_dir,
-           bft_protocol_name(o->protocol), o->nodes, o->f, o->clients, o->out_dir);
+    printf("wrote %s/cluster.json: %s, n=%u, f=%u, %u clients%s; keys in %s/keys\n", o->out_dir,
+           bft_protocol_name(o->protocol), o->nodes, o->f, o->clients,
+           o->tls ? ", TLS certificates" : "", o->out_dir);
     return BFT_EXIT_OK;
 }

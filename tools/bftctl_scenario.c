@@ -181,7 +181,9 @@ int ctl_write_plan(struct ctl_run *run)
 
 static void twin_url(const struct ctl_run *run, uint32_t id, char *out, size_t cap)
 {
-    snprintf(out, cap, "tcp://127.0.0.1:%u", (unsigned)run->twin_port[id]);
+    /* A twin is replica `id` again: same certificate, same scheme. */
+    snprintf(out, cap, "%s://127.0.0.1:%u", run->tls ? "tls+tcp" : "tcp",
+             (unsigned)run->twin_port[id]);
 }
 
 void ctl_plan_args(const struct ctl_run *run, uint32_t id, int instance, const char **argv,

@@ -11,6 +11,7 @@
 
 #include "client/client.h"
 #include "config/cluster.h"
+#include "config/cluster_net.h"
 #include "app/app.h"
 #include "crypto/crypto.h"
 #include "net/net.h"
@@ -279,9 +280,10 @@ static int setup(struct lg *lg, char *err, size_t errlen)
         snprintf(err, errlen, "need 1..%u clients, asked for %u", cl->n_clients, o->clients);
         return -1;
     }
-    if (net_open(&lg->net, cl->clients[0].address, err, errlen) != 0) return -1;
+    if (bft_cluster_net_open(cl, true, 0, cl->clients[0].address, &lg->net, err, errlen) != 0)
+        return -1;
     for (uint32_t i = 0; i < cl->n; i++)
-        if (net_add_peer(lg->net, i, cl->replicas[i].address, err, errlen) != 0) return -1;
+        if (bft_cluster_net_add_replica(cl, lg->net, i, i, NULL, err, errlen) != 0) return -1;
     lg->cl = calloc(o->clients, sizeof *lg->cl);
     lg->lat_us = malloc(LAT_CAP * sizeof *lg->lat_us);
     lg->seq_seen = calloc(SEQ_SEEN_BITS / 8, 1);

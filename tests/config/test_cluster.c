@@ -255,7 +255,7 @@ static const struct bad_case bad_cases[] = {
      "replicas[3].address: \"http://x:1\" must be an nng URL"},
     {PBFT(R3 ",{\"id\":3,\"address\":\"tcp://\",\"public_key\":" PK "}"), "must be an nng URL"},
     {PBFT(R3 ",{\"id\":3,\"address\":\"tls+tcp://127.0.0.1:9\",\"public_key\":" PK "}"),
-     "replicas[3].address: \"tls+tcp://127.0.0.1:9\": tls+tcp:// is not supported"},
+     "replicas[3].address: \"tls+tcp://127.0.0.1:9\": tls+tcp:// needs \"tls\""},
     {PBFT(R3 ",{\"id\":3,\"address\":7,\"public_key\":" PK "}"),
      "replicas[3].address: must be a string"},
     {PBFT(R3 ",{\"id\":3,\"address\":\"tcp://"

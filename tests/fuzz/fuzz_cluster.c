@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             }
             if (d.n != c.n || d.f != c.f || d.protocol != c.protocol ||
-                d.cluster_id != c.cluster_id || d.n_clients != c.n_clients ||
+                d.cluster_id != c.cluster_id || d.n_clients != c.n_clients || d.tls != c.tls ||
                 memcmp(d.replicas, c.replicas, sizeof c.replicas) != 0) {
                 fprintf(stderr, "cluster.json round trip differs\n");
                 abort();
