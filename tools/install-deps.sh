@@ -2,8 +2,9 @@
 # Install the Debian packages bft needs, only those missing. Run as root
 # (or with sudo available). Used by `make demo` and `make test`.
 set -euo pipefail
+# iproute2 and bc: the network-namespace tests (tests/e2e/netns).
 pkgs=(build-essential cmake pkg-config libsodium-dev libssl-dev libnng-dev libcmocka-dev
-      libcjson-dev gnuplot-nox clang-format jq)
+      libcjson-dev gnuplot-nox clang-format jq iproute2 bc)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
