@@ -1,63 +1,27 @@
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <nng/nng.h>
-#include <nng/supplemental/http/http.h>
-
 #include "node/node.h"
 #include "store/store.h"
+#include "runtime/runtime_http.h"
 #include "runtime/runtime_metrics.h"
 
 #define METRICS_PAGE_MAX 8192
+_Static_assert(METRICS_PAGE_MAX < RT_HTTP_PAGE_MAX, "a metrics page fits an HTTP page");
 
 struct rt_metrics {
-    pthread_mutex_t mu;
-    char page[METRICS_PAGE_MAX];
-    size_t len;
-    nng_http_server *srv;
+    struct rt_http_page *page;
 };
-
-static void handle(nng_aio *aio)
-{
-    nng_http_handler *h = nng_aio_get_input(aio, 1);
-    struct rt_metrics *m = nng_http_handler_get_data(h);
-    nng_http_res *res;
-    if (nng_http_res_alloc(&res) != 0) {
-        nng_aio_finish(aio, NNG_ENOMEM);
-        return;
-    }
-    pthread_mutex_lock(&m->mu);
-    int rv = nng_http_res_copy_data(res, m->page, m->len);
-    pthread_mutex_unlock(&m->mu);
-    if (rv == 0) rv = nng_http_res_set_header(res, "Content-Type", "text/plain; version=0.0.4");
-    if (rv != 0) {
-        nng_http_res_free(res);
-        nng_aio_finish(aio, rv);
-        return;
-    }
-    nng_aio_set_output(aio, 0, res);
-    nng_aio_finish(aio, 0);
-}
 
 int rt_metrics_start(struct rt_metrics **out, const char *url, char *err, size_t errlen)
 {
     struct rt_metrics *m = calloc(1, sizeof *m);
     if (!m) return -1;
-    pthread_mutex_init(&m->mu, NULL);
-    nng_url *u = NULL;
-    nng_http_handler *h = NULL;
-    int rv = nng_url_parse(&u, url);
-    if (rv == 0) rv = nng_http_server_hold(&m->srv, u);
-    if (rv == 0) rv = nng_http_handler_alloc(&h, "/metrics", handle);
-    if (rv == 0) rv = nng_http_handler_set_data(h, m, NULL);
-    if (rv == 0) rv = nng_http_server_add_handler(m->srv, h);
-    if (rv == 0) rv = nng_http_server_start(m->srv);
-    if (u) nng_url_free(u);
-    if (rv != 0) {
-        snprintf(err, errlen, "metrics on %s: %s", url, nng_strerror(rv));
-        return -1; /* the half-built server is left to process exit */
+    if (rt_http_page_start(&m->page, "metrics", url, "/metrics", "text/plain; version=0.0.4", "",
+                           err, errlen) != 0) {
+        free(m);
+        return -1;
     }
     *out = m;
     return 0;
@@ -112,20 +76,12 @@ void rt_metrics_publish(struct rt_metrics *m, uint32_t id, const char *protocol,
     char page[METRICS_PAGE_MAX];
     size_t len =
         rt_metrics_render(page, sizeof page, id, protocol, st, ns, cpu_s, rss_kib, storage_failed);
-    pthread_mutex_lock(&m->mu);
-    memcpy(m->page, page, len);
-    m->len = len;
-    pthread_mutex_unlock(&m->mu);
+    rt_http_page_publish(m->page, page, len);
 }
 
 void rt_metrics_stop(struct rt_metrics *m)
 {
     if (!m) return;
-    /* Stop serving before freeing the page the handler copies from: after
-     * nng_http_server_stop no handler runs. Release drops our hold, so a
-     * replica created again can serve the same address. */
-    nng_http_server_stop(m->srv);
-    nng_http_server_release(m->srv);
-    pthread_mutex_destroy(&m->mu);
+    rt_http_page_stop(m->page);
     free(m);
 }

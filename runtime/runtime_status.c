@@ -2,19 +2,15 @@
  * (runtime_status.h; docs/design.md "bftctl status"). */
 #include <cjson/cJSON.h>
 #include <dirent.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include <nng/nng.h>
-#include <nng/supplemental/http/http.h>
 
 #include "crypto/crypto.h"
+#include "runtime/runtime_http.h"
 #include "runtime/runtime_status.h"
-
-#define STATUS_PAGE_MAX 16384 /* a document is ~1.5 KiB at n=16 */
 
 void rt_status_track_init(struct rt_status_track *t, uint32_t n, uint32_t self, uint32_t quorum,
                           uint64_t window_ms, uint64_t now_ms)
@@ -177,37 +173,11 @@ char *rt_status_render(const struct rt_status_track *t, const struct bft_node_st
     return text;
 }
 
-/* ---- HTTP ---- */
+/* ---- HTTP: the page over runtime_http.c ---- */
 
 struct rt_status_server {
-    pthread_mutex_t mu;
-    char page[STATUS_PAGE_MAX];
-    size_t len;
-    nng_http_server *srv;
-    nng_http_handler *h;
+    struct rt_http_page *page;
 };
-
-static void handle(nng_aio *aio)
-{
-    nng_http_handler *h = nng_aio_get_input(aio, 1);
-    struct rt_status_server *s = nng_http_handler_get_data(h);
-    nng_http_res *res;
-    if (nng_http_res_alloc(&res) != 0) {
-        nng_aio_finish(aio, NNG_ENOMEM);
-        return;
-    }
-    pthread_mutex_lock(&s->mu);
-    int rv = nng_http_res_copy_data(res, s->page, s->len);
-    pthread_mutex_unlock(&s->mu);
-    if (rv == 0) rv = nng_http_res_set_header(res, "Content-Type", "application/json");
-    if (rv != 0) {
-        nng_http_res_free(res);
-        nng_aio_finish(aio, rv);
-        return;
-    }
-    nng_aio_set_output(aio, 0, res);
-    nng_aio_finish(aio, 0);
-}
 
 int rt_status_server_start(struct rt_status_server **out, const char *url, char *err, size_t errlen)
 {
@@ -216,24 +186,11 @@ int rt_status_server_start(struct rt_status_server **out, const char *url, char 
         snprintf(err, errlen, "status on %s: out of memory", url);
         return -1;
     }
-    pthread_mutex_init(&s->mu, NULL);
     /* Until the first tick: a valid document that says so. */
-    s->len = (size_t)snprintf(s->page, sizeof s->page, "{\"starting\": true}");
-    nng_url *u = NULL;
-    nng_http_handler *h = NULL;
-    /* The same address as the metrics page is fine: nng_http_server_hold
-     * hands back the one server listening there and both pages share it. */
-    int rv = nng_url_parse(&u, url);
-    if (rv == 0) rv = nng_http_server_hold(&s->srv, u);
-    if (rv == 0) rv = nng_http_handler_alloc(&h, "/status", handle);
-    if (rv == 0) rv = nng_http_handler_set_data(h, s, NULL);
-    if (rv == 0) rv = nng_http_server_add_handler(s->srv, h);
-    if (rv == 0) s->h = h;
-    if (rv == 0) rv = nng_http_server_start(s->srv);
-    if (u) nng_url_free(u);
-    if (rv != 0) {
-        snprintf(err, errlen, "status on %s: %s", url, nng_strerror(rv));
-        return -1; /* the half-built server is left to process exit */
+    if (rt_http_page_start(&s->page, "status", url, "/status", "application/json",
+                           "{\"starting\": true}", err, errlen) != 0) {
+        free(s);
+        return -1;
     }
     *out = s;
     return 0;
@@ -241,23 +198,12 @@ int rt_status_server_start(struct rt_status_server **out, const char *url, char 
 
 void rt_status_server_publish(struct rt_status_server *s, const char *page, size_t len)
 {
-    if (len >= sizeof s->page) return; /* cannot happen at n <= 16; keep the last page */
-    pthread_mutex_lock(&s->mu);
-    memcpy(s->page, page, len);
-    s->len = len;
-    pthread_mutex_unlock(&s->mu);
+    rt_http_page_publish(s->page, page, len); /* too long cannot happen at n <= 16 */
 }
 
 void rt_status_server_stop(struct rt_status_server *s)
 {
     if (!s) return;
-    /* The server may be shared with the metrics page (same address): take
-     * our handler off it before freeing the page it reads, then drop our
-     * start and our hold, so a replica created again in this process can
-     * serve the same address. */
-    if (s->h) nng_http_server_del_handler(s->srv, s->h);
-    nng_http_server_stop(s->srv);
-    nng_http_server_release(s->srv);
-    pthread_mutex_destroy(&s->mu);
+    rt_http_page_stop(s->page);
     free(s);
 }
