@@ -51,7 +51,7 @@ struct rt {
     /* Status over the network (runtime_status_host.c). */
     struct rt_status_track status_track;
     struct rt_status_server *status; /* NULL: no status address */
-    bool audit_on; /* the orders app: audit.log (runtime_audit.c) */
+    bool audit_on;                   /* the orders app: audit.log (runtime_audit.c) */
     bft_replica_commit_fn on_commit;
     void *on_commit_ctx;
     char err[2048];          /* why setup failed */

@@ -12,15 +12,15 @@
 /* One row per replica stage; the client's stages go with the replica
  * stage that does the same work (sign, send, verify, other, idle). */
 struct ctl_budget_row {
-    int stage;        /* BFT_STAGE_* */
-    int client_stage; /* LOAD_STAGE_*, or -1: the client has none */
+    int stage;                              /* BFT_STAGE_* */
+    int client_stage;                       /* LOAD_STAGE_*, or -1: the client has none */
     double client_us, leader_us, backup_us; /* per completed / executed op */
-    double share_p50; /* (client + leader) / p50; < 0: not a cost (idle) */
+    double share_p50;                       /* (client + leader) / p50; < 0: not a cost (idle) */
 };
 
 struct ctl_budget {
-    bool have;   /* some replica reported stages and some op completed */
-    int leader;  /* the replica whose stages are shown (-1: none) */
+    bool have;  /* some replica reported stages and some op completed */
+    int leader; /* the replica whose stages are shown (-1: none) */
     uint32_t backups;
     double p50_us;
     struct ctl_budget_row row[BFT_STAGE__COUNT];

@@ -11,12 +11,18 @@
 static int client_stage_of(int stage)
 {
     switch (stage) {
-    case BFT_STAGE_IDLE: return LOAD_STAGE_WAIT;
-    case BFT_STAGE_SIGN: return LOAD_STAGE_SIGN;
-    case BFT_STAGE_SEND: return LOAD_STAGE_SEND;
-    case BFT_STAGE_VERIFY: return LOAD_STAGE_VERIFY;
-    case BFT_STAGE_OTHER: return LOAD_STAGE_OTHER;
-    default: return -1;
+    case BFT_STAGE_IDLE:
+        return LOAD_STAGE_WAIT;
+    case BFT_STAGE_SIGN:
+        return LOAD_STAGE_SIGN;
+    case BFT_STAGE_SEND:
+        return LOAD_STAGE_SEND;
+    case BFT_STAGE_VERIFY:
+        return LOAD_STAGE_VERIFY;
+    case BFT_STAGE_OTHER:
+        return LOAD_STAGE_OTHER;
+    default:
+        return -1;
     }
 }
 
@@ -75,9 +81,8 @@ void ctl_budget_compute(const struct ctl_replica *reps, uint32_t n, const struct
         if (b->backups) r->backup_us /= b->backups;
         /* Waiting is where time goes when nothing is being done: it is not
          * a share of anyone's cost. */
-        r->share_p50 = s == BFT_STAGE_IDLE || b->p50_us <= 0
-                           ? -1
-                           : (r->client_us + r->leader_us) / b->p50_us;
+        r->share_p50 =
+            s == BFT_STAGE_IDLE || b->p50_us <= 0 ? -1 : (r->client_us + r->leader_us) / b->p50_us;
     }
     for (int p = 0; p < BFT_PHASE__COUNT; p++)
         b->phase_us[p] = b->phase_n[p] ? sum_phase[p] / (double)b->phase_n[p] : 0;
@@ -97,8 +102,7 @@ void ctl_budget_print(FILE *out, const struct ctl_budget *b)
     fprintf(out,
             "  latency budget  us per op; leader = replica %d, backups = mean of %u; p50 %.0f us\n",
             b->leader, b->backups, b->p50_us);
-    fprintf(out, "    %-9s %9s %9s %9s %8s\n", "stage", "client", "leader", "backups",
-            "of p50");
+    fprintf(out, "    %-9s %9s %9s %9s %8s\n", "stage", "client", "leader", "backups", "of p50");
     for (int s = 0; s < BFT_STAGE__COUNT; s++) {
         const struct ctl_budget_row *r = &b->row[s];
         char client[16] = "-", share[16] = "-";

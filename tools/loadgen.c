@@ -31,8 +31,8 @@ struct lg_client {
     struct bft_client *c;
     uint32_t in_flight;
     uint64_t next_coid;
-    uint64_t *sent_us; /* by req_no % cap */
-    uint64_t *coid;    /* client order id, by req_no % cap */
+    uint64_t *sent_us;  /* by req_no % cap */
+    uint64_t *coid;     /* client order id, by req_no % cap */
     uint64_t *first_us; /* the first reply to req_no % cap (0: none yet) */
     uint32_t cap;
     uint64_t last_acked_coid; /* what its reads look up */
@@ -56,7 +56,7 @@ struct lg {
     bool submitting;
     bool is_orders;
     struct lg_reads reads;
-    uint64_t rng; /* xorshift64: which read slots refill */
+    uint64_t rng;             /* xorshift64: which read slots refill */
     struct bft_budget budget; /* the loop's time by LOAD_STAGE_* */
 };
 
@@ -378,7 +378,8 @@ static int setup(struct lg *lg, char *err, size_t errlen)
         c->coid = calloc(c->cap, sizeof *c->coid);
         c->first_us = calloc(c->cap, sizeof *c->first_us);
         struct bft_client_host h = {.ctx = c, .send = lg_send, .done = lg_done};
-        if (!c->sent_us || !c->coid || !c->first_us || bft_client_create(&c->c, &cc, &h) != BFT_E_OK) {
+        if (!c->sent_us || !c->coid || !c->first_us ||
+            bft_client_create(&c->c, &cc, &h) != BFT_E_OK) {
             snprintf(err, errlen, "cannot create client %u", i);
             return -1;
         }
