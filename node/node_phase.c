@@ -30,7 +30,9 @@ static void slot_free(struct node_phase *p, struct node_phase_slot *s)
 void node_phase_arrive(struct bft_node *n, const struct bft_msg *req)
 {
     struct node_phase *p = &n->phase;
-    if (!n->host.budget || p->arrivals++ % NODE_PHASE_EVERY) return;
+    /* The 16th, 32nd, ... arrival: not the first, which at start-up
+     * waits for an election and would dominate the means. */
+    if (!n->host.budget || ++p->arrivals % NODE_PHASE_EVERY) return;
     struct node_phase_slot *s = NULL, *oldest = NULL;
     for (uint32_t i = 0; i < NODE_PHASE_SLOTS; i++) {
         struct node_phase_slot *c = &p->slot[i];
