@@ -88,9 +88,12 @@ struct bft_node_config {
  * proposed them (docs/design.md "Latency budget"): for each phase, the
  * summed ns from the request's arrival and how many samples reached it. */
 #define BFT_PHASE_MAP(X)                                                                           \
-    X(PROPOSED, "proposed")     /* PRE-PREPARE, proposal or AppendEntries queued */                \
-    X(PREPARED, "prepared")     /* PBFT: own COMMIT queued (2f+1 matching PREPAREs) */             \
-    X(EXECUTED, "executed")     /* committed and applied, reply queued */                          \
+    X(PROPOSED, "proposed") /* PRE-PREPARE, proposal or AppendEntries queued */                    \
+    X(PREPARED, "prepared") /* PBFT: own COMMIT queued (2f+1 matching PREPAREs) */                 \
+    X(QC1, "qc1")           /* HotStuff: own proposal at height + 1 queued (QC on the block) */    \
+    X(QC2, "qc2")           /* ... at height + 2 (QC on its child: the block is locked) */         \
+    X(QC3, "qc3")           /* ... at height + 3 (QC on its grandchild: 3-chain, committed) */     \
+    X(EXECUTED, "executed") /* committed and applied, reply queued */                              \
     X(REPLY_SENT, "reply_sent") /* reply handed to the transport, after the WAL sync */
 #define BFT_PHASE_ENUM(name, str) BFT_PHASE_##name,
 enum bft_phase { BFT_PHASE_MAP(BFT_PHASE_ENUM) BFT_PHASE__COUNT };

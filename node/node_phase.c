@@ -2,9 +2,10 @@
  * "Latency budget"). The cores are pure and keep no clock (docs/style.md
  * #1), so the phases are read from what the node sees them do: the
  * proposal that carries the request leaves (PBFT PRE-PREPARE, HotStuff
- * proposal: Castro & Liskov §4.2, Yin et al. §4; Raft AppendEntries:
+ * proposal: Castro & Liskov §4.2, Yin et al. §5; Raft AppendEntries:
  * Ongaro & Ousterhout §5.3), the primary's own COMMIT leaves (PBFT:
  * prepared, 2f+1 matching PREPAREs with the PRE-PREPARE, §4.2), the
+ * HotStuff leader's next proposals (each carries a new QC), the
  * request is executed and its reply queued, and the reply leaves after the
  * step's WAL sync. Only write requests the node hands to its core are
  * sampled, one in NODE_PHASE_EVERY, in fixed slots: a few clock readings
@@ -90,8 +91,24 @@ void node_phase_queued(struct bft_node *n, const struct bft_msg *m)
     if (!p->in_use) return;
     uint64_t now = bft_budget_clock_ns();
     switch (m->type) {
-    case BFT_MSG_PRE_PREPARE:
     case BFT_MSG_HS_PROPOSAL:
+        /* Chained HotStuff (Yin et al. §5): a leader proposes the next
+         * block as soon as the QC of the last one forms, and carries it.
+         * Our proposal at height h + k says the k-th QC of the chain that
+         * starts at a sampled block of height h has formed here; the third
+         * makes a 3-chain and commits it. A leader's window of views
+         * (docs/hotstuff.md) keeps the next proposals on the same replica;
+         * a chain that passes to another leader is not seen here. */
+        for (uint32_t i = 0; i < NODE_PHASE_SLOTS; i++) {
+            struct node_phase_slot *s = &p->slot[i];
+            if (!s->used || !s->proposed) continue;
+            for (int k = 1; k <= 3; k++)
+                if (m->seq >= s->seq + (uint64_t)k && !s->t_ns[BFT_PHASE_QC1 + k - 1])
+                    s->t_ns[BFT_PHASE_QC1 + k - 1] = now;
+        }
+        if (m->payload_len) proposed_batch(p, m, now);
+        break;
+    case BFT_MSG_PRE_PREPARE:
         if (m->payload_len) proposed_batch(p, m, now);
         break;
     case BFT_MSG_RAFT_APPEND:

@@ -91,6 +91,15 @@ void ctl_budget_compute(const struct ctl_replica *reps, uint32_t n, const struct
         b->first_reply_us = (double)L->budget.first_reply_ns / 1000.0 / (double)L->budget.timed;
         b->accept_reply_us = (double)L->budget.accept_reply_ns / 1000.0 / (double)L->budget.timed;
     }
+    /* The means add up where medians do not: per-op means over the mean
+     * latency is the additive view, the share of the p50 the one asked
+     * for at a glance (it passes 100% when the tail is heavy). */
+    for (int s = 0; s < BFT_STAGE__COUNT; s++) {
+        struct ctl_budget_row *r = &b->row[s];
+        r->share_mean = s == BFT_STAGE_IDLE || b->accept_reply_us <= 0
+                            ? -1
+                            : (r->client_us + r->leader_us) / b->accept_reply_us;
+    }
 }
 
 void ctl_budget_print(FILE *out, const struct ctl_budget *b)
@@ -100,17 +109,21 @@ void ctl_budget_print(FILE *out, const struct ctl_budget *b)
         return;
     }
     fprintf(out,
-            "  latency budget  us per op; leader = replica %d, backups = mean of %u; p50 %.0f us\n",
-            b->leader, b->backups, b->p50_us);
-    fprintf(out, "    %-9s %9s %9s %9s %8s\n", "stage", "client", "leader", "backups", "of p50");
+            "  latency budget  us per op; leader = replica %d, backups = mean of %u; p50 %.0f us, "
+            "mean %.0f us\n",
+            b->leader, b->backups, b->p50_us, b->accept_reply_us);
+    fprintf(out, "    %-9s %9s %9s %9s %8s %8s\n", "stage", "client", "leader", "backups", "of p50",
+            "of mean");
     for (int s = 0; s < BFT_STAGE__COUNT; s++) {
         const struct ctl_budget_row *r = &b->row[s];
-        char client[16] = "-", share[16] = "-";
+        char client[16] = "-", share[16] = "-", share_mean[16] = "-";
         if (r->client_stage >= 0) snprintf(client, sizeof client, "%.1f", r->client_us);
         if (r->share_p50 >= 0) snprintf(share, sizeof share, "%.1f%%", r->share_p50 * 100.0);
-        fprintf(out, "    %-9s %9s %9.1f %9.1f %8s\n",
+        if (r->share_mean >= 0)
+            snprintf(share_mean, sizeof share_mean, "%.1f%%", r->share_mean * 100.0);
+        fprintf(out, "    %-9s %9s %9.1f %9.1f %8s %8s\n",
                 s == BFT_STAGE_IDLE ? "idle/wait" : bft_stage_name(s), client, r->leader_us,
-                r->backup_us, share);
+                r->backup_us, share, share_mean);
     }
     fprintf(out, "  phases us       from arrival at the proposer (%llu samples):",
             (unsigned long long)b->phase_n[BFT_PHASE_REPLY_SENT]);
@@ -131,6 +144,7 @@ void ctl_budget_json(cJSON *o, const struct ctl_budget *b)
     cJSON_AddNumberToObject(x, "leader", b->leader);
     cJSON_AddNumberToObject(x, "backups", b->backups);
     cJSON_AddNumberToObject(x, "p50_us", b->p50_us);
+    cJSON_AddNumberToObject(x, "mean_us", b->accept_reply_us);
     cJSON *st = cJSON_AddObjectToObject(x, "stages_us_per_op");
     for (int s = 0; s < BFT_STAGE__COUNT; s++) {
         const struct ctl_budget_row *r = &b->row[s];
@@ -145,6 +159,10 @@ void ctl_budget_json(cJSON *o, const struct ctl_budget *b)
             cJSON_AddNumberToObject(y, "share_of_p50", r->share_p50);
         else
             cJSON_AddNullToObject(y, "share_of_p50");
+        if (r->share_mean >= 0)
+            cJSON_AddNumberToObject(y, "share_of_mean", r->share_mean);
+        else
+            cJSON_AddNullToObject(y, "share_of_mean");
     }
     cJSON *ph = cJSON_AddObjectToObject(x, "phases_us");
     for (int p = 0; p < BFT_PHASE__COUNT; p++) {
