@@ -28,6 +28,7 @@ void bft_budget_push(struct bft_budget *b, int stage, uint64_t now_ns)
         b->overflow++;
         return;
     }
+    b->calls[stage]++;
     b->stack[b->depth++] = (uint8_t)stage;
 }
 

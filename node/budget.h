@@ -16,9 +16,10 @@
 #define BFT_BUDGET_DEPTH 8
 
 struct bft_budget {
-    uint64_t ns[BFT_BUDGET_MAX_STAGES]; /* time charged to each stage */
-    uint64_t last_ns;                   /* the last clock reading */
-    uint8_t stack[BFT_BUDGET_DEPTH];    /* stack[depth - 1] is charged */
+    uint64_t ns[BFT_BUDGET_MAX_STAGES];    /* time charged to each stage */
+    uint64_t calls[BFT_BUDGET_MAX_STAGES]; /* times each stage was entered */
+    uint64_t last_ns;                      /* the last clock reading */
+    uint8_t stack[BFT_BUDGET_DEPTH];       /* stack[depth - 1] is charged */
     uint32_t depth;
     /* Pushes beyond BFT_BUDGET_DEPTH (a bug in the caller's nesting, not
      * input): their time stays with the top stage, and their pops only
@@ -45,7 +46,8 @@ uint64_t bft_budget_clock_ns(void);
     X(RECV, "recv")       /* taking frames from the transport, decoding, the client table */       \
     X(VERIFY, "verify")   /* signature checks of replica and client messages */                    \
     X(CORE, "core")       /* the protocol core's handlers, less what they call below */            \
-    X(WAL, "wal")         /* WAL appends and the fdatasync before sends leave */                   \
+    X(WAL, "wal")         /* WAL appends (buffered writes) */                                      \
+    X(FSYNC, "fsync")     /* the fdatasync before a step's sends leave (durability wait) */        \
     X(EXECUTE, "execute") /* applying committed requests to the application */                     \
     X(SIGN, "sign")       /* signing phase messages and replies */                                 \
     X(SEND, "send")       /* handing frames to the transport */                                    \

@@ -117,7 +117,7 @@ void bft_node_flush(struct bft_node *n)
     if (n->n_out == 0 && !n->dirty) return;
     bool ok = true;
     if (n->dirty && n->host.sync) {
-        node_stage_in(n, BFT_STAGE_WAL);
+        node_stage_in(n, BFT_STAGE_FSYNC);
         ok = n->host.sync(n->host.ctx) == 0;
         node_stage_out(n);
     }

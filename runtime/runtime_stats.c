@@ -27,6 +27,10 @@ void rt_stats_budget_json(FILE *f, const struct bft_budget *b, const struct bft_
     for (int s = 0; s < BFT_STAGE__COUNT; s++)
         fprintf(f, "%s\"%s\": %llu", s ? ", " : "", bft_stage_name(s),
                 (unsigned long long)(b->ns[s] / 1000));
+    fprintf(f, "}, \"stage_calls\": {");
+    for (int s = 0; s < BFT_STAGE__COUNT; s++)
+        fprintf(f, "%s\"%s\": %llu", s ? ", " : "", bft_stage_name(s),
+                (unsigned long long)b->calls[s]);
     fprintf(f, "}, \"stage_us_per_op\": {");
     for (int s = 0; s < BFT_STAGE__COUNT; s++)
         fprintf(f, "%s\"%s\": %.2f", s ? ", " : "", bft_stage_name(s),

@@ -15,6 +15,7 @@ struct ctl_budget_row {
     int stage;                              /* BFT_STAGE_* */
     int client_stage;                       /* LOAD_STAGE_*, or -1: the client has none */
     double client_us, leader_us, backup_us; /* per completed / executed op */
+    double leader_calls;                    /* times the leader entered it, per op */
     double share_p50;                       /* (client + leader) / p50; < 0: not a cost (idle) */
     double share_mean;                      /* (client + leader) / the mean latency; < 0 likewise */
 };

@@ -57,6 +57,9 @@ int ctl_read_stats(const char *dir, struct ctl_replica *r)
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "stage_us");
     for (int s = 0; s < BFT_STAGE__COUNT; s++)
         r->stage_us[s] = (double)jnum(st, bft_stage_name(s));
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(o, "stage_calls");
+    for (int s = 0; s < BFT_STAGE__COUNT; s++)
+        r->stage_calls[s] = jnum(sc, bft_stage_name(s));
     const cJSON *pu = cJSON_GetObjectItemCaseSensitive(o, "phase_us");
     const cJSON *pn = cJSON_GetObjectItemCaseSensitive(o, "phase_n");
     for (int p = 0; p < BFT_PHASE__COUNT; p++) {

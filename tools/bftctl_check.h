@@ -37,6 +37,7 @@ struct ctl_replica {
      * none reached phase p here). */
     bool is_leader;
     double stage_us[BFT_STAGE__COUNT];
+    uint64_t stage_calls[BFT_STAGE__COUNT];
     double phase_us[BFT_PHASE__COUNT];
     uint64_t phase_n[BFT_PHASE__COUNT];
     /* commits.log */

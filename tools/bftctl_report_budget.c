@@ -61,7 +61,10 @@ void ctl_budget_compute(const struct ctl_replica *reps, uint32_t n, const struct
         r->client_stage = client_stage_of(s);
         if (r->client_stage >= 0)
             r->client_us = (double)L->budget.stage_ns[r->client_stage] / 1000.0 / ops_client;
-        if (ops_leader > 0) r->leader_us = ld->stage_us[s] / ops_leader;
+        if (ops_leader > 0) {
+            r->leader_us = ld->stage_us[s] / ops_leader;
+            r->leader_calls = (double)ld->stage_calls[s] / ops_leader;
+        }
     }
     double sum_phase[BFT_PHASE__COUNT] = {0};
     for (uint32_t i = 0; i < n; i++) {
@@ -112,8 +115,8 @@ void ctl_budget_print(FILE *out, const struct ctl_budget *b)
             "  latency budget  us per op; leader = replica %d, backups = mean of %u; p50 %.0f us, "
             "mean %.0f us\n",
             b->leader, b->backups, b->p50_us, b->accept_reply_us);
-    fprintf(out, "    %-9s %9s %9s %9s %8s %8s\n", "stage", "client", "leader", "backups", "of p50",
-            "of mean");
+    fprintf(out, "    %-9s %9s %9s %9s %8s %8s %9s\n", "stage", "client", "leader", "backups",
+            "of p50", "of mean", "calls/op");
     for (int s = 0; s < BFT_STAGE__COUNT; s++) {
         const struct ctl_budget_row *r = &b->row[s];
         char client[16] = "-", share[16] = "-", share_mean[16] = "-";
@@ -121,9 +124,9 @@ void ctl_budget_print(FILE *out, const struct ctl_budget *b)
         if (r->share_p50 >= 0) snprintf(share, sizeof share, "%.1f%%", r->share_p50 * 100.0);
         if (r->share_mean >= 0)
             snprintf(share_mean, sizeof share_mean, "%.1f%%", r->share_mean * 100.0);
-        fprintf(out, "    %-9s %9s %9.1f %9.1f %8s %8s\n",
+        fprintf(out, "    %-9s %9s %9.1f %9.1f %8s %8s %9.2f\n",
                 s == BFT_STAGE_IDLE ? "idle/wait" : bft_stage_name(s), client, r->leader_us,
-                r->backup_us, share, share_mean);
+                r->backup_us, share, share_mean, r->leader_calls);
     }
     fprintf(out, "  phases us       from arrival at the proposer (%llu samples):",
             (unsigned long long)b->phase_n[BFT_PHASE_REPLY_SENT]);
@@ -154,6 +157,7 @@ void ctl_budget_json(cJSON *o, const struct ctl_budget *b)
         else
             cJSON_AddNullToObject(y, "client");
         cJSON_AddNumberToObject(y, "leader", r->leader_us);
+        cJSON_AddNumberToObject(y, "leader_calls", r->leader_calls);
         cJSON_AddNumberToObject(y, "backups", r->backup_us);
         if (r->share_p50 >= 0)
             cJSON_AddNumberToObject(y, "share_of_p50", r->share_p50);

@@ -41,6 +41,9 @@ static void test_nested_stages_are_exclusive(void **state)
     assert_int_equal(b.ns[BFT_STAGE_SIGN], 13);
     assert_int_equal(total(&b), 800); /* the wall time from start to settle */
     assert_int_equal(b.depth, 1);
+    assert_int_equal(b.calls[BFT_STAGE_IDLE], 1);
+    assert_int_equal(b.calls[BFT_STAGE_SIGN], 1);
+    assert_int_equal(b.calls[BFT_STAGE_OTHER], 0); /* the base is never entered */
 }
 
 static void test_depth_is_bounded_and_pops_match(void **state)

@@ -48,8 +48,10 @@ static void test_budget_members_parse(void **state)
     (void)state;
     struct bft_budget b;
     bft_budget_start(&b, BFT_STAGE_OTHER, 0);
-    for (int s = 0; s < BFT_STAGE__COUNT; s++)
+    for (int s = 0; s < BFT_STAGE__COUNT; s++) {
         b.ns[s] = 1000000u * (uint64_t)(s + 1); /* stage s: (s+1) ms */
+        b.calls[s] = 10u * (uint64_t)(s + 1);
+    }
     struct bft_phase_stats ph = {.sampled = 7, .unproposed = 2, .evicted = 1};
     ph.sum_ns[BFT_PHASE_PROPOSED] = 3 * 20000;
     ph.count[BFT_PHASE_PROPOSED] = 3;
@@ -71,6 +73,9 @@ static void test_budget_members_parse(void **state)
     for (int s = 0; s < BFT_STAGE__COUNT; s++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(us, bft_stage_name(s));
         assert_true(cJSON_IsNumber(v) && v->valuedouble == 1000.0 * (s + 1));
+        v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "stage_calls"),
+                                             bft_stage_name(s));
+        assert_true(cJSON_IsNumber(v) && v->valuedouble == 10.0 * (s + 1));
         v = cJSON_GetObjectItemCaseSensitive(per, bft_stage_name(s));
         assert_true(cJSON_IsNumber(v) && v->valuedouble == 2.0 * (s + 1)); /* / 500 ops */
     }

@@ -34,6 +34,9 @@ static void write_stats(uint32_t id, bool leader, double unit, uint64_t ops, con
             (unsigned long long)ops, leader ? "true" : "false");
     for (int s = 0; s < BFT_STAGE__COUNT; s++)
         fprintf(f, "%s\"%s\": %.0f", s ? ", " : "", bft_stage_name(s), unit * (s + 1));
+    fprintf(f, "}, \"stage_calls\": {");
+    for (int s = 0; s < BFT_STAGE__COUNT; s++)
+        fprintf(f, "%s\"%s\": %d", s ? ", " : "", bft_stage_name(s), 50 * (s + 1));
     fprintf(f, "}, \"phase_us\": {%s}, \"phase_n\": {%s}}\n", phase_us, phase_n);
     fclose(f);
 }
@@ -79,6 +82,7 @@ static void test_budget_from_known_stats(void **state)
     /* Backups: the mean of 1000, 3000 and 5000 x (stage + 1) / 100. */
     assert_true(b.row[BFT_STAGE_CORE].backup_us == 30.0 * (BFT_STAGE_CORE + 1));
     assert_true(b.row[BFT_STAGE_SIGN].client_us == 13.0);
+    assert_true(b.row[BFT_STAGE_FSYNC].leader_calls == 0.5 * (BFT_STAGE_FSYNC + 1));
     assert_int_equal(b.row[BFT_STAGE_CORE].client_stage, -1);
     /* Share: (client + leader) / p50. */
     double want = (72.0 + 20.0 * (BFT_STAGE_VERIFY + 1)) / 4000.0;
