@@ -151,8 +151,9 @@ int bft_replica_poll(struct bft_replica *r, int timeout_ms)
      * poll, none per message here (the node adds its own per stage). */
     bft_budget_push(&rt->budget, BFT_STAGE_IDLE, bft_budget_clock_ns());
     int got = net_recv(rt->net, wait, &frame, &len);
-    bft_budget_pop(&rt->budget, bft_budget_clock_ns());
-    bft_budget_push(&rt->budget, BFT_STAGE_RECV, bft_budget_clock_ns());
+    uint64_t woke_ns = bft_budget_clock_ns(); /* idle ends where recv starts */
+    bft_budget_pop(&rt->budget, woke_ns);
+    bft_budget_push(&rt->budget, BFT_STAGE_RECV, woke_ns);
     for (int i = 0; got == 1 && i < RT_BURST_FRAMES; i++) {
         handle_frame(rt, frame, len);
         net_frame_free(frame);
