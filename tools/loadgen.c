@@ -34,6 +34,7 @@ struct lg_client {
     uint64_t *sent_us;  /* by req_no % cap */
     uint64_t *coid;     /* client order id, by req_no % cap */
     uint64_t *first_us; /* the first reply to req_no % cap (0: none yet) */
+    uint64_t *req_of;   /* the write request number the slot holds (reads have none) */
     uint32_t cap;
     uint64_t last_acked_coid; /* what its reads look up */
     struct {
@@ -138,6 +139,7 @@ static bool submit_one(struct lg_client *c, uint64_t t_us)
     }
     c->sent_us[req % c->cap] = t_us;
     c->first_us[req % c->cap] = 0;
+    c->req_of[req % c->cap] = req;
     c->coid[req % c->cap] = c->next_coid;
     lg->r->submitted++;
     return true;
@@ -316,7 +318,10 @@ static void dispatch(struct lg *lg, const uint8_t *frame, size_t len, uint64_t t
             uint64_t t = now_us();
             for (uint32_t k = 0; k < count && k < c->cap; k++) {
                 uint32_t i = (uint32_t)((first + k) % c->cap);
-                if (!c->first_us[i] && c->sent_us[i] && c->sent_us[i] <= t) c->first_us[i] = t;
+                /* Only the write that holds the slot: not a read's reply,
+                 * nor a late one to an older write. */
+                if (c->req_of[i] == first + k && !c->first_us[i] && c->sent_us[i] <= t)
+                    c->first_us[i] = t;
             }
         }
         stage_in(lg, LOAD_STAGE_VERIFY);
@@ -377,8 +382,9 @@ static int setup(struct lg *lg, char *err, size_t errlen)
         c->sent_us = calloc(c->cap, sizeof *c->sent_us);
         c->coid = calloc(c->cap, sizeof *c->coid);
         c->first_us = calloc(c->cap, sizeof *c->first_us);
+        c->req_of = calloc(c->cap, sizeof *c->req_of);
         struct bft_client_host h = {.ctx = c, .send = lg_send, .done = lg_done};
-        if (!c->sent_us || !c->coid || !c->first_us ||
+        if (!c->sent_us || !c->coid || !c->first_us || !c->req_of ||
             bft_client_create(&c->c, &cc, &h) != BFT_E_OK) {
             snprintf(err, errlen, "cannot create client %u", i);
             return -1;
@@ -395,6 +401,7 @@ static void teardown(struct lg *lg)
             free(lg->cl[i].sent_us);
             free(lg->cl[i].coid);
             free(lg->cl[i].first_us);
+            free(lg->cl[i].req_of);
         }
     }
     free(lg->cl);
