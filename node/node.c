@@ -59,14 +59,18 @@ static void io_persist(void *ctx, const uint8_t *rec, size_t len)
 {
     struct bft_node *n = ctx;
     if (!n->host.persist) return;
+    node_stage_in(n, BFT_STAGE_WAL);
     n->host.persist(n->host.ctx, rec, len);
+    node_stage_out(n);
     n->dirty = true;
 }
 
 static void io_execute(void *ctx, uint64_t seq, uint64_t view, const uint8_t *batch, size_t len,
                        const bft_digest *batch_digest, bft_digest *state)
 {
+    node_stage_in(ctx, BFT_STAGE_EXECUTE);
     node_execute(ctx, seq, view, batch, len, batch_digest, state);
+    node_stage_out(ctx);
 }
 
 static void io_set_timer(void *ctx, uint32_t timer, uint64_t after_ms)
@@ -360,7 +364,10 @@ static void receive_request(struct bft_node *n, const struct bft_msg *m)
     }
     if (node_already_executed(n, m)) return; /* cached reply re-sent */
     n->stats.requests_ordered++;
+    node_phase_arrive(n, m);
+    node_stage_in(n, BFT_STAGE_CORE);
     n->ops->on_request(n->core, m);
+    node_stage_out(n);
     recovery_done(n);
 }
 
@@ -416,13 +423,17 @@ void bft_node_receive(struct bft_node *n, const uint8_t *buf, size_t len)
         }
     }
     n->stats.heard_from[m.sender]++;
+    node_stage_in(n, BFT_STAGE_CORE);
     n->ops->on_message(n->core, &m);
+    node_stage_out(n);
     recovery_done(n);
 }
 
 void bft_node_timer(struct bft_node *n, uint32_t timer)
 {
+    node_stage_in(n, BFT_STAGE_CORE);
     n->ops->on_timer(n->core, timer);
+    node_stage_out(n);
     recovery_done(n);
 }
 
@@ -439,6 +450,7 @@ void bft_node_stats(const struct bft_node *n, struct bft_node_stats *out)
     out->in_view_change = st.in_view_change;
     out->is_leader = st.is_leader;
     out->snapshot_base = n->base;
+    out->phase = n->phase.stats;
     bft_node_state_digest((struct bft_node *)n, &out->state_digest);
 }
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "app/app.h"
+#include "node/budget.h"
 #include "core/core.h"
 #include "wire/wire.h"
 
@@ -55,6 +56,12 @@ struct bft_host {
      * staleness (docs/reads.md); the simulator gives its virtual clock.
      * NULL: the node reads CLOCK_MONOTONIC. Cores never see it. */
     uint64_t (*now_ms)(void *ctx);
+    /* Optional (docs/design.md "Latency budget"): where the node charges
+     * its stages (verify, core, WAL, execute, sign, send) and, with it,
+     * every NODE_PHASE_EVERY-th write request is followed through its
+     * phases. NULL: nothing is timed (the simulator: no clock is read). The
+     * host starts it and owns it. */
+    struct bft_budget *budget;
 };
 
 struct bft_node_config {
@@ -75,6 +82,28 @@ struct bft_node_config {
      * simulator, reproducible). bftd passes fresh entropy, so a restarted
      * incarnation does not repeat its predecessor's choices. */
     uint64_t random_seed;
+};
+
+/* Per-phase wall latency of sampled write requests at the replica that
+ * proposed them (docs/design.md "Latency budget"): for each phase, the
+ * summed ns from the request's arrival and how many samples reached it. */
+#define BFT_PHASE_MAP(X)                                                                           \
+    X(PROPOSED, "proposed") /* PRE-PREPARE, proposal or AppendEntries queued */                    \
+    X(PREPARED, "prepared") /* PBFT: own COMMIT queued (2f+1 matching PREPAREs) */                 \
+    X(QC1, "qc1")           /* HotStuff: own proposal at height + 1 queued (QC on the block) */    \
+    X(QC2, "qc2")           /* ... at height + 2 (QC on its child: the block is locked) */         \
+    X(QC3, "qc3")           /* ... at height + 3 (QC on its grandchild: 3-chain, committed) */     \
+    X(EXECUTED, "executed") /* committed and applied, reply queued */                              \
+    X(REPLY_SENT, "reply_sent") /* reply handed to the transport, after the WAL sync */
+#define BFT_PHASE_ENUM(name, str) BFT_PHASE_##name,
+enum bft_phase { BFT_PHASE_MAP(BFT_PHASE_ENUM) BFT_PHASE__COUNT };
+const char *bft_phase_name(int phase);
+struct bft_phase_stats {
+    uint64_t sum_ns[BFT_PHASE__COUNT];
+    uint64_t count[BFT_PHASE__COUNT];
+    uint64_t sampled;    /* samples taken at arrival */
+    uint64_t unproposed; /* replied but proposed elsewhere (a backup) */
+    uint64_t evicted;    /* never finished before their slot was needed */
 };
 
 struct bft_node_stats {
@@ -104,6 +133,7 @@ struct bft_node_stats {
     bool in_view_change;
     bool is_leader;
     bft_digest state_digest;
+    struct bft_phase_stats phase; /* zero unless the host gave a budget */
 };
 
 struct bft_node;

@@ -45,7 +45,9 @@ void node_sign(struct bft_node *n, uint32_t domain, const uint8_t *region, size_
         null_sig(n, n->cfg.replica_pk[n->cfg.core.self], domain, region, len, sig);
         return;
     }
+    node_stage_in(n, BFT_STAGE_SIGN);
     crypto_sign_msg(&n->cfg.self_key, domain, n->cfg.core.cluster_id, region, len, sig);
+    node_stage_out(n);
 }
 
 bool node_verify_replica(struct bft_node *n, uint32_t signer, uint32_t domain,
@@ -57,8 +59,11 @@ bool node_verify_replica(struct bft_node *n, uint32_t signer, uint32_t domain,
         null_sig(n, n->cfg.replica_pk[signer], domain, region, len, want);
         return memcmp(want, sig, BFT_SIG_LEN) == 0;
     }
-    return crypto_vcache_verify(n->vcache, n->cfg.replica_pk[signer], domain,
-                                n->cfg.core.cluster_id, region, len, sig);
+    node_stage_in(n, BFT_STAGE_VERIFY);
+    bool ok = crypto_vcache_verify(n->vcache, n->cfg.replica_pk[signer], domain,
+                                   n->cfg.core.cluster_id, region, len, sig);
+    node_stage_out(n);
+    return ok;
 }
 
 bool node_verify_request(struct bft_node *n, const struct bft_msg *req)
@@ -69,8 +74,11 @@ bool node_verify_request(struct bft_node *n, const struct bft_msg *req)
     const uint8_t *region;
     size_t len;
     bft_msg_signed_region(req->raw, &region, &len);
-    return crypto_vcache_verify(n->vcache, n->cfg.client_pk[req->sender], BFT_MSG_REQUEST,
-                                n->cfg.core.cluster_id, region, len, req->sig);
+    node_stage_in(n, BFT_STAGE_VERIFY);
+    bool ok = crypto_vcache_verify(n->vcache, n->cfg.client_pk[req->sender], BFT_MSG_REQUEST,
+                                   n->cfg.core.cluster_id, region, len, req->sig);
+    node_stage_out(n);
+    return ok;
 }
 
 /* The same check the HotStuff core runs on block responses (core.h
@@ -78,5 +86,10 @@ bool node_verify_request(struct bft_node *n, const struct bft_msg *req)
  * batches for the same reasons. */
 int node_check_batch(struct bft_node *n, const struct bft_msg *m)
 {
-    return bft_batch_verify(&n->env, n->cfg.n_clients, m->payload, m->payload_len, &m->digest);
+    /* The batch digest and parse count as verification; the client
+     * signatures inside are charged there again (node_verify_request). */
+    node_stage_in(n, BFT_STAGE_VERIFY);
+    int why = bft_batch_verify(&n->env, n->cfg.n_clients, m->payload, m->payload_len, &m->digest);
+    node_stage_out(n);
+    return why;
 }

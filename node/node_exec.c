@@ -181,6 +181,7 @@ static void exec_envelope(struct bft_node *n, uint64_t seq, uint64_t view,
         n->ops->status(n->core, &st);
         if (!st.is_leader) n->n_out--;
     }
+    node_phase_replied(n, req->sender, req->seq);
 }
 
 void node_execute(struct bft_node *n, uint64_t seq, uint64_t view, const uint8_t *batch, size_t len,

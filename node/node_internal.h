@@ -71,6 +71,27 @@ struct node_read_wait {
     uint8_t raw[NODE_READ_RAW_MAX];
 };
 
+/* Phase sampling (node_phase.c): every NODE_PHASE_EVERY-th write request
+ * handed to the core is followed in one of NODE_PHASE_SLOTS slots; a
+ * sample that never finishes (proposed by another replica and not
+ * answered here, or lost in a view change) gives its slot to the next
+ * once all are taken. */
+#define NODE_PHASE_EVERY 16
+#define NODE_PHASE_SLOTS 32
+struct node_phase_slot {
+    bool used, proposed, reply_queued;
+    uint32_t client;
+    uint64_t req_no, seq;
+    uint64_t t0_ns;
+    uint64_t t_ns[BFT_PHASE__COUNT]; /* 0: not reached */
+};
+struct node_phase {
+    struct node_phase_slot slot[NODE_PHASE_SLOTS];
+    uint32_t in_use;
+    uint64_t arrivals;
+    struct bft_phase_stats stats;
+};
+
 struct bft_node {
     struct bft_node_config cfg;
     struct bft_host host;
@@ -114,6 +135,7 @@ struct bft_node {
     uint32_t reads_head, reads_count;
 
     struct bft_node_stats stats;
+    struct node_phase phase;
 };
 
 /* node_crypto.c */
@@ -144,6 +166,24 @@ void node_reads_serve(struct bft_node *n, uint64_t executed);
 uint64_t node_now_ms(struct bft_node *n);
 /* A committed state was just executed or installed: note when. */
 void node_mark_fresh(struct bft_node *n);
+
+/* node_phase.c: the stage and phase stamps, no-ops without a budget. */
+static inline void node_stage_in(struct bft_node *n, int stage)
+{
+    if (n->host.budget) bft_budget_push(n->host.budget, stage, bft_budget_clock_ns());
+}
+static inline void node_stage_out(struct bft_node *n)
+{
+    if (n->host.budget) bft_budget_pop(n->host.budget, bft_budget_clock_ns());
+}
+/* A write request is handed to the core. */
+void node_phase_arrive(struct bft_node *n, const struct bft_msg *req);
+/* A replica message was queued (proposals, PBFT COMMITs). */
+void node_phase_queued(struct bft_node *n, const struct bft_msg *m);
+/* The reply to the envelope (client, first req_no) was queued. */
+void node_phase_replied(struct bft_node *n, uint32_t client, uint64_t req_no);
+/* The outbox was handed to the transport. */
+void node_phase_flushed(struct bft_node *n);
 
 /* node_exec.c */
 void node_execute(struct bft_node *n, uint64_t seq, uint64_t view, const uint8_t *batch, size_t len,

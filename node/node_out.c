@@ -109,14 +109,20 @@ void node_queue_msg(struct bft_node *n, const struct bft_msg *m, bool broadcast,
     } else {
         outbox_push(n, dest, off, (uint32_t)len);
     }
+    node_phase_queued(n, &out);
 }
 
 void bft_node_flush(struct bft_node *n)
 {
     if (n->n_out == 0 && !n->dirty) return;
     bool ok = true;
-    if (n->dirty && n->host.sync) ok = n->host.sync(n->host.ctx) == 0;
+    if (n->dirty && n->host.sync) {
+        node_stage_in(n, BFT_STAGE_FSYNC);
+        ok = n->host.sync(n->host.ctx) == 0;
+        node_stage_out(n);
+    }
     n->dirty = false;
+    node_stage_in(n, BFT_STAGE_SEND);
     for (uint32_t i = 0; ok && i < n->n_out; i++) {
         const struct node_out *o = &n->out[i];
         const uint8_t *p = n->arena + o->off;
@@ -131,4 +137,6 @@ void bft_node_flush(struct bft_node *n)
     }
     n->n_out = 0;
     n->arena_len = 0;
+    node_stage_out(n);
+    if (ok) node_phase_flushed(n);
 }

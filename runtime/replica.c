@@ -94,6 +94,8 @@ int bft_replica_create(struct bft_replica **out, const struct bft_replica_option
         return rv;
     }
     rt->start_ms = rt_now_ms();
+    /* Timed from here: the WAL replay above is not a request's cost. */
+    bft_budget_start(&rt->budget, BFT_STAGE_OTHER, bft_budget_clock_ns());
     *out = (struct bft_replica *)rt;
     return BFT_E_OK;
 }
@@ -145,7 +147,13 @@ int bft_replica_poll(struct bft_replica *r, int timeout_ms)
     if (timeout_ms >= 0 && timeout_ms < wait) wait = timeout_ms;
     uint8_t *frame;
     size_t len;
+    /* Stage stamps (node/budget.h): a handful of clock readings per
+     * poll, none per message here (the node adds its own per stage). */
+    bft_budget_push(&rt->budget, BFT_STAGE_IDLE, bft_budget_clock_ns());
     int got = net_recv(rt->net, wait, &frame, &len);
+    uint64_t woke_ns = bft_budget_clock_ns(); /* idle ends where recv starts */
+    bft_budget_pop(&rt->budget, woke_ns);
+    bft_budget_push(&rt->budget, BFT_STAGE_RECV, woke_ns);
     for (int i = 0; got == 1 && i < RT_BURST_FRAMES; i++) {
         handle_frame(rt, frame, len);
         net_frame_free(frame);
@@ -155,6 +163,7 @@ int bft_replica_poll(struct bft_replica *r, int timeout_ms)
         handle_frame(rt, frame, len);
         net_frame_free(frame);
     }
+    bft_budget_pop(&rt->budget, bft_budget_clock_ns());
     if (got < 0) {
         fprintf(stderr, "bftd %u: the transport failed; stopping\n", rt->id);
         finish(rt);
@@ -170,7 +179,9 @@ int bft_replica_poll(struct bft_replica *r, int timeout_ms)
             rt_storage_failed(rt, &rt->wal_failed, why, errno);
     }
     if (rt->faults) rt_faults_poll(rt->faults);
+    bft_budget_push(&rt->budget, BFT_STAGE_SEND, bft_budget_clock_ns());
     net_flush(rt->net);
+    bft_budget_pop(&rt->budget, bft_budget_clock_ns());
     if (housekeeping(rt, now) == BFT_REPLICA_RESUME) {
         finish(rt);
         return BFT_REPLICA_RESUME;

@@ -280,7 +280,8 @@ static int setup_node(struct rt *rt, const struct bft_node_config *nc)
                             .on_execute = h_on_execute,
                             .save_snapshot = h_save_snapshot,
                             .snapshot_wanted = h_snapshot_wanted,
-                            .on_result = rt->audit_on || rt->on_commit ? h_on_result : NULL};
+                            .on_result = rt->audit_on || rt->on_commit ? h_on_result : NULL,
+                            .budget = &rt->budget};
     int rv = bft_node_create(&rt->node, nc, &host, err, sizeof err);
     if (rv != BFT_E_OK) return FAIL(rv, "%s", err);
     return BFT_E_OK;

@@ -51,7 +51,7 @@ struct rt {
     /* Status over the network (runtime_status_host.c). */
     struct rt_status_track status_track;
     struct rt_status_server *status; /* NULL: no status address */
-    bool audit_on; /* the orders app: audit.log (runtime_audit.c) */
+    bool audit_on;                   /* the orders app: audit.log (runtime_audit.c) */
     bft_replica_commit_fn on_commit;
     void *on_commit_ctx;
     char err[2048];          /* why setup failed */
@@ -59,6 +59,9 @@ struct rt {
     bool finished;           /* the final flush is done (rt_finish) */
     bool exit_after_destroy; /* bft_replica_advanced */
     uint64_t last_stats_ms, last_probe_ms;
+    /* Where the event loop's time goes (docs/design.md "Latency budget"):
+     * the loop charges idle, recv and send, the node the rest. */
+    struct bft_budget budget;
 };
 
 /* runtime.c: the node's host callbacks and the setup from cluster.json
@@ -75,6 +78,11 @@ void rt_write_stats(struct rt *rt, bool final);
  * replica has a status address (0, or -1 with err); observe and publish, every tick. */
 int rt_status_setup(struct rt *rt, bool serve, char *err, size_t errlen);
 void rt_status_tick(struct rt *rt, const struct bft_node_stats *st);
+/* The latency budget's members of stats.json (docs/design.md "Latency
+ * budget"), each after ", ": stage_us, stage_us_per_op (by `ops`
+ * executed; 0 when none), phase_us and phase_n. */
+void rt_stats_budget_json(FILE *f, const struct bft_budget *b, const struct bft_phase_stats *ph,
+                          uint64_t ops);
 /* The members of "rejected" (one per reason) and its closing brace. */
 void rt_stats_rejected_json(FILE *f, const uint64_t rejected[BFT_REJECT__COUNT]);
 

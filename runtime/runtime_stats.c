@@ -20,8 +20,42 @@ void rt_stats_rejected_json(FILE *f, const uint64_t rejected[BFT_REJECT__COUNT])
     fprintf(f, "}");
 }
 
+void rt_stats_budget_json(FILE *f, const struct bft_budget *b, const struct bft_phase_stats *ph,
+                          uint64_t ops)
+{
+    fprintf(f, ", \"stage_us\": {");
+    for (int s = 0; s < BFT_STAGE__COUNT; s++)
+        fprintf(f, "%s\"%s\": %llu", s ? ", " : "", bft_stage_name(s),
+                (unsigned long long)(b->ns[s] / 1000));
+    fprintf(f, "}, \"stage_calls\": {");
+    for (int s = 0; s < BFT_STAGE__COUNT; s++)
+        fprintf(f, "%s\"%s\": %llu", s ? ", " : "", bft_stage_name(s),
+                (unsigned long long)b->calls[s]);
+    fprintf(f, "}, \"stage_us_per_op\": {");
+    for (int s = 0; s < BFT_STAGE__COUNT; s++)
+        fprintf(f, "%s\"%s\": %.2f", s ? ", " : "", bft_stage_name(s),
+                ops ? (double)b->ns[s] / 1000.0 / (double)ops : 0.0);
+    /* Means from the request's arrival, only for phases some sample
+     * reached: an absent member means "not seen here". */
+    fprintf(f, "}, \"phase_us\": {");
+    bool first = true;
+    for (int p = 0; p < BFT_PHASE__COUNT; p++) {
+        if (!ph->count[p]) continue;
+        fprintf(f, "%s\"%s\": %.1f", first ? "" : ", ", bft_phase_name(p),
+                (double)ph->sum_ns[p] / 1000.0 / (double)ph->count[p]);
+        first = false;
+    }
+    fprintf(f, "}, \"phase_n\": {\"sampled\": %llu, \"unproposed\": %llu, \"evicted\": %llu",
+            (unsigned long long)ph->sampled, (unsigned long long)ph->unproposed,
+            (unsigned long long)ph->evicted);
+    for (int p = 0; p < BFT_PHASE__COUNT; p++)
+        fprintf(f, ", \"%s\": %llu", bft_phase_name(p), (unsigned long long)ph->count[p]);
+    fprintf(f, "}");
+}
+
 void rt_write_stats(struct rt *rt, bool final)
 {
+    bft_budget_settle(&rt->budget, bft_budget_clock_ns());
     struct bft_node_stats st;
     bft_node_stats(rt->node, &st);
     struct net_peer_stats ns;
@@ -60,6 +94,7 @@ void rt_write_stats(struct rt *rt, bool final)
             (unsigned long long)rt->audit.gaps, (unsigned long long)st.reads_deferred,
             st.leader < rt->cl.n ? (int)st.leader : -1, st.is_leader ? "true" : "false");
     rt_stats_rejected_json(f, st.rejected);
+    rt_stats_budget_json(f, &rt->budget, &st.phase, st.requests_executed);
     if (rt->faults) rt_faults_stats_json(rt->faults, f);
     rt_storage_stats_json(&rt->store, st.snapshot_loaded, f);
     fprintf(f, ", \"tls_refused\": %llu", (unsigned long long)ns.tls_refused); /* docs/tls.md */

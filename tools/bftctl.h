@@ -88,6 +88,26 @@ struct load_reads {
     double lat_ms_p50, lat_ms_p90, lat_ms_p99, lat_ms_max;
 };
 
+/* The load generator's share of the latency budget (docs/design.md
+ * "Latency budget"): its loop's time by stage (node/budget.h's
+ * accumulator with these stages), and per completed write the wait from
+ * sending it to the first reply and to the reply that completed it under
+ * the client rule (f+1 matching, Raft: the leader's). */
+#define LOAD_STAGE_MAP(X)                                                                          \
+    X(WAIT, "client_wait")     /* waiting for replies in the poll */                               \
+    X(SIGN, "client_sign")     /* encoding and signing envelopes */                                \
+    X(SEND, "client_send")     /* handing frames to the transport */                               \
+    X(VERIFY, "client_verify") /* decoding, verifying and matching replies */                      \
+    X(OTHER, "client_other")   /* bookkeeping, ticks, retransmissions */
+#define LOAD_STAGE_ENUM(name, str) LOAD_STAGE_##name,
+enum load_stage { LOAD_STAGE_MAP(LOAD_STAGE_ENUM) LOAD_STAGE__COUNT };
+const char *load_stage_name(int stage);
+struct load_budget {
+    uint64_t stage_ns[LOAD_STAGE__COUNT];
+    uint64_t first_reply_ns, accept_reply_ns; /* summed over `timed` writes */
+    uint64_t timed;
+};
+
 #define LOAD_MAX_SECONDS 3600
 struct load_result {
     uint64_t completed; /* operations accepted by the client rule */
@@ -112,6 +132,7 @@ struct load_result {
     uint64_t acks_not_ok; /* acknowledged with a status other than OK */
     struct load_reads reads[BFT_READ_LEVELS];
     uint64_t read_refusals, read_fallbacks; /* client stats, summed */
+    struct load_budget budget;
 };
 int ctl_load_run(const struct load_opts *o, struct load_result *r, char *err, size_t errlen);
 

@@ -53,6 +53,20 @@ int ctl_read_stats(const char *dir, struct ctl_replica *r)
     const cJSON *rej = cJSON_GetObjectItemCaseSensitive(o, "rejected");
     for (int i = BFT_REJECT__FIRST; i < BFT_REJECT__COUNT; i++)
         r->rejected[i] = jnum(rej, bft_reject_name(i));
+    r->is_leader = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "is_leader"));
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "stage_us");
+    for (int s = 0; s < BFT_STAGE__COUNT; s++)
+        r->stage_us[s] = (double)jnum(st, bft_stage_name(s));
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(o, "stage_calls");
+    for (int s = 0; s < BFT_STAGE__COUNT; s++)
+        r->stage_calls[s] = jnum(sc, bft_stage_name(s));
+    const cJSON *pu = cJSON_GetObjectItemCaseSensitive(o, "phase_us");
+    const cJSON *pn = cJSON_GetObjectItemCaseSensitive(o, "phase_n");
+    for (int p = 0; p < BFT_PHASE__COUNT; p++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(pu, bft_phase_name(p));
+        r->phase_us[p] = cJSON_IsNumber(v) ? v->valuedouble : 0;
+        r->phase_n[p] = jnum(pn, bft_phase_name(p));
+    }
     cJSON_Delete(o);
     return 0;
 }

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include "node/node.h"
 #include "tools/bftctl.h"
 
 struct ctl_entry {
@@ -31,6 +32,14 @@ struct ctl_replica {
     long rss_kib;
     char state_digest[65];
     uint64_t rejected[BFT_REJECT__COUNT];
+    /* The latency budget (docs/design.md "Latency budget"): stage_us
+     * totals, and the sampled phases' means from arrival (phase_n[p] 0:
+     * none reached phase p here). */
+    bool is_leader;
+    double stage_us[BFT_STAGE__COUNT];
+    uint64_t stage_calls[BFT_STAGE__COUNT];
+    double phase_us[BFT_PHASE__COUNT];
+    uint64_t phase_n[BFT_PHASE__COUNT];
     /* commits.log */
     struct ctl_entry *log;
     size_t n_log;

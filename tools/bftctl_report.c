@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "client/client.h"
+#include "tools/bftctl_budget.h"
 #include "tools/bftctl_run.h"
 
 static void sum(const struct ctl_run *run, struct ctl_totals *t)
@@ -96,6 +97,9 @@ static void print_summary(const struct ctl_run *run, const struct ctl_totals *t,
                (unsigned long long)L->max_order_seq, (unsigned long long)L->dup_order_seq);
     ctl_ledger_print(run);
     reads_print(run);
+    struct ctl_budget b;
+    ctl_budget_compute(run->reps, run->nodes, L, &b);
+    ctl_budget_print(stdout, &b);
 }
 
 /* One line per replica: honest, crashed, where it stopped, what it refused. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "client/client.h"
+#include "tools/bftctl_budget.h"
 #include "tools/bftctl_run.h"
 
 static cJSON *replica_json(const struct ctl_replica *r)
@@ -256,6 +257,9 @@ int ctl_report_json(const struct ctl_run *run, const struct ctl_verdict *v,
     ledger_json(o, run);
     reads_json(o, run);
     counts_json(o, run, v);
+    struct ctl_budget b;
+    ctl_budget_compute(run->reps, run->nodes, run->load, &b);
+    ctl_budget_json(o, &b);
     faults_json(o, run);
     extras_json(o, run);
     cJSON *reps = cJSON_AddArrayToObject(o, "replicas");

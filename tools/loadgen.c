@@ -15,6 +15,7 @@
 #include "app/app.h"
 #include "crypto/crypto.h"
 #include "net/net.h"
+#include "node/budget.h"
 #include "tools/bftctl.h"
 #include "tools/loadgen_reads.h"
 #include "tools/loadgen_window.h"
@@ -31,8 +32,10 @@ struct lg_client {
     struct bft_client *c;
     uint32_t in_flight;
     uint64_t next_coid;
-    uint64_t *sent_us; /* by req_no % cap */
-    uint64_t *coid;    /* client order id, by req_no % cap */
+    uint64_t *sent_us;  /* by req_no % cap */
+    uint64_t *coid;     /* client order id, by req_no % cap */
+    uint64_t *first_us; /* the first reply to req_no % cap (0: none yet) */
+    uint64_t *req_of;   /* the write request number the slot holds (reads have none) */
     uint32_t cap;
     uint64_t last_acked_coid; /* what its reads look up */
     struct {
@@ -55,8 +58,27 @@ struct lg {
     bool submitting;
     bool is_orders;
     struct lg_reads reads;
-    uint64_t rng; /* xorshift64: which read slots refill */
+    uint64_t rng;             /* xorshift64: which read slots refill */
+    struct bft_budget budget; /* the loop's time by LOAD_STAGE_* */
 };
+
+const char *load_stage_name(int stage)
+{
+#define LOAD_STAGE_STR(name, str) str,
+    static const char *const names[] = {LOAD_STAGE_MAP(LOAD_STAGE_STR)};
+#undef LOAD_STAGE_STR
+    return stage >= 0 && stage < LOAD_STAGE__COUNT ? names[stage] : "?";
+}
+
+static void stage_in(struct lg *lg, int stage)
+{
+    bft_budget_push(&lg->budget, stage, bft_budget_clock_ns());
+}
+
+static void stage_out(struct lg *lg)
+{
+    bft_budget_pop(&lg->budget, bft_budget_clock_ns());
+}
 
 static uint64_t now_us(void)
 {
@@ -68,7 +90,9 @@ static uint64_t now_us(void)
 static void lg_send(void *ctx, uint32_t replica, const uint8_t *msg, size_t len)
 {
     struct lg_client *c = ctx;
+    stage_in(c->lg, LOAD_STAGE_SEND);
     net_send(c->lg->net, replica, msg, len);
+    stage_out(c->lg);
 }
 
 static const char *k_symbols[] = {"AAPL", "MSFT", "GOOG", "AMZN", "NVDA", "TSLA", "META", "IBM"};
@@ -115,6 +139,8 @@ static bool submit_one(struct lg_client *c, uint64_t t_us)
         return false;
     }
     c->sent_us[req % c->cap] = t_us;
+    c->first_us[req % c->cap] = 0;
+    c->req_of[req % c->cap] = req;
     c->coid[req % c->cap] = c->next_coid;
     lg->r->submitted++;
     return true;
@@ -146,9 +172,12 @@ static void refill(struct lg_client *c, uint64_t t_us)
     if (!c->lg->submitting) return;
     struct fill_ctx x = {.c = c, .t_us = t_us};
     struct lg_window_ops ops = {.ctx = &x, .room = fill_room, .submit = fill_submit};
+    /* Encoding and signing the envelope; its sends are charged to send. */
+    stage_in(c->lg, LOAD_STAGE_SIGN);
     if (lg_window_fill(&c->in_flight, o->outstanding * o->envelope, &ops))
         bft_client_flush(c->c, t_us / 1000);
     refill_reads(c, t_us);
+    stage_out(c->lg);
 }
 
 /* Refill the client's free read slots, each with probability read_pct. */
@@ -205,10 +234,20 @@ static void lg_done(void *ctx, uint64_t req_no, const uint8_t *result, size_t le
 {
     struct lg_client *c = ctx;
     struct lg *lg = c->lg;
+    stage_in(lg, LOAD_STAGE_OTHER);
     uint64_t t = now_us();
-    if (read_done(c, req_no, result, len, t)) return;
+    if (read_done(c, req_no, result, len, t)) {
+        stage_out(lg);
+        return;
+    }
     if (c->in_flight) c->in_flight--;
     uint64_t lat = t - c->sent_us[req_no % c->cap];
+    uint64_t first = c->first_us[req_no % c->cap];
+    if (first && first >= c->sent_us[req_no % c->cap] && first <= t) {
+        lg->r->budget.first_reply_ns += (first - c->sent_us[req_no % c->cap]) * 1000;
+        lg->r->budget.accept_reply_ns += lat * 1000;
+        lg->r->budget.timed++;
+    }
     if (lg->n_lat < LAT_CAP)
         lg->lat_us[lg->n_lat++] = (uint32_t)(lat > UINT32_MAX ? UINT32_MAX : lat);
     struct load_result *r = lg->r;
@@ -244,6 +283,7 @@ static void lg_done(void *ctx, uint64_t req_no, const uint8_t *result, size_t le
     if (!lg->is_orders && c->coid[req_no % c->cap] > c->last_acked_coid)
         c->last_acked_coid = c->coid[req_no % c->cap]; /* a kv put */
     refill(c, t);
+    stage_out(lg);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -268,7 +308,26 @@ static void dispatch(struct lg *lg, const uint8_t *frame, size_t len, uint64_t t
     while (net_frame_next(&it, &m, &ml)) {
         if (ml < BFT_HDR_LEN + 4) continue;
         uint32_t cid = (uint32_t)wire_le_load(m + BFT_HDR_LEN, 4);
-        if (cid < lg->o->clients) bft_client_on_reply(lg->cl[cid].c, m, ml, t_ms);
+        if (cid >= lg->o->clients) continue;
+        /* The first reply to each request, before any check: the wait a
+         * client sees before a replica answers at all. REPLY body: u32
+         * client | u64 first_req_no | u16 count (wire/wire.h). */
+        if (ml >= BFT_HDR_LEN + 14) {
+            struct lg_client *c = &lg->cl[cid];
+            uint64_t first = wire_le_load(m + BFT_HDR_LEN + 4, 8);
+            uint32_t count = (uint32_t)wire_le_load(m + BFT_HDR_LEN + 12, 2);
+            uint64_t t = now_us();
+            for (uint32_t k = 0; k < count && k < c->cap; k++) {
+                uint32_t i = (uint32_t)((first + k) % c->cap);
+                /* Only the write that holds the slot: not a read's reply,
+                 * nor a late one to an older write. */
+                if (c->req_of[i] == first + k && !c->first_us[i] && c->sent_us[i] <= t)
+                    c->first_us[i] = t;
+            }
+        }
+        stage_in(lg, LOAD_STAGE_VERIFY);
+        bft_client_on_reply(lg->cl[cid].c, m, ml, t_ms);
+        stage_out(lg);
     }
 }
 
@@ -324,8 +383,11 @@ static int setup(struct lg *lg, char *err, size_t errlen)
         c->cap = cc.max_outstanding * 2 + 1;
         c->sent_us = calloc(c->cap, sizeof *c->sent_us);
         c->coid = calloc(c->cap, sizeof *c->coid);
+        c->first_us = calloc(c->cap, sizeof *c->first_us);
+        c->req_of = calloc(c->cap, sizeof *c->req_of);
         struct bft_client_host h = {.ctx = c, .send = lg_send, .done = lg_done};
-        if (!c->sent_us || !c->coid || bft_client_create(&c->c, &cc, &h) != BFT_E_OK) {
+        if (!c->sent_us || !c->coid || !c->first_us || !c->req_of ||
+            bft_client_create(&c->c, &cc, &h) != BFT_E_OK) {
             snprintf(err, errlen, "cannot create client %u", i);
             return -1;
         }
@@ -340,6 +402,8 @@ static void teardown(struct lg *lg)
             if (lg->cl[i].c) bft_client_destroy(lg->cl[i].c);
             free(lg->cl[i].sent_us);
             free(lg->cl[i].coid);
+            free(lg->cl[i].first_us);
+            free(lg->cl[i].req_of);
         }
     }
     free(lg->cl);
@@ -364,6 +428,7 @@ int ctl_load_run(const struct load_opts *o, struct load_result *r, char *err, si
         return rv;
     }
     lg.t0_us = now_us();
+    bft_budget_start(&lg.budget, LOAD_STAGE_OTHER, bft_budget_clock_ns());
     uint64_t end_us = lg.t0_us + (uint64_t)(o->duration_s * 1e6);
     uint64_t next_tick_us = 0, next_fault_us = 0;
     lg.submitting = true;
@@ -378,7 +443,9 @@ int ctl_load_run(const struct load_opts *o, struct load_result *r, char *err, si
         /* At most 256 frames or 20 ms of them per iteration, so that the
          * client ticks and the fault timeline below keep their schedule
          * whatever the load does. */
+        stage_in(&lg, LOAD_STAGE_WAIT);
         int got = net_recv(lg.net, 2, &frame, &len);
+        stage_out(&lg);
         uint64_t burst_end = t + 20000;
         for (int k = 0; got == 1 && k < 256 && now_us() < burst_end; k++) {
             dispatch(&lg, frame, len, now_us() / 1000);
@@ -401,8 +468,13 @@ int ctl_load_run(const struct load_opts *o, struct load_result *r, char *err, si
             o->on_tick(o->tick_ctx, (double)(t - lg.t0_us) / 1e6);
             next_fault_us = t + 10000;
         }
+        stage_in(&lg, LOAD_STAGE_SEND);
         net_flush(lg.net);
+        stage_out(&lg);
     }
+    bft_budget_settle(&lg.budget, bft_budget_clock_ns());
+    for (int s = 0; s < LOAD_STAGE__COUNT; s++)
+        r->budget.stage_ns[s] = lg.budget.ns[s];
     uint64_t t_end = now_us();
     gap_to(&lg, t_end);
     r->elapsed_s = (double)(t_end - lg.t0_us) / 1e6;
