@@ -86,7 +86,8 @@ void rt_http_page_stop(struct rt_http_page *p)
      * handler off it before freeing the page it reads, then drop our start
      * and our hold, so a replica created again in this process can serve
      * the same address. */
-    if (p->h) nng_http_server_del_handler(p->srv, p->h);
+    if (p->h && nng_http_server_del_handler(p->srv, p->h) == 0)
+        nng_http_handler_free(p->h); /* taken off: ours to free */
     nng_http_server_stop(p->srv);
     nng_http_server_release(p->srv);
     pthread_mutex_destroy(&p->mu);

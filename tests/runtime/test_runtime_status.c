@@ -249,6 +249,14 @@ static void test_server_serves_last_page(void **state)
     nng_http_res_get_data(res, &body, &len);
     assert_int_equal(len, strlen(page));
     assert_memory_equal(body, page, len);
+    /* Stopped: the address serves nothing any more (a replica destroyed
+     * and created again in one process needs it free). */
+    rt_status_server_stop(s);
+    nng_http_res_free(res);
+    assert_int_equal(nng_http_res_alloc(&res), 0);
+    nng_http_client_transact(cli, req, res, aio);
+    nng_aio_wait(aio);
+    assert_int_not_equal(nng_aio_result(aio), 0);
     nng_aio_free(aio);
     nng_http_res_free(res);
     nng_http_req_free(req);
