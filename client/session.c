@@ -20,8 +20,7 @@
  * send replies there), tx dials every replica. Kept in one function so the
  * transport's flavour (tcp, tls+tcp) is chosen in one place. */
 static int session_transport_open(struct bft_session *s, const struct bft_cluster *cl,
-                                  uint32_t client_id, const char *listen, char *err,
-                                  size_t errlen)
+                                  uint32_t client_id, const char *listen, char *err, size_t errlen)
 {
     /* Through config/cluster_net.c: plain TCP, or TLS with this client's
      * certificate (keys/client-ID.crt) when cluster.json has "tls"
@@ -29,8 +28,7 @@ static int session_transport_open(struct bft_session *s, const struct bft_cluste
      * member. */
     if (bft_cluster_net_open(cl, true, client_id, listen, &s->rx, err, errlen) != 0)
         return BFT_E_IO;
-    if (bft_cluster_net_open(cl, true, client_id, NULL, &s->tx, err, errlen) != 0)
-        return BFT_E_IO;
+    if (bft_cluster_net_open(cl, true, client_id, NULL, &s->tx, err, errlen) != 0) return BFT_E_IO;
     for (uint32_t i = 0; i < cl->n; i++)
         if (bft_cluster_net_add_replica(cl, s->tx, i, i, NULL, err, errlen) != 0) return BFT_E_IO;
     return BFT_E_OK;

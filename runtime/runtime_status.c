@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-
 #include "crypto/crypto.h"
 #include "runtime/runtime_http.h"
 #include "runtime/runtime_status.h"

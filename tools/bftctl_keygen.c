@@ -229,7 +229,8 @@ static const struct cli_spec k_spec = {
     .synopsis =
         "bftctl keygen --nodes N [--clients C] --out DIR [--protocol pbft|hotstuff|raft]\n"
         "                     [--f F] [--app NAME] [--base-port PORT] [--client-port PORT]\n"
-        "                     [--hosts H0,H1,...] [--client-host HOST] [--status-port PORT] [--tls]",
+        "                     [--hosts H0,H1,...] [--client-host HOST] [--status-port PORT] "
+        "[--tls]",
     .intro = "Writes DIR/cluster.json and DIR/keys/{replica,client}-ID.pem. Replica i\n"
              "listens on tcp://Hi:PORT+i and serves its status on http://Hi:SPORT+i\n"
              "(docs/deploy.md: which file goes to which host). With --tls also\n"
