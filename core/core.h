@@ -50,6 +50,13 @@ struct bft_io {
      * sender and cluster, and signs. Borrowed. */
     void (*send)(void *ctx, uint32_t to, const struct bft_msg *m);
     void (*broadcast)(void *ctx, const struct bft_msg *m);
+    /* Send to one replica without waiting for this step's persists (may
+     * be NULL: then use send). Only for a message that promises nothing
+     * about what this step persists: the Raft leader's AppendEntries,
+     * which may leave while the leader writes the same entries to its own
+     * disk (Raft §10.2.1; the leader counts its own copy only in a later
+     * step, after the sync). Never for a vote, an ack or a reply. */
+    void (*send_ahead)(void *ctx, uint32_t to, const struct bft_msg *m);
     /* Append one record to the WAL; durable before this step's sends. */
     void (*persist)(void *ctx, const uint8_t *rec, size_t len);
     /* Execute a committed batch at seq, in order, exactly once. The node

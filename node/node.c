@@ -50,6 +50,13 @@ static void io_send(void *ctx, uint32_t to, const struct bft_msg *m)
     node_queue_msg(n, m, false, to);
 }
 
+static void io_send_ahead(void *ctx, uint32_t to, const struct bft_msg *m)
+{
+    struct bft_node *n = ctx;
+    if (to >= n->cfg.core.n || to == n->cfg.core.self) return;
+    node_queue_msg(n, m, false, to | NODE_DEST_AHEAD);
+}
+
 static void io_broadcast(void *ctx, const struct bft_msg *m)
 {
     node_queue_msg(ctx, m, true, 0);
@@ -234,6 +241,7 @@ int bft_node_create(struct bft_node **out, const struct bft_node_config *cfg,
                               .random = env_random};
     n->io = (struct bft_io){.ctx = n,
                             .send = io_send,
+                            .send_ahead = io_send_ahead,
                             .broadcast = io_broadcast,
                             .persist = io_persist,
                             .execute = io_execute,

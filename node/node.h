@@ -29,6 +29,10 @@ struct bft_host {
     /* Make every appended record durable; 0 or -1. Called by
      * bft_node_flush before any buffered send leaves. May be NULL. */
     int (*sync)(void *ctx);
+    /* Push what send handed over so far onto the wire now (may be NULL):
+     * called by bft_node_flush after the sends that may go ahead of the
+     * sync (bft_io.send_ahead), so they travel while the disk works. */
+    void (*push)(void *ctx);
     void (*set_timer)(void *ctx, uint32_t timer, uint64_t after_ms);
     void (*cancel_timer)(void *ctx, uint32_t timer);
     /* Observation hooks (may be NULL): a batch committed and executed at

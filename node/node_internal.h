@@ -53,6 +53,8 @@ struct node_client {
 #define NODE_OUTBOX_BYTES_INIT (64u << 10)
 #define NODE_OUTBOX_ENTRIES_INIT 256
 #define NODE_DEST_CLIENT 0x80000000u
+/* The entry may leave before the step's sync (bft_io.send_ahead). */
+#define NODE_DEST_AHEAD 0x40000000u
 
 struct node_out {
     uint32_t dest; /* replica id, or NODE_DEST_CLIENT | client id */
@@ -111,6 +113,7 @@ struct bft_node {
     struct node_out *out;
     uint32_t n_out, out_cap; /* out_cap <= NODE_OUTBOX_ENTRIES */
     bool dirty;              /* persisted since last flush */
+    uint32_t n_ahead;        /* entries marked NODE_DEST_AHEAD */
 
     uint8_t *snap; /* last snapshot handed to the core */
     size_t snap_len;

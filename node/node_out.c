@@ -53,6 +53,7 @@ static uint8_t *outbox_reserve(struct bft_node *n, size_t bytes, uint32_t entrie
 
 static void outbox_push(struct bft_node *n, uint32_t dest, uint32_t off, uint32_t len)
 {
+    if (dest & NODE_DEST_AHEAD) n->n_ahead++;
     struct node_out *o = &n->out[n->n_out++];
     o->dest = dest;
     o->off = off;
@@ -112,10 +113,33 @@ void node_queue_msg(struct bft_node *n, const struct bft_msg *m, bool broadcast,
     node_phase_queued(n, &out);
 }
 
+static void send_one(struct bft_node *n, const struct node_out *o)
+{
+    const uint8_t *p = n->arena + o->off;
+    if (o->dest & NODE_DEST_CLIENT) {
+        if (n->host.send_client)
+            n->host.send_client(n->host.ctx, o->dest & ~NODE_DEST_CLIENT, p, o->len);
+    } else {
+        n->host.send(n->host.ctx, o->dest & ~NODE_DEST_AHEAD, p, o->len);
+    }
+    n->stats.msgs_sent++;
+    n->stats.bytes_sent += o->len;
+}
+
 void bft_node_flush(struct bft_node *n)
 {
     if (n->n_out == 0 && !n->dirty) return;
     bool ok = true;
+    /* Sends that need not wait for the disk leave first and travel while
+     * it works (bft_io.send_ahead); only worth it if there is a sync. */
+    bool ahead = n->dirty && n->host.sync && n->n_ahead > 0;
+    if (ahead) {
+        node_stage_in(n, BFT_STAGE_SEND);
+        for (uint32_t i = 0; i < n->n_out; i++)
+            if (n->out[i].dest & NODE_DEST_AHEAD) send_one(n, &n->out[i]);
+        if (n->host.push) n->host.push(n->host.ctx);
+        node_stage_out(n);
+    }
     if (n->dirty && n->host.sync) {
         node_stage_in(n, BFT_STAGE_FSYNC);
         ok = n->host.sync(n->host.ctx) == 0;
@@ -123,19 +147,10 @@ void bft_node_flush(struct bft_node *n)
     }
     n->dirty = false;
     node_stage_in(n, BFT_STAGE_SEND);
-    for (uint32_t i = 0; ok && i < n->n_out; i++) {
-        const struct node_out *o = &n->out[i];
-        const uint8_t *p = n->arena + o->off;
-        if (o->dest & NODE_DEST_CLIENT) {
-            if (n->host.send_client)
-                n->host.send_client(n->host.ctx, o->dest & ~NODE_DEST_CLIENT, p, o->len);
-        } else {
-            n->host.send(n->host.ctx, o->dest, p, o->len);
-        }
-        n->stats.msgs_sent++;
-        n->stats.bytes_sent += o->len;
-    }
+    for (uint32_t i = 0; ok && i < n->n_out; i++)
+        if (!ahead || !(n->out[i].dest & NODE_DEST_AHEAD)) send_one(n, &n->out[i]);
     n->n_out = 0;
+    n->n_ahead = 0;
     n->arena_len = 0;
     node_stage_out(n);
     if (ok) node_phase_flushed(n);

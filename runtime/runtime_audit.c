@@ -199,8 +199,35 @@ int rt_audit_sync(struct rt_audit *a)
     return 0;
 }
 
+int rt_audit_start_syncer(struct rt_audit *a)
+{
+    if (!a->f) return 0;
+    return rt_syncer_start(&a->syncer, fileno(a->f));
+}
+
+int rt_audit_write(struct rt_audit *a)
+{
+    if (!a->f) return 0;
+    if (!a->syncer.running) return rt_audit_sync(a);
+    if (a->failed || rt_syncer_failed(&a->syncer)) {
+        a->failed = true;
+        return -1;
+    }
+    if (!a->unsynced) return 0;
+    if (fflush(a->f) != 0) {
+        a->failed = true;
+        return -1;
+    }
+    a->unsynced = false;
+    rt_syncer_kick(&a->syncer);
+    return 0;
+}
+
 void rt_audit_close(struct rt_audit *a)
 {
+    /* The syncer's last sync runs before the final one here. */
+    rt_syncer_stop(&a->syncer);
+    if (a->f) a->unsynced = true; /* written may not mean synced: sync */
     if (a->f) {
         rt_audit_sync(a);
         fclose(a->f);

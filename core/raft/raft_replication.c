@@ -57,7 +57,12 @@ static bool put_append(struct bft_core *c, uint32_t p, const struct raft_append 
     assert(!w.err && w.len == need);
     struct bft_msg m;
     raft_append_msg(a, &w, &m);
-    c->io.send(c->io.ctx, p, &m);
+    /* §10.2.1: the leader's own write of these entries need not precede
+     * sending them; it counts itself in a later step, after the sync. */
+    if (c->io.send_ahead)
+        c->io.send_ahead(c->io.ctx, p, &m);
+    else
+        c->io.send(c->io.ctx, p, &m);
     return true;
 }
 

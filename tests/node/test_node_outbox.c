@@ -2,7 +2,9 @@
  * small and grow by doubling, never past NODE_OUTBOX_BYTES and
  * NODE_OUTBOX_ENTRIES; at a bound the outbox flushes early, as before it
  * grew lazily. Everything queued is delivered once, in order, byte for
- * byte, and only by a flush. */
+ * byte, and only by a flush. Entries marked to go ahead of the sync
+ * (bft_io.send_ahead: the Raft leader's appends, Raft §10.2.1) leave and
+ * are pushed before the sync; everything else only after a good sync. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -153,12 +155,113 @@ static void test_entry_bound_flushes_early(void **state)
     bft_node_destroy(n);
 }
 
+/* The order of host events in a flush: 's<dest>' send, 'P' push, 'S'
+ * sync. */
+static char events[64];
+static size_t n_events;
+static int sync_rv;
+static void ev_send(void *ctx, uint32_t to, const uint8_t *msg, size_t len)
+{
+    (void)ctx, (void)msg, (void)len;
+    if (n_events + 2 < sizeof events) {
+        events[n_events++] = 's';
+        events[n_events++] = (char)('0' + to);
+    }
+}
+static void ev_push(void *ctx)
+{
+    (void)ctx;
+    if (n_events + 1 < sizeof events) events[n_events++] = 'P';
+}
+static int ev_sync(void *ctx)
+{
+    (void)ctx;
+    if (n_events + 1 < sizeof events) events[n_events++] = 'S';
+    return sync_rv;
+}
+
+static struct bft_node *mk_ev(void)
+{
+    struct bft_node_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    bft_core_config_defaults(&cfg.core, BFT_PROTO_RAFT, 3, 0);
+    cfg.app = &bft_app_orders;
+    cfg.n_clients = 1;
+    cfg.client_pk = client_pk;
+    cfg.null_crypto = true;
+    uint8_t seed[CRYPTO_SEED_LEN] = {1};
+    crypto_keypair_from_seed(&cfg.self_key, seed);
+    struct bft_host host = {.send = ev_send,
+                            .send_client = ev_send,
+                            .persist = no_persist,
+                            .sync = ev_sync,
+                            .push = ev_push,
+                            .set_timer = no_timer,
+                            .cancel_timer = no_cancel};
+    struct bft_node *n = NULL;
+    char err[128];
+    assert_int_equal(bft_node_create(&n, &cfg, &host, err, sizeof err), BFT_E_OK);
+    bft_node_flush(n);
+    memset(events, 0, sizeof events);
+    n_events = 0;
+    sync_rv = 0;
+    return n;
+}
+
+static void queue_three(struct bft_node *n)
+{
+    uint8_t a[8] = {0}, b[8] = {0}, c[8] = {0};
+    node_queue_raw(n, 1, a, sizeof a);                   /* a vote or ack */
+    node_queue_raw(n, 2 | NODE_DEST_AHEAD, b, sizeof b); /* an append */
+    node_queue_raw(n, 2, c, sizeof c);
+}
+
+static void test_ahead_leaves_before_the_sync(void **state)
+{
+    (void)state;
+    struct bft_node *n = mk_ev();
+    queue_three(n);
+    n->dirty = true; /* this step persisted something */
+    bft_node_flush(n);
+    assert_string_equal(events, "s2PSs1s2");
+    bft_node_destroy(n);
+}
+
+/* If the sync fails, only what was allowed ahead of it has left. */
+static void test_failed_sync_drops_the_rest_not_the_ahead(void **state)
+{
+    (void)state;
+    struct bft_node *n = mk_ev();
+    queue_three(n);
+    n->dirty = true;
+    sync_rv = -1;
+    bft_node_flush(n);
+    assert_string_equal(events, "s2PS");
+    assert_int_equal(n->n_out, 0);
+    assert_int_equal(n->n_ahead, 0);
+    bft_node_destroy(n);
+}
+
+/* Nothing to sync: no push, no reordering, everything in queue order. */
+static void test_without_a_sync_order_is_kept(void **state)
+{
+    (void)state;
+    struct bft_node *n = mk_ev();
+    queue_three(n);
+    bft_node_flush(n);
+    assert_string_equal(events, "s1s2s2");
+    bft_node_destroy(n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_starts_small_and_grows),
         cmocka_unit_test(test_byte_bound_flushes_early),
         cmocka_unit_test(test_entry_bound_flushes_early),
+        cmocka_unit_test(test_ahead_leaves_before_the_sync),
+        cmocka_unit_test(test_failed_sync_drops_the_rest_not_the_ahead),
+        cmocka_unit_test(test_without_a_sync_order_is_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

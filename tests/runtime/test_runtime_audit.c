@@ -1,7 +1,10 @@
 /* bftd's audit log file (runtime/runtime_audit.c): a torn tail is cut at
  * open and never appended to; orders that WAL replay executes again are
  * not written twice; damage before the tail refuses to start; a failed
- * write or sync is sticky, so the replica stops promising. */
+ * write or sync is sticky, so the replica stops promising. With the
+ * background syncer, a line is in the file (write(2)) when rt_audit_write
+ * returns and is fdatasync'ed by the syncer thread; a failed background
+ * sync is sticky too. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -175,6 +179,67 @@ static void test_failed_sync_is_sticky(void **state)
     rt_audit_close(&a);
 }
 
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void test_syncer_writes_before_return_and_syncs_behind(void **state)
+{
+    (void)state;
+    struct rt_audit a;
+    char err[256];
+    assert_int_equal(rt_audit_open(&a, g_dir, err, sizeof err), 0);
+    assert_int_equal(rt_audit_start_syncer(&a), 0);
+    order(&a, 1);
+    order(&a, 2);
+    assert_int_equal(rt_audit_write(&a), 0);
+    /* In the file now, before any sync: kill -9 cannot lose it. */
+    size_t len;
+    char *text = slurp(&len);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "\n"));
+    assert_non_null(strchr(strchr(text, '\n') + 1, '\n')); /* two lines */
+    /* The syncer runs fdatasync behind us; bounded wait (2 s). */
+    for (int i = 0; i < 400 && atomic_load(&a.syncer.syncs) == 0; i++)
+        sleep_ms(5);
+    assert_true(atomic_load(&a.syncer.syncs) >= 1);
+    assert_false(rt_syncer_failed(&a.syncer));
+    order(&a, 3);
+    assert_int_equal(rt_audit_write(&a), 0);
+    rt_audit_close(&a);
+    text = slurp(&len);
+    assert_non_null(text);
+    int lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
+    assert_int_equal(lines, 3);
+}
+
+/* fdatasync on a pipe fails (EINVAL): the syncer's failure is sticky and
+ * reaches the owner through rt_audit_write, so the replica stops
+ * promising even though the write itself succeeded. */
+static void test_failed_background_sync_is_sticky(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    struct rt_syncer s;
+    assert_int_equal(rt_syncer_start(&s, fds[1]), 0);
+    rt_syncer_kick(&s);
+    for (int i = 0; i < 400 && !rt_syncer_failed(&s); i++)
+        sleep_ms(5);
+    assert_true(rt_syncer_failed(&s));
+    rt_syncer_kick(&s);
+    assert_true(rt_syncer_failed(&s));
+    assert_int_equal((int)atomic_load(&s.syncs), 0);
+    rt_syncer_stop(&s);
+    rt_syncer_stop(&s); /* idempotent */
+    close(fds[0]);
+    close(fds[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +249,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damage_before_the_tail_refuses_to_start, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_failed_sync_is_sticky, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_syncer_writes_before_return_and_syncs_behind, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_failed_background_sync_is_sticky, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
