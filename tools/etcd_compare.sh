@@ -7,7 +7,7 @@
 #   tools/etcd_compare.sh [--build DIR] [--out FILE] [--duration S]
 #                         [--clients C] [--conns K] [--target leader|all]
 #                         [--key-size B] [--val-size B] [--etcd-load PATH]
-#                         [--keep DIR]
+#                         [--apps orders,kv] [--keep DIR]
 #
 # Two runs per system, one after the other, each --duration seconds:
 #   unloaded  1 client, 1 connection, one put in flight: latency of a lone
@@ -26,6 +26,14 @@
 # A put is a 12-byte key and a 30-byte value: an order is 30 bytes encoded
 # (BFT_ORDER_OP_LEN, app/app_orders.c) and is kept under its client id and
 # client order id, 4 + 8 = 12 bytes.
+# Our Raft runs once per application of --apps (default both):
+#   orders  the order router (app/app_orders.c) and its audit log, which
+#           bftd makes durable before the reply: a second group commit after
+#           execution (node/node_exec.c, runtime/runtime.c h_sync), a guarantee
+#           etcd's put does not give;
+#   kv      the key-value app (--payload = --val-size), no audit log: the
+#           same durability as an etcd put (the WAL), so the like-for-like
+#           row. Its keys are "c<client>-<n mod 1000>" (tools/loadgen.c).
 #
 # Prints one markdown table (also to --out FILE). Exit 0 when every run
 # completed, 1 when one failed, 2 on a usage error, 77 (skip) when etcd,
@@ -42,6 +50,7 @@ key_size=12
 val_size=30
 etcd_load=
 keep=
+apps=orders,kv
 usage() { sed -n '7,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -55,6 +64,7 @@ while [ $# -gt 0 ]; do
     --val-size) val_size=${2:?}; shift 2 ;;
     --etcd-load) etcd_load=${2:?}; shift 2 ;;
     --keep) keep=${2:?}; shift 2 ;;
+    --apps) apps=${2:?}; shift 2 ;;
     -h | --help) usage ;;
     *) echo "etcd_compare.sh: unknown option '$1'" >&2; usage ;;
   esac
@@ -71,6 +81,11 @@ int_in --conns "$conns" 1 "$clients"
 if [ "$target" != leader ] && [ "$target" != all ]; then die "--target wants leader or all, got '$target'"; fi
 int_in --key-size "$key_size" 8 1024
 int_in --val-size "$val_size" 0 65536
+IFS=, read -ra APPS <<<"$apps"
+[ ${#APPS[@]} -ge 1 ] || die "--apps wants orders, kv or orders,kv"
+for a in "${APPS[@]}"; do
+  [ "$a" = orders ] || [ "$a" = kv ] || die "--apps wants orders, kv or orders,kv, got '$apps'"
+done
 etcd_load=${etcd_load:-$build/etcd_load}
 
 [ -x "$build/bftctl" ] || die "no $build/bftctl (make build, or --build DIR)"
@@ -176,10 +191,11 @@ etcd_run() { # name clients conns
     --argjson s "$(awk -v a="$s0" -v b="$s1" 'BEGIN { print b - a }')" \
     '{fsyncs: $c, fsync_s: $s}' >"$tmp/$1.fsync.json"
 }
-raft_run() { # name clients
+raft_run() { # name clients app
   local rc=0
   timeout $((duration + 60)) "$build/bftctl" cluster --protocol raft --nodes 3 \
     --clients "$2" --outstanding 1 --duration "$duration" --dir "$tmp/$1" \
+    --app "$3" --payload "$val_size" \
     --json "$tmp/$1.json" --quiet >"$tmp/$1.log" 2>&1 || rc=$?
   [ $rc = 0 ] || { failed=1; echo "etcd_compare.sh: $1 exit $rc: $(tail -3 "$tmp/$1.log")" >&2; }
   rm -rf "${tmp:?}/$1" # WALs and keys: only the JSON is kept
@@ -190,8 +206,10 @@ echo "etcd $etcd_version (3 members, fsync on) at $eps; then bft raft n=3; ${dur
 etcd_run etcd-unloaded 1 1
 etcd_run etcd-loaded "$clients" "$conns"
 stop_etcd
-raft_run raft-unloaded 1
-raft_run raft-loaded "$clients"
+for a in "${APPS[@]}"; do
+  raft_run "raft-$a-unloaded" 1 "$a"
+  raft_run "raft-$a-loaded" "$clients" "$a"
+done
 
 num() { jq -r "($2) // empty | if type == \"number\" then . else empty end" "$tmp/$1.json" 2>/dev/null || true; }
 fmt() { [ -n "$2" ] && printf "%.${1}f" "$2" || printf -- -; }
@@ -203,7 +221,7 @@ row_etcd() { # name label clients-text
   printf '| %s | etcd %s | %s | %s | %s | %s | %s | %s |\n' "$2" "$etcd_version" "$3" \
     "$(fmt 0 "$ops")" "$(fmt 0 "$ops")" "$(fmt 2 "$p50")" "$(fmt 2 "$p99")" "$fs"
 }
-row_raft() { # name label clients-text clients
+row_raft() { # name label clients-text clients app
   local ops p50 p99 n d gap from z steady fs p99c
   ops=$(num "$1" .throughput_ops_s) p50=$(num "$1" .latency_ms.p50) p99=$(num "$1" .latency_ms.p99)
   n=$(num "$1" .committed_ops) d=$(num "$1" .duration_s)
@@ -228,28 +246,33 @@ row_raft() { # name label clients-text clients
     'BEGIN { exit !(n > 0 && f != "" && f + 0 == 0 && g >= 0.1 && c / n >= 0.01) }'; then
     p99c+=" (election: ${4} of ${n} ops waited $(fmt 2 "$gap") s)"
   fi
-  printf '| %s | bft raft | %s | %s | %s | %s | %s | %s |\n' "$2" "$3" \
+  printf '| %s | bft raft, %s | %s | %s | %s | %s | %s | %s |\n' "$2" "$5" "$3" \
     "$(fmt 0 "$ops")" "$(fmt 0 "$steady")" "$(fmt 2 "$p50")" "$p99c" "${fs:--}"
 }
 
 table=$(
-  echo "| run | system | clients | ops/s | ops/s from first commit | p50 ms | p99 ms | WAL fsyncs (mean) |"
+  echo "| run | system | clients | ops/s | ops/s from first commit | p50 ms | p99 ms | fsyncs (mean) |"
   echo "|---|---|---|---|---|---|---|---|"
   row_etcd etcd-unloaded unloaded "1 x 1 in flight, 1 conn"
-  row_raft raft-unloaded unloaded "1 x 1 in flight" 1
-  row_etcd etcd-loaded loaded "$clients x 1 in flight, $conns conns"
-  row_raft raft-loaded loaded "$clients x 1 in flight" "$clients"
+  for a in "${APPS[@]}"; do row_raft "raft-$a-unloaded" unloaded "1 x 1 in flight" 1 "$a"; done
+  row_etcd etcd-loaded loaded "$clients x 1 in flight, $conns conn$([ "$conns" = 1 ] || echo s)"
+  for a in "${APPS[@]}"; do
+    row_raft "raft-$a-loaded" loaded "$clients x 1 in flight" "$clients" "$a"
+  done
   echo
   echo "- ${duration} s per run, one after another, on $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ);" \
     "1-minute load average before the first run ${loadavg}, after the last $(cut -d' ' -f1 /proc/loadavg)."
   echo "- etcd: 3 members on loopback, fsync on, load by tools/etcd_load (clientv3) at the $target" \
     "($eps); a put is a ${key_size} B new key + ${val_size} B value."
-  echo "- bft raft: \`bftctl cluster --protocol raft --nodes 3 --outstanding 1\`, orders app" \
-    "(30 B op, Ed25519-signed by its client), WAL on the same disk."
+  echo "- bft raft: \`bftctl cluster --protocol raft --nodes 3 --outstanding 1 --app APP\`," \
+    "WAL on the same disk; every request Ed25519-signed by its client. orders: 30 B op, and an" \
+    "audit log made durable before the reply (a second group commit); kv: ${val_size} B value, WAL only," \
+    "the like-for-like row."
   echo "- ops/s from first commit: bftctl's window starts with the replicas and so holds the first" \
     "leader election; etcd is elected before its load starts. This column leaves the election out."
-  echo "- WAL fsyncs (mean): etcd, all 3 members' WAL fsyncs over the run" \
-    "(etcd_disk_wal_fsync_duration_seconds); ours, the leader's (its latency budget)."
+  echo "- fsyncs (mean): etcd, all 3 members' WAL fsyncs over the run" \
+    "(etcd_disk_wal_fsync_duration_seconds, its /metrics); ours, the leader's group-commit syncs" \
+    "(WAL, and the audit log with orders) from its latency budget."
 )
 echo "$table"
 [ -z "$out" ] || echo "$table" >"$out"
