@@ -103,12 +103,27 @@ fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bft-etcd-compare-XXXXXX")
 pids=()
+child=
+# A run in the background and waited for, so that a signal to this script
+# ends it at once (bash runs traps only between foreground commands);
+# cleanup ends the run (timeout passes the signal on; bftctl's replicas die
+# with it, tools/bftctl_spawn.c).
+run_child() {
+  local rc=0
+  "$@" &
+  child=$!
+  wait "$child" || rc=$?
+  child=
+  return $rc
+}
 stop_etcd() {
   local p
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do
-    # etcd stops within a second on SIGTERM; SIGKILL after 10 s.
-    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    # SIGKILL after 2 s: a leader whose peers are already gone can spend
+    # seconds trying to hand over its leadership, and the data is thrown
+    # away anyway.
+    for _ in $(seq 20); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
   done
@@ -116,6 +131,10 @@ stop_etcd() {
 }
 # shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
+  if [ -n "$child" ]; then
+    kill "$child" 2>/dev/null || true
+    wait "$child" 2>/dev/null || true
+  fi
   stop_etcd
   if [ -n "$keep" ]; then
     mkdir -p "$keep"
@@ -182,7 +201,7 @@ failed=0
 etcd_run() { # name clients conns
   local c0 s0 c1 s1 rc=0
   c0=$(fsync_metric count) s0=$(fsync_metric sum)
-  timeout $((duration + 60)) "$etcd_load" -endpoints "$eps" -clients "$2" -conns "$3" \
+  run_child timeout $((duration + 60)) "$etcd_load" -endpoints "$eps" -clients "$2" -conns "$3" \
     -duration "${duration}s" -key-size "$key_size" -val-size "$val_size" \
     >"$tmp/$1.json" 2>"$tmp/$1.log" || rc=$?
   c1=$(fsync_metric count) s1=$(fsync_metric sum)
@@ -193,7 +212,7 @@ etcd_run() { # name clients conns
 }
 raft_run() { # name clients app
   local rc=0
-  timeout $((duration + 60)) "$build/bftctl" cluster --protocol raft --nodes 3 \
+  run_child timeout $((duration + 60)) "$build/bftctl" cluster --protocol raft --nodes 3 \
     --clients "$2" --outstanding 1 --duration "$duration" --dir "$tmp/$1" \
     --app "$3" --payload "$val_size" \
     --json "$tmp/$1.json" --quiet >"$tmp/$1.log" 2>&1 || rc=$?
