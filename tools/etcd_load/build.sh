@@ -13,7 +13,11 @@
 set -euo pipefail
 out=${1:?usage: build.sh OUT [--install]}
 install=0
-[ "${2:-}" = --install ] && install=1
+case "${2:-}" in
+  "") ;;
+  --install) install=1 ;;
+  *) echo "etcd_load/build.sh: unknown option '$2' (usage: build.sh OUT [--install])" >&2; exit 2 ;;
+esac
 src=$(cd "$(dirname "$0")" && pwd)/main.go
 
 # What etcd_compare.sh runs beside the client: etcd-server, etcd-client.
