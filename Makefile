@@ -10,7 +10,7 @@ JOBS ?= 2
 # `make install PREFIX=...` (docs/embedding.md).
 PREFIX ?= /usr/local
 
-.PHONY: all deps build install build-asan build-fuzz demo test test-release test-asan test-fuzz fuzz sim-long mutants soak bench-faults clean format
+.PHONY: all deps build install build-asan build-fuzz demo test test-release test-asan test-fuzz fuzz sim-long mutants soak bench-faults bench-etcd clean format
 
 all: build
 
@@ -98,6 +98,15 @@ soak: build
 # HotStuff n=4 (docs/benchmarks.md); run it on an idle machine.
 bench-faults: build
 	bash tools/fault_bench.sh $(BUILD) --out $(BUILD)/fault-bench
+
+# Our Raft beside etcd 3.4 on this machine, same load shape (issue 14;
+# docs/benchmarks.md "Raft beside etcd"): installs Debian's etcd and Go
+# packages if missing, builds the etcd load client (tools/etcd_load), runs
+# both; the table also goes to $(BUILD)/etcd-compare.md. Not part of
+# `make test`; run it on an idle machine.
+bench-etcd: build
+	@bash tools/etcd_load/build.sh $(BUILD)/etcd_load --install
+	bash tools/etcd_compare.sh --build $(BUILD) --out $(BUILD)/etcd-compare.md
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
