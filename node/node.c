@@ -405,6 +405,10 @@ void bft_node_receive(struct bft_node *n, const uint8_t *buf, size_t len)
         bft_node_reject(n, BFT_REJECT_UNKNOWN_SENDER);
         return;
     }
+    if (n->ops->needless && n->ops->needless(n->core, &m)) {
+        n->stats.needless++;
+        return;
+    }
     bool signed_msgs = n->cfg.core.protocol != BFT_PROTO_RAFT || n->cfg.sign_replica_msgs;
     if (signed_msgs) {
         const uint8_t *region;

@@ -128,6 +128,9 @@ struct bft_node_stats {
      * core. Counters, not times: the host, which has the clock, turns a
      * change into "heard from at" (runtime/runtime_status.c). */
     uint64_t heard_from[BFT_MAX_REPLICAS];
+    /* Messages the core had no use for, dropped before their signature
+     * check (bft_core_ops.needless: votes after their quorum). */
+    uint64_t needless;
     uint64_t requests_ordered;
     uint64_t last_executed;
     uint64_t view;

@@ -98,6 +98,10 @@ void rt_write_stats(struct rt *rt, bool final)
     if (rt->faults) rt_faults_stats_json(rt->faults, f);
     rt_storage_stats_json(&rt->store, st.snapshot_loaded, f);
     fprintf(f, ", \"tls_refused\": %llu", (unsigned long long)ns.tls_refused); /* docs/tls.md */
+    /* Votes dropped unverified after their quorum (bft_core_ops.needless). */
+    fprintf(f, ", \"needless_unverified\": %llu", (unsigned long long)st.needless);
+    fprintf(f, ", \"audit_syncs\": %llu",
+            (unsigned long long)atomic_load(&rt->audit.syncer.syncs));
     fprintf(f, ", \"storage_error\": \"%s\"}\n", rt->storage_err);
     if (fclose(f) == 0) rt_publish_stats(rt->dir, text, text_len);
     free(text);

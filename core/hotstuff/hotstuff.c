@@ -264,6 +264,16 @@ static void hs_on_timer(struct bft_core *c, uint32_t timer)
     after_event(c);
 }
 
+/* The n - 2f - 1 votes arriving after their QC formed: hs_vote_add drops
+ * a vote for a view at or below high_qc's without a trace. */
+static bool hs_needless(const struct bft_core *c, const struct bft_msg *m)
+{
+    struct hs_vote_msg v;
+    return m->type == BFT_MSG_HS_VOTE && !c->post_recover && m->sender < c->n &&
+           m->sender != c->self && m->cluster_id == c->cfg.cluster_id &&
+           hs_vote_decode(m, &v) == BFT_REJECT_NONE && v.view <= c->high_qc.view;
+}
+
 const struct bft_core_ops bft_hotstuff_ops = {
     .name = "hotstuff",
     .create = hs_create,
@@ -274,4 +284,5 @@ const struct bft_core_ops bft_hotstuff_ops = {
     .on_request = hs_on_request,
     .on_timer = hs_on_timer,
     .status = hs_status,
+    .needless = hs_needless,
 };

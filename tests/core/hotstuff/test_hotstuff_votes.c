@@ -53,6 +53,28 @@ static void test_impl_qc_byzantine_votes_cannot_jam_collection(void **state)
     assert_true(hs_deq(&core(2)->high_qc.block, &b1.digest));
     assert_int_equal(core(2)->high_qc.k, FX_QUORUM);
     assert_int_equal(hs_qc_verify(core(0), &core(2)->high_qc), BFT_REJECT_NONE);
+    /* Verify only until the quorum (bft_core_ops.needless): a vote for a
+     * view the QC already covers is dropped before its signature check;
+     * a vote for a later view, our own id or another cluster is not. */
+    struct bft_msg late = {.type = BFT_MSG_HS_VOTE,
+                           .view = 1,
+                           .seq = 1,
+                           .digest = b1.digest,
+                           .sender = 5,
+                           .cluster_id = core(2)->cfg.cluster_id};
+    assert_true(bft_hotstuff_ops.needless(core(2), &late));
+    struct bft_msg next = late;
+    next.view = 2;
+    assert_false(bft_hotstuff_ops.needless(core(2), &next));
+    struct bft_msg self = late;
+    self.sender = 2;
+    assert_false(bft_hotstuff_ops.needless(core(2), &self));
+    struct bft_msg other = late;
+    other.cluster_id ^= 1;
+    assert_false(bft_hotstuff_ops.needless(core(2), &other));
+    struct bft_msg prop = late;
+    prop.type = BFT_MSG_HS_PROPOSAL;
+    assert_false(bft_hotstuff_ops.needless(core(2), &prop));
 }
 
 /* One vote per replica per view still holds: a second vote of the same
