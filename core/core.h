@@ -62,7 +62,8 @@ struct bft_io {
     void (*set_timer)(void *ctx, uint32_t timer, uint64_t after_ms);
     void (*cancel_timer)(void *ctx, uint32_t timer);
     /* Application snapshot for state transfer (checkpoint at seq). The
-     * node owns the returned buffer until the next call. */
+     * node owns the returned buffer and frees it once the step is over:
+     * copy what you keep before returning. */
     int (*snapshot)(void *ctx, const uint8_t **buf, size_t *len);
     /* Replace the replicated state with a snapshot, but only if its state
      * digest equals *expect (NULL: no check, for a crash-fault leader):

@@ -112,7 +112,7 @@ struct bft_node {
     uint32_t n_out, out_cap; /* out_cap <= NODE_OUTBOX_ENTRIES */
     bool dirty;              /* persisted since last flush */
 
-    uint8_t *snap; /* last snapshot handed to the core */
+    uint8_t *snap; /* the snapshot handed to the core this step (freed at flush) */
     size_t snap_len;
 
     /* Durable snapshots (docs/storage.md): those the host loaded before

@@ -114,6 +114,13 @@ void node_queue_msg(struct bft_node *n, const struct bft_msg *m, bool broadcast,
 
 void bft_node_flush(struct bft_node *n)
 {
+    /* The snapshot a core took during the step: every core copies it
+     * before returning (core.h io->snapshot), so holding ours until the
+     * next one would only keep a second copy of the whole state alive
+     * (issue 14). */
+    free(n->snap);
+    n->snap = NULL;
+    n->snap_len = 0;
     if (n->n_out == 0 && !n->dirty) return;
     bool ok = true;
     if (n->dirty && n->host.sync) {

@@ -127,9 +127,11 @@ void pbft_state_on_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
                           const struct pbft_raw *proof, uint32_t mask)
 {
     if (!c->snap.next_buf || c->snap.next_seq != seq || !pbft_deq(&c->snap.next_digest, d)) return;
-    /* The pending snapshot is certified now: promote it (swap buffers). */
-    uint8_t *b = c->snap.buf;
-    size_t cap = c->snap.cap;
+    /* The pending snapshot is certified now: promote it. The one it
+     * replaces is freed, not kept as the next one's buffer: a spare copy
+     * of the whole state between snapshots is what issue 14 found holding
+     * most of a saturated replica's memory. */
+    free(c->snap.buf);
     c->snap.buf = c->snap.next_buf;
     c->snap.cap = c->snap.next_cap;
     c->snap.len = c->snap.next_len;
@@ -139,8 +141,8 @@ void pbft_state_on_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
     c->snap.mask = mask;
     for (uint32_t i = 0; i < c->n; i++)
         if (mask & (1u << i)) c->snap.proof[i] = proof[i];
-    c->snap.next_buf = b;
-    c->snap.next_cap = cap;
+    c->snap.next_buf = NULL;
+    c->snap.next_cap = 0;
     c->snap.next_len = 0;
     c->snap.next_seq = 0;
     pbft_kept_reset(c); /* the log it replaces */
@@ -302,8 +304,7 @@ static void install_snapshot(struct bft_core *c)
     if (seq > c->h) pbft_make_stable(c, seq, &c->xfer.digest, c->xfer.proof, c->xfer.mask, true);
     /* Serve what we restored: it may be the only copy of this checkpoint
      * left (its certifiers may have restarted empty since). */
-    uint8_t *b = c->snap.buf;
-    size_t cap = c->snap.cap;
+    free(c->snap.buf); /* as in pbft_state_on_stable: no spare copy */
     c->snap.buf = c->xfer.buf;
     c->snap.cap = c->xfer.cap;
     c->snap.len = c->xfer.total;
@@ -313,8 +314,8 @@ static void install_snapshot(struct bft_core *c)
     c->snap.mask = c->xfer.mask;
     for (uint32_t i = 0; i < c->n; i++)
         c->snap.proof[i] = c->xfer.proof[i];
-    c->xfer.buf = b;
-    c->xfer.cap = cap;
+    c->xfer.buf = NULL;
+    c->xfer.cap = 0;
     pbft_kept_reset(c); /* kept from now on: what we replay up to h, then the window */
     if (c->io.checkpoint)
         c->io.checkpoint(c->io.ctx, seq, &c->xfer.digest, c->snap.buf, c->snap.len);
