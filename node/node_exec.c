@@ -287,7 +287,7 @@ int node_snapshot(struct bft_node *n, uint8_t **buf, size_t *len)
     int rv = n->cfg.app->snapshot(n->app, &app, &app_len);
     if (rv != BFT_E_OK) return rv;
     size_t per = 4 + 8 + NODE_CLIENT_WINDOW / 8;
-    size_t cap = 4 + (size_t)n->cfg.n_clients * per + 4 + 4 + app_len;
+    size_t cap = 4 + (size_t)n->cfg.n_clients * per + 4 + 4;
     uint8_t *p = malloc(cap);
     if (!p) {
         free(app);
@@ -306,14 +306,20 @@ int node_snapshot(struct bft_node *n, uint8_t **buf, size_t *len)
     }
     wire_put_u32(&w, 0xffffffffu);
     wire_put_u32(&w, (uint32_t)app_len);
-    wire_put_bytes(&w, app, app_len);
-    free(app);
-    if (w.err) {
+    /* The table goes in front of the application's bytes in the app's own
+     * buffer (malloc'd, ours to free: bft/app.h): a second buffer the size
+     * of the state would double the memory a snapshot costs (issue 14). */
+    uint8_t *all = w.err || app_len > SIZE_MAX - w.len ? NULL : realloc(app, w.len + app_len);
+    if (!all) {
+        free(app);
         free(p);
         return BFT_E_NOMEM;
     }
-    *buf = p;
-    *len = w.len;
+    if (app_len) memmove(all + w.len, all, app_len);
+    memcpy(all, p, w.len);
+    free(p);
+    *buf = all;
+    *len = w.len + app_len;
     return BFT_E_OK;
 }
 

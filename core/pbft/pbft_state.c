@@ -94,27 +94,38 @@ void pbft_on_state_timer(struct bft_core *c)
     arm_state_timer(c);
 }
 
-/* Copy the application snapshot into `next` (taken at checkpoint seq). */
+/* The application snapshot into `next` (taken at checkpoint seq): the
+ * node's buffer itself when it hands it over (io->snapshot_take), else a
+ * copy. */
 static bool take_snapshot(struct bft_core *c, uint64_t seq, const bft_digest *state)
 {
     const uint8_t *buf;
+    uint8_t *own = NULL;
     size_t len;
     if (c->snap.too_big) return false;
-    if (c->io.snapshot(c->io.ctx, &buf, &len) != BFT_E_OK) return false;
+    int rv = c->io.snapshot_take ? c->io.snapshot_take(c->io.ctx, &own, &len)
+                                 : c->io.snapshot(c->io.ctx, &buf, &len);
+    if (rv != BFT_E_OK) return false;
+    if (c->io.snapshot_take) buf = own;
     if (len > PBFT_SNAP_MAX) {
         /* More than a transfer may assemble (above every application's
          * largest state): stop trying (counted). */
+        free(own);
         c->snap.too_big = true;
         c->io.reject(c->io.ctx, BFT_REJECT_OVERLOAD);
         return false;
     }
-    if (len > c->snap.next_cap) {
+    if (own) {
+        free(c->snap.next_buf);
+        c->snap.next_buf = own;
+        c->snap.next_cap = len;
+    } else if (len > c->snap.next_cap) {
         uint8_t *p = realloc(c->snap.next_buf, len);
         if (!p) return false;
         c->snap.next_buf = p;
         c->snap.next_cap = len;
     }
-    if (len) memcpy(c->snap.next_buf, buf, len);
+    if (len && !own) memcpy(c->snap.next_buf, buf, len);
     c->snap.next_len = len;
     c->snap.next_seq = seq;
     c->snap.next_digest = *state;
