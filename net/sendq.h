@@ -6,7 +6,9 @@
  * socket is left unbuffered and the frames wait here, where their bytes are
  * counted: one frame at a time is handed to nng through an nng_aio, and its
  * completion (the frame went to the peer's connection) hands over the next.
- * So nng holds at most the frame in our aio and the one its connection is
+ * When nothing waits and the connection is free, a frame goes straight to
+ * it instead (nng_sendmsg without blocking: it succeeds only then). So nng
+ * holds at most the frame in our aio and the one its connection is
  * writing; everything else is in this queue, whose bytes are bounded per
  * peer and, optionally, by a pool shared with other peers (the clients of a
  * replica, who may be many).

@@ -24,17 +24,20 @@
 #include "tools/exit_codes.h"
 
 /* glibc's allocator for a replica (docs/architecture.md "Bounds", issue
- * 14): a fixed mmap threshold, so every block above it (snapshots, the
- * orders table, large batches and frames) is mapped and goes back to the
- * kernel when freed. glibc's default moves the threshold up to the size of
- * each mapped block freed (up to 32 MiB), after which a freed snapshot
- * stays in the heap and in the RSS: PBFT n=4 at ~770k orders peaked at
- * 170 MiB and kept 120 MiB with the default, against 89 MiB peak at ~690k
- * orders with the threshold fixed (before snapshots were handed over
- * rather than copied). The arena count stays glibc's: capping it at 2
- * saved only 2-4 MiB more in the same runs, and would make nng's threads
- * share the loop's arena locks. */
-#define BFTD_MMAP_THRESHOLD (256 << 10)
+ * 14). glibc maps a block above its mmap threshold and unmaps it when
+ * freed, but by default raises the threshold to the size of each mapped
+ * block freed (up to 32 MiB): after the first snapshot is freed, the next
+ * ones come from the heap and stay in the RSS once freed (PBFT n=4, before
+ * snapshots were handed over: ~770k orders peaked at 170 MiB and kept 120
+ * MiB). A fixed 1 MiB threshold instead: snapshots, the orders table and
+ * the largest frames are always mapped and given back, while batches and
+ * most frames (~100-400 KB at saturation) stay in the heap, since mapping
+ * each one costs page faults and TLB flushes. Measured on one load (PBFT
+ * n=4, 32 x 16 x 64, ~550k orders; an earlier build of issue 14 with 2
+ * arenas; shared machine, so indicative): 84-89 MiB with glibc's default,
+ * 79-84 MiB at 1 MiB, 79-82 MiB at 256 KiB, which looked slower with 128
+ * clients. */
+#define BFTD_MMAP_THRESHOLD (1 << 20)
 
 /* The public options and bftd's own (runtime/runtime.h). */
 struct bftd_args {
