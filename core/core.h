@@ -69,8 +69,15 @@ struct bft_io {
     void (*set_timer)(void *ctx, uint32_t timer, uint64_t after_ms);
     void (*cancel_timer)(void *ctx, uint32_t timer);
     /* Application snapshot for state transfer (checkpoint at seq). The
-     * node owns the returned buffer until the next call. */
+     * node owns the returned buffer and frees it once the step is over:
+     * copy what you keep before returning. */
     int (*snapshot)(void *ctx, const uint8_t **buf, size_t *len);
+    /* Optional: the same snapshot in a malloc'd buffer that becomes the
+     * core's (it frees it). A core that keeps the snapshot takes it this
+     * way when offered, so the state is not copied once more while the
+     * node's copy waits to be freed (issue 14: at a checkpoint that copy
+     * set the replica's peak memory). */
+    int (*snapshot_take)(void *ctx, uint8_t **buf, size_t *len);
     /* Replace the replicated state with a snapshot, but only if its state
      * digest equals *expect (NULL: no check, for a crash-fault leader):
      * on any failure the current state is left as it was. *state gets the

@@ -72,14 +72,26 @@ const char *net_frame_strerror(enum net_frame_err e);
  * Each endpoint listens on one PULL socket. For each peer it knows it keeps
  * one PUSH socket dialled to the peer's address (dialled in the background,
  * reconnecting) and one coalescing buffer. net_send appends to the peer's
- * buffer; net_flush turns every non-empty buffer into one frame and hands it
- * to nng without blocking. The per-peer nng send queue is bounded
- * (NET_PEER_QUEUE frames); when it is full the frame is dropped and counted,
- * so a slow or dead peer never stalls the caller (bulkhead). Reliability
- * above that is the protocols' business (retransmission, state transfer).
+ * buffer; net_flush turns every non-empty buffer into one frame and queues
+ * it without blocking. Each peer's send queue is bounded in frames
+ * (NET_PEER_QUEUE) and in bytes (NET_PEER_QUEUE_BYTES, or what
+ * net_limit_peer sets), and peers put in the shared pool also by
+ * NET_SHARED_QUEUE_BYTES together (net/sendq.h); a frame that does not fit
+ * is dropped and counted, so a slow or dead peer never stalls the caller
+ * (bulkhead) nor holds more than its bytes. Reliability above that is the
+ * protocols' business (retransmission, state transfer).
  */
 #define NET_MAX_PEERS 2048
-#define NET_PEER_QUEUE 64
+#define NET_PEER_QUEUE 64 /* frames queued per peer */
+/* Bytes queued per peer: a replica peer's default. 4 MiB is 8 of the
+ * largest PRE-PREPAREs or proposals (BFT_PAYLOAD_MAX) or 16 state chunks,
+ * on top of what the kernel's socket buffers already hold for a slow peer
+ * (several MiB on loopback); f dead peers pin f x 4 MiB (docs/design.md
+ * "Transport"). */
+#define NET_PEER_QUEUE_BYTES (4u << 20)
+/* All peers in the shared pool together (a replica's clients: up to
+ * BFT_MAX_CLIENTS of them, who each get net_limit_peer's smaller bound). */
+#define NET_SHARED_QUEUE_BYTES (16u << 20)
 
 struct net_transport;
 
@@ -87,7 +99,10 @@ struct net_peer_stats {
     uint64_t msgs_sent;
     uint64_t bytes_sent;
     uint64_t frames_sent;
-    uint64_t frames_dropped; /* send queue full or peer buffer overflow */
+    uint64_t frames_dropped;   /* send queue at a bound, memory short, nng refused */
+    uint64_t bytes_dropped;    /* their bytes (not those nng refused) */
+    uint64_t queued_bytes;     /* in the send queue now */
+    uint64_t queued_bytes_max; /* its high-water mark (totals: the sum over peers) */
     /* net_total_stats only: peers refused by TLS (net_tls_refused). */
     uint64_t tls_refused;
 };
@@ -130,6 +145,11 @@ void net_abandon(struct net_transport *t);
  * queued (bounded) by nng. Returns 0 or -1 with err. */
 int net_add_peer(struct net_transport *t, uint32_t id, const char *url, char *err, size_t errlen);
 bool net_has_peer(const struct net_transport *t, uint32_t id);
+/* Bound the bytes queued toward peer `id` by max_bytes (> 0), and with
+ * `shared` also by the shared pool (NET_SHARED_QUEUE_BYTES over all the
+ * peers in it). Call before the first send to the peer: 0, or -1 for an
+ * unknown peer, a zero bound, or a queue that already holds frames. */
+int net_limit_peer(struct net_transport *t, uint32_t id, size_t max_bytes, bool shared);
 /* Queue one message for peer `id`; coalesced until net_flush. If the peer's
  * buffer is full it is flushed first. Returns 0, or -1 if unknown peer or the
  * message is too large (dropped, counted). Never blocks. */

@@ -8,10 +8,12 @@
  * Why this shape (docs/design.md, "Transport"): nng costs ~40 us of CPU per
  * message whatever its size, so everything bound for one peer in one loop
  * iteration goes out as one frame; and every send is non-blocking into a
- * bounded nng queue (NET_PEER_QUEUE frames), so a slow or dead peer costs us
- * dropped frames, never a stalled replica (bulkhead).
+ * queue bounded in bytes and frames (net/sendq.c), so a slow or dead peer
+ * costs us dropped frames, never a stalled replica (bulkhead), and never
+ * more memory than its bound.
  */
 #include "net/net.h"
+#include "net/sendq.h"
 #include "net/tls.h"
 
 #include <assert.h>
@@ -22,15 +24,22 @@
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pipeline0/push.h>
 
-#define NET_BUF_INIT 4096     /* first coalescing buffer; doubles up to the cap */
+#define NET_BUF_INIT 4096 /* first coalescing buffer; doubles up to the cap */
+/* A coalescing buffer above this is freed after a flush that used less
+ * than a quarter of it: a burst of big frames to a peer (a state transfer,
+ * a catch-up) does not pin up to NET_FRAME_MAX per peer afterwards, while
+ * a peer that gets big frames every iteration (a backup, from the primary)
+ * keeps its buffer. */
+#define NET_BUF_KEEP (64u << 10)
 #define NET_RECV_SLACK 4096   /* frames a little too big still reach the checker */
 #define NET_RECONN_MIN_MS 20  /* redial quickly after a peer restarts */
 #define NET_RECONN_MAX_MS 500 /* but back off for a peer that stays down */
 #define NET_TIMEO_UNSET (-3)  /* below every nng_duration we ever set */
 
 struct net_peer {
-    nng_socket sock; /* PUSH, dialled to the peer, SENDBUF = NET_PEER_QUEUE */
-    uint8_t *buf;    /* coalescing buffer, NULL until the first send */
+    nng_socket sock; /* PUSH, dialled to the peer, unbuffered: frames wait in q */
+    struct net_sendq q;
+    uint8_t *buf; /* coalescing buffer, NULL until the first send */
     struct net_frame f;
     bool listed; /* on t->pending */
     struct net_peer_stats st;
@@ -45,7 +54,8 @@ struct net_transport {
      * listed at most once (p->listed), so NET_MAX_PEERS bounds it. */
     uint32_t pending[NET_MAX_PEERS];
     size_t npending;
-    struct net_tls_ctx *tls; /* NULL: plain tcp/ipc */
+    struct net_tls_ctx *tls;     /* NULL: plain tcp/ipc */
+    struct net_send_pool shared; /* what peers in the shared pool queue at most */
 };
 
 /* A received frame is handed out as the nng_msg body itself (no copy of up
@@ -67,6 +77,9 @@ static void release(struct net_transport *t, bool close_sockets)
     for (size_t i = 0; i < NET_MAX_PEERS; i++) {
         struct net_peer *p = t->peers[i];
         if (!p) continue;
+        /* Before the socket closes: the completion must not run after the
+         * queue is gone. */
+        net_sendq_fini(&p->q);
         if (close_sockets) nng_close(p->sock);
         free(p->buf);
         free(p);
@@ -143,6 +156,8 @@ int net_open_tls(struct net_transport **out, const char *listen_url,
         return -1;
     }
     t->recv_timeo_ms = NET_TIMEO_UNSET;
+    atomic_init(&t->shared.bytes, 0);
+    t->shared.max = NET_SHARED_QUEUE_BYTES;
     if (tls) {
         t->tls = malloc(sizeof *t->tls);
         if (!t->tls || net_tls_ctx_init(t->tls, tls, err, errlen) != 0) {
@@ -195,7 +210,9 @@ static int dial_peer(struct net_transport *t, nng_socket sock, const char *url,
 {
     nng_dialer d;
     int rv;
-    if ((rv = nng_socket_set_int(sock, NNG_OPT_SENDBUF, NET_PEER_QUEUE)) != 0) {
+    /* Unbuffered: nng's queue counts messages, not bytes; ours (sendq.h)
+     * holds the frames instead. */
+    if ((rv = nng_socket_set_int(sock, NNG_OPT_SENDBUF, 0)) != 0) {
         set_err(err, errlen, "set send queue for", url, rv);
         return -1;
     }
@@ -252,7 +269,14 @@ int net_add_peer_named(struct net_transport *t, uint32_t id, const char *url, co
         free(p);
         return -1;
     }
+    if ((rv = net_sendq_init(&p->q, p->sock, NET_PEER_QUEUE_BYTES)) != 0) {
+        set_err(err, errlen, "send queue for", url, rv);
+        nng_close(p->sock);
+        free(p);
+        return -1;
+    }
     if (dial_peer(t, p->sock, url, peer_name, err, errlen) != 0) {
+        net_sendq_fini(&p->q);
         nng_close(p->sock);
         free(p);
         return -1;
@@ -266,32 +290,43 @@ bool net_has_peer(const struct net_transport *t, uint32_t id)
     return id < NET_MAX_PEERS && t->peers[id] != NULL;
 }
 
-/* Hand the peer's frame to nng without blocking, then start a new one. */
+/* Queue `len` bytes as one nng message without blocking: 0, or -1 with
+ * the frame dropped and counted (the queue is at a bound, or memory is
+ * short). */
+static int queue_frame(struct net_peer *p, const uint8_t *bytes, size_t len)
+{
+    /* An exact-size copy: the queue counts len bytes per frame, so a frame
+     * must not carry the coalescing buffer's spare room. */
+    nng_msg *m;
+    if (nng_msg_alloc(&m, len) != 0) {
+        p->st.frames_dropped++;
+        p->st.bytes_dropped += len;
+        return -1;
+    }
+    memcpy(nng_msg_body(m), bytes, len);
+    if (net_sendq_put(&p->q, m) != 0) {
+        nng_msg_free(m);
+        p->st.frames_dropped++;
+        p->st.bytes_dropped += len;
+        return -1;
+    }
+    p->st.frames_sent++;
+    p->st.bytes_sent += len;
+    return 0;
+}
+
+/* Hand the peer's frame to its queue, then start a new one. */
 static void flush_peer(struct net_peer *p)
 {
     if (!p->buf || p->f.count == 0) return;
     uint16_t count = p->f.count;
     size_t len = net_frame_finish(&p->f);
     net_frame_init(&p->f, p->buf, p->f.cap);
-
-    /* Copy into an exact-size nng_msg: nng may queue NET_PEER_QUEUE of
-     * these, so they must not carry the coalescing buffer's spare room. */
-    nng_msg *m;
-    if (nng_msg_alloc(&m, len) != 0) {
-        p->st.frames_dropped++;
-        return;
+    if (queue_frame(p, p->buf, len) == 0) p->st.msgs_sent += count;
+    if (p->f.cap > NET_BUF_KEEP && len <= p->f.cap / 4) {
+        free(p->buf); /* grown for an earlier burst: regrow on demand */
+        p->buf = NULL;
     }
-    memcpy(nng_msg_body(m), p->buf, len);
-    /* NNG_EAGAIN: the queue is full (peer slow or down). Any other error
-     * also loses the frame; either way we move on. */
-    if (nng_sendmsg(p->sock, m, NNG_FLAG_NONBLOCK) != 0) {
-        nng_msg_free(m);
-        p->st.frames_dropped++;
-        return;
-    }
-    p->st.frames_sent++;
-    p->st.msgs_sent += count;
-    p->st.bytes_sent += len;
 }
 
 /* Make room for `need` more bytes, doubling up to NET_FRAME_MAX. */
@@ -320,6 +355,7 @@ int net_send(struct net_transport *t, uint32_t id, const uint8_t *msg, size_t le
     struct net_peer *p = t->peers[id];
     if (len == 0 || len > NET_MSG_MAX) {
         p->st.frames_dropped++;
+        p->st.bytes_dropped += len;
         return -1;
     }
     size_t need = 4 + len; /* u32 length prefix + body */
@@ -327,6 +363,7 @@ int net_send(struct net_transport *t, uint32_t id, const uint8_t *msg, size_t le
         flush_peer(p); /* the frame is full: send it now, start a new one */
     if (grow_buf(p, need) != 0) {
         p->st.frames_dropped++;
+        p->st.bytes_dropped += len;
         return -1;
     }
     int rv = net_frame_add(&p->f, msg, len);
@@ -390,22 +427,47 @@ void net_frame_free(uint8_t *frame)
     nng_msg_free(m);
 }
 
+/* The peer's counters with its queue's bytes, read under the queue's lock. */
+static void peer_stats(struct net_peer *p, struct net_peer_stats *out)
+{
+    *out = p->st;
+    size_t bytes, hwm;
+    uint64_t failed;
+    net_sendq_stats(&p->q, &bytes, &hwm, &failed);
+    out->queued_bytes = bytes;
+    out->queued_bytes_max = hwm;
+    out->frames_dropped += failed; /* queued, then refused by nng */
+}
+
 void net_peer_stats(const struct net_transport *t, uint32_t id, struct net_peer_stats *out)
 {
     memset(out, 0, sizeof *out);
-    if (net_has_peer(t, id)) *out = t->peers[id]->st;
+    if (net_has_peer(t, id)) peer_stats(t->peers[id], out);
+}
+
+int net_limit_peer(struct net_transport *t, uint32_t id, size_t max_bytes, bool shared)
+{
+    if (!net_has_peer(t, id) || max_bytes == 0) return -1;
+    return net_sendq_limit(&t->peers[id]->q, max_bytes, shared ? &t->shared : NULL);
 }
 
 void net_total_stats(const struct net_transport *t, struct net_peer_stats *out)
 {
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < NET_MAX_PEERS; i++) {
-        const struct net_peer *p = t->peers[i];
+        struct net_peer *p = t->peers[i];
         if (!p) continue;
-        out->msgs_sent += p->st.msgs_sent;
-        out->bytes_sent += p->st.bytes_sent;
-        out->frames_sent += p->st.frames_sent;
-        out->frames_dropped += p->st.frames_dropped;
+        struct net_peer_stats st;
+        peer_stats(p, &st);
+        out->msgs_sent += st.msgs_sent;
+        out->bytes_sent += st.bytes_sent;
+        out->frames_sent += st.frames_sent;
+        out->frames_dropped += st.frames_dropped;
+        out->bytes_dropped += st.bytes_dropped;
+        out->queued_bytes += st.queued_bytes;
+        /* The sum of the peers' high-water marks: an upper bound on the
+         * transport's own, which no single moment need have reached. */
+        out->queued_bytes_max += st.queued_bytes_max;
     }
     out->tls_refused = net_tls_refused(t);
 }
@@ -413,18 +475,7 @@ void net_total_stats(const struct net_transport *t, struct net_peer_stats *out)
 int net_send_raw(struct net_transport *t, uint32_t id, const uint8_t *bytes, size_t len)
 {
     if (id >= NET_MAX_PEERS || !t->peers[id] || len == 0 || len > NET_FRAME_MAX) return -1;
-    struct net_peer *p = t->peers[id];
-    nng_msg *m;
-    if (nng_msg_alloc(&m, len) != 0) return -1;
-    memcpy(nng_msg_body(m), bytes, len);
-    if (nng_sendmsg(p->sock, m, NNG_FLAG_NONBLOCK) != 0) {
-        nng_msg_free(m);
-        p->st.frames_dropped++;
-        return -1;
-    }
-    p->st.frames_sent++;
-    p->st.bytes_sent += len;
-    return 0;
+    return queue_frame(t->peers[id], bytes, len);
 }
 
 uint64_t net_tls_refused(const struct net_transport *t)

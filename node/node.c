@@ -105,6 +105,11 @@ static int io_snapshot(void *ctx, const uint8_t **buf, size_t *len)
     return BFT_E_OK;
 }
 
+static int io_snapshot_take(void *ctx, uint8_t **buf, size_t *len)
+{
+    return node_snapshot(ctx, buf, len);
+}
+
 static int io_restore(void *ctx, uint64_t seq, const uint8_t *buf, size_t len,
                       const bft_digest *expect, bft_digest *state)
 {
@@ -248,6 +253,7 @@ int bft_node_create(struct bft_node **out, const struct bft_node_config *cfg,
                             .set_timer = io_set_timer,
                             .cancel_timer = io_cancel_timer,
                             .snapshot = io_snapshot,
+                            .snapshot_take = io_snapshot_take,
                             .restore = io_restore,
                             .checkpoint = io_checkpoint,
                             .load_snapshot = io_load_snapshot,

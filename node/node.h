@@ -122,6 +122,8 @@ struct bft_node_stats {
     uint64_t snapshot_base;   /* newest durable snapshot (bft_node_snapshot_base) */
     uint64_t reads_local;     /* local reads answered from this replica's state */
     uint64_t reads_stale;     /* local reads refused: no commit within the bound */
+    uint64_t
+        replies_evicted; /* cached replies dropped for the byte bound (NODE_REPLY_CACHE_BYTES) */
     /* Status over the network (docs/design.md "bftctl status"): messages
      * accepted from each replica (well-formed, of this cluster, signature
      * checked where the protocol signs), and write requests handed to the

@@ -81,18 +81,32 @@ static void table_slide(struct node_client *c, uint64_t top)
         table_set(c, c->low);
 }
 
-static void cache_reply(struct node_client *c, uint64_t first, uint16_t count, const uint8_t *msg,
-                        uint32_t len)
+static void reply_drop(struct node_client *c, struct node_reply *r)
 {
-    struct node_reply *r = &c->replies[c->next_reply];
-    if (c->filled <= c->next_reply) c->filled = c->next_reply + 1;
-    c->next_reply = (c->next_reply + 1) % NODE_REPLY_CACHE;
-    if (r->cap < len) {
+    c->reply_bytes -= r->cap;
+    free(r->msg);
+    memset(r, 0, sizeof *r);
+}
+
+/* Keep msg as the newest reply; past NODE_REPLY_CACHE_BYTES the oldest
+ * others go (ring order from next_reply is oldest first). Returns the
+ * replies evicted. */
+static uint32_t cache_reply(struct node_client *c, uint64_t first, uint16_t count,
+                            const uint8_t *msg, uint32_t len)
+{
+    uint32_t k = c->next_reply;
+    struct node_reply *r = &c->replies[k];
+    if (c->filled <= k) c->filled = k + 1;
+    c->next_reply = (k + 1) % NODE_REPLY_CACHE;
+    /* Exact size when it grows or is far too big: the slot's last reply
+     * may have been a large one. */
+    if (r->cap < len || r->cap / 2 > len) {
         uint8_t *p = realloc(r->msg, len);
         if (!p) {
-            r->len = 0;
-            return;
+            reply_drop(c, r);
+            return 0;
         }
+        c->reply_bytes = c->reply_bytes - r->cap + len;
         r->msg = p;
         r->cap = len;
     }
@@ -100,6 +114,14 @@ static void cache_reply(struct node_client *c, uint64_t first, uint16_t count, c
     r->len = len;
     r->first_req_no = first;
     r->count = count;
+    uint32_t evicted = 0;
+    for (uint32_t j = c->next_reply; c->reply_bytes > NODE_REPLY_CACHE_BYTES && j != k;
+         j = (j + 1) % NODE_REPLY_CACHE) {
+        if (!c->replies[j].msg) continue;
+        reply_drop(c, &c->replies[j]);
+        evicted++;
+    }
+    return evicted;
 }
 
 bool node_already_executed(struct bft_node *n, const struct bft_msg *req)
@@ -172,7 +194,7 @@ static void exec_envelope(struct bft_node *n, uint64_t seq, uint64_t view,
     /* node_queue_msg always leaves our reply as the last entry (it aborts
      * rather than return without queueing). */
     struct node_out *o = &n->out[n->n_out - 1];
-    cache_reply(c, req->seq, count, n->arena + o->off, o->len);
+    n->stats.replies_evicted += cache_reply(c, req->seq, count, n->arena + o->off, o->len);
     /* Raft (crash-fault): the client takes one reply, from the leader; the
      * followers' replies would only be traffic. They stay cached, so a
      * follower that becomes leader answers a retry. */
@@ -265,7 +287,7 @@ int node_snapshot(struct bft_node *n, uint8_t **buf, size_t *len)
     int rv = n->cfg.app->snapshot(n->app, &app, &app_len);
     if (rv != BFT_E_OK) return rv;
     size_t per = 4 + 8 + NODE_CLIENT_WINDOW / 8;
-    size_t cap = 4 + (size_t)n->cfg.n_clients * per + 4 + 4 + app_len;
+    size_t cap = 4 + (size_t)n->cfg.n_clients * per + 4 + 4;
     uint8_t *p = malloc(cap);
     if (!p) {
         free(app);
@@ -284,14 +306,20 @@ int node_snapshot(struct bft_node *n, uint8_t **buf, size_t *len)
     }
     wire_put_u32(&w, 0xffffffffu);
     wire_put_u32(&w, (uint32_t)app_len);
-    wire_put_bytes(&w, app, app_len);
-    free(app);
-    if (w.err) {
+    /* The table goes in front of the application's bytes in the app's own
+     * buffer (malloc'd, ours to free: bft/app.h): a second buffer the size
+     * of the state would double the memory a snapshot costs (issue 14). */
+    uint8_t *all = w.err || app_len > SIZE_MAX - w.len ? NULL : realloc(app, w.len + app_len);
+    if (!all) {
+        free(app);
         free(p);
         return BFT_E_NOMEM;
     }
-    *buf = p;
-    *len = w.len;
+    if (app_len) memmove(all + w.len, all, app_len);
+    memcpy(all, p, w.len);
+    free(p);
+    *buf = all;
+    *len = w.len + app_len;
     return BFT_E_OK;
 }
 

@@ -21,6 +21,15 @@
  * window twice. Memory: at most clients x 128 replies, each bounded by
  * BFT_BODY_MAX, allocated only as clients use them. */
 #define NODE_REPLY_CACHE 128
+/* ... and at most this many bytes of them per client (issue 14): 128
+ * replies of up to BFT_BODY_MAX bytes would let one client pin 32 MiB.
+ * 1 MiB covers a full client window twice even at the largest results
+ * (1024 requests x (BFT_RESULT_MAX + 4) bytes, ~266 KiB, plus a header
+ * and signature per envelope: ~430 KiB with one request per envelope),
+ * so it never pushes out a reply the count bound would have kept for an
+ * honest client. Past it the oldest replies go first (counted in
+ * replies_evicted). All clients: n_clients x 1 MiB at most. */
+#define NODE_REPLY_CACHE_BYTES (1u << 20)
 
 struct node_reply {
     uint64_t first_req_no;
@@ -35,6 +44,7 @@ struct node_client {
     uint64_t bits[NODE_CLIENT_WINDOW / 64];
     struct node_reply replies[NODE_REPLY_CACHE];
     uint32_t next_reply;
+    uint32_t reply_bytes; /* held by replies[]: the sum of their caps */
     /* Slots [0, filled) were ever used (cache_reply fills them in order
      * from 0): lookups and frees touch only those, so a replica created
      * and destroyed per fuzz input or simulated restart does not walk
@@ -115,7 +125,7 @@ struct bft_node {
     bool dirty;              /* persisted since last flush */
     uint32_t n_ahead;        /* entries marked NODE_DEST_AHEAD */
 
-    uint8_t *snap; /* last snapshot handed to the core */
+    uint8_t *snap; /* the snapshot handed to the core this step (freed at flush) */
     size_t snap_len;
 
     /* Durable snapshots (docs/storage.md): those the host loaded before

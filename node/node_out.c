@@ -128,6 +128,13 @@ static void send_one(struct bft_node *n, const struct node_out *o)
 
 void bft_node_flush(struct bft_node *n)
 {
+    /* The snapshot a core took during the step: every core copies it
+     * before returning (core.h io->snapshot), so holding ours until the
+     * next one would only keep a second copy of the whole state alive
+     * (issue 14). */
+    free(n->snap);
+    n->snap = NULL;
+    n->snap_len = 0;
     if (n->n_out == 0 && !n->dirty) return;
     bool ok = true;
     /* Sends that need not wait for the disk leave first and travel while

@@ -48,6 +48,8 @@ static void send_client(struct rt *rt, uint32_t client, const uint8_t *msg, size
             fprintf(stderr, "bftd %u: client %u: %s\n", rt->id, client, err);
             return;
         }
+        /* Cannot fail: the peer was just added and holds nothing. */
+        (void)net_limit_peer(rt->net, peer, RT_CLIENT_QUEUE_BYTES, true);
     }
     net_send(rt->net, peer, msg, len);
 }

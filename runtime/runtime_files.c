@@ -11,16 +11,29 @@
 
 #include "runtime/runtime_files.h"
 
-long rt_rss_kib(void)
+/* A "Name: N kB" field of /proc/self/status, 0 if it cannot be read. */
+static long status_kib(const char *field)
 {
     FILE *f = fopen("/proc/self/status", "r");
     if (!f) return 0;
     char line[256];
     long v = 0;
+    size_t n = strlen(field);
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld", &v) == 1) break;
+        if (strncmp(line, field, n) == 0 && line[n] == ':' && sscanf(line + n + 1, "%ld", &v) == 1)
+            break;
     fclose(f);
     return v;
+}
+
+long rt_rss_kib(void)
+{
+    return status_kib("VmRSS");
+}
+
+long rt_rss_hwm_kib(void)
+{
+    return status_kib("VmHWM");
 }
 
 /* DIR/stats.json, replaced atomically (temp file and rename). When the

@@ -7,6 +7,8 @@
 
 /* VmRSS of this process in KiB (0 if unknown). */
 long rt_rss_kib(void);
+/* The peak RSS of the process (VmHWM), KiB. */
+long rt_rss_hwm_kib(void);
 /* Replace DIR/stats.json with text (in place when the disk is full). */
 void rt_publish_stats(const char *dir, const char *text, size_t len);
 /* mkdir -p, mode 0700; 0 or -1 (errno). */

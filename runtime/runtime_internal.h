@@ -23,6 +23,13 @@
 #define RT_MAX_TIMERS 64
 #define RT_BURST_FRAMES 64
 #define RT_CLIENT_PEER_BASE BFT_MAX_REPLICAS
+/* Reply bytes queued toward one client (net_limit_peer), all clients
+ * together at most NET_SHARED_QUEUE_BYTES: a client that stops reading
+ * costs its own replies (it retransmits, the reply cache answers), not the
+ * replica's memory. 1 MiB is 16 replies to full envelopes (256 results of
+ * BFT_RESULT_MAX bytes), more than a client keeps in flight
+ * (docs/design.md "Transport"). */
+#define RT_CLIENT_QUEUE_BYTES (1u << 20)
 #define RT_STATS_EVERY_MS 200
 #define RT_AUDIT_FILL_PER_TICK 65536u /* audit lines written from a snapshot per stats tick */
 #define RT_PROBE_EVERY_MS 1000        /* storage probe while writes fail */

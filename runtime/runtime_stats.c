@@ -102,6 +102,15 @@ void rt_write_stats(struct rt *rt, bool final)
     fprintf(f, ", \"needless_unverified\": %llu", (unsigned long long)st.needless);
     fprintf(f, ", \"audit_syncs\": %llu",
             (unsigned long long)atomic_load(&rt->audit.syncer.syncs));
+    /* Memory (docs/architecture.md "Bounds"): the peak RSS, and the send
+     * queues' bytes now, their peak (summed over peers) and what their
+     * byte bounds dropped; replies the reply cache's byte bound evicted. */
+    fprintf(f,
+            ", \"rss_hwm_kib\": %ld, \"send_queued_bytes\": %llu, \"send_queued_bytes_max\": %llu, "
+            "\"send_bytes_dropped\": %llu, \"replies_evicted\": %llu",
+            rt_rss_hwm_kib(), (unsigned long long)ns.queued_bytes,
+            (unsigned long long)ns.queued_bytes_max, (unsigned long long)ns.bytes_dropped,
+            (unsigned long long)st.replies_evicted);
     fprintf(f, ", \"storage_error\": \"%s\"}\n", rt->storage_err);
     if (fclose(f) == 0) rt_publish_stats(rt->dir, text, text_len);
     free(text);

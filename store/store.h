@@ -15,6 +15,10 @@
 /* Record on disk: u32 len | u32 crc | len bytes (little-endian).        */
 /* ------------------------------------------------------------------ */
 #define BFT_WAL_RECORD_MAX (4u << 20)
+/* Buffered bytes past which an append writes the buffer out first (no
+ * fsync): the buffer holds at most this, or one larger record until the
+ * next sync (issue 14; docs/architecture.md "Bounds"). */
+#define BFT_WAL_BUF_WRITE (1u << 20)
 struct bft_wal;
 int bft_wal_open(struct bft_wal **out, const char *path, char *err, size_t errlen);
 /* Buffer one record (bounded; flushes itself when the buffer fills).
@@ -24,6 +28,8 @@ int bft_wal_append(struct bft_wal *w, const uint8_t *rec, size_t len);
 /* Write buffered records and fdatasync. BFT_E_OK or BFT_E_IO. */
 int bft_wal_sync(struct bft_wal *w);
 bool bft_wal_dirty(const struct bft_wal *w);
+/* Bytes the append buffer holds allocated now. */
+size_t bft_wal_buffer_cap(const struct bft_wal *w);
 void bft_wal_close(struct bft_wal *w);
 /* Replay every intact record in order; a torn or corrupt tail is cut off
  * (the file is truncated to the last good record). Returns the number of

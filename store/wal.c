@@ -6,7 +6,8 @@
  * crash can leave after a file grew) is never taken for an empty record:
  * CRC-32C of four zero bytes is not zero.
  *
- * Appends are buffered in memory (bounded by WAL_BUF_MAX) and made durable
+ * Appends are buffered in memory (written out past BFT_WAL_BUF_WRITE
+ * bytes, the buffer never above WAL_BUF_MAX) and made durable
  * in batches by bft_wal_sync (write + fdatasync), so one fsync covers every
  * record of a step. A failed write or sync leaves the WAL failed for good:
  * the kernel may have dropped the dirty pages, so retrying a later fsync
@@ -33,16 +34,17 @@
 #include "store/store_internal.h"
 
 #define WAL_HDR_LEN 8u
-#define WAL_BUF_MAX (8u << 20)   /* buffered bytes before a forced write */
-#define WAL_BUF_INIT (64u << 10) /* the buffer starts here and doubles to WAL_BUF_MAX */
+#define WAL_BUF_MAX (8u << 20)   /* the buffer's capacity at most */
+#define WAL_BUF_INIT (64u << 10) /* the buffer starts here and doubles as appends need */
 _Static_assert(WAL_BUF_MAX >= WAL_HDR_LEN + BFT_WAL_RECORD_MAX, "one record fits the buffer");
+_Static_assert(BFT_WAL_BUF_WRITE <= WAL_BUF_MAX, "the write threshold fits the buffer");
 
 struct bft_wal {
     int fd;
     bool failed;   /* sticky: see the top of the file */
     bool unsynced; /* bytes written since the last fdatasync */
     size_t len;    /* buffered bytes */
-    size_t cap;    /* WAL_BUF_INIT..WAL_BUF_MAX: grown as appends need */
+    size_t cap;    /* WAL_BUF_INIT..WAL_BUF_MAX: grown as appends need, shrunk at sync */
     uint8_t *buf;
 };
 
@@ -161,6 +163,11 @@ void bft_wal_close(struct bft_wal *w)
     free(w);
 }
 
+size_t bft_wal_buffer_cap(const struct bft_wal *w)
+{
+    return w->cap;
+}
+
 bool bft_wal_dirty(const struct bft_wal *w)
 {
     return w->len > 0 || w->unsynced;
@@ -189,7 +196,12 @@ int bft_wal_append(struct bft_wal *w, const uint8_t *rec, size_t len)
     if (w->failed) return BFT_E_IO;
     /* A caller bug, not a disk fault: refuse it without failing the WAL. */
     if (len > BFT_WAL_RECORD_MAX || (len > 0 && !rec)) return BFT_E_INVALID;
-    if (w->len + WAL_HDR_LEN + len > WAL_BUF_MAX && write_buffer(w) != BFT_E_OK) return BFT_E_IO;
+    /* Written out (not synced) before the buffer passes BFT_WAL_BUF_WRITE:
+     * a burst of big records (a backup taking a run of PRE-PREPAREs) would
+     * otherwise grow it to WAL_BUF_MAX and keep it there (issue 14); one
+     * write() per MiB costs nothing next to the fsync. */
+    if (w->len > 0 && w->len + WAL_HDR_LEN + len > BFT_WAL_BUF_WRITE && write_buffer(w) != BFT_E_OK)
+        return BFT_E_IO;
     size_t need = w->len + WAL_HDR_LEN + len;
     if (need > w->cap) {
         size_t cap = bft_grow_cap(w->cap, need, WAL_BUF_MAX);
@@ -213,6 +225,15 @@ int bft_wal_sync(struct bft_wal *w)
 {
     if (w->failed) return BFT_E_IO;
     if (write_buffer(w) != BFT_E_OK) return BFT_E_IO;
+    /* Grown past the write threshold for one large record (a snapshot
+     * part, a big batch): give it back now that it is written. */
+    if (w->cap > BFT_WAL_BUF_WRITE) {
+        uint8_t *b = realloc(w->buf, BFT_WAL_BUF_WRITE);
+        if (b) {
+            w->buf = b;
+            w->cap = BFT_WAL_BUF_WRITE;
+        }
+    }
     if (!w->unsynced) return BFT_E_OK;
     int rv;
     do

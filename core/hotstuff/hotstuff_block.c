@@ -65,6 +65,13 @@ static void remove_at(struct bft_core *c, int32_t i)
     if (!b->connected) c->n_unconnected--;
     b->used = false;
     c->n_blocks--;
+    /* The batch goes with the block: kept for the slot's next block, each
+     * of the HS_BLOCKS_MAX slots would pin the largest batch it ever held,
+     * not the batches of the blocks stored (issue 14). */
+    free(b->batch);
+    b->batch = NULL;
+    b->batch_cap = 0;
+    b->batch_len = 0;
 }
 
 /* Live blocks (connected, above the root) are the ones a vote, a lock or a

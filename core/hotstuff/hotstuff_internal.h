@@ -66,7 +66,8 @@ _Static_assert(HS_BLOCKS_MAX % HS_BLOCK_CHUNK == 0, "whole chunks");
 #define HS_PENDING_FIRST 64
 #define HS_PENDING_BUCKET_BITS 13
 #define HS_PENDING_BUCKETS (1u << HS_PENDING_BUCKET_BITS) /* hash buckets */
-#define HS_PENDING_BYTES_MAX (64u << 20)
+/* Bytes held by queued requests: as PBFT_PENDING_BYTES_MAX (issue 14). */
+#define HS_PENDING_BYTES_MAX (16u << 20)
 /* Per-client share of the pending table (core/client_quota.h): at least
  * this many requests and bytes, whatever the number of clients. */
 #define HS_PENDING_CLIENT_MIN 64

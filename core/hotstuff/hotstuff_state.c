@@ -138,15 +138,29 @@ static void take_snapshot(struct bft_core *c, uint64_t seq, const bft_digest *bl
                           const bft_digest *state)
 {
     const uint8_t *buf;
+    uint8_t *own = NULL;
     size_t len;
-    if (c->io.snapshot(c->io.ctx, &buf, &len) != BFT_E_OK || len > HS_SNAP_MAX) return;
-    if (len > c->st.snap_cap) {
+    /* The node's buffer itself when it hands it over (io->snapshot_take:
+     * no second copy of the state), else a copy. */
+    int rv = c->io.snapshot_take ? c->io.snapshot_take(c->io.ctx, &own, &len)
+                                 : c->io.snapshot(c->io.ctx, &buf, &len);
+    if (rv != BFT_E_OK) return;
+    if (c->io.snapshot_take) buf = own;
+    if (len > HS_SNAP_MAX) {
+        free(own);
+        return;
+    }
+    if (own) {
+        free(c->st.snap_buf);
+        c->st.snap_buf = own;
+        c->st.snap_cap = (uint32_t)len;
+    } else if (len > c->st.snap_cap) {
         uint8_t *p = realloc(c->st.snap_buf, len);
         if (!p) return;
         c->st.snap_buf = p;
-        c->st.snap_cap = len;
+        c->st.snap_cap = (uint32_t)len;
     }
-    if (len) memcpy(c->st.snap_buf, buf, len);
+    if (len && !own) memcpy(c->st.snap_buf, buf, len);
     c->st.snap_len = len;
     c->st.snap.seq = seq;
     c->st.snap.block = *block;

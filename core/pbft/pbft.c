@@ -11,11 +11,12 @@
 
 void pbft_slot_reset(struct pbft_slot *s)
 {
-    uint8_t *batch = s->batch;
-    uint32_t cap = s->batch_cap;
+    /* The batch goes with its seq: kept for the slot's next seq, every one
+     * of the L slots would pin the largest batch it ever held (L x
+     * BFT_PAYLOAD_MAX in the worst case, ~L x 170 KB at saturation), not
+     * the batches of the seqs in the window (issue 14). */
+    free(s->batch);
     memset(s, 0, sizeof(*s));
-    s->batch = batch;
-    s->batch_cap = cap;
 }
 
 struct pbft_slot *pbft_slot_get(struct bft_core *c, uint64_t seq)

@@ -67,7 +67,10 @@
 #define PBFT_PENDING_FIRST 64 /* entries allocated at first (doubling to MAX) */
 #define PBFT_PENDING_BUCKET_BITS 13
 #define PBFT_PENDING_BUCKETS (1u << PBFT_PENDING_BUCKET_BITS) /* hash buckets */
-#define PBFT_PENDING_BYTES_MAX (64u << 20)                    /* bytes held by queued requests */
+/* Bytes held by queued requests (issue 14): 16 MiB is 4096 envelopes of
+ * 4 KiB (64 orders each take ~2.6 KB), or 64 of the largest (BFT_BODY_MAX);
+ * at saturation the queue holds ~1 MiB (docs/architecture.md "Bounds"). */
+#define PBFT_PENDING_BYTES_MAX (16u << 20)
 #define PBFT_QUOTA_FLOOR 16 /* requests one client may queue at least */
 #define PBFT_QUOTA_FLOOR_BYTES (1u << 20)
 #define PBFT_CKPT_RING 4              /* checkpoint seqs kept per replica */

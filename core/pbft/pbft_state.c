@@ -94,27 +94,38 @@ void pbft_on_state_timer(struct bft_core *c)
     arm_state_timer(c);
 }
 
-/* Copy the application snapshot into `next` (taken at checkpoint seq). */
+/* The application snapshot into `next` (taken at checkpoint seq): the
+ * node's buffer itself when it hands it over (io->snapshot_take), else a
+ * copy. */
 static bool take_snapshot(struct bft_core *c, uint64_t seq, const bft_digest *state)
 {
     const uint8_t *buf;
+    uint8_t *own = NULL;
     size_t len;
     if (c->snap.too_big) return false;
-    if (c->io.snapshot(c->io.ctx, &buf, &len) != BFT_E_OK) return false;
+    int rv = c->io.snapshot_take ? c->io.snapshot_take(c->io.ctx, &own, &len)
+                                 : c->io.snapshot(c->io.ctx, &buf, &len);
+    if (rv != BFT_E_OK) return false;
+    if (c->io.snapshot_take) buf = own;
     if (len > PBFT_SNAP_MAX) {
         /* More than a transfer may assemble (above every application's
          * largest state): stop trying (counted). */
+        free(own);
         c->snap.too_big = true;
         c->io.reject(c->io.ctx, BFT_REJECT_OVERLOAD);
         return false;
     }
-    if (len > c->snap.next_cap) {
+    if (own) {
+        free(c->snap.next_buf);
+        c->snap.next_buf = own;
+        c->snap.next_cap = len;
+    } else if (len > c->snap.next_cap) {
         uint8_t *p = realloc(c->snap.next_buf, len);
         if (!p) return false;
         c->snap.next_buf = p;
         c->snap.next_cap = len;
     }
-    if (len) memcpy(c->snap.next_buf, buf, len);
+    if (len && !own) memcpy(c->snap.next_buf, buf, len);
     c->snap.next_len = len;
     c->snap.next_seq = seq;
     c->snap.next_digest = *state;
@@ -127,9 +138,11 @@ void pbft_state_on_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
                           const struct pbft_raw *proof, uint32_t mask)
 {
     if (!c->snap.next_buf || c->snap.next_seq != seq || !pbft_deq(&c->snap.next_digest, d)) return;
-    /* The pending snapshot is certified now: promote it (swap buffers). */
-    uint8_t *b = c->snap.buf;
-    size_t cap = c->snap.cap;
+    /* The pending snapshot is certified now: promote it. The one it
+     * replaces is freed, not kept as the next one's buffer: a spare copy
+     * of the whole state between snapshots is what issue 14 found holding
+     * most of a saturated replica's memory. */
+    free(c->snap.buf);
     c->snap.buf = c->snap.next_buf;
     c->snap.cap = c->snap.next_cap;
     c->snap.len = c->snap.next_len;
@@ -139,8 +152,8 @@ void pbft_state_on_stable(struct bft_core *c, uint64_t seq, const bft_digest *d,
     c->snap.mask = mask;
     for (uint32_t i = 0; i < c->n; i++)
         if (mask & (1u << i)) c->snap.proof[i] = proof[i];
-    c->snap.next_buf = b;
-    c->snap.next_cap = cap;
+    c->snap.next_buf = NULL;
+    c->snap.next_cap = 0;
     c->snap.next_len = 0;
     c->snap.next_seq = 0;
     pbft_kept_reset(c); /* the log it replaces */
@@ -302,8 +315,7 @@ static void install_snapshot(struct bft_core *c)
     if (seq > c->h) pbft_make_stable(c, seq, &c->xfer.digest, c->xfer.proof, c->xfer.mask, true);
     /* Serve what we restored: it may be the only copy of this checkpoint
      * left (its certifiers may have restarted empty since). */
-    uint8_t *b = c->snap.buf;
-    size_t cap = c->snap.cap;
+    free(c->snap.buf); /* as in pbft_state_on_stable: no spare copy */
     c->snap.buf = c->xfer.buf;
     c->snap.cap = c->xfer.cap;
     c->snap.len = c->xfer.total;
@@ -313,8 +325,8 @@ static void install_snapshot(struct bft_core *c)
     c->snap.mask = c->xfer.mask;
     for (uint32_t i = 0; i < c->n; i++)
         c->snap.proof[i] = c->xfer.proof[i];
-    c->xfer.buf = b;
-    c->xfer.cap = cap;
+    c->xfer.buf = NULL;
+    c->xfer.cap = 0;
     pbft_kept_reset(c); /* kept from now on: what we replay up to h, then the window */
     if (c->io.checkpoint)
         c->io.checkpoint(c->io.ctx, seq, &c->xfer.digest, c->snap.buf, c->snap.len);

@@ -508,6 +508,133 @@ static void test_dead_peer_never_blocks(void **state)
     net_close(a);
 }
 
+/* A url nobody listens on (a listener opened and closed). */
+static void dead_url(char *url, size_t len)
+{
+    struct net_transport *probe = open_tcp(url, len);
+    net_close(probe);
+}
+
+/* issue 14: a dead peer holds at most NET_PEER_QUEUE_BYTES of our frames,
+ * whatever their size; the rest is dropped and counted, never blocking. */
+static void test_send_queue_bytes_bound(void **state)
+{
+    (void)state;
+    char url[128], err[256];
+    dead_url(url, sizeof url);
+    struct net_transport *a;
+    assert_int_equal(net_open(&a, NULL, err, sizeof err), 0);
+    assert_int_equal(net_add_peer(a, 2, url, err, sizeof err), 0);
+    const size_t frame = (1u << 20) + 4096; /* not a divisor of the bound */
+    uint8_t *big = calloc(1, frame);
+    assert_non_null(big);
+    const size_t fit = NET_PEER_QUEUE_BYTES / frame;
+    assert_true(fit < NET_PEER_QUEUE); /* bytes bind, not frames */
+    uint64_t t0 = now_ms();
+    for (size_t i = 0; i < fit + 5; i++)
+        assert_int_equal(net_send_raw(a, 2, big, frame), i < fit ? 0 : -1);
+    assert_true(now_ms() - t0 < 2000);
+    struct net_peer_stats st;
+    net_peer_stats(a, 2, &st);
+    assert_int_equal(st.frames_sent, fit);
+    assert_int_equal(st.frames_dropped, 5);
+    assert_int_equal(st.bytes_dropped, 5 * frame);
+    assert_int_equal(st.queued_bytes, fit * frame);
+    assert_int_equal(st.queued_bytes_max, fit * frame);
+    /* A small frame still fits in what is left; one byte more does not. */
+    size_t left = NET_PEER_QUEUE_BYTES - fit * frame;
+    if (left) {
+        assert_int_equal(net_send_raw(a, 2, big, left), 0);
+        assert_int_equal(net_send_raw(a, 2, big, 1), -1);
+    }
+    net_peer_stats(a, 2, &st);
+    assert_int_equal(st.queued_bytes, NET_PEER_QUEUE_BYTES);
+    /* Coalesced sends hit the same bound at flush. */
+    assert_int_equal(net_send(a, 2, big, 100), 0);
+    net_flush(a);
+    net_peer_stats(a, 2, &st);
+    assert_int_equal(st.queued_bytes, NET_PEER_QUEUE_BYTES);
+    assert_int_equal(st.bytes_dropped, 5 * frame + (left ? 1 : 0) + NET_FRAME_HDR_LEN + 4 + 100);
+    free(big);
+    net_close(a); /* frees the queued frames (ASan checks) */
+}
+
+/* A peer limited by net_limit_peer gets its own bound, and the peers in
+ * the shared pool together at most NET_SHARED_QUEUE_BYTES. */
+static void test_send_queue_shared_pool(void **state)
+{
+    (void)state;
+    char url[128], err[256];
+    dead_url(url, sizeof url);
+    struct net_transport *a;
+    assert_int_equal(net_open(&a, NULL, err, sizeof err), 0);
+    const size_t frame = 1u << 20, per = NET_SHARED_QUEUE_BYTES / 2 + frame;
+    for (uint32_t id = 1; id <= 3; id++) {
+        assert_int_equal(net_add_peer(a, id, url, err, sizeof err), 0);
+        assert_int_equal(net_limit_peer(a, id, per, true), 0);
+    }
+    assert_int_equal(net_limit_peer(a, 9, per, true), -1); /* unknown peer */
+    assert_int_equal(net_limit_peer(a, 1, 0, true), -1);   /* no bound */
+    uint8_t *big = calloc(1, frame);
+    assert_non_null(big);
+    size_t queued = 0;
+    for (uint32_t id = 1; id <= 3; id++)
+        for (size_t i = 0; i < per / frame + 2; i++)
+            if (net_send_raw(a, id, big, frame) == 0) queued += frame;
+    /* Peer 1 filled its own bound, peer 2 the rest of the pool, peer 3
+     * got nothing. */
+    assert_int_equal(queued, NET_SHARED_QUEUE_BYTES);
+    struct net_peer_stats st;
+    net_peer_stats(a, 1, &st);
+    assert_int_equal(st.queued_bytes, per / frame * frame);
+    net_peer_stats(a, 3, &st);
+    assert_int_equal(st.queued_bytes, 0);
+    assert_true(st.frames_dropped > 0);
+    /* A queue that holds frames keeps its bound and pool. */
+    assert_int_equal(net_limit_peer(a, 1, frame, false), -1);
+    /* A peer outside the pool still has its own default bound. */
+    assert_int_equal(net_add_peer(a, 4, url, err, sizeof err), 0);
+    assert_int_equal(net_send_raw(a, 4, big, frame), 0);
+    struct net_peer_stats tot;
+    net_total_stats(a, &tot);
+    assert_int_equal(tot.queued_bytes, NET_SHARED_QUEUE_BYTES + frame);
+    free(big);
+    net_close(a);
+}
+
+/* Frames queued while the peer is down reach it once it listens, in
+ * order, and their bytes are released from the bound as they leave. */
+static void test_send_queue_drains(void **state)
+{
+    (void)state;
+    char url[128], err[256];
+    dead_url(url, sizeof url);
+    struct net_transport *a;
+    assert_int_equal(net_open(&a, NULL, err, sizeof err), 0);
+    assert_int_equal(net_add_peer(a, 1, url, err, sizeof err), 0);
+    for (uint32_t i = 0; i < 200; i++) {
+        send_seq(a, 1, i);
+        if (i % 10 == 9) net_flush(a);
+    }
+    struct net_peer_stats st;
+    net_peer_stats(a, 1, &st);
+    assert_int_equal(st.frames_sent, 20);
+    assert_true(st.queued_bytes > 0);
+    struct net_transport *b;
+    assert_int_equal(net_open(&b, url, err, sizeof err), 0);
+    uint32_t next = 0;
+    recv_in_order(b, &next, 200, NULL);
+    assert_int_equal(next, 200);
+    uint64_t deadline = now_ms() + 5000;
+    do {
+        net_peer_stats(a, 1, &st);
+    } while (st.queued_bytes != 0 && now_ms() < deadline);
+    assert_int_equal(st.queued_bytes, 0);
+    assert_int_equal(st.frames_dropped, 0);
+    net_close(a);
+    net_close(b);
+}
+
 static void test_listen_address_in_use(void **state)
 {
     (void)state;
@@ -547,6 +674,9 @@ int main(void)
         cmocka_unit_test(test_coalescing_and_limits),
         cmocka_unit_test(test_count_cap_flushes),
         cmocka_unit_test(test_dead_peer_never_blocks),
+        cmocka_unit_test(test_send_queue_bytes_bound),
+        cmocka_unit_test(test_send_queue_shared_pool),
+        cmocka_unit_test(test_send_queue_drains),
         cmocka_unit_test(test_listen_address_in_use),
     };
     int rv = cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,7 +24,7 @@
 #include "store/store.h"
 #include "wire/wire.h"
 
-#define MAX_RECS 16
+#define MAX_RECS 16 /* records one test replays at most */
 
 struct replayed {
     long n;
@@ -258,8 +258,8 @@ static void test_oversized_append_refused(void **state)
     rec[BFT_WAL_RECORD_MAX - 1] = 0x77;
     assert_int_not_equal(bft_wal_append(w, rec, BFT_WAL_RECORD_MAX + 1), BFT_E_OK);
     /* Refusing a caller's oversized record does not fail the WAL; the
-     * largest legal record still goes through, twice (forcing a flush of
-     * the 8 MiB buffer in between). */
+     * largest legal record still goes through, twice (the second writes
+     * the first out: it is past BFT_WAL_BUF_WRITE). */
     assert_int_equal(bft_wal_append(w, rec, BFT_WAL_RECORD_MAX), BFT_E_OK);
     assert_int_equal(bft_wal_append(w, rec, BFT_WAL_RECORD_MAX), BFT_E_OK);
     assert_int_equal(bft_wal_sync(w), BFT_E_OK);
@@ -269,6 +269,53 @@ static void test_oversized_append_refused(void **state)
     assert_int_equal(replay(fx->path, &r), 2);
     assert_int_equal(r.len[1], BFT_WAL_RECORD_MAX);
     assert_int_equal(r.last[1], 0x77);
+}
+
+/* issue 14: the append buffer holds about BFT_WAL_BUF_WRITE bytes, not
+ * its 8 MiB capacity bound, however many records a step appends: a run of
+ * big records is written out as it goes (no fsync until the sync), and a
+ * buffer grown for one larger record shrinks back at the sync. Every
+ * record still replays, in order. */
+static void test_buffer_stays_small(void **state)
+{
+    struct fixture *fx = *state;
+    struct bft_wal *w;
+    char err[128];
+    assert_int_equal(bft_wal_open(&w, fx->path, err, sizeof err), BFT_E_OK);
+    size_t big = 200u << 10; /* a large PRE-PREPARE record */
+    uint8_t *rec = calloc(1, 2 * BFT_WAL_BUF_WRITE);
+    assert_non_null(rec);
+    for (int i = 0; i < 12; i++) { /* 2.4 MiB in one step */
+        memset(rec, i + 1, big);
+        assert_int_equal(bft_wal_append(w, rec, big), BFT_E_OK);
+        assert_true(bft_wal_buffer_cap(w) <= BFT_WAL_BUF_WRITE);
+    }
+    /* Written out already, though not synced: the file holds them. */
+    assert_true(file_size(fx->path) >= (off_t)(BFT_WAL_BUF_WRITE - big));
+    assert_int_equal(bft_wal_sync(w), BFT_E_OK);
+    assert_int_equal(file_size(fx->path), 12 * (off_t)(8 + big));
+    /* One record larger than the threshold grows the buffer for itself,
+     * until the sync. */
+    memset(rec, 13, 2 * BFT_WAL_BUF_WRITE);
+    assert_int_equal(bft_wal_append(w, rec, 2 * BFT_WAL_BUF_WRITE), BFT_E_OK);
+    assert_true(bft_wal_buffer_cap(w) > BFT_WAL_BUF_WRITE);
+    assert_int_equal(bft_wal_sync(w), BFT_E_OK);
+    assert_true(bft_wal_buffer_cap(w) <= BFT_WAL_BUF_WRITE);
+    memset(rec, 14, 10);
+    assert_int_equal(bft_wal_append(w, rec, 10), BFT_E_OK);
+    assert_int_equal(bft_wal_sync(w), BFT_E_OK);
+    bft_wal_close(w);
+    free(rec);
+    struct replayed r;
+    assert_int_equal(replay(fx->path, &r), 14);
+    for (int i = 0; i < 12; i++) {
+        assert_int_equal(r.len[i], big);
+        assert_int_equal(r.first[i], i + 1);
+    }
+    assert_int_equal(r.len[12], 2 * BFT_WAL_BUF_WRITE);
+    assert_int_equal(r.last[12], 13);
+    assert_int_equal(r.len[13], 10);
+    assert_int_equal(r.last[13], 14);
 }
 
 static void test_dev_full_failure_is_sticky(void **state)
@@ -344,6 +391,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corrupt_middle_stops_replay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oversized_length_is_torn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oversized_append_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_buffer_stays_small, setup, teardown),
         cmocka_unit_test(test_dev_full_failure_is_sticky),
         cmocka_unit_test_setup_teardown(test_partial_write_failure_is_sticky, setup, teardown),
         cmocka_unit_test(test_open_failure_reports),

@@ -39,11 +39,38 @@ static void test_impl_clients_flooding_client_leaves_room_for_others(void **stat
     assert_int_equal(status(0).pending_requests, now + 16);
 }
 
+/* docs/hotstuff.md "Clients and batching", issue 14: the table is bounded
+ * in bytes too: large envelopes from many clients stop at
+ * HS_PENDING_BYTES_MAX, counted as overload, whatever their count. */
+static void test_impl_clients_pending_bytes_bound(void **state)
+{
+    (void)state;
+    struct bft_pending p;
+    const uint32_t clients = 64, len = BFT_BODY_MAX;
+    static uint8_t raw[BFT_BODY_MAX];
+    assert_int_equal(hs_pending_init(&p, clients), BFT_E_OK);
+    uint32_t ok = 0, over = 0;
+    for (uint64_t r = 1; r <= 4; r++)
+        for (uint32_t c = 0; c < clients; c++) {
+            struct bft_msg m = {.type = BFT_MSG_REQUEST, .sender = c, .seq = r};
+            m.raw = raw;
+            m.raw_len = len;
+            int rv = hs_pending_add(&p, &m);
+            if (rv == BFT_REJECT_NONE) ok++;
+            if (rv == BFT_REJECT_OVERLOAD) over++;
+        }
+    assert_int_equal(ok, HS_PENDING_BYTES_MAX / len);
+    assert_int_equal(over, 4 * clients - ok);
+    assert_true(p.bytes <= HS_PENDING_BYTES_MAX);
+    hs_pending_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_impl_clients_flooding_client_leaves_room_for_others,
                                         setup, teardown),
+        cmocka_unit_test(test_impl_clients_pending_bytes_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

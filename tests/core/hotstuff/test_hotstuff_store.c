@@ -105,11 +105,74 @@ static void test_impl_store_bound_is_blocks_max(void **state)
     drop(c);
 }
 
+/* issue 14: a block that leaves the store takes its batch with it; the
+ * slot's next block holds its own batch, not the capacity of the largest
+ * one the slot ever held (HS_BLOCKS_MAX x BFT_PAYLOAD_MAX otherwise). */
+static void test_impl_store_removed_block_frees_its_batch(void **state)
+{
+    (void)state;
+    struct bft_core *c = store();
+    static uint8_t big[64u << 10];
+    uint8_t batch[16];
+    struct hs_wire_block w = wire(0, batch);
+    w.batch = big;
+    w.batch_len = sizeof big;
+    struct hs_block *b = hs_block_insert(c, &w, 1);
+    assert_non_null(b);
+    assert_int_equal(b->batch_cap, sizeof big);
+    for (uint32_t k = 1; k < HS_BLOCKS_MAX; k++) {
+        w = wire(k, batch);
+        assert_non_null(hs_block_insert(c, &w, 1));
+    }
+    w = wire(HS_BLOCKS_MAX, batch); /* evicts block 0, takes its slot */
+    b = hs_block_insert(c, &w, 1);
+    assert_non_null(b);
+    assert_int_equal(b->idx, 0);
+    assert_int_equal(b->batch_len, 16);
+    assert_int_equal(b->batch_cap, 16);
+    drop(c);
+}
+
+static uint8_t *handed;
+static int take(void *ctx, uint8_t **buf, size_t *len)
+{
+    (void)ctx;
+    *len = 1000;
+    *buf = malloc(*len);
+    assert_non_null(*buf);
+    memset(*buf, 0x5a, *len);
+    handed = *buf;
+    return BFT_E_OK;
+}
+
+/* issue 14: a snapshot the node hands over (io->snapshot_take) is served
+ * as it is, not copied; the one it replaces is freed (ASan). */
+static void test_impl_state_snapshot_taken_over_not_copied(void **state)
+{
+    (void)state;
+    struct bft_core *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    c->cfg.checkpoint_interval = 4;
+    c->io.snapshot_take = take;
+    bft_digest blk = {{1}}, st = {{2}};
+    for (uint64_t seq = 4; seq <= 8; seq += 4) {
+        c->st.snap_wanted = true;
+        hs_state_executed(c, seq, &blk, &st);
+        assert_ptr_equal(c->st.snap_buf, handed);
+        assert_int_equal(c->st.snap_len, 1000);
+        assert_int_equal(c->st.snap.seq, seq);
+    }
+    free(c->st.snap_buf);
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_impl_store_blocks_do_not_move),
         cmocka_unit_test(test_impl_store_bound_is_blocks_max),
+        cmocka_unit_test(test_impl_store_removed_block_frees_its_batch),
+        cmocka_unit_test(test_impl_state_snapshot_taken_over_not_copied),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -182,6 +182,27 @@ static void test_view_change_batches_up_to_body_max(void **state)
     fx_free(&fx);
 }
 
+/* issue 14: a log slot's batch goes with its seq. A slot reset by the
+ * checkpoint GC (or reused for another seq) holds no batch, so the window
+ * holds the batches of its seqs, not the largest batch each of its L slots
+ * ever held. */
+static void test_slot_reset_frees_its_batch(void **state)
+{
+    (void)state;
+    struct pbft_slot s;
+    memset(&s, 0, sizeof s);
+    static uint8_t batch[BFT_PAYLOAD_MAX];
+    assert_true(pbft_slot_set_batch(&s, batch, sizeof batch));
+    assert_int_equal(s.batch_cap, sizeof batch);
+    pbft_slot_reset(&s);
+    assert_null(s.batch);
+    assert_int_equal(s.batch_cap, 0);
+    assert_false(s.has_batch);
+    assert_true(pbft_slot_set_batch(&s, batch, 100));
+    assert_int_equal(s.batch_cap, 100);
+    pbft_slot_reset(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_full_batch_logged_and_replayed),
         cmocka_unit_test(test_full_batch_in_compaction_dump),
         cmocka_unit_test(test_view_change_batches_up_to_body_max),
+        cmocka_unit_test(test_slot_reset_frees_its_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,6 +26,47 @@ static int add(struct bft_pending *p, uint32_t client, uint64_t req_no)
     return pbft_pending_add(p, &m);
 }
 
+/* A REQUEST of `len` raw bytes from client, req_no (the queue keeps the
+ * raw bytes; what they say does not matter to it). */
+static int add_big(struct bft_pending *p, uint32_t client, uint64_t req_no, uint32_t len)
+{
+    static uint8_t raw[BFT_BODY_MAX];
+    assert_true(len <= sizeof raw);
+    struct bft_msg m = {.type = BFT_MSG_REQUEST, .sender = client, .seq = req_no};
+    m.raw = raw;
+    m.raw_len = len;
+    return pbft_pending_add(p, &m);
+}
+
+/* issue 14: the queue is bounded in bytes, not only in requests: large
+ * envelopes from many clients stop at PBFT_PENDING_BYTES_MAX (OVERLOAD,
+ * counted by the node), far below PBFT_PENDING_MAX requests, and a
+ * removed request makes room again. */
+static void test_bytes_bound(void **state)
+{
+    (void)state;
+    struct bft_pending p;
+    const uint32_t clients = 64, len = BFT_BODY_MAX;
+    assert_int_equal(pbft_pending_init(&p, clients), BFT_E_OK);
+    uint32_t ok = 0, over = 0;
+    for (uint64_t r = 1; r <= 4; r++)
+        for (uint32_t c = 0; c < clients; c++) {
+            int rv = add_big(&p, c, r, len);
+            if (rv == BFT_REJECT_NONE) ok++;
+            if (rv == BFT_REJECT_OVERLOAD) over++;
+        }
+    assert_int_equal(ok, PBFT_PENDING_BYTES_MAX / len);
+    assert_int_equal(over, 4 * clients - ok);
+    assert_true(p.bytes <= PBFT_PENDING_BYTES_MAX);
+    assert_true(p.count < PBFT_PENDING_MAX);
+    /* Small requests do not fit either while the bytes are used up... */
+    assert_int_equal(add(&p, 0, 100), BFT_REJECT_OVERLOAD);
+    /* ... and do once one large request left. */
+    pbft_pending_remove(&p, pbft_pending_oldest(&p));
+    assert_int_equal(add(&p, 0, 100), BFT_REJECT_NONE);
+    pbft_pending_free(&p);
+}
+
 static void test_holds_exactly_max(void **state)
 {
     (void)state;
@@ -127,6 +168,7 @@ static void test_grows_past_first_capacity_and_back(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bytes_bound),
         cmocka_unit_test(test_holds_exactly_max),
         cmocka_unit_test(test_freed_entries_first_then_fresh),
         cmocka_unit_test(test_clear_oldest_unmark_see_all),
