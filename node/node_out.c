@@ -142,6 +142,16 @@ void bft_node_flush(struct bft_node *n)
         n->stats.msgs_sent++;
         n->stats.bytes_sent += o->len;
     }
+    /* A burst (a primary answering 128 clients in one step) may have grown
+     * the arena towards NODE_OUTBOX_BYTES: once a step uses less than a
+     * quarter of it, shrink it back and regrow on demand (issue 14). */
+    if (n->arena_cap > NODE_OUTBOX_KEEP && n->arena_len < n->arena_cap / 4) {
+        uint8_t *a = realloc(n->arena, NODE_OUTBOX_BYTES_INIT);
+        if (a) {
+            n->arena = a;
+            n->arena_cap = NODE_OUTBOX_BYTES_INIT;
+        }
+    }
     n->n_out = 0;
     n->arena_len = 0;
     node_stage_out(n);
