@@ -61,6 +61,9 @@ struct node_client {
 #define NODE_OUTBOX_BYTES (8u << 20)
 #define NODE_OUTBOX_ENTRIES 16384
 #define NODE_OUTBOX_BYTES_INIT (64u << 10)
+/* An arena above this is freed after a flush that used less than a quarter
+ * of it (node_out.c): the bound is for bursts, not to be kept. */
+#define NODE_OUTBOX_KEEP (1u << 20)
 #define NODE_OUTBOX_ENTRIES_INIT 256
 #define NODE_DEST_CLIENT 0x80000000u
 /* The entry may leave before the step's sync (bft_io.send_ahead). */

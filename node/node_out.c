@@ -156,6 +156,16 @@ void bft_node_flush(struct bft_node *n)
     node_stage_in(n, BFT_STAGE_SEND);
     for (uint32_t i = 0; ok && i < n->n_out; i++)
         if (!ahead || !(n->out[i].dest & NODE_DEST_AHEAD)) send_one(n, &n->out[i]);
+    /* A burst (a primary answering 128 clients in one step) may have grown
+     * the arena towards NODE_OUTBOX_BYTES: once a step uses less than a
+     * quarter of it, shrink it back and regrow on demand (issue 14). */
+    if (n->arena_cap > NODE_OUTBOX_KEEP && n->arena_len < n->arena_cap / 4) {
+        uint8_t *a = realloc(n->arena, NODE_OUTBOX_BYTES_INIT);
+        if (a) {
+            n->arena = a;
+            n->arena_cap = NODE_OUTBOX_BYTES_INIT;
+        }
+    }
     n->n_out = 0;
     n->n_ahead = 0;
     n->arena_len = 0;

@@ -8,9 +8,6 @@
  * transport failed or it could not restart itself after a storage failure
  * (docs/architecture.md "Storage failures"). */
 #include <errno.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,22 +19,6 @@
 #include "runtime/runtime.h"
 #include "tools/cli.h"
 #include "tools/exit_codes.h"
-
-/* glibc's allocator for a replica (docs/architecture.md "Bounds", issue
- * 14). glibc maps a block above its mmap threshold and unmaps it when
- * freed, but by default raises the threshold to the size of each mapped
- * block freed (up to 32 MiB): after the first snapshot is freed, the next
- * ones come from the heap and stay in the RSS once freed (PBFT n=4, before
- * snapshots were handed over: ~770k orders peaked at 170 MiB and kept 120
- * MiB). A fixed 1 MiB threshold instead: snapshots, the orders table and
- * the largest frames are always mapped and given back, while batches and
- * most frames (~100-400 KB at saturation) stay in the heap, since mapping
- * each one costs page faults and TLB flushes. Measured on one load (PBFT
- * n=4, 32 x 16 x 64, ~550k orders; an earlier build of issue 14 with 2
- * arenas; shared machine, so indicative): 84-89 MiB with glibc's default,
- * 79-84 MiB at 1 MiB, 79-82 MiB at 256 KiB, which looked slower with 128
- * clients. */
-#define BFTD_MMAP_THRESHOLD (1 << 20)
 
 /* The public options and bftd's own (runtime/runtime.h). */
 struct bftd_args {
@@ -181,10 +162,6 @@ static void resume(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-#ifdef __GLIBC__
-    /* Before any thread exists (nng starts its own in the replica). */
-    mallopt(M_MMAP_THRESHOLD, BFTD_MMAP_THRESHOLD);
-#endif
     struct bftd_args a = {.opt = {.version = BFT_REPLICA_OPTIONS_VERSION},
                           .adv = {.twin_instance = -1, .exit_after_destroy = true}};
     uint64_t seen;

@@ -136,6 +136,33 @@ static void test_byte_bound_flushes_early(void **state)
     bft_node_destroy(n);
 }
 
+/* issue 14: the arena a burst grew is kept while steps use it, and given
+ * back after a step that used less than a quarter of it; the next burst
+ * grows it again. */
+static void test_arena_shrinks_after_burst(void **state)
+{
+    (void)state;
+    struct bft_node *n = mk();
+    size_t len = 1u << 20;
+    uint8_t *buf = calloc(1, len);
+    assert_non_null(buf);
+    for (uint32_t k = 0; k < 4; k++)
+        queue(n, k, len, buf);
+    assert_true(n->arena_cap >= 4 * len);
+    bft_node_flush(n);
+    assert_true(n->arena_cap >= 4 * len); /* the step used all of it */
+    queue(n, 4, 100, buf);                /* message k carries the byte k: sent in order */
+    bft_node_flush(n);
+    assert_int_equal(n->arena_cap, NODE_OUTBOX_BYTES_INIT);
+    for (uint32_t k = 5; k < 8; k++)
+        queue(n, k, len, buf);
+    bft_node_flush(n);
+    assert_int_equal(sent, 4 + 1 + 3);
+    assert_int_equal(bad, 0);
+    free(buf);
+    bft_node_destroy(n);
+}
+
 /* At the entry bound likewise. */
 static void test_entry_bound_flushes_early(void **state)
 {
@@ -258,6 +285,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_starts_small_and_grows),
         cmocka_unit_test(test_byte_bound_flushes_early),
+        cmocka_unit_test(test_arena_shrinks_after_burst),
         cmocka_unit_test(test_entry_bound_flushes_early),
         cmocka_unit_test(test_ahead_leaves_before_the_sync),
         cmocka_unit_test(test_failed_sync_drops_the_rest_not_the_ahead),
