@@ -100,8 +100,7 @@ void rt_write_stats(struct rt *rt, bool final)
     fprintf(f, ", \"tls_refused\": %llu", (unsigned long long)ns.tls_refused); /* docs/tls.md */
     /* Votes dropped unverified after their quorum (bft_core_ops.needless). */
     fprintf(f, ", \"needless_unverified\": %llu", (unsigned long long)st.needless);
-    fprintf(f, ", \"audit_syncs\": %llu",
-            (unsigned long long)atomic_load(&rt->audit.syncer.syncs));
+    fprintf(f, ", \"audit_syncs\": %llu", (unsigned long long)atomic_load(&rt->audit.syncer.syncs));
     /* Memory (docs/architecture.md "Bounds"): the peak RSS, and the send
      * queues' bytes now, their peak (summed over peers) and what their
      * byte bounds dropped; replies the reply cache's byte bound evicted. */

@@ -117,6 +117,18 @@ static void apply_order(struct bft_node *n, uint64_t seq, uint64_t coid)
 /* Encode client 0's envelope of `count` NEW orders, request numbers
  * first..first+count-1, client order ids coid0.. (unsigned: execution does
  * not check signatures, the node did when the batch was accepted). */
+/* Client 0's REQUEST with request number `first` and this body. */
+static size_t request_msg(uint8_t *buf, size_t cap, uint64_t first, const uint8_t *body,
+                          size_t body_len)
+{
+    struct bft_msg m = {.type = BFT_MSG_REQUEST, .sender = 0, .seq = first};
+    m.body = body;
+    m.body_len = (uint32_t)body_len;
+    size_t len = bft_msg_encode(&m, buf, cap);
+    assert_true(len > 0);
+    return len;
+}
+
 static size_t envelope(uint8_t *buf, size_t cap, uint64_t first, uint16_t count, uint64_t coid0)
 {
     uint8_t body[4 + 8 * (2 + BFT_ORDER_OP_LEN)];
@@ -132,12 +144,7 @@ static size_t envelope(uint8_t *buf, size_t cap, uint64_t first, uint16_t count,
         wire_put_bytes(&w, op, ol);
     }
     assert_false(w.err);
-    struct bft_msg m = {.type = BFT_MSG_REQUEST, .sender = 0, .seq = first};
-    m.body = body;
-    m.body_len = (uint32_t)w.len;
-    size_t len = bft_msg_encode(&m, buf, cap);
-    assert_true(len > 0);
-    return len;
+    return request_msg(buf, cap, first, body, w.len);
 }
 
 /* A one-envelope batch: u16 count | u32 len | the encoded REQUEST. */
@@ -390,12 +397,7 @@ static size_t kv_envelope(uint8_t *buf, size_t cap, uint64_t first, uint16_t cou
         wire_put_bytes(&w, op, op_len);
     }
     assert_false(w.err);
-    struct bft_msg m = {.type = BFT_MSG_REQUEST, .sender = 0, .seq = first};
-    m.body = body;
-    m.body_len = (uint32_t)w.len;
-    size_t len = bft_msg_encode(&m, buf, cap);
-    assert_true(len > 0);
-    return len;
+    return request_msg(buf, cap, first, body, w.len);
 }
 
 /* issue 14: the reply cache holds at most NODE_REPLY_CACHE_BYTES per

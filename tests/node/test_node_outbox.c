@@ -53,26 +53,34 @@ static void no_cancel(void *ctx, uint32_t timer)
     (void)ctx, (void)timer;
 }
 
-static struct bft_node *mk(void)
+/* A node of `proto` with n replicas on `host`; its start-up sends are
+ * flushed and forgotten. */
+static struct bft_node *mk_on(enum bft_protocol proto, uint32_t n_rep, const struct bft_host *host)
 {
     struct bft_node_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    bft_core_config_defaults(&cfg.core, BFT_PROTO_PBFT, 4, 0);
+    bft_core_config_defaults(&cfg.core, proto, n_rep, 0);
     cfg.app = &bft_app_orders;
     cfg.n_clients = 1;
     cfg.client_pk = client_pk;
     cfg.null_crypto = true;
     uint8_t seed[CRYPTO_SEED_LEN] = {1};
     crypto_keypair_from_seed(&cfg.self_key, seed);
+    struct bft_node *n = NULL;
+    char err[128];
+    assert_int_equal(bft_node_create(&n, &cfg, host, err, sizeof err), BFT_E_OK);
+    bft_node_flush(n);
+    return n;
+}
+
+static struct bft_node *mk(void)
+{
     struct bft_host host = {.send = rec_send,
                             .send_client = rec_send,
                             .persist = no_persist,
                             .set_timer = no_timer,
                             .cancel_timer = no_cancel};
-    struct bft_node *n = NULL;
-    char err[128];
-    assert_int_equal(bft_node_create(&n, &cfg, &host, err, sizeof err), BFT_E_OK);
-    bft_node_flush(n);
+    struct bft_node *n = mk_on(BFT_PROTO_PBFT, 4, &host);
     sent = bad = 0;
     return n;
 }
@@ -209,15 +217,6 @@ static int ev_sync(void *ctx)
 
 static struct bft_node *mk_ev(void)
 {
-    struct bft_node_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    bft_core_config_defaults(&cfg.core, BFT_PROTO_RAFT, 3, 0);
-    cfg.app = &bft_app_orders;
-    cfg.n_clients = 1;
-    cfg.client_pk = client_pk;
-    cfg.null_crypto = true;
-    uint8_t seed[CRYPTO_SEED_LEN] = {1};
-    crypto_keypair_from_seed(&cfg.self_key, seed);
     struct bft_host host = {.send = ev_send,
                             .send_client = ev_send,
                             .persist = no_persist,
@@ -225,10 +224,7 @@ static struct bft_node *mk_ev(void)
                             .push = ev_push,
                             .set_timer = no_timer,
                             .cancel_timer = no_cancel};
-    struct bft_node *n = NULL;
-    char err[128];
-    assert_int_equal(bft_node_create(&n, &cfg, &host, err, sizeof err), BFT_E_OK);
-    bft_node_flush(n);
+    struct bft_node *n = mk_on(BFT_PROTO_RAFT, 3, &host);
     memset(events, 0, sizeof events);
     n_events = 0;
     sync_rv = 0;
