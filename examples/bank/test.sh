@@ -35,25 +35,52 @@ cp "$here"/*.c "$here"/*.h "$here"/Makefile "$work/src/"
 make -s -C "$work/src" >"$work/build.log" 2>&1 || { cat "$work/build.log"; fail "the example did not build"; }
 echo "built the example out of tree with $(pkg-config --modversion bft) from $PREFIX"
 
-# Four replica ports and one client port, free on 127.0.0.1.
+# Replica ports, their status ports and the client port, free on
+# 127.0.0.1 and below the kernel's ephemeral range: a port in that range
+# can be taken by any outgoing connection between our check and the
+# replica's listen. Another test picking ports at the same moment can
+# still take ours, so a start that fails with "Address in use" picks new
+# ports and starts again (bounded).
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-base=
-for try in $(seq 1 50); do
-  b=$((20000 + (RANDOM % 2000) * 10))
-  ok=1
-  for k in 0 1 2 3 100; do port_free $((b + k)) || ok=0; done
-  [ $ok = 1 ] && { base=$b; break; }
-done
-[ -n "$base" ] || fail "no free ports"
-"$PREFIX/bin/bftctl" keygen --nodes 4 --clients 1 --protocol pbft --app bank \
-    --base-port "$base" --out "$work/c" >/dev/null || fail "keygen"
-cfg=$work/c/cluster.json
+eph_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "$eph_low" -gt 10300 ] 2>/dev/null || eph_low=32768
+pick_ports() {
+  base=
+  local try b ok k
+  for try in $(seq 1 50); do
+    b=$((10000 + (RANDOM % ((eph_low - 10200) / 100)) * 100))
+    ok=1
+    for k in 0 1 2 3 70 71 72 73 100; do port_free $((b + k)) || ok=0; done
+    [ $ok = 1 ] && { base=$b; return 0; }
+  done
+  return 1
+}
 
 start() {
   "$work/src/bank-replica" --config "$cfg" --id "$1" >>"$work/r$1.log" 2>&1 &
   pids[$1]=$!
 }
-for i in 0 1 2 3; do start $i; done
+cfg=$work/c/cluster.json
+started=0
+for attempt in 1 2 3 4 5; do
+  pick_ports || fail "no free ports"
+  rm -rf "$work/c" "$work"/r*.log
+  "$PREFIX/bin/bftctl" keygen --nodes 4 --clients 1 --protocol pbft --app bank \
+      --base-port "$base" --out "$work/c" >/dev/null || fail "keygen"
+  for i in 0 1 2 3; do start $i; done
+  # A replica that cannot listen exits at once; one that can keeps running.
+  sleep 1
+  if grep -qi 'in use' "$work"/r*.log 2>/dev/null; then
+    echo "ports at $base were taken between the check and the listen; new ports (attempt $attempt)"
+    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    pids=()
+    continue
+  fi
+  started=1
+  break
+done
+[ $started = 1 ] || fail "could not start the replicas on free ports in 5 attempts"
 client() { timeout 120 "$work/src/bank-client" --config "$cfg" --client 0 "$@"; }
 
 client open 8 || fail "open (exit $?)"
