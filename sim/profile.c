@@ -53,7 +53,8 @@ struct fault_run {
 
 static bool is_faulty(struct sim *s, struct fault_run *fr, uint32_t r)
 {
-    return !s->rep[r].node || s->rep[r].amnesiac || (fr->part_mask >> r & 1);
+    return !s->rep[r].node || s->rep[r].torn_armed || s->rep[r].amnesiac ||
+           (fr->part_mask >> r & 1);
 }
 
 static uint32_t faulty_count(struct sim *s, struct fault_run *fr)
@@ -125,7 +126,13 @@ static void step_crash(struct sim *s, struct fault_run *fr)
     }
     if (full) return;
     int r = pick_healthy(s, fr);
-    if (r >= 0) sim_crash(s, (uint32_t)r);
+    if (r < 0) return;
+    /* Half the crashes land in the middle of a sync: the step's records
+     * are lost, what it sent ahead of the sync is out. */
+    if (sim_rng_below(&fr->rng, 2) == 0)
+        sim_crash_in_sync(s, (uint32_t)r);
+    else
+        sim_crash(s, (uint32_t)r);
 }
 
 static void step_partition(struct sim *s, struct fault_run *fr)

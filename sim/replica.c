@@ -16,6 +16,7 @@ static void host_send(void *ctx, uint32_t replica, const uint8_t *msg, size_t le
 {
     struct sim_replica *rp = ctx;
     struct sim *s = rp->sim;
+    if (rp->doomed) return; /* crashed in a sync: nothing more leaves */
     if (replica >= s->o.n) {
         sim_fail(s, "replica %u sent to unknown replica %u", rp->id, replica);
         return;
@@ -28,17 +29,20 @@ static void host_send_client(void *ctx, uint32_t client, const uint8_t *msg, siz
 {
     struct sim_replica *rp = ctx;
     struct sim *s = rp->sim;
+    if (rp->doomed) return;
     if (client >= s->o.clients) return; /* a reply to a client we do not run */
     if (rp->honest) sim_check_local_answer(s, rp->ep, client, msg, len);
     sim_net_send(s, (int)rp->ep, SIM_EP_CLIENT(client), msg, len);
 }
 
-/* Synchronous: the record is durable before any send of the same step can
- * be delivered (sends only reach the heap). */
+/* The record is written at once; it is durable once host_sync covers it
+ * (synced_len), which every step does before its sends leave, except
+ * those sent ahead. sim_crash_in_sync loses what no sync covered. */
 static void host_persist(void *ctx, const uint8_t *rec, size_t len)
 {
     struct sim_replica *rp = ctx;
     struct sim *s = rp->sim;
+    if (rp->doomed) return;
     if (rp->wal_bytes + len > SIM_WAL_BYTES_MAX) {
         sim_fail(s, "replica %u WAL exceeds %u bytes", rp->id, SIM_WAL_BYTES_MAX);
         return;
@@ -166,14 +170,50 @@ void sim_replica_compact(struct sim_replica *rp)
     rp->wal_len = k.len;
     rp->wal_cap = k.cap;
     rp->wal_bytes = k.bytes;
+    rp->synced_len = k.len; /* the rotation syncs the new segment */
     rp->compact_base = base;
     rp->sim->st.compactions++;
 }
 
-/* persist is synchronous here, so every record is already durable. */
+static void crash_action(struct sim *s, void *ctx);
+
+/* Sends queued ahead of the sync are on the wire now (bft_host.push). */
+static void host_push(void *ctx)
+{
+    struct sim_replica *rp = ctx;
+    rp->pushed = true;
+}
+
+/* The step's records become durable, unless sim_crash_in_sync asked for a
+ * crash now: then they are lost, the sync fails (the node sends nothing
+ * else of the step) and the crash follows at once. It waits for a sync
+ * after an ahead send, the case that matters (docs/design.md
+ * "Durability"), for up to SIM_TORN_WAIT_US, then takes any sync with
+ * new records. */
 static int host_sync(void *ctx)
 {
-    (void)ctx;
+    struct sim_replica *rp = ctx;
+    struct sim *s = rp->sim;
+    bool pushed = rp->pushed;
+    rp->pushed = false;
+    if (rp->doomed) return -1;
+    if (rp->torn_armed && rp->wal_len > rp->synced_len &&
+        (pushed || s->now_us >= rp->torn_armed + SIM_TORN_WAIT_US)) {
+        sim_log(s, "replica %u crashes in its sync: %zu record(s) lost%s", rp->id,
+                rp->wal_len - rp->synced_len, pushed ? ", sent ahead of it" : "");
+        for (size_t i = rp->synced_len; i < rp->wal_len; i++) {
+            rp->wal_bytes -= rp->wal[i].len;
+            free(rp->wal[i].p);
+        }
+        rp->wal_len = rp->synced_len;
+        rp->torn_armed = 0;
+        rp->doomed = true;
+        s->st.torn_crashes++;
+        s->st.torn_ahead += pushed;
+        sim_at(s, s->now_us, crash_action, (void *)(uintptr_t)rp->ep);
+        return -1;
+    }
+    rp->synced_len = rp->wal_len;
     return 0;
 }
 
@@ -275,7 +315,7 @@ void sim_wal_free(struct sim_replica *rp)
         free(rp->wal[i].p);
     free(rp->wal);
     rp->wal = NULL;
-    rp->wal_len = rp->wal_cap = rp->wal_bytes = 0;
+    rp->wal_len = rp->wal_cap = rp->wal_bytes = rp->synced_len = 0;
     for (uint32_t i = 0; i < rp->n_snaps; i++)
         bft_snapfile_free(&rp->snaps[i]);
     rp->n_snaps = 0;
@@ -297,6 +337,7 @@ int sim_replica_start(struct sim *s, uint32_t r, bool replay_wal)
         .send_client = host_send_client,
         .persist = host_persist,
         .sync = host_sync,
+        .push = host_push,
         .set_timer = host_set_timer,
         .cancel_timer = host_cancel_timer,
         .on_execute = host_on_execute,
@@ -336,6 +377,9 @@ int sim_crash(struct sim *s, uint32_t r)
     struct sim_replica *rp = &s->rep[r];
     bft_node_destroy(rp->node);
     rp->node = NULL;
+    rp->doomed = false;
+    rp->torn_armed = 0;
+    rp->pushed = false;
     rp->incarnation++; /* everything queued for the old node is now stale */
     memset(rp->timers, 0, sizeof(rp->timers));
     s->st.crashes++;
@@ -355,6 +399,23 @@ int sim_restart(struct sim *s, uint32_t r, bool keep_wal)
 static void crash_action(struct sim *s, void *ctx)
 {
     sim_crash(s, (uint32_t)(uintptr_t)ctx);
+}
+
+/* No sync with new records came in time: crash plainly. */
+static void torn_fallback(struct sim *s, void *ctx)
+{
+    uint32_t r = (uint32_t)(uintptr_t)ctx;
+    if (s->rep[r].node && s->rep[r].torn_armed && !s->rep[r].doomed) sim_crash(s, r);
+}
+
+int sim_crash_in_sync(struct sim *s, uint32_t r)
+{
+    if (r >= s->o.n || !s->rep[r].node) return BFT_E_INVALID;
+    struct sim_replica *rp = &s->rep[r];
+    if (rp->torn_armed || rp->doomed) return BFT_E_OK;
+    rp->torn_armed = s->now_us ? s->now_us : 1;
+    sim_log(s, "replica %u will crash in its next sync", r);
+    return sim_at(s, s->now_us + SIM_TORN_GIVE_UP_US, torn_fallback, (void *)(uintptr_t)r);
 }
 
 static void restart_action(struct sim *s, void *ctx)

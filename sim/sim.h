@@ -48,6 +48,10 @@
 /* WAL size past which a replica's WAL is compacted (small: the restart
  * sweeps then replay compacted WALs, docs/storage.md). */
 #define SIM_WAL_COMPACT_BYTES (256u << 10)
+/* sim_crash_in_sync: how long it waits for a sync after an ahead send
+ * before it takes any sync, and before it crashes plainly. */
+#define SIM_TORN_WAIT_US 20000
+#define SIM_TORN_GIVE_UP_US 200000
 #define SIM_SEQ_MAX (1u << 22) /* highest seq the checker tracks */
 #define SIM_REASON_LEN 512
 
@@ -132,7 +136,9 @@ struct sim_stats {
     uint64_t events, msgs_sent, msgs_delivered, duplicated;
     uint64_t dropped_loss, dropped_partition, dropped_rule, dropped_inflight, dropped_down;
     uint64_t crashes, restarts, ops_submitted, ops_completed;
-    uint64_t compactions; /* WALs compacted against a snapshot (docs/storage.md) */
+    uint64_t torn_crashes; /* crashes during a sync, its records lost (sim_crash_in_sync) */
+    uint64_t torn_ahead;   /* of which the step had sent ahead of the sync */
+    uint64_t compactions;  /* WALs compacted against a snapshot (docs/storage.md) */
     uint64_t reads_submitted, reads_completed, reads_found; /* found: the order existed */
     uint64_t reads_level[BFT_READ_LEVELS];                  /* completed reads by level */
     uint64_t local_answers;  /* local answers whose freshness was checked */
@@ -178,6 +184,14 @@ int sim_at(struct sim *s, uint64_t at_us, sim_action_fn fn, void *ctx);
 /* ---- Faults. ---- */
 /* Crash: drop the node and every pending event addressed to it. */
 int sim_crash(struct sim *s, uint32_t r);
+/* Crash r during its next sync of new WAL records, preferably one whose
+ * step sent messages ahead of the sync (bft_io.send_ahead and
+ * broadcast_ahead): those messages are out, the step's records are lost,
+ * nothing else of the step leaves. What kill -9 or a power cut in the
+ * middle of fdatasync does; without it the simulator would treat every
+ * record as durable the moment it is written. Falls back to a plain crash
+ * if no such sync comes within SIM_TORN_WAIT_US. */
+int sim_crash_in_sync(struct sim *s, uint32_t r);
 /* Restart a crashed replica: with its WAL replayed through
  * bft_node_recover, or with empty state (it catches up by state transfer). */
 int sim_restart(struct sim *s, uint32_t r, bool keep_wal);

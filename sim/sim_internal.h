@@ -77,6 +77,10 @@ struct sim_replica {
     struct sim_timer timers[SIM_TIMERS_MAX];
     struct sim_wal_rec *wal;
     size_t wal_len, wal_cap, wal_bytes;
+    size_t synced_len;   /* WAL records covered by the last sync */
+    bool pushed;         /* this step sent ahead of its sync (host push) */
+    uint64_t torn_armed; /* sim_crash_in_sync: when it was asked (0: not) */
+    bool doomed;         /* crashed in a sync; the crash event is queued */
     /* Durable snapshots (docs/storage.md), kept like bftd keeps its files;
      * the WAL is compacted against them once it passes
      * SIM_WAL_COMPACT_BYTES, so restarts recover from compacted WALs. */
