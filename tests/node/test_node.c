@@ -311,6 +311,7 @@ static int read_order(struct bft_node *n, uint8_t flags, uint64_t ms, uint64_t c
     struct wire_rd rd;
     wire_rd_init(&rd, r.body, r.body_len);
     assert_int_equal(wire_get_u32(&rd), 1);
+    assert_int_equal(wire_get_u16(&rd), 1); /* one range */
     assert_int_equal(wire_get_u64(&rd), read_id);
     assert_int_equal(wire_get_u16(&rd), 1);
     uint16_t res_len = wire_get_u16(&rd);
@@ -437,8 +438,8 @@ static void test_reply_cache_bytes_bound(void **state)
         held++;
         bytes += r->cap;
         assert_true(r->len > 50000); /* the PUT's small reply went first */
-        newest = newest || r->first_req_no == last;
-        oldest = oldest || r->first_req_no == 2;
+        newest = newest || r->lo == last;
+        oldest = oldest || r->lo == 2;
     }
     assert_int_equal(bytes, c->reply_bytes);
     assert_true(newest);
@@ -544,7 +545,8 @@ static void test_linearizable_read_waits_for_floor(void **state)
     assert_int_equal(replies, before + 1);
     struct bft_msg r;
     assert_int_equal(bft_msg_decode(last_reply, last_reply_len, &r), BFT_E_OK);
-    assert_int_equal(r.body[4 + 8 + 2 + 2], BFT_ORDER_OK); /* the order at seq 2 */
+    /* client, one range (first, count), the result's length, its status */
+    assert_int_equal(r.body[BFT_REPLY_HDR_LEN + BFT_REPLY_RANGE_HDR_LEN + 2], BFT_ORDER_OK);
     assert_int_equal(r.flags, 0);
 
     /* NODE_READS_WAITING + 3 reads wait; the 3 oldest are dropped. */
