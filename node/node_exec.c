@@ -155,7 +155,7 @@ void node_execute(struct bft_node *n, uint64_t seq, uint64_t view, const uint8_t
             }
         }
     }
-    node_replies_seal(n); /* one REPLY per client of this batch */
+    node_replies_end(n); /* one REPLY per client of this batch */
     n->stats.batches_executed++;
     n->stats.last_executed = seq;
     node_mark_fresh(n);

@@ -259,9 +259,10 @@ void node_replies_begin(struct bft_node *n, uint64_t seq, uint64_t view);
  * executed: its `count` results follow through node_reply_result. */
 void node_reply_open(struct bft_node *n, uint32_t client, uint64_t first, uint16_t count);
 void node_reply_result(struct bft_node *n, const uint8_t *res, size_t len);
-/* The batch is over (or the pending bound is reached): every client with
- * results gets its signed REPLY, which is cached and queued. */
-void node_replies_seal(struct bft_node *n);
+/* The batch is over: every client with results gets its signed REPLY,
+ * which is cached and queued. (Past NODE_REPLY_PENDING_MAX this happens
+ * during the batch too.) */
+void node_replies_end(struct bft_node *n);
 void node_replies_free(struct bft_node *n);
 /* Queue again the cached reply that covers (client, req_no), if one is
  * still held (a retransmitted request that was executed). */

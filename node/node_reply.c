@@ -90,6 +90,8 @@ void node_reply_cache_free(struct node_client *c)
 
 /* ---- Collecting a batch's results ---- */
 
+static void seal(struct bft_node *n);
+
 void node_replies_begin(struct bft_node *n, uint64_t seq, uint64_t view)
 {
     n->rep.seq = seq;
@@ -116,7 +118,7 @@ void node_reply_open(struct bft_node *n, uint32_t client, uint64_t first, uint16
     struct node_replies *rp = &n->rep;
     size_t worst = 2 * (size_t)count + (size_t)count * BFT_RESULT_MAX;
     if (rp->len + worst > NODE_REPLY_PENDING_MAX || rp->n_part == BFT_BATCH_MAX_ENVELOPES)
-        node_replies_seal(n);
+        seal(n);
     struct node_reply_part *p = bft_grow_array(rp->part, sizeof *p, &rp->part_cap, rp->n_part + 1,
                                                64, BFT_BATCH_MAX_ENVELOPES);
     /* Out of memory: this envelope goes unanswered, as if the reply were
@@ -191,7 +193,8 @@ static void emit(struct bft_node *n, uint32_t client, uint32_t from, uint32_t to
         node_phase_replied(n, client, rp->part[i].first);
 }
 
-void node_replies_seal(struct bft_node *n)
+/* Sign, queue and cache every client's REPLY for what is pending. */
+static void seal(struct bft_node *n)
 {
     struct node_replies *rp = &n->rep;
     if (rp->n_part) {
@@ -225,6 +228,12 @@ void node_replies_seal(struct bft_node *n)
     }
     rp->n_part = 0;
     rp->len = 0;
+}
+
+void node_replies_end(struct bft_node *n)
+{
+    struct node_replies *rp = &n->rep;
+    seal(n);
     /* A batch of large results may have grown the buffer: do not keep it. */
     if (rp->cap > NODE_REPLY_KEEP) {
         free(rp->buf);
