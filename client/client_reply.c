@@ -1,11 +1,11 @@
-/* Replies (docs/wire.md "REPLY", docs/design.md "The client protocol"): a
- * replica answers this client once per executed batch, one range of
- * results per envelope the batch held, signed once. The client checks the
- * signature once per REPLY, and only if some range still holds a result
- * it wants; then each request's result counts as that replica's vote for
- * that request: f+1 matching votes complete it for BFT (PBFT §4.1: at
- * least one is honest), the leader's alone for Raft. How a replica groups
- * its results into replies changes nothing the client accepts. */
+/* Replies (docs/wire.md "REPLY"): a replica answers this client once per
+ * executed batch, one range of results per envelope the batch held,
+ * signed once. The client checks the signature once per REPLY, and only
+ * if some range still holds a result it wants; then each request's result
+ * counts as that replica's vote for that request: f+1 matching votes
+ * complete it for BFT (PBFT §4.1: at least one is honest), the leader's
+ * alone for Raft. How a replica groups its results into replies changes
+ * nothing the client accepts. */
 #include <assert.h>
 #include <string.h>
 

@@ -1,6 +1,5 @@
 /* Replies: one signed REPLY per client per executed batch, and the reply
- * cache that answers retransmissions (docs/wire.md "REPLY", docs/design.md
- * "The client protocol").
+ * cache that answers retransmissions (docs/wire.md "REPLY").
  *
  * Castro & Liskov (§4.1) send one reply per request; with envelopes the
  * replica answered once per envelope, and under load a batch carries many
@@ -117,8 +116,7 @@ void node_reply_open(struct bft_node *n, uint32_t client, uint64_t first, uint16
 {
     struct node_replies *rp = &n->rep;
     size_t worst = 2 * (size_t)count + (size_t)count * BFT_RESULT_MAX;
-    if (rp->len + worst > NODE_REPLY_PENDING_MAX || rp->n_part == BFT_BATCH_MAX_ENVELOPES)
-        seal(n);
+    if (rp->len + worst > NODE_REPLY_PENDING_MAX || rp->n_part == BFT_BATCH_MAX_ENVELOPES) seal(n);
     struct node_reply_part *p = bft_grow_array(rp->part, sizeof *p, &rp->part_cap, rp->n_part + 1,
                                                64, BFT_BATCH_MAX_ENVELOPES);
     /* Out of memory: this envelope goes unanswered, as if the reply were

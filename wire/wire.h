@@ -1,7 +1,7 @@
 /* wire: the vocabulary every layer shares. Limits, error codes, reject
  * reasons, the message header and its codec, the client REQUEST envelope,
- * the REPLY (wire/reply.c) and the batch (docs/wire.md), and the little-endian byte reader
- * and writer every codec uses (wire/bytes.h).
+ * the REPLY (wire/reply.c) and the batch (docs/wire.md), and the
+ * little-endian byte reader and writer every codec uses (wire/bytes.h).
  *
  * Ownership: every pointer passed into a function is borrowed for the
  * duration of the call unless the comment says otherwise; whoever keeps data
