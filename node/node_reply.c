@@ -119,11 +119,11 @@ void node_reply_open(struct bft_node *n, uint32_t client, uint64_t first, uint16
     if (rp->len + worst > NODE_REPLY_PENDING_MAX || rp->n_part == BFT_BATCH_MAX_ENVELOPES) seal(n);
     struct node_reply_part *p = bft_grow_array(rp->part, sizeof *p, &rp->part_cap, rp->n_part + 1,
                                                64, BFT_BATCH_MAX_ENVELOPES);
+    if (p) rp->part = p; /* it may have moved even if the buffer cannot grow */
     /* Out of memory: this envelope goes unanswered, as if the reply were
      * lost; its retransmission finds no cached reply either. */
     rp->open_bad = !p || !pending_room(rp, worst);
     if (rp->open_bad) return;
-    rp->part = p;
     p = &rp->part[rp->n_part++];
     p->client = client;
     p->first = first;
