@@ -28,7 +28,7 @@
  * replies of up to NODE_REPLY_BODY_MAX bytes would let one client pin
  * 16 MiB. 1 MiB covers a full client window twice even at the largest
  * results (1024 requests x (BFT_RESULT_MAX + 2) bytes, ~264 KiB, plus a
- * range header per envelope and a header and signature per reply: ~420
+ * range header per envelope and a header and signature per reply: ~410
  * KiB with one request per envelope and batch), so it never pushes out a
  * reply the count bound would have kept for an honest client. Past it the
  * oldest replies go first (counted in replies_evicted). All clients:
