@@ -12,7 +12,9 @@
  *
  * Acceptance (PBFT §4.1): a BFT client waits for f+1 replies from distinct
  * replicas with identical results, since at least one of them is honest.
- * A Raft client accepts the leader's reply.
+ * A Raft client accepts the leader's reply. Replies are matched per
+ * request (client_reply.c): one REPLY answers every envelope of this
+ * client that a batch executed.
  *
  * Memory is fixed at create time: `cap` request slots (max_outstanding,
  * at most CLIENT_CAP) indexed by req_no % cap, each with room for one op and
@@ -188,7 +190,7 @@ uint32_t bft_client_room(const struct bft_client *c)
 }
 
 /* Free the slots of fully completed envelopes at the bottom of the window. */
-static void advance_window(struct bft_client *c)
+void client_advance_window(struct bft_client *c)
 {
     while (c->oldest < c->unsent) {
         struct client_slot *head = slot_of(c, c->oldest);
@@ -201,165 +203,12 @@ static void advance_window(struct bft_client *c)
     }
 }
 
-/* A sent request still waiting for its result, or NULL. */
-static struct client_slot *pending(struct bft_client *c, uint64_t req_no)
+struct client_slot *client_pending(struct bft_client *c, uint64_t req_no)
 {
     if (req_no < c->oldest || req_no >= c->unsent) return NULL;
     struct client_slot *s = slot_of(c, req_no);
     if (s->req_no != req_no || s->done) return NULL;
     return s;
-}
-
-/* Believed view: the (f+1)-th highest view any replica reported, so at least
- * one honest replica has reached it and a lone liar cannot push the client
- * towards a primary of a view that does not exist. */
-static void learn_view(struct bft_client *c, uint32_t replica, uint64_t view)
-{
-    if (view <= c->replica_view[replica]) return;
-    c->replica_view[replica] = view;
-    uint64_t v[BFT_MAX_REPLICAS];
-    memcpy(v, c->replica_view, sizeof v);
-    for (uint32_t k = 0; k <= c->cfg.f; k++) { /* partial selection sort */
-        uint32_t best = k;
-        for (uint32_t i = k + 1; i < c->cfg.n; i++)
-            if (v[i] > v[best]) best = i;
-        uint64_t t = v[k];
-        v[k] = v[best];
-        v[best] = t;
-    }
-    if (v[c->cfg.f] > c->view) {
-        c->view = v[c->cfg.f];
-        if (c->cfg.protocol == BFT_PROTO_PBFT) c->leader = (uint32_t)(c->view % c->cfg.n);
-    }
-}
-
-/* Record replica r's result for a pending request; complete the request when
- * enough distinct replicas agree (f+1 for BFT, the leader alone for Raft). */
-static void record_result(struct bft_client *c, struct client_slot *s, uint32_t r,
-                          const uint8_t *res, size_t res_len)
-{
-    s->replied |= 1u << r;
-    if (is_bft(c)) {
-        /* A hash per replica instead of every result: n x 32 bytes a slot. */
-        uint8_t *mine = hash_of(c, s->req_no, r);
-        crypto_sha256(res, res_len, mine);
-        uint32_t match = 0;
-        for (uint32_t i = 0; i < c->cfg.n; i++)
-            if ((s->replied & (1u << i)) &&
-                memcmp(hash_of(c, s->req_no, i), mine, CRYPTO_DIGEST_LEN) == 0)
-                match++;
-        if (match < c->cfg.f + 1) return;
-    }
-
-    uint64_t req_no = s->req_no;
-    struct client_slot *head = slot_of(c, s->env_first);
-    assert(head->env_left > 0);
-    s->done = true;
-    head->env_left--;
-    c->stats.completed++;
-    /* Free slots before the callback so a closed-loop caller can submit
-     * its next request from inside done(). */
-    advance_window(c);
-    for (uint32_t i = 0; i < CLIENT_READS; i++) {
-        struct client_read *rd = &c->reads[i];
-        if (rd->id && rd->fallback == req_no) { /* a read that fell back */
-            uint64_t id = rd->id;
-            rd->id = 0;
-            c->host.done(c->host.ctx, id, res, res_len);
-            return;
-        }
-    }
-    c->host.done(c->host.ctx, req_no, res, res_len);
-}
-
-/* Cheap relevance check before the expensive signature check: replies
- * to completed or unknown requests are dropped unverified. Then the
- * replica's signature (BFT; Raft trusts its leader). */
-static bool reply_wanted(struct bft_client *c, const struct bft_msg *mp,
-                         const struct client_read *rd, uint64_t first, uint16_t count)
-{
-    bool useful = rd != NULL;
-    for (uint64_t r = first; r < first + count && !useful; r++) {
-        const struct client_slot *s = pending(c, r);
-        useful = s && !(s->replied & (1u << mp->sender));
-    }
-    if (!useful) return false;
-    if (is_bft(c) && !c->cfg.null_crypto) {
-        const uint8_t *region;
-        size_t region_len;
-        bft_msg_signed_region(mp->raw, &region, &region_len);
-        if (!crypto_verify_msg(c->cfg.replica_pk[mp->sender], BFT_MSG_REPLY, c->cfg.cluster_id,
-                               region, region_len, mp->sig)) {
-            c->stats.bad_replies++;
-            return false;
-        }
-    }
-    return true;
-}
-
-void bft_client_on_reply(struct bft_client *c, const uint8_t *msg, size_t len, uint64_t now_ms)
-{
-    c->stats.replies++;
-    struct bft_msg m;
-    if (bft_msg_decode(msg, len, &m) != BFT_E_OK || m.type != BFT_MSG_REPLY ||
-        m.sender >= c->cfg.n || m.cluster_id != c->cfg.cluster_id) {
-        c->stats.bad_replies++;
-        return;
-    }
-    /* The decoder checked the layout; read it again with bounds anyway. */
-    struct wire_rd body;
-    wire_rd_init(&body, m.body, m.body_len);
-    uint32_t client = wire_get_u32(&body);
-    uint64_t first = wire_get_u64(&body);
-    uint16_t count = wire_get_u16(&body);
-    if (body.err || client != c->cfg.id || count == 0 || first > UINT64_MAX - count) {
-        c->stats.bad_replies++;
-        return;
-    }
-    struct client_read *rd = NULL;
-    if (first & CLIENT_READ_BIT) {
-        rd = client_read_of(c, first);
-        if (!rd || count != 1 || (rd->replied & (1u << m.sender))) return;
-        /* A local read takes only the answer of the replica it asked now. */
-        if (rd->level == BFT_READ_LOCAL && m.sender != rd->target) return;
-    }
-    if ((m.flags & BFT_REPLY_STALE) && (!rd || rd->level != BFT_READ_LOCAL)) {
-        c->stats.bad_replies++; /* only a local read can be refused as stale */
-        return;
-    }
-    if (!reply_wanted(c, &m, rd, first, count)) return;
-    if (rd && (m.flags & BFT_REPLY_STALE)) { /* refused: ask the next replica */
-        c->stats.read_refusals++;
-        client_local_ask_next(c, rd, now_ms);
-        return;
-    }
-    if (rd) { /* a read: one result, answered from the replica's state */
-        uint16_t res_len = wire_get_u16(&body);
-        const uint8_t *res = res_len ? wire_get_ptr(&body, res_len) : NULL;
-        if (body.err || res_len > BFT_RESULT_MAX) {
-            c->stats.bad_replies++;
-            return;
-        }
-        client_read_reply(c, rd, m.sender, res ? res : (const uint8_t *)"", res_len, now_ms);
-        return;
-    }
-    if (is_bft(c))
-        learn_view(c, m.sender, m.view);
-    else
-        c->leader = m.sender; /* only the Raft leader replies */
-
-    for (uint16_t i = 0; i < count; i++) {
-        uint16_t res_len = wire_get_u16(&body);
-        const uint8_t *res = res_len ? wire_get_ptr(&body, res_len) : NULL;
-        if (body.err || res_len > BFT_RESULT_MAX) {
-            c->stats.bad_replies++;
-            return;
-        }
-        /* Re-checked per request: done() may have submitted and sent. */
-        struct client_slot *s = pending(c, first + i);
-        if (!s || (s->replied & (1u << m.sender))) continue; /* one vote per replica */
-        record_result(c, s, m.sender, res ? res : (const uint8_t *)"", res_len);
-    }
 }
 
 uint32_t bft_client_tick(struct bft_client *c, uint64_t now_ms)
@@ -414,14 +263,14 @@ uint32_t bft_client_tick(struct bft_client *c, uint64_t now_ms)
 
 int bft_client_abandon(struct bft_client *c, uint64_t req_no)
 {
-    struct client_slot *s = pending(c, req_no);
+    struct client_slot *s = client_pending(c, req_no);
     if (!s) return -1;
     struct client_slot *head = slot_of(c, s->env_first);
     assert(head->env_left > 0);
     s->done = true;
     head->env_left--;
     c->stats.abandoned++;
-    advance_window(c);
+    client_advance_window(c);
     return 0;
 }
 

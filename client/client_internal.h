@@ -99,6 +99,10 @@ static inline bool is_bft(const struct bft_client *c)
 /* client.c */
 void client_send_all(struct bft_client *c, size_t len);
 void client_send_unsent(struct bft_client *c, uint64_t now_ms);
+/* A sent request still waiting for its result, or NULL. */
+struct client_slot *client_pending(struct bft_client *c, uint64_t req_no);
+/* Free the slots of fully completed envelopes at the bottom of the window. */
+void client_advance_window(struct bft_client *c);
 
 /* client_readonly.c */
 /* The pending read a reply with this first number answers, or NULL. */

@@ -283,6 +283,7 @@ void bft_node_destroy(struct bft_node *n)
     if (n->app) n->cfg.app->destroy(n->app);
     crypto_vcache_free(n->vcache);
     node_clients_free(n);
+    node_replies_free(n);
     free(n->arena);
     free(n->out);
     free(n->snap);

@@ -1,7 +1,8 @@
 /* Execution: committed batches are applied to the application in order,
- * each (client, request number) at most once, and every executed envelope is
- * answered with one signed REPLY (Castro & Liskov §4.1, §4.2 "executes the
- * operation ... sends a reply"). The exactly-once table is part of the
+ * each (client, request number) at most once, and every executed request is
+ * answered (Castro & Liskov §4.1, §4.2 "executes the operation ... sends a
+ * reply"): one signed REPLY per client per batch covers all its envelopes
+ * (node_reply.c). The exactly-once table is part of the
  * replicated state: it is covered by the state digest and travels in
  * snapshots, otherwise state transfer could revive executed requests. */
 #include <stdlib.h>
@@ -81,62 +82,15 @@ static void table_slide(struct node_client *c, uint64_t top)
         table_set(c, c->low);
 }
 
-static void reply_drop(struct node_client *c, struct node_reply *r)
-{
-    c->reply_bytes -= r->cap;
-    free(r->msg);
-    memset(r, 0, sizeof *r);
-}
-
-/* Keep msg as the newest reply; past NODE_REPLY_CACHE_BYTES the oldest
- * others go (ring order from next_reply is oldest first). Returns the
- * replies evicted. */
-static uint32_t cache_reply(struct node_client *c, uint64_t first, uint16_t count,
-                            const uint8_t *msg, uint32_t len)
-{
-    uint32_t k = c->next_reply;
-    struct node_reply *r = &c->replies[k];
-    if (c->filled <= k) c->filled = k + 1;
-    c->next_reply = (k + 1) % NODE_REPLY_CACHE;
-    /* Exact size when it grows or is far too big: the slot's last reply
-     * may have been a large one. */
-    if (r->cap < len || r->cap / 2 > len) {
-        uint8_t *p = realloc(r->msg, len);
-        if (!p) {
-            reply_drop(c, r);
-            return 0;
-        }
-        c->reply_bytes = c->reply_bytes - r->cap + len;
-        r->msg = p;
-        r->cap = len;
-    }
-    memcpy(r->msg, msg, len);
-    r->len = len;
-    r->first_req_no = first;
-    r->count = count;
-    uint32_t evicted = 0;
-    for (uint32_t j = c->next_reply; c->reply_bytes > NODE_REPLY_CACHE_BYTES && j != k;
-         j = (j + 1) % NODE_REPLY_CACHE) {
-        if (!c->replies[j].msg) continue;
-        reply_drop(c, &c->replies[j]);
-        evicted++;
-    }
-    return evicted;
-}
-
 bool node_already_executed(struct bft_node *n, const struct bft_msg *req)
 {
-    struct node_client *c = &n->clients[req->sender];
-    if (!table_test(c, req->seq)) return false;
-    for (uint32_t i = 0; i < c->filled; i++) {
-        const struct node_reply *r = &c->replies[i];
-        if (r->len && r->first_req_no == req->seq)
-            node_queue_raw(n, NODE_DEST_CLIENT | req->sender, r->msg, r->len);
-    }
+    if (!table_test(&n->clients[req->sender], req->seq)) return false;
+    node_reply_resend(n, req->sender, req->seq);
     return true;
 }
 
-/* Apply one envelope and queue its signed reply. */
+/* Apply one envelope; its results join the client's reply for this batch
+ * (node_reply.c). */
 static void exec_envelope(struct bft_node *n, uint64_t seq, uint64_t view,
                           const struct bft_msg *req)
 {
@@ -157,12 +111,7 @@ static void exec_envelope(struct bft_node *n, uint64_t seq, uint64_t view,
         return;
     }
     table_slide(c, req->seq + count - 1);
-    uint8_t body[4 + 8 + 2 + BFT_ENVELOPE_MAX_OPS * (2 + BFT_RESULT_MAX)];
-    struct wire_wr w;
-    wire_wr_init(&w, body, sizeof body);
-    wire_put_u32(&w, req->sender);
-    wire_put_u64(&w, req->seq);
-    wire_put_u16(&w, count);
+    node_reply_open(n, req->sender, req->seq, count);
     struct bft_req_iter it;
     bft_req_iter_init(&it, req);
     uint64_t req_no;
@@ -181,34 +130,14 @@ static void exec_envelope(struct bft_node *n, uint64_t seq, uint64_t view,
              * audit log): the reply waits for the next sync. */
             n->dirty = true;
         }
-        wire_put_u16(&w, (uint16_t)rl);
-        wire_put_bytes(&w, n->result, rl);
+        node_reply_result(n, n->result, rl);
     }
-    struct bft_msg rep = {0};
-    rep.type = BFT_MSG_REPLY;
-    rep.view = view;
-    rep.seq = seq;
-    rep.body = body;
-    rep.body_len = (uint32_t)w.len;
-    node_queue_msg(n, &rep, false, NODE_DEST_CLIENT | req->sender);
-    /* node_queue_msg always leaves our reply as the last entry (it aborts
-     * rather than return without queueing). */
-    struct node_out *o = &n->out[n->n_out - 1];
-    n->stats.replies_evicted += cache_reply(c, req->seq, count, n->arena + o->off, o->len);
-    /* Raft (crash-fault): the client takes one reply, from the leader; the
-     * followers' replies would only be traffic. They stay cached, so a
-     * follower that becomes leader answers a retry. */
-    if (n->cfg.core.protocol == BFT_PROTO_RAFT) {
-        struct bft_core_status st;
-        n->ops->status(n->core, &st);
-        if (!st.is_leader) n->n_out--;
-    }
-    node_phase_replied(n, req->sender, req->seq);
 }
 
 void node_execute(struct bft_node *n, uint64_t seq, uint64_t view, const uint8_t *batch, size_t len,
                   const bft_digest *batch_digest, bft_digest *state)
 {
+    node_replies_begin(n, seq, view);
     if (batch && len) {
         struct bft_batch_iter it;
         if (bft_batch_iter_init(&it, batch, len) == BFT_E_OK) {
@@ -226,6 +155,7 @@ void node_execute(struct bft_node *n, uint64_t seq, uint64_t view, const uint8_t
             }
         }
     }
+    node_replies_end(n); /* one REPLY per client of this batch */
     n->stats.batches_executed++;
     n->stats.last_executed = seq;
     node_mark_fresh(n);
@@ -372,8 +302,7 @@ void node_clients_free(struct bft_node *n)
 {
     if (!n->clients) return;
     for (uint32_t i = 0; i < n->cfg.n_clients; i++)
-        for (uint32_t k = 0; k < n->clients[i].filled; k++)
-            free(n->clients[i].replies[k].msg);
+        node_reply_cache_free(&n->clients[i]);
     free(n->clients);
     n->clients = NULL;
 }

@@ -11,34 +11,50 @@
  * executed, and `bits` marks executed ones in [low, low + WINDOW). A request
  * at or above low + WINDOW is refused (the client broke its bound). */
 #define NODE_CLIENT_WINDOW 1024
-/* Replies kept per client. A client may have up to 64 envelopes in
- * flight (the simulator's clients do; bftctl's at most 16): if the reply to
- * its oldest is lost, the replies to everything newer must not push the old
- * one out before the client's retransmission arrives, or that request is
- * stuck forever (found by bftsim; guarded by tests/sim/test_sim_regressions.c
- * test_reply_cache_keeps_oldest_reply_pbft and _raft_lossy: only Raft's
- * leader replies, so one loss is enough there). 128 covers a full
- * window twice. Memory: at most clients x 128 replies, each bounded by
- * BFT_BODY_MAX, allocated only as clients use them. */
+/* Replies kept per client. Since issue 14 a replica answers a client
+ * once per executed batch (node/node_reply.c), so one cached reply covers
+ * every envelope of that client in its batch. A client may have up to 64
+ * envelopes in flight (the simulator's clients do; bftctl's at most 16):
+ * if the reply to its oldest is lost, the replies to everything newer must
+ * not push the old one out before the client's retransmission arrives, or
+ * that request is stuck forever (found by bftsim; guarded by
+ * tests/sim/test_sim_regressions.c test_reply_cache_keeps_oldest_reply_pbft
+ * and _raft_lossy: only Raft's leader replies, so one loss is enough
+ * there). 128 replies cover a full window twice even at one envelope per
+ * batch. Memory: at most clients x 128 replies, each bounded by
+ * NODE_REPLY_BODY_MAX, allocated only as clients use them. */
 #define NODE_REPLY_CACHE 128
 /* ... and at most this many bytes of them per client (issue 14): 128
- * replies of up to BFT_BODY_MAX bytes would let one client pin 32 MiB.
- * 1 MiB covers a full client window twice even at the largest results
- * (1024 requests x (BFT_RESULT_MAX + 4) bytes, ~266 KiB, plus a header
- * and signature per envelope: ~430 KiB with one request per envelope),
- * so it never pushes out a reply the count bound would have kept for an
- * honest client. Past it the oldest replies go first (counted in
- * replies_evicted). All clients: n_clients x 1 MiB at most. */
+ * replies of up to NODE_REPLY_BODY_MAX bytes would let one client pin
+ * 16 MiB. 1 MiB covers a full client window twice even at the largest
+ * results (1024 requests x (BFT_RESULT_MAX + 2) bytes, ~264 KiB, plus a
+ * range header per envelope and a header and signature per reply: ~410
+ * KiB with one request per envelope and batch), so it never pushes out a
+ * reply the count bound would have kept for an honest client. Past it the
+ * oldest replies go first (counted in replies_evicted). All clients:
+ * n_clients x 1 MiB at most. */
 #define NODE_REPLY_CACHE_BYTES (1u << 20)
+/* One REPLY body carries at most this much; a client whose results in one
+ * batch exceed it gets several replies (whole ranges each). Above the
+ * largest range (a full envelope of the largest results, ~65 KiB), so an
+ * envelope is never split, and well below BFT_BODY_MAX and the transport's
+ * per-client queue (1 MiB). */
+#define NODE_REPLY_BODY_MAX (128u << 10)
+/* Results waiting for the end of their batch, all clients together: past
+ * this the replies built so far go out and the batch continues with new
+ * ones, so a batch of large results cannot grow the node without bound.
+ * The buffer is freed after a batch that grew it past NODE_REPLY_KEEP. */
+#define NODE_REPLY_PENDING_MAX (1u << 20)
+#define NODE_REPLY_KEEP (256u << 10)
 
+/* A cached REPLY: the request numbers it answers lie in [lo, hi) (ranges,
+ * possibly with gaps: bft_reply_covers tells exactly). */
 struct node_reply {
-    uint64_t first_req_no;
-    uint16_t count;
+    uint64_t lo, hi;
     uint32_t len;
     uint32_t cap;
     uint8_t *msg; /* encoded signed REPLY */
 };
-
 struct node_client {
     uint64_t low;
     uint64_t bits[NODE_CLIENT_WINDOW / 64];
@@ -50,6 +66,25 @@ struct node_client {
      * and destroyed per fuzz input or simulated restart does not walk
      * NODE_REPLY_CACHE empty slots per client. */
     uint32_t filled;
+};
+
+/* The replies of the batch being executed (node_reply.c): each executed
+ * envelope's results, in batch order, until the batch ends and each client
+ * gets one REPLY covering all of its envelopes. */
+struct node_reply_part {
+    uint64_t first;
+    uint32_t client;
+    uint16_t count;
+    uint32_t off, len; /* its count x (u16 len | result) in `buf` */
+};
+struct node_replies {
+    uint64_t seq, view; /* of the batch */
+    uint8_t *buf;
+    uint32_t len, cap; /* cap <= NODE_REPLY_PENDING_MAX + a range */
+    struct node_reply_part *part;
+    uint32_t n_part, part_cap; /* part_cap <= BFT_BATCH_MAX_ENVELOPES */
+    uint8_t *body;             /* NODE_REPLY_BODY_MAX, one REPLY body being built */
+    bool open_bad;             /* the open part lost its results (out of memory) */
 };
 
 /* Outbox: sends buffered until bft_node_flush (durable before send). One
@@ -120,6 +155,7 @@ struct bft_node {
     uint64_t rng;
 
     struct node_client *clients; /* cfg.n_clients entries */
+    struct node_replies rep;
 
     uint8_t *arena;
     uint32_t arena_len, arena_cap; /* arena_cap <= NODE_OUTBOX_BYTES */
@@ -168,10 +204,12 @@ int node_check_batch(struct bft_node *n, const struct bft_msg *m);
 
 /* node_out.c */
 /* Encode m as this replica, sign it, and queue it for `dest` (or for every
- * other replica when broadcast). */
-void node_queue_msg(struct bft_node *n, const struct bft_msg *m, bool broadcast, uint32_t dest);
-/* Queue already encoded bytes (forwarded client request, cached reply). */
-void node_queue_raw(struct bft_node *n, uint32_t dest, const uint8_t *buf, size_t len);
+ * other replica when broadcast). False if it was dropped (out of memory);
+ * true means it is the outbox's last entry (n->out[n->n_out - 1]). */
+bool node_queue_msg(struct bft_node *n, const struct bft_msg *m, bool broadcast, uint32_t dest);
+/* Queue already encoded bytes (forwarded client request, cached reply);
+ * false if dropped (out of memory). */
+bool node_queue_raw(struct bft_node *n, uint32_t dest, const uint8_t *buf, size_t len);
 
 /* node_read.c */
 void node_answer_read(struct bft_node *n, const struct bft_msg *req);
@@ -204,8 +242,8 @@ void node_phase_flushed(struct bft_node *n);
 /* node_exec.c */
 void node_execute(struct bft_node *n, uint64_t seq, uint64_t view, const uint8_t *batch, size_t len,
                   const bft_digest *batch_digest, bft_digest *state);
-/* true if the envelope starting at req_no was executed; resends the cached
- * reply if it is still held. */
+/* true if the envelope starting at req->seq was executed; resends the
+ * cached reply that covers it if one is still held. */
 bool node_already_executed(struct bft_node *n, const struct bft_msg *req);
 void node_table_digest(struct bft_node *n, bft_digest *out);
 int node_snapshot(struct bft_node *n, uint8_t **buf, size_t *len);
@@ -213,5 +251,23 @@ int node_restore(struct bft_node *n, const uint8_t *buf, size_t len, const bft_d
                  bft_digest *state);
 struct node_client *node_clients_new(uint32_t count);
 void node_clients_free(struct bft_node *n);
+
+/* node_reply.c: replies per client per batch, and the reply cache. */
+/* A batch starts executing at (seq, view). */
+void node_replies_begin(struct bft_node *n, uint64_t seq, uint64_t view);
+/* An envelope of `count` requests from `client` starting at `first` is
+ * executed: its `count` results follow through node_reply_result. */
+void node_reply_open(struct bft_node *n, uint32_t client, uint64_t first, uint16_t count);
+void node_reply_result(struct bft_node *n, const uint8_t *res, size_t len);
+/* The batch is over: every client with results gets its signed REPLY,
+ * which is cached and queued. (Past NODE_REPLY_PENDING_MAX this happens
+ * during the batch too.) */
+void node_replies_end(struct bft_node *n);
+void node_replies_free(struct bft_node *n);
+/* Queue again the cached reply that covers (client, req_no), if one is
+ * still held (a retransmitted request that was executed). */
+void node_reply_resend(struct bft_node *n, uint32_t client, uint64_t req_no);
+/* Free one client's cached replies. */
+void node_reply_cache_free(struct node_client *c);
 
 #endif

@@ -60,17 +60,18 @@ static void outbox_push(struct bft_node *n, uint32_t dest, uint32_t off, uint32_
     o->len = len;
 }
 
-void node_queue_raw(struct bft_node *n, uint32_t dest, const uint8_t *buf, size_t len)
+bool node_queue_raw(struct bft_node *n, uint32_t dest, const uint8_t *buf, size_t len)
 {
     uint8_t *p = outbox_reserve(n, len, 1);
-    if (!p) return;
+    if (!p) return false;
     memcpy(p, buf, len);
     uint32_t off = n->arena_len;
     n->arena_len += (uint32_t)len;
     outbox_push(n, dest, off, (uint32_t)len);
+    return true;
 }
 
-void node_queue_msg(struct bft_node *n, const struct bft_msg *m, bool broadcast, uint32_t dest)
+bool node_queue_msg(struct bft_node *n, const struct bft_msg *m, bool broadcast, uint32_t dest)
 {
     uint32_t entries = broadcast ? n->cfg.core.n - 1 : 1;
     if (m->type == BFT_MSG_REQUEST) {
@@ -78,10 +79,9 @@ void node_queue_msg(struct bft_node *n, const struct bft_msg *m, bool broadcast,
         if (broadcast) {
             for (uint32_t i = 0; i < n->cfg.core.n; i++)
                 if (i != n->cfg.core.self) node_queue_raw(n, i, m->raw, m->raw_len);
-        } else {
-            node_queue_raw(n, dest, m->raw, m->raw_len);
+            return true;
         }
-        return;
+        return node_queue_raw(n, dest, m->raw, m->raw_len);
     }
     struct bft_msg out = *m;
     out.sender = n->cfg.core.self;
@@ -90,7 +90,7 @@ void node_queue_msg(struct bft_node *n, const struct bft_msg *m, bool broadcast,
     /* An unencodable message we are about to send is our bug, not input. */
     if (len > NODE_OUTBOX_BYTES || entries > NODE_OUTBOX_ENTRIES) abort();
     uint8_t *p = outbox_reserve(n, len, entries);
-    if (!p) return; /* out of memory: dropped */
+    if (!p) return false; /* out of memory: dropped */
     size_t got = bft_msg_encode(&out, p, len);
     if (got != len) abort();
     const uint8_t *region;
@@ -111,6 +111,7 @@ void node_queue_msg(struct bft_node *n, const struct bft_msg *m, bool broadcast,
         outbox_push(n, dest, off, (uint32_t)len);
     }
     node_phase_queued(n, &out);
+    return true;
 }
 
 static void send_one(struct bft_node *n, const struct node_out *o)

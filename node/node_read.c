@@ -8,16 +8,15 @@
 #include "wire/bytes.h"
 
 /* Answer every op of a read-only request from the application's current
- * state (app->query), as one REPLY. Built on the stack: nothing grows. */
+ * state (app->query), as one REPLY of one range (docs/wire.md). Built on
+ * the stack: nothing grows (one envelope's range, BFT_REPLY_RANGE_MAX). */
 static void reply_from_state(struct bft_node *n, const struct bft_msg *m,
                              const struct bft_core_status *st)
 {
-    uint8_t body[4 + 8 + 2 + BFT_ENVELOPE_MAX_OPS * (2 + BFT_RESULT_MAX)];
-    struct wire_wr w;
-    wire_wr_init(&w, body, sizeof body);
-    wire_put_u32(&w, m->sender);
-    wire_put_u64(&w, m->seq);
-    wire_put_u16(&w, bft_req_count(m));
+    uint8_t body[BFT_REPLY_HDR_LEN + BFT_REPLY_RANGE_MAX];
+    struct bft_reply_wr w;
+    bft_reply_wr_init(&w, body, sizeof body, m->sender);
+    bft_reply_wr_range(&w, m->seq);
     struct bft_req_iter it;
     bft_req_iter_init(&it, m);
     uint64_t req_no;
@@ -25,14 +24,15 @@ static void reply_from_state(struct bft_node *n, const struct bft_msg *m,
     size_t op_len;
     while (bft_req_iter_next(&it, &req_no, &op, &op_len)) {
         size_t rl = n->cfg.app->query ? n->cfg.app->query(n->app, op, op_len, n->result) : 0;
-        wire_put_u16(&w, (uint16_t)rl);
-        wire_put_bytes(&w, n->result, rl);
+        bft_reply_wr_result(&w, n->result, rl);
     }
+    size_t body_len = bft_reply_wr_finish(&w);
+    if (!body_len) return; /* the request decoded, so this cannot happen */
     struct bft_msg rep = {.type = BFT_MSG_REPLY,
                           .view = st->view,
                           .seq = st->last_executed,
                           .body = body,
-                          .body_len = (uint32_t)w.len};
+                          .body_len = (uint32_t)body_len};
     node_queue_msg(n, &rep, false, NODE_DEST_CLIENT | m->sender);
 }
 
@@ -132,18 +132,17 @@ void node_answer_local(struct bft_node *n, const struct bft_msg *m)
         return;
     }
     n->stats.reads_stale++;
-    uint8_t body[4 + 8 + 2 + 2];
-    struct wire_wr w;
-    wire_wr_init(&w, body, sizeof body);
-    wire_put_u32(&w, m->sender);
-    wire_put_u64(&w, m->seq);
-    wire_put_u16(&w, 1);
-    wire_put_u16(&w, 0);
+    uint8_t body[BFT_REPLY_HDR_LEN + BFT_REPLY_RANGE_LEN(1, 0)];
+    struct bft_reply_wr w;
+    bft_reply_wr_init(&w, body, sizeof body, m->sender);
+    bft_reply_wr_range(&w, m->seq);
+    bft_reply_wr_result(&w, NULL, 0);
+    size_t body_len = bft_reply_wr_finish(&w);
     struct bft_msg rep = {.type = BFT_MSG_REPLY,
                           .flags = BFT_REPLY_STALE,
                           .view = st.view,
                           .seq = st.last_executed,
                           .body = body,
-                          .body_len = (uint32_t)w.len};
+                          .body_len = (uint32_t)body_len};
     node_queue_msg(n, &rep, false, NODE_DEST_CLIENT | m->sender);
 }

@@ -350,11 +350,12 @@ void sim_check_order_acked(struct sim *s, uint32_t client, uint64_t order_id, ui
 void sim_check_local_answer(struct sim *s, uint32_t r, uint32_t c, const uint8_t *msg, size_t len)
 {
     struct bft_msg m;
-    if (bft_msg_decode(msg, len, &m) != BFT_E_OK || m.type != BFT_MSG_REPLY || m.body_len < 12)
+    struct bft_reply_iter it;
+    struct bft_reply_range rg;
+    if (bft_msg_decode(msg, len, &m) != BFT_E_OK || m.type != BFT_MSG_REPLY ||
+        !bft_reply_iter_init(&it, m.body, m.body_len) || !bft_reply_iter_next(&it, &rg))
         return;
-    uint64_t first = 0;
-    for (int i = 0; i < 8; i++)
-        first |= (uint64_t)m.body[4 + i] << (8 * i);
+    uint64_t first = rg.first; /* a read is answered alone, in one range */
     const struct sim_client *cl = &s->cli[c];
     for (uint32_t i = 0; i < cl->n_reads; i++) {
         if (cl->reads[i].id != first || cl->reads[i].level != BFT_READ_LOCAL) continue;

@@ -310,19 +310,23 @@ static void dispatch(struct lg *lg, const uint8_t *frame, size_t len, uint64_t t
         uint32_t cid = (uint32_t)wire_le_load(m + BFT_HDR_LEN, 4);
         if (cid >= lg->o->clients) continue;
         /* The first reply to each request, before any check: the wait a
-         * client sees before a replica answers at all. REPLY body: u32
-         * client | u64 first_req_no | u16 count (wire/wire.h). */
-        if (ml >= BFT_HDR_LEN + 14) {
-            struct lg_client *c = &lg->cl[cid];
-            uint64_t first = wire_le_load(m + BFT_HDR_LEN + 4, 8);
-            uint32_t count = (uint32_t)wire_le_load(m + BFT_HDR_LEN + 12, 2);
-            uint64_t t = now_us();
-            for (uint32_t k = 0; k < count && k < c->cap; k++) {
-                uint32_t i = (uint32_t)((first + k) % c->cap);
-                /* Only the write that holds the slot: not a read's reply,
-                 * nor a late one to an older write. */
-                if (c->req_of[i] == first + k && !c->first_us[i] && c->sent_us[i] <= t)
-                    c->first_us[i] = t;
+         * client sees before a replica answers at all. A REPLY's ranges
+         * (wire/wire.h) are read with bounds; junk ends the walk. */
+        struct bft_reply_iter ri;
+        struct bft_reply_range rg;
+        struct lg_client *c = &lg->cl[cid];
+        uint64_t t = now_us();
+        size_t body_len = (size_t)wire_le_load(m + 12, 4);
+        if (body_len <= ml - BFT_HDR_LEN && bft_reply_iter_init(&ri, m + BFT_HDR_LEN, body_len)) {
+            while (bft_reply_iter_next(&ri, &rg)) {
+                for (uint32_t k = 0; k < rg.count && k < c->cap; k++) {
+                    uint64_t no = rg.first + k;
+                    uint32_t i = (uint32_t)(no % c->cap);
+                    /* Only the write that holds the slot: not a read's
+                     * reply, nor a late one to an older write. */
+                    if (c->req_of[i] == no && !c->first_us[i] && c->sent_us[i] <= t)
+                        c->first_us[i] = t;
+                }
             }
         }
         stage_in(lg, LOAD_STAGE_VERIFY);

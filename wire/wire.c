@@ -73,23 +73,10 @@ static bool check_request(const struct bft_msg *m)
     return wire_rd_left(&r) == 0;
 }
 
-/* REPLY: u32 client_id | u64 first_req_no | u16 count |
- *        count x (u16 result_len | result). */
+/* REPLY: u32 client_id | u16 n_ranges | ranges (wire/reply.c). */
 static bool check_reply(const struct bft_msg *m)
 {
-    struct wire_rd r;
-    wire_rd_init(&r, m->body, m->body_len);
-    (void)wire_get_u32(&r);
-    uint64_t first = wire_get_u64(&r);
-    uint16_t count = wire_get_u16(&r);
-    if (r.err || count == 0 || count > BFT_ENVELOPE_MAX_OPS) return false;
-    if (first == 0 || first > UINT64_MAX - count) return false;
-    for (uint16_t i = 0; i < count; i++) {
-        uint16_t res_len = wire_get_u16(&r);
-        if (r.err || res_len > BFT_RESULT_MAX) return false;
-        if (res_len && !wire_get_ptr(&r, res_len)) return false;
-    }
-    return wire_rd_left(&r) == 0;
+    return bft_reply_body_valid(m->body, m->body_len);
 }
 
 /* PRE-PREPARE <v, n, d> (PBFT OSDI'99 §4.2): the header carries view, seq

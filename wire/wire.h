@@ -1,7 +1,7 @@
 /* wire: the vocabulary every layer shares. Limits, error codes, reject
  * reasons, the message header and its codec, the client REQUEST envelope,
- * the REPLY and the batch (docs/wire.md), and the little-endian byte reader
- * and writer every codec uses (wire/bytes.h).
+ * the REPLY (wire/reply.c) and the batch (docs/wire.md), and the
+ * little-endian byte reader and writer every codec uses (wire/bytes.h).
  *
  * Ownership: every pointer passed into a function is borrowed for the
  * duration of the call unless the comment says otherwise; whoever keeps data
@@ -154,13 +154,84 @@ bool bft_req_iter_next(struct bft_req_iter *it, uint64_t *req_no, const uint8_t 
 uint16_t bft_req_count(const struct bft_msg *req);
 uint8_t bft_req_flags(const struct bft_msg *req);
 
-/* REPLY body: u32 client_id | u64 first_req_no | u16 count |
- *             count x (u16 result_len | result)
- * view = replier's view (clients learn the primary), seq = consensus seq.
- * Header flag BFT_REPLY_STALE: a local read refused because the replica has
- * not executed a commit within the read's staleness bound (one empty
- * result; docs/reads.md). */
+/* REPLY body (docs/wire.md "REPLY"; wire/reply.c):
+ *   u32 client_id | u16 n_ranges |
+ *   n_ranges x (u64 first_req_no | u16 count | count x (u16 result_len | result))
+ * A replica answers each client once per executed batch: one range per
+ * envelope of that client the batch executed, so one signature covers
+ * them all (issue 14). A read-only request gets one range. Ranges are in
+ * increasing request-number order and disjoint, 1..BFT_REPLY_MAX_RANGES of
+ * them, each of 1..BFT_ENVELOPE_MAX_OPS results: the decoder refuses
+ * anything else, so a client never has to resolve two results from one
+ * replica for one request. view = replier's view (clients learn the
+ * primary), seq = consensus seq. Header flag BFT_REPLY_STALE: a local
+ * read refused because the replica has not executed a commit within the
+ * read's staleness bound (one range, one empty result; docs/reads.md). */
 #define BFT_REPLY_STALE 0x0001
+#define BFT_REPLY_HDR_LEN 6        /* client_id, n_ranges */
+#define BFT_REPLY_RANGE_HDR_LEN 10 /* first_req_no, count */
+/* A batch holds at most this many envelopes, so a replica never needs
+ * more ranges for one client and batch. */
+#define BFT_REPLY_MAX_RANGES BFT_BATCH_MAX_ENVELOPES
+/* The encoded size of one range of `count` results totalling `bytes`. */
+#define BFT_REPLY_RANGE_LEN(count, bytes) (BFT_REPLY_RANGE_HDR_LEN + 2 * (size_t)(count) + (bytes))
+/* The largest range: a full envelope of the largest results. */
+#define BFT_REPLY_RANGE_MAX                                                                        \
+    BFT_REPLY_RANGE_LEN(BFT_ENVELOPE_MAX_OPS, BFT_ENVELOPE_MAX_OPS *BFT_RESULT_MAX)
+
+/* The whole layout rule above, for the decoder and for tests. */
+bool bft_reply_body_valid(const uint8_t *body, size_t len);
+
+/* Writer. Ranges go in the order the caller adds them (it must add them
+ * in increasing order); an error (no room, a range of 0 or too many
+ * results, too many ranges) is sticky and makes finish return 0. */
+struct bft_reply_wr {
+    struct wire_wr w;
+    uint16_t n_ranges;
+    uint16_t count;   /* results in the open range */
+    size_t range_off; /* where the open range's header starts */
+    bool bad;
+};
+void bft_reply_wr_init(struct bft_reply_wr *rw, uint8_t *buf, size_t cap, uint32_t client);
+/* Open a range at `first`; its results follow (bft_reply_wr_result). */
+void bft_reply_wr_range(struct bft_reply_wr *rw, uint64_t first);
+void bft_reply_wr_result(struct bft_reply_wr *rw, const uint8_t *res, size_t len);
+/* A whole range whose results are already encoded as
+ * count x (u16 result_len | result). */
+void bft_reply_wr_range_encoded(struct bft_reply_wr *rw, uint64_t first, uint16_t count,
+                                const uint8_t *results, size_t len);
+/* The body's length, or 0 if it broke a rule or did not fit. */
+size_t bft_reply_wr_finish(struct bft_reply_wr *rw);
+
+/* Reader, bounds-safe on any bytes: a truncated range ends the iteration
+ * (and sets `bad`); on a body bft_msg_decode accepted it never does. */
+struct bft_reply_range {
+    uint64_t first;
+    uint16_t count;
+    const uint8_t *results; /* count x (u16 result_len | result) */
+    size_t results_len;
+};
+struct bft_reply_iter {
+    struct wire_rd r;
+    uint32_t client;
+    uint16_t n_ranges, left;
+    uint64_t after; /* where the next range may start: they ascend, disjoint */
+    bool bad;
+};
+/* Reads client_id and n_ranges; false if the body is shorter than that. */
+bool bft_reply_iter_init(struct bft_reply_iter *it, const uint8_t *body, size_t len);
+bool bft_reply_iter_next(struct bft_reply_iter *it, struct bft_reply_range *rg);
+/* The results of one range, with their request numbers. */
+struct bft_reply_res_iter {
+    struct wire_rd r;
+    uint16_t left;
+    uint64_t next_req_no;
+};
+void bft_reply_res_init(struct bft_reply_res_iter *ri, const struct bft_reply_range *rg);
+bool bft_reply_res_next(struct bft_reply_res_iter *ri, uint64_t *req_no, const uint8_t **res,
+                        size_t *len);
+/* Does this body hold a result for req_no? (The node's reply cache.) */
+bool bft_reply_covers(const uint8_t *body, size_t len, uint64_t req_no);
 
 /* A batch (PRE-PREPARE / proposal payload): u16 count | count x (u32 len |
  * one encoded REQUEST message with payload_len 0). Its digest is SHA-256 of

@@ -111,28 +111,11 @@ static inline struct bft_client *make_client(struct fake *fk, int protocol, uint
     return c;
 }
 
-/* Deliver a REPLY from `from` covering [first, first+count) with the given
- * results, signed by `signer`'s key (NULL: all-zero signature). */
-static inline void reply_n(struct bft_client *c, const struct crypto_keypair *signer, uint32_t from,
-                           uint32_t client, uint64_t view, uint64_t first, uint16_t count,
-                           const char *const *results)
+/* Deliver a REPLY from `from` with this body (any bytes: a liar's too),
+ * signed by `signer`'s key (NULL: all-zero signature). */
+static inline void reply_body(struct bft_client *c, const struct crypto_keypair *signer,
+                              uint32_t from, uint64_t view, const uint8_t *body, size_t body_len)
 {
-    uint8_t body[4 + 8 + 2 + 16 * (2 + 32)];
-    size_t off = 0;
-    for (int i = 0; i < 4; i++)
-        body[off++] = (uint8_t)(client >> (8 * i));
-    for (int i = 0; i < 8; i++)
-        body[off++] = (uint8_t)(first >> (8 * i));
-    body[off++] = (uint8_t)count;
-    body[off++] = (uint8_t)(count >> 8);
-    for (uint16_t k = 0; k < count; k++) {
-        size_t len = strlen(results[k]);
-        assert_true(off + 2 + len <= sizeof body);
-        body[off++] = (uint8_t)len;
-        body[off++] = 0;
-        memcpy(body + off, results[k], len);
-        off += len;
-    }
     struct bft_msg m = {
         .type = BFT_MSG_REPLY,
         .sender = from,
@@ -140,7 +123,7 @@ static inline void reply_n(struct bft_client *c, const struct crypto_keypair *si
         .view = view,
         .seq = 1,
         .body = body,
-        .body_len = (uint32_t)off,
+        .body_len = (uint32_t)body_len,
     };
     uint8_t msg[MSG_CAP];
     size_t len = bft_msg_encode(&m, msg, sizeof msg);
@@ -154,6 +137,42 @@ static inline void reply_n(struct bft_client *c, const struct crypto_keypair *si
         bft_msg_set_sig(msg, sig);
     }
     bft_client_on_reply(c, msg, len, 0);
+}
+
+/* One range of a REPLY: results for [first, first + count). */
+struct test_range {
+    uint64_t first;
+    uint16_t count;
+    const char *const *results;
+};
+
+/* Deliver one REPLY from `from` with these ranges (docs/wire.md). */
+static inline void reply_ranges(struct bft_client *c, const struct crypto_keypair *signer,
+                                uint32_t from, uint32_t client, uint64_t view, uint16_t n_ranges,
+                                const struct test_range *ranges)
+{
+    uint8_t body[MSG_CAP - BFT_HDR_LEN - BFT_SIG_LEN];
+    struct bft_reply_wr w;
+    bft_reply_wr_init(&w, body, sizeof body, client);
+    for (uint16_t i = 0; i < n_ranges; i++) {
+        bft_reply_wr_range(&w, ranges[i].first);
+        for (uint16_t k = 0; k < ranges[i].count; k++)
+            bft_reply_wr_result(&w, (const uint8_t *)ranges[i].results[k],
+                                strlen(ranges[i].results[k]));
+    }
+    size_t body_len = bft_reply_wr_finish(&w);
+    assert_true(body_len > 0);
+    reply_body(c, signer, from, view, body, body_len);
+}
+
+/* Deliver a REPLY from `from` covering [first, first+count) with the given
+ * results, signed by `signer`'s key (NULL: all-zero signature). */
+static inline void reply_n(struct bft_client *c, const struct crypto_keypair *signer, uint32_t from,
+                           uint32_t client, uint64_t view, uint64_t first, uint16_t count,
+                           const char *const *results)
+{
+    struct test_range r = {first, count, results};
+    reply_ranges(c, signer, from, client, view, 1, &r);
 }
 
 static inline void reply1(struct fake *fk, struct bft_client *c, uint32_t from, uint64_t view,

@@ -100,18 +100,13 @@ static struct bft_client *make(struct fake *fk, int protocol)
 static void reply(struct fake *fk, struct bft_client *c, uint32_t from, uint64_t first,
                   uint16_t flags, const char *result, uint64_t now_ms)
 {
-    uint8_t body[4 + 8 + 2 + 2 + 64];
-    size_t rl = strlen(result), off = 0;
-    for (int i = 0; i < 4; i++)
-        body[off++] = (uint8_t)(CLIENT_ID >> (8 * i));
-    for (int i = 0; i < 8; i++)
-        body[off++] = (uint8_t)(first >> (8 * i));
-    body[off++] = 1;
-    body[off++] = 0;
-    body[off++] = (uint8_t)rl;
-    body[off++] = 0;
-    memcpy(body + off, result, rl);
-    off += rl;
+    uint8_t body[BFT_REPLY_HDR_LEN + BFT_REPLY_RANGE_LEN(1, 64)];
+    struct bft_reply_wr w;
+    bft_reply_wr_init(&w, body, sizeof body, CLIENT_ID);
+    bft_reply_wr_range(&w, first);
+    bft_reply_wr_result(&w, (const uint8_t *)result, strlen(result));
+    size_t off = bft_reply_wr_finish(&w);
+    assert_true(off > 0);
     struct bft_msg m = {.type = BFT_MSG_REPLY,
                         .flags = flags,
                         .sender = from,
@@ -346,9 +341,11 @@ static void test_wire_read_flags(void **state)
     assert_int_equal(decode_req(RO | L, 2, 5), BFT_E_MALFORMED); /* one op per read */
     assert_int_equal(decode_req(0x08, 1, 0), BFT_E_MALFORMED);   /* undefined bit */
     /* REPLY: the STALE flag decodes, any other flag does not. */
-    uint8_t body[4 + 8 + 2 + 2] = {0}, msg[256];
+    /* client 0, one range: first 1, one empty result */
+    uint8_t body[BFT_REPLY_HDR_LEN + BFT_REPLY_RANGE_LEN(1, 0)] = {0}, msg[256];
     body[4] = 1;
-    body[12] = 1;
+    body[6] = 1;
+    body[14] = 1;
     struct bft_msg r = {
         .type = BFT_MSG_REPLY, .sender = 0, .seq = 1, .body = body, .body_len = sizeof body};
     struct bft_msg d;

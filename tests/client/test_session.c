@@ -362,6 +362,7 @@ static void fake_request(struct fake *fk, uint32_t r, const uint8_t *m, size_t m
     struct wire_wr w;
     wire_wr_init(&w, body, sizeof body);
     wire_put_u32(&w, req.sender);
+    wire_put_u16(&w, 1); /* one range (docs/wire.md) */
     wire_put_u64(&w, no);
     wire_put_u16(&w, 1);
     wire_put_u16(&w, 16);

@@ -2,10 +2,12 @@
  *
  * The input is a frame (net_frame_check, net_frame_next) and, whatever the
  * frame check says, also one message (bft_msg_decode). Every message that
- * decodes is walked with the request / batch iterators as its type allows,
- * re-encoded (it must come back byte for byte: decode accepts exactly what
- * encode writes), and its signed region taken. Messages from a valid frame
- * are put back in a new frame, which must check again.
+ * decodes is walked with the request / batch / REPLY iterators as its type
+ * allows, re-encoded (it must come back byte for byte: decode accepts
+ * exactly what encode writes; a REPLY body also through the REPLY writer),
+ * and its signed region taken. The REPLY readers also walk the raw input
+ * as a body, which must never read out of bounds. Messages from a valid
+ * frame are put back in a new frame, which must check again.
  */
 #include <stdio.h>
 
@@ -43,12 +45,60 @@ static void walk_batch(const uint8_t *p, size_t len)
     bft_batch_digest(p, len, &d);
 }
 
+/* Walk a REPLY body with the readers; on an accepted body, check the rule
+ * the decoder promises (ascending, disjoint ranges; covers agrees) and
+ * rebuild it with the writer, which must give the same bytes. */
+static void walk_reply(const uint8_t *body, size_t len, bool accepted)
+{
+    struct bft_reply_iter it;
+    struct bft_reply_range rg;
+    if (!bft_reply_iter_init(&it, body, len)) {
+        if (accepted) abort();
+        return;
+    }
+    uint8_t *again = accepted ? malloc(len ? len : 1) : NULL;
+    struct bft_reply_wr w;
+    if (again) bft_reply_wr_init(&w, again, len, it.client);
+    uint64_t after = 0;
+    size_t ranges = 0;
+    while (bft_reply_iter_next(&it, &rg)) {
+        if (rg.count == 0 || rg.first < after || rg.first == 0) abort();
+        after = rg.first + rg.count;
+        if (accepted && !bft_reply_covers(body, len, rg.first + rg.count - 1)) abort();
+        if (again) bft_reply_wr_range(&w, rg.first);
+        struct bft_reply_res_iter ri;
+        bft_reply_res_init(&ri, &rg);
+        uint64_t no;
+        const uint8_t *res;
+        size_t rl, n = 0;
+        while (bft_reply_res_next(&ri, &no, &res, &rl)) {
+            if (rl > BFT_RESULT_MAX || no != rg.first + n) abort();
+            if (res < body || res + rl > body + len) {
+                if (rl) abort();
+            }
+            if (again) bft_reply_wr_result(&w, res, rl);
+            n++;
+        }
+        if (n != rg.count) abort();
+        if (++ranges > 70000) abort(); /* n_ranges is a u16: the iterator must end */
+    }
+    if (accepted && (it.bad || ranges != it.n_ranges)) abort();
+    if (again) {
+        if (bft_reply_wr_finish(&w) != len || memcmp(again, body, len) != 0) {
+            fprintf(stderr, "REPLY body rebuilt differently\n");
+            abort();
+        }
+        free(again);
+    }
+}
+
 static void one_message(const uint8_t *buf, size_t len)
 {
     struct bft_msg m;
     if (bft_msg_decode(buf, len, &m) != BFT_E_OK) return;
     if (m.raw != buf || m.raw_len != len) abort();
     if (m.type == BFT_MSG_REQUEST) walk_requests(&m);
+    if (m.type == BFT_MSG_REPLY) walk_reply(m.body, m.body_len, true);
     if (m.payload_len) walk_batch(m.payload, m.payload_len);
     (void)bft_msg_type_name(m.type);
     (void)bft_msg_from_client(m.type);
@@ -75,6 +125,7 @@ static void one_message(const uint8_t *buf, size_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     one_message(data, size);
+    walk_reply(data, size, false);
 
     struct net_frame_iter it;
     if (net_frame_check(data, size, &it) != NET_FRAME_OK) {

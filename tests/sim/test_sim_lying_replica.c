@@ -45,31 +45,35 @@ static void put_le64(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* REPLY body (node/node_exec.c, node_answer_read): u32 client | u64 req_no |
- * u16 count | count x (u16 len | result); an order result is u8 status |
- * u64 order_seq (bft.h). Only replies to clients are touched. */
+/* REPLY body (wire/wire.h): u32 client | u16 n_ranges | ranges of
+ * (u64 first | u16 count | count x (u16 len | result)); an order result is
+ * u8 status | u64 order_seq (bft.h). Only replies to clients are touched:
+ * every order result in every range is rewritten in place. */
 static int lie_on_send(void *ctx, struct sim *s, uint32_t from, int to_ep, uint8_t *msg,
                        size_t *len, size_t cap)
 {
     (void)cap;
     struct liar *l = ctx;
     struct bft_msg m;
+    struct bft_reply_iter it;
+    struct bft_reply_range rg;
     if (to_ep < SIM_EP_CLIENT_BASE || bft_msg_decode(msg, *len, &m) != BFT_E_OK ||
-        m.type != BFT_MSG_REPLY || m.body_len < 14)
+        m.type != BFT_MSG_REPLY || !bft_reply_iter_init(&it, m.body, m.body_len))
         return SIM_SEND_PASS;
-    uint8_t *body = msg + BFT_HDR_LEN;
-    uint32_t count = (uint32_t)body[12] | (uint32_t)body[13] << 8;
-    size_t off = 14;
     bool changed = false;
-    for (uint32_t i = 0; i < count && off + 2 <= m.body_len; i++) {
-        size_t rl = (size_t)body[off] | (size_t)body[off + 1] << 8;
-        off += 2;
-        if (off + rl > m.body_len) break;
-        if (rl == BFT_ORDER_RES_LEN && le64(body + off + 1) != 0) {
-            put_le64(body + off + 1, le64(body + off + 1) + LIE);
-            changed = true;
+    while (bft_reply_iter_next(&it, &rg)) {
+        struct bft_reply_res_iter ri;
+        bft_reply_res_init(&ri, &rg);
+        uint64_t no;
+        const uint8_t *res;
+        size_t rl;
+        while (bft_reply_res_next(&ri, &no, &res, &rl)) {
+            uint8_t *p = msg + (res - msg); /* the result's bytes in our buffer */
+            if (rl == BFT_ORDER_RES_LEN && le64(p + 1) != 0) {
+                put_le64(p + 1, le64(p + 1) + LIE);
+                changed = true;
+            }
         }
-        off += rl;
     }
     if (!changed) return SIM_SEND_PASS;
     assert_int_equal(sim_sign_as(s, from, msg, *len), BFT_E_OK);

@@ -146,10 +146,12 @@ static void count_done(void *ctx, uint64_t req, const uint8_t *res, size_t len)
 /* An unsigned Raft reply (accepted from the leader) for one request. */
 static void raft_reply(struct bft_client *c, uint32_t from, uint64_t req)
 {
-    uint8_t body[4 + 8 + 2 + 2 + 2];
+    uint8_t body[4 + 2 + 8 + 2 + 2];
     size_t off = 0;
     memset(body, 0, sizeof body);
-    off += 4; /* client 0 */
+    off += 4;        /* client 0 */
+    body[off++] = 1; /* one range (docs/wire.md) */
+    body[off++] = 0;
     for (int i = 0; i < 8; i++)
         body[off++] = (uint8_t)(req >> (8 * i));
     body[off++] = 1; /* count */

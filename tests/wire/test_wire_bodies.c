@@ -1,7 +1,7 @@
 /* Message codec, body layouts (wire/wire.c, wire/batch.c, wire/names.c):
- * every REQUEST, REPLY and batch field error rejected, the signed region
- * and signature, the name tables. Round trips and header errors are in
- * test_wire.c. */
+ * every REQUEST and batch field error rejected, the signed region and
+ * signature, the name tables. Round trips and header errors are in
+ * test_wire.c, the REPLY body in test_wire_reply.c. */
 #include "tests/wire/wire_test_util.h"
 
 /* Encode a REQUEST with a hand-made body and expect it refused. */
@@ -88,41 +88,6 @@ static void test_request_body_errors(void **state)
     m.body = body;
     m.body_len = (uint32_t)bl;
     assert_int_equal(bft_msg_decode(buf, encode(&m, buf, sizeof(buf)), &d), BFT_E_OK);
-}
-
-static void expect_bad_reply(const uint8_t *body, size_t body_len)
-{
-    struct bft_msg m;
-    fill_header(&m, BFT_MSG_REPLY);
-    m.body = body;
-    m.body_len = (uint32_t)body_len;
-    expect_malformed(buf, encode(&m, buf, sizeof(buf)));
-}
-
-static void test_reply_body_errors(void **state)
-{
-    (void)state;
-    uint8_t body[1024];
-    size_t bl = make_reply_body(body);
-    wire_le_store(body + 12, 0, 2); /* count 0 */
-    expect_bad_reply(body, bl);
-    bl = make_reply_body(body);
-    wire_le_store(body + 12, 3, 2); /* count larger than present */
-    expect_bad_reply(body, bl);
-    bl = make_reply_body(body);
-    body[bl] = 0;
-    expect_bad_reply(body, bl + 1); /* trailing */
-    expect_bad_reply(body, 13);     /* shorter than its header */
-    bl = make_reply_body(body);
-    wire_le_store(body + 4, 0, 8); /* first_req_no 0 */
-    expect_bad_reply(body, bl);
-    /* result over BFT_RESULT_MAX, bytes present */
-    struct wire_wr w;
-    wire_wr_init(&w, body, sizeof(body));
-    wire_put_u32(&w, 1), wire_put_u64(&w, 1), wire_put_u16(&w, 1);
-    wire_put_u16(&w, BFT_RESULT_MAX + 1);
-    memset(wire_wr_reserve(&w, BFT_RESULT_MAX + 1), 'r', BFT_RESULT_MAX + 1);
-    expect_bad_reply(body, w.len);
 }
 
 static void expect_bad_pre_prepare(const uint8_t *payload, size_t len, uint32_t body_len)
@@ -272,7 +237,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_body_errors),
-        cmocka_unit_test(test_reply_body_errors),
         cmocka_unit_test(test_batch_errors),
         cmocka_unit_test(test_signed_region_and_sig),
         cmocka_unit_test(test_names),

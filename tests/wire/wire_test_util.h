@@ -1,4 +1,4 @@
-/* Helpers shared by test_wire.c and test_wire_bodies.c (test code only). */
+/* Helpers shared by test_wire*.c (test code only). */
 #ifndef WIRE_TEST_UTIL_H
 #define WIRE_TEST_UTIL_H
 
@@ -66,16 +66,24 @@ static inline size_t make_request(uint8_t *out, size_t cap, uint64_t seq, uint8_
     return encode(&m, out, cap);
 }
 
+/* A REPLY body of two ranges (docs/wire.md): client 9; [100, 102) with
+ * results "abc" and ""; [105, 106) with "z". 36 bytes; the offsets the
+ * error tests poke at are in test_wire_reply.c. */
 static inline size_t make_reply_body(uint8_t *body)
 {
     struct wire_wr w;
     wire_wr_init(&w, body, 256);
     wire_put_u32(&w, 9);
+    wire_put_u16(&w, 2);
     wire_put_u64(&w, 100);
     wire_put_u16(&w, 2);
     wire_put_u16(&w, 3);
     wire_put_bytes(&w, "abc", 3);
     wire_put_u16(&w, 0);
+    wire_put_u64(&w, 105);
+    wire_put_u16(&w, 1);
+    wire_put_u16(&w, 1);
+    wire_put_bytes(&w, "z", 1);
     return w.len;
 }
 
