@@ -347,8 +347,18 @@ void hs_try_propose(struct bft_core *c)
     uint64_t view = w.view;
     hs_block_arrived(c, b, c->self, true);
     if (c->last_voted_view < view) {
-        /* Not voted (parent still missing): still never propose twice. */
-        c->last_voted_view = view;
+        /* Not voted: the parent is still being fetched (we formed its QC
+         * from the others' votes without holding the block, e.g. after an
+         * equivocating leader gave us another one). The WAL marks the view
+         * so that a restart never proposes twice in it, but in memory
+         * proposed_view guards that and last_voted_view stays below: we
+         * vote for our own block when its parent arrives
+         * (hs_on_connected), since no other block of this view can come
+         * (we are its only proposer). Marking the view as voted here left
+         * the quorum short of the leader's own vote; with a Byzantine
+         * voter among the others no QC formed and the view ended in a TC
+         * that excluded the honest leader (docs/hotstuff.md "A leader
+         * votes for its own proposal late"). */
         static const bft_digest zero;
         hs_persist_vote(c, view, 0, &zero);
     }
