@@ -54,6 +54,9 @@ _Static_assert(HS_BLOCKS_MAX % HS_BLOCK_CHUNK == 0, "whole chunks");
 /* Votes kept per replica: one per view, for the 5 views (ours +- 2) votes
  * are accepted for; a power of two above 5, indexed by view. */
 #define HS_VOTE_VIEWS 8
+/* Votes kept per replica and view: its first and one other (an
+ * equivocating voter's; hotstuff_qc.c). */
+#define HS_VOTE_ALTS 2
 #define HS_SEEN_MAX 8 /* proposals remembered per view for equivocation */
 #define HS_QC_CACHE 8 /* recently verified QCs */
 #define HS_TC_CACHE 4 /* recently verified TCs */
@@ -298,7 +301,7 @@ struct bft_core {
 
     /* Votes collected, per voter, slot view % HS_VOTE_VIEWS: a replica
      * only ever occupies its own (issue 12). */
-    struct hs_vote_rec votes[BFT_MAX_REPLICAS][HS_VOTE_VIEWS];
+    struct hs_vote_rec votes[BFT_MAX_REPLICAS][HS_VOTE_VIEWS][HS_VOTE_ALTS];
     /* Timeouts collected, per sender, slot view % 2: a replica's timeouts
      * for two consecutive views coexist, because a replica that voted in v
      * (and so entered v + 1) joins the others' timeouts for v
