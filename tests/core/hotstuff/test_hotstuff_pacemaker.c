@@ -427,10 +427,37 @@ static void test_impl_pacemaker_request_timer_deposes_censoring_leader(void **st
     }
 }
 
+/* Leader 1 of view 1 is silent. Replica 3's request timer expires once
+ * (it forwards the request), then a TC moves everyone to view 2, the next
+ * leader's: replica 3 starts a fresh interval for it (forward, then
+ * complain) instead of complaining at the next expiry about the time the
+ * silent leader took. */
+/* docs/hotstuff.md "Pacemaker", Per-request timer: a new leader gets a fresh interval. */
+static void test_impl_pacemaker_new_leader_gets_fresh_request_interval(void **state)
+{
+    (void)state;
+    H->drop_from[1] = true;
+    submit(0, 1);
+    run();
+    fire(3, HS_TIMER_REQUEST);
+    run();
+    assert_true(core(3)->req_timer.forwarded);
+    for (uint32_t i = 0; i < N; i++)
+        if (i != 1) fire(i, HS_TIMER_VIEW);
+    run();
+    assert_true(status(3).view >= 2);
+    assert_int_equal(status(3).pending_requests, 1);
+    assert_true(armed(3, HS_TIMER_REQUEST));
+    assert_false(core(3)->req_timer.forwarded);
+    assert_false(core(3)->req_timer.complain);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_alg4_restart_keeps_lock_and_vheight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_impl_pacemaker_new_leader_gets_fresh_request_interval,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_impl_pacemaker_request_timer_deposes_censoring_leader,
                                         setup_w256, teardown_w4),
         cmocka_unit_test_setup_teardown(test_impl_pacemaker_lost_proposal_retransmitted_once,
