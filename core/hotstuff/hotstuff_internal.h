@@ -62,6 +62,7 @@ _Static_assert(HS_BLOCKS_MAX % HS_BLOCK_CHUNK == 0, "whole chunks");
 #define HS_TC_CACHE 4 /* recently verified TCs */
 #define HS_FETCH_MAX 16
 #define HS_SYNC_BATCH 32   /* blocks answered per HS_BLOCK_REQ */
+#define HS_RESEND_MAX 3    /* retransmissions of a proposal without its QC */
 #define HS_SYNC_BUDGET 512 /* blocks sent to one peer between refills */
 #define HS_PENDING_MAX 4096
 /* The pending table starts at this many entries, allocated with the first
@@ -279,9 +280,9 @@ struct bft_core {
     struct hs_pacemaker pm;
     struct hs_req_timer req_timer;
     struct {
-        uint64_t view; /* our last proposal, retransmitted once */
+        uint64_t view; /* our last proposal, retransmitted until its QC */
         bft_digest block;
-        bool done;
+        uint32_t sent; /* copies sent again (at most HS_RESEND_MAX) */
     } resend;
 
     /* The last committed (and executed) block: the root of the tree. */
