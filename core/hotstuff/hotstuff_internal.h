@@ -54,11 +54,15 @@ _Static_assert(HS_BLOCKS_MAX % HS_BLOCK_CHUNK == 0, "whole chunks");
 /* Votes kept per replica: one per view, for the 5 views (ours +- 2) votes
  * are accepted for; a power of two above 5, indexed by view. */
 #define HS_VOTE_VIEWS 8
+/* Votes kept per replica and view: its first and one other (an
+ * equivocating voter's; hotstuff_qc.c). */
+#define HS_VOTE_ALTS 2
 #define HS_SEEN_MAX 8 /* proposals remembered per view for equivocation */
 #define HS_QC_CACHE 8 /* recently verified QCs */
 #define HS_TC_CACHE 4 /* recently verified TCs */
 #define HS_FETCH_MAX 16
 #define HS_SYNC_BATCH 32   /* blocks answered per HS_BLOCK_REQ */
+#define HS_RESEND_MAX 3    /* retransmissions of a proposal without its QC */
 #define HS_SYNC_BUDGET 512 /* blocks sent to one peer between refills */
 #define HS_PENDING_MAX 4096
 /* The pending table starts at this many entries, allocated with the first
@@ -80,14 +84,15 @@ _Static_assert(HS_BLOCKS_MAX % HS_BLOCK_CHUNK == 0, "whole chunks");
 #define HS_EXCLUDE_MAX 3u
 #define HS_STUCK_VIEWS 2 /* others' timeouts this many views back still count */
 /* Leader performance monitor (hotstuff_monitor.c, docs/hotstuff.md). */
-#define HS_MON_TICK_DIV 20   /* a monitor tick is T/20 */
-#define HS_MON_WINDOW 10     /* ticks per measurement window (T/2) */
-#define HS_MON_MIN_SAMPLES 1 /* samples a window needs to be judged */
-#define HS_MON_FP 16         /* window means are kept in 1/16 ticks */
-#define HS_MON_GRACE 1       /* windows of a new leader term not judged */
-#define HS_MON_FLOOR 16      /* the bar never tightens below 1 tick (T/20), in 1/16 */
-#define HS_MON_STRIKES 2     /* consecutive windows over the bar to give up */
-#define HS_MON_TERMS 4       /* leader terms whose best window is remembered */
+#define HS_MON_TICK_DIV 20     /* a monitor tick is T/20 */
+#define HS_MON_WINDOW 2        /* ticks per measurement window (T/10) */
+#define HS_MON_MIN_SAMPLES 1   /* samples a window needs to be judged */
+#define HS_MON_FP 256          /* window means are kept in 1/256 ticks */
+#define HS_MON_GRACE 1         /* windows of a new leader term not judged */
+#define HS_MON_FLOOR 64        /* the bar never tightens below 1/4 tick (T/80), in 1/256 */
+#define HS_MON_FLOOR_FRESH 256 /* nor below 1 tick (T/20) without a history */
+#define HS_MON_STRIKES 2       /* consecutive windows over the bar to give up */
+#define HS_MON_TERMS 4         /* leader terms whose mean wait is remembered */
 /* WAL records (first byte):
  * VOTE:   u64 view | u64 height | block  (last voted view; a zero block
  *         marks a view we proposed in without voting)
@@ -181,6 +186,7 @@ struct hs_monitor {
     struct bft_timeout timer; /* HS_TIMER_MONITOR, the tick */
     bool complain;            /* giving up on every view of the current leader term */
     bool started;             /* the clock runs for `view`: entered it with work */
+    bool after_tc;            /* term entered by a TC, no proposal of it yet */
     uint64_t ms;              /* tick period, T / HS_MON_TICK_DIV */
     uint64_t tick;
     uint64_t view, start_tick; /* when we entered `view` (with work) */
@@ -189,8 +195,8 @@ struct hs_monitor {
     uint32_t win_ticks, nsamples;
     uint64_t lag_sum; /* ticks waited for the window's proposals */
     uint32_t windows, bad, allowed;
-    uint32_t term_best;          /* lowest window mean this term (1/HS_MON_FP ticks) */
-    uint32_t past[HS_MON_TERMS]; /* lowest window mean of earlier terms */
+    uint64_t term_lag, term_n;   /* this term's judged windows: ticks waited, samples */
+    uint32_t past[HS_MON_TERMS]; /* mean wait per view of earlier terms (1/HS_MON_FP ticks) */
     uint32_t past_next;
     uint64_t complaints;
 };
@@ -274,9 +280,9 @@ struct bft_core {
     struct hs_pacemaker pm;
     struct hs_req_timer req_timer;
     struct {
-        uint64_t view; /* our last proposal, retransmitted once */
+        uint64_t view; /* our last proposal, retransmitted until its QC */
         bft_digest block;
-        bool done;
+        uint32_t sent; /* copies sent again (at most HS_RESEND_MAX) */
     } resend;
 
     /* The last committed (and executed) block: the root of the tree. */
@@ -298,7 +304,7 @@ struct bft_core {
 
     /* Votes collected, per voter, slot view % HS_VOTE_VIEWS: a replica
      * only ever occupies its own (issue 12). */
-    struct hs_vote_rec votes[BFT_MAX_REPLICAS][HS_VOTE_VIEWS];
+    struct hs_vote_rec votes[BFT_MAX_REPLICAS][HS_VOTE_VIEWS][HS_VOTE_ALTS];
     /* Timeouts collected, per sender, slot view % 2: a replica's timeouts
      * for two consecutive views coexist, because a replica that voted in v
      * (and so entered v + 1) joins the others' timeouts for v

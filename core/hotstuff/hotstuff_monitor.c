@@ -34,24 +34,37 @@
  * - Term. The leader's term is its window of W views (view / W). Views
  *   change every block in HotStuff, so measurements, the grace and the
  *   bar belong to the term, not to a view. With W = 1 no term lasts long
- *   enough to be judged: the monitor is for leader windows.
- * - Window. Every HS_MON_WINDOW ticks (T/2) a window is closed and its
+ *   enough to be judged: the monitor is for leader windows. A term
+ *   entered through a TC is judged only from its leader's first proposal
+ *   (after_tc): the leader may not hold the TC yet, and one that never
+ *   proposes is the view timer's.
+ * - Window. Every HS_MON_WINDOW ticks (T/10) a window is closed and its
  *   mean wait per view taken, in 1/HS_MON_FP ticks; a view still waiting
  *   for its proposal counts with the ticks waited so far (window_mean).
  *   The mean, not the median: a leader whose proposal misses two replicas
  *   in one view of six (the `junk` fault) has a median of 0 and a tenth
- *   of the healthy rate (issue 10). A window without samples keeps
- *   collecting for up to four windows, then is dropped.
+ *   of the healthy rate (issue 10). A replica waits for the next proposal
+ *   from one vote to the next, so a window's waits add up to about its
+ *   length and the mean is about the window over the views in it: fine
+ *   grained (1/256 tick) although each sample is whole ticks. A window
+ *   without samples keeps collecting for up to four windows, then is
+ *   dropped.
  * - Bar. The first HS_MON_GRACE windows of a term are not judged while
  *   there is no history (their mean still becomes history). Then the
  *   largest acceptable mean starts at T (what the view timer tolerates
  *   anyway), or at twice the floor when earlier terms left a history, and
- *   halves after every judged window down to a floor: max(HS_MON_FLOOR,
- *   B / 0.9 + 1) where B is the lowest window mean of the last
- *   HS_MON_TERMS terms with measurements (Aardvark: 90% of the best of
- *   the last n views). The floor bounds the tightening, so a leader as
- *   good as the recent ones, or as good as T/20 per view, is never
- *   deposed, and honest leaders are not rotated forever.
+ *   halves after every judged window down to a floor: max(HS_MON_FLOOR =
+ *   T/80, 2B) where B is the lowest mean wait per view of the last
+ *   HS_MON_TERMS terms with measurements (Aardvark: the best of the last n
+ *   views; a term's mean over all its windows, not its best window, and
+ *   twice it, so that the windows of an honest leader on a lossy network
+ *   are not held to its luckiest one), and without any history
+ *   HS_MON_FLOOR_FRESH = T/20. So a leader about as good as the recent
+ *   ones is never deposed and honest leaders are not rotated forever, a
+ *   fresh replica is lenient, and a leader 20 times slower than the
+ *   recent ones is not kept for being under T/20 per view (the old floor,
+ *   under which a `junk` leader at 4% of the healthy rate kept its turns
+ *   for seconds: docs/hotstuff.md).
  * - Give up. HS_MON_STRIKES consecutive judged windows over the bar: the
  *   replica sends HS_TIMEOUT for its current view as if the view timer
  *   fired (hs_give_up_view), and keeps doing so in every later view of
@@ -71,17 +84,20 @@ static void window_reset(struct bft_core *c)
     c->mon.lag_sum = 0;
 }
 
+/* The tightest bar. With a history: twice the lowest mean wait per view
+ * of the last terms (Aardvark's "the best of the last n views", with room
+ * for the windows of an honest leader to vary), and at least
+ * HS_MON_FLOOR. Without one (a new or a restarted replica):
+ * HS_MON_FLOOR_FRESH, lenient until leaders were seen. */
 static uint32_t floor_bar(const struct bft_core *c)
 {
     uint32_t best = UINT32_MAX;
     for (uint32_t i = 0; i < HS_MON_TERMS; i++)
         if (c->mon.past[i] < best) best = c->mon.past[i];
-    uint32_t f = HS_MON_FLOOR;
-    if (best != UINT32_MAX) {
-        uint32_t rel = (best * 10 + 8) / 9 + 1; /* ceil(best / 0.9) + 1 */
-        if (rel > f) f = rel;
-    }
-    return f;
+    if (best == UINT32_MAX) return HS_MON_FLOOR_FRESH;
+    uint64_t rel = 2 * (uint64_t)best + 1;
+    if (rel < HS_MON_FLOOR) rel = HS_MON_FLOOR;
+    return rel < UINT32_MAX / 4 ? (uint32_t)rel : UINT32_MAX / 4;
 }
 
 /* A term starts lenient: T (what the view timer tolerates anyway), or
@@ -102,7 +118,6 @@ void hs_monitor_init(struct bft_core *c)
     if (c->mon.ms == 0) c->mon.ms = 1;
     c->mon.term = c->view / c->leader_views;
     c->mon.leader = hs_leader(c, c->view);
-    c->mon.term_best = UINT32_MAX;
     for (uint32_t i = 0; i < HS_MON_TERMS; i++)
         c->mon.past[i] = UINT32_MAX;
     c->mon.allowed = start_bar(c);
@@ -115,22 +130,26 @@ void hs_monitor_arm(struct bft_core *c)
     bft_timeout_start(&c->mon.timer, &c->io, c->mon.ms);
 }
 
-/* A new leader term: remember the best of the last one, start lenient. */
+/* A new leader term: remember the last one's mean wait per view, start
+ * lenient. */
 static void sync_term(struct bft_core *c)
 {
     uint64_t term = c->view / c->leader_views;
     uint32_t leader = hs_leader(c, c->view);
     if (term == c->mon.term && leader == c->mon.leader) return;
-    if (c->mon.term_best != UINT32_MAX) {
-        c->mon.past[c->mon.past_next] = c->mon.term_best;
+    if (c->mon.term_n) {
+        uint64_t m = c->mon.term_lag * HS_MON_FP / c->mon.term_n;
+        c->mon.past[c->mon.past_next] = m < UINT32_MAX ? (uint32_t)m : UINT32_MAX - 1;
         c->mon.past_next = (c->mon.past_next + 1) % HS_MON_TERMS;
     }
     c->mon.term = term;
     c->mon.leader = leader;
-    c->mon.term_best = UINT32_MAX;
+    c->mon.term_lag = 0;
+    c->mon.term_n = 0;
     c->mon.windows = 0;
     c->mon.bad = 0;
     c->mon.complain = false;
+    c->mon.after_tc = false;
     c->mon.allowed = start_bar(c);
     window_reset(c);
 }
@@ -141,6 +160,11 @@ bool hs_monitor_enter_view(struct bft_core *c, uint32_t old_leader, bool by_time
      * fresh term, as the request timer's complaint does). */
     if (by_timeout || hs_leader(c, c->view) != old_leader) c->mon.complain = false;
     sync_term(c);
+    /* A TC starts a term whose leader may not hold the TC yet (timeouts
+     * reach replicas at different times, e.g. after a partition heals):
+     * not judged until its first proposal shows it does. A leader that
+     * never proposes is the view timer's. */
+    if (by_timeout) c->mon.after_tc = true;
     c->mon.view = c->view;
     c->mon.started = hs_has_work(c);
     c->mon.start_tick = c->mon.tick;
@@ -150,6 +174,14 @@ bool hs_monitor_enter_view(struct bft_core *c, uint32_t old_leader, bool by_time
 void hs_monitor_on_proposal(struct bft_core *c, const struct hs_wire_block *w)
 {
     sync_term(c);
+    if (c->mon.after_tc && w->view / c->leader_views == c->mon.term &&
+        hs_leader(c, w->view) == c->mon.leader) {
+        /* The term's first proposal after its TC: judged from here on. */
+        c->mon.after_tc = false;
+        c->mon.started = false;
+        window_reset(c);
+        return;
+    }
     if (w->view != c->view || c->mon.view != c->view || !c->mon.started) return;
     c->mon.started = false; /* one sample per view */
     if (hs_leader(c, c->view) == c->self) return;
@@ -186,7 +218,7 @@ void hs_monitor_on_timer(struct bft_core *c)
         c->mon.started = true;
         c->mon.start_tick = c->mon.tick;
     }
-    if (hs_leader(c, c->view) == c->self || c->mon.complain) {
+    if (hs_leader(c, c->view) == c->self || c->mon.complain || c->mon.after_tc) {
         window_reset(c);
         return;
     }
@@ -196,14 +228,15 @@ void hs_monitor_on_timer(struct bft_core *c)
         if (c->mon.win_ticks >= 4 * HS_MON_WINDOW) window_reset(c); /* too little load */
         return;
     }
+    /* A grace window is not judged, but it is a measurement: it becomes
+     * history (short terms of fast leaders rarely last past the grace). */
+    c->mon.term_lag += c->mon.lag_sum;
+    c->mon.term_n += c->mon.nsamples;
     window_reset(c);
     /* Grace only while there is no history (start_bar is lenient then). */
     bool history = false;
     for (uint32_t i = 0; i < HS_MON_TERMS; i++)
         history = history || c->mon.past[i] != UINT32_MAX;
-    /* A grace window is not judged, but it is a measurement: it becomes
-     * history (short terms of fast leaders rarely last past the grace). */
-    if (mean < c->mon.term_best) c->mon.term_best = mean;
     if (++c->mon.windows <= HS_MON_GRACE && !history) return;
     c->mon.bad = mean > c->mon.allowed ? c->mon.bad + 1 : 0;
     uint32_t floor = floor_bar(c);

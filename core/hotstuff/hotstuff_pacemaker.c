@@ -52,10 +52,13 @@ void hs_advance_view(struct bft_core *c, uint64_t view, bool by_timeout)
     c->view = view;
     c->pm.timed_out = false;
     /* A replica that complained about a request (hs_on_request_timer)
-     * keeps refusing the same leader's views; a new leader gets a fresh
-     * request interval. */
+     * keeps refusing the same leader's views. A new leader gets a fresh
+     * request interval, whether we complained about the last one or were
+     * still waiting: the time the last leader took is not the new one's
+     * to answer for (it used to inherit what was left, and could be
+     * refused at once). after_event watches the oldest request again. */
     bool complain = c->req_timer.complain;
-    if (complain && (by_timeout || hs_leader(c, view) != old_leader)) {
+    if (by_timeout || hs_leader(c, view) != old_leader) {
         complain = false;
         c->req_timer.complain = false;
         bft_timeout_stop(&c->req_timer.timer, &c->io);

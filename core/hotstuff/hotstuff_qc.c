@@ -142,23 +142,47 @@ int hs_tc_verify(struct bft_core *c, const struct hs_tc *t)
 
 /* ---- vote collection (at the next view's leader, and from timeouts) ---- */
 
-/* Vote collection keeps each replica's votes apart: voter i's vote in view
- * v lives in votes[i][v % HS_VOTE_VIEWS], and a QC forms when 2f+1 voters'
- * records name the same (view, height, block). A replica votes once per
- * view (§4.2; Algorithm 3's vheight), so one record per voter and view is
- * all an honest voter needs, and a Byzantine one, whatever it sends
- * (directly or inside TIMEOUTs), fills only its own records. Issue 12:
- * the former 8 collectors shared by everyone could be filled by f
+/* Vote collection keeps each replica's votes apart: voter i's votes in view
+ * v live in votes[i][v % HS_VOTE_VIEWS], and a QC forms when 2f+1 voters'
+ * records name the same (view, height, block). A Byzantine voter, whatever
+ * it sends (directly or inside TIMEOUTs), fills only its own records. Issue
+ * 12: the former 8 collectors shared by everyone could be filled by f
  * Byzantine replicas at n >= 7 with junk for views v..v+3, so honest votes
- * for the current proposal were refused as OVERLOAD and no QC formed. */
+ * for the current proposal were refused as OVERLOAD and no QC formed.
+ *
+ * Each voter has HS_VOTE_ALTS records per view: its first vote and one
+ * other. An honest replica votes once per view (§4.2; Algorithm 3's
+ * vheight) and fills only the first. An equivocating one that sends a vote
+ * for some other digest first and its real vote second used to lose the
+ * real one (refused as equivocation); at n = 4 with a replica that could
+ * not vote for the real block (an equivocating leader gave it another
+ * one), that vote was needed and the view ended in a timeout. Counting a
+ * Byzantine replica's second vote does not weaken safety: two QCs of one
+ * view need two quorums, which share f+1 replicas, one of them honest,
+ * and an honest replica signed only one of the two blocks (the same
+ * argument that lets a QC's verifier ignore how it was collected). */
+static bool vote_is(const struct hs_vote_rec *v, uint64_t view, uint64_t height,
+                    const bft_digest *block)
+{
+    return v->used && v->view == view && v->height == height && hs_deq(&v->block, block);
+}
+
+/* Voter i's record for (view, height, block), if it has one. */
+static const struct hs_vote_rec *vote_of(const struct bft_core *c, uint32_t i, uint64_t view,
+                                         uint64_t height, const bft_digest *block)
+{
+    const struct hs_vote_rec *r = c->votes[i][view % HS_VOTE_VIEWS];
+    for (uint32_t a = 0; a < HS_VOTE_ALTS; a++)
+        if (vote_is(&r[a], view, height, block)) return &r[a];
+    return NULL;
+}
+
 static void form_qc(struct bft_core *c, uint64_t view, uint64_t height, const bft_digest *block)
 {
     struct hs_qc q = {.view = view, .height = height, .block = *block};
-    uint32_t at = (uint32_t)(view % HS_VOTE_VIEWS);
     for (uint32_t i = 0; i < c->n && q.k < c->quorum; i++) {
-        const struct hs_vote_rec *v = &c->votes[i][at];
-        if (!v->used || v->view != view || v->height != height || !hs_deq(&v->block, block))
-            continue;
+        const struct hs_vote_rec *v = vote_of(c, i, view, height, block);
+        if (!v) continue;
         q.signer[q.k] = (uint8_t)i;
         memcpy(q.sig[q.k], v->sig, BFT_SIG_LEN);
         q.k++;
@@ -188,31 +212,35 @@ void hs_vote_add(struct bft_core *c, uint32_t from, uint64_t view, uint64_t heig
         hs_reject(c, BFT_REJECT_UNKNOWN_SENDER);
         return;
     }
-    uint32_t at = (uint32_t)(view % HS_VOTE_VIEWS);
-    struct hs_vote_rec *v = &c->votes[from][at];
-    if (v->used && v->view == view) {
-        /* One vote per replica per view (§4.2: a replica votes once). */
-        bool same = v->height == height && hs_deq(&v->block, block);
-        hs_reject(c, same ? BFT_REJECT_DUPLICATE : BFT_REJECT_EQUIVOCATION);
-        return;
-    }
+    struct hs_vote_rec *r = c->votes[from][view % HS_VOTE_VIEWS];
     /* The window holds 5 views < HS_VOTE_VIEWS, so a record of another
      * view in this slot is from an older view: replaced. (A newer one can
      * only exist if our view went back, which it never does.) */
-    if (v->used && v->view > view) {
+    if (r[0].used && r[0].view > view) {
         hs_reject(c, BFT_REJECT_STALE_VIEW);
         return;
     }
+    if (r[0].used && r[0].view < view) memset(r, 0, HS_VOTE_ALTS * sizeof *r);
+    struct hs_vote_rec *v = NULL;
+    for (uint32_t a = 0; a < HS_VOTE_ALTS && !v; a++) {
+        if (vote_is(&r[a], view, height, block)) {
+            hs_reject(c, BFT_REJECT_DUPLICATE);
+            return;
+        }
+        if (!r[a].used) v = &r[a];
+    }
+    /* A vote after the first is an equivocation (counted), kept while the
+     * voter has a free record; beyond that it is dropped. */
+    if (r[0].used) hs_reject(c, BFT_REJECT_EQUIVOCATION);
+    if (!v) return;
     v->used = true;
     v->view = view;
     v->height = height;
     v->block = *block;
     memcpy(v->sig, sig, BFT_SIG_LEN);
     uint32_t k = 0;
-    for (uint32_t i = 0; i < c->n; i++) {
-        const struct hs_vote_rec *o = &c->votes[i][at];
-        if (o->used && o->view == view && o->height == height && hs_deq(&o->block, block)) k++;
-    }
+    for (uint32_t i = 0; i < c->n; i++)
+        if (vote_of(c, i, view, height, block)) k++;
     if (k >= c->quorum) form_qc(c, view, height, block);
 }
 

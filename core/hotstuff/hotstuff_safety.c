@@ -275,20 +275,34 @@ static bool broadcast_proposal(struct bft_core *c, const struct hs_block *b)
     return true;
 }
 
-/* Retransmit our last proposal once if its QC has not formed half a view
- * timeout after we sent it: one lost proposal (a full send queue, a
- * reconnecting peer) at a replica whose vote the quorum needs would
- * otherwise cost a whole view timeout. Replicas that already voted answer
- * the copy by resending their vote (hs_on_proposal), which covers a lost
- * vote too. PBFT's primary retransmits too (Castro-Liskov TOCS'02 §5.2:
- * messages are retransmitted until the replica knows they were received). */
+/* The k-th retransmission of a proposal waits T/20 << k after the one
+ * before (T with the pacemaker's backoff): at 0.05, 0.15 and 0.35 T. */
+static uint64_t resend_ms(const struct bft_core *c, uint32_t k)
+{
+    uint64_t ms = (hs_timeout_ms(c) / 20) << k;
+    return ms ? ms : 1;
+}
+
+/* Retransmit our last proposal while its QC has not formed, up to
+ * HS_RESEND_MAX times: one lost proposal (a full send queue, a
+ * reconnecting peer, a lossy link) at a replica whose vote the quorum
+ * needs would otherwise cost a whole view timeout. Replicas that already
+ * voted answer the copy by resending their vote (hs_on_proposal), which
+ * covers a lost vote too. PBFT's primary retransmits until it knows a
+ * message arrived (Castro-Liskov TOCS'02 §5.2). The first copy goes
+ * after T/20, one tick of the leader monitor (hotstuff_monitor.c), whose
+ * windows are two ticks: a message lost once then costs a fraction of a
+ * window, and two windows over the bar are a leader that does not
+ * answer, not a lossy link (docs/hotstuff.md "Proposal retransmission"). */
 void hs_on_resend_timer(struct bft_core *c)
 {
-    if (c->resend.done || c->resend.view == 0) return;
-    c->resend.done = true;
+    if (c->resend.view == 0 || c->resend.sent >= HS_RESEND_MAX) return;
     if (c->high_qc.view >= c->resend.view || c->view > c->resend.view + 1) return;
     const struct hs_block *b = hs_block_get(c, &c->resend.block);
     if (!b || b->view != c->resend.view) return;
+    c->resend.sent++;
+    if (c->resend.sent < HS_RESEND_MAX)
+        c->io.set_timer(c->io.ctx, HS_TIMER_RESEND, resend_ms(c, c->resend.sent));
     broadcast_proposal(c, b);
 }
 
@@ -338,17 +352,27 @@ void hs_try_propose(struct bft_core *c)
     c->proposed_view = c->view;
     seen_add(c, w.view, &w.digest);
     broadcast_proposal(c, b);
-    /* Retransmitted once, half a view timeout later, if its QC has not
-     * formed by then (hs_on_resend_timer). */
+    /* Retransmitted from T/20 on while its QC has not formed
+     * (hs_on_resend_timer). */
     c->resend.view = w.view;
     c->resend.block = w.digest;
-    c->resend.done = false;
-    c->io.set_timer(c->io.ctx, HS_TIMER_RESEND, hs_timeout_ms(c) / 2 ? hs_timeout_ms(c) / 2 : 1);
+    c->resend.sent = 0;
+    c->io.set_timer(c->io.ctx, HS_TIMER_RESEND, resend_ms(c, 0));
     uint64_t view = w.view;
     hs_block_arrived(c, b, c->self, true);
     if (c->last_voted_view < view) {
-        /* Not voted (parent still missing): still never propose twice. */
-        c->last_voted_view = view;
+        /* Not voted: the parent is still being fetched (we formed its QC
+         * from the others' votes without holding the block, e.g. after an
+         * equivocating leader gave us another one). The WAL marks the view
+         * so that a restart never proposes twice in it, but in memory
+         * proposed_view guards that and last_voted_view stays below: we
+         * vote for our own block when its parent arrives
+         * (hs_on_connected), since no other block of this view can come
+         * (we are its only proposer). Marking the view as voted here left
+         * the quorum short of the leader's own vote; with a Byzantine
+         * voter among the others no QC formed and the view ended in a TC
+         * that excluded the honest leader (docs/hotstuff.md "A leader
+         * votes for its own proposal late"). */
         static const bft_digest zero;
         hs_persist_vote(c, view, 0, &zero);
     }

@@ -286,6 +286,16 @@ static void finish(struct bft_core *c)
 {
     struct hs_assembly *a = &c->st.assembly;
     struct hs_claim k = a->claim;
+    /* Block sync goes on while the chunks come in, and its commits may
+     * have taken us to the snapshot or past it: restoring it then moved
+     * the state back and the blocks above it executed a second time
+     * (exactly-once; test_hotstuff_state_restore_never_moves_back in
+     * tests/sim/test_sim_regressions.c). Drop it; if we are still behind,
+     * the state timer asks for a newer one. */
+    if (k.seq <= c->root_height) {
+        asm_stop(c);
+        return;
+    }
     /* Room for its WAL records before the state is replaced, so a
      * restored snapshot is always logged. Out of memory: drop the
      * assembly; the state timer asks again. */

@@ -366,8 +366,10 @@ int hs_compact(struct bft_core *c, uint64_t base,
     static const bft_digest zero;
     if (c->my_vote.valid)
         emit_vote(emit, ctx, c->my_vote.view, c->my_vote.height, &c->my_vote.block);
-    if (!c->my_vote.valid || c->my_vote.view < c->last_voted_view)
-        emit_vote(emit, ctx, c->last_voted_view, 0, &zero);
+    /* The last view we proposed in counts as voted for a restart (never
+     * propose twice), even while our own vote for it is still to come. */
+    uint64_t marked = c->proposed_view > c->last_voted_view ? c->proposed_view : c->last_voted_view;
+    if (!c->my_vote.valid || c->my_vote.view < marked) emit_vote(emit, ctx, marked, 0, &zero);
     uint8_t rec[HS_REC_MAX];
     struct wire_wr w;
     wire_wr_init(&w, rec, sizeof rec);

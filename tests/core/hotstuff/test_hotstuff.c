@@ -266,6 +266,65 @@ static void test_4_4_second_vote_of_a_voter_in_a_view_is_equivocation(void **sta
     assert_int_equal(H->rep[2].rejected[BFT_REJECT_EQUIVOCATION], 1);
 }
 
+/* The leader of view 2 forms QC(1) from the others' votes without holding
+ * block 1 (an equivocating leader of view 1 gave it another one): it
+ * proposes on the QC and fetches the block. When the block arrives it
+ * votes for its own proposal. It used to mark view 2 as voted when it
+ * proposed, and the quorum for view 2 lacked its vote. A restart before
+ * the block arrives still never proposes twice in view 2 (the WAL marks
+ * the view). */
+/* docs/hotstuff.md "Voting rule": a leader votes for its own proposal late. */
+static void test_impl_leader_votes_for_own_proposal_once_parent_arrives(void **state)
+{
+    (void)state;
+    struct hs_qc g;
+    hs_qc_genesis(&g);
+    struct blk b1;
+    make_block(&b1, 1, &g, NULL);
+    submit(0, 1);
+    struct bft_msg v = {.type = BFT_MSG_HS_VOTE, .view = 1, .seq = 1, .digest = b1.digest};
+    deliver_raw(0, 2, &v);
+    deliver_raw(1, 2, &v);
+    deliver_raw(3, 2, &v);
+    assert_int_equal(count_fx(E_SEND, 2, BFT_MSG_HS_PROPOSAL), N - 1);
+    assert_int_equal(count_fx(E_SEND, 2, BFT_MSG_HS_BLOCK_REQ), 1);
+    assert_int_equal(count_fx(E_SEND, 2, BFT_MSG_HS_VOTE), 0);
+    respond_block(1, 2, &b1);
+    assert_int_equal(count_fx(E_SEND, 2, BFT_MSG_HS_VOTE), 1);
+    for (uint32_t i = 0; i < H->nfx; i++)
+        if (H->fx[i].kind == E_SEND && H->fx[i].replica == 2 && H->fx[i].type == BFT_MSG_HS_VOTE) {
+            assert_int_equal(H->fx[i].view, 2);
+            assert_int_equal(H->fx[i].to, 3); /* leader(3) */
+        }
+    assert_int_equal(status(2).view, 3);
+}
+
+static void test_impl_leader_restarted_before_parent_never_proposes_twice(void **state)
+{
+    (void)state;
+    struct hs_qc g;
+    hs_qc_genesis(&g);
+    struct blk b1;
+    make_block(&b1, 1, &g, NULL);
+    submit(0, 1);
+    struct bft_msg v = {.type = BFT_MSG_HS_VOTE, .view = 1, .seq = 1, .digest = b1.digest};
+    deliver_raw(0, 2, &v);
+    deliver_raw(1, 2, &v);
+    deliver_raw(3, 2, &v);
+    assert_int_equal(count_fx(E_SEND, 2, BFT_MSG_HS_PROPOSAL), N - 1);
+    restart(2);
+    /* The same QC again, and another request to propose: no second
+     * proposal for view 2 (it would conflict with the first). */
+    submit(0, 2);
+    deliver_raw(0, 2, &v);
+    deliver_raw(1, 2, &v);
+    deliver_raw(3, 2, &v);
+    respond_block(1, 2, &b1);
+    assert_int_equal(count_fx(E_SEND, 2, BFT_MSG_HS_PROPOSAL), N - 1);
+    assert_int_equal(count_fx(E_SEND, 2, BFT_MSG_HS_VOTE), 0);
+    assert_true(status(2).view > 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +342,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_4_4_second_vote_of_a_voter_in_a_view_is_equivocation,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_impl_leader_votes_for_own_proposal_once_parent_arrives,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_impl_leader_restarted_before_parent_never_proposes_twice, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

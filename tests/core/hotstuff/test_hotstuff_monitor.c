@@ -46,27 +46,31 @@ static void tick_all(uint32_t k)
 
 static uint64_t next_req = 1;
 
-/* Deliver everything; each proposal of replica 0 (one per view: the first
- * of its copies) waits `k` ticks, and three more client requests arrive
- * meanwhile (the backlog its next proposal batches). Returns the number
- * of replica 0's proposals delivered. */
-static uint32_t run_slow_leader(uint32_t k, uint32_t proposals)
+/* Deliver everything; every `every`-th proposal of `leader` (one per
+ * view: the first of its copies) waits `k` ticks, and three more client
+ * requests arrive with each (the backlog its next proposal batches).
+ * Returns the number of replica 0's proposals delivered. */
+static uint32_t run_leader(uint32_t leader, uint32_t k, uint32_t every, uint32_t proposals)
 {
     uint32_t seen = 0;
     uint64_t held_view = 0;
     for (struct packet *p; (p = peek()) && seen < proposals;) {
         struct bft_msg m;
         assert_int_equal(bft_msg_decode(p->buf, p->len, &m), BFT_E_OK);
-        if (p->from == 0 && m.type == BFT_MSG_HS_PROPOSAL && m.view != held_view) {
+        if (p->from == leader && m.type == BFT_MSG_HS_PROPOSAL && m.view != held_view) {
             held_view = m.view;
-            seen++;
             for (int r = 0; r < 3; r++)
                 submit(next_req % 7, next_req), next_req++;
-            tick_all(k);
+            if (seen++ % every == 0) tick_all(k);
         }
         deliver_one();
     }
     return seen;
+}
+
+static uint32_t run_slow_leader(uint32_t k, uint32_t proposals)
+{
+    return run_leader(0, k, 1, proposals);
 }
 
 static void start_load(void)
@@ -100,24 +104,54 @@ static void test_impl_monitor_slow_leader_under_backlog_times_out_its_views(void
     assert_true(status(1).last_executed > done);
 }
 
-/* A prompt leader (1 tick per proposal, at the 1-tick floor, T/20) keeps
- * its window however long the backlog lasts, and an idle cluster (no
- * requests, no samples) is never judged. (The floor was 4 ticks while the
- * monitor judged window medians; it judges means now, see below.) */
+/* Prompt leaders keep their windows however long the backlog lasts:
+ * leader 0 waits a tick every 20 proposals (1/20 tick per view) for its
+ * whole window, which leaves a history; leader 1 then waits a tick every
+ * 10 (1/10 tick per view), under the bar of max(1/4 tick, twice the mean
+ * of the best recent term). An honest view in bftsim takes about 1/25 tick (T/20).
+ * An idle cluster (no requests, no samples) is never judged. */
 /* docs/hotstuff.md "Slow leaders" (Aardvark §4.3): the floor and idle clusters. */
 static void test_impl_monitor_prompt_leader_and_idle_cluster_kept(void **state)
 {
     (void)state;
     start_load();
-    assert_int_equal(run_slow_leader(1, 60), 60);
+    assert_int_equal(run_leader(0, 1, 20, 255), 255);
+    assert_int_equal(run_leader(1, 1, 10, 200), 200);
     run();         /* drain */
     tick_all(200); /* idle */
     for (uint32_t i = 0; i < N; i++) {
         assert_int_equal(count_fx(E_SEND, (int)i, BFT_MSG_HS_TIMEOUT), 0);
         assert_int_equal(status(i).view_changes, 0);
-        assert_true(status(i).view < 256);
+        assert_true(status(i).view >= 256 && status(i).view < 512);
         assert_true(status(i).last_executed > 0);
     }
+}
+
+/* A TC starts the term of leader 1 (view 256), but leader 1 hears none of
+ * the timeouts that formed it (after a partition heals, timeouts reach
+ * replicas a resend apart): it cannot propose yet. Replicas 2 and 3 wait
+ * in view 256 for many windows without judging leader 1; before, their
+ * monitors counted the wait against it and gave up on its whole term. */
+/* docs/hotstuff.md "Slow leaders" (Aardvark §4.3): a term after a TC is judged from its first
+ * proposal. */
+static void test_impl_monitor_term_after_tc_judged_from_first_proposal(void **state)
+{
+    (void)state;
+    H->drop_from[0] = true; /* leader 0's window fails */
+    H->drop_to[1] = true;   /* leader 1 hears nothing */
+    submit_mask(0, 1, (1u << N) - 1);
+    run();
+    for (uint32_t i = 1; i < N; i++)
+        fire(i, HS_TIMER_VIEW);
+    run();
+    assert_int_equal(status(2).view, 256);
+    assert_int_equal(status(3).view, 256);
+    assert_true(status(1).view < 256);
+    uint32_t before = count_fx(E_SEND, 2, BFT_MSG_HS_TIMEOUT);
+    tick_all(60); /* 30 windows of waiting, no view timer */
+    run();
+    assert_int_equal(count_fx(E_SEND, 2, BFT_MSG_HS_TIMEOUT), before);
+    assert_int_equal(count_fx(E_SEND, 3, BFT_MSG_HS_TIMEOUT), before);
 }
 
 /* Slow with batches of one (one request per view): uncommitted blocks
@@ -175,6 +209,29 @@ static void test_impl_monitor_leader_delaying_one_proposal_in_five_times_out(voi
         assert_true(count_fx(E_SEND, (int)i, BFT_MSG_HS_TIMEOUT) > 0);
 }
 
+/* Leader 0 is prompt for its whole window (views 1-255, a tick every 20
+ * proposals: 1/20 tick per view), which leaves a history. Leader 1 then
+ * makes every proposal wait one tick (T/20: 50 ms at T = 1 s, 25 times an
+ * honest view in bftsim, 4% of the healthy rate). It kept its window
+ * under the old floor of 1 tick per view; the bar is now twice the mean
+ * of the best recent term, at least 1/4 tick, and replicas 0, 2 and 3 give up on
+ * leader 1's window. */
+/* docs/hotstuff.md "Slow leaders" (Aardvark §4.3): the floor. */
+static void test_impl_monitor_leader_at_one_tick_per_view_times_out(void **state)
+{
+    (void)state;
+    start_load();
+    assert_int_equal(run_leader(0, 1, 20, 255), 255);
+    for (uint32_t i = 0; i < N; i++)
+        assert_int_equal(count_fx(E_SEND, (int)i, BFT_MSG_HS_TIMEOUT), 0);
+    run_leader(1, 1, 1, 200);
+    for (uint32_t i = 0; i < N; i++) {
+        if (i == 1) continue;
+        assert_true(count_fx(E_SEND, (int)i, BFT_MSG_HS_TIMEOUT) > 0);
+        assert_true(status(i).view >= 512);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,12 +240,16 @@ int main(void)
             teardown_w256),
         cmocka_unit_test_setup_teardown(test_impl_monitor_prompt_leader_and_idle_cluster_kept,
                                         setup_w256, teardown_w256),
+        cmocka_unit_test_setup_teardown(test_impl_monitor_term_after_tc_judged_from_first_proposal,
+                                        setup_w256, teardown_w256),
         cmocka_unit_test_setup_teardown(
             test_impl_monitor_slow_leader_with_single_request_batches_times_out, setup_w256,
             teardown_w256),
         cmocka_unit_test_setup_teardown(
             test_impl_monitor_leader_delaying_one_proposal_in_five_times_out, setup_w256,
             teardown_w256),
+        cmocka_unit_test_setup_teardown(test_impl_monitor_leader_at_one_tick_per_view_times_out,
+                                        setup_w256, teardown_w256),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -353,19 +353,21 @@ static void test_impl_state_idle_snapshot_after_a_stale_wish(void **state)
 
 /* A lost proposal costs no view (leader windows W = 4: replica 0 leads
  * views 1-3): replica 3 is down, so the QC needs the votes of 0, 1 and 2,
- * and view 1's proposal to replica 2 is lost. The leader
- * retransmits it once, half a timeout later (HS_TIMER_RESEND), replica 2
- * votes and the request commits with no view timer firing. Before the
- * retransmission the only way on was the view timer: a timeout and a TC. */
+ * and view 1's proposal to replica 2 is lost, and so are the first two
+ * copies the leader sends again (HS_TIMER_RESEND, at T/20, 3T/20 and
+ * 7T/20). The third copy arrives, replica 2 votes and the request commits
+ * with no view timer firing. Before any retransmission the only way on
+ * was the view timer: a timeout and a TC; with one copy, as before, a
+ * lossy link still ended in one. */
 /* docs/hotstuff.md "Pacemaker", Proposal retransmission. */
-static void test_impl_pacemaker_lost_proposal_retransmitted_once(void **state)
+static void test_impl_pacemaker_lost_proposal_retransmitted(void **state)
 {
     (void)state;
     H->drop_to[3] = true;
     H->drop_from[3] = true;
     H->drop_type = BFT_MSG_HS_PROPOSAL;
     H->drop_dest = 2;
-    H->drop_count = 1;
+    H->drop_count = 3;
     submit(0, 1);
     run();
     assert_int_equal(status(2).view, 1); /* never saw view 1's proposal */
@@ -381,6 +383,34 @@ static void test_impl_pacemaker_lost_proposal_retransmitted_once(void **state)
         assert_int_equal(status(i).pending_requests, 0);
     }
     assert_int_equal(count_fx(E_SEND, -1, BFT_MSG_HS_TIMEOUT), 0);
+}
+
+/* Retransmission is bounded: with every copy to replica 2 lost, the leader
+ * sends its proposal HS_RESEND_MAX more times and then leaves the view to
+ * the view timer. */
+/* docs/hotstuff.md "Pacemaker", Proposal retransmission. */
+static void test_impl_pacemaker_retransmission_bounded(void **state)
+{
+    (void)state;
+    H->drop_to[3] = true;
+    H->drop_from[3] = true;
+    H->drop_type = BFT_MSG_HS_PROPOSAL;
+    H->drop_dest = 2;
+    H->drop_count = 100;
+    submit(0, 1);
+    run();
+    for (int k = 0; k < 8; k++) {
+        fire(0, HS_TIMER_RESEND);
+        run();
+    }
+    uint32_t copies = 0;
+    for (uint32_t i = 0; i < H->nfx; i++)
+        if (H->fx[i].kind == E_SEND && H->fx[i].replica == 0 &&
+            H->fx[i].type == BFT_MSG_HS_PROPOSAL && H->fx[i].view == 1 && H->fx[i].to == 2)
+            copies++;
+    assert_int_equal(copies, 1 + HS_RESEND_MAX);
+    assert_false(armed(0, HS_TIMER_RESEND));
+    assert_int_equal(status(2).view, 1);
 }
 
 /* Per-request timer: leader windows of 256 views, replica 0 leads views
@@ -427,14 +457,43 @@ static void test_impl_pacemaker_request_timer_deposes_censoring_leader(void **st
     }
 }
 
+/* Leader 1 of view 1 is silent. Replica 3's request timer expires once
+ * (it forwards the request), then a TC moves everyone to view 2, the next
+ * leader's: replica 3 starts a fresh interval for it (forward, then
+ * complain) instead of complaining at the next expiry about the time the
+ * silent leader took. */
+/* docs/hotstuff.md "Pacemaker", Per-request timer: a new leader gets a fresh interval. */
+static void test_impl_pacemaker_new_leader_gets_fresh_request_interval(void **state)
+{
+    (void)state;
+    H->drop_from[1] = true;
+    submit(0, 1);
+    run();
+    fire(3, HS_TIMER_REQUEST);
+    run();
+    assert_true(core(3)->req_timer.forwarded);
+    for (uint32_t i = 0; i < N; i++)
+        if (i != 1) fire(i, HS_TIMER_VIEW);
+    run();
+    assert_true(status(3).view >= 2);
+    assert_int_equal(status(3).pending_requests, 1);
+    assert_true(armed(3, HS_TIMER_REQUEST));
+    assert_false(core(3)->req_timer.forwarded);
+    assert_false(core(3)->req_timer.complain);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_alg4_restart_keeps_lock_and_vheight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_impl_pacemaker_new_leader_gets_fresh_request_interval,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_impl_pacemaker_request_timer_deposes_censoring_leader,
                                         setup_w256, teardown_w4),
-        cmocka_unit_test_setup_teardown(test_impl_pacemaker_lost_proposal_retransmitted_once,
-                                        setup_w4, teardown_w4),
+        cmocka_unit_test_setup_teardown(test_impl_pacemaker_retransmission_bounded, setup_w4,
+                                        teardown_w4),
+        cmocka_unit_test_setup_teardown(test_impl_pacemaker_lost_proposal_retransmitted, setup_w4,
+                                        teardown_w4),
         cmocka_unit_test_setup_teardown(test_diembft_silent_leader_tc_then_commits, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_impl_pacemaker_send_only_replica_no_view_changes,
