@@ -22,25 +22,9 @@
 #include "core/pbft/pbft_internal.h"
 #include "crypto/crypto.h"
 #include "net/net.h"
+#include "tests/node/node_test_host.h"
 
 static const uint8_t client_pk[2][CRYPTO_PK_LEN];
-
-static void no_send(void *ctx, uint32_t to, const uint8_t *msg, size_t len)
-{
-    (void)ctx, (void)to, (void)msg, (void)len;
-}
-static void no_persist(void *ctx, const uint8_t *rec, size_t len)
-{
-    (void)ctx, (void)rec, (void)len;
-}
-static void no_timer(void *ctx, uint32_t timer, uint64_t ms)
-{
-    (void)ctx, (void)timer, (void)ms;
-}
-static void no_cancel(void *ctx, uint32_t timer)
-{
-    (void)ctx, (void)timer;
-}
 
 /* The host clock and the last reply sent to the reader (read tests). */
 static uint64_t clock_ms;

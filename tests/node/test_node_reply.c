@@ -21,6 +21,7 @@
 #include "node/node_internal.h"
 #include "wire/bytes.h"
 #include "wire/wire.h"
+#include "tests/node/node_test_host.h"
 
 #define CLIENTS 8
 #define MAX_REPLIES 64
@@ -51,23 +52,6 @@ static void forget(void)
     for (int i = 0; i < n_replies; i++)
         free(replies[i].msg);
     n_replies = 0;
-}
-
-static void no_send(void *ctx, uint32_t to, const uint8_t *msg, size_t len)
-{
-    (void)ctx, (void)to, (void)msg, (void)len;
-}
-static void no_persist(void *ctx, const uint8_t *rec, size_t len)
-{
-    (void)ctx, (void)rec, (void)len;
-}
-static void no_timer(void *ctx, uint32_t timer, uint64_t ms)
-{
-    (void)ctx, (void)timer, (void)ms;
-}
-static void no_cancel(void *ctx, uint32_t timer)
-{
-    (void)ctx, (void)timer;
 }
 
 static struct bft_node *mk(int proto, const struct bft_app_ops *app)

@@ -20,6 +20,7 @@
 #include "tests/lib/fail_alloc.h"
 #include "wire/bytes.h"
 #include "wire/wire.h"
+#include "tests/node/node_test_host.h"
 
 #define CLIENTS 4
 static const uint8_t client_pk[CLIENTS][CRYPTO_PK_LEN];
@@ -32,22 +33,6 @@ static void count(void *ctx, uint32_t to, const uint8_t *msg, size_t len)
     struct bft_msg m;
     if (bft_msg_decode(msg, len, &m) != BFT_E_OK || m.type != BFT_MSG_REPLY) bad++;
     replies++;
-}
-static void no_send(void *ctx, uint32_t to, const uint8_t *msg, size_t len)
-{
-    (void)ctx, (void)to, (void)msg, (void)len;
-}
-static void no_persist(void *ctx, const uint8_t *rec, size_t len)
-{
-    (void)ctx, (void)rec, (void)len;
-}
-static void no_timer(void *ctx, uint32_t timer, uint64_t ms)
-{
-    (void)ctx, (void)timer, (void)ms;
-}
-static void no_cancel(void *ctx, uint32_t timer)
-{
-    (void)ctx, (void)timer;
 }
 
 static struct bft_node *mk(void)
