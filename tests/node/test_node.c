@@ -116,19 +116,9 @@ static size_t request_msg(uint8_t *buf, size_t cap, uint64_t first, const uint8_
 static size_t envelope(uint8_t *buf, size_t cap, uint64_t first, uint16_t count, uint64_t coid0)
 {
     uint8_t body[4 + 8 * (2 + BFT_ORDER_OP_LEN)];
-    struct wire_wr w;
-    wire_wr_init(&w, body, sizeof body);
-    wire_put_u16(&w, count);
-    wire_put_u8(&w, 0);
-    wire_put_u8(&w, 0);
-    for (uint16_t i = 0; i < count; i++) {
-        uint8_t op[BFT_ORDER_OP_LEN];
-        size_t ol = bft_order_encode(op, coid0 + i, "ACME", 1, 10, 100);
-        wire_put_u16(&w, (uint16_t)ol);
-        wire_put_bytes(&w, op, ol);
-    }
-    assert_false(w.err);
-    return request_msg(buf, cap, first, body, w.len);
+    size_t len = orders_envelope_body(body, sizeof body, count, coid0);
+    assert_true(len > 0);
+    return request_msg(buf, cap, first, body, len);
 }
 
 /* A one-envelope batch: u16 count | u32 len | the encoded REQUEST. */

@@ -136,19 +136,9 @@ static void batch_add_orders(struct batch *b, uint32_t client, uint64_t first, u
                              uint64_t coid0)
 {
     uint8_t body[4 + 16 * (2 + BFT_ORDER_OP_LEN)];
-    struct wire_wr w;
-    wire_wr_init(&w, body, sizeof body);
-    wire_put_u16(&w, count);
-    wire_put_u8(&w, 0);
-    wire_put_u8(&w, 0);
-    for (uint16_t i = 0; i < count; i++) {
-        uint8_t op[BFT_ORDER_OP_LEN];
-        size_t ol = bft_order_encode(op, coid0 + i, "ACME", 1, 10, 100);
-        wire_put_u16(&w, (uint16_t)ol);
-        wire_put_bytes(&w, op, ol);
-    }
-    assert_false(w.err);
-    batch_add_body(b, client, first, body, w.len);
+    size_t len = orders_envelope_body(body, sizeof body, count, coid0);
+    assert_true(len > 0);
+    batch_add_body(b, client, first, body, len);
 }
 
 /* Check a sent REPLY and list its ranges as (first, count) pairs. */

@@ -25,6 +25,17 @@ static inline uint64_t scaled(uint64_t n)
     return v ? v : 1;
 }
 
+/* The first of replicas 0..n-1 that is up and reports itself leader, or
+ * -1. */
+static inline int sim_test_leader(const struct sim *s, uint32_t n)
+{
+    for (uint32_t r = 0; r < n; r++) {
+        struct sim_replica_status st;
+        if (sim_replica_status(s, r, &st) == BFT_E_OK && st.up && st.stats.is_leader) return (int)r;
+    }
+    return -1;
+}
+
 /* HotStuff tests are cmocka skips in a tree built without it. */
 static inline bool have_hotstuff(void)
 {

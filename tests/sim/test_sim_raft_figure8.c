@@ -61,12 +61,7 @@ static uint64_t last_exec(struct sim *s, uint32_t r)
 
 static int leader(struct sim *s)
 {
-    for (uint32_t r = 0; r < N; r++) {
-        struct sim_replica_status st;
-        assert_int_equal(sim_replica_status(s, r, &st), BFT_E_OK);
-        if (st.up && st.stats.is_leader) return (int)r;
-    }
-    return -1;
+    return sim_test_leader(s, N);
 }
 
 static bool has_leader(struct sim *s, void *ctx)

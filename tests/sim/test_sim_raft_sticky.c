@@ -33,12 +33,7 @@
 
 static int leader(struct sim *s)
 {
-    for (uint32_t r = 0; r < 3; r++) {
-        struct sim_replica_status st;
-        assert_int_equal(sim_replica_status(s, r, &st), BFT_E_OK);
-        if (st.up && st.stats.is_leader) return (int)r;
-    }
-    return -1;
+    return sim_test_leader(s, 3);
 }
 
 struct wait_order {

@@ -55,12 +55,7 @@ static bool read_done(struct sim *s, void *ctx)
 
 static int raft_leader(struct sim *s)
 {
-    for (uint32_t r = 0; r < 3; r++) {
-        struct sim_replica_status st;
-        sim_replica_status(s, r, &st);
-        if (st.up && st.stats.is_leader) return (int)r;
-    }
-    return -1;
+    return sim_test_leader(s, 3);
 }
 
 /* One run of the scenario: C cut off from L for `cut_ms` before L is

@@ -25,16 +25,6 @@
 
 #include "tests/sim/sim_test.h"
 
-/* The replica that reports itself leader, or -1. */
-static int leader_of(struct sim *s, uint32_t n)
-{
-    for (uint32_t r = 0; r < n; r++) {
-        struct sim_replica_status st;
-        if (sim_replica_status(s, r, &st) == BFT_E_OK && st.up && st.stats.is_leader) return (int)r;
-    }
-    return -1;
-}
-
 static void one_seed(int proto, uint32_t n, uint64_t seed, uint64_t *ahead)
 {
     struct sim_options o;
@@ -47,7 +37,7 @@ static void one_seed(int proto, uint32_t n, uint64_t seed, uint64_t *ahead)
     char err[256];
     if (sim_create(&s, &o, seed, err, sizeof err) != BFT_E_OK) fail_msg("sim_create: %s", err);
     sim_run_until(s, 2 * SEC, NULL, NULL);
-    int victim = leader_of(s, n);
+    int victim = sim_test_leader(s, n);
     if (victim < 0) fail_msg("seed %llu: no leader at 2 s", (unsigned long long)seed);
     assert_int_equal(sim_crash_in_sync(s, (uint32_t)victim), BFT_E_OK);
     sim_run_until(s, 3 * SEC, NULL, NULL);
