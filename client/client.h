@@ -19,6 +19,12 @@ struct bft_client_host {
     /* A request completed with an accepted result (f+1 matching signed
      * replies for BFT, the leader's reply for Raft). */
     void (*done)(void *ctx, uint64_t req_no, const uint8_t *result, size_t len);
+    /* A request whose number the replicas closed without a result they
+     * still hold (f+1 matching BFT_REPLY_NO_RESULT replies for BFT, the
+     * leader's for Raft): it executed, or was abandoned, and will never
+     * execute again; its result is gone (docs/wire.md "REPLY"). It is no
+     * longer pending. NULL: done is called with an empty result (len 0). */
+    void (*no_result)(void *ctx, uint64_t req_no);
 };
 
 struct bft_client_config {

@@ -34,16 +34,40 @@ static void learn_view(struct bft_client *c, uint32_t replica, uint64_t view)
     }
 }
 
+/* A BFT_REPLY_NO_RESULT vote is recorded as the hash of more bytes than
+ * any result has (BFT_RESULT_MAX), so it matches other such votes and no
+ * result. */
+static void no_result_hash(uint8_t out[CRYPTO_DIGEST_LEN])
+{
+    uint8_t mark[BFT_RESULT_MAX + 1];
+    memset(mark, 0xff, sizeof mark);
+    crypto_sha256(mark, sizeof mark, out);
+}
+
+static void complete(struct bft_client *c, uint64_t id, bool no_result, const uint8_t *res,
+                     size_t res_len)
+{
+    if (no_result && c->host.no_result)
+        c->host.no_result(c->host.ctx, id);
+    else
+        c->host.done(c->host.ctx, id, no_result ? (const uint8_t *)"" : res,
+                     no_result ? 0 : res_len);
+}
+
 /* Record replica r's result for a pending request; complete the request when
- * enough distinct replicas agree (f+1 for BFT, the leader alone for Raft). */
-static void record_result(struct bft_client *c, struct client_slot *s, uint32_t r,
+ * enough distinct replicas agree (f+1 for BFT, the leader alone for Raft).
+ * A "no result" vote completes it without a result. */
+static void record_result(struct bft_client *c, struct client_slot *s, uint32_t r, bool no_result,
                           const uint8_t *res, size_t res_len)
 {
     s->replied |= 1u << r;
     if (is_bft(c)) {
         /* A hash per replica instead of every result: n x 32 bytes a slot. */
         uint8_t *mine = hash_of(c, s->req_no, r);
-        crypto_sha256(res, res_len, mine);
+        if (no_result)
+            no_result_hash(mine);
+        else
+            crypto_sha256(res, res_len, mine);
         uint32_t match = 0;
         for (uint32_t i = 0; i < c->cfg.n; i++)
             if ((s->replied & (1u << i)) &&
@@ -66,11 +90,11 @@ static void record_result(struct bft_client *c, struct client_slot *s, uint32_t 
         if (rd->id && rd->fallback == req_no) { /* a read that fell back */
             uint64_t id = rd->id;
             rd->id = 0;
-            c->host.done(c->host.ctx, id, res, res_len);
+            complete(c, id, no_result, res, res_len);
             return;
         }
     }
-    c->host.done(c->host.ctx, req_no, res, res_len);
+    complete(c, req_no, no_result, res, res_len);
 }
 
 /* Does the range hold a result replica r has not given yet for a request
@@ -117,6 +141,10 @@ static void on_read_reply(struct bft_client *c, const struct bft_msg *m,
     if (!rd || (rd->replied & (1u << m->sender))) return; /* late, or answered */
     /* A local read takes only the answer of the replica it asked now. */
     if (rd->level == BFT_READ_LOCAL && m->sender != rd->target) return;
+    if (m->flags & BFT_REPLY_NO_RESULT) {
+        c->stats.bad_replies++; /* a read is answered from state, never closed */
+        return;
+    }
     if ((m->flags & BFT_REPLY_STALE) && rd->level != BFT_READ_LOCAL) {
         c->stats.bad_replies++; /* only a local read can be refused as stale */
         return;
@@ -162,6 +190,7 @@ void bft_client_on_reply(struct bft_client *c, const uint8_t *msg, size_t len, u
         c->stats.bad_replies++; /* only a local read can be refused as stale */
         return;
     }
+    bool no_result = (m.flags & BFT_REPLY_NO_RESULT) != 0;
     /* Cheap relevance check before the expensive signature check. Ranges
      * outside the window are ignored, not held against the replica: a late
      * reply, or one to another client object of the same id (a session's
@@ -197,7 +226,7 @@ void bft_client_on_reply(struct bft_client *c, const uint8_t *msg, size_t len, u
             /* Re-checked per request: done() may have submitted and sent. */
             struct client_slot *s = client_pending(c, req_no);
             if (!s || (s->replied & (1u << m.sender))) continue; /* one vote per replica */
-            record_result(c, s, m.sender, res, res_len);
+            record_result(c, s, m.sender, no_result, res, res_len);
         }
     }
 }

@@ -136,7 +136,10 @@ static int session_setup(struct bft_session *s, const struct bft_session_options
     rv = session_reqno_open(&s->rq, state_path, wall_us(), &first, err, errlen);
     if (rv != BFT_E_OK) return rv;
     cc->first_req_no = first;
-    struct bft_client_host h = {.ctx = s, .send = session_host_send, .done = session_host_done};
+    struct bft_client_host h = {.ctx = s,
+                                .send = session_host_send,
+                                .done = session_host_done,
+                                .no_result = session_host_no_result};
     if (bft_client_create(&s->client, cc, &h) != BFT_E_OK) {
         snprintf(err, errlen, "cannot create the client (out of memory?)");
         return BFT_E_NOMEM;

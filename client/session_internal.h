@@ -86,6 +86,8 @@ void session_expire(struct bft_session *s, uint64_t now_us);
 void session_note_fallbacks(struct bft_session *s);
 void session_host_done(void *ctx, uint64_t id, const uint8_t *res, size_t len);
 void session_retry_done(void *ctx, uint64_t id, const uint8_t *res, size_t len);
+void session_host_no_result(void *ctx, uint64_t id);
+void session_retry_no_result(void *ctx, uint64_t id);
 void session_host_send(void *ctx, uint32_t replica, const uint8_t *msg, size_t len);
 void session_retry_send(void *ctx, uint32_t replica, const uint8_t *msg, size_t len);
 

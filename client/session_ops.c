@@ -81,6 +81,21 @@ void session_retry_done(void *ctx, uint64_t id, const uint8_t *res, size_t len)
     if (op->kind == OP_RETRY && op->id == id) session_finish(op->s, op, BFT_OUTCOME_DONE, res, len);
 }
 
+void session_host_no_result(void *ctx, uint64_t id)
+{
+    struct bft_session *s = ctx;
+    struct session_op *op = find(s, OP_SUBMIT, id);
+    if (!op) op = find(s, OP_READ, id);
+    if (op) session_finish(s, op, BFT_OUTCOME_NO_RESULT, NULL, 0);
+}
+
+void session_retry_no_result(void *ctx, uint64_t id)
+{
+    struct session_op *op = ctx;
+    if (op->kind == OP_RETRY && op->id == id)
+        session_finish(op->s, op, BFT_OUTCOME_NO_RESULT, NULL, 0);
+}
+
 void session_note_fallbacks(struct bft_session *s)
 {
     for (uint32_t i = 0; s->reads && i < s->cap; i++) {
@@ -214,7 +229,10 @@ int bft_session_retry(struct bft_session *s, uint64_t req_no, const uint8_t *op,
     struct bft_client_config cc = s->ccfg;
     cc.first_req_no = req_no;
     cc.max_outstanding = 1;
-    struct bft_client_host h = {.ctx = o, .send = session_retry_send, .done = session_retry_done};
+    struct bft_client_host h = {.ctx = o,
+                                .send = session_retry_send,
+                                .done = session_retry_done,
+                                .no_result = session_retry_no_result};
     int rv = bft_client_create(&o->retry, &cc, &h);
     explicit_bzero(&cc.key, sizeof cc.key);
     uint64_t now_ms = session_now_us() / 1000;

@@ -124,6 +124,9 @@ struct bft_node_stats {
     uint64_t reads_stale;     /* local reads refused: no commit within the bound */
     uint64_t
         replies_evicted; /* cached replies dropped for the byte bound (NODE_REPLY_CACHE_BYTES) */
+    /* Retries of an executed request answered "no result held" (the reply
+     * was evicted, or this replica restarted from a snapshot since). */
+    uint64_t replies_no_result;
     /* Status over the network (docs/design.md "bftctl status"): messages
      * accepted from each replica (well-formed, of this cluster, signature
      * checked where the protocol signs), and write requests handed to the

@@ -242,8 +242,9 @@ void node_phase_flushed(struct bft_node *n);
 /* node_exec.c */
 void node_execute(struct bft_node *n, uint64_t seq, uint64_t view, const uint8_t *batch, size_t len,
                   const bft_digest *batch_digest, bft_digest *state);
-/* true if the envelope starting at req->seq was executed; resends the
- * cached reply that covers it if one is still held. */
+/* true if the envelope starting at req->seq was executed (or abandoned:
+ * below the table's window); answers it with the cached reply that covers
+ * it, or, when none is held any more, with a signed "no result" reply. */
 bool node_already_executed(struct bft_node *n, const struct bft_msg *req);
 void node_table_digest(struct bft_node *n, bft_digest *out);
 int node_snapshot(struct bft_node *n, uint8_t **buf, size_t *len);
@@ -265,8 +266,12 @@ void node_reply_result(struct bft_node *n, const uint8_t *res, size_t len);
 void node_replies_end(struct bft_node *n);
 void node_replies_free(struct bft_node *n);
 /* Queue again the cached reply that covers (client, req_no), if one is
- * still held (a retransmitted request that was executed). */
-void node_reply_resend(struct bft_node *n, uint32_t client, uint64_t req_no);
+ * still held (a retransmitted request that was executed): true if so. */
+bool node_reply_resend(struct bft_node *n, uint32_t client, uint64_t req_no);
+/* Answer a retry of the closed envelope [first, first + count) whose
+ * reply is no longer held: a signed BFT_REPLY_NO_RESULT reply, cached like
+ * any reply so repeated retries cost no more signatures. */
+void node_reply_no_result(struct bft_node *n, uint32_t client, uint64_t first, uint16_t count);
 /* Free one client's cached replies. */
 void node_reply_cache_free(struct node_client *c);
 

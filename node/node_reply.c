@@ -66,7 +66,7 @@ static uint32_t cache_reply(struct node_client *c, uint64_t lo, uint64_t hi, con
     return evicted;
 }
 
-void node_reply_resend(struct bft_node *n, uint32_t client, uint64_t req_no)
+bool node_reply_resend(struct bft_node *n, uint32_t client, uint64_t req_no)
 {
     struct node_client *c = &n->clients[client];
     for (uint32_t i = 0; i < c->filled; i++) {
@@ -77,8 +77,45 @@ void node_reply_resend(struct bft_node *n, uint32_t client, uint64_t req_no)
         if (!bft_reply_covers(r->msg + BFT_HDR_LEN, body_len, req_no)) continue;
         /* A request number is executed once, so one reply covers it. */
         node_queue_raw(n, NODE_DEST_CLIENT | client, r->msg, r->len);
-        return;
+        return true;
     }
+    return false;
+}
+
+static bool is_raft_follower(struct bft_node *n)
+{
+    if (n->cfg.core.protocol != BFT_PROTO_RAFT) return false;
+    struct bft_core_status st;
+    n->ops->status(n->core, &st);
+    return !st.is_leader;
+}
+
+void node_reply_no_result(struct bft_node *n, uint32_t client, uint64_t first, uint16_t count)
+{
+    /* Raft's client takes the leader's reply alone (as in emit). */
+    if (is_raft_follower(n)) return;
+    if (count == 0 || count > BFT_ENVELOPE_MAX_OPS || first > UINT64_MAX - count) return;
+    uint8_t body[BFT_REPLY_HDR_LEN + BFT_REPLY_RANGE_LEN(BFT_ENVELOPE_MAX_OPS, 0)];
+    struct bft_reply_wr w;
+    bft_reply_wr_init(&w, body, sizeof body, client);
+    bft_reply_wr_range(&w, first);
+    for (uint16_t i = 0; i < count; i++)
+        bft_reply_wr_result(&w, NULL, 0);
+    size_t body_len = bft_reply_wr_finish(&w);
+    if (!body_len) return;
+    struct bft_core_status st;
+    n->ops->status(n->core, &st);
+    struct bft_msg rep = {.type = BFT_MSG_REPLY,
+                          .flags = BFT_REPLY_NO_RESULT,
+                          .view = st.view,
+                          .seq = st.last_executed,
+                          .body = body,
+                          .body_len = (uint32_t)body_len};
+    if (!node_queue_msg(n, &rep, false, NODE_DEST_CLIENT | client)) return;
+    n->stats.replies_no_result++;
+    const struct node_out *o = &n->out[n->n_out - 1];
+    n->stats.replies_evicted +=
+        cache_reply(&n->clients[client], first, first + count, n->arena + o->off, o->len);
 }
 
 void node_reply_cache_free(struct node_client *c)

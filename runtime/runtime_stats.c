@@ -106,10 +106,10 @@ void rt_write_stats(struct rt *rt, bool final)
      * byte bounds dropped; replies the reply cache's byte bound evicted. */
     fprintf(f,
             ", \"rss_hwm_kib\": %ld, \"send_queued_bytes\": %llu, \"send_queued_bytes_max\": %llu, "
-            "\"send_bytes_dropped\": %llu, \"replies_evicted\": %llu",
+            "\"send_bytes_dropped\": %llu, \"replies_evicted\": %llu, \"replies_no_result\": %llu",
             rt_rss_hwm_kib(), (unsigned long long)ns.queued_bytes,
             (unsigned long long)ns.queued_bytes_max, (unsigned long long)ns.bytes_dropped,
-            (unsigned long long)st.replies_evicted);
+            (unsigned long long)st.replies_evicted, (unsigned long long)st.replies_no_result);
     fprintf(f, ", \"storage_error\": \"%s\"}\n", rt->storage_err);
     if (fclose(f) == 0) rt_publish_stats(rt->dir, text, text_len);
     free(text);

@@ -168,6 +168,42 @@ static void client_done(void *ctx, uint64_t req_no, const uint8_t *result, size_
              (unsigned long long)req_no);
 }
 
+/* Closed without a result (every replica lost its reply: restarted from a
+ * snapshot since, or evicted it). The simulated clients never abandon a
+ * request number, so an honest replica must have executed it; a read's
+ * ordered fallback is dropped unchecked (it has no answer to check). */
+static void client_no_result(void *ctx, uint64_t req_no)
+{
+    struct sim_client *cl = ctx;
+    struct sim *s = cl->sim;
+    s->st.no_result++;
+    for (uint32_t i = 0; i < cl->n_reads; i++) {
+        if (cl->reads[i].id != req_no) continue;
+        uint64_t ordered = cl->reads[i].ordered;
+        if (ordered && !sim_applied_seq(s, cl->id, ordered))
+            sim_violation(s, "client %u read %llu: closed without a result, never executed", cl->id,
+                          (unsigned long long)ordered);
+        cl->reads[i] = cl->reads[--cl->n_reads];
+        cl->reads_completed++;
+        s->st.reads_completed++;
+        if (s->load_on) schedule_load(s, cl, sim_rng_range(&s->client_rng, 0, 1000));
+        return;
+    }
+    for (uint32_t i = 0; i < cl->n_pending; i++) {
+        if (cl->pending[i].req_no != req_no) continue;
+        cl->pending[i] = cl->pending[--cl->n_pending];
+        cl->completed++;
+        s->st.ops_completed++;
+        if (!sim_applied_seq(s, cl->id, req_no))
+            sim_violation(s, "client %u req %llu: closed without a result, never executed", cl->id,
+                          (unsigned long long)req_no);
+        if (s->load_on) schedule_load(s, cl, sim_rng_range(&s->client_rng, 0, 1000));
+        return;
+    }
+    sim_fail(s, "client %u: no_result for unknown or repeated req_no %llu", cl->id,
+             (unsigned long long)req_no);
+}
+
 int sim_clients_create(struct sim *s)
 {
     for (uint32_t c = 0; c < s->o.clients; c++) {
@@ -187,7 +223,8 @@ int sim_clients_create(struct sim *s)
             .null_crypto = true,
         };
         memcpy(cfg.replica_pk, s->node_cfg.replica_pk, sizeof(cfg.replica_pk));
-        struct bft_client_host host = {.ctx = cl, .send = client_send, .done = client_done};
+        struct bft_client_host host = {
+            .ctx = cl, .send = client_send, .done = client_done, .no_result = client_no_result};
         int rv = bft_client_create(&cl->cl, &cfg, &host);
         if (rv != BFT_E_OK) {
             sim_fail(s, "client %u: bft_client_create: %s", c, bft_strerror(rv));

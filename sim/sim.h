@@ -138,6 +138,9 @@ struct sim_stats {
     uint64_t crashes, restarts, ops_submitted, ops_completed;
     uint64_t torn_crashes; /* crashes during a sync, its records lost (sim_crash_in_sync) */
     uint64_t torn_ahead;   /* of which the step had sent ahead of the sync */
+    /* requests (reads' ordered fallbacks included) the replicas closed
+     * without a result they still held (BFT_REPLY_NO_RESULT) */
+    uint64_t no_result;
     uint64_t compactions;  /* WALs compacted against a snapshot (docs/storage.md) */
     uint64_t reads_submitted, reads_completed, reads_found; /* found: the order existed */
     uint64_t reads_level[BFT_READ_LEVELS];                  /* completed reads by level */

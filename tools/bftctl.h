@@ -130,6 +130,9 @@ struct load_result {
      * order id, order number); the caller frees it (ledger_free). */
     struct ledger acks;
     uint64_t acks_not_ok; /* acknowledged with a status other than OK */
+    /* closed by the replicas without a result they still hold
+     * (BFT_REPLY_NO_RESULT): executed, but no order number to check */
+    uint64_t acks_no_result;
     struct load_reads reads[BFT_READ_LEVELS];
     uint64_t read_refusals, read_fallbacks; /* client stats, summed */
     struct load_budget budget;

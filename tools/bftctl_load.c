@@ -68,12 +68,14 @@ static int write_json(const char *path, const struct load_result *r, double ops_
             "\"bad_replies\": %llu, \"elapsed_s\": %.3f, \"ops_s\": %.1f, "
             "\"latency_ms\": {\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"max\": %.3f}, "
             "\"longest_gap_s\": %.3f, \"longest_gap_from_s\": %.3f, \"acks\": %llu, "
-            "\"acks_not_ok\": %llu, \"dup_order_seq\": %llu, \"per_second\": [",
+            "\"acks_not_ok\": %llu, \"closed_no_result\": %llu, \"dup_order_seq\": %llu, "
+            "\"per_second\": [",
             (unsigned long long)r->completed, (unsigned long long)r->submitted,
             (unsigned long long)r->retransmits, (unsigned long long)r->bad_replies, r->elapsed_s,
             ops_s, r->lat_ms_p50, r->lat_ms_p90, r->lat_ms_p99, r->lat_ms_max, r->longest_gap_s,
             r->longest_gap_from_s, (unsigned long long)r->acks.n,
-            (unsigned long long)r->acks_not_ok, (unsigned long long)r->dup_order_seq);
+            (unsigned long long)r->acks_not_ok, (unsigned long long)r->acks_no_result,
+            (unsigned long long)r->dup_order_seq);
     for (uint32_t s = 0; s < r->seconds && s < LOAD_MAX_SECONDS; s++)
         fprintf(f, "%s%llu", s ? ", " : "", (unsigned long long)r->per_second[s]);
     fprintf(f, "]}\n");

@@ -128,6 +128,10 @@ static int do_read(const struct read_opts *o, const uint8_t *op, size_t op_len)
         fprintf(stderr, "bftctl read: nothing sent: %s\n", bft_strerror(rv));
         return BFT_EXIT_USAGE;
     }
+    if (r.status == BFT_OUTCOME_NO_RESULT) {
+        printf("the ordered read's result is no longer held by the replicas: read again\n");
+        return BFT_EXIT_NO_PROGRESS;
+    }
     if (r.status != BFT_OUTCOME_DONE) {
         printf("no answer within %u ms (%s read, %llu stale refusals)\n", o->sf.timeout_ms,
                bft_read_level_name(o->level), (unsigned long long)st.read_refusals);

@@ -57,6 +57,7 @@ static void ledger_json(cJSON *o, const struct ctl_run *run)
     cJSON_AddNumberToObject(x, "acknowledged", (double)r->acks);
     cJSON_AddNumberToObject(x, "not_recorded", (double)run->load->acks.dropped);
     cJSON_AddNumberToObject(x, "acknowledged_not_ok", (double)run->load->acks_not_ok);
+    cJSON_AddNumberToObject(x, "closed_no_result", (double)run->load->acks_no_result);
     cJSON_AddNumberToObject(x, "pairs_checked", (double)r->checked);
     cJSON_AddNumberToObject(x, "ok", (double)r->ok);
     cJSON_AddNumberToObject(x, "mismatch", (double)r->mismatch);

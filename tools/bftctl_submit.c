@@ -246,6 +246,15 @@ static int run(const struct submit_opts *o, enum ctl_result_kind kind, const uin
         printf(" (%.2f ms)\n", (double)out.latency_us / 1000.0);
         return BFT_EXIT_OK;
     }
+    if (out.status == BFT_OUTCOME_NO_RESULT) {
+        printf("request %" PRIu64 ": closed without a result: the replicas executed it (or it "
+               "was abandoned) and no longer hold its result; it will not execute again",
+               out.req_no);
+        if (o->order)
+            printf(" (bftctl read --order %u:%" PRIu64 " finds the order)", o->sf.client_id, coid);
+        printf("\n");
+        return BFT_EXIT_OK;
+    }
     printf("request %" PRIu64 ": unknown outcome after %u ms (it may have executed, or may "
            "still)\n",
            out.req_no, o->sf.timeout_ms);

@@ -360,7 +360,7 @@ static int run_sweep(const struct args *a, int proto)
     if (sweep_plan(a, &plan, &o, replay, sizeof replay) != 0) return EXIT_USAGE;
     uint64_t passed = 0, failed = 0;
     uint64_t by_level[BFT_READ_LEVELS] = {0}, local_answers = 0, local_refusals = 0;
-    uint64_t crashes = 0, torn = 0;
+    uint64_t crashes = 0, torn = 0, no_result = 0;
     for (uint64_t seed = a->seed_a;; seed++) {
         struct sim_result res;
         if (sim_run_seed(&o, seed, &res) != BFT_E_OK) {
@@ -369,6 +369,7 @@ static int run_sweep(const struct args *a, int proto)
         }
         crashes += res.stats.crashes;
         torn += res.stats.torn_crashes;
+        no_result += res.stats.no_result;
         for (int l = 0; l < BFT_READ_LEVELS; l++)
             by_level[l] += res.stats.reads_level[l];
         local_answers += res.stats.local_answers;
@@ -392,8 +393,9 @@ static int run_sweep(const struct args *a, int proto)
            by_level[BFT_READ_LINEARIZABLE], by_level[BFT_READ_QUORUM], by_level[BFT_READ_LOCAL],
            local_answers, local_refusals);
     printf("crashes: %" PRIu64 ", of which %" PRIu64
-           " in the middle of a sync (its records lost, what it sent ahead of the sync out)\n",
-           crashes, torn);
+           " in the middle of a sync (its records lost, what it sent ahead of the sync out); "
+           "%" PRIu64 " requests closed without a result\n",
+           crashes, torn, no_result);
     return failed ? EXIT_FAILED : EXIT_PASSED;
 }
 

@@ -230,9 +230,24 @@ static bool read_done(struct lg_client *c, uint64_t id, const uint8_t *result, s
     return false;
 }
 
+static void lg_complete(struct lg_client *c, uint64_t req_no, bool no_result, const uint8_t *result,
+                        size_t len);
+
 static void lg_done(void *ctx, uint64_t req_no, const uint8_t *result, size_t len)
 {
-    struct lg_client *c = ctx;
+    lg_complete(ctx, req_no, false, result, len);
+}
+
+/* Closed without a result (BFT_REPLY_NO_RESULT): not an acknowledgement
+ * the ledger can hold (no order number), counted on its own. */
+static void lg_no_result(void *ctx, uint64_t req_no)
+{
+    lg_complete(ctx, req_no, true, NULL, 0);
+}
+
+static void lg_complete(struct lg_client *c, uint64_t req_no, bool no_result, const uint8_t *result,
+                        size_t len)
+{
     struct lg *lg = c->lg;
     stage_in(lg, LOAD_STAGE_OTHER);
     uint64_t t = now_us();
@@ -263,7 +278,9 @@ static void lg_done(void *ctx, uint64_t req_no, const uint8_t *result, size_t le
     }
     gap_to(lg, t);
     lg->last_done_us = t;
-    if (lg->is_orders) {
+    if (no_result) {
+        r->acks_no_result++;
+    } else if (lg->is_orders) {
         uint8_t status;
         uint64_t seq;
         if (bft_order_result_decode(result, len, &status, &seq) != 0 || status != BFT_ORDER_OK) {
@@ -389,7 +406,8 @@ static int setup(struct lg *lg, char *err, size_t errlen)
         c->coid = calloc(c->cap, sizeof *c->coid);
         c->first_us = calloc(c->cap, sizeof *c->first_us);
         c->req_of = calloc(c->cap, sizeof *c->req_of);
-        struct bft_client_host h = {.ctx = c, .send = lg_send, .done = lg_done};
+        struct bft_client_host h = {
+            .ctx = c, .send = lg_send, .done = lg_done, .no_result = lg_no_result};
         if (!c->sent_us || !c->coid || !c->first_us || !c->req_of ||
             bft_client_create(&c->c, &cc, &h) != BFT_E_OK) {
             snprintf(err, errlen, "cannot create client %u", i);

@@ -76,7 +76,16 @@ static bool check_request(const struct bft_msg *m)
 /* REPLY: u32 client_id | u16 n_ranges | ranges (wire/reply.c). */
 static bool check_reply(const struct bft_msg *m)
 {
-    return bft_reply_body_valid(m->body, m->body_len);
+    if (!bft_reply_body_valid(m->body, m->body_len)) return false;
+    if (m->flags == (BFT_REPLY_STALE | BFT_REPLY_NO_RESULT)) return false;
+    if (!(m->flags & (BFT_REPLY_STALE | BFT_REPLY_NO_RESULT))) return true;
+    /* A refusal or a closed number: one range of empty results. */
+    struct bft_reply_iter it;
+    struct bft_reply_range rg;
+    if (!bft_reply_iter_init(&it, m->body, m->body_len) || it.n_ranges != 1 ||
+        !bft_reply_iter_next(&it, &rg))
+        return false;
+    return rg.results_len == 2 * (size_t)rg.count; /* every u16 length is 0 */
 }
 
 /* PRE-PREPARE <v, n, d> (PBFT OSDI'99 §4.2): the header carries view, seq
@@ -134,7 +143,7 @@ static bool check_opaque(const struct bft_msg *m)
 #define PAYLOAD_YES true
 #define WIRE_RULES(X)                                                                              \
     X(REQUEST, 0, PAYLOAD_NO, check_request)                                                       \
-    X(REPLY, BFT_REPLY_STALE, PAYLOAD_NO, check_reply)                                             \
+    X(REPLY, BFT_REPLY_STALE | BFT_REPLY_NO_RESULT, PAYLOAD_NO, check_reply)                       \
     X(PRE_PREPARE, 0, PAYLOAD_YES, check_pre_prepare)                                              \
     X(PREPARE, 0, PAYLOAD_NO, check_prepare)                                                       \
     X(COMMIT, 0, PAYLOAD_NO, check_commit)                                                         \

@@ -166,8 +166,16 @@ uint8_t bft_req_flags(const struct bft_msg *req);
  * replica for one request. view = replier's view (clients learn the
  * primary), seq = consensus seq. Header flag BFT_REPLY_STALE: a local
  * read refused because the replica has not executed a commit within the
- * read's staleness bound (one range, one empty result; docs/reads.md). */
+ * read's staleness bound (one range, one empty result; docs/reads.md).
+ * Header flag BFT_REPLY_NO_RESULT: the request numbers of its one range
+ * are closed at this replica (executed, or abandoned when the client
+ * moved its window past them: never executed later) and their results are
+ * no longer held (every replica restarted from a snapshot since, or the
+ * reply cache's byte bound evicted them); every result is empty. A client
+ * accepts it from f+1 replicas (Raft: the leader) and stops retrying
+ * (docs/wire.md "REPLY"). */
 #define BFT_REPLY_STALE 0x0001
+#define BFT_REPLY_NO_RESULT 0x0002
 #define BFT_REPLY_HDR_LEN 6        /* client_id, n_ranges */
 #define BFT_REPLY_RANGE_HDR_LEN 10 /* first_req_no, count */
 /* A batch holds at most this many envelopes, so a replica never needs

@@ -188,6 +188,7 @@ static void pbft_destroy(struct bft_core *c)
         free(c->vchg.nv_pending[i].buf);
     pbft_kept_reset(c);
     pbft_kept_free_ahead(c);
+    pbft_kept_free_own(c);
     free(c->kept);
     free(c->snap.buf);
     free(c->snap.next_buf);

@@ -325,6 +325,12 @@ struct bft_core {
     bool kept_broken;          /* a gap or a bound hit: nothing kept until the next snapshot */
     /* Fetched entries below h that came before their predecessors. */
     struct pbft_kept_entry *ahead[PBFT_FETCH_RANGE];
+    /* Kept entries read back from our own WAL (KEPT records), ascending
+     * and contiguous, until the first event after recovery replays them
+     * onto our own snapshot below h (pbft_kept_replay_own). */
+    struct pbft_kept_entry **own;
+    uint32_t own_n, own_cap;
+    size_t own_bytes;
 
     bool post_recover;     /* recovered records: re-arm timers at the first event */
     uint32_t probes;       /* request timer expiries spent asking peers first */

@@ -83,6 +83,106 @@ static size_t entry_size(const struct pbft_kept_entry *e)
     return sizeof(*e) + e->raws_len + e->batch_len;
 }
 
+/* ---- Durable (pbft_rec.h KEPT). Before these records the kept log lived
+ * in memory only, and a WAL rotation drops everything below h: once every
+ * replica restarted (a power loss) each restored its own snapshot below h,
+ * none had the entries from there to h, and the cluster stalled for good
+ * with those committed batches nowhere (tests/sim/test_sim_no_result.c
+ * found it: PBFT seed 1 stuck at its snapshot, 1712, below h = 1840). */
+
+/* e's KEPT record in c->rec; its length, 0 if c->rec cannot hold it. */
+static size_t kept_rec(struct bft_core *c, const struct pbft_kept_entry *e)
+{
+    size_t need = PBFT_KEPT_REC_HDR + (size_t)e->raws_len + e->batch_len;
+    if (need > PBFT_REC_MAX) return 0;
+    struct wire_wr w = pbft_rec_wr(c, need);
+    if (w.err) return 0;
+    wire_put_le(&w, PBFT_REC_KEPT, 1);
+    wire_put_le(&w, e->seq, 8);
+    wire_put_le(&w, e->view, 8);
+    wire_put_bytes(&w, e->digest.b, CRYPTO_DIGEST_LEN);
+    wire_put_le(&w, e->mask, 4);
+    wire_put_le(&w, e->raws_len, 4);
+    wire_put_le(&w, e->batch_len, 4);
+    wire_put_bytes(&w, e->data, (size_t)e->raws_len + e->batch_len);
+    return w.err ? 0 : w.len;
+}
+
+/* Written with the step that keeps it (no sync of its own: the step's
+ * sync carries it). A record that cannot be built (short memory) leaves
+ * that restart to fetch from peers, as before. */
+static void kept_persist(struct bft_core *c, const struct pbft_kept_entry *e)
+{
+    size_t len = kept_rec(c, e);
+    if (len) c->io.persist(c->io.ctx, c->rec.p, len);
+}
+
+bool pbft_kept_can_dump(const struct bft_core *c, uint64_t base)
+{
+    if (base >= c->h) return true;
+    return c->snap.mask && !c->kept_broken && c->snap.seq <= base &&
+           c->snap.seq + c->kept_n >= c->h;
+}
+
+void pbft_kept_dump(struct bft_core *c, uint64_t base,
+                    void (*emit)(void *ctx, const uint8_t *rec, size_t len), void *ctx)
+{
+    for (uint32_t i = 0; i < c->kept_n; i++) {
+        const struct pbft_kept_entry *e = c->kept[i];
+        if (e->seq <= base) continue;
+        size_t len = kept_rec(c, e);
+        if (len) emit(ctx, c->rec.p, len);
+    }
+}
+
+void pbft_kept_free_own(struct bft_core *c)
+{
+    for (uint32_t i = 0; i < c->own_n; i++)
+        free(c->own[i]);
+    free(c->own);
+    c->own = NULL;
+    c->own_n = c->own_cap = 0;
+    c->own_bytes = 0;
+}
+
+void pbft_kept_recover(struct bft_core *c, const uint8_t *rec, size_t len)
+{
+    struct wire_rd r = {.p = rec, .len = len};
+    uint64_t seq = wire_get_le(&r, 8), view = wire_get_le(&r, 8);
+    const uint8_t *dp = wire_get_ptr(&r, CRYPTO_DIGEST_LEN);
+    uint32_t mask = (uint32_t)wire_get_le(&r, 4);
+    uint32_t raws_len = (uint32_t)wire_get_le(&r, 4), batch_len = (uint32_t)wire_get_le(&r, 4);
+    if (r.err || !dp || seq == 0 || (size_t)raws_len + batch_len != len - r.off ||
+        batch_len > BFT_PAYLOAD_MAX || (c->n < 32 && (mask >> c->n) != 0))
+        return; /* not a record we wrote */
+    uint64_t top = c->own_n ? c->own[c->own_n - 1]->seq : 0;
+    if (c->own_n && seq <= top) return; /* restated by a later dump: the same entry */
+    size_t size = sizeof(struct pbft_kept_entry) + raws_len + batch_len;
+    /* Only a contiguous run helps; a gap starts a new one (a later dump
+     * restates everything from its base). */
+    if ((c->own_n && seq != top + 1) || c->own_n >= PBFT_KEPT_SEQS ||
+        size > PBFT_KEPT_BYTES - c->own_bytes)
+        pbft_kept_free_own(c);
+    if (c->own_n == c->own_cap) {
+        uint32_t cap = c->own_cap ? 2 * c->own_cap : 64;
+        struct pbft_kept_entry **p = realloc(c->own, cap * sizeof(*p));
+        if (!p) return;
+        c->own = p;
+        c->own_cap = cap;
+    }
+    struct pbft_kept_entry *e = malloc(size);
+    if (!e) return;
+    e->seq = seq;
+    e->view = view;
+    memcpy(e->digest.b, dp, CRYPTO_DIGEST_LEN);
+    e->mask = mask;
+    e->raws_len = raws_len;
+    e->batch_len = batch_len;
+    memcpy(e->data, rec + r.off, (size_t)raws_len + batch_len);
+    c->own[c->own_n++] = e;
+    c->own_bytes += size;
+}
+
 /* Append e (owned from here on: kept or freed) if it extends the kept log. */
 static void kept_append(struct bft_core *c, struct pbft_kept_entry *e)
 {
@@ -113,6 +213,7 @@ static void kept_append(struct bft_core *c, struct pbft_kept_entry *e)
     c->kept[c->kept_n++] = e;
     c->kept_bytes += size;
     c->kept_batch_bytes += e->batch_len;
+    kept_persist(c, e);
 }
 
 void pbft_kept_add(struct bft_core *c, uint64_t seq, uint64_t view, const bft_digest *d,
@@ -193,6 +294,21 @@ static void execute_entry(struct bft_core *c, struct pbft_kept_entry *e)
     pbft_batch_mark(c, batch, e->batch_len, e->seq, PBFT_BATCH_EXECUTED);
     /* Serve what we replay too: we may hold the only snapshot left. */
     kept_append(c, e);
+}
+
+void pbft_kept_replay_own(struct bft_core *c)
+{
+    for (uint32_t i = 0; i < c->own_n; i++) {
+        struct pbft_kept_entry *e = c->own[i];
+        c->own[i] = NULL;
+        if (e->seq == c->last_exec + 1 && e->seq <= c->h)
+            execute_entry(c, e); /* kept or freed */
+        else
+            free(e);
+    }
+    PTRACE(c, "replayed our own kept log up to %llu (h %llu)", (unsigned long long)c->last_exec,
+           (unsigned long long)c->h);
+    pbft_kept_free_own(c);
 }
 
 void pbft_kept_fetched(struct bft_core *c, uint64_t seq, uint64_t view, const bft_digest *d,

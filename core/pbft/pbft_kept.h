@@ -41,5 +41,19 @@ void pbft_kept_fetched(struct bft_core *c, uint64_t seq, uint64_t view, const bf
                        uint32_t mask, const struct pbft_raw *raws, const uint8_t *batch,
                        uint32_t len);
 void pbft_kept_free_ahead(struct bft_core *c);
+/* WAL: restate every kept entry above `base` as a KEPT record (the
+ * compact() dump); false if the kept log does not reach from base to h,
+ * which a dump needs (a replica restarting from the snapshot at base must
+ * find every entry up to h on its own disk). */
+bool pbft_kept_can_dump(const struct bft_core *c, uint64_t base);
+void pbft_kept_dump(struct bft_core *c, uint64_t base,
+                    void (*emit)(void *ctx, const uint8_t *rec, size_t len), void *ctx);
+/* Recovery: a KEPT record (after its type byte) joins c->own. */
+void pbft_kept_recover(struct bft_core *c, const uint8_t *rec, size_t len);
+/* After restoring our own snapshot at last_exec < h: execute the entries
+ * read back from the WAL from last_exec + 1 as far as they reach (at most
+ * h); frees them all. */
+void pbft_kept_replay_own(struct bft_core *c);
+void pbft_kept_free_own(struct bft_core *c);
 
 #endif

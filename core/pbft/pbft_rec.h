@@ -23,7 +23,12 @@
  * NV:     u64 view | u64 min_s | u64 max_s | (max_s - min_s) x digest
  * FLOOR:  u64 read_floor  (compaction dumps only, docs/storage.md: the
  *         highest seq we sent a COMMIT for, which the COMMIT records of a
- *         dump may no longer imply) */
+ *         dump may no longer imply)
+ * KEPT:   u64 seq | u64 view | digest | u32 mask | u32 raws_len
+ *         | u32 batch_len | raws | batch  (a kept-log entry, pbft_kept.h:
+ *         written when it joins the kept log, restated by every dump, so a
+ *         replica that restarts from its own snapshot below h replays up
+ *         to h from its own disk, even when every replica restarted) */
 enum {
     PBFT_REC_VIEW = 1,
     PBFT_REC_PP = 2,
@@ -32,6 +37,8 @@ enum {
     PBFT_REC_STABLE = 5,
     PBFT_REC_NV = 6,
     PBFT_REC_FLOOR = 7,
+    PBFT_REC_KEPT = 8,
 };
+#define PBFT_KEPT_REC_HDR (1 + 8 + 8 + 32 + 4 + 4 + 4)
 
 #endif

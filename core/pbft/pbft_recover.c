@@ -2,8 +2,9 @@
  * what this replica promised (view, accepted pre-prepares, own prepares and
  * commits with their certificates, checkpoints, the last NEW-VIEW's O) so a
  * restarted replica never contradicts itself (TOCS'02 §4.6 "stable log").
- * The application restarts empty, so execution resumes by state transfer
- * from the stable checkpoint (or from the log if none is stable yet). */
+ * The application restarts from our newest snapshot: at the stable
+ * checkpoint, or below it and then our own kept entries (KEPT records)
+ * up to it, or else by state transfer from peers. */
 #include <assert.h>
 #include <string.h>
 
@@ -144,6 +145,9 @@ void pbft_recover(struct bft_core *c, const uint8_t *rec, size_t len)
         if (hi > lo) memcpy(c->vchg.nv_dig, digs, (size_t)(hi - lo) * CRYPTO_DIGEST_LEN);
         break;
     }
+    case PBFT_REC_KEPT:
+        pbft_kept_recover(c, rec + 1, len - 1);
+        break;
     case PBFT_REC_FLOOR: {
         uint64_t floor = wire_get_le(&r, 8);
         if (!r.err && floor > c->read_floor) c->read_floor = floor;
@@ -177,11 +181,17 @@ static bool load_stable(struct bft_core *c)
             c->last_state = st;
             break;
         }
-        return false;
+        /* Our own WAL's kept entries may reach h (KEPT records): then no
+         * peer is needed, which matters when every replica restarted. */
+        pbft_kept_replay_own(c);
+        if (c->last_exec != c->h || !pbft_deq(&c->last_state, &c->h_digest)) return false;
+        st = c->last_state;
+    } else {
+        pbft_kept_free_own(c);
+        if (!pbft_deq(&st, &c->h_digest)) return false;
+        c->last_exec = c->h;
+        c->last_state = st;
     }
-    if (!pbft_deq(&st, &c->h_digest)) return false;
-    c->last_exec = c->h;
-    c->last_state = st;
     /* Serve it again (the peers that certified it may have lost it). */
     pbft_state_snapshot_checkpoint(c, c->h, &st, true);
     pbft_state_on_stable(c, c->h, &c->h_digest, c->h_proof, c->h_proof_mask);
@@ -208,6 +218,7 @@ void pbft_post_recover(struct bft_core *c)
     }
     if (c->h > c->last_exec && !load_stable(c))
         pbft_state_note(c, c->h, &c->h_digest, c->h_proof, c->h_proof_mask, true);
+    pbft_kept_free_own(c);
     pbft_arm_retransmit(c);
 }
 
@@ -291,9 +302,12 @@ static bool reserve_dump(struct bft_core *c)
 int pbft_compact(struct bft_core *c, uint64_t base,
                  void (*emit)(void *ctx, const uint8_t *rec, size_t len), void *ctx)
 {
-    (void)base; /* h names the snapshot recovery asks for */
+    /* h names the snapshot recovery asks for; below it the dump restates
+     * the kept log from base, or waits for a snapshot it can reach from. */
+    if (!pbft_kept_can_dump(c, base)) return BFT_E_AGAIN;
     if (!reserve_dump(c)) return BFT_E_NOMEM;
     if (!emit) return BFT_E_OK;
+    pbft_kept_dump(c, base, emit, ctx);
     uint8_t small[10];
     struct wire_wr w = {.buf = small, .cap = sizeof small};
     wire_put_le(&w, PBFT_REC_VIEW, 1);

@@ -22,8 +22,12 @@
  * To learn which, retry it: bft_session_retry with the same request number
  * and the same operation. The replicas execute a request number at most
  * once and answer a retry of an executed one with the original result, so
- * a retry never executes twice. A read that times out has no effect to
- * retry: read again.
+ * a retry never executes twice. The results are held in memory, per
+ * client at most 128 replies and 1 MiB: a retry that comes after every
+ * replica restarted from a snapshot, or after the client's newer replies
+ * pushed its reply out, completes with BFT_OUTCOME_NO_RESULT instead
+ * (executed or abandoned, never to execute again). A read that times out
+ * has no effect to retry: read again.
  *
  * Request numbers across processes (docs/embedding.md "The client session"). Replicas
  * remember, per client, a window of 1024 request numbers and the last 128
@@ -88,6 +92,12 @@ struct bft_session_options {
 enum bft_outcome_status {
     BFT_OUTCOME_DONE = 1,    /* accepted result in result[] */
     BFT_OUTCOME_UNKNOWN = 2, /* no accepted result in time: maybe executed */
+    /* The replicas closed the request number and no longer hold its result
+     * (f+1 agree; Raft: the leader): it executed, or was abandoned (see
+     * "Request numbers across processes"), and will never execute again.
+     * Learn its effect from the application state (orders: a LOOKUP by
+     * client order id). A read: read again. */
+    BFT_OUTCOME_NO_RESULT = 3,
 };
 /* flags */
 #define BFT_OUTCOME_ORDERED 1u /* a read that went through consensus */

@@ -340,7 +340,7 @@ static void test_wire_read_flags(void **state)
     assert_int_equal(decode_req(RO | L, 1, 1ull << 32), BFT_E_MALFORMED);
     assert_int_equal(decode_req(RO | L, 2, 5), BFT_E_MALFORMED); /* one op per read */
     assert_int_equal(decode_req(0x08, 1, 0), BFT_E_MALFORMED);   /* undefined bit */
-    /* REPLY: the STALE flag decodes, any other flag does not. */
+    /* REPLY: the STALE and NO_RESULT flags decode, any other flag does not. */
     /* client 0, one range: first 1, one empty result */
     uint8_t body[BFT_REPLY_HDR_LEN + BFT_REPLY_RANGE_LEN(1, 0)] = {0}, msg[256];
     body[4] = 1;
@@ -353,7 +353,10 @@ static void test_wire_read_flags(void **state)
     size_t len = bft_msg_encode(&r, msg, sizeof msg);
     assert_int_equal(bft_msg_decode(msg, len, &d), BFT_E_OK);
     assert_int_equal(d.flags, BFT_REPLY_STALE);
-    r.flags = 0x0002;
+    r.flags = BFT_REPLY_NO_RESULT; /* a closed request: also one empty result */
+    len = bft_msg_encode(&r, msg, sizeof msg);
+    assert_int_equal(bft_msg_decode(msg, len, &d), BFT_E_OK);
+    r.flags = 0x0004;
     len = bft_msg_encode(&r, msg, sizeof msg);
     assert_int_equal(bft_msg_decode(msg, len, &d), BFT_E_MALFORMED);
 }

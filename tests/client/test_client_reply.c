@@ -4,7 +4,8 @@
  * REPLY; a liar's malformed range list (overlapping, out of order, count
  * 0, too long, reaching the read numbers, a read mixed with writes) is
  * counted in bad_replies and changes nothing, and ranges outside the
- * window are ignored without blame. */
+ * window are ignored without blame; NO_RESULT votes close a request only
+ * with f+1 of them (Raft: the leader's). */
 #include "tests/client/client_test_util.h"
 
 static const char *const AB[] = {"a", "b"}, *const CD[] = {"c", "d"}, *const EF[] = {"e", "f"};
@@ -82,6 +83,29 @@ static void test_signature_checked_only_when_useful(void **state)
     bft_client_destroy(c);
 }
 
+/* A REPLY from replica `from` with header flags, signed with its key. */
+static void reply_flagged(struct fake *fk, struct bft_client *c, uint32_t from, uint16_t flags,
+                          const uint8_t *body, size_t body_len)
+{
+    struct bft_msg m = {.type = BFT_MSG_REPLY,
+                        .flags = flags,
+                        .sender = from,
+                        .cluster_id = CLUSTER,
+                        .seq = 1,
+                        .body = body,
+                        .body_len = (uint32_t)body_len};
+    uint8_t msg[MSG_CAP];
+    size_t ml = bft_msg_encode(&m, msg, sizeof msg);
+    assert_true(ml > 0);
+    const uint8_t *region;
+    size_t rlen;
+    uint8_t sig[BFT_SIG_LEN];
+    bft_msg_signed_region(msg, &region, &rlen);
+    crypto_sign_msg(&fk->replica[from], BFT_MSG_REPLY, CLUSTER, region, rlen, sig);
+    bft_msg_set_sig(msg, sig);
+    bft_client_on_reply(c, msg, ml, 0);
+}
+
 /* A liar's REPLY body, signed with its real key. */
 static void liar_body(struct fake *fk, struct bft_client *c, const uint8_t *body, size_t len)
 {
@@ -155,23 +179,10 @@ static void test_liar_ranges_counted_and_dropped(void **state)
             bft_reply_wr_result(&w, (const uint8_t *)ok[i].results[k], 1);
     }
     size_t gl = bft_reply_wr_finish(&w);
-    struct bft_msg m = {.type = BFT_MSG_REPLY,
-                        .flags = BFT_REPLY_STALE,
-                        .sender = 1,
-                        .cluster_id = CLUSTER,
-                        .seq = 1,
-                        .body = good,
-                        .body_len = (uint32_t)gl};
-    uint8_t msg[MSG_CAP];
-    size_t ml = bft_msg_encode(&m, msg, sizeof msg);
-    const uint8_t *region;
-    size_t rlen;
-    uint8_t sig[BFT_SIG_LEN];
-    bft_msg_signed_region(msg, &region, &rlen);
-    crypto_sign_msg(&fk->replica[1], BFT_MSG_REPLY, CLUSTER, region, rlen, sig);
-    bft_msg_set_sig(msg, sig);
-    bft_client_on_reply(c, msg, ml, 0);
-    size_t n_bad = sizeof bad / sizeof bad[0] + 1;
+    reply_flagged(fk, c, 1, BFT_REPLY_STALE, good, gl);
+    /* ... and its NO_RESULT flag on results that are not empty. */
+    reply_flagged(fk, c, 1, BFT_REPLY_NO_RESULT, good, gl);
+    size_t n_bad = sizeof bad / sizeof bad[0] + 2;
     assert_int_equal(stats(c).bad_replies, n_bad);
     assert_int_equal(fk->n_done, 0);
 
@@ -225,6 +236,79 @@ static void test_raft_leader_reply_completes_all_ranges(void **state)
     bft_client_destroy(c);
 }
 
+static struct {
+    int n;
+    uint64_t req_no[8];
+} closed;
+
+static void on_no_result(void *ctx, uint64_t req_no)
+{
+    (void)ctx;
+    assert_true(closed.n < 8);
+    closed.req_no[closed.n++] = req_no;
+}
+
+/* A NO_RESULT reply for [first, first + count): empty results. */
+static size_t no_result_body(uint8_t *body, size_t cap, uint64_t first, uint16_t count)
+{
+    struct bft_reply_wr w;
+    bft_reply_wr_init(&w, body, cap, CLIENT_ID);
+    bft_reply_wr_range(&w, first);
+    for (uint16_t i = 0; i < count; i++)
+        bft_reply_wr_result(&w, NULL, 0);
+    return bft_reply_wr_finish(&w);
+}
+
+/* Closed without a result (docs/wire.md "REPLY"): f+1 matching NO_RESULT
+ * votes complete a request through no_result, never as a result; they do
+ * not match a result, so one honest result and one NO_RESULT complete
+ * nothing; a host without no_result gets done with an empty result; the
+ * Raft leader's alone is enough. */
+static void test_no_result_needs_f_plus_1(void **state)
+{
+    struct fake *fk = *state;
+    memset(&closed, 0, sizeof closed);
+    struct bft_client_config cfg = {.protocol = BFT_PROTO_PBFT,
+                                    .n = N,
+                                    .f = F,
+                                    .id = CLIENT_ID,
+                                    .cluster_id = CLUSTER,
+                                    .key = fk->client,
+                                    .retransmit_ms = 100,
+                                    .envelope = 2,
+                                    .max_outstanding = 16};
+    for (int i = 0; i < N; i++)
+        memcpy(cfg.replica_pk[i], fk->replica[i].pk, CRYPTO_PK_LEN);
+    struct bft_client_host host = {
+        .ctx = fk, .send = fake_send, .done = fake_done, .no_result = on_no_result};
+    struct bft_client *c = NULL;
+    assert_int_equal(bft_client_create(&c, &cfg, &host), BFT_E_OK);
+    assert_int_equal(submit(c, "o1", 0), 1);
+    assert_int_equal(submit(c, "o2", 0), 2);
+    uint8_t body[256];
+    size_t len = no_result_body(body, sizeof body, 1, 2);
+    reply_flagged(fk, c, 0, BFT_REPLY_NO_RESULT, body, len);
+    reply_n(c, &fk->replica[1], 1, CLIENT_ID, 0, 1, 2, AB); /* one real result each */
+    assert_int_equal(closed.n + fk->n_done, 0);
+    reply_flagged(fk, c, 2, BFT_REPLY_NO_RESULT, body, len); /* f+1 = 2 closed */
+    assert_int_equal(closed.n, 2);
+    assert_int_equal(closed.req_no[0], 1);
+    assert_int_equal(closed.req_no[1], 2);
+    assert_int_equal(fk->n_done, 0);
+    assert_int_equal(stats(c).bad_replies, 0);
+    bft_client_destroy(c);
+
+    /* Raft, and a host without no_result: the leader's alone, as done
+     * with an empty result. */
+    c = make_client(fk, BFT_PROTO_RAFT, 1, 16, false);
+    assert_int_equal(submit(c, "o1", 0), 1);
+    reply_flagged(fk, c, 1, BFT_REPLY_NO_RESULT, body, no_result_body(body, sizeof body, 1, 1));
+    assert_int_equal(fk->n_done, 1);
+    assert_int_equal(fk->done[0].req_no, 1);
+    assert_int_equal(fk->done[0].len, 0);
+    bft_client_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +319,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ranges_outside_the_window_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raft_leader_reply_completes_all_ranges, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_no_result_needs_f_plus_1, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,8 @@
  * ranges; past NODE_REPLY_PENDING_MAX a batch sends what it has and goes
  * on; a retransmission of any executed envelope gets back the cached reply
  * that covers it; a Raft follower caches its reply but does not send it;
- * the reply cache keeps its byte bound with batch replies. */
+ * the reply cache keeps its byte bound with batch replies; a retry whose
+ * reply is no longer held gets a NO_RESULT reply. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -444,6 +445,79 @@ static void test_reply_cache_bytes_bound(void **state)
     bft_node_destroy(n); /* frees what is cached (ASan) */
 }
 
+/* Receive client 3's envelope of `count` orders numbered from `first` (a
+ * retransmission when it was executed). */
+static void retry_orders(struct bft_node *n, uint64_t first, uint16_t count)
+{
+    struct batch b;
+    batch_init(&b, 4096);
+    batch_add_orders(&b, 3, first, count, first);
+    bft_node_receive(n, b.p + 2 + 4, (size_t)wire_le_load(b.p + 2, 4));
+    bft_node_flush(n);
+    free(b.p);
+}
+
+/* The exactly-once table travels in snapshots, the reply cache does not:
+ * a replica restored from a snapshot taken after an envelope executed
+ * answers its retry with a signed NO_RESULT reply (one range, empty
+ * results), cached so the next retry costs no signature; a number never
+ * executed is ordered as usual (bftsim --protocol raft --nodes 3 --seeds
+ * 1631 retried forever without it). A Raft follower does not answer. */
+static void test_retry_after_restore_gets_no_result(void **state)
+{
+    (void)state;
+    const int protos[] = {BFT_PROTO_PBFT, BFT_PROTO_RAFT};
+    for (size_t k = 0; k < 2; k++) {
+        int proto = protos[k];
+        struct bft_node *n = mk(proto, &bft_app_orders);
+        struct batch b;
+        batch_init(&b, 4096);
+        batch_add_orders(&b, 3, 1, 2, 1);
+        node_execute(n, 1, 0, b.p, b.len, NULL, NULL);
+        bft_node_flush(n);
+        forget();
+        uint8_t *snap;
+        size_t snap_len;
+        assert_int_equal(node_snapshot(n, &snap, &snap_len), BFT_E_OK);
+        struct bft_node *fresh = mk(proto, &bft_app_orders);
+        bft_digest st;
+        assert_int_equal(node_restore(fresh, snap, snap_len, NULL, &st), BFT_E_OK);
+        retry_orders(fresh, 1, 2);
+        if (proto == BFT_PROTO_RAFT) { /* a follower: the leader answers */
+            assert_int_equal(n_replies, 0);
+        } else {
+            assert_int_equal(n_replies, 1);
+            struct bft_msg m;
+            assert_int_equal(bft_msg_decode(replies[0].msg, replies[0].len, &m), BFT_E_OK);
+            assert_int_equal(m.flags, BFT_REPLY_NO_RESULT);
+            uint64_t first[2];
+            uint16_t count[2];
+            assert_int_equal(ranges_of(&replies[0], 3, first, count, 2), 1);
+            assert_int_equal(first[0], 1);
+            assert_int_equal(count[0], 2);
+            assert_int_equal(fresh->stats.replies_no_result, 1);
+            struct sent again = replies[0];
+            n_replies = 0;
+            retry_orders(fresh, 1, 2); /* the cached reply, byte for byte */
+            assert_int_equal(n_replies, 1);
+            assert_memory_equal(replies[0].msg, again.msg, again.len);
+            free(again.msg);
+            forget();
+            retry_orders(fresh, 3, 1); /* never executed: ordered, not closed */
+            assert_int_equal(fresh->stats.replies_no_result, 1);
+            assert_int_equal(fresh->stats.requests_ordered, 1);
+        }
+        /* The replica that executed it still answers with the result. */
+        retry_orders(n, 1, 2);
+        assert_int_equal(n->stats.replies_no_result, 0);
+        free(snap);
+        free(b.p);
+        forget();
+        bft_node_destroy(fresh);
+        bft_node_destroy(n);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_pending_bound_sends_early),
         cmocka_unit_test(test_raft_follower_caches_but_does_not_send),
         cmocka_unit_test(test_reply_cache_bytes_bound),
+        cmocka_unit_test(test_retry_after_restore_gets_no_result),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

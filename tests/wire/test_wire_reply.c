@@ -2,7 +2,7 @@
  * every broken range list (count 0, too many results or ranges, ranges
  * out of order or overlapping, a wrap, trailing or missing bytes), the
  * writer refuses to build one, and the readers walk what the decoder
- * accepts. */
+ * accepts; a STALE or NO_RESULT reply holds one range of empty results. */
 #include "tests/wire/wire_test_util.h"
 
 /* Offsets in make_reply_body's 36 bytes. */
@@ -193,12 +193,44 @@ static void test_reply_readers(void **state)
     assert_true(it.bad);
 }
 
+/* A header-flagged REPLY's body. */
+static bool decodes_flagged(uint16_t flags, const uint8_t *body, size_t body_len)
+{
+    struct bft_msg m, d;
+    fill_header(&m, BFT_MSG_REPLY);
+    m.flags = flags;
+    m.body = body;
+    m.body_len = (uint32_t)body_len;
+    return bft_msg_decode(buf, encode(&m, buf, sizeof(buf)), &d) == BFT_E_OK;
+}
+
+/* STALE and NO_RESULT replies: one range of empty results, one flag. */
+static void test_reply_flags(void **state)
+{
+    (void)state;
+    uint8_t body[256];
+    struct bft_reply_wr w;
+    bft_reply_wr_init(&w, body, sizeof body, 7);
+    bft_reply_wr_range(&w, 10);
+    for (int i = 0; i < 3; i++)
+        bft_reply_wr_result(&w, NULL, 0);
+    size_t empty = bft_reply_wr_finish(&w);
+    assert_true(decodes_flagged(BFT_REPLY_NO_RESULT, body, empty));
+    assert_true(decodes_flagged(BFT_REPLY_STALE, body, empty));
+    assert_false(decodes_flagged(BFT_REPLY_STALE | BFT_REPLY_NO_RESULT, body, empty));
+    assert_false(decodes_flagged(0x0004, body, empty)); /* undefined */
+    size_t bl = make_reply_body(body);                  /* results, two ranges */
+    assert_true(decodes_flagged(0, body, bl));
+    assert_false(decodes_flagged(BFT_REPLY_NO_RESULT, body, bl));
+    assert_false(decodes_flagged(BFT_REPLY_STALE, body, bl));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reply_ranges_decode),     cmocka_unit_test(test_reply_range_errors),
         cmocka_unit_test(test_reply_range_count_bound), cmocka_unit_test(test_reply_writer),
-        cmocka_unit_test(test_reply_readers),
+        cmocka_unit_test(test_reply_readers),           cmocka_unit_test(test_reply_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
