@@ -141,7 +141,7 @@ struct sim_stats {
     /* requests (reads' ordered fallbacks included) the replicas closed
      * without a result they still held (BFT_REPLY_NO_RESULT) */
     uint64_t no_result;
-    uint64_t compactions;  /* WALs compacted against a snapshot (docs/storage.md) */
+    uint64_t compactions; /* WALs compacted against a snapshot (docs/storage.md) */
     uint64_t reads_submitted, reads_completed, reads_found; /* found: the order existed */
     uint64_t reads_level[BFT_READ_LEVELS];                  /* completed reads by level */
     uint64_t local_answers;  /* local answers whose freshness was checked */

@@ -2,7 +2,7 @@
  * OSDI'99 §4.3 garbage collection and state transfer, TOCS'02 §4.6 stable
  * log): stable checkpoints and watermarks, bounded future checkpoints,
  * state transfer with a 2f+1 proof, fetching committed entries with their
- * COMMIT proof, and recovery from the WAL records. */
+ * COMMIT proof, and recovery from the WAL records (KEPT records too). */
 #include "core/core.h"
 #include "pbft_fixture.h"
 #include "pbft_script.h"
@@ -266,6 +266,55 @@ static void test_recover_keeps_accepted_preprepare(void **state)
     fx_free(&fx);
 }
 
+/* A KEPT record (pbft_rec.h) read back joins the entries a restart replays
+ * onto its own snapshot below h; one whose lengths or mask do not add up,
+ * a repeat, or one before the run's end is not taken, and a gap starts a
+ * new run. */
+static void test_recover_kept_records(void **state)
+{
+    (void)state;
+    struct fx fx;
+    fx_init(&fx, 4);
+    struct bft_core *c = fx.node[1].core;
+    uint8_t rec[PBFT_KEPT_REC_HDR + 8];
+    struct {
+        uint64_t seq;
+        uint32_t mask, raws_len, batch_len;
+        size_t len;
+        uint32_t want_n; /* own_n after it */
+        uint64_t want_first;
+    } cases[] = {
+        {5, 0x7, 0, 8, sizeof rec, 1, 5},     /* taken */
+        {6, 0x7, 0, 8, sizeof rec, 2, 5},     /* extends the run */
+        {6, 0x7, 0, 8, sizeof rec, 2, 5},     /* a repeat: the same entry */
+        {7, 0x7, 0, 9, sizeof rec, 2, 5},     /* lengths do not add up */
+        {7, 0x7, 4, 8, sizeof rec, 2, 5},     /* nor here */
+        {7, 0x17, 0, 8, sizeof rec, 2, 5},    /* a sender beyond n */
+        {0, 0x7, 0, 8, sizeof rec, 2, 5},     /* seq 0 */
+        {7, 0x7, 0, 8, sizeof rec - 1, 2, 5}, /* cut short */
+        {9, 0x7, 0, 8, sizeof rec, 1, 9},     /* a gap: a new run */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct wire_wr w = {.buf = rec, .cap = sizeof rec};
+        wire_put_le(&w, PBFT_REC_KEPT, 1);
+        wire_put_le(&w, cases[i].seq, 8);
+        wire_put_le(&w, 0, 8);
+        for (int k = 0; k < 32; k++)
+            wire_put_le(&w, 0xab, 1);
+        wire_put_le(&w, cases[i].mask, 4);
+        wire_put_le(&w, cases[i].raws_len, 4);
+        wire_put_le(&w, cases[i].batch_len, 4);
+        for (int k = 0; k < 8; k++)
+            wire_put_le(&w, k, 1);
+        assert_false(w.err);
+        bft_pbft_ops.recover(c, rec, cases[i].len);
+        assert_int_equal(c->own_n, cases[i].want_n);
+        assert_int_equal(c->own[0]->seq, cases[i].want_first);
+    }
+    assert_memory_equal(c->own[0]->data, "\0\1\2\3\4\5\6\7", 8);
+    fx_free(&fx); /* frees them (ASan) */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_4_3_state_transfer_when_behind),
         cmocka_unit_test(test_4_3_log_fetch_with_commit_proof),
         cmocka_unit_test(test_recover_keeps_accepted_preprepare),
+        cmocka_unit_test(test_recover_kept_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
