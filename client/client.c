@@ -261,6 +261,20 @@ uint32_t bft_client_tick(struct bft_client *c, uint64_t now_ms)
     return wait >= UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)wait;
 }
 
+void bft_client_peers_up(struct bft_client *c, uint64_t mask, uint64_t now_ms)
+{
+    if (!mask) return;
+    for (uint64_t r = c->oldest; r < c->unsent;) {
+        struct client_slot *head = slot_of(c, r);
+        /* In backoff: retransmitted at least once already. */
+        if (head->env_left > 0 && head->interval_ms > c->cfg.retransmit_ms) {
+            head->interval_ms = c->cfg.retransmit_ms;
+            head->deadline_ms = now_ms;
+        }
+        r += head->env_count;
+    }
+}
+
 int bft_client_abandon(struct bft_client *c, uint64_t req_no)
 {
     struct client_slot *s = client_pending(c, req_no);

@@ -58,6 +58,11 @@ void bft_client_destroy(struct bft_client *c);
  * envelope fills or on bft_client_flush. */
 uint64_t bft_client_submit(struct bft_client *c, const uint8_t *op, size_t len, uint64_t now_ms);
 void bft_client_flush(struct bft_client *c, uint64_t now_ms);
+/* The replicas in `mask` (bit r) were just (re)connected: every envelope
+ * waiting out a retransmission backoff is due now, with its backoff reset,
+ * so a cluster back from an outage gets the requests at once instead of
+ * up to 8 x retransmit_ms later. The next bft_client_tick sends them. */
+void bft_client_peers_up(struct bft_client *c, uint64_t mask, uint64_t now_ms);
 /* How many bft_client_submit calls would succeed now (free request slots:
  * slots are freed only when the oldest envelope completes, so completions
  * out of order free nothing until it does). Read-only. */

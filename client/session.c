@@ -195,6 +195,7 @@ static void *session_main(void *arg)
         uint64_t now_us = session_now_us();
         if (got == 1) on_frame(s, frame, len, now_us / 1000);
         net_frame_free(frame);
+        bft_client_peers_up(s->client, net_peers_up(s->tx), now_us / 1000);
         bft_client_tick(s->client, now_us / 1000);
         for (uint32_t i = 0; i < s->cap; i++)
             if (s->ops[i].kind == OP_RETRY && !s->ops[i].finished)

@@ -145,6 +145,11 @@ void net_abandon(struct net_transport *t);
  * queued (bounded) by nng. Returns 0 or -1 with err. */
 int net_add_peer(struct net_transport *t, uint32_t id, const char *url, char *err, size_t errlen);
 bool net_has_peer(const struct net_transport *t, uint32_t id);
+/* Peers (ids below 64) a connection was made to since the last call, as
+ * a mask: a peer that came back (restarted) deserves our retransmissions
+ * now, not at the end of their backoff (bft_client_peers_up). The first
+ * connection counts too. One caller thread. */
+uint64_t net_peers_up(struct net_transport *t);
 /* Bound the bytes queued toward peer `id` by max_bytes (> 0), and with
  * `shared` also by the shared pool (NET_SHARED_QUEUE_BYTES over all the
  * peers in it). Call before the first send to the peer: 0, or -1 for an

@@ -17,6 +17,7 @@
 #include "net/tls.h"
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -43,6 +44,10 @@ struct net_peer {
     struct net_frame f;
     bool listed; /* on t->pending */
     struct net_peer_stats st;
+    /* Connections made to the peer (nng's thread counts them; the owner
+     * compares with ups_seen: net_peers_up). */
+    atomic_uint ups;
+    unsigned ups_seen;
 };
 
 struct net_transport {
@@ -205,11 +210,36 @@ void net_abandon(struct net_transport *t)
     release(t, false);
 }
 
-static int dial_peer(struct net_transport *t, nng_socket sock, const char *url,
+static void on_peer_up(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+    (void)pipe;
+    (void)ev;
+    atomic_fetch_add_explicit(&((struct net_peer *)arg)->ups, 1, memory_order_relaxed);
+}
+
+uint64_t net_peers_up(struct net_transport *t)
+{
+    uint64_t mask = 0;
+    for (uint32_t id = 0; id < NET_MAX_PEERS && id < 64; id++) {
+        struct net_peer *p = t->peers[id];
+        if (!p) continue;
+        unsigned ups = atomic_load_explicit(&p->ups, memory_order_relaxed);
+        if (ups == p->ups_seen) continue;
+        p->ups_seen = ups;
+        mask |= 1ull << id;
+    }
+    return mask;
+}
+
+static int dial_peer(struct net_transport *t, struct net_peer *p, nng_socket sock, const char *url,
                      const char *peer_name, char *err, size_t errlen)
 {
     nng_dialer d;
     int rv;
+    if ((rv = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, on_peer_up, p)) != 0) {
+        set_err(err, errlen, "watch connections to", url, rv);
+        return -1;
+    }
     /* Unbuffered: nng's queue counts messages, not bytes; ours (sendq.h)
      * holds the frames instead. */
     if ((rv = nng_socket_set_int(sock, NNG_OPT_SENDBUF, 0)) != 0) {
@@ -275,7 +305,7 @@ int net_add_peer_named(struct net_transport *t, uint32_t id, const char *url, co
         free(p);
         return -1;
     }
-    if (dial_peer(t, p->sock, url, peer_name, err, errlen) != 0) {
+    if (dial_peer(t, p, p->sock, url, peer_name, err, errlen) != 0) {
         net_sendq_fini(&p->q);
         nng_close(p->sock);
         free(p);

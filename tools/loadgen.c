@@ -479,8 +479,10 @@ int ctl_load_run(const struct load_opts *o, struct load_result *r, char *err, si
             net_frame_free(frame);
         }
         t = now_us();
-        if (t >= next_tick_us) {
+        uint64_t up = net_peers_up(lg.net);
+        if (t >= next_tick_us || up) {
             for (uint32_t i = 0; i < o->clients; i++) {
+                bft_client_peers_up(lg.cl[i].c, up, t / 1000);
                 bft_client_tick(lg.cl[i].c, t / 1000);
                 refill(&lg.cl[i], t); /* slots freed without a done() */
             }

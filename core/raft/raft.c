@@ -38,6 +38,7 @@ void raft_note_leader(struct bft_core *c, uint32_t leader)
         c->leader_term = c->term;
         c->view_changes++;
     }
+    raft_forward_pending(c); /* what we held while no leader was known */
 }
 
 static void stop_leading(struct bft_core *c)

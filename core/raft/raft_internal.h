@@ -303,6 +303,9 @@ bool raft_ring_grow(void **ring, uint32_t *cap, uint32_t head, size_t size, uint
 void raft_on_request(struct bft_core *c, const struct bft_msg *req);
 /* Leader: cut entries from queued requests while the pipeline has room. */
 void raft_propose(struct bft_core *c);
+/* A leader other than us is known: send it the requests we held while
+ * none was (raft_on_request), then drop them from our queue. */
+void raft_forward_pending(struct bft_core *c);
 /* Append one batch as a new entry of the current term (and persist it). */
 bool raft_leader_append(struct bft_core *c, const uint8_t *batch, uint32_t len);
 

@@ -89,10 +89,16 @@ static struct raft_seen *seen_slot(struct bft_core *c, uint32_t client, uint64_t
 
 void raft_on_request(struct bft_core *c, const struct bft_msg *req)
 {
-    if (!raft_is_leader(c)) {
-        if (c->leader != RAFT_NONE && c->leader != c->self) c->io.send(c->io.ctx, c->leader, req);
+    if (!raft_is_leader(c) && c->leader != RAFT_NONE && c->leader != c->self) {
+        c->io.send(c->io.ctx, c->leader, req);
         return;
     }
+    /* No leader known (an election is on, e.g. every replica just
+     * restarted): hold the request in the bounded queue below instead of
+     * dropping it. We propose it if we win; raft_forward_pending hands it
+     * to the leader we learn of. Dropped, it waited for the client's next
+     * retransmission, up to 8 x 500 ms after a long outage: a real
+     * cluster whose replicas all restarted stalled 5-7 s. */
     /* One request must fit in one entry with the batch framing. */
     if (req->raw_len + 2 + 4 > RAFT_ENTRY_MAX) {
         c->io.reject(c->io.ctx, BFT_REJECT_OVERLOAD);
@@ -140,6 +146,18 @@ void raft_on_request(struct bft_core *c, const struct bft_msg *req)
     c->pend_bytes += req->raw_len;
     *s = (struct raft_seen){.client = req->sender, .req_no = req->seq, .term = c->term};
     raft_propose(c);
+}
+
+void raft_forward_pending(struct bft_core *c)
+{
+    if (raft_is_leader(c) || c->leader == RAFT_NONE || c->leader == c->self) return;
+    for (uint32_t k = 0; k < c->pend_count; k++) {
+        const struct raft_req *q = &c->pend[(c->pend_head + k) % c->pend_cap];
+        struct bft_msg m;
+        /* Our own copy of a request the node decoded and verified. */
+        if (bft_msg_decode(q->raw, q->len, &m) == BFT_E_OK) c->io.send(c->io.ctx, c->leader, &m);
+    }
+    raft_pending_clear(c);
 }
 
 bool raft_leader_append(struct bft_core *c, const uint8_t *batch, uint32_t len)

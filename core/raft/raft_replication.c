@@ -142,6 +142,7 @@ void raft_become_leader(struct bft_core *c)
     c->io.set_timer(c->io.ctx, RAFT_TIMER_HEARTBEAT, c->hb_ms);
     c->io.set_timer(c->io.ctx, RAFT_TIMER_QUORUM, c->elect_ms);
     raft_advance_commit(c);
+    raft_propose(c); /* requests held while the election was on */
 }
 
 /* Fig. 2 "Rules for Servers", leaders: idle periods get heartbeats, and
