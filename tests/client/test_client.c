@@ -244,6 +244,33 @@ static void test_null_crypto(void **state)
     bft_client_destroy(c);
 }
 
+/* A replica that reconnects (restarted) gets the requests waiting out a
+ * backoff at once: they are due now and their backoff starts over. A
+ * request not yet in backoff keeps its deadline. */
+static void test_reconnect_ends_the_backoff(void **state)
+{
+    struct fake *fk = *state;
+    struct bft_client *c = make_client(fk, BFT_PROTO_RAFT, 1, 16, false);
+    assert_int_equal(submit(c, "order-1", 1000), 1);
+    assert_int_equal(bft_client_tick(c, 1100), 200); /* retransmitted once */
+    assert_int_equal(bft_client_tick(c, 1300), 400); /* and again */
+    assert_int_equal(submit(c, "order-2", 1350), 2); /* first send only */
+    int sent = fk->n_sent;
+    bft_client_peers_up(c, 0, 1400); /* nobody came back: nothing */
+    assert_int_equal(bft_client_tick(c, 1400), 50);
+    assert_int_equal(fk->n_sent, sent);
+    bft_client_peers_up(c, 1u << 1, 1400);
+    assert_int_equal(bft_client_tick(c, 1400), 50); /* request 2's deadline */
+    assert_int_equal(fk->n_sent, sent + 1);         /* request 1, now */
+    check_request(fk, &fk->sent[sent], 1, 1);
+    /* Request 1's backoff started over: 100, doubled to 200 when sent at
+     * 1400, so next at 1600 (not at 1700 + 800); request 2 at 1450. */
+    assert_int_equal(bft_client_tick(c, 1450), 150);
+    assert_int_equal(bft_client_tick(c, 1600), 50);
+    assert_int_equal(fk->n_sent, sent + 3);
+    bft_client_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +284,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hotstuff_first_send_to_all, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raft_follows_leader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_null_crypto, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconnect_ends_the_backoff, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -338,24 +338,50 @@ static void test_5_3_single_node(void **state)
     fx_free(fx);
 }
 
-/* Followers forward client requests to the leader they know, or drop. */
+/* Followers forward client requests to the leader they know; while they
+ * know none they hold them and forward them to the leader they learn of
+ * (after every replica restarted, dropping them cost the client's whole
+ * retransmission backoff). */
 static void test_8_follower_forwards_to_leader(void **state)
 {
     (void)state;
     struct fx *fx = fx_new(3);
     fx_boot(fx);
-    fx_submit(fx, 1, 0, 1, false); /* no leader known: dropped */
+    fx_submit(fx, 1, 0, 1, false); /* no leader known: held */
     assert_int_equal(fx->len, 0);
-    fx_elect(fx, 0);
-    fx_submit(fx, 1, 0, 1, false);
+    assert_int_equal(fx_status(fx, 1).pending_requests, 1);
+    fx_elect(fx, 0); /* node 1 learns of leader 0 and hands it over */
+    assert_int_equal(fx_status(fx, 1).pending_requests, 0);
+    fx_run(fx, 100000);
+    fx_heartbeat(fx, 0);
+    assert_int_equal(fx->node[0].exec_reqs, 1);
+    assert_int_equal(fx->node[1].exec_reqs, 1);
+    fx_submit(fx, 1, 0, 3, false); /* a leader known: forwarded at once */
     assert_int_equal(fx_queued(fx, BFT_MSG_REQUEST, 0), 1);
     fx_run(fx, 100000);
     fx_heartbeat(fx, 0);
-    assert_int_equal(fx->node[1].exec_reqs, 1);
+    assert_int_equal(fx->node[1].exec_reqs, 2);
     /* A retry of the same request at the leader is not appended twice. */
     fx_submit(fx, 0, 0, 2, false);
     fx_submit(fx, 0, 0, 2, false);
     assert_int_equal(fx->node[0].rejects[BFT_REJECT_DUPLICATE], 1);
+    fx_free(fx);
+}
+
+/* A replica that held a request during the election and wins it proposes
+ * the request itself. */
+static void test_8_held_request_proposed_by_the_winner(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_new(3);
+    fx_boot(fx);
+    fx_submit(fx, 0, 0, 1, false);
+    assert_int_equal(fx_status(fx, 0).pending_requests, 1);
+    fx_elect(fx, 0);
+    fx_run(fx, 100000);
+    fx_heartbeat(fx, 0);
+    assert_int_equal(fx->node[0].exec_reqs, 1);
+    assert_int_equal(fx->node[2].exec_reqs, 1);
     fx_free(fx);
 }
 
@@ -401,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_5_3_even_cluster_majority),
         cmocka_unit_test(test_5_3_single_node),
         cmocka_unit_test(test_8_follower_forwards_to_leader),
+        cmocka_unit_test(test_8_held_request_proposed_by_the_winner),
         cmocka_unit_test(test_8_per_client_quota_at_the_leader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
