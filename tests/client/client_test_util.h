@@ -88,8 +88,21 @@ static inline int teardown(void **state)
     return 0;
 }
 
+/* make_client with these host callbacks (ctx fk, send fake_send). */
+static inline struct bft_client *make_client_host(struct fake *fk, int protocol, uint32_t envelope,
+                                                  uint32_t max_outstanding, bool null_crypto,
+                                                  const struct bft_client_host *cb);
+
 static inline struct bft_client *make_client(struct fake *fk, int protocol, uint32_t envelope,
                                              uint32_t max_outstanding, bool null_crypto)
+{
+    struct bft_client_host host = {.ctx = fk, .send = fake_send, .done = fake_done};
+    return make_client_host(fk, protocol, envelope, max_outstanding, null_crypto, &host);
+}
+
+static inline struct bft_client *make_client_host(struct fake *fk, int protocol, uint32_t envelope,
+                                                  uint32_t max_outstanding, bool null_crypto,
+                                                  const struct bft_client_host *cb)
 {
     struct bft_client_config cfg = {
         .protocol = protocol,
@@ -105,10 +118,37 @@ static inline struct bft_client *make_client(struct fake *fk, int protocol, uint
     };
     for (int i = 0; i < N; i++)
         memcpy(cfg.replica_pk[i], fk->replica[i].pk, CRYPTO_PK_LEN);
-    struct bft_client_host host = {.ctx = fk, .send = fake_send, .done = fake_done};
+    struct bft_client_host host = *cb;
+    host.ctx = fk;
+    host.send = fake_send;
     struct bft_client *c = NULL;
     assert_int_equal(bft_client_create(&c, &cfg, &host), BFT_E_OK);
     return c;
+}
+
+/* A REPLY from replica `from` with header flags and this body, signed
+ * with its key, delivered at now_ms. */
+static inline void reply_flagged(struct fake *fk, struct bft_client *c, uint32_t from,
+                                 uint16_t flags, const uint8_t *body, size_t body_len,
+                                 uint64_t now_ms)
+{
+    struct bft_msg m = {.type = BFT_MSG_REPLY,
+                        .flags = flags,
+                        .sender = from,
+                        .cluster_id = CLUSTER,
+                        .seq = 1,
+                        .body = body,
+                        .body_len = (uint32_t)body_len};
+    uint8_t msg[MSG_CAP];
+    size_t len = bft_msg_encode(&m, msg, sizeof msg);
+    assert_true(len > 0);
+    const uint8_t *region;
+    size_t rlen;
+    uint8_t sig[BFT_SIG_LEN];
+    bft_msg_signed_region(msg, &region, &rlen);
+    crypto_sign_msg(&fk->replica[from], BFT_MSG_REPLY, CLUSTER, region, rlen, sig);
+    bft_msg_set_sig(msg, sig);
+    bft_client_on_reply(c, msg, len, now_ms);
 }
 
 /* Deliver a REPLY from `from` with this body (any bytes: a liar's too),

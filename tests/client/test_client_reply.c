@@ -83,29 +83,6 @@ static void test_signature_checked_only_when_useful(void **state)
     bft_client_destroy(c);
 }
 
-/* A REPLY from replica `from` with header flags, signed with its key. */
-static void reply_flagged(struct fake *fk, struct bft_client *c, uint32_t from, uint16_t flags,
-                          const uint8_t *body, size_t body_len)
-{
-    struct bft_msg m = {.type = BFT_MSG_REPLY,
-                        .flags = flags,
-                        .sender = from,
-                        .cluster_id = CLUSTER,
-                        .seq = 1,
-                        .body = body,
-                        .body_len = (uint32_t)body_len};
-    uint8_t msg[MSG_CAP];
-    size_t ml = bft_msg_encode(&m, msg, sizeof msg);
-    assert_true(ml > 0);
-    const uint8_t *region;
-    size_t rlen;
-    uint8_t sig[BFT_SIG_LEN];
-    bft_msg_signed_region(msg, &region, &rlen);
-    crypto_sign_msg(&fk->replica[from], BFT_MSG_REPLY, CLUSTER, region, rlen, sig);
-    bft_msg_set_sig(msg, sig);
-    bft_client_on_reply(c, msg, ml, 0);
-}
-
 /* A liar's REPLY body, signed with its real key. */
 static void liar_body(struct fake *fk, struct bft_client *c, const uint8_t *body, size_t len)
 {
@@ -179,9 +156,9 @@ static void test_liar_ranges_counted_and_dropped(void **state)
             bft_reply_wr_result(&w, (const uint8_t *)ok[i].results[k], 1);
     }
     size_t gl = bft_reply_wr_finish(&w);
-    reply_flagged(fk, c, 1, BFT_REPLY_STALE, good, gl);
+    reply_flagged(fk, c, 1, BFT_REPLY_STALE, good, gl, 0);
     /* ... and its NO_RESULT flag on results that are not empty. */
-    reply_flagged(fk, c, 1, BFT_REPLY_NO_RESULT, good, gl);
+    reply_flagged(fk, c, 1, BFT_REPLY_NO_RESULT, good, gl, 0);
     size_t n_bad = sizeof bad / sizeof bad[0] + 2;
     assert_int_equal(stats(c).bad_replies, n_bad);
     assert_int_equal(fk->n_done, 0);
@@ -268,29 +245,16 @@ static void test_no_result_needs_f_plus_1(void **state)
 {
     struct fake *fk = *state;
     memset(&closed, 0, sizeof closed);
-    struct bft_client_config cfg = {.protocol = BFT_PROTO_PBFT,
-                                    .n = N,
-                                    .f = F,
-                                    .id = CLIENT_ID,
-                                    .cluster_id = CLUSTER,
-                                    .key = fk->client,
-                                    .retransmit_ms = 100,
-                                    .envelope = 2,
-                                    .max_outstanding = 16};
-    for (int i = 0; i < N; i++)
-        memcpy(cfg.replica_pk[i], fk->replica[i].pk, CRYPTO_PK_LEN);
-    struct bft_client_host host = {
-        .ctx = fk, .send = fake_send, .done = fake_done, .no_result = on_no_result};
-    struct bft_client *c = NULL;
-    assert_int_equal(bft_client_create(&c, &cfg, &host), BFT_E_OK);
+    struct bft_client_host host = {.done = fake_done, .no_result = on_no_result};
+    struct bft_client *c = make_client_host(fk, BFT_PROTO_PBFT, 2, 16, false, &host);
     assert_int_equal(submit(c, "o1", 0), 1);
     assert_int_equal(submit(c, "o2", 0), 2);
     uint8_t body[256];
     size_t len = no_result_body(body, sizeof body, 1, 2);
-    reply_flagged(fk, c, 0, BFT_REPLY_NO_RESULT, body, len);
+    reply_flagged(fk, c, 0, BFT_REPLY_NO_RESULT, body, len, 0);
     reply_n(c, &fk->replica[1], 1, CLIENT_ID, 0, 1, 2, AB); /* one real result each */
     assert_int_equal(closed.n + fk->n_done, 0);
-    reply_flagged(fk, c, 2, BFT_REPLY_NO_RESULT, body, len); /* f+1 = 2 closed */
+    reply_flagged(fk, c, 2, BFT_REPLY_NO_RESULT, body, len, 0); /* f+1 = 2 closed */
     assert_int_equal(closed.n, 2);
     assert_int_equal(closed.req_no[0], 1);
     assert_int_equal(closed.req_no[1], 2);
@@ -302,7 +266,7 @@ static void test_no_result_needs_f_plus_1(void **state)
      * with an empty result. */
     c = make_client(fk, BFT_PROTO_RAFT, 1, 16, false);
     assert_int_equal(submit(c, "o1", 0), 1);
-    reply_flagged(fk, c, 1, BFT_REPLY_NO_RESULT, body, no_result_body(body, sizeof body, 1, 1));
+    reply_flagged(fk, c, 1, BFT_REPLY_NO_RESULT, body, no_result_body(body, sizeof body, 1, 1), 0);
     assert_int_equal(fk->n_done, 1);
     assert_int_equal(fk->done[0].req_no, 1);
     assert_int_equal(fk->done[0].len, 0);
