@@ -46,9 +46,11 @@ demo: build
 	@bash tools/demo.sh $(BUILD)
 
 # Every test: unit, simulation and multi-process tests on the release
-# build, then the unit and simulation tests again under ASan+UBSan (both
-# include fuzz_*_replay: each fuzz harness over its committed corpus),
-# then, if clang is installed, each fuzz target for FUZZ_SMOKE_SECONDS.
+# build, then the unit and simulation tests again under ASan+UBSan with a
+# fifth of the simulator seeds (both include fuzz_*_replay: each fuzz
+# harness over its committed corpus), then, if clang is installed, each
+# fuzz target for FUZZ_SMOKE_SECONDS. About 20 minutes on 2 cores at most:
+# longer runs belong to fuzz, sim-long, soak and mutants.
 test: test-release test-asan test-fuzz
 
 test-release: build

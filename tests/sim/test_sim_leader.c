@@ -3,7 +3,10 @@
  * costs one timeout, not one per turn, and a replica restored by state
  * transfer (no history) follows the same leaders as the others. With
  * windows alone (leader_windows_only) the same runs cost a timeout every
- * time a dead window comes round. BFT_SIM_SEEDS_SCALE scales the seeds. */
+ * time a dead window comes round. BFT_SIM_SEEDS_SCALE scales the seeds; a
+ * scaled-down pass (ASan) leaves out the windows-only runs and their
+ * comparison: the release pass checks it, and test_sim_hotstuff_fork runs
+ * windows alone, a dead leader included, in every pass. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -77,10 +80,15 @@ static void test_n4_dead_leader_one_timeout(void **state)
     static const uint32_t dead[] = {1};
     for (uint64_t seed = 1; seed <= scaled(3); seed++) {
         uint64_t rep = crashed_for_good(4, dead, 1, seed, false);
+        assert_true(rep <= 2);
+        if (scaled_down()) {
+            print_message("seed %llu: TCs with reputation %llu (windows only: release pass)\n",
+                          (unsigned long long)seed, (unsigned long long)rep);
+            continue;
+        }
         uint64_t win = crashed_for_good(4, dead, 1, seed, true);
         print_message("seed %llu: TCs with reputation %llu, windows only %llu\n",
                       (unsigned long long)seed, (unsigned long long)rep, (unsigned long long)win);
-        assert_true(rep <= 2);
         assert_true(win >= 3 * rep);
     }
 }
@@ -93,10 +101,15 @@ static void test_n7_two_dead_leaders_two_timeouts(void **state)
     static const uint32_t dead[] = {1, 2};
     for (uint64_t seed = 1; seed <= scaled(2); seed++) {
         uint64_t rep = crashed_for_good(7, dead, 2, seed, false);
+        assert_true(rep <= 3);
+        if (scaled_down()) {
+            print_message("seed %llu: TCs with reputation %llu (windows only: release pass)\n",
+                          (unsigned long long)seed, (unsigned long long)rep);
+            continue;
+        }
         uint64_t win = crashed_for_good(7, dead, 2, seed, true);
         print_message("seed %llu: TCs with reputation %llu, windows only %llu\n",
                       (unsigned long long)seed, (unsigned long long)rep, (unsigned long long)win);
-        assert_true(rep <= 3);
         assert_true(win >= 2 * rep);
     }
 }
