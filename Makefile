@@ -49,8 +49,8 @@ demo: build
 # build, then the unit and simulation tests again under ASan+UBSan with a
 # fifth of the simulator seeds (both include fuzz_*_replay: each fuzz
 # harness over its committed corpus), then, if clang is installed, each
-# fuzz target for FUZZ_SMOKE_SECONDS. About 20 minutes on 2 cores at most:
-# longer runs belong to fuzz, sim-long, soak and mutants.
+# fuzz target for FUZZ_SMOKE_SECONDS. The rule: about 20 minutes on 2 cores
+# at most; longer runs belong to fuzz, sim-long, soak and mutants.
 test: test-release test-asan test-fuzz
 
 test-release: build
