@@ -272,6 +272,10 @@ bool node_reply_resend(struct bft_node *n, uint32_t client, uint64_t req_no);
  * reply is no longer held: a signed BFT_REPLY_NO_RESULT reply, cached like
  * any reply so repeated retries cost no more signatures. */
 void node_reply_no_result(struct bft_node *n, uint32_t client, uint64_t first, uint16_t count);
+/* Queue a signed REPLY of one range [first, first + count) of empty
+ * results with header `flags` (STALE or NO_RESULT); false if not queued. */
+bool node_queue_empty_reply(struct bft_node *n, uint32_t client, uint64_t first, uint16_t count,
+                            uint16_t flags, const struct bft_core_status *st);
 /* Free one client's cached replies. */
 void node_reply_cache_free(struct node_client *c);
 

@@ -132,17 +132,5 @@ void node_answer_local(struct bft_node *n, const struct bft_msg *m)
         return;
     }
     n->stats.reads_stale++;
-    uint8_t body[BFT_REPLY_HDR_LEN + BFT_REPLY_RANGE_LEN(1, 0)];
-    struct bft_reply_wr w;
-    bft_reply_wr_init(&w, body, sizeof body, m->sender);
-    bft_reply_wr_range(&w, m->seq);
-    bft_reply_wr_result(&w, NULL, 0);
-    size_t body_len = bft_reply_wr_finish(&w);
-    struct bft_msg rep = {.type = BFT_MSG_REPLY,
-                          .flags = BFT_REPLY_STALE,
-                          .view = st.view,
-                          .seq = st.last_executed,
-                          .body = body,
-                          .body_len = (uint32_t)body_len};
-    node_queue_msg(n, &rep, false, NODE_DEST_CLIENT | m->sender);
+    node_queue_empty_reply(n, m->sender, m->seq, 1, BFT_REPLY_STALE, &st);
 }

@@ -82,19 +82,10 @@ bool node_reply_resend(struct bft_node *n, uint32_t client, uint64_t req_no)
     return false;
 }
 
-static bool is_raft_follower(struct bft_node *n)
+bool node_queue_empty_reply(struct bft_node *n, uint32_t client, uint64_t first, uint16_t count,
+                            uint16_t flags, const struct bft_core_status *st)
 {
-    if (n->cfg.core.protocol != BFT_PROTO_RAFT) return false;
-    struct bft_core_status st;
-    n->ops->status(n->core, &st);
-    return !st.is_leader;
-}
-
-void node_reply_no_result(struct bft_node *n, uint32_t client, uint64_t first, uint16_t count)
-{
-    /* Raft's client takes the leader's reply alone (as in emit). */
-    if (is_raft_follower(n)) return;
-    if (count == 0 || count > BFT_ENVELOPE_MAX_OPS || first > UINT64_MAX - count) return;
+    if (count == 0 || count > BFT_ENVELOPE_MAX_OPS || first > UINT64_MAX - count) return false;
     uint8_t body[BFT_REPLY_HDR_LEN + BFT_REPLY_RANGE_LEN(BFT_ENVELOPE_MAX_OPS, 0)];
     struct bft_reply_wr w;
     bft_reply_wr_init(&w, body, sizeof body, client);
@@ -102,16 +93,23 @@ void node_reply_no_result(struct bft_node *n, uint32_t client, uint64_t first, u
     for (uint16_t i = 0; i < count; i++)
         bft_reply_wr_result(&w, NULL, 0);
     size_t body_len = bft_reply_wr_finish(&w);
-    if (!body_len) return;
-    struct bft_core_status st;
-    n->ops->status(n->core, &st);
+    if (!body_len) return false;
     struct bft_msg rep = {.type = BFT_MSG_REPLY,
-                          .flags = BFT_REPLY_NO_RESULT,
-                          .view = st.view,
-                          .seq = st.last_executed,
+                          .flags = flags,
+                          .view = st->view,
+                          .seq = st->last_executed,
                           .body = body,
                           .body_len = (uint32_t)body_len};
-    if (!node_queue_msg(n, &rep, false, NODE_DEST_CLIENT | client)) return;
+    return node_queue_msg(n, &rep, false, NODE_DEST_CLIENT | client);
+}
+
+void node_reply_no_result(struct bft_node *n, uint32_t client, uint64_t first, uint16_t count)
+{
+    struct bft_core_status st;
+    n->ops->status(n->core, &st);
+    /* Raft's client takes the leader's reply alone (as in seal). */
+    if (n->cfg.core.protocol == BFT_PROTO_RAFT && !st.is_leader) return;
+    if (!node_queue_empty_reply(n, client, first, count, BFT_REPLY_NO_RESULT, &st)) return;
     n->stats.replies_no_result++;
     const struct node_out *o = &n->out[n->n_out - 1];
     n->stats.replies_evicted +=

@@ -117,6 +117,16 @@ static void kept_persist(struct bft_core *c, const struct pbft_kept_entry *e)
     if (len) c->io.persist(c->io.ctx, c->rec.p, len);
 }
 
+size_t pbft_kept_rec_max(const struct bft_core *c)
+{
+    size_t max = 0;
+    for (uint32_t i = 0; i < c->kept_n; i++) {
+        size_t len = PBFT_KEPT_REC_HDR + (size_t)c->kept[i]->raws_len + c->kept[i]->batch_len;
+        if (len > max) max = len;
+    }
+    return max;
+}
+
 bool pbft_kept_can_dump(const struct bft_core *c, uint64_t base)
 {
     if (base >= c->h) return true;

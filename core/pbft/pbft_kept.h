@@ -46,6 +46,9 @@ void pbft_kept_free_ahead(struct bft_core *c);
  * which a dump needs (a replica restarting from the snapshot at base must
  * find every entry up to h on its own disk). */
 bool pbft_kept_can_dump(const struct bft_core *c, uint64_t base);
+/* The largest KEPT record the kept log needs, so a dump reserves c->rec
+ * before its first record and cannot skip one half way. */
+size_t pbft_kept_rec_max(const struct bft_core *c);
 void pbft_kept_dump(struct bft_core *c, uint64_t base,
                     void (*emit)(void *ctx, const uint8_t *rec, size_t len), void *ctx);
 /* Recovery: a KEPT record (after its type byte) joins c->own. */

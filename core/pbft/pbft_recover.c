@@ -296,6 +296,8 @@ static bool reserve_dump(struct bft_core *c)
         size_t len = pbft_pp_rec_len(s->pp.len, s->batch_len);
         if (len > need) need = len;
     }
+    size_t kept = pbft_kept_rec_max(c);
+    if (kept > need) need = kept;
     return bft_buf_reserve(&c->rec, need, PBFT_REC_MAX) != NULL;
 }
 
