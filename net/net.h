@@ -135,11 +135,24 @@ int net_add_peer_named(struct net_transport *t, uint32_t id, const char *url, co
  * none, expired, or not the expected name). 0 without TLS. */
 uint64_t net_tls_refused(const struct net_transport *t);
 bool net_url_is_tls(const char *url);
+/* Close the sockets and free the transport. Returns within about
+ * NET_CLOSE_WAIT_MS whatever nng does: nng 1.5.2's nng_close can wait
+ * forever while frames are in flight (nanomsg/nng#1219, #1543, fixed after
+ * 1.5.2; seen on a client's PULL socket). Past the bound the close goes on
+ * on a thread of its own, which frees the transport if nng ever returns;
+ * the listen address may stay taken until then (net/close.c). */
+#define NET_CLOSE_WAIT_MS 2000
 void net_close(struct net_transport *t);
 /* For a process about to exit: free our memory but leave the nng sockets to
- * the kernel. nng 1.5.2's nng_close can hang while frames are in flight
- * (nanomsg/nng#1543, fixed after 1.5.2). */
+ * the kernel, without waiting even NET_CLOSE_WAIT_MS. */
 void net_abandon(struct net_transport *t);
+/* Run fn(arg) on a thread of its own and wait at most wait_ms for it: true
+ * if it returned in time, false if the caller stopped waiting (fn still
+ * runs to its end; it owns arg from then on). Without a thread to spare,
+ * fn runs on the caller's (true). net_close's mechanism. */
+bool net_run_bounded(void (*fn)(void *), void *arg, unsigned wait_ms);
+/* How many net_run_bounded calls stopped waiting, in this process. */
+uint64_t net_closes_overran(void);
 /* Register peer `id` (any small integer chosen by the caller, < NET_MAX_PEERS)
  * at `url`. Dialling is asynchronous; sends before the connection is up are
  * queued (bounded) by nng. Returns 0 or -1 with err. */

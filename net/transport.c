@@ -85,7 +85,10 @@ static void release(struct net_transport *t, bool close_sockets)
         /* Before the socket closes: the completion must not run after the
          * queue is gone. */
         net_sendq_fini(&p->q);
-        if (close_sockets) nng_close(p->sock);
+        if (close_sockets)
+            nng_close(p->sock);
+        else /* the socket outlives p: its connection hook must not count into it */
+            (void)nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, NULL, NULL);
         free(p->buf);
         free(p);
     }
@@ -200,9 +203,14 @@ err_close:
     return -1;
 }
 
+static void close_all(void *arg)
+{
+    release(arg, true);
+}
+
 void net_close(struct net_transport *t)
 {
-    release(t, true);
+    if (t) (void)net_run_bounded(close_all, t, NET_CLOSE_WAIT_MS);
 }
 
 void net_abandon(struct net_transport *t)

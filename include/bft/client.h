@@ -133,7 +133,10 @@ BFT_API int bft_session_open(struct bft_session **out, const struct bft_session_
 /* Stop the session thread; every request still in flight completes with
  * BFT_OUTCOME_UNKNOWN (its callback runs on the closing thread, before
  * close returns); record the next free request number in the state file;
- * free everything. NULL is a no-op. */
+ * free everything. Returns within a few seconds whatever the network does
+ * (a socket that nng cannot close in 2 s is left to close in the
+ * background; its listen address may stay taken until then). NULL is a
+ * no-op. */
 BFT_API void bft_session_close(struct bft_session *s);
 
 /* Order one operation (1..BFT_OP_MAX bytes) and wait up to timeout_ms
