@@ -11,7 +11,7 @@ struct rt_audit {
     FILE *f;
     uint8_t prev[32];    /* hash of the last line */
     uint64_t last_order; /* order_seq of the last line (valid when lines) */
-    uint64_t lines;      /* intact lines found at open plus lines written */
+    uint64_t lines;      /* intact lines in the tail read at open plus lines written */
     uint64_t cut_bytes;  /* torn tail cut at open */
     uint64_t filled;     /* lines written from the application's state */
     uint64_t gaps;       /* orders missing with no application to fill them */
@@ -25,7 +25,8 @@ struct rt_audit {
     struct rt_syncer syncer;
 };
 /* Open DIR/audit.log, cutting a torn tail; 0, or -1 with err set (the log
- * cannot be read or written, or is damaged before its tail). */
+ * cannot be read or written, or is damaged before its torn tail). Reads
+ * only the log's tail (1 MiB, more if that holds no intact line). */
 int rt_audit_open(struct rt_audit *a, const char *dir, char *err, size_t errlen);
 /* An executed request's result: append a line if it accepted an order
  * that the log does not hold yet. */

@@ -90,7 +90,7 @@ void rt_write_stats(struct rt *rt, bool final)
             (unsigned long long)st.msgs_received, rt_rss_kib(), cpu, (unsigned long long)cc.signs,
             (unsigned long long)cc.verifies, (unsigned long long)cc.cache_hits,
             rt->wal_failed ? "true" : "false", rt->audit_failed ? "true" : "false",
-            (unsigned long long)rt->audit.lines, (unsigned long long)rt->audit.filled,
+            (unsigned long long)rt->audit.last_order, (unsigned long long)rt->audit.filled,
             (unsigned long long)rt->audit.gaps, (unsigned long long)st.reads_deferred,
             st.leader < rt->cl.n ? (int)st.leader : -1, st.is_leader ? "true" : "false");
     rt_stats_rejected_json(f, st.rejected);

@@ -162,6 +162,134 @@ static void test_damage_before_the_tail_refuses_to_start(void **state)
     assert_int_equal(after, len); /* nothing cut */
 }
 
+/* Orders 1..k in a fresh log. */
+static void write_orders(uint64_t k)
+{
+    struct rt_audit a;
+    char err[256];
+    assert_int_equal(rt_audit_open(&a, g_dir, err, sizeof err), 0);
+    for (uint64_t i = 1; i <= k; i++)
+        order(&a, i);
+    assert_int_equal(rt_audit_sync(&a), 0);
+    rt_audit_close(&a);
+}
+
+/* The log's line count, with its last line parsed into *last. */
+static uint64_t last_line(struct bft_audit_entry *last)
+{
+    char path[128], line[BFT_AUDIT_LINE_MAX + 8], keep[BFT_AUDIT_LINE_MAX + 8] = "";
+    snprintf(path, sizeof path, "%s/audit.log", g_dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    uint64_t n = 0;
+    while (fgets(line, sizeof line, f)) {
+        memcpy(keep, line, sizeof keep);
+        n++;
+    }
+    fclose(f);
+    assert_int_equal(bft_audit_parse(keep, last), 0);
+    return n;
+}
+
+/* A restart reads only the tail (runtime_audit.c, RT_AUDIT_TAIL_BYTES):
+ * a log of ~2.4 MB whose second line is damaged opens, because the
+ * damage is out of the tail's reach (bftctl audit finds it), and the
+ * next order chains onto the last line. */
+static void test_restart_reads_only_the_tail(void **state)
+{
+    (void)state;
+    const uint64_t k = 12000; /* ~200 bytes a line: past twice the window */
+    write_orders(k);
+    char path[128];
+    snprintf(path, sizeof path, "%s/audit.log", g_dir);
+    FILE *f = fopen(path, "r+");
+    assert_non_null(f);
+    char line[BFT_AUDIT_LINE_MAX + 8];
+    assert_non_null(fgets(line, sizeof line, f));
+    long second = ftell(f);
+    assert_int_equal(fseek(f, second, SEEK_SET), 0);
+    assert_int_equal(fputc('9', f), '9'); /* line 2's order_seq: "2" -> "9" */
+    fclose(f);
+    struct bft_audit_entry before;
+    struct rt_audit a;
+    char err[256];
+    assert_int_equal(rt_audit_open(&a, g_dir, err, sizeof err), 0);
+    assert_int_equal(a.cut_bytes, 0);
+    assert_int_equal(a.last_order, k);
+    assert_true(a.lines > 0 && a.lines < k); /* the tail only */
+    order(&a, k);                            /* replayed: already there */
+    order(&a, k + 1);
+    assert_int_equal(rt_audit_sync(&a), 0);
+    rt_audit_close(&a);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    uint64_t n = 0;
+    while (fgets(line, sizeof line, f))
+        if (++n == k) assert_int_equal(bft_audit_parse(line, &before), 0);
+    fclose(f);
+    struct bft_audit_entry last;
+    assert_int_equal(last_line(&last), k + 1);
+    assert_int_equal(last.order_seq, k + 1);
+    assert_memory_equal(last.prev, before.hash, 32);
+}
+
+/* A torn region longer than the tail window (a power loss can leave a
+ * long unsynced stretch): the window grows until it holds an intact line,
+ * and only the torn region is cut. */
+static void test_torn_region_longer_than_the_window(void **state)
+{
+    (void)state;
+    const uint64_t k = 12000;
+    write_orders(k);
+    char path[128];
+    snprintf(path, sizeof path, "%s/audit.log", g_dir);
+    FILE *f = fopen(path, "a");
+    assert_non_null(f);
+    const size_t junk = (size_t)3 << 20; /* 3 MiB without a newline */
+    for (size_t i = 0; i < junk; i++)
+        fputc('\0', f);
+    fclose(f);
+    struct rt_audit a;
+    char err[256];
+    assert_int_equal(rt_audit_open(&a, g_dir, err, sizeof err), 0);
+    assert_int_equal(a.cut_bytes, junk);
+    assert_int_equal(a.last_order, k);
+    order(&a, k + 1);
+    assert_int_equal(rt_audit_sync(&a), 0);
+    rt_audit_close(&a);
+    struct bft_audit_entry last;
+    assert_int_equal(last_line(&last), k + 1);
+    assert_int_equal(last.order_seq, k + 1);
+}
+
+/* A power loss can leave zero-filled blocks after the last synced line.
+ * They are cut like any torn tail, and the log still opens after the next
+ * line is appended (before: the NULs were not counted, stayed in front of
+ * that line, and the next restart refused to start: "not a torn tail"). */
+static void test_zero_filled_tail_is_cut(void **state)
+{
+    (void)state;
+    write_three();
+    char path[128];
+    snprintf(path, sizeof path, "%s/audit.log", g_dir);
+    FILE *f = fopen(path, "a");
+    assert_non_null(f);
+    for (int i = 0; i < 4096; i++)
+        fputc('\0', f);
+    fclose(f);
+    struct rt_audit a;
+    char err[256];
+    assert_int_equal(rt_audit_open(&a, g_dir, err, sizeof err), 0);
+    assert_int_equal(a.cut_bytes, 4096);
+    order(&a, 4);
+    assert_int_equal(rt_audit_sync(&a), 0);
+    rt_audit_close(&a);
+    assert_int_equal(rt_audit_open(&a, g_dir, err, sizeof err), 0);
+    assert_int_equal(a.cut_bytes, 0);
+    rt_audit_close(&a);
+    assert_int_equal(check_chain(), 4);
+}
+
 static void test_failed_sync_is_sticky(void **state)
 {
     (void)state;
@@ -248,6 +376,9 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_damage_before_the_tail_refuses_to_start, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_restart_reads_only_the_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_region_longer_than_the_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zero_filled_tail_is_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_sync_is_sticky, setup, teardown),
         cmocka_unit_test_setup_teardown(test_syncer_writes_before_return_and_syncs_behind, setup,
                                         teardown),
