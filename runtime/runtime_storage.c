@@ -151,13 +151,7 @@ bool rt_storage_snapshot_wanted(struct rt_storage *s, uint64_t seq)
     (void)seq;
     /* While replaying, the state is being rebuilt from what is on disk. */
     if (!s->wal) return false;
-    /* A snapshot costs a write of the whole state: not before the WAL grew
-     * by snap_min_bytes and by the last snapshot's size since the last one
-     * (docs/storage.md), so snapshot writes never outweigh the WAL writes
-     * they make deletable. The first of a process is always written. */
-    uint64_t need =
-        s->snap_min_bytes > s->last_snapshot_bytes ? s->snap_min_bytes : s->last_snapshot_bytes;
-    if (s->snapshots && s->since_snap < need) {
+    if (!bft_snapshot_due(s->snapshots, s->since_snap, s->snap_min_bytes, s->last_snapshot_bytes)) {
         s->snapshots_skipped++;
         return false;
     }

@@ -65,15 +65,28 @@ static void host_persist(void *ctx, const uint8_t *rec, size_t len)
     memcpy(p, rec, len);
     rp->wal[rp->wal_len++] = (struct sim_wal_rec){.p = p, .len = (uint32_t)len};
     rp->wal_bytes += len;
+    rp->since_snap += 8 + len; /* with its record header, as bftd counts */
 }
 
 /* Durable snapshots: kept in memory as bftd keeps its files
  * (BFT_SNAPFILE_KEEP: the newest and the one the WAL is compacted onto,
  * compact_base, see bft_snapfile_write). Always "written". */
+static bool host_snapshot_wanted(void *ctx, uint64_t seq)
+{
+    (void)seq;
+    struct sim_replica *rp = ctx;
+    return !rp->replaying && bft_snapshot_due(rp->snaps_taken, rp->since_snap,
+                                              SIM_SNAPSHOT_MIN_BYTES, rp->last_snap_len);
+}
+
 static int host_save_snapshot(void *ctx, uint64_t seq, const bft_digest *state, const uint8_t *snap,
                               size_t len)
 {
     struct sim_replica *rp = ctx;
+    if (!host_snapshot_wanted(ctx, seq)) return 1;
+    rp->since_snap = 0;
+    rp->last_snap_len = len;
+    rp->snaps_taken++;
     uint32_t slot = rp->n_snaps;
     if (slot == BFT_SNAPFILE_KEEP) {
         slot = rp->snaps[0].seq < rp->snaps[1].seq ? 0 : 1;
@@ -330,6 +343,7 @@ int sim_replica_start(struct sim *s, uint32_t r, bool replay_wal)
     rp->exec_min = 0;
     rp->apply_min = 0;
     rp->exec_ever = false;
+    rp->since_snap = rp->last_snap_len = rp->snaps_taken = 0; /* a new process */
     sim_check_new_incarnation(s, r);
     rp->host = (struct bft_host){
         .ctx = rp,
@@ -344,6 +358,7 @@ int sim_replica_start(struct sim *s, uint32_t r, bool replay_wal)
         .on_apply = host_on_apply,
         .on_result = host_on_result,
         .save_snapshot = host_save_snapshot,
+        .snapshot_wanted = host_snapshot_wanted,
         .now_ms = host_now_ms,
     };
     struct bft_node_config cfg = s->node_cfg;
@@ -364,8 +379,10 @@ int sim_replica_start(struct sim *s, uint32_t r, bool replay_wal)
         /* Replay only what was there at the crash: the node may append
          * while it recovers. */
         size_t len = rp->wal_len;
+        rp->replaying = true;
         for (size_t i = 0; i < len && !s->failed; i++)
             bft_node_recover(node, rp->wal[i].p, rp->wal[i].len);
+        rp->replaying = false;
     }
     bft_node_flush(node);
     return BFT_E_OK;

@@ -48,6 +48,11 @@
 /* WAL size past which a replica's WAL is compacted (small: the restart
  * sweeps then replay compacted WALs, docs/storage.md). */
 #define SIM_WAL_COMPACT_BYTES (256u << 10)
+/* A durable snapshot is saved once the WAL grew by this and by the last
+ * snapshot's size (bft_snapshot_due, as bftd with its default of a quarter
+ * of a segment): not at every checkpoint, which cost O(history) each time
+ * and was half of a long simulation's time. */
+#define SIM_SNAPSHOT_MIN_BYTES (SIM_WAL_COMPACT_BYTES / 4)
 /* sim_crash_in_sync: how long it waits for a sync after an ahead send
  * before it takes any sync, and before it crashes plainly. */
 #define SIM_TORN_WAIT_US 20000

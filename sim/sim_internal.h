@@ -87,6 +87,11 @@ struct sim_replica {
     struct bft_snapfile snaps[BFT_SNAPFILE_KEEP];
     uint32_t n_snaps;
     uint64_t compact_base;
+    /* The snapshot policy's inputs (bft_snapshot_due): WAL bytes since the
+     * last saved snapshot, its size, and how many this incarnation saved;
+     * none is saved while the WAL replays (as in bftd). */
+    uint64_t since_snap, last_snap_len, snaps_taken;
+    bool replaying;
     uint64_t exec_min;    /* checker: lowest seq this incarnation may execute next */
     uint64_t apply_min;   /* checker: lowest seq this incarnation may apply next */
     uint64_t sent_window; /* messages sent since the last profile tick */

@@ -325,3 +325,9 @@ void bft_snapfile_free(struct bft_snapfile *f)
     f->buf = NULL;
     f->len = 0;
 }
+
+bool bft_snapshot_due(uint64_t taken, uint64_t wal_since, uint64_t min_bytes, uint64_t last_len)
+{
+    uint64_t need = min_bytes > last_len ? min_bytes : last_len;
+    return taken == 0 || wal_since >= need;
+}

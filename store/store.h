@@ -93,6 +93,13 @@ int bft_snapfile_read(const char *path, struct bft_snapfile *out, char *err, siz
 int bft_snapfile_load(const char *dir, struct bft_snapfile *out, int max, char *note,
                       size_t notelen);
 void bft_snapfile_free(struct bft_snapfile *f);
+/* The snapshot policy, bftd's and the simulator's (docs/storage.md): a
+ * snapshot costs a write of the whole state, so after the first of a
+ * process (`taken` == 0) one is due only once the WAL grew, since the
+ * last, by min_bytes and by the last snapshot's size. Snapshot writes then
+ * never outweigh the WAL writes they make deletable, and their total cost
+ * stays linear in the history (one at every checkpoint was quadratic). */
+bool bft_snapshot_due(uint64_t taken, uint64_t wal_since, uint64_t min_bytes, uint64_t last_len);
 
 /* Deterministic crash points for tests: the storage code calls hook(ctx,
  * step) at each step of a snapshot write or a rotation; a non-zero return

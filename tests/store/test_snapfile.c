@@ -333,6 +333,38 @@ static void test_crash_at_every_step(void **state)
     }
 }
 
+/* The policy bftd and the simulator share (bft_snapshot_due): the first
+ * of a process always; then only once the WAL grew by the larger of the
+ * minimum and the last snapshot's size, so the bytes snapshots write stay
+ * below the WAL bytes behind them. */
+static void test_snapshot_policy(void **state)
+{
+    (void)state;
+    assert_true(bft_snapshot_due(0, 0, 1000, 0));
+    assert_true(bft_snapshot_due(0, 0, 1000, 5000));
+    assert_false(bft_snapshot_due(1, 999, 1000, 10));
+    assert_true(bft_snapshot_due(1, 1000, 1000, 10));
+    assert_false(bft_snapshot_due(3, 4999, 1000, 5000)); /* the state outgrew the minimum */
+    assert_true(bft_snapshot_due(3, 5000, 1000, 5000));
+    assert_false(bft_snapshot_due(2, 0, 0, 1)); /* a minimum of 0 still waits for the size */
+    /* Linear, not quadratic: a state growing by g WAL bytes per step,
+     * snapshotted when due, writes at most about twice the WAL. */
+    uint64_t wal = 0, since = 0, last = 0, taken = 0, written = 0;
+    for (uint64_t step = 1; step <= 100000; step++) {
+        wal += 100;
+        since += 100;
+        uint64_t len = step * 50; /* the state: half the WAL so far */
+        if (bft_snapshot_due(taken, since, 4096, last)) {
+            written += len;
+            last = len;
+            since = 0;
+            taken++;
+        }
+    }
+    assert_true(written <= 2 * wal + 4096);
+    assert_true(taken > 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_missing_dir_loads_nothing),
         cmocka_unit_test(test_write_failure_reports),
         cmocka_unit_test_setup_teardown(test_crash_at_every_step, setup, teardown),
+        cmocka_unit_test(test_snapshot_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
