@@ -25,17 +25,6 @@ static inline uint64_t scaled(uint64_t n)
     return v ? v : 1;
 }
 
-/* True when the seed counts are scaled down (BFT_SIM_SEEDS_SCALE below 1:
- * make test's ASan pass). A seed is the same run in every build (virtual
- * time only), so there a run adds memory and undefined-behaviour checks on
- * the paths it takes, not a new outcome; a test may then leave out a run
- * whose outcome the release pass checks and whose paths other runs of the
- * same pass take (it says which). */
-static inline bool scaled_down(void)
-{
-    return scaled(1000) < 1000;
-}
-
 /* The first of replicas 0..n-1 that is up and reports itself leader, or
  * -1. */
 static inline int sim_test_leader(const struct sim *s, uint32_t n)

@@ -145,10 +145,6 @@ static uint64_t fault_free_ops(uint64_t seed, uint64_t *tcs)
 static void keeps_throughput(const char *spec)
 {
     if (!have_hotstuff()) skip();
-    if (scaled_down()) {
-        print_message("%s: run in the release pass (seeds scaled down)\n", spec);
-        return;
-    }
     uint64_t seeds = scaled(2);
     for (uint64_t seed = 1; seed <= seeds; seed++) {
         uint64_t tc0, tc1;

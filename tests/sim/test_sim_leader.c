@@ -81,11 +81,6 @@ static void test_n4_dead_leader_one_timeout(void **state)
     for (uint64_t seed = 1; seed <= scaled(3); seed++) {
         uint64_t rep = crashed_for_good(4, dead, 1, seed, false);
         assert_true(rep <= 2);
-        if (scaled_down()) {
-            print_message("seed %llu: TCs with reputation %llu (windows only: release pass)\n",
-                          (unsigned long long)seed, (unsigned long long)rep);
-            continue;
-        }
         uint64_t win = crashed_for_good(4, dead, 1, seed, true);
         print_message("seed %llu: TCs with reputation %llu, windows only %llu\n",
                       (unsigned long long)seed, (unsigned long long)rep, (unsigned long long)win);
@@ -102,11 +97,6 @@ static void test_n7_two_dead_leaders_two_timeouts(void **state)
     for (uint64_t seed = 1; seed <= scaled(2); seed++) {
         uint64_t rep = crashed_for_good(7, dead, 2, seed, false);
         assert_true(rep <= 3);
-        if (scaled_down()) {
-            print_message("seed %llu: TCs with reputation %llu (windows only: release pass)\n",
-                          (unsigned long long)seed, (unsigned long long)rep);
-            continue;
-        }
         uint64_t win = crashed_for_good(7, dead, 2, seed, true);
         print_message("seed %llu: TCs with reputation %llu, windows only %llu\n",
                       (unsigned long long)seed, (unsigned long long)rep, (unsigned long long)win);

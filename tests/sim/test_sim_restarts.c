@@ -90,11 +90,6 @@ static void test_hotstuff_issue10_schedule_seed_1(void **state)
 static void test_hotstuff_issue10_schedule_seed_2(void **state)
 {
     (void)state;
-    /* 40 virtual seconds each: one seed is enough for a scaled-down pass. */
-    if (scaled_down()) {
-        print_message("BFT_SIM_SEEDS_SCALE < 1: seed 2 skipped\n");
-        return;
-    }
     if (have_hotstuff()) issue10_schedule(2);
 }
 
