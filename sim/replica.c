@@ -68,9 +68,10 @@ static void host_persist(void *ctx, const uint8_t *rec, size_t len)
     rp->since_snap += 8 + len; /* with its record header, as bftd counts */
 }
 
-/* Durable snapshots: kept in memory as bftd keeps its files
+/* Durable snapshots: saved under bftd's policy (bft_snapshot_due, none
+ * while the WAL replays) and kept in memory as bftd keeps its files
  * (BFT_SNAPFILE_KEEP: the newest and the one the WAL is compacted onto,
- * compact_base, see bft_snapfile_write). Always "written". */
+ * compact_base, see bft_snapfile_write); a saved one is always "written". */
 static bool host_snapshot_wanted(void *ctx, uint64_t seq)
 {
     (void)seq;

@@ -174,20 +174,19 @@ static void write_orders(uint64_t k)
     rt_audit_close(&a);
 }
 
-/* The log's line count, with its last line parsed into *last. */
-static uint64_t last_line(struct bft_audit_entry *last)
+/* The log's line count, with line k (1-based; 0: the last) parsed into
+ * *e. */
+static uint64_t line_at(uint64_t k, struct bft_audit_entry *e)
 {
     char path[128], line[BFT_AUDIT_LINE_MAX + 8], keep[BFT_AUDIT_LINE_MAX + 8] = "";
     snprintf(path, sizeof path, "%s/audit.log", g_dir);
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     uint64_t n = 0;
-    while (fgets(line, sizeof line, f)) {
-        memcpy(keep, line, sizeof keep);
-        n++;
-    }
+    while (fgets(line, sizeof line, f))
+        if (++n == k || k == 0) memcpy(keep, line, sizeof keep);
     fclose(f);
-    assert_int_equal(bft_audit_parse(keep, last), 0);
+    assert_int_equal(bft_audit_parse(keep, e), 0);
     return n;
 }
 
@@ -221,14 +220,9 @@ static void test_restart_reads_only_the_tail(void **state)
     order(&a, k + 1);
     assert_int_equal(rt_audit_sync(&a), 0);
     rt_audit_close(&a);
-    f = fopen(path, "r");
-    assert_non_null(f);
-    uint64_t n = 0;
-    while (fgets(line, sizeof line, f))
-        if (++n == k) assert_int_equal(bft_audit_parse(line, &before), 0);
-    fclose(f);
+    line_at(k, &before);
     struct bft_audit_entry last;
-    assert_int_equal(last_line(&last), k + 1);
+    assert_int_equal(line_at(0, &last), k + 1);
     assert_int_equal(last.order_seq, k + 1);
     assert_memory_equal(last.prev, before.hash, 32);
 }
@@ -258,7 +252,7 @@ static void test_torn_region_longer_than_the_window(void **state)
     assert_int_equal(rt_audit_sync(&a), 0);
     rt_audit_close(&a);
     struct bft_audit_entry last;
-    assert_int_equal(last_line(&last), k + 1);
+    assert_int_equal(line_at(0, &last), k + 1);
     assert_int_equal(last.order_seq, k + 1);
 }
 
