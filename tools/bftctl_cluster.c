@@ -2,6 +2,7 @@
  * 127.0.0.1, a closed-loop order load, timed faults, a clean stop, and a
  * safety verdict from the replicas' own commit logs. */
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,13 +264,65 @@ static int run_load(struct ctl_run *run)
     return 0;
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* Undo start_replicas before T=0: stop every bftd and delete what it
+ * wrote (its data dir, its log), so the next attempt starts as the first
+ * did. Keys and cluster.json stay. */
+static void discard_replicas(struct ctl_run *run)
+{
+    ctl_stop_all(run);
+    for (uint32_t i = 0; i < run->nodes; i++) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/replica-%u", run->dir, i);
+        nftw(p, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        snprintf(p, sizeof p, "%s/replica-%u-twin", run->dir, i);
+        nftw(p, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        snprintf(p, sizeof p, "%s/replica-%u.log", run->dir, i);
+        unlink(p);
+        free(run->reps[i].log);
+    }
+    free(run->reps);
+    run->reps = NULL;
+    run->liar_leads = false;
+    run->leader_bounces = 0;
+}
+
+/* A Raft liar scenario is only about Raft if the liar leads at T=0
+ * (docs/faults.md "Raft: the liar must lead"). Which replica wins an
+ * election is a race of timers: each leader restart before T=0 gives the
+ * liar about one chance in two, and a loaded machine can spend the whole
+ * settling time losing it. Nothing has run yet, so the cluster is set up
+ * again from nothing, up to CTL_LIAR_ATTEMPTS times; a run whose liar
+ * still does not lead goes on and its report says so. */
+#define CTL_LIAR_ATTEMPTS 3
+
 int ctl_cluster_exec(struct ctl_run *run)
 {
     extend_load(run);
     if (make_dir(run) != 0) return BFT_EXIT_USAGE;
     uint16_t base = make_cluster(run);
-    if (!base || start_replicas(run, base) != 0) return BFT_EXIT_USAGE;
-    print_banner(run);
-    if (await_start(run) != 0 || run_load(run) != 0) return BFT_EXIT_USAGE;
+    if (!base) return BFT_EXIT_USAGE;
+    for (;;) {
+        run->setup_attempts++;
+        if (start_replicas(run, base) != 0) return BFT_EXIT_USAGE;
+        if (run->setup_attempts == 1) print_banner(run);
+        if (await_start(run) != 0) return BFT_EXIT_USAGE;
+        if (run->head_start < 0 || run->liar_leads || run->setup_attempts >= CTL_LIAR_ATTEMPTS)
+            break;
+        if (!run->quiet)
+            printf("  raft: setting the cluster up again so that liar %d leads (attempt %u of "
+                   "%u)\n",
+                   run->head_start, run->setup_attempts + 1, CTL_LIAR_ATTEMPTS);
+        discard_replicas(run);
+    }
+    if (run_load(run) != 0) return BFT_EXIT_USAGE;
     return ctl_report(run);
 }

@@ -246,6 +246,7 @@ static void extras_json(cJSON *o, const struct ctl_run *run)
         cJSON_AddNumberToObject(h, "replica", run->head_start);
         cJSON_AddBoolToObject(h, "led_at_t0", run->liar_leads);
         cJSON_AddNumberToObject(h, "leader_restarts", run->leader_bounces);
+        cJSON_AddNumberToObject(h, "setup_attempts", run->setup_attempts);
     }
 }
 

@@ -47,6 +47,7 @@ struct ctl_run {
     /* Raft: the replica given a head start so that it leads (-1: none). */
     int head_start;
     uint32_t leader_bounces;
+    uint32_t setup_attempts; /* Raft liar runs: clusters set up until the liar led */
     bool liar_leads;
     /* --scenario */
     const char *scenario_path;

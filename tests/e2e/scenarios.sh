@@ -57,6 +57,7 @@ for proto in pbft hotstuff raft; do
         else
             fail=$((fail + 1))
             echo "FAIL $proto $name (exit $rc)"
+            grep '^  raft:' "$out" | sed 's/^/     /'
             sed 's/^/     /' "$out" | tail -25
         fi
         rm -rf "$TMP/$proto-$name"
