@@ -105,3 +105,36 @@ uint64_t net_closes_overran(void)
 {
     return (uint64_t)atomic_load(&g_overran);
 }
+
+static void *detached_main(void *arg)
+{
+    struct bounded *b = arg;
+    b->fn(b->arg);
+    free(b);
+    return NULL;
+}
+
+void net_run_detached(void (*fn)(void *), void *arg)
+{
+    struct bounded *b = calloc(1, sizeof *b);
+    pthread_attr_t at;
+    bool started = false;
+    if (b && pthread_attr_init(&at) == 0) {
+        b->fn = fn;
+        b->arg = arg;
+        pthread_t th;
+        started = pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED) == 0 &&
+                  pthread_create(&th, &at, detached_main, b) == 0;
+        pthread_attr_destroy(&at);
+    }
+    if (started) return;
+    free(b);
+    fn(arg); /* no thread to spare: here, unbounded */
+}
+
+uint64_t net_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}

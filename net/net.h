@@ -70,8 +70,9 @@ const char *net_frame_strerror(enum net_frame_err e);
 /* ---- Transport (nng PUSH/PULL over tcp:// or ipc://) ----
  *
  * Each endpoint listens on one PULL socket. For each peer it knows it keeps
- * one PUSH socket dialled to the peer's address (dialled in the background,
- * reconnecting) and one coalescing buffer. net_send appends to the peer's
+ * one PUSH socket dialled to the peer's address (dialled in the background;
+ * when its connection goes, replaced by a new socket that dials again:
+ * net/gate.h) and one coalescing buffer. net_send appends to the peer's
  * buffer; net_flush turns every non-empty buffer into one frame and queues
  * it without blocking. Each peer's send queue is bounded in frames
  * (NET_PEER_QUEUE) and in bytes (NET_PEER_QUEUE_BYTES, or what
@@ -153,6 +154,12 @@ void net_abandon(struct net_transport *t);
 bool net_run_bounded(void (*fn)(void *), void *arg, unsigned wait_ms);
 /* How many net_run_bounded calls stopped waiting, in this process. */
 uint64_t net_closes_overran(void);
+/* Run fn(arg) on a detached thread of its own, not waiting at all (on the
+ * caller's thread if none can be made). A replaced peer socket is closed
+ * this way (net/gate.h). */
+void net_run_detached(void (*fn)(void *), void *arg);
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t net_now_ms(void);
 /* Register peer `id` (any small integer chosen by the caller, < NET_MAX_PEERS)
  * at `url`. Dialling is asynchronous; sends before the connection is up are
  * queued (bounded) by nng. Returns 0 or -1 with err. */

@@ -39,16 +39,29 @@ static void sent(void *arg)
     /* A closed socket fails every later frame too: leave them to fini. */
     nng_msg *m = next_locked(q, rv != NNG_ECLOSED && rv != NNG_ECANCELED);
     pthread_mutex_unlock(&q->mu);
-    if (m) {
-        nng_aio_set_msg(q->aio, m);
-        nng_send_aio(q->sock, q->aio);
+    if (!m) return;
+    if (!net_gate_enter(q->gate)) {
+        /* The socket's connection is gone (net/gate.h): drop the frame
+         * as a failed send; the owner replaces the socket and this queue. */
+        pthread_mutex_lock(&q->mu);
+        q->failed++;
+        q->bytes -= q->inflight;
+        pool_sub(q->pool, q->inflight);
+        q->inflight = 0;
+        pthread_mutex_unlock(&q->mu);
+        nng_msg_free(m);
+        return;
     }
+    nng_aio_set_msg(q->aio, m);
+    nng_send_aio(q->sock, q->aio);
+    net_gate_leave(q->gate);
 }
 
-int net_sendq_init(struct net_sendq *q, nng_socket sock, size_t max_bytes)
+int net_sendq_init(struct net_sendq *q, nng_socket sock, struct net_gate *gate, size_t max_bytes)
 {
     memset(q, 0, sizeof *q);
     q->sock = sock;
+    q->gate = gate;
     q->max_bytes = max_bytes;
     int rv = nng_aio_alloc(&q->aio, sent, q);
     if (rv != 0) return rv;
@@ -102,7 +115,10 @@ int net_sendq_put(struct net_sendq *q, nng_msg *m)
      * our count); it saves the completion's hop through nng's task threads,
      * which every queued frame costs. Only this thread submits, so the
      * queue is still idle if this fails. */
-    if (idle && nng_sendmsg(q->sock, m, NNG_FLAG_NONBLOCK) == 0) return 0;
+    if (!net_gate_enter(q->gate)) return -1; /* connection gone: see net/gate.h */
+    int rv = idle ? nng_sendmsg(q->sock, m, NNG_FLAG_NONBLOCK) : -1;
+    net_gate_leave(q->gate);
+    if (rv == 0) return 0;
     pthread_mutex_lock(&q->mu);
     bool busy = q->inflight != 0;
     /* NET_PEER_QUEUE frames at most, the one in the aio included. */
@@ -129,8 +145,18 @@ int net_sendq_put(struct net_sendq *q, nng_msg *m)
     }
     q->inflight = len;
     pthread_mutex_unlock(&q->mu);
+    if (!net_gate_enter(q->gate)) {
+        /* Shut since we looked: undo, the caller drops the frame. */
+        pthread_mutex_lock(&q->mu);
+        q->bytes -= len;
+        pool_sub(q->pool, len);
+        q->inflight = 0;
+        pthread_mutex_unlock(&q->mu);
+        return -1;
+    }
     nng_aio_set_msg(q->aio, m);
     nng_send_aio(q->sock, q->aio);
+    net_gate_leave(q->gate);
     return 0;
 }
 
@@ -155,4 +181,12 @@ void net_sendq_stats(struct net_sendq *q, size_t *bytes, size_t *hwm, uint64_t *
     *hwm = q->bytes_hwm;
     *failed = q->failed;
     pthread_mutex_unlock(&q->mu);
+}
+
+uint32_t net_sendq_held(struct net_sendq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    uint32_t n = q->count + (q->inflight ? 1u : 0u);
+    pthread_mutex_unlock(&q->mu);
+    return n;
 }

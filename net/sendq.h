@@ -27,6 +27,7 @@
 
 #include <nng/nng.h>
 
+#include "net/gate.h"
 #include "net/net.h"
 
 /* A byte budget several queues draw from. */
@@ -38,6 +39,7 @@ struct net_send_pool {
 struct net_sendq {
     pthread_mutex_t mu;
     nng_socket sock;
+    struct net_gate *gate; /* every frame goes to sock through it (net/gate.h) */
     nng_aio *aio;
     nng_msg *ring[NET_PEER_QUEUE]; /* frames waiting behind the one in the aio (< NET_PEER_QUEUE) */
     uint32_t head, count;
@@ -50,8 +52,11 @@ struct net_sendq {
     uint64_t failed; /* frames nng refused after we queued them */
 };
 
-/* 0, or an nng error (the queue is then not initialised). */
-int net_sendq_init(struct net_sendq *q, nng_socket sock, size_t max_bytes);
+/* 0, or an nng error (the queue is then not initialised). Frames are
+ * handed to sock only through its gate: once the gate shuts, put refuses
+ * frames and the completion frees the ones left (the owner replaces the
+ * socket, its gate and this queue). */
+int net_sendq_init(struct net_sendq *q, nng_socket sock, struct net_gate *gate, size_t max_bytes);
 /* Cancel the frame in the aio, wait for its completion, free every frame
  * still queued. The socket stays open (the caller closes it or not). */
 void net_sendq_fini(struct net_sendq *q);
@@ -64,5 +69,7 @@ int net_sendq_put(struct net_sendq *q, nng_msg *m);
 int net_sendq_limit(struct net_sendq *q, size_t max_bytes, struct net_send_pool *pool);
 /* Bytes queued now and the high-water mark; frames nng failed. */
 void net_sendq_stats(struct net_sendq *q, size_t *bytes, size_t *hwm, uint64_t *failed);
+/* Frames the queue holds now (waiting, and the one in the aio). */
+uint32_t net_sendq_held(struct net_sendq *q);
 
 #endif

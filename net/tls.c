@@ -139,17 +139,21 @@ int net_tls_dialer(struct net_tls_ctx *x, nng_dialer d, const char *peer_name, c
 
 /* Runs on an nng thread before the pipe joins the socket, so nothing the
  * peer sends can reach net_recv first. */
-static void on_pipe_add(nng_pipe p, nng_pipe_ev ev, void *arg)
+bool net_tls_admit(struct net_tls_ctx *x, nng_pipe p)
 {
-    struct net_tls_ctx *x = arg;
-    (void)ev;
     bool verified = false;
     int rv = nng_pipe_get_bool(p, NNG_OPT_TLS_VERIFIED, &verified);
-    if (rv == 0 && verified) return;
+    if (rv == 0 && verified) return true;
     /* Unverifiable is refused too, but counted only when the certificate
      * was judged: a pipe the peer closed meanwhile is not a refusal. */
     if (rv == 0) x->refused++;
-    nng_pipe_close(p);
+    return false;
+}
+
+static void on_pipe_add(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    (void)ev;
+    if (!net_tls_admit(arg, p)) nng_pipe_close(p);
 }
 
 int net_tls_guard(struct net_tls_ctx *x, nng_socket s, char *err, size_t errlen)

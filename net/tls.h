@@ -37,5 +37,9 @@ int net_tls_dialer(struct net_tls_ctx *x, nng_dialer d, const char *peer_name, c
 /* Close (and count) every pipe of `s` whose peer certificate did not
  * verify, before the pipe carries a message. */
 int net_tls_guard(struct net_tls_ctx *x, nng_socket s, char *err, size_t errlen);
+/* The same check for one pipe, from a pipe hook of the caller's (a PUSH
+ * socket's gate, net/gate.h): true if the peer verified; false if not (the
+ * caller closes the pipe; a judged certificate is counted). */
+bool net_tls_admit(struct net_tls_ctx *x, nng_pipe p);
 
 #endif

@@ -12,6 +12,7 @@
  * costs us dropped frames, never a stalled replica (bulkhead), and never
  * more memory than its bound.
  */
+#include "net/gate.h"
 #include "net/net.h"
 #include "net/sendq.h"
 #include "net/tls.h"
@@ -20,6 +21,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
@@ -38,16 +40,28 @@
 #define NET_TIMEO_UNSET (-3)  /* below every nng_duration we ever set */
 
 struct net_peer {
-    nng_socket sock; /* PUSH, dialled to the peer, unbuffered: frames wait in q */
-    struct net_sendq q;
-    uint8_t *buf; /* coalescing buffer, NULL until the first send */
+    /* PUSH, dialled to the peer, unbuffered: frames wait in q. One
+     * connection per socket: when it goes, its gate shuts and peer_renew
+     * puts a new socket, gate and queue in its place (net/gate.h). */
+    nng_socket sock;
+    struct net_gate *gate; /* NULL: no socket now (a renewal failed) */
+    struct net_sendq q;    /* initialised iff gate */
+    uint8_t *buf;          /* coalescing buffer, NULL until the first send */
     struct net_frame f;
     bool listed; /* on t->pending */
     struct net_peer_stats st;
-    /* Connections made to the peer (nng's thread counts them; the owner
-     * compares with ups_seen: net_peers_up). */
-    atomic_uint ups;
-    unsigned ups_seen;
+    unsigned ups_seen; /* gate->ups when net_peers_up last looked */
+    /* What a renewal needs: the address, the TLS name, the queue's bounds. */
+    char *url;
+    char *peer_name;
+    size_t max_bytes;
+    struct net_send_pool *pool;
+    /* Renewals back off like nng's redials when they come in a row (a peer
+     * that accepts and drops at once must not cost a thread every 20 ms). */
+    uint64_t renew_at_ms, renew_gap_ms;
+    /* Folded in from replaced queues, so the counters never go back. */
+    uint64_t failed_before;
+    size_t hwm_before;
 };
 
 struct net_transport {
@@ -82,14 +96,20 @@ static void release(struct net_transport *t, bool close_sockets)
     for (size_t i = 0; i < NET_MAX_PEERS; i++) {
         struct net_peer *p = t->peers[i];
         if (!p) continue;
-        /* Before the socket closes: the completion must not run after the
-         * queue is gone. */
-        net_sendq_fini(&p->q);
-        if (close_sockets)
-            nng_close(p->sock);
-        else /* the socket outlives p: its connection hook must not count into it */
-            (void)nng_pipe_notify(p->sock, NNG_PIPE_EV_ADD_POST, NULL, NULL);
+        if (p->gate) {
+            /* Before the socket closes: the completion must not run after
+             * the queue is gone. */
+            net_sendq_fini(&p->q);
+            if (close_sockets) {
+                nng_close(p->sock);
+                net_gate_free(p->gate);
+            }
+            /* else the socket outlives p and its hooks still use the gate:
+             * it stays, for a process about to exit. */
+        }
         free(p->buf);
+        free(p->url);
+        free(p->peer_name);
         free(p);
     }
     if (t->listening && close_sockets) nng_close(t->pull);
@@ -218,12 +238,7 @@ void net_abandon(struct net_transport *t)
     release(t, false);
 }
 
-static void on_peer_up(nng_pipe pipe, nng_pipe_ev ev, void *arg)
-{
-    (void)pipe;
-    (void)ev;
-    atomic_fetch_add_explicit(&((struct net_peer *)arg)->ups, 1, memory_order_relaxed);
-}
+static void peer_renew(struct net_transport *t, struct net_peer *p);
 
 uint64_t net_peers_up(struct net_transport *t)
 {
@@ -231,7 +246,11 @@ uint64_t net_peers_up(struct net_transport *t)
     for (uint32_t id = 0; id < NET_MAX_PEERS && id < 64; id++) {
         struct net_peer *p = t->peers[id];
         if (!p) continue;
-        unsigned ups = atomic_load_explicit(&p->ups, memory_order_relaxed);
+        /* Also where an idle peer's dead socket is replaced, so that it
+         * redials and comes back up without waiting for our next send. */
+        peer_renew(t, p);
+        if (!p->gate) continue;
+        unsigned ups = atomic_load_explicit(&p->gate->ups, memory_order_relaxed);
         if (ups == p->ups_seen) continue;
         p->ups_seen = ups;
         mask |= 1ull << id;
@@ -239,12 +258,13 @@ uint64_t net_peers_up(struct net_transport *t)
     return mask;
 }
 
-static int dial_peer(struct net_transport *t, struct net_peer *p, nng_socket sock, const char *url,
+static int dial_peer(struct net_transport *t, struct net_gate *g, nng_socket sock, const char *url,
                      const char *peer_name, char *err, size_t errlen)
 {
     nng_dialer d;
     int rv;
-    if ((rv = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, on_peer_up, p)) != 0) {
+    /* Admission (TLS), connection counting and the shutting hook. */
+    if ((rv = net_gate_watch(g, sock)) != 0) {
         set_err(err, errlen, "watch connections to", url, rv);
         return -1;
     }
@@ -263,9 +283,7 @@ static int dial_peer(struct net_transport *t, struct net_peer *p, nng_socket soc
         set_err(err, errlen, "set reconnect times for", url, rv);
         return -1;
     }
-    if (t->tls && (net_tls_dialer(t->tls, d, peer_name, err, errlen) != 0 ||
-                   net_tls_guard(t->tls, sock, err, errlen) != 0))
-        return -1;
+    if (t->tls && net_tls_dialer(t->tls, d, peer_name, err, errlen) != 0) return -1;
     /* NONBLOCK: connect in the background and keep redialling; a peer that
      * is down now is not an error. */
     if ((rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
@@ -278,6 +296,92 @@ static int dial_peer(struct net_transport *t, struct net_peer *p, nng_socket soc
 int net_add_peer(struct net_transport *t, uint32_t id, const char *url, char *err, size_t errlen)
 {
     return net_add_peer_named(t, id, url, NULL, err, errlen);
+}
+
+/* A new PUSH socket for p, its gate and its queue, dialling p->url. */
+static int peer_connect(struct net_transport *t, struct net_peer *p, char *err, size_t errlen)
+{
+    nng_socket sock;
+    int rv = nng_push0_open(&sock);
+    if (rv != 0) {
+        set_err(err, errlen, "open PUSH socket for", p->url, rv);
+        return -1;
+    }
+    struct net_gate *g = net_gate_new(t->tls);
+    if (!g) {
+        set_err(err, errlen, "add peer", p->url, NNG_ENOMEM);
+        nng_close(sock);
+        return -1;
+    }
+    if ((rv = net_sendq_init(&p->q, sock, g, p->max_bytes)) != 0) {
+        set_err(err, errlen, "send queue for", p->url, rv);
+        nng_close(sock);
+        net_gate_free(g);
+        return -1;
+    }
+    (void)net_sendq_limit(&p->q, p->max_bytes, p->pool); /* empty: cannot fail */
+    if (dial_peer(t, g, sock, p->url, p->peer_name, err, errlen) != 0) {
+        net_sendq_fini(&p->q);
+        nng_close(sock);
+        net_gate_free(g);
+        return -1;
+    }
+    p->sock = sock;
+    p->gate = g;
+    p->ups_seen = 0;
+    return 0;
+}
+
+struct retired {
+    nng_socket sock;
+    struct net_gate *gate;
+};
+
+static void close_retired(void *arg)
+{
+    struct retired *r = arg;
+    nng_close(r->sock); /* after this, no hook of the socket runs */
+    net_gate_free(r->gate);
+    free(r);
+}
+
+#define NET_RENEW_GAP_MIN_MS NET_RECONN_MIN_MS
+#define NET_RENEW_GAP_MAX_MS NET_RECONN_MAX_MS
+#define NET_RENEW_CALM_MS 1000 /* renewals further apart than this start over */
+
+/* If p's connection went away (its gate shut), put a new socket in place.
+ * Frames still queued for the old one are dropped (counted as nng refusing
+ * them), as a lost connection loses them anyway. The old socket is closed
+ * on a thread of its own: nng_close may wait (net_close's reason) and the
+ * owner's loop must not. */
+static void peer_renew(struct net_transport *t, struct net_peer *p)
+{
+    if (p->gate && !net_gate_is_shut(p->gate)) return;
+    uint64_t now = net_now_ms();
+    if (now < p->renew_at_ms) return;
+    if (now - p->renew_at_ms > NET_RENEW_CALM_MS)
+        p->renew_gap_ms = NET_RENEW_GAP_MIN_MS;
+    else if (p->renew_gap_ms * 2 < NET_RENEW_GAP_MAX_MS)
+        p->renew_gap_ms *= 2;
+    else
+        p->renew_gap_ms = NET_RENEW_GAP_MAX_MS;
+    p->renew_at_ms = now + p->renew_gap_ms;
+    if (p->gate) {
+        size_t bytes, hwm;
+        uint64_t failed;
+        net_sendq_stats(&p->q, &bytes, &hwm, &failed);
+        p->failed_before += failed + net_sendq_held(&p->q);
+        if (hwm > p->hwm_before) p->hwm_before = hwm;
+        net_sendq_fini(&p->q);
+        struct retired *r = malloc(sizeof *r);
+        if (r) {
+            *r = (struct retired){.sock = p->sock, .gate = p->gate};
+            net_run_detached(close_retired, r);
+        } /* else out of memory: the old socket stays open, unused */
+        p->gate = NULL;
+    }
+    char err[256];
+    if (peer_connect(t, p, err, sizeof err) != 0) p->gate = NULL; /* again after the gap */
 }
 
 int net_add_peer_named(struct net_transport *t, uint32_t id, const char *url, const char *peer_name,
@@ -297,25 +401,23 @@ int net_add_peer_named(struct net_transport *t, uint32_t id, const char *url, co
         return -1;
     }
     struct net_peer *p = calloc(1, sizeof *p);
-    if (!p) {
+    if (p) {
+        p->url = strdup(url);
+        p->peer_name = peer_name ? strdup(peer_name) : NULL;
+    }
+    if (!p || !p->url || (peer_name && !p->peer_name)) {
         set_err(err, errlen, "add peer", url, NNG_ENOMEM);
-        return -1;
-    }
-    int rv = nng_push0_open(&p->sock);
-    if (rv != 0) {
-        set_err(err, errlen, "open PUSH socket for", url, rv);
+        if (p) {
+            free(p->url);
+            free(p->peer_name);
+        }
         free(p);
         return -1;
     }
-    if ((rv = net_sendq_init(&p->q, p->sock, NET_PEER_QUEUE_BYTES)) != 0) {
-        set_err(err, errlen, "send queue for", url, rv);
-        nng_close(p->sock);
-        free(p);
-        return -1;
-    }
-    if (dial_peer(t, p, p->sock, url, peer_name, err, errlen) != 0) {
-        net_sendq_fini(&p->q);
-        nng_close(p->sock);
+    p->max_bytes = NET_PEER_QUEUE_BYTES;
+    if (peer_connect(t, p, err, errlen) != 0) {
+        free(p->url);
+        free(p->peer_name);
         free(p);
         return -1;
     }
@@ -342,7 +444,7 @@ static int queue_frame(struct net_peer *p, const uint8_t *bytes, size_t len)
         return -1;
     }
     memcpy(nng_msg_body(m), bytes, len);
-    if (net_sendq_put(&p->q, m) != 0) {
+    if (!p->gate || net_sendq_put(&p->q, m) != 0) {
         nng_msg_free(m);
         p->st.frames_dropped++;
         p->st.bytes_dropped += len;
@@ -354,9 +456,10 @@ static int queue_frame(struct net_peer *p, const uint8_t *bytes, size_t len)
 }
 
 /* Hand the peer's frame to its queue, then start a new one. */
-static void flush_peer(struct net_peer *p)
+static void flush_peer(struct net_transport *t, struct net_peer *p)
 {
     if (!p->buf || p->f.count == 0) return;
+    peer_renew(t, p);
     uint16_t count = p->f.count;
     size_t len = net_frame_finish(&p->f);
     net_frame_init(&p->f, p->buf, p->f.cap);
@@ -398,7 +501,7 @@ int net_send(struct net_transport *t, uint32_t id, const uint8_t *msg, size_t le
     }
     size_t need = 4 + len; /* u32 length prefix + body */
     if (p->buf && (p->f.count >= NET_FRAME_MAX_MSGS || need > NET_FRAME_MAX - p->f.len))
-        flush_peer(p); /* the frame is full: send it now, start a new one */
+        flush_peer(t, p); /* the frame is full: send it now, start a new one */
     if (grow_buf(p, need) != 0) {
         p->st.frames_dropped++;
         p->st.bytes_dropped += len;
@@ -420,7 +523,7 @@ void net_flush(struct net_transport *t)
     for (size_t i = 0; i < t->npending; i++) {
         struct net_peer *p = t->peers[t->pending[i]];
         assert(p && p->listed);
-        flush_peer(p);
+        flush_peer(t, p);
         p->listed = false;
     }
     t->npending = 0;
@@ -469,12 +572,13 @@ void net_frame_free(uint8_t *frame)
 static void peer_stats(struct net_peer *p, struct net_peer_stats *out)
 {
     *out = p->st;
-    size_t bytes, hwm;
-    uint64_t failed;
-    net_sendq_stats(&p->q, &bytes, &hwm, &failed);
+    size_t bytes = 0, hwm = 0;
+    uint64_t failed = 0;
+    if (p->gate) net_sendq_stats(&p->q, &bytes, &hwm, &failed);
     out->queued_bytes = bytes;
-    out->queued_bytes_max = hwm;
-    out->frames_dropped += failed; /* queued, then refused by nng */
+    out->queued_bytes_max = hwm > p->hwm_before ? hwm : p->hwm_before;
+    /* queued, then refused by nng or lost with a connection */
+    out->frames_dropped += failed + p->failed_before;
 }
 
 void net_peer_stats(const struct net_transport *t, uint32_t id, struct net_peer_stats *out)
@@ -486,7 +590,12 @@ void net_peer_stats(const struct net_transport *t, uint32_t id, struct net_peer_
 int net_limit_peer(struct net_transport *t, uint32_t id, size_t max_bytes, bool shared)
 {
     if (!net_has_peer(t, id) || max_bytes == 0) return -1;
-    return net_sendq_limit(&t->peers[id]->q, max_bytes, shared ? &t->shared : NULL);
+    struct net_peer *p = t->peers[id];
+    struct net_send_pool *pool = shared ? &t->shared : NULL;
+    if (!p->gate || net_sendq_limit(&p->q, max_bytes, pool) != 0) return -1;
+    p->max_bytes = max_bytes; /* for the queues of later sockets too */
+    p->pool = pool;
+    return 0;
 }
 
 void net_total_stats(const struct net_transport *t, struct net_peer_stats *out)
@@ -513,6 +622,7 @@ void net_total_stats(const struct net_transport *t, struct net_peer_stats *out)
 int net_send_raw(struct net_transport *t, uint32_t id, const uint8_t *bytes, size_t len)
 {
     if (id >= NET_MAX_PEERS || !t->peers[id] || len == 0 || len > NET_FRAME_MAX) return -1;
+    peer_renew(t, t->peers[id]);
     return queue_frame(t->peers[id], bytes, len);
 }
 

@@ -40,8 +40,9 @@ for proto in $PROTOS; do
     [ -n "${SOAK_SEED:-}" ] && seed=(--seed "$SOAK_SEED")
     out="$TMP/$proto.out"
     # Line-buffered, and a core file kept in $TMP/cores: if bftctl itself
-    # dies (one SIGSEGV was seen once in CI and never reproduced), the
-    # report shows how far it got and, with gdb, where it died.
+    # dies, the report shows how far it got and, with gdb, where it died.
+    # (Two such SIGSEGVs in CI were nng 1.5.2 freeing a PUSH connection
+    # still on its ready list as a replica was killed: net/gate.h.)
     mkdir -p "$TMP/cores"
     (cd "$TMP/cores" && ulimit -c unlimited 2>/dev/null
      exec stdbuf -oL -eL "$BFTCTL" soak --protocol "$proto" --nodes $n --duration "$DUR" \
