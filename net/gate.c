@@ -16,6 +16,7 @@ struct net_gate *net_gate_new(struct net_tls_ctx *tls)
     atomic_init(&g->refused_pipe, 0);
     atomic_init(&g->ups, 0);
     g->tls = tls;
+    g->dialer = (nng_dialer)NNG_DIALER_INITIALIZER;
     return g;
 }
 
@@ -72,6 +73,10 @@ static void on_rem_post(nng_pipe p, nng_pipe_ev ev, void *arg)
     pthread_mutex_lock(&g->mu); /* waits for a send in progress */
     atomic_store_explicit(&g->shut, true, memory_order_release);
     pthread_mutex_unlock(&g->mu);
+    if (nng_dialer_id(g->dialer) > 0) {
+        (void)nng_dialer_set_ms(g->dialer, NNG_OPT_RECONNMINT, NET_GATE_SHUT_REDIAL_MS);
+        (void)nng_dialer_set_ms(g->dialer, NNG_OPT_RECONNMAXT, NET_GATE_SHUT_REDIAL_MS);
+    }
 }
 
 int net_gate_watch(struct net_gate *g, nng_socket s)

@@ -43,7 +43,15 @@ struct net_gate {
     atomic_uint refused_pipe;
     atomic_uint ups;         /* connections made (net_peers_up) */
     struct net_tls_ctx *tls; /* NULL: plain tcp/ipc */
+    /* The socket's dialer (id 0: none yet). Once the gate shuts, it redials
+     * only every NET_GATE_SHUT_REDIAL_MS: each refused connection would
+     * otherwise reset nng's backoff and redial every 20 ms until the
+     * transport replaces the socket, which it does only when it next sends
+     * to the peer or asks net_peers_up. */
+    nng_dialer dialer;
 };
+
+#define NET_GATE_SHUT_REDIAL_MS 1000
 
 /* A new open gate, or NULL (out of memory). */
 struct net_gate *net_gate_new(struct net_tls_ctx *tls);

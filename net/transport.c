@@ -278,6 +278,7 @@ static int dial_peer(struct net_transport *t, struct net_gate *g, nng_socket soc
         set_err(err, errlen, "create dialer for", url, rv);
         return -1;
     }
+    g->dialer = d; /* before it starts: the gate's hook may slow it down */
     if ((rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, NET_RECONN_MIN_MS)) != 0 ||
         (rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, NET_RECONN_MAX_MS)) != 0) {
         set_err(err, errlen, "set reconnect times for", url, rv);

@@ -76,6 +76,7 @@ static void test_gate_shuts_when_its_connection_goes(void **state)
     assert_int_equal(net_gate_watch(g, push), 0);
     nng_dialer d;
     assert_int_equal(nng_dialer_create(&d, push, url), 0);
+    g->dialer = d;
     assert_int_equal(nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, 20), 0);
     assert_int_equal(nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, 40), 0);
     assert_int_equal(nng_dialer_start(d, NNG_FLAG_NONBLOCK), 0);
@@ -96,11 +97,15 @@ static void test_gate_shuts_when_its_connection_goes(void **state)
         nng_msleep(5);
     assert_true(net_gate_is_shut(g));
     assert_false(net_gate_enter(g));
+    /* ...and its dialer no longer redials every 20 ms. */
+    nng_duration mint = 0;
+    assert_int_equal(nng_dialer_get_ms(d, NNG_OPT_RECONNMINT, &mint), 0);
+    assert_int_equal(mint, NET_GATE_SHUT_REDIAL_MS);
 
-    /* It comes back; the dialer reconnects every 20-40 ms, and every
-     * connection is refused before it starts: none is counted. */
+    /* It comes back; every connection the dialer makes now is refused
+     * before it starts: none is counted. */
     pull = pull_on(url);
-    nng_msleep(300);
+    nng_msleep(1500);
     assert_int_equal(atomic_load(&g->ups), 1);
 
     /* A queue behind the shut gate takes no frame. */
