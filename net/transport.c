@@ -18,6 +18,7 @@
 #include "net/tls.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,9 +74,36 @@ struct net_transport {
      * listed at most once (p->listed), so NET_MAX_PEERS bounds it. */
     uint32_t pending[NET_MAX_PEERS];
     size_t npending;
-    struct net_tls_ctx *tls;     /* NULL: plain tcp/ipc */
-    struct net_send_pool shared; /* what peers in the shared pool queue at most */
+    struct net_tls_ctx *tls;       /* NULL: plain tcp/ipc */
+    struct net_send_pool shared;   /* what peers in the shared pool queue at most */
+    struct net_retiring *retiring; /* replaced sockets still closing; NULL until one is */
 };
+
+/* Replaced peer sockets are closed on threads of their own (peer_renew).
+ * net_close waits for them (within its bound), so that nothing of the
+ * transport outlives it; net_abandon does not, and the last of them frees
+ * this. Shared with those threads, hence on the heap. */
+struct net_retiring {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned closing; /* threads still closing a socket */
+    bool orphaned;    /* the transport is gone without waiting */
+};
+
+static void retiring_release(struct net_retiring *r, bool wait)
+{
+    if (!r) return;
+    pthread_mutex_lock(&r->mu);
+    while (wait && r->closing)
+        pthread_cond_wait(&r->cv, &r->mu);
+    r->orphaned = true;
+    bool last = r->closing == 0;
+    pthread_mutex_unlock(&r->mu);
+    if (!last) return; /* the last closing thread frees it */
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
 
 /* A received frame is handed out as the nng_msg body itself (no copy of up
  * to NET_FRAME_MAX bytes); the nng_msg handle is stored in front of it so
@@ -113,6 +141,7 @@ static void release(struct net_transport *t, bool close_sockets)
         free(p);
     }
     if (t->listening && close_sockets) nng_close(t->pull);
+    retiring_release(t->retiring, close_sockets);
     /* Abandoned sockets may still run the TLS pipe hook, which points at
      * the context: it lives until the process exits. */
     if (t->tls && close_sockets) {
@@ -336,6 +365,7 @@ static int peer_connect(struct net_transport *t, struct net_peer *p, char *err, 
 struct retired {
     nng_socket sock;
     struct net_gate *gate;
+    struct net_retiring *set;
 };
 
 static void close_retired(void *arg)
@@ -343,7 +373,45 @@ static void close_retired(void *arg)
     struct retired *r = arg;
     nng_close(r->sock); /* after this, no hook of the socket runs */
     net_gate_free(r->gate);
+    struct net_retiring *set = r->set;
     free(r);
+    pthread_mutex_lock(&set->mu);
+    set->closing--;
+    bool last = set->orphaned && set->closing == 0;
+    pthread_cond_broadcast(&set->cv);
+    pthread_mutex_unlock(&set->mu);
+    if (!last) return;
+    pthread_cond_destroy(&set->cv);
+    pthread_mutex_destroy(&set->mu);
+    free(set);
+}
+
+/* Close a replaced socket on a thread of its own; false if out of memory
+ * (the socket then stays open, unused, until the process exits). */
+static bool retire(struct net_transport *t, nng_socket sock, struct net_gate *gate)
+{
+    if (!t->retiring) {
+        struct net_retiring *set = calloc(1, sizeof *set);
+        if (!set) return false;
+        if (pthread_mutex_init(&set->mu, NULL) != 0) {
+            free(set);
+            return false;
+        }
+        if (pthread_cond_init(&set->cv, NULL) != 0) {
+            pthread_mutex_destroy(&set->mu);
+            free(set);
+            return false;
+        }
+        t->retiring = set;
+    }
+    struct retired *r = malloc(sizeof *r);
+    if (!r) return false;
+    *r = (struct retired){.sock = sock, .gate = gate, .set = t->retiring};
+    pthread_mutex_lock(&t->retiring->mu);
+    t->retiring->closing++;
+    pthread_mutex_unlock(&t->retiring->mu);
+    net_run_detached(close_retired, r);
+    return true;
 }
 
 #define NET_RENEW_GAP_MIN_MS NET_RECONN_MIN_MS
@@ -374,11 +442,7 @@ static void peer_renew(struct net_transport *t, struct net_peer *p)
         p->failed_before += failed + net_sendq_held(&p->q);
         if (hwm > p->hwm_before) p->hwm_before = hwm;
         net_sendq_fini(&p->q);
-        struct retired *r = malloc(sizeof *r);
-        if (r) {
-            *r = (struct retired){.sock = p->sock, .gate = p->gate};
-            net_run_detached(close_retired, r);
-        } /* else out of memory: the old socket stays open, unused */
+        (void)retire(t, p->sock, p->gate);
         p->gate = NULL;
     }
     char err[256];
