@@ -15,7 +15,7 @@
  * So a PUSH socket carries one connection in its life. Once a connection
  * that got past our admission check goes away, the gate shuts: no frame is
  * handed to the socket again and no new connection is admitted, and the
- * transport replaces the socket with a new one (transport.c, peer_renew).
+ * transport replaces the socket with a new one (net/peer.c, net_peer_renew).
  * The shutting hook and every send into the socket take the gate's mutex,
  * so a send either finishes before the hook returns (before nng frees the
  * connection: the hook runs first in its teardown) or sees the gate shut.

@@ -12,13 +12,12 @@
  * costs us dropped frames, never a stalled replica (bulkhead), and never
  * more memory than its bound.
  */
-#include "net/gate.h"
 #include "net/net.h"
+#include "net/peer.h"
 #include "net/sendq.h"
 #include "net/tls.h"
 
 #include <assert.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +25,6 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
-#include <nng/protocol/pipeline0/push.h>
 
 #define NET_BUF_INIT 4096 /* first coalescing buffer; doubles up to the cap */
 /* A coalescing buffer above this is freed after a flush that used less
@@ -35,35 +33,8 @@
  * a peer that gets big frames every iteration (a backup, from the primary)
  * keeps its buffer. */
 #define NET_BUF_KEEP (64u << 10)
-#define NET_RECV_SLACK 4096   /* frames a little too big still reach the checker */
-#define NET_RECONN_MIN_MS 20  /* redial quickly after a peer restarts */
-#define NET_RECONN_MAX_MS 500 /* but back off for a peer that stays down */
-#define NET_TIMEO_UNSET (-3)  /* below every nng_duration we ever set */
-
-struct net_peer {
-    /* PUSH, dialled to the peer, unbuffered: frames wait in q. One
-     * connection per socket: when it goes, its gate shuts and peer_renew
-     * puts a new socket, gate and queue in its place (net/gate.h). */
-    nng_socket sock;
-    struct net_gate *gate; /* NULL: no socket now (a renewal failed) */
-    struct net_sendq q;    /* initialised iff gate */
-    uint8_t *buf;          /* coalescing buffer, NULL until the first send */
-    struct net_frame f;
-    bool listed; /* on t->pending */
-    struct net_peer_stats st;
-    unsigned ups_seen; /* gate->ups when net_peers_up last looked */
-    /* What a renewal needs: the address, the TLS name, the queue's bounds. */
-    char *url;
-    char *peer_name;
-    size_t max_bytes;
-    struct net_send_pool *pool;
-    /* Renewals back off like nng's redials when they come in a row (a peer
-     * that accepts and drops at once must not cost a thread every 20 ms). */
-    uint64_t renew_at_ms, renew_gap_ms;
-    /* Folded in from replaced queues, so the counters never go back. */
-    uint64_t failed_before;
-    size_t hwm_before;
-};
+#define NET_RECV_SLACK 4096  /* frames a little too big still reach the checker */
+#define NET_TIMEO_UNSET (-3) /* below every nng_duration we ever set */
 
 struct net_transport {
     nng_socket pull;
@@ -79,69 +50,21 @@ struct net_transport {
     struct net_retiring *retiring; /* replaced sockets still closing; NULL until one is */
 };
 
-/* Replaced peer sockets are closed on threads of their own (peer_renew).
- * net_close waits for them (within its bound), so that nothing of the
- * transport outlives it; net_abandon does not, and the last of them frees
- * this. Shared with those threads, hence on the heap. */
-struct net_retiring {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    unsigned closing; /* threads still closing a socket */
-    bool orphaned;    /* the transport is gone without waiting */
-};
-
-static void retiring_release(struct net_retiring *r, bool wait)
-{
-    if (!r) return;
-    pthread_mutex_lock(&r->mu);
-    while (wait && r->closing)
-        pthread_cond_wait(&r->cv, &r->mu);
-    r->orphaned = true;
-    bool last = r->closing == 0;
-    pthread_mutex_unlock(&r->mu);
-    if (!last) return; /* the last closing thread frees it */
-    pthread_cond_destroy(&r->cv);
-    pthread_mutex_destroy(&r->mu);
-    free(r);
-}
-
 /* A received frame is handed out as the nng_msg body itself (no copy of up
  * to NET_FRAME_MAX bytes); the nng_msg handle is stored in front of it so
  * net_frame_free can find it. nng leaves headroom in received messages, so
  * the insert normally moves nothing. */
 #define NET_RECV_HDR sizeof(nng_msg *)
 
-static void set_err(char *err, size_t errlen, const char *what, const char *url, int rv)
-{
-    if (err && errlen) snprintf(err, errlen, "%s %s: %s", what, url, nng_strerror(rv));
-}
-
 static void release(struct net_transport *t, bool close_sockets)
 {
     if (!t) return;
     /* Messages not yet flushed, and frames still in nng's queues, are
      * discarded: reliability is the protocols' business. */
-    for (size_t i = 0; i < NET_MAX_PEERS; i++) {
-        struct net_peer *p = t->peers[i];
-        if (!p) continue;
-        if (p->gate) {
-            /* Before the socket closes: the completion must not run after
-             * the queue is gone. */
-            net_sendq_fini(&p->q);
-            if (close_sockets) {
-                nng_close(p->sock);
-                net_gate_free(p->gate);
-            }
-            /* else the socket outlives p and its hooks still use the gate:
-             * it stays, for a process about to exit. */
-        }
-        free(p->buf);
-        free(p->url);
-        free(p->peer_name);
-        free(p);
-    }
+    for (size_t i = 0; i < NET_MAX_PEERS; i++)
+        net_peer_free(t->peers[i], close_sockets);
     if (t->listening && close_sockets) nng_close(t->pull);
-    retiring_release(t->retiring, close_sockets);
+    net_retiring_release(t->retiring, close_sockets);
     /* Abandoned sockets may still run the TLS pipe hook, which points at
      * the context: it lives until the process exits. */
     if (t->tls && close_sockets) {
@@ -177,21 +100,21 @@ static int start_listener(struct net_transport *t, const char *url, char *err, s
     int rv;
     if (!t->tls) {
         if ((rv = nng_listen(t->pull, url, NULL, 0)) != 0) {
-            set_err(err, errlen, "listen on", url, rv);
+            net_set_err(err, errlen, "listen on", url, rv);
             return -1;
         }
         return 0;
     }
     nng_listener l;
     if ((rv = nng_listener_create(&l, t->pull, url)) != 0) {
-        set_err(err, errlen, "create listener on", url, rv);
+        net_set_err(err, errlen, "create listener on", url, rv);
         return -1;
     }
     if (net_tls_listener(t->tls, l, err, errlen) != 0 ||
         net_tls_guard(t->tls, t->pull, err, errlen) != 0)
         return -1;
     if ((rv = nng_listener_start(l, 0)) != 0) {
-        set_err(err, errlen, "listen on", url, rv);
+        net_set_err(err, errlen, "listen on", url, rv);
         return -1;
     }
     return 0;
@@ -209,7 +132,7 @@ int net_open_tls(struct net_transport **out, const char *listen_url,
     *out = NULL;
     struct net_transport *t = calloc(1, sizeof *t);
     if (!t) {
-        set_err(err, errlen, "open", listen_url ? listen_url : "(send-only)", NNG_ENOMEM);
+        net_set_err(err, errlen, "open", listen_url ? listen_url : "(send-only)", NNG_ENOMEM);
         return -1;
     }
     t->recv_timeo_ms = NET_TIMEO_UNSET;
@@ -218,7 +141,7 @@ int net_open_tls(struct net_transport **out, const char *listen_url,
     if (tls) {
         t->tls = malloc(sizeof *t->tls);
         if (!t->tls || net_tls_ctx_init(t->tls, tls, err, errlen) != 0) {
-            if (!t->tls) set_err(err, errlen, "open", "TLS", NNG_ENOMEM);
+            if (!t->tls) net_set_err(err, errlen, "open", "TLS", NNG_ENOMEM);
             free(t->tls);
             free(t);
             return -1;
@@ -230,7 +153,7 @@ int net_open_tls(struct net_transport **out, const char *listen_url,
     }
     if (listen_url) {
         if ((rv = nng_pull0_open(&t->pull)) != 0) {
-            set_err(err, errlen, "open PULL socket for", listen_url, rv);
+            net_set_err(err, errlen, "open PULL socket for", listen_url, rv);
             release(t, true);
             return -1;
         }
@@ -239,7 +162,7 @@ int net_open_tls(struct net_transport **out, const char *listen_url,
          * it: a peer cannot make us buffer more than this per frame. */
         rv = nng_socket_set_size(t->pull, NNG_OPT_RECVMAXSZ, NET_FRAME_MAX + NET_RECV_SLACK);
         if (rv != 0) {
-            set_err(err, errlen, "set receive limit on", listen_url, rv);
+            net_set_err(err, errlen, "set receive limit on", listen_url, rv);
             goto err_close;
         }
         if (start_listener(t, listen_url, err, errlen) != 0) goto err_close;
@@ -267,8 +190,6 @@ void net_abandon(struct net_transport *t)
     release(t, false);
 }
 
-static void peer_renew(struct net_transport *t, struct net_peer *p);
-
 uint64_t net_peers_up(struct net_transport *t)
 {
     uint64_t mask = 0;
@@ -277,7 +198,7 @@ uint64_t net_peers_up(struct net_transport *t)
         if (!p) continue;
         /* Also where an idle peer's dead socket is replaced, so that it
          * redials and comes back up without waiting for our next send. */
-        peer_renew(t, p);
+        net_peer_renew(p, t->tls, &t->retiring);
         if (!p->gate) continue;
         unsigned ups = atomic_load_explicit(&p->gate->ups, memory_order_relaxed);
         if (ups == p->ups_seen) continue;
@@ -287,166 +208,9 @@ uint64_t net_peers_up(struct net_transport *t)
     return mask;
 }
 
-static int dial_peer(struct net_transport *t, struct net_gate *g, nng_socket sock, const char *url,
-                     const char *peer_name, char *err, size_t errlen)
-{
-    nng_dialer d;
-    int rv;
-    /* Admission (TLS), connection counting and the shutting hook. */
-    if ((rv = net_gate_watch(g, sock)) != 0) {
-        set_err(err, errlen, "watch connections to", url, rv);
-        return -1;
-    }
-    /* Unbuffered: nng's queue counts messages, not bytes; ours (sendq.h)
-     * holds the frames instead. */
-    if ((rv = nng_socket_set_int(sock, NNG_OPT_SENDBUF, 0)) != 0) {
-        set_err(err, errlen, "set send queue for", url, rv);
-        return -1;
-    }
-    if ((rv = nng_dialer_create(&d, sock, url)) != 0) {
-        set_err(err, errlen, "create dialer for", url, rv);
-        return -1;
-    }
-    g->dialer = d; /* before it starts: the gate's hook may slow it down */
-    if ((rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, NET_RECONN_MIN_MS)) != 0 ||
-        (rv = nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, NET_RECONN_MAX_MS)) != 0) {
-        set_err(err, errlen, "set reconnect times for", url, rv);
-        return -1;
-    }
-    if (t->tls && net_tls_dialer(t->tls, d, peer_name, err, errlen) != 0) return -1;
-    /* NONBLOCK: connect in the background and keep redialling; a peer that
-     * is down now is not an error. */
-    if ((rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0) {
-        set_err(err, errlen, "dial", url, rv);
-        return -1;
-    }
-    return 0;
-}
-
 int net_add_peer(struct net_transport *t, uint32_t id, const char *url, char *err, size_t errlen)
 {
     return net_add_peer_named(t, id, url, NULL, err, errlen);
-}
-
-/* A new PUSH socket for p, its gate and its queue, dialling p->url. */
-static int peer_connect(struct net_transport *t, struct net_peer *p, char *err, size_t errlen)
-{
-    nng_socket sock;
-    int rv = nng_push0_open(&sock);
-    if (rv != 0) {
-        set_err(err, errlen, "open PUSH socket for", p->url, rv);
-        return -1;
-    }
-    struct net_gate *g = net_gate_new(t->tls);
-    if (!g) {
-        set_err(err, errlen, "add peer", p->url, NNG_ENOMEM);
-        nng_close(sock);
-        return -1;
-    }
-    if ((rv = net_sendq_init(&p->q, sock, g, p->max_bytes)) != 0) {
-        set_err(err, errlen, "send queue for", p->url, rv);
-        nng_close(sock);
-        net_gate_free(g);
-        return -1;
-    }
-    (void)net_sendq_limit(&p->q, p->max_bytes, p->pool); /* empty: cannot fail */
-    if (dial_peer(t, g, sock, p->url, p->peer_name, err, errlen) != 0) {
-        net_sendq_fini(&p->q);
-        nng_close(sock);
-        net_gate_free(g);
-        return -1;
-    }
-    p->sock = sock;
-    p->gate = g;
-    p->ups_seen = 0;
-    return 0;
-}
-
-struct retired {
-    nng_socket sock;
-    struct net_gate *gate;
-    struct net_retiring *set;
-};
-
-static void close_retired(void *arg)
-{
-    struct retired *r = arg;
-    nng_close(r->sock); /* after this, no hook of the socket runs */
-    net_gate_free(r->gate);
-    struct net_retiring *set = r->set;
-    free(r);
-    pthread_mutex_lock(&set->mu);
-    set->closing--;
-    bool last = set->orphaned && set->closing == 0;
-    pthread_cond_broadcast(&set->cv);
-    pthread_mutex_unlock(&set->mu);
-    if (!last) return;
-    pthread_cond_destroy(&set->cv);
-    pthread_mutex_destroy(&set->mu);
-    free(set);
-}
-
-/* Close a replaced socket on a thread of its own; false if out of memory
- * (the socket then stays open, unused, until the process exits). */
-static bool retire(struct net_transport *t, nng_socket sock, struct net_gate *gate)
-{
-    if (!t->retiring) {
-        struct net_retiring *set = calloc(1, sizeof *set);
-        if (!set) return false;
-        if (pthread_mutex_init(&set->mu, NULL) != 0) {
-            free(set);
-            return false;
-        }
-        if (pthread_cond_init(&set->cv, NULL) != 0) {
-            pthread_mutex_destroy(&set->mu);
-            free(set);
-            return false;
-        }
-        t->retiring = set;
-    }
-    struct retired *r = malloc(sizeof *r);
-    if (!r) return false;
-    *r = (struct retired){.sock = sock, .gate = gate, .set = t->retiring};
-    pthread_mutex_lock(&t->retiring->mu);
-    t->retiring->closing++;
-    pthread_mutex_unlock(&t->retiring->mu);
-    net_run_detached(close_retired, r);
-    return true;
-}
-
-#define NET_RENEW_GAP_MIN_MS NET_RECONN_MIN_MS
-#define NET_RENEW_GAP_MAX_MS NET_RECONN_MAX_MS
-#define NET_RENEW_CALM_MS 1000 /* renewals further apart than this start over */
-
-/* If p's connection went away (its gate shut), put a new socket in place.
- * Frames still queued for the old one are dropped (counted as nng refusing
- * them), as a lost connection loses them anyway. The old socket is closed
- * on a thread of its own: nng_close may wait (net_close's reason) and the
- * owner's loop must not. */
-static void peer_renew(struct net_transport *t, struct net_peer *p)
-{
-    if (p->gate && !net_gate_is_shut(p->gate)) return;
-    uint64_t now = net_now_ms();
-    if (now < p->renew_at_ms) return;
-    if (now - p->renew_at_ms > NET_RENEW_CALM_MS)
-        p->renew_gap_ms = NET_RENEW_GAP_MIN_MS;
-    else if (p->renew_gap_ms * 2 < NET_RENEW_GAP_MAX_MS)
-        p->renew_gap_ms *= 2;
-    else
-        p->renew_gap_ms = NET_RENEW_GAP_MAX_MS;
-    p->renew_at_ms = now + p->renew_gap_ms;
-    if (p->gate) {
-        size_t bytes, hwm;
-        uint64_t failed;
-        net_sendq_stats(&p->q, &bytes, &hwm, &failed);
-        p->failed_before += failed + net_sendq_held(&p->q);
-        if (hwm > p->hwm_before) p->hwm_before = hwm;
-        net_sendq_fini(&p->q);
-        (void)retire(t, p->sock, p->gate);
-        p->gate = NULL;
-    }
-    char err[256];
-    if (peer_connect(t, p, err, sizeof err) != 0) p->gate = NULL; /* again after the gap */
 }
 
 int net_add_peer_named(struct net_transport *t, uint32_t id, const char *url, const char *peer_name,
@@ -465,27 +229,8 @@ int net_add_peer_named(struct net_transport *t, uint32_t id, const char *url, co
         if (err && errlen) snprintf(err, errlen, "peer id %u already added", id);
         return -1;
     }
-    struct net_peer *p = calloc(1, sizeof *p);
-    if (p) {
-        p->url = strdup(url);
-        p->peer_name = peer_name ? strdup(peer_name) : NULL;
-    }
-    if (!p || !p->url || (peer_name && !p->peer_name)) {
-        set_err(err, errlen, "add peer", url, NNG_ENOMEM);
-        if (p) {
-            free(p->url);
-            free(p->peer_name);
-        }
-        free(p);
-        return -1;
-    }
-    p->max_bytes = NET_PEER_QUEUE_BYTES;
-    if (peer_connect(t, p, err, errlen) != 0) {
-        free(p->url);
-        free(p->peer_name);
-        free(p);
-        return -1;
-    }
+    struct net_peer *p = net_peer_new(url, peer_name, t->tls, err, errlen);
+    if (!p) return -1;
     t->peers[id] = p;
     return 0;
 }
@@ -524,7 +269,7 @@ static int queue_frame(struct net_peer *p, const uint8_t *bytes, size_t len)
 static void flush_peer(struct net_transport *t, struct net_peer *p)
 {
     if (!p->buf || p->f.count == 0) return;
-    peer_renew(t, p);
+    net_peer_renew(p, t->tls, &t->retiring);
     uint16_t count = p->f.count;
     size_t len = net_frame_finish(&p->f);
     net_frame_init(&p->f, p->buf, p->f.cap);
@@ -687,7 +432,7 @@ void net_total_stats(const struct net_transport *t, struct net_peer_stats *out)
 int net_send_raw(struct net_transport *t, uint32_t id, const uint8_t *bytes, size_t len)
 {
     if (id >= NET_MAX_PEERS || !t->peers[id] || len == 0 || len > NET_FRAME_MAX) return -1;
-    peer_renew(t, t->peers[id]);
+    net_peer_renew(t->peers[id], t->tls, &t->retiring);
     return queue_frame(t->peers[id], bytes, len);
 }
 
