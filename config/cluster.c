@@ -175,7 +175,8 @@ static int parse_cluster_id(const struct cluster_ctx *x, const cJSON *root, uint
 
 static bool address_ok(const char *a)
 {
-    static const char *const schemes[] = {"tcp://", "ipc://", "inproc://", "tls+tcp://"};
+    static const char *const schemes[] = {"tcp://", "ipc://", "inproc://", "tls+tcp://",
+                                          "tcp+direct://"};
     for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
         size_t l = strlen(schemes[i]);
         if (strncmp(a, schemes[i], l) == 0 && a[l] != '\0') return true;
@@ -216,8 +217,8 @@ static int parse_member(const struct cluster_ctx *x, const cJSON *it, const char
                             where, address);
     if (address[0] != '\0' && !address_ok(address))
         return cluster_fail(x,
-                            "%saddress: \"%s\" must be an nng URL starting with tcp://, ipc://, "
-                            "inproc:// or tls+tcp://",
+                            "%saddress: \"%s\" must start with tcp://, ipc://, inproc://, "
+                            "tls+tcp:// (nng) or tcp+direct:// (net/direct.h)",
                             where, address);
     const cJSON *k = field(it, "public_key");
     if (k == NULL) return cluster_fail(x, "%spublic_key: missing (string required)", where);

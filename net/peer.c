@@ -199,7 +199,7 @@ void net_peer_renew(struct net_peer *p, struct net_tls_ctx *tls, struct net_reti
 }
 
 struct net_peer *net_peer_new(const char *url, const char *peer_name, struct net_tls_ctx *tls,
-                              char *err, size_t errlen)
+                              bool dial, char *err, size_t errlen)
 {
     struct net_peer *p = calloc(1, sizeof *p);
     if (p) {
@@ -212,7 +212,7 @@ struct net_peer *net_peer_new(const char *url, const char *peer_name, struct net
         net_peer_free(p, true);
         return NULL;
     }
-    if (peer_connect(p, tls, err, errlen) != 0) {
+    if (dial && peer_connect(p, tls, err, errlen) != 0) {
         net_peer_free(p, true);
         return NULL;
     }

@@ -54,8 +54,9 @@ struct net_retiring;
 void net_set_err(char *err, size_t errlen, const char *what, const char *url, int rv);
 /* A peer dialling url (peer_name: the TLS name, or NULL), its queue
  * bounded by NET_PEER_QUEUE_BYTES: the peer, or NULL with err. */
+/* dial false: no socket (a direct transport's peer: net/direct.h sends). */
 struct net_peer *net_peer_new(const char *url, const char *peer_name, struct net_tls_ctx *tls,
-                              char *err, size_t errlen);
+                              bool dial, char *err, size_t errlen);
 /* Free p. close_socket: close its socket and gate now; else leave them to
  * the process's exit (their hooks may still run: net_abandon). */
 void net_peer_free(struct net_peer *p, bool close_socket);

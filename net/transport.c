@@ -13,6 +13,7 @@
  * more memory than its bound.
  */
 #include "net/net.h"
+#include "net/direct.h"
 #include "net/peer.h"
 #include "net/sendq.h"
 #include "net/tls.h"
@@ -48,6 +49,10 @@ struct net_transport {
     struct net_tls_ctx *tls;       /* NULL: plain tcp/ipc */
     struct net_send_pool shared;   /* what peers in the shared pool queue at most */
     struct net_retiring *retiring; /* replaced sockets still closing; NULL until one is */
+    /* tcp+direct:// (net/direct.h): set at open for a listener, at the
+     * first peer for a send-only transport; then every URL is direct. */
+    struct net_direct *direct;
+    bool nng_used; /* a listener or peer over nng: no direct URL from then on */
 };
 
 /* A received frame is handed out as the nng_msg body itself (no copy of up
@@ -55,6 +60,7 @@ struct net_transport {
  * net_frame_free can find it. nng leaves headroom in received messages, so
  * the insert normally moves nothing. */
 #define NET_RECV_HDR sizeof(nng_msg *)
+_Static_assert(sizeof(nng_msg *) == NET_DIRECT_FRAME_HDR, "net_frame_free reads one pointer");
 
 static void release(struct net_transport *t, bool close_sockets)
 {
@@ -64,6 +70,7 @@ static void release(struct net_transport *t, bool close_sockets)
     for (size_t i = 0; i < NET_MAX_PEERS; i++)
         net_peer_free(t->peers[i], close_sockets);
     if (t->listening && close_sockets) nng_close(t->pull);
+    net_direct_close(t->direct); /* plain sockets: closing never waits */
     net_retiring_release(t->retiring, close_sockets);
     /* Abandoned sockets may still run the TLS pipe hook, which points at
      * the context: it lives until the process exits. */
@@ -83,6 +90,20 @@ bool net_url_is_tls(const char *url)
  * silently send some traffic in the clear, or never connect. */
 static int check_scheme(const struct net_transport *t, const char *url, char *err, size_t errlen)
 {
+    bool direct = net_url_is_direct(url);
+    if (direct && t->tls) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: TLS is on, the URL must be tls+tcp:// (no TLS over %s)", url,
+                     NET_DIRECT_SCHEME);
+        return -1;
+    }
+    if ((direct && t->nng_used) || (!direct && t->direct)) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: one transport speaks %s to every peer or to none", url,
+                     NET_DIRECT_SCHEME);
+        return -1;
+    }
+    if (direct) return 0;
     if (t->tls && !net_url_is_tls(url)) {
         if (err && errlen) snprintf(err, errlen, "%s: TLS is on, the URL must be tls+tcp://", url);
         return -1;
@@ -151,7 +172,13 @@ int net_open_tls(struct net_transport **out, const char *listen_url,
         release(t, true);
         return -1;
     }
-    if (listen_url) {
+    if (listen_url && net_url_is_direct(listen_url)) {
+        if (net_direct_open(&t->direct, listen_url, err, errlen) != 0) {
+            release(t, true);
+            return -1;
+        }
+    } else if (listen_url) {
+        t->nng_used = true;
         if ((rv = nng_pull0_open(&t->pull)) != 0) {
             net_set_err(err, errlen, "open PULL socket for", listen_url, rv);
             release(t, true);
@@ -192,6 +219,10 @@ void net_abandon(struct net_transport *t)
 
 uint64_t net_peers_up(struct net_transport *t)
 {
+    if (t->direct) {
+        net_direct_poll(t->direct);
+        return net_direct_peers_up(t->direct);
+    }
     uint64_t mask = 0;
     for (uint32_t id = 0; id < NET_MAX_PEERS && id < 64; id++) {
         struct net_peer *p = t->peers[id];
@@ -229,8 +260,15 @@ int net_add_peer_named(struct net_transport *t, uint32_t id, const char *url, co
         if (err && errlen) snprintf(err, errlen, "peer id %u already added", id);
         return -1;
     }
-    struct net_peer *p = net_peer_new(url, peer_name, t->tls, err, errlen);
+    bool direct = net_url_is_direct(url);
+    if (direct && !t->direct && net_direct_open(&t->direct, NULL, err, errlen) != 0) return -1;
+    struct net_peer *p = net_peer_new(url, peer_name, t->tls, !direct, err, errlen);
     if (!p) return -1;
+    if (direct && net_direct_add_peer(t->direct, id, url, err, errlen) != 0) {
+        net_peer_free(p, true);
+        return -1;
+    }
+    t->nng_used |= !direct;
     t->peers[id] = p;
     return 0;
 }
@@ -243,8 +281,19 @@ bool net_has_peer(const struct net_transport *t, uint32_t id)
 /* Queue `len` bytes as one nng message without blocking: 0, or -1 with
  * the frame dropped and counted (the queue is at a bound, or memory is
  * short). */
-static int queue_frame(struct net_peer *p, const uint8_t *bytes, size_t len)
+static int queue_frame(struct net_transport *t, uint32_t id, struct net_peer *p,
+                       const uint8_t *bytes, size_t len)
 {
+    if (t->direct) {
+        if (net_direct_queue(t->direct, id, bytes, len) != 0) {
+            p->st.frames_dropped++;
+            p->st.bytes_dropped += len;
+            return -1;
+        }
+        p->st.frames_sent++;
+        p->st.bytes_sent += len;
+        return 0;
+    }
     /* An exact-size copy: the queue counts len bytes per frame, so a frame
      * must not carry the coalescing buffer's spare room. */
     nng_msg *m;
@@ -266,14 +315,14 @@ static int queue_frame(struct net_peer *p, const uint8_t *bytes, size_t len)
 }
 
 /* Hand the peer's frame to its queue, then start a new one. */
-static void flush_peer(struct net_transport *t, struct net_peer *p)
+static void flush_peer(struct net_transport *t, uint32_t id, struct net_peer *p)
 {
     if (!p->buf || p->f.count == 0) return;
-    net_peer_renew(p, t->tls, &t->retiring);
+    if (!t->direct) net_peer_renew(p, t->tls, &t->retiring);
     uint16_t count = p->f.count;
     size_t len = net_frame_finish(&p->f);
     net_frame_init(&p->f, p->buf, p->f.cap);
-    if (queue_frame(p, p->buf, len) == 0) p->st.msgs_sent += count;
+    if (queue_frame(t, id, p, p->buf, len) == 0) p->st.msgs_sent += count;
     if (p->f.cap > NET_BUF_KEEP && len <= p->f.cap / 4) {
         free(p->buf); /* grown for an earlier burst: regrow on demand */
         p->buf = NULL;
@@ -311,7 +360,7 @@ int net_send(struct net_transport *t, uint32_t id, const uint8_t *msg, size_t le
     }
     size_t need = 4 + len; /* u32 length prefix + body */
     if (p->buf && (p->f.count >= NET_FRAME_MAX_MSGS || need > NET_FRAME_MAX - p->f.len))
-        flush_peer(t, p); /* the frame is full: send it now, start a new one */
+        flush_peer(t, id, p); /* the frame is full: send it now, start a new one */
     if (grow_buf(p, need) != 0) {
         p->st.frames_dropped++;
         p->st.bytes_dropped += len;
@@ -333,16 +382,21 @@ void net_flush(struct net_transport *t)
     for (size_t i = 0; i < t->npending; i++) {
         struct net_peer *p = t->peers[t->pending[i]];
         assert(p && p->listed);
-        flush_peer(t, p);
+        flush_peer(t, t->pending[i], p);
         p->listed = false;
     }
     t->npending = 0;
+    /* A direct transport moves only inside its owner's calls: flushes
+     * finish its connects and blocked writes too (a send-only one has no
+     * net_recv to do it). */
+    if (t->direct) net_direct_poll(t->direct);
 }
 
 int net_recv(struct net_transport *t, int timeout_ms, uint8_t **frame, size_t *len)
 {
     *frame = NULL;
     *len = 0;
+    if (t->direct) return net_direct_recv(t->direct, timeout_ms, frame, len);
     if (!t->listening) return -1; /* send-only endpoint: nothing will arrive */
     nng_msg *m = NULL;
     int rv;
@@ -375,16 +429,24 @@ void net_frame_free(uint8_t *frame)
     if (!frame) return;
     nng_msg *m;
     memcpy(&m, frame - NET_RECV_HDR, sizeof m);
+    if (!m) { /* the direct transport's: a plain allocation (net/direct.h) */
+        free(frame - NET_DIRECT_FRAME_HDR);
+        return;
+    }
     nng_msg_free(m);
 }
 
 /* The peer's counters with its queue's bytes, read under the queue's lock. */
-static void peer_stats(struct net_peer *p, struct net_peer_stats *out)
+static void peer_stats(const struct net_transport *t, uint32_t id, struct net_peer *p,
+                       struct net_peer_stats *out)
 {
     *out = p->st;
     size_t bytes = 0, hwm = 0;
     uint64_t failed = 0;
-    if (p->gate) net_sendq_stats(&p->q, &bytes, &hwm, &failed);
+    if (t->direct)
+        net_direct_stats(t->direct, id, &bytes, &hwm, &failed);
+    else if (p->gate)
+        net_sendq_stats(&p->q, &bytes, &hwm, &failed);
     out->queued_bytes = bytes;
     out->queued_bytes_max = hwm > p->hwm_before ? hwm : p->hwm_before;
     /* queued, then refused by nng or lost with a connection */
@@ -394,7 +456,7 @@ static void peer_stats(struct net_peer *p, struct net_peer_stats *out)
 void net_peer_stats(const struct net_transport *t, uint32_t id, struct net_peer_stats *out)
 {
     memset(out, 0, sizeof *out);
-    if (net_has_peer(t, id)) peer_stats(t->peers[id], out);
+    if (net_has_peer(t, id)) peer_stats(t, id, t->peers[id], out);
 }
 
 int net_limit_peer(struct net_transport *t, uint32_t id, size_t max_bytes, bool shared)
@@ -402,7 +464,11 @@ int net_limit_peer(struct net_transport *t, uint32_t id, size_t max_bytes, bool 
     if (!net_has_peer(t, id) || max_bytes == 0) return -1;
     struct net_peer *p = t->peers[id];
     struct net_send_pool *pool = shared ? &t->shared : NULL;
-    if (!p->gate || net_sendq_limit(&p->q, max_bytes, pool) != 0) return -1;
+    if (t->direct) {
+        if (net_direct_limit(t->direct, id, max_bytes, pool) != 0) return -1;
+    } else if (!p->gate || net_sendq_limit(&p->q, max_bytes, pool) != 0) {
+        return -1;
+    }
     p->max_bytes = max_bytes; /* for the queues of later sockets too */
     p->pool = pool;
     return 0;
@@ -415,7 +481,7 @@ void net_total_stats(const struct net_transport *t, struct net_peer_stats *out)
         struct net_peer *p = t->peers[i];
         if (!p) continue;
         struct net_peer_stats st;
-        peer_stats(p, &st);
+        peer_stats(t, (uint32_t)i, p, &st);
         out->msgs_sent += st.msgs_sent;
         out->bytes_sent += st.bytes_sent;
         out->frames_sent += st.frames_sent;
@@ -432,8 +498,8 @@ void net_total_stats(const struct net_transport *t, struct net_peer_stats *out)
 int net_send_raw(struct net_transport *t, uint32_t id, const uint8_t *bytes, size_t len)
 {
     if (id >= NET_MAX_PEERS || !t->peers[id] || len == 0 || len > NET_FRAME_MAX) return -1;
-    net_peer_renew(t->peers[id], t->tls, &t->retiring);
-    return queue_frame(t->peers[id], bytes, len);
+    if (!t->direct) net_peer_renew(t->peers[id], t->tls, &t->retiring);
+    return queue_frame(t, id, t->peers[id], bytes, len);
 }
 
 uint64_t net_tls_refused(const struct net_transport *t)

@@ -30,8 +30,11 @@ struct keygen_opts {
     const char *hosts[BFT_MAX_REPLICAS];
     const char *client_host;
     uint16_t status_port;
-    bool tls; /* tls+tcp:// addresses, a CA and certificates (docs/tls.md) */
+    bool tls;    /* tls+tcp:// addresses, a CA and certificates (docs/tls.md) */
+    bool direct; /* tcp+direct:// addresses (net/direct.h); not with tls */
 };
+/* The address scheme keygen writes: "tls+tcp", "tcp+direct" or "tcp". */
+const char *ctl_url_scheme(bool tls, bool direct);
 /* "PORT+70": where status ports start above a base port, clear of the
  * replicas (PORT+i), twins (PORT+50+i) and the client port (PORT+99) for
  * n <= BFT_MAX_REPLICAS. */

@@ -91,7 +91,7 @@ int ctl_keygen(const struct keygen_opts *o, char *err, size_t errlen)
     }
     char path[700];
     int rv = -1;
-    const char *scheme = o->tls ? "tls+tcp" : "tcp";
+    const char *scheme = ctl_url_scheme(o->tls, o->direct);
     for (uint32_t i = 0; i < o->nodes; i++) {
         if (crypto_keypair_generate(&kp) != 0) goto out;
         c.replicas[i].id = i;
@@ -221,6 +221,9 @@ static const struct cli_opt k_opts[] = {
     {"tls", 0, NULL, CLI_FLAG, OFF(o.tls), 0, 0, NULL,
      "tls+tcp:// addresses; a cluster CA (keys/ca.crt, ca.key)\nand a certificate per replica "
      "and client (docs/tls.md)"},
+    {"direct", 0, NULL, CLI_FLAG, OFF(o.direct), 0, 0, NULL,
+     "tcp+direct:// addresses: the direct transport, no nng\nthreads between the wire and a "
+     "replica's loop\n(docs/design.md \"The direct transport\"; not with --tls)"},
 };
 #undef OFF
 
@@ -230,7 +233,7 @@ static const struct cli_spec k_spec = {
         "bftctl keygen --nodes N [--clients C] --out DIR [--protocol pbft|hotstuff|raft]\n"
         "                     [--f F] [--app NAME] [--base-port PORT] [--client-port PORT]\n"
         "                     [--hosts H0,H1,...] [--client-host HOST] [--status-port PORT] "
-        "[--tls]",
+        "[--tls | --direct]",
     .intro = "Writes DIR/cluster.json and DIR/keys/{replica,client}-ID.pem. Replica i\n"
              "listens on tcp://Hi:PORT+i and serves its status on http://Hi:SPORT+i\n"
              "(docs/deploy.md: which file goes to which host). With --tls also\n"
@@ -279,6 +282,11 @@ static int check_ports(const struct keygen_opts *o)
     return 0;
 }
 
+const char *ctl_url_scheme(bool tls, bool direct)
+{
+    return tls ? "tls+tcp" : direct ? "tcp+direct" : "tcp";
+}
+
 int cmd_keygen(int argc, char **argv)
 {
     struct keygen_args a = {
@@ -302,6 +310,11 @@ int cmd_keygen(int argc, char **argv)
         fprintf(stderr, "bftctl keygen: %s needs n >= %s with f >= 1; n=%u f=%u\n",
                 bft_protocol_name(o->protocol), o->protocol == BFT_PROTO_RAFT ? "2f+1" : "3f+1",
                 o->nodes, o->f);
+        return BFT_EXIT_USAGE;
+    }
+    if (o->tls && o->direct) {
+        fprintf(stderr, "bftctl keygen: --tls and --direct exclude each other (no TLS over "
+                        "tcp+direct://)\n");
         return BFT_EXIT_USAGE;
     }
     if (a.n_hosts && a.n_hosts != o->nodes) {

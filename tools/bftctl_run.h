@@ -17,7 +17,8 @@ struct ctl_run {
     const char *read_level_arg;
     double duration_s;
     bool sign, quiet, inject_junk, inject_badsig, injected;
-    bool tls; /* --tls: keygen --tls, everything over tls+tcp:// (docs/tls.md) */
+    bool tls;    /* --tls: keygen --tls, everything over tls+tcp:// (docs/tls.md) */
+    bool direct; /* --direct: keygen --direct, tcp+direct:// (net/direct.h) */
     pid_t inject_pid;
     uint16_t base_port;
     char app[16];

@@ -1,6 +1,8 @@
-/* net/: the nng transport over tcp and ipc: order, coalescing, limits, a
+/* net/: the transport over tcp and ipc: order, coalescing, limits, a
  * dead peer never blocks, the send queues' byte bounds. The frame codec is
- * in test_net_frame.c. */
+ * in test_net_frame.c. `test_net direct` runs the same tests over the
+ * direct transport (tcp+direct://, net/direct.h; ipc is nng's only); its
+ * own cases are in test_net_direct.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +23,8 @@
 
 /* ---- transport ---- */
 
+static const char *scheme = "tcp://"; /* or "tcp+direct://" */
+
 static uint64_t now_ms(void)
 {
     struct timespec ts;
@@ -34,7 +38,7 @@ static struct net_transport *open_tcp(char *url, size_t urllen)
     char err[256];
     for (int tries = 0; tries < 50; tries++) {
         int port = 20000 + rand() % 40000;
-        snprintf(url, urllen, "tcp://127.0.0.1:%d", port);
+        snprintf(url, urllen, "%s127.0.0.1:%d", scheme, port);
         struct net_transport *t;
         if (net_open(&t, url, err, sizeof err) == 0) return t;
         assert_non_null(strstr(err, "in use")); /* anything else is a real failure */
@@ -81,13 +85,16 @@ static void pair_close(struct pair *p)
 }
 
 /* Receive on t until `want` messages arrived or the deadline passes; each
- * message must carry the next u32 sequence number. Returns frames seen. */
-static size_t recv_in_order(struct net_transport *t, uint32_t *next, uint32_t want,
-                            size_t *total_bytes)
+ * message must carry the next u32 sequence number. Returns frames seen.
+ * The sender is flushed meanwhile: a direct transport moves only inside
+ * its owner's calls (net/direct.h). */
+static size_t recv_in_order(struct net_transport *t, struct net_transport *sender, uint32_t *next,
+                            uint32_t want, size_t *total_bytes)
 {
     uint64_t deadline = now_ms() + 5000;
     size_t frames = 0;
     while (*next < want && now_ms() < deadline) {
+        net_flush(sender);
         uint8_t *fr;
         size_t len;
         int rv = net_recv(t, 100, &fr, &len);
@@ -137,7 +144,7 @@ static void thousand_in_order(struct pair *p)
     net_flush(p->a);
     uint32_t next = 0;
     size_t bytes = 0;
-    size_t frames = recv_in_order(p->b, &next, 1000, &bytes);
+    size_t frames = recv_in_order(p->b, p->a, &next, 1000, &bytes);
     assert_int_equal(next, 1000);
     assert_int_equal(frames, 20);
     struct net_peer_stats st;
@@ -155,7 +162,7 @@ static void thousand_in_order(struct pair *p)
     send_seq(p->b, 0, 0);
     net_flush(p->b);
     next = 0;
-    recv_in_order(p->a, &next, 1, NULL);
+    recv_in_order(p->a, p->b, &next, 1, NULL);
     assert_int_equal(next, 1);
 }
 
@@ -171,6 +178,7 @@ static void test_tcp_thousand_in_order(void **state)
 static void test_ipc_thousand_in_order(void **state)
 {
     (void)state;
+    if (strcmp(scheme, "tcp://") != 0) skip();
     struct pair p;
     pair_ipc(&p);
     thousand_in_order(&p);
@@ -217,7 +225,7 @@ static void test_coalescing_and_limits(void **state)
     assert_int_equal(st.frames_dropped, 2);
 
     uint32_t next = 0;
-    recv_in_order(p.b, &next, 105, NULL);
+    recv_in_order(p.b, p.a, &next, 105, NULL);
     assert_int_equal(next, 105);
 
     struct net_peer_stats tot;
@@ -236,7 +244,9 @@ static void test_count_cap_flushes(void **state)
     uint8_t *fr;
     size_t len;
     assert_int_equal(net_recv(a, 0, &fr, &len), -1);
-    assert_int_equal(net_add_peer(a, 3, "tcp://127.0.0.1:9", err, sizeof err), 0);
+    char url[64];
+    snprintf(url, sizeof url, "%s127.0.0.1:9", scheme);
+    assert_int_equal(net_add_peer(a, 3, url, err, sizeof err), 0);
     uint8_t m = 1;
     for (int i = 0; i < NET_FRAME_MAX_MSGS; i++)
         assert_int_equal(net_send(a, 3, &m, 1), 0);
@@ -276,7 +286,7 @@ static void test_dead_peer_never_blocks(void **state)
     struct net_peer_stats st;
     net_peer_stats(a, 2, &st);
     assert_int_equal(st.frames_sent + st.frames_dropped, 1000);
-    /* nng queues at most NET_PEER_QUEUE frames for a peer that is down. */
+    /* At most NET_PEER_QUEUE frames are queued for a peer that is down. */
     assert_true(st.frames_sent <= NET_PEER_QUEUE);
     assert_true(st.frames_dropped >= 1000 - NET_PEER_QUEUE);
     net_close(a);
@@ -397,10 +407,11 @@ static void test_send_queue_drains(void **state)
     struct net_transport *b;
     assert_int_equal(net_open(&b, url, err, sizeof err), 0);
     uint32_t next = 0;
-    recv_in_order(b, &next, 200, NULL);
+    recv_in_order(b, a, &next, 200, NULL);
     assert_int_equal(next, 200);
     uint64_t deadline = now_ms() + 5000;
     do {
+        net_flush(a);
         net_peer_stats(a, 1, &st);
     } while (st.queued_bytes != 0 && now_ms() < deadline);
     assert_int_equal(st.queued_bytes, 0);
@@ -498,8 +509,9 @@ static void test_close_is_bounded(void **state)
     assert_int_equal(net_closes_overran(), over + 1);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "direct") == 0) scheme = "tcp+direct://";
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tcp_thousand_in_order),
