@@ -30,11 +30,14 @@ struct keygen_opts {
     const char *hosts[BFT_MAX_REPLICAS];
     const char *client_host;
     uint16_t status_port;
-    bool tls;    /* tls+tcp:// addresses, a CA and certificates (docs/tls.md) */
-    bool direct; /* tcp+direct:// addresses (net/direct.h); not with tls */
+    bool tls;      /* tls+tcp:// addresses, a CA and certificates (docs/tls.md) */
+    int transport; /* CTL_TRANSPORT_*: which plain TCP transport (without tls) */
 };
-/* The address scheme keygen writes: "tls+tcp", "tcp+direct" or "tcp". */
-const char *ctl_url_scheme(bool tls, bool direct);
+/* The plain TCP transports: tcp+direct:// (net/direct.h), the default, or
+ * nng's tcp://. Unset means the default (direct, or nng under TLS). */
+enum { CTL_TRANSPORT_DEFAULT = 0, CTL_TRANSPORT_DIRECT = 1, CTL_TRANSPORT_NNG = 2 };
+/* The address scheme keygen writes: "tls+tcp", "tcp" (nng) or "tcp+direct". */
+const char *ctl_url_scheme(bool tls, int transport);
 /* "PORT+70": where status ports start above a base port, clear of the
  * replicas (PORT+i), twins (PORT+50+i) and the client port (PORT+99) for
  * n <= BFT_MAX_REPLICAS. */
@@ -149,6 +152,10 @@ int ctl_inject(const struct bft_cluster *cl, bool junk, bool badsig, char *err, 
 /* bftctl_opts.c: option parsers shared by the commands. An int protocol
  * at o->off; "junk,badsig" into two flags. */
 int ctl_opt_protocol(const char *prog, const struct cli_opt *o, void *ctx, const char *arg);
+/* --transport direct|nng into an int at o->off (CTL_TRANSPORT_*). */
+int ctl_opt_transport(const char *prog, const struct cli_opt *o, void *ctx, const char *arg);
+/* -1 (printed) for --tls with --transport direct given. */
+int ctl_check_transport(const char *prog, bool tls, int transport);
 int ctl_parse_inject(const char *prog, const char *flag, const char *arg, bool *junk, bool *badsig);
 
 int cmd_keygen(int argc, char **argv);

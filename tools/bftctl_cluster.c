@@ -124,7 +124,7 @@ static uint16_t make_cluster(struct ctl_run *run)
                              .batch_max = run->batch,
                              .sign = run->sign,
                              .tls = run->tls,
-                             .direct = run->direct,
+                             .transport = run->transport,
                              .base_port = base,
                              .client_port = (uint16_t)(base + 99),
                              .status_port = (uint16_t)(base + CTL_STATUS_PORT_OFFSET)};

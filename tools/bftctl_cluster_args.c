@@ -171,8 +171,8 @@ static const struct cli_opt k_opts[] = {
     {"sign", 0, NULL, CLI_FLAG, OFF(sign), 0, 0, NULL, "raft: sign replica messages too"},
     {"tls", 0, NULL, CLI_FLAG, OFF(tls), 0, 0, NULL,
      "replicas and clients talk mutual TLS (keygen --tls;\ndocs/tls.md)"},
-    {"direct", 0, NULL, CLI_FLAG, OFF(direct), 0, 0, NULL,
-     "the direct transport, tcp+direct:// (keygen --direct;\nnot with --tls)"},
+    {"transport", 0, "direct|nng", CLI_FN, OFF(transport), 0, 0, ctl_opt_transport,
+     "direct (default, tcp+direct://) or nng (tcp://);\n--tls is always nng (keygen --transport)"},
     {"reads", 0, "PCT", CLI_U32, OFF(read_pct), 0, 100, NULL,
      "each client also keeps up to 2 reads in flight: a free\nread slot issues a LOOKUP of its "
      "latest acknowledged order\nwith this chance (%; default 0: none); latency per level"},
@@ -252,11 +252,7 @@ int ctl_cluster_args(struct ctl_run *run, int argc, char **argv)
     if (r != CLI_PARSED) return -1;
     run->nodes_set = cli_given(&k_spec, seen, "nodes");
     run->duration_set = cli_given(&k_spec, seen, "duration");
-    if (run->tls && run->direct) {
-        fprintf(stderr, PROG ": --tls and --direct exclude each other (no TLS over "
-                             "tcp+direct://)\n");
-        return -1;
-    }
+    if (ctl_check_transport(PROG, run->tls, run->transport) != 0) return -1;
     if (run->protocol < 0 || ((!run->nodes_set || !run->duration_set) && !run->scenario_path)) {
         fprintf(stderr,
                 PROG ": --protocol, --nodes and --duration are required "

@@ -84,8 +84,15 @@ int ctl_inject(const struct bft_cluster *cl, bool junk, bool badsig, char *err, 
             if (len) net_send(t, i, buf, len);
         }
     }
-    net_flush(t);
-    usleep(200000); /* nng sends in the background */
+    /* Until everything queued has left (nng sends in the background; the
+     * direct transport only inside our calls), at most 1 s. */
+    for (int turn = 0; turn < 100; turn++) {
+        net_flush(t);
+        struct net_peer_stats st;
+        net_total_stats(t, &st);
+        if (st.queued_bytes == 0 && turn >= 20) break; /* and 200 ms for nng's own queue */
+        usleep(10000);
+    }
     net_abandon(t); /* this process exits next: see net_abandon */
     return 0;
 }

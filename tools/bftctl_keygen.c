@@ -91,7 +91,7 @@ int ctl_keygen(const struct keygen_opts *o, char *err, size_t errlen)
     }
     char path[700];
     int rv = -1;
-    const char *scheme = ctl_url_scheme(o->tls, o->direct);
+    const char *scheme = ctl_url_scheme(o->tls, o->transport);
     for (uint32_t i = 0; i < o->nodes; i++) {
         if (crypto_keypair_generate(&kp) != 0) goto out;
         c.replicas[i].id = i;
@@ -221,9 +221,9 @@ static const struct cli_opt k_opts[] = {
     {"tls", 0, NULL, CLI_FLAG, OFF(o.tls), 0, 0, NULL,
      "tls+tcp:// addresses; a cluster CA (keys/ca.crt, ca.key)\nand a certificate per replica "
      "and client (docs/tls.md)"},
-    {"direct", 0, NULL, CLI_FLAG, OFF(o.direct), 0, 0, NULL,
-     "tcp+direct:// addresses: the direct transport, no nng\nthreads between the wire and a "
-     "replica's loop\n(docs/design.md \"The direct transport\"; not with --tls)"},
+    {"transport", 0, "direct|nng", CLI_FN, OFF(o.transport), 0, 0, ctl_opt_transport,
+     "direct (default): tcp+direct:// addresses, no I/O threads\nbetween the wire and a "
+     "replica's loop; nng: tcp://\n(docs/design.md \"Transport\"); --tls is always nng"},
 };
 #undef OFF
 
@@ -233,7 +233,7 @@ static const struct cli_spec k_spec = {
         "bftctl keygen --nodes N [--clients C] --out DIR [--protocol pbft|hotstuff|raft]\n"
         "                     [--f F] [--app NAME] [--base-port PORT] [--client-port PORT]\n"
         "                     [--hosts H0,H1,...] [--client-host HOST] [--status-port PORT] "
-        "[--tls | --direct]",
+        "[--tls]\n                     [--transport direct|nng]",
     .intro = "Writes DIR/cluster.json and DIR/keys/{replica,client}-ID.pem. Replica i\n"
              "listens on tcp://Hi:PORT+i and serves its status on http://Hi:SPORT+i\n"
              "(docs/deploy.md: which file goes to which host). With --tls also\n"
@@ -282,11 +282,6 @@ static int check_ports(const struct keygen_opts *o)
     return 0;
 }
 
-const char *ctl_url_scheme(bool tls, bool direct)
-{
-    return tls ? "tls+tcp" : direct ? "tcp+direct" : "tcp";
-}
-
 int cmd_keygen(int argc, char **argv)
 {
     struct keygen_args a = {
@@ -312,11 +307,7 @@ int cmd_keygen(int argc, char **argv)
                 o->nodes, o->f);
         return BFT_EXIT_USAGE;
     }
-    if (o->tls && o->direct) {
-        fprintf(stderr, "bftctl keygen: --tls and --direct exclude each other (no TLS over "
-                        "tcp+direct://)\n");
-        return BFT_EXIT_USAGE;
-    }
+    if (ctl_check_transport("bftctl keygen", o->tls, o->transport) != 0) return BFT_EXIT_USAGE;
     if (a.n_hosts && a.n_hosts != o->nodes) {
         fprintf(stderr, "bftctl keygen: --hosts names %u hosts for %u replicas\n", a.n_hosts,
                 o->nodes);

@@ -14,6 +14,34 @@ int ctl_opt_protocol(const char *prog, const struct cli_opt *o, void *ctx, const
     return 0;
 }
 
+int ctl_opt_transport(const char *prog, const struct cli_opt *o, void *ctx, const char *arg)
+{
+    int t = !strcmp(arg, "direct") ? CTL_TRANSPORT_DIRECT
+            : !strcmp(arg, "nng")  ? CTL_TRANSPORT_NNG
+                                   : -1;
+    if (t < 0) {
+        fprintf(stderr, "%s: --transport takes direct or nng, got '%s'\n", prog, arg);
+        return -1;
+    }
+    *(int *)((char *)ctx + o->off) = t;
+    return 0;
+}
+
+const char *ctl_url_scheme(bool tls, int transport)
+{
+    return tls ? "tls+tcp" : transport == CTL_TRANSPORT_NNG ? "tcp" : "tcp+direct";
+}
+
+int ctl_check_transport(const char *prog, bool tls, int transport)
+{
+    if (tls && transport == CTL_TRANSPORT_DIRECT) {
+        fprintf(stderr, "%s: --tls runs over nng (tls+tcp://); --transport direct has no TLS\n",
+                prog);
+        return -1;
+    }
+    return 0;
+}
+
 int ctl_parse_inject(const char *prog, const char *flag, const char *arg, bool *junk, bool *badsig)
 {
     char buf[64];

@@ -18,7 +18,7 @@ struct ctl_run {
     double duration_s;
     bool sign, quiet, inject_junk, inject_badsig, injected;
     bool tls;    /* --tls: keygen --tls, everything over tls+tcp:// (docs/tls.md) */
-    bool direct; /* --direct: keygen --direct, tcp+direct:// (net/direct.h) */
+    int transport; /* --transport: CTL_TRANSPORT_* (keygen's; net/direct.h) */
     pid_t inject_pid;
     uint16_t base_port;
     char app[16];

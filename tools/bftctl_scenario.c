@@ -182,7 +182,7 @@ int ctl_write_plan(struct ctl_run *run)
 static void twin_url(const struct ctl_run *run, uint32_t id, char *out, size_t cap)
 {
     /* A twin is replica `id` again: same certificate, same scheme. */
-    snprintf(out, cap, "%s://127.0.0.1:%u", ctl_url_scheme(run->tls, run->direct),
+    snprintf(out, cap, "%s://127.0.0.1:%u", ctl_url_scheme(run->tls, run->transport),
              (unsigned)run->twin_port[id]);
 }
 

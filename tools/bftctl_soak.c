@@ -29,6 +29,7 @@ struct soak_opts {
     uint64_t seed;
     const char *dir, *json;
     bool have_seed, clients_given;
+    int transport; /* CTL_TRANSPORT_* */
 };
 
 static int opt_seed(const char *prog, const struct cli_opt *o, void *ctx, const char *arg)
@@ -60,6 +61,8 @@ static const struct cli_opt k_opts[] = {
     {"wipe-prob", 0, "P", CLI_DOUBLE, OFF(wipe_prob), 0, 1, NULL,
      "chance that a kill also wipes the disk (default 0.2)"},
     {"clients", 0, "C", CLI_U32, OFF(clients), 1, 256, NULL, "closed-loop clients (default 4)"},
+    {"transport", 0, "direct|nng", CLI_FN, OFF(transport), 0, 0, ctl_opt_transport,
+     "direct (default, tcp+direct://) or nng (tcp://)"},
     {"dir", 0, "DIR", CLI_STR, OFF(dir), 0, 0, NULL,
      "keep the run (keys, WALs, logs, ledger.csv) in DIR"},
     {"json", 0, "OUT.json", CLI_STR, OFF(json), 0, 0, NULL,
@@ -151,6 +154,8 @@ static void print_header(const struct soak_opts *o, char (*spec)[SOAK_SPEC_MAX],
            bft_protocol_name(o->protocol), o->nodes, o->duration_s, (unsigned long long)o->seed,
            o->wipe_prob);
     if (o->clients_given) printf(" --clients %u", o->clients);
+    if (o->transport)
+        printf(" --transport %s", o->transport == CTL_TRANSPORT_NNG ? "nng" : "direct");
     printf("\n");
     for (uint32_t i = 0; i < n; i++)
         printf("  schedule %3u  --fault %s\n", i + 1, spec[i]);
@@ -176,6 +181,10 @@ static int cluster_argv(const struct soak_opts *o, char (*spec)[SOAK_SPEC_MAX], 
     av[ac++] = num[2];
     av[ac++] = "--outstanding";
     av[ac++] = "2";
+    if (o->transport) {
+        av[ac++] = "--transport";
+        av[ac++] = o->transport == CTL_TRANSPORT_NNG ? "nng" : "direct";
+    }
     for (uint32_t i = 0; i < n; i++) {
         av[ac++] = "--fault";
         av[ac++] = spec[i];

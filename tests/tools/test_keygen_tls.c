@@ -95,7 +95,8 @@ static void test_keygen_tls(void **state)
     assert_non_null(strstr(err, "not signed by the cluster CA"));
     bft_cluster_free(&c);
 
-    /* Without --tls: no certificates, tcp:// addresses. */
+    /* Without --tls: no certificates, the direct transport's addresses
+     * (net/direct.h), or nng's tcp:// with --transport nng. */
     char out3[128];
     snprintf(out3, sizeof out3, "%s/e", dir);
     o.out_dir = out3;
@@ -104,9 +105,15 @@ static void test_keygen_tls(void **state)
     snprintf(path, sizeof path, "%s/cluster.json", out3);
     assert_int_equal(bft_cluster_load(&c, path, err, sizeof err), 0);
     assert_false(c.tls);
-    assert_string_equal(c.replicas[0].address, "tcp://127.0.0.1:7000");
+    assert_string_equal(c.replicas[0].address, "tcp+direct://127.0.0.1:7000");
     snprintf(path, sizeof path, "%s/keys/ca.crt", out3);
     assert_int_equal(access(path, F_OK), -1);
+    bft_cluster_free(&c);
+    o.transport = CTL_TRANSPORT_NNG;
+    assert_int_equal(ctl_keygen(&o, err, sizeof err), 0);
+    snprintf(path, sizeof path, "%s/cluster.json", out3);
+    assert_int_equal(bft_cluster_load(&c, path, err, sizeof err), 0);
+    assert_string_equal(c.replicas[0].address, "tcp://127.0.0.1:7000");
     bft_cluster_free(&c);
 }
 

@@ -75,7 +75,7 @@ join "$CL" c 10.77.0.100
 "$BUILD/bftctl" keygen --nodes "$N" --clients 4 --out "$out/c" --hosts "$hosts" \
     --client-host 10.77.0.100 --base-port 7000 --status-port 7200 >/dev/null || fail keygen
 cfg=$out/c/cluster.json
-[ "$(jq -r '.replicas[1].address' "$cfg")" = "tcp://$(addr 1):7001" ] || fail "keygen --hosts: $(jq -c '.replicas[1]' "$cfg")"
+[ "$(jq -r '.replicas[1].address' "$cfg")" = "tcp+direct://$(addr 1):7001" ] || fail "keygen --hosts: $(jq -c '.replicas[1]' "$cfg")"
 [ "$(jq -r '.replicas[1].status' "$cfg")" = "http://$(addr 1):7201" ] || fail "keygen --status-port"
 start() { # start I: bftd for replica I in its namespace
   ip netns exec "$(ns "$1")" "$BUILD/bftd" --config "$cfg" --id "$1" >>"$out/bftd-$1.log" 2>&1 &
