@@ -504,6 +504,11 @@ static void test_close_is_bounded(void **state)
     char err[256];
     assert_int_equal(net_open(&b, NULL, err, sizeof err), 0);
     assert_int_equal(net_add_peer(b, 0, url, err, sizeof err), 0);
+    /* Connected first: nng 1.5.2 can leak a dialer whose socket closes
+     * while it is still connecting (LeakSanitizer, about 1 run in 3). */
+    uint64_t up_by = now_ms() + 5000;
+    while (!(net_peers_up(b) & 1) && now_ms() < up_by)
+        usleep(1000);
     net_close(b);
     net_close(a);
     assert_int_equal(net_closes_overran(), over + 1);
