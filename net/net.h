@@ -67,7 +67,15 @@ enum net_frame_err net_frame_check(const uint8_t *frame, size_t len, struct net_
 bool net_frame_next(struct net_frame_iter *it, const uint8_t **msg, size_t *len);
 const char *net_frame_strerror(enum net_frame_err e);
 
-/* ---- Transport (nng PUSH/PULL over tcp:// or ipc://) ----
+/* ---- Transport: tcp+direct:// (net/direct.h), or nng PUSH/PULL over
+ * tcp://, ipc://, inproc:// and tls+tcp:// ----
+ *
+ * The URL's scheme picks the transport, and one transport speaks one of
+ * them to every peer (mixing is an error at net_add_peer). The direct
+ * transport has no I/O thread: it moves only inside the owner's net_*
+ * calls (net_recv waits for frames and writes; net_flush and
+ * net_peers_up finish connects and blocked writes), so an owner that only
+ * sends must flush now and then. Over nng:
  *
  * Each endpoint listens on one PULL socket. For each peer it knows it keeps
  * one PUSH socket dialled to the peer's address (dialled in the background;
@@ -162,7 +170,7 @@ void net_run_detached(void (*fn)(void *), void *arg);
 uint64_t net_now_ms(void);
 /* Register peer `id` (any small integer chosen by the caller, < NET_MAX_PEERS)
  * at `url`. Dialling is asynchronous; sends before the connection is up are
- * queued (bounded) by nng. Returns 0 or -1 with err. */
+ * queued (bounded). Returns 0 or -1 with err. */
 int net_add_peer(struct net_transport *t, uint32_t id, const char *url, char *err, size_t errlen);
 bool net_has_peer(const struct net_transport *t, uint32_t id);
 /* Peers (ids below 64) a connection was made to since the last call, as

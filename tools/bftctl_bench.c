@@ -30,9 +30,21 @@ int bench_run_one(const char *self, const char *out, const char *tag, struct ben
     pid_t pid = fork();
     if (pid == 0) {
         if (!freopen("/dev/null", "w", stdout)) _exit(BFT_EXIT_EXEC_FAILED);
-        execl(self, "bftctl", "cluster", "--protocol", r->protocol, "--nodes", nodes, "--duration",
-              d, "--clients", c, "--envelope", e, "--outstanding", w, "--json", json,
-              r->sign ? "--sign" : NULL, (char *)NULL);
+        char *av[24];
+        int ac = 0;
+        const char *fixed[] = {"bftctl",        "cluster", "--protocol", r->protocol,
+                               "--nodes",       nodes,     "--duration", d,
+                               "--clients",     c,         "--envelope", e,
+                               "--outstanding", w,         "--json",     json};
+        for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+            av[ac++] = (char *)fixed[i];
+        if (r->transport) {
+            av[ac++] = "--transport";
+            av[ac++] = r->transport == CTL_TRANSPORT_NNG ? "nng" : "direct";
+        }
+        if (r->sign) av[ac++] = "--sign";
+        av[ac] = NULL;
+        execv(self, av);
         _exit(BFT_EXIT_EXEC_FAILED);
     }
     int st = 0;
@@ -105,6 +117,7 @@ struct bench_opts {
     uint32_t clients, envelope, outstanding;
     bool sign_raft, equal_n, sweep;
     uint32_t max_points;
+    int transport; /* CTL_TRANSPORT_* */
 };
 
 #define OFF(field) offsetof(struct bench_opts, field)
@@ -122,6 +135,8 @@ static const struct cli_opt k_opts[] = {
     {"raft-equal-n", 0, NULL, CLI_FLAG, OFF(equal_n), 0, 0, NULL,
      "raft at the same n, not 2f+1 for the same f"},
     {"out", 0, "DIR", CLI_STR, OFF(out), 0, 0, NULL, "where the results go (default bench-out)"},
+    {"transport", 0, "direct|nng", CLI_FN, OFF(transport), 0, 0, ctl_opt_transport,
+     "the clusters' transport (default direct; bftctl cluster --transport)"},
     {"sweep", 0, NULL, CLI_FLAG, OFF(sweep), 0, 0, NULL,
      "raise the requests in flight until throughput stops rising; curves and the\n"
      "crypto bound in DIR/sweep.{csv,json,png} (--clients and --outstanding ignored)"},
@@ -134,9 +149,9 @@ static const struct cli_spec k_spec = {
     .prog = "bftctl bench",
     .synopsis = "bftctl bench [--protocols pbft,hotstuff,raft] [--nodes 4,7] [--duration S]\n"
                 "                    [--clients C] [--envelope K] [--outstanding W] [--sign-raft]\n"
-                "                    [--raft-equal-n] [--out DIR]\n"
+                "                    [--raft-equal-n] [--transport T] [--out DIR]\n"
                 "       bftctl bench --sweep [--protocols ...] [--nodes 4] [--duration S]\n"
-                "                    [--envelope K] [--max-points K] [--out DIR]",
+                "                    [--envelope K] [--max-points K] [--transport T] [--out DIR]",
     .intro = "Runs one cluster per protocol and node count (raft uses 2f+1 nodes for the\n"
              "same f unless --raft-equal-n), then writes DIR/bench.json, bench.csv, bench.png.\n",
     .opts = k_opts,
@@ -177,6 +192,7 @@ static int plan_rows(const struct bench_opts *o, struct bench_row *rows)
                 snprintf(r->protocol, sizeof r->protocol, "%s", bft_protocol_name(proto));
                 r->nodes = nn;
                 r->sign = sg;
+                r->transport = o->transport;
             }
         }
     }

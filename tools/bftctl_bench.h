@@ -10,6 +10,7 @@ struct bench_row {
     char protocol[16];
     uint32_t nodes;
     bool sign;
+    int transport; /* CTL_TRANSPORT_* for `bftctl cluster --transport` (0: its default) */
     int exit_code;
     double ops_s, p50, p99, msgs_op, bytes_op, cpu_us_op;
     double committed;
