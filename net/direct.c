@@ -48,7 +48,8 @@ struct outconn {
 struct inconn {
     int fd; /* -1: free slot */
     bool hello, active;
-    uint8_t *rbuf; /* NET_DIRECT_RBUF, from the first read */
+    uint64_t last_ms; /* accepted, or its last whole frame: who goes first at the bound */
+    uint8_t *rbuf;    /* NET_DIRECT_RBUF, from the first read */
     size_t rlen, roff;
     uint8_t *big; /* a frame larger than rbuf, read straight into place */
     size_t big_len, big_got;
@@ -68,7 +69,12 @@ struct net_direct {
     size_t ring_head, ring_len;
     size_t assembling; /* bytes of big frames being read */
     uint64_t ups;
+    /* accept failed for want of descriptors with nobody to evict: the
+     * listener sits out until then (no busy loop on a full table) */
+    uint64_t listen_paused_until_ms;
 };
+
+#define LISTEN_PAUSE_MS 100
 
 bool net_url_is_direct(const char *url)
 {
@@ -434,19 +440,53 @@ static void in_close(struct net_direct *d, uint32_t idx)
     d->free_in[d->nfree++] = idx;
 }
 
+/* The inbound connection that delivered nothing for the longest time: at
+ * the bound it makes room for a newcomer, so idle connections cannot keep
+ * an honest peer out (it would redial anyway). -1 if none. */
+static int in_idlest(const struct net_direct *d)
+{
+    int best = -1;
+    for (uint32_t i = 0; i < NET_DIRECT_MAX_INBOUND; i++)
+        if (d->in[i].fd >= 0 && (best < 0 || d->in[i].last_ms < d->in[best].last_ms)) best = (int)i;
+    return best;
+}
+
+static void listen_pause(struct net_direct *d, bool pause)
+{
+    struct epoll_event ev = {.events = pause ? 0 : EPOLLIN, .data.u64 = tag(TAG_LISTEN, 0)};
+    (void)epoll_ctl(d->ep, EPOLL_CTL_MOD, d->lfd, &ev);
+    d->listen_paused_until_ms = pause ? now_ms() + LISTEN_PAUSE_MS : 0;
+}
+
 static void in_accept(struct net_direct *d)
 {
     for (;;) {
         int fd = accept4(d->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) return; /* EAGAIN, or a failure the next event retries */
-        if (d->nfree == 0) {
-            close(fd); /* at the bound: the dialer redials later */
+        if (fd < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            /* Out of descriptors (or memory): free one by evicting the
+             * idlest connection and try again, or sit out a while. */
+            int victim = in_idlest(d);
+            if (victim < 0) {
+                listen_pause(d, true);
+                return;
+            }
+            in_close(d, (uint32_t)victim);
             continue;
+        }
+        if (d->nfree == 0) {
+            int victim = in_idlest(d);
+            if (victim < 0) {
+                close(fd);
+                continue;
+            }
+            in_close(d, (uint32_t)victim);
         }
         uint32_t idx = d->free_in[--d->nfree];
         struct inconn *c = &d->in[idx];
         bool active = c->active;
-        *c = (struct inconn){.fd = fd, .active = active};
+        *c = (struct inconn){.fd = fd, .active = active, .last_ms = now_ms()};
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET,
                                  .data.u64 = tag(TAG_IN, idx)};
         if (epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -546,6 +586,7 @@ static int ring_take(struct net_direct *d, uint8_t **frame, size_t *len)
         if (c->fd < 0) continue; /* closed while listed */
         int rv = in_take(d, c, frame, len);
         if (rv == 1) {
+            c->last_ms = now_ms();
             ring_push(d, idx); /* it may hold more: its turn comes again */
             return 1;
         }
@@ -569,8 +610,14 @@ static void handle_events(struct net_direct *d, int wait_ms)
     }
 }
 
+static void listen_resume_due(struct net_direct *d, uint64_t now)
+{
+    if (d->listen_paused_until_ms && now >= d->listen_paused_until_ms) listen_pause(d, false);
+}
+
 void net_direct_poll(struct net_direct *d)
 {
+    listen_resume_due(d, now_ms());
     dial_due(d, now_ms());
     handle_events(d, 0);
 }
@@ -584,6 +631,7 @@ int net_direct_recv(struct net_direct *d, int timeout_ms, uint8_t **frame, size_
     for (;;) {
         if (ring_take(d, frame, len)) return 1;
         uint64_t now = now_ms();
+        listen_resume_due(d, now);
         dial_due(d, now);
         int left = -1;
         if (timeout_ms >= 0) {
@@ -591,6 +639,10 @@ int net_direct_recv(struct net_direct *d, int timeout_ms, uint8_t **frame, size_
             left = spent >= (uint64_t)timeout_ms ? 0 : (int)((uint64_t)timeout_ms - spent);
         }
         int wait = next_dial_in(d, now, left);
+        if (d->listen_paused_until_ms) {
+            uint64_t in = d->listen_paused_until_ms > now ? d->listen_paused_until_ms - now : 0;
+            if (wait < 0 || in < (uint64_t)wait) wait = (int)in;
+        }
         handle_events(d, wait);
         if (d->ring_len == 0 && left == 0) return ring_take(d, frame, len);
     }
