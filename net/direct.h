@@ -15,7 +15,8 @@
  *
  * Bounds: per peer the send queue holds at most NET_PEER_QUEUE frames and
  * its byte bound (and the shared pool's); at most NET_DIRECT_MAX_INBOUND
- * connections are accepted at once (more are closed at once); a frame's
+ * connections at once (a newcomer past it evicts the connection idle
+ * longest, so idle ones cannot lock an honest peer out); a frame's
  * length above NET_FRAME_MAX + NET_DIRECT_RECV_SLACK closes its connection;
  * frames being assembled hold at most NET_DIRECT_ASSEMBLY_MAX bytes
  * together, past which the connection that asks for more is closed.
