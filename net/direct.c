@@ -49,7 +49,7 @@ struct inconn {
     int fd; /* -1: free slot */
     bool hello, active;
     uint64_t last_ms; /* accepted, or its last whole frame: who goes first at the bound */
-    uint8_t *rbuf;    /* NET_DIRECT_RBUF, from the first read */
+    uint8_t *rbuf;    /* NET_DIRECT_RBUF while it holds unparsed bytes, else NULL */
     size_t rlen, roff;
     uint8_t *big; /* a frame larger than rbuf, read straight into place */
     size_t big_len, big_got;
@@ -590,7 +590,13 @@ static int ring_take(struct net_direct *d, uint8_t **frame, size_t *len)
             ring_push(d, idx); /* it may hold more: its turn comes again */
             return 1;
         }
-        if (rv < 0) in_close(d, idx);
+        if (rv < 0) {
+            in_close(d, idx);
+        } else if (c->rbuf && c->roff == c->rlen) { /* drained: hold no buffer while idle */
+            free(c->rbuf);
+            c->rbuf = NULL;
+            c->roff = c->rlen = 0;
+        }
     }
     return 0;
 }

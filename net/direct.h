@@ -36,10 +36,16 @@
 #define NET_DIRECT_SCHEME "tcp+direct://"
 #define NET_DIRECT_HELLO "BFTDIR01" /* 8 bytes, no NUL on the wire */
 #define NET_DIRECT_HELLO_LEN 8
-#define NET_DIRECT_MAX_INBOUND 1024
+/* A load generator's clients share one address, and every replica dials
+ * it once per client: bftctl cluster's largest run (256 clients, 16
+ * replicas) makes 4096 connections into it. */
+#define NET_DIRECT_MAX_INBOUND 4096
 #define NET_DIRECT_RECV_SLACK 4096 /* as the nng transport's receive limit */
 #define NET_DIRECT_ASSEMBLY_MAX (64u << 20)
-#define NET_DIRECT_RBUF (32u << 10) /* read buffer per inbound connection */
+/* Read buffer of an inbound connection, held only while it has bytes of
+ * an unfinished frame: at most NET_DIRECT_MAX_INBOUND x this (64 MiB) for
+ * a table full of half-sent frames. */
+#define NET_DIRECT_RBUF (16u << 10)
 /* A frame handed out by net_direct_recv has this many bytes in front of
  * it, all zero: net_frame_free tells it from an nng message that way. */
 #define NET_DIRECT_FRAME_HDR sizeof(void *)
