@@ -278,33 +278,10 @@ bool net_has_peer(const struct net_transport *t, uint32_t id)
     return id < NET_MAX_PEERS && t->peers[id] != NULL;
 }
 
-/* Queue `len` bytes as one nng message without blocking: 0, or -1 with
- * the frame dropped and counted (the queue is at a bound, or memory is
- * short). */
-static int queue_frame(struct net_transport *t, uint32_t id, struct net_peer *p,
-                       const uint8_t *bytes, size_t len)
+/* Count a frame the queue took (0) or dropped (-1). */
+static int count_frame(struct net_peer *p, size_t len, bool taken)
 {
-    if (t->direct) {
-        if (net_direct_queue(t->direct, id, bytes, len) != 0) {
-            p->st.frames_dropped++;
-            p->st.bytes_dropped += len;
-            return -1;
-        }
-        p->st.frames_sent++;
-        p->st.bytes_sent += len;
-        return 0;
-    }
-    /* An exact-size copy: the queue counts len bytes per frame, so a frame
-     * must not carry the coalescing buffer's spare room. */
-    nng_msg *m;
-    if (nng_msg_alloc(&m, len) != 0) {
-        p->st.frames_dropped++;
-        p->st.bytes_dropped += len;
-        return -1;
-    }
-    memcpy(nng_msg_body(m), bytes, len);
-    if (!p->gate || net_sendq_put(&p->q, m) != 0) {
-        nng_msg_free(m);
+    if (!taken) {
         p->st.frames_dropped++;
         p->st.bytes_dropped += len;
         return -1;
@@ -312,6 +289,24 @@ static int queue_frame(struct net_transport *t, uint32_t id, struct net_peer *p,
     p->st.frames_sent++;
     p->st.bytes_sent += len;
     return 0;
+}
+
+/* Queue `len` bytes as one frame without blocking: 0, or -1 with the frame
+ * dropped and counted (the queue is at a bound, or memory is short). */
+static int queue_frame(struct net_transport *t, uint32_t id, struct net_peer *p,
+                       const uint8_t *bytes, size_t len)
+{
+    if (t->direct) return count_frame(p, len, net_direct_queue(t->direct, id, bytes, len) == 0);
+    /* An exact-size copy: the queue counts len bytes per frame, so a frame
+     * must not carry the coalescing buffer's spare room. */
+    nng_msg *m;
+    if (nng_msg_alloc(&m, len) != 0) return count_frame(p, len, false);
+    memcpy(nng_msg_body(m), bytes, len);
+    if (!p->gate || net_sendq_put(&p->q, m) != 0) {
+        nng_msg_free(m);
+        return count_frame(p, len, false);
+    }
+    return count_frame(p, len, true);
 }
 
 /* Hand the peer's frame to its queue, then start a new one. */

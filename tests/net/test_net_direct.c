@@ -98,6 +98,29 @@ static int recv_msg(struct net_transport *t, struct net_transport *pump, size_t 
     return -1;
 }
 
+/* Send one-message frames of `v` from a to peer id until b receives one
+ * carrying it (a connection may lose what was sent while it went): true,
+ * or false after WAIT_MS. Frames of other content are skipped. */
+static bool send_until_received(struct net_transport *a, uint32_t id, struct net_transport *b,
+                                uint8_t v)
+{
+    uint64_t t0 = now_ms();
+    while (now_ms() - t0 < WAIT_MS) {
+        send_msg(a, id, v, 10);
+        uint8_t *fr;
+        size_t len;
+        if (net_recv(b, 20, &fr, &len) != 1) continue;
+        struct net_frame_iter it;
+        const uint8_t *m;
+        size_t ml;
+        bool ours = net_frame_check(fr, len, &it) == NET_FRAME_OK && net_frame_next(&it, &m, &ml) &&
+                    ml == 10 && m[0] == v;
+        net_frame_free(fr);
+        if (ours) return true;
+    }
+    return false;
+}
+
 /* Messages up to NET_MSG_MAX cross in one piece, whatever the read
  * buffer's size, and small ones queued behind them follow in order. */
 static void test_big_frames(void **state)
@@ -139,18 +162,7 @@ static void test_restarted_peer_reconnects(void **state)
     assert_int_equal(net_open(&b, url, err, sizeof err), 0);
     /* Frames sent while the peer was away may be lost with the old
      * connection; keep sending until one arrives. */
-    uint64_t t0 = now_ms();
-    int got = -1;
-    while (got != 0x22 && now_ms() - t0 < WAIT_MS) {
-        send_msg(a, 5, 0x22, 10);
-        uint8_t *fr;
-        size_t len;
-        if (net_recv(b, 20, &fr, &len) == 1) {
-            got = 0x22;
-            net_frame_free(fr);
-        }
-    }
-    assert_int_equal(got, 0x22);
+    assert_true(send_until_received(a, 5, b, 0x22));
     assert_int_equal(net_peers_up(a), 1ull << 5);
     net_close(a);
     net_close(b);
@@ -244,23 +256,7 @@ static void test_random_junk(void **state)
         while (net_recv(b, 0, &fr, &len) == 1)
             net_frame_free(fr);
     }
-    send_msg(a, 0, 0x51, 10);
-    uint64_t t0 = now_ms();
-    int got = -1;
-    while (got != 0x51 && now_ms() - t0 < WAIT_MS) {
-        net_flush(a);
-        uint8_t *fr;
-        size_t len;
-        if (net_recv(b, 10, &fr, &len) != 1) continue;
-        struct net_frame_iter it;
-        const uint8_t *m;
-        size_t ml;
-        if (net_frame_check(fr, len, &it) == NET_FRAME_OK && net_frame_next(&it, &m, &ml) &&
-            ml == 10 && m[0] == 0x51)
-            got = 0x51;
-        net_frame_free(fr);
-    }
-    assert_int_equal(got, 0x51);
+    assert_true(send_until_received(a, 0, b, 0x51));
     net_close(a);
     net_close(b);
 }
@@ -341,18 +337,7 @@ static void test_inbound_bound(void **state)
     }
     /* The honest sender's connection was the idlest: it went first, and it
      * comes back by redialling, evicting an idle one in turn. */
-    uint64_t t0 = now_ms();
-    int got = -1;
-    while (got != 0x42 && now_ms() - t0 < WAIT_MS) {
-        send_msg(a, 0, 0x42, 10);
-        uint8_t *fr;
-        size_t len;
-        if (net_recv(b, 20, &fr, &len) == 1) {
-            got = 0x42;
-            net_frame_free(fr);
-        }
-    }
-    assert_int_equal(got, 0x42);
+    assert_true(send_until_received(a, 0, b, 0x42));
     /* Exactly the overflow was closed, oldest first, all raw ones: the
      * table is full again with the honest peer in it. */
     int closed = 0, first_open = -1;
