@@ -17,7 +17,7 @@ struct ctl_run {
     const char *read_level_arg;
     double duration_s;
     bool sign, quiet, inject_junk, inject_badsig, injected;
-    bool tls;    /* --tls: keygen --tls, everything over tls+tcp:// (docs/tls.md) */
+    bool tls;      /* --tls: keygen --tls, everything over tls+tcp:// (docs/tls.md) */
     int transport; /* --transport: CTL_TRANSPORT_* (keygen's; net/direct.h) */
     pid_t inject_pid;
     uint16_t base_port;
