@@ -20,6 +20,14 @@
 #define RECONN_MIN_MS 20  /* as the nng transport: redial soon after a restart */
 #define RECONN_MAX_MS 500 /* and back off for a peer that stays down */
 #define RECONN_CALM_MS 1000
+/* A connect that has not ended by then is abandoned and redialled: a host
+ * that vanished without a reset would otherwise hold it for the kernel's
+ * SYN retries (about 2 minutes). */
+#define CONNECT_TIMEOUT_MS 2000
+/* Data unacknowledged this long (or a peer that stopped reading for this
+ * long) closes the connection (TCP_USER_TIMEOUT), so a dead peer is found
+ * without waiting for TCP's retransmissions (about 15 minutes). */
+#define USER_TIMEOUT_MS 10000
 #define MAX_EVENTS 64
 #define MAX_IOV 32
 
@@ -37,7 +45,7 @@ struct outconn {
     socklen_t salen;
     int fd; /* -1: down */
     bool up;
-    uint64_t dial_at_ms, gap_ms, up_at_ms;
+    uint64_t dial_at_ms, gap_ms, up_at_ms; /* dial_at: when to dial, or when dialled */
     struct out_frame *head, *tail;
     uint32_t nframes;
     size_t bytes, hwm, max_bytes;
@@ -279,8 +287,10 @@ static void out_dial(struct net_direct *d, uint32_t id, struct outconn *o)
         out_down(d, o);
         return;
     }
-    int one = 1;
+    int one = 1, user_timeout = USER_TIMEOUT_MS;
     (void)setsockopt(o->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    (void)setsockopt(o->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
+    o->dial_at_ms = now_ms();
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
                              .data.u64 = tag(TAG_OUT, id)};
     if (epoll_ctl(d->ep, EPOLL_CTL_ADD, o->fd, &ev) != 0) {
@@ -292,22 +302,33 @@ static void out_dial(struct net_direct *d, uint32_t id, struct outconn *o)
     /* else EPOLLOUT says how it ended */
 }
 
+/* When o next needs us: its redial, or the end of its connect's time;
+ * UINT64_MAX if it is up. */
+static uint64_t dial_deadline(const struct outconn *o)
+{
+    if (o->fd < 0) return o->dial_at_ms;
+    return o->up ? UINT64_MAX : o->dial_at_ms + CONNECT_TIMEOUT_MS;
+}
+
 static void dial_due(struct net_direct *d, uint64_t now)
 {
     for (size_t i = 0; i < d->nids; i++) {
         struct outconn *o = d->out[d->ids[i]];
+        if (now < dial_deadline(o)) continue;
+        if (o->fd >= 0) out_down(d, o); /* the connect took too long */
         if (o->fd < 0 && now >= o->dial_at_ms) out_dial(d, d->ids[i], o);
     }
 }
 
-/* Milliseconds until the next redial is due, capped at `cap` (-1: none). */
+/* Milliseconds until the next redial or connect timeout, capped at `cap`
+ * (-1: none). */
 static int next_dial_in(const struct net_direct *d, uint64_t now, int cap)
 {
     int wait = cap;
     for (size_t i = 0; i < d->nids; i++) {
-        const struct outconn *o = d->out[d->ids[i]];
-        if (o->fd >= 0) continue;
-        uint64_t in = o->dial_at_ms > now ? o->dial_at_ms - now : 0;
+        uint64_t at = dial_deadline(d->out[d->ids[i]]);
+        if (at == UINT64_MAX) continue;
+        uint64_t in = at > now ? at - now : 0;
         if (wait < 0 || in < (uint64_t)wait) wait = (int)in;
     }
     return wait;
