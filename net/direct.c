@@ -72,6 +72,7 @@ struct net_direct {
     struct inconn in[NET_DIRECT_MAX_INBOUND];
     uint32_t free_in[NET_DIRECT_MAX_INBOUND];
     size_t nfree;
+    size_t max_in; /* connections at once: NET_DIRECT_MAX_INBOUND or lower */
     /* Inbound connections that may hold a frame: a ring, each at most once. */
     uint32_t ring[NET_DIRECT_MAX_INBOUND];
     size_t ring_head, ring_len;
@@ -161,6 +162,7 @@ int net_direct_open(struct net_direct **out, const char *listen_url, char *err, 
         return -1;
     }
     d->lfd = -1;
+    d->max_in = NET_DIRECT_MAX_INBOUND;
     for (uint32_t i = 0; i < NET_DIRECT_MAX_INBOUND; i++) {
         d->in[i].fd = -1;
         d->free_in[d->nfree++] = NET_DIRECT_MAX_INBOUND - 1 - i;
@@ -196,6 +198,13 @@ int net_direct_open(struct net_direct **out, const char *listen_url, char *err, 
 fail:
     net_direct_close(d);
     return -1;
+}
+
+int net_direct_limit_inbound(struct net_direct *d, uint32_t max)
+{
+    if (max == 0 || max > NET_DIRECT_MAX_INBOUND) return -1;
+    d->max_in = max; /* connections over it go as newcomers arrive */
+    return 0;
 }
 
 bool net_direct_listening(const struct net_direct *d)
@@ -496,7 +505,7 @@ static void in_accept(struct net_direct *d)
             in_close(d, (uint32_t)victim);
             continue;
         }
-        if (d->nfree == 0) {
+        if (NET_DIRECT_MAX_INBOUND - d->nfree >= d->max_in) {
             int victim = in_idlest(d);
             if (victim < 0) {
                 close(fd);

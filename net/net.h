@@ -183,6 +183,11 @@ uint64_t net_peers_up(struct net_transport *t);
  * peers in it). Call before the first send to the peer: 0, or -1 for an
  * unknown peer, a zero bound, or a queue that already holds frames. */
 int net_limit_peer(struct net_transport *t, uint32_t id, size_t max_bytes, bool shared);
+/* A listening direct transport accepts at most `max` connections at once
+ * (default and most: NET_DIRECT_MAX_INBOUND, net/direct.h); past it a
+ * newcomer evicts the connection idle longest. 0, or -1 on an nng
+ * transport (it has no such bound) or a bad max. */
+int net_limit_inbound(struct net_transport *t, uint32_t max);
 /* Queue one message for peer `id`; coalesced until net_flush. If the peer's
  * buffer is full it is flushed first. Returns 0, or -1 if unknown peer or the
  * message is too large (dropped, counted). Never blocks. */

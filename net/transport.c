@@ -454,6 +454,11 @@ void net_peer_stats(const struct net_transport *t, uint32_t id, struct net_peer_
     if (net_has_peer(t, id)) peer_stats(t, id, t->peers[id], out);
 }
 
+int net_limit_inbound(struct net_transport *t, uint32_t max)
+{
+    return t->direct ? net_direct_limit_inbound(t->direct, max) : -1;
+}
+
 int net_limit_peer(struct net_transport *t, uint32_t id, size_t max_bytes, bool shared)
 {
     if (!net_has_peer(t, id) || max_bytes == 0) return -1;
