@@ -154,6 +154,8 @@ int ctl_inject(const struct bft_cluster *cl, bool junk, bool badsig, char *err, 
 int ctl_opt_protocol(const char *prog, const struct cli_opt *o, void *ctx, const char *arg);
 /* --transport direct|nng into an int at o->off (CTL_TRANSPORT_*). */
 int ctl_opt_transport(const char *prog, const struct cli_opt *o, void *ctx, const char *arg);
+/* What the cluster's addresses run over: "direct", "nng" or "nng-tls". */
+const char *ctl_transport_name(const struct bft_cluster *cl);
 /* -1 (printed) for --tls with --transport direct given. */
 int ctl_check_transport(const char *prog, bool tls, int transport);
 int ctl_parse_inject(const char *prog, const char *flag, const char *arg, bool *junk, bool *badsig);

@@ -182,9 +182,10 @@ static int start_replicas(struct ctl_run *run, uint16_t base)
 static void print_banner(const struct ctl_run *run)
 {
     if (run->quiet) return;
-    printf("bft cluster: %s n=%u f=%u, %u clients, batch %u, envelope %u, %.1f s, dir %s\n",
+    printf("bft cluster: %s n=%u f=%u, %u clients, batch %u, envelope %u, %.1f s, transport %s, "
+           "dir %s\n",
            bft_protocol_name(run->protocol), run->nodes, run->cl.f, run->clients, run->batch,
-           run->envelope, run->duration_s, run->dir);
+           run->envelope, run->duration_s, ctl_transport_name(&run->cl), run->dir);
     for (uint32_t i = 0; i < run->plan.n_partitions && run->have_plan; i++) {
         char spec[FAULT_SPEC_MAX];
         fault_partition_format(&run->plan.partition[i], spec, sizeof spec);

@@ -1,6 +1,7 @@
 /* Option parsers shared by bftctl's commands (tables in tools/cli.h). */
 #include <string.h>
 
+#include "net/direct.h"
 #include "tools/bftctl.h"
 
 int ctl_opt_protocol(const char *prog, const struct cli_opt *o, void *ctx, const char *arg)
@@ -30,6 +31,13 @@ int ctl_opt_transport(const char *prog, const struct cli_opt *o, void *ctx, cons
 const char *ctl_url_scheme(bool tls, int transport)
 {
     return tls ? "tls+tcp" : transport == CTL_TRANSPORT_NNG ? "tcp" : "tcp+direct";
+}
+
+const char *ctl_transport_name(const struct bft_cluster *cl)
+{
+    if (cl->tls) return "nng-tls";
+    if (cl->n && net_url_is_direct(cl->replicas[0].address)) return "direct";
+    return "nng";
 }
 
 int ctl_check_transport(const char *prog, bool tls, int transport)

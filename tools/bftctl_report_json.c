@@ -128,6 +128,7 @@ static void head_json(cJSON *o, const struct ctl_run *run, const struct ctl_verd
     cJSON_AddNumberToObject(o, "batch", run->batch);
     cJSON_AddNumberToObject(o, "envelope", run->envelope);
     cJSON_AddStringToObject(o, "app", run->app);
+    cJSON_AddStringToObject(o, "transport", ctl_transport_name(&run->cl));
     cJSON_AddNumberToObject(o, "committed_ops", (double)L->completed);
     cJSON_AddNumberToObject(o, "throughput_ops_s",
                             L->elapsed_s > 0 ? L->completed / L->elapsed_s : 0);

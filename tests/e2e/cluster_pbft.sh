@@ -12,11 +12,12 @@ rc=$?
 fail() { echo "FAIL: $*"; echo "--- r.json"; cat "$out/r.json" 2>/dev/null; for f in "$out"/run/replica-*.log; do echo "--- $f"; tail -5 "$f"; done; exit 1; }
 [ $rc -eq 0 ] || fail "bftctl cluster exited $rc"
 j() { jq -r "$1" "$out/r.json"; }
-for k in protocol nodes f duration_s committed_ops throughput_ops_s latency_ms.p50 latency_ms.p90 \
+for k in protocol nodes f duration_s transport committed_ops throughput_ops_s latency_ms.p50 latency_ms.p90 \
          latency_ms.p99 latency_ms.max view_changes safety msgs_per_op bytes_per_op faults replicas; do
   [ "$(jq "has(\"${k%%.*}\")" "$out/r.json")" = true ] || fail "missing key $k"
 done
 [ "$(j .protocol)" = pbft ] || fail "protocol"
+[ "$(j .transport)" = direct ] || fail "transport: the default is the direct transport"
 [ "$(j .nodes)" = 4 ] || fail "nodes"
 [ "$(j .f)" = 1 ] || fail "f"
 [ "$(j .safety)" = ok ] || fail "safety"
