@@ -56,7 +56,6 @@ bool net_url_is_direct(const char *url);
 /* listen_url NULL: send-only. 0, or -1 with err. */
 int net_direct_open(struct net_direct **out, const char *listen_url, char *err, size_t errlen);
 void net_direct_close(struct net_direct *d);
-bool net_direct_listening(const struct net_direct *d);
 /* At most `max` (1..NET_DIRECT_MAX_INBOUND) inbound connections at once. */
 int net_direct_limit_inbound(struct net_direct *d, uint32_t max);
 /* Peer `id` (< NET_MAX_PEERS) at tcp+direct://HOST:PORT, dialled now in
